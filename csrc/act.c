@@ -1,0 +1,141 @@
+/* act.c -- elementwise activations, softmax, the fused softmax cross-entropy and bias.
+ *
+ * These are memory-bound loops: one pass over the data, written so that the compiler
+ * vectorises them. Threads split rows (or elements) statically; each output element is
+ * written by one thread and no sum crosses a thread boundary, so results do not depend on
+ * the thread count. Every backward takes the forward's OUTPUT (not its input) where that
+ * is enough: relu'(x) = [out > 0], sigmoid' = out(1-out), tanh' = 1-out^2.
+ */
+#include <math.h>
+#include "pyconv.h"
+
+/* Below this many elements a parallel region costs more than it saves. */
+#define ELEMWISE_PAR_MIN 32768
+
+void relu_forward(float *out, const float *x, int64_t n)
+{
+    #pragma omp parallel for schedule(static) num_threads(pyconv_num_threads()) if(n > ELEMWISE_PAR_MIN)
+    for (int64_t i = 0; i < n; i++)
+        out[i] = x[i] > 0.0f ? x[i] : 0.0f;
+}
+
+void relu_backward(float *dx, const float *dout, const float *out, int64_t n)
+{
+    #pragma omp parallel for schedule(static) num_threads(pyconv_num_threads()) if(n > ELEMWISE_PAR_MIN)
+    for (int64_t i = 0; i < n; i++)
+        dx[i] = out[i] > 0.0f ? dout[i] : 0.0f;
+}
+
+void sigmoid_forward(float *out, const float *x, int64_t n)
+{
+    #pragma omp parallel for schedule(static) num_threads(pyconv_num_threads()) if(n > ELEMWISE_PAR_MIN)
+    for (int64_t i = 0; i < n; i++) {
+        /* Two branches so that exp never overflows: exp(-|x|) <= 1. */
+        float e = expf(-fabsf(x[i]));
+        out[i] = x[i] >= 0.0f ? 1.0f / (1.0f + e) : e / (1.0f + e);
+    }
+}
+
+void sigmoid_backward(float *dx, const float *dout, const float *out, int64_t n)
+{
+    #pragma omp parallel for schedule(static) num_threads(pyconv_num_threads()) if(n > ELEMWISE_PAR_MIN)
+    for (int64_t i = 0; i < n; i++)
+        dx[i] = dout[i] * out[i] * (1.0f - out[i]);
+}
+
+void tanh_forward(float *out, const float *x, int64_t n)
+{
+    #pragma omp parallel for schedule(static) num_threads(pyconv_num_threads()) if(n > ELEMWISE_PAR_MIN)
+    for (int64_t i = 0; i < n; i++)
+        out[i] = tanhf(x[i]);
+}
+
+void tanh_backward(float *dx, const float *dout, const float *out, int64_t n)
+{
+    #pragma omp parallel for schedule(static) num_threads(pyconv_num_threads()) if(n > ELEMWISE_PAR_MIN)
+    for (int64_t i = 0; i < n; i++)
+        dx[i] = dout[i] * (1.0f - out[i] * out[i]);
+}
+
+/* One row: out = exp(x - max) / sum. Returns log(sum) relative to the max, for the loss. */
+static float softmax_row(float *out, const float *x, int64_t C)
+{
+    float m = x[0];
+    for (int64_t c = 1; c < C; c++)
+        m = x[c] > m ? x[c] : m;
+    float s = 0.0f;
+    for (int64_t c = 0; c < C; c++) {
+        out[c] = expf(x[c] - m);
+        s += out[c];
+    }
+    float inv = 1.0f / s;
+    for (int64_t c = 0; c < C; c++)
+        out[c] *= inv;
+    return logf(s);
+}
+
+// x, out (M,C), overwritten. Threads: over rows.
+void softmax_forward(float *out, const float *x, int64_t M, int64_t C)
+{
+    #pragma omp parallel for schedule(static) num_threads(pyconv_num_threads()) if(M * C > ELEMWISE_PAR_MIN)
+    for (int64_t i = 0; i < M; i++)
+        softmax_row(out + i * C, x + i * C, C);
+}
+
+// dx_c = out_c * (dout_c - sum_j dout_j out_j). Threads: over rows.
+void softmax_backward(float *dx, const float *dout, const float *out, int64_t M, int64_t C)
+{
+    #pragma omp parallel for schedule(static) num_threads(pyconv_num_threads()) if(M * C > ELEMWISE_PAR_MIN)
+    for (int64_t i = 0; i < M; i++) {
+        const float *g = dout + i * C, *y = out + i * C;
+        float dot = 0.0f;
+        for (int64_t c = 0; c < C; c++)
+            dot += g[c] * y[c];
+        for (int64_t c = 0; c < C; c++)
+            dx[i * C + c] = y[c] * (g[c] - dot);
+    }
+}
+
+// logits, dlogits (M,C); loss, labels (M). loss_i = log(sum exp(z - max)) - (z_label - max).
+// dlogits = softmax - onehot(label): the gradient of loss_i with respect to row i.
+void softmax_xent_forward_backward(float *loss, float *dlogits, const float *logits,
+                                   const int32_t *labels, int64_t M, int64_t C)
+{
+    #pragma omp parallel for schedule(static) num_threads(pyconv_num_threads()) if(M * C > ELEMWISE_PAR_MIN)
+    for (int64_t i = 0; i < M; i++) {
+        const float *z = logits + i * C;
+        float m = z[0];
+        for (int64_t c = 1; c < C; c++)
+            m = z[c] > m ? z[c] : m;
+        float s = 0.0f;
+        for (int64_t c = 0; c < C; c++)
+            s += expf(z[c] - m);
+        int32_t y = labels[i];
+        loss[i] = logf(s) - (z[y] - m);
+        if (dlogits) {
+            float inv = 1.0f / s;
+            for (int64_t c = 0; c < C; c++)
+                dlogits[i * C + c] = expf(z[c] - m) * inv - (c == y ? 1.0f : 0.0f);
+        }
+    }
+}
+
+// x, out (M,C); b (C). out may alias x.
+void bias_add_forward(float *out, const float *x, const float *b, int64_t M, int64_t C)
+{
+    #pragma omp parallel for schedule(static) num_threads(pyconv_num_threads()) if(M * C > ELEMWISE_PAR_MIN)
+    for (int64_t i = 0; i < M; i++)
+        for (int64_t c = 0; c < C; c++)
+            out[i * C + c] = x[i * C + c] + b[c];
+}
+
+// db (C) = sum over rows of dout (M,C), in row order. Threads: none; a single memory-bound
+// pass whose summation order is therefore fixed.
+void bias_add_backward(float *db, const float *dout, int64_t M, int64_t C)
+{
+    for (int64_t c = 0; c < C; c++)
+        db[c] = 0.0f;
+    for (int64_t i = 0; i < M; i++)
+        for (int64_t c = 0; c < C; c++)
+            db[c] += dout[i * C + c];
+}

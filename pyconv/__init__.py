@@ -1,0 +1,72 @@
+"""pyconv: a deep-learning microframework with hand-written C kernels and a Keras-like API.
+
+    from pyconv import datasets, layers, models   # in place of tensorflow.keras
+    import pyconv.nn as nn                         # in place of tf.nn
+
+Submodules are imported on first use, so `import pyconv` stays cheap.
+"""
+import importlib as _importlib
+import os as _os
+
+from . import _kernels
+
+__version__ = "0.1.0"
+
+_SUBMODULES = ("nn", "layers", "models", "optimizers", "losses", "metrics", "callbacks",
+               "datasets", "utils", "activations", "initializers")
+
+__all__ = ["get_num_threads", "set_num_threads", "show_config", "__version__", *_SUBMODULES]
+
+
+def __getattr__(name):
+    if name in _SUBMODULES:
+        return _importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module 'pyconv' has no attribute {name!r}")
+
+
+def get_num_threads():
+    """The number of threads a kernel may use (1 in a build without OpenMP)."""
+    return _kernels.num_threads()
+
+
+def set_num_threads(n):
+    """Set how many threads the kernels may use.
+
+    Args:
+        n: a positive int. Results do not depend on it: they are bitwise the same for
+            any thread count.
+
+    Raises:
+        TypeError: `n` is not an int.
+        ValueError: `n` < 1.
+    """
+    if isinstance(n, bool) or not isinstance(n, int):
+        raise TypeError(f"`n` must be a positive int. Received: n={n!r} of type {type(n).__name__}.")
+    if n < 1:
+        raise ValueError(f"`n` must be a positive int. Received: n={n!r}.")
+    _kernels.set_num_threads(n)
+
+
+def _default_threads():
+    env = _os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
+    if env.isdigit() and int(env) > 0:
+        return int(env)
+    try:
+        return len(_os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return _os.cpu_count() or 1
+
+
+def show_config():
+    """Print pyconv's build and run-time configuration."""
+    print(f"pyconv {__version__}\n"
+          f"  compiler:     {_kernels.compiler()}\n"
+          f"  OpenMP:       {'on' if _kernels.has_openmp() else 'off (single-threaded build)'}\n"
+          f"  ISA detected: {_kernels.isa_detected()}\n"
+          f"  ISA in use:   {_kernels.isa_active()}\n"
+          f"  threads:      {get_num_threads()}")
+
+
+_kernels.set_num_threads(_default_threads())
+if _os.environ.get("PYCONV_ISA"):
+    _kernels.set_isa(_os.environ["PYCONV_ISA"].strip().lower())

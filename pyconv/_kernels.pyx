@@ -1,0 +1,235 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+"""The Cython boundary: every C kernel of csrc/ is called from here, and only from here.
+
+Each wrapper checks what C cannot (dtype, contiguity, shapes against each other), allocates
+the outputs, then releases the GIL for the C call. C returns an int status, turned here into
+a Python exception. User-facing argument checking (names, tuples, strings) lives in
+pyconv/_validate.py and pyconv/nn.py; by the time an array reaches this module it is meant to
+be right, and these checks are the last line, not the first.
+"""
+import numpy as np
+cimport numpy as cnp
+from libc.stdint cimport int64_t, int32_t
+
+cnp.import_array()
+
+cdef extern from "pyconv.h" nogil:
+    enum:
+        PYCONV_OK
+        PYCONV_ENOMEM
+        PYCONV_EINVAL
+        PYCONV_EISA
+        PYCONV_ISA_GENERIC
+        PYCONV_ISA_AVX2
+        PYCONV_ISA_AVX512
+    int pyconv_isa_detected()
+    int pyconv_isa_active()
+    int pyconv_isa_set(int isa)
+    int pyconv_num_threads()
+    void pyconv_set_num_threads(int n)
+    int pyconv_has_openmp()
+    const char *pyconv_compiler()
+
+    void relu_forward(float *out, const float *x, int64_t n)
+    void relu_backward(float *dx, const float *dout, const float *out, int64_t n)
+    void sigmoid_forward(float *out, const float *x, int64_t n)
+    void sigmoid_backward(float *dx, const float *dout, const float *out, int64_t n)
+    void tanh_forward(float *out, const float *x, int64_t n)
+    void tanh_backward(float *dx, const float *dout, const float *out, int64_t n)
+    void softmax_forward(float *out, const float *x, int64_t M, int64_t C)
+    void softmax_backward(float *dx, const float *dout, const float *out, int64_t M, int64_t C)
+    void softmax_xent_forward_backward(float *loss, float *dlogits, const float *logits,
+                                       const int32_t *labels, int64_t M, int64_t C)
+    void bias_add_forward(float *out, const float *x, const float *b, int64_t M, int64_t C)
+    void bias_add_backward(float *db, const float *dout, int64_t M, int64_t C)
+
+ISA_NAMES = ("generic", "avx2", "avx512")
+
+
+# ---- checks shared by every wrapper -------------------------------------------------------
+
+cdef inline float *fptr(cnp.ndarray a, str name) except NULL:
+    """The data pointer of a C-contiguous float32 array, or a TypeError/ValueError."""
+    if cnp.PyArray_TYPE(a) != cnp.NPY_FLOAT32:
+        raise TypeError(f"`{name}` must be a float32 array. Received: dtype={a.dtype}.")
+    if not cnp.PyArray_IS_C_CONTIGUOUS(a):
+        raise ValueError(f"`{name}` must be C-contiguous.")
+    return <float *>cnp.PyArray_DATA(a)
+
+
+cdef inline void check_same_shape(cnp.ndarray a, cnp.ndarray b, str na, str nb) except *:
+    if np.shape(a) != np.shape(b):
+        raise ValueError(f"`{na}` and `{nb}` must have the same shape. "
+                         f"Received: {na}.shape={np.shape(a)}, {nb}.shape={np.shape(b)}.")
+
+
+cdef inline int check_status(int status) except -1:
+    if status == PYCONV_OK:
+        return 0
+    if status == PYCONV_ENOMEM:
+        raise MemoryError("pyconv: a kernel could not allocate its workspace.")
+    if status == PYCONV_EISA:
+        raise ValueError("pyconv: the requested ISA is not supported by this CPU.")
+    raise ValueError(f"pyconv: a kernel refused its sizes (status {status}).")
+
+
+# ---- configuration -------------------------------------------------------------------------
+
+def isa_detected():
+    return ISA_NAMES[pyconv_isa_detected()]
+
+def isa_active():
+    return ISA_NAMES[pyconv_isa_active()]
+
+def set_isa(str name):
+    if name not in ISA_NAMES:
+        raise ValueError(f"`PYCONV_ISA` must be one of {ISA_NAMES}. Received: {name!r}.")
+    if pyconv_isa_set(ISA_NAMES.index(name)) != PYCONV_OK:
+        raise RuntimeError(f"PYCONV_ISA={name!r} was requested, but this CPU supports "
+                           f"only up to {isa_detected()!r}.")
+
+def num_threads():
+    return pyconv_num_threads()
+
+def set_num_threads(int n):
+    pyconv_set_num_threads(n)
+
+def has_openmp():
+    return bool(pyconv_has_openmp())
+
+def compiler():
+    return pyconv_compiler().decode()
+
+
+# ---- elementwise ---------------------------------------------------------------------------
+
+def relu_fwd(cnp.ndarray x):
+    cdef cnp.ndarray out = np.empty_like(x)
+    cdef float *po = fptr(out, "out")
+    cdef const float *px = fptr(x, "x")
+    cdef int64_t n = x.size
+    with nogil:
+        relu_forward(po, px, n)
+    return out
+
+def relu_bwd(cnp.ndarray dout, cnp.ndarray out):
+    check_same_shape(dout, out, "dout", "out")
+    cdef cnp.ndarray dx = np.empty_like(dout)
+    cdef float *pdx = fptr(dx, "dx")
+    cdef const float *pg = fptr(dout, "dout")
+    cdef const float *py = fptr(out, "out")
+    cdef int64_t n = dout.size
+    with nogil:
+        relu_backward(pdx, pg, py, n)
+    return dx
+
+def sigmoid_fwd(cnp.ndarray x):
+    cdef cnp.ndarray out = np.empty_like(x)
+    cdef float *po = fptr(out, "out")
+    cdef const float *px = fptr(x, "x")
+    cdef int64_t n = x.size
+    with nogil:
+        sigmoid_forward(po, px, n)
+    return out
+
+def sigmoid_bwd(cnp.ndarray dout, cnp.ndarray out):
+    check_same_shape(dout, out, "dout", "out")
+    cdef cnp.ndarray dx = np.empty_like(dout)
+    cdef float *pdx = fptr(dx, "dx")
+    cdef const float *pg = fptr(dout, "dout")
+    cdef const float *py = fptr(out, "out")
+    cdef int64_t n = dout.size
+    with nogil:
+        sigmoid_backward(pdx, pg, py, n)
+    return dx
+
+def tanh_fwd(cnp.ndarray x):
+    cdef cnp.ndarray out = np.empty_like(x)
+    cdef float *po = fptr(out, "out")
+    cdef const float *px = fptr(x, "x")
+    cdef int64_t n = x.size
+    with nogil:
+        tanh_forward(po, px, n)
+    return out
+
+def tanh_bwd(cnp.ndarray dout, cnp.ndarray out):
+    check_same_shape(dout, out, "dout", "out")
+    cdef cnp.ndarray dx = np.empty_like(dout)
+    cdef float *pdx = fptr(dx, "dx")
+    cdef const float *pg = fptr(dout, "dout")
+    cdef const float *py = fptr(out, "out")
+    cdef int64_t n = dout.size
+    with nogil:
+        tanh_backward(pdx, pg, py, n)
+    return dx
+
+def softmax_fwd(cnp.ndarray x):
+    """Softmax over the last axis of x (any rank >= 1)."""
+    cdef cnp.ndarray out = np.empty_like(x)
+    cdef float *po = fptr(out, "out")
+    cdef const float *px = fptr(x, "x")
+    cdef int64_t C = x.shape[x.ndim - 1]
+    cdef int64_t M = x.size // C if C > 0 else 0
+    with nogil:
+        softmax_forward(po, px, M, C)
+    return out
+
+def softmax_bwd(cnp.ndarray dout, cnp.ndarray out):
+    check_same_shape(dout, out, "dout", "out")
+    cdef cnp.ndarray dx = np.empty_like(dout)
+    cdef float *pdx = fptr(dx, "dx")
+    cdef const float *pg = fptr(dout, "dout")
+    cdef const float *py = fptr(out, "out")
+    cdef int64_t C = out.shape[out.ndim - 1]
+    cdef int64_t M = out.size // C if C > 0 else 0
+    with nogil:
+        softmax_backward(pdx, pg, py, M, C)
+    return dx
+
+def softmax_xent(cnp.ndarray logits, cnp.ndarray labels, bint want_grad=True):
+    """(loss (M,), dlogits (M,C) or None) for logits (M,C) and int32 labels (M,) in [0,C)."""
+    if logits.ndim != 2 or labels.ndim != 1 or labels.shape[0] != logits.shape[0]:
+        raise ValueError(f"`logits` must be (M, C) and `labels` (M,). Received: "
+                         f"logits.shape={np.shape(logits)}, labels.shape={np.shape(labels)}.")
+    if cnp.PyArray_TYPE(labels) != cnp.NPY_INT32 or not cnp.PyArray_IS_C_CONTIGUOUS(labels):
+        raise TypeError(f"`labels` must be a C-contiguous int32 array. Received: dtype={labels.dtype}.")
+    cdef int64_t M = logits.shape[0], C = logits.shape[1]
+    if C < 1:
+        raise ValueError(f"`logits` must have at least one class. Received: shape={np.shape(logits)}.")
+    cdef cnp.ndarray loss = np.empty(M, np.float32)
+    cdef cnp.ndarray grad = np.empty_like(logits) if want_grad else None
+    cdef float *pl = fptr(loss, "loss")
+    cdef float *pg = fptr(grad, "dlogits") if want_grad else NULL
+    cdef const float *pz = fptr(logits, "logits")
+    cdef const int32_t *py = <const int32_t *>cnp.PyArray_DATA(labels)
+    with nogil:
+        softmax_xent_forward_backward(pl, pg, pz, py, M, C)
+    return loss, grad
+
+def bias_add_fwd(cnp.ndarray x, cnp.ndarray b):
+    cdef int64_t C = b.shape[0]
+    if b.ndim != 1 or x.ndim < 1 or x.shape[x.ndim - 1] != C:
+        raise ValueError(f"`bias` must be 1-D and match the last axis of `value`. Received: "
+                         f"value.shape={np.shape(x)}, bias.shape={np.shape(b)}.")
+    cdef cnp.ndarray out = np.empty_like(x)
+    cdef float *po = fptr(out, "out")
+    cdef const float *px = fptr(x, "value")
+    cdef const float *pb = fptr(b, "bias")
+    cdef int64_t M = x.size // C if C > 0 else 0
+    with nogil:
+        bias_add_forward(po, px, pb, M, C)
+    return out
+
+def bias_add_bwd(cnp.ndarray dout):
+    cdef int64_t C = dout.shape[dout.ndim - 1]
+    cdef cnp.ndarray db = np.empty(C, np.float32)
+    cdef float *pdb = fptr(db, "db")
+    cdef const float *pg = fptr(dout, "dout")
+    cdef int64_t M = dout.size // C if C > 0 else 0
+    with nogil:
+        bias_add_backward(pdb, pg, M, C)
+    return db
+
+
+# ---- operator families, one .pxi each ----------------------------------------------------
+include "_pool.pxi"

@@ -1,0 +1,1 @@
+# Pooling wrappers (csrc/pool2d.c), included into _kernels.pyx.
