@@ -232,4 +232,5 @@ def bias_add_bwd(cnp.ndarray dout):
 
 
 # ---- operator families, one .pxi each ----------------------------------------------------
+include "_conv.pxi"
 include "_pool.pxi"

@@ -1,0 +1,57 @@
+/* blocking.h -- the GEMM's block sizes, one row per ISA, one reason per value.
+ *
+ * The GEMM (gemm.c) is the Goto / BLIS loop nest around one register-tile micro-kernel:
+ *
+ *   loop 5  jc over N, step NC   B panel  (KC x NC)  packed, lives in L3
+ *   loop 4  pc over K, step KC   depth block; B panel packed once per (jc, pc)
+ *   loop 3  ic over M, step MC   A block  (MC x KC)  packed per thread, lives in L2
+ *   loop 2  jr over NC, step NR  B micro-panel (KC x NR) stays in L1 across loop 1
+ *   loop 1  ir over MC, step MR  A micro-panel (MR x KC) streams from L2
+ *           micro-kernel: C tile (MR x NR) held in registers for the whole KC loop
+ *
+ * Packed layouts (what the micro-kernel reads, in order, with unit stride):
+ *
+ *   A micro-panel, MR rows:           B micro-panel, NR columns:
+ *     k=0: a[0][0] a[1][0] .. a[MR-1][0]    k=0: b[0][0] b[0][1] .. b[0][NR-1]
+ *     k=1: a[0][1] a[1][1] .. a[MR-1][1]    k=1: b[1][0] b[1][1] .. b[1][NR-1]
+ *     ...                                   ...
+ *   Rows/columns past the edge of the matrix are packed as zeros, so the micro-kernel
+ *   always computes a whole MR x NR tile; the driver copies back only the valid part.
+ *
+ * Machine these were chosen for: AMD EPYC (Zen 5 class), L1d 48 KiB, L2 1 MiB per core,
+ * L3 32 MiB shared. They are reasonable on any x86-64 of the last decade.
+ */
+#ifndef PYCONV_BLOCKING_H
+#define PYCONV_BLOCKING_H
+
+/*            MR   NR    MC    KC     NC   reasons
+ * avx512     12   32   144   256   4096   24 zmm accumulators (12 rows x 2 vectors) + 2 for B +
+ *                                         broadcast operands: fits the 32 zmm registers. B
+ *                                         micro-panel 256*32*4 = 32 KiB sits in the 48 KiB L1;
+ *                                         A block 144*256*4 = 144 KiB is a seventh of L2.
+ * avx2        6   16    72   256   4096   12 ymm accumulators + 2 B + 1 broadcast of 16 ymm.
+ *                                         B micro-panel 16 KiB in L1; A block 72 KiB in L2.
+ * generic     4    8    64   256   4096   plain C the compiler may vectorise for SSE2:
+ *                                         32 scalar accumulators stay in 8 xmm registers.
+ * NC: the B panel (KC x NC) = 4 MiB at most, well inside L3; our conv GEMMs have N <= 512.
+ * MC is a multiple of MR; KC is the same for all so that results stay comparable.
+ */
+#define AVX512_MR 12
+#define AVX512_NR 32
+#define AVX512_MC 144
+
+#define AVX2_MR 6
+#define AVX2_NR 16
+#define AVX2_MC 72
+
+#define GENERIC_MR 4
+#define GENERIC_NR 8
+#define GENERIC_MC 64
+
+#define GEMM_KC 256
+#define GEMM_NC 4096
+
+/* The largest MR x NR tile of any ISA: the size of the driver's edge-tile buffer. */
+#define GEMM_MAX_TILE (AVX512_MR * AVX512_NR)
+
+#endif /* PYCONV_BLOCKING_H */

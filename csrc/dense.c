@@ -1,0 +1,76 @@
+/* dense.c -- the fully connected layer, forward and backward, on the GEMM.
+ *
+ *   forward   out (N,K) = x (N,C) . W (C,K) + b            one GEMM, bias (and relu) in its epilogue
+ *   backward  dx  (N,C) = dout (N,K) . W^T                 GEMM with B packed from W transposed
+ *             dW  (C,K) = x^T . dout                       GEMM with A packed from x transposed
+ *             db  (K)   = column sums of dout              bias_add_backward
+ * Every output is overwritten. Threads: those of the GEMM (each output element is computed
+ * by one thread, its sum in a fixed order), so results do not depend on the thread count.
+ */
+#include "pyconv.h"
+#include "gemm.h"
+
+int dense_forward(float *out, const float *x, const float *w, const float *b, int relu,
+                  int64_t N, int64_t C, int64_t K)
+{
+    gemm_operand a = {gemm_pack_a_n, x, C, NULL};
+    gemm_operand bm = {gemm_pack_b_n, w, K, NULL};
+    return gemm(out, K, &a, &bm, N, K, C, b, relu, pyconv_num_threads());
+}
+
+int dense_backward(float *dx, float *dw, float *db, const float *dout, const float *x,
+                   const float *w, int64_t N, int64_t C, int64_t K)
+{
+    int status = PYCONV_OK;
+    if (dx) {   // dx = dout . W^T: B[o][i] = W[i][o], W stored (C x K) = B^T
+        gemm_operand a = {gemm_pack_a_n, dout, K, NULL};
+        gemm_operand bm = {gemm_pack_b_t, w, K, NULL};
+        status = gemm(dx, C, &a, &bm, N, C, K, NULL, 0, pyconv_num_threads());
+    }
+    if (status == PYCONV_OK && dw) {   // dW = x^T . dout: A[i][n] = x[n][i], x stored (N x C) = A^T
+        gemm_operand a = {gemm_pack_a_t, x, C, NULL};
+        gemm_operand bm = {gemm_pack_b_n, dout, K, NULL};
+        status = gemm(dw, K, &a, &bm, C, K, N, NULL, 0, pyconv_num_threads());
+    }
+    if (status == PYCONV_OK && db)
+        bias_add_backward(db, dout, N, K);
+    return status;
+}
+
+// The specification: plain loops, double accumulation.
+void dense_forward_ref(float *out, const float *x, const float *w, const float *b, int relu,
+                       int64_t N, int64_t C, int64_t K)
+{
+    for (int64_t n = 0; n < N; n++)
+        for (int64_t o = 0; o < K; o++) {
+            double s = b ? b[o] : 0.0;
+            for (int64_t i = 0; i < C; i++)
+                s += (double)x[n * C + i] * w[i * K + o];
+            out[n * K + o] = relu && s < 0.0 ? 0.0f : (float)s;
+        }
+}
+
+void dense_backward_ref(float *dx, float *dw, float *db, const float *dout, const float *x,
+                        const float *w, int64_t N, int64_t C, int64_t K)
+{
+    for (int64_t n = 0; n < N; n++)
+        for (int64_t i = 0; i < C; i++) {
+            double s = 0.0;
+            for (int64_t o = 0; o < K; o++)
+                s += (double)dout[n * K + o] * w[i * K + o];
+            dx[n * C + i] = (float)s;
+        }
+    for (int64_t i = 0; i < C; i++)
+        for (int64_t o = 0; o < K; o++) {
+            double s = 0.0;
+            for (int64_t n = 0; n < N; n++)
+                s += (double)x[n * C + i] * dout[n * K + o];
+            dw[i * K + o] = (float)s;
+        }
+    for (int64_t o = 0; o < K; o++) {
+        double s = 0.0;
+        for (int64_t n = 0; n < N; n++)
+            s += dout[n * K + o];
+        db[o] = (float)s;
+    }
+}

@@ -1,0 +1,253 @@
+/* gemm.c -- the blocked SGEMM driver: packing of plain matrices, the five-loop nest of
+ * blocking.h around one micro-kernel, and the choice of micro-kernel per ISA.
+ *
+ * Promise: C = A.B (+ bias)(relu) over any M, N, K >= 0, overwritten, with each element's
+ * K-sum taken in one fixed order (KC block by KC block, k ascending inside a block), so the
+ * result is bitwise the same for any number of threads.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include "pyconv.h"
+#include "blocking.h"
+#include "gemm.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+typedef void (*ukernel_fn)(int64_t, const float *, const float *, float *, int64_t, int);
+
+typedef struct {
+    ukernel_fn ukernel;
+    int mr, nr, mc;
+} gemm_isa;
+
+static gemm_isa isa_table(void)
+{
+    switch (pyconv_isa_active()) {
+    case PYCONV_ISA_AVX512: return (gemm_isa){ukernel_avx512, AVX512_MR, AVX512_NR, AVX512_MC};
+    case PYCONV_ISA_AVX2:   return (gemm_isa){ukernel_avx2, AVX2_MR, AVX2_NR, AVX2_MC};
+    default:                return (gemm_isa){ukernel_generic, GENERIC_MR, GENERIC_NR, GENERIC_MC};
+    }
+}
+
+static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+/* ---- packers for plain row-major matrices --------------------------------------------- */
+
+// A (M x K) stored row-major with stride ld: panel rows are rows of A.
+void gemm_pack_a_n(float *dst, const gemm_operand *op, int64_t i0, int64_t m, int64_t p0,
+                   int64_t k, int mr)
+{
+    for (int64_t ip = 0; ip < m; ip += mr) {
+        int rows = m - ip < mr ? (int)(m - ip) : mr;
+        for (int r = 0; r < rows; r++) {
+            const float *src = op->data + (i0 + ip + r) * op->ld + p0;
+            for (int64_t kk = 0; kk < k; kk++)
+                dst[kk * mr + r] = src[kk];
+        }
+        for (int r = rows; r < mr; r++)
+            for (int64_t kk = 0; kk < k; kk++)
+                dst[kk * mr + r] = 0.0f;
+        dst += k * mr;
+    }
+}
+
+// A^T stored (K x M) with stride ld: a panel's MR values at depth k are contiguous in memory.
+void gemm_pack_a_t(float *dst, const gemm_operand *op, int64_t i0, int64_t m, int64_t p0,
+                   int64_t k, int mr)
+{
+    for (int64_t ip = 0; ip < m; ip += mr) {
+        int rows = m - ip < mr ? (int)(m - ip) : mr;
+        for (int64_t kk = 0; kk < k; kk++) {
+            const float *src = op->data + (p0 + kk) * op->ld + i0 + ip;
+            for (int r = 0; r < rows; r++)
+                dst[kk * mr + r] = src[r];
+            for (int r = rows; r < mr; r++)
+                dst[kk * mr + r] = 0.0f;
+        }
+        dst += k * mr;
+    }
+}
+
+// B (K x N) stored row-major: a panel's NR values at depth k are contiguous in memory.
+void gemm_pack_b_n(float *dst, const gemm_operand *op, int64_t j0, int64_t n, int64_t p0,
+                   int64_t k, int nr)
+{
+    for (int64_t jp = 0; jp < n; jp += nr) {
+        int cols = n - jp < nr ? (int)(n - jp) : nr;
+        for (int64_t kk = 0; kk < k; kk++) {
+            const float *src = op->data + (p0 + kk) * op->ld + j0 + jp;
+            memcpy(dst + kk * nr, src, (size_t)cols * sizeof(float));
+            for (int c = cols; c < nr; c++)
+                dst[kk * nr + c] = 0.0f;
+        }
+        dst += k * nr;
+    }
+}
+
+// B^T stored (N x K) with stride ld: panel columns are rows of the stored matrix.
+void gemm_pack_b_t(float *dst, const gemm_operand *op, int64_t j0, int64_t n, int64_t p0,
+                   int64_t k, int nr)
+{
+    for (int64_t jp = 0; jp < n; jp += nr) {
+        int cols = n - jp < nr ? (int)(n - jp) : nr;
+        for (int c = 0; c < cols; c++) {
+            const float *src = op->data + (j0 + jp + c) * op->ld + p0;
+            for (int64_t kk = 0; kk < k; kk++)
+                dst[kk * nr + c] = src[kk];
+        }
+        for (int c = cols; c < nr; c++)
+            for (int64_t kk = 0; kk < k; kk++)
+                dst[kk * nr + c] = 0.0f;
+        dst += k * nr;
+    }
+}
+
+/* ---- the loop nest ------------------------------------------------------------------------- */
+
+/* The epilogue of one C tile, applied once its last KC block is in: bias, then relu. The
+ * tile was just written, so it is still in L1. */
+static void epilogue(float *c, int64_t ldc, int rows, int cols, const float *bias, int relu)
+{
+    for (int i = 0; i < rows; i++) {
+        float *ci = c + i * ldc;
+        if (bias)
+            for (int j = 0; j < cols; j++)
+                ci[j] += bias[j];
+        if (relu)
+            for (int j = 0; j < cols; j++)
+                ci[j] = ci[j] > 0.0f ? ci[j] : 0.0f;
+    }
+}
+
+/* Loops 2 and 1 over one packed A block and the packed B panel: mc x nc of C.
+ * Edge tiles are computed whole into `tile` and only their valid part copied out. */
+static void macro_kernel(const gemm_isa *g, float *c, int64_t ldc, const float *pa,
+                         const float *pb, int64_t mc, int64_t nc, int64_t kc, int first,
+                         int last, const float *bias, int relu)
+{
+    float tile[GEMM_MAX_TILE] __attribute__((aligned(64)));
+    for (int64_t jr = 0; jr < nc; jr += g->nr) {          // loop 2 (jr, step NR): B micro-panel in L1
+        int cols = nc - jr < g->nr ? (int)(nc - jr) : g->nr;
+        const float *b = pb + jr * kc;
+        for (int64_t ir = 0; ir < mc; ir += g->mr) {      // loop 1 (ir, step MR): A micro-panel from L2
+            int rows = mc - ir < g->mr ? (int)(mc - ir) : g->mr;
+            const float *a = pa + ir * kc;
+            float *cij = c + ir * ldc + jr;
+            if (rows == g->mr && cols == g->nr) {
+                g->ukernel(kc, a, b, cij, ldc, first);
+            } else {
+                g->ukernel(kc, a, b, tile, g->nr, 1);
+                for (int i = 0; i < rows; i++)
+                    for (int j = 0; j < cols; j++)
+                        cij[i * ldc + j] = first ? tile[i * g->nr + j]
+                                                 : cij[i * ldc + j] + tile[i * g->nr + j];
+            }
+            if (last)
+                epilogue(cij, ldc, rows, cols, bias ? bias + jr : NULL, relu);
+        }
+    }
+}
+
+int gemm(float *c, int64_t ldc, const gemm_operand *a, const gemm_operand *b,
+         int64_t M, int64_t N, int64_t K, const float *bias, int relu, int nthreads)
+{
+    return gemm_slice(c, ldc, a, b, M, N, 0, K, bias, relu, nthreads);
+}
+
+int gemm_slice(float *c, int64_t ldc, const gemm_operand *a, const gemm_operand *b,
+               int64_t M, int64_t N, int64_t k0, int64_t K, const float *bias, int relu,
+               int nthreads)
+{
+    if (M <= 0 || N <= 0)
+        return PYCONV_OK;
+    if (K <= 0) {   // an empty sum: C = 0 (+ bias)(relu)
+        for (int64_t i = 0; i < M; i++) {
+            memset(c + i * ldc, 0, (size_t)N * sizeof(float));
+            epilogue(c + i * ldc, ldc, 1, (int)N, bias, relu);
+        }
+        return PYCONV_OK;
+    }
+    const gemm_isa g = isa_table();
+    const int64_t kc_max = K < GEMM_KC ? K : GEMM_KC;
+    const int64_t nc_max = N < GEMM_NC ? N : GEMM_NC;
+    const int64_t mc_max = M < g.mc ? ceil_div(M, g.mr) * g.mr : g.mc;
+
+    /* Tasks of loop 3: MC row blocks x groups of NR panels. Splitting N as well keeps both
+     * threads busy when M is small (a dense layer at batch 32). The split depends on the
+     * sizes only, never on the thread count. */
+    const int64_t n_mblocks = ceil_div(M, g.mc);
+    const int64_t n_panels_max = ceil_div(nc_max, g.nr);
+    const int64_t panels_per_task = n_mblocks >= 4 ? n_panels_max : ceil_div(n_panels_max, 4);
+
+    /* One allocation per call: the shared B panel and one A block per thread. */
+    const size_t b_size = (size_t)(ceil_div(nc_max, g.nr) * g.nr * kc_max);
+    const size_t a_size = (size_t)(mc_max * kc_max);
+    float *work = aligned_alloc(64, ((b_size + a_size * (size_t)nthreads) * sizeof(float) + 63) / 64 * 64);
+    if (!work)
+        return PYCONV_ENOMEM;
+    float *pb = work;
+
+    for (int64_t jc = 0; jc < N; jc += GEMM_NC) {                 // loop 5 (jc, step NC): B panel in L3
+        const int64_t nc = N - jc < GEMM_NC ? N - jc : GEMM_NC;
+        const int64_t n_panels = ceil_div(nc, g.nr);
+        const int64_t n_groups = ceil_div(n_panels, panels_per_task);
+        for (int64_t pc = 0; pc < K; pc += GEMM_KC) {             // loop 4 (pc, step KC): depth block
+            const int64_t kc = K - pc < GEMM_KC ? K - pc : GEMM_KC;
+            const int first = pc == 0, last = pc + kc == K;
+
+            #pragma omp parallel num_threads(nthreads)
+            {
+                // Pack the B panel: each NR micro-panel by one thread.
+                #pragma omp for schedule(static)
+                for (int64_t p = 0; p < n_panels; p++) {
+                    int64_t j0 = p * g.nr, w = nc - j0 < g.nr ? nc - j0 : g.nr;
+                    b->pack(pb + j0 * kc, b, jc + j0, w, k0 + pc, kc, g.nr);
+                }
+                // (implicit barrier: the whole B panel is packed before anyone uses it)
+#ifdef _OPENMP
+                float *pa = work + b_size + a_size * (size_t)omp_get_thread_num();
+#else
+                float *pa = work + b_size;
+#endif
+                #pragma omp for schedule(static)
+                for (int64_t t = 0; t < n_mblocks * n_groups; t++) {   // loop 3 (ic, step MC): A block in L2
+                    const int64_t ic = (t / n_groups) * g.mc;
+                    const int64_t mc = M - ic < g.mc ? M - ic : g.mc;
+                    const int64_t j0 = (t % n_groups) * panels_per_task * g.nr;
+                    const int64_t w = nc - j0 < panels_per_task * g.nr ? nc - j0 : panels_per_task * g.nr;
+                    a->pack(pa, a, ic, mc, k0 + pc, kc, g.mr);
+                    macro_kernel(&g, c + ic * ldc + jc + j0, ldc, pa, pb + j0 * kc, mc, w, kc,
+                                 first, last, bias ? bias + jc + j0 : NULL, relu);
+                }
+            }
+        }
+    }
+    free(work);
+    return PYCONV_OK;
+}
+
+int sgemm(float *c, const float *a, const float *b, int64_t M, int64_t N, int64_t K)
+{
+    gemm_operand am = {gemm_pack_a_n, a, K, NULL};
+    gemm_operand bm = {gemm_pack_b_n, b, N, NULL};
+    return gemm(c, N, &am, &bm, M, N, K, NULL, 0, pyconv_num_threads());
+}
+
+void sgemm_ref(float *c, const float *a, const float *b, int64_t M, int64_t N, int64_t K)
+{
+    gemm_ref(c, a, b, M, N, K);
+}
+
+// C (M x N) = A (M x K) . B (K x N), all row-major, summed in double: the oracle.
+void gemm_ref(float *c, const float *a, const float *b, int64_t M, int64_t N, int64_t K)
+{
+    for (int64_t i = 0; i < M; i++)
+        for (int64_t j = 0; j < N; j++) {
+            double s = 0.0;
+            for (int64_t k = 0; k < K; k++)
+                s += (double)a[i * K + k] * b[k * N + j];
+            c[i * N + j] = (float)s;
+        }
+}

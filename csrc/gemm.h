@@ -1,0 +1,59 @@
+/* gemm.h -- pyconv's internal GEMM engine (not a public BLAS).
+ *
+ *   C (M x N, row stride ldc)  =  A (M x K) . B (K x N)   [+ bias[j]] [then relu]
+ *
+ * A and B are never read directly by the loop nest: each is described by a PACKER that
+ * copies a block of it into the micro-kernel's panel layout (blocking.h). That is what lets
+ * the convolutions run as implicit GEMMs: their packers gather input patches straight from
+ * the NHWC tensor into the panels, so no im2col matrix for the whole batch ever exists.
+ */
+#ifndef PYCONV_GEMM_H
+#define PYCONV_GEMM_H
+
+#include <stdint.h>
+
+typedef struct gemm_operand gemm_operand;
+
+/* Pack rows [i0, i0+m) x depth [p0, p0+k) of A into ceil(m/mr) micro-panels of mr rows
+ * (dst[panel][kk][r]), or columns [i0, i0+m) x depth [p0, p0+k) of B into micro-panels of
+ * nr columns (dst[panel][kk][c]). Rows/columns past m are written as zeros. */
+typedef void (*gemm_pack_fn)(float *dst, const gemm_operand *op,
+                             int64_t i0, int64_t m, int64_t p0, int64_t k, int width);
+
+struct gemm_operand {
+    gemm_pack_fn pack;
+    const float *data;     /* the matrix, or the tensor a convolution packer gathers from */
+    int64_t ld;            /* row stride of a plain matrix */
+    const void *ctx;       /* extra description (a convolution's shape), or NULL */
+};
+
+/* Plain row-major matrices: A (M x K) or B (K x N) as stored ("n"), or stored transposed
+ * ("t": A^T stored K x M, B^T stored N x K). */
+void gemm_pack_a_n(float *dst, const gemm_operand *op, int64_t i0, int64_t m, int64_t p0, int64_t k, int mr);
+void gemm_pack_a_t(float *dst, const gemm_operand *op, int64_t i0, int64_t m, int64_t p0, int64_t k, int mr);
+void gemm_pack_b_n(float *dst, const gemm_operand *op, int64_t j0, int64_t n, int64_t p0, int64_t k, int nr);
+void gemm_pack_b_t(float *dst, const gemm_operand *op, int64_t j0, int64_t n, int64_t p0, int64_t k, int nr);
+
+/* C = A.B (+ bias) (relu), overwritten. bias: N floats or NULL. Threads: `nthreads`, over
+ * (MC-block, NR-panel-group) tasks; each element of C is computed by one thread, its K-sum
+ * always in the same order, so the result does not depend on the thread count.
+ * Returns PYCONV_OK or PYCONV_ENOMEM. */
+int gemm(float *c, int64_t ldc, const gemm_operand *a, const gemm_operand *b,
+         int64_t M, int64_t N, int64_t K, const float *bias, int relu, int nthreads);
+
+/* The same over the depth slice [k0, k0+K) of A's columns and B's rows only: one chunk of a
+ * longer reduction (conv2d_backward_filter). */
+int gemm_slice(float *c, int64_t ldc, const gemm_operand *a, const gemm_operand *b,
+               int64_t M, int64_t N, int64_t k0, int64_t K, const float *bias, int relu,
+               int nthreads);
+
+/* The naive triple loop over plain row-major matrices, double accumulation: the oracle. */
+void gemm_ref(float *c, const float *a, const float *b, int64_t M, int64_t N, int64_t K);
+
+/* Micro-kernels, one per ISA (ukernel_<isa>.c): C tile (MR x NR, row stride ldc)
+ *   = (overwrite ? 0 : C) + sum_k a[k][0..MR) x b[k][0..NR)   over packed panels a, b. */
+void ukernel_avx512(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, int overwrite);
+void ukernel_avx2(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, int overwrite);
+void ukernel_generic(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, int overwrite);
+
+#endif /* PYCONV_GEMM_H */

@@ -1,0 +1,33 @@
+/* ukernel_avx2.c -- AVX2+FMA micro-kernel, 6 x 16: per step of k, two 8-float loads of B
+ * and six broadcasts of A feed twelve FMAs into twelve ymm accumulators (blocking.h).
+ * Compiled with -mavx2 -mfma in its own translation unit; only called when the CPU has it. */
+#include <immintrin.h>
+#include "blocking.h"
+#include "gemm.h"
+
+void ukernel_avx2(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, int overwrite)
+{
+    __m256 acc[AVX2_MR][2];
+    for (int i = 0; i < AVX2_MR; i++)
+        acc[i][0] = acc[i][1] = _mm256_setzero_ps();
+    for (int64_t k = 0; k < kc; k++) {
+        __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
+        #pragma GCC unroll 6
+        for (int i = 0; i < AVX2_MR; i++) {
+            __m256 ai = _mm256_broadcast_ss(a + i);
+            acc[i][0] = _mm256_fmadd_ps(ai, b0, acc[i][0]);
+            acc[i][1] = _mm256_fmadd_ps(ai, b1, acc[i][1]);
+        }
+        a += AVX2_MR;
+        b += AVX2_NR;
+    }
+    for (int i = 0; i < AVX2_MR; i++) {
+        float *ci = c + i * ldc;
+        if (!overwrite) {
+            acc[i][0] = _mm256_add_ps(_mm256_loadu_ps(ci), acc[i][0]);
+            acc[i][1] = _mm256_add_ps(_mm256_loadu_ps(ci + 8), acc[i][1]);
+        }
+        _mm256_storeu_ps(ci, acc[i][0]);
+        _mm256_storeu_ps(ci + 8, acc[i][1]);
+    }
+}

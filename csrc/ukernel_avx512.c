@@ -1,0 +1,35 @@
+/* ukernel_avx512.c -- AVX-512 micro-kernel, 12 x 32: per step of k, two 16-float loads of
+ * B and twelve broadcasts of A feed 24 FMAs into 24 zmm accumulators (blocking.h). With two
+ * FMA pipes of latency 4, at least 8 independent accumulators are needed to keep them busy;
+ * 24 leave room. Compiled with -mavx512f in its own translation unit; only called when the
+ * CPU has it. */
+#include <immintrin.h>
+#include "blocking.h"
+#include "gemm.h"
+
+void ukernel_avx512(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, int overwrite)
+{
+    __m512 acc[AVX512_MR][2];
+    for (int i = 0; i < AVX512_MR; i++)
+        acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+    for (int64_t k = 0; k < kc; k++) {
+        __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
+        #pragma GCC unroll 12
+        for (int i = 0; i < AVX512_MR; i++) {
+            __m512 ai = _mm512_set1_ps(a[i]);   /* becomes an embedded {1to16} broadcast */
+            acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]);
+            acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);
+        }
+        a += AVX512_MR;
+        b += AVX512_NR;
+    }
+    for (int i = 0; i < AVX512_MR; i++) {
+        float *ci = c + i * ldc;
+        if (!overwrite) {
+            acc[i][0] = _mm512_add_ps(_mm512_loadu_ps(ci), acc[i][0]);
+            acc[i][1] = _mm512_add_ps(_mm512_loadu_ps(ci + 16), acc[i][1]);
+        }
+        _mm512_storeu_ps(ci, acc[i][0]);
+        _mm512_storeu_ps(ci + 16, acc[i][1]);
+    }
+}

@@ -1,0 +1,186 @@
+# GEMM, dense and conv2d wrappers (csrc/gemm.c, dense.c, conv2d.c), included into _kernels.pyx.
+# Shapes are checked against each other here; strides, padding and output sizes are computed
+# and validated in pyconv/nn.py.
+
+cdef extern from "pyconv.h" nogil:
+    int sgemm(float *c, const float *a, const float *b, int64_t M, int64_t N, int64_t K)
+    void sgemm_ref(float *c, const float *a, const float *b, int64_t M, int64_t N, int64_t K)
+    int dense_forward(float *out, const float *x, const float *w, const float *b, int relu,
+                      int64_t N, int64_t C, int64_t K)
+    int dense_backward(float *dx, float *dw, float *db, const float *dout, const float *x,
+                       const float *w, int64_t N, int64_t C, int64_t K)
+    void dense_forward_ref(float *out, const float *x, const float *w, const float *b, int relu,
+                           int64_t N, int64_t C, int64_t K)
+    void dense_backward_ref(float *dx, float *dw, float *db, const float *dout, const float *x,
+                            const float *w, int64_t N, int64_t C, int64_t K)
+    ctypedef struct conv2d_shape:
+        int64_t N, H, W, C, K, R, S, P, Q
+        int64_t stride_h, stride_w, dil_h, dil_w, pad_top, pad_left
+    int conv2d_forward(float *out, const float *inp, const float *filt, const float *bias,
+                       int relu, const conv2d_shape *s)
+    int conv2d_backward_input(float *dinp, const float *dout, const float *filt, const conv2d_shape *s)
+    int conv2d_backward_filter(float *dfilt, float *dbias, const float *dout, const float *inp,
+                               const conv2d_shape *s)
+    void conv2d_forward_ref(float *out, const float *inp, const float *filt, const float *bias,
+                            int relu, const conv2d_shape *s)
+    void conv2d_backward_input_ref(float *dinp, const float *dout, const float *filt, const conv2d_shape *s)
+    void conv2d_backward_filter_ref(float *dfilt, float *dbias, const float *dout, const float *inp,
+                                    const conv2d_shape *s)
+
+
+cdef inline float *opt_fptr(object a, str name, int64_t n) except? NULL:
+    """Pointer to an optional 1-D float32 array of n elements (None -> NULL)."""
+    if a is None:
+        return NULL
+    if (<cnp.ndarray>a).ndim != 1 or (<cnp.ndarray>a).shape[0] != n:
+        raise ValueError(f"`{name}` must have shape ({n},). Received: {name}.shape={np.shape(a)}.")
+    return fptr(a, name)
+
+
+def gemm(cnp.ndarray a, cnp.ndarray b, bint ref=False):
+    """c = a @ b for 2-D float32 arrays, by the blocked GEMM (or the naive loop if ref)."""
+    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[0]:
+        raise ValueError(f"`a` (M,K) and `b` (K,N) do not match. Received: "
+                         f"a.shape={np.shape(a)}, b.shape={np.shape(b)}.")
+    cdef int64_t M = a.shape[0], K = a.shape[1], N = b.shape[1]
+    cdef cnp.ndarray c = np.empty((M, N), np.float32)
+    cdef float *pc = fptr(c, "c")
+    cdef const float *pa = fptr(a, "a")
+    cdef const float *pb = fptr(b, "b")
+    cdef int st = PYCONV_OK
+    with nogil:
+        if ref:
+            sgemm_ref(pc, pa, pb, M, N, K)
+        else:
+            st = sgemm(pc, pa, pb, M, N, K)
+    check_status(st)
+    return c
+
+
+def dense_fwd(cnp.ndarray x, cnp.ndarray w, object b=None, bint relu=False, bint ref=False):
+    if x.ndim != 2 or w.ndim != 2 or x.shape[1] != w.shape[0]:
+        raise ValueError(f"`x` (N,C) and `kernel` (C,K) do not match. Received: "
+                         f"x.shape={np.shape(x)}, kernel.shape={np.shape(w)}.")
+    cdef int64_t N = x.shape[0], C = x.shape[1], K = w.shape[1]
+    cdef cnp.ndarray out = np.empty((N, K), np.float32)
+    cdef float *po = fptr(out, "out")
+    cdef const float *px = fptr(x, "x")
+    cdef const float *pw = fptr(w, "kernel")
+    cdef const float *pb = opt_fptr(b, "bias", K)
+    cdef int st = PYCONV_OK
+    with nogil:
+        if ref:
+            dense_forward_ref(po, px, pw, pb, relu, N, C, K)
+        else:
+            st = dense_forward(po, px, pw, pb, relu, N, C, K)
+    check_status(st)
+    return out
+
+
+def dense_bwd(cnp.ndarray dout, cnp.ndarray x, cnp.ndarray w, bint need_dx=True,
+              bint need_db=True, bint ref=False):
+    """(dx or None, dkernel, dbias or None)."""
+    if x.ndim != 2 or w.ndim != 2 or dout.ndim != 2 or x.shape[1] != w.shape[0] \
+            or dout.shape[0] != x.shape[0] or dout.shape[1] != w.shape[1]:
+        raise ValueError(f"`out_backprop` (N,O), `x` (N,C) and `kernel` (C,K) do not match. "
+                         f"Received: {np.shape(dout)}, {np.shape(x)}, {np.shape(w)}.")
+    cdef int64_t N = x.shape[0], C = x.shape[1], K = w.shape[1]
+    cdef cnp.ndarray dx = np.empty((N, C), np.float32) if (need_dx or ref) else None
+    cdef cnp.ndarray dw = np.empty((C, K), np.float32)
+    cdef cnp.ndarray db = np.empty(K, np.float32) if (need_db or ref) else None
+    cdef float *pdx = fptr(dx, "dx") if dx is not None else NULL
+    cdef float *pdw = fptr(dw, "dkernel")
+    cdef float *pdb = fptr(db, "dbias") if db is not None else NULL
+    cdef const float *pg = fptr(dout, "out_backprop")
+    cdef const float *px = fptr(x, "x")
+    cdef const float *pw = fptr(w, "kernel")
+    cdef int st = PYCONV_OK
+    with nogil:
+        if ref:
+            dense_backward_ref(pdx, pdw, pdb, pg, px, pw, N, C, K)
+        else:
+            st = dense_backward(pdx, pdw, pdb, pg, px, pw, N, C, K)
+    check_status(st)
+    return dx, dw, db
+
+
+cdef conv2d_shape make_shape(tuple in_shape, tuple filt_shape, int64_t P, int64_t Q,
+                             tuple strides, tuple dilations, int64_t pad_top, int64_t pad_left):
+    cdef conv2d_shape s
+    s.N, s.H, s.W, s.C = in_shape
+    s.R, s.S, _, s.K = filt_shape
+    s.P, s.Q = P, Q
+    s.stride_h, s.stride_w = strides
+    s.dil_h, s.dil_w = dilations
+    s.pad_top, s.pad_left = pad_top, pad_left
+    return s
+
+
+def conv2d_fwd(cnp.ndarray inp, cnp.ndarray filt, object bias, bint relu, int64_t P, int64_t Q,
+               tuple strides, tuple dilations, int64_t pad_top, int64_t pad_left, bint ref=False):
+    if inp.ndim != 4 or filt.ndim != 4 or inp.shape[3] != filt.shape[2]:
+        raise ValueError(f"`input` (N,H,W,C) and `filters` (R,S,C,K) do not match. Received: "
+                         f"input.shape={np.shape(inp)}, filters.shape={np.shape(filt)}.")
+    cdef conv2d_shape s = make_shape(np.shape(inp), np.shape(filt), P, Q, strides, dilations,
+                                     pad_top, pad_left)
+    cdef cnp.ndarray out = np.empty((s.N, P, Q, s.K), np.float32)
+    cdef float *po = fptr(out, "out")
+    cdef const float *px = fptr(inp, "input")
+    cdef const float *pw = fptr(filt, "filters")
+    cdef const float *pb = opt_fptr(bias, "bias", s.K)
+    cdef int st = PYCONV_OK
+    with nogil:
+        if ref:
+            conv2d_forward_ref(po, px, pw, pb, relu, &s)
+        else:
+            st = conv2d_forward(po, px, pw, pb, relu, &s)
+    check_status(st)
+    return out
+
+
+def conv2d_bwd_input(tuple in_shape, cnp.ndarray filt, cnp.ndarray dout, tuple strides,
+                     tuple dilations, int64_t pad_top, int64_t pad_left, bint ref=False):
+    if dout.ndim != 4 or filt.ndim != 4 or dout.shape[3] != filt.shape[3] \
+            or len(in_shape) != 4 or in_shape[3] != filt.shape[2] or in_shape[0] != dout.shape[0]:
+        raise ValueError(f"`input_sizes` {in_shape}, `filters` {np.shape(filt)} and "
+                         f"`out_backprop` {np.shape(dout)} do not match.")
+    cdef conv2d_shape s = make_shape(in_shape, np.shape(filt), dout.shape[1], dout.shape[2],
+                                     strides, dilations, pad_top, pad_left)
+    cdef cnp.ndarray dinp = np.empty(in_shape, np.float32)
+    cdef float *pdx = fptr(dinp, "dinp")
+    cdef const float *pg = fptr(dout, "out_backprop")
+    cdef const float *pw = fptr(filt, "filters")
+    cdef int st = PYCONV_OK
+    with nogil:
+        if ref:
+            conv2d_backward_input_ref(pdx, pg, pw, &s)
+        else:
+            st = conv2d_backward_input(pdx, pg, pw, &s)
+    check_status(st)
+    return dinp
+
+
+def conv2d_bwd_filter(cnp.ndarray inp, tuple filt_shape, cnp.ndarray dout, tuple strides,
+                      tuple dilations, int64_t pad_top, int64_t pad_left, bint need_db=False,
+                      bint ref=False):
+    """(dfilters, dbias or None)."""
+    if dout.ndim != 4 or inp.ndim != 4 or len(filt_shape) != 4 or dout.shape[3] != filt_shape[3] \
+            or inp.shape[3] != filt_shape[2] or inp.shape[0] != dout.shape[0]:
+        raise ValueError(f"`input` {np.shape(inp)}, `filter_sizes` {filt_shape} and "
+                         f"`out_backprop` {np.shape(dout)} do not match.")
+    cdef conv2d_shape s = make_shape(np.shape(inp), filt_shape, dout.shape[1], dout.shape[2],
+                                     strides, dilations, pad_top, pad_left)
+    cdef cnp.ndarray dw = np.empty(filt_shape, np.float32)
+    cdef cnp.ndarray db = np.empty(s.K, np.float32) if need_db else None
+    cdef float *pdw = fptr(dw, "dfilters")
+    cdef float *pdb = fptr(db, "dbias") if need_db else NULL
+    cdef const float *pg = fptr(dout, "out_backprop")
+    cdef const float *px = fptr(inp, "input")
+    cdef int st = PYCONV_OK
+    with nogil:
+        if ref:
+            conv2d_backward_filter_ref(pdw, pdb, pg, px, &s)
+        else:
+            st = conv2d_backward_filter(pdw, pdb, pg, px, &s)
+    check_status(st)
+    return dw, db
