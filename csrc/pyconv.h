@@ -3,7 +3,7 @@
  * Layout rules (fixed for every kernel):
  *   tensors  NHWC float32, C-contiguous: inp (N,H,W,C), out (N,P,Q,K)
  *   filters  HWIO: filt (R,S,C,K)
- *   dense    x (N,I), weights (I,O), out (N,O)
+ *   dense    x (N,C), weights (C,K), out (N,K): a 1x1 convolution of N pixels
  *
  * Size names, fixed once and never reused for something else:
  *   N batch   H,W input height/width   C input channels
@@ -59,5 +59,101 @@ void softmax_xent_forward_backward(float *loss, float *dlogits, const float *log
 /* bias: out (M,C) = x + b (broadcast over rows); db (C) = column sums of dout. */
 void bias_add_forward(float *out, const float *x, const float *b, int64_t M, int64_t C);
 void bias_add_backward(float *db, const float *dout, int64_t M, int64_t C);
+
+/* ---- dense: dense.c (GEMM in gemm.c) ------------------------------------------------------ */
+/* x (N,C), w (C,K), b (K) or NULL, out (N,K) = x.w + b, then max(.,0) if relu. */
+int dense_forward(float *out, const float *x, const float *w, const float *b, int relu,
+                  int64_t N, int64_t C, int64_t K);
+/* dx (N,C), dw (C,K), db (K): any of them NULL to skip. dout (N,K); x, w from forward. */
+int dense_backward(float *dx, float *dw, float *db, const float *dout, const float *x,
+                   const float *w, int64_t N, int64_t C, int64_t K);
+void dense_forward_ref(float *out, const float *x, const float *w, const float *b, int relu,
+                       int64_t N, int64_t C, int64_t K);
+void dense_backward_ref(float *dx, float *dw, float *db, const float *dout, const float *x,
+                        const float *w, int64_t N, int64_t C, int64_t K);
+
+/* ---- convolution: conv2d.c ------------------------------------------------------------------ */
+/* inp (N,H,W,C), filt (R,S,C,K), out (N,P,Q,K). Output pixel (p,q) reads input rows
+ * h = p*stride_h - pad_top + r*dil_h and columns w = q*stride_w - pad_left + s*dil_w; rows
+ * and columns outside [0,H) x [0,W) read zeros (padding). */
+typedef struct {
+    int64_t N, H, W, C;     /* input */
+    int64_t K, R, S;        /* filters */
+    int64_t P, Q;           /* output */
+    int64_t stride_h, stride_w, dil_h, dil_w, pad_top, pad_left;
+} conv2d_shape;
+
+/* out = conv(inp, filt) (+ bias (K) or NULL) (then relu if relu). */
+int conv2d_forward(float *out, const float *inp, const float *filt, const float *bias,
+                   int relu, const conv2d_shape *s);
+/* dinp (N,H,W,C) from dout (N,P,Q,K) and filt. */
+int conv2d_backward_input(float *dinp, const float *dout, const float *filt, const conv2d_shape *s);
+/* dfilt (R,S,C,K) from dout and inp; dbias (K) too unless NULL. */
+int conv2d_backward_filter(float *dfilt, float *dbias, const float *dout, const float *inp,
+                           const conv2d_shape *s);
+void conv2d_forward_ref(float *out, const float *inp, const float *filt, const float *bias,
+                        int relu, const conv2d_shape *s);
+void conv2d_backward_input_ref(float *dinp, const float *dout, const float *filt, const conv2d_shape *s);
+void conv2d_backward_filter_ref(float *dfilt, float *dbias, const float *dout, const float *inp,
+                                const conv2d_shape *s);
+
+/* The GEMM on plain row-major matrices, exposed for tests and benchmarks:
+ * c (M,N) = a (M,K) . b (K,N). */
+int sgemm(float *c, const float *a, const float *b, int64_t M, int64_t N, int64_t K);
+void sgemm_ref(float *c, const float *a, const float *b, int64_t M, int64_t N, int64_t K);
+
+/* ---- pooling: pool2d.c ------------------------------------------------------------------ */
+/* Max and average pooling over an R x S window: inp (N,H,W,C) -> out (N,P,Q,C). Output pixel
+ * (p,q) covers input rows h = p*stride_h - pad_top + r (0 <= r < R) and columns
+ * w = q*stride_w - pad_left + s (0 <= s < S), clipped to [0,H) x [0,W): padding is never
+ * read (max: -inf that never wins; average: not counted, as in TensorFlow). P, Q and the
+ * padding are computed by the caller (pyconv/_nn_pool.py), which also applies the SAME rule.
+ * Max (forward and backward) takes the FIRST maximum in row-major (r,s) order: ties send the
+ * gradient to the top-left-most maximum. Backward kernels take the forward's INPUT.
+ * All return PYCONV_OK, or PYCONV_EINVAL if pool2d_check refuses the sizes (nothing written). */
+typedef struct {
+    int64_t N, H, W, C;     /* input */
+    int64_t P, Q;           /* output height/width */
+    int64_t R, S;           /* window height/width */
+    int stride_h, stride_w, pad_top, pad_left;
+} pool2d_shape;
+
+/* PYCONV_OK iff sizes >= 0, R, S, strides >= 1, pads >= 0 and every window holds at least
+ * one input element (pad_top < R, (P-1)*stride_h - pad_top < H, and likewise for columns). */
+int pool2d_check(const pool2d_shape *s);
+int maxpool2d_forward(float *out, const float *inp, const pool2d_shape *s);
+int maxpool2d_forward_ref(float *out, const float *inp, const pool2d_shape *s);
+int maxpool2d_backward(float *dinp, const float *dout, const float *inp, const pool2d_shape *s);
+int maxpool2d_backward_ref(float *dinp, const float *dout, const float *inp, const pool2d_shape *s);
+int avgpool2d_forward(float *out, const float *inp, const pool2d_shape *s);
+int avgpool2d_forward_ref(float *out, const float *inp, const pool2d_shape *s);
+/* dinp (N,H,W,C) from dout (N,P,Q,C); the forward's input is not needed, only its shape. */
+int avgpool2d_backward(float *dinp, const float *dout, const pool2d_shape *s);
+int avgpool2d_backward_ref(float *dinp, const float *dout, const pool2d_shape *s);
+
+/* Global pooling over all H*W pixels: inp, dinp (N,H,W,C); out, dout (N,C).
+ * PYCONV_EINVAL if H < 1 or W < 1 (an empty image has no mean and no max). */
+int global_avgpool2d_forward(float *out, const float *inp, int64_t N, int64_t H, int64_t W, int64_t C);
+int global_avgpool2d_forward_ref(float *out, const float *inp, int64_t N, int64_t H, int64_t W, int64_t C);
+int global_avgpool2d_backward(float *dinp, const float *dout, int64_t N, int64_t H, int64_t W, int64_t C);
+int global_avgpool2d_backward_ref(float *dinp, const float *dout, int64_t N, int64_t H, int64_t W, int64_t C);
+int global_maxpool2d_forward(float *out, const float *inp, int64_t N, int64_t H, int64_t W, int64_t C);
+int global_maxpool2d_forward_ref(float *out, const float *inp, int64_t N, int64_t H, int64_t W, int64_t C);
+int global_maxpool2d_backward(float *dinp, const float *dout, const float *inp,
+                              int64_t N, int64_t H, int64_t W, int64_t C);
+int global_maxpool2d_backward_ref(float *dinp, const float *dout, const float *inp,
+                                  int64_t N, int64_t H, int64_t W, int64_t C);
+
+/* Depth-wise (channel) max pooling: windows of D consecutive channels with stride D (no
+ * padding): inp, dinp (N,H,W,C) -> out, dout (N,H,W,K), K = C/D. PYCONV_EINVAL unless
+ * D >= 1 and D divides C. First maximum, as above. */
+int depthwise_maxpool2d_forward(float *out, const float *inp,
+                                int64_t N, int64_t H, int64_t W, int64_t C, int64_t D);
+int depthwise_maxpool2d_forward_ref(float *out, const float *inp,
+                                    int64_t N, int64_t H, int64_t W, int64_t C, int64_t D);
+int depthwise_maxpool2d_backward(float *dinp, const float *dout, const float *inp,
+                                 int64_t N, int64_t H, int64_t W, int64_t C, int64_t D);
+int depthwise_maxpool2d_backward_ref(float *dinp, const float *dout, const float *inp,
+                                     int64_t N, int64_t H, int64_t W, int64_t C, int64_t D);
 
 #endif /* PYCONV_H */
