@@ -17,9 +17,10 @@ Example:
 import numpy as np
 
 from . import _kernels, _tape
-from ._validate import as_float32
+from ._validate import as_float32, int_pair, is_int
 
-__all__ = ["relu", "relu_grad", "sigmoid", "sigmoid_grad", "tanh", "tanh_grad",
+__all__ = ["conv2d", "conv2d_backprop_input", "conv2d_backprop_filter", "dense", "dense_grad",
+           "relu", "relu_grad", "sigmoid", "sigmoid_grad", "tanh", "tanh_grad",
            "softmax", "softmax_grad", "bias_add", "bias_add_grad",
            "sparse_softmax_cross_entropy_with_logits",
            "sparse_softmax_cross_entropy_with_logits_grad"]
@@ -140,3 +141,200 @@ def sparse_softmax_cross_entropy_with_logits_grad(labels, logits):
     per example (not divided by the batch size)."""
     y, z = _labels_logits(labels, logits)
     return _kernels.softmax_xent(z, y, True)
+
+
+# ---- convolution -----------------------------------------------------------------------------
+
+def _padding(padding, name="padding"):
+    """"valid" | "same" (any case), or explicit ((top, bottom), (left, right)) from tf.nn's
+    [[0, 0], [top, bottom], [left, right], [0, 0]]."""
+    if isinstance(padding, str):
+        p = padding.lower()
+        if p in ("valid", "same"):
+            return p
+    else:
+        try:
+            pairs = [tuple(e) for e in padding]
+        except TypeError:
+            pairs = None
+        if (pairs is not None and len(pairs) == 4 and all(len(e) == 2 for e in pairs)
+                and all(is_int(v) and v >= 0 for e in pairs for v in e)):
+            if pairs[0] != (0, 0) or pairs[3] != (0, 0):
+                raise ValueError(f"`{name}` must not pad the batch or channel axes. "
+                                 f"Received: {name}={padding!r}.")
+            return (tuple(map(int, pairs[1])), tuple(map(int, pairs[2])))
+    raise ValueError(f"`{name}` must be 'VALID', 'SAME' (any case) or explicit "
+                     f"[[0, 0], [top, bottom], [left, right], [0, 0]] with non-negative ints. "
+                     f"Received: {name}={padding!r}.")
+
+
+def _out_size(size, window, stride, padding, axis):
+    """(output size, padding before) along one axis; `window` is the effective (dilated) size.
+    SAME follows TensorFlow: out = ceil(size / stride); an odd total padding puts the extra
+    row/column after (bottom/right)."""
+    if padding == "same":
+        out = -(-size // stride)
+        total = max((out - 1) * stride + window - size, 0)
+        return out, total // 2
+    before, after = (0, 0) if padding == "valid" else padding[axis]
+    return (size + before + after - window) // stride + 1, before
+
+
+def conv_geometry(in_shape, window, strides, dilations, padding, what="filters"):
+    """Output (P, Q) and padding (top, left) of a convolution or pooling window.
+
+    Raises a ValueError when the (dilated) window does not fit in the padded input."""
+    H, W = in_shape[1], in_shape[2]
+    Reff = (window[0] - 1) * dilations[0] + 1
+    Seff = (window[1] - 1) * dilations[1] + 1
+    P, top = _out_size(H, Reff, strides[0], padding, 0)
+    Q, left = _out_size(W, Seff, strides[1], padding, 1)
+    if P < 1 or Q < 1:
+        raise ValueError(f"The {what} window ({Reff}, {Seff}) (dilated) is larger than the "
+                         f"padded input: no output pixel. Received: input shape {tuple(in_shape)}, "
+                         f"window {tuple(window)}, padding={padding!r}.")
+    return P, Q, top, left
+
+
+def _conv_args(in_shape, filt_shape, strides, padding, dilations):
+    st = int_pair(strides, "strides")
+    dl = int_pair(dilations, "dilations")
+    pad = _padding(padding)
+    if filt_shape[2] != in_shape[3]:
+        raise ValueError(f"`filters` must have as many input channels (axis 2) as `input` has "
+                         f"channels (axis 3). Received: input.shape={tuple(in_shape)}, "
+                         f"filters.shape={tuple(filt_shape)}.")
+    if min(filt_shape) < 1:
+        raise ValueError(f"`filters` must have no zero-sized axis. Received: filters.shape={tuple(filt_shape)}.")
+    P, Q, top, left = conv_geometry(in_shape, filt_shape[:2], st, dl, pad)
+    return st, dl, P, Q, top, left
+
+
+def conv2d(input, filters, strides=1, padding="VALID", dilations=1, data_format="NHWC", name=None):
+    """2-D convolution (cross-correlation, as in every framework) of NHWC input with HWIO filters.
+
+    Args:
+        input: (N, H, W, C) array.
+        filters: (R, S, C, K) array.
+        strides: int, (sh, sw), or (1, sh, sw, 1).
+        padding: "VALID", "SAME" (TensorFlow's rule; any case) or
+            [[0, 0], [top, bottom], [left, right], [0, 0]].
+        dilations: int, (dh, dw), or (1, dh, dw, 1).
+
+    Returns:
+        (N, P, Q, K) float32 array.
+
+    Raises:
+        ValueError: ranks, channel counts, strides, dilations or padding are wrong, or the
+            window does not fit in the padded input.
+        TypeError: non-numeric input.
+
+    Example:
+        >>> import numpy as np
+        >>> from pyconv import nn
+        >>> x = np.ones((1, 5, 5, 1), np.float32)
+        >>> nn.conv2d(x, np.ones((3, 3, 1, 2), np.float32), strides=1, padding="SAME").shape
+        (1, 5, 5, 2)
+    """
+    if data_format != "NHWC":
+        raise ValueError(f"`data_format` must be 'NHWC'. Received: data_format={data_format!r}.")
+    x = as_float32(input, "input", ndim=4)
+    w = as_float32(filters, "filters", ndim=4)
+    st, dl, P, Q, top, left = _conv_args(x.shape, w.shape, strides, padding, dilations)
+    y = _kernels.conv2d_fwd(x, w, None, False, P, Q, st, dl, top, left)
+    _tape.record((input, filters), y, lambda g: (
+        _kernels.conv2d_bwd_input(x.shape, w, as_float32(g, "g"), st, dl, top, left),
+        _kernels.conv2d_bwd_filter(x, w.shape, as_float32(g, "g"), st, dl, top, left)[0]))
+    return y
+
+
+def _sizes(v, name):
+    try:
+        t = tuple(int(e) for e in np.asarray(v).reshape(-1))
+    except (TypeError, ValueError):
+        t = ()
+    if len(t) != 4 or min(t) < 0:
+        raise ValueError(f"`{name}` must be 4 non-negative ints. Received: {name}={v!r}.")
+    return t
+
+
+def conv2d_backprop_input(input_sizes, filters, out_backprop, strides, padding, dilations=1,
+                          data_format="NHWC", name=None):
+    """The gradient of conv2d with respect to its input.
+
+    Args:
+        input_sizes: the input's shape (N, H, W, C).
+        filters: (R, S, C, K).
+        out_backprop: (N, P, Q, K), the gradient of the output.
+
+    Returns:
+        (N, H, W, C) float32 array.
+    """
+    in_shape = _sizes(input_sizes, "input_sizes")
+    w = as_float32(filters, "filters", ndim=4)
+    g = as_float32(out_backprop, "out_backprop", ndim=4)
+    st, dl, P, Q, top, left = _conv_args(in_shape, w.shape, strides, padding, dilations)
+    _check_dout(g, (in_shape[0], P, Q, w.shape[3]))
+    return _kernels.conv2d_bwd_input(in_shape, w, g, st, dl, top, left)
+
+
+def conv2d_backprop_filter(input, filter_sizes, out_backprop, strides, padding, dilations=1,
+                           data_format="NHWC", name=None):
+    """The gradient of conv2d with respect to its filters.
+
+    Args:
+        input: (N, H, W, C).
+        filter_sizes: the filters' shape (R, S, C, K).
+        out_backprop: (N, P, Q, K).
+
+    Returns:
+        (R, S, C, K) float32 array.
+    """
+    x = as_float32(input, "input", ndim=4)
+    f_shape = _sizes(filter_sizes, "filter_sizes")
+    g = as_float32(out_backprop, "out_backprop", ndim=4)
+    st, dl, P, Q, top, left = _conv_args(x.shape, f_shape, strides, padding, dilations)
+    _check_dout(g, (x.shape[0], P, Q, f_shape[3]))
+    return _kernels.conv2d_bwd_filter(x, f_shape, g, st, dl, top, left)[0]
+
+
+def _check_dout(g, expected):
+    if g.shape != tuple(expected):
+        raise ValueError(f"`out_backprop` must have the convolution's output shape {tuple(expected)}. "
+                         f"Received: out_backprop.shape={g.shape}.")
+
+
+# ---- dense -------------------------------------------------------------------------------------
+
+def dense(x, kernel, bias=None):
+    """x @ kernel (+ bias): the fully connected layer on the blocked GEMM.
+
+    Args:
+        x: (N, C) array.
+        kernel: (C, K) array.
+        bias: (K,) array or None.
+
+    Returns:
+        (N, K) float32 array.
+    """
+    xx = as_float32(x, "x", ndim=2)
+    w = as_float32(kernel, "kernel", ndim=2)
+    b = None if bias is None else as_float32(bias, "bias", ndim=1)
+    if w.shape[0] != xx.shape[1] or (b is not None and b.shape[0] != w.shape[1]):
+        raise ValueError(f"`x` (N, C), `kernel` (C, K) and `bias` (K,) must match. Received: "
+                         f"x.shape={xx.shape}, kernel.shape={w.shape}, "
+                         f"bias.shape={None if b is None else b.shape}.")
+    y = _kernels.dense_fwd(xx, w, b)
+
+    def backward(g):
+        dx, dw, db = dense_grad(g, xx, w, use_bias=b is not None)
+        return (dx, dw) if b is None else (dx, dw, db)
+    _tape.record((x, kernel) if b is None else (x, kernel, bias), y, backward)
+    return y
+
+
+def dense_grad(out_backprop, x, kernel, use_bias=True):
+    """(dx, dkernel, dbias or None) of dense for the output gradient `out_backprop` (N, K)."""
+    g = as_float32(out_backprop, "out_backprop", ndim=2)
+    return _kernels.dense_bwd(g, as_float32(x, "x", ndim=2), as_float32(kernel, "kernel", ndim=2),
+                              True, use_bias)
