@@ -1,0 +1,139 @@
+"""Float64 NumPy references: the independent specification every C kernel is checked against.
+
+Written from the definitions, not from the C code; each one is itself checked by central finite
+differences (tests/test_reference.py). Pooling references live in tests/ref_pool.py.
+"""
+import numpy as np
+
+
+def out_size(size, window, stride, padding):
+    """(output size, padding before) along one axis, TensorFlow's rules."""
+    if padding == "valid":
+        return (size - window) // stride + 1, 0
+    if padding == "same":
+        out = -(-size // stride)
+        return out, max((out - 1) * stride + window - size, 0) // 2
+    before, after = padding
+    return (size + before + after - window) // stride + 1, before
+
+
+def conv_pads(H, W, R, S, strides, dilations, padding):
+    """(P, Q, (top, bottom), (left, right)) with explicit padding on every side."""
+    Reff, Seff = (R - 1) * dilations[0] + 1, (S - 1) * dilations[1] + 1
+    ph = padding if isinstance(padding, str) else padding[0]
+    pw = padding if isinstance(padding, str) else padding[1]
+    P, top = out_size(H, Reff, strides[0], ph)
+    Q, left = out_size(W, Seff, strides[1], pw)
+    bottom = max((P - 1) * strides[0] + Reff - H - top, 0)
+    right = max((Q - 1) * strides[1] + Seff - W - left, 0)
+    return P, Q, (top, bottom), (left, right)
+
+
+def conv2d(x, w, strides=(1, 1), dilations=(1, 1), padding="valid"):
+    """x (N,H,W,C), w (R,S,C,K) -> (N,P,Q,K): an explicit sum over filter taps."""
+    x, w = np.asarray(x, np.float64), np.asarray(w, np.float64)
+    N, H, W, C = x.shape
+    R, S, _, K = w.shape
+    P, Q, (t, b), (l, r) = conv_pads(H, W, R, S, strides, dilations, padding)
+    xp = np.pad(x, ((0, 0), (t, b + strides[0] * P), (l, r + strides[1] * Q), (0, 0)))
+    out = np.zeros((N, P, Q, K))
+    for i in range(R):
+        for j in range(S):
+            h0, w0 = i * dilations[0], j * dilations[1]
+            patch = xp[:, h0:h0 + strides[0] * P:strides[0], w0:w0 + strides[1] * Q:strides[1], :]
+            out += patch[:, :P, :Q, :] @ w[i, j]
+    return out
+
+
+def conv2d_grads(x, w, dout, strides=(1, 1), dilations=(1, 1), padding="valid"):
+    """(dx, dw) of sum(conv2d(x, w) * dout): the adjoint of the sum above, tap by tap."""
+    x, w, dout = (np.asarray(a, np.float64) for a in (x, w, dout))
+    N, H, W, C = x.shape
+    R, S, _, K = w.shape
+    P, Q, (t, b), (l, r) = conv_pads(H, W, R, S, strides, dilations, padding)
+    xp = np.pad(x, ((0, 0), (t, b + strides[0] * P), (l, r + strides[1] * Q), (0, 0)))
+    dxp = np.zeros_like(xp)
+    dw = np.zeros_like(w)
+    for i in range(R):
+        for j in range(S):
+            h0, w0 = i * dilations[0], j * dilations[1]
+            sl = (slice(None), slice(h0, h0 + strides[0] * P, strides[0]),
+                  slice(w0, w0 + strides[1] * Q, strides[1]), slice(None))
+            patch = xp[sl][:, :P, :Q, :]
+            dw[i, j] = np.einsum("npqc,npqk->ck", patch, dout)
+            dxp[sl][:, :P, :Q, :] += dout @ w[i, j].T
+    return dxp[:, t:t + H, l:l + W, :], dw
+
+
+def dense(x, w, b=None):
+    y = np.asarray(x, np.float64) @ np.asarray(w, np.float64)
+    return y if b is None else y + b
+
+
+def dense_grads(x, w, dout):
+    x, w, dout = (np.asarray(a, np.float64) for a in (x, w, dout))
+    return dout @ w.T, x.T @ dout, dout.sum(0)
+
+
+def softmax(z):
+    z = np.asarray(z, np.float64)
+    e = np.exp(z - z.max(-1, keepdims=True))
+    return e / e.sum(-1, keepdims=True)
+
+
+def sparse_xent(labels, logits):
+    """Per-example -log softmax(logits)[label], and its gradient softmax - onehot."""
+    z = np.asarray(logits, np.float64)
+    m = z.max(-1, keepdims=True)
+    lse = np.log(np.exp(z - m).sum(-1)) + m[:, 0]
+    loss = lse - z[np.arange(len(z)), labels]
+    grad = softmax(z)
+    grad[np.arange(len(z)), labels] -= 1.0
+    return loss, grad
+
+
+def numeric_grad(f, x, eps=1e-6):
+    """Central finite differences of the scalar f at x (float64)."""
+    x = np.array(x, np.float64)
+    g = np.zeros_like(x)
+    it = np.nditer(x, flags=["multi_index"])
+    for _ in it:
+        i = it.multi_index
+        old = x[i]
+        x[i] = old + eps
+        fp = f(x)
+        x[i] = old - eps
+        fm = f(x)
+        x[i] = old
+        g[i] = (fp - fm) / (2 * eps)
+    return g
+
+
+def assert_close(actual, expected, rtol, atol, what=""):
+    """allclose, but a failure prints the largest difference and where it is."""
+    actual, expected = np.asarray(actual, np.float64), np.asarray(expected, np.float64)
+    assert actual.shape == expected.shape, f"{what}: shape {actual.shape} != {expected.shape}"
+    err = np.abs(actual - expected) - (atol + rtol * np.abs(expected))
+    if err.size and err.max() > 0:
+        i = np.unravel_index(np.argmax(err), err.shape)
+        raise AssertionError(f"{what}: largest excess difference at {i}: actual {actual[i]!r}, "
+                             f"expected {expected[i]!r}, |diff| {abs(actual[i] - expected[i]):.3g} "
+                             f"(rtol {rtol}, atol {atol})")
+
+
+U32 = 2.0 ** -24  # float32 unit roundoff
+
+
+def assert_sum_close(actual, expected, abs_sum, depth, what=""):
+    """Check a float32 sum of `depth` products against its float64 value with the classical
+    worst-case bound for recursive summation, |error| <= depth * u * sum|terms| (plus the
+    final rounding), where `abs_sum` is the same computation on absolute values. Blocking,
+    FMA and any summation order all stay inside it, so it is tight without being flaky."""
+    bound = (depth + 2) * U32 * np.asarray(abs_sum, np.float64) + 1e-30
+    actual, expected = np.asarray(actual, np.float64), np.asarray(expected, np.float64)
+    assert actual.shape == expected.shape, f"{what}: shape {actual.shape} != {expected.shape}"
+    err = np.abs(actual - expected) - bound
+    if err.size and err.max() > 0:
+        i = np.unravel_index(np.argmax(err), err.shape)
+        raise AssertionError(f"{what}: at {i}: actual {actual[i]!r}, expected {expected[i]!r}, "
+                             f"|diff| {abs(actual[i] - expected[i]):.3g} > bound {bound[i]:.3g}")

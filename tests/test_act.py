@@ -1,0 +1,86 @@
+"""Elementwise activations, softmax, bias_add and the fused softmax cross-entropy."""
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+from hypothesis.extra import numpy as hnp
+
+import pyconv
+from pyconv import _tape, nn
+from reference import assert_close, numeric_grad, softmax as softmax_ref, sparse_xent
+
+floats = hnp.arrays(np.float32, hnp.array_shapes(min_dims=1, max_dims=3, max_side=9),
+                    elements=st.floats(-30, 30, width=32))
+
+
+@settings(max_examples=50)
+@given(x=floats)
+def test_activations(x):
+    x64 = x.astype(np.float64)
+    assert np.array_equal(nn.relu(x), np.maximum(x, 0))
+    assert_close(nn.sigmoid(x), 1 / (1 + np.exp(-x64)), 2e-7, 1e-7, "sigmoid")
+    assert_close(nn.tanh(x), np.tanh(x64), 2e-7, 1e-7, "tanh")
+    assert_close(nn.softmax(x), softmax_ref(x64), 1e-6, 1e-7, "softmax")
+    g = np.linspace(-1, 1, x.size, dtype=np.float32).reshape(x.shape)
+    assert np.array_equal(nn.relu_grad(g, nn.relu(x)), np.where(x > 0, g, 0))
+    s = 1 / (1 + np.exp(-x64))
+    assert_close(nn.sigmoid_grad(g, nn.sigmoid(x)), g * s * (1 - s), 1e-6, 1e-7, "sigmoid'")
+    assert_close(nn.tanh_grad(g, nn.tanh(x)), g * (1 - np.tanh(x64) ** 2), 1e-6, 1e-7, "tanh'")
+
+
+def test_softmax_grad_finite_differences(rng):
+    z = rng.standard_normal((3, 5))
+    g = rng.standard_normal((3, 5))
+    num = numeric_grad(lambda v: (softmax_ref(v) * g).sum(), z)
+    assert_close(nn.softmax_grad(g, nn.softmax(z)), num, 1e-5, 1e-6, "softmax grad")
+
+
+def test_sparse_xent_and_grad(rng):
+    z = rng.standard_normal((6, 10)) * 5
+    y = rng.integers(0, 10, 6)
+    loss, grad = sparse_xent(y, z)
+    assert_close(nn.sparse_softmax_cross_entropy_with_logits(y, z), loss, 1e-5, 1e-6, "loss")
+    l2, g2 = nn.sparse_softmax_cross_entropy_with_logits_grad(y, z)
+    assert_close(l2, loss, 1e-5, 1e-6, "loss")
+    assert_close(g2, grad, 1e-6, 1e-6, "dlogits")
+    num = numeric_grad(lambda v: sparse_xent(y, v)[0].sum(), z)
+    assert_close(grad, num, 1e-5, 1e-6, "reference gradient")
+
+
+def test_sparse_xent_stable_for_large_logits():
+    z = np.array([[1e4, 0.0, -1e4], [-1e4, 1e4, 1e4]], np.float32)
+    loss, grad = nn.sparse_softmax_cross_entropy_with_logits_grad(np.array([0, 2]), z)
+    assert np.all(np.isfinite(loss)) and np.all(np.isfinite(grad))
+    assert_close(loss, [0.0, np.log(2)], 1e-6, 1e-6, "loss")
+
+
+def test_sparse_xent_label_errors():
+    with pytest.raises(ValueError, match=r"`labels` must be in \[0, 3\) for 3 classes. Received: a label 3"):
+        nn.sparse_softmax_cross_entropy_with_logits(np.array([0, 3]), np.zeros((2, 3)))
+    with pytest.raises(ValueError, match=r"`labels` must have shape \(batch,\)"):
+        nn.sparse_softmax_cross_entropy_with_logits(np.array([0]), np.zeros((2, 3)))
+    with pytest.raises(TypeError, match=r"`labels` must be integer class indices"):
+        nn.sparse_softmax_cross_entropy_with_logits(np.array([0.5, 1.0]), np.zeros((2, 3)))
+
+
+def test_bias_add(rng):
+    x = rng.standard_normal((2, 3, 4)).astype(np.float32)
+    b = rng.standard_normal(4).astype(np.float32)
+    assert np.array_equal(nn.bias_add(x, b), x + b)
+    assert_close(nn.bias_add_grad(x), x.astype(np.float64).sum((0, 1)), 1e-6, 1e-6, "db")
+    with pytest.raises(ValueError, match=r"`bias` must have as many elements"):
+        nn.bias_add(x, np.zeros(3))
+
+
+def test_tape_through_ops(rng):
+    """Gradients flow through a chain of nn ops recorded on the tape."""
+    x = rng.standard_normal((2, 6, 6, 3))
+    w = rng.standard_normal((3, 3, 3, 4)).astype(np.float32)
+    g = rng.standard_normal((2, 4, 4, 4)).astype(np.float32)
+
+    def f(v):
+        return nn.tanh(nn.relu(nn.conv2d(v, w)))
+    with _tape.recording() as recs:
+        y = f(x)
+    dx = _tape.gradient(recs, y, g, x)
+    num = numeric_grad(lambda v: float((f(v).astype(np.float64) * g).sum()), x, eps=1e-3)
+    assert_close(dx, num, 2e-2, 2e-3, "tape gradient")

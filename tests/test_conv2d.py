@@ -1,0 +1,165 @@
+"""conv2d forward, backward_input, backward_filter: the C fast path and the C `_ref` against
+the float64 references of tests/reference.py, on every ISA, with hypothesis drawing the shapes."""
+import numpy as np
+import pytest
+from hypothesis import example, given, settings, strategies as st
+
+import pyconv
+from pyconv import _kernels, nn
+from reference import assert_sum_close, conv2d as conv_ref, conv2d_grads, conv_pads
+
+
+@st.composite
+def conv_cases(draw):
+    R, S = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    dil = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+    stride = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    padding = draw(st.sampled_from(["valid", "same", "explicit"]))
+    if padding == "explicit":
+        padding = ((draw(st.integers(0, 2)), draw(st.integers(0, 2))),
+                   (draw(st.integers(0, 2)), draw(st.integers(0, 2))))
+    H = draw(st.integers((R - 1) * dil[0] + 1, 10))
+    W = draw(st.integers((S - 1) * dil[1] + 1, 10))
+    return dict(N=draw(st.integers(1, 3)), H=H, W=W, C=draw(st.integers(1, 9)),
+                K=draw(st.integers(1, 35)), R=R, S=S, stride=stride, dil=dil, padding=padding)
+
+
+def run(case, ref, rng):
+    N, H, W, C, K, R, S = (case[k] for k in "NHWCKRS")
+    x = rng.standard_normal((N, H, W, C)).astype(np.float32)
+    w = rng.standard_normal((R, S, C, K)).astype(np.float32)
+    b = rng.standard_normal(K).astype(np.float32)
+    P, Q, (top, _), (left, _) = conv_pads(H, W, R, S, case["stride"], case["dil"], case["padding"])
+    st_, dl = case["stride"], case["dil"]
+    out = _kernels.conv2d_fwd(x, w, b, False, P, Q, st_, dl, top, left, ref)
+    g = rng.standard_normal(out.shape).astype(np.float32)
+    dx = _kernels.conv2d_bwd_input(x.shape, w, g, st_, dl, top, left, ref)
+    dw, db = _kernels.conv2d_bwd_filter(x, w.shape, g, st_, dl, top, left, True, ref)
+
+    args = (case["stride"], case["dil"], case["padding"])
+    D = R * S * C
+    assert_sum_close(out, conv_ref(x, w, *args) + b, conv_ref(abs(x), abs(w), *args) + abs(b), D + 1, "forward")
+    edx, edw = conv2d_grads(x, w, g, *args)
+    adx, adw = conv2d_grads(abs(x), abs(w), abs(g), *args)
+    assert_sum_close(dx, edx, adx, R * S * K, "backward_input")
+    assert_sum_close(dw, edw, adw, N * P * Q, "backward_filter")
+    assert_sum_close(db, g.astype(np.float64).sum((0, 1, 2)), abs(g).sum((0, 1, 2)), N * P * Q, "bias")
+
+
+EDGES = [
+    dict(N=1, H=5, W=5, C=3, K=4, R=1, S=1, stride=(1, 1), dil=(1, 1), padding="valid"),   # batch 1, 1x1
+    dict(N=2, H=4, W=3, C=2, K=5, R=4, S=3, stride=(1, 1), dil=(1, 1), padding="valid"),   # kernel = input
+    dict(N=1, H=7, W=8, C=1, K=32, R=3, S=3, stride=(2, 2), dil=(1, 1), padding="same"),   # SAME, odd pad, C_in 1
+    dict(N=2, H=6, W=6, C=3, K=11, R=3, S=3, stride=(2, 2), dil=(1, 1), padding="same"),  # C_in 3, MR-1 K
+    dict(N=1, H=5, W=5, C=2, K=13, R=3, S=3, stride=(1, 1), dil=(1, 1), padding="same"),   # MR+1, NR-ish
+    dict(N=1, H=4, W=4, C=2, K=33, R=2, S=2, stride=(1, 1), dil=(1, 1), padding="valid"),  # NR+1
+    dict(N=1, H=5, W=5, C=29, K=3, R=3, S=3, stride=(1, 1), dil=(1, 1), padding="same"),   # depth 261 = KC+5
+    dict(N=1, H=9, W=7, C=2, K=3, R=3, S=2, stride=(1, 3), dil=(2, 3), padding=((2, 0), (1, 2))),
+]
+
+
+@pytest.mark.parametrize("ref", [False, True], ids=["fast", "ref"])
+@settings(max_examples=60)
+@given(case=conv_cases())
+@example(case=EDGES[0]).via("edge")
+@example(case=EDGES[1]).via("edge")
+@example(case=EDGES[2]).via("edge")
+@example(case=EDGES[3]).via("edge")
+@example(case=EDGES[4]).via("edge")
+@example(case=EDGES[5]).via("edge")
+@example(case=EDGES[6]).via("edge")
+@example(case=EDGES[7]).via("edge")
+def test_conv2d_against_reference(isa, ref, case):
+    run(case, ref, np.random.default_rng(0))
+
+
+def test_backward_filter_chunked_reduction(isa):
+    """More pixels than one reduction chunk: the partial sums must add up in order."""
+    run(dict(N=6, H=16, W=16, C=3, K=8, R=3, S=3, stride=(1, 1), dil=(1, 1), padding="valid"),
+        False, np.random.default_rng(1))
+
+
+TUTORIAL_LAYERS = [((4, 28, 28, 1), (3, 3, 1, 32)), ((4, 13, 13, 32), (3, 3, 32, 64)),
+                   ((4, 5, 5, 64), (3, 3, 64, 64))]
+
+
+@pytest.mark.parametrize("shapes", TUTORIAL_LAYERS, ids=["conv1", "conv2", "conv3"])
+def test_threads_bitwise_identical(isa, threads, shapes, rng):
+    x = rng.standard_normal(shapes[0]).astype(np.float32)
+    w = rng.standard_normal(shapes[1]).astype(np.float32)
+    results = []
+    for n in (1, 2, 3):
+        pyconv.set_num_threads(n)
+        y = nn.conv2d(x, w)
+        g = np.ascontiguousarray(y[::-1])
+        results.append((y, nn.conv2d_backprop_input(x.shape, w, g, 1, "VALID"),
+                        nn.conv2d_backprop_filter(x, w.shape, g, 1, "VALID")))
+    for other in results[1:]:
+        for a, b in zip(results[0], other):
+            assert np.array_equal(a, b)
+
+
+def test_fused_bias_relu_epilogue(rng):
+    x = rng.standard_normal((2, 6, 6, 4)).astype(np.float32)
+    w = rng.standard_normal((3, 3, 4, 40)).astype(np.float32)
+    b = rng.standard_normal(40).astype(np.float32)
+    fused = _kernels.conv2d_fwd(x, w, b, True, 4, 4, (1, 1), (1, 1), 0, 0)
+    assert np.array_equal(fused, nn.relu(nn.bias_add(nn.conv2d(x, w), b)))
+
+
+def test_tutorial_edge_filters():
+    """The tutorial's tf.nn code: a vertical and a horizontal 7x7 line filter, SAME."""
+    images = np.zeros((2, 28, 28, 1), np.float32)
+    images[0, :, 10, 0] = 1.0   # a vertical line
+    images[1, 14, :, 0] = 1.0   # a horizontal line
+    channels = 1
+    filters = np.zeros(shape=(7, 7, channels, 2), dtype=np.float32)
+    filters[:, 3, :, 0] = 1    # vertical
+    filters[3, :, :, 1] = 1    # horizontal
+    output = nn.conv2d(images, filters, strides=1, padding="SAME")
+    assert output.shape == (2, 28, 28, 2)
+    assert output[0, 14, 10, 0] == 7 and output[0, 14, 10, 1] == 1
+    assert output[1, 14, 10, 1] == 7 and output[1, 14, 10, 0] == 1
+
+
+def test_public_api_conventions(rng):
+    x = rng.standard_normal((1, 6, 7, 2))          # float64: converted
+    w = rng.standard_normal((3, 3, 2, 4))
+    ref = conv_ref(x.astype(np.float32), w.astype(np.float32), (2, 1), (1, 1), "same")
+    for strides in (2, (2, 1), [1, 2, 1, 1]):
+        s = (strides, strides) if isinstance(strides, int) else tuple(strides)[-3:-1] if len(strides) == 4 else strides
+        y = nn.conv2d(x, w, strides=strides, padding="Same")
+        assert y.dtype == np.float32
+        assert y.shape == conv_ref(x, w, tuple(s), (1, 1), "same").shape
+    y = nn.conv2d(x[:, :, ::-1], w, strides=(2, 1), padding="SAME")   # negative-stride view
+    assert np.allclose(y, conv_ref(x[:, :, ::-1].astype(np.float32), w.astype(np.float32), (2, 1), (1, 1), "same"), atol=1e-5)
+    assert np.allclose(nn.conv2d(x, w, strides=(2, 1), padding="SAME"), ref, atol=1e-5)
+    explicit = nn.conv2d(x, w, padding=[[0, 0], [1, 1], [2, 0], [0, 0]])
+    assert np.allclose(explicit, conv_ref(x, w, (1, 1), (1, 1), ((1, 1), (2, 0))), atol=1e-5)
+
+
+def test_empty_batch():
+    y = nn.conv2d(np.zeros((0, 5, 5, 2), np.float32), np.ones((3, 3, 2, 4), np.float32))
+    assert y.shape == (0, 3, 3, 4)
+
+
+@pytest.mark.parametrize("kwargs, exc, match", [
+    (dict(input=np.zeros((5, 5, 1)), filters=np.zeros((3, 3, 1, 1))), ValueError, r"`input` must be a 4-D array. Received: input.shape=\(5, 5, 1\)"),
+    (dict(input=np.zeros((1, 5, 5, 2)), filters=np.zeros((3, 3, 1, 1))), ValueError, r"as many input channels"),
+    (dict(input=np.zeros((1, 2, 2, 1)), filters=np.zeros((3, 3, 1, 1))), ValueError, r"larger than the padded input"),
+    (dict(input=np.zeros((1, 5, 5, 1)), filters=np.zeros((3, 3, 1, 1)), strides=0), ValueError, r"`strides` must be .* Received: strides=0"),
+    (dict(input=np.zeros((1, 5, 5, 1)), filters=np.zeros((3, 3, 1, 1)), dilations=(1, 0)), ValueError, r"Received: dilations=\(1, 0\)"),
+    (dict(input=np.zeros((1, 5, 5, 1)), filters=np.zeros((3, 3, 1, 1)), padding="full"), ValueError, r"`padding` must be .* Received: padding='full'"),
+    (dict(input=np.zeros((1, 5, 5, 1), complex), filters=np.zeros((3, 3, 1, 1))), TypeError, r"`input` must be a real-valued"),
+    (dict(input=np.zeros((1, 5, 5, 1)), filters=np.zeros((3, 3, 1, 1)), strides=(2, 2, 2, 2)), ValueError, r"1 at batch and channel"),
+])
+def test_errors(kwargs, exc, match):
+    with pytest.raises(exc, match=match):
+        nn.conv2d(**kwargs)
+
+
+def test_backprop_shape_errors():
+    with pytest.raises(ValueError, match=r"`out_backprop` must have the convolution's output shape \(1, 3, 3, 2\)"):
+        nn.conv2d_backprop_input((1, 5, 5, 1), np.zeros((3, 3, 1, 2)), np.zeros((1, 4, 4, 2)), 1, "VALID")
+    with pytest.raises(ValueError, match=r"`filter_sizes` must be 4 non-negative ints"):
+        nn.conv2d_backprop_filter(np.zeros((1, 5, 5, 1)), (3, 3), np.zeros((1, 3, 3, 2)), 1, "VALID")

@@ -1,0 +1,74 @@
+"""The blocked GEMM and dense forward/backward against float64 references, on every ISA."""
+import numpy as np
+import pytest
+from hypothesis import example, given, settings, strategies as st
+
+import pyconv
+from pyconv import _kernels, nn
+from reference import assert_sum_close, dense as dense_ref, dense_grads
+
+# Edges: MR +- 1 and NR +- 1 of every ISA (4/6/12 rows, 8/16/32 columns), KC + 1 = 257.
+@settings(max_examples=60)
+@given(M=st.integers(0, 40), N=st.integers(0, 70), K=st.integers(0, 300))
+@example(M=1, N=1, K=1).via("edge")
+@example(M=11, N=31, K=257).via("edge")
+@example(M=13, N=33, K=256).via("edge")
+@example(M=5, N=17, K=7).via("edge")
+@example(M=7, N=15, K=9).via("edge")
+@example(M=145, N=9, K=3).via("edge")
+@example(M=3, N=0, K=5).via("edge")
+@pytest.mark.parametrize("ref", [False, True], ids=["fast", "ref"])
+def test_gemm(isa, ref, M, N, K):
+    rng = np.random.default_rng(M * 1000 + N)
+    a = rng.standard_normal((M, K)).astype(np.float32)
+    b = rng.standard_normal((K, N)).astype(np.float32)
+    c = _kernels.gemm(a, b, ref)
+    expected = a.astype(np.float64) @ b
+    assert_sum_close(c, expected, abs(a).astype(np.float64) @ abs(b), K, "gemm")
+
+
+@settings(max_examples=40)
+@given(N=st.integers(1, 40), C=st.integers(1, 80), K=st.integers(1, 40), relu=st.booleans())
+@example(N=32, C=576, K=64, relu=True).via("tutorial dense1")
+@example(N=32, C=784, K=128, relu=True).via("tutorial DNN dense")
+@pytest.mark.parametrize("ref", [False, True], ids=["fast", "ref"])
+def test_dense(isa, ref, N, C, K, relu):
+    rng = np.random.default_rng(N * 7 + C)
+    x = rng.standard_normal((N, C)).astype(np.float32)
+    w = rng.standard_normal((C, K)).astype(np.float32)
+    b = rng.standard_normal(K).astype(np.float32)
+    y = _kernels.dense_fwd(x, w, b, relu, ref)
+    e = dense_ref(x, w, b)
+    bound = abs(x).astype(np.float64) @ abs(w) + abs(b)
+    if relu:   # relu(e) is within the same bound of relu(y), and e ~ 0 can flip sign
+        e = np.maximum(e, 0)
+    assert_sum_close(y, e, bound, C + 1, "dense forward")
+    g = rng.standard_normal((N, K)).astype(np.float32)
+    dx, dw, db = _kernels.dense_bwd(g, x, w, True, True, ref)
+    ex, ew, eb = dense_grads(x, w, g)
+    ax, aw, ab = dense_grads(abs(x), abs(w), abs(g))
+    assert_sum_close(dx, ex, ax, K, "dx")
+    assert_sum_close(dw, ew, aw, N, "dw")
+    assert_sum_close(db, eb, ab, N, "db")
+
+
+def test_dense_threads_bitwise(isa, threads, rng):
+    x = rng.standard_normal((32, 576)).astype(np.float32)
+    w = rng.standard_normal((576, 64)).astype(np.float32)
+    g = rng.standard_normal((32, 64)).astype(np.float32)
+    out = []
+    for n in (1, 2, 4):
+        pyconv.set_num_threads(n)
+        out.append((nn.dense(x, w), *nn.dense_grad(g, x, w)))
+    for o in out[1:]:
+        for a, b in zip(out[0], o):
+            assert np.array_equal(a, b)
+
+
+def test_dense_errors():
+    with pytest.raises(ValueError, match=r"`x` \(N, C\), `kernel` \(C, K\) and `bias` \(K,\) must match"):
+        nn.dense(np.zeros((2, 3)), np.zeros((4, 5)))
+    with pytest.raises(ValueError, match=r"`kernel` must be a 2-D array"):
+        nn.dense(np.zeros((2, 3)), np.zeros(3))
+    with pytest.raises(TypeError, match=r"`x` must be a real-valued numeric array"):
+        nn.dense(np.array([["a"]]), np.zeros((1, 1)))
