@@ -1,1 +1,258 @@
 # Pooling wrappers (csrc/pool2d.c), included into _kernels.pyx.
+#
+# The window geometry travels as one tuple, geom = (P, Q, R, S, stride_h, stride_w, pad_top,
+# pad_left), computed by pyconv/_nn_pool.py from ksize/strides/padding (the SAME rule lives
+# there). Here we check what C cannot: ranks, dtypes, and that dout matches the geometry; C
+# checks the geometry itself once more (pool2d_check) and returns PYCONV_EINVAL, turned into
+# a ValueError by check_status.
+#
+# Every wrapper takes ref=False; ref=True calls the naive *_ref loop nest instead of the fast
+# kernel, so that tests can compare the two.
+
+cdef extern from "pyconv.h" nogil:
+    ctypedef struct pool2d_shape:
+        int64_t N, H, W, C, P, Q, R, S
+        int stride_h, stride_w, pad_top, pad_left
+
+    int pool2d_check(const pool2d_shape *s)
+    int maxpool2d_forward(float *out, const float *inp, const pool2d_shape *s)
+    int maxpool2d_forward_ref(float *out, const float *inp, const pool2d_shape *s)
+    int maxpool2d_backward(float *dinp, const float *dout, const float *inp, const pool2d_shape *s)
+    int maxpool2d_backward_ref(float *dinp, const float *dout, const float *inp, const pool2d_shape *s)
+    int avgpool2d_forward(float *out, const float *inp, const pool2d_shape *s)
+    int avgpool2d_forward_ref(float *out, const float *inp, const pool2d_shape *s)
+    int avgpool2d_backward(float *dinp, const float *dout, const pool2d_shape *s)
+    int avgpool2d_backward_ref(float *dinp, const float *dout, const pool2d_shape *s)
+
+    int global_avgpool2d_forward(float *out, const float *inp, int64_t N, int64_t H, int64_t W, int64_t C)
+    int global_avgpool2d_forward_ref(float *out, const float *inp, int64_t N, int64_t H, int64_t W, int64_t C)
+    int global_avgpool2d_backward(float *dinp, const float *dout, int64_t N, int64_t H, int64_t W, int64_t C)
+    int global_avgpool2d_backward_ref(float *dinp, const float *dout, int64_t N, int64_t H, int64_t W, int64_t C)
+    int global_maxpool2d_forward(float *out, const float *inp, int64_t N, int64_t H, int64_t W, int64_t C)
+    int global_maxpool2d_forward_ref(float *out, const float *inp, int64_t N, int64_t H, int64_t W, int64_t C)
+    int global_maxpool2d_backward(float *dinp, const float *dout, const float *inp,
+                                  int64_t N, int64_t H, int64_t W, int64_t C)
+    int global_maxpool2d_backward_ref(float *dinp, const float *dout, const float *inp,
+                                      int64_t N, int64_t H, int64_t W, int64_t C)
+
+    int depthwise_maxpool2d_forward(float *out, const float *inp,
+                                    int64_t N, int64_t H, int64_t W, int64_t C, int64_t D)
+    int depthwise_maxpool2d_forward_ref(float *out, const float *inp,
+                                        int64_t N, int64_t H, int64_t W, int64_t C, int64_t D)
+    int depthwise_maxpool2d_backward(float *dinp, const float *dout, const float *inp,
+                                     int64_t N, int64_t H, int64_t W, int64_t C, int64_t D)
+    int depthwise_maxpool2d_backward_ref(float *dinp, const float *dout, const float *inp,
+                                         int64_t N, int64_t H, int64_t W, int64_t C, int64_t D)
+
+
+# ---- checks ---------------------------------------------------------------------------------
+
+cdef int check_4d(cnp.ndarray a, str name) except -1:
+    if a.ndim != 4:
+        raise ValueError(f"`{name}` must be a 4-D array (N, H, W, C). "
+                         f"Received: {name}.shape={np.shape(a)}.")
+    return 0
+
+
+cdef int fill_pool2d_shape(pool2d_shape *s, tuple ishape, tuple geom) except -1:
+    """s from the input shape (N, H, W, C) and geom; a ValueError if geom is malformed."""
+    if len(ishape) != 4:
+        raise ValueError(f"`input_sizes` must be (N, H, W, C). Received: {ishape!r}.")
+    if len(geom) != 8 or not all(0 <= int(v) < 2**31 for v in geom):
+        raise ValueError(f"`geom` must be 8 ints (P, Q, R, S, stride_h, stride_w, pad_top, "
+                         f"pad_left) in [0, 2**31). Received: geom={geom!r}.")
+    s.N, s.H, s.W, s.C = ishape[0], ishape[1], ishape[2], ishape[3]
+    s.P, s.Q, s.R, s.S = geom[0], geom[1], geom[2], geom[3]
+    s.stride_h, s.stride_w, s.pad_top, s.pad_left = geom[4], geom[5], geom[6], geom[7]
+    if pool2d_check(s) != PYCONV_OK:
+        raise ValueError(f"pool2d: every pooling window must hold at least one input element. "
+                         f"Received: input shape={ishape}, geom={geom!r}.")
+    return 0
+
+
+cdef int check_dout(cnp.ndarray dout, tuple expected) except -1:
+    if np.shape(dout) != expected:
+        raise ValueError(f"`out_backprop` must have the shape of the pooled output {expected}. "
+                         f"Received: out_backprop.shape={np.shape(dout)}.")
+    return 0
+
+
+# ---- max and average pooling -----------------------------------------------------------------
+
+def maxpool2d_fwd(cnp.ndarray inp, tuple geom, bint ref=False):
+    """out (N,P,Q,C): max pooling of inp (N,H,W,C) float32."""
+    check_4d(inp, "input")
+    cdef pool2d_shape s
+    fill_pool2d_shape(&s, np.shape(inp), geom)
+    cdef cnp.ndarray out = np.empty((s.N, s.P, s.Q, s.C), np.float32)
+    cdef float *po = fptr(out, "out")
+    cdef const float *px = fptr(inp, "input")
+    cdef int status
+    with nogil:
+        status = maxpool2d_forward_ref(po, px, &s) if ref else maxpool2d_forward(po, px, &s)
+    check_status(status)
+    return out
+
+
+def maxpool2d_bwd(cnp.ndarray dout, cnp.ndarray inp, tuple geom, bint ref=False):
+    """dinp (N,H,W,C) from dout (N,P,Q,C) and the forward's input inp."""
+    check_4d(inp, "input")
+    cdef pool2d_shape s
+    fill_pool2d_shape(&s, np.shape(inp), geom)
+    check_dout(dout, (s.N, s.P, s.Q, s.C))
+    cdef cnp.ndarray dinp = np.empty(np.shape(inp), np.float32)
+    cdef float *pd = fptr(dinp, "dinp")
+    cdef const float *pg = fptr(dout, "out_backprop")
+    cdef const float *px = fptr(inp, "input")
+    cdef int status
+    with nogil:
+        if ref:
+            status = maxpool2d_backward_ref(pd, pg, px, &s)
+        else:
+            status = maxpool2d_backward(pd, pg, px, &s)
+    check_status(status)
+    return dinp
+
+
+def avgpool2d_fwd(cnp.ndarray inp, tuple geom, bint ref=False):
+    """out (N,P,Q,C): average pooling of inp (N,H,W,C) float32, padding not counted."""
+    check_4d(inp, "input")
+    cdef pool2d_shape s
+    fill_pool2d_shape(&s, np.shape(inp), geom)
+    cdef cnp.ndarray out = np.empty((s.N, s.P, s.Q, s.C), np.float32)
+    cdef float *po = fptr(out, "out")
+    cdef const float *px = fptr(inp, "input")
+    cdef int status
+    with nogil:
+        status = avgpool2d_forward_ref(po, px, &s) if ref else avgpool2d_forward(po, px, &s)
+    check_status(status)
+    return out
+
+
+def avgpool2d_bwd(cnp.ndarray dout, tuple input_shape, tuple geom, bint ref=False):
+    """dinp of shape input_shape (N,H,W,C) from dout (N,P,Q,C)."""
+    cdef pool2d_shape s
+    fill_pool2d_shape(&s, input_shape, geom)
+    check_dout(dout, (s.N, s.P, s.Q, s.C))
+    cdef cnp.ndarray dinp = np.empty((s.N, s.H, s.W, s.C), np.float32)
+    cdef float *pd = fptr(dinp, "dinp")
+    cdef const float *pg = fptr(dout, "out_backprop")
+    cdef int status
+    with nogil:
+        status = avgpool2d_backward_ref(pd, pg, &s) if ref else avgpool2d_backward(pd, pg, &s)
+    check_status(status)
+    return dinp
+
+
+# ---- global pooling: (N,H,W,C) <-> (N,C) ---------------------------------------------------
+
+def global_avgpool2d_fwd(cnp.ndarray inp, bint ref=False):
+    check_4d(inp, "input")
+    cdef int64_t N = inp.shape[0], H = inp.shape[1], W = inp.shape[2], C = inp.shape[3]
+    cdef cnp.ndarray out = np.empty((N, C), np.float32)
+    cdef float *po = fptr(out, "out")
+    cdef const float *px = fptr(inp, "input")
+    cdef int status
+    with nogil:
+        if ref:
+            status = global_avgpool2d_forward_ref(po, px, N, H, W, C)
+        else:
+            status = global_avgpool2d_forward(po, px, N, H, W, C)
+    check_status(status)
+    return out
+
+
+def global_avgpool2d_bwd(cnp.ndarray dout, tuple input_shape, bint ref=False):
+    if len(input_shape) != 4:
+        raise ValueError(f"`input_sizes` must be (N, H, W, C). Received: {input_shape!r}.")
+    cdef int64_t N = input_shape[0], H = input_shape[1], W = input_shape[2], C = input_shape[3]
+    check_dout(dout, (N, C))
+    cdef cnp.ndarray dinp = np.empty((N, H, W, C), np.float32)
+    cdef float *pd = fptr(dinp, "dinp")
+    cdef const float *pg = fptr(dout, "out_backprop")
+    cdef int status
+    with nogil:
+        if ref:
+            status = global_avgpool2d_backward_ref(pd, pg, N, H, W, C)
+        else:
+            status = global_avgpool2d_backward(pd, pg, N, H, W, C)
+    check_status(status)
+    return dinp
+
+
+def global_maxpool2d_fwd(cnp.ndarray inp, bint ref=False):
+    check_4d(inp, "input")
+    cdef int64_t N = inp.shape[0], H = inp.shape[1], W = inp.shape[2], C = inp.shape[3]
+    cdef cnp.ndarray out = np.empty((N, C), np.float32)
+    cdef float *po = fptr(out, "out")
+    cdef const float *px = fptr(inp, "input")
+    cdef int status
+    with nogil:
+        if ref:
+            status = global_maxpool2d_forward_ref(po, px, N, H, W, C)
+        else:
+            status = global_maxpool2d_forward(po, px, N, H, W, C)
+    check_status(status)
+    return out
+
+
+def global_maxpool2d_bwd(cnp.ndarray dout, cnp.ndarray inp, bint ref=False):
+    check_4d(inp, "input")
+    cdef int64_t N = inp.shape[0], H = inp.shape[1], W = inp.shape[2], C = inp.shape[3]
+    check_dout(dout, (N, C))
+    cdef cnp.ndarray dinp = np.empty(np.shape(inp), np.float32)
+    cdef float *pd = fptr(dinp, "dinp")
+    cdef const float *pg = fptr(dout, "out_backprop")
+    cdef const float *px = fptr(inp, "input")
+    cdef int status
+    with nogil:
+        if ref:
+            status = global_maxpool2d_backward_ref(pd, pg, px, N, H, W, C)
+        else:
+            status = global_maxpool2d_backward(pd, pg, px, N, H, W, C)
+    check_status(status)
+    return dinp
+
+
+# ---- depth-wise max pooling: windows of D channels, stride D ------------------------------
+
+def depthwise_maxpool2d_fwd(cnp.ndarray inp, int64_t D, bint ref=False):
+    """out (N,H,W,C/D) from inp (N,H,W,C); D must divide C."""
+    check_4d(inp, "input")
+    cdef int64_t N = inp.shape[0], H = inp.shape[1], W = inp.shape[2], C = inp.shape[3]
+    if D < 1 or C % D != 0:
+        raise ValueError(f"the depth window must divide the input depth. "
+                         f"Received: depth window={D}, input.shape={np.shape(inp)}.")
+    cdef cnp.ndarray out = np.empty((N, H, W, C // D), np.float32)
+    cdef float *po = fptr(out, "out")
+    cdef const float *px = fptr(inp, "input")
+    cdef int status
+    with nogil:
+        if ref:
+            status = depthwise_maxpool2d_forward_ref(po, px, N, H, W, C, D)
+        else:
+            status = depthwise_maxpool2d_forward(po, px, N, H, W, C, D)
+    check_status(status)
+    return out
+
+
+def depthwise_maxpool2d_bwd(cnp.ndarray dout, cnp.ndarray inp, int64_t D, bint ref=False):
+    """dinp (N,H,W,C) from dout (N,H,W,C/D) and the forward's input inp."""
+    check_4d(inp, "input")
+    cdef int64_t N = inp.shape[0], H = inp.shape[1], W = inp.shape[2], C = inp.shape[3]
+    if D < 1 or C % D != 0:
+        raise ValueError(f"the depth window must divide the input depth. "
+                         f"Received: depth window={D}, input.shape={np.shape(inp)}.")
+    check_dout(dout, (N, H, W, C // D))
+    cdef cnp.ndarray dinp = np.empty(np.shape(inp), np.float32)
+    cdef float *pd = fptr(dinp, "dinp")
+    cdef const float *pg = fptr(dout, "out_backprop")
+    cdef const float *px = fptr(inp, "input")
+    cdef int status
+    with nogil:
+        if ref:
+            status = depthwise_maxpool2d_backward_ref(pd, pg, px, N, H, W, C, D)
+        else:
+            status = depthwise_maxpool2d_backward(pd, pg, px, N, H, W, C, D)
+    check_status(status)
+    return dinp
