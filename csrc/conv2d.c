@@ -32,29 +32,50 @@ static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 /* ---- packers -------------------------------------------------------------------------------- */
 
-/* Copy depth [p0, p0+k) of one patch row -- output pixel (n,p,q), depth index d = (r*S+s)*C+c --
- * to dst[kk*stride], zeros where the tap falls in the padding. Runs of C channels are
- * contiguous in the input. */
-static void patch_row(float *dst, int64_t stride, const float *inp, const conv2d_shape *s,
-                      int64_t n, int64_t p, int64_t q, int64_t p0, int64_t k)
+/* What a packer needs besides the tensor: the shape and, per filter tap t = r*S + s, its
+ * offsets -- precomputed once per call so that the packing loops do no division. */
+typedef struct {
+    int64_t dh, dw;     /* r*dil_h, s*dil_w: the tap's row/column offset in the input */
+    int64_t off;        /* (r*dil_h*W + s*dil_w) * C: the same as an element offset */
+} conv_tap;
+
+typedef struct {
+    const conv2d_shape *s;
+    const conv_tap *taps;   /* R*S of them */
+} conv_ctx;
+
+/* Copy depth [d0, d0+k) of one patch row -- output pixel (n,p,q), depth d = (r*S+s)*C + c --
+ * to dst[i*stride], zeros where a tap falls in the padding. Each tap is a contiguous run of
+ * C channels in NHWC, so this is R*S short copies; pixels whose window lies inside the image
+ * (most of them) skip the bounds checks. */
+static void patch_row(float *dst, int64_t stride, const float *inp, const conv_ctx *cx,
+                      int64_t n, int64_t p, int64_t q, int64_t d0, int64_t k)
 {
-    int64_t d = p0, end = p0 + k;
-    while (d < end) {
-        int64_t rs = d / s->C, c = d % s->C;
-        int64_t run = s->C - c < end - d ? s->C - c : end - d;
-        int64_t r = rs / s->S, t = rs % s->S;
-        int64_t h = p * s->stride_h - s->pad_top + r * s->dil_h;
-        int64_t w = q * s->stride_w - s->pad_left + t * s->dil_w;
-        float *o = dst + (d - p0) * stride;
-        if (h < 0 || h >= s->H || w < 0 || w >= s->W) {
-            for (int64_t i = 0; i < run; i++)
-                o[i * stride] = 0.0f;
+    const conv2d_shape *s = cx->s;
+    const int64_t h0 = p * s->stride_h - s->pad_top, w0 = q * s->stride_w - s->pad_left;
+    const int inside = h0 >= 0 && w0 >= 0 && h0 + (s->R - 1) * s->dil_h < s->H
+                       && w0 + (s->S - 1) * s->dil_w < s->W;
+    const int64_t base = ((n * s->H + h0) * s->W + w0) * s->C;  /* may be "negative": used only in range */
+    int64_t t = d0 / s->C, c = d0 % s->C, i = 0;
+    while (i < k) {
+        const conv_tap *tp = &cx->taps[t];
+        int64_t run = s->C - c < k - i ? s->C - c : k - i;
+        float *o = dst + i * stride;
+        int64_t h = h0 + tp->dh, w = w0 + tp->dw;
+        if (inside || (h >= 0 && h < s->H && w >= 0 && w < s->W)) {
+            const float *src = inp + (base + tp->off + c);
+            if (stride == 1)
+                memcpy(o, src, (size_t)run * sizeof(float));
+            else
+                for (int64_t j = 0; j < run; j++)
+                    o[j * stride] = src[j];
         } else {
-            const float *src = inp + ((n * s->H + h) * s->W + w) * s->C + c;
-            for (int64_t i = 0; i < run; i++)
-                o[i * stride] = src[i];
+            for (int64_t j = 0; j < run; j++)
+                o[j * stride] = 0.0f;
         }
-        d += run;
+        i += run;
+        c = 0;
+        t++;
     }
 }
 
@@ -62,13 +83,20 @@ static void patch_row(float *dst, int64_t stride, const float *inp, const conv2d
 static void pack_patches(float *dst, const gemm_operand *op, int64_t i0, int64_t m, int64_t p0,
                          int64_t k, int mr)
 {
-    const conv2d_shape *s = op->ctx;
+    const conv_ctx *cx = op->ctx;
+    const conv2d_shape *s = cx->s;
+    int64_t q = i0 % s->Q, p = (i0 / s->Q) % s->P, n = i0 / (s->Q * s->P);
     for (int64_t ip = 0; ip < m; ip += mr) {
         int rows = m - ip < mr ? (int)(m - ip) : mr;
         for (int r = 0; r < rows; r++) {
-            int64_t row = i0 + ip + r;
-            int64_t q = row % s->Q, p = (row / s->Q) % s->P, n = row / (s->Q * s->P);
-            patch_row(dst + r, mr, op->data, s, n, p, q, p0, k);
+            patch_row(dst + r, mr, op->data, cx, n, p, q, p0, k);
+            if (++q == s->Q) {      // step to the next output pixel without dividing
+                q = 0;
+                if (++p == s->P) {
+                    p = 0;
+                    n++;
+                }
+            }
         }
         for (int r = rows; r < mr; r++)
             for (int64_t kk = 0; kk < k; kk++)
@@ -82,16 +110,23 @@ static void pack_patches(float *dst, const gemm_operand *op, int64_t i0, int64_t
 static void pack_patches_t(float *dst, const gemm_operand *op, int64_t i0, int64_t m, int64_t p0,
                            int64_t k, int mr)
 {
-    const conv2d_shape *s = op->ctx;
+    const conv_ctx *cx = op->ctx;
+    const conv2d_shape *s = cx->s;
     for (int64_t ip = 0; ip < m; ip += mr) {
         int rows = m - ip < mr ? (int)(m - ip) : mr;
+        int64_t q = p0 % s->Q, p = (p0 / s->Q) % s->P, n = p0 / (s->Q * s->P);
         for (int64_t kk = 0; kk < k; kk++) {
-            int64_t pix = p0 + kk;
-            int64_t q = pix % s->Q, p = (pix / s->Q) % s->P, n = pix / (s->Q * s->P);
             float *o = dst + kk * mr;
-            patch_row(o, 1, op->data, s, n, p, q, i0 + ip, rows);
+            patch_row(o, 1, op->data, cx, n, p, q, i0 + ip, rows);
             for (int r = rows; r < mr; r++)
                 o[r] = 0.0f;
+            if (++q == s->Q) {
+                q = 0;
+                if (++p == s->P) {
+                    p = 0;
+                    n++;
+                }
+            }
         }
         dst += k * mr;
     }
@@ -103,30 +138,39 @@ static void pack_patches_t(float *dst, const gemm_operand *op, int64_t i0, int64
 static void pack_dout_gather(float *dst, const gemm_operand *op, int64_t i0, int64_t m, int64_t p0,
                              int64_t k, int mr)
 {
-    const conv2d_shape *s = op->ctx;
+    const conv_ctx *cx = op->ctx;
+    const conv2d_shape *s = cx->s;
     const float *dout = op->data;
+    int64_t w = i0 % s->W, h = (i0 / s->W) % s->H, n = i0 / (s->W * s->H);
     for (int64_t ip = 0; ip < m; ip += mr) {
         int rows = m - ip < mr ? (int)(m - ip) : mr;
         for (int r = 0; r < rows; r++) {
-            int64_t row = i0 + ip + r;
-            int64_t w = row % s->W, h = (row / s->W) % s->H, n = row / (s->W * s->H);
-            int64_t d = p0, end = p0 + k;
-            while (d < end) {
-                int64_t rs = d / s->K, kc = d % s->K;
-                int64_t run = s->K - kc < end - d ? s->K - kc : end - d;
-                int64_t hh = h + s->pad_top - (rs / s->S) * s->dil_h;
-                int64_t ww = w + s->pad_left - (rs % s->S) * s->dil_w;
-                int64_t p = hh / s->stride_h, q = ww / s->stride_w;
-                float *o = dst + (d - p0) * mr + r;
-                if (hh < 0 || ww < 0 || hh % s->stride_h || ww % s->stride_w || p >= s->P || q >= s->Q) {
-                    for (int64_t i = 0; i < run; i++)
-                        o[i * mr] = 0.0f;
+            int64_t t = p0 / s->K, kc = p0 % s->K, i = 0;
+            while (i < k) {
+                int64_t run = s->K - kc < k - i ? s->K - kc : k - i;
+                int64_t hh = h + s->pad_top - cx->taps[t].dh;
+                int64_t ww = w + s->pad_left - cx->taps[t].dw;
+                float *o = dst + i * mr + r;
+                int64_t pp = hh / s->stride_h, qq = ww / s->stride_w;
+                if (hh < 0 || ww < 0 || pp >= s->P || qq >= s->Q
+                    || (s->stride_h > 1 && hh % s->stride_h) || (s->stride_w > 1 && ww % s->stride_w)) {
+                    for (int64_t j = 0; j < run; j++)
+                        o[j * mr] = 0.0f;
                 } else {
-                    const float *src = dout + ((n * s->P + p) * s->Q + q) * s->K + kc;
-                    for (int64_t i = 0; i < run; i++)
-                        o[i * mr] = src[i];
+                    const float *src = dout + ((n * s->P + pp) * s->Q + qq) * s->K + kc;
+                    for (int64_t j = 0; j < run; j++)
+                        o[j * mr] = src[j];
                 }
-                d += run;
+                i += run;
+                kc = 0;
+                t++;
+            }
+            if (++w == s->W) {
+                w = 0;
+                if (++h == s->H) {
+                    h = 0;
+                    n++;
+                }
             }
         }
         for (int r = rows; r < mr; r++)
@@ -140,7 +184,7 @@ static void pack_dout_gather(float *dst, const gemm_operand *op, int64_t i0, int
 static void pack_filt_swapped(float *dst, const gemm_operand *op, int64_t j0, int64_t n, int64_t p0,
                               int64_t k, int nr)
 {
-    const conv2d_shape *s = op->ctx;
+    const conv2d_shape *s = ((const conv_ctx *)op->ctx)->s;
     for (int64_t jp = 0; jp < n; jp += nr) {
         int cols = n - jp < nr ? (int)(n - jp) : nr;
         for (int64_t kk = 0; kk < k; kk++) {
@@ -158,25 +202,47 @@ static void pack_filt_swapped(float *dst, const gemm_operand *op, int64_t j0, in
 
 /* ---- the three passes ---------------------------------------------------------------------- */
 
+/* The tap table of conv_ctx, or NULL if it cannot be allocated. */
+static conv_tap *make_taps(const conv2d_shape *s)
+{
+    conv_tap *taps = malloc((size_t)(s->R * s->S) * sizeof(conv_tap));
+    if (taps)
+        for (int64_t r = 0; r < s->R; r++)
+            for (int64_t t = 0; t < s->S; t++)
+                taps[r * s->S + t] = (conv_tap){r * s->dil_h, t * s->dil_w,
+                                                (r * s->dil_h * s->W + t * s->dil_w) * s->C};
+    return taps;
+}
+
 // inp (N,H,W,C), filt (R,S,C,K), bias (K) or NULL, out (N,P,Q,K), overwritten.
 // Threads: the GEMM's, over blocks of output pixels.
 int conv2d_forward(float *out, const float *inp, const float *filt, const float *bias,
                    int relu, const conv2d_shape *s)
 {
-    gemm_operand a = {pack_patches, inp, 0, s};
+    conv_ctx cx = {s, make_taps(s)};
+    if (!cx.taps)
+        return PYCONV_ENOMEM;
+    gemm_operand a = {pack_patches, inp, 0, &cx};
     gemm_operand b = {gemm_pack_b_n, filt, s->K, NULL};
-    return gemm(out, s->K, &a, &b, s->N * s->P * s->Q, s->K, s->R * s->S * s->C, bias, relu,
-                pyconv_num_threads());
+    int status = gemm(out, s->K, &a, &b, s->N * s->P * s->Q, s->K, s->R * s->S * s->C, bias, relu,
+                      pyconv_num_threads());
+    free((void *)cx.taps);
+    return status;
 }
 
 // dout (N,P,Q,K), filt (R,S,C,K), dinp (N,H,W,C), overwritten.
 // Threads: the GEMM's, over blocks of input pixels; each dinp element written by one thread.
 int conv2d_backward_input(float *dinp, const float *dout, const float *filt, const conv2d_shape *s)
 {
-    gemm_operand a = {pack_dout_gather, dout, 0, s};
-    gemm_operand b = {pack_filt_swapped, filt, 0, s};
-    return gemm(dinp, s->C, &a, &b, s->N * s->H * s->W, s->C, s->R * s->S * s->K, NULL, 0,
-                pyconv_num_threads());
+    conv_ctx cx = {s, make_taps(s)};
+    if (!cx.taps)
+        return PYCONV_ENOMEM;
+    gemm_operand a = {pack_dout_gather, dout, 0, &cx};
+    gemm_operand b = {pack_filt_swapped, filt, 0, &cx};
+    int status = gemm(dinp, s->C, &a, &b, s->N * s->H * s->W, s->C, s->R * s->S * s->K, NULL, 0,
+                      pyconv_num_threads());
+    free((void *)cx.taps);
+    return status;
 }
 
 /* Pixels per chunk of the backward_filter reduction: a multiple of KC so that chunking adds
@@ -193,37 +259,41 @@ int conv2d_backward_filter(float *dfilt, float *dbias, const float *dout, const 
     const int64_t nchunks = npix > 0 ? ceil_div(npix, BWF_CHUNK) : 1;
     if (dbias)
         bias_add_backward(dbias, dout, npix, s->K);
-    if (nchunks == 1) {   // one chunk: the GEMM's own threads, straight into dfilt
-        gemm_operand a = {pack_patches_t, inp, 0, s};
-        gemm_operand b = {gemm_pack_b_n, dout, s->K, NULL};
-        return gemm(dfilt, Ncol, &a, &b, M, Ncol, npix, NULL, 0, pyconv_num_threads());
-    }
-    float *part = malloc((size_t)(nchunks * M * Ncol) * sizeof(float));
-    if (!part)
+    conv_ctx cx = {s, make_taps(s)};
+    float *part = nchunks > 1 ? malloc((size_t)(nchunks * M * Ncol) * sizeof(float)) : NULL;
+    if (!cx.taps || (nchunks > 1 && !part)) {
+        free((void *)cx.taps);
+        free(part);
         return PYCONV_ENOMEM;
-    int status = PYCONV_OK;
-    #pragma omp parallel for schedule(dynamic, 1) num_threads(pyconv_num_threads())
-    for (int64_t ch = 0; ch < nchunks; ch++) {
-        int64_t p0 = ch * BWF_CHUNK, len = npix - p0 < BWF_CHUNK ? npix - p0 : BWF_CHUNK;
-        gemm_operand a = {pack_patches_t, inp, 0, s};
-        gemm_operand b = {gemm_pack_b_n, dout, s->K, NULL};
-        // The chunk is the sub-GEMM over depth (= pixel) slice [p0, p0+len), one thread.
-        int st = gemm_slice(part + ch * M * Ncol, Ncol, &a, &b, M, Ncol, p0, len, NULL, 0, 1);
-        if (st != PYCONV_OK) {
-            #pragma omp atomic write
-            status = st;
-        }
     }
-    if (status == PYCONV_OK) {
-        #pragma omp parallel for schedule(static) num_threads(pyconv_num_threads())
-        for (int64_t i = 0; i < M * Ncol; i++) {
-            float acc = part[i];
-            for (int64_t ch = 1; ch < nchunks; ch++)
-                acc += part[ch * M * Ncol + i];
-            dfilt[i] = acc;
+    gemm_operand a = {pack_patches_t, inp, 0, &cx};
+    gemm_operand b = {gemm_pack_b_n, dout, s->K, NULL};
+    int status = PYCONV_OK;
+    if (nchunks == 1) {   // one chunk: the GEMM's own threads, straight into dfilt
+        status = gemm(dfilt, Ncol, &a, &b, M, Ncol, npix, NULL, 0, pyconv_num_threads());
+    } else {
+        #pragma omp parallel for schedule(dynamic, 1) num_threads(pyconv_num_threads())
+        for (int64_t ch = 0; ch < nchunks; ch++) {
+            // The chunk is the sub-GEMM over the depth (= pixel) slice [p0, p0+len), one thread.
+            int64_t p0 = ch * BWF_CHUNK, len = npix - p0 < BWF_CHUNK ? npix - p0 : BWF_CHUNK;
+            int st = gemm_slice(part + ch * M * Ncol, Ncol, &a, &b, M, Ncol, p0, len, NULL, 0, 1);
+            if (st != PYCONV_OK) {
+                #pragma omp atomic write
+                status = st;
+            }
+        }
+        if (status == PYCONV_OK) {
+            #pragma omp parallel for schedule(static) num_threads(pyconv_num_threads())
+            for (int64_t i = 0; i < M * Ncol; i++) {
+                float acc = part[i];
+                for (int64_t ch = 1; ch < nchunks; ch++)
+                    acc += part[ch * M * Ncol + i];
+                dfilt[i] = acc;
+            }
         }
     }
     free(part);
+    free((void *)cx.taps);
     return status;
 }
 
