@@ -16,14 +16,15 @@ Example:
 """
 import numpy as np
 
-from . import _kernels, _tape
+from . import _kernels, _nn_pool, _tape
+from ._nn_pool import *  # noqa: F401,F403 -- max_pool, avg_pool, their gradients, global pools
 from ._validate import as_float32, int_pair, is_int
 
 __all__ = ["conv2d", "conv2d_backprop_input", "conv2d_backprop_filter", "dense", "dense_grad",
            "relu", "relu_grad", "sigmoid", "sigmoid_grad", "tanh", "tanh_grad",
            "softmax", "softmax_grad", "bias_add", "bias_add_grad",
            "sparse_softmax_cross_entropy_with_logits",
-           "sparse_softmax_cross_entropy_with_logits_grad"]
+           "sparse_softmax_cross_entropy_with_logits_grad", *_nn_pool.__all__]
 
 
 # ---- activations ---------------------------------------------------------------------------
