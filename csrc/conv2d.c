@@ -7,16 +7,17 @@
  *
  *   pass              GEMM  M x N x K           A (M x K), packed by           B (K x N)
  *   forward           (N*P*Q) x K x (R*S*C)     pack_patches: input patches    filt as stored
- *   backward_input    (N*H*W) x C x (R*S*K)     pack_dout_gather: dout values  filt, C<->K swapped
+ *   backward_input    (G*P*Q) x (R*S*C) x K     dout as stored                 filt transposed
+ *                     per group of G images, then col2im adds the columns into dinp
  *   backward_filter   (R*S*C) x K x (N*P*Q)     pack_patches_t: patches^T      dout as stored
  *
  * NHWC is what makes the packing cheap: for one pixel and one filter tap (r,s) the C input
  * channels are contiguous, so a patch row is R*S runs of C floats.
  *
- * backward_input gathers instead of scattering: each input pixel (row of the GEMM) collects
- * the dout values of the output pixels that read it, so no two threads write the same dinp
- * element and there is no col2im race. With stride > 1 most taps have no such output pixel
- * and are packed as zeros (wasted FMAs, correct result); the tutorial's CNN has stride 1.
+ * backward_input computes the column gradient of a few images at a time and scatters it
+ * back (col2im) into those images only: a thread owns whole images, so the scatter has no
+ * race, and each image is summed in one fixed order. It does exactly the forward's FLOPs for
+ * any stride or dilation, and its A operand (dout) packs as a plain matrix.
  *
  * backward_filter sums over N*P*Q, a long reduction. It is cut into a fixed number of pixel
  * chunks that depends on the sizes only; each chunk's partial dfilt is one single-threaded
@@ -27,6 +28,10 @@
 #include <string.h>
 #include "pyconv.h"
 #include "gemm.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
@@ -64,7 +69,7 @@ static void patch_row(float *dst, int64_t stride, const float *inp, const conv_c
         int64_t h = h0 + tp->dh, w = w0 + tp->dw;
         if (inside || (h >= 0 && h < s->H && w >= 0 && w < s->W)) {
             const float *src = inp + (base + tp->off + c);
-            if (stride == 1)
+            if (stride == 1 && run >= 16)
                 memcpy(o, src, (size_t)run * sizeof(float));
             else
                 for (int64_t j = 0; j < run; j++)
@@ -132,74 +137,6 @@ static void pack_patches_t(float *dst, const gemm_operand *op, int64_t i0, int64
     }
 }
 
-/* A of backward_input: rows are input pixels (n,h,w), depth is (r,s,k). Input pixel (h,w)
- * was read by tap (r,s) of output pixel (p,q) iff h + pad_top - r*dil_h = p*stride_h (and
- * likewise for w) with p, q in range; that dout[n,p,q,:] run is copied, else zeros. */
-static void pack_dout_gather(float *dst, const gemm_operand *op, int64_t i0, int64_t m, int64_t p0,
-                             int64_t k, int mr)
-{
-    const conv_ctx *cx = op->ctx;
-    const conv2d_shape *s = cx->s;
-    const float *dout = op->data;
-    int64_t w = i0 % s->W, h = (i0 / s->W) % s->H, n = i0 / (s->W * s->H);
-    for (int64_t ip = 0; ip < m; ip += mr) {
-        int rows = m - ip < mr ? (int)(m - ip) : mr;
-        for (int r = 0; r < rows; r++) {
-            int64_t t = p0 / s->K, kc = p0 % s->K, i = 0;
-            while (i < k) {
-                int64_t run = s->K - kc < k - i ? s->K - kc : k - i;
-                int64_t hh = h + s->pad_top - cx->taps[t].dh;
-                int64_t ww = w + s->pad_left - cx->taps[t].dw;
-                float *o = dst + i * mr + r;
-                int64_t pp = hh / s->stride_h, qq = ww / s->stride_w;
-                if (hh < 0 || ww < 0 || pp >= s->P || qq >= s->Q
-                    || (s->stride_h > 1 && hh % s->stride_h) || (s->stride_w > 1 && ww % s->stride_w)) {
-                    for (int64_t j = 0; j < run; j++)
-                        o[j * mr] = 0.0f;
-                } else {
-                    const float *src = dout + ((n * s->P + pp) * s->Q + qq) * s->K + kc;
-                    for (int64_t j = 0; j < run; j++)
-                        o[j * mr] = src[j];
-                }
-                i += run;
-                kc = 0;
-                t++;
-            }
-            if (++w == s->W) {
-                w = 0;
-                if (++h == s->H) {
-                    h = 0;
-                    n++;
-                }
-            }
-        }
-        for (int r = rows; r < mr; r++)
-            for (int64_t kk = 0; kk < k; kk++)
-                dst[kk * mr + r] = 0.0f;
-        dst += k * mr;
-    }
-}
-
-/* B of backward_input: B[(r,s,k)][c] = filt[r,s,c,k], the filter with C and K swapped. */
-static void pack_filt_swapped(float *dst, const gemm_operand *op, int64_t j0, int64_t n, int64_t p0,
-                              int64_t k, int nr)
-{
-    const conv2d_shape *s = ((const conv_ctx *)op->ctx)->s;
-    for (int64_t jp = 0; jp < n; jp += nr) {
-        int cols = n - jp < nr ? (int)(n - jp) : nr;
-        for (int64_t kk = 0; kk < k; kk++) {
-            int64_t d = p0 + kk, rs = d / s->K, ko = d % s->K;
-            const float *src = op->data + (rs * s->C + j0 + jp) * s->K + ko;
-            float *o = dst + kk * nr;
-            for (int c = 0; c < cols; c++)
-                o[c] = src[c * s->K];
-            for (int c = cols; c < nr; c++)
-                o[c] = 0.0f;
-        }
-        dst += k * nr;
-    }
-}
-
 /* ---- the three passes ---------------------------------------------------------------------- */
 
 /* The tap table of conv_ctx, or NULL if it cannot be allocated. */
@@ -230,17 +167,72 @@ int conv2d_forward(float *out, const float *inp, const float *filt, const float 
     return status;
 }
 
-// dout (N,P,Q,K), filt (R,S,C,K), dinp (N,H,W,C), overwritten.
-// Threads: the GEMM's, over blocks of input pixels; each dinp element written by one thread.
+/* Output pixels per GEMM of backward_input: whole images, at least this many rows, so that
+ * the filter's packing is amortised and the column buffer stays in L2. */
+#define BWI_ROWS 256
+
+/* col2im for one image: dinp[n] = sum over output pixels (p,q) and taps (r,s) of
+ * dcol[(p,q)][(r,s,:)], added in that fixed order. Taps in the padding are dropped. */
+static void col2im(float *dimg, const float *dcol, const conv_ctx *cx)
+{
+    const conv2d_shape *s = cx->s;
+    memset(dimg, 0, (size_t)(s->H * s->W * s->C) * sizeof(float));
+    for (int64_t p = 0; p < s->P; p++)
+        for (int64_t q = 0; q < s->Q; q++) {
+            const int64_t h0 = p * s->stride_h - s->pad_top, w0 = q * s->stride_w - s->pad_left;
+            for (int64_t t = 0; t < s->R * s->S; t++, dcol += s->C) {
+                int64_t h = h0 + cx->taps[t].dh, w = w0 + cx->taps[t].dw;
+                if (h < 0 || h >= s->H || w < 0 || w >= s->W)
+                    continue;
+                float *d = dimg + (h * s->W + w) * s->C;
+                for (int64_t c = 0; c < s->C; c++)
+                    d[c] += dcol[c];
+            }
+        }
+}
+
+/* dout (N,P,Q,K), filt (R,S,C,K), dinp (N,H,W,C), overwritten.
+ * Per group of G images: dcol (G*P*Q, R*S*C) = dout . filt^T (a plain GEMM: dout rows are
+ * contiguous, the filter is packed transposed), then col2im adds each row's R*S runs of C
+ * into the image. Threads: over image groups, each by one thread with its own dcol buffer;
+ * an image's dinp is written only by the thread that owns it, in a fixed order, so there is
+ * no race and no dependence on the thread count. */
 int conv2d_backward_input(float *dinp, const float *dout, const float *filt, const conv2d_shape *s)
 {
+    const int64_t PQ = s->P * s->Q, RSC = s->R * s->S * s->C;
+    const int64_t G = PQ >= BWI_ROWS ? 1 : ceil_div(BWI_ROWS, PQ > 0 ? PQ : 1);
+    const int64_t ngroups = ceil_div(s->N, G);
+    const int nthreads = pyconv_num_threads();
+    if (s->N == 0)
+        return PYCONV_OK;
     conv_ctx cx = {s, make_taps(s)};
-    if (!cx.taps)
+    float *dcol = malloc((size_t)(nthreads * G * PQ * RSC) * sizeof(float) + 1);
+    if (!cx.taps || !dcol) {
+        free((void *)cx.taps);
+        free(dcol);
         return PYCONV_ENOMEM;
-    gemm_operand a = {pack_dout_gather, dout, 0, &cx};
-    gemm_operand b = {pack_filt_swapped, filt, 0, &cx};
-    int status = gemm(dinp, s->C, &a, &b, s->N * s->H * s->W, s->C, s->R * s->S * s->K, NULL, 0,
-                      pyconv_num_threads());
+    }
+    gemm_operand b = {gemm_pack_b_t, filt, s->K, NULL};   /* B[k][rsc] = filt[rsc][k] */
+    int status = PYCONV_OK;
+    #pragma omp parallel for schedule(dynamic, 1) num_threads(nthreads)
+    for (int64_t g = 0; g < ngroups; g++) {
+#ifdef _OPENMP
+        float *col = dcol + (size_t)omp_get_thread_num() * (size_t)(G * PQ * RSC);
+#else
+        float *col = dcol;
+#endif
+        const int64_t n0 = g * G, imgs = s->N - n0 < G ? s->N - n0 : G;
+        gemm_operand a = {gemm_pack_a_n, dout + n0 * PQ * s->K, s->K, NULL};
+        int st = gemm(col, RSC, &a, &b, imgs * PQ, RSC, s->K, NULL, 0, 1);
+        if (st != PYCONV_OK) {
+            #pragma omp atomic write
+            status = st;
+            continue;
+        }
+        for (int64_t i = 0; i < imgs; i++)
+            col2im(dinp + (n0 + i) * s->H * s->W * s->C, col + i * PQ * RSC, &cx);
+    }
+    free(dcol);
     free((void *)cx.taps);
     return status;
 }
