@@ -1,0 +1,395 @@
+"""Core layers: InputLayer/Input, Dense, Flatten, Reshape, Dropout, Activation, ReLU, Softmax, Lambda."""
+import math
+
+import numpy as np
+
+from .. import _tape, _validate, activations, initializers, nn, utils
+from .base import Layer, _ActivatedLayer, _shape_str
+
+__all__ = ["InputLayer", "Input", "Dense", "Flatten", "Reshape", "Dropout", "Activation", "ReLU",
+           "Softmax", "Lambda"]
+
+
+def _no_extras(layer, **extras):
+    for k, v in extras.items():
+        if v is not None:
+            raise ValueError(f"{type(layer).__name__}: `{k}` is not supported by pyconv. Received: {k}={v!r}.")
+
+
+class InputLayer(Layer):
+    """Declares the shape of one example; a Sequential model's optional first entry.
+
+    Args:
+        shape: the shape of one example, without the batch axis, e.g. (28, 28, 1).
+        batch_size: optional fixed batch size (informative only).
+        name: the layer's name.
+    """
+
+    def __init__(self, shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None,
+                 name=None, input_shape=None, **kwargs):
+        if sparse:
+            raise ValueError("pyconv has no sparse tensors. Received: sparse=True.")
+        if shape is None and input_shape is not None:
+            shape = input_shape
+        if batch_shape is not None:
+            batch_size, shape = batch_shape[0], tuple(batch_shape[1:])
+        if shape is None:
+            raise ValueError("`shape` must be given to InputLayer/Input. Received: shape=None.")
+        if _validate.is_int(shape):
+            shape = (shape,)
+        super().__init__(name=name, dtype=dtype, input_shape=tuple(shape), batch_size=batch_size, **kwargs)
+        self._ensure_built(self._declared_input_shape)
+
+    def forward(self, x, training=False):
+        return x
+
+    def backward(self, dy, need_dx=True):
+        return dy
+
+    def get_config(self):
+        return {"name": self.name, "batch_shape": list(self._declared_input_shape), "dtype": "float32"}
+
+
+def Input(shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None, name=None, **kwargs):
+    """Keras' `Input(shape)`: here an InputLayer, to start a Sequential model.
+
+    Example:
+        >>> from pyconv import layers, models
+        >>> m = models.Sequential([layers.Input(shape=(4,)), layers.Dense(2)])
+        >>> m.output_shape
+        (None, 2)
+    """
+    return InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, sparse=sparse,
+                      batch_shape=batch_shape, name=name, **kwargs)
+
+
+class Dense(_ActivatedLayer):
+    """`activation(x @ kernel + bias)`: pyconv.nn.dense, then the activation's kernel.
+
+    Args:
+        units: a positive int, the output size.
+        activation: an activation name ('relu', 'softmax', ...) or None.
+        use_bias: whether to add a bias.
+        kernel_initializer: initializer of the (in, units) kernel ('glorot_uniform').
+        bias_initializer: initializer of the bias ('zeros').
+
+    Input shape:
+        (batch, ..., in) — applied on the last axis.
+
+    Output shape:
+        (batch, ..., units).
+
+    Raises:
+        ValueError/TypeError: a bad argument, or an input whose last axis does not match the
+            kernel.
+
+    Example:
+        >>> import numpy as np
+        >>> from pyconv import layers
+        >>> layers.Dense(3)(np.ones((2, 5))).shape
+        (2, 3)
+    """
+
+    _input_min_ndim = 2
+
+    def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
+                 activity_regularizer=None, kernel_constraint=None, bias_constraint=None,
+                 lora_rank=None, **kwargs):
+        super().__init__(**kwargs)
+        _no_extras(self, kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer,
+                   activity_regularizer=activity_regularizer, kernel_constraint=kernel_constraint,
+                   bias_constraint=bias_constraint, lora_rank=lora_rank)
+        self.units = _validate.positive_int(units, "units")
+        self._set_activation(activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel = self.bias = None
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (self.units,)
+
+    def _check_built_shape(self, shape):
+        n = self.kernel.shape[0]
+        if shape[-1] != n:
+            raise ValueError(f'Input 0 of layer "{self.name}" is incompatible with the layer: expected '
+                             f"axis -1 of input shape to have value {n}, but received input with shape "
+                             f"{_shape_str(shape)}")
+
+    def build(self, input_shape):
+        if input_shape[-1] is None:
+            raise ValueError(f'Layer "{self.name}": the last axis of the input must be known. '
+                             f"Received: input_shape={_shape_str(input_shape)}.")
+        self.kernel = self.add_weight("kernel", (input_shape[-1], self.units), self.kernel_initializer)
+        if self.use_bias:
+            self.bias = self.add_weight("bias", (self.units,), self.bias_initializer)
+        self.built = True
+
+    def forward_pre(self, x, training=False):
+        x2 = x if x.ndim == 2 else x.reshape(-1, x.shape[-1])
+        z = nn.dense(x2, self.kernel, self.bias)
+        if training:
+            self._x = x2
+        return z if x.ndim == 2 else z.reshape(x.shape[:-1] + (self.units,))
+
+    def backward(self, dy, need_dx=True, from_logits=False):
+        dz = self._dz(dy, from_logits)
+        shape = dz.shape
+        if dz.ndim != 2:
+            dz = dz.reshape(-1, self.units)
+        dx, dk, db = nn.dense_grad(dz, self._x, self.kernel, self.use_bias)
+        self.grads = [dk, db] if self.use_bias else [dk]
+        return dx if len(shape) == 2 else dx.reshape(shape[:-1] + (dx.shape[-1],))
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units, "activation": self.activation.name,
+                "use_bias": self.use_bias,
+                "kernel_initializer": initializers.serialize(self.kernel_initializer),
+                "bias_initializer": initializers.serialize(self.bias_initializer)}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for k in ("kernel_initializer", "bias_initializer"):
+            if isinstance(config.get(k), dict):
+                config[k] = initializers.deserialize(config[k])
+        return cls(**config)
+
+
+class Flatten(Layer):
+    """Flattens each example to one axis: (batch, d1, d2, ...) -> (batch, d1*d2*...).
+
+    A reshape (a view), so it has no kernel.
+    """
+
+    _input_min_ndim = 1
+
+    def __init__(self, data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        if data_format not in (None, "channels_last"):
+            raise ValueError(f"`data_format` must be 'channels_last' (pyconv is NHWC). Received: data_format={data_format!r}.")
+
+    def compute_output_shape(self, input_shape):
+        rest = input_shape[1:]
+        return (input_shape[0], None if None in rest else math.prod(rest))
+
+    def forward(self, x, training=False):
+        if training:
+            self._shape = x.shape
+        return x.reshape(len(x), -1)
+
+    def backward(self, dy, need_dx=True):
+        return dy.reshape(self._shape)
+
+
+class Reshape(Layer):
+    """Reshapes each example to `target_shape` (one entry may be -1)."""
+
+    _input_min_ndim = 1
+
+    def __init__(self, target_shape, **kwargs):
+        super().__init__(**kwargs)
+        ts = tuple(target_shape) if isinstance(target_shape, (tuple, list)) else None
+        if ts is None or not all(_validate.is_int(d) and (d > 0 or d == -1) for d in ts) or ts.count(-1) > 1:
+            raise ValueError(f"`target_shape` must be a tuple of positive ints (one may be -1). "
+                             f"Received: target_shape={target_shape!r}.")
+        self.target_shape = tuple(int(d) for d in ts)
+
+    def compute_output_shape(self, input_shape):
+        n = math.prod(input_shape[1:]) if None not in input_shape[1:] else None
+        known = math.prod(d for d in self.target_shape if d != -1)
+        ts = self.target_shape
+        if n is not None:
+            if -1 in ts:
+                if n % known:
+                    raise ValueError(f'Layer "{self.name}" cannot reshape input of shape {_shape_str(input_shape)} '
+                                     f"to target_shape={ts}.")
+                ts = tuple(n // known if d == -1 else d for d in ts)
+            elif known != n:
+                raise ValueError(f'Layer "{self.name}": total size of new array must be unchanged, '
+                                 f"input_shape = {list(input_shape[1:])}, output_shape = {list(ts)}")
+        return (input_shape[0],) + ts
+
+    def forward(self, x, training=False):
+        if training:
+            self._shape = x.shape
+        return x.reshape((len(x),) + self.target_shape)
+
+    def backward(self, dy, need_dx=True):
+        return dy.reshape(self._shape)
+
+    def get_config(self):
+        return {**super().get_config(), "target_shape": list(self.target_shape)}
+
+
+class Dropout(Layer):
+    """While training, zeroes each input with probability `rate` and scales the others by
+    1 / (1 - rate); the identity otherwise.
+
+    Args:
+        rate: float in [0, 1).
+        noise_shape: optional shape of the mask, broadcast to the input (None: the input's).
+        seed: optional int for a private generator (default: pyconv's generator).
+
+    The mask is drawn with NumPy (there is no dropout kernel in pyconv.nn).
+    """
+
+    def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(rate, bool) or not isinstance(rate, (int, float, np.floating)):
+            raise TypeError(f"`rate` must be a float in [0, 1). Received: rate={rate!r}.")
+        if not 0 <= rate < 1:
+            raise ValueError(f"`rate` must be a float in [0, 1). Received: rate={rate!r}.")
+        self.rate = float(rate)
+        self.noise_shape = None if noise_shape is None else tuple(noise_shape)
+        self.seed = seed
+        self._gen = None if seed is None else np.random.default_rng(seed)
+
+    def forward(self, x, training=False):
+        if not training:
+            return x
+        if self.rate == 0:
+            self._mask = None
+            return x
+        g = self._gen or utils.get_rng()
+        shape = x.shape if self.noise_shape is None else tuple(
+            x.shape[i] if d is None else d for i, d in enumerate(self.noise_shape))
+        mask = g.random(shape, dtype=np.float32) >= np.float32(self.rate)
+        self._mask = mask.astype(np.float32)
+        self._mask *= np.float32(1.0 / (1.0 - self.rate))
+        return x * self._mask
+
+    def backward(self, dy, need_dx=True):
+        return dy if self._mask is None else dy * self._mask
+
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate,
+                "noise_shape": None if self.noise_shape is None else list(self.noise_shape),
+                "seed": self.seed}
+
+
+class Activation(_ActivatedLayer):
+    """Applies an activation ('relu', 'sigmoid', 'tanh', 'softmax', 'linear')."""
+
+    def __init__(self, activation, **kwargs):
+        super().__init__(**kwargs)
+        self._set_activation(activation)
+
+    def forward_pre(self, x, training=False):
+        return x
+
+    def backward(self, dy, need_dx=True, from_logits=False):
+        return self._dz(dy, from_logits)
+
+    def get_config(self):
+        return {**super().get_config(), "activation": self.activation.name}
+
+
+class ReLU(Activation):
+    """max(x, 0). Keras' `max_value`, `negative_slope` and `threshold` are supported only at
+    their defaults (there is no kernel for the other variants)."""
+
+    def __init__(self, max_value=None, negative_slope=0.0, threshold=0.0, **kwargs):
+        if max_value is not None or negative_slope != 0 or threshold != 0:
+            raise ValueError("ReLU supports only max_value=None, negative_slope=0 and threshold=0. "
+                             f"Received: max_value={max_value!r}, negative_slope={negative_slope!r}, "
+                             f"threshold={threshold!r}.")
+        super().__init__("relu", **kwargs)
+
+    def get_config(self):
+        cfg = super().get_config()
+        del cfg["activation"]
+        return cfg
+
+
+class Softmax(Activation):
+    """Softmax over the last axis."""
+
+    def __init__(self, axis=-1, **kwargs):
+        if axis != -1:
+            raise ValueError(f"Softmax supports only axis=-1 (pyconv.nn.softmax_grad is over the last axis). "
+                             f"Received: axis={axis!r}.")
+        super().__init__("softmax", **kwargs)
+
+    def get_config(self):
+        cfg = super().get_config()
+        del cfg["activation"]
+        return cfg
+
+
+class Lambda(Layer):
+    """Wraps a function of arrays. Trains when the function is made of pyconv.nn ops: their
+    gradients are recorded on a tape (pyconv._tape) while training.
+
+    Args:
+        function: the function, called as `function(x, **arguments)`.
+        output_shape: optional output shape of one example (default: found by calling the
+            function on a batch of one zero example).
+        arguments: optional dict of keyword arguments for the function.
+
+    A Lambda's function cannot be saved (it is code): `save` stores its config with a note, and
+    `load_model` needs it back through `custom_objects={layer_name: function}`.
+
+    Example:
+        >>> import numpy as np
+        >>> import pyconv.nn as nn
+        >>> from pyconv import layers
+        >>> depth_pool = layers.Lambda(lambda X: nn.max_pool(X, ksize=(1, 1, 1, 3),
+        ...                                                   strides=(1, 1, 1, 3), padding="valid"))
+        >>> depth_pool(np.ones((1, 2, 2, 6))).shape
+        (1, 2, 2, 2)
+    """
+
+    def __init__(self, function, output_shape=None, mask=None, arguments=None, **kwargs):
+        super().__init__(**kwargs)
+        if not callable(function):
+            raise TypeError(f"`function` must be callable. Received: function={function!r}.")
+        if mask is not None:
+            raise ValueError("`mask` is not supported by pyconv. Received: mask=...")
+        self.function = function
+        self.arguments = dict(arguments or {})
+        self._output_shape = None if output_shape is None else tuple(output_shape)
+
+    def compute_output_shape(self, input_shape):
+        if self._output_shape is not None:
+            return (input_shape[0],) + self._output_shape
+        if None in input_shape[1:]:
+            raise ValueError(f'Lambda layer "{self.name}": pass `output_shape` for inputs of unknown '
+                             f"shape {_shape_str(input_shape)}.")
+        probe = np.zeros((1,) + tuple(input_shape[1:]), np.float32)
+        out = np.asarray(self.function(probe, **self.arguments))
+        return (input_shape[0],) + out.shape[1:]
+
+    def forward(self, x, training=False):
+        if not training:
+            return _validate.as_float32(self.function(x, **self.arguments), "Lambda output")
+        with _tape.recording() as recs:
+            y = self.function(x, **self.arguments)
+        self._rec = (recs, x, y)
+        return _validate.as_float32(y, "Lambda output")
+
+    def backward(self, dy, need_dx=True):
+        recs, x, y = self._rec
+        self._rec = None
+        if not need_dx:
+            return None
+        dx = _tape.gradient(recs, y, dy, x)
+        if dx is None:
+            raise ValueError(f'Lambda layer "{self.name}": no gradient flows from its output back to its '
+                             f"input. Its function must be made of pyconv.nn ops applied to the input "
+                             f"(a NumPy expression between two ops cuts the chain; see docs/api.md).")
+        return dx
+
+    def get_config(self):
+        return {**super().get_config(), "function": getattr(self.function, "__name__", repr(self.function)),
+                "output_shape": None if self._output_shape is None else list(self._output_shape),
+                "arguments": self.arguments,
+                "note": "The function is code and is not saved: load_model needs "
+                        "custom_objects={layer name: function}."}
+
+    @classmethod
+    def from_config(cls, config):
+        raise ValueError(f"Lambda layer {config.get('name')!r}: its function is code, which pyconv never "
+                         f"stores nor executes on load. Pass it to load_model as "
+                         f"custom_objects={{{config.get('name')!r}: function}}.")

@@ -1,0 +1,137 @@
+"""Pooling layers: one pyconv.nn pooling kernel forward, its gradient kernel backward."""
+from .. import _validate, nn
+from .base import Layer, _shape_str
+from .convolutional import _conv_out
+
+__all__ = ["MaxPooling2D", "MaxPool2D", "AveragePooling2D", "AvgPool2D", "GlobalAveragePooling2D",
+           "GlobalAvgPool2D", "GlobalMaxPooling2D", "GlobalMaxPool2D"]
+
+
+def _channels_last(data_format):
+    if data_format not in (None, "channels_last"):
+        raise ValueError(f"`data_format` must be 'channels_last' (pyconv is NHWC). "
+                         f"Received: data_format={data_format!r}.")
+
+
+class _Pooling2D(Layer):
+    _input_ndim = 4
+
+    def __init__(self, pool_size=(2, 2), strides=None, padding="valid", data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        _channels_last(data_format)
+        self.pool_size = _validate.int_pair(pool_size, "pool_size", allow_nhwc=False)
+        self.strides = self.pool_size if strides is None else _validate.int_pair(strides, "strides", allow_nhwc=False)
+        self.padding = _validate.one_of(padding, "padding", ("valid", "same"))
+        self._pad = self.padding.upper()
+
+    def compute_output_shape(self, input_shape):
+        n, h, w, c = input_shape
+        p = _conv_out(h, self.pool_size[0], self.strides[0], 1, self.padding)
+        q = _conv_out(w, self.pool_size[1], self.strides[1], 1, self.padding)
+        if (p is not None and p < 1) or (q is not None and q < 1):
+            raise ValueError(f'Layer "{self.name}" cannot take input shape {_shape_str(input_shape)}: a '
+                             f"{self.pool_size[0]}x{self.pool_size[1]} pool with padding='valid' needs "
+                             f"inputs of at least that size.")
+        return (n, p, q, c)
+
+    def get_config(self):
+        return {**super().get_config(), "pool_size": list(self.pool_size), "strides": list(self.strides),
+                "padding": self.padding}
+
+
+class MaxPooling2D(_Pooling2D):
+    """Max over `pool_size` windows moved by `strides` (default: pool_size).
+
+    Args:
+        pool_size: an int or a tuple of 2 ints ((2, 2)).
+        strides: an int, a tuple of 2 ints, or None (= pool_size).
+        padding: 'valid' or 'same'.
+
+    Input shape: (batch, H, W, C). Output shape: (batch, P, Q, C).
+
+    Example:
+        >>> import numpy as np
+        >>> from pyconv import layers
+        >>> layers.MaxPooling2D((2, 2))(np.ones((1, 26, 26, 32))).shape
+        (1, 13, 13, 32)
+    """
+
+    def forward(self, x, training=False):
+        if training:
+            self._x = x
+        return nn.max_pool(x, self.pool_size, self.strides, self._pad)
+
+    def backward(self, dy, need_dx=True):
+        if not need_dx:
+            return None
+        return nn.max_pool_grad(self._x, dy, self.pool_size, self.strides, self._pad)
+
+
+class AveragePooling2D(_Pooling2D):
+    """Mean over `pool_size` windows (with 'same' padding, over the valid pixels only)."""
+
+    def forward(self, x, training=False):
+        if training:
+            self._shape = x.shape
+        return nn.avg_pool(x, self.pool_size, self.strides, self._pad)
+
+    def backward(self, dy, need_dx=True):
+        if not need_dx:
+            return None
+        return nn.avg_pool_grad(self._shape, dy, self.pool_size, self.strides, self._pad)
+
+
+class _GlobalPooling2D(Layer):
+    _input_ndim = 4
+
+    def __init__(self, data_format=None, keepdims=False, **kwargs):
+        super().__init__(**kwargs)
+        _channels_last(data_format)
+        self.keepdims = bool(keepdims)
+
+    def compute_output_shape(self, input_shape):
+        n, _, _, c = input_shape
+        return (n, 1, 1, c) if self.keepdims else (n, c)
+
+    def _out(self, y):
+        return y.reshape(len(y), 1, 1, -1) if self.keepdims else y
+
+    def _dy(self, dy):
+        return dy.reshape(len(dy), -1) if self.keepdims else dy
+
+    def get_config(self):
+        return {**super().get_config(), "keepdims": self.keepdims}
+
+
+class GlobalAveragePooling2D(_GlobalPooling2D):
+    """Mean over H and W: (batch, H, W, C) -> (batch, C) (or (batch, 1, 1, C) with keepdims)."""
+
+    def forward(self, x, training=False):
+        if training:
+            self._shape = x.shape
+        return self._out(nn.global_avg_pool(x))
+
+    def backward(self, dy, need_dx=True):
+        if not need_dx:
+            return None
+        return nn.global_avg_pool_grad(self._shape, self._dy(dy))
+
+
+class GlobalMaxPooling2D(_GlobalPooling2D):
+    """Max over H and W: (batch, H, W, C) -> (batch, C) (or (batch, 1, 1, C) with keepdims)."""
+
+    def forward(self, x, training=False):
+        if training:
+            self._x = x
+        return self._out(nn.global_max_pool(x))
+
+    def backward(self, dy, need_dx=True):
+        if not need_dx:
+            return None
+        return nn.global_max_pool_grad(self._x, self._dy(dy))
+
+
+MaxPool2D = MaxPooling2D
+AvgPool2D = AveragePooling2D
+GlobalAvgPool2D = GlobalAveragePooling2D
+GlobalMaxPool2D = GlobalMaxPooling2D

@@ -1,0 +1,182 @@
+"""Metrics (Keras 3 names): running means over the batches seen since the last reset.
+
+`update_state(y_true, y_pred)` adds a batch, `result()` gives the running value,
+`reset_state()` starts again. Compile's 'accuracy' (or 'acc') becomes binary, sparse
+categorical or categorical accuracy from the loss and the output shape, as in Keras, and keeps
+the name it was given.
+"""
+import numpy as np
+
+__all__ = ["Metric", "Mean", "Accuracy", "SparseCategoricalAccuracy", "CategoricalAccuracy",
+           "BinaryAccuracy", "MeanSquaredError", "MeanAbsoluteError", "get", "serialize",
+           "deserialize"]
+
+
+class Metric:
+    """Base class: a weighted running mean of per-example values."""
+
+    def __init__(self, name=None, dtype=None):
+        self.name = name or type(self).__name__.lower()
+        self.total = 0.0
+        self.count = 0
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        vals = self._values(np.asarray(y_true), np.asarray(y_pred))
+        self.total += float(vals.sum(dtype=np.float64))
+        self.count += vals.size
+
+    def result(self):
+        return self.total / self.count if self.count else 0.0
+
+    def reset_state(self):
+        self.total, self.count = 0.0, 0
+
+    def get_config(self):
+        return {"name": self.name}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def __repr__(self):
+        return f"<{type(self).__name__} name={self.name!r} result={self.result():.4f}>"
+
+
+class Mean(Metric):
+    """The (weighted) mean of the values given to `update_state(values, sample_weight=None)`."""
+
+    def __init__(self, name="mean", dtype=None):
+        super().__init__(name)
+
+    def update_state(self, values, sample_weight=None):
+        if sample_weight is None:
+            v = np.asarray(values, np.float64)
+            self.total += float(v.sum())
+            self.count += v.size
+        else:
+            self.total += float(values) * sample_weight
+            self.count += sample_weight
+
+
+def _labels(y_true, n_classes):
+    """Class labels from integer labels (N,), (N, 1) or one-hot rows (N, C)."""
+    if y_true.ndim >= 2 and y_true.shape[-1] == n_classes and n_classes > 1 and y_true.dtype.kind == "f":
+        return y_true.argmax(-1)
+    if y_true.ndim >= 2 and y_true.shape[-1] == 1:
+        y_true = y_true[..., 0]
+    return y_true
+
+
+class SparseCategoricalAccuracy(Metric):
+    """How often argmax(y_pred) equals the integer label."""
+
+    def __init__(self, name="sparse_categorical_accuracy", dtype=None):
+        super().__init__(name)
+
+    def _values(self, y_true, y_pred):
+        return y_pred.argmax(-1) == _labels(y_true, y_pred.shape[-1]).reshape(y_pred.shape[:-1])
+
+
+class CategoricalAccuracy(SparseCategoricalAccuracy):
+    """How often argmax(y_pred) equals argmax(y_true) (one-hot targets)."""
+
+    def __init__(self, name="categorical_accuracy", dtype=None):
+        Metric.__init__(self, name)
+
+
+class BinaryAccuracy(Metric):
+    """How often (y_pred > threshold) equals y_true."""
+
+    def __init__(self, name="binary_accuracy", dtype=None, threshold=0.5):
+        super().__init__(name)
+        self.threshold = float(threshold)
+
+    def _values(self, y_true, y_pred):
+        return (y_pred > self.threshold) == (y_true.reshape(y_pred.shape) > 0.5)
+
+    def get_config(self):
+        return {"name": self.name, "threshold": self.threshold}
+
+
+class Accuracy(Metric):
+    """How often y_pred equals y_true exactly."""
+
+    def __init__(self, name="accuracy", dtype=None):
+        super().__init__(name)
+
+    def _values(self, y_true, y_pred):
+        return y_pred == y_true.reshape(y_pred.shape)
+
+
+class MeanSquaredError(Metric):
+    def __init__(self, name="mean_squared_error", dtype=None):
+        super().__init__(name)
+
+    def _values(self, y_true, y_pred):
+        d = y_pred.astype(np.float64) - y_true.reshape(y_pred.shape)
+        return (d * d).reshape(len(d), -1).mean(1)
+
+
+class MeanAbsoluteError(Metric):
+    def __init__(self, name="mean_absolute_error", dtype=None):
+        super().__init__(name)
+
+    def _values(self, y_true, y_pred):
+        d = y_pred.astype(np.float64) - y_true.reshape(y_pred.shape)
+        return np.abs(d).reshape(len(d), -1).mean(1)
+
+
+_ALIASES = {
+    "sparse_categorical_accuracy": SparseCategoricalAccuracy,
+    "categorical_accuracy": CategoricalAccuracy,
+    "binary_accuracy": BinaryAccuracy,
+    "mean_squared_error": MeanSquaredError, "mse": MeanSquaredError,
+    "mean_absolute_error": MeanAbsoluteError, "mae": MeanAbsoluteError,
+}
+_CLASSES = {c.__name__: c for c in (*_ALIASES.values(), Accuracy, Mean)}
+_VALID = ("accuracy", "acc", *_ALIASES)
+
+
+def get(identifier, loss=None, output_shape=None):
+    """A Metric from a Keras name or an instance.
+
+    'accuracy'/'acc' resolve like Keras: binary accuracy for a binary cross-entropy loss or a
+    single output unit, categorical accuracy for a categorical cross-entropy loss, sparse
+    categorical accuracy otherwise; the metric keeps the name it was given.
+
+    Raises:
+        ValueError: unknown name (the message lists the valid ones).
+        TypeError: any other kind of value.
+    """
+    if isinstance(identifier, Metric):
+        return identifier
+    if isinstance(identifier, type) and issubclass(identifier, Metric):
+        return identifier()
+    if not isinstance(identifier, str):
+        raise TypeError(f"`metrics` must hold strings ({', '.join(repr(v) for v in _VALID)}) or "
+                        f"pyconv.metrics.Metric instances. Received: {identifier!r}.")
+    key = identifier.lower()
+    if key in ("accuracy", "acc"):
+        lname = type(loss).__name__ if loss is not None else ""
+        if lname == "BinaryCrossentropy" or (output_shape is not None and output_shape[-1] == 1):
+            return BinaryAccuracy(name=identifier)
+        if lname == "CategoricalCrossentropy":
+            return CategoricalAccuracy(name=identifier)
+        return SparseCategoricalAccuracy(name=identifier)
+    cls = _ALIASES.get(key) or _CLASSES.get(identifier)
+    if cls is None:
+        raise ValueError(f"Unknown metric: {identifier!r}. Valid values are: "
+                         f"{', '.join(repr(v) for v in _VALID)} (or a pyconv.metrics.Metric instance).")
+    return cls(name=identifier) if key in _ALIASES else cls()
+
+
+def serialize(metric):
+    return {"class_name": type(metric).__name__, "config": metric.get_config()}
+
+
+def deserialize(config, custom_objects=None):
+    name = config["class_name"]
+    cls = (custom_objects or {}).get(name) or _CLASSES.get(name)
+    if cls is None:
+        raise ValueError(f"Unknown metric class {name!r}: pass it in `custom_objects`.")
+    return cls.from_config(config.get("config", {}))
