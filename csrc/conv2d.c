@@ -46,8 +46,21 @@ typedef struct {
 
 typedef struct {
     const conv2d_shape *s;
-    const conv_tap *taps;   /* R*S of them */
+    conv_tap *taps;         /* R*S of them */
+    conv_tap *depth;        /* small C only: one per depth index d = t*C + c, off + c included */
 } conv_ctx;
+
+/* Below this many input channels a tap's run is too short for a copy loop to pay: the
+ * packers then gather element by element through `depth` (the first layer: C = 1 or 3). */
+#define SMALL_C 8
+
+/* Copy one element of a patch: tap entry e of the pixel at (h0, w0), element offset base. */
+static inline float patch_elem(const float *inp, const conv2d_shape *s, const conv_tap *e,
+                               int64_t h0, int64_t w0, int64_t base, int inside)
+{
+    int64_t h = h0 + e->dh, w = w0 + e->dw;
+    return inside || (h >= 0 && h < s->H && w >= 0 && w < s->W) ? inp[base + e->off] : 0.0f;
+}
 
 /* Copy depth [d0, d0+k) of one patch row -- output pixel (n,p,q), depth d = (r*S+s)*C + c --
  * to dst[i*stride], zeros where a tap falls in the padding. Each tap is a contiguous run of
@@ -61,6 +74,11 @@ static void patch_row(float *dst, int64_t stride, const float *inp, const conv_c
     const int inside = h0 >= 0 && w0 >= 0 && h0 + (s->R - 1) * s->dil_h < s->H
                        && w0 + (s->S - 1) * s->dil_w < s->W;
     const int64_t base = ((n * s->H + h0) * s->W + w0) * s->C;  /* may be "negative": used only in range */
+    if (cx->depth) {   // small C: element by element through the depth table
+        for (int64_t i = 0; i < k; i++)
+            dst[i * stride] = patch_elem(inp, s, &cx->depth[d0 + i], h0, w0, base, inside);
+        return;
+    }
     int64_t t = d0 / s->C, c = d0 % s->C, i = 0;
     while (i < k) {
         const conv_tap *tp = &cx->taps[t];
@@ -110,45 +128,89 @@ static void pack_patches(float *dst, const gemm_operand *op, int64_t i0, int64_t
     }
 }
 
-/* A of backward_filter: rows are depth indices (r,s,c), depth is output pixels. At one pixel
- * the panel's rows are consecutive (r,s,c), so each run of channels is a contiguous copy. */
+/* A of backward_filter: rows are depth indices (r,s,c), depth is output pixels. One pass
+ * per pixel walks its patch row over the whole block [i0, i0+m) -- runs of C channels per
+ * tap -- and drops each run into the panels it spans: dst[panel][kk][row in panel]. */
 static void pack_patches_t(float *dst, const gemm_operand *op, int64_t i0, int64_t m, int64_t p0,
                            int64_t k, int mr)
 {
     const conv_ctx *cx = op->ctx;
     const conv2d_shape *s = cx->s;
-    for (int64_t ip = 0; ip < m; ip += mr) {
-        int rows = m - ip < mr ? (int)(m - ip) : mr;
-        int64_t q = p0 % s->Q, p = (p0 / s->Q) % s->P, n = p0 / (s->Q * s->P);
-        for (int64_t kk = 0; kk < k; kk++) {
-            float *o = dst + kk * mr;
-            patch_row(o, 1, op->data, cx, n, p, q, i0 + ip, rows);
-            for (int r = rows; r < mr; r++)
-                o[r] = 0.0f;
-            if (++q == s->Q) {
-                q = 0;
-                if (++p == s->P) {
-                    p = 0;
-                    n++;
+    const float *inp = op->data;
+    const int64_t panels = (m + mr - 1) / mr, t0 = i0 / s->C, c0 = i0 % s->C;
+    if (m % mr)   // rows past the end of the last panel are zeros
+        for (int64_t kk = 0; kk < k; kk++)
+            for (int r = (int)(m % mr); r < mr; r++)
+                dst[(panels - 1) * k * mr + kk * mr + r] = 0.0f;
+    int64_t q = p0 % s->Q, p = (p0 / s->Q) % s->P, n = p0 / (s->Q * s->P);
+    for (int64_t kk = 0; kk < k; kk++) {
+        const int64_t h0 = p * s->stride_h - s->pad_top, w0 = q * s->stride_w - s->pad_left;
+        const int64_t base = ((n * s->H + h0) * s->W + w0) * s->C;
+        float *panel = dst + kk * mr;
+        int r = 0;
+        if (cx->depth) {   // small C: element by element through the depth table
+            const int inside = h0 >= 0 && w0 >= 0 && h0 + (s->R - 1) * s->dil_h < s->H
+                               && w0 + (s->S - 1) * s->dil_w < s->W;
+            for (int64_t i = 0; i < m; i++) {
+                panel[r] = patch_elem(inp, s, &cx->depth[i0 + i], h0, w0, base, inside);
+                if (++r == mr) {
+                    r = 0;
+                    panel += k * mr;
                 }
             }
         }
-        dst += k * mr;
+        for (int64_t i = 0, t = t0, c = c0; i < m && !cx->depth; t++, c = 0) {
+            const int64_t run = s->C - c < m - i ? s->C - c : m - i;
+            const int64_t h = h0 + cx->taps[t].dh, w = w0 + cx->taps[t].dw;
+            const float *src = (h >= 0 && h < s->H && w >= 0 && w < s->W)
+                               ? inp + (base + cx->taps[t].off + c) : NULL;
+            for (int64_t j = 0; j < run;) {      // the run, cut at panel boundaries
+                int64_t seg = run - j < mr - r ? run - j : mr - r;
+                if (src)
+                    for (int64_t e = 0; e < seg; e++)
+                        panel[r + e] = src[j + e];
+                else
+                    for (int64_t e = 0; e < seg; e++)
+                        panel[r + e] = 0.0f;
+                r += (int)seg;
+                j += seg;
+                if (r == mr) {
+                    r = 0;
+                    panel += k * mr;
+                }
+            }
+            i += run;
+        }
+        if (++q == s->Q) {
+            q = 0;
+            if (++p == s->P) {
+                p = 0;
+                n++;
+            }
+        }
     }
 }
 
 /* ---- the three passes ---------------------------------------------------------------------- */
 
-/* The tap table of conv_ctx, or NULL if it cannot be allocated. */
-static conv_tap *make_taps(const conv2d_shape *s)
+/* Fill cx's tables (one allocation, freed with free(cx->taps)); PYCONV_ENOMEM if it fails. */
+static int make_ctx(conv_ctx *cx, const conv2d_shape *s)
 {
-    conv_tap *taps = malloc((size_t)(s->R * s->S) * sizeof(conv_tap));
-    if (taps)
-        for (int64_t r = 0; r < s->R; r++)
-            for (int64_t t = 0; t < s->S; t++)
-                taps[r * s->S + t] = (conv_tap){r * s->dil_h, t * s->dil_w,
+    const int64_t RS = s->R * s->S, D = s->C < SMALL_C ? RS * s->C : 0;
+    cx->s = s;
+    cx->taps = malloc((size_t)(RS + D) * sizeof(conv_tap));
+    cx->depth = D ? cx->taps + RS : NULL;
+    if (!cx->taps)
+        return PYCONV_ENOMEM;
+    for (int64_t r = 0; r < s->R; r++)
+        for (int64_t t = 0; t < s->S; t++)
+            cx->taps[r * s->S + t] = (conv_tap){r * s->dil_h, t * s->dil_w,
                                                 (r * s->dil_h * s->W + t * s->dil_w) * s->C};
-    return taps;
+    for (int64_t d = 0; d < D; d++) {
+        cx->depth[d] = cx->taps[d / s->C];
+        cx->depth[d].off += d % s->C;
+    }
+    return PYCONV_OK;
 }
 
 // inp (N,H,W,C), filt (R,S,C,K), bias (K) or NULL, out (N,P,Q,K), overwritten.
@@ -156,14 +218,14 @@ static conv_tap *make_taps(const conv2d_shape *s)
 int conv2d_forward(float *out, const float *inp, const float *filt, const float *bias,
                    int relu, const conv2d_shape *s)
 {
-    conv_ctx cx = {s, make_taps(s)};
-    if (!cx.taps)
+    conv_ctx cx;
+    if (make_ctx(&cx, s) != PYCONV_OK)
         return PYCONV_ENOMEM;
     gemm_operand a = {pack_patches, inp, 0, &cx};
     gemm_operand b = {gemm_pack_b_n, filt, s->K, NULL};
     int status = gemm(out, s->K, &a, &b, s->N * s->P * s->Q, s->K, s->R * s->S * s->C, bias, relu,
                       pyconv_num_threads());
-    free((void *)cx.taps);
+    free(cx.taps);
     return status;
 }
 
@@ -205,10 +267,11 @@ int conv2d_backward_input(float *dinp, const float *dout, const float *filt, con
     const int nthreads = pyconv_num_threads();
     if (s->N == 0)
         return PYCONV_OK;
-    conv_ctx cx = {s, make_taps(s)};
+    conv_ctx cx;
+    int ctx_status = make_ctx(&cx, s);
     float *dcol = malloc((size_t)(nthreads * G * PQ * RSC) * sizeof(float) + 1);
-    if (!cx.taps || !dcol) {
-        free((void *)cx.taps);
+    if (ctx_status != PYCONV_OK || !dcol) {
+        free(cx.taps);
         free(dcol);
         return PYCONV_ENOMEM;
     }
@@ -233,7 +296,7 @@ int conv2d_backward_input(float *dinp, const float *dout, const float *filt, con
             col2im(dinp + (n0 + i) * s->H * s->W * s->C, col + i * PQ * RSC, &cx);
     }
     free(dcol);
-    free((void *)cx.taps);
+    free(cx.taps);
     return status;
 }
 
@@ -251,10 +314,11 @@ int conv2d_backward_filter(float *dfilt, float *dbias, const float *dout, const 
     const int64_t nchunks = npix > 0 ? ceil_div(npix, BWF_CHUNK) : 1;
     if (dbias)
         bias_add_backward(dbias, dout, npix, s->K);
-    conv_ctx cx = {s, make_taps(s)};
+    conv_ctx cx;
+    int ctx_status = make_ctx(&cx, s);
     float *part = nchunks > 1 ? malloc((size_t)(nchunks * M * Ncol) * sizeof(float)) : NULL;
-    if (!cx.taps || (nchunks > 1 && !part)) {
-        free((void *)cx.taps);
+    if (ctx_status != PYCONV_OK || (nchunks > 1 && !part)) {
+        free(cx.taps);
         free(part);
         return PYCONV_ENOMEM;
     }
@@ -285,7 +349,7 @@ int conv2d_backward_filter(float *dfilt, float *dbias, const float *dout, const 
         }
     }
     free(part);
-    free((void *)cx.taps);
+    free(cx.taps);
     return status;
 }
 
