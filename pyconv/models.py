@@ -508,7 +508,7 @@ class Sequential:
         rng = utils.get_rng()
         xbuf = np.empty((min(batch_size, n),) + x.shape[1:], np.float32) if shuffle else None
         ybuf = np.empty((min(batch_size, n),) + y.shape[1:], y.dtype) if shuffle else None
-        nan_warned = False
+        nan_warned = any(isinstance(c, callbacks_module.TerminateOnNaN) for c in cbs)  # it reports
 
         with _InterruptGuard() as guard:
             cbl.on_train_begin()
