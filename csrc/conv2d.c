@@ -62,6 +62,25 @@ static inline float patch_elem(const float *inp, const conv2d_shape *s, const co
     return inside || (h >= 0 && h < s->H && w >= 0 && w < s->W) ? inp[base + e->off] : 0.0f;
 }
 
+/* The forward pass's A, indirect: for output pixel `row` = (n*P + p)*Q + q and taps
+ * t0..t0+nt, the address of the C input channels each tap reads (plus c0), or `zeros` where
+ * the tap falls in the padding. No patch is ever copied. */
+static void patch_rows(const float **dst, int64_t stride, const gemm_operand *op, int64_t row,
+                       int64_t t0, int64_t nt, int64_t c0, const float *zeros)
+{
+    const conv_ctx *cx = op->ctx;
+    const conv2d_shape *s = cx->s;
+    const int64_t q = row % s->Q, p = (row / s->Q) % s->P, n = row / (s->Q * s->P);
+    const int64_t h0 = p * s->stride_h - s->pad_top, w0 = q * s->stride_w - s->pad_left;
+    const int64_t base = ((n * s->H + h0) * s->W + w0) * s->C + c0;
+    for (int64_t t = 0; t < nt; t++) {
+        const conv_tap *tp = &cx->taps[t0 + t];
+        int64_t h = h0 + tp->dh, w = w0 + tp->dw;
+        dst[t * stride] = h >= 0 && h < s->H && w >= 0 && w < s->W ? op->data + (base + tp->off)
+                                                                   : zeros;
+    }
+}
+
 /* Copy depth [d0, d0+k) of one patch row -- output pixel (n,p,q), depth d = (r*S+s)*C + c --
  * to dst[i*stride], zeros where a tap falls in the padding. Each tap is a contiguous run of
  * C channels in NHWC, so this is R*S short copies; pixels whose window lies inside the image
@@ -221,8 +240,12 @@ int conv2d_forward(float *out, const float *inp, const float *filt, const float 
     conv_ctx cx;
     if (make_ctx(&cx, s) != PYCONV_OK)
         return PYCONV_ENOMEM;
-    gemm_operand a = {pack_patches, inp, 0, &cx};
-    gemm_operand b = {gemm_pack_b_n, filt, s->K, NULL};
+    /* A: read in place through row pointers (patch_rows) -- except in the first layer, where
+     * a tap is only C < SMALL_C floats and a pointer per tap costs more than copying them. */
+    gemm_operand a = {.rows = patch_rows, .C = s->C, .data = inp, .ctx = &cx};
+    if (s->C < SMALL_C)
+        a = (gemm_operand){.pack = pack_patches, .data = inp, .ctx = &cx};
+    gemm_operand b = {.pack = gemm_pack_b_n, .data = filt, .ld = s->K};
     int status = gemm(out, s->K, &a, &b, s->N * s->P * s->Q, s->K, s->R * s->S * s->C, bias, relu,
                       pyconv_num_threads());
     free(cx.taps);
@@ -275,7 +298,7 @@ int conv2d_backward_input(float *dinp, const float *dout, const float *filt, con
         free(dcol);
         return PYCONV_ENOMEM;
     }
-    gemm_operand b = {gemm_pack_b_t, filt, s->K, NULL};   /* B[k][rsc] = filt[rsc][k] */
+    gemm_operand b = {.pack = gemm_pack_b_t, .data = filt, .ld = s->K};   /* B[k][rsc] = filt[rsc][k] */
     int status = PYCONV_OK;
     #pragma omp parallel for schedule(dynamic, 1) num_threads(nthreads)
     for (int64_t g = 0; g < ngroups; g++) {
@@ -285,7 +308,7 @@ int conv2d_backward_input(float *dinp, const float *dout, const float *filt, con
         float *col = dcol;
 #endif
         const int64_t n0 = g * G, imgs = s->N - n0 < G ? s->N - n0 : G;
-        gemm_operand a = {gemm_pack_a_n, dout + n0 * PQ * s->K, s->K, NULL};
+        gemm_operand a = {.rows = gemm_rows_n, .C = s->K, .data = dout + n0 * PQ * s->K, .ld = s->K};
         int st = gemm(col, RSC, &a, &b, imgs * PQ, RSC, s->K, NULL, 0, 1);
         if (st != PYCONV_OK) {
             #pragma omp atomic write
@@ -322,8 +345,8 @@ int conv2d_backward_filter(float *dfilt, float *dbias, const float *dout, const 
         free(part);
         return PYCONV_ENOMEM;
     }
-    gemm_operand a = {pack_patches_t, inp, 0, &cx};
-    gemm_operand b = {gemm_pack_b_n, dout, s->K, NULL};
+    gemm_operand a = {.pack = pack_patches_t, .data = inp, .ctx = &cx};
+    gemm_operand b = {.pack = gemm_pack_b_n, .data = dout, .ld = s->K};
     int status = PYCONV_OK;
     if (nchunks == 1) {   // one chunk: the GEMM's own threads, straight into dfilt
         status = gemm(dfilt, Ncol, &a, &b, M, Ncol, npix, NULL, 0, pyconv_num_threads());

@@ -1,6 +1,7 @@
 /* dense.c -- the fully connected layer, forward and backward, on the GEMM.
  *
- *   forward   out (N,K) = x (N,C) . W (C,K) + b            one GEMM, bias (and relu) in its epilogue
+ *   forward   out (N,K) = x (N,C) . W (C,K) + b            one GEMM (A = x read in place through
+ *                                                          row pointers), bias and relu in its epilogue
  *   backward  dx  (N,C) = dout (N,K) . W^T                 GEMM with B packed from W transposed
  *             dW  (C,K) = x^T . dout                       GEMM with A packed from x transposed
  *             db  (K)   = column sums of dout              bias_add_backward
@@ -13,8 +14,8 @@
 int dense_forward(float *out, const float *x, const float *w, const float *b, int relu,
                   int64_t N, int64_t C, int64_t K)
 {
-    gemm_operand a = {gemm_pack_a_n, x, C, NULL};
-    gemm_operand bm = {gemm_pack_b_n, w, K, NULL};
+    gemm_operand a = {.rows = gemm_rows_n, .C = C, .data = x, .ld = C};
+    gemm_operand bm = {.pack = gemm_pack_b_n, .data = w, .ld = K};
     return gemm(out, K, &a, &bm, N, K, C, b, relu, pyconv_num_threads());
 }
 
@@ -23,13 +24,13 @@ int dense_backward(float *dx, float *dw, float *db, const float *dout, const flo
 {
     int status = PYCONV_OK;
     if (dx) {   // dx = dout . W^T: B[o][i] = W[i][o], W stored (C x K) = B^T
-        gemm_operand a = {gemm_pack_a_n, dout, K, NULL};
-        gemm_operand bm = {gemm_pack_b_t, w, K, NULL};
+        gemm_operand a = {.rows = gemm_rows_n, .C = K, .data = dout, .ld = K};
+        gemm_operand bm = {.pack = gemm_pack_b_t, .data = w, .ld = K};
         status = gemm(dx, C, &a, &bm, N, C, K, NULL, 0, pyconv_num_threads());
     }
     if (status == PYCONV_OK && dw) {   // dW = x^T . dout: A[i][n] = x[n][i], x stored (N x C) = A^T
-        gemm_operand a = {gemm_pack_a_t, x, C, NULL};
-        gemm_operand bm = {gemm_pack_b_n, dout, K, NULL};
+        gemm_operand a = {.pack = gemm_pack_a_t, .data = x, .ld = C};
+        gemm_operand bm = {.pack = gemm_pack_b_n, .data = dout, .ld = K};
         status = gemm(dw, K, &a, &bm, C, K, N, NULL, 0, pyconv_num_threads());
     }
     if (status == PYCONV_OK && db)

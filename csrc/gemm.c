@@ -16,18 +16,24 @@
 #endif
 
 typedef void (*ukernel_fn)(int64_t, const float *, const float *, float *, int64_t, int);
+typedef void (*ukernel_ind_fn)(int64_t, int64_t, const float *const *, const float *, float *,
+                               int64_t, int);
 
 typedef struct {
     ukernel_fn ukernel;
+    ukernel_ind_fn ukernel_ind;
     int mr, nr, mc;
 } gemm_isa;
 
 static gemm_isa isa_table(void)
 {
     switch (pyconv_isa_active()) {
-    case PYCONV_ISA_AVX512: return (gemm_isa){ukernel_avx512, AVX512_MR, AVX512_NR, AVX512_MC};
-    case PYCONV_ISA_AVX2:   return (gemm_isa){ukernel_avx2, AVX2_MR, AVX2_NR, AVX2_MC};
-    default:                return (gemm_isa){ukernel_generic, GENERIC_MR, GENERIC_NR, GENERIC_MC};
+    case PYCONV_ISA_AVX512:
+        return (gemm_isa){ukernel_avx512, ukernel_avx512_ind, AVX512_MR, AVX512_NR, AVX512_MC};
+    case PYCONV_ISA_AVX2:
+        return (gemm_isa){ukernel_avx2, ukernel_avx2_ind, AVX2_MR, AVX2_NR, AVX2_MC};
+    default:
+        return (gemm_isa){ukernel_generic, ukernel_generic_ind, GENERIC_MR, GENERIC_NR, GENERIC_MC};
     }
 }
 
@@ -104,6 +110,14 @@ void gemm_pack_b_t(float *dst, const gemm_operand *op, int64_t j0, int64_t n, in
     }
 }
 
+// A (M x K) row-major as an indirect operand: row pointers, one tap of C = K values.
+void gemm_rows_n(const float **dst, int64_t stride, const gemm_operand *op, int64_t row,
+                 int64_t t0, int64_t nt, int64_t c0, const float *zeros)
+{
+    (void)stride, (void)t0, (void)nt, (void)zeros;
+    dst[0] = op->data + row * op->ld + c0;
+}
+
 /* ---- the loop nest ------------------------------------------------------------------------- */
 
 /* The epilogue of one C tile, applied once its last KC block is in: bias, then relu. The
@@ -124,8 +138,8 @@ static void epilogue(float *c, int64_t ldc, int rows, int cols, const float *bia
 /* Loops 2 and 1 over one packed A block and the packed B panel: mc x nc of C.
  * Edge tiles are computed whole into `tile` and only their valid part copied out. */
 static void macro_kernel(const gemm_isa *g, float *c, int64_t ldc, const float *pa,
-                         const float *pb, int64_t mc, int64_t nc, int64_t kc, int first,
-                         int last, const float *bias, int relu)
+                         const float **pt, int64_t nt, const float *pb, int64_t mc, int64_t nc,
+                         int64_t kc, int first, int last, const float *bias, int relu)
 {
     float tile[GEMM_MAX_TILE] __attribute__((aligned(64)));
     for (int64_t jr = 0; jr < nc; jr += g->nr) {          // loop 2 (jr, step NR): B micro-panel in L1
@@ -133,12 +147,15 @@ static void macro_kernel(const gemm_isa *g, float *c, int64_t ldc, const float *
         const float *b = pb + jr * kc;
         for (int64_t ir = 0; ir < mc; ir += g->mr) {      // loop 1 (ir, step MR): A micro-panel from L2
             int rows = mc - ir < g->mr ? (int)(mc - ir) : g->mr;
-            const float *a = pa + ir * kc;
             float *cij = c + ir * ldc + jr;
-            if (rows == g->mr && cols == g->nr) {
-                g->ukernel(kc, a, b, cij, ldc, first);
-            } else {
-                g->ukernel(kc, a, b, tile, g->nr, 1);
+            const int whole = rows == g->mr && cols == g->nr;
+            if (pt)   // indirect A: nt taps of kc / nt values through the row pointers
+                g->ukernel_ind(nt, kc / nt, pt + ir * nt, b, whole ? cij : tile,
+                               whole ? ldc : g->nr, whole ? first : 1);
+            else
+                g->ukernel(kc, pa + ir * kc, b, whole ? cij : tile, whole ? ldc : g->nr,
+                           whole ? first : 1);
+            if (!whole) {
                 for (int i = 0; i < rows; i++)
                     for (int j = 0; j < cols; j++)
                         cij[i * ldc + j] = first ? tile[i * g->nr + j]
@@ -156,6 +173,36 @@ int gemm(float *c, int64_t ldc, const gemm_operand *a, const gemm_operand *b,
     return gemm_slice(c, ldc, a, b, M, N, 0, K, bias, relu, nthreads);
 }
 
+/* Depth block of loop 4 starting at pc: KC values, except that an indirect A's block must
+ * hold whole taps (C <= KC: as many as fit) or lie inside one tap (C > KC). */
+static int64_t depth_block(const gemm_operand *a, int64_t pc, int64_t K)
+{
+    int64_t kc = GEMM_KC;
+    if (a->rows && a->C <= GEMM_KC)
+        kc = GEMM_KC / a->C * a->C;                                     /* whole taps */
+    else if (a->rows)
+        kc = a->C - pc % a->C < GEMM_KC ? a->C - pc % a->C : GEMM_KC;   /* inside one tap */
+    return K - pc < kc ? K - pc : kc;
+}
+
+/* Fill the pointer table of one indirect A block: rows [ic, ic+mc), taps of depth block
+ * [pc, pc+kc), laid out per MR-row tile as [tap][row] (what ukernel_*_ind reads). Rows past
+ * M, up to the tile's end, read zeros. */
+static void fill_rows(const float **pt, const gemm_operand *a, const gemm_isa *g, int64_t ic,
+                      int64_t mc, int64_t M, int64_t pc, int64_t kc, const float *zeros)
+{
+    const int64_t t0 = pc / a->C, c0 = pc % a->C, nt = a->C <= GEMM_KC ? kc / a->C : 1;
+    const int64_t rows = ceil_div(mc, g->mr) * g->mr;
+    for (int64_t r = 0; r < rows; r++) {
+        const float **dst = pt + (r / g->mr) * nt * g->mr + r % g->mr;
+        if (ic + r < M)
+            a->rows(dst, g->mr, a, ic + r, t0, nt, c0, zeros);
+        else
+            for (int64_t t = 0; t < nt; t++)
+                dst[t * g->mr] = zeros;
+    }
+}
+
 int gemm_slice(float *c, int64_t ldc, const gemm_operand *a, const gemm_operand *b,
                int64_t M, int64_t N, int64_t k0, int64_t K, const float *bias, int relu,
                int nthreads)
@@ -169,6 +216,8 @@ int gemm_slice(float *c, int64_t ldc, const gemm_operand *a, const gemm_operand 
         }
         return PYCONV_OK;
     }
+    if (a->rows && k0 != 0)
+        return PYCONV_EINVAL;
     const gemm_isa g = isa_table();
     const int64_t kc_max = K < GEMM_KC ? K : GEMM_KC;
     const int64_t nc_max = N < GEMM_NC ? N : GEMM_NC;
@@ -181,21 +230,27 @@ int gemm_slice(float *c, int64_t ldc, const gemm_operand *a, const gemm_operand 
     const int64_t n_panels_max = ceil_div(nc_max, g.nr);
     const int64_t panels_per_task = n_mblocks >= 4 ? n_panels_max : ceil_div(n_panels_max, 4);
 
-    /* One allocation per call: the shared B panel and one A block per thread. */
+    /* One allocation per call: the shared B panel, then per thread an A block (packed) or a
+     * pointer table (indirect), and for an indirect A a row of zeros for the padding. */
     const size_t b_size = (size_t)(ceil_div(nc_max, g.nr) * g.nr * kc_max);
-    const size_t a_size = (size_t)(mc_max * kc_max);
-    float *work = aligned_alloc(64, ((b_size + a_size * (size_t)nthreads) * sizeof(float) + 63) / 64 * 64);
+    const size_t a_size = a->rows ? (size_t)(mc_max * kc_max) * sizeof(float *) / sizeof(float)
+                                  : (size_t)(mc_max * kc_max);
+    const size_t z_size = a->rows ? (size_t)kc_max : 0;
+    const size_t total = b_size + a_size * (size_t)nthreads + z_size;
+    float *work = aligned_alloc(64, (total * sizeof(float) + 63) / 64 * 64);
     if (!work)
         return PYCONV_ENOMEM;
-    float *pb = work;
+    float *pb = work, *zeros = work + b_size + a_size * (size_t)nthreads;
+    memset(zeros, 0, z_size * sizeof(float));
 
     for (int64_t jc = 0; jc < N; jc += GEMM_NC) {                 // loop 5 (jc, step NC): B panel in L3
         const int64_t nc = N - jc < GEMM_NC ? N - jc : GEMM_NC;
         const int64_t n_panels = ceil_div(nc, g.nr);
         const int64_t n_groups = ceil_div(n_panels, panels_per_task);
-        for (int64_t pc = 0; pc < K; pc += GEMM_KC) {             // loop 4 (pc, step KC): depth block
-            const int64_t kc = K - pc < GEMM_KC ? K - pc : GEMM_KC;
+        for (int64_t pc = 0, kc; pc < K; pc += kc) {              // loop 4 (pc, step KC): depth block
+            kc = depth_block(a, pc, K);
             const int first = pc == 0, last = pc + kc == K;
+            const int64_t nt = a->rows ? (a->C <= GEMM_KC ? kc / a->C : 1) : 0;
 
             #pragma omp parallel num_threads(nthreads)
             {
@@ -217,9 +272,15 @@ int gemm_slice(float *c, int64_t ldc, const gemm_operand *a, const gemm_operand 
                     const int64_t mc = M - ic < g.mc ? M - ic : g.mc;
                     const int64_t j0 = (t % n_groups) * panels_per_task * g.nr;
                     const int64_t w = nc - j0 < panels_per_task * g.nr ? nc - j0 : panels_per_task * g.nr;
-                    a->pack(pa, a, ic, mc, k0 + pc, kc, g.mr);
-                    macro_kernel(&g, c + ic * ldc + jc + j0, ldc, pa, pb + j0 * kc, mc, w, kc,
-                                 first, last, bias ? bias + jc + j0 : NULL, relu);
+                    const float **pt = NULL;
+                    if (a->rows) {
+                        pt = (const float **)pa;
+                        fill_rows(pt, a, &g, ic, mc, M, pc, kc, zeros);
+                    } else {
+                        a->pack(pa, a, ic, mc, k0 + pc, kc, g.mr);
+                    }
+                    macro_kernel(&g, c + ic * ldc + jc + j0, ldc, pa, pt, nt, pb + j0 * kc, mc, w,
+                                 kc, first, last, bias ? bias + jc + j0 : NULL, relu);
                 }
             }
         }
@@ -230,8 +291,8 @@ int gemm_slice(float *c, int64_t ldc, const gemm_operand *a, const gemm_operand 
 
 int sgemm(float *c, const float *a, const float *b, int64_t M, int64_t N, int64_t K)
 {
-    gemm_operand am = {gemm_pack_a_n, a, K, NULL};
-    gemm_operand bm = {gemm_pack_b_n, b, N, NULL};
+    gemm_operand am = {.rows = gemm_rows_n, .C = K, .data = a, .ld = K};
+    gemm_operand bm = {.pack = gemm_pack_b_n, .data = b, .ld = N};
     return gemm(c, N, &am, &bm, M, N, K, NULL, 0, pyconv_num_threads());
 }
 

@@ -20,12 +20,26 @@ typedef struct gemm_operand gemm_operand;
 typedef void (*gemm_pack_fn)(float *dst, const gemm_operand *op,
                              int64_t i0, int64_t m, int64_t p0, int64_t k, int width);
 
+/* An INDIRECT A operand is not packed at all: its depth is `taps` x C (tap-major), and for
+ * GEMM row `row` this writes nt pointers, for taps t0..t0+nt, each to the row's C contiguous
+ * values under that tap plus c0 -- or `zeros` where the tap reads padding -- to dst[t*stride].
+ * The micro-kernel then broadcasts straight from the tensor (an indirection buffer, as in
+ * XNNPACK's indirect convolution), which saves the copy that packing A would cost. */
+typedef void (*gemm_rows_fn)(const float **dst, int64_t stride, const gemm_operand *op,
+                             int64_t row, int64_t t0, int64_t nt, int64_t c0, const float *zeros);
+
 struct gemm_operand {
-    gemm_pack_fn pack;
-    const float *data;     /* the matrix, or the tensor a convolution packer gathers from */
+    gemm_pack_fn pack;     /* a packed operand: copies blocks into panels */
+    gemm_rows_fn rows;     /* or (A only) an indirect one: row pointers per tap */
+    int64_t C;             /* indirect: depth values per tap */
+    const float *data;     /* the matrix, or the tensor a packer gathers from */
     int64_t ld;            /* row stride of a plain matrix */
     const void *ctx;       /* extra description (a convolution's shape), or NULL */
 };
+
+/* A plain row-major matrix (M x K, stride ld) as an indirect operand: one tap of C = K. */
+void gemm_rows_n(const float **dst, int64_t stride, const gemm_operand *op, int64_t row,
+                 int64_t t0, int64_t nt, int64_t c0, const float *zeros);
 
 /* Plain row-major matrices: A (M x K) or B (K x N) as stored ("n"), or stored transposed
  * ("t": A^T stored K x M, B^T stored N x K). */
@@ -42,7 +56,7 @@ int gemm(float *c, int64_t ldc, const gemm_operand *a, const gemm_operand *b,
          int64_t M, int64_t N, int64_t K, const float *bias, int relu, int nthreads);
 
 /* The same over the depth slice [k0, k0+K) of A's columns and B's rows only: one chunk of a
- * longer reduction (conv2d_backward_filter). */
+ * longer reduction (conv2d_backward_filter). A must be packed (not indirect) when k0 > 0. */
 int gemm_slice(float *c, int64_t ldc, const gemm_operand *a, const gemm_operand *b,
                int64_t M, int64_t N, int64_t k0, int64_t K, const float *bias, int relu,
                int nthreads);
@@ -55,5 +69,14 @@ void gemm_ref(float *c, const float *a, const float *b, int64_t M, int64_t N, in
 void ukernel_avx512(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, int overwrite);
 void ukernel_avx2(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, int overwrite);
 void ukernel_generic(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, int overwrite);
+
+/* Indirect micro-kernels: the same tile, A read through ntaps x MR row pointers (a[t*MR+i]),
+ * kc values each; B packed as above with depth ntaps * kc. */
+void ukernel_avx512_ind(int64_t ntaps, int64_t kc, const float *const *a, const float *b,
+                        float *c, int64_t ldc, int overwrite);
+void ukernel_avx2_ind(int64_t ntaps, int64_t kc, const float *const *a, const float *b,
+                      float *c, int64_t ldc, int overwrite);
+void ukernel_generic_ind(int64_t ntaps, int64_t kc, const float *const *a, const float *b,
+                         float *c, int64_t ldc, int overwrite);
 
 #endif /* PYCONV_GEMM_H */

@@ -31,3 +31,34 @@ void ukernel_avx2(int64_t kc, const float *a, const float *b, float *c, int64_t 
         _mm256_storeu_ps(ci + 8, acc[i][1]);
     }
 }
+
+/* The indirect variant (see ukernel_avx512_ind): MR row pointers per tap instead of a
+ * packed A panel. */
+void ukernel_avx2_ind(int64_t ntaps, int64_t kc, const float *const *a, const float *b,
+                      float *c, int64_t ldc, int overwrite)
+{
+    __m256 acc[AVX2_MR][2];
+    for (int i = 0; i < AVX2_MR; i++)
+        acc[i][0] = acc[i][1] = _mm256_setzero_ps();
+    for (int64_t t = 0; t < ntaps; t++, a += AVX2_MR) {
+        for (int64_t k = 0; k < kc; k++) {
+            __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
+            #pragma GCC unroll 6
+            for (int i = 0; i < AVX2_MR; i++) {
+                __m256 ai = _mm256_broadcast_ss(a[i] + k);
+                acc[i][0] = _mm256_fmadd_ps(ai, b0, acc[i][0]);
+                acc[i][1] = _mm256_fmadd_ps(ai, b1, acc[i][1]);
+            }
+            b += AVX2_NR;
+        }
+    }
+    for (int i = 0; i < AVX2_MR; i++) {
+        float *ci = c + i * ldc;
+        if (!overwrite) {
+            acc[i][0] = _mm256_add_ps(_mm256_loadu_ps(ci), acc[i][0]);
+            acc[i][1] = _mm256_add_ps(_mm256_loadu_ps(ci + 8), acc[i][1]);
+        }
+        _mm256_storeu_ps(ci, acc[i][0]);
+        _mm256_storeu_ps(ci + 8, acc[i][1]);
+    }
+}

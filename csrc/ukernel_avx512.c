@@ -33,3 +33,36 @@ void ukernel_avx512(int64_t kc, const float *a, const float *b, float *c, int64_
         _mm512_storeu_ps(ci + 16, acc[i][1]);
     }
 }
+
+/* The indirect variant: A is not packed. For each of `ntaps` taps the caller gives MR row
+ * pointers (a[t*MR + i]), each to kc contiguous floats -- for a convolution, the C channels
+ * of one input pixel under one filter tap (or a zero row for the padding). B is packed as
+ * above, its depth running over (tap, channel). */
+void ukernel_avx512_ind(int64_t ntaps, int64_t kc, const float *const *a, const float *b,
+                        float *c, int64_t ldc, int overwrite)
+{
+    __m512 acc[AVX512_MR][2];
+    for (int i = 0; i < AVX512_MR; i++)
+        acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+    for (int64_t t = 0; t < ntaps; t++, a += AVX512_MR) {
+        for (int64_t k = 0; k < kc; k++) {
+            __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
+            #pragma GCC unroll 12
+            for (int i = 0; i < AVX512_MR; i++) {
+                __m512 ai = _mm512_set1_ps(a[i][k]);
+                acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]);
+                acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);
+            }
+            b += AVX512_NR;
+        }
+    }
+    for (int i = 0; i < AVX512_MR; i++) {
+        float *ci = c + i * ldc;
+        if (!overwrite) {
+            acc[i][0] = _mm512_add_ps(_mm512_loadu_ps(ci), acc[i][0]);
+            acc[i][1] = _mm512_add_ps(_mm512_loadu_ps(ci + 16), acc[i][1]);
+        }
+        _mm512_storeu_ps(ci, acc[i][0]);
+        _mm512_storeu_ps(ci + 16, acc[i][1]);
+    }
+}
