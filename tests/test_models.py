@@ -421,3 +421,65 @@ def test_errors_are_keras_quality():
     with pytest.raises(ValueError, match=r'Input 0 of layer "conv2d" is incompatible with the layer: expected '
                                          r"shape=\(None, 28, 28, 1\), found shape=\(4, 32, 32, 3\)"):
         cnn.fit(np.zeros((4, 32, 32, 3)), np.zeros(4, int), verbose=0)
+
+
+def test_predict_from_four_threads_matches_serial():
+    import threading
+    x, y = images(256)
+    model = models.Sequential([layers.Conv2D(4, 3, activation="relu", input_shape=(8, 8, 1)),
+                               layers.MaxPooling2D(2), layers.Flatten(), layers.Dropout(0.5),
+                               layers.Dense(3, activation="softmax")])
+    serial = model.predict(x, verbose=0)
+    out = [None] * 4
+
+    def work(i):
+        out[i] = model.predict(x, batch_size=16, verbose=0)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for o in out:
+        np.testing.assert_array_equal(o, serial)
+
+
+def test_same_weights_with_one_and_two_threads(tmp_path):
+    """set_random_seed + fit: bitwise the same weights whatever the thread count (subprocesses,
+    since the thread count is read from OMP_NUM_THREADS at import)."""
+    import subprocess
+    import sys
+    script = (
+        "import sys, numpy as np\n"
+        "from pyconv import layers, models, utils\n"
+        "utils.set_random_seed(3)\n"
+        "rng = np.random.default_rng(0)\n"
+        "x = rng.random((96, 12, 12)); y = rng.integers(0, 4, 96)\n"
+        "m = models.Sequential([layers.Conv2D(8, 3, activation='relu', input_shape=(12, 12, 1)),\n"
+        "    layers.MaxPooling2D(2), layers.Conv2D(8, 3, activation='relu'), layers.Flatten(),\n"
+        "    layers.Dropout(0.2), layers.Dense(4, activation='softmax')])\n"
+        "m.compile(optimizer='adam', loss='sparse_categorical_crossentropy')\n"
+        "m.fit(x, y, epochs=2, batch_size=16, verbose=0)\n"
+        "np.savez(sys.argv[1], *m.get_weights())\n")
+    results = []
+    for threads in ("1", "2"):
+        out = tmp_path / f"w{threads}.npz"
+        env = {**os.environ, "OMP_NUM_THREADS": threads}
+        subprocess.run([sys.executable, "-c", script, str(out)], env=env, check=True, timeout=120)
+        with np.load(out) as z:
+            results.append([z[k] for k in sorted(z.files)])
+    for a, b in zip(*results):
+        assert np.array_equal(a, b)
+
+
+def test_docstring_examples():
+    import doctest
+    import pyconv.layers.convolutional
+    import pyconv.layers.core
+    import pyconv.layers.pooling
+    for mod in (pyconv.layers.core, pyconv.layers.convolutional, pyconv.layers.pooling, models, utils,
+                optimizers):
+        utils.clear_session()
+        res = doctest.testmod(mod, optionflags=doctest.ELLIPSIS)
+        assert res.failed == 0, f"{mod.__name__}: {res.failed} failed docstring examples"
+        assert res.attempted > 0, f"{mod.__name__} has no docstring example"
