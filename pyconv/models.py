@@ -135,6 +135,7 @@ class Sequential:
         self.stop_training = False
         self.history = None
         self._loss_tracker = metrics_module.Mean(name="loss")
+        self._train_layers = None  # the training plan (see _plan), reset by build and compile
         if layers is not None:
             for layer in layers:
                 self.add(layer)
@@ -420,9 +421,7 @@ class Sequential:
         self._build_metrics()
         if self._train_layers is None:
             self._plan()
-        if y is not None or True:
-            y = self._prepare_y(y, x)
-        return x, y
+        return x, self._prepare_y(y, x)
 
     # ---- fit ----------------------------------------------------------------------------------
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,

@@ -127,3 +127,19 @@ def test_tutorial_cnn_learns_real_fashion_mnist():
     loss, acc = model.evaluate(xt, yt, verbose=0)
     assert hist.history["loss"][1] < hist.history["loss"][0] < before[0]
     assert acc > 0.72, acc  # chance is 0.10
+
+
+def test_example_script_writes_its_table_and_json(small_data, tmp_path, capsys, monkeypatch):
+    import importlib.util
+    import json
+    spec = importlib.util.spec_from_file_location(
+        "fashion_mnist_example", os.path.join(os.path.dirname(__file__), "..", "examples", "fashion_mnist.py"))
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    assert example.main(["--epochs", "1", "--out", str(tmp_path), "--verbose", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "model   test accuracy   s/epoch    params" in out
+    assert "DNN" in out and "101,770" in out and "93,322" in out
+    res = json.loads((tmp_path / "fashion_mnist.json").read_text())
+    assert [r["model"] for r in res["results"]] == ["DNN", "CNN"] and res["epochs"] == 1
+    assert all(0 <= r["test_accuracy"] <= 1 and r["seconds_per_epoch"] > 0 for r in res["results"])
