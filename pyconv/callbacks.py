@@ -113,7 +113,7 @@ class History(Callback):
 
 
 class ProgbarLogger(Callback):
-    """Prints 'Epoch i/n' and Keras' progress bar (verbose=1) or one line per epoch (verbose=2)."""
+    """Prints 'Epoch i/n' (when n > 1) and Keras' progress bar (verbose=1) or one line per epoch (verbose=2)."""
 
     def __init__(self):
         super().__init__()
@@ -122,7 +122,8 @@ class ProgbarLogger(Callback):
     def on_epoch_begin(self, epoch, logs=None):
         verbose = self.params.get("verbose", 1)
         if verbose:
-            print(f"Epoch {epoch + 1}/{self.params.get('epochs')}", flush=True)
+            if self.params.get("epochs", 1) > 1:  # Keras 3 prints no header for a single epoch
+                print(f"Epoch {epoch + 1}/{self.params.get('epochs')}", flush=True)
             self._bar = _progress.Progbar(self.params.get("steps") or 0, verbose=verbose)
 
     def on_train_batch_end(self, batch, logs=None):

@@ -678,7 +678,9 @@ class Sequential:
             if i:
                 out.append(rule("├", "┼", "┤", "─"))
             shape = _shape_str(l.output_shape) if l.built else "?"
-            params = f"{l.count_params():,}" if l.built else "0 (unbuilt)"
+            # Keras: a layer without a build step (no weights) counts as built from the start
+            unbuilt = not l.built and type(l).build is not Layer.build
+            params = "0 (unbuilt)" if unbuilt else f"{l.count_params():,}"
             out += row([f"{l.name} ({type(l).__name__})", shape, params], "│")
         out.append(rule("└", "┴", "┘", "─"))
         tw, nw = self.trainable_weights, self.non_trainable_weights

@@ -122,8 +122,13 @@ def test_summary_long_names_wrap_and_unbuilt():
     text = []
     model.summary(print_fn=text.append)
     lines = text[0].splitlines()
-    assert "│ global_average_pooling2d        │ ?                      │   0 (unbuilt) │" in lines
-    assert "│ (GlobalAveragePooling2D)        │                        │               │" in lines
+    # pinned against Keras 3.15's output for the same model
+    assert lines[4:9] == [
+        "│ global_average_pooling2d        │ ?                      │             0 │",
+        "│ (GlobalAveragePooling2D)        │                        │               │",
+        "├─────────────────────────────────┼────────────────────────┼───────────────┤",
+        "│ dense (Dense)                   │ ?                      │   0 (unbuilt) │",
+        "└─────────────────────────────────┴────────────────────────┴───────────────┘"]
     assert all(len(l) == 76 for l in lines[1:-3])
 
 
@@ -242,7 +247,7 @@ def test_progress_bar_verbose_1_in_fit(capsys, monkeypatch):
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     model.fit(x, y, epochs=1, verbose=1)
     out = re.sub(r"\x1b\[\d+m", "", capsys.readouterr().out)
-    assert out.startswith("Epoch 1/1\n")
+    assert not out.startswith("Epoch")  # Keras 3: no 'Epoch 1/1' header for one epoch
     num = r"(\d\.\d{4}|\d\.\d{4}e[+-]\d\d)"
     assert re.search(rf"\n2/2 ━{{20}} \d+s \d+(ms|us)/step - accuracy: {num} - loss: {num}\n$", out), out
 
