@@ -9,7 +9,8 @@
  *   forward           (N*P*Q) x K x (R*S*C)     pack_patches: input patches    filt as stored
  *   backward_input    (G*P*Q) x (R*S*C) x K     dout as stored                 filt transposed
  *                     per group of G images, then col2im adds the columns into dinp
- *   backward_filter   (R*S*C) x K x (N*P*Q)     pack_patches_t: patches^T      dout as stored
+ *   backward_filter   K x (R*S*C) x (N*P*Q)     dout^T                         pack_patches_b: patches
+ *     (first layer)   (R*S*C) x K x (N*P*Q)     pack_patches_t: patches^T      dout as stored
  *
  * NHWC is what makes the packing cheap: for one pixel and one filter tap (r,s) the C input
  * channels are contiguous, so a patch row is R*S runs of C floats.
@@ -144,6 +145,33 @@ static void pack_patches(float *dst, const gemm_operand *op, int64_t i0, int64_t
             for (int64_t kk = 0; kk < k; kk++)
                 dst[kk * mr + r] = 0.0f;
         dst += k * mr;
+    }
+}
+
+/* B of backward_filter in its swapped orientation: depth is output pixels, columns are the
+ * patch's depth indices (r,s,c). Each pixel's patch row is copied straight into the NR-wide
+ * panel rows: runs of C contiguous floats, no transposition. */
+static void pack_patches_b(float *dst, const gemm_operand *op, int64_t j0, int64_t n, int64_t p0,
+                           int64_t k, int nr)
+{
+    const conv_ctx *cx = op->ctx;
+    const conv2d_shape *s = cx->s;
+    for (int64_t jp = 0; jp < n; jp += nr) {
+        const int cols = n - jp < nr ? (int)(n - jp) : nr;
+        int64_t q = p0 % s->Q, p = (p0 / s->Q) % s->P, nn = p0 / (s->Q * s->P);
+        for (int64_t kk = 0; kk < k; kk++) {
+            patch_row(dst + kk * nr, 1, op->data, cx, nn, p, q, j0 + jp, cols);
+            for (int c = cols; c < nr; c++)
+                dst[kk * nr + c] = 0.0f;
+            if (++q == s->Q) {
+                q = 0;
+                if (++p == s->P) {
+                    p = 0;
+                    nn++;
+                }
+            }
+        }
+        dst += k * nr;
     }
 }
 
@@ -327,29 +355,45 @@ int conv2d_backward_input(float *dinp, const float *dout, const float *filt, con
  * no extra K blocks, large enough to amortise a GEMM call. */
 #define BWF_CHUNK (4 * 256)
 
-// dout (N,P,Q,K), inp (N,H,W,C), dfilt (R,S,C,K) and dbias (K) or NULL, overwritten.
-// Threads: over fixed pixel chunks, each a single-threaded GEMM into its own partial; the
-// partials are then summed in chunk order (per element, in parallel over elements).
+/* dout (N,P,Q,K), inp (N,H,W,C), dfilt (R,S,C,K) and dbias (K) or NULL, overwritten.
+ *
+ * Two orientations of the same sum over pixels, chosen by the shape:
+ *   C >= SMALL_C: dfilt^T (K x RSC) = dout^T . patches. B, the big operand, is packed from
+ *     patch rows in runs of C contiguous floats (pack_patches_b), A from dout in runs of MR;
+ *     the result is transposed while the chunks are reduced.
+ *   C <  SMALL_C (the first layer): dfilt (RSC x K) = patches^T . dout, so that the few
+ *     RSC rows (9 for a 3x3 filter on one channel) fill an MR panel, not a wide NR one.
+ * Threads: over fixed pixel chunks, each a single-threaded GEMM into its own partial; the
+ * partials are then summed in chunk order (per element, in parallel over elements). The
+ * chunks depend on the sizes only, so the result does not depend on the thread count. */
 int conv2d_backward_filter(float *dfilt, float *dbias, const float *dout, const float *inp,
                            const conv2d_shape *s)
 {
-    const int64_t M = s->R * s->S * s->C, Ncol = s->K, npix = s->N * s->P * s->Q;
+    const int64_t RSC = s->R * s->S * s->C, npix = s->N * s->P * s->Q;
+    const int swapped = s->C >= SMALL_C;
+    const int64_t M = swapped ? s->K : RSC, Ncol = swapped ? RSC : s->K;
     const int64_t nchunks = npix > 0 ? ceil_div(npix, BWF_CHUNK) : 1;
+    const int direct = nchunks == 1 && !swapped;   /* the GEMM can write dfilt itself */
     if (dbias)
         bias_add_backward(dbias, dout, npix, s->K);
     conv_ctx cx;
     int ctx_status = make_ctx(&cx, s);
-    float *part = nchunks > 1 ? malloc((size_t)(nchunks * M * Ncol) * sizeof(float)) : NULL;
-    if (ctx_status != PYCONV_OK || (nchunks > 1 && !part)) {
+    float *part = direct ? NULL : malloc((size_t)(nchunks * M * Ncol) * sizeof(float) + 1);
+    if (ctx_status != PYCONV_OK || (!direct && !part)) {
         free(cx.taps);
         free(part);
         return PYCONV_ENOMEM;
     }
     gemm_operand a = {.pack = pack_patches_t, .data = inp, .ctx = &cx};
     gemm_operand b = {.pack = gemm_pack_b_n, .data = dout, .ld = s->K};
+    if (swapped) {
+        a = (gemm_operand){.pack = gemm_pack_a_t, .data = dout, .ld = s->K};
+        b = (gemm_operand){.pack = pack_patches_b, .data = inp, .ctx = &cx};
+    }
     int status = PYCONV_OK;
-    if (nchunks == 1) {   // one chunk: the GEMM's own threads, straight into dfilt
-        status = gemm(dfilt, Ncol, &a, &b, M, Ncol, npix, NULL, 0, pyconv_num_threads());
+    if (nchunks == 1) {   // one chunk: the GEMM's own threads
+        status = gemm(direct ? dfilt : part, Ncol, &a, &b, M, Ncol, npix, NULL, 0,
+                      pyconv_num_threads());
     } else {
         #pragma omp parallel for schedule(dynamic, 1) num_threads(pyconv_num_threads())
         for (int64_t ch = 0; ch < nchunks; ch++) {
@@ -361,15 +405,18 @@ int conv2d_backward_filter(float *dfilt, float *dbias, const float *dout, const 
                 status = st;
             }
         }
-        if (status == PYCONV_OK) {
-            #pragma omp parallel for schedule(static) num_threads(pyconv_num_threads())
-            for (int64_t i = 0; i < M * Ncol; i++) {
-                float acc = part[i];
+    }
+    if (status == PYCONV_OK && !direct) {
+        // dfilt[rsc][k] = sum over chunks, in chunk order, of the partials (transposed if swapped).
+        #pragma omp parallel for schedule(static) num_threads(pyconv_num_threads())
+        for (int64_t i = 0; i < RSC; i++)
+            for (int64_t k = 0; k < s->K; k++) {
+                const int64_t at = swapped ? k * RSC + i : i * s->K + k;
+                float acc = part[at];
                 for (int64_t ch = 1; ch < nchunks; ch++)
-                    acc += part[ch * M * Ncol + i];
-                dfilt[i] = acc;
+                    acc += part[ch * M * Ncol + at];
+                dfilt[i * s->K + k] = acc;
             }
-        }
     }
     free(part);
     free(cx.taps);
