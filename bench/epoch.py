@@ -1,0 +1,329 @@
+"""Epoch benchmark: the tutorial DNN and CNN trained on real Fashion-MNIST in pyconv, PyTorch and
+TensorFlow/Keras, side by side, one process per (framework, model, repeat).
+
+    python -m bench [--quick] [--repeats 3] [--epochs 1] [--threads 2]
+                    [--frameworks pyconv,torch,tf] [--models dnn,cnn] [--json out.json]
+
+Method (what makes the numbers comparable):
+- Same data: the parent loads pyconv.datasets.fashion_mnist, divides by 255.0, stores float32
+  .npy files; every worker trains on those arrays (batch 32, Adam lr 1e-3 eps 1e-7, sparse
+  categorical cross-entropy, glorot-uniform weights, zero biases).
+- Same threads: OMP_NUM_THREADS (and the BLAS variables) in every worker's environment, plus
+  pyconv.set_num_threads / torch.set_num_threads + set_num_interop_threads / TF's intra- and
+  inter-op thread counts.
+- Fair machine state: repeats alternate frameworks (the order rotates each repeat); a worker
+  warms up on a few batches before its timed epochs; s/epoch is the median over repeats and
+  epochs, extrapolated to 60,000 images when a slice is trained (--quick).
+- PyTorch runs eager, in whichever memory format (NCHW or channels_last) a short calibration
+  run at the start finds faster for the CNN; both times are printed.
+- Peak RSS is the worker's own ru_maxrss (it includes the ~230 MB of float32 data every worker
+  holds); import time is measured in fresh processes, median of a few.
+"""
+import argparse
+import importlib.util
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+from bench import specs
+from bench.worker import RESULT_TAG
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FRAMEWORKS = ("pyconv", "torch", "tf")
+NAMES = {"pyconv": "pyconv", "torch": "PyTorch", "tf": "TensorFlow"}
+MODULES = {"pyconv": "pyconv", "torch": "torch", "tf": "tensorflow"}
+# What a user types: the tutorial's import line (PyTorch has no such line: `import torch`).
+IMPORTS = {"pyconv": "from pyconv import datasets, layers, models",
+           "torch": "import torch",
+           "tf": "from tensorflow.keras import datasets, layers, models"}
+MODEL_NAMES = {"dnn": "DNN", "cnn": "CNN"}
+FLOP_NOTE = ("GFLOP/s counts conv/dense FLOPs only: forward 2 per multiply-add; a training step is "
+             "3x forward per layer (forward, input gradient, weight gradient), 2x for the first "
+             "layer (no input gradient)")
+
+
+# ---- processes ---------------------------------------------------------------------------------
+def child_env(threads):
+    env = dict(os.environ)
+    for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        env[k] = str(threads)
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    env["KERAS_BACKEND"] = "tensorflow"
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (ROOT, env.get("PYTHONPATH")) if p)
+    return env
+
+
+def installed(framework):
+    return importlib.util.find_spec(MODULES[framework]) is not None
+
+
+def run_worker(cfg, threads, timeout=3600):
+    """Run bench.worker in a fresh process; its result dict, or {"error": ...}."""
+    try:
+        p = subprocess.run([sys.executable, "-m", "bench.worker", json.dumps(cfg)], cwd=ROOT,
+                           env=child_env(threads), capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"error": f"timed out after {timeout} s"}
+    for line in reversed(p.stdout.splitlines()):
+        if line.startswith(RESULT_TAG):
+            return json.loads(line[len(RESULT_TAG):])
+    tail = (p.stderr.strip().splitlines() or ["(no output)"])[-1]
+    return {"error": f"exit {p.returncode}: {tail[:200]}"}
+
+
+def import_seconds(statement, threads, repeats):
+    """Median wall time of `statement` in fresh interpreters (interpreter start-up excluded)."""
+    code = f"import time; t = time.perf_counter(); {statement}; print(time.perf_counter() - t)"
+    ts = []
+    for _ in range(repeats):
+        p = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=child_env(threads),
+                           capture_output=True, text=True)
+        if p.returncode != 0:
+            return None
+        ts.append(float(p.stdout.strip().splitlines()[-1]))
+    return statistics.median(ts)
+
+
+def prepare_data(directory):
+    """Fashion-MNIST as the tutorial prepares it (x / 255.0), stored as float32 .npy files."""
+    from pyconv import datasets
+    (x, y), (xt, yt) = datasets.fashion_mnist.load_data()
+    np.save(os.path.join(directory, "x_train.npy"), (x / 255.0).astype(np.float32))
+    np.save(os.path.join(directory, "y_train.npy"), y)
+    np.save(os.path.join(directory, "x_test.npy"), (xt / 255.0).astype(np.float32))
+    np.save(os.path.join(directory, "y_test.npy"), yt)
+    return len(x), len(xt)
+
+
+def machine():
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(l.split(":", 1)[1].strip() for l in f if l.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
+            "platform": platform.platform()}
+
+
+# ---- aggregation and table (pure: tested by tests/test_bench.py) --------------------------------
+def summarize(runs, models, frameworks, n_train, roofline, imports=None, status=None):
+    """Table rows from the raw runs.
+
+    runs: [{"model", "framework", "epoch_seconds": [...], "test_accuracy", "peak_rss_mib", ...}
+    or {"model", "framework", "error"}]. Times are medians over every timed epoch of every repeat,
+    scaled from `n_train` images to specs.TRAIN_IMAGES.
+    """
+    imports, status = imports or {}, status or {}
+    rows = []
+    for model in models:
+        flops = specs.train_flops_per_image(model)
+        per_fw = {}
+        for fw in frameworks:
+            mine = [r for r in runs if r["model"] == model and r["framework"] == fw]
+            ok = [r for r in mine if "error" not in r]
+            row = {"model": model, "framework": fw, "import_s": imports.get(fw), "runs": len(ok)}
+            if not ok:
+                row["status"] = status.get(fw) or (mine[0]["error"] if mine else "not run")
+                per_fw[fw] = row
+                continue
+            t = statistics.median([s for r in ok for s in r["epoch_seconds"]])
+            row.update(status="ok", version=ok[0].get("version"), measured_s=t,
+                       s_per_epoch=t * specs.TRAIN_IMAGES / n_train, samples_per_s=n_train / t,
+                       gflops=flops * n_train / t / 1e9,
+                       peak_rss_mib=max(r["peak_rss_mib"] for r in ok),
+                       test_accuracy=statistics.median(r["test_accuracy"] for r in ok),
+                       errors=len(mine) - len(ok))
+            row["pct_roofline"] = 100 * row["gflops"] / roofline if roofline and roofline == roofline else None
+            if ok[0].get("torch_format"):
+                row["torch_format"] = ok[0]["torch_format"]
+            per_fw[fw] = row
+        ref = per_fw.get("torch", {}).get("s_per_epoch")
+        for fw in frameworks:
+            row = per_fw[fw]
+            if row["status"] == "ok":
+                row["vs_torch"] = row["s_per_epoch"] / ref if ref else None
+            rows.append(row)
+    return rows
+
+
+def _f(v, fmt, none="-"):
+    return none if v is None else format(v, fmt)
+
+
+def format_table(rows):
+    """A Markdown table, one line per (model, framework)."""
+    head = ("| model | framework | s/epoch | samples/s | x PyTorch | GFLOP/s | % roofline "
+            "| peak RSS MiB | import s | test acc |")
+    lines = [head, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        name = NAMES.get(r["framework"], r["framework"])
+        if r.get("torch_format"):
+            name += f" ({r['torch_format']})"
+        model = MODEL_NAMES.get(r["model"], r["model"])
+        imp = _f(r.get("import_s"), ".2f")
+        if r["status"] != "ok":
+            lines.append(f"| {model} | {name} | {r['status']} | | | | | | {imp} | |")
+            continue
+        lines.append(f"| {model} | {name} | {r['s_per_epoch']:.2f} | {r['samples_per_s']:,.0f} | "
+                     f"{_f(r.get('vs_torch'), '.2f')} | {r['gflops']:.1f} | {_f(r.get('pct_roofline'), '.1f')} | "
+                     f"{r['peak_rss_mib']:.0f} | {imp} | {r['test_accuracy']:.4f} |")
+    return "\n".join(lines)
+
+
+def header(info):
+    """The lines printed above the table: what ran, where, and how FLOPs are counted."""
+    lines = [f"Machine: {info['machine']['cpu']}, {info['machine']['cores']} cores; Python "
+             f"{info['machine']['python']}; {info['threads']} thread(s) per framework"]
+    vers = ", ".join(f"{NAMES[fw]} {v}" for fw, v in info["versions"].items())
+    lines.append(f"Versions: {vers}")
+    lines.append(f"Data: Fashion-MNIST, {info['n_train']:,} training images per epoch"
+                 + (f" (s/epoch extrapolated to {specs.TRAIN_IMAGES:,})" if info["n_train"] != specs.TRAIN_IMAGES else "")
+                 + f", {info['n_test']:,} test images; batch {specs.BATCH}; {info['epochs']} epoch(s) x "
+                   f"{info['repeats']} repeat(s), frameworks alternating; medians")
+    for m in info["models"]:
+        fl = specs.train_flops_per_image(m)
+        lines.append(f"{MODEL_NAMES[m]}: {fl / 1e6:.3f} MFLOP per image per training step, "
+                     f"{fl * specs.TRAIN_IMAGES / 1e12:.3f} TFLOP per epoch")
+    lines.append(FLOP_NOTE + ".")
+    roof = info.get("roofline_gflops")
+    lines.append(f"Roofline: numpy float32 2048^3 matmul, {_f(roof, '.0f')} GFLOP/s "
+                 f"({info['threads']} thread(s))")
+    cal = info.get("torch_calibration")
+    if cal:
+        if "error" in cal:
+            lines.append(f"PyTorch memory format: calibration failed ({cal['error']}); NCHW used")
+        else:
+            lines.append(f"PyTorch memory format (CNN, ms/step): NCHW {cal['NCHW']:.2f}, channels_last "
+                         f"{cal['channels_last']:.2f} -> {info['torch_format']} used")
+    return "\n".join(lines)
+
+
+def footer(info):
+    lines = []
+    if info.get("import_pyconv_s") is not None:
+        lines.append(f"`import pyconv` alone: {info['import_pyconv_s']:.3f} s; import s above is the "
+                     "tutorial's line (" + "; ".join(f"{NAMES[k]}: `{IMPORTS[k]}`" for k in info["frameworks"]) + ")")
+    lines.append("Peak RSS: each worker's ru_maxrss, including the float32 data it holds "
+                 f"(~{info.get('data_mib', 0):.0f} MiB) and the test evaluation.")
+    return "\n".join(lines)
+
+
+def to_json(info, rows, runs):
+    return json.dumps({"info": info, "rows": rows, "runs": runs}, indent=1, default=float)
+
+
+# ---- driver --------------------------------------------------------------------------------------
+def parse_list(text, allowed, what):
+    items = [s.strip().lower() for s in text.split(",") if s.strip()]
+    aliases = {"tensorflow": "tf", "keras": "tf", "pytorch": "torch"}
+    items = [aliases.get(s, s) for s in items]
+    bad = [s for s in items if s not in allowed]
+    if bad or not items:
+        raise argparse.ArgumentTypeError(f"--{what} takes a comma-separated list of {', '.join(allowed)}; "
+                                         f"received {text!r}")
+    return list(dict.fromkeys(items))
+
+
+def default_threads():
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def add_arguments(ap):
+    ap.add_argument("--quick", action="store_true",
+                    help="6,400 training and 2,000 test images, 1 repeat, short calibration: about a minute")
+    ap.add_argument("--repeats", type=int, default=None, help="timed runs per (framework, model) (3)")
+    ap.add_argument("--epochs", type=int, default=1, help="timed epochs per run (1)")
+    ap.add_argument("--threads", type=int, default=default_threads(), help="threads per framework")
+    ap.add_argument("--frameworks", default="pyconv,torch,tf",
+                    type=lambda s: parse_list(s, FRAMEWORKS, "frameworks"))
+    ap.add_argument("--models", default="dnn,cnn", type=lambda s: parse_list(s, tuple(specs.MODELS), "models"))
+    ap.add_argument("--train-images", type=int, default=None,
+                    help="train on the first N images (default 60,000; 6,400 with --quick)")
+    ap.add_argument("--torch-format", choices=("auto", "nchw", "channels_last"), default="auto",
+                    help="PyTorch's memory format for the CNN (auto: calibrate both, use the faster)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--json", metavar="PATH", help="also write the table, settings and raw runs here")
+
+
+def run(a, log=print):
+    from bench.kernels import matmul_roofline  # imports pyconv: the parent process only
+    import pyconv
+    repeats = a.repeats if a.repeats is not None else (1 if a.quick else 3)
+    n_train = a.train_images or (6_400 if a.quick else specs.TRAIN_IMAGES)
+    if repeats < 1 or a.epochs < 1 or a.threads < 1 or n_train < specs.BATCH:
+        raise SystemExit("--repeats, --epochs and --threads must be >= 1, --train-images >= 32")
+    status = {fw: "not installed" for fw in a.frameworks if not installed(fw)}
+    fws = [fw for fw in a.frameworks if fw not in status]
+    info = {"machine": machine(), "threads": a.threads, "repeats": repeats, "epochs": a.epochs,
+            "models": a.models, "frameworks": a.frameworks, "quick": a.quick,
+            "command": " ".join([os.path.basename(sys.executable)] + sys.argv), "flop_note": FLOP_NOTE,
+            "isa": pyconv._kernels.isa_active(), "versions": {}}
+    info["roofline_gflops"] = matmul_roofline(a.threads)
+    with tempfile.TemporaryDirectory(prefix="pyconv-bench-") as data:
+        n_all, n_test_all = prepare_data(data)
+        n_train = min(n_train, n_all)
+        n_test = min(2_000 if a.quick else n_test_all, n_test_all)
+        info.update(n_train=n_train, n_test=n_test, data_mib=(n_all + n_test_all) * 784 * 4 / 2 ** 20)
+        base = {"task": "train", "data": data, "n_train": n_train, "n_test": n_test, "threads": a.threads,
+                "epochs": a.epochs, "seed": a.seed, "warmup_steps": 10 if a.quick else 20}
+        torch_format = {"nchw": "NCHW", "channels_last": "channels_last"}.get(a.torch_format, "NCHW")
+        if "torch" in fws and "cnn" in a.models and a.torch_format == "auto":
+            log("calibrating PyTorch's memory format ...", file=sys.stderr, flush=True)
+            cal = run_worker(dict(base, task="calibrate", framework="torch", model="cnn",
+                                  n_train=min(n_all, 3_200), steps=30 if a.quick else 100,
+                                  rounds=2 if a.quick else 3), a.threads)
+            info["torch_calibration"] = cal
+            if "error" not in cal:
+                torch_format = min(("NCHW", "channels_last"), key=lambda k: cal[k])
+        info["torch_format"] = torch_format
+        runs = []
+        for rep in range(repeats):
+            order = fws[rep % len(fws):] + fws[:rep % len(fws)] if fws else []
+            for model in a.models:
+                for fw in order:
+                    cfg = dict(base, framework=fw, model=model, torch_format=torch_format)
+                    t0 = time.perf_counter()
+                    r = run_worker(cfg, a.threads)
+                    r.update(model=model, framework=fw, repeat=rep, wall_s=time.perf_counter() - t0)
+                    runs.append(r)
+                    if "version" in r:
+                        info["versions"][fw] = r["version"]
+                    msg = r["error"] if "error" in r else \
+                        f"{statistics.median(r['epoch_seconds']):.2f} s/epoch on {n_train:,} images"
+                    log(f"[{rep + 1}/{repeats}] {model} {NAMES[fw]}: {msg}", file=sys.stderr, flush=True)
+    n_imp = 3
+    imports = {fw: import_seconds(IMPORTS[fw], a.threads, n_imp) for fw in fws}
+    if "pyconv" in fws:
+        info["import_pyconv_s"] = import_seconds("import pyconv", a.threads, n_imp)
+    for fw in a.frameworks:
+        info["versions"].setdefault(fw, status.get(fw, "?"))
+    rows = summarize(runs, a.models, a.frameworks, n_train, info["roofline_gflops"], imports, status)
+    return info, rows, runs
+
+
+def report(info, rows):
+    return "\n\n".join([header(info), format_table(rows), footer(info)])
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
+    add_arguments(ap)
+    a = ap.parse_args(argv)
+    info, rows, runs = run(a)
+    print(report(info, rows))
+    if a.json:
+        with open(a.json, "w") as f:
+            f.write(to_json(info, rows, runs))
+        print(f"\nwrote {a.json}")
+    return 0

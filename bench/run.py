@@ -1,0 +1,35 @@
+"""The benchmark's one entry point.
+
+    python -m bench [options]            # the epoch benchmark (bench/epoch.py): pyconv vs PyTorch vs TF
+    python -m bench --profile [options]  # one pyconv training step, per layer and pass (bench/stepprofile.py)
+    python -m bench --layers [options]   # per-layer kernel GFLOP/s (bench/kernels.py)
+    python bench/run.py ...              # the same, without -m
+
+Timed runs share the machine: hold the lock, `flock /tmp/pyconv-bench.lock python -m bench ...`.
+`python -m bench --help`, `--profile --help` and `--layers --help` list each mode's options.
+"""
+import os
+import sys
+
+if __package__ in (None, ""):  # run as a script: import `bench` from the repository, not bench/
+    _here = os.path.dirname(os.path.abspath(__file__))
+    sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _here]
+    sys.path.insert(0, os.path.dirname(_here))
+
+
+def main(argv=None):
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if "--layers" in argv:
+        argv.remove("--layers")
+        from bench import kernels
+        return kernels.main(argv) or 0
+    if "--profile" in argv:
+        argv.remove("--profile")
+        from bench import stepprofile
+        return stepprofile.main(argv)
+    from bench import epoch
+    return epoch.main(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
