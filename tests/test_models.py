@@ -5,7 +5,6 @@ import io
 import os
 import re
 import signal
-import warnings
 
 import numpy as np
 import pytest

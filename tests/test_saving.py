@@ -3,7 +3,6 @@ weights-only files, the Lambda rule, atomic writes, and clear errors for damaged
 mismatched files. The format never unpickles (np.load with allow_pickle=False)."""
 import json
 import os
-import zipfile
 
 import numpy as np
 import pytest

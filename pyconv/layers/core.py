@@ -3,7 +3,7 @@ import math
 
 import numpy as np
 
-from .. import _tape, _validate, activations, initializers, nn, utils
+from .. import _tape, _validate, initializers, nn, utils
 from .base import Layer, _ActivatedLayer, _shape_str
 
 __all__ = ["InputLayer", "Input", "Dense", "Flatten", "Reshape", "Dropout", "Activation", "ReLU",
