@@ -16,8 +16,8 @@ Method (what makes the numbers comparable):
   epochs, extrapolated to 60,000 images when a slice is trained (--quick).
 - PyTorch runs eager, in whichever memory format (NCHW or channels_last) a short calibration
   run at the start finds faster for the CNN; both times are printed.
-- Peak RSS is the worker's own ru_maxrss (it includes the ~230 MB of float32 data every worker
-  holds); import time is measured in fresh processes, median of a few.
+- Peak RSS is the worker's own high-water mark (VmHWM; ru_maxrss would carry the parent's peak
+  across exec), and includes the ~210 MiB of float32 data every worker holds; import time is measured in fresh processes, median of a few.
 """
 import argparse
 import importlib.util
@@ -50,13 +50,17 @@ FLOP_NOTE = ("GFLOP/s counts conv/dense FLOPs only: forward 2 per multiply-add; 
 
 
 # ---- processes ---------------------------------------------------------------------------------
+# Workers run from a neutral directory and find `bench` by appending the repository to sys.path,
+# so that pyconv is the one this interpreter installed (not shadowed by an unbuilt source tree).
+WORKER_BOOT = f"import sys; sys.path.append({ROOT!r}); from bench.worker import main; sys.exit(main())"
+
+
 def child_env(threads):
     env = dict(os.environ)
     for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         env[k] = str(threads)
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     env["KERAS_BACKEND"] = "tensorflow"
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (ROOT, env.get("PYTHONPATH")) if p)
     return env
 
 
@@ -67,7 +71,7 @@ def installed(framework):
 def run_worker(cfg, threads, timeout=3600):
     """Run bench.worker in a fresh process; its result dict, or {"error": ...}."""
     try:
-        p = subprocess.run([sys.executable, "-m", "bench.worker", json.dumps(cfg)], cwd=ROOT,
+        p = subprocess.run([sys.executable, "-c", WORKER_BOOT, json.dumps(cfg)], cwd=tempfile.gettempdir(),
                            env=child_env(threads), capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
         return {"error": f"timed out after {timeout} s"}
@@ -83,7 +87,7 @@ def import_seconds(statement, threads, repeats):
     code = f"import time; t = time.perf_counter(); {statement}; print(time.perf_counter() - t)"
     ts = []
     for _ in range(repeats):
-        p = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=child_env(threads),
+        p = subprocess.run([sys.executable, "-c", code], cwd=tempfile.gettempdir(), env=child_env(threads),
                            capture_output=True, text=True)
         if p.returncode != 0:
             return None
@@ -211,8 +215,9 @@ def footer(info):
     if info.get("import_pyconv_s") is not None:
         lines.append(f"`import pyconv` alone: {info['import_pyconv_s']:.3f} s; import s above is the "
                      "tutorial's line (" + "; ".join(f"{NAMES[k]}: `{IMPORTS[k]}`" for k in info["frameworks"]) + ")")
-    lines.append("Peak RSS: each worker's ru_maxrss, including the float32 data it holds "
-                 f"(~{info.get('data_mib', 0):.0f} MiB) and the test evaluation.")
+    lines.append("Peak RSS: each worker's own high-water mark (VmHWM; not ru_maxrss, which Linux carries "
+                 "across exec from the parent), test evaluation included; a worker that only imports NumPy "
+                 f"and loads the same data peaks at {_f(info.get('baseline_rss_mib'), '.0f')} MiB.")
     return "\n".join(lines)
 
 
@@ -245,14 +250,15 @@ def add_arguments(ap):
     ap.add_argument("--repeats", type=int, default=None, help="timed runs per (framework, model) (3)")
     ap.add_argument("--epochs", type=int, default=1, help="timed epochs per run (1)")
     ap.add_argument("--threads", type=int, default=default_threads(), help="threads per framework")
-    ap.add_argument("--frameworks", default="pyconv,torch,tf",
-                    type=lambda s: parse_list(s, FRAMEWORKS, "frameworks"))
-    ap.add_argument("--models", default="dnn,cnn", type=lambda s: parse_list(s, tuple(specs.MODELS), "models"))
+    ap.add_argument("--frameworks", default="pyconv,torch,tf", type=lambda s: parse_list(s, FRAMEWORKS, "frameworks"),
+                    help="comma-separated, of pyconv, torch, tf (default: all; a missing one is 'not installed')")
+    ap.add_argument("--models", default="dnn,cnn", type=lambda s: parse_list(s, tuple(specs.MODELS), "models"),
+                    help="comma-separated, of dnn, cnn (default: both)")
     ap.add_argument("--train-images", type=int, default=None,
                     help="train on the first N images (default 60,000; 6,400 with --quick)")
     ap.add_argument("--torch-format", choices=("auto", "nchw", "channels_last"), default="auto",
                     help="PyTorch's memory format for the CNN (auto: calibrate both, use the faster)")
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seed", type=int, default=0, help="weight init and shuffling seed (0)")
     ap.add_argument("--json", metavar="PATH", help="also write the table, settings and raw runs here")
 
 
@@ -287,6 +293,8 @@ def run(a, log=print):
             if "error" not in cal:
                 torch_format = min(("NCHW", "channels_last"), key=lambda k: cal[k])
         info["torch_format"] = torch_format
+        info["baseline_rss_mib"] = run_worker(dict(base, task="baseline", framework="none", model="dnn"),
+                                              a.threads).get("peak_rss_mib")
         runs = []
         for rep in range(repeats):
             order = fws[rep % len(fws):] + fws[:rep % len(fws)] if fws else []

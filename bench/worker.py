@@ -1,6 +1,7 @@
 """One framework, one model, one timed run -- the child process of bench/epoch.py.
 
     python -m bench.worker '{"task": "train", "framework": "torch", "model": "cnn", ...}'
+    (bench/epoch.py starts it as `python -c WORKER_BOOT '{...}'` from a neutral directory)
 
 Each run is its own process so that one framework's thread pools, allocator and imports never
 touch another's, and so that its peak RSS is its own. The parent sets OMP_NUM_THREADS (and the
@@ -40,7 +41,20 @@ def load(cfg):
 
 
 def peak_rss_mib():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # ru_maxrss is KiB on Linux
+    """This process's peak resident set, MiB: VmHWM from /proc/self/status where there is one.
+
+    Not ru_maxrss alone: Linux carries ru_maxrss across execve, so a worker started by the parent
+    (which holds the whole data set and pyconv) would report the parent's peak if it was higher.
+    VmHWM belongs to the address space that exec created, i.e. to this worker alone.
+    """
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024  # kB
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
 # ---- pyconv and TensorFlow: the tutorial's code, written with Keras' API -------------------------
@@ -213,7 +227,7 @@ def train_torch(cfg):
     return dict(epoch_seconds=times, test_accuracy=run.accuracy(xt, yt), train_loss=loss,
                 version=torch.__version__, threads_in_use=[torch.get_num_threads(),
                                                            torch.get_num_interop_threads()],
-                torch_format="channels_last" if channels_last else "NCHW")
+                torch_format=("channels_last" if channels_last else "NCHW") if x.ndim == 4 else None)
 
 
 def calibrate_torch(cfg):
@@ -234,7 +248,13 @@ def calibrate_torch(cfg):
     return {name: float(np.median(v)) for name, v in ts.items()}
 
 
-TASKS = {("train", "pyconv"): train_pyconv, ("train", "torch"): train_torch, ("train", "tf"): train_tf,
+def baseline(cfg):
+    """Only NumPy and the data: the floor under every framework's peak RSS."""
+    x, y, xt, yt = load(cfg)
+    return dict(images=len(x) + len(xt))
+
+
+TASKS = {("baseline", "none"): baseline, ("train", "pyconv"): train_pyconv, ("train", "torch"): train_torch, ("train", "tf"): train_tf,
          ("calibrate", "torch"): calibrate_torch}
 
 
@@ -242,6 +262,7 @@ def main(argv=None):
     cfg = json.loads((argv or sys.argv[1:])[0])
     out = TASKS[cfg["task"], cfg["framework"]](cfg)
     out["peak_rss_mib"] = peak_rss_mib()
+    out["ru_maxrss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     sys.stdout.flush()
     print(RESULT_TAG + json.dumps(out), flush=True)
     return 0

@@ -1,0 +1,222 @@
+"""The benchmark harness's logic, without timing anything: FLOP counts of the tutorial models, the
+aggregation and the table, the JSON output, option parsing, the entry point's dispatch, and the
+step profiler's bookkeeping (driven by a fake clock). Needs neither PyTorch nor TensorFlow."""
+import json
+import os
+import sys
+
+import numpy as np
+import pytest
+
+sys.path.append(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # for `bench`
+
+from bench import epoch, run as bench_run, specs, stepprofile, worker  # noqa: E402
+
+
+# ---- FLOPs -------------------------------------------------------------------------------------
+def test_forward_flops_by_hand():
+    assert specs.forward_flops("dnn") == [("dense1 784->128", 2 * 784 * 128),
+                                          ("dense2 128->10", 2 * 128 * 10)]
+    assert specs.forward_flops("cnn") == [
+        ("conv1 28x28x1->32", 2 * 26 * 26 * 32 * 3 * 3 * 1),
+        ("conv2 13x13x32->64", 2 * 11 * 11 * 64 * 3 * 3 * 32),
+        ("conv3 5x5x64->64", 2 * 3 * 3 * 64 * 3 * 3 * 64),
+        ("dense1 576->64", 2 * 576 * 64),
+        ("dense2 64->10", 2 * 64 * 10)]
+
+
+def test_train_flops_first_layer_2x_others_3x():
+    assert specs.train_flops_per_image("dnn") == 2 * 200_704 + 3 * 2_560 == 409_088
+    assert specs.train_flops_per_image("cnn") == \
+        2 * 389_376 + 3 * (4_460_544 + 663_552 + 73_728 + 1_280) == 16_376_064
+    # the issue's "one CNN training epoch is ~1.0 TFLOP"
+    assert specs.train_flops_per_image("cnn") * specs.TRAIN_IMAGES == pytest.approx(0.98e12, rel=0.01)
+
+
+@pytest.mark.parametrize("model", ["dnn", "cnn"])
+def test_specs_match_the_pyconv_model(model):
+    """The shapes and parameter counts the FLOPs come from are those of the model pyconv builds."""
+    from pyconv import layers, models
+    m = worker.keras_like_model(layers, models, model)
+    shapes = [tuple(l.output_shape[1:]) for l in m.layers]
+    assert shapes == [outs for *_, outs in specs.layer_shapes(model)]
+    assert m.count_params() == specs.params(model) == {"dnn": 101_770, "cnn": 93_322}[model]
+
+
+# ---- aggregation, table, JSON ---------------------------------------------------------------------
+def fake_runs():
+    runs = []
+    for rep, (tp, tt) in enumerate([(1.0, 2.0), (3.0, 2.5), (2.0, 3.0)]):
+        runs.append(dict(model="cnn", framework="pyconv", epoch_seconds=[tp], test_accuracy=0.80 + rep / 100,
+                         peak_rss_mib=300.0 + rep, version="0.1.0"))
+        runs.append(dict(model="cnn", framework="torch", epoch_seconds=[tt], test_accuracy=0.81,
+                         peak_rss_mib=900.0, version="2.13.0", torch_format="channels_last"))
+    runs.append(dict(model="cnn", framework="pyconv", error="exit 1: boom"))
+    return runs
+
+
+def test_summarize_medians_extrapolation_and_ratio():
+    rows = epoch.summarize(fake_runs(), ["cnn"], ["pyconv", "torch", "tf"], n_train=6_000, roofline=200.0,
+                           imports={"pyconv": 0.1, "torch": 1.0}, status={"tf": "not installed"})
+    py, th, tf = rows
+    assert py["measured_s"] == 2.0 and th["measured_s"] == 2.5           # medians over repeats
+    assert py["s_per_epoch"] == pytest.approx(20.0)                      # x 60,000 / 6,000
+    assert py["samples_per_s"] == pytest.approx(3_000.0)
+    assert py["vs_torch"] == pytest.approx(0.8) and th["vs_torch"] == 1.0
+    assert py["gflops"] == pytest.approx(16_376_064 * 6_000 / 2.0 / 1e9)
+    assert py["pct_roofline"] == pytest.approx(100 * py["gflops"] / 200.0)
+    assert py["peak_rss_mib"] == 302.0 and py["test_accuracy"] == pytest.approx(0.81)
+    assert py["errors"] == 1 and py["runs"] == 3
+    assert th["torch_format"] == "channels_last"
+    assert tf["status"] == "not installed" and "s_per_epoch" not in tf
+
+
+def test_summarize_without_torch_and_with_only_failures():
+    runs = [dict(model="dnn", framework="pyconv", epoch_seconds=[0.5], test_accuracy=0.8,
+                 peak_rss_mib=250.0, version="0.1.0"),
+            dict(model="dnn", framework="tf", error="exit 1: ImportError: x")]
+    rows = epoch.summarize(runs, ["dnn"], ["pyconv", "tf"], n_train=60_000, roofline=float("nan"))
+    assert rows[0]["vs_torch"] is None and rows[0]["pct_roofline"] is None
+    assert rows[1]["status"] == "exit 1: ImportError: x"
+
+
+def test_format_table():
+    rows = epoch.summarize(fake_runs(), ["cnn"], ["pyconv", "torch", "tf"], n_train=6_000, roofline=200.0,
+                           imports={"pyconv": 0.1, "torch": 1.0}, status={"tf": "not installed"})
+    lines = epoch.format_table(rows).splitlines()
+    assert lines[0].startswith("| model | framework | s/epoch | samples/s | x PyTorch | GFLOP/s | % roofline")
+    assert len(lines) == 5 and all(l.count("|") == 11 for l in lines)
+    assert lines[2] == "| CNN | pyconv | 20.00 | 3,000 | 0.80 | 49.1 | 24.6 | 302 | 0.10 | 0.8100 |"
+    assert lines[3].startswith("| CNN | PyTorch (channels_last) | 25.00 | 2,400 | 1.00 |")
+    assert lines[4] == "| CNN | TensorFlow | not installed | | | | | | - | |"
+
+
+def fake_info():
+    return {"machine": {"cpu": "Test CPU", "cores": 2, "python": "3.11"}, "threads": 2, "repeats": 3,
+            "epochs": 1, "models": ["dnn", "cnn"], "frameworks": ["pyconv", "torch", "tf"],
+            "versions": {"pyconv": "0.1.0", "torch": "2.13.0", "tf": "not installed"},
+            "n_train": 6_400, "n_test": 2_000, "roofline_gflops": 190.0,
+            "torch_calibration": {"NCHW": 5.0, "channels_last": 4.0}, "torch_format": "channels_last",
+            "import_pyconv_s": 0.09, "baseline_rss_mib": 230.0}
+
+
+def test_report_says_how_flops_are_counted_and_what_ran():
+    text = epoch.report(fake_info(), [])
+    assert "3x forward per layer" in text and "2x for the first layer" in text
+    assert "extrapolated to 60,000" in text and "Test CPU, 2 cores" in text
+    assert "0.983 TFLOP per epoch" in text and "0.409 MFLOP" in text
+    assert "NCHW 5.00, channels_last 4.00 -> channels_last used" in text
+    assert "TensorFlow not installed" in text and "`import pyconv` alone: 0.090 s" in text
+
+
+def test_json_output_round_trips(tmp_path):
+    rows = epoch.summarize(fake_runs(), ["cnn"], ["pyconv", "torch"], n_train=6_000, roofline=200.0)
+    path = tmp_path / "out.json"
+    path.write_text(epoch.to_json(fake_info(), rows, fake_runs()))
+    data = json.loads(path.read_text())
+    assert set(data) == {"info", "rows", "runs"}
+    assert data["rows"][0]["s_per_epoch"] == pytest.approx(20.0)
+    assert data["info"]["torch_format"] == "channels_last" and len(data["runs"]) == 7
+
+
+# ---- options and dispatch ----------------------------------------------------------------------------
+def test_parse_list():
+    assert epoch.parse_list("pyconv, PyTorch,tensorflow,torch", epoch.FRAMEWORKS, "frameworks") == \
+        ["pyconv", "torch", "tf"]
+    with pytest.raises(Exception, match="--models takes a comma-separated list of dnn, cnn; received 'mlp'"):
+        epoch.parse_list("mlp", ("dnn", "cnn"), "models")
+
+
+def test_options():
+    import argparse
+    ap = argparse.ArgumentParser()
+    epoch.add_arguments(ap)
+    a = ap.parse_args(["--quick", "--models", "cnn", "--frameworks", "pyconv,tf", "--json", "x.json"])
+    assert a.quick and a.models == ["cnn"] and a.frameworks == ["pyconv", "tf"] and a.json == "x.json"
+    assert a.repeats is None and a.epochs == 1 and a.threads >= 1
+
+
+def test_entry_point_dispatch(monkeypatch):
+    from bench import kernels
+    seen = {}
+    monkeypatch.setattr(kernels, "main", lambda argv: seen.setdefault("layers", argv))
+    monkeypatch.setattr(stepprofile, "main", lambda argv: seen.setdefault("profile", argv) and 0)
+    monkeypatch.setattr(epoch, "main", lambda argv: seen.setdefault("epoch", argv) and 0)
+    bench_run.main(["--layers", "--batch", "32"])
+    bench_run.main(["--quick", "--profile"])
+    bench_run.main(["--quick"])
+    assert seen == {"layers": ["--batch", "32"], "profile": ["--quick"], "epoch": ["--quick"]}
+
+
+def test_child_env_sets_threads():
+    env = epoch.child_env(3)
+    assert env["OMP_NUM_THREADS"] == env["OPENBLAS_NUM_THREADS"] == env["MKL_NUM_THREADS"] == "3"
+    assert env["KERAS_BACKEND"] == "tensorflow"
+
+
+# ---- the step profiler's bookkeeping ------------------------------------------------------------------
+class FakeClock:
+    def __init__(self):
+        self.t = 0.0
+
+    def __call__(self):
+        return self.t
+
+
+def test_profile_charges_kernels_to_the_innermost_scope(monkeypatch):
+    clock = FakeClock()
+    monkeypatch.setattr(stepprofile.time, "perf_counter", clock)
+    prof = stepprofile.Profile()
+
+    def kern():
+        clock.t += 2.0
+
+    k = prof.kernel_wrapper("conv2d_fwd", kern)
+
+    def layer_forward():
+        clock.t += 1.0   # Python before the kernel
+        k()
+        inner()          # same scope re-entered (Dense.forward -> forward_pre): not nested
+        clock.t += 0.5
+
+    inner = prof.scope_wrapper(("conv2d", "forward"), lambda: k())
+    fwd = prof.scope_wrapper(("conv2d", "forward"), layer_forward)
+    fwd()
+    k()  # outside every layer: charged to the fit loop
+    key = ("conv2d", "forward")
+    assert prof.incl[key] == 5.5 and prof.kernel[key] == 4.0 and prof.calls[key] == 1
+    assert prof.kernels_in[key]["conv2d_fwd"] == 2
+    assert prof.kernel[stepprofile.ROOT] == 2.0 and prof.kcalls["conv2d_fwd"] == 3
+    assert prof.by_kernel["conv2d_fwd"] == 6.0 and prof.order == [key]
+
+
+def test_instrument_and_restore():
+    from pyconv import _kernels, layers, models
+    m = worker.keras_like_model(layers, models, "dnn")
+    x = np.zeros((64, 28, 28), np.float32)
+    y = np.zeros(64, np.int64)
+    m.fit(x, y, batch_size=32, epochs=1, verbose=0)  # builds the layers and the metrics
+    original = _kernels.dense_fwd
+    prof = stepprofile.Profile()
+    restore = stepprofile.instrument(m, prof)
+    assert _kernels.dense_fwd is not original and "forward" in vars(m.layers[1])
+    m.fit(x, y, batch_size=32, epochs=1, verbose=0)
+    restore()
+    assert _kernels.dense_fwd is original and "forward" not in vars(m.layers[1])
+    scopes = {k[0] for k in prof.order}
+    assert {m.layers[1].name, m.layers[2].name, "loss", "optimizer", "metrics"} <= scopes
+    assert prof.kcalls["dense_fwd"] == 2 * 2 and prof.kcalls["softmax_xent"] == 2
+    assert prof.kernels_in[(m.layers[1].name, "backward")]["dense_bwd"] == 2
+
+
+def test_profile_rows_add_up():
+    """The exclusive rows sum to the step (an identity of the bookkeeping, not a timing)."""
+    rng = np.random.default_rng(0)
+    x = rng.random((64, 28, 28), dtype=np.float32)
+    y = rng.integers(0, 10, 64)
+    p = stepprofile.profile_model("dnn", x, y, steps=2, rounds=1)
+    assert sum(r["total_ms"] for r in p["rows"]) == pytest.approx(p["step_ms"])
+    assert p["kernel_ms"] + p["outside_ms"] == pytest.approx(p["step_ms"])
+    assert p["rows"][-1]["part"] == "fit loop"
+    text = stepprofile.format_profile(p)
+    assert "Python overhead" in text and "| dense_fwd |" in text
