@@ -51,6 +51,10 @@
 #define GEMM_KC 256
 #define GEMM_NC 4096
 
+/* Below this many FLOPs a GEMM runs on one thread: waking a second one costs a few
+ * microseconds, which is what ~1 MFLOP takes at ~200 GFLOP/s. */
+#define GEMM_PAR_MIN_FLOPS 1.0e6
+
 /* The largest MR x NR tile of any ISA: the size of the driver's edge-tile buffer. */
 #define GEMM_MAX_TILE (AVX512_MR * AVX512_NR)
 

@@ -328,7 +328,7 @@ int conv2d_backward_input(float *dinp, const float *dout, const float *filt, con
     }
     gemm_operand b = {.pack = gemm_pack_b_t, .data = filt, .ld = s->K};   /* B[k][rsc] = filt[rsc][k] */
     int status = PYCONV_OK;
-    #pragma omp parallel for schedule(dynamic, 1) num_threads(nthreads)
+    #pragma omp parallel for schedule(dynamic, 1) num_threads(nthreads) if(ngroups > 1)
     for (int64_t g = 0; g < ngroups; g++) {
 #ifdef _OPENMP
         float *col = dcol + (size_t)omp_get_thread_num() * (size_t)(G * PQ * RSC);
@@ -408,7 +408,7 @@ int conv2d_backward_filter(float *dfilt, float *dbias, const float *dout, const 
     }
     if (status == PYCONV_OK && !direct) {
         // dfilt[rsc][k] = sum over chunks, in chunk order, of the partials (transposed if swapped).
-        #pragma omp parallel for schedule(static) num_threads(pyconv_num_threads())
+        #pragma omp parallel for schedule(static) num_threads(pyconv_num_threads()) if(nchunks * RSC * s->K > 32768)
         for (int64_t i = 0; i < RSC; i++)
             for (int64_t k = 0; k < s->K; k++) {
                 const int64_t at = swapped ? k * RSC + i : i * s->K + k;

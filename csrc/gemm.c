@@ -218,6 +218,9 @@ int gemm_slice(float *c, int64_t ldc, const gemm_operand *a, const gemm_operand 
     }
     if (a->rows && k0 != 0)
         return PYCONV_EINVAL;
+    /* A parallel region costs microseconds: below ~1 MFLOP one thread is faster. */
+    if (2.0 * (double)M * (double)N * (double)K < GEMM_PAR_MIN_FLOPS)
+        nthreads = 1;
     const gemm_isa g = isa_table();
     const int64_t kc_max = K < GEMM_KC ? K : GEMM_KC;
     const int64_t nc_max = N < GEMM_NC ? N : GEMM_NC;

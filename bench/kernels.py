@@ -1,0 +1,164 @@
+"""Per-layer kernel benchmark: GFLOP/s of conv2d forward, backward_input, backward_filter and
+dense for the tutorial CNN's layer shapes, beside the numpy float32 matmul rate (our practical
+roofline) and PyTorch when it is installed.
+
+    python -m bench.kernels [--batch 32 256] [--threads 2] [--repeats 20] [--json out.json]
+
+Medians of `--repeats` timed calls after warm-up; pyconv and PyTorch alternate per repeat so
+that both see the same machine state. FLOPs count 2 per multiply-add of the convolution as
+defined (padding taps included), the same for every framework.
+"""
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+import pyconv
+from pyconv import _kernels
+
+# (name, input (H, W, C), filter (R, S, C, K)) -- the tutorial CNN, all 3x3 VALID stride 1.
+CONV_LAYERS = [("conv1 28x28x1->32", (28, 28, 1), (3, 3, 1, 32)),
+               ("conv2 13x13x32->64", (13, 13, 32), (3, 3, 32, 64)),
+               ("conv3 5x5x64->64", (5, 5, 64), (3, 3, 64, 64))]
+DENSE_LAYERS = [("dense 576->64", 576, 64)]
+
+
+def median_time(fn, repeats, warmup=3):
+    for _ in range(warmup):
+        fn()
+    ts = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        ts.append(time.perf_counter() - t0)
+    return float(np.median(ts))
+
+
+def matmul_roofline(threads, n=2048, repeats=10):
+    """numpy float32 matmul GFLOP/s, measured in a subprocess with OPENBLAS_CORETYPE and
+    OPENBLAS_L2_SIZE unset (they pin an old, slower kernel here) and the thread count set."""
+    code = (f"import numpy as np, time\n"
+            f"a = np.random.rand({n}, {n}).astype(np.float32); b = a.copy()\n"
+            f"a @ b; ts = []\n"
+            f"for _ in range({repeats}):\n"
+            f"    t = time.perf_counter(); a @ b; ts.append(time.perf_counter() - t)\n"
+            f"print(2 * {n}**3 / sorted(ts)[len(ts) // 2] / 1e9)\n")
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
+    env["OPENBLAS_NUM_THREADS"] = env["OMP_NUM_THREADS"] = str(threads)
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    return float(out.stdout.strip()) if out.returncode == 0 else float("nan")
+
+
+def pyconv_conv_passes(x, w):
+    P, Q = x.shape[1] - w.shape[0] + 1, x.shape[2] - w.shape[1] + 1
+    g = np.random.default_rng(1).standard_normal((x.shape[0], P, Q, w.shape[3])).astype(np.float32)
+    one = (1, 1)
+    return {
+        "forward": lambda: _kernels.conv2d_fwd(x, w, None, False, P, Q, one, one, 0, 0),
+        "backward_input": lambda: _kernels.conv2d_bwd_input(x.shape, w, g, one, one, 0, 0),
+        "backward_filter": lambda: _kernels.conv2d_bwd_filter(x, w.shape, g, one, one, 0, 0, True),
+    }
+
+
+def torch_conv_passes(torch, x, w, channels_last):
+    xt = torch.from_numpy(x).permute(0, 3, 1, 2)          # NHWC -> NCHW view
+    wt = torch.from_numpy(w).permute(3, 2, 0, 1).contiguous()   # HWIO -> OIHW
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    xt = xt.contiguous(memory_format=fmt)
+    wt = wt.contiguous(memory_format=fmt)
+    F = torch.nn.functional
+    y = F.conv2d(xt, wt)
+    g = torch.randn_like(y).contiguous(memory_format=fmt)
+    bi = torch.ops.aten.convolution_backward
+    return {
+        "forward": lambda: F.conv2d(xt, wt),
+        "backward_input": lambda: bi(g, xt, wt, None, [1, 1], [0, 0], [1, 1], False, [0, 0], 1,
+                                     [True, False, False]),
+        "backward_filter": lambda: bi(g, xt, wt, None, [1, 1], [0, 0], [1, 1], False, [0, 0], 1,
+                                      [False, True, True]),
+    }
+
+
+def run(batches, threads, repeats):
+    pyconv.set_num_threads(threads)
+    try:
+        import torch
+        torch.set_num_threads(threads)
+    except ImportError:
+        torch = None
+    rng = np.random.default_rng(0)
+    rows = []
+    for N in batches:
+        for name, (H, W, C), fshape in CONV_LAYERS:
+            x = rng.standard_normal((N, H, W, C)).astype(np.float32)
+            w = rng.standard_normal(fshape).astype(np.float32)
+            R, S, _, K = fshape
+            flops = 2.0 * N * (H - R + 1) * (W - S + 1) * K * R * S * C
+            ours = pyconv_conv_passes(x, w)
+            theirs = [torch_conv_passes(torch, x, w, cl) for cl in (False, True)] if torch else []
+            for p in ours:
+                t_ours, t_theirs = [], [[] for _ in theirs]
+                for _ in range(repeats):      # alternate frameworks, repeat by repeat
+                    t_ours.append(median_time(ours[p], 1, warmup=1))
+                    for i, th in enumerate(theirs):
+                        t_theirs[i].append(median_time(th[p], 1, warmup=1))
+                t = float(np.median(t_ours))
+                tt = min(float(np.median(v)) for v in t_theirs) if theirs else None
+                rows.append(dict(layer=name, batch=N, pass_=p, ms=t * 1e3, gflops=flops / t / 1e9,
+                                 torch_ms=tt and tt * 1e3, torch_gflops=tt and flops / tt / 1e9))
+        for name, C, K in DENSE_LAYERS:
+            x = rng.standard_normal((N, C)).astype(np.float32)
+            w = rng.standard_normal((C, K)).astype(np.float32)
+            b = np.zeros(K, np.float32)
+            g = rng.standard_normal((N, K)).astype(np.float32)
+            flops = 2.0 * N * C * K
+            passes = {"forward": (lambda: _kernels.dense_fwd(x, w, b), 1),
+                      "backward (dx+dW)": (lambda: _kernels.dense_bwd(g, x, w), 2)}
+            if torch:
+                xt, wt, gt = (torch.from_numpy(a) for a in (x, w, g))
+                tp = {"forward": lambda: xt @ wt, "backward (dx+dW)": lambda: (gt @ wt.T, xt.T @ gt)}
+            for p, (fn, mult) in passes.items():
+                t_o, t_t = [], []
+                for _ in range(repeats):
+                    t_o.append(median_time(fn, 1, warmup=1))
+                    if torch:
+                        t_t.append(median_time(tp[p], 1, warmup=1))
+                t = float(np.median(t_o))
+                tt = float(np.median(t_t)) if torch else None
+                rows.append(dict(layer=name, batch=N, pass_=p, ms=t * 1e3, gflops=mult * flops / t / 1e9,
+                                 torch_ms=tt and tt * 1e3, torch_gflops=tt and mult * flops / tt / 1e9))
+    return rows, torch.__version__ if torch else None
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--batch", type=int, nargs="+", default=[32, 256])
+    ap.add_argument("--threads", type=int, default=pyconv.get_num_threads())
+    ap.add_argument("--repeats", type=int, default=20)
+    ap.add_argument("--json", help="also write the rows to this JSON file")
+    a = ap.parse_args(argv)
+    roof = matmul_roofline(a.threads)
+    rows, torch_version = run(a.batch, a.threads, a.repeats)
+    print(f"pyconv {pyconv.__version__} ({_kernels.isa_active()}, {a.threads} threads); "
+          f"PyTorch {torch_version or 'not installed'}; {platform.processor() or platform.machine()}")
+    print(f"numpy float32 matmul roofline: {roof:.0f} GFLOP/s\n")
+    print(f"| layer | batch | pass | pyconv ms | pyconv GFLOP/s | % roofline | PyTorch GFLOP/s | pyconv / PyTorch |")
+    print(f"|---|---:|---|---:|---:|---:|---:|---:|")
+    for r in rows:
+        tg = f"{r['torch_gflops']:.1f}" if r["torch_gflops"] else "-"
+        ratio = f"{r['gflops'] / r['torch_gflops']:.2f}" if r["torch_gflops"] else "-"
+        print(f"| {r['layer']} | {r['batch']} | {r['pass_']} | {r['ms']:.3f} | {r['gflops']:.1f} | "
+              f"{100 * r['gflops'] / roof:.0f}% | {tg} | {ratio} |")
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump(dict(roofline_gflops=roof, threads=a.threads, isa=_kernels.isa_active(),
+                           torch=torch_version, rows=rows), f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
