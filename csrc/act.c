@@ -16,7 +16,7 @@ void relu_forward(float *out, const float *x, int64_t n)
 {
     #pragma omp parallel for schedule(static) num_threads(pyconv_num_threads()) if(n > ELEMWISE_PAR_MIN)
     for (int64_t i = 0; i < n; i++)
-        out[i] = x[i] > 0.0f ? x[i] : 0.0f;
+        out[i] = !(x[i] <= 0.0f) ? x[i] : 0.0f;   /* NaN propagates; -0 gives +0 */
 }
 
 void relu_backward(float *dx, const float *dout, const float *out, int64_t n)

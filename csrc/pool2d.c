@@ -10,7 +10,9 @@
  *   - Max picks the FIRST maximum of its window in row-major (r, s) scan order: a value
  *     replaces the running max only if it is strictly greater. Max backward sends each
  *     gradient to that element, so with ties (e.g. a constant input) the whole gradient goes
- *     to the top-left-most maximum. NaN never replaces a running max (IEEE `>` is false).
+ *     to the top-left-most maximum. NaN propagates (as np.max): a NaN beats any number and
+ *     nothing beats a NaN (max_wins), so a window holding a NaN gives NaN and its gradient
+ *     goes to the window's first NaN.
  *   - Fast path: NHWC puts the C channels of one pixel next to each other, so every fast
  *     kernel keeps c as its innermost loop, unit stride, lanes independent: the compiler
  *     vectorises it (C running maxima or sums advance at once). The *_ref loop nests put c
@@ -31,6 +33,9 @@
 
 static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 static inline int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
+/* Whether v replaces the running max m: strictly greater (ties keep the first max), or v is
+ * the first NaN (IEEE `>` is false for NaN, which would silently drop it). Branch-free. */
+static inline int max_wins(float v, float m) { return (v > m) | ((v != v) & (m == m)); }
 
 /* The input rows [*lo, *hi) covered by the window of output row p, clipped to [0, H).
  * The same helper serves columns (q, stride_w, pad_left, S, W). */
@@ -88,7 +93,7 @@ int maxpool2d_forward(float *out, const float *inp, const pool2d_shape *s)
             window_span(q, s->stride_w, s->pad_left, s->S, W, &w0, &w1);
             float *restrict o = out + (np * Q + q) * C;
             /* The window's first element starts the running max; scanning it again is a
-             * no-op (x > x is false), which keeps the loop below branch-free. */
+             * no-op (max_wins(x, x) is false, NaN or not), which keeps the loop below branch-free. */
             const float *x0 = inp + ((n * H + h0) * W + w0) * C;
             for (int64_t c = 0; c < C; c++)
                 o[c] = x0[c];
@@ -96,7 +101,7 @@ int maxpool2d_forward(float *out, const float *inp, const pool2d_shape *s)
                 for (int64_t w = w0; w < w1; w++) {
                     const float *restrict x = inp + ((n * H + h) * W + w) * C;
                     for (int64_t c = 0; c < C; c++)   /* vectorised: C lanes, unit stride */
-                        o[c] = x[c] > o[c] ? x[c] : o[c];
+                        o[c] = max_wins(x[c], o[c]) ? x[c] : o[c];
                 }
         }
     }
@@ -123,7 +128,7 @@ int maxpool2d_forward_ref(float *out, const float *inp, const pool2d_shape *s)
                             if (h < 0 || h >= H || w < 0 || w >= W)
                                 continue;   /* padding: never wins */
                             float v = inp[((n * H + h) * W + w) * C + c];
-                            if (!found || v > m) {   /* strictly greater: the first max stays */
+                            if (!found || max_wins(v, m)) {   /* strictly greater: the first max stays */
                                 m = v;
                                 found = 1;
                             }
@@ -174,9 +179,9 @@ int maxpool2d_backward(float *dinp, const float *dout, const float *inp, const p
                          * (GCC does not if-convert `gt ? off : at[c]` here). */
                         for (int64_t c = 0; c < cn; c++) {
                             const float v = xp[c], mc = m[c];
-                            const int64_t gt = -(int64_t)(v > mc);   /* all ones if v wins */
+                            const int64_t gt = -(int64_t)max_wins(v, mc);   /* all ones if v wins */
                             at[c] = (off & gt) | (at[c] & ~gt);
-                            m[c] = v > mc ? v : mc;
+                            m[c] = max_wins(v, mc) ? v : mc;
                         }
                     }
                 /* The scatter: each channel lands on its own pixel, so this loop is scalar. */
@@ -211,7 +216,7 @@ int maxpool2d_backward_ref(float *dinp, const float *dout, const float *inp, con
                             if (h < 0 || h >= H || w < 0 || w >= W)
                                 continue;
                             int64_t i = ((n * H + h) * W + w) * C + c;
-                            if (best < 0 || inp[i] > m) {
+                            if (best < 0 || max_wins(inp[i], m)) {
                                 m = inp[i];
                                 best = i;
                             }
@@ -453,7 +458,7 @@ int global_maxpool2d_forward(float *out, const float *inp, int64_t N, int64_t H,
             o[c] = x[c];
         for (int64_t hw = 1; hw < HW; hw++)
             for (int64_t c = 0; c < cn; c++)   /* vectorised: cn running maxima */
-                o[c] = x[hw * C + c] > o[c] ? x[hw * C + c] : o[c];
+                o[c] = max_wins(x[hw * C + c], o[c]) ? x[hw * C + c] : o[c];
     }
     return PYCONV_OK;
 }
@@ -469,7 +474,7 @@ int global_maxpool2d_forward_ref(float *out, const float *inp, int64_t N, int64_
             float m = inp[n * H * W * C + c];
             for (int64_t hw = 1; hw < H * W; hw++) {
                 float v = inp[(n * H * W + hw) * C + c];
-                if (v > m)
+                if (max_wins(v, m))
                     m = v;
             }
             out[n * C + c] = m;
@@ -501,9 +506,9 @@ int global_maxpool2d_backward(float *dinp, const float *dout, const float *inp,
         for (int64_t hw = 1; hw < HW; hw++)
             for (int64_t c = 0; c < cn; c++) {   /* vectorised: a bit mask, as in maxpool2d_backward */
                 const float v = x[hw * C + c], mc = m[c];
-                const int64_t gt = -(int64_t)(v > mc);
+                const int64_t gt = -(int64_t)max_wins(v, mc);
                 at[c] = (hw & gt) | (at[c] & ~gt);
-                m[c] = v > mc ? v : mc;
+                m[c] = max_wins(v, mc) ? v : mc;
             }
         for (int64_t hw = 0; hw < HW; hw++)
             for (int64_t c = 0; c < cn; c++)
@@ -528,7 +533,7 @@ int global_maxpool2d_backward_ref(float *dinp, const float *dout, const float *i
             int64_t best = n * H * W * C + c;
             for (int64_t hw = 1; hw < H * W; hw++) {
                 int64_t i = (n * H * W + hw) * C + c;
-                if (inp[i] > inp[best])
+                if (max_wins(inp[i], inp[best]))
                     best = i;
             }
             dinp[best] = dout[n * C + c];
@@ -563,7 +568,7 @@ int depthwise_maxpool2d_forward(float *out, const float *inp,
             o[k] = x[k * D];
         for (int64_t i = 1; i < D; i++)
             for (int64_t k = 0; k < K; k++)
-                o[k] = x[k * D + i] > o[k] ? x[k * D + i] : o[k];
+                o[k] = max_wins(x[k * D + i], o[k]) ? x[k * D + i] : o[k];
     }
     return PYCONV_OK;
 }
@@ -580,7 +585,7 @@ int depthwise_maxpool2d_forward_ref(float *out, const float *inp,
         for (int64_t k = 0; k < K; k++) {
             float b = inp[m * C + k * D];
             for (int64_t i = 1; i < D; i++)
-                if (inp[m * C + k * D + i] > b)
+                if (max_wins(inp[m * C + k * D + i], b))
                     b = inp[m * C + k * D + i];
             out[m * K + k] = b;
         }
@@ -605,7 +610,7 @@ int depthwise_maxpool2d_backward(float *dinp, const float *dout, const float *in
         for (int64_t k = 0; k < K; k++) {
             int64_t best = 0;
             for (int64_t i = 1; i < D; i++)
-                best = x[k * D + i] > x[k * D + best] ? i : best;
+                best = max_wins(x[k * D + i], x[k * D + best]) ? i : best;
             for (int64_t i = 0; i < D; i++)
                 d[k * D + i] = i == best ? dout[m * K + k] : 0.0f;
         }
@@ -627,7 +632,7 @@ int depthwise_maxpool2d_backward_ref(float *dinp, const float *dout, const float
         for (int64_t k = 0; k < K; k++) {
             int64_t best = m * C + k * D;
             for (int64_t i = 1; i < D; i++)
-                if (inp[m * C + k * D + i] > inp[best])
+                if (max_wins(inp[m * C + k * D + i], inp[best]))
                     best = m * C + k * D + i;
             dinp[best] = dout[m * K + k];
         }

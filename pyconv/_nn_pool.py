@@ -30,7 +30,7 @@ Example (pyconv.nn.max_pool is this max_pool):
 import numpy as np
 
 from . import _kernels, _tape
-from ._validate import as_float32, is_int
+from ._validate import as_float32, check_alloc, is_int, sizes, window_param
 
 __all__ = ["max_pool", "max_pool2d", "avg_pool", "avg_pool2d", "max_pool_grad", "avg_pool_grad",
            "global_max_pool", "global_avg_pool", "global_max_pool_grad", "global_avg_pool_grad"]
@@ -58,6 +58,7 @@ def _window(v, name):
         raise TypeError(f"`{name}` must be {what}. Received: {name}={v!r}.")
     if min(vals) < 1:
         raise ValueError(f"`{name}` must be {what}. Received: {name}={v!r}.")
+    window_param(vals, name, v)
     if vals[0] != 1:
         raise ValueError(f"`{name}` must be 1 at the batch axis: pooling over the batch axis is "
                          f"not supported (nor by TensorFlow); for a 2x2 window write "
@@ -153,16 +154,7 @@ class _Pool:
         Q, pad_left = _out_size(W, k[2], st[2], (pl, pr), mode, ksize, shape, "width")
         self.geom = (P, Q, k[1], k[2], st[1], st[2], pad_top, pad_left)
         self.out_shape = (N, P, Q, C)
-
-
-def _input_sizes(v, name="input_sizes", ndim=4):
-    if isinstance(v, np.ndarray):
-        v = v.tolist()
-    if (not isinstance(v, (tuple, list)) or len(v) != ndim
-            or not all(is_int(e) and e >= 0 for e in v)):
-        raise ValueError(f"`{name}` must be {ndim} non-negative ints (N, H, W, C). "
-                         f"Received: {name}={v!r}.")
-    return tuple(int(e) for e in v)
+        check_alloc(self.out_shape, f"The output of {op}")
 
 
 def _check_backprop(g, expected):
@@ -315,7 +307,7 @@ def avg_pool_grad(input_sizes, out_backprop, ksize, strides, padding, data_forma
         array([[0.25, 0.25],
                [0.25, 0.25]], dtype=float32)
     """
-    shape = _input_sizes(input_sizes)
+    shape = sizes(input_sizes, "input_sizes")
     g = as_float32(out_backprop, "out_backprop")
     pool = _Pool(shape, ksize, strides, padding, data_format, "avg_pool")
     _check_backprop(g, pool.out_shape)
@@ -393,7 +385,7 @@ def global_avg_pool_grad(input_sizes, out_backprop):
     Raises:
         ValueError: a malformed `input_sizes`, or `out_backprop` not (N, C).
     """
-    shape = _input_sizes(input_sizes)
+    shape = sizes(input_sizes, "input_sizes")
     if shape[1] < 1 or shape[2] < 1:
         raise ValueError(f"`input_sizes` must have a non-empty height and width for global "
                          f"pooling. Received: input_sizes={input_sizes!r}.")

@@ -34,6 +34,8 @@ import zipfile
 
 import numpy as np
 
+from . import _validate
+
 FORMAT = "pyconv"
 FORMAT_VERSION = 1
 
@@ -44,10 +46,12 @@ class FileFormatError(ValueError):
 
 def write_atomic(path, arrays):
     """Write `arrays` (name -> ndarray) as an .npz archive at `path`, atomically."""
-    path = os.fspath(path)
+    path = _validate.filepath(path)
     d = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(d):
         raise FileNotFoundError(f"Cannot save to '{path}': the directory '{d}' does not exist.")
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"Cannot save to '{path}': it is a directory.")
     fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=d)
     try:
         with os.fdopen(fd, "wb") as f:
@@ -91,17 +95,20 @@ def load(path):
         FileNotFoundError: no such file.
         FileFormatError (ValueError): not a pyconv file, truncated, corrupted, or newer.
     """
-    path = os.fspath(path)
+    path = _validate.filepath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"No such file: '{path}'.")
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"Cannot load '{path}': it is a directory, not a pyconv file.")
 
     def bad(problem):
         return FileFormatError(f"Cannot load '{path}': {problem}")
 
     try:
-        with np.load(path, allow_pickle=False) as z:
-            if not isinstance(z, np.lib.npyio.NpzFile):
-                raise bad("not a pyconv file (a single .npy array, not an archive).")
+        z = np.load(path, allow_pickle=False)
+        if not isinstance(z, np.lib.npyio.NpzFile):
+            raise bad("not a pyconv file (a single .npy array, not an archive).")
+        with z:
             names = set(z.files)
             if "header" not in names:
                 raise bad("not a pyconv file (no header).")

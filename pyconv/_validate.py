@@ -4,12 +4,18 @@
 
 Raise ValueError/TypeError, never assert (asserts vanish under python -O).
 """
+import math
 import numbers
+import sys
 
 import numpy as np
 
 _FLOAT_KINDS = "f"
 _OK_INPUT_KINDS = "fiub"  # converted to float32; anything else is a TypeError
+# Window parameters (strides, dilations, window sizes, explicit padding) are at most this: the
+# pooling kernels keep them in C ints, and with array extents below 2**32 every index the
+# kernels compute (p * stride + r * dilation - pad) then stays far inside int64_t.
+MAX_WINDOW_PARAM = 2**31 - 1
 
 
 def as_float32(x, name, ndim=None, min_ndim=None):
@@ -30,7 +36,7 @@ def as_float32(x, name, ndim=None, min_ndim=None):
         if arr.dtype.kind not in _OK_INPUT_KINDS:
             raise TypeError(f"`{name}` must be a real-valued numeric array (float32 is native; "
                             f"float64, int and bool are converted). Received: dtype={arr.dtype}.")
-        arr = np.ascontiguousarray(arr, dtype=np.float32)
+        arr = np.asarray(arr, dtype=np.float32, order="C")  # keeps 0-d as 0-d (ascontiguousarray does not)
     if ndim is not None and arr.ndim != ndim:
         raise ValueError(f"`{name}` must be a {ndim}-D array. Received: {name}.shape={arr.shape}.")
     if min_ndim is not None and arr.ndim < min_ndim:
@@ -53,7 +59,7 @@ def positive_int(v, name):
 
 def int_pair(v, name, allow_nhwc=True, min_value=1):
     """An int, a 2-tuple, or (when allowed) a 4-tuple NHWC with 1 at batch and channel,
-    as a (height, width) pair of ints >= min_value."""
+    as a (height, width) pair of ints in [min_value, MAX_WINDOW_PARAM]."""
     what = f"a positive int or a tuple of 2 positive ints"
     if allow_nhwc:
         what += " (or 4 ints NHWC with 1 at batch and channel)"
@@ -77,7 +83,67 @@ def int_pair(v, name, allow_nhwc=True, min_value=1):
         raise TypeError(f"`{name}` must be {what}. Received: {name}={v!r}.")
     if min(vals) < min_value:
         raise bad
+    return window_param(vals, name, v)
+
+
+def window_param(vals, name, received):
+    """`vals` (ints) unchanged, or a ValueError if one exceeds MAX_WINDOW_PARAM."""
+    if max(vals, default=0) > MAX_WINDOW_PARAM:
+        raise ValueError(f"`{name}` must be at most 2**31 - 1 = {MAX_WINDOW_PARAM} (larger windows, "
+                         f"strides, dilations or padding would overflow the kernels' index arithmetic). "
+                         f"Received: {name}={received!r}.")
     return vals
+
+
+def sizes(v, name, ndim=4, what="(N, H, W, C)"):
+    """A shape given as an argument (e.g. conv2d_backprop_input's `input_sizes`): `ndim`
+    non-negative ints (a tuple, list or 1-D integer array) whose product can be allocated."""
+    if isinstance(v, np.ndarray):
+        v = v.tolist()
+    if (not isinstance(v, (tuple, list)) or len(v) != ndim
+            or not all(is_int(e) and e >= 0 for e in v)):
+        raise ValueError(f"`{name}` must be {ndim} non-negative ints {what}. Received: {name}={v!r}.")
+    t = tuple(int(e) for e in v)
+    check_alloc(t, f"`{name}`")
+    return t
+
+
+def check_alloc(shape, what):
+    """A ValueError if a float32 array of `shape` could not even be addressed (its byte size
+    exceeds the largest signed 64-bit size): such a size must be refused, never wrapped. A size
+    that can be addressed but not allocated raises MemoryError from NumPy."""
+    n = math.prod(int(d) for d in shape)
+    if 4 * n > sys.maxsize:
+        raise ValueError(f"{what} would have shape {tuple(shape)}: {n} float32 elements ({4 * n} "
+                         f"bytes), more than can be addressed (at most {sys.maxsize} bytes).")
+
+
+def same_batch(y_true, y_pred):
+    """A ValueError unless `y_true` and `y_pred` (arrays of rank >= 1) hold as many examples."""
+    ts, ps = np.shape(y_true), np.shape(y_pred)
+    if not ts or not ps or ts[0] != ps[0]:
+        raise ValueError(f"`y_true` and `y_pred` must hold the same number of examples (axis 0). "
+                         f"Received: y_true.shape={ts}, y_pred.shape={ps}.")
+
+
+def non_negative_int(v, name):
+    if not is_int(v):
+        raise TypeError(f"`{name}` must be an int >= 0. Received: {name}={v!r}.")
+    if v < 0:
+        raise ValueError(f"`{name}` must be an int >= 0. Received: {name}={v!r}.")
+    return int(v)
+
+
+def filepath(v, name="filepath"):
+    """A str path from a str or os.PathLike (a TypeError naming the argument otherwise)."""
+    import os
+    try:
+        p = os.fspath(v)
+    except TypeError:
+        raise TypeError(f"`{name}` must be a path (str or os.PathLike). Received: {name}={v!r}.") from None
+    if not isinstance(p, str):
+        raise TypeError(f"`{name}` must be a path (str or os.PathLike). Received: {name}={v!r}.")
+    return p
 
 
 def one_of(v, name, options):

@@ -8,12 +8,11 @@ current batch.
 """
 import math
 import os
-import sys
 import warnings
 
 import numpy as np
 
-from . import _progress
+from . import _progress, _validate
 
 __all__ = ["Callback", "CallbackList", "History", "ProgbarLogger", "EarlyStopping",
            "ModelCheckpoint", "LearningRateScheduler", "TerminateOnNaN", "LambdaCallback"]
@@ -56,6 +55,18 @@ _HOOKS = ("on_train_begin", "on_train_end", "on_epoch_begin", "on_epoch_end", "o
           "on_train_batch_end", "on_test_begin", "on_test_end", "on_test_batch_begin",
           "on_test_batch_end", "on_predict_begin", "on_predict_end", "on_predict_batch_begin",
           "on_predict_batch_end")
+
+
+def as_list(callbacks):
+    """`callbacks` as a list: None -> [], a single Callback -> [it] (Keras accepts both)."""
+    if callbacks is None:
+        return []
+    if isinstance(callbacks, Callback):
+        return [callbacks]
+    if not isinstance(callbacks, (list, tuple)):
+        raise TypeError(f"`callbacks` must be a list of pyconv.callbacks.Callback instances. "
+                        f"Received: callbacks={callbacks!r}.")
+    return list(callbacks)
 
 
 class CallbackList:
@@ -163,13 +174,15 @@ class EarlyStopping(Callback):
     def __init__(self, monitor="val_loss", min_delta=0, patience=0, verbose=0, mode="auto",
                  baseline=None, restore_best_weights=False, start_from_epoch=0):
         super().__init__()
+        if not isinstance(monitor, str):
+            raise TypeError(f"`monitor` must be the name of a log (a string). Received: monitor={monitor!r}.")
         self.monitor = monitor
-        self.patience = int(patience)
+        self.patience = _validate.non_negative_int(patience, "patience")
         self.verbose = verbose
         self.baseline = baseline
         self.min_delta = abs(float(min_delta))
         self.restore_best_weights = bool(restore_best_weights)
-        self.start_from_epoch = int(start_from_epoch)
+        self.start_from_epoch = _validate.non_negative_int(start_from_epoch, "start_from_epoch")
         self.mode = _monitor_op(mode, monitor)
         self.wait = 0
         self.stopped_epoch = 0
@@ -241,7 +254,9 @@ class ModelCheckpoint(Callback):
         super().__init__()
         if save_freq != "epoch":
             raise ValueError(f"`save_freq` must be 'epoch'. Received: save_freq={save_freq!r}.")
-        self.filepath = os.fspath(filepath)
+        self.filepath = _validate.filepath(filepath)
+        if not isinstance(monitor, str):
+            raise TypeError(f"`monitor` must be the name of a log (a string). Received: monitor={monitor!r}.")
         self.monitor = monitor
         self.verbose = verbose
         self.save_best_only = bool(save_best_only)

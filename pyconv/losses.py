@@ -7,7 +7,7 @@ softmax + cross-entropy gradient then comes from one fused pyconv.nn kernel.
 """
 import numpy as np
 
-from . import nn
+from . import _validate, nn
 
 __all__ = ["Loss", "SparseCategoricalCrossentropy", "CategoricalCrossentropy", "BinaryCrossentropy",
            "MeanSquaredError", "MeanAbsoluteError", "sparse_categorical_crossentropy",
@@ -33,6 +33,7 @@ class Loss:
     def __call__(self, y_true, y_pred):
         """The mean loss over the batch, as a Python float (Keras: a scalar tensor)."""
         y_pred = np.asarray(y_pred, dtype=np.float32)
+        _validate.same_batch(y_true, y_pred)
         y_true = self._prepare_targets(y_true, y_pred.shape)
         if getattr(self, "from_logits", False):
             vals, _ = self._values_and_grad_logits(y_true, y_pred)

@@ -7,6 +7,8 @@ the name it was given.
 """
 import numpy as np
 
+from . import _validate
+
 __all__ = ["Metric", "Mean", "Accuracy", "SparseCategoricalAccuracy", "CategoricalAccuracy",
            "BinaryAccuracy", "MeanSquaredError", "MeanAbsoluteError", "get", "serialize",
            "deserialize"]
@@ -21,7 +23,9 @@ class Metric:
         self.count = 0
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        vals = self._values(np.asarray(y_true), np.asarray(y_pred))
+        y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+        _validate.same_batch(y_true, y_pred)
+        vals = self._values(y_true, y_pred)
         self.total += float(vals.sum(dtype=np.float64))
         self.count += vals.size
 

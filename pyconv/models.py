@@ -493,7 +493,7 @@ class Sequential:
         steps = -(-n // batch_size)
 
         history = callbacks_module.History()
-        cbs = list(callbacks or [])
+        cbs = callbacks_module.as_list(callbacks)
         if verbose == 1:
             cbs.append(callbacks_module.ProgbarLogger())
         elif verbose == 2:
@@ -579,7 +579,9 @@ class Sequential:
         verbose = _resolve_verbose(verbose)
         x, y = self._ready(x, y)
         steps_n = -(-len(x) // batch_size)
-        cbl = callbacks_module.CallbackList(list(callbacks or []), self,
+        if len(x) == 0:
+            raise ValueError(f"`x` has no samples to evaluate on. Received: x.shape={x.shape}.")
+        cbl = callbacks_module.CallbackList(callbacks_module.as_list(callbacks), self,
                                             {"verbose": verbose, "epochs": 1, "steps": steps_n})
         bar = Progbar(steps_n, verbose=verbose) if verbose else None
         cbl.on_test_begin()
@@ -606,7 +608,7 @@ class Sequential:
         n = len(x)
         steps_n = -(-n // batch_size)
         out = np.empty((n,) + tuple(self._output_shape[1:]), np.float32)
-        cbl = callbacks_module.CallbackList(list(callbacks or []), self,
+        cbl = callbacks_module.CallbackList(callbacks_module.as_list(callbacks), self,
                                             {"verbose": verbose, "epochs": 1, "steps": steps_n})
         bar = Progbar(steps_n, verbose=verbose) if verbose and n else None
         cbl.on_predict_begin()

@@ -18,7 +18,7 @@ import numpy as np
 
 from . import _kernels, _nn_pool, _tape
 from ._nn_pool import *  # noqa: F401,F403 -- max_pool, avg_pool, their gradients, global pools
-from ._validate import as_float32, int_pair, is_int
+from ._validate import as_float32, check_alloc, int_pair, is_int, sizes, window_param
 
 __all__ = ["conv2d", "conv2d_backprop_input", "conv2d_backprop_filter", "dense", "dense_grad",
            "relu", "relu_grad", "sigmoid", "sigmoid_grad", "tanh", "tanh_grad",
@@ -163,6 +163,7 @@ def _padding(padding, name="padding"):
             if pairs[0] != (0, 0) or pairs[3] != (0, 0):
                 raise ValueError(f"`{name}` must not pad the batch or channel axes. "
                                  f"Received: {name}={padding!r}.")
+            window_param([v for e in pairs for v in e], name, padding)
             return (tuple(map(int, pairs[1])), tuple(map(int, pairs[2])))
     raise ValueError(f"`{name}` must be 'VALID', 'SAME' (any case) or explicit "
                      f"[[0, 0], [top, bottom], [left, right], [0, 0]] with non-negative ints. "
@@ -208,6 +209,7 @@ def _conv_args(in_shape, filt_shape, strides, padding, dilations):
     if min(filt_shape) < 1:
         raise ValueError(f"`filters` must have no zero-sized axis. Received: filters.shape={tuple(filt_shape)}.")
     P, Q, top, left = conv_geometry(in_shape, filt_shape[:2], st, dl, pad)
+    check_alloc((in_shape[0], P, Q, filt_shape[3]), "The output of conv2d")
     return st, dl, P, Q, top, left
 
 
@@ -249,16 +251,6 @@ def conv2d(input, filters, strides=1, padding="VALID", dilations=1, data_format=
     return y
 
 
-def _sizes(v, name):
-    try:
-        t = tuple(int(e) for e in np.asarray(v).reshape(-1))
-    except (TypeError, ValueError):
-        t = ()
-    if len(t) != 4 or min(t) < 0:
-        raise ValueError(f"`{name}` must be 4 non-negative ints. Received: {name}={v!r}.")
-    return t
-
-
 def conv2d_backprop_input(input_sizes, filters, out_backprop, strides, padding, dilations=1,
                           data_format="NHWC", name=None):
     """The gradient of conv2d with respect to its input.
@@ -271,7 +263,7 @@ def conv2d_backprop_input(input_sizes, filters, out_backprop, strides, padding, 
     Returns:
         (N, H, W, C) float32 array.
     """
-    in_shape = _sizes(input_sizes, "input_sizes")
+    in_shape = sizes(input_sizes, "input_sizes")
     w = as_float32(filters, "filters", ndim=4)
     g = as_float32(out_backprop, "out_backprop", ndim=4)
     st, dl, P, Q, top, left = _conv_args(in_shape, w.shape, strides, padding, dilations)
@@ -292,7 +284,7 @@ def conv2d_backprop_filter(input, filter_sizes, out_backprop, strides, padding, 
         (R, S, C, K) float32 array.
     """
     x = as_float32(input, "input", ndim=4)
-    f_shape = _sizes(filter_sizes, "filter_sizes")
+    f_shape = sizes(filter_sizes, "filter_sizes", what="(R, S, C, K)")
     g = as_float32(out_backprop, "out_backprop", ndim=4)
     st, dl, P, Q, top, left = _conv_args(x.shape, f_shape, strides, padding, dilations)
     _check_dout(g, (x.shape[0], P, Q, f_shape[3]))

@@ -209,6 +209,16 @@ class Optimizer:
         """
         if not self.built:
             self.build(params)
+        grads, params = list(grads), list(params)
+        if len(grads) != len(params) or len(params) != len(self._shapes):
+            raise ValueError(f"{type(self).__name__}.apply: one gradient per parameter, as many as when it "
+                             f"was built ({len(self._shapes)}). Received: {len(grads)} gradients for "
+                             f"{len(params)} parameters.")
+        for i, (g, p) in enumerate(zip(grads, params)):
+            if p.shape != self._shapes[i] or (g is not None and np.shape(g) != p.shape):
+                raise ValueError(f"{type(self).__name__}.apply: gradient {i} must have the shape of its "
+                                 f"parameter {self._shapes[i]}. Received: gradient shape {np.shape(g)}, "
+                                 f"parameter shape {p.shape}.")
         if self.clipnorm or self.clipvalue or self.global_clipnorm:
             grads = self._clip(grads)
         lr = self.learning_rate
