@@ -190,11 +190,19 @@ class _ActivatedLayer(Layer):
     with respect to them, skipping the activation's backward.
     """
 
+    _can_fuse_relu = False  # Conv2D and Dense: their kernels apply relu in the GEMM epilogue
+
     def _set_activation(self, activation):
         self.activation = activations.get(activation)
         self._linear = self.activation.name == "linear"
+        self._fused_relu = self._can_fuse_relu and self.activation.name == "relu"
 
     def forward(self, x, training=False):
+        if self._fused_relu:   # one kernel call: x -> relu(x . W + b)
+            y = self.forward_pre(x, training, relu=True)
+            if training:
+                self._y = y
+            return y
         z = self.forward_pre(x, training)
         if self._linear:
             return z

@@ -1,5 +1,5 @@
-"""Conv2D: pyconv.nn.conv2d, then bias_add, then the activation's kernel."""
-from .. import _validate, initializers, nn
+"""Conv2D: one conv2d kernel call per pass (bias, and relu, in the kernel's epilogue)."""
+from .. import _kernels, _validate, initializers, nn
 from .base import _ActivatedLayer, _shape_str
 from .core import _no_extras
 
@@ -74,8 +74,8 @@ class Conv2D(_ActivatedLayer):
         self.use_bias = bool(use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
-        self._pad = self.padding.upper()
         self.kernel = self.bias = None
+        self._geom = None
 
     def compute_output_shape(self, input_shape):
         n, h, w, _ = input_shape
@@ -106,23 +106,36 @@ class Conv2D(_ActivatedLayer):
             self.bias = self.add_weight("bias", (self.filters,), self.bias_initializer)
         self.built = True
 
-    def forward_pre(self, x, training=False):
-        z = nn.conv2d(x, self.kernel, self.strides, self._pad, self.dilation_rate)
-        if self.use_bias:
-            z = nn.bias_add(z, self.bias)
+    _can_fuse_relu = True
+
+    def _geometry(self, shape):
+        """(shape, P, Q, pad_top, pad_left) for an input shape, computed once per shape."""
+        g = self._geom
+        if g is None or g[0] != shape:
+            P, Q, top, left = nn.conv_geometry(shape, self.kernel_size, self.strides,
+                                               self.dilation_rate, self.padding)
+            g = self._geom = (shape, P, Q, top, left)
+        return g
+
+    def forward_pre(self, x, training=False, relu=False):
+        x = _validate.as_float32(x, "inputs", ndim=4)
+        _, P, Q, top, left = self._geometry(x.shape)
+        z = _kernels.conv2d_fwd(x, self.kernel, self.bias, relu, P, Q, self.strides,
+                                self.dilation_rate, top, left)
         if training:
             self._x = x
         return z
 
     def backward(self, dy, need_dx=True, from_logits=False):
-        dz = self._dz(dy, from_logits)
-        dk = nn.conv2d_backprop_filter(self._x, self.kernel.shape, dz, self.strides, self._pad,
-                                       self.dilation_rate)
-        self.grads = [dk, nn.bias_add_grad(dz)] if self.use_bias else [dk]
+        dz = _validate.as_float32(self._dz(dy, from_logits), "dy", ndim=4)
+        _, _, _, top, left = self._geometry(self._x.shape)
+        dk, db = _kernels.conv2d_bwd_filter(self._x, self.kernel.shape, dz, self.strides,
+                                            self.dilation_rate, top, left, self.use_bias)
+        self.grads = [dk, db] if self.use_bias else [dk]
         if not need_dx:
             return None
-        return nn.conv2d_backprop_input(self._x.shape, self.kernel, dz, self.strides, self._pad,
-                                        self.dilation_rate)
+        return _kernels.conv2d_bwd_input(self._x.shape, self.kernel, dz, self.strides,
+                                         self.dilation_rate, top, left)
 
     def get_config(self):
         return {**super().get_config(), "filters": self.filters, "kernel_size": list(self.kernel_size),

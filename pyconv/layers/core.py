@@ -3,7 +3,7 @@ import math
 
 import numpy as np
 
-from .. import _tape, _validate, initializers, nn, utils
+from .. import _kernels, _tape, _validate, initializers, nn, utils
 from .base import Layer, _ActivatedLayer, _shape_str
 
 __all__ = ["InputLayer", "Input", "Dense", "Flatten", "Reshape", "Dropout", "Activation", "ReLU",
@@ -126,9 +126,11 @@ class Dense(_ActivatedLayer):
             self.bias = self.add_weight("bias", (self.units,), self.bias_initializer)
         self.built = True
 
-    def forward_pre(self, x, training=False):
-        x2 = x if x.ndim == 2 else x.reshape(-1, x.shape[-1])
-        z = nn.dense(x2, self.kernel, self.bias)
+    _can_fuse_relu = True
+
+    def forward_pre(self, x, training=False, relu=False):
+        x2 = _validate.as_float32(x if x.ndim == 2 else x.reshape(-1, x.shape[-1]), "inputs")
+        z = _kernels.dense_fwd(x2, self.kernel, self.bias, relu)
         if training:
             self._x = x2
         return z if x.ndim == 2 else z.reshape(x.shape[:-1] + (self.units,))
@@ -136,10 +138,11 @@ class Dense(_ActivatedLayer):
     def backward(self, dy, need_dx=True, from_logits=False):
         dz = self._dz(dy, from_logits)
         shape = dz.shape
-        if dz.ndim != 2:
-            dz = dz.reshape(-1, self.units)
-        dx, dk, db = nn.dense_grad(dz, self._x, self.kernel, self.use_bias)
+        dz = _validate.as_float32(dz if dz.ndim == 2 else dz.reshape(-1, self.units), "dy")
+        dx, dk, db = _kernels.dense_bwd(dz, self._x, self.kernel, need_dx, self.use_bias)
         self.grads = [dk, db] if self.use_bias else [dk]
+        if not need_dx:
+            return None
         return dx if len(shape) == 2 else dx.reshape(shape[:-1] + (dx.shape[-1],))
 
     def get_config(self):
