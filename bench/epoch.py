@@ -24,6 +24,7 @@ import importlib.util
 import json
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -68,18 +69,44 @@ def installed(framework):
     return importlib.util.find_spec(MODULES[framework]) is not None
 
 
+def busy_cpu_seconds():
+    """CPU-seconds all cores spent busy since boot (/proc/stat), or None off Linux."""
+    try:
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    # user nice system idle iowait irq softirq steal ...: everything but idle and iowait
+    return (sum(v[:8]) - v[3] - v[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def children_cpu_seconds():
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
 def run_worker(cfg, threads, timeout=3600):
-    """Run bench.worker in a fresh process; its result dict, or {"error": ...}."""
+    """Run bench.worker in a fresh process; its result dict, or {"error": ...}.
+
+    Also measures `other_load`: the cores that processes other than the worker kept busy during
+    the run (machine-wide busy CPU time minus the worker's own, over the wall time). On this
+    shared 2-core machine a busy neighbour slows OpenMP runtimes that spin at barriers by up to
+    10x, so a run with other_load above the threshold is flagged (and retried by the driver).
+    """
+    b0, c0, t0 = busy_cpu_seconds(), children_cpu_seconds(), time.perf_counter()
     try:
         p = subprocess.run([sys.executable, "-c", WORKER_BOOT, json.dumps(cfg)], cwd=tempfile.gettempdir(),
                            env=child_env(threads), capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
         return {"error": f"timed out after {timeout} s"}
+    wall = time.perf_counter() - t0
+    b1, c1 = busy_cpu_seconds(), children_cpu_seconds()
+    load = None if b0 is None or b1 is None else max(0.0, (b1 - b0) - (c1 - c0)) / wall
     for line in reversed(p.stdout.splitlines()):
         if line.startswith(RESULT_TAG):
-            return json.loads(line[len(RESULT_TAG):])
+            return dict(json.loads(line[len(RESULT_TAG):]), other_load=load, wall_s=wall)
     tail = (p.stderr.strip().splitlines() or ["(no output)"])[-1]
-    return {"error": f"exit {p.returncode}: {tail[:200]}"}
+    return {"error": f"exit {p.returncode}: {tail[:200]}", "other_load": load, "wall_s": wall}
 
 
 def import_seconds(statement, threads, repeats):
@@ -118,12 +145,19 @@ def machine():
 
 
 # ---- aggregation and table (pure: tested by tests/test_bench.py) --------------------------------
-def summarize(runs, models, frameworks, n_train, roofline, imports=None, status=None):
+def disturbed(run, max_other_load):
+    """Did other processes keep more than `max_other_load` cores busy during this run?"""
+    load = run.get("other_load")
+    return load is not None and max_other_load is not None and load > max_other_load
+
+
+def summarize(runs, models, frameworks, n_train, roofline, imports=None, status=None, max_other_load=0.3):
     """Table rows from the raw runs.
 
     runs: [{"model", "framework", "epoch_seconds": [...], "test_accuracy", "peak_rss_mib", ...}
     or {"model", "framework", "error"}]. Times are medians over every timed epoch of every repeat,
-    scaled from `n_train` images to specs.TRAIN_IMAGES.
+    scaled from `n_train` images to specs.TRAIN_IMAGES. Runs marked "superseded" (disturbed,
+    then retried) are left out; `disturbed` counts the kept runs that were disturbed all the same.
     """
     imports, status = imports or {}, status or {}
     rows = []
@@ -131,7 +165,8 @@ def summarize(runs, models, frameworks, n_train, roofline, imports=None, status=
         flops = specs.train_flops_per_image(model)
         per_fw = {}
         for fw in frameworks:
-            mine = [r for r in runs if r["model"] == model and r["framework"] == fw]
+            mine = [r for r in runs if r["model"] == model and r["framework"] == fw
+                    and not r.get("superseded")]
             ok = [r for r in mine if "error" not in r]
             row = {"model": model, "framework": fw, "import_s": imports.get(fw), "runs": len(ok)}
             if not ok:
@@ -144,7 +179,8 @@ def summarize(runs, models, frameworks, n_train, roofline, imports=None, status=
                        gflops=flops * n_train / t / 1e9,
                        peak_rss_mib=max(r["peak_rss_mib"] for r in ok),
                        test_accuracy=statistics.median(r["test_accuracy"] for r in ok),
-                       errors=len(mine) - len(ok))
+                       errors=len(mine) - len(ok),
+                       disturbed=sum(disturbed(r, max_other_load) for r in ok))
             row["pct_roofline"] = 100 * row["gflops"] / roofline if roofline and roofline == roofline else None
             if ok[0].get("torch_format"):
                 row["torch_format"] = ok[0]["torch_format"]
@@ -176,7 +212,8 @@ def format_table(rows):
         if r["status"] != "ok":
             lines.append(f"| {model} | {name} | {r['status']} | | | | | | {imp} | |")
             continue
-        lines.append(f"| {model} | {name} | {r['s_per_epoch']:.2f} | {r['samples_per_s']:,.0f} | "
+        mark = " *" if r.get("disturbed") else ""
+        lines.append(f"| {model} | {name} | {r['s_per_epoch']:.2f}{mark} | {r['samples_per_s']:,.0f} | "
                      f"{_f(r.get('vs_torch'), '.2f')} | {r['gflops']:.1f} | {_f(r.get('pct_roofline'), '.1f')} | "
                      f"{r['peak_rss_mib']:.0f} | {imp} | {r['test_accuracy']:.4f} |")
     return "\n".join(lines)
@@ -210,8 +247,13 @@ def header(info):
     return "\n".join(lines)
 
 
-def footer(info):
+def footer(info, rows=()):
     lines = []
+    bad = [f"{MODEL_NAMES.get(r['model'], r['model'])} {NAMES.get(r['framework'], r['framework'])} "
+           f"({r['disturbed']} of {r['runs']})" for r in rows if r.get("disturbed")]
+    if bad:
+        lines.append(f"* disturbed: other processes kept more than {info.get('max_other_load')} cores busy "
+                     f"during some of these runs, even after retries: {', '.join(bad)}. Treat them with care.")
     if info.get("import_pyconv_s") is not None:
         lines.append(f"`import pyconv` alone: {info['import_pyconv_s']:.3f} s; import s above is the "
                      "tutorial's line (" + "; ".join(f"{NAMES[k]}: `{IMPORTS[k]}`" for k in info["frameworks"]) + ")")
@@ -258,6 +300,9 @@ def add_arguments(ap):
                     help="train on the first N images (default 60,000; 6,400 with --quick)")
     ap.add_argument("--torch-format", choices=("auto", "nchw", "channels_last"), default="auto",
                     help="PyTorch's memory format for the CNN (auto: calibrate both, use the faster)")
+    ap.add_argument("--max-other-load", type=float, default=0.3, metavar="CORES",
+                    help="a run during which other processes kept more cores busy is disturbed (0.3)")
+    ap.add_argument("--retries", type=int, default=2, help="re-runs of a disturbed run, 5 s apart (2)")
     ap.add_argument("--seed", type=int, default=0, help="weight init and shuffling seed (0)")
     ap.add_argument("--json", metavar="PATH", help="also write the table, settings and raw runs here")
 
@@ -274,7 +319,7 @@ def run(a, log=print):
     info = {"machine": machine(), "threads": a.threads, "repeats": repeats, "epochs": a.epochs,
             "models": a.models, "frameworks": a.frameworks, "quick": a.quick,
             "command": " ".join([os.path.basename(sys.executable)] + sys.argv), "flop_note": FLOP_NOTE,
-            "isa": pyconv._kernels.isa_active(), "versions": {}}
+            "isa": pyconv._kernels.isa_active(), "versions": {}, "max_other_load": a.max_other_load}
     info["roofline_gflops"] = matmul_roofline(a.threads)
     with tempfile.TemporaryDirectory(prefix="pyconv-bench-") as data:
         n_all, n_test_all = prepare_data(data)
@@ -301,27 +346,37 @@ def run(a, log=print):
             for model in a.models:
                 for fw in order:
                     cfg = dict(base, framework=fw, model=model, torch_format=torch_format)
-                    t0 = time.perf_counter()
-                    r = run_worker(cfg, a.threads)
-                    r.update(model=model, framework=fw, repeat=rep, wall_s=time.perf_counter() - t0)
-                    runs.append(r)
-                    if "version" in r:
-                        info["versions"][fw] = r["version"]
-                    msg = r["error"] if "error" in r else \
-                        f"{statistics.median(r['epoch_seconds']):.2f} s/epoch on {n_train:,} images"
-                    log(f"[{rep + 1}/{repeats}] {model} {NAMES[fw]}: {msg}", file=sys.stderr, flush=True)
+                    for attempt in range(1 + a.retries):
+                        r = run_worker(cfg, a.threads)
+                        r.update(model=model, framework=fw, repeat=rep, attempt=attempt)
+                        if "version" in r:
+                            info["versions"][fw] = r["version"]
+                        msg = r["error"] if "error" in r else \
+                            f"{statistics.median(r['epoch_seconds']):.2f} s/epoch on {n_train:,} images"
+                        busy = disturbed(r, a.max_other_load)
+                        log(f"[{rep + 1}/{repeats}] {model} {NAMES[fw]}: {msg}; other processes kept "
+                            f"{_f(r.get('other_load'), '.2f')} cores busy"
+                            + (" -- disturbed" + (", again" if attempt < a.retries else "") if busy else ""),
+                            file=sys.stderr, flush=True)
+                        runs.append(r)
+                        if not busy:
+                            break
+                        r["superseded"] = attempt < a.retries
+                        if attempt < a.retries:
+                            time.sleep(5)
     n_imp = 3
     imports = {fw: import_seconds(IMPORTS[fw], a.threads, n_imp) for fw in fws}
     if "pyconv" in fws:
         info["import_pyconv_s"] = import_seconds("import pyconv", a.threads, n_imp)
     for fw in a.frameworks:
         info["versions"].setdefault(fw, status.get(fw, "?"))
-    rows = summarize(runs, a.models, a.frameworks, n_train, info["roofline_gflops"], imports, status)
+    rows = summarize(runs, a.models, a.frameworks, n_train, info["roofline_gflops"], imports, status,
+                     a.max_other_load)
     return info, rows, runs
 
 
 def report(info, rows):
-    return "\n\n".join([header(info), format_table(rows), footer(info)])
+    return "\n\n".join([header(info), format_table(rows), footer(info, rows)])
 
 
 def main(argv=None):

@@ -220,3 +220,20 @@ def test_profile_rows_add_up():
     assert p["rows"][-1]["part"] == "fit loop"
     text = stepprofile.format_profile(p)
     assert "Python overhead" in text and "| dense_fwd |" in text
+
+
+def test_disturbed_runs_are_flagged_and_superseded_ones_dropped():
+    runs = fake_runs()
+    runs[0]["other_load"] = 1.5                                   # pyconv repeat 0: kept, disturbed
+    runs.append(dict(model="cnn", framework="torch", epoch_seconds=[99.0], test_accuracy=0.1,
+                     peak_rss_mib=9_999.0, other_load=1.9, superseded=True))   # retried: ignored
+    rows = epoch.summarize(runs, ["cnn"], ["pyconv", "torch"], n_train=6_000, roofline=200.0,
+                           max_other_load=0.3)
+    assert rows[0]["disturbed"] == 1 and rows[1]["disturbed"] == 0
+    assert rows[1]["measured_s"] == 2.5 and rows[1]["peak_rss_mib"] == 900.0
+    table = epoch.format_table(rows)
+    assert "| CNN | pyconv | 20.00 * |" in table
+    info = dict(fake_info(), max_other_load=0.3)
+    assert "* disturbed: other processes kept more than 0.3 cores busy" in epoch.footer(info, rows)
+    assert "CNN pyconv (1 of 3)" in epoch.footer(info, rows)
+    assert not epoch.disturbed({"other_load": None}, 0.3) and epoch.disturbed({"other_load": 0.31}, 0.3)
