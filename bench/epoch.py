@@ -144,6 +144,26 @@ def machine():
             "platform": platform.platform()}
 
 
+def roofline(measure, threads, max_other_load, retries, log=print):
+    """bench.kernels.matmul_roofline, re-measured while other processes disturb it; the best value
+    (a roofline is what the machine can do)."""
+    best = float("nan")
+    for attempt in range(1 + retries):
+        b0, t0 = busy_cpu_seconds(), time.perf_counter()
+        c0 = children_cpu_seconds()
+        g = measure(threads)
+        wall = time.perf_counter() - t0
+        b1, c1 = busy_cpu_seconds(), children_cpu_seconds()
+        best = g if best != best else max(best, g)
+        load = None if b0 is None or b1 is None else max(0.0, (b1 - b0) - (c1 - c0)) / wall
+        if not disturbed({"other_load": load}, max_other_load):
+            break
+        log(f"roofline {g:.0f} GFLOP/s measured while other processes kept {load:.2f} cores busy; again",
+            file=sys.stderr, flush=True)
+        time.sleep(5)
+    return best
+
+
 # ---- aggregation and table (pure: tested by tests/test_bench.py) --------------------------------
 def disturbed(run, max_other_load):
     """Did other processes keep more than `max_other_load` cores busy during this run?"""
@@ -180,7 +200,8 @@ def summarize(runs, models, frameworks, n_train, roofline, imports=None, status=
                        peak_rss_mib=max(r["peak_rss_mib"] for r in ok),
                        test_accuracy=statistics.median(r["test_accuracy"] for r in ok),
                        errors=len(mine) - len(ok),
-                       disturbed=sum(disturbed(r, max_other_load) for r in ok))
+                       disturbed=sum(disturbed(r, max_other_load) for r in ok),
+                       other_load_max=max((r.get("other_load") or 0.0) for r in ok))
             row["pct_roofline"] = 100 * row["gflops"] / roofline if roofline and roofline == roofline else None
             if ok[0].get("torch_format"):
                 row["torch_format"] = ok[0]["torch_format"]
@@ -320,7 +341,7 @@ def run(a, log=print):
             "models": a.models, "frameworks": a.frameworks, "quick": a.quick,
             "command": " ".join([os.path.basename(sys.executable)] + sys.argv), "flop_note": FLOP_NOTE,
             "isa": pyconv._kernels.isa_active(), "versions": {}, "max_other_load": a.max_other_load}
-    info["roofline_gflops"] = matmul_roofline(a.threads)
+    info["roofline_gflops"] = roofline(matmul_roofline, a.threads, a.max_other_load, a.retries, log)
     with tempfile.TemporaryDirectory(prefix="pyconv-bench-") as data:
         n_all, n_test_all = prepare_data(data)
         n_train = min(n_train, n_all)
