@@ -65,3 +65,16 @@ def clear_session():
 # ---- plotting --------------------------------------------------------------------------------
 # plot_history(history, path) lives below this line (owned by whoever adds it; matplotlib is an
 # optional dependency and must be imported inside the function).
+__all__ += ["plot_history"]
+
+
+def plot_history(history, path, title=None):
+    """Training curves (loss, accuracy, ... per epoch; train and validation) saved to `path`.
+
+    A thin wrapper: the drawing lives in pyconv/plotting.py, which imports matplotlib (the
+    optional `[plot]` extra) only when called. `history` is a History returned by `fit`, its
+    `.history` dict, or a dict {label: History} to overlay several models (DNN against CNN).
+    See `pyconv.plotting.plot_history` for the arguments, return value and errors.
+    """
+    from . import plotting
+    return plotting.plot_history(history, path, title=title)
