@@ -103,6 +103,7 @@ def plot_history(history, path, title=None):
     from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
 
+    n_epochs = max(len(v) for _, logs in runs for v in logs.values())
     fig = Figure(figsize=(5.0 * len(names), 4.0), layout="constrained")
     axes = fig.subplots(1, len(names), squeeze=False)[0]
     colors = [f"C{i % 10}" for i in range(len(runs))]
@@ -121,7 +122,8 @@ def plot_history(history, path, title=None):
         ax.set_title(name)
         ax.set_xlabel("epoch")
         ax.set_ylabel(name)
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_xlim(0.5, n_epochs + 0.5)  # a margin, and a sensible axis for a single epoch
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))  # whole epochs
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize="small")
     if title:
