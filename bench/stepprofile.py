@@ -21,6 +21,7 @@ exclusive: a layer's row holds its own pass, not the loss or the optimizer.
 import argparse
 import collections
 import json
+import resource
 import sys
 import time
 
@@ -127,9 +128,20 @@ class EpochTimer(callbacks.Callback):
         self.seconds = time.perf_counter() - self.t0
 
 
-def timed_fit(model, x, y):
+def self_cpu_seconds():
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_utime + ru.ru_stime
+
+
+def timed_fit(model, x, y, loads=None):
+    """Seconds of one epoch of fit; appends to `loads` the cores other processes kept busy."""
+    from bench.epoch import busy_cpu_seconds
     t = EpochTimer()
+    b0, c0, t0 = busy_cpu_seconds(), self_cpu_seconds(), time.perf_counter()
     model.fit(x, y, batch_size=specs.BATCH, epochs=1, verbose=0, callbacks=[t])
+    b1, c1, wall = busy_cpu_seconds(), self_cpu_seconds(), time.perf_counter() - t0
+    if loads is not None and b0 is not None and b1 is not None:
+        loads.append(max(0.0, (b1 - b0) - (c1 - c0)) / wall)
     return t.seconds
 
 
@@ -141,14 +153,14 @@ def profile_model(model_name, x, y, steps, seed=0, rounds=3):
     xs = x[:n] if model_name == "dnn" else x[:n, ..., None]
     ys = y[:n]
     timed_fit(m, xs[:20 * specs.BATCH], ys[:20 * specs.BATCH])  # warm-up, builds the metrics
-    plain, instrumented = [], []
+    plain, instrumented, loads = [], [], []
     prof = None
     for _ in range(rounds):  # alternate plain / instrumented; keep the last instrumented profile
-        plain.append(timed_fit(m, xs, ys))
+        plain.append(timed_fit(m, xs, ys, loads))
         prof = Profile()
         restore = instrument(m, prof)
         try:
-            instrumented.append(timed_fit(m, xs, ys))
+            instrumented.append(timed_fit(m, xs, ys, loads))
         finally:
             restore()
     total = instrumented[-1]
@@ -170,6 +182,7 @@ def profile_model(model_name, x, y, steps, seed=0, rounds=3):
             "kernel_ms": kernel_total / steps * 1e3, "outside_ms": (total - kernel_total) / steps * 1e3,
             "python_overhead_pct": 100 * (total - kernel_total) / total,
             "kernel_calls_per_step": sum(prof.kcalls.values()) / steps,
+            "other_load_max": max(loads) if loads else None,
             "rows": rows,
             "by_kernel": sorted(({"kernel": k, "calls_per_step": prof.kcalls[k] / steps,
                                   "ms": v / steps * 1e3} for k, v in prof.by_kernel.items()),
@@ -181,9 +194,12 @@ def format_profile(p):
              f"mean of {p['steps']} steps",
              f"step {p['step_ms']:.3f} ms instrumented ({p['plain_step_ms']:.3f} ms without the timers); "
              f"C kernels {p['kernel_ms']:.3f} ms in {p['kernel_calls_per_step']:.0f} calls; outside the kernels "
-             f"{p['outside_ms']:.3f} ms = **{p['python_overhead_pct']:.1f}% Python overhead**", "",
-             "| part | pass | kernel ms | outside ms | total ms | % of step | kernels called (per step) |",
-             "|---|---|---:|---:|---:|---:|---|"]
+             f"{p['outside_ms']:.3f} ms = **{p['python_overhead_pct']:.1f}% Python overhead**"]
+    if p.get("other_load_max") is not None and p["other_load_max"] > 0.3:
+        lines.append(f"WARNING: other processes kept up to {p['other_load_max']:.2f} cores busy meanwhile: "
+                     "the times are disturbed")
+    lines += ["", "| part | pass | kernel ms | outside ms | total ms | % of step | kernels called (per step) |",
+              "|---|---|---:|---:|---:|---:|---|"]
     steps = p["steps"]
     for r in p["rows"]:
         ks = ", ".join(f"{k}" + (f" x{c / steps:g}" if c != steps else "") for k, c in r["kernels"].items())
