@@ -63,6 +63,18 @@ static inline float patch_elem(const float *inp, const conv2d_shape *s, const co
     return inside || (h >= 0 && h < s->H && w >= 0 && w < s->W) ? inp[base + e->off] : 0.0f;
 }
 
+/* dst[0..n) = src[0..n): the library memcpy (wide vector moves) for long runs, an inline loop
+ * for the short ones, where a call would cost more than the copy. */
+static inline void copy_run(float *dst, const float *src, int64_t n)
+{
+    if (n >= 16) {
+        memcpy(dst, src, (size_t)n * sizeof(float));
+        return;
+    }
+    for (int64_t j = 0; j < n; j++)
+        dst[j] = src[j];
+}
+
 /* The forward pass's A, indirect: for output pixel `row` = (n*P + p)*Q + q and taps
  * t0..t0+nt, the address of the C input channels each tap reads (plus c0), or `zeros` where
  * the tap falls in the padding. No patch is ever copied. */
@@ -107,8 +119,8 @@ static void patch_row(float *dst, int64_t stride, const float *inp, const conv_c
         int64_t h = h0 + tp->dh, w = w0 + tp->dw;
         if (inside || (h >= 0 && h < s->H && w >= 0 && w < s->W)) {
             const float *src = inp + (base + tp->off + c);
-            if (stride == 1 && run >= 16)
-                memcpy(o, src, (size_t)run * sizeof(float));
+            if (stride == 1)
+                copy_run(o, src, run);
             else
                 for (int64_t j = 0; j < run; j++)
                     o[j * stride] = src[j];
@@ -149,29 +161,51 @@ static void pack_patches(float *dst, const gemm_operand *op, int64_t i0, int64_t
 }
 
 /* B of backward_filter in its swapped orientation: depth is output pixels, columns are the
- * patch's depth indices (r,s,c). Each pixel's patch row is copied straight into the NR-wide
- * panel rows: runs of C contiguous floats, no transposition. */
+ * patch's depth indices (r,s,c). One walk per pixel over its patch row [j0, j0+n) -- runs of C
+ * contiguous floats per tap -- deals each run into the NR-wide panel rows it spans
+ * (dst[panel][kk][col]): plain copies, no transposition. */
 static void pack_patches_b(float *dst, const gemm_operand *op, int64_t j0, int64_t n, int64_t p0,
                            int64_t k, int nr)
 {
     const conv_ctx *cx = op->ctx;
     const conv2d_shape *s = cx->s;
-    for (int64_t jp = 0; jp < n; jp += nr) {
-        const int cols = n - jp < nr ? (int)(n - jp) : nr;
-        int64_t q = p0 % s->Q, p = (p0 / s->Q) % s->P, nn = p0 / (s->Q * s->P);
-        for (int64_t kk = 0; kk < k; kk++) {
-            patch_row(dst + kk * nr, 1, op->data, cx, nn, p, q, j0 + jp, cols);
-            for (int c = cols; c < nr; c++)
-                dst[kk * nr + c] = 0.0f;
-            if (++q == s->Q) {
-                q = 0;
-                if (++p == s->P) {
-                    p = 0;
-                    nn++;
+    const float *inp = op->data;
+    const int64_t t0 = j0 / s->C, c0 = j0 % s->C;
+    int64_t q = p0 % s->Q, p = (p0 / s->Q) % s->P, nn = p0 / (s->Q * s->P);
+    for (int64_t kk = 0; kk < k; kk++) {
+        const int64_t h0 = p * s->stride_h - s->pad_top, w0 = q * s->stride_w - s->pad_left;
+        const int64_t base = ((nn * s->H + h0) * s->W + w0) * s->C;
+        float *row = dst + kk * nr;
+        int col = 0;
+        for (int64_t j = 0, t = t0, c = c0; j < n; t++, c = 0) {
+            const int64_t run = s->C - c < n - j ? s->C - c : n - j;
+            const int64_t h = h0 + cx->taps[t].dh, w = w0 + cx->taps[t].dw;
+            const float *src = (h >= 0 && h < s->H && w >= 0 && w < s->W)
+                               ? inp + (base + cx->taps[t].off + c) : NULL;
+            for (int64_t i = 0; i < run;) {      // the run, cut at panel boundaries
+                int64_t seg = run - i < nr - col ? run - i : nr - col;
+                if (src)
+                    copy_run(row + col, src + i, seg);
+                else
+                    memset(row + col, 0, (size_t)seg * sizeof(float));
+                col += (int)seg;
+                i += seg;
+                if (col == nr) {
+                    col = 0;
+                    row += k * nr;
                 }
             }
+            j += run;
         }
-        dst += k * nr;
+        if (col)   // the last panel's columns past n are zeros
+            memset(row + col, 0, (size_t)(nr - col) * sizeof(float));
+        if (++q == s->Q) {
+            q = 0;
+            if (++p == s->P) {
+                p = 0;
+                nn++;
+            }
+        }
     }
 }
 

@@ -60,19 +60,23 @@ void gemm_pack_a_n(float *dst, const gemm_operand *op, int64_t i0, int64_t m, in
 }
 
 // A^T stored (K x M) with stride ld: a panel's MR values at depth k are contiguous in memory.
+// One pass over the stored rows (k outer), each row dealt out to the panels it feeds.
 void gemm_pack_a_t(float *dst, const gemm_operand *op, int64_t i0, int64_t m, int64_t p0,
                    int64_t k, int mr)
 {
-    for (int64_t ip = 0; ip < m; ip += mr) {
-        int rows = m - ip < mr ? (int)(m - ip) : mr;
-        for (int64_t kk = 0; kk < k; kk++) {
-            const float *src = op->data + (p0 + kk) * op->ld + i0 + ip;
-            for (int r = 0; r < rows; r++)
-                dst[kk * mr + r] = src[r];
-            for (int r = rows; r < mr; r++)
-                dst[kk * mr + r] = 0.0f;
+    const int64_t full = m / mr, tail = m % mr;
+    for (int64_t kk = 0; kk < k; kk++) {
+        const float *src = op->data + (p0 + kk) * op->ld + i0;
+        float *d = dst + kk * mr;
+        for (int64_t ip = 0; ip < full; ip++, src += mr, d += k * mr)
+            for (int r = 0; r < mr; r++)
+                d[r] = src[r];
+        if (tail) {
+            for (int r = 0; r < tail; r++)
+                d[r] = src[r];
+            for (int r = (int)tail; r < mr; r++)
+                d[r] = 0.0f;
         }
-        dst += k * mr;
     }
 }
 
