@@ -23,6 +23,7 @@
  *     crosses a thread boundary and every sum runs in the same order as in its _ref, so the
  *     results are bitwise the same for any thread count, and bitwise equal to the _ref.
  */
+#include <string.h>
 #include "pyconv.h"
 
 /* Below this many elements touched a parallel region costs more than it saves. */
@@ -150,6 +151,10 @@ int maxpool2d_backward(float *dinp, const float *dout, const float *inp, const p
         return status;
     const int64_t N = s->N, H = s->H, W = s->W, C = s->C, P = s->P, Q = s->Q;
     const int64_t nb = (C + POOL_CB - 1) / POOL_CB;
+    /* disjoint: windows do not overlap; covered: together they cover the whole input. */
+    const int disjoint = s->stride_h == s->R && s->stride_w == s->S;
+    const int covered = disjoint && s->pad_top == 0 && s->pad_left == 0
+                        && P * s->R >= H && Q * s->S >= W;
     #pragma omp parallel for schedule(static) num_threads(pyconv_num_threads()) if(N * P * Q * C * s->R * s->S > POOL_PAR_MIN)
     for (int64_t t = 0; t < N * nb; t++) {
         const int64_t n = t / nb, c0 = (t % nb) * POOL_CB, cn = min64(C - c0, POOL_CB);
@@ -157,10 +162,51 @@ int maxpool2d_backward(float *dinp, const float *dout, const float *inp, const p
         int64_t at[POOL_CB];  /* and its pixel, h * W + w */
         const float *x = inp + n * H * W * C + c0;
         float *d = dinp + n * H * W * C + c0;
-        for (int64_t hw = 0; hw < H * W; hw++)
-            for (int64_t c = 0; c < cn; c++)
-                d[hw * C + c] = 0.0f;
-        for (int64_t p = 0; p < P; p++) {
+        if (!disjoint || !covered)
+            for (int64_t hw = 0; hw < H * W; hw++)
+                for (int64_t c = 0; c < cn; c++)
+                    d[hw * C + c] = 0.0f;
+        for (int64_t p = 0; p < P && disjoint; p++) {
+            /* Windows that do not overlap (stride = window, the usual 2x2/2): every input
+             * element is in at most one window, so each is WRITTEN once -- the gradient where
+             * it is the window's first maximum, zero elsewhere -- with no zeroing pass and no
+             * scalar scatter. The mask keeps the write branch-free and vectorised. */
+            int64_t h0, h1;
+            window_span(p, s->stride_h, s->pad_top, s->R, H, &h0, &h1);
+            for (int64_t q = 0; q < Q; q++) {
+                int64_t w0, w1;
+                window_span(q, s->stride_w, s->pad_left, s->S, W, &w0, &w1);
+                int32_t win[POOL_CB];   /* the first maximum's index in the window, row-major */
+                const float *x0 = x + (h0 * W + w0) * C;
+                for (int64_t c = 0; c < cn; c++) {
+                    m[c] = x0[c];
+                    win[c] = 0;
+                }
+                int32_t idx = 0;
+                for (int64_t h = h0; h < h1; h++)
+                    for (int64_t w = w0; w < w1; w++, idx++) {
+                        const float *xp = x + (h * W + w) * C;
+                        for (int64_t c = 0; c < cn; c++) {
+                            const int32_t gt = -(int32_t)max_wins(xp[c], m[c]);
+                            win[c] = (idx & gt) | (win[c] & ~gt);
+                            m[c] = max_wins(xp[c], m[c]) ? xp[c] : m[c];
+                        }
+                    }
+                const float *g = dout + ((n * P + p) * Q + q) * C + c0;
+                idx = 0;
+                for (int64_t h = h0; h < h1; h++)
+                    for (int64_t w = w0; w < w1; w++, idx++) {
+                        float *dp = d + (h * W + w) * C;
+                        for (int64_t c = 0; c < cn; c++) {
+                            uint32_t gb, mask = -(uint32_t)(win[c] == idx);
+                            memcpy(&gb, g + c, sizeof gb);
+                            gb &= mask;
+                            memcpy(dp + c, &gb, sizeof gb);
+                        }
+                    }
+            }
+        }
+        for (int64_t p = 0; p < P && !disjoint; p++) {
             int64_t h0, h1;
             window_span(p, s->stride_h, s->pad_top, s->R, H, &h0, &h1);
             for (int64_t q = 0; q < Q; q++) {
