@@ -15,9 +15,10 @@
 #include <omp.h>
 #endif
 
-typedef void (*ukernel_fn)(int64_t, const float *, const float *, float *, int64_t, int);
+typedef void (*ukernel_fn)(int64_t, const float *, const float *, float *, int64_t, int,
+                           const float *, int);
 typedef void (*ukernel_ind_fn)(int64_t, int64_t, const float *const *, const float *, float *,
-                               int64_t, int);
+                               int64_t, int, const float *, int);
 
 typedef struct {
     ukernel_fn ukernel;
@@ -135,7 +136,7 @@ static void epilogue(float *c, int64_t ldc, int rows, int cols, const float *bia
                 ci[j] += bias[j];
         if (relu)
             for (int j = 0; j < cols; j++)
-                ci[j] = ci[j] > 0.0f ? ci[j] : 0.0f;
+                ci[j] = ci[j] < 0.0f ? 0.0f : ci[j];   /* NaN stays NaN, as in relu_forward */
     }
 }
 
@@ -153,19 +154,23 @@ static void macro_kernel(const gemm_isa *g, float *c, int64_t ldc, const float *
             int rows = mc - ir < g->mr ? (int)(mc - ir) : g->mr;
             float *cij = c + ir * ldc + jr;
             const int whole = rows == g->mr && cols == g->nr;
+            /* A whole tile gets its epilogue in the micro-kernel, in registers; an edge tile
+             * is computed into `tile`, copied, and finished by epilogue() below. */
+            const float *eb = whole && last && bias ? bias + jr : NULL;
+            const int er = whole && last && relu;
             if (pt)   // indirect A: nt taps of kc / nt values through the row pointers
                 g->ukernel_ind(nt, kc / nt, pt + ir * nt, b, whole ? cij : tile,
-                               whole ? ldc : g->nr, whole ? first : 1);
+                               whole ? ldc : g->nr, whole ? first : 1, eb, er);
             else
                 g->ukernel(kc, pa + ir * kc, b, whole ? cij : tile, whole ? ldc : g->nr,
-                           whole ? first : 1);
+                           whole ? first : 1, eb, er);
             if (!whole) {
                 for (int i = 0; i < rows; i++)
                     for (int j = 0; j < cols; j++)
                         cij[i * ldc + j] = first ? tile[i * g->nr + j]
                                                  : cij[i * ldc + j] + tile[i * g->nr + j];
             }
-            if (last)
+            if (last && !whole)
                 epilogue(cij, ldc, rows, cols, bias ? bias + jr : NULL, relu);
         }
     }

@@ -65,18 +65,22 @@ int gemm_slice(float *c, int64_t ldc, const gemm_operand *a, const gemm_operand 
 void gemm_ref(float *c, const float *a, const float *b, int64_t M, int64_t N, int64_t K);
 
 /* Micro-kernels, one per ISA (ukernel_<isa>.c): C tile (MR x NR, row stride ldc)
- *   = (overwrite ? 0 : C) + sum_k a[k][0..MR) x b[k][0..NR)   over packed panels a, b. */
-void ukernel_avx512(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, int overwrite);
-void ukernel_avx2(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, int overwrite);
-void ukernel_generic(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, int overwrite);
+ *   = (overwrite ? 0 : C) + sum_k a[k][0..MR) x b[k][0..NR)   over packed panels a, b,
+ * then + bias[0..NR) unless bias is NULL, then max(0, .) if relu (the fused epilogue). */
+void ukernel_avx512(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, int overwrite,
+                    const float *bias, int relu);
+void ukernel_avx2(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, int overwrite,
+                  const float *bias, int relu);
+void ukernel_generic(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, int overwrite,
+                     const float *bias, int relu);
 
 /* Indirect micro-kernels: the same tile, A read through ntaps x MR row pointers (a[t*MR+i]),
  * kc values each; B packed as above with depth ntaps * kc. */
 void ukernel_avx512_ind(int64_t ntaps, int64_t kc, const float *const *a, const float *b,
-                        float *c, int64_t ldc, int overwrite);
+                        float *c, int64_t ldc, int overwrite, const float *bias, int relu);
 void ukernel_avx2_ind(int64_t ntaps, int64_t kc, const float *const *a, const float *b,
-                      float *c, int64_t ldc, int overwrite);
+                      float *c, int64_t ldc, int overwrite, const float *bias, int relu);
 void ukernel_generic_ind(int64_t ntaps, int64_t kc, const float *const *a, const float *b,
-                         float *c, int64_t ldc, int overwrite);
+                         float *c, int64_t ldc, int overwrite, const float *bias, int relu);
 
 #endif /* PYCONV_GEMM_H */

@@ -5,7 +5,8 @@
 #include "blocking.h"
 #include "gemm.h"
 
-void ukernel_avx2(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, int overwrite)
+void ukernel_avx2(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, int overwrite,
+                  const float *bias, int relu)
 {
     __m256 acc[AVX2_MR][2];
     for (int i = 0; i < AVX2_MR; i++)
@@ -27,6 +28,14 @@ void ukernel_avx2(int64_t kc, const float *a, const float *b, float *c, int64_t 
             acc[i][0] = _mm256_add_ps(_mm256_loadu_ps(ci), acc[i][0]);
             acc[i][1] = _mm256_add_ps(_mm256_loadu_ps(ci + 8), acc[i][1]);
         }
+        if (bias) {   /* the epilogue, on the last depth block, while the tile is in registers */
+            acc[i][0] = _mm256_add_ps(acc[i][0], _mm256_loadu_ps(bias));
+            acc[i][1] = _mm256_add_ps(acc[i][1], _mm256_loadu_ps(bias + 8));
+        }
+        if (relu) {   /* max(0, x): with a NaN, max returns its second operand, so NaN stays */
+            acc[i][0] = _mm256_max_ps(_mm256_setzero_ps(), acc[i][0]);
+            acc[i][1] = _mm256_max_ps(_mm256_setzero_ps(), acc[i][1]);
+        }
         _mm256_storeu_ps(ci, acc[i][0]);
         _mm256_storeu_ps(ci + 8, acc[i][1]);
     }
@@ -35,7 +44,7 @@ void ukernel_avx2(int64_t kc, const float *a, const float *b, float *c, int64_t 
 /* The indirect variant (see ukernel_avx512_ind): MR row pointers per tap instead of a
  * packed A panel. */
 void ukernel_avx2_ind(int64_t ntaps, int64_t kc, const float *const *a, const float *b,
-                      float *c, int64_t ldc, int overwrite)
+                      float *c, int64_t ldc, int overwrite, const float *bias, int relu)
 {
     __m256 acc[AVX2_MR][2];
     for (int i = 0; i < AVX2_MR; i++)
@@ -57,6 +66,14 @@ void ukernel_avx2_ind(int64_t ntaps, int64_t kc, const float *const *a, const fl
         if (!overwrite) {
             acc[i][0] = _mm256_add_ps(_mm256_loadu_ps(ci), acc[i][0]);
             acc[i][1] = _mm256_add_ps(_mm256_loadu_ps(ci + 8), acc[i][1]);
+        }
+        if (bias) {   /* the epilogue, on the last depth block, while the tile is in registers */
+            acc[i][0] = _mm256_add_ps(acc[i][0], _mm256_loadu_ps(bias));
+            acc[i][1] = _mm256_add_ps(acc[i][1], _mm256_loadu_ps(bias + 8));
+        }
+        if (relu) {   /* max(0, x): with a NaN, max returns its second operand, so NaN stays */
+            acc[i][0] = _mm256_max_ps(_mm256_setzero_ps(), acc[i][0]);
+            acc[i][1] = _mm256_max_ps(_mm256_setzero_ps(), acc[i][1]);
         }
         _mm256_storeu_ps(ci, acc[i][0]);
         _mm256_storeu_ps(ci + 8, acc[i][1]);

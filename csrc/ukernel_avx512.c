@@ -7,7 +7,8 @@
 #include "blocking.h"
 #include "gemm.h"
 
-void ukernel_avx512(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, int overwrite)
+void ukernel_avx512(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, int overwrite,
+                    const float *bias, int relu)
 {
     __m512 acc[AVX512_MR][2];
     for (int i = 0; i < AVX512_MR; i++)
@@ -29,6 +30,14 @@ void ukernel_avx512(int64_t kc, const float *a, const float *b, float *c, int64_
             acc[i][0] = _mm512_add_ps(_mm512_loadu_ps(ci), acc[i][0]);
             acc[i][1] = _mm512_add_ps(_mm512_loadu_ps(ci + 16), acc[i][1]);
         }
+        if (bias) {   /* the epilogue, on the last depth block, while the tile is in registers */
+            acc[i][0] = _mm512_add_ps(acc[i][0], _mm512_loadu_ps(bias));
+            acc[i][1] = _mm512_add_ps(acc[i][1], _mm512_loadu_ps(bias + 16));
+        }
+        if (relu) {   /* max(0, x): with a NaN, max returns its second operand, so NaN stays */
+            acc[i][0] = _mm512_max_ps(_mm512_setzero_ps(), acc[i][0]);
+            acc[i][1] = _mm512_max_ps(_mm512_setzero_ps(), acc[i][1]);
+        }
         _mm512_storeu_ps(ci, acc[i][0]);
         _mm512_storeu_ps(ci + 16, acc[i][1]);
     }
@@ -39,7 +48,7 @@ void ukernel_avx512(int64_t kc, const float *a, const float *b, float *c, int64_
  * of one input pixel under one filter tap (or a zero row for the padding). B is packed as
  * above, its depth running over (tap, channel). */
 void ukernel_avx512_ind(int64_t ntaps, int64_t kc, const float *const *a, const float *b,
-                        float *c, int64_t ldc, int overwrite)
+                        float *c, int64_t ldc, int overwrite, const float *bias, int relu)
 {
     __m512 acc[AVX512_MR][2];
     for (int i = 0; i < AVX512_MR; i++)
@@ -61,6 +70,14 @@ void ukernel_avx512_ind(int64_t ntaps, int64_t kc, const float *const *a, const 
         if (!overwrite) {
             acc[i][0] = _mm512_add_ps(_mm512_loadu_ps(ci), acc[i][0]);
             acc[i][1] = _mm512_add_ps(_mm512_loadu_ps(ci + 16), acc[i][1]);
+        }
+        if (bias) {   /* the epilogue, on the last depth block, while the tile is in registers */
+            acc[i][0] = _mm512_add_ps(acc[i][0], _mm512_loadu_ps(bias));
+            acc[i][1] = _mm512_add_ps(acc[i][1], _mm512_loadu_ps(bias + 16));
+        }
+        if (relu) {   /* max(0, x): with a NaN, max returns its second operand, so NaN stays */
+            acc[i][0] = _mm512_max_ps(_mm512_setzero_ps(), acc[i][0]);
+            acc[i][1] = _mm512_max_ps(_mm512_setzero_ps(), acc[i][1]);
         }
         _mm512_storeu_ps(ci, acc[i][0]);
         _mm512_storeu_ps(ci + 16, acc[i][1]);

@@ -4,7 +4,24 @@
 #include "blocking.h"
 #include "gemm.h"
 
-void ukernel_generic(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, int overwrite)
+/* C tile = (overwrite ? 0 : C) + acc, then + bias, then max(0, .) if relu -- the epilogue is
+ * applied on the last depth block only (the driver passes bias = NULL, relu = 0 before). */
+static void store_tile(float *c, int64_t ldc, float acc[GENERIC_MR][GENERIC_NR], int overwrite,
+                       const float *bias, int relu)
+{
+    for (int i = 0; i < GENERIC_MR; i++)
+        for (int j = 0; j < GENERIC_NR; j++) {
+            float v = overwrite ? acc[i][j] : c[i * ldc + j] + acc[i][j];
+            if (bias)
+                v += bias[j];
+            if (relu)
+                v = v < 0.0f ? 0.0f : v;   /* NaN stays NaN */
+            c[i * ldc + j] = v;
+        }
+}
+
+void ukernel_generic(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, int overwrite,
+                     const float *bias, int relu)
 {
     float acc[GENERIC_MR][GENERIC_NR] = {{0}};
     for (int64_t k = 0; k < kc; k++) {
@@ -14,15 +31,13 @@ void ukernel_generic(int64_t kc, const float *a, const float *b, float *c, int64
         a += GENERIC_MR;
         b += GENERIC_NR;
     }
-    for (int i = 0; i < GENERIC_MR; i++)
-        for (int j = 0; j < GENERIC_NR; j++)
-            c[i * ldc + j] = overwrite ? acc[i][j] : c[i * ldc + j] + acc[i][j];
+    store_tile(c, ldc, acc, overwrite, bias, relu);
 }
 
 /* The indirect variant: for each of `ntaps` taps, MR row pointers to kc contiguous floats
  * (a[t*MR + i]) take the place of a packed A panel; see gemm.c. */
 void ukernel_generic_ind(int64_t ntaps, int64_t kc, const float *const *a, const float *b,
-                         float *c, int64_t ldc, int overwrite)
+                         float *c, int64_t ldc, int overwrite, const float *bias, int relu)
 {
     float acc[GENERIC_MR][GENERIC_NR] = {{0}};
     for (int64_t t = 0; t < ntaps; t++, a += GENERIC_MR)
@@ -32,7 +47,5 @@ void ukernel_generic_ind(int64_t ntaps, int64_t kc, const float *const *a, const
                     acc[i][j] += a[i][k] * b[j];
             b += GENERIC_NR;
         }
-    for (int i = 0; i < GENERIC_MR; i++)
-        for (int j = 0; j < GENERIC_NR; j++)
-            c[i * ldc + j] = overwrite ? acc[i][j] : c[i * ldc + j] + acc[i][j];
+    store_tile(c, ldc, acc, overwrite, bias, relu);
 }

@@ -99,7 +99,7 @@ def test_threads_bitwise_identical(isa, threads, shapes, rng):
             assert np.array_equal(a, b)
 
 
-def test_fused_bias_relu_epilogue(rng):
+def test_fused_bias_relu_epilogue(isa, rng):
     x = rng.standard_normal((2, 6, 6, 4)).astype(np.float32)
     w = rng.standard_normal((3, 3, 4, 40)).astype(np.float32)
     b = rng.standard_normal(40).astype(np.float32)
