@@ -123,7 +123,7 @@ def test_plot_history_overlays_models_and_accepts_dicts(tmp_path):
     path = tmp_path / "overlay.png"
     fig = utils.plot_history({"DNN": dnn, "CNN": cnn.history}, str(path), title="DNN against CNN")
     check_picture(path)
-    assert fig.get_suptitle() == "DNN against CNN"
+    assert fig._suptitle.get_text() == "DNN against CNN"  # get_suptitle() needs matplotlib 3.8
     for ax in fig.axes:
         assert [t.get_text() for t in ax.get_legend().get_texts()] == [
             "DNN train", "DNN validation", "CNN train"]
