@@ -156,4 +156,9 @@ int depthwise_maxpool2d_backward(float *dinp, const float *dout, const float *in
 int depthwise_maxpool2d_backward_ref(float *dinp, const float *dout, const float *inp,
                                      int64_t N, int64_t H, int64_t W, int64_t C, int64_t D);
 
+/* ---- optimizers: optim.c ---------------------------------------------------------------- */
+/* Keras 3's Adam step on n floats, in place: c1 = 1 - beta_1, c2 = 1 - beta_2. */
+void adam_update(float *p, float *m, float *v, const float *g, int64_t n, float alpha,
+                 float c1, float c2, float epsilon);
+
 #endif /* PYCONV_H */

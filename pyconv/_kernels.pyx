@@ -42,6 +42,8 @@ cdef extern from "pyconv.h" nogil:
                                        const int32_t *labels, int64_t M, int64_t C)
     void bias_add_forward(float *out, const float *x, const float *b, int64_t M, int64_t C)
     void bias_add_backward(float *db, const float *dout, int64_t M, int64_t C)
+    void adam_update(float *p, float *m, float *v, const float *g, int64_t n, float alpha,
+                     float c1, float c2, float epsilon)
 
 ISA_NAMES = ("generic", "avx2", "avx512")
 
@@ -229,6 +231,21 @@ def bias_add_bwd(cnp.ndarray dout):
     with nogil:
         bias_add_backward(pdb, pg, M, C)
     return db
+
+
+def adam_step(cnp.ndarray p, cnp.ndarray m, cnp.ndarray v, cnp.ndarray g, float alpha,
+              float c1, float c2, float epsilon):
+    """Keras 3's Adam update of p, m, v in place (see csrc/optim.c)."""
+    if not (np.shape(p) == np.shape(m) == np.shape(v) == np.shape(g)):
+        raise ValueError(f"Adam: the parameter, its slots and its gradient must have one shape. "
+                         f"Received: {np.shape(p)}, {np.shape(m)}, {np.shape(v)}, {np.shape(g)}.")
+    cdef float *pp = fptr(p, "param")
+    cdef float *pm = fptr(m, "momentum")
+    cdef float *pv = fptr(v, "velocity")
+    cdef const float *pg = fptr(g, "gradient")
+    cdef int64_t n = p.size
+    with nogil:
+        adam_update(pp, pm, pv, pg, n, alpha, c1, c2, epsilon)
 
 
 # ---- operator families, one .pxi each ----------------------------------------------------

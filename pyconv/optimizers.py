@@ -14,7 +14,7 @@ import types
 
 import numpy as np
 
-from . import _validate
+from . import _kernels, _validate
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "schedules", "get", "serialize",
            "deserialize"]
@@ -374,6 +374,11 @@ class Adam(Optimizer):
 
     def _update(self, i, p, g, lr):
         m, v, t = self._slots[0][i], self._slots[1][i], self._scratch[i]
+        if not self.amsgrad and g.dtype == np.float32 and g.flags.c_contiguous:
+            # one C pass, the same float32 operations in the same order as below
+            _kernels.adam_step(p, m, v, g, self._alpha, np.float32(1 - self.beta_1),
+                               np.float32(1 - self.beta_2), np.float32(self.epsilon))
+            return
         np.subtract(g, m, out=t)
         t *= np.float32(1 - self.beta_1)
         m += t

@@ -162,3 +162,19 @@ def test_errors():
         optimizers.get(3)
     with pytest.raises(TypeError, match=r"unsupported argument: foo=1"):
         optimizers.Adam(foo=1)
+
+
+def test_adam_c_update_is_bitwise_the_numpy_rule():
+    """The C Adam step (csrc/optim.c) does Keras 3's float32 operations in NumPy's order."""
+    rng = np.random.default_rng(7)
+    opt = optimizers.Adam(learning_rate=0.01)
+    p = rng.standard_normal(5000).astype(np.float32)
+    q, m, v = p.copy(), np.zeros_like(p), np.zeros_like(p)
+    for t in range(1, 6):
+        g = rng.standard_normal(5000).astype(np.float32)
+        opt.apply([g], [p])
+        alpha = np.float32(0.01 * np.sqrt(1 - 0.999 ** t) / (1 - 0.9 ** t))
+        m += (g - m) * np.float32(1 - 0.9)
+        v += (g * g - v) * np.float32(1 - 0.999)
+        q -= m / (np.sqrt(v) + np.float32(1e-7)) * alpha
+        assert np.array_equal(p, q), np.abs(p - q).max()
