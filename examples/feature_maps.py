@@ -10,7 +10,7 @@ Trains the tutorial's CNN (Conv2D 32 -> MaxPooling2D -> Conv2D 64 -> MaxPooling2
 with --weights PATH loads the weights of that CNN from a file written by model.save or
 model.save_weights (model.load_weights reads both), then writes to --out DIR (default ./out):
 
-- feature_maps_filters.png: the 32 first-layer 3x3 filters, one colour scale, 0 in white;
+- feature_maps_filters.png: the 32 first-layer 3x3 filters (red positive, blue negative);
 - feature_maps_conv2d.png, feature_maps_conv2d_1.png, feature_maps_conv2d_2.png: the
   feature maps (after ReLU) of each conv layer for one test image (--image, default 0);
 - feature_maps_confusion.png: the confusion matrix on the test set, with the class names.
@@ -75,20 +75,21 @@ def draw_filters(kernel, path):
     k = kernel.shape[-1]
     cols = 8
     rows = math.ceil(k / cols)
-    lim = float(np.abs(kernel).max())
-    fig = Figure(figsize=(1.25 * cols + 1.2, 1.35 * rows + 0.8), layout="constrained")
+    fig = Figure(figsize=(1.25 * cols, 1.4 * rows + 0.8), layout="constrained")
     axes = fig.subplots(rows, cols, squeeze=False)
     fig.suptitle(f"The {k} learned 3x3 filters of the first Conv2D layer (kernel {kernel.shape}, HWIO)\n"
-                 "red: positive weight, blue: negative, white: 0 (one scale for all)", fontsize=10)
+                 "red: positive weight, blue: negative, white: 0; each filter scaled to its own "
+                 "largest |weight| (in its title)", fontsize=10)
     for i, ax in enumerate(axes.flat):
         ax.set_xticks([])
         ax.set_yticks([])
         if i >= k:
             ax.axis("off")
             continue
-        im = ax.imshow(kernel[:, :, 0, i], cmap="RdBu_r", vmin=-lim, vmax=lim)
-        ax.set_title(f"filter {i}", fontsize=8)
-    fig.colorbar(im, ax=axes, shrink=0.8, label="weight")
+        w = kernel[:, :, 0, i]
+        lim = float(np.abs(w).max()) or 1.0
+        ax.imshow(w, cmap="RdBu_r", vmin=-lim, vmax=lim)
+        ax.set_title(f"{i}: |w| <= {lim:.2f}", fontsize=8)
     fig.savefig(path, dpi=100)
 
 
@@ -121,20 +122,21 @@ def draw_maps(image, label, index, layer, maps, path):
 
 
 def draw_confusion(cm, accuracy, n, path):
+    from matplotlib.colors import PowerNorm
     fig = Figure(figsize=(8.2, 7.2), layout="constrained")
     ax = fig.subplots()
-    im = ax.imshow(cm, cmap="Blues")
+    norm = PowerNorm(gamma=0.5, vmin=0, vmax=cm.max())  # square root: the few errors stay visible
+    im = ax.imshow(cm, cmap="Blues", norm=norm)
     ax.set_title(f"Confusion matrix on {n} test images (accuracy {accuracy:.1%})", fontsize=11)
     ax.set_xticks(range(10), CLASSES, rotation=45, ha="right", fontsize=9)
     ax.set_yticks(range(10), CLASSES, fontsize=9)
     ax.set_xlabel("predicted class")
     ax.set_ylabel("true class")
-    half = cm.max() / 2
     for i in range(10):
         for j in range(10):
             ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=8,
-                    color="white" if cm[i, j] > half else "black")
-    fig.colorbar(im, ax=ax, shrink=0.8, label="images")
+                    color="white" if norm(cm[i, j]) > 0.6 else "black")
+    fig.colorbar(im, ax=ax, shrink=0.8, label="images (square-root colour scale)")
     fig.savefig(path, dpi=100)
 
 
