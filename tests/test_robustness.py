@@ -283,6 +283,7 @@ def test_loading_never_executes_code(tmp_path):
         assert not marker.exists()
 
 
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
 def test_inf_loss_warns_and_history_shows_it():
     """Without TerminateOnNaN an infinite loss trains on, the History shows it, and a warning
     says at which step it happened (the NaN case is in test_models.py)."""
