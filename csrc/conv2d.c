@@ -347,8 +347,13 @@ static void col2im(float *dimg, const float *dcol, const conv_ctx *cx)
 int conv2d_backward_input(float *dinp, const float *dout, const float *filt, const conv2d_shape *s)
 {
     const int64_t PQ = s->P * s->Q, RSC = s->R * s->S * s->C;
-    const int64_t G = PQ >= BWI_ROWS ? 1 : ceil_div(BWI_ROWS, PQ > 0 ? PQ : 1);
-    const int64_t ngroups = ceil_div(s->N, G);
+    /* Groups of about BWI_ROWS rows, but at least 4 when there are 4 images, in equal sizes,
+     * so that the threads share the work evenly (a choice made from the sizes only). */
+    int64_t ngroups = ceil_div(s->N * PQ, BWI_ROWS);
+    ngroups = ngroups < 4 ? 4 : ceil_div(ngroups, 4) * 4;
+    ngroups = ngroups > s->N ? s->N : ngroups;
+    const int64_t G = ceil_div(s->N, ngroups > 0 ? ngroups : 1);
+    ngroups = G > 0 ? ceil_div(s->N, G) : 0;
     const int nthreads = pyconv_num_threads();
     if (s->N == 0)
         return PYCONV_OK;
