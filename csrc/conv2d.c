@@ -360,12 +360,15 @@ int conv2d_backward_input(float *dinp, const float *dout, const float *filt, con
     conv_ctx cx;
     int ctx_status = make_ctx(&cx, s);
     float *dcol = malloc((size_t)(nthreads * G * PQ * RSC) * sizeof(float) + 1);
-    if (ctx_status != PYCONV_OK || !dcol) {
+    /* B[k][rsc] = filt[rsc][k], packed once for all the groups. */
+    gemm_operand bt = {.pack = gemm_pack_b_t, .data = filt, .ld = s->K}, b;
+    float *bpacked = gemm_prepack_b(&bt, RSC, s->K, &b);
+    if (ctx_status != PYCONV_OK || !dcol || !bpacked) {
         free(cx.taps);
         free(dcol);
+        free(bpacked);
         return PYCONV_ENOMEM;
     }
-    gemm_operand b = {.pack = gemm_pack_b_t, .data = filt, .ld = s->K};   /* B[k][rsc] = filt[rsc][k] */
     int status = PYCONV_OK;
     #pragma omp parallel for schedule(dynamic, 1) num_threads(nthreads) if(ngroups > 1)
     for (int64_t g = 0; g < ngroups; g++) {
@@ -386,6 +389,7 @@ int conv2d_backward_input(float *dinp, const float *dout, const float *filt, con
             col2im(dinp + (n0 + i) * s->H * s->W * s->C, col + i * PQ * RSC, &cx);
     }
     free(dcol);
+    free(bpacked);
     free(cx.taps);
     return status;
 }

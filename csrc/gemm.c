@@ -42,24 +42,6 @@ static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 /* ---- packers for plain row-major matrices --------------------------------------------- */
 
-// A (M x K) stored row-major with stride ld: panel rows are rows of A.
-void gemm_pack_a_n(float *dst, const gemm_operand *op, int64_t i0, int64_t m, int64_t p0,
-                   int64_t k, int mr)
-{
-    for (int64_t ip = 0; ip < m; ip += mr) {
-        int rows = m - ip < mr ? (int)(m - ip) : mr;
-        for (int r = 0; r < rows; r++) {
-            const float *src = op->data + (i0 + ip + r) * op->ld + p0;
-            for (int64_t kk = 0; kk < k; kk++)
-                dst[kk * mr + r] = src[kk];
-        }
-        for (int r = rows; r < mr; r++)
-            for (int64_t kk = 0; kk < k; kk++)
-                dst[kk * mr + r] = 0.0f;
-        dst += k * mr;
-    }
-}
-
 // A^T stored (K x M) with stride ld: a panel's MR values at depth k are contiguous in memory.
 // One pass over the stored rows (k outer), each row dealt out to the panels it feeds.
 void gemm_pack_a_t(float *dst, const gemm_operand *op, int64_t i0, int64_t m, int64_t p0,
@@ -121,6 +103,25 @@ void gemm_rows_n(const float **dst, int64_t stride, const gemm_operand *op, int6
 {
     (void)stride, (void)t0, (void)nt, (void)zeros;
     dst[0] = op->data + row * op->ld + c0;
+}
+
+// B already packed over its whole depth (gemm_prepack_b): each panel's slice is one copy.
+void gemm_pack_b_prepacked(float *dst, const gemm_operand *op, int64_t j0, int64_t n, int64_t p0,
+                           int64_t k, int nr)
+{
+    for (int64_t jp = 0; jp < n; jp += nr, dst += k * nr)
+        memcpy(dst, op->data + ((j0 + jp) / nr * op->ld + p0) * nr, (size_t)(k * nr) * sizeof(float));
+}
+
+float *gemm_prepack_b(const gemm_operand *b, int64_t N, int64_t K, gemm_operand *out)
+{
+    const int nr = isa_table().nr;
+    float *packed = aligned_alloc(64, ((size_t)(ceil_div(N, nr) * nr * K) * sizeof(float) + 63) / 64 * 64);
+    if (packed) {
+        b->pack(packed, b, 0, N, 0, K, nr);
+        *out = (gemm_operand){.pack = gemm_pack_b_prepacked, .data = packed, .ld = K};
+    }
+    return packed;
 }
 
 /* ---- the loop nest ------------------------------------------------------------------------- */

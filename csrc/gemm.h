@@ -37,13 +37,19 @@ struct gemm_operand {
     const void *ctx;       /* extra description (a convolution's shape), or NULL */
 };
 
+/* B packed once for several GEMMs that share it (conv2d_backward_input's image groups):
+ * returns the buffer (free() it after) and sets *out to an operand that copies from it, or
+ * returns NULL if it cannot be allocated. */
+float *gemm_prepack_b(const gemm_operand *b, int64_t N, int64_t K, gemm_operand *out);
+void gemm_pack_b_prepacked(float *dst, const gemm_operand *op, int64_t j0, int64_t n, int64_t p0,
+                           int64_t k, int nr);
+
 /* A plain row-major matrix (M x K, stride ld) as an indirect operand: one tap of C = K. */
 void gemm_rows_n(const float **dst, int64_t stride, const gemm_operand *op, int64_t row,
                  int64_t t0, int64_t nt, int64_t c0, const float *zeros);
 
-/* Plain row-major matrices: A (M x K) or B (K x N) as stored ("n"), or stored transposed
- * ("t": A^T stored K x M, B^T stored N x K). */
-void gemm_pack_a_n(float *dst, const gemm_operand *op, int64_t i0, int64_t m, int64_t p0, int64_t k, int mr);
+/* Plain row-major matrices: B (K x N) as stored ("n"), or stored transposed ("t": A^T
+ * stored K x M, B^T stored N x K). A plain A as stored is read in place (gemm_rows_n). */
 void gemm_pack_a_t(float *dst, const gemm_operand *op, int64_t i0, int64_t m, int64_t p0, int64_t k, int mr);
 void gemm_pack_b_n(float *dst, const gemm_operand *op, int64_t j0, int64_t n, int64_t p0, int64_t k, int nr);
 void gemm_pack_b_t(float *dst, const gemm_operand *op, int64_t j0, int64_t n, int64_t p0, int64_t k, int nr);
