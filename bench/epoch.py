@@ -51,7 +51,7 @@ FLOP_NOTE = ("GFLOP/s counts conv/dense FLOPs only: forward 2 per multiply-add; 
 
 
 # ---- processes ---------------------------------------------------------------------------------
-# Workers run from a neutral directory and find `bench` by appending the repository to sys.path,
+# Workers run from the data directory (holding only .npy files: nothing to shadow a module) and find `bench` by appending the repository to sys.path,
 # so that pyconv is the one this interpreter installed (not shadowed by an unbuilt source tree).
 WORKER_BOOT = f"import sys; sys.path.append({ROOT!r}); from bench.worker import main; sys.exit(main())"
 
@@ -85,7 +85,7 @@ def children_cpu_seconds():
     return ru.ru_utime + ru.ru_stime
 
 
-def run_worker(cfg, threads, timeout=3600):
+def run_worker(cfg, threads, timeout=3600, cwd=None):
     """Run bench.worker in a fresh process; its result dict, or {"error": ...}.
 
     Also measures `other_load`: the cores that processes other than the worker kept busy during
@@ -95,7 +95,7 @@ def run_worker(cfg, threads, timeout=3600):
     """
     b0, c0, t0 = busy_cpu_seconds(), children_cpu_seconds(), time.perf_counter()
     try:
-        p = subprocess.run([sys.executable, "-c", WORKER_BOOT, json.dumps(cfg)], cwd=tempfile.gettempdir(),
+        p = subprocess.run([sys.executable, "-c", WORKER_BOOT, json.dumps(cfg)], cwd=cwd or cfg.get("data"),
                            env=child_env(threads), capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
         return {"error": f"timed out after {timeout} s"}
@@ -113,12 +113,13 @@ def import_seconds(statement, threads, repeats):
     """Median wall time of `statement` in fresh interpreters (interpreter start-up excluded)."""
     code = f"import time; t = time.perf_counter(); {statement}; print(time.perf_counter() - t)"
     ts = []
-    for _ in range(repeats):
-        p = subprocess.run([sys.executable, "-c", code], cwd=tempfile.gettempdir(), env=child_env(threads),
-                           capture_output=True, text=True)
-        if p.returncode != 0:
-            return None
-        ts.append(float(p.stdout.strip().splitlines()[-1]))
+    with tempfile.TemporaryDirectory(prefix="pyconv-bench-") as empty:  # nothing there to shadow a module
+        for _ in range(repeats):
+            p = subprocess.run([sys.executable, "-c", code], cwd=empty, env=child_env(threads),
+                               capture_output=True, text=True)
+            if p.returncode != 0:
+                return None
+            ts.append(float(p.stdout.strip().splitlines()[-1]))
     return statistics.median(ts)
 
 
