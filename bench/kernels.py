@@ -147,8 +147,8 @@ def main(argv=None):
     print(f"pyconv {pyconv.__version__} ({_kernels.isa_active()}, {a.threads} threads); "
           f"PyTorch {torch_version or 'not installed'}; {platform.processor() or platform.machine()}")
     print(f"numpy float32 matmul roofline: {roof:.0f} GFLOP/s\n")
-    print(f"| layer | batch | pass | pyconv ms | pyconv GFLOP/s | % roofline | PyTorch GFLOP/s | pyconv / PyTorch |")
-    print(f"|---|---:|---|---:|---:|---:|---:|---:|")
+    print("| layer | batch | pass | pyconv ms | pyconv GFLOP/s | % roofline | PyTorch GFLOP/s | pyconv / PyTorch |")
+    print("|---|---:|---|---:|---:|---:|---:|---:|")
     for r in rows:
         tg = f"{r['torch_gflops']:.1f}" if r["torch_gflops"] else "-"
         ratio = f"{r['gflops'] / r['torch_gflops']:.2f}" if r["torch_gflops"] else "-"

@@ -29,7 +29,7 @@ Example (pyconv.nn.max_pool is this max_pool):
 """
 import numpy as np
 
-from . import _kernels, _tape
+from . import _kernels, _tape, _validate
 from ._validate import as_float32, check_alloc, is_int, sizes, window_param
 
 __all__ = ["max_pool", "max_pool2d", "avg_pool", "avg_pool2d", "max_pool_grad", "avg_pool_grad",
@@ -72,42 +72,20 @@ def _data_format(data_format):
                          f"Received: data_format={data_format!r}.")
 
 
-def _padding(padding):
-    """"valid", "same", or ((top, bottom), (left, right)) from explicit NHWC padding."""
-    what = ("'VALID', 'SAME' (any case) or explicit [[0, 0], [top, bottom], [left, right], "
-            "[0, 0]] of non-negative ints")
-    if isinstance(padding, str):
-        if padding.lower() not in ("valid", "same"):
-            raise ValueError(f"`padding` must be {what}. Received: padding={padding!r}.")
-        return padding.lower()
-    try:
-        pads = np.asarray(padding)
-    except Exception:
-        pads = None
-    if pads is None or pads.shape != (4, 2) or pads.dtype.kind not in "iu":
-        raise ValueError(f"`padding` must be {what}. Received: padding={padding!r}.")
-    if pads.min() < 0 or pads[0].any() or pads[3].any():
-        raise ValueError(f"`padding` must be {what} (zero at the batch and channel axes). "
-                         f"Received: padding={padding!r}.")
-    return (int(pads[1, 0]), int(pads[1, 1])), (int(pads[2, 0]), int(pads[2, 1]))
-
-
-def _out_size(size, window, stride, pads, mode, ksize, shape, axis):
-    """(output size, pad before) along one spatial axis."""
-    if mode == "same":
-        out = -(-size // stride)
-        total = max((out - 1) * stride + window - size, 0)
-        return out, total // 2
-    before, after = pads if mode == "explicit" else (0, 0)
+def _out_size(size, window, stride, padding, ksize, shape, axis):
+    """(output size, pad before) along spatial axis `axis` (0: height, 1: width), refusing
+    a window that would hold padding only or does not fit."""
+    name = ("height", "width")[axis]
+    before, after = padding[axis] if isinstance(padding, tuple) else (0, 0)
     if before >= window or after >= window:
         raise ValueError(f"explicit `padding` must be smaller than the window along each axis, "
                          f"so that every window holds an input element. Received: padding "
-                         f"{(before, after)} along the {axis} for a window of {window}.")
-    if size + before + after < window:
+                         f"{(before, after)} along the {name} for a window of {window}.")
+    if padding != "same" and size + before + after < window:
         raise ValueError(f"`ksize` must fit in the (padded) input: a window of {window} along "
-                         f"the {axis} does not fit in {size + before + after}. "
+                         f"the {name} does not fit in {size + before + after}. "
                          f"Received: ksize={ksize!r}, input.shape={shape}.")
-    return (size + before + after - window) // stride + 1, before
+    return _validate.out_size(size, window, stride, padding, axis)
 
 
 class _Pool:
@@ -117,7 +95,7 @@ class _Pool:
     def __init__(self, shape, ksize, strides, padding, data_format, op):
         _data_format(data_format)
         k, st = _window(ksize, "ksize"), _window(strides, "strides")
-        mode = _padding(padding)
+        mode = _validate.padding(padding)
         N, H, W, C = shape
         self.depth = None
         if k[3] > 1:
@@ -145,22 +123,11 @@ class _Pool:
         if H < 1 or W < 1:
             raise ValueError(f"`input` must have a non-empty height and width. "
                              f"Received: input.shape={shape}.")
-        if isinstance(mode, tuple):
-            (pt, pb), (pl, pr) = mode
-            mode = "explicit"
-        else:
-            pt = pb = pl = pr = 0
-        P, pad_top = _out_size(H, k[1], st[1], (pt, pb), mode, ksize, shape, "height")
-        Q, pad_left = _out_size(W, k[2], st[2], (pl, pr), mode, ksize, shape, "width")
+        P, pad_top = _out_size(H, k[1], st[1], mode, ksize, shape, 0)
+        Q, pad_left = _out_size(W, k[2], st[2], mode, ksize, shape, 1)
         self.geom = (P, Q, k[1], k[2], st[1], st[2], pad_top, pad_left)
         self.out_shape = (N, P, Q, C)
         check_alloc(self.out_shape, f"The output of {op}")
-
-
-def _check_backprop(g, expected):
-    if g.shape != tuple(expected):
-        raise ValueError(f"`out_backprop` must have the shape of the pooled output "
-                         f"{tuple(expected)}. Received: out_backprop.shape={g.shape}.")
 
 
 # ---- max and average pooling --------------------------------------------------------------
@@ -276,7 +243,7 @@ def max_pool_grad(input, out_backprop, ksize, strides, padding, data_format="NHW
     x = as_float32(input, "input", ndim=4)
     g = as_float32(out_backprop, "out_backprop")
     pool = _Pool(x.shape, ksize, strides, padding, data_format, "max_pool")
-    _check_backprop(g, pool.out_shape)
+    _validate.out_backprop(g, pool.out_shape, "the shape of the pooled output")
     if pool.depth is not None:
         return _kernels.depthwise_maxpool2d_bwd(g, x, pool.depth)
     return _kernels.maxpool2d_bwd(g, x, pool.geom)
@@ -310,7 +277,7 @@ def avg_pool_grad(input_sizes, out_backprop, ksize, strides, padding, data_forma
     shape = sizes(input_sizes, "input_sizes")
     g = as_float32(out_backprop, "out_backprop")
     pool = _Pool(shape, ksize, strides, padding, data_format, "avg_pool")
-    _check_backprop(g, pool.out_shape)
+    _validate.out_backprop(g, pool.out_shape, "the shape of the pooled output")
     return _kernels.avgpool2d_bwd(g, shape, pool.geom)
 
 
@@ -390,7 +357,7 @@ def global_avg_pool_grad(input_sizes, out_backprop):
         raise ValueError(f"`input_sizes` must have a non-empty height and width for global "
                          f"pooling. Received: input_sizes={input_sizes!r}.")
     g = as_float32(out_backprop, "out_backprop")
-    _check_backprop(g, (shape[0], shape[3]))
+    _validate.out_backprop(g, (shape[0], shape[3]), "the shape of the pooled output")
     return _kernels.global_avgpool2d_bwd(g, shape)
 
 
@@ -410,5 +377,5 @@ def global_max_pool_grad(input, out_backprop):
     """
     x = _global_input(input)
     g = as_float32(out_backprop, "out_backprop")
-    _check_backprop(g, (x.shape[0], x.shape[3]))
+    _validate.out_backprop(g, (x.shape[0], x.shape[3]), "the shape of the pooled output")
     return _kernels.global_maxpool2d_bwd(g, x)

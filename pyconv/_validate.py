@@ -60,7 +60,7 @@ def positive_int(v, name):
 def int_pair(v, name, allow_nhwc=True, min_value=1):
     """An int, a 2-tuple, or (when allowed) a 4-tuple NHWC with 1 at batch and channel,
     as a (height, width) pair of ints in [min_value, MAX_WINDOW_PARAM]."""
-    what = f"a positive int or a tuple of 2 positive ints"
+    what = "a positive int or a tuple of 2 positive ints"
     if allow_nhwc:
         what += " (or 4 ints NHWC with 1 at batch and channel)"
     bad = ValueError(f"`{name}` must be {what}. Received: {name}={v!r}.")
@@ -144,6 +144,55 @@ def filepath(v, name="filepath"):
     if not isinstance(p, str):
         raise TypeError(f"`{name}` must be a path (str or os.PathLike). Received: {name}={v!r}.")
     return p
+
+
+_PADDING = ("'VALID', 'SAME' (any case) or explicit [[0, 0], [top, bottom], [left, right], "
+            "[0, 0]] of non-negative ints")
+
+
+def padding(v, name="padding"):
+    """"valid" | "same" (any case), or ((top, bottom), (left, right)) from tf.nn's explicit
+    [[0, 0], [top, bottom], [left, right], [0, 0]] (a nested list, tuple or integer array)."""
+    if isinstance(v, str):
+        if v.lower() in ("valid", "same"):
+            return v.lower()
+    else:
+        try:
+            pairs = [tuple(e) for e in (v.tolist() if isinstance(v, np.ndarray) else v)]
+        except TypeError:
+            pairs = None
+        if (pairs is not None and len(pairs) == 4
+                and all(len(e) == 2 and all(is_int(x) for x in e) for e in pairs)):
+            if pairs[0] != (0, 0) or pairs[3] != (0, 0):
+                raise ValueError(f"`{name}` must not pad the batch or channel axes: it must be "
+                                 f"{_PADDING} (zero at the batch and channel axes). "
+                                 f"Received: {name}={v!r}.")
+            if min(x for e in pairs for x in e) < 0:
+                raise ValueError(f"`{name}` must be {_PADDING} (zero at the batch and channel "
+                                 f"axes). Received: {name}={v!r}.")
+            window_param([x for e in pairs for x in e], name, v)
+            return tuple(map(int, pairs[1])), tuple(map(int, pairs[2]))
+    raise ValueError(f"`{name}` must be {_PADDING}. Received: {name}={v!r}.")
+
+
+def out_size(size, window, stride, padding, axis):
+    """(output size, padding before) along spatial axis `axis` (0: height, 1: width) for a
+    window of `window` (dilated) elements, by TensorFlow's rules; `padding` as returned by
+    `padding()`. SAME: ceil(size / stride), an odd total padding puts the extra row or
+    column after (bottom/right). The size may come out < 1: the caller says why that is wrong."""
+    if padding == "same":
+        out = -(-size // stride)
+        return out, max((out - 1) * stride + window - size, 0) // 2
+    before, after = (0, 0) if padding == "valid" else padding[axis]
+    return (size + before + after - window) // stride + 1, before
+
+
+def out_backprop(g, expected, what):
+    """A ValueError unless the gradient `g` has the forward output's shape `expected`
+    (`what` names it: "the convolution's output shape")."""
+    if g.shape != tuple(expected):
+        raise ValueError(f"`out_backprop` must have {what} {tuple(expected)}. "
+                         f"Received: out_backprop.shape={g.shape}.")
 
 
 def one_of(v, name, options):

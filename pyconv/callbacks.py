@@ -7,7 +7,6 @@ on_predict_batch_begin/end. Setting `self.model.stop_training = True` ends `fit`
 current batch.
 """
 import math
-import os
 import warnings
 
 import numpy as np

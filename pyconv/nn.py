@@ -16,9 +16,9 @@ Example:
 """
 import numpy as np
 
-from . import _kernels, _nn_pool, _tape
+from . import _kernels, _nn_pool, _tape, _validate
 from ._nn_pool import *  # noqa: F401,F403 -- max_pool, avg_pool, their gradients, global pools
-from ._validate import as_float32, check_alloc, int_pair, is_int, sizes, window_param
+from ._validate import as_float32, check_alloc, int_pair, sizes
 
 __all__ = ["conv2d", "conv2d_backprop_input", "conv2d_backprop_filter", "dense", "dense_grad",
            "relu", "relu_grad", "sigmoid", "sigmoid_grad", "tanh", "tanh_grad",
@@ -146,42 +146,6 @@ def sparse_softmax_cross_entropy_with_logits_grad(labels, logits):
 
 # ---- convolution -----------------------------------------------------------------------------
 
-def _padding(padding, name="padding"):
-    """"valid" | "same" (any case), or explicit ((top, bottom), (left, right)) from tf.nn's
-    [[0, 0], [top, bottom], [left, right], [0, 0]]."""
-    if isinstance(padding, str):
-        p = padding.lower()
-        if p in ("valid", "same"):
-            return p
-    else:
-        try:
-            pairs = [tuple(e) for e in padding]
-        except TypeError:
-            pairs = None
-        if (pairs is not None and len(pairs) == 4 and all(len(e) == 2 for e in pairs)
-                and all(is_int(v) and v >= 0 for e in pairs for v in e)):
-            if pairs[0] != (0, 0) or pairs[3] != (0, 0):
-                raise ValueError(f"`{name}` must not pad the batch or channel axes. "
-                                 f"Received: {name}={padding!r}.")
-            window_param([v for e in pairs for v in e], name, padding)
-            return (tuple(map(int, pairs[1])), tuple(map(int, pairs[2])))
-    raise ValueError(f"`{name}` must be 'VALID', 'SAME' (any case) or explicit "
-                     f"[[0, 0], [top, bottom], [left, right], [0, 0]] with non-negative ints. "
-                     f"Received: {name}={padding!r}.")
-
-
-def _out_size(size, window, stride, padding, axis):
-    """(output size, padding before) along one axis; `window` is the effective (dilated) size.
-    SAME follows TensorFlow: out = ceil(size / stride); an odd total padding puts the extra
-    row/column after (bottom/right)."""
-    if padding == "same":
-        out = -(-size // stride)
-        total = max((out - 1) * stride + window - size, 0)
-        return out, total // 2
-    before, after = (0, 0) if padding == "valid" else padding[axis]
-    return (size + before + after - window) // stride + 1, before
-
-
 def conv_geometry(in_shape, window, strides, dilations, padding, what="filters"):
     """Output (P, Q) and padding (top, left) of a convolution or pooling window.
 
@@ -189,8 +153,8 @@ def conv_geometry(in_shape, window, strides, dilations, padding, what="filters")
     H, W = in_shape[1], in_shape[2]
     Reff = (window[0] - 1) * dilations[0] + 1
     Seff = (window[1] - 1) * dilations[1] + 1
-    P, top = _out_size(H, Reff, strides[0], padding, 0)
-    Q, left = _out_size(W, Seff, strides[1], padding, 1)
+    P, top = _validate.out_size(H, Reff, strides[0], padding, 0)
+    Q, left = _validate.out_size(W, Seff, strides[1], padding, 1)
     if P < 1 or Q < 1:
         raise ValueError(f"The {what} window ({Reff}, {Seff}) (dilated) is larger than the "
                          f"padded input: no output pixel. Received: input shape {tuple(in_shape)}, "
@@ -201,7 +165,7 @@ def conv_geometry(in_shape, window, strides, dilations, padding, what="filters")
 def _conv_args(in_shape, filt_shape, strides, padding, dilations):
     st = int_pair(strides, "strides")
     dl = int_pair(dilations, "dilations")
-    pad = _padding(padding)
+    pad = _validate.padding(padding)
     if filt_shape[2] != in_shape[3]:
         raise ValueError(f"`filters` must have as many input channels (axis 2) as `input` has "
                          f"channels (axis 3). Received: input.shape={tuple(in_shape)}, "
@@ -267,7 +231,7 @@ def conv2d_backprop_input(input_sizes, filters, out_backprop, strides, padding, 
     w = as_float32(filters, "filters", ndim=4)
     g = as_float32(out_backprop, "out_backprop", ndim=4)
     st, dl, P, Q, top, left = _conv_args(in_shape, w.shape, strides, padding, dilations)
-    _check_dout(g, (in_shape[0], P, Q, w.shape[3]))
+    _validate.out_backprop(g, (in_shape[0], P, Q, w.shape[3]), "the convolution's output shape")
     return _kernels.conv2d_bwd_input(in_shape, w, g, st, dl, top, left)
 
 
@@ -287,14 +251,9 @@ def conv2d_backprop_filter(input, filter_sizes, out_backprop, strides, padding, 
     f_shape = sizes(filter_sizes, "filter_sizes", what="(R, S, C, K)")
     g = as_float32(out_backprop, "out_backprop", ndim=4)
     st, dl, P, Q, top, left = _conv_args(x.shape, f_shape, strides, padding, dilations)
-    _check_dout(g, (x.shape[0], P, Q, f_shape[3]))
+    _validate.out_backprop(g, (x.shape[0], P, Q, f_shape[3]), "the convolution's output shape")
     return _kernels.conv2d_bwd_filter(x, f_shape, g, st, dl, top, left)[0]
 
-
-def _check_dout(g, expected):
-    if g.shape != tuple(expected):
-        raise ValueError(f"`out_backprop` must have the convolution's output shape {tuple(expected)}. "
-                         f"Received: out_backprop.shape={g.shape}.")
 
 
 # ---- dense -------------------------------------------------------------------------------------

@@ -4,7 +4,6 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from hypothesis.extra import numpy as hnp
 
-import pyconv
 from pyconv import _tape, nn
 from reference import assert_close, numeric_grad, softmax as softmax_ref, sparse_xent
 

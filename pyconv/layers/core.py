@@ -3,7 +3,7 @@ import math
 
 import numpy as np
 
-from .. import _kernels, _tape, _validate, initializers, nn, utils
+from .. import _kernels, _tape, _validate, initializers, utils
 from .base import Layer, _ActivatedLayer, _shape_str
 
 __all__ = ["InputLayer", "Input", "Dense", "Flatten", "Reshape", "Dropout", "Activation", "ReLU",
@@ -64,7 +64,7 @@ def Input(shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None
 
 
 class Dense(_ActivatedLayer):
-    """`activation(x @ kernel + bias)`: pyconv.nn.dense, then the activation's kernel.
+    """`activation(x @ kernel + bias)`: one dense kernel call (bias and relu in its epilogue).
 
     Args:
         units: a positive int, the output size.
