@@ -63,6 +63,18 @@ static inline float patch_elem(const float *inp, const conv2d_shape *s, const co
     return inside || (h >= 0 && h < s->H && w >= 0 && w < s->W) ? inp[base + e->off] : 0.0f;
 }
 
+/* Step output pixel (n, p, q) to the next one in NHWC order, without dividing. */
+static inline void next_pixel(int64_t *n, int64_t *p, int64_t *q, const conv2d_shape *s)
+{
+    if (++*q == s->Q) {
+        *q = 0;
+        if (++*p == s->P) {
+            *p = 0;
+            ++*n;
+        }
+    }
+}
+
 /* dst[0..n) = src[0..n): the library memcpy (wide vector moves) for long runs, an inline loop
  * for the short ones, where a call would cost more than the copy. */
 static inline void copy_run(float *dst, const float *src, int64_t n)
@@ -145,13 +157,7 @@ static void pack_patches(float *dst, const gemm_operand *op, int64_t i0, int64_t
         int rows = m - ip < mr ? (int)(m - ip) : mr;
         for (int r = 0; r < rows; r++) {
             patch_row(dst + r, mr, op->data, cx, n, p, q, p0, k);
-            if (++q == s->Q) {      // step to the next output pixel without dividing
-                q = 0;
-                if (++p == s->P) {
-                    p = 0;
-                    n++;
-                }
-            }
+            next_pixel(&n, &p, &q, s);
         }
         for (int r = rows; r < mr; r++)
             for (int64_t kk = 0; kk < k; kk++)
@@ -199,13 +205,7 @@ static void pack_patches_b(float *dst, const gemm_operand *op, int64_t j0, int64
         }
         if (col)   // the last panel's columns past n are zeros
             memset(row + col, 0, (size_t)(nr - col) * sizeof(float));
-        if (++q == s->Q) {
-            q = 0;
-            if (++p == s->P) {
-                p = 0;
-                nn++;
-            }
-        }
+        next_pixel(&nn, &p, &q, s);
     }
 }
 
@@ -262,13 +262,7 @@ static void pack_patches_t(float *dst, const gemm_operand *op, int64_t i0, int64
             }
             i += run;
         }
-        if (++q == s->Q) {
-            q = 0;
-            if (++p == s->P) {
-                p = 0;
-                n++;
-            }
-        }
+        next_pixel(&n, &p, &q, s);
     }
 }
 

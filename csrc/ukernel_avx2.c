@@ -5,6 +5,30 @@
 #include "blocking.h"
 #include "gemm.h"
 
+/* C tile = (overwrite ? 0 : C) + acc, then + bias unless NULL, then max(0, .) if relu: the
+ * epilogue, applied on the last depth block while the tile is still in registers. */
+static inline __attribute__((always_inline)) void
+store_tile(__m256 acc[AVX2_MR][2], float *c, int64_t ldc, int overwrite, const float *bias, int relu)
+{
+    for (int i = 0; i < AVX2_MR; i++) {
+        float *ci = c + i * ldc;
+        if (!overwrite) {
+            acc[i][0] = _mm256_add_ps(_mm256_loadu_ps(ci), acc[i][0]);
+            acc[i][1] = _mm256_add_ps(_mm256_loadu_ps(ci + 8), acc[i][1]);
+        }
+        if (bias) {
+            acc[i][0] = _mm256_add_ps(acc[i][0], _mm256_loadu_ps(bias));
+            acc[i][1] = _mm256_add_ps(acc[i][1], _mm256_loadu_ps(bias + 8));
+        }
+        if (relu) {   /* max(0, x): with a NaN, max returns its second operand, so NaN stays */
+            acc[i][0] = _mm256_max_ps(_mm256_setzero_ps(), acc[i][0]);
+            acc[i][1] = _mm256_max_ps(_mm256_setzero_ps(), acc[i][1]);
+        }
+        _mm256_storeu_ps(ci, acc[i][0]);
+        _mm256_storeu_ps(ci + 8, acc[i][1]);
+    }
+}
+
 void ukernel_avx2(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, int overwrite,
                   const float *bias, int relu)
 {
@@ -22,23 +46,7 @@ void ukernel_avx2(int64_t kc, const float *a, const float *b, float *c, int64_t 
         a += AVX2_MR;
         b += AVX2_NR;
     }
-    for (int i = 0; i < AVX2_MR; i++) {
-        float *ci = c + i * ldc;
-        if (!overwrite) {
-            acc[i][0] = _mm256_add_ps(_mm256_loadu_ps(ci), acc[i][0]);
-            acc[i][1] = _mm256_add_ps(_mm256_loadu_ps(ci + 8), acc[i][1]);
-        }
-        if (bias) {   /* the epilogue, on the last depth block, while the tile is in registers */
-            acc[i][0] = _mm256_add_ps(acc[i][0], _mm256_loadu_ps(bias));
-            acc[i][1] = _mm256_add_ps(acc[i][1], _mm256_loadu_ps(bias + 8));
-        }
-        if (relu) {   /* max(0, x): with a NaN, max returns its second operand, so NaN stays */
-            acc[i][0] = _mm256_max_ps(_mm256_setzero_ps(), acc[i][0]);
-            acc[i][1] = _mm256_max_ps(_mm256_setzero_ps(), acc[i][1]);
-        }
-        _mm256_storeu_ps(ci, acc[i][0]);
-        _mm256_storeu_ps(ci + 8, acc[i][1]);
-    }
+    store_tile(acc, c, ldc, overwrite, bias, relu);
 }
 
 /* The indirect variant (see ukernel_avx512_ind): MR row pointers per tap instead of a
@@ -61,21 +69,5 @@ void ukernel_avx2_ind(int64_t ntaps, int64_t kc, const float *const *a, const fl
             b += AVX2_NR;
         }
     }
-    for (int i = 0; i < AVX2_MR; i++) {
-        float *ci = c + i * ldc;
-        if (!overwrite) {
-            acc[i][0] = _mm256_add_ps(_mm256_loadu_ps(ci), acc[i][0]);
-            acc[i][1] = _mm256_add_ps(_mm256_loadu_ps(ci + 8), acc[i][1]);
-        }
-        if (bias) {   /* the epilogue, on the last depth block, while the tile is in registers */
-            acc[i][0] = _mm256_add_ps(acc[i][0], _mm256_loadu_ps(bias));
-            acc[i][1] = _mm256_add_ps(acc[i][1], _mm256_loadu_ps(bias + 8));
-        }
-        if (relu) {   /* max(0, x): with a NaN, max returns its second operand, so NaN stays */
-            acc[i][0] = _mm256_max_ps(_mm256_setzero_ps(), acc[i][0]);
-            acc[i][1] = _mm256_max_ps(_mm256_setzero_ps(), acc[i][1]);
-        }
-        _mm256_storeu_ps(ci, acc[i][0]);
-        _mm256_storeu_ps(ci + 8, acc[i][1]);
-    }
+    store_tile(acc, c, ldc, overwrite, bias, relu);
 }

@@ -7,6 +7,30 @@
 #include "blocking.h"
 #include "gemm.h"
 
+/* C tile = (overwrite ? 0 : C) + acc, then + bias unless NULL, then max(0, .) if relu: the
+ * epilogue, applied on the last depth block while the tile is still in registers. */
+static inline __attribute__((always_inline)) void
+store_tile(__m512 acc[AVX512_MR][2], float *c, int64_t ldc, int overwrite, const float *bias, int relu)
+{
+    for (int i = 0; i < AVX512_MR; i++) {
+        float *ci = c + i * ldc;
+        if (!overwrite) {
+            acc[i][0] = _mm512_add_ps(_mm512_loadu_ps(ci), acc[i][0]);
+            acc[i][1] = _mm512_add_ps(_mm512_loadu_ps(ci + 16), acc[i][1]);
+        }
+        if (bias) {
+            acc[i][0] = _mm512_add_ps(acc[i][0], _mm512_loadu_ps(bias));
+            acc[i][1] = _mm512_add_ps(acc[i][1], _mm512_loadu_ps(bias + 16));
+        }
+        if (relu) {   /* max(0, x): with a NaN, max returns its second operand, so NaN stays */
+            acc[i][0] = _mm512_max_ps(_mm512_setzero_ps(), acc[i][0]);
+            acc[i][1] = _mm512_max_ps(_mm512_setzero_ps(), acc[i][1]);
+        }
+        _mm512_storeu_ps(ci, acc[i][0]);
+        _mm512_storeu_ps(ci + 16, acc[i][1]);
+    }
+}
+
 void ukernel_avx512(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, int overwrite,
                     const float *bias, int relu)
 {
@@ -24,23 +48,7 @@ void ukernel_avx512(int64_t kc, const float *a, const float *b, float *c, int64_
         a += AVX512_MR;
         b += AVX512_NR;
     }
-    for (int i = 0; i < AVX512_MR; i++) {
-        float *ci = c + i * ldc;
-        if (!overwrite) {
-            acc[i][0] = _mm512_add_ps(_mm512_loadu_ps(ci), acc[i][0]);
-            acc[i][1] = _mm512_add_ps(_mm512_loadu_ps(ci + 16), acc[i][1]);
-        }
-        if (bias) {   /* the epilogue, on the last depth block, while the tile is in registers */
-            acc[i][0] = _mm512_add_ps(acc[i][0], _mm512_loadu_ps(bias));
-            acc[i][1] = _mm512_add_ps(acc[i][1], _mm512_loadu_ps(bias + 16));
-        }
-        if (relu) {   /* max(0, x): with a NaN, max returns its second operand, so NaN stays */
-            acc[i][0] = _mm512_max_ps(_mm512_setzero_ps(), acc[i][0]);
-            acc[i][1] = _mm512_max_ps(_mm512_setzero_ps(), acc[i][1]);
-        }
-        _mm512_storeu_ps(ci, acc[i][0]);
-        _mm512_storeu_ps(ci + 16, acc[i][1]);
-    }
+    store_tile(acc, c, ldc, overwrite, bias, relu);
 }
 
 /* The indirect variant: A is not packed. For each of `ntaps` taps the caller gives MR row
@@ -65,21 +73,5 @@ void ukernel_avx512_ind(int64_t ntaps, int64_t kc, const float *const *a, const 
             b += AVX512_NR;
         }
     }
-    for (int i = 0; i < AVX512_MR; i++) {
-        float *ci = c + i * ldc;
-        if (!overwrite) {
-            acc[i][0] = _mm512_add_ps(_mm512_loadu_ps(ci), acc[i][0]);
-            acc[i][1] = _mm512_add_ps(_mm512_loadu_ps(ci + 16), acc[i][1]);
-        }
-        if (bias) {   /* the epilogue, on the last depth block, while the tile is in registers */
-            acc[i][0] = _mm512_add_ps(acc[i][0], _mm512_loadu_ps(bias));
-            acc[i][1] = _mm512_add_ps(acc[i][1], _mm512_loadu_ps(bias + 16));
-        }
-        if (relu) {   /* max(0, x): with a NaN, max returns its second operand, so NaN stays */
-            acc[i][0] = _mm512_max_ps(_mm512_setzero_ps(), acc[i][0]);
-            acc[i][1] = _mm512_max_ps(_mm512_setzero_ps(), acc[i][1]);
-        }
-        _mm512_storeu_ps(ci, acc[i][0]);
-        _mm512_storeu_ps(ci + 16, acc[i][1]);
-    }
+    store_tile(acc, c, ldc, overwrite, bias, relu);
 }
