@@ -105,65 +105,51 @@ def compiler():
 
 # ---- elementwise ---------------------------------------------------------------------------
 
-def relu_fwd(cnp.ndarray x):
+ctypedef void (*unary_fn)(float *, const float *, int64_t) noexcept nogil
+ctypedef void (*unary_grad_fn)(float *, const float *, const float *, int64_t) noexcept nogil
+
+
+cdef cnp.ndarray unary(cnp.ndarray x, unary_fn f):
+    """out = f(x), elementwise, into a new array."""
     cdef cnp.ndarray out = np.empty_like(x)
     cdef float *po = fptr(out, "out")
     cdef const float *px = fptr(x, "x")
     cdef int64_t n = x.size
     with nogil:
-        relu_forward(po, px, n)
+        f(po, px, n)
     return out
+
+
+cdef cnp.ndarray unary_grad(cnp.ndarray dout, cnp.ndarray out, unary_grad_fn f):
+    """dx = f(dout, out): an activation's backward from its forward output."""
+    check_same_shape(dout, out, "dout", "out")
+    cdef cnp.ndarray dx = np.empty_like(dout)
+    cdef float *pdx = fptr(dx, "dx")
+    cdef const float *pg = fptr(dout, "dout")
+    cdef const float *py = fptr(out, "out")
+    cdef int64_t n = dout.size
+    with nogil:
+        f(pdx, pg, py, n)
+    return dx
+
+
+def relu_fwd(cnp.ndarray x):
+    return unary(x, relu_forward)
 
 def relu_bwd(cnp.ndarray dout, cnp.ndarray out):
-    check_same_shape(dout, out, "dout", "out")
-    cdef cnp.ndarray dx = np.empty_like(dout)
-    cdef float *pdx = fptr(dx, "dx")
-    cdef const float *pg = fptr(dout, "dout")
-    cdef const float *py = fptr(out, "out")
-    cdef int64_t n = dout.size
-    with nogil:
-        relu_backward(pdx, pg, py, n)
-    return dx
+    return unary_grad(dout, out, relu_backward)
 
 def sigmoid_fwd(cnp.ndarray x):
-    cdef cnp.ndarray out = np.empty_like(x)
-    cdef float *po = fptr(out, "out")
-    cdef const float *px = fptr(x, "x")
-    cdef int64_t n = x.size
-    with nogil:
-        sigmoid_forward(po, px, n)
-    return out
+    return unary(x, sigmoid_forward)
 
 def sigmoid_bwd(cnp.ndarray dout, cnp.ndarray out):
-    check_same_shape(dout, out, "dout", "out")
-    cdef cnp.ndarray dx = np.empty_like(dout)
-    cdef float *pdx = fptr(dx, "dx")
-    cdef const float *pg = fptr(dout, "dout")
-    cdef const float *py = fptr(out, "out")
-    cdef int64_t n = dout.size
-    with nogil:
-        sigmoid_backward(pdx, pg, py, n)
-    return dx
+    return unary_grad(dout, out, sigmoid_backward)
 
 def tanh_fwd(cnp.ndarray x):
-    cdef cnp.ndarray out = np.empty_like(x)
-    cdef float *po = fptr(out, "out")
-    cdef const float *px = fptr(x, "x")
-    cdef int64_t n = x.size
-    with nogil:
-        tanh_forward(po, px, n)
-    return out
+    return unary(x, tanh_forward)
 
 def tanh_bwd(cnp.ndarray dout, cnp.ndarray out):
-    check_same_shape(dout, out, "dout", "out")
-    cdef cnp.ndarray dx = np.empty_like(dout)
-    cdef float *pdx = fptr(dx, "dx")
-    cdef const float *pg = fptr(dout, "dout")
-    cdef const float *py = fptr(out, "out")
-    cdef int64_t n = dout.size
-    with nogil:
-        tanh_backward(pdx, pg, py, n)
-    return dx
+    return unary_grad(dout, out, tanh_backward)
 
 def softmax_fwd(cnp.ndarray x):
     """Softmax over the last axis of x (any rank >= 1)."""
