@@ -146,9 +146,9 @@ def machine():
 
 
 def roofline(measure, threads, max_other_load, retries, log=print):
-    """bench.kernels.matmul_roofline, re-measured while other processes disturb it; the best value
-    (a roofline is what the machine can do)."""
-    best = float("nan")
+    """bench.kernels.matmul_roofline, re-measured while other processes disturb it; (the best value
+    -- a roofline is what the machine can do --, the other processes' load of the last try)."""
+    best, load = float("nan"), None
     for attempt in range(1 + retries):
         b0, t0 = busy_cpu_seconds(), time.perf_counter()
         c0 = children_cpu_seconds()
@@ -162,7 +162,7 @@ def roofline(measure, threads, max_other_load, retries, log=print):
         log(f"roofline {g:.0f} GFLOP/s measured while other processes kept {load:.2f} cores busy; again",
             file=sys.stderr, flush=True)
         time.sleep(5)
-    return best
+    return best, load
 
 
 # ---- aggregation and table (pure: tested by tests/test_bench.py) --------------------------------
@@ -241,6 +241,13 @@ def format_table(rows):
     return "\n".join(lines)
 
 
+def _disturbance(load, info):
+    limit = info.get("max_other_load", 0.3)
+    if disturbed({"other_load": load}, limit):
+        return f" -- DISTURBED: other processes kept {load:.2f} cores busy meanwhile"
+    return ""
+
+
 def header(info):
     """The lines printed above the table: what ran, where, and how FLOPs are counted."""
     lines = [f"Machine: {info['machine']['cpu']}, {info['machine']['cores']} cores; Python "
@@ -258,14 +265,15 @@ def header(info):
     lines.append(FLOP_NOTE + ".")
     roof = info.get("roofline_gflops")
     lines.append(f"Roofline: numpy float32 2048^3 matmul, {_f(roof, '.0f')} GFLOP/s "
-                 f"({info['threads']} thread(s))")
+                 f"({info['threads']} thread(s))" + _disturbance(info.get("roofline_other_load"), info))
     cal = info.get("torch_calibration")
     if cal:
         if "error" in cal:
             lines.append(f"PyTorch memory format: calibration failed ({cal['error']}); NCHW used")
         else:
             lines.append(f"PyTorch memory format (CNN, ms/step): NCHW {cal['NCHW']:.2f}, channels_last "
-                         f"{cal['channels_last']:.2f} -> {info['torch_format']} used")
+                         f"{cal['channels_last']:.2f} -> {info['torch_format']} used"
+                         + _disturbance(cal.get("other_load"), info))
     return "\n".join(lines)
 
 
@@ -342,7 +350,8 @@ def run(a, log=print):
             "models": a.models, "frameworks": a.frameworks, "quick": a.quick,
             "command": " ".join([os.path.basename(sys.executable)] + sys.argv), "flop_note": FLOP_NOTE,
             "isa": pyconv._kernels.isa_active(), "versions": {}, "max_other_load": a.max_other_load}
-    info["roofline_gflops"] = roofline(matmul_roofline, a.threads, a.max_other_load, a.retries, log)
+    info["roofline_gflops"], info["roofline_other_load"] = roofline(matmul_roofline, a.threads,
+                                                                    a.max_other_load, a.retries, log)
     with tempfile.TemporaryDirectory(prefix="pyconv-bench-") as data:
         n_all, n_test_all = prepare_data(data)
         n_train = min(n_train, n_all)

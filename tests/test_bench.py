@@ -107,6 +107,21 @@ def test_report_says_how_flops_are_counted_and_what_ran():
     assert "0.983 TFLOP per epoch" in text and "0.409 MFLOP" in text
     assert "NCHW 5.00, channels_last 4.00 -> channels_last used" in text
     assert "TensorFlow not installed" in text and "`import pyconv` alone: 0.090 s" in text
+    assert "DISTURBED" not in text
+    text = epoch.report(dict(fake_info(), roofline_other_load=0.9, max_other_load=0.3), [])
+    assert "190 GFLOP/s (2 thread(s)) -- DISTURBED: other processes kept 0.90 cores busy" in text
+
+
+def test_roofline_is_remeasured_while_disturbed(monkeypatch):
+    loads = iter([0.0, 1.0, 2.0, 2.0, 2.0, 2.0])       # busy CPU-seconds: disturbed, then quiet
+    walls = iter([0.0, 1.0, 10.0, 11.0])
+    monkeypatch.setattr(epoch, "busy_cpu_seconds", lambda: next(loads))
+    monkeypatch.setattr(epoch, "children_cpu_seconds", lambda: 0.0)
+    monkeypatch.setattr(epoch.time, "perf_counter", lambda: next(walls))
+    monkeypatch.setattr(epoch.time, "sleep", lambda s: None)
+    values = iter([150.0, 190.0])
+    best, load = epoch.roofline(lambda threads: next(values), 2, 0.3, 2, log=lambda *a, **k: None)
+    assert best == 190.0 and load == 0.0
 
 
 def test_json_output_round_trips(tmp_path):
