@@ -195,6 +195,10 @@ def format_profile(p):
              f"step {p['step_ms']:.3f} ms instrumented ({p['plain_step_ms']:.3f} ms without the timers); "
              f"C kernels {p['kernel_ms']:.3f} ms in {p['kernel_calls_per_step']:.0f} calls; outside the kernels "
              f"{p['outside_ms']:.3f} ms = **{p['python_overhead_pct']:.1f}% Python overhead**"]
+    cost = p["step_ms"] - p["plain_step_ms"]
+    if cost > 0.05 * p["plain_step_ms"]:
+        lines.append(f"NOTE: the timers add {cost:.3f} ms to a {p['plain_step_ms']:.3f} ms step "
+                     f"({100 * cost / p['plain_step_ms']:.0f}%): on a step this short the split is approximate")
     if p.get("other_load_max") is not None and p["other_load_max"] > 0.3:
         lines.append(f"WARNING: other processes kept up to {p['other_load_max']:.2f} cores busy meanwhile: "
                      "the times are disturbed")
