@@ -141,10 +141,14 @@ int maxpool2d_forward_ref(float *out, const float *inp, const pool2d_shape *s)
 
 // dout (N,P,Q,C); inp (N,H,W,C) the forward's input; dinp (N,H,W,C), overwritten.
 // Each dout element goes to the first maximum of its window (see the file's opening).
+// relu_mask: the input is a relu's output, and the gradient is that of relu then max pool:
+// a window whose maximum is not > 0 sends nothing (relu' = 0 there), which saves the
+// separate relu_backward pass over the whole input.
 // Threads: over (n, channel block of POOL_CB). A thread owns dinp[n, :, :, c0:c0+POOL_CB]
 // outright, so overlapping windows (stride < window) add into it without races, in (p, q)
 // order as in the _ref.
-int maxpool2d_backward(float *dinp, const float *dout, const float *inp, const pool2d_shape *s)
+int maxpool2d_backward(float *dinp, const float *dout, const float *inp, int relu_mask,
+                       const pool2d_shape *s)
 {
     int status = pool2d_check(s);
     if (status != PYCONV_OK)
@@ -198,7 +202,7 @@ int maxpool2d_backward(float *dinp, const float *dout, const float *inp, const p
                     for (int64_t w = w0; w < w1; w++, idx++) {
                         float *dp = d + (h * W + w) * C;
                         for (int64_t c = 0; c < cn; c++) {
-                            uint32_t gb, mask = -(uint32_t)(win[c] == idx);
+                            uint32_t gb, mask = -(uint32_t)((win[c] == idx) & ((m[c] > 0.0f) | !relu_mask));
                             memcpy(&gb, g + c, sizeof gb);
                             gb &= mask;
                             memcpy(dp + c, &gb, sizeof gb);
@@ -233,7 +237,8 @@ int maxpool2d_backward(float *dinp, const float *dout, const float *inp, const p
                 /* The scatter: each channel lands on its own pixel, so this loop is scalar. */
                 const float *g = dout + ((n * P + p) * Q + q) * C + c0;
                 for (int64_t c = 0; c < cn; c++)
-                    d[at[c] * C + c] += g[c];
+                    if (!relu_mask || m[c] > 0.0f)
+                        d[at[c] * C + c] += g[c];
             }
         }
     }
@@ -241,7 +246,8 @@ int maxpool2d_backward(float *dinp, const float *dout, const float *inp, const p
 }
 
 // dout (N,P,Q,C); inp (N,H,W,C) the forward's input; dinp (N,H,W,C), overwritten.
-int maxpool2d_backward_ref(float *dinp, const float *dout, const float *inp, const pool2d_shape *s)
+int maxpool2d_backward_ref(float *dinp, const float *dout, const float *inp, int relu_mask,
+                           const pool2d_shape *s)
 {
     int status = pool2d_check(s);
     if (status != PYCONV_OK)
@@ -267,7 +273,8 @@ int maxpool2d_backward_ref(float *dinp, const float *dout, const float *inp, con
                                 best = i;
                             }
                         }
-                    dinp[best] += dout[((n * P + p) * Q + q) * C + c];
+                    if (!relu_mask || m > 0.0f)
+                        dinp[best] += dout[((n * P + p) * Q + q) * C + c];
                 }
     return PYCONV_OK;
 }

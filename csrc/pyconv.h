@@ -123,8 +123,12 @@ typedef struct {
 int pool2d_check(const pool2d_shape *s);
 int maxpool2d_forward(float *out, const float *inp, const pool2d_shape *s);
 int maxpool2d_forward_ref(float *out, const float *inp, const pool2d_shape *s);
-int maxpool2d_backward(float *dinp, const float *dout, const float *inp, const pool2d_shape *s);
-int maxpool2d_backward_ref(float *dinp, const float *dout, const float *inp, const pool2d_shape *s);
+/* relu_mask: the gradient of max_pool(relu(.)) with respect to relu's input (a window whose
+ * max is not > 0 gets nothing). */
+int maxpool2d_backward(float *dinp, const float *dout, const float *inp, int relu_mask,
+                       const pool2d_shape *s);
+int maxpool2d_backward_ref(float *dinp, const float *dout, const float *inp, int relu_mask,
+                           const pool2d_shape *s);
 int avgpool2d_forward(float *out, const float *inp, const pool2d_shape *s);
 int avgpool2d_forward_ref(float *out, const float *inp, const pool2d_shape *s);
 /* dinp (N,H,W,C) from dout (N,P,Q,C); the forward's input is not needed, only its shape. */

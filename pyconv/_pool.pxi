@@ -17,8 +17,10 @@ cdef extern from "pyconv.h" nogil:
     int pool2d_check(const pool2d_shape *s)
     int maxpool2d_forward(float *out, const float *inp, const pool2d_shape *s)
     int maxpool2d_forward_ref(float *out, const float *inp, const pool2d_shape *s)
-    int maxpool2d_backward(float *dinp, const float *dout, const float *inp, const pool2d_shape *s)
-    int maxpool2d_backward_ref(float *dinp, const float *dout, const float *inp, const pool2d_shape *s)
+    int maxpool2d_backward(float *dinp, const float *dout, const float *inp, int relu_mask,
+                           const pool2d_shape *s)
+    int maxpool2d_backward_ref(float *dinp, const float *dout, const float *inp, int relu_mask,
+                               const pool2d_shape *s)
     int avgpool2d_forward(float *out, const float *inp, const pool2d_shape *s)
     int avgpool2d_forward_ref(float *out, const float *inp, const pool2d_shape *s)
     int avgpool2d_backward(float *dinp, const float *dout, const pool2d_shape *s)
@@ -94,8 +96,10 @@ def maxpool2d_fwd(cnp.ndarray inp, tuple geom, bint ref=False):
     return out
 
 
-def maxpool2d_bwd(cnp.ndarray dout, cnp.ndarray inp, tuple geom, bint ref=False):
-    """dinp (N,H,W,C) from dout (N,P,Q,C) and the forward's input inp."""
+def maxpool2d_bwd(cnp.ndarray dout, cnp.ndarray inp, tuple geom, bint ref=False,
+                  bint relu_mask=False):
+    """dinp (N,H,W,C) from dout (N,P,Q,C) and the forward's input inp (with relu_mask: the
+    gradient through a relu whose output inp is, too)."""
     check_4d(inp, "input")
     cdef pool2d_shape s
     fill_pool2d_shape(&s, np.shape(inp), geom)
@@ -107,9 +111,9 @@ def maxpool2d_bwd(cnp.ndarray dout, cnp.ndarray inp, tuple geom, bint ref=False)
     cdef int status
     with nogil:
         if ref:
-            status = maxpool2d_backward_ref(pd, pg, px, &s)
+            status = maxpool2d_backward_ref(pd, pg, px, relu_mask, &s)
         else:
-            status = maxpool2d_backward(pd, pg, px, &s)
+            status = maxpool2d_backward(pd, pg, px, relu_mask, &s)
     check_status(status)
     return dinp
 

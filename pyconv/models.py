@@ -352,6 +352,13 @@ class Sequential:
                                for m in self._metrics)
         self._train_layers = [l for l in self._layers if l.trainable_weights] if self.trainable else []
         self._params = [w for l in self._train_layers for w in l.trainable_weights]
+        # A relu layer followed by max pooling: the pooling's backward applies relu's mask too
+        # (one pass over the activations instead of two; the result is bitwise the same).
+        for l in self._layers:
+            l._relu_folded = l._relu_mask = False
+        for a, b in zip(self._layers, self._layers[1:]):
+            if isinstance(a, _ActivatedLayer) and a._fused_relu and type(b) is layers_module.MaxPooling2D:
+                a._relu_folded = b._relu_mask = True
 
     # ---- passes -----------------------------------------------------------------------------
     def _forward_loss(self, x, y, training):

@@ -487,3 +487,28 @@ def test_docstring_examples():
         res = doctest.testmod(mod, optionflags=doctest.ELLIPSIS)
         assert res.failed == 0, f"{mod.__name__}: {res.failed} failed docstring examples"
         assert res.attempted > 0, f"{mod.__name__} has no docstring example"
+
+
+def test_relu_folded_into_max_pool_backward_changes_nothing():
+    """Sequential folds Conv2D(relu) -> MaxPooling2D's relu mask into the pooling's backward;
+    the weights after training are bitwise those of the unfolded computation."""
+    from pyconv.layers.base import _ActivatedLayer
+
+    def train(fold):
+        utils.set_random_seed(5)
+        model = models.Sequential([layers.Conv2D(4, 3, activation="relu", input_shape=(8, 8, 1)),
+                                   layers.MaxPooling2D(2), layers.Flatten(),
+                                   layers.Dense(3, activation="softmax")])
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        x = np.random.default_rng(0).random((64, 8, 8, 1))
+        y = np.arange(64) % 3
+        model.fit(x[:32], y[:32], epochs=1, verbose=0)       # plans the model
+        assert model.layers[0]._relu_folded and model.layers[1]._relu_mask
+        if not fold:
+            model.layers[0]._relu_folded = model.layers[1]._relu_mask = False
+        model.fit(x, y, epochs=2, batch_size=16, verbose=0, shuffle=False)
+        return model.get_weights()
+
+    assert isinstance(layers.Conv2D(1, 1), _ActivatedLayer)
+    for a, b in zip(train(True), train(False)):
+        assert np.array_equal(a, b)

@@ -557,3 +557,19 @@ X = np.zeros((1, 3, 3, 6), np.float32)
 def test_error_messages(call, exc, match):
     with pytest.raises(exc, match=match):
         call()
+
+
+@pytest.mark.parametrize("ref", [False, True], ids=["fast", "ref"])
+@pytest.mark.parametrize("ksize, strides, padding", [
+    (2, 2, "VALID"), (3, 2, "VALID"), (2, 2, "SAME"), (3, 1, "SAME"), ((2, 3), (2, 3), "VALID")])
+def test_max_pool_grad_relu_mask_is_relu_grad_after(isa, ref, ksize, strides, padding):
+    """relu_mask folds relu's backward into max pooling's: bitwise relu_grad(max_pool_grad)."""
+    rng = np.random.default_rng(3)
+    x = np.maximum(rng.standard_normal((2, 7, 9, 5)), 0).astype(np.float32)   # a relu output
+    x[0, :3] = 0.0                      # whole windows of zeros: nothing may flow there
+    y = max_pool(x, ksize, strides, padding)
+    g = rng.standard_normal(y.shape).astype(np.float32)
+    geom = _nn_pool._Pool(x.shape, ksize, strides, padding, None, "max_pool_grad").geom
+    want = _kernels.relu_bwd(_kernels.maxpool2d_bwd(g, x, geom, ref=ref), x)
+    got = _kernels.maxpool2d_bwd(g, x, geom, ref=ref, relu_mask=True)
+    assert np.array_equal(got, want)

@@ -191,6 +191,7 @@ class _ActivatedLayer(Layer):
     """
 
     _can_fuse_relu = False  # Conv2D and Dense: their kernels apply relu in the GEMM epilogue
+    _relu_folded = False    # set by Sequential: the next layer's backward applies relu's mask
 
     def _set_activation(self, activation):
         self.activation = activations.get(activation)
@@ -212,6 +213,6 @@ class _ActivatedLayer(Layer):
         return y
 
     def _dz(self, dy, from_logits):
-        if from_logits or self._linear:
+        if from_logits or self._linear or self._relu_folded:
             return dy
         return self.activation.backward(dy, self._y)

@@ -1,5 +1,5 @@
 """Pooling layers: one pyconv.nn pooling kernel forward, its gradient kernel backward."""
-from .. import _validate, nn
+from .. import _kernels, _nn_pool, _validate, nn
 from .base import Layer, _shape_str
 from .convolutional import _conv_out
 
@@ -56,6 +56,8 @@ class MaxPooling2D(_Pooling2D):
         (1, 13, 13, 32)
     """
 
+    _relu_mask = False  # set by Sequential when the previous layer ends in relu
+
     def forward(self, x, training=False):
         if training:
             self._x = x
@@ -64,7 +66,12 @@ class MaxPooling2D(_Pooling2D):
     def backward(self, dy, need_dx=True):
         if not need_dx:
             return None
-        return nn.max_pool_grad(self._x, dy, self.pool_size, self.strides, self._pad)
+        if not self._relu_mask:
+            return nn.max_pool_grad(self._x, dy, self.pool_size, self.strides, self._pad)
+        # The previous layer's relu, folded in: its mask applied in the same pass.
+        geom = _nn_pool._Pool(self._x.shape, self.pool_size, self.strides, self._pad, None,
+                              "max_pool_grad").geom
+        return _kernels.maxpool2d_bwd(_validate.as_float32(dy, "dy"), self._x, geom, relu_mask=True)
 
 
 class AveragePooling2D(_Pooling2D):
