@@ -18,7 +18,14 @@ import os as _os
 if "OMP_WAIT_POLICY" not in _os.environ:
     _os.environ.setdefault("GOMP_SPINCOUNT", "5000")
 
-from . import _kernels  # noqa: E402
+try:
+    from . import _kernels  # noqa: E402
+except ImportError as e:  # the source tree's pyconv/ shadowing the installed package
+    raise ImportError(
+        f"pyconv's compiled extension (pyconv/_kernels) cannot be imported from {__path__[0]}: "
+        f"{e}. If this is the source tree, run Python from another directory (the installed "
+        f"package is then used), or build in place with `pip install --no-build-isolation -e .`."
+    ) from e
 
 __version__ = "0.1.0"
 

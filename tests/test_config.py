@@ -1,6 +1,7 @@
 """Threads, ISA selection and show_config."""
 import os
 import subprocess
+import tempfile
 import sys
 
 import pytest
@@ -23,7 +24,9 @@ def test_set_num_threads(threads):
 def run_py(code, **env):
     e = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "PYCONV_ISA")}
     e.update(env)
-    return subprocess.run([sys.executable, "-c", code], env=e, capture_output=True, text=True)
+    # cwd: not the repository root, where ./pyconv is the source tree without its extension
+    return subprocess.run([sys.executable, "-c", code], env=e, capture_output=True, text=True,
+                          cwd=tempfile.gettempdir())
 
 
 def test_default_threads_from_environment():

@@ -9,6 +9,7 @@ is not installed. Whole file: about 15 s, most of it the two trainings.
 import doctest
 import os
 import subprocess
+import tempfile
 import sys
 from pathlib import Path
 
@@ -82,7 +83,8 @@ runpy.run_path(sys.argv[0], run_name="__main__")
 def test_drawing_example_without_matplotlib_says_so_and_fails(name, tmp_path):
     """Drawing is all these do: without matplotlib they stop at once (no data, no training)."""
     r = subprocess.run([sys.executable, "-c", BLOCK_MATPLOTLIB, str(EXAMPLES / name), "--quick",
-                        "--out", str(tmp_path)], capture_output=True, text=True, timeout=60)
+                        "--out", str(tmp_path)], capture_output=True, text=True, timeout=60,
+                       cwd=tmp_path)
     assert r.returncode == 1
     assert f"{name} draws" in r.stderr and "needs matplotlib" in r.stderr
     assert 'pip install "pyconv[plot]"' in r.stderr
@@ -161,7 +163,7 @@ def test_plot_history_without_matplotlib(monkeypatch, tmp_path):
 
 def test_import_pyconv_does_not_import_matplotlib():
     code = "import sys, pyconv, pyconv.utils; sys.exit('matplotlib' in sys.modules)"
-    assert subprocess.run([sys.executable, "-c", code], timeout=60).returncode == 0
+    assert subprocess.run([sys.executable, "-c", code], timeout=60, cwd=tempfile.gettempdir()).returncode == 0
 
 
 def test_plotting_doctests():

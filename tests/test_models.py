@@ -469,7 +469,8 @@ def test_same_weights_with_one_and_two_threads(tmp_path):
     for threads in ("1", "2"):
         out = tmp_path / f"w{threads}.npz"
         env = {**os.environ, "OMP_NUM_THREADS": threads}
-        subprocess.run([sys.executable, "-c", script, str(out)], env=env, check=True, timeout=120)
+        subprocess.run([sys.executable, "-c", script, str(out)], env=env, check=True, timeout=120,
+                       cwd=tmp_path)
         with np.load(out) as z:
             results.append([z[k] for k in sorted(z.files)])
     for a, b in zip(*results):

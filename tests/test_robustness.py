@@ -149,7 +149,8 @@ def test_bitwise_reproducible_between_processes_and_thread_counts(tmp_path):
     for i, threads in enumerate(("2", "2", "1")):
         out = tmp_path / f"w{i}.npz"
         env = {**os.environ, "OMP_NUM_THREADS": threads}
-        subprocess.run([sys.executable, "-c", _TRAIN, str(out)], env=env, check=True, timeout=120)
+        subprocess.run([sys.executable, "-c", _TRAIN, str(out)], env=env, check=True, timeout=120,
+                       cwd=tmp_path)
         with np.load(out) as z:
             results.append([z[k] for k in sorted(z.files)])
     for other in results[1:]:
