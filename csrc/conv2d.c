@@ -388,8 +388,8 @@ int conv2d_backward_input(float *dinp, const float *dout, const float *filt, con
     return status;
 }
 
-/* Pixels per chunk of the backward_filter reduction: a multiple of KC so that chunking adds
- * no extra K blocks, large enough to amortise a GEMM call. */
+/* Pixels per chunk of the backward_filter reduction, roughly: large enough to amortise a
+ * GEMM call and its packing. */
 #define BWF_CHUNK (4 * 256)
 
 /* dout (N,P,Q,K), inp (N,H,W,C), dfilt (R,S,C,K) and dbias (K) or NULL, overwritten.
@@ -409,7 +409,13 @@ int conv2d_backward_filter(float *dfilt, float *dbias, const float *dout, const 
     const int64_t RSC = s->R * s->S * s->C, npix = s->N * s->P * s->Q;
     const int swapped = s->C >= SMALL_C;
     const int64_t M = swapped ? s->K : RSC, Ncol = swapped ? RSC : s->K;
-    const int64_t nchunks = npix > 0 ? ceil_div(npix, BWF_CHUNK) : 1;
+    /* Chunks of about BWF_CHUNK pixels, in equal sizes and a multiple of 4 of them, so that
+     * the threads share the work evenly (chosen from the sizes only, never the threads). */
+    int64_t nchunks = npix > 0 ? ceil_div(npix, BWF_CHUNK) : 1;
+    if (nchunks > 1)
+        nchunks = ceil_div(nchunks, 4) * 4;
+    const int64_t chunk = ceil_div(npix > 0 ? npix : 1, nchunks);
+    nchunks = ceil_div(npix > 0 ? npix : 1, chunk);
     const int direct = nchunks == 1 && !swapped;   /* the GEMM can write dfilt itself */
     if (dbias)
         bias_add_backward(dbias, dout, npix, s->K);
@@ -435,7 +441,7 @@ int conv2d_backward_filter(float *dfilt, float *dbias, const float *dout, const 
         #pragma omp parallel for schedule(dynamic, 1) num_threads(pyconv_num_threads())
         for (int64_t ch = 0; ch < nchunks; ch++) {
             // The chunk is the sub-GEMM over the depth (= pixel) slice [p0, p0+len), one thread.
-            int64_t p0 = ch * BWF_CHUNK, len = npix - p0 < BWF_CHUNK ? npix - p0 : BWF_CHUNK;
+            int64_t p0 = ch * chunk, len = npix - p0 < chunk ? npix - p0 : chunk;
             int st = gemm_slice(part + ch * M * Ncol, Ncol, &a, &b, M, Ncol, p0, len, NULL, 0, 1);
             if (st != PYCONV_OK) {
                 #pragma omp atomic write
