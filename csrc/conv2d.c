@@ -87,6 +87,28 @@ static inline void copy_run(float *dst, const float *src, int64_t n)
         dst[j] = src[j];
 }
 
+/* Deal a run of `run` floats (zeros where src is NULL) into consecutive positions of the panel
+ * row at *row, from position *pos of `width`; where the row is full, carry on in the same row of
+ * the next panel, `panel_step` floats further. Both backward_filter packers lay patch rows out
+ * this way. */
+static inline void deal_run(float **row, int *pos, int width, int64_t panel_step,
+                            const float *src, int64_t run)
+{
+    for (int64_t i = 0; i < run;) {
+        int64_t seg = run - i < width - *pos ? run - i : width - *pos;
+        if (src)
+            copy_run(*row + *pos, src + i, seg);
+        else
+            memset(*row + *pos, 0, (size_t)seg * sizeof(float));
+        *pos += (int)seg;
+        i += seg;
+        if (*pos == width) {
+            *pos = 0;
+            *row += panel_step;
+        }
+    }
+}
+
 /* The forward pass's A, indirect: for output pixel `row` = (n*P + p)*Q + q and taps
  * t0..t0+nt, the address of the C input channels each tap reads (plus c0), or `zeros` where
  * the tap falls in the padding. No patch is ever copied. */
@@ -188,19 +210,7 @@ static void pack_patches_b(float *dst, const gemm_operand *op, int64_t j0, int64
             const int64_t h = h0 + cx->taps[t].dh, w = w0 + cx->taps[t].dw;
             const float *src = (h >= 0 && h < s->H && w >= 0 && w < s->W)
                                ? inp + (base + cx->taps[t].off + c) : NULL;
-            for (int64_t i = 0; i < run;) {      // the run, cut at panel boundaries
-                int64_t seg = run - i < nr - col ? run - i : nr - col;
-                if (src)
-                    copy_run(row + col, src + i, seg);
-                else
-                    memset(row + col, 0, (size_t)seg * sizeof(float));
-                col += (int)seg;
-                i += seg;
-                if (col == nr) {
-                    col = 0;
-                    row += k * nr;
-                }
-            }
+            deal_run(&row, &col, nr, k * nr, src, run);
             j += run;
         }
         if (col)   // the last panel's columns past n are zeros
@@ -245,21 +255,7 @@ static void pack_patches_t(float *dst, const gemm_operand *op, int64_t i0, int64
             const int64_t h = h0 + cx->taps[t].dh, w = w0 + cx->taps[t].dw;
             const float *src = (h >= 0 && h < s->H && w >= 0 && w < s->W)
                                ? inp + (base + cx->taps[t].off + c) : NULL;
-            for (int64_t j = 0; j < run;) {      // the run, cut at panel boundaries
-                int64_t seg = run - j < mr - r ? run - j : mr - r;
-                if (src)
-                    for (int64_t e = 0; e < seg; e++)
-                        panel[r + e] = src[j + e];
-                else
-                    for (int64_t e = 0; e < seg; e++)
-                        panel[r + e] = 0.0f;
-                r += (int)seg;
-                j += seg;
-                if (r == mr) {
-                    r = 0;
-                    panel += k * mr;
-                }
-            }
+            deal_run(&panel, &r, mr, k * mr, src, run);
             i += run;
         }
         next_pixel(&n, &p, &q, s);
