@@ -2,15 +2,18 @@
  *
  * Promise: NHWC input, HWIO filters, any kernel size, strides, dilations and padding; every
  * output overwritten; results bitwise the same for any thread count. Each pass is one GEMM
- * (gemm.c) whose A or B operand is a PACKER that gathers straight from the tensors, so the
- * im2col matrix of the whole batch never exists -- only one MC x KC block of it, in L2:
+ * (gemm.c) whose A or B operand is gathered straight from the tensors -- through row pointers
+ * (an indirect operand: nothing copied) or a PACKER -- so the im2col matrix of the batch never
+ * exists; at most one MC x KC block of it, in L2:
  *
- *   pass              GEMM  M x N x K           A (M x K), packed by           B (K x N)
- *   forward           (N*P*Q) x K x (R*S*C)     pack_patches: input patches    filt as stored
- *   backward_input    (G*P*Q) x (R*S*C) x K     dout as stored                 filt transposed
- *                     per group of G images, then col2im adds the columns into dinp
- *   backward_filter   K x (R*S*C) x (N*P*Q)     dout^T                         pack_patches_b: patches
- *     (first layer)   (R*S*C) x K x (N*P*Q)     pack_patches_t: patches^T      dout as stored
+ *   pass              GEMM  M x N x K           A (M x K)                       B (K x N)
+ *   forward           (N*P*Q) x K x (R*S*C)     patch_rows: row pointers        filt as stored
+ *     (first layer)                             pack_patches: copied patches
+ *   backward_input    (G*P*Q) x (R*S*C) x K     dout, row pointers              filt transposed,
+ *                     per group of G images, then col2im adds the columns     packed once
+ *                     into dinp
+ *   backward_filter   K x (R*S*C) x (N*P*Q)     dout^T                          pack_patches_b: patches
+ *     (first layer)   (R*S*C) x K x (N*P*Q)     pack_patches_t: patches^T       dout as stored
  *
  * NHWC is what makes the packing cheap: for one pixel and one filter tap (r,s) the C input
  * channels are contiguous, so a patch row is R*S runs of C floats.
@@ -18,7 +21,7 @@
  * backward_input computes the column gradient of a few images at a time and scatters it
  * back (col2im) into those images only: a thread owns whole images, so the scatter has no
  * race, and each image is summed in one fixed order. It does exactly the forward's FLOPs for
- * any stride or dilation, and its A operand (dout) packs as a plain matrix.
+ * any stride or dilation, and its A operand (dout) is a plain matrix, read in place.
  *
  * backward_filter sums over N*P*Q, a long reduction. It is cut into a fixed number of pixel
  * chunks that depends on the sizes only; each chunk's partial dfilt is one single-threaded
