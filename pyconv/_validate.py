@@ -18,10 +18,12 @@ _OK_INPUT_KINDS = "fiub"  # converted to float32; anything else is a TypeError
 MAX_WINDOW_PARAM = 2**31 - 1
 
 
-def as_float32(x, name, ndim=None, min_ndim=None):
+def as_float32(x, name, ndim=None, min_ndim=None, convert=True):
     """`x` as a C-contiguous float32 ndarray (a copy only when needed).
 
     float64, integer and bool arrays are converted; complex, object and strings are refused.
+    With convert=False the array is checked the same way but returned in its own dtype and
+    layout (a dataset that `fit` converts batch by batch rather than copying whole).
     """
     if isinstance(x, np.ndarray) and x.dtype == np.float32 and x.flags.c_contiguous:
         arr = x
@@ -36,7 +38,8 @@ def as_float32(x, name, ndim=None, min_ndim=None):
         if arr.dtype.kind not in _OK_INPUT_KINDS:
             raise TypeError(f"`{name}` must be a real-valued numeric array (float32 is native; "
                             f"float64, int and bool are converted). Received: dtype={arr.dtype}.")
-        arr = np.asarray(arr, dtype=np.float32, order="C")  # keeps 0-d as 0-d (ascontiguousarray does not)
+        if convert:
+            arr = np.asarray(arr, dtype=np.float32, order="C")  # keeps 0-d as 0-d (ascontiguousarray does not)
     if ndim is not None and arr.ndim != ndim:
         raise ValueError(f"`{name}` must be a {ndim}-D array. Received: {name}.shape={arr.shape}.")
     if min_ndim is not None and arr.ndim < min_ndim:

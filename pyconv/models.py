@@ -251,9 +251,10 @@ class Sequential:
             i += k
 
     # ---- data --------------------------------------------------------------------------------
-    def _prepare_x(self, x, name="x"):
-        """x as float32 (N, ...) matching the input shape; builds the model on first data."""
-        x = _validate.as_float32(x, name, min_ndim=1)
+    def _prepare_x(self, x, name="x", convert=True):
+        """x as float32 (N, ...) matching the input shape; builds the model on first data.
+        convert=False: checked, but left in its own dtype (fit converts batch by batch)."""
+        x = _validate.as_float32(x, name, min_ndim=1, convert=convert)
         if not self._layers:
             raise ValueError(f'Model "{self.name}" has no layers: add some before using it.')
         want = self._input_shape
@@ -422,9 +423,9 @@ class Sequential:
         logs = {m.name: m.result() for m in self.metrics}
         return dict(sorted(logs.items()))
 
-    def _ready(self, x, y=None):
+    def _ready(self, x, y=None, convert=True):
         self._check_compiled()
-        x = self._prepare_x(x)
+        x = self._prepare_x(x, convert=convert)
         self._build_metrics()
         if self._train_layers is None:
             self._plan()
@@ -479,7 +480,9 @@ class Sequential:
         verbose = _resolve_verbose(verbose)
         if x is None:
             raise ValueError("`x` must be given (the inputs). Received: x=None.")
-        x, y = self._ready(x, y)
+        # x stays in the caller's dtype: a float64 dataset (the tutorial's `/ 255.0`) is
+        # converted one batch at a time, not copied whole.
+        x, y = self._ready(x, y, convert=False)
 
         if validation_data is not None:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
@@ -490,7 +493,7 @@ class Sequential:
             yv = self._prepare_y(validation_data[1], xv)
         elif validation_split:
             split = int(math.floor(len(x) * (1.0 - validation_split)))
-            x, xv = x[:split], x[split:]
+            x, xv = x[:split], _validate.as_float32(x[split:], "x")
             y, yv = y[:split], y[split:]
         else:
             xv = yv = None
@@ -525,12 +528,16 @@ class Sequential:
                 for step in range(steps):
                     lo = step * batch_size
                     hi = min(lo + batch_size, n)
-                    if shuffle:
+                    if shuffle:   # gathered (and converted to float32) into one buffer
                         idx = order[lo:hi]
-                        xb = np.take(x, idx, axis=0, out=xbuf[:hi - lo])
-                        yb = np.take(y, idx, axis=0, out=ybuf[:hi - lo])
+                        xb = xbuf[:hi - lo]
+                        if x.dtype == np.float32:   # mode="clip": idx is valid, no buffering
+                            np.take(x, idx, axis=0, out=xb, mode="clip")
+                        else:   # (take's out= would cast its own garbage first: a warning)
+                            np.copyto(xb, x[idx], casting="unsafe")
+                        yb = np.take(y, idx, axis=0, out=ybuf[:hi - lo], mode="clip")
                     else:
-                        xb, yb = x[lo:hi], y[lo:hi]
+                        xb, yb = _validate.as_float32(x[lo:hi], "x"), y[lo:hi]
                     cbl.on_train_batch_begin(step)
                     loss = self._train_step(xb, yb, guard)
                     if not nan_warned and not math.isfinite(loss):

@@ -513,3 +513,31 @@ def test_relu_folded_into_max_pool_backward_changes_nothing():
     assert isinstance(layers.Conv2D(1, 1), _ActivatedLayer)
     for a, b in zip(train(True), train(False)):
         assert np.array_equal(a, b)
+
+
+@pytest.mark.parametrize("shuffle, split", [(True, 0.0), (False, 0.0), (True, 0.25)])
+def test_fit_converts_float64_batch_by_batch(shuffle, split):
+    """A float64 dataset trains exactly as its float32 copy would, without fit making that copy."""
+    import tracemalloc
+
+    def train(x):
+        utils.set_random_seed(3)
+        model = models.Sequential([layers.Flatten(input_shape=(28, 28)), layers.Dense(8, activation="relu"),
+                                   layers.Dense(3, activation="softmax")])
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        tracemalloc.start()
+        base = tracemalloc.get_traced_memory()[0]
+        h = model.fit(x, y, batch_size=64, epochs=1, verbose=0, shuffle=shuffle, validation_split=split)
+        peak = tracemalloc.get_traced_memory()[1] - base
+        tracemalloc.stop()
+        return model.get_weights(), h.history, peak
+
+    rng = np.random.default_rng(0)
+    x64 = rng.random((4000, 28, 28))            # 25 MB; a float32 copy would be 12.5 MB
+    y = rng.integers(0, 3, 4000)
+    w64, h64, peak = train(x64)
+    w32, h32, _ = train(x64.astype(np.float32))
+    assert h64 == h32
+    for a, b in zip(w64, w32):
+        assert np.array_equal(a, b)
+    assert peak < 6e6 + split * 12.5e6, peak   # no whole-dataset float32 copy (only the validation part)
