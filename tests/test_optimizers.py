@@ -164,8 +164,9 @@ def test_errors():
         optimizers.Adam(foo=1)
 
 
-def test_adam_c_update_is_bitwise_the_numpy_rule():
-    """The C Adam step (csrc/optim.c) does Keras 3's float32 operations in NumPy's order."""
+def test_adam_c_update_is_bitwise_the_numpy_rule(isa):
+    """The C Adam step (csrc/optim_loop.h), on every ISA, does Keras 3's float32 operations in
+    NumPy's order: bitwise the same result."""
     rng = np.random.default_rng(7)
     opt = optimizers.Adam(learning_rate=0.01)
     p = rng.standard_normal(5000).astype(np.float32)
