@@ -12,7 +12,8 @@
  *   backward_input    (G*P*Q) x (R*S*C) x K     dout, row pointers              filt transposed,
  *                     per group of G images, then col2im adds the columns     packed once
  *                     into dinp
- *   backward_filter   K x (R*S*C) x (N*P*Q)     dout^T                          pack_patches_b: patches
+ *   backward_filter   K x (R*S*C) x (N*P*Q)     dout^T                          patch_cols: row pointers
+ *                                                                               (or pack_patches_b)
  *     (first layer)   (R*S*C) x K x (N*P*Q)     pack_patches_t: patches^T       dout as stored
  *
  * NHWC is what makes the packing cheap: for one pixel and one filter tap (r,s) the C input
@@ -188,6 +189,26 @@ static void pack_patches(float *dst, const gemm_operand *op, int64_t i0, int64_t
             for (int64_t kk = 0; kk < k; kk++)
                 dst[kk * mr + r] = 0.0f;
         dst += k * mr;
+    }
+}
+
+/* B of backward_filter in its swapped orientation, indirect (when NR divides C, so that an
+ * NR-column panel lies inside one tap's run of channels): for output pixels p0..p0+k, the
+ * address of the NR channels that tap reads, or `zeros` in the padding. Nothing is copied. */
+static void patch_cols(const float **dst, const gemm_operand *op, int64_t j0, int64_t p0, int64_t k,
+                       const float *zeros)
+{
+    const conv_ctx *cx = op->ctx;
+    const conv2d_shape *s = cx->s;
+    const conv_tap *tp = &cx->taps[j0 / s->C];
+    const int64_t c = j0 % s->C;
+    int64_t q = p0 % s->Q, p = (p0 / s->Q) % s->P, n = p0 / (s->Q * s->P);
+    for (int64_t kk = 0; kk < k; kk++) {
+        const int64_t h = p * s->stride_h - s->pad_top + tp->dh;
+        const int64_t w = q * s->stride_w - s->pad_left + tp->dw;
+        dst[kk] = h >= 0 && h < s->H && w >= 0 && w < s->W
+                  ? op->data + ((n * s->H + h) * s->W + w) * s->C + c : zeros;
+        next_pixel(&n, &p, &q, s);
     }
 }
 
@@ -430,7 +451,8 @@ int conv2d_backward_filter(float *dfilt, float *dbias, const float *dout, const 
     gemm_operand b = {.pack = gemm_pack_b_n, .data = dout, .ld = s->K};
     if (swapped) {
         a = (gemm_operand){.pack = gemm_pack_a_t, .data = dout, .ld = s->K};
-        b = (gemm_operand){.pack = pack_patches_b, .data = inp, .ctx = &cx};
+        b = s->C % gemm_nr() == 0 ? (gemm_operand){.cols = patch_cols, .data = inp, .ctx = &cx}
+                                  : (gemm_operand){.pack = pack_patches_b, .data = inp, .ctx = &cx};
     }
     int status = PYCONV_OK;
     if (nchunks == 1) {   // one chunk: the GEMM's own threads

@@ -20,9 +20,13 @@ typedef void (*ukernel_fn)(int64_t, const float *, const float *, float *, int64
 typedef void (*ukernel_ind_fn)(int64_t, int64_t, const float *const *, const float *, float *,
                                int64_t, int, const float *, int);
 
+typedef void (*ukernel_indb_fn)(int64_t, const float *, const float *const *, float *, int64_t,
+                                int, const float *, int);
+
 typedef struct {
     ukernel_fn ukernel;
     ukernel_ind_fn ukernel_ind;
+    ukernel_indb_fn ukernel_indb;
     int mr, nr, mc;
 } gemm_isa;
 
@@ -30,15 +34,20 @@ static gemm_isa isa_table(void)
 {
     switch (pyconv_isa_active()) {
     case PYCONV_ISA_AVX512:
-        return (gemm_isa){ukernel_avx512, ukernel_avx512_ind, AVX512_MR, AVX512_NR, AVX512_MC};
+        return (gemm_isa){ukernel_avx512, ukernel_avx512_ind, ukernel_avx512_indb,
+                          AVX512_MR, AVX512_NR, AVX512_MC};
     case PYCONV_ISA_AVX2:
-        return (gemm_isa){ukernel_avx2, ukernel_avx2_ind, AVX2_MR, AVX2_NR, AVX2_MC};
+        return (gemm_isa){ukernel_avx2, ukernel_avx2_ind, ukernel_avx2_indb,
+                          AVX2_MR, AVX2_NR, AVX2_MC};
     default:
-        return (gemm_isa){ukernel_generic, ukernel_generic_ind, GENERIC_MR, GENERIC_NR, GENERIC_MC};
+        return (gemm_isa){ukernel_generic, ukernel_generic_ind, ukernel_generic_indb,
+                          GENERIC_MR, GENERIC_NR, GENERIC_MC};
     }
 }
 
 static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+int gemm_nr(void) { return isa_table().nr; }
 
 /* ---- packers for plain row-major matrices --------------------------------------------- */
 
@@ -144,13 +153,15 @@ static void epilogue(float *c, int64_t ldc, int rows, int cols, const float *bia
 /* Loops 2 and 1 over one packed A block and the packed B panel: mc x nc of C.
  * Edge tiles are computed whole into `tile` and only their valid part copied out. */
 static void macro_kernel(const gemm_isa *g, float *c, int64_t ldc, const float *pa,
-                         const float **pt, int64_t nt, const float *pb, int64_t mc, int64_t nc,
-                         int64_t kc, int first, int last, const float *bias, int relu)
+                         const float **pt, int64_t nt, const float *pb, const float *const *pbt,
+                         int64_t mc, int64_t nc, int64_t kc, int first, int last,
+                         const float *bias, int relu)
 {
     float tile[GEMM_MAX_TILE] __attribute__((aligned(64)));
     for (int64_t jr = 0; jr < nc; jr += g->nr) {          // loop 2 (jr, step NR): B micro-panel in L1
         int cols = nc - jr < g->nr ? (int)(nc - jr) : g->nr;
         const float *b = pb + jr * kc;
+        const float *const *bt = pbt ? pbt + jr / g->nr * kc : NULL;   /* indirect B's rows */
         for (int64_t ir = 0; ir < mc; ir += g->mr) {      // loop 1 (ir, step MR): A micro-panel from L2
             int rows = mc - ir < g->mr ? (int)(mc - ir) : g->mr;
             float *cij = c + ir * ldc + jr;
@@ -162,6 +173,9 @@ static void macro_kernel(const gemm_isa *g, float *c, int64_t ldc, const float *
             if (pt)   // indirect A: nt taps of kc / nt values through the row pointers
                 g->ukernel_ind(nt, kc / nt, pt + ir * nt, b, whole ? cij : tile,
                                whole ? ldc : g->nr, whole ? first : 1, eb, er);
+            else if (bt)   // indirect B: its rows through pointers
+                g->ukernel_indb(kc, pa + ir * kc, bt, whole ? cij : tile, whole ? ldc : g->nr,
+                                whole ? first : 1, eb, er);
             else
                 g->ukernel(kc, pa + ir * kc, b, whole ? cij : tile, whole ? ldc : g->nr,
                            whole ? first : 1, eb, er);
@@ -226,12 +240,12 @@ int gemm_slice(float *c, int64_t ldc, const gemm_operand *a, const gemm_operand 
         }
         return PYCONV_OK;
     }
-    if (a->rows && k0 != 0)
-        return PYCONV_EINVAL;
     /* A parallel region costs microseconds: below ~1 MFLOP one thread is faster. */
     if (2.0 * (double)M * (double)N * (double)K < GEMM_PAR_MIN_FLOPS)
         nthreads = 1;
     const gemm_isa g = isa_table();
+    if ((a->rows && k0 != 0) || (b->cols && (a->rows || N % g.nr)))
+        return PYCONV_EINVAL;
     const int64_t kc_max = K < GEMM_KC ? K : GEMM_KC;
     const int64_t nc_max = N < GEMM_NC ? N : GEMM_NC;
     const int64_t mc_max = M < g.mc ? ceil_div(M, g.mr) * g.mr : g.mc;
@@ -243,12 +257,14 @@ int gemm_slice(float *c, int64_t ldc, const gemm_operand *a, const gemm_operand 
     const int64_t n_panels_max = ceil_div(nc_max, g.nr);
     const int64_t panels_per_task = n_mblocks >= 4 ? n_panels_max : ceil_div(n_panels_max, 4);
 
-    /* One allocation per call: the shared B panel, then per thread an A block (packed) or a
-     * pointer table (indirect), and for an indirect A a row of zeros for the padding. */
-    const size_t b_size = (size_t)(ceil_div(nc_max, g.nr) * g.nr * kc_max);
-    const size_t a_size = a->rows ? (size_t)(mc_max * kc_max) * sizeof(float *) / sizeof(float)
-                                  : (size_t)(mc_max * kc_max);
-    const size_t z_size = a->rows ? (size_t)kc_max : 0;
+    /* One allocation per call: the shared B panel (or an indirect B's row pointers), then per
+     * thread an A block (packed) or a pointer table (indirect), and for an indirect operand a
+     * row of zeros for the padding. Sizes in floats; a pointer takes two. */
+    const size_t ptr = sizeof(float *) / sizeof(float);
+    const size_t b_size = b->cols ? (size_t)(ceil_div(nc_max, g.nr) * kc_max) * ptr
+                                  : (size_t)(ceil_div(nc_max, g.nr) * g.nr * kc_max);
+    const size_t a_size = a->rows ? (size_t)(mc_max * kc_max) * ptr : (size_t)(mc_max * kc_max);
+    const size_t z_size = a->rows || b->cols ? (size_t)(kc_max > g.nr ? kc_max : g.nr) : 0;
     const size_t total = b_size + a_size * (size_t)nthreads + z_size;
     float *work = aligned_alloc(64, (total * sizeof(float) + 63) / 64 * 64);
     if (!work)
@@ -267,11 +283,14 @@ int gemm_slice(float *c, int64_t ldc, const gemm_operand *a, const gemm_operand 
 
             #pragma omp parallel num_threads(nthreads)
             {
-                // Pack the B panel: each NR micro-panel by one thread.
+                // Pack the B panel (or point at its rows): each NR micro-panel by one thread.
                 #pragma omp for schedule(static)
                 for (int64_t p = 0; p < n_panels; p++) {
                     int64_t j0 = p * g.nr, w = nc - j0 < g.nr ? nc - j0 : g.nr;
-                    b->pack(pb + j0 * kc, b, jc + j0, w, k0 + pc, kc, g.nr);
+                    if (b->cols)
+                        b->cols((const float **)pb + p * kc, b, jc + j0, k0 + pc, kc, zeros);
+                    else
+                        b->pack(pb + j0 * kc, b, jc + j0, w, k0 + pc, kc, g.nr);
                 }
                 // (implicit barrier: the whole B panel is packed before anyone uses it)
 #ifdef _OPENMP
@@ -292,8 +311,9 @@ int gemm_slice(float *c, int64_t ldc, const gemm_operand *a, const gemm_operand 
                     } else {
                         a->pack(pa, a, ic, mc, k0 + pc, kc, g.mr);
                     }
-                    macro_kernel(&g, c + ic * ldc + jc + j0, ldc, pa, pt, nt, pb + j0 * kc, mc, w,
-                                 kc, first, last, bias ? bias + jc + j0 : NULL, relu);
+                    const float *const *pbt = b->cols ? (const float *const *)pb + j0 / g.nr * kc : NULL;
+                    macro_kernel(&g, c + ic * ldc + jc + j0, ldc, pa, pt, nt, pb + j0 * kc, pbt,
+                                 mc, w, kc, first, last, bias ? bias + jc + j0 : NULL, relu);
                 }
             }
         }

@@ -28,9 +28,16 @@ typedef void (*gemm_pack_fn)(float *dst, const gemm_operand *op,
 typedef void (*gemm_rows_fn)(const float **dst, int64_t stride, const gemm_operand *op,
                              int64_t row, int64_t t0, int64_t nt, int64_t c0, const float *zeros);
 
+/* An INDIRECT B operand: for the NR columns [j0, j0+nr) -- which must be contiguous in memory
+ * for every depth row -- and depth rows [p0, p0+k), writes k pointers (dst[kk]) to those nr
+ * floats, or `zeros`. The micro-kernel then loads B straight from the tensor. */
+typedef void (*gemm_cols_fn)(const float **dst, const gemm_operand *op, int64_t j0, int64_t p0,
+                             int64_t k, const float *zeros);
+
 struct gemm_operand {
     gemm_pack_fn pack;     /* a packed operand: copies blocks into panels */
     gemm_rows_fn rows;     /* or (A only) an indirect one: row pointers per tap */
+    gemm_cols_fn cols;     /* or (B only, N a multiple of NR, A packed) an indirect one */
     int64_t C;             /* indirect: depth values per tap */
     const float *data;     /* the matrix, or the tensor a packer gathers from */
     int64_t ld;            /* row stride of a plain matrix */
@@ -79,6 +86,17 @@ void ukernel_avx2(int64_t kc, const float *a, const float *b, float *c, int64_t 
                   const float *bias, int relu);
 void ukernel_generic(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, int overwrite,
                      const float *bias, int relu);
+
+/* The NR of the micro-kernel in use: an indirect B needs N to be a multiple of it. */
+int gemm_nr(void);
+
+/* Micro-kernels with an indirect B: the same tile, B's row k read through b[k] (NR floats). */
+void ukernel_avx512_indb(int64_t kc, const float *a, const float *const *b, float *c, int64_t ldc,
+                         int overwrite, const float *bias, int relu);
+void ukernel_avx2_indb(int64_t kc, const float *a, const float *const *b, float *c, int64_t ldc,
+                       int overwrite, const float *bias, int relu);
+void ukernel_generic_indb(int64_t kc, const float *a, const float *const *b, float *c, int64_t ldc,
+                          int overwrite, const float *bias, int relu);
 
 /* Indirect micro-kernels: the same tile, A read through ntaps x MR row pointers (a[t*MR+i]),
  * kc values each; B packed as above with depth ntaps * kc. */

@@ -71,3 +71,23 @@ void ukernel_avx2_ind(int64_t ntaps, int64_t kc, const float *const *a, const fl
     }
     store_tile(acc, c, ldc, overwrite, bias, relu);
 }
+
+/* The variant with an indirect B (see ukernel_avx512_indb). */
+void ukernel_avx2_indb(int64_t kc, const float *a, const float *const *b, float *c, int64_t ldc,
+                       int overwrite, const float *bias, int relu)
+{
+    __m256 acc[AVX2_MR][2];
+    for (int i = 0; i < AVX2_MR; i++)
+        acc[i][0] = acc[i][1] = _mm256_setzero_ps();
+    for (int64_t k = 0; k < kc; k++) {
+        __m256 b0 = _mm256_loadu_ps(b[k]), b1 = _mm256_loadu_ps(b[k] + 8);
+        #pragma GCC unroll 6
+        for (int i = 0; i < AVX2_MR; i++) {
+            __m256 ai = _mm256_broadcast_ss(a + i);
+            acc[i][0] = _mm256_fmadd_ps(ai, b0, acc[i][0]);
+            acc[i][1] = _mm256_fmadd_ps(ai, b1, acc[i][1]);
+        }
+        a += AVX2_MR;
+    }
+    store_tile(acc, c, ldc, overwrite, bias, relu);
+}

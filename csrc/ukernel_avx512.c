@@ -75,3 +75,24 @@ void ukernel_avx512_ind(int64_t ntaps, int64_t kc, const float *const *a, const 
     }
     store_tile(acc, c, ldc, overwrite, bias, relu);
 }
+
+/* The variant with an indirect B: row k of the B micro-panel is read through b[k], 32
+ * contiguous floats of the tensor itself (conv2d_backward_filter's patches), not a packed copy. */
+void ukernel_avx512_indb(int64_t kc, const float *a, const float *const *b, float *c, int64_t ldc,
+                         int overwrite, const float *bias, int relu)
+{
+    __m512 acc[AVX512_MR][2];
+    for (int i = 0; i < AVX512_MR; i++)
+        acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+    for (int64_t k = 0; k < kc; k++) {
+        __m512 b0 = _mm512_loadu_ps(b[k]), b1 = _mm512_loadu_ps(b[k] + 16);
+        #pragma GCC unroll 12
+        for (int i = 0; i < AVX512_MR; i++) {
+            __m512 ai = _mm512_set1_ps(a[i]);
+            acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]);
+            acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);
+        }
+        a += AVX512_MR;
+    }
+    store_tile(acc, c, ldc, overwrite, bias, relu);
+}

@@ -55,6 +55,10 @@ EDGES = [
     dict(N=1, H=4, W=4, C=2, K=33, R=2, S=2, stride=(1, 1), dil=(1, 1), padding="valid"),  # NR+1
     dict(N=1, H=5, W=5, C=29, K=3, R=3, S=3, stride=(1, 1), dil=(1, 1), padding="same"),   # depth 261 = KC+5
     dict(N=1, H=9, W=7, C=2, K=3, R=3, S=2, stride=(1, 3), dil=(2, 3), padding=((2, 0), (1, 2))),
+    # C a multiple of NR (8 / 16 / 32): backward_filter reads the patches in place (patch_cols)
+    dict(N=2, H=7, W=6, C=32, K=5, R=3, S=3, stride=(2, 1), dil=(1, 2), padding="same"),
+    dict(N=1, H=5, W=5, C=16, K=7, R=2, S=3, stride=(1, 1), dil=(1, 1), padding=((1, 0), (0, 2))),
+    dict(N=1, H=4, W=4, C=64, K=3, R=3, S=3, stride=(1, 1), dil=(1, 1), padding="valid"),
 ]
 
 
@@ -69,6 +73,9 @@ EDGES = [
 @example(case=EDGES[5]).via("edge")
 @example(case=EDGES[6]).via("edge")
 @example(case=EDGES[7]).via("edge")
+@example(case=EDGES[8]).via("edge")
+@example(case=EDGES[9]).via("edge")
+@example(case=EDGES[10]).via("edge")
 def test_conv2d_against_reference(isa, ref, case):
     run(case, ref, np.random.default_rng(0))
 
