@@ -259,8 +259,8 @@ int gemm_slice(float *c, int64_t ldc, const gemm_operand *a, const gemm_operand 
 
     /* One allocation per call: the shared B panel (or an indirect B's row pointers), then per
      * thread an A block (packed) or a pointer table (indirect), and for an indirect operand a
-     * row of zeros for the padding. Sizes in floats; a pointer takes two. */
-    const size_t ptr = sizeof(float *) / sizeof(float);
+     * row of zeros for the padding. Sizes in floats. */
+    const size_t ptr = (sizeof(float *) + sizeof(float) - 1) / sizeof(float);   /* floats per pointer */
     const size_t b_size = b->cols ? (size_t)(ceil_div(nc_max, g.nr) * kc_max) * ptr
                                   : (size_t)(ceil_div(nc_max, g.nr) * g.nr * kc_max);
     const size_t a_size = a->rows ? (size_t)(mc_max * kc_max) * ptr : (size_t)(mc_max * kc_max);
