@@ -11,6 +11,7 @@ import pytest
 
 import pyconv.nn as nn
 from pyconv import _progress, callbacks, layers, losses, models, optimizers, utils
+from tutorial_models import tutorial_cnn
 
 
 @pytest.fixture(autouse=True)
@@ -35,19 +36,6 @@ def images(n=64, seed=0, classes=3):
     for i, c in enumerate(y):
         x[i, 2 * c: 2 * c + 3, 2: 5] += 1.0
     return x, y
-
-
-def tutorial_cnn():
-    model = models.Sequential()
-    model.add(layers.Conv2D(32, (3, 3), activation='relu', input_shape=(28, 28, 1)))
-    model.add(layers.MaxPooling2D((2, 2)))
-    model.add(layers.Conv2D(64, (3, 3), activation='relu'))
-    model.add(layers.MaxPooling2D((2, 2)))
-    model.add(layers.Conv2D(64, (3, 3), activation='relu'))
-    model.add(layers.Flatten())
-    model.add(layers.Dense(64, activation='relu'))
-    model.add(layers.Dense(10, activation='softmax'))
-    return model
 
 
 CNN_SUMMARY = """\

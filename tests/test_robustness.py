@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from pyconv import callbacks, layers, models, nn, optimizers, utils
+from tutorial_models import tutorial_cnn
 
 
 @pytest.fixture(autouse=True)
@@ -24,12 +25,8 @@ def _fresh():
     utils.set_random_seed(0)
 
 
-def tutorial_cnn():
-    m = models.Sequential([
-        layers.Conv2D(32, (3, 3), activation="relu", input_shape=(28, 28, 1)), layers.MaxPooling2D((2, 2)),
-        layers.Conv2D(64, (3, 3), activation="relu"), layers.MaxPooling2D((2, 2)),
-        layers.Conv2D(64, (3, 3), activation="relu"), layers.Flatten(),
-        layers.Dense(64, activation="relu"), layers.Dense(10, activation="softmax")])
+def compiled_tutorial_cnn():
+    m = tutorial_cnn()
     m.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     return m
 
@@ -51,7 +48,7 @@ def test_training_steps_leave_rss_flat():
     rng = np.random.default_rng(0)
     x = rng.random((32 * 50, 28, 28, 1), dtype=np.float32)
     y = rng.integers(0, 10, len(x))
-    model = tutorial_cnn()
+    model = compiled_tutorial_cnn()
     seen = {}
 
     class Probe(callbacks.Callback):

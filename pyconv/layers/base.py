@@ -212,6 +212,15 @@ class _ActivatedLayer(Layer):
             self._y = y
         return y
 
+    @classmethod
+    def from_config(cls, config):
+        """The layer from get_config(): initializers given as their serialized dicts too."""
+        config = dict(config)
+        for k in ("kernel_initializer", "bias_initializer"):
+            if isinstance(config.get(k), dict):
+                config[k] = initializers.deserialize(config[k])
+        return cls(**config)
+
     def _dz(self, dy, from_logits):
         if from_logits or self._linear or self._relu_folded:
             return dy

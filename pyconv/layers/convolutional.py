@@ -145,13 +145,5 @@ class Conv2D(_ActivatedLayer):
                 "kernel_initializer": initializers.serialize(self.kernel_initializer),
                 "bias_initializer": initializers.serialize(self.bias_initializer)}
 
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        for k in ("kernel_initializer", "bias_initializer"):
-            if isinstance(config.get(k), dict):
-                config[k] = initializers.deserialize(config[k])
-        return cls(**config)
-
 
 Convolution2D = Conv2D

@@ -151,14 +151,6 @@ class Dense(_ActivatedLayer):
                 "kernel_initializer": initializers.serialize(self.kernel_initializer),
                 "bias_initializer": initializers.serialize(self.bias_initializer)}
 
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        for k in ("kernel_initializer", "bias_initializer"):
-            if isinstance(config.get(k), dict):
-                config[k] = initializers.deserialize(config[k])
-        return cls(**config)
-
 
 class Flatten(Layer):
     """Flattens each example to one axis: (batch, d1, d2, ...) -> (batch, d1*d2*...).
