@@ -105,13 +105,21 @@ void softmax_backward(float *dx, const float *dout, const float *out, int64_t M,
 }
 
 // logits, dlogits (M,C); loss, labels (M). loss_i = log(sum exp(z - max)) - (z_label - max).
-// dlogits = softmax - onehot(label): the gradient of loss_i with respect to row i.
-void softmax_xent_forward_backward(float *loss, float *dlogits, const float *logits,
-                                   const int32_t *labels, int64_t M, int64_t C)
+// dlogits = (softmax - onehot(label)) * scale: scale times the gradient of loss_i w.r.t. row i.
+int softmax_xent_forward_backward(float *loss, float *dlogits, const float *logits,
+                                  const int32_t *labels, int64_t M, int64_t C, float scale)
 {
-    #pragma omp parallel for schedule(static) num_threads(pyconv_num_threads()) if(M * C > ELEMWISE_PAR_MIN)
+    int bad = 0;
+    #pragma omp parallel for schedule(static) num_threads(pyconv_num_threads()) if(M * C > ELEMWISE_PAR_MIN) reduction(|:bad)
     for (int64_t i = 0; i < M; i++) {
         const float *z = logits + i * C;
+        if (labels[i] < 0 || labels[i] >= C) {  // refused, not read out of bounds
+            bad = 1;
+            loss[i] = NAN;
+            for (int64_t c = 0; dlogits && c < C; c++)
+                dlogits[i * C + c] = 0.0f;
+            continue;
+        }
         float m = z[0];
         for (int64_t c = 1; c < C; c++)
             m = z[c] > m ? z[c] : m;
@@ -123,9 +131,10 @@ void softmax_xent_forward_backward(float *loss, float *dlogits, const float *log
         if (dlogits) {
             float inv = 1.0f / s;
             for (int64_t c = 0; c < C; c++)
-                dlogits[i * C + c] = expf(z[c] - m) * inv - (c == y ? 1.0f : 0.0f);
+                dlogits[i * C + c] = (expf(z[c] - m) * inv - (c == y ? 1.0f : 0.0f)) * scale;
         }
     }
+    return bad ? PYCONV_EINVAL : PYCONV_OK;
 }
 
 // x, out (M,C); b (C). out may alias x.

@@ -52,10 +52,16 @@ void tanh_backward(float *dx, const float *dout, const float *out, int64_t n);
 /* Rows of C: softmax over the last axis. x, out (M,C). */
 void softmax_forward(float *out, const float *x, int64_t M, int64_t C);
 void softmax_backward(float *dx, const float *dout, const float *out, int64_t M, int64_t C);
-/* Fused sparse softmax cross-entropy: loss (M) per row, dlogits (M,C) = softmax - onehot
- * (unscaled; NULL to skip). labels (M) int32 in [0,C). Stable: subtracts the row max. */
-void softmax_xent_forward_backward(float *loss, float *dlogits, const float *logits,
-                                   const int32_t *labels, int64_t M, int64_t C);
+/* Fused sparse softmax cross-entropy: loss (M) per row, dlogits (M,C) = (softmax - onehot) *
+ * scale (NULL to skip; scale 1/M gives the gradient of the mean loss). labels (M) int32 in
+ * [0,C). Stable: subtracts the row max.
+ * PYCONV_EINVAL if a label lies outside [0,C) (its row gets a NaN loss and zero gradient). */
+int softmax_xent_forward_backward(float *loss, float *dlogits, const float *logits,
+                                   const int32_t *labels, int64_t M, int64_t C, float scale);
+/* A batch from a dataset: out (n,row) float32 = rows idx (n) of x (N,row), float32 or (x_is_f64)
+ * float64 converted. PYCONV_EINVAL, nothing written, if an index lies outside [0,N). */
+int gather_rows(float *out, const void *x, int x_is_f64, const int64_t *idx, int64_t n,
+                int64_t N, int64_t row);
 /* bias: out (M,C) = x + b (broadcast over rows); db (C) = column sums of dout. */
 void bias_add_forward(float *out, const float *x, const float *b, int64_t M, int64_t C);
 void bias_add_backward(float *db, const float *dout, int64_t M, int64_t C);

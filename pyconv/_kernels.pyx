@@ -38,10 +38,12 @@ cdef extern from "pyconv.h" nogil:
     void tanh_backward(float *dx, const float *dout, const float *out, int64_t n)
     void softmax_forward(float *out, const float *x, int64_t M, int64_t C)
     void softmax_backward(float *dx, const float *dout, const float *out, int64_t M, int64_t C)
-    void softmax_xent_forward_backward(float *loss, float *dlogits, const float *logits,
-                                       const int32_t *labels, int64_t M, int64_t C)
+    int softmax_xent_forward_backward(float *loss, float *dlogits, const float *logits,
+                                       const int32_t *labels, int64_t M, int64_t C, float scale)
     void bias_add_forward(float *out, const float *x, const float *b, int64_t M, int64_t C)
     void bias_add_backward(float *db, const float *dout, int64_t M, int64_t C)
+    int gather_rows(float *out, const void *x, int x_is_f64, const int64_t *idx, int64_t n,
+                    int64_t N, int64_t row)
     void adam_update(float *p, float *m, float *v, const float *g, int64_t n, float alpha,
                      float c1, float c2, float epsilon)
 
@@ -60,7 +62,7 @@ cdef inline float *fptr(cnp.ndarray a, str name) except NULL:
 
 
 cdef inline void check_same_shape(cnp.ndarray a, cnp.ndarray b, str na, str nb) except *:
-    if np.shape(a) != np.shape(b):
+    if not cnp.PyArray_SAMESHAPE(a, b):
         raise ValueError(f"`{na}` and `{nb}` must have the same shape. "
                          f"Received: {na}.shape={np.shape(a)}, {nb}.shape={np.shape(b)}.")
 
@@ -174,8 +176,8 @@ def softmax_bwd(cnp.ndarray dout, cnp.ndarray out):
         softmax_backward(pdx, pg, py, M, C)
     return dx
 
-def softmax_xent(cnp.ndarray logits, cnp.ndarray labels, bint want_grad=True):
-    """(loss (M,), dlogits (M,C) or None) for logits (M,C) and int32 labels (M,) in [0,C)."""
+def softmax_xent(cnp.ndarray logits, cnp.ndarray labels, bint want_grad=True, float scale=1.0):
+    """(loss (M,), dlogits (M,C) * scale or None) for logits (M,C) and int32 labels (M,) in [0,C)."""
     if logits.ndim != 2 or labels.ndim != 1 or labels.shape[0] != logits.shape[0]:
         raise ValueError(f"`logits` must be (M, C) and `labels` (M,). Received: "
                          f"logits.shape={np.shape(logits)}, labels.shape={np.shape(labels)}.")
@@ -190,8 +192,12 @@ def softmax_xent(cnp.ndarray logits, cnp.ndarray labels, bint want_grad=True):
     cdef float *pg = fptr(grad, "dlogits") if want_grad else NULL
     cdef const float *pz = fptr(logits, "logits")
     cdef const int32_t *py = <const int32_t *>cnp.PyArray_DATA(labels)
+    cdef int status
     with nogil:
-        softmax_xent_forward_backward(pl, pg, pz, py, M, C)
+        status = softmax_xent_forward_backward(pl, pg, pz, py, M, C, scale)
+    if status == PYCONV_EINVAL:
+        raise ValueError(f"`labels` must be in [0, {C}) for {C} classes. Received: labels from "
+                         f"{int(labels.min())} to {int(labels.max())}.")
     return loss, grad
 
 def bias_add_fwd(cnp.ndarray x, cnp.ndarray b):
@@ -219,19 +225,63 @@ def bias_add_bwd(cnp.ndarray dout):
     return db
 
 
-def adam_step(cnp.ndarray p, cnp.ndarray m, cnp.ndarray v, cnp.ndarray g, float alpha,
-              float c1, float c2, float epsilon):
-    """Keras 3's Adam update of p, m, v in place (see csrc/optim.c)."""
-    if not (np.shape(p) == np.shape(m) == np.shape(v) == np.shape(g)):
+def gather_rows_into(cnp.ndarray out, cnp.ndarray x, cnp.ndarray idx):
+    """out[i] = x[idx[i]] for a C-contiguous float32 or float64 dataset x (N, ...), int64
+    indices idx (n,) in [0, N) and a float32 batch out (n, ...): fit's shuffled batches."""
+    cdef int t = cnp.PyArray_TYPE(x)
+    if t != cnp.NPY_FLOAT32 and t != cnp.NPY_FLOAT64 or not cnp.PyArray_IS_C_CONTIGUOUS(x):
+        raise TypeError(f"`x` must be a C-contiguous float32 or float64 array. Received: dtype={x.dtype}.")
+    if cnp.PyArray_TYPE(idx) != cnp.NPY_INT64 or idx.ndim != 1 or not cnp.PyArray_IS_C_CONTIGUOUS(idx):
+        raise TypeError(f"`idx` must be a 1-D C-contiguous int64 array. Received: dtype={idx.dtype}, "
+                        f"shape={np.shape(idx)}.")
+    if x.ndim < 1 or out.ndim != x.ndim or out.shape[0] != idx.shape[0] or \
+            any(out.shape[d] != x.shape[d] for d in range(1, x.ndim)):
+        raise ValueError(f"`out` must have shape (len(idx),) + x.shape[1:]. Received: out.shape="
+                         f"{np.shape(out)}, x.shape={np.shape(x)}, {idx.shape[0]} indices.")
+    cdef float *po = fptr(out, "out")
+    cdef const void *px = cnp.PyArray_DATA(x)
+    cdef const int64_t *pi = <const int64_t *>cnp.PyArray_DATA(idx)
+    cdef int64_t n = idx.shape[0], N = x.shape[0]
+    cdef int64_t row = cnp.PyArray_SIZE(x) // N if N > 0 else 0
+    cdef int status
+    with nogil:
+        status = gather_rows(po, px, t == cnp.NPY_FLOAT64, pi, n, N, row)
+    if status != PYCONV_OK:
+        raise IndexError(f"`idx` must lie in [0, {N}). Received: indices from {int(idx.min())} to "
+                         f"{int(idx.max())}.")
+    return out
+
+
+cdef int adam_one(cnp.ndarray p, cnp.ndarray m, cnp.ndarray v, cnp.ndarray g, float alpha,
+                  float c1, float c2, float epsilon) except -1:
+    if not (cnp.PyArray_SAMESHAPE(p, m) and cnp.PyArray_SAMESHAPE(p, v) and cnp.PyArray_SAMESHAPE(p, g)):
         raise ValueError(f"Adam: the parameter, its slots and its gradient must have one shape. "
                          f"Received: {np.shape(p)}, {np.shape(m)}, {np.shape(v)}, {np.shape(g)}.")
     cdef float *pp = fptr(p, "param")
     cdef float *pm = fptr(m, "momentum")
     cdef float *pv = fptr(v, "velocity")
     cdef const float *pg = fptr(g, "gradient")
-    cdef int64_t n = p.size
+    cdef int64_t n = cnp.PyArray_SIZE(p)
     with nogil:
         adam_update(pp, pm, pv, pg, n, alpha, c1, c2, epsilon)
+    return 0
+
+
+def adam_step(cnp.ndarray p, cnp.ndarray m, cnp.ndarray v, cnp.ndarray g, float alpha,
+              float c1, float c2, float epsilon):
+    """Keras 3's Adam update of p, m, v in place (see csrc/optim.c)."""
+    adam_one(p, m, v, g, alpha, c1, c2, epsilon)
+
+
+def adam_step_list(list ps, list ms, list vs, list gs, float alpha, float c1, float c2, float epsilon):
+    """adam_step for each (p, m, v, g) of four equally long lists: a model's whole update in one
+    call from Python, with adam_step's checks per parameter."""
+    cdef Py_ssize_t i, n = len(ps)
+    if not len(ms) == len(vs) == len(gs) == n:
+        raise ValueError(f"Adam: one momentum, velocity and gradient per parameter. Received: "
+                         f"{n} parameters, {len(ms)}, {len(vs)}, {len(gs)}.")
+    for i in range(n):
+        adam_one(ps[i], ms[i], vs[i], gs[i], alpha, c1, c2, epsilon)
 
 
 # ---- operator families, one .pxi each ----------------------------------------------------

@@ -7,7 +7,7 @@ softmax + cross-entropy gradient then comes from one fused pyconv.nn kernel.
 """
 import numpy as np
 
-from . import _validate, nn
+from . import _kernels, _validate, nn
 
 __all__ = ["Loss", "SparseCategoricalCrossentropy", "CategoricalCrossentropy", "BinaryCrossentropy",
            "MeanSquaredError", "MeanAbsoluteError", "sparse_categorical_crossentropy",
@@ -122,9 +122,11 @@ class SparseCategoricalCrossentropy(Loss):
         return np.ascontiguousarray(_check_labels(y, n))
 
     def _values_and_grad_logits(self, y, z):
+        # y comes from _prepare_targets: int32 labels already checked to lie in [0, c)
         c = z.shape[-1]
-        loss, dz = nn.sparse_softmax_cross_entropy_with_logits_grad(y.reshape(-1), z.reshape(-1, c))
-        dz *= np.float32(1.0 / loss.shape[0]) if loss.shape[0] else 0
+        m = len(y.reshape(-1))
+        loss, dz = _kernels.softmax_xent(np.ascontiguousarray(z.reshape(-1, c), np.float32), y.reshape(-1),
+                                         True, 1.0 / m if m else 0.0)
         return loss, dz.reshape(z.shape)
 
     def _values_and_grad(self, y, p):

@@ -23,11 +23,24 @@ class Metric:
         self.count = 0
 
     def update_state(self, y_true, y_pred, sample_weight=None):
+        """Add a batch: the mean of the per-example values, weighted by `sample_weight`
+        ((batch,), broadcast over any further axes) when given."""
         y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
         _validate.same_batch(y_true, y_pred)
-        vals = self._values(y_true, y_pred)
-        self.total += float(vals.sum(dtype=np.float64))
-        self.count += vals.size
+        self._add(self._values(y_true, y_pred), sample_weight)
+
+    def _add(self, vals, sample_weight):
+        if sample_weight is None:
+            self.total += float(vals.sum(dtype=np.float64))
+            self.count += vals.size
+            return
+        w = np.asarray(sample_weight, np.float64)
+        if w.ndim > vals.ndim or w.shape != vals.shape[:w.ndim]:
+            raise ValueError(f"`sample_weight` must have the shape of the values {vals.shape} or a "
+                             f"prefix of it. Received: sample_weight.shape={w.shape}.")
+        w = np.broadcast_to(w.reshape(w.shape + (1,) * (vals.ndim - w.ndim)), vals.shape)
+        self.total += float((vals * w).sum())
+        self.count += float(w.sum())
 
     def result(self):
         return self.total / self.count if self.count else 0.0
@@ -53,13 +66,11 @@ class Mean(Metric):
         super().__init__(name)
 
     def update_state(self, values, sample_weight=None):
-        if sample_weight is None:
-            v = np.asarray(values, np.float64)
-            self.total += float(v.sum())
-            self.count += v.size
-        else:
-            self.total += float(values) * sample_weight
+        if type(values) is float and type(sample_weight) is int:  # fit's loss tracker: (loss, batch size)
+            self.total += values * sample_weight
             self.count += sample_weight
+            return
+        self._add(np.asarray(values, np.float64), sample_weight)
 
 
 def _labels(y_true, n_classes):
@@ -79,6 +90,15 @@ class SparseCategoricalAccuracy(Metric):
 
     def _values(self, y_true, y_pred):
         return y_pred.argmax(-1) == _labels(y_true, y_pred.shape[-1]).reshape(y_pred.shape[:-1])
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        if sample_weight is None and type(y_true) is np.ndarray and type(y_pred) is np.ndarray and \
+                y_true.dtype.kind in "iu" and y_true.shape == y_pred.shape[:-1]:
+            # integer labels, as fit passes them: a count, no float64 sum
+            self.total += int(np.count_nonzero(y_pred.argmax(-1) == y_true))
+            self.count += y_true.size
+            return
+        super().update_state(y_true, y_pred, sample_weight)
 
 
 class CategoricalAccuracy(SparseCategoricalAccuracy):

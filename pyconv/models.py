@@ -19,7 +19,7 @@ import warnings
 
 import numpy as np
 
-from . import _saving, _validate, callbacks as callbacks_module, layers as layers_module
+from . import _kernels, _saving, _validate, callbacks as callbacks_module, layers as layers_module
 from . import losses, metrics as metrics_module, optimizers, utils
 from ._progress import Progbar
 from .layers.base import Layer, _ActivatedLayer, _shape_str
@@ -353,6 +353,9 @@ class Sequential:
                                for m in self._metrics)
         self._train_layers = [l for l in self._layers if l.trainable_weights] if self.trainable else []
         self._params = [w for l in self._train_layers for w in l.trainable_weights]
+        # Backward runs down to the first layer with weights to train, and that one computes no
+        # input gradient (Flatten -> Dense: no dense dx; frozen lower layers: no pass at all).
+        self._grad_stop = self._layers.index(self._train_layers[0]) if self._train_layers else None
         # A relu layer followed by max pooling: the pooling's backward applies relu's mask too
         # (one pass over the activations instead of two; the result is bitwise the same).
         for l in self._layers:
@@ -386,19 +389,21 @@ class Sequential:
         """One step on a batch; returns the batch's mean loss."""
         vals, out, d = self._forward_loss(x, y, True)
         layers = self._layers
-        n = len(layers)
-        if self._fused:
-            g = layers[-1].backward(d, n > 1, from_logits=True)
-        else:
-            g = layers[-1].backward(d, n > 1)
-        for i in range(n - 2, -1, -1):
-            g = layers[i].backward(g, i > 0)
+        stop = self._grad_stop
+        if stop is not None:
+            n = len(layers)
+            if self._fused:
+                g = layers[-1].backward(d, n - 1 > stop, from_logits=True)
+            else:
+                g = layers[-1].backward(d, n - 1 > stop)
+            for i in range(n - 2, stop - 1, -1):
+                g = layers[i].backward(g, i > stop)
         grads = [g for l in self._train_layers for g in l.grads]
         # the update: all-or-nothing (a SIGINT meanwhile is held by the guard)
         if guard is not None:
             guard.in_update = True
         try:
-            self.optimizer.apply(grads, self._params)
+            self.optimizer._apply(grads, self._params)
         finally:
             if guard is not None:
                 guard.in_update = False
@@ -518,6 +523,7 @@ class Sequential:
         xbuf = np.empty((min(batch_size, n),) + x.shape[1:], np.float32) if shuffle else None
         ybuf = np.empty((min(batch_size, n),) + y.shape[1:], y.dtype) if shuffle else None
         nan_warned = any(isinstance(c, callbacks_module.TerminateOnNaN) for c in cbs)  # it reports
+        in_c = x.dtype in (np.float32, np.float64) and x.flags.c_contiguous
 
         with _InterruptGuard() as guard:
             cbl.on_train_begin()
@@ -531,7 +537,9 @@ class Sequential:
                     if shuffle:   # gathered (and converted to float32) into one buffer
                         idx = order[lo:hi]
                         xb = xbuf[:hi - lo]
-                        if x.dtype == np.float32:   # mode="clip": idx is valid, no buffering
+                        if in_c:   # C gathers (and converts) with both threads
+                            _kernels.gather_rows_into(xb, x, idx)
+                        elif x.dtype == np.float32:   # mode="clip": idx is valid, no buffering
                             np.take(x, idx, axis=0, out=xb, mode="clip")
                         else:   # (take's out= would cast its own garbage first: a warning)
                             np.copyto(xb, x[idx], casting="unsafe")

@@ -162,6 +162,7 @@ class Optimizer:
         self.built = False
         self._slots = []    # per slot name: a list with one array per parameter
         self._scratch = []  # one scratch array per parameter
+        self._checked = None  # the params list _apply last checked
 
     # learning rate: a float, or a schedule evaluated at `iterations`
     @property
@@ -186,6 +187,7 @@ class Optimizer:
         self._slots = [[np.zeros_like(p) for p in params] for _ in self._slot_names]
         self._scratch = [np.empty_like(p) for p in params]
         self._shapes = [p.shape for p in params]
+        self._checked = None
         self.built = True
 
     @property
@@ -207,9 +209,14 @@ class Optimizer:
             grads: list of float32 arrays, one per parameter (None to skip a parameter).
             params: list of float32 arrays, updated in place.
         """
+        grads, params = list(grads), list(params)
+        self._check(grads, params)
+        self._step(grads, params)
+
+    def _check(self, grads, params):
+        """Build on first use, then: one gradient per parameter, each of its parameter's shape."""
         if not self.built:
             self.build(params)
-        grads, params = list(grads), list(params)
         if len(grads) != len(params) or len(params) != len(self._shapes):
             raise ValueError(f"{type(self).__name__}.apply: one gradient per parameter, as many as when it "
                              f"was built ({len(self._shapes)}). Received: {len(grads)} gradients for "
@@ -219,6 +226,17 @@ class Optimizer:
                 raise ValueError(f"{type(self).__name__}.apply: gradient {i} must have the shape of its "
                                  f"parameter {self._shapes[i]}. Received: gradient shape {np.shape(g)}, "
                                  f"parameter shape {p.shape}.")
+
+    def _apply(self, grads, params):
+        """apply() for a caller that passes the same `params` list every step (Model.fit): the
+        checks run when the list is new to this optimizer, not on every step."""
+        if self._checked is not params:
+            self._check(grads, params)
+            self._checked = params
+        self._step(grads, params)
+
+    def _step(self, grads, params):
+        """The update itself, on checked lists."""
         if self.clipnorm or self.clipvalue or self.global_clipnorm:
             grads = self._clip(grads)
         lr = self.learning_rate
@@ -367,15 +385,23 @@ class Adam(Optimizer):
         self.amsgrad = bool(amsgrad)
         self._slot_names = ("momentum", "velocity", "velocity_hat") if self.amsgrad else ("momentum", "velocity")
 
-    def apply(self, grads, params):
+    def _step(self, grads, params):
         t = self.iterations + 1
         self._alpha = np.float32(self.learning_rate * math.sqrt(1 - self.beta_2 ** t) / (1 - self.beta_1 ** t))
-        super().apply(grads, params)
+        if self.amsgrad or self.weight_decay or self.clipnorm or self.clipvalue or self.global_clipnorm or \
+                not all(g is not None and g.dtype == np.float32 and g.flags.c_contiguous for g in grads):
+            return super()._step(grads, params)
+        # the whole update in C, one pass per parameter: the same float32 operations in the same
+        # order as _update's NumPy below
+        _kernels.adam_step_list(params, self._slots[0], self._slots[1], grads, self._alpha,
+                                np.float32(1 - self.beta_1), np.float32(1 - self.beta_2),
+                                np.float32(self.epsilon))
+        self.iterations += 1
 
     def _update(self, i, p, g, lr):
         m, v, t = self._slots[0][i], self._slots[1][i], self._scratch[i]
         if not self.amsgrad and g.dtype == np.float32 and g.flags.c_contiguous:
-            # one C pass, the same float32 operations in the same order as below
+            # one C pass, as in _step
             _kernels.adam_step(p, m, v, g, self._alpha, np.float32(1 - self.beta_1),
                                np.float32(1 - self.beta_2), np.float32(self.epsilon))
             return

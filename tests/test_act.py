@@ -83,3 +83,17 @@ def test_tape_through_ops(rng):
     dx = _tape.gradient(recs, y, g, x)
     num = numeric_grad(lambda v: float((f(v).astype(np.float64) * g).sum()), x, eps=1e-3)
     assert_close(dx, num, 2e-2, 2e-3, "tape gradient")
+
+
+def test_sparse_xent_kernel_scale_and_refusal(rng):
+    """The kernel scales the gradient in its own pass (bitwise (softmax - onehot) * scale, as
+    NumPy would do after it) and refuses out-of-range labels itself: never an out-of-bounds read."""
+    from pyconv import _kernels
+    z = (rng.standard_normal((5, 4)) * 3).astype(np.float32)
+    y = np.array([0, 3, 1, 2, 3], np.int32)
+    loss, g = _kernels.softmax_xent(z, y, True)
+    loss2, g2 = _kernels.softmax_xent(z, y, True, 1.0 / 5)
+    assert np.array_equal(loss, loss2) and np.array_equal(g2, g * np.float32(1.0 / 5))
+    for bad in (4, -1, 2**31 - 1):
+        with pytest.raises(ValueError, match=r"`labels` must be in \[0, 4\) for 4 classes"):
+            _kernels.softmax_xent(z, np.array([0, 1, bad, 2, 3], np.int32), True)

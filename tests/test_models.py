@@ -529,3 +529,57 @@ def test_fit_converts_float64_batch_by_batch(shuffle, split):
     for a, b in zip(w64, w32):
         assert np.array_equal(a, b)
     assert peak < 6e6 + split * 12.5e6, peak   # no whole-dataset float32 copy (only the validation part)
+
+
+def test_backward_stops_at_the_first_layer_with_weights_to_train():
+    """No input gradient below the lowest trainable layer: Flatten's backward and the first
+    Dense's dx are never computed, nor anything under a frozen layer; training is unchanged."""
+    def train(freeze, stop_early):
+        utils.set_random_seed(2)
+        model = models.Sequential([layers.Flatten(input_shape=(4, 4)), layers.Dense(6, activation="relu"),
+                                   layers.Dense(5, activation="relu"), layers.Dense(3, activation="softmax")])
+        model.layers[1].trainable = not freeze
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        x = np.random.default_rng(0).random((64, 4, 4))
+        y = np.arange(64) % 3
+        first_kernel = model.layers[1].kernel.copy()
+        calls = []
+        for l in model.layers:
+            l.backward = (lambda f, l: lambda dy, need_dx=True, **k: calls.append((l.name, need_dx)) or f(dy, need_dx, **k))(l.backward, l)
+        model.fit(x[:16], y[:16], epochs=1, verbose=0)       # plans the model
+        if not stop_early:
+            model._grad_stop = 0
+        calls.clear()
+        model.fit(x, y, epochs=1, batch_size=64, verbose=0, shuffle=False)   # one step
+        return model.get_weights(), calls, first_kernel
+
+    w, calls, _ = train(False, True)
+    assert [c[1] for c in calls] == [True, True, False], calls          # dense_2, dense_1, dense
+    w_all, calls_all, _ = train(False, False)
+    assert [c[1] for c in calls_all] == [True, True, True, False], calls_all
+    for a, b in zip(w, w_all):
+        assert np.array_equal(a, b)
+    w_frozen, calls_frozen, k0 = train(True, True)
+    assert [c[1] for c in calls_frozen] == [True, False], calls_frozen  # nothing under dense_1
+    assert np.array_equal(w_frozen[0], k0)                              # the frozen kernel stays
+    for a, b in zip(w_frozen, train(True, False)[0]):
+        assert np.array_equal(a, b)
+
+
+def test_fit_gathers_non_contiguous_and_integer_data_like_contiguous_float32():
+    """fit's batches come from C (contiguous float32/float64) or NumPy (anything else): the same."""
+    def train(x):
+        utils.set_random_seed(4)
+        model = models.Sequential([layers.Flatten(input_shape=(6, 5)), layers.Dense(3, activation="softmax")])
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        h = model.fit(x, y, batch_size=16, epochs=2, verbose=0)
+        return model.get_weights(), h.history
+
+    rng = np.random.default_rng(1)
+    base = rng.integers(0, 5, (100, 5, 6)).astype(np.float32)
+    y = rng.integers(0, 3, 100)
+    ref_w, ref_h = train(np.ascontiguousarray(base.transpose(0, 2, 1)))
+    for x in (base.transpose(0, 2, 1), base.transpose(0, 2, 1).astype(np.int64),
+              base.astype(np.float64).transpose(0, 2, 1)):
+        w, h = train(x)
+        assert h == ref_h and all(np.array_equal(a, b) for a, b in zip(w, ref_w))

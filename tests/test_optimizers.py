@@ -179,3 +179,37 @@ def test_adam_c_update_is_bitwise_the_numpy_rule(isa):
         v += (g * g - v) * np.float32(1 - 0.999)
         q -= m / (np.sqrt(v) + np.float32(1e-7)) * alpha
         assert np.array_equal(p, q), np.abs(p - q).max()
+
+
+def test_adam_whole_update_in_one_call_equals_the_per_parameter_path():
+    """Adam's fast step (one adam_step_list call) and its per-parameter path (taken when a
+    gradient is not C-contiguous) give bitwise the same parameters and slots."""
+    from pyconv import _kernels
+    rng = np.random.default_rng(3)
+    shapes = [(7, 5), (5,), (3, 3, 2, 4)]
+    p1 = [rng.standard_normal(s).astype(np.float32) for s in shapes]
+    p2 = [p.copy() for p in p1]
+    a, b = optimizers.Adam(0.01), optimizers.Adam(0.01)
+    for _ in range(3):
+        gs = [rng.standard_normal(s).astype(np.float32) for s in shapes]
+        a.apply(gs, p1)
+        b.apply([gs[0], gs[1], np.asfortranarray(gs[2])], p2)   # not C-contiguous: per parameter
+    for x, y in zip(p1 + a.variables, p2 + b.variables):
+        assert np.array_equal(x, y)
+    z = np.zeros(3, np.float32)
+    with pytest.raises(ValueError, match=r"one momentum, velocity and gradient per parameter"):
+        _kernels.adam_step_list([z], [z], [z, z], [z], 0.1, 0.1, 0.1, 1e-7)
+    with pytest.raises(ValueError, match=r"must have one shape"):
+        _kernels.adam_step_list([z], [z], [z], [np.zeros(4, np.float32)], 0.1, 0.1, 0.1, 1e-7)
+
+
+def test_apply_checks_a_new_parameter_list():
+    """Model.fit's _apply checks a params list once; another list (another model) is checked
+    again, so an optimizer reused on different weights refuses them clearly."""
+    opt = optimizers.Adam()
+    p = [np.zeros((2, 3), np.float32)]
+    opt._apply([np.ones((2, 3), np.float32)], p)
+    opt._apply([np.ones((2, 3), np.float32)], p)
+    assert opt.iterations == 2
+    with pytest.raises(ValueError, match=r"gradient 0 must have the shape of its parameter \(2, 3\)"):
+        opt._apply([np.ones((4,), np.float32)], [np.zeros(4, np.float32)])

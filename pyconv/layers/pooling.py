@@ -23,6 +23,15 @@ class _Pooling2D(Layer):
         self.strides = self.pool_size if strides is None else _validate.int_pair(strides, "strides", allow_nhwc=False)
         self.padding = _validate.one_of(padding, "padding", ("valid", "same"))
         self._pad = self.padding.upper()
+        self._geom = None
+
+    def _geometry(self, shape, op):
+        """The kernels' (P, Q, R, S, strides, pads) for an input shape, computed once per shape."""
+        g = self._geom
+        if g is None or g[0] != shape:
+            g = self._geom = (shape, _nn_pool._Pool(shape, self.pool_size, self.strides, self._pad,
+                                                    None, op).geom)
+        return g[1]
 
     def compute_output_shape(self, input_shape):
         n, h, w, c = input_shape
@@ -59,28 +68,27 @@ class MaxPooling2D(_Pooling2D):
     _relu_mask = False  # set by Sequential when the previous layer ends in relu
 
     def forward(self, x, training=False):
+        x = _validate.as_float32(x, "inputs", ndim=4)
         if training:
             self._x = x
-        return nn.max_pool(x, self.pool_size, self.strides, self._pad)
+        return _kernels.maxpool2d_fwd(x, self._geometry(x.shape, "max_pool"))
 
     def backward(self, dy, need_dx=True):
         if not need_dx:
             return None
-        if not self._relu_mask:
-            return nn.max_pool_grad(self._x, dy, self.pool_size, self.strides, self._pad)
-        # The previous layer's relu, folded in: its mask applied in the same pass.
-        geom = _nn_pool._Pool(self._x.shape, self.pool_size, self.strides, self._pad, None,
-                              "max_pool_grad").geom
-        return _kernels.maxpool2d_bwd(_validate.as_float32(dy, "dy"), self._x, geom, relu_mask=True)
+        # with _relu_mask, the previous layer's relu is folded in: its mask applied in the same pass
+        return _kernels.maxpool2d_bwd(_validate.as_float32(dy, "dy", ndim=4), self._x,
+                                      self._geometry(self._x.shape, "max_pool"), relu_mask=self._relu_mask)
 
 
 class AveragePooling2D(_Pooling2D):
     """Mean over `pool_size` windows (with 'same' padding, over the valid pixels only)."""
 
     def forward(self, x, training=False):
+        x = _validate.as_float32(x, "inputs", ndim=4)
         if training:
             self._shape = x.shape
-        return nn.avg_pool(x, self.pool_size, self.strides, self._pad)
+        return _kernels.avgpool2d_fwd(x, self._geometry(x.shape, "avg_pool"))
 
     def backward(self, dy, need_dx=True):
         if not need_dx:
