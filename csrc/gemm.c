@@ -250,12 +250,17 @@ int gemm_slice(float *c, int64_t ldc, const gemm_operand *a, const gemm_operand 
     const int64_t nc_max = N < GEMM_NC ? N : GEMM_NC;
     const int64_t mc_max = M < g.mc ? ceil_div(M, g.mr) * g.mr : g.mc;
 
-    /* Tasks of loop 3: MC row blocks x groups of NR panels. Splitting N as well keeps both
-     * threads busy when M is small (a dense layer at batch 32). The split depends on the
-     * sizes only, never on the thread count. */
-    const int64_t n_mblocks = ceil_div(M, g.mc);
+    /* Tasks of loop 3: row blocks of at most MC rows x groups of NR panels. The row blocks are
+     * whole MR tiles, as many as a multiple of the thread count, all within one tile of the
+     * same size: 3872 rows in 27 blocks of 144 would give one thread 14 blocks and the other
+     * 13 (4% idle); 28 blocks of 138-144 rows do not. Splitting N as well keeps both threads
+     * busy when M is small (a dense layer at batch 32). No split changes any sum's order. */
+    const int64_t m_tiles = ceil_div(M, g.mr);
+    int64_t n_mblocks = ceil_div(m_tiles, g.mc / g.mr);
     const int64_t n_panels_max = ceil_div(nc_max, g.nr);
     const int64_t panels_per_task = n_mblocks >= 4 ? n_panels_max : ceil_div(n_panels_max, 4);
+    if (n_mblocks >= 4)
+        n_mblocks = ceil_div(n_mblocks, nthreads) * nthreads;
 
     /* One allocation per call: the shared B panel (or an indirect B's row pointers), then per
      * thread an A block (packed) or a pointer table (indirect), and for an indirect operand a
@@ -300,8 +305,12 @@ int gemm_slice(float *c, int64_t ldc, const gemm_operand *a, const gemm_operand 
 #endif
                 #pragma omp for schedule(static)
                 for (int64_t t = 0; t < n_mblocks * n_groups; t++) {   // loop 3 (ic, step MC): A block in L2
-                    const int64_t ic = (t / n_groups) * g.mc;
-                    const int64_t mc = M - ic < g.mc ? M - ic : g.mc;
+                    const int64_t mb = t / n_groups;   // block mb: tiles [mb*m_tiles/n, (mb+1)*m_tiles/n)
+                    const int64_t ic = mb * m_tiles / n_mblocks * g.mr;
+                    const int64_t ie = (mb + 1) * m_tiles / n_mblocks * g.mr;
+                    const int64_t mc = (ie < M ? ie : M) - ic;
+                    if (mc <= 0)
+                        continue;   // more blocks than tiles (tiny M)
                     const int64_t j0 = (t % n_groups) * panels_per_task * g.nr;
                     const int64_t w = nc - j0 < panels_per_task * g.nr ? nc - j0 : panels_per_task * g.nr;
                     const float **pt = NULL;

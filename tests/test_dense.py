@@ -17,6 +17,8 @@ from reference import assert_sum_close, dense as dense_ref, dense_grads
 @example(M=7, N=15, K=9).via("edge")
 @example(M=145, N=9, K=3).via("edge")
 @example(M=3, N=0, K=5).via("edge")
+@example(M=3872, N=64, K=288).via("conv2 forward at batch 32: 27 row blocks, balanced as 28")
+@example(M=700, N=40, K=20).via("5 row blocks of MC: re-cut into tiles per thread")
 @pytest.mark.parametrize("ref", [False, True], ids=["fast", "ref"])
 def test_gemm(isa, ref, M, N, K):
     rng = np.random.default_rng(M * 1000 + N)
@@ -63,6 +65,18 @@ def test_dense_threads_bitwise(isa, threads, rng):
     for o in out[1:]:
         for a, b in zip(out[0], o):
             assert np.array_equal(a, b)
+
+
+def test_gemm_threads_bitwise(isa, threads, rng):
+    """Row blocks are re-cut for the thread count (whole MR tiles, equal shares): the sums'
+    order, hence every bit, stays the same for 1, 2 and 3 threads."""
+    a = rng.standard_normal((3872, 288)).astype(np.float32)
+    b = rng.standard_normal((288, 64)).astype(np.float32)
+    out = []
+    for n in (1, 2, 3):
+        pyconv.set_num_threads(n)
+        out.append(_kernels.gemm(a, b, False))
+    assert np.array_equal(out[0], out[1]) and np.array_equal(out[0], out[2])
 
 
 def test_dense_errors():
