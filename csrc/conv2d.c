@@ -14,7 +14,8 @@
  *                     into dinp
  *   backward_filter   K x (R*S*C) x (N*P*Q)     dout^T                          patch_cols: row pointers
  *                                                                               (or pack_patches_b)
- *     (first layer)   (R*S*C) x K x (N*P*Q)     pack_patches_t: patches^T       dout as stored
+ *     (first layer)   (R*S*C) x K x (N*P*Q)     pack_patches_t: patches^T       dout: row pointers
+ *                                                                               (or packed)
  *
  * NHWC is what makes the packing cheap: for one pixel and one filter tap (r,s) the C input
  * channels are contiguous, so a patch row is R*S runs of C floats.
@@ -243,44 +244,41 @@ static void pack_patches_b(float *dst, const gemm_operand *op, int64_t j0, int64
     }
 }
 
-/* A of backward_filter: rows are depth indices (r,s,c), depth is output pixels. One pass
- * per pixel walks its patch row over the whole block [i0, i0+m) -- runs of C channels per
- * tap -- and drops each run into the panels it spans: dst[panel][kk][row in panel]. */
+/* A of the first layer's backward_filter (C < SMALL_C): rows are depth indices (r,s,c) and,
+ * when the GEMM asks for R*S*C + 1 rows, a last row of ones (its product with dout is the bias
+ * gradient, computed by the same GEMM); depth is output pixels. One pass per pixel gathers
+ * its patch values through the depth table into the panels the rows span:
+ * dst[panel][kk][row in panel], rows past m zero. */
 static void pack_patches_t(float *dst, const gemm_operand *op, int64_t i0, int64_t m, int64_t p0,
                            int64_t k, int mr)
 {
     const conv_ctx *cx = op->ctx;
     const conv2d_shape *s = cx->s;
     const float *inp = op->data;
-    const int64_t panels = (m + mr - 1) / mr, t0 = i0 / s->C, c0 = i0 % s->C;
-    if (m % mr)   // rows past the end of the last panel are zeros
-        for (int64_t kk = 0; kk < k; kk++)
-            for (int r = (int)(m % mr); r < mr; r++)
-                dst[(panels - 1) * k * mr + kk * mr + r] = 0.0f;
+    const int64_t RSC = s->R * s->S * s->C;
+    const int64_t mm = RSC - i0 < m ? RSC - i0 : m;   /* patch rows; a row of ones after them */
+    const conv_tap *d = cx->depth + i0;
     int64_t q = p0 % s->Q, p = (p0 / s->Q) % s->P, n = p0 / (s->Q * s->P);
     for (int64_t kk = 0; kk < k; kk++) {
         const int64_t h0 = p * s->stride_h - s->pad_top, w0 = q * s->stride_w - s->pad_left;
-        const int64_t base = ((n * s->H + h0) * s->W + w0) * s->C;
+        const float *src = inp + ((n * s->H + h0) * s->W + w0) * s->C;
         float *panel = dst + kk * mr;
-        int r = 0;
-        if (cx->depth) {   // small C: element by element through the depth table
-            const int inside = h0 >= 0 && w0 >= 0 && h0 + (s->R - 1) * s->dil_h < s->H
-                               && w0 + (s->S - 1) * s->dil_w < s->W;
+        const int inside = h0 >= 0 && w0 >= 0 && h0 + (s->R - 1) * s->dil_h < s->H
+                           && w0 + (s->S - 1) * s->dil_w < s->W;
+        if (inside && m <= mr) {   // the usual case: one panel, no padding, a plain gather
+            for (int i = 0; i < mr; i++)
+                panel[i] = i < mm ? src[d[i].off] : i < m ? 1.0f : 0.0f;
+        } else {
             for (int64_t i = 0; i < m; i++) {
-                panel[r] = patch_elem(inp, s, &cx->depth[i0 + i], h0, w0, base, inside);
-                if (++r == mr) {
-                    r = 0;
-                    panel += k * mr;
+                float v = 1.0f;
+                if (i < mm) {
+                    const int64_t h = h0 + d[i].dh, w = w0 + d[i].dw;
+                    v = h >= 0 && h < s->H && w >= 0 && w < s->W ? src[d[i].off] : 0.0f;
                 }
+                panel[(i / mr) * k * mr + i % mr] = v;
             }
-        }
-        for (int64_t i = 0, t = t0, c = c0; i < m && !cx->depth; t++, c = 0) {
-            const int64_t run = s->C - c < m - i ? s->C - c : m - i;
-            const int64_t h = h0 + cx->taps[t].dh, w = w0 + cx->taps[t].dw;
-            const float *src = (h >= 0 && h < s->H && w >= 0 && w < s->W)
-                               ? inp + (base + cx->taps[t].off + c) : NULL;
-            deal_run(&panel, &r, mr, k * mr, src, run);
-            i += run;
+            for (int64_t i = m; i % mr; i++)   // rows past the end of the last panel
+                panel[(i / mr) * k * mr + i % mr] = 0.0f;
         }
         next_pixel(&n, &p, &q, s);
     }
@@ -428,7 +426,10 @@ int conv2d_backward_filter(float *dfilt, float *dbias, const float *dout, const 
 {
     const int64_t RSC = s->R * s->S * s->C, npix = s->N * s->P * s->Q;
     const int swapped = s->C >= SMALL_C;
-    const int64_t M = swapped ? s->K : RSC, Ncol = swapped ? RSC : s->K;
+    /* Unswapped, the bias gradient is one more row of A (ones): free when RSC leaves room in
+     * the last MR panel (9 rows of 12 for a 3x3 filter on one channel). */
+    const int bias_row = dbias && !swapped && RSC % gemm_mr() != 0;
+    const int64_t M = swapped ? s->K : RSC + bias_row, Ncol = swapped ? RSC : s->K;
     /* Chunks of about BWF_CHUNK pixels, in equal sizes and a multiple of 4 of them, so that
      * the threads share the work evenly (chosen from the sizes only, never the threads). */
     int64_t nchunks = npix > 0 ? ceil_div(npix, BWF_CHUNK) : 1;
@@ -436,9 +437,9 @@ int conv2d_backward_filter(float *dfilt, float *dbias, const float *dout, const 
         nchunks = ceil_div(nchunks, 4) * 4;
     const int64_t chunk = ceil_div(npix > 0 ? npix : 1, nchunks);
     nchunks = ceil_div(npix > 0 ? npix : 1, chunk);
-    const int direct = nchunks == 1 && !swapped;   /* the GEMM can write dfilt itself */
-    if (dbias)
-        bias_add_backward(dbias, dout, npix, s->K);
+    const int direct = nchunks == 1 && !swapped && !bias_row;   /* the GEMM can write dfilt itself */
+    if (dbias && !bias_row && bias_add_backward(dbias, dout, npix, s->K) != PYCONV_OK)
+        return PYCONV_ENOMEM;
     conv_ctx cx;
     int ctx_status = make_ctx(&cx, s);
     float *part = direct ? NULL : malloc((size_t)(nchunks * M * Ncol) * sizeof(float) + 1);
@@ -448,7 +449,8 @@ int conv2d_backward_filter(float *dfilt, float *dbias, const float *dout, const 
         return PYCONV_ENOMEM;
     }
     gemm_operand a = {.pack = pack_patches_t, .data = inp, .ctx = &cx};
-    gemm_operand b = {.pack = gemm_pack_b_n, .data = dout, .ld = s->K};
+    gemm_operand b = s->K % gemm_nr() == 0 ? (gemm_operand){.cols = gemm_cols_n, .data = dout, .ld = s->K}
+                                            : (gemm_operand){.pack = gemm_pack_b_n, .data = dout, .ld = s->K};
     if (swapped) {
         a = (gemm_operand){.pack = gemm_pack_a_t, .data = dout, .ld = s->K};
         b = s->C % gemm_nr() == 0 ? (gemm_operand){.cols = patch_cols, .data = inp, .ctx = &cx}
@@ -473,13 +475,13 @@ int conv2d_backward_filter(float *dfilt, float *dbias, const float *dout, const 
     if (status == PYCONV_OK && !direct) {
         // dfilt[rsc][k] = sum over chunks, in chunk order, of the partials (transposed if swapped).
         #pragma omp parallel for schedule(static) num_threads(pyconv_num_threads()) if(nchunks * RSC * s->K > 32768)
-        for (int64_t i = 0; i < RSC; i++)
+        for (int64_t i = 0; i < RSC + bias_row; i++)   // (row RSC: the bias gradient)
             for (int64_t k = 0; k < s->K; k++) {
                 const int64_t at = swapped ? k * RSC + i : i * s->K + k;
                 float acc = part[at];
                 for (int64_t ch = 1; ch < nchunks; ch++)
                     acc += part[ch * M * Ncol + at];
-                dfilt[i * s->K + k] = acc;
+                (i < RSC ? dfilt + i * s->K : dbias)[k] = acc;
             }
     }
     free(part);

@@ -34,7 +34,7 @@ int dense_backward(float *dx, float *dw, float *db, const float *dout, const flo
         status = gemm(dw, K, &a, &bm, C, K, N, NULL, 0, pyconv_num_threads());
     }
     if (status == PYCONV_OK && db)
-        bias_add_backward(db, dout, N, K);
+        status = bias_add_backward(db, dout, N, K);
     return status;
 }
 

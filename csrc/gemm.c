@@ -48,6 +48,7 @@ static gemm_isa isa_table(void)
 static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 int gemm_nr(void) { return isa_table().nr; }
+int gemm_mr(void) { return isa_table().mr; }
 
 /* ---- packers for plain row-major matrices --------------------------------------------- */
 
@@ -112,6 +113,15 @@ void gemm_rows_n(const float **dst, int64_t stride, const gemm_operand *op, int6
 {
     (void)stride, (void)t0, (void)nt, (void)zeros;
     dst[0] = op->data + row * op->ld + c0;
+}
+
+// B (K x N) row-major as an indirect operand: the address of row p0+kk at column j0.
+void gemm_cols_n(const float **dst, const gemm_operand *op, int64_t j0, int64_t p0, int64_t k,
+                 const float *zeros)
+{
+    (void)zeros;
+    for (int64_t kk = 0; kk < k; kk++)
+        dst[kk] = op->data + (p0 + kk) * op->ld + j0;
 }
 
 // B already packed over its whole depth (gemm_prepack_b): each panel's slice is one copy.

@@ -55,6 +55,11 @@ void gemm_pack_b_prepacked(float *dst, const gemm_operand *op, int64_t j0, int64
 void gemm_rows_n(const float **dst, int64_t stride, const gemm_operand *op, int64_t row,
                  int64_t t0, int64_t nt, int64_t c0, const float *zeros);
 
+/* A plain row-major B (K x N, stride ld) as an indirect operand: for the NR columns from j0,
+ * the address of each of its rows p0..p0+k (N a multiple of NR; nothing copied). */
+void gemm_cols_n(const float **dst, const gemm_operand *op, int64_t j0, int64_t p0, int64_t k,
+                 const float *zeros);
+
 /* Plain row-major matrices: B (K x N) as stored ("n"), or stored transposed ("t": A^T
  * stored K x M, B^T stored N x K). A plain A as stored is read in place (gemm_rows_n). */
 void gemm_pack_a_t(float *dst, const gemm_operand *op, int64_t i0, int64_t m, int64_t p0, int64_t k, int mr);
@@ -87,8 +92,10 @@ void ukernel_avx2(int64_t kc, const float *a, const float *b, float *c, int64_t 
 void ukernel_generic(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, int overwrite,
                      const float *bias, int relu);
 
-/* The NR of the micro-kernel in use: an indirect B needs N to be a multiple of it. */
+/* The NR and MR of the micro-kernel in use: an indirect B needs N to be a multiple of NR;
+ * M past a multiple of MR fills rows that are computed anyway. */
 int gemm_nr(void);
+int gemm_mr(void);
 
 /* Micro-kernels with an indirect B: the same tile, B's row k read through b[k] (NR floats). */
 void ukernel_avx512_indb(int64_t kc, const float *a, const float *const *b, float *c, int64_t ldc,

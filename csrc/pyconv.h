@@ -62,9 +62,10 @@ int softmax_xent_forward_backward(float *loss, float *dlogits, const float *logi
  * float64 converted. PYCONV_EINVAL, nothing written, if an index lies outside [0,N). */
 int gather_rows(float *out, const void *x, int x_is_f64, const int64_t *idx, int64_t n,
                 int64_t N, int64_t row);
-/* bias: out (M,C) = x + b (broadcast over rows); db (C) = column sums of dout. */
+/* bias: out (M,C) = x + b (broadcast over rows); db (C) = column sums of dout, summed in
+ * fixed blocks of rows (PYCONV_ENOMEM, nothing written, if the block sums cannot be allocated). */
 void bias_add_forward(float *out, const float *x, const float *b, int64_t M, int64_t C);
-void bias_add_backward(float *db, const float *dout, int64_t M, int64_t C);
+int bias_add_backward(float *db, const float *dout, int64_t M, int64_t C);
 
 /* ---- dense: dense.c (GEMM in gemm.c) ------------------------------------------------------ */
 /* x (N,C), w (C,K), b (K) or NULL, out (N,K) = x.w + b, then max(.,0) if relu. */
