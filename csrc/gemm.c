@@ -207,15 +207,18 @@ int gemm(float *c, int64_t ldc, const gemm_operand *a, const gemm_operand *b,
     return gemm_slice(c, ldc, a, b, M, N, 0, K, bias, relu, nthreads);
 }
 
-/* Depth block of loop 4 starting at pc: KC values, except that an indirect A's block must
- * hold whole taps (C <= KC: as many as fit) or lie inside one tap (C > KC). */
+/* Depth block of loop 4 starting at pc: the depth cut into the fewest blocks of at most KC,
+ * all of one size but the last (576 = 288 + 288, not 320 + 256). An indirect A's blocks hold
+ * whole taps (C <= KC: conv3's 9 taps of 64 as 5 + 4) or lie inside one tap (C > KC, each
+ * tap cut the same way). The cut depends on the sizes only. */
 static int64_t depth_block(const gemm_operand *a, int64_t pc, int64_t K)
 {
-    int64_t kc = GEMM_KC;
-    if (a->rows && a->C <= GEMM_KC)
-        kc = GEMM_KC / a->C * a->C;                                     /* whole taps */
-    else if (a->rows)
-        kc = a->C - pc % a->C < GEMM_KC ? a->C - pc % a->C : GEMM_KC;   /* inside one tap */
+    if (a->rows && a->C > GEMM_KC) {   // inside one tap
+        const int64_t kc = ceil_div(a->C, ceil_div(a->C, GEMM_KC)), left = a->C - pc % a->C;
+        return left < kc ? left : kc;
+    }
+    const int64_t unit = a->rows ? a->C : 1, units = ceil_div(K, unit);   // taps, or values
+    const int64_t kc = ceil_div(units, ceil_div(units, GEMM_KC / unit)) * unit;
     return K - pc < kc ? K - pc : kc;
 }
 

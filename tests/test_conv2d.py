@@ -59,6 +59,9 @@ EDGES = [
     dict(N=2, H=7, W=6, C=32, K=5, R=3, S=3, stride=(2, 1), dil=(1, 2), padding="same"),
     dict(N=1, H=5, W=5, C=16, K=7, R=2, S=3, stride=(1, 1), dil=(1, 1), padding=((1, 0), (0, 2))),
     dict(N=1, H=4, W=4, C=64, K=3, R=3, S=3, stride=(1, 1), dil=(1, 1), padding="valid"),
+    # depth blocks: 9 taps of 36 (324 = KC + 4) as 5 + 4 taps; one tap of 330 > KC cut inside it
+    dict(N=1, H=4, W=5, C=36, K=6, R=3, S=3, stride=(1, 1), dil=(1, 1), padding="same"),
+    dict(N=2, H=3, W=3, C=330, K=5, R=1, S=2, stride=(1, 1), dil=(1, 1), padding="valid"),
     # first layer, R*S*C = 36 a multiple of every MR (4 / 6 / 12): no spare row for the bias
     dict(N=2, H=6, W=6, C=4, K=9, R=3, S=3, stride=(1, 1), dil=(1, 1), padding="same"),
 ]
@@ -79,6 +82,8 @@ EDGES = [
 @example(case=EDGES[9]).via("edge")
 @example(case=EDGES[10]).via("edge")
 @example(case=EDGES[11]).via("edge")
+@example(case=EDGES[12]).via("edge")
+@example(case=EDGES[13]).via("edge")
 def test_conv2d_against_reference(isa, ref, case):
     run(case, ref, np.random.default_rng(0))
 

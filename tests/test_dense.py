@@ -7,11 +7,15 @@ import pyconv
 from pyconv import _kernels, nn
 from reference import assert_sum_close, dense as dense_ref, dense_grads
 
-# Edges: MR +- 1 and NR +- 1 of every ISA (4/6/12 rows, 8/16/32 columns), KC + 1 = 257.
+# Edges: MR +- 1 and NR +- 1 of every ISA (4/6/12 rows, 8/16/32 columns), KC = 320 +- 1 and
+# depths cut into several equal blocks (blocking.h, gemm.c's depth_block).
 @settings(max_examples=60)
 @given(M=st.integers(0, 40), N=st.integers(0, 70), K=st.integers(0, 300))
 @example(M=1, N=1, K=1).via("edge")
 @example(M=11, N=31, K=257).via("edge")
+@example(M=13, N=33, K=321).via("edge: KC + 1, two blocks of 161 and 160")
+@example(M=12, N=32, K=320).via("edge: KC, one block")
+@example(M=7, N=9, K=961).via("edge: four blocks")
 @example(M=13, N=33, K=256).via("edge")
 @example(M=5, N=17, K=7).via("edge")
 @example(M=7, N=15, K=9).via("edge")
