@@ -41,7 +41,7 @@ cdef extern from "pyconv.h" nogil:
     int softmax_xent_forward_backward(float *loss, float *dlogits, const float *logits,
                                        const int32_t *labels, int64_t M, int64_t C, float scale)
     void bias_add_forward(float *out, const float *x, const float *b, int64_t M, int64_t C)
-    void bias_add_backward(float *db, const float *dout, int64_t M, int64_t C)
+    int bias_add_backward(float *db, const float *dout, int64_t M, int64_t C)
     int gather_rows(float *out, const void *x, int x_is_f64, const int64_t *idx, int64_t n,
                     int64_t N, int64_t row)
     void adam_update(float *p, float *m, float *v, const float *g, int64_t n, float alpha,
@@ -220,8 +220,10 @@ def bias_add_bwd(cnp.ndarray dout):
     cdef float *pdb = fptr(db, "db")
     cdef const float *pg = fptr(dout, "dout")
     cdef int64_t M = dout.size // C if C > 0 else 0
+    cdef int status
     with nogil:
-        bias_add_backward(pdb, pg, M, C)
+        status = bias_add_backward(pdb, pg, M, C)
+    check_status(status)
     return db
 
 
