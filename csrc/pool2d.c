@@ -23,40 +23,7 @@
  *     crosses a thread boundary and every sum runs in the same order as in its _ref, so the
  *     results are bitwise the same for any thread count, and bitwise equal to the _ref.
  */
-#include <string.h>
-#include "pyconv.h"
-
-/* Below this many elements touched a parallel region costs more than it saves. */
-#define POOL_PAR_MIN 32768
-/* Channel block of the (n, c-block) splits: a running max (512 B) and its positions (1 KiB)
- * stay on the stack, in L1; 128 channels are 8 AVX-512 or 16 AVX2 vectors per pixel. */
-#define POOL_CB 128
-
-static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
-static inline int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
-/* Whether v replaces the running max m: strictly greater (ties keep the first max), or v is
- * the first NaN (IEEE `>` is false for NaN, which would silently drop it). Branch-free. */
-static inline int max_wins(float v, float m) { return (v > m) | ((v != v) & (m == m)); }
-
-/* The input rows [*lo, *hi) covered by the window of output row p, clipped to [0, H).
- * The same helper serves columns (q, stride_w, pad_left, S, W). */
-static inline void window_span(int64_t p, int stride, int pad, int64_t R, int64_t H,
-                               int64_t *lo, int64_t *hi)
-{
-    int64_t h0 = p * stride - pad;
-    *lo = max64(h0, 0);
-    *hi = min64(h0 + R, H);
-}
-
-/* The output rows [*lo, *hi) whose windows cover input row h (the inverse of window_span):
- * p * stride - pad <= h < p * stride - pad + R, with 0 <= p < P. */
-static inline void covering_span(int64_t h, int stride, int pad, int64_t R, int64_t P,
-                                 int64_t *lo, int64_t *hi)
-{
-    int64_t a = h + pad - R + 1;   /* may be negative: then every p from 0 reaches h */
-    *lo = a <= 0 ? 0 : (a + stride - 1) / stride;
-    *hi = min64((h + pad) / stride + 1, P);
-}
+#include "pool2d_loops.h"
 
 int pool2d_check(const pool2d_shape *s)
 {
@@ -77,34 +44,16 @@ int pool2d_check(const pool2d_shape *s)
 /* ---- max pooling ----------------------------------------------------------------------- */
 
 // inp (N,H,W,C), out (N,P,Q,C), overwritten.
-// Threads: over the N*P output rows; each output element is written by one thread.
+// The loop and its threads: maxpool2d_forward_loop in pool2d_loops.h, for the ISA in use.
 int maxpool2d_forward(float *out, const float *inp, const pool2d_shape *s)
 {
     int status = pool2d_check(s);
     if (status != PYCONV_OK)
         return status;
-    const int64_t N = s->N, H = s->H, W = s->W, C = s->C, P = s->P, Q = s->Q;
-    #pragma omp parallel for schedule(static) num_threads(pyconv_num_threads()) if(N * P * Q * C * s->R * s->S > POOL_PAR_MIN)
-    for (int64_t np = 0; np < N * P; np++) {
-        const int64_t n = np / P, p = np % P;
-        int64_t h0, h1;
-        window_span(p, s->stride_h, s->pad_top, s->R, H, &h0, &h1);
-        for (int64_t q = 0; q < Q; q++) {
-            int64_t w0, w1;
-            window_span(q, s->stride_w, s->pad_left, s->S, W, &w0, &w1);
-            float *restrict o = out + (np * Q + q) * C;
-            /* The window's first element starts the running max; scanning it again is a
-             * no-op (max_wins(x, x) is false, NaN or not), which keeps the loop below branch-free. */
-            const float *x0 = inp + ((n * H + h0) * W + w0) * C;
-            for (int64_t c = 0; c < C; c++)
-                o[c] = x0[c];
-            for (int64_t h = h0; h < h1; h++)
-                for (int64_t w = w0; w < w1; w++) {
-                    const float *restrict x = inp + ((n * H + h) * W + w) * C;
-                    for (int64_t c = 0; c < C; c++)   /* vectorised: C lanes, unit stride */
-                        o[c] = max_wins(x[c], o[c]) ? x[c] : o[c];
-                }
-        }
+    switch (pyconv_isa_active()) {
+    case PYCONV_ISA_AVX512: maxpool2d_forward_avx512(out, inp, s); break;
+    case PYCONV_ISA_AVX2:   maxpool2d_forward_avx2(out, inp, s); break;
+    default:                maxpool2d_forward_loop(out, inp, s); break;
     }
     return PYCONV_OK;
 }
@@ -140,107 +89,17 @@ int maxpool2d_forward_ref(float *out, const float *inp, const pool2d_shape *s)
 }
 
 // dout (N,P,Q,C); inp (N,H,W,C) the forward's input; dinp (N,H,W,C), overwritten.
-// Each dout element goes to the first maximum of its window (see the file's opening).
-// relu_mask: the input is a relu's output, and the gradient is that of relu then max pool:
-// a window whose maximum is not > 0 sends nothing (relu' = 0 there), which saves the
-// separate relu_backward pass over the whole input.
-// Threads: over (n, channel block of POOL_CB). A thread owns dinp[n, :, :, c0:c0+POOL_CB]
-// outright, so overlapping windows (stride < window) add into it without races, in (p, q)
-// order as in the _ref.
+// The loop and its threads: maxpool2d_backward_loop in pool2d_loops.h, for the ISA in use.
 int maxpool2d_backward(float *dinp, const float *dout, const float *inp, int relu_mask,
                        const pool2d_shape *s)
 {
     int status = pool2d_check(s);
     if (status != PYCONV_OK)
         return status;
-    const int64_t N = s->N, H = s->H, W = s->W, C = s->C, P = s->P, Q = s->Q;
-    const int64_t nb = (C + POOL_CB - 1) / POOL_CB;
-    /* disjoint: windows do not overlap; covered: together they cover the whole input. */
-    const int disjoint = s->stride_h == s->R && s->stride_w == s->S;
-    const int covered = disjoint && s->pad_top == 0 && s->pad_left == 0
-                        && P * s->R >= H && Q * s->S >= W;
-    #pragma omp parallel for schedule(static) num_threads(pyconv_num_threads()) if(N * P * Q * C * s->R * s->S > POOL_PAR_MIN)
-    for (int64_t t = 0; t < N * nb; t++) {
-        const int64_t n = t / nb, c0 = (t % nb) * POOL_CB, cn = min64(C - c0, POOL_CB);
-        float m[POOL_CB];     /* running max of each channel in the block */
-        int64_t at[POOL_CB];  /* and its pixel, h * W + w */
-        const float *x = inp + n * H * W * C + c0;
-        float *d = dinp + n * H * W * C + c0;
-        if (!disjoint || !covered)
-            for (int64_t hw = 0; hw < H * W; hw++)
-                for (int64_t c = 0; c < cn; c++)
-                    d[hw * C + c] = 0.0f;
-        for (int64_t p = 0; p < P && disjoint; p++) {
-            /* Windows that do not overlap (stride = window, the usual 2x2/2): every input
-             * element is in at most one window, so each is WRITTEN once -- the gradient where
-             * it is the window's first maximum, zero elsewhere -- with no zeroing pass and no
-             * scalar scatter. The mask keeps the write branch-free and vectorised. */
-            int64_t h0, h1;
-            window_span(p, s->stride_h, s->pad_top, s->R, H, &h0, &h1);
-            for (int64_t q = 0; q < Q; q++) {
-                int64_t w0, w1;
-                window_span(q, s->stride_w, s->pad_left, s->S, W, &w0, &w1);
-                int32_t win[POOL_CB];   /* the first maximum's index in the window, row-major */
-                const float *x0 = x + (h0 * W + w0) * C;
-                for (int64_t c = 0; c < cn; c++) {
-                    m[c] = x0[c];
-                    win[c] = 0;
-                }
-                int32_t idx = 0;
-                for (int64_t h = h0; h < h1; h++)
-                    for (int64_t w = w0; w < w1; w++, idx++) {
-                        const float *xp = x + (h * W + w) * C;
-                        for (int64_t c = 0; c < cn; c++) {
-                            const int32_t gt = -(int32_t)max_wins(xp[c], m[c]);
-                            win[c] = (idx & gt) | (win[c] & ~gt);
-                            m[c] = max_wins(xp[c], m[c]) ? xp[c] : m[c];
-                        }
-                    }
-                const float *g = dout + ((n * P + p) * Q + q) * C + c0;
-                idx = 0;
-                for (int64_t h = h0; h < h1; h++)
-                    for (int64_t w = w0; w < w1; w++, idx++) {
-                        float *dp = d + (h * W + w) * C;
-                        for (int64_t c = 0; c < cn; c++) {
-                            uint32_t gb, mask = -(uint32_t)((win[c] == idx) & ((m[c] > 0.0f) | !relu_mask));
-                            memcpy(&gb, g + c, sizeof gb);
-                            gb &= mask;
-                            memcpy(dp + c, &gb, sizeof gb);
-                        }
-                    }
-            }
-        }
-        for (int64_t p = 0; p < P && !disjoint; p++) {
-            int64_t h0, h1;
-            window_span(p, s->stride_h, s->pad_top, s->R, H, &h0, &h1);
-            for (int64_t q = 0; q < Q; q++) {
-                int64_t w0, w1;
-                window_span(q, s->stride_w, s->pad_left, s->S, W, &w0, &w1);
-                const int64_t first = h0 * W + w0;
-                for (int64_t c = 0; c < cn; c++) {
-                    m[c] = x[first * C + c];
-                    at[c] = first;
-                }
-                for (int64_t h = h0; h < h1; h++)
-                    for (int64_t w = w0; w < w1; w++) {
-                        const int64_t off = h * W + w;
-                        const float *xp = x + off * C;
-                        /* Vectorised: the position update is a bit mask, not a branch
-                         * (GCC does not if-convert `gt ? off : at[c]` here). */
-                        for (int64_t c = 0; c < cn; c++) {
-                            const float v = xp[c], mc = m[c];
-                            const int64_t gt = -(int64_t)max_wins(v, mc);   /* all ones if v wins */
-                            at[c] = (off & gt) | (at[c] & ~gt);
-                            m[c] = max_wins(v, mc) ? v : mc;
-                        }
-                    }
-                /* The scatter: each channel lands on its own pixel, so this loop is scalar. */
-                const float *g = dout + ((n * P + p) * Q + q) * C + c0;
-                for (int64_t c = 0; c < cn; c++)
-                    if (!relu_mask || m[c] > 0.0f)
-                        d[at[c] * C + c] += g[c];
-            }
-        }
+    switch (pyconv_isa_active()) {
+    case PYCONV_ISA_AVX512: maxpool2d_backward_avx512(dinp, dout, inp, relu_mask, s); break;
+    case PYCONV_ISA_AVX2:   maxpool2d_backward_avx2(dinp, dout, inp, relu_mask, s); break;
+    default:                maxpool2d_backward_loop(dinp, dout, inp, relu_mask, s); break;
     }
     return PYCONV_OK;
 }
@@ -281,36 +140,17 @@ int maxpool2d_backward_ref(float *dinp, const float *dout, const float *inp, int
 
 /* ---- average pooling ------------------------------------------------------------------- */
 
-// inp (N,H,W,C), out (N,P,Q,C), overwritten: the mean over the window's input elements
-// (padding not counted). The sum runs in (r, s) order, then one division, as in the _ref.
-// Threads: over the N*P output rows; each output element is written by one thread.
+// inp (N,H,W,C), out (N,P,Q,C), overwritten: the mean over each window's input elements.
+// The loop and its threads: avgpool2d_forward_loop in pool2d_loops.h, for the ISA in use.
 int avgpool2d_forward(float *out, const float *inp, const pool2d_shape *s)
 {
     int status = pool2d_check(s);
     if (status != PYCONV_OK)
         return status;
-    const int64_t N = s->N, H = s->H, W = s->W, C = s->C, P = s->P, Q = s->Q;
-    #pragma omp parallel for schedule(static) num_threads(pyconv_num_threads()) if(N * P * Q * C * s->R * s->S > POOL_PAR_MIN)
-    for (int64_t np = 0; np < N * P; np++) {
-        const int64_t n = np / P, p = np % P;
-        int64_t h0, h1;
-        window_span(p, s->stride_h, s->pad_top, s->R, H, &h0, &h1);
-        for (int64_t q = 0; q < Q; q++) {
-            int64_t w0, w1;
-            window_span(q, s->stride_w, s->pad_left, s->S, W, &w0, &w1);
-            float *restrict o = out + (np * Q + q) * C;
-            for (int64_t c = 0; c < C; c++)
-                o[c] = 0.0f;
-            for (int64_t h = h0; h < h1; h++)
-                for (int64_t w = w0; w < w1; w++) {
-                    const float *restrict x = inp + ((n * H + h) * W + w) * C;
-                    for (int64_t c = 0; c < C; c++)   /* vectorised: C running sums */
-                        o[c] += x[c];
-                }
-            const float count = (float)((h1 - h0) * (w1 - w0));
-            for (int64_t c = 0; c < C; c++)
-                o[c] = o[c] / count;
-        }
+    switch (pyconv_isa_active()) {
+    case PYCONV_ISA_AVX512: avgpool2d_forward_avx512(out, inp, s); break;
+    case PYCONV_ISA_AVX2:   avgpool2d_forward_avx2(out, inp, s); break;
+    default:                avgpool2d_forward_loop(out, inp, s); break;
     }
     return PYCONV_OK;
 }
@@ -342,40 +182,17 @@ int avgpool2d_forward_ref(float *out, const float *inp, const pool2d_shape *s)
     return PYCONV_OK;
 }
 
-// dout (N,P,Q,C), dinp (N,H,W,C), overwritten (the forward's input is not needed: s has
-// its shape). dinp[h,w] = sum over the windows (p,q) covering (h,w) of dout[p,q] / count(p,q).
-// Threads: over the N*H input rows. Each dinp element is written by one thread, which
-// GATHERS its windows in (p, q) order: the order in which the _ref scatters into it.
+// dout (N,P,Q,C), dinp (N,H,W,C), overwritten (the forward's input is not needed).
+// The loop and its threads: avgpool2d_backward_loop in pool2d_loops.h, for the ISA in use.
 int avgpool2d_backward(float *dinp, const float *dout, const pool2d_shape *s)
 {
     int status = pool2d_check(s);
     if (status != PYCONV_OK)
         return status;
-    const int64_t N = s->N, H = s->H, W = s->W, C = s->C, P = s->P, Q = s->Q;
-    #pragma omp parallel for schedule(static) num_threads(pyconv_num_threads()) if(N * P * Q * C * s->R * s->S > POOL_PAR_MIN)
-    for (int64_t nh = 0; nh < N * H; nh++) {
-        const int64_t n = nh / H, h = nh % H;
-        int64_t p0, p1;
-        covering_span(h, s->stride_h, s->pad_top, s->R, P, &p0, &p1);
-        for (int64_t w = 0; w < W; w++) {
-            int64_t q0, q1;
-            covering_span(w, s->stride_w, s->pad_left, s->S, Q, &q0, &q1);
-            float *restrict d = dinp + (nh * W + w) * C;
-            for (int64_t c = 0; c < C; c++)
-                d[c] = 0.0f;
-            for (int64_t p = p0; p < p1; p++) {
-                int64_t h0, h1;
-                window_span(p, s->stride_h, s->pad_top, s->R, H, &h0, &h1);
-                for (int64_t q = q0; q < q1; q++) {
-                    int64_t w0, w1;
-                    window_span(q, s->stride_w, s->pad_left, s->S, W, &w0, &w1);
-                    const float count = (float)((h1 - h0) * (w1 - w0));
-                    const float *restrict g = dout + ((n * P + p) * Q + q) * C;
-                    for (int64_t c = 0; c < C; c++)   /* vectorised over C */
-                        d[c] += g[c] / count;
-                }
-            }
-        }
+    switch (pyconv_isa_active()) {
+    case PYCONV_ISA_AVX512: avgpool2d_backward_avx512(dinp, dout, s); break;
+    case PYCONV_ISA_AVX2:   avgpool2d_backward_avx2(dinp, dout, s); break;
+    default:                avgpool2d_backward_loop(dinp, dout, s); break;
     }
     return PYCONV_OK;
 }

@@ -381,9 +381,14 @@ def test_threads_1_and_2_bitwise_equal(shape, restore_config):
         assert_bitwise(two[k], one[k], f"{k}, 2 threads vs 1, shape {shape}")
 
 
-def test_every_isa_gives_the_same_bits(restore_config):
+@pytest.mark.parametrize("shape", [(2, 9, 10, 6), (2, 17, 19, 195)])
+def test_every_isa_gives_the_same_bits(shape, restore_config):
+    """Max/avg pooling's loops are compiled once per ISA (pool2d_loops.h): same bits, with ties,
+    NaN, channels past a vector's width and past a channel block (195 > POOL_CB)."""
     isas = _kernels.ISA_NAMES[:_kernels.ISA_NAMES.index(_kernels.isa_detected()) + 1]
-    x = np.random.default_rng(10).standard_normal((2, 9, 10, 6)).astype(np.float32)
+    rng = np.random.default_rng(10)
+    x = (rng.integers(-3, 4, size=shape) + rng.standard_normal(shape) * (np.arange(shape[3]) % 2)).astype(np.float32)
+    x[0, 1, 2, 1] = np.nan
     _kernels.set_isa("generic")
     base = all_ops(x)
     for isa in isas:

@@ -1,0 +1,24 @@
+/* pool2d_avx2.c -- the pooling loops of pool2d_loops.h compiled with AVX2 flags (and no FMA
+ * contraction, so the results stay bitwise the portable ones). */
+#include "pool2d_loops.h"
+
+void maxpool2d_forward_avx2(float *out, const float *inp, const pool2d_shape *s)
+{
+    maxpool2d_forward_loop(out, inp, s);
+}
+
+void maxpool2d_backward_avx2(float *dinp, const float *dout, const float *inp, int relu_mask,
+                             const pool2d_shape *s)
+{
+    maxpool2d_backward_loop(dinp, dout, inp, relu_mask, s);
+}
+
+void avgpool2d_forward_avx2(float *out, const float *inp, const pool2d_shape *s)
+{
+    avgpool2d_forward_loop(out, inp, s);
+}
+
+void avgpool2d_backward_avx2(float *dinp, const float *dout, const pool2d_shape *s)
+{
+    avgpool2d_backward_loop(dinp, dout, s);
+}
