@@ -11,7 +11,8 @@
  *     (first layer)                             pack_patches: copied patches
  *   backward_input    (G*P*Q) x (R*S*C) x K     dout, row pointers              filt transposed,
  *                     per group of G images, then col2im adds the columns     packed once
- *                     into dinp
+ *                     into dinp (when NR divides C: the GEMM adds its tiles
+ *                     into dinp itself, gemm_scatter_add)
  *   backward_filter   K x (R*S*C) x (N*P*Q)     dout^T                          patch_cols: row pointers
  *                                                                               (or pack_patches_b)
  *     (first layer)   (R*S*C) x K x (N*P*Q)     pack_patches_t: patches^T       dout: row pointers
@@ -350,6 +351,53 @@ static void col2im(float *dimg, const float *dcol, const conv_ctx *cx)
         }
 }
 
+/* backward_input when NR divides C: the same GEMM per group of images, but each finished tile
+ * of dcol is added straight into the images from the micro-kernel's tile (gemm_scatter_add),
+ * so the column gradient never goes to memory and there is no separate col2im pass. tab gives,
+ * for row i of a group's GEMM (image i / PQ, output pixel i % PQ) and tap t, the offset of the
+ * input pixel the tap reads from the group's first image, or -1 in the padding. A group's
+ * images are owned by one thread and filled in one fixed order, as with col2im. */
+static int backward_input_scattered(float *dinp, const float *dout, const float *filt,
+                                    const conv2d_shape *s, int64_t G, int64_t ngroups)
+{
+    const int64_t PQ = s->P * s->Q, RS = s->R * s->S, RSC = RS * s->C, HWC = s->H * s->W * s->C;
+    conv_ctx cx = {0};
+    int64_t *tab = malloc((size_t)(G * PQ * RS) * sizeof(int64_t) + 1);
+    gemm_operand bt = {.pack = gemm_pack_b_t, .data = filt, .ld = s->K}, b;
+    float *bpacked = NULL;
+    if (tab && make_ctx(&cx, s) == PYCONV_OK)
+        bpacked = gemm_prepack_b(&bt, RSC, s->K, &b);
+    if (!bpacked) {
+        free(cx.taps);
+        free(tab);
+        return PYCONV_ENOMEM;
+    }
+    for (int64_t i = 0, n = 0, p = 0, q = 0; i < G * PQ; i++, next_pixel(&n, &p, &q, s))
+        for (int64_t t = 0; t < RS; t++) {
+            const int64_t h = p * s->stride_h - s->pad_top + cx.taps[t].dh;
+            const int64_t w = q * s->stride_w - s->pad_left + cx.taps[t].dw;
+            tab[i * RS + t] = h >= 0 && h < s->H && w >= 0 && w < s->W
+                              ? n * HWC + (h * s->W + w) * s->C : -1;
+        }
+    int status = PYCONV_OK;
+    #pragma omp parallel for schedule(dynamic, 1) num_threads(pyconv_num_threads()) if(ngroups > 1)
+    for (int64_t g = 0; g < ngroups; g++) {
+        const int64_t n0 = g * G, imgs = s->N - n0 < G ? s->N - n0 : G;
+        memset(dinp + n0 * HWC, 0, (size_t)(imgs * HWC) * sizeof(float));
+        gemm_operand a = {.rows = gemm_rows_n, .C = s->K, .data = dout + n0 * PQ * s->K, .ld = s->K};
+        gemm_scatter sc = {.out = dinp + n0 * HWC, .tab = tab, .taps = RS, .C = s->C};
+        int st = gemm_scatter_add(&sc, &a, &b, imgs * PQ, RSC, s->K);
+        if (st != PYCONV_OK) {
+            #pragma omp atomic write
+            status = st;
+        }
+    }
+    free(bpacked);
+    free(tab);
+    free(cx.taps);
+    return status;
+}
+
 /* dout (N,P,Q,K), filt (R,S,C,K), dinp (N,H,W,C), overwritten.
  * Per group of G images: dcol (G*P*Q, R*S*C) = dout . filt^T (a plain GEMM: dout rows are
  * contiguous, the filter is packed transposed), then col2im adds each row's R*S runs of C
@@ -369,6 +417,8 @@ int conv2d_backward_input(float *dinp, const float *dout, const float *filt, con
     const int nthreads = pyconv_num_threads();
     if (s->N == 0)
         return PYCONV_OK;
+    if (s->C % gemm_nr() == 0)
+        return backward_input_scattered(dinp, dout, filt, s, G, ngroups);
     conv_ctx cx;
     int ctx_status = make_ctx(&cx, s);
     float *dcol = malloc((size_t)(nthreads * G * PQ * RSC) * sizeof(float) + 1);

@@ -23,10 +23,13 @@ typedef void (*ukernel_ind_fn)(int64_t, int64_t, const float *const *, const flo
 typedef void (*ukernel_indb_fn)(int64_t, const float *, const float *const *, float *, int64_t,
                                 int, const float *, int);
 
+typedef void (*scatter_fn)(const gemm_scatter *, const float *, int, int64_t, int, int64_t, int);
+
 typedef struct {
     ukernel_fn ukernel;
     ukernel_ind_fn ukernel_ind;
     ukernel_indb_fn ukernel_indb;
+    scatter_fn scatter;
     int mr, nr, mc;
 } gemm_isa;
 
@@ -35,13 +38,13 @@ static gemm_isa isa_table(void)
     switch (pyconv_isa_active()) {
     case PYCONV_ISA_AVX512:
         return (gemm_isa){ukernel_avx512, ukernel_avx512_ind, ukernel_avx512_indb,
-                          AVX512_MR, AVX512_NR, AVX512_MC};
+                          scatter_tile_avx512, AVX512_MR, AVX512_NR, AVX512_MC};
     case PYCONV_ISA_AVX2:
         return (gemm_isa){ukernel_avx2, ukernel_avx2_ind, ukernel_avx2_indb,
-                          AVX2_MR, AVX2_NR, AVX2_MC};
+                          scatter_tile_avx2, AVX2_MR, AVX2_NR, AVX2_MC};
     default:
         return (gemm_isa){ukernel_generic, ukernel_generic_ind, ukernel_generic_indb,
-                          GENERIC_MR, GENERIC_NR, GENERIC_MC};
+                          scatter_tile_generic, GENERIC_MR, GENERIC_NR, GENERIC_MC};
     }
 }
 
@@ -161,11 +164,12 @@ static void epilogue(float *c, int64_t ldc, int rows, int cols, const float *bia
 }
 
 /* Loops 2 and 1 over one packed A block and the packed B panel: mc x nc of C.
- * Edge tiles are computed whole into `tile` and only their valid part copied out. */
+ * Edge tiles are computed whole into `tile` and only their valid part copied out; with a
+ * scattered C (sc, this block's first row i0 and column j0) every tile is, then scattered. */
 static void macro_kernel(const gemm_isa *g, float *c, int64_t ldc, const float *pa,
                          const float **pt, int64_t nt, const float *pb, const float *const *pbt,
                          int64_t mc, int64_t nc, int64_t kc, int first, int last,
-                         const float *bias, int relu)
+                         const float *bias, int relu, const gemm_scatter *sc, int64_t i0, int64_t j0)
 {
     float tile[GEMM_MAX_TILE] __attribute__((aligned(64)));
     for (int64_t jr = 0; jr < nc; jr += g->nr) {          // loop 2 (jr, step NR): B micro-panel in L1
@@ -174,8 +178,8 @@ static void macro_kernel(const gemm_isa *g, float *c, int64_t ldc, const float *
         const float *const *bt = pbt ? pbt + jr / g->nr * kc : NULL;   /* indirect B's rows */
         for (int64_t ir = 0; ir < mc; ir += g->mr) {      // loop 1 (ir, step MR): A micro-panel from L2
             int rows = mc - ir < g->mr ? (int)(mc - ir) : g->mr;
-            float *cij = c + ir * ldc + jr;
-            const int whole = rows == g->mr && cols == g->nr;
+            float *cij = sc ? NULL : c + ir * ldc + jr;
+            const int whole = rows == g->mr && cols == g->nr && !sc;
             /* A whole tile gets its epilogue in the micro-kernel, in registers; an edge tile
              * is computed into `tile`, copied, and finished by epilogue() below. */
             const float *eb = whole && last && bias ? bias + jr : NULL;
@@ -189,6 +193,10 @@ static void macro_kernel(const gemm_isa *g, float *c, int64_t ldc, const float *
             else
                 g->ukernel(kc, pa + ir * kc, b, whole ? cij : tile, whole ? ldc : g->nr,
                            whole ? first : 1, eb, er);
+            if (sc) {
+                g->scatter(sc, tile, g->nr, i0 + ir, rows, j0 + jr, cols);
+                continue;
+            }
             if (!whole) {
                 for (int i = 0; i < rows; i++)
                     for (int j = 0; j < cols; j++)
@@ -240,11 +248,12 @@ static void fill_rows(const float **pt, const gemm_operand *a, const gemm_isa *g
     }
 }
 
-int gemm_slice(float *c, int64_t ldc, const gemm_operand *a, const gemm_operand *b,
-               int64_t M, int64_t N, int64_t k0, int64_t K, const float *bias, int relu,
-               int nthreads)
+/* The loop nest, storing C (c, ldc) or scattering it (sc). */
+static int gemm_run(float *c, int64_t ldc, const gemm_scatter *sc, const gemm_operand *a,
+                    const gemm_operand *b, int64_t M, int64_t N, int64_t k0, int64_t K,
+                    const float *bias, int relu, int nthreads)
 {
-    if (M <= 0 || N <= 0)
+    if (M <= 0 || N <= 0 || (sc && K <= 0))
         return PYCONV_OK;
     if (K <= 0) {   // an empty sum: C = 0 (+ bias)(relu)
         for (int64_t i = 0; i < M; i++) {
@@ -257,8 +266,10 @@ int gemm_slice(float *c, int64_t ldc, const gemm_operand *a, const gemm_operand 
     if (2.0 * (double)M * (double)N * (double)K < GEMM_PAR_MIN_FLOPS)
         nthreads = 1;
     const gemm_isa g = isa_table();
-    if ((a->rows && k0 != 0) || (b->cols && (a->rows || N % g.nr)))
+    if ((a->rows && k0 != 0) || (b->cols && (a->rows || N % g.nr)) || (sc && sc->C % g.nr))
         return PYCONV_EINVAL;
+    if (sc)
+        nthreads = 1;
     const int64_t kc_max = K < GEMM_KC ? K : GEMM_KC;
     const int64_t nc_max = N < GEMM_NC ? N : GEMM_NC;
     const int64_t mc_max = M < g.mc ? ceil_div(M, g.mr) * g.mr : g.mc;
@@ -334,14 +345,28 @@ int gemm_slice(float *c, int64_t ldc, const gemm_operand *a, const gemm_operand 
                         a->pack(pa, a, ic, mc, k0 + pc, kc, g.mr);
                     }
                     const float *const *pbt = b->cols ? (const float *const *)pb + j0 / g.nr * kc : NULL;
-                    macro_kernel(&g, c + ic * ldc + jc + j0, ldc, pa, pt, nt, pb + j0 * kc, pbt,
-                                 mc, w, kc, first, last, bias ? bias + jc + j0 : NULL, relu);
+                    macro_kernel(&g, sc ? NULL : c + ic * ldc + jc + j0, ldc, pa, pt, nt, pb + j0 * kc,
+                                 pbt, mc, w, kc, first, last, bias ? bias + jc + j0 : NULL, relu,
+                                 sc, ic, jc + j0);
                 }
             }
         }
     }
     free(work);
     return PYCONV_OK;
+}
+
+int gemm_slice(float *c, int64_t ldc, const gemm_operand *a, const gemm_operand *b,
+               int64_t M, int64_t N, int64_t k0, int64_t K, const float *bias, int relu,
+               int nthreads)
+{
+    return gemm_run(c, ldc, NULL, a, b, M, N, k0, K, bias, relu, nthreads);
+}
+
+int gemm_scatter_add(const gemm_scatter *sc, const gemm_operand *a, const gemm_operand *b,
+                     int64_t M, int64_t N, int64_t K)
+{
+    return gemm_run(NULL, 0, sc, a, b, M, N, 0, K, NULL, 0, 1);
 }
 
 int sgemm(float *c, const float *a, const float *b, int64_t M, int64_t N, int64_t K)

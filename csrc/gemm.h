@@ -73,6 +73,44 @@ void gemm_pack_b_t(float *dst, const gemm_operand *op, int64_t j0, int64_t n, in
 int gemm(float *c, int64_t ldc, const gemm_operand *a, const gemm_operand *b,
          int64_t M, int64_t N, int64_t K, const float *bias, int relu, int nthreads);
 
+/* A SCATTERED C: no C matrix is stored; each finished tile row -- C row i, the NR columns
+ * from j, inside tap t = j / C of a tap-major (taps x C) column space -- is ADDED to the NR
+ * floats at out + tab[i * taps + t] + j % C, or dropped where that offset is -1. This is how
+ * conv2d's input gradient adds its column gradient into the image (col2im in the GEMM's store,
+ * no column matrix in memory). Requires C a multiple of NR; one thread (rows of different
+ * blocks add into the same pixels), so the adds run in one fixed order. */
+typedef struct {
+    float *out;           /* the tensor the rows are added into */
+    const int64_t *tab;   /* M x taps offsets into out, or -1 */
+    int64_t taps, C;
+} gemm_scatter;
+
+int gemm_scatter_add(const gemm_scatter *sc, const gemm_operand *a, const gemm_operand *b,
+                     int64_t M, int64_t N, int64_t K);
+
+/* Add a finished tile (rows x cols, row stride ld) where sc sends C rows i0.. and columns j0..
+ * (inside one tap). Compiled once per ISA (in ukernel_<isa>.c) so the adds are as wide as the
+ * micro-kernel's: scatter_tile_generic, _avx2, _avx512. */
+static inline void scatter_tile_loop(const gemm_scatter *sc, const float *tile, int ld, int64_t i0,
+                                     int rows, int64_t j0, int cols)
+{
+    const int64_t t = j0 / sc->C, c0 = j0 % sc->C;
+    for (int i = 0; i < rows; i++) {
+        const int64_t off = sc->tab[(i0 + i) * sc->taps + t];
+        if (off < 0)
+            continue;
+        float *d = sc->out + off + c0;
+        for (int j = 0; j < cols; j++)
+            d[j] += tile[i * ld + j];
+    }
+}
+void scatter_tile_generic(const gemm_scatter *sc, const float *tile, int ld, int64_t i0, int rows,
+                          int64_t j0, int cols);
+void scatter_tile_avx2(const gemm_scatter *sc, const float *tile, int ld, int64_t i0, int rows,
+                       int64_t j0, int cols);
+void scatter_tile_avx512(const gemm_scatter *sc, const float *tile, int ld, int64_t i0, int rows,
+                         int64_t j0, int cols);
+
 /* The same over the depth slice [k0, k0+K) of A's columns and B's rows only: one chunk of a
  * longer reduction (conv2d_backward_filter). A must be packed (not indirect) when k0 > 0. */
 int gemm_slice(float *c, int64_t ldc, const gemm_operand *a, const gemm_operand *b,

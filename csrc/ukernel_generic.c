@@ -63,3 +63,10 @@ void ukernel_generic_indb(int64_t kc, const float *a, const float *const *b, flo
     }
     store_tile(c, ldc, acc, overwrite, bias, relu);
 }
+
+/* The scattered store of gemm_scatter_add (gemm.h), compiled with this file's flags. */
+void scatter_tile_generic(const gemm_scatter *sc, const float *tile, int ld, int64_t i0, int rows,
+                          int64_t j0, int cols)
+{
+    scatter_tile_loop(sc, tile, ld, i0, rows, j0, cols);
+}
