@@ -266,9 +266,12 @@ static void pack_patches_t(float *dst, const gemm_operand *op, int64_t i0, int64
         float *panel = dst + kk * mr;
         const int inside = h0 >= 0 && w0 >= 0 && h0 + (s->R - 1) * s->dil_h < s->H
                            && w0 + (s->S - 1) * s->dil_w < s->W;
-        if (inside && m <= mr) {   // the usual case: one panel, no padding, a plain gather
-            for (int i = 0; i < mr; i++)
-                panel[i] = i < mm ? src[d[i].off] : i < m ? 1.0f : 0.0f;
+        if (inside) {   // the usual case, no padding: a plain gather, panel by panel
+            for (int64_t i0p = 0; i0p < m; i0p += mr, panel += k * mr)
+                for (int r = 0; r < mr; r++) {
+                    const int64_t i = i0p + r;
+                    panel[r] = i < mm ? src[d[i].off] : i < m ? 1.0f : 0.0f;
+                }
         } else {
             for (int64_t i = 0; i < m; i++) {
                 float v = 1.0f;
@@ -477,7 +480,7 @@ int conv2d_backward_filter(float *dfilt, float *dbias, const float *dout, const 
     const int64_t RSC = s->R * s->S * s->C, npix = s->N * s->P * s->Q;
     const int swapped = s->C >= SMALL_C;
     /* Unswapped, the bias gradient is one more row of A (ones): free when RSC leaves room in
-     * the last MR panel (9 rows of 12 for a 3x3 filter on one channel). */
+     * the last MR panel (9 rows of 16 for a 3x3 filter on one channel, MR = 8). */
     const int bias_row = dbias && !swapped && RSC % gemm_mr() != 0;
     const int64_t M = swapped ? s->K : RSC + bias_row, Ncol = swapped ? RSC : s->K;
     /* Chunks of about BWF_CHUNK pixels, in equal sizes and a multiple of 4 of them, so that

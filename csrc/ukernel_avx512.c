@@ -1,8 +1,8 @@
-/* ukernel_avx512.c -- AVX-512 micro-kernel, 12 x 32: per step of k, two 16-float loads of
- * B and twelve broadcasts of A feed 24 FMAs into 24 zmm accumulators (blocking.h). With two
+/* ukernel_avx512.c -- AVX-512 micro-kernel, 8 x 32: per step of k, two 16-float loads of
+ * B and eight broadcasts of A feed 16 FMAs into 16 zmm accumulators (blocking.h). With two
  * FMA pipes of latency 4, at least 8 independent accumulators are needed to keep them busy;
- * 24 leave room. Compiled with -mavx512f in its own translation unit; only called when the
- * CPU has it. */
+ * 16 are twice that, and the 10 loads per step fit this core's load ports. Compiled with
+ * -mavx512f in its own translation unit; only called when the CPU has it. */
 #include <immintrin.h>
 #include "blocking.h"
 #include "gemm.h"
@@ -39,7 +39,7 @@ void ukernel_avx512(int64_t kc, const float *a, const float *b, float *c, int64_
         acc[i][0] = acc[i][1] = _mm512_setzero_ps();
     for (int64_t k = 0; k < kc; k++) {
         __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
-        #pragma GCC unroll 12
+        #pragma GCC unroll 8
         for (int i = 0; i < AVX512_MR; i++) {
             __m512 ai = _mm512_set1_ps(a[i]);   /* becomes an embedded {1to16} broadcast */
             acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]);
@@ -64,7 +64,7 @@ void ukernel_avx512_ind(int64_t ntaps, int64_t kc, const float *const *a, const 
     for (int64_t t = 0; t < ntaps; t++, a += AVX512_MR) {
         for (int64_t k = 0; k < kc; k++) {
             __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
-            #pragma GCC unroll 12
+            #pragma GCC unroll 8
             for (int i = 0; i < AVX512_MR; i++) {
                 __m512 ai = _mm512_set1_ps(a[i][k]);
                 acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]);
@@ -86,7 +86,7 @@ void ukernel_avx512_indb(int64_t kc, const float *a, const float *const *b, floa
         acc[i][0] = acc[i][1] = _mm512_setzero_ps();
     for (int64_t k = 0; k < kc; k++) {
         __m512 b0 = _mm512_loadu_ps(b[k]), b1 = _mm512_loadu_ps(b[k] + 16);
-        #pragma GCC unroll 12
+        #pragma GCC unroll 8
         for (int i = 0; i < AVX512_MR; i++) {
             __m512 ai = _mm512_set1_ps(a[i]);
             acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]);

@@ -7,7 +7,7 @@ import pyconv
 from pyconv import _kernels, nn
 from reference import assert_sum_close, dense as dense_ref, dense_grads
 
-# Edges: MR +- 1 and NR +- 1 of every ISA (4/6/12 rows, 8/16/32 columns), KC = 320 +- 1 and
+# Edges: MR +- 1 and NR +- 1 of every ISA (4/6/8 rows, 8/16/32 columns), KC = 320 +- 1 and
 # depths cut into several equal blocks (blocking.h, gemm.c's depth_block).
 @settings(max_examples=60)
 @given(M=st.integers(0, 40), N=st.integers(0, 70), K=st.integers(0, 300))
@@ -18,6 +18,7 @@ from reference import assert_sum_close, dense as dense_ref, dense_grads
 @example(M=7, N=9, K=961).via("edge: four blocks")
 @example(M=13, N=33, K=256).via("edge")
 @example(M=5, N=17, K=7).via("edge")
+@example(M=9, N=31, K=5).via("edge")
 @example(M=7, N=15, K=9).via("edge")
 @example(M=145, N=9, K=3).via("edge")
 @example(M=3, N=0, K=5).via("edge")
