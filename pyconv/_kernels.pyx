@@ -275,15 +275,26 @@ def adam_step(cnp.ndarray p, cnp.ndarray m, cnp.ndarray v, cnp.ndarray g, float 
     adam_one(p, m, v, g, alpha, c1, c2, epsilon)
 
 
+cdef inline bint c_float32(object a):
+    return isinstance(a, cnp.ndarray) and cnp.PyArray_TYPE(<cnp.ndarray>a) == cnp.NPY_FLOAT32 \
+        and cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>a)
+
+
 def adam_step_list(list ps, list ms, list vs, list gs, float alpha, float c1, float c2, float epsilon):
     """adam_step for each (p, m, v, g) of four equally long lists: a model's whole update in one
-    call from Python, with adam_step's checks per parameter."""
+    call from Python, with adam_step's checks per parameter. Returns False, having updated
+    nothing, if any array is not a C-contiguous float32 ndarray (the caller then takes NumPy's
+    path); True when done."""
     cdef Py_ssize_t i, n = len(ps)
     if not len(ms) == len(vs) == len(gs) == n:
         raise ValueError(f"Adam: one momentum, velocity and gradient per parameter. Received: "
                          f"{n} parameters, {len(ms)}, {len(vs)}, {len(gs)}.")
     for i in range(n):
+        if not (c_float32(ps[i]) and c_float32(ms[i]) and c_float32(vs[i]) and c_float32(gs[i])):
+            return False
+    for i in range(n):
         adam_one(ps[i], ms[i], vs[i], gs[i], alpha, c1, c2, epsilon)
+    return True
 
 
 # ---- operator families, one .pxi each ----------------------------------------------------

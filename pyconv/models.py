@@ -519,6 +519,7 @@ class Sequential:
         self.history = history
         self.stop_training = False
         batch_hooks = cbl.on_train_batch_end is not callbacks_module._noop
+        batch_begin_hooks = cbl.on_train_batch_begin is not callbacks_module._noop
         rng = utils.get_rng()
         xbuf = np.empty((min(batch_size, n),) + x.shape[1:], np.float32) if shuffle else None
         ybuf = np.empty((min(batch_size, n),) + y.shape[1:], y.dtype) if shuffle else None
@@ -546,7 +547,8 @@ class Sequential:
                         yb = np.take(y, idx, axis=0, out=ybuf[:hi - lo], mode="clip")
                     else:
                         xb, yb = _validate.as_float32(x[lo:hi], "x"), y[lo:hi]
-                    cbl.on_train_batch_begin(step)
+                    if batch_begin_hooks:
+                        cbl.on_train_batch_begin(step)
                     loss = self._train_step(xb, yb, guard)
                     if not nan_warned and not math.isfinite(loss):
                         nan_warned = True

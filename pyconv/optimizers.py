@@ -388,15 +388,16 @@ class Adam(Optimizer):
     def _step(self, grads, params):
         t = self.iterations + 1
         self._alpha = np.float32(self.learning_rate * math.sqrt(1 - self.beta_2 ** t) / (1 - self.beta_1 ** t))
-        if self.amsgrad or self.weight_decay or self.clipnorm or self.clipvalue or self.global_clipnorm or \
-                not all(g is not None and g.dtype == np.float32 and g.flags.c_contiguous for g in grads):
-            return super()._step(grads, params)
         # the whole update in C, one pass per parameter: the same float32 operations in the same
-        # order as _update's NumPy below
-        _kernels.adam_step_list(params, self._slots[0], self._slots[1], grads, self._alpha,
-                                np.float32(1 - self.beta_1), np.float32(1 - self.beta_2),
-                                np.float32(self.epsilon))
-        self.iterations += 1
+        # order as _update's NumPy below (the C call declines, changing nothing, unless every
+        # array is C-contiguous float32)
+        if not (self.amsgrad or self.weight_decay or self.clipnorm or self.clipvalue
+                or self.global_clipnorm) and \
+                _kernels.adam_step_list(params, self._slots[0], self._slots[1], grads, self._alpha,
+                                        1 - self.beta_1, 1 - self.beta_2, self.epsilon):
+            self.iterations += 1
+            return
+        super()._step(grads, params)
 
     def _update(self, i, p, g, lr):
         m, v, t = self._slots[0][i], self._slots[1][i], self._scratch[i]
