@@ -30,6 +30,12 @@ __all__ = ["Sequential", "load_model"]
 _LINE = (33, 24, 15)  # Keras 3's summary columns on an 80-column console
 
 
+def _mean64(vals):
+    """vals.mean(dtype=float64) as a Python float, bitwise, without NumPy's Python-level wrapper
+    (a few microseconds a step, which the DNN's 0.11 ms step notices)."""
+    return float(np.add.reduce(vals, axis=None, dtype=np.float64)) / vals.size
+
+
 def _resolve_verbose(verbose):
     if verbose == "auto":
         return 1 if (hasattr(sys.stdout, "isatty") and sys.stdout.isatty()) else 2
@@ -411,7 +417,7 @@ class Sequential:
             guard.pending = False
             raise KeyboardInterrupt
         bs = len(x)
-        loss = float(vals.mean(dtype=np.float64)) if bs else 0.0
+        loss = _mean64(vals) if bs else 0.0
         self._loss_tracker.update_state(loss, bs)
         for m in self._metrics:
             m.update_state(y, out)
@@ -420,7 +426,7 @@ class Sequential:
     def _test_step(self, x, y):
         vals, out, _ = self._forward_loss(x, y, False)
         bs = len(x)
-        self._loss_tracker.update_state(float(vals.mean(dtype=np.float64)) if bs else 0.0, bs)
+        self._loss_tracker.update_state(_mean64(vals) if bs else 0.0, bs)
         for m in self._metrics:
             m.update_state(y, out)
 
