@@ -309,12 +309,16 @@ static int gemm_run(float *c, int64_t ldc, const gemm_scatter *sc, const gemm_op
             kc = depth_block(a, pc, K);
             const int first = pc == 0, last = pc + kc == K;
             const int64_t nt = a->rows ? (a->C <= GEMM_KC ? kc / a->C : 1) : 0;
+            /* A B prepacked over its whole depth, in one depth block, is already this panel:
+             * read in place (conv2d_backward_input's groups), not copied. */
+            const int prepacked = b->pack == gemm_pack_b_prepacked && k0 == 0 && kc == K;
+            const float *pbk = prepacked ? b->data + jc * K : pb;
 
             #pragma omp parallel num_threads(nthreads)
             {
                 // Pack the B panel (or point at its rows): each NR micro-panel by one thread.
                 #pragma omp for schedule(static)
-                for (int64_t p = 0; p < n_panels; p++) {
+                for (int64_t p = 0; p < (prepacked ? 0 : n_panels); p++) {
                     int64_t j0 = p * g.nr, w = nc - j0 < g.nr ? nc - j0 : g.nr;
                     if (b->cols)
                         b->cols((const float **)pb + p * kc, b, jc + j0, k0 + pc, kc, zeros);
@@ -345,7 +349,7 @@ static int gemm_run(float *c, int64_t ldc, const gemm_scatter *sc, const gemm_op
                         a->pack(pa, a, ic, mc, k0 + pc, kc, g.mr);
                     }
                     const float *const *pbt = b->cols ? (const float *const *)pb + j0 / g.nr * kc : NULL;
-                    macro_kernel(&g, sc ? NULL : c + ic * ldc + jc + j0, ldc, pa, pt, nt, pb + j0 * kc,
+                    macro_kernel(&g, sc ? NULL : c + ic * ldc + jc + j0, ldc, pa, pt, nt, pbk + j0 * kc,
                                  pbt, mc, w, kc, first, last, bias ? bias + jc + j0 : NULL, relu,
                                  sc, ic, jc + j0);
                 }
