@@ -64,6 +64,8 @@ EDGES = [
     dict(N=2, H=3, W=3, C=330, K=5, R=1, S=2, stride=(1, 1), dil=(1, 1), padding="valid"),
     # first layer, R*S*C = 24 a multiple of every MR (4 / 6 / 8): no spare row for the bias
     dict(N=2, H=6, W=6, C=6, K=9, R=2, S=2, stride=(1, 1), dil=(1, 1), padding="same"),
+    # C = 32 with padding only at the bottom and right: not every window is inside the image
+    dict(N=2, H=5, W=6, C=32, K=4, R=3, S=3, stride=(1, 1), dil=(1, 1), padding=((0, 2), (0, 1))),
     # K = 64 + 1 output channels: the filter gradient's rows one past a multiple of MR = 8
     dict(N=1, H=5, W=5, C=32, K=65, R=3, S=3, stride=(1, 1), dil=(1, 1), padding="valid"),
 ]
@@ -87,6 +89,7 @@ EDGES = [
 @example(case=EDGES[12]).via("edge")
 @example(case=EDGES[13]).via("edge")
 @example(case=EDGES[14]).via("edge")
+@example(case=EDGES[15]).via("edge")
 def test_conv2d_against_reference(isa, ref, case):
     run(case, ref, np.random.default_rng(0))
 
