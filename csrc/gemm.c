@@ -20,8 +20,8 @@ typedef void (*ukernel_fn)(int64_t, const float *, const float *, float *, int64
 typedef void (*ukernel_ind_fn)(int64_t, int64_t, const float *const *, const float *, float *,
                                int64_t, int, const float *, int);
 
-typedef void (*ukernel_indb_fn)(int64_t, const float *, const float *const *, float *, int64_t,
-                                int, const float *, int);
+typedef void (*ukernel_indb_fn)(int64_t, const float *, int64_t, const float *const *, float *,
+                                int64_t, int, const float *, int);
 
 typedef void (*scatter_fn)(const gemm_scatter *, const float *, int, int64_t, int, int64_t, int);
 
@@ -163,10 +163,11 @@ static void epilogue(float *c, int64_t ldc, int rows, int cols, const float *bia
     }
 }
 
-/* Loops 2 and 1 over one packed A block and the packed B panel: mc x nc of C.
+/* Loops 2 and 1 over one packed A block (or an A^T read in place with row stride lda, when
+ * lda > 0) and the packed B panel: mc x nc of C.
  * Edge tiles are computed whole into `tile` and only their valid part copied out; with a
  * scattered C (sc, this block's first row i0 and column j0) every tile is, then scattered. */
-static void macro_kernel(const gemm_isa *g, float *c, int64_t ldc, const float *pa,
+static void macro_kernel(const gemm_isa *g, float *c, int64_t ldc, const float *pa, int64_t lda,
                          const float **pt, int64_t nt, const float *pb, const float *const *pbt,
                          int64_t mc, int64_t nc, int64_t kc, int first, int last,
                          const float *bias, int relu, const gemm_scatter *sc, int64_t i0, int64_t j0)
@@ -187,9 +188,9 @@ static void macro_kernel(const gemm_isa *g, float *c, int64_t ldc, const float *
             if (pt)   // indirect A: nt taps of kc / nt values through the row pointers
                 g->ukernel_ind(nt, kc / nt, pt + ir * nt, b, whole ? cij : tile,
                                whole ? ldc : g->nr, whole ? first : 1, eb, er);
-            else if (bt)   // indirect B: its rows through pointers
-                g->ukernel_indb(kc, pa + ir * kc, bt, whole ? cij : tile, whole ? ldc : g->nr,
-                                whole ? first : 1, eb, er);
+            else if (bt)   // indirect B: its rows through pointers; A packed, or A^T in place (lda)
+                g->ukernel_indb(kc, lda ? pa + ir : pa + ir * kc, lda ? lda : g->mr, bt,
+                                whole ? cij : tile, whole ? ldc : g->nr, whole ? first : 1, eb, er);
             else
                 g->ukernel(kc, pa + ir * kc, b, whole ? cij : tile, whole ? ldc : g->nr,
                            whole ? first : 1, eb, er);
@@ -270,6 +271,10 @@ static int gemm_run(float *c, int64_t ldc, const gemm_scatter *sc, const gemm_op
         return PYCONV_EINVAL;
     if (sc)
         nthreads = 1;
+    /* An A^T stored as a plain matrix under an indirect B, in whole MR tiles, is read in place:
+     * the micro-kernel steps through it by its row stride (conv2d_backward_filter's dout^T:
+     * no packing at all). */
+    const int a_in_place = a->pack == gemm_pack_a_t && b->cols && M % g.mr == 0;
     const int64_t kc_max = K < GEMM_KC ? K : GEMM_KC;
     const int64_t nc_max = N < GEMM_NC ? N : GEMM_NC;
     const int64_t mc_max = M < g.mc ? ceil_div(M, g.mr) * g.mr : g.mc;
@@ -342,16 +347,19 @@ static int gemm_run(float *c, int64_t ldc, const gemm_scatter *sc, const gemm_op
                     const int64_t j0 = (t % n_groups) * panels_per_task * g.nr;
                     const int64_t w = nc - j0 < panels_per_task * g.nr ? nc - j0 : panels_per_task * g.nr;
                     const float **pt = NULL;
+                    const float *pat = pa;
                     if (a->rows) {
                         pt = (const float **)pa;
                         fill_rows(pt, a, &g, ic, mc, M, pc, kc, zeros);
+                    } else if (a_in_place) {
+                        pat = a->data + (k0 + pc) * a->ld + ic;
                     } else {
                         a->pack(pa, a, ic, mc, k0 + pc, kc, g.mr);
                     }
                     const float *const *pbt = b->cols ? (const float *const *)pb + j0 / g.nr * kc : NULL;
-                    macro_kernel(&g, sc ? NULL : c + ic * ldc + jc + j0, ldc, pa, pt, nt, pbk + j0 * kc,
-                                 pbt, mc, w, kc, first, last, bias ? bias + jc + j0 : NULL, relu,
-                                 sc, ic, jc + j0);
+                    macro_kernel(&g, sc ? NULL : c + ic * ldc + jc + j0, ldc, pat, a_in_place ? a->ld : 0,
+                                 pt, nt, pbk + j0 * kc, pbt, mc, w, kc, first, last,
+                                 bias ? bias + jc + j0 : NULL, relu, sc, ic, jc + j0);
                 }
             }
         }

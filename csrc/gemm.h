@@ -135,13 +135,14 @@ void ukernel_generic(int64_t kc, const float *a, const float *b, float *c, int64
 int gemm_nr(void);
 int gemm_mr(void);
 
-/* Micro-kernels with an indirect B: the same tile, B's row k read through b[k] (NR floats). */
-void ukernel_avx512_indb(int64_t kc, const float *a, const float *const *b, float *c, int64_t ldc,
-                         int overwrite, const float *bias, int relu);
-void ukernel_avx2_indb(int64_t kc, const float *a, const float *const *b, float *c, int64_t ldc,
-                       int overwrite, const float *bias, int relu);
-void ukernel_generic_indb(int64_t kc, const float *a, const float *const *b, float *c, int64_t ldc,
-                          int overwrite, const float *bias, int relu);
+/* Micro-kernels with an indirect B: the same tile, B's row k read through b[k] (NR floats),
+ * A's MR values for depth k at a + k * lda (lda = MR: a packed panel; or A^T read in place). */
+void ukernel_avx512_indb(int64_t kc, const float *a, int64_t lda, const float *const *b, float *c,
+                         int64_t ldc, int overwrite, const float *bias, int relu);
+void ukernel_avx2_indb(int64_t kc, const float *a, int64_t lda, const float *const *b, float *c,
+                       int64_t ldc, int overwrite, const float *bias, int relu);
+void ukernel_generic_indb(int64_t kc, const float *a, int64_t lda, const float *const *b, float *c,
+                          int64_t ldc, int overwrite, const float *bias, int relu);
 
 /* Indirect micro-kernels: the same tile, A read through ntaps x MR row pointers (a[t*MR+i]),
  * kc values each; B packed as above with depth ntaps * kc. */

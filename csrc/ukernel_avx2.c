@@ -73,8 +73,8 @@ void ukernel_avx2_ind(int64_t ntaps, int64_t kc, const float *const *a, const fl
 }
 
 /* The variant with an indirect B (see ukernel_avx512_indb). */
-void ukernel_avx2_indb(int64_t kc, const float *a, const float *const *b, float *c, int64_t ldc,
-                       int overwrite, const float *bias, int relu)
+void ukernel_avx2_indb(int64_t kc, const float *a, int64_t lda, const float *const *b, float *c,
+                       int64_t ldc, int overwrite, const float *bias, int relu)
 {
     __m256 acc[AVX2_MR][2];
     for (int i = 0; i < AVX2_MR; i++)
@@ -87,7 +87,7 @@ void ukernel_avx2_indb(int64_t kc, const float *a, const float *const *b, float 
             acc[i][0] = _mm256_fmadd_ps(ai, b0, acc[i][0]);
             acc[i][1] = _mm256_fmadd_ps(ai, b1, acc[i][1]);
         }
-        a += AVX2_MR;
+        a += lda;
     }
     store_tile(acc, c, ldc, overwrite, bias, relu);
 }

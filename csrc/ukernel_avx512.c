@@ -77,9 +77,11 @@ void ukernel_avx512_ind(int64_t ntaps, int64_t kc, const float *const *a, const 
 }
 
 /* The variant with an indirect B: row k of the B micro-panel is read through b[k], 32
- * contiguous floats of the tensor itself (conv2d_backward_filter's patches), not a packed copy. */
-void ukernel_avx512_indb(int64_t kc, const float *a, const float *const *b, float *c, int64_t ldc,
-                         int overwrite, const float *bias, int relu)
+ * contiguous floats of the tensor itself (conv2d_backward_filter's patches), not a packed copy.
+ * A's MR values for depth k are a[k * lda ..]: lda = MR for a packed panel, or the row stride
+ * of an A^T read in place (dout, in the filter gradient). */
+void ukernel_avx512_indb(int64_t kc, const float *a, int64_t lda, const float *const *b, float *c,
+                         int64_t ldc, int overwrite, const float *bias, int relu)
 {
     __m512 acc[AVX512_MR][2];
     for (int i = 0; i < AVX512_MR; i++)
@@ -92,7 +94,7 @@ void ukernel_avx512_indb(int64_t kc, const float *a, const float *const *b, floa
             acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]);
             acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);
         }
-        a += AVX512_MR;
+        a += lda;
     }
     store_tile(acc, c, ldc, overwrite, bias, relu);
 }

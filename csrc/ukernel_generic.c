@@ -50,16 +50,17 @@ void ukernel_generic_ind(int64_t ntaps, int64_t kc, const float *const *a, const
     store_tile(c, ldc, acc, overwrite, bias, relu);
 }
 
-/* The variant with an indirect B: row k of the B micro-panel is read through b[k]. */
-void ukernel_generic_indb(int64_t kc, const float *a, const float *const *b, float *c, int64_t ldc,
-                          int overwrite, const float *bias, int relu)
+/* The variant with an indirect B: row k of the B micro-panel is read through b[k]; A's MR
+ * values for depth k at a[k * lda ..] (lda = MR when packed). */
+void ukernel_generic_indb(int64_t kc, const float *a, int64_t lda, const float *const *b, float *c,
+                          int64_t ldc, int overwrite, const float *bias, int relu)
 {
     float acc[GENERIC_MR][GENERIC_NR] = {{0}};
     for (int64_t k = 0; k < kc; k++) {
         for (int i = 0; i < GENERIC_MR; i++)
             for (int j = 0; j < GENERIC_NR; j++)
                 acc[i][j] += a[i] * b[k][j];
-        a += GENERIC_MR;
+        a += lda;
     }
     store_tile(c, ldc, acc, overwrite, bias, relu);
 }

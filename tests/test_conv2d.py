@@ -66,6 +66,9 @@ EDGES = [
     dict(N=2, H=6, W=6, C=6, K=9, R=2, S=2, stride=(1, 1), dil=(1, 1), padding="same"),
     # C = 32 with padding only at the bottom and right: not every window is inside the image
     dict(N=2, H=5, W=6, C=32, K=4, R=3, S=3, stride=(1, 1), dil=(1, 1), padding=((0, 2), (0, 1))),
+    # K a multiple of every MR and C of every NR: the filter gradient reads dout^T in place
+    dict(N=2, H=6, W=6, C=32, K=24, R=3, S=3, stride=(1, 1), dil=(1, 1), padding="valid"),
+    dict(N=2, H=7, W=5, C=64, K=48, R=2, S=3, stride=(2, 1), dil=(1, 1), padding="same"),
     # K = 64 + 1 output channels: the filter gradient's rows one past a multiple of MR = 8
     dict(N=1, H=5, W=5, C=32, K=65, R=3, S=3, stride=(1, 1), dil=(1, 1), padding="valid"),
 ]
@@ -90,6 +93,8 @@ EDGES = [
 @example(case=EDGES[13]).via("edge")
 @example(case=EDGES[14]).via("edge")
 @example(case=EDGES[15]).via("edge")
+@example(case=EDGES[16]).via("edge")
+@example(case=EDGES[17]).via("edge")
 def test_conv2d_against_reference(isa, ref, case):
     run(case, ref, np.random.default_rng(0))
 
