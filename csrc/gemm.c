@@ -166,7 +166,8 @@ static void epilogue(float *c, int64_t ldc, int rows, int cols, const float *bia
 /* Loops 2 and 1 over one packed A block (or an A^T read in place with row stride lda, when
  * lda > 0) and the packed B panel: mc x nc of C.
  * Edge tiles are computed whole into `tile` and only their valid part copied out; with a
- * scattered C (sc, this block's first row i0 and column j0) every tile is, then scattered. */
+ * scattered C (sc; i0, j0: this block's first row and column) every tile is computed into
+ * `tile` and then added where sc sends its rows. */
 static void macro_kernel(const gemm_isa *g, float *c, int64_t ldc, const float *pa, int64_t lda,
                          const float **pt, int64_t nt, const float *pb, const float *const *pbt,
                          int64_t mc, int64_t nc, int64_t kc, int first, int last,
