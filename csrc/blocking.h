@@ -4,7 +4,7 @@
  *
  *   loop 5  jc over N, step NC   B panel  (KC x NC)  packed, lives in L3
  *   loop 4  pc over K, step KC   depth block; B panel packed once per (jc, pc)
- *   loop 3  ic over M, step MC   A block  (MC x KC)  packed per thread, lives in L2
+ *   loop 3  ic over M, <= MC     A block  (MC x KC)  packed per thread (or read in place), L2
  *   loop 2  jr over NC, step NR  B micro-panel (KC x NR) stays in L1 across loop 1
  *   loop 1  ir over MC, step MR  A micro-panel (MR x KC) streams from L2
  *           micro-kernel: C tile (MR x NR) held in registers for the whole KC loop
@@ -41,7 +41,7 @@
  *                                         32 scalar accumulators stay in 8 xmm registers.
  * KC: at most 320, and the depth is cut into equal blocks (gemm.c, depth_block): conv2's
  *     3x3x32 = 288 is one block, so each C tile is stored once (with KC = 256 it took two
- *     passes, 256 + 32: conv2 forward 0.338 -> 0.312 ms at batch 32).
+ *     passes, 256 + 32: conv2 forward 0.338 -> 0.318 ms at batch 32).
  * NC: the B panel (KC x NC) = 5 MiB at most, well inside L3; our conv GEMMs have N <= 512.
  * MC is a multiple of MR; KC is the same for all so that results stay comparable.
  */

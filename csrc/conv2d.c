@@ -13,7 +13,7 @@
  *                     per group of G images, then col2im adds the columns     packed once
  *                     into dinp (when NR divides C: the GEMM adds its tiles
  *                     into dinp itself, gemm_scatter_add)
- *   backward_filter   K x (R*S*C) x (N*P*Q)     dout^T                          patch_cols: row pointers
+ *   backward_filter   K x (R*S*C) x (N*P*Q)     dout^T, in place (or packed)    patch_cols: row pointers
  *                                                                               (or pack_patches_b)
  *     (first layer)   (R*S*C) x K x (N*P*Q)     pack_patches_t: patches^T       dout: row pointers
  *                                                                               (or packed)
@@ -484,11 +484,15 @@ int conv2d_backward_input(float *dinp, const float *dout, const float *filt, con
 /* dout (N,P,Q,K), inp (N,H,W,C), dfilt (R,S,C,K) and dbias (K) or NULL, overwritten.
  *
  * Two orientations of the same sum over pixels, chosen by the shape:
- *   C >= SMALL_C: dfilt^T (K x RSC) = dout^T . patches. B, the big operand, is packed from
- *     patch rows in runs of C contiguous floats (pack_patches_b), A from dout in runs of MR;
- *     the result is transposed while the chunks are reduced.
+ *   C >= SMALL_C: dfilt^T (K x RSC) = dout^T . patches. B, the big operand, is read in place
+ *     through one pointer per pixel (patch_cols) when NR divides C, else packed from patch rows
+ *     in runs of C contiguous floats (pack_patches_b); A, dout^T, is read in place when MR
+ *     divides K (the micro-kernel steps through dout's rows), else packed in runs of MR; the
+ *     result is transposed while the chunks are reduced. dbias: bias_add_backward.
  *   C <  SMALL_C (the first layer): dfilt (RSC x K) = patches^T . dout, so that the few
- *     RSC rows (9 for a 3x3 filter on one channel) fill an MR panel, not a wide NR one.
+ *     RSC rows (9 for a 3x3 filter on one channel) fill MR panels, not a wide NR one; dout is
+ *     read in place (gemm_cols_n) when NR divides K, and dbias is one more row of A, all
+ *     ones, when the last panel has room for it.
  * Threads: over fixed pixel chunks, each a single-threaded GEMM into its own partial; the
  * partials are then summed in chunk order (per element, in parallel over elements). The
  * chunks depend on the sizes only, so the result does not depend on the thread count. */

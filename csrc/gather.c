@@ -34,3 +34,17 @@ int gather_rows(float *out, const void *x, int x_is_f64, const int64_t *idx, int
     }
     return PYCONV_OK;
 }
+
+// The specification: one element at a time, no threads.
+int gather_rows_ref(float *out, const void *x, int x_is_f64, const int64_t *idx, int64_t n,
+                    int64_t N, int64_t row)
+{
+    for (int64_t i = 0; i < n; i++)
+        if (idx[i] < 0 || idx[i] >= N)
+            return PYCONV_EINVAL;
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t j = 0; j < row; j++)
+            out[i * row + j] = x_is_f64 ? (float)((const double *)x)[idx[i] * row + j]
+                                        : ((const float *)x)[idx[i] * row + j];
+    return PYCONV_OK;
+}

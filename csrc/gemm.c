@@ -283,7 +283,7 @@ static int gemm_run(float *c, int64_t ldc, const gemm_scatter *sc, const gemm_op
     /* Tasks of loop 3: row blocks of at most MC rows x groups of NR panels. The row blocks are
      * whole MR tiles, as many as a multiple of the thread count, all within one tile of the
      * same size: 3872 rows in 27 blocks of 144 would give one thread 14 blocks and the other
-     * 13 (4% idle); 28 blocks of 138-144 rows do not. Splitting N as well keeps both threads
+     * 13 (4% idle); 28 blocks of 136-144 rows do not. Splitting N as well keeps both threads
      * busy when M is small (a dense layer at batch 32). No split changes any sum's order. */
     const int64_t m_tiles = ceil_div(M, g.mr);
     int64_t n_mblocks = ceil_div(m_tiles, g.mc / g.mr);
@@ -317,7 +317,7 @@ static int gemm_run(float *c, int64_t ldc, const gemm_scatter *sc, const gemm_op
             const int64_t nt = a->rows ? (a->C <= GEMM_KC ? kc / a->C : 1) : 0;
             /* A B prepacked over its whole depth, in one depth block, is already this panel:
              * read in place (conv2d_backward_input's groups), not copied. */
-            const int prepacked = b->pack == gemm_pack_b_prepacked && k0 == 0 && kc == K;
+            const int prepacked = b->pack == gemm_pack_b_prepacked && k0 == 0 && kc == K && b->ld == K;
             const float *pbk = prepacked ? b->data + jc * K : pb;
 
             #pragma omp parallel num_threads(nthreads)
@@ -338,7 +338,7 @@ static int gemm_run(float *c, int64_t ldc, const gemm_scatter *sc, const gemm_op
                 float *pa = work + b_size;
 #endif
                 #pragma omp for schedule(static)
-                for (int64_t t = 0; t < n_mblocks * n_groups; t++) {   // loop 3 (ic, step MC): A block in L2
+                for (int64_t t = 0; t < n_mblocks * n_groups; t++) {   // loop 3 (ic, <= MC rows): A block in L2
                     const int64_t mb = t / n_groups;   // block mb: tiles [mb*m_tiles/n, (mb+1)*m_tiles/n)
                     const int64_t ic = mb * m_tiles / n_mblocks * g.mr;
                     const int64_t ie = (mb + 1) * m_tiles / n_mblocks * g.mr;

@@ -45,8 +45,9 @@ struct gemm_operand {
 };
 
 /* B packed once for several GEMMs that share it (conv2d_backward_input's image groups):
- * returns the buffer (free() it after) and sets *out to an operand that copies from it, or
- * returns NULL if it cannot be allocated. */
+ * returns the buffer (free() it after) and sets *out to an operand that reads it -- in place
+ * when one depth block covers it, else copied panel by panel -- or returns NULL if it cannot
+ * be allocated. */
 float *gemm_prepack_b(const gemm_operand *b, int64_t N, int64_t K, gemm_operand *out);
 void gemm_pack_b_prepacked(float *dst, const gemm_operand *op, int64_t j0, int64_t n, int64_t p0,
                            int64_t k, int nr);

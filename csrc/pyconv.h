@@ -58,14 +58,18 @@ void softmax_backward(float *dx, const float *dout, const float *out, int64_t M,
  * PYCONV_EINVAL if a label lies outside [0,C) (its row gets a NaN loss and zero gradient). */
 int softmax_xent_forward_backward(float *loss, float *dlogits, const float *logits,
                                    const int32_t *labels, int64_t M, int64_t C, float scale);
-/* A batch from a dataset: out (n,row) float32 = rows idx (n) of x (N,row), float32 or (x_is_f64)
- * float64 converted. PYCONV_EINVAL, nothing written, if an index lies outside [0,N). */
-int gather_rows(float *out, const void *x, int x_is_f64, const int64_t *idx, int64_t n,
-                int64_t N, int64_t row);
 /* bias: out (M,C) = x + b (broadcast over rows); db (C) = column sums of dout, summed in
  * fixed blocks of rows (PYCONV_ENOMEM, nothing written, if the block sums cannot be allocated). */
 void bias_add_forward(float *out, const float *x, const float *b, int64_t M, int64_t C);
 int bias_add_backward(float *db, const float *dout, int64_t M, int64_t C);
+
+/* ---- gather: gather.c ---------------------------------------------------------------------- */
+/* A batch from a dataset: out (n,row) float32 = rows idx (n) of x (N,row), float32 or (x_is_f64)
+ * float64 converted. PYCONV_EINVAL, nothing written, if an index lies outside [0,N). */
+int gather_rows(float *out, const void *x, int x_is_f64, const int64_t *idx, int64_t n,
+                int64_t N, int64_t row);
+int gather_rows_ref(float *out, const void *x, int x_is_f64, const int64_t *idx, int64_t n,
+                    int64_t N, int64_t row);
 
 /* ---- dense: dense.c (GEMM in gemm.c) ------------------------------------------------------ */
 /* x (N,C), w (C,K), b (K) or NULL, out (N,K) = x.w + b, then max(.,0) if relu. */

@@ -44,6 +44,8 @@ cdef extern from "pyconv.h" nogil:
     int bias_add_backward(float *db, const float *dout, int64_t M, int64_t C)
     int gather_rows(float *out, const void *x, int x_is_f64, const int64_t *idx, int64_t n,
                     int64_t N, int64_t row)
+    int gather_rows_ref(float *out, const void *x, int x_is_f64, const int64_t *idx, int64_t n,
+                        int64_t N, int64_t row)
     void adam_update(float *p, float *m, float *v, const float *g, int64_t n, float alpha,
                      float c1, float c2, float epsilon)
 
@@ -54,8 +56,8 @@ ISA_NAMES = ("generic", "avx2", "avx512")
 
 cdef inline float *fptr(cnp.ndarray a, str name) except NULL:
     """The data pointer of a C-contiguous float32 array, or a TypeError/ValueError."""
-    if cnp.PyArray_TYPE(a) != cnp.NPY_FLOAT32:
-        raise TypeError(f"`{name}` must be a float32 array. Received: dtype={a.dtype}.")
+    if cnp.PyArray_TYPE(a) != cnp.NPY_FLOAT32 or not cnp.PyArray_ISNOTSWAPPED(a):
+        raise TypeError(f"`{name}` must be a float32 array (native byte order). Received: dtype={a.dtype}.")
     if not cnp.PyArray_IS_C_CONTIGUOUS(a):
         raise ValueError(f"`{name}` must be C-contiguous.")
     return <float *>cnp.PyArray_DATA(a)
@@ -227,13 +229,16 @@ def bias_add_bwd(cnp.ndarray dout):
     return db
 
 
-def gather_rows_into(cnp.ndarray out, cnp.ndarray x, cnp.ndarray idx):
+def gather_rows_into(cnp.ndarray out, cnp.ndarray x, cnp.ndarray idx, bint ref=False):
     """out[i] = x[idx[i]] for a C-contiguous float32 or float64 dataset x (N, ...), int64
     indices idx (n,) in [0, N) and a float32 batch out (n, ...): fit's shuffled batches."""
     cdef int t = cnp.PyArray_TYPE(x)
-    if t != cnp.NPY_FLOAT32 and t != cnp.NPY_FLOAT64 or not cnp.PyArray_IS_C_CONTIGUOUS(x):
-        raise TypeError(f"`x` must be a C-contiguous float32 or float64 array. Received: dtype={x.dtype}.")
-    if cnp.PyArray_TYPE(idx) != cnp.NPY_INT64 or idx.ndim != 1 or not cnp.PyArray_IS_C_CONTIGUOUS(idx):
+    if t != cnp.NPY_FLOAT32 and t != cnp.NPY_FLOAT64 or not cnp.PyArray_IS_C_CONTIGUOUS(x) \
+            or not cnp.PyArray_ISNOTSWAPPED(x):
+        raise TypeError(f"`x` must be a C-contiguous float32 or float64 array in native byte "
+                        f"order. Received: dtype={x.dtype}.")
+    if cnp.PyArray_TYPE(idx) != cnp.NPY_INT64 or idx.ndim != 1 or not cnp.PyArray_IS_C_CONTIGUOUS(idx) \
+            or not cnp.PyArray_ISNOTSWAPPED(idx):
         raise TypeError(f"`idx` must be a 1-D C-contiguous int64 array. Received: dtype={idx.dtype}, "
                         f"shape={np.shape(idx)}.")
     if x.ndim < 1 or out.ndim != x.ndim or out.shape[0] != idx.shape[0] or \
@@ -247,7 +252,10 @@ def gather_rows_into(cnp.ndarray out, cnp.ndarray x, cnp.ndarray idx):
     cdef int64_t row = cnp.PyArray_SIZE(x) // N if N > 0 else 0
     cdef int status
     with nogil:
-        status = gather_rows(po, px, t == cnp.NPY_FLOAT64, pi, n, N, row)
+        if ref:
+            status = gather_rows_ref(po, px, t == cnp.NPY_FLOAT64, pi, n, N, row)
+        else:
+            status = gather_rows(po, px, t == cnp.NPY_FLOAT64, pi, n, N, row)
     if status != PYCONV_OK:
         raise IndexError(f"`idx` must lie in [0, {N}). Received: indices from {int(idx.min())} to "
                          f"{int(idx.max())}.")
@@ -277,7 +285,7 @@ def adam_step(cnp.ndarray p, cnp.ndarray m, cnp.ndarray v, cnp.ndarray g, float 
 
 cdef inline bint c_float32(object a):
     return isinstance(a, cnp.ndarray) and cnp.PyArray_TYPE(<cnp.ndarray>a) == cnp.NPY_FLOAT32 \
-        and cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>a)
+        and cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>a) and cnp.PyArray_ISNOTSWAPPED(<cnp.ndarray>a)
 
 
 def adam_step_list(list ps, list ms, list vs, list gs, float alpha, float c1, float c2, float epsilon):
@@ -286,12 +294,19 @@ def adam_step_list(list ps, list ms, list vs, list gs, float alpha, float c1, fl
     nothing, if any array is not a C-contiguous float32 ndarray (the caller then takes NumPy's
     path); True when done."""
     cdef Py_ssize_t i, n = len(ps)
+    cdef cnp.ndarray p
     if not len(ms) == len(vs) == len(gs) == n:
         raise ValueError(f"Adam: one momentum, velocity and gradient per parameter. Received: "
                          f"{n} parameters, {len(ms)}, {len(vs)}, {len(gs)}.")
-    for i in range(n):
+    for i in range(n):   # every check before any update: all or nothing
         if not (c_float32(ps[i]) and c_float32(ms[i]) and c_float32(vs[i]) and c_float32(gs[i])):
             return False
+        p = ps[i]
+        if not (cnp.PyArray_SAMESHAPE(p, ms[i]) and cnp.PyArray_SAMESHAPE(p, vs[i])
+                and cnp.PyArray_SAMESHAPE(p, gs[i])):
+            raise ValueError(f"Adam: the parameter, its slots and its gradient must have one "
+                             f"shape. Received for parameter {i}: {np.shape(ps[i])}, "
+                             f"{np.shape(ms[i])}, {np.shape(vs[i])}, {np.shape(gs[i])}.")
     for i in range(n):
         adam_one(ps[i], ms[i], vs[i], gs[i], alpha, c1, c2, epsilon)
     return True

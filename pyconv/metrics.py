@@ -23,23 +23,43 @@ class Metric:
         self.count = 0
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        """Add a batch: the mean of the per-example values, weighted by `sample_weight`
-        ((batch,), broadcast over any further axes) when given."""
+        """Add a batch: the per-example values, weighted by `sample_weight` when given."""
         y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
         _validate.same_batch(y_true, y_pred)
         self._add(self._values(y_true, y_pred), sample_weight)
 
     def _add(self, vals, sample_weight):
+        """Keras 3's rule (reduce_to_samplewise_values): the values are averaged down to the
+        weights' rank (a (B, 1) or (B,) weight and (B,) or (B, 1) values are first matched by
+        squeezing or expanding the last axis), multiplied by the weights, then averaged to one
+        value per sample; the total gains their sum, the count the sum of the weights (without
+        weights: the number of samples, 1 for a scalar)."""
+        v = np.asarray(vals, np.float64)
         if sample_weight is None:
-            self.total += float(vals.sum(dtype=np.float64))
-            self.count += vals.size
+            if v.ndim > 1:
+                v = v.reshape(len(v), -1).mean(1)
+            self.total += float(v.sum())
+            self.count += len(v) if v.ndim else 1
             return
         w = np.asarray(sample_weight, np.float64)
-        if w.ndim > vals.ndim or w.shape != vals.shape[:w.ndim]:
-            raise ValueError(f"`sample_weight` must have the shape of the values {vals.shape} or a "
-                             f"prefix of it. Received: sample_weight.shape={w.shape}.")
-        w = np.broadcast_to(w.reshape(w.shape + (1,) * (vals.ndim - w.ndim)), vals.shape)
-        self.total += float((vals * w).sum())
+        if v.ndim == w.ndim + 1 and v.shape[-1] == 1:
+            w, v = (w[:, None], v) if w.ndim == 1 else (w, v[..., 0])
+        elif w.ndim == v.ndim + 1 and w.shape[-1] == 1:
+            v, w = (v[:, None], w) if v.ndim == 1 else (v, w[..., 0])
+        vnd, wnd = v.ndim, w.ndim
+        if vnd > wnd:
+            v = v.mean(axis=tuple(range(wnd, vnd)))
+        try:
+            w = np.broadcast_to(w, v.shape)
+        except ValueError:
+            raise ValueError(f"`sample_weight` must broadcast to the values' shape {np.shape(vals)}. "
+                             f"Received: sample_weight.shape={np.shape(sample_weight)}.") from None
+        v = v * w
+        if vnd > 1 and wnd > 1:
+            w = w.mean(axis=tuple(range(1, wnd)))
+        if v.ndim > 1:
+            v = v.mean(axis=tuple(range(1, v.ndim)))
+        self.total += float(v.sum())
         self.count += float(w.sum())
 
     def result(self):
@@ -70,7 +90,7 @@ class Mean(Metric):
             self.total += values * sample_weight
             self.count += sample_weight
             return
-        self._add(np.asarray(values, np.float64), sample_weight)
+        self._add(values, sample_weight)
 
 
 def _labels(y_true, n_classes):

@@ -537,7 +537,7 @@ class Sequential:
             for epoch in range(initial_epoch, epochs):
                 self.reset_metrics()
                 cbl.on_epoch_begin(epoch)
-                order = rng.permutation(n) if shuffle else None
+                order = rng.permutation(n).astype(np.int64, copy=False) if shuffle else None
                 for step in range(steps):
                     lo = step * batch_size
                     hi = min(lo + batch_size, n)

@@ -187,6 +187,7 @@ class Optimizer:
         self._slots = [[np.zeros_like(p) for p in params] for _ in self._slot_names]
         self._scratch = [np.empty_like(p) for p in params]
         self._shapes = [p.shape for p in params]
+        self._param_ids = [id(p) for p in params]
         self._checked = None
         self.built = True
 
@@ -214,9 +215,14 @@ class Optimizer:
         self._step(grads, params)
 
     def _check(self, grads, params):
-        """Build on first use, then: one gradient per parameter, each of its parameter's shape."""
+        """Build on first use, then: the very arrays it was built for, one gradient per parameter,
+        each of its parameter's shape."""
         if not self.built:
             self.build(params)
+        if len(params) == len(self._param_ids) and [id(p) for p in params] != self._param_ids:
+            raise ValueError(f"{type(self).__name__}.apply: this optimizer was built for other weight "
+                             f"arrays (another model, or layers replaced since): its state belongs to "
+                             f"them. Use a new optimizer for these weights, as in Keras.")
         if len(grads) != len(params) or len(params) != len(self._shapes):
             raise ValueError(f"{type(self).__name__}.apply: one gradient per parameter, as many as when it "
                              f"was built ({len(self._shapes)}). Received: {len(grads)} gradients for "

@@ -53,7 +53,7 @@ EDGES = [
     dict(N=2, H=6, W=6, C=3, K=11, R=3, S=3, stride=(2, 2), dil=(1, 1), padding="same"),  # C_in 3, MR-1 K
     dict(N=1, H=5, W=5, C=2, K=13, R=3, S=3, stride=(1, 1), dil=(1, 1), padding="same"),   # MR+1, NR-ish
     dict(N=1, H=4, W=4, C=2, K=33, R=2, S=2, stride=(1, 1), dil=(1, 1), padding="valid"),  # NR+1
-    dict(N=1, H=5, W=5, C=29, K=3, R=3, S=3, stride=(1, 1), dil=(1, 1), padding="same"),   # depth 261 = KC+5
+    dict(N=1, H=5, W=5, C=29, K=3, R=3, S=3, stride=(1, 1), dil=(1, 1), padding="same"),   # depth 261: one block
     dict(N=1, H=9, W=7, C=2, K=3, R=3, S=2, stride=(1, 3), dil=(2, 3), padding=((2, 0), (1, 2))),
     # C a multiple of NR (8 / 16 / 32): backward_filter reads the patches in place (patch_cols)
     dict(N=2, H=7, W=6, C=32, K=5, R=3, S=3, stride=(2, 1), dil=(1, 2), padding="same"),
@@ -69,6 +69,10 @@ EDGES = [
     # K a multiple of every MR and C of every NR: the filter gradient reads dout^T in place
     dict(N=2, H=6, W=6, C=32, K=24, R=3, S=3, stride=(1, 1), dil=(1, 1), padding="valid"),
     dict(N=2, H=7, W=5, C=64, K=48, R=2, S=3, stride=(2, 1), dil=(1, 1), padding="same"),
+    # input gradient scattered into the image with a depth (K = 330) past KC: several blocks
+    dict(N=1, H=4, W=4, C=32, K=330, R=2, S=2, stride=(1, 1), dil=(1, 1), padding="valid"),
+    # stride 2 with no padding read: patch_cols' pointer stepping across rows and images
+    dict(N=2, H=9, W=8, C=32, K=8, R=3, S=3, stride=(2, 2), dil=(1, 1), padding="valid"),
     # K = 64 + 1 output channels: the filter gradient's rows one past a multiple of MR = 8
     dict(N=1, H=5, W=5, C=32, K=65, R=3, S=3, stride=(1, 1), dil=(1, 1), padding="valid"),
 ]
@@ -95,14 +99,20 @@ EDGES = [
 @example(case=EDGES[15]).via("edge")
 @example(case=EDGES[16]).via("edge")
 @example(case=EDGES[17]).via("edge")
+@example(case=EDGES[18]).via("edge")
+@example(case=EDGES[19]).via("edge")
 def test_conv2d_against_reference(isa, ref, case):
     run(case, ref, np.random.default_rng(0))
 
 
 def test_backward_filter_chunked_reduction(isa):
-    """More pixels than one reduction chunk: the partial sums must add up in order."""
+    """More pixels than one reduction chunk: the partial sums must add up in order -- for the
+    first layer's orientation (bias as a row of ones) and the swapped one with dout^T read in
+    place from a chunk's first pixel on (C a multiple of NR, K of MR)."""
     run(dict(N=6, H=16, W=16, C=3, K=8, R=3, S=3, stride=(1, 1), dil=(1, 1), padding="valid"),
         False, np.random.default_rng(1))
+    run(dict(N=2, H=25, W=25, C=32, K=16, R=3, S=3, stride=(1, 1), dil=(1, 1), padding="valid"),
+        False, np.random.default_rng(2))
 
 
 TUTORIAL_LAYERS = [((4, 28, 28, 1), (3, 3, 1, 32)), ((4, 13, 13, 32), (3, 3, 32, 64)),

@@ -10,7 +10,7 @@ from reference import assert_sum_close, dense as dense_ref, dense_grads
 # Edges: MR +- 1 and NR +- 1 of every ISA (4/6/8 rows, 8/16/32 columns), KC = 320 +- 1 and
 # depths cut into several equal blocks (blocking.h, gemm.c's depth_block).
 @settings(max_examples=60)
-@given(M=st.integers(0, 40), N=st.integers(0, 70), K=st.integers(0, 300))
+@given(M=st.integers(0, 40), N=st.integers(0, 70), K=st.integers(0, 700))
 @example(M=1, N=1, K=1).via("edge")
 @example(M=11, N=31, K=257).via("edge")
 @example(M=13, N=33, K=321).via("edge: KC + 1, two blocks of 161 and 160")

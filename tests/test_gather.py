@@ -16,9 +16,10 @@ def test_gather_equals_take(n_rows, row, n, f64, seed, threads):
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((n_rows, row)).astype(np.float64 if f64 else np.float32)
     idx = rng.integers(0, n_rows, n)
-    out = np.full((n, row), np.nan, np.float32)
-    assert _kernels.gather_rows_into(out, x, idx) is out
-    assert np.array_equal(out, np.take(x, idx, axis=0).astype(np.float32))
+    for ref in (False, True):   # the fast kernel and its _ref, against NumPy's take
+        out = np.full((n, row), np.nan, np.float32)
+        assert _kernels.gather_rows_into(out, x, idx, ref) is out
+        assert np.array_equal(out, np.take(x, idx, axis=0).astype(np.float32))
 
 
 def test_gather_keeps_trailing_shape():
@@ -39,6 +40,10 @@ def test_gather_refusals():
         _kernels.gather_rows_into(out, x.astype(np.int32), np.array([0, 1]))
     with pytest.raises(TypeError, match=r"`x` must be a C-contiguous"):
         _kernels.gather_rows_into(out, np.zeros((3, 4), np.float32).T, np.array([0, 1]))
+    with pytest.raises(TypeError, match=r"in native byte order"):
+        _kernels.gather_rows_into(out, x.astype(x.dtype.newbyteorder()), np.array([0, 1]))
+    with pytest.raises(TypeError, match=r"`out` must be a float32 array \(native byte order\)"):
+        _kernels.gather_rows_into(out.astype(out.dtype.newbyteorder()), x, np.array([0, 1]))
     with pytest.raises(TypeError, match=r"`idx` must be a 1-D C-contiguous int64 array"):
         _kernels.gather_rows_into(out, x, np.array([0, 1], np.int32))
     with pytest.raises(ValueError, match=r"`out` must have shape \(len\(idx\),\) \+ x.shape\[1:\]"):

@@ -580,6 +580,25 @@ def test_fit_gathers_non_contiguous_and_integer_data_like_contiguous_float32():
     y = rng.integers(0, 3, 100)
     ref_w, ref_h = train(np.ascontiguousarray(base.transpose(0, 2, 1)))
     for x in (base.transpose(0, 2, 1), base.transpose(0, 2, 1).astype(np.int64),
-              base.astype(np.float64).transpose(0, 2, 1)):
+              base.astype(np.float64).transpose(0, 2, 1),
+              np.ascontiguousarray(base.transpose(0, 2, 1)).astype(">f4")):   # big-endian
         w, h = train(x)
         assert h == ref_h and all(np.array_equal(a, b) for a, b in zip(w, ref_w))
+
+
+def test_fit_with_nothing_to_train():
+    """Every layer frozen: fit computes and reports the loss, runs no backward pass, and
+    changes no weight (the optimizer still counts its steps, as Keras' does)."""
+    model = models.Sequential([layers.Dense(4, activation="relu", input_shape=(3,)),
+                               layers.Dense(2, activation="softmax")])
+    for l in model.layers:
+        l.trainable = False
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    x, y = np.random.default_rng(0).random((16, 3)), np.arange(16) % 2
+    before = model.get_weights()
+    for l in model.layers:
+        l.backward = lambda *a, **k: pytest.fail("a backward pass ran with nothing to train")
+    h = model.fit(x, y, batch_size=8, epochs=2, verbose=0)
+    assert model._grad_stop is None and len(h.history["loss"]) == 2
+    assert np.isfinite(h.history["loss"]).all()
+    assert all(np.array_equal(a, b) for a, b in zip(model.get_weights(), before))

@@ -204,12 +204,32 @@ def test_adam_whole_update_in_one_call_equals_the_per_parameter_path():
 
 
 def test_apply_checks_a_new_parameter_list():
-    """Model.fit's _apply checks a params list once; another list (another model) is checked
-    again, so an optimizer reused on different weights refuses them clearly."""
+    """Model.fit's _apply checks a params list once (by identity); a new list is checked again:
+    the same arrays pass, other arrays -- even of the same shapes, another model's -- are refused
+    rather than updated with this optimizer's moments."""
     opt = optimizers.Adam()
-    p = [np.zeros((2, 3), np.float32)]
+    w = np.zeros((2, 3), np.float32)
+    p = [w]
     opt._apply([np.ones((2, 3), np.float32)], p)
     opt._apply([np.ones((2, 3), np.float32)], p)
-    assert opt.iterations == 2
-    with pytest.raises(ValueError, match=r"gradient 0 must have the shape of its parameter \(2, 3\)"):
-        opt._apply([np.ones((4,), np.float32)], [np.zeros(4, np.float32)])
+    opt._apply([np.ones((2, 3), np.float32)], [w])          # a new list of the same arrays
+    assert opt.iterations == 3
+    state = [v.copy() for v in opt.variables]
+    with pytest.raises(ValueError, match=r"built for other weight arrays"):
+        opt._apply([np.ones((2, 3), np.float32)], [np.zeros((2, 3), np.float32)])
+    with pytest.raises(ValueError, match=r"as many as when it was built \(1\)"):
+        opt._apply([np.ones(4, np.float32)] * 2, [w, np.zeros(4, np.float32)])
+    assert opt.iterations == 3 and all(np.array_equal(a, b) for a, b in zip(opt.variables, state))
+
+
+def test_one_optimizer_for_two_models_is_refused():
+    from pyconv import layers, models
+    opt = optimizers.Adam()
+    x, y = np.zeros((8, 3), np.float32), np.zeros(8, np.int64)
+    a = models.Sequential([layers.Dense(2, activation="softmax", input_shape=(3,))])
+    a.compile(optimizer=opt, loss="sparse_categorical_crossentropy")
+    a.fit(x, y, verbose=0)
+    b = models.Sequential([layers.Dense(2, activation="softmax", input_shape=(3,))])
+    b.compile(optimizer=opt, loss="sparse_categorical_crossentropy")
+    with pytest.raises(ValueError, match=r"built for other weight arrays"):
+        b.fit(x, y, verbose=0)
