@@ -41,6 +41,29 @@ int pool2d_check(const pool2d_shape *s)
     return PYCONV_OK;
 }
 
+/* The loops of pool2d_loops.h, compiled for the ISA in use. */
+typedef struct {
+    void (*max_fwd)(float *, const float *, const pool2d_shape *);
+    void (*max_bwd)(float *, const float *, const float *, int, const pool2d_shape *);
+    void (*avg_fwd)(float *, const float *, const pool2d_shape *);
+    void (*avg_bwd)(float *, const float *, const pool2d_shape *);
+} pool_loops;
+
+static pool_loops isa_loops(void)
+{
+    switch (pyconv_isa_active()) {
+    case PYCONV_ISA_AVX512:
+        return (pool_loops){maxpool2d_forward_avx512, maxpool2d_backward_avx512,
+                            avgpool2d_forward_avx512, avgpool2d_backward_avx512};
+    case PYCONV_ISA_AVX2:
+        return (pool_loops){maxpool2d_forward_avx2, maxpool2d_backward_avx2,
+                            avgpool2d_forward_avx2, avgpool2d_backward_avx2};
+    default:
+        return (pool_loops){maxpool2d_forward_loop, maxpool2d_backward_loop,
+                            avgpool2d_forward_loop, avgpool2d_backward_loop};
+    }
+}
+
 /* ---- max pooling ----------------------------------------------------------------------- */
 
 // inp (N,H,W,C), out (N,P,Q,C), overwritten.
@@ -48,14 +71,9 @@ int pool2d_check(const pool2d_shape *s)
 int maxpool2d_forward(float *out, const float *inp, const pool2d_shape *s)
 {
     int status = pool2d_check(s);
-    if (status != PYCONV_OK)
-        return status;
-    switch (pyconv_isa_active()) {
-    case PYCONV_ISA_AVX512: maxpool2d_forward_avx512(out, inp, s); break;
-    case PYCONV_ISA_AVX2:   maxpool2d_forward_avx2(out, inp, s); break;
-    default:                maxpool2d_forward_loop(out, inp, s); break;
-    }
-    return PYCONV_OK;
+    if (status == PYCONV_OK)
+        isa_loops().max_fwd(out, inp, s);
+    return status;
 }
 
 // inp (N,H,W,C), out (N,P,Q,C), overwritten. The definition, one output element at a time.
@@ -94,14 +112,9 @@ int maxpool2d_backward(float *dinp, const float *dout, const float *inp, int rel
                        const pool2d_shape *s)
 {
     int status = pool2d_check(s);
-    if (status != PYCONV_OK)
-        return status;
-    switch (pyconv_isa_active()) {
-    case PYCONV_ISA_AVX512: maxpool2d_backward_avx512(dinp, dout, inp, relu_mask, s); break;
-    case PYCONV_ISA_AVX2:   maxpool2d_backward_avx2(dinp, dout, inp, relu_mask, s); break;
-    default:                maxpool2d_backward_loop(dinp, dout, inp, relu_mask, s); break;
-    }
-    return PYCONV_OK;
+    if (status == PYCONV_OK)
+        isa_loops().max_bwd(dinp, dout, inp, relu_mask, s);
+    return status;
 }
 
 // dout (N,P,Q,C); inp (N,H,W,C) the forward's input; dinp (N,H,W,C), overwritten.
@@ -145,14 +158,9 @@ int maxpool2d_backward_ref(float *dinp, const float *dout, const float *inp, int
 int avgpool2d_forward(float *out, const float *inp, const pool2d_shape *s)
 {
     int status = pool2d_check(s);
-    if (status != PYCONV_OK)
-        return status;
-    switch (pyconv_isa_active()) {
-    case PYCONV_ISA_AVX512: avgpool2d_forward_avx512(out, inp, s); break;
-    case PYCONV_ISA_AVX2:   avgpool2d_forward_avx2(out, inp, s); break;
-    default:                avgpool2d_forward_loop(out, inp, s); break;
-    }
-    return PYCONV_OK;
+    if (status == PYCONV_OK)
+        isa_loops().avg_fwd(out, inp, s);
+    return status;
 }
 
 // inp (N,H,W,C), out (N,P,Q,C), overwritten. The definition, one output element at a time.
@@ -187,14 +195,9 @@ int avgpool2d_forward_ref(float *out, const float *inp, const pool2d_shape *s)
 int avgpool2d_backward(float *dinp, const float *dout, const pool2d_shape *s)
 {
     int status = pool2d_check(s);
-    if (status != PYCONV_OK)
-        return status;
-    switch (pyconv_isa_active()) {
-    case PYCONV_ISA_AVX512: avgpool2d_backward_avx512(dinp, dout, s); break;
-    case PYCONV_ISA_AVX2:   avgpool2d_backward_avx2(dinp, dout, s); break;
-    default:                avgpool2d_backward_loop(dinp, dout, s); break;
-    }
-    return PYCONV_OK;
+    if (status == PYCONV_OK)
+        isa_loops().avg_bwd(dinp, dout, s);
+    return status;
 }
 
 // dout (N,P,Q,C), dinp (N,H,W,C), overwritten. The definition: each window scatters
