@@ -73,7 +73,7 @@ class Profile:
         clock = time.perf_counter
 
         def wrapped(*args, **kwargs):
-            if self.stack[-1] == key:  # Dense.forward calls forward_pre: one scope, not two
+            if self.stack[-1] == key:  # a pass that calls itself: one scope, not two
                 return fn(*args, **kwargs)
             if key not in self.incl:
                 self.order.append(key)
@@ -101,7 +101,7 @@ def instrument(model, prof):
         if not name.startswith("_") and name not in SKIP and callable(fn):
             patch(_kernels, name, prof.kernel_wrapper(name, fn))
     for layer in model.layers:
-        for attr, pass_ in (("forward", "forward"), ("forward_pre", "forward"), ("backward", "backward")):
+        for attr, pass_ in (("_fwd", "forward"), ("_bwd", "backward")):
             if hasattr(layer, attr):
                 patch(layer, attr, prof.scope_wrapper((layer.name, pass_), getattr(layer, attr)))
     for attr in ("_values_and_grad_logits", "_values_and_grad"):

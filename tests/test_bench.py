@@ -214,10 +214,10 @@ def test_instrument_and_restore():
     original = _kernels.dense_fwd
     prof = stepprofile.Profile()
     restore = stepprofile.instrument(m, prof)
-    assert _kernels.dense_fwd is not original and "forward" in vars(m.layers[1])
+    assert _kernels.dense_fwd is not original and "_fwd" in vars(m.layers[1])
     m.fit(x, y, batch_size=32, epochs=1, verbose=0)
     restore()
-    assert _kernels.dense_fwd is original and "forward" not in vars(m.layers[1])
+    assert _kernels.dense_fwd is original and "_fwd" not in vars(m.layers[1])
     scopes = {k[0] for k in prof.order}
     assert {m.layers[1].name, m.layers[2].name, "loss", "optimizer", "metrics"} <= scopes
     assert prof.kcalls["dense_fwd"] == 2 * 2 and prof.kcalls["softmax_xent"] == 2

@@ -22,14 +22,12 @@ _REGISTRY = {c.__name__: c for c in (InputLayer, Conv2D, MaxPooling2D, AveragePo
 
 
 def deserialize(config, custom_objects=None):
-    """A layer from {'class_name': ..., 'config': ...} (see pyconv/_saving.py)."""
-    name = config.get("class_name")
-    cls = (custom_objects or {}).get(name) or _REGISTRY.get(name)
-    if cls is None:
-        raise ValueError(f"Unknown layer class {name!r}. Known: {', '.join(sorted(_REGISTRY))}; "
-                         f"pass others in `custom_objects`.")
-    return cls.from_config(config.get("config", {}))
+    """A layer (or nested model) from {'class_name': ..., 'config': ...} (see pyconv/_saving.py)."""
+    from ..models import serialization
+    return serialization.deserialize_layer(config, custom_objects)
 
 
 def serialize(layer):
-    return {"class_name": type(layer).__name__, "config": layer.get_config()}
+    """{'class_name': ..., 'config': ...} of a layer or nested model."""
+    from ..models import serialization
+    return serialization.serialize_layer(layer)

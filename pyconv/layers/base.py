@@ -1,23 +1,41 @@
-"""The Layer base class: configuration, weights, build-from-first-shape, forward/backward.
+"""The Layer base class: configuration, weights, build-from-first-shape, and the two passes.
 
 A layer is checked configuration in `__init__`, parameters created in `build(input_shape)`,
-and one kernel call from pyconv.nn per pass:
+and one call. Built-in layers implement the call as two passes over their C kernels:
 
-    forward(x, training)   -> y       (when training, keeps what backward needs)
-    backward(dy, need_dx)  -> dx      (and stores the parameter gradients in `self.grads`,
-                                        aligned with `self.trainable_weights`)
+    _fwd(x, training, fuse=0)       -> (y, ctx)      ctx: what backward needs, nothing else
+    _bwd(ctx, dy, need_dx, fuse=0)  -> (dx, grads)   grads aligned with `trainable_weights`
+
+All state of one call lives in its `ctx`, which the caller holds: a layer object is never
+written by a forward or backward pass, so one model can be used from several threads.
+`fuse` is the training plan's word for this call (see pyconv/models/functional.py):
+FROM_LOGITS (the loss takes the pre-activation values), RELU_FOLDED (the next layer's backward
+applies this layer's relu mask), RELU_MASK (this max pooling applies the previous relu's mask).
+
+A user layer writes `call(inputs, training=None)` with pyconv layers, `pyconv.ops` and
+`pyconv.nn`; its backward comes from the gradient tape (pyconv/_tape.py) recorded during `_fwd`.
 
 Shapes include the batch dimension as None, like Keras: (None, 28, 28, 1).
-Inference (`training=False`) stores nothing on the layer, so one model can predict from
-several threads at once.
 """
+import contextvars
+import inspect
 import re
+import threading
+import warnings
 
 import numpy as np
 
-from .. import _validate, activations, initializers, utils
+from .. import _tape, _validate, activations, initializers, utils
 
 __all__ = ["Layer"]
+
+FROM_LOGITS, RELU_FOLDED, RELU_MASK = 1, 2, 4
+
+# Bumped whenever a layer is built or its `trainable` changes: models re-make their plans.
+_generation = [0]
+
+# The `training` flag of the call being run, for layers called without one inside a `call`.
+_training = contextvars.ContextVar("pyconv_training", default=False)
 
 
 def _snake(name):
@@ -30,6 +48,37 @@ def _shape_str(shape):
     return "(" + ", ".join(str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
+def flatten(x):
+    """The arrays of a nest (an array, or a list/tuple/dict of them) as a list."""
+    if isinstance(x, (list, tuple)):
+        return [a for e in x for a in flatten(e)]
+    if isinstance(x, dict):
+        return [a for k in sorted(x) for a in flatten(x[k])]
+    return [x]
+
+
+def pack_like(struct, flat):
+    """The inverse of `flatten`: `flat` arranged as `struct`."""
+    it = iter(flat)
+
+    def go(s):
+        if isinstance(s, (list, tuple)):
+            return type(s)(go(e) for e in s)
+        if isinstance(s, dict):
+            return {k: go(s[k]) for k in sorted(s)}
+        return next(it)
+    return go(struct)
+
+
+def map_nest(fn, x):
+    return pack_like(x, [fn(a) for a in flatten(x)])
+
+
+def shape_of(x):
+    """The shape nest of an array nest, batch axis included."""
+    return map_nest(lambda a: tuple(a.shape), x)
+
+
 class Layer:
     """Base class of every layer.
 
@@ -38,26 +87,56 @@ class Layer:
         trainable: whether `fit` updates its weights.
         input_shape: the shape of one example (no batch axis), for a model's first layer.
         batch_input_shape, input_dim, dtype: Keras' older spellings (dtype must be float32).
+
+    Subclassing (Keras 3): create weights in `build(input_shape)` with `add_weight`, compute
+    in `call(inputs, training=None)` with pyconv layers and `pyconv.ops`; gradients come from
+    the tape.
+
+    Example:
+        >>> import numpy as np
+        >>> from pyconv import layers, ops
+        >>> class Scale(layers.Layer):
+        ...     def build(self, input_shape):
+        ...         self.s = self.add_weight(shape=(input_shape[-1],), initializer="ones")
+        ...     def call(self, x):
+        ...         return ops.multiply(x, self.s)
+        >>> Scale()(np.ones((2, 3))).shape
+        (2, 3)
     """
 
     _input_min_ndim = None  # checked by `_check_input_shape`
     _input_ndim = None
 
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        # a user layer: its `call` (and the tape) is the computation
+        cls._user_call = any("call" in vars(c) and not vars(c).get("_builtin_call")
+                             for c in cls.__mro__[:cls.__mro__.index(Layer)])
+        try:
+            params = inspect.signature(cls.call).parameters
+            cls._call_takes_training = "training" in params or any(
+                p.kind is p.VAR_KEYWORD for p in params.values())
+        except (TypeError, ValueError):
+            cls._call_takes_training = True
+
     def __init__(self, name=None, trainable=True, dtype=None, input_shape=None,
                  batch_input_shape=None, input_dim=None, batch_size=None, **kwargs):
         if kwargs:
             raise TypeError(f"Unrecognized keyword arguments passed to {type(self).__name__}: {kwargs}")
-        if dtype not in (None, "float32", np.float32) and str(dtype) != "float32":
+        if dtype not in (None, "float32", np.float32) and str(dtype) != "float32" and \
+                getattr(dtype, "name", None) != "float32":
             raise ValueError(f"pyconv layers compute in float32. Received: dtype={dtype!r}.")
         if name is not None and not isinstance(name, str):
             raise TypeError(f"`name` must be a string. Received: name={name!r}.")
         self.name = name or utils._unique_name(_snake(type(self).__name__))
-        self.trainable = bool(trainable)
+        self._trainable = bool(trainable)
         self.built = False
         self.input_shape = None
         self.output_shape = None
         self._params = []  # [(weight name, array, trainable)]
-        self.grads = []
+        self._inbound_nodes = []  # symbolic calls (pyconv/_graph.py)
+        self._build_lock = threading.RLock()
+        self.__dict__.setdefault("_tracked", [])
         shape = None
         if batch_input_shape is not None:
             shape = tuple(batch_input_shape)
@@ -74,24 +153,106 @@ class Layer:
             shape = tuple(None if d is None else int(d) for d in shape)
         self._declared_input_shape = shape  # (batch, ...) or None
 
+    def __setattr__(self, name, value):
+        # Sub-layers assigned as attributes (or in a list/tuple) are tracked, in order: their
+        # weights are this layer's weights, as in Keras.
+        if not name.startswith("__"):
+            vals = value if isinstance(value, (list, tuple)) else (value,)
+            for v in vals:
+                if isinstance(v, Layer) and v is not self:
+                    tracked = self.__dict__.setdefault("_tracked", [])
+                    if not any(t is v for t in tracked):
+                        tracked.append(v)
+        object.__setattr__(self, name, value)
+
+    @property
+    def trainable(self):
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value):
+        """Setting it sets it on every sub-layer too (Keras 3)."""
+        self._trainable = bool(value)
+        _generation[0] += 1
+        for l in self.__dict__.get("_tracked", ()):
+            l.trainable = value
+
+    def _sublayers(self):
+        return list(self.__dict__.get("_tracked", ()))
+
     # ---- weights -----------------------------------------------------------------------------
-    def add_weight(self, name, shape, initializer="zeros", trainable=True):
-        arr = np.ascontiguousarray(initializers.get(initializer)(tuple(shape)), dtype=np.float32)
-        self._params.append((name, arr, trainable))
+    def add_weight(self, shape=None, initializer=None, dtype=None, trainable=True, autocast=True,
+                   regularizer=None, constraint=None, aggregation="none",
+                   overwrite_with_gradient=False, name=None):
+        """Create a float32 weight array of `shape` (Keras 3's signature and defaults:
+        initializer 'glorot_uniform' (or 'zeros' for a 0-d or 1-d weight, as the layers use),
+        trainable). Returns the live array."""
+        if isinstance(shape, str) and name is None:   # pyconv's older (name, shape, ...) order
+            shape, initializer, name = initializer, (dtype or "zeros"), shape
+            dtype = None
+        if regularizer is not None or constraint is not None:
+            raise ValueError(f'Layer "{self.name}": weight regularizers and constraints are not supported '
+                             f"by pyconv yet. Received: regularizer={regularizer!r}, constraint={constraint!r}.")
+        if dtype not in (None, "float32", np.float32):
+            raise ValueError(f"pyconv weights are float32. Received: dtype={dtype!r}.")
+        shape = () if shape is None else ((shape,) if _validate.is_int(shape) else tuple(shape))
+        if not all(_validate.is_int(d) and d >= 0 for d in shape):
+            raise ValueError(f"`shape` must be a tuple of ints >= 0. Received: shape={shape!r}.")
+        if initializer is None:
+            initializer = "glorot_uniform" if len(shape) >= 2 else "zeros"
+        if name is None:
+            name = "variable" if not self._params else f"variable_{len(self._params)}"
+        arr = np.ascontiguousarray(initializers.get(initializer)(tuple(int(d) for d in shape)),
+                                   dtype=np.float32)
+        self._params.append((name, arr, bool(trainable)))
         return arr
 
     @property
     def weights(self):
-        """The layer's weight arrays (live: modifying them changes the layer)."""
-        return [a for _, a, _ in self._params]
+        """The layer's weight arrays (live: modifying them changes the layer), each once."""
+        out, seen = [], set()
+        for a in [a for _, a, _ in self._params] + [w for l in self._sublayers() for w in l.weights]:
+            if id(a) not in seen:
+                seen.add(id(a))
+                out.append(a)
+        return out
 
     @property
     def trainable_weights(self):
-        return [a for _, a, t in self._params if t and self.trainable]
+        if not self._trainable:
+            return []
+        out, seen = [], set()
+        for a in [a for _, a, t in self._params if t] + \
+                [w for l in self._sublayers() for w in l.trainable_weights]:
+            if id(a) not in seen:
+                seen.add(id(a))
+                out.append(a)
+        return out
 
     @property
     def non_trainable_weights(self):
-        return [a for _, a, t in self._params if not (t and self.trainable)]
+        tw = {id(a) for a in self.trainable_weights}
+        return [a for a in self.weights if id(a) not in tw]
+
+    @property
+    def variables(self):
+        return self.weights
+
+    @property
+    def trainable_variables(self):
+        return self.trainable_weights
+
+    @property
+    def non_trainable_variables(self):
+        return self.non_trainable_weights
+
+    def _weight_names(self):
+        """(layer name, weight name) for each of `weights`, for messages and files."""
+        own = {id(a): (self.name, n) for n, a, _ in self._params}
+        out = []
+        for l in self._sublayers():
+            own.update({id(a): nm for a, nm in zip(l.weights, l._weight_names()) if id(a) not in own})
+        return [own[id(a)] for a in self.weights]
 
     def get_weights(self):
         """Copies of the weights, in Keras' order (kernel, bias)."""
@@ -108,13 +269,15 @@ class Layer:
         if len(weights) != len(mine):
             raise ValueError(f'Layer "{self.name}" expects {len(mine)} weights, but the weight list '
                              f"has {len(weights)} elements.")
-        for (wname, a, _), w in zip(self._params, weights):
+        conv = []
+        for (lname, wname), a, w in zip(self._weight_names(), mine, weights):
             w = np.asarray(w)
             if w.shape != a.shape:
-                raise ValueError(f'Layer "{self.name}" weight "{wname}" has shape {a.shape}; received '
+                raise ValueError(f'Layer "{lname}" weight "{wname}" has shape {a.shape}; received '
                                  f"an array of shape {w.shape}.")
-        for a, w in zip(mine, weights):
-            np.copyto(a, np.asarray(w, dtype=np.float32))
+            conv.append(np.asarray(w, dtype=np.float32))
+        for a, w in zip(mine, conv):
+            np.copyto(a, w)
 
     def count_params(self):
         return int(sum(a.size for a in self.weights))
@@ -142,30 +305,177 @@ class Layer:
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
 
+    def _maybe_build(self, input_shape):
+        """Build once, under a lock: threads that call an unbuilt layer at once build it once."""
+        if self.built:
+            return
+        with self._build_lock:
+            if not self.built:
+                self.build(input_shape)
+                self.built = True
+                _generation[0] += 1
+                if self.input_shape is None:
+                    self.input_shape = input_shape
+
     def _ensure_built(self, input_shape):
-        """Check `input_shape`, build on first use, and return the output shape."""
+        """Check `input_shape` (one tensor's), build on first use, return the output shape."""
         input_shape = (None,) + tuple(input_shape[1:])
         self._check_input_shape(input_shape)
         out = self.compute_output_shape(input_shape)
         if not self.built:
-            self.build(input_shape)
-            self.built = True
-            self.input_shape = input_shape
-            self.output_shape = tuple(out)
+            with self._build_lock:
+                if not self.built:
+                    self.build(input_shape)
+                    self.output_shape = tuple(out)
+                    self.input_shape = input_shape
+                    self.built = True
+                    _generation[0] += 1
         return tuple(out)
 
-    def __call__(self, inputs, training=False):
-        """Apply the layer to a NumPy array (building it from the array's shape on first use)."""
-        x = _validate.as_float32(inputs, "inputs")
-        self._ensure_built(x.shape)
-        return self.forward(x, training=training)
+    # ---- calling -----------------------------------------------------------------------------------
+    def __call__(self, inputs=None, training=None, **kwargs):
+        """Apply the layer: to symbolic tensors (records a node of a functional model) or to
+        arrays (computes; builds the layer from the arrays' shapes on first use)."""
+        from .. import _graph
+        if inputs is None:
+            raise TypeError(f'Layer "{self.name}" was called without inputs.')
+        if _graph.any_symbolic(inputs):
+            return _graph.symbolic_call(self, inputs, (), kwargs)
+        if kwargs:
+            raise TypeError(f'Layer "{self.name}" takes `inputs` and `training`. Received also: {sorted(kwargs)}.')
+        x = self._convert_inputs(inputs)
+        self._prepare(x)
+        training = _training.get() if training is None else bool(training)
+        if _tape.is_recording():
+            return self._recorded_call(x, training)
+        return self.forward(x, training)
+
+    def _convert_inputs(self, inputs):
+        return map_nest(lambda a: _validate.as_float32(a, "inputs"), inputs)
+
+    def _prepare(self, x):
+        """Check the inputs' shapes and build the layer on first use."""
+        if self._user_call:
+            self._maybe_build(_with_none_batch(shape_of(x)))
+        elif isinstance(x, (list, tuple, dict)):
+            self._ensure_built_multi(shape_of(x))
+        else:
+            self._ensure_built(x.shape)
+
+    def _ensure_built_multi(self, shapes):
+        raise TypeError(f'Layer "{self.name}" takes one array. Received a {type(shapes).__name__} of inputs.')
+
+    def _symbolic_output_shape(self, shapes):
+        """The output shape(s) for symbolic inputs of `shapes` (building the layer)."""
+        if not self._user_call:
+            if isinstance(shapes, tuple) and all(d is None or isinstance(d, int) for d in shapes):
+                return self._ensure_built(shapes)
+            return self._ensure_built_multi(shapes)
+        self._maybe_build(_with_none_batch(shapes))
+        if type(self).compute_output_shape is not Layer.compute_output_shape:
+            return self.compute_output_shape(shapes)
+        # Keras traces `call` symbolically; here it runs once on a batch of one zero example
+        def probe(shape):
+            if any(d is None for d in shape[1:]):
+                raise ValueError(f'Layer "{self.name}": define `compute_output_shape` for inputs of '
+                                 f"unknown shape {_shape_str(shape)}.")
+            return np.zeros((1,) + tuple(shape[1:]), np.float32)
+        from .._graph import flatten_shapes, pack_shapes_like
+        x = pack_shapes_like(shapes, [probe(s) for s in flatten_shapes(shapes)])
+        with _tape.paused():
+            y = self.forward(x, False)
+        return map_nest(lambda a: (None,) + tuple(np.shape(a))[1:], y)
+
+    def _recorded_call(self, x, training):
+        """Inside a recording `call`: run the forward pass, record it as one op on the tape."""
+        params = self.trainable_weights
+        flat_in = flatten(x)
+        with _tape.paused():
+            y, ctx = self._fwd(x, training)
+        flat_out = flatten(y)
+        nin = len(flat_in)
+        single = not isinstance(y, (list, tuple, dict))
+        for k, out in enumerate(flat_out):
+            def backward(g, k=k):
+                dys = [g if j == k else np.zeros_like(o) for j, o in enumerate(flat_out)]
+                dx, grads = self._bwd(ctx, dys[0] if single else pack_like(y, dys), True)
+                return tuple(flatten(dx)) + tuple(grads)
+            _tape.record(tuple(flat_in) + tuple(params), out, backward)
+        return y
 
     # ---- passes --------------------------------------------------------------------------------
-    def forward(self, x, training=False):
-        raise NotImplementedError
+    def call(self, inputs, training=None):
+        """The layer's computation on arrays (built-in layers: their forward pass)."""
+        return self.forward(inputs, bool(training))
 
-    def backward(self, dy, need_dx=True):
-        raise NotImplementedError
+    def forward(self, x, training=False):
+        """Inference (or a training-mode pass without backward): the output only."""
+        if self._user_call:
+            return self._run_user_call(x, training)
+        return self._fwd(x, training)[0]
+
+    def _run_user_call(self, x, training):
+        token = _training.set(training)
+        try:
+            if self._call_takes_training:
+                return self.call(x, training=training)
+            return self.call(x)
+        finally:
+            _training.reset(token)
+
+    _kind = "Layer"
+
+    def _fwd(self, x, training, fuse=0):
+        """A user layer's training forward: its `call`, recorded on a tape of its own."""
+        if not self._user_call:
+            raise NotImplementedError(f"{type(self).__name__} has no `call`.")
+        with _tape.recording() as recs:
+            y0 = self._run_user_call(x, training)
+        y = map_nest(lambda a: _validate.as_float32(a, f'the output of layer "{self.name}"'), y0)
+        return y, (recs, x, y0)
+
+    def _bwd(self, ctx, dy, need_dx, fuse=0):
+        recs, x, y0 = ctx
+        xs = flatten(x) if need_dx else []
+        params = self.trainable_weights
+        g = _tape.gradients(recs, flatten(y0), flatten(dy), xs + params)
+        gx, gp = g[:len(xs)], g[len(xs):]
+        if (need_dx and any(v is None for v in gx)) or all(v is None for v in g):
+            raise ValueError(
+                f'{self._kind} "{self.name}": no gradient flows from its output back to its '
+                f'{"input" if need_dx else "weights"}. Its `call` must compute with pyconv layers, pyconv.ops '
+                f"and pyconv.nn applied to the input (a NumPy expression between two ops cuts the chain; "
+                f"see docs/api.md).")
+        for (lname, wname), v in zip(self._trainable_names(params), gp):
+            if v is None:
+                warnings.warn(f'Layer "{self.name}": weight {lname}/{wname} gets no gradient (it is not used '
+                              f"in `call`, or a NumPy expression cut the chain); it is not updated.",
+                              RuntimeWarning, stacklevel=3)
+        gp = [np.zeros_like(a) if v is None else _validate.as_float32(v, "gradient")
+              for a, v in zip(params, gp)]
+        dx = pack_like(x, [_validate.as_float32(v, "gradient") for v in gx]) if need_dx else None
+        return dx, gp
+
+    def _trainable_names(self, params):
+        names = dict(zip((id(a) for a in self.weights), self._weight_names()))
+        return [names.get(id(a), (self.name, "?")) for a in params]
+
+    # ---- symbolic use ----------------------------------------------------------------------------
+    def _node_of(self, what):
+        if not self._inbound_nodes:
+            raise AttributeError(f"The layer {self.name} has never been called and thus has no defined {what}.")
+        return self._inbound_nodes[0]   # Keras 3: the first call's, for a layer called several times
+
+    @property
+    def input(self):
+        """The symbolic input of a layer called once."""
+        return self._node_of("input").call_inputs
+
+    @property
+    def output(self):
+        """The symbolic output of a layer called once."""
+        n = self._node_of("output").outputs
+        return n[0] if len(n) == 1 else list(n)
 
     # ---- config ----------------------------------------------------------------------------------
     def get_config(self):
@@ -182,35 +492,59 @@ class Layer:
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
 
 
+Layer._user_call = False
+Layer._call_takes_training = True
+
+
+def _with_none_batch(shapes):
+    if isinstance(shapes, tuple) and all(d is None or isinstance(d, int) for d in shapes):
+        return (None,) + shapes[1:] if shapes else shapes
+    if isinstance(shapes, (list, tuple)):
+        return type(shapes)(_with_none_batch(s) for s in shapes)
+    if isinstance(shapes, dict):
+        return {k: _with_none_batch(v) for k, v in shapes.items()}
+    return shapes
+
+
 class _ActivatedLayer(Layer):
     """A layer whose kernel is followed by an activation's kernel (Dense, Conv2D, Activation).
 
-    `forward_pre` gives the pre-activation values ("logits"); a model whose loss takes them
-    directly (softmax + cross-entropy) calls `backward(dz, from_logits=True)` with the gradient
-    with respect to them, skipping the activation's backward.
+    Subclasses implement `_pre(x, training, relu)` -> (z, ctx) and `_pre_bwd(ctx, dz, need_dx)`
+    -> (dx, grads): the pass before the activation. With FROM_LOGITS the loss takes z directly
+    (softmax + cross-entropy), and backward skips the activation.
     """
 
     _can_fuse_relu = False  # Conv2D and Dense: their kernels apply relu in the GEMM epilogue
-    _relu_folded = False    # set by Sequential: the next layer's backward applies relu's mask
 
     def _set_activation(self, activation):
         self.activation = activations.get(activation)
         self._linear = self.activation.name == "linear"
         self._fused_relu = self._can_fuse_relu and self.activation.name == "relu"
 
-    def forward(self, x, training=False):
+    def _fwd(self, x, training, fuse=0):
+        if fuse & FROM_LOGITS:
+            z, c = self._pre(x, training)
+            return z, (c, None)
         if self._fused_relu:   # one kernel call: x -> relu(x . W + b)
-            y = self.forward_pre(x, training, relu=True)
-            if training:
-                self._y = y
-            return y
-        z = self.forward_pre(x, training)
+            y, c = self._pre(x, training, relu=True)
+            return y, (c, y)
+        z, c = self._pre(x, training)
         if self._linear:
-            return z
+            return z, (c, None)
         y = self.activation.forward(z)
-        if training:
-            self._y = y
-        return y
+        return y, (c, y)
+
+    def _bwd(self, ctx, dy, need_dx, fuse=0):
+        c, y = ctx
+        if y is not None and not fuse & (FROM_LOGITS | RELU_FOLDED):
+            dy = self.activation.backward(dy, y)
+        return self._pre_bwd(c, dy, need_dx)
+
+    def _pre(self, x, training, relu=False):
+        return x, None
+
+    def _pre_bwd(self, c, dz, need_dx):
+        return dz, []
 
     @classmethod
     def from_config(cls, config):
@@ -220,8 +554,3 @@ class _ActivatedLayer(Layer):
             if isinstance(config.get(k), dict):
                 config[k] = initializers.deserialize(config[k])
         return cls(**config)
-
-    def _dz(self, dy, from_logits):
-        if from_logits or self._linear or self._relu_folded:
-            return dy
-        return self.activation.backward(dy, self._y)

@@ -101,9 +101,9 @@ class Conv2D(_ActivatedLayer):
         if c is None:
             raise ValueError(f'Layer "{self.name}": the channel axis of the input must be known. '
                              f"Received: input_shape={_shape_str(input_shape)}.")
-        self.kernel = self.add_weight("kernel", self.kernel_size + (c, self.filters), self.kernel_initializer)
+        self.kernel = self.add_weight(self.kernel_size + (c, self.filters), self.kernel_initializer, name="kernel")
         if self.use_bias:
-            self.bias = self.add_weight("bias", (self.filters,), self.bias_initializer)
+            self.bias = self.add_weight((self.filters,), self.bias_initializer, name="bias")
         self.built = True
 
     _can_fuse_relu = True
@@ -117,25 +117,22 @@ class Conv2D(_ActivatedLayer):
             g = self._geom = (shape, P, Q, top, left)
         return g
 
-    def forward_pre(self, x, training=False, relu=False):
+    def _pre(self, x, training, relu=False):
         x = _validate.as_float32(x, "inputs", ndim=4)
         _, P, Q, top, left = self._geometry(x.shape)
-        z = _kernels.conv2d_fwd(x, self.kernel, self.bias, relu, P, Q, self.strides,
-                                self.dilation_rate, top, left)
-        if training:
-            self._x = x
-        return z
+        return _kernels.conv2d_fwd(x, self.kernel, self.bias, relu, P, Q, self.strides,
+                                   self.dilation_rate, top, left), x
 
-    def backward(self, dy, need_dx=True, from_logits=False):
-        dz = _validate.as_float32(self._dz(dy, from_logits), "dy", ndim=4)
-        _, _, _, top, left = self._geometry(self._x.shape)
-        dk, db = _kernels.conv2d_bwd_filter(self._x, self.kernel.shape, dz, self.strides,
+    def _pre_bwd(self, x, dz, need_dx):
+        dz = _validate.as_float32(dz, "dy", ndim=4)
+        _, _, _, top, left = self._geometry(x.shape)
+        dk, db = _kernels.conv2d_bwd_filter(x, self.kernel.shape, dz, self.strides,
                                             self.dilation_rate, top, left, self.use_bias)
-        self.grads = [dk, db] if self.use_bias else [dk]
+        grads = [dk, db] if self.use_bias else [dk]
         if not need_dx:
-            return None
-        return _kernels.conv2d_bwd_input(self._x.shape, self.kernel, dz, self.strides,
-                                         self.dilation_rate, top, left)
+            return None, grads
+        return _kernels.conv2d_bwd_input(x.shape, self.kernel, dz, self.strides,
+                                         self.dilation_rate, top, left), grads
 
     def get_config(self):
         return {**super().get_config(), "filters": self.filters, "kernel_size": list(self.kernel_size),

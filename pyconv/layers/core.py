@@ -39,28 +39,35 @@ class InputLayer(Layer):
             shape = (shape,)
         super().__init__(name=name, dtype=dtype, input_shape=tuple(shape), batch_size=batch_size, **kwargs)
         self._ensure_built(self._declared_input_shape)
+        from .. import _graph
+        self.output_tensor = _graph.KerasTensor(self._declared_input_shape, name=self.name)
+        _graph.Node(self, (), [self.output_tensor])
 
-    def forward(self, x, training=False):
-        return x
+    def _fwd(self, x, training, fuse=0):
+        return x, None
 
-    def backward(self, dy, need_dx=True):
-        return dy
+    def _bwd(self, ctx, dy, need_dx, fuse=0):
+        return dy, []
 
     def get_config(self):
         return {"name": self.name, "batch_shape": list(self._declared_input_shape), "dtype": "float32"}
 
 
 def Input(shape=None, batch_size=None, dtype=None, sparse=None, batch_shape=None, name=None, **kwargs):
-    """Keras' `Input(shape)`: here an InputLayer, to start a Sequential model.
+    """Keras' `Input(shape)`: a symbolic tensor, the start of a functional model (or of a
+    Sequential model's layer list).
 
     Example:
         >>> from pyconv import layers, models
+        >>> x = layers.Input(shape=(4,))
+        >>> x.shape
+        (None, 4)
         >>> m = models.Sequential([layers.Input(shape=(4,)), layers.Dense(2)])
         >>> m.output_shape
         (None, 2)
     """
     return InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, sparse=sparse,
-                      batch_shape=batch_shape, name=name, **kwargs)
+                      batch_shape=batch_shape, name=name, **kwargs).output_tensor
 
 
 class Dense(_ActivatedLayer):
@@ -121,29 +128,26 @@ class Dense(_ActivatedLayer):
         if input_shape[-1] is None:
             raise ValueError(f'Layer "{self.name}": the last axis of the input must be known. '
                              f"Received: input_shape={_shape_str(input_shape)}.")
-        self.kernel = self.add_weight("kernel", (input_shape[-1], self.units), self.kernel_initializer)
+        self.kernel = self.add_weight((input_shape[-1], self.units), self.kernel_initializer, name="kernel")
         if self.use_bias:
-            self.bias = self.add_weight("bias", (self.units,), self.bias_initializer)
+            self.bias = self.add_weight((self.units,), self.bias_initializer, name="bias")
         self.built = True
 
     _can_fuse_relu = True
 
-    def forward_pre(self, x, training=False, relu=False):
+    def _pre(self, x, training, relu=False):
         x2 = _validate.as_float32(x if x.ndim == 2 else x.reshape(-1, x.shape[-1]), "inputs")
         z = _kernels.dense_fwd(x2, self.kernel, self.bias, relu)
-        if training:
-            self._x = x2
-        return z if x.ndim == 2 else z.reshape(x.shape[:-1] + (self.units,))
+        return (z if x.ndim == 2 else z.reshape(x.shape[:-1] + (self.units,))), x2
 
-    def backward(self, dy, need_dx=True, from_logits=False):
-        dz = self._dz(dy, from_logits)
+    def _pre_bwd(self, x2, dz, need_dx):
         shape = dz.shape
         dz = _validate.as_float32(dz if dz.ndim == 2 else dz.reshape(-1, self.units), "dy")
-        dx, dk, db = _kernels.dense_bwd(dz, self._x, self.kernel, need_dx, self.use_bias)
-        self.grads = [dk, db] if self.use_bias else [dk]
+        dx, dk, db = _kernels.dense_bwd(dz, x2, self.kernel, need_dx, self.use_bias)
+        grads = [dk, db] if self.use_bias else [dk]
         if not need_dx:
-            return None
-        return dx if len(shape) == 2 else dx.reshape(shape[:-1] + (dx.shape[-1],))
+            return None, grads
+        return (dx if len(shape) == 2 else dx.reshape(shape[:-1] + (dx.shape[-1],))), grads
 
     def get_config(self):
         return {**super().get_config(), "units": self.units, "activation": self.activation.name,
@@ -169,13 +173,11 @@ class Flatten(Layer):
         rest = input_shape[1:]
         return (input_shape[0], None if None in rest else math.prod(rest))
 
-    def forward(self, x, training=False):
-        if training:
-            self._shape = x.shape
-        return x.reshape(len(x), -1)
+    def _fwd(self, x, training, fuse=0):
+        return x.reshape(len(x), -1), x.shape
 
-    def backward(self, dy, need_dx=True):
-        return dy.reshape(self._shape)
+    def _bwd(self, shape, dy, need_dx, fuse=0):
+        return (dy.reshape(shape) if need_dx else None), []
 
 
 class Reshape(Layer):
@@ -206,13 +208,11 @@ class Reshape(Layer):
                                  f"input_shape = {list(input_shape[1:])}, output_shape = {list(ts)}")
         return (input_shape[0],) + ts
 
-    def forward(self, x, training=False):
-        if training:
-            self._shape = x.shape
-        return x.reshape((len(x),) + self.target_shape)
+    def _fwd(self, x, training, fuse=0):
+        return x.reshape((len(x),) + self.target_shape), x.shape
 
-    def backward(self, dy, need_dx=True):
-        return dy.reshape(self._shape)
+    def _bwd(self, shape, dy, need_dx, fuse=0):
+        return (dy.reshape(shape) if need_dx else None), []
 
     def get_config(self):
         return {**super().get_config(), "target_shape": list(self.target_shape)}
@@ -241,22 +241,20 @@ class Dropout(Layer):
         self.seed = seed
         self._gen = None if seed is None else np.random.default_rng(seed)
 
-    def forward(self, x, training=False):
-        if not training:
-            return x
-        if self.rate == 0:
-            self._mask = None
-            return x
+    def _fwd(self, x, training, fuse=0):
+        if not training or self.rate == 0:
+            return x, None
         g = self._gen or utils.get_rng()
         shape = x.shape if self.noise_shape is None else tuple(
             x.shape[i] if d is None else d for i, d in enumerate(self.noise_shape))
-        mask = g.random(shape, dtype=np.float32) >= np.float32(self.rate)
-        self._mask = mask.astype(np.float32)
-        self._mask *= np.float32(1.0 / (1.0 - self.rate))
-        return x * self._mask
+        mask = (g.random(shape, dtype=np.float32) >= np.float32(self.rate)).astype(np.float32)
+        mask *= np.float32(1.0 / (1.0 - self.rate))
+        return x * mask, mask
 
-    def backward(self, dy, need_dx=True):
-        return dy if self._mask is None else dy * self._mask
+    def _bwd(self, mask, dy, need_dx, fuse=0):
+        if not need_dx:
+            return None, []
+        return (dy if mask is None else dy * mask), []
 
     def get_config(self):
         return {**super().get_config(), "rate": self.rate,
@@ -271,11 +269,8 @@ class Activation(_ActivatedLayer):
         super().__init__(**kwargs)
         self._set_activation(activation)
 
-    def forward_pre(self, x, training=False):
-        return x
-
-    def backward(self, dy, need_dx=True, from_logits=False):
-        return self._dz(dy, from_logits)
+    def _pre_bwd(self, c, dz, need_dx):
+        return (dz if need_dx else None), []
 
     def get_config(self):
         return {**super().get_config(), "activation": self.activation.name}
@@ -356,25 +351,10 @@ class Lambda(Layer):
         out = np.asarray(self.function(probe, **self.arguments))
         return (input_shape[0],) + out.shape[1:]
 
-    def forward(self, x, training=False):
-        if not training:
-            return _validate.as_float32(self.function(x, **self.arguments), "Lambda output")
-        with _tape.recording() as recs:
-            y = self.function(x, **self.arguments)
-        self._rec = (recs, x, y)
-        return _validate.as_float32(y, "Lambda output")
+    _kind = "Lambda layer"
 
-    def backward(self, dy, need_dx=True):
-        recs, x, y = self._rec
-        self._rec = None
-        if not need_dx:
-            return None
-        dx = _tape.gradient(recs, y, dy, x)
-        if dx is None:
-            raise ValueError(f'Lambda layer "{self.name}": no gradient flows from its output back to its '
-                             f"input. Its function must be made of pyconv.nn ops applied to the input "
-                             f"(a NumPy expression between two ops cuts the chain; see docs/api.md).")
-        return dx
+    def call(self, inputs, training=None):
+        return self.function(inputs, **self.arguments)
 
     def get_config(self):
         return {**super().get_config(), "function": getattr(self.function, "__name__", repr(self.function)),

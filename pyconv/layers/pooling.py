@@ -1,6 +1,6 @@
 """Pooling layers: one pyconv.nn pooling kernel forward, its gradient kernel backward."""
 from .. import _kernels, _nn_pool, _validate, nn
-from .base import Layer, _shape_str
+from .base import RELU_MASK, Layer, _shape_str
 from .convolutional import _conv_out
 
 __all__ = ["MaxPooling2D", "MaxPool2D", "AveragePooling2D", "AvgPool2D", "GlobalAveragePooling2D",
@@ -65,35 +65,30 @@ class MaxPooling2D(_Pooling2D):
         (1, 13, 13, 32)
     """
 
-    _relu_mask = False  # set by Sequential when the previous layer ends in relu
-
-    def forward(self, x, training=False):
+    def _fwd(self, x, training, fuse=0):
         x = _validate.as_float32(x, "inputs", ndim=4)
-        if training:
-            self._x = x
-        return _kernels.maxpool2d_fwd(x, self._geometry(x.shape, "max_pool"))
+        return _kernels.maxpool2d_fwd(x, self._geometry(x.shape, "max_pool")), x
 
-    def backward(self, dy, need_dx=True):
+    def _bwd(self, x, dy, need_dx, fuse=0):
         if not need_dx:
-            return None
-        # with _relu_mask, the previous layer's relu is folded in: its mask applied in the same pass
-        return _kernels.maxpool2d_bwd(_validate.as_float32(dy, "dy", ndim=4), self._x,
-                                      self._geometry(self._x.shape, "max_pool"), relu_mask=self._relu_mask)
+            return None, []
+        # with RELU_MASK, the previous layer's relu is folded in: its mask applied in the same pass
+        return _kernels.maxpool2d_bwd(_validate.as_float32(dy, "dy", ndim=4), x,
+                                      self._geometry(x.shape, "max_pool"),
+                                      relu_mask=bool(fuse & RELU_MASK)), []
 
 
 class AveragePooling2D(_Pooling2D):
     """Mean over `pool_size` windows (with 'same' padding, over the valid pixels only)."""
 
-    def forward(self, x, training=False):
+    def _fwd(self, x, training, fuse=0):
         x = _validate.as_float32(x, "inputs", ndim=4)
-        if training:
-            self._shape = x.shape
-        return _kernels.avgpool2d_fwd(x, self._geometry(x.shape, "avg_pool"))
+        return _kernels.avgpool2d_fwd(x, self._geometry(x.shape, "avg_pool")), x.shape
 
-    def backward(self, dy, need_dx=True):
+    def _bwd(self, shape, dy, need_dx, fuse=0):
         if not need_dx:
-            return None
-        return nn.avg_pool_grad(self._shape, dy, self.pool_size, self.strides, self._pad)
+            return None, []
+        return nn.avg_pool_grad(shape, dy, self.pool_size, self.strides, self._pad), []
 
 
 class _GlobalPooling2D(Layer):
@@ -121,29 +116,25 @@ class _GlobalPooling2D(Layer):
 class GlobalAveragePooling2D(_GlobalPooling2D):
     """Mean over H and W: (batch, H, W, C) -> (batch, C) (or (batch, 1, 1, C) with keepdims)."""
 
-    def forward(self, x, training=False):
-        if training:
-            self._shape = x.shape
-        return self._out(nn.global_avg_pool(x))
+    def _fwd(self, x, training, fuse=0):
+        return self._out(nn.global_avg_pool(x)), x.shape
 
-    def backward(self, dy, need_dx=True):
+    def _bwd(self, shape, dy, need_dx, fuse=0):
         if not need_dx:
-            return None
-        return nn.global_avg_pool_grad(self._shape, self._dy(dy))
+            return None, []
+        return nn.global_avg_pool_grad(shape, self._dy(dy)), []
 
 
 class GlobalMaxPooling2D(_GlobalPooling2D):
     """Max over H and W: (batch, H, W, C) -> (batch, C) (or (batch, 1, 1, C) with keepdims)."""
 
-    def forward(self, x, training=False):
-        if training:
-            self._x = x
-        return self._out(nn.global_max_pool(x))
+    def _fwd(self, x, training, fuse=0):
+        return self._out(nn.global_max_pool(x)), x
 
-    def backward(self, dy, need_dx=True):
+    def _bwd(self, x, dy, need_dx, fuse=0):
         if not need_dx:
-            return None
-        return nn.global_max_pool_grad(self._x, self._dy(dy))
+            return None, []
+        return nn.global_max_pool_grad(x, self._dy(dy)), []
 
 
 MaxPool2D = MaxPooling2D
