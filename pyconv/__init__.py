@@ -29,15 +29,20 @@ except ImportError as e:  # the source tree's pyconv/ shadowing the installed pa
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("nn", "layers", "models", "optimizers", "losses", "metrics", "callbacks",
+_SUBMODULES = ("nn", "ops", "layers", "models", "optimizers", "losses", "metrics", "callbacks",
                "datasets", "utils", "activations", "initializers")
+# Keras 3's top-level names: where each lives
+_NAMES = {"Model": "models", "Sequential": "models", "Input": "layers", "Layer": "layers",
+          "KerasTensor": "_graph", "PyDataset": "models.data_adapters", "load_model": "models"}
 
-__all__ = ["get_num_threads", "set_num_threads", "show_config", "__version__", *_SUBMODULES]
+__all__ = ["get_num_threads", "set_num_threads", "show_config", "__version__", *_SUBMODULES, *_NAMES]
 
 
 def __getattr__(name):
     if name in _SUBMODULES:
         return _importlib.import_module(f"{__name__}.{name}")
+    if name in _NAMES:
+        return getattr(_importlib.import_module(f"{__name__}.{_NAMES[name]}"), name)
     raise AttributeError(f"module 'pyconv' has no attribute {name!r}")
 
 

@@ -10,7 +10,14 @@ import numpy as np
 
 from . import _validate
 
-__all__ = ["set_random_seed", "clear_session", "get_rng"]
+__all__ = ["set_random_seed", "clear_session", "get_rng", "PyDataset"]
+
+
+def __getattr__(name):
+    if name == "PyDataset":   # keras.utils.PyDataset (lives with the data adapters)
+        from .models.data_adapters import PyDataset
+        return PyDataset
+    raise AttributeError(f"module 'pyconv.utils' has no attribute {name!r}")
 
 _rng = np.random.default_rng()
 

@@ -32,10 +32,9 @@ def check_gradients(layer, x, n_checks=24, seed=0):
     """Compare the layer's backward (dx and every weight gradient) with central differences."""
     rng = np.random.default_rng(seed)
     x = x.astype(np.float32)
-    y = layer.forward(x, training=True)
+    y, ctx = layer._fwd(x, True)
     r = rng.standard_normal(y.shape)
-    dx = layer.backward(r.astype(np.float32), True)
-    grads = list(layer.grads)
+    dx, grads = layer._bwd(ctx, r.astype(np.float32), True)
     targets = [("input", x, dx)] + [(f"weight {i}", w, g) for i, (w, g) in
                                     enumerate(zip(layer.trainable_weights, grads))]
     base = y > 0
@@ -156,12 +155,12 @@ def test_dropout():
     layer = layers.Dropout(0.5)
     x = np.ones((64, 50), np.float32)
     assert layer(x) is not None and np.array_equal(layer(x), x)  # inference: identity
-    y = layer.forward(x, training=True)
+    y, ctx = layer._fwd(x, True)
     kept = y != 0
     assert 0.35 < kept.mean() < 0.65
     np.testing.assert_array_equal(y[kept], 2.0)  # scaled by 1 / (1 - rate)
     dy = np.arange(y.size, dtype=np.float32).reshape(y.shape)
-    np.testing.assert_array_equal(layer.backward(dy), dy * y)  # the same mask and scale
+    np.testing.assert_array_equal(layer._bwd(ctx, dy, True)[0], dy * y)  # the same mask and scale
     with pytest.raises(ValueError, match=r"`rate` must be a float in \[0, 1\). Received: rate=1.5"):
         layers.Dropout(1.5)
 
@@ -179,9 +178,9 @@ def test_lambda_depthwise_max_pool_gradient_flows():
 def test_lambda_without_pyconv_ops_explains():
     lam = layers.Lambda(lambda X: X * 2.0)
     x = np.ones((1, 3), np.float32)
-    lam.forward(x, training=True)
+    _, ctx = lam._fwd(x, True)
     with pytest.raises(ValueError, match=r'Lambda layer "lambda": no gradient flows'):
-        lam.backward(np.ones((1, 3), np.float32))
+        lam._bwd(ctx, np.ones((1, 3), np.float32), True)
 
 
 def test_keras_automatic_names():

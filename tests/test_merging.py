@@ -299,6 +299,30 @@ def test_backward_leaves_dy_alone(rng):
         np.testing.assert_array_equal(dy, keep)
 
 
+def test_inside_a_subclassed_layer(rng):
+    # A user layer's `call` runs on the gradient tape: the merge's list input and list dx
+    # go through `Layer._recorded_call`.
+    class Residual(layers.Layer):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.dense = layers.Dense(3)
+
+        def call(self, x):
+            return layers.add([x, self.dense(x)])
+
+    layer = Residual()
+    x = rng.uniform(-1, 1, (2, 3)).astype(np.float32)
+    y, ctx = layer._fwd(x, True)
+    dy = rng.uniform(-1, 1, y.shape).astype(np.float32)
+    dx, (dk, db) = layer._bwd(ctx, dy, True)
+    # each value sums at most 4 terms of magnitude <= 1 (glorot_uniform's limit is 1 for a 3x3
+    # kernel): within (4 + 2) * u * 4, checked against 8 * u * 4
+    k = layer.dense.kernel.astype(np.float64)
+    assert_close(dx, dy + dy.astype(np.float64) @ k.T, 0, 8 * U32 * 4, "dx")
+    assert_close(dk, x.T.astype(np.float64) @ dy, 0, 8 * U32 * 4, "dkernel")
+    assert_close(db, dy.sum(axis=0, dtype=np.float64), 0, 8 * U32 * 4, "dbias")
+
+
 # ---- symbolic use ------------------------------------------------------------------------------
 def test_symbolic_shapes():
     a, b = layers.Input((4,)), layers.Input((4,))

@@ -189,7 +189,7 @@ def test_fused_softmax_gradient_equals_unfused():
     assert a.train_on_batch(x, y) == pytest.approx(b.train_on_batch(x, y), rel=1e-5)
     for wa, wb in zip(a.get_weights(), b.get_weights()):
         np.testing.assert_allclose(wa, wb, rtol=1e-4, atol=1e-6)
-    assert a._fused and not b._fused
+    assert a._state().fused == [True] and b._state().fused == [False]
 
 
 def test_progress_bar_verbose_2_and_auto_when_not_a_terminal(capsys):
@@ -349,8 +349,8 @@ def test_validation_split_takes_the_last_fraction_before_shuffling():
     seen = []
     model = models.Sequential([layers.Dense(2, activation="softmax", input_shape=(2,))])
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
-    orig = model._evaluate_arrays
-    model._evaluate_arrays = lambda xv, yv, bs, *a: (seen.append((xv.copy(), yv.copy())), orig(xv, yv, bs, *a))[1]
+    orig = model._evaluate_adapter
+    model._evaluate_adapter = lambda ad, *a: (seen.append((ad.xs[0].copy(), ad.ys[0].copy())), orig(ad, *a))[1]
     hist = model.fit(x, y, epochs=1, validation_split=0.25, verbose=0)
     np.testing.assert_array_equal(seen[0][0], x[75:].astype(np.float32))
     np.testing.assert_array_equal(seen[0][1], y[75:])
@@ -470,8 +470,12 @@ def test_docstring_examples():
     import pyconv.layers.convolutional
     import pyconv.layers.core
     import pyconv.layers.pooling
-    for mod in (pyconv.layers.core, pyconv.layers.convolutional, pyconv.layers.pooling, models, utils,
-                optimizers):
+    import pyconv.layers.base
+    import pyconv.models.model
+    import pyconv.models.sequential
+    import pyconv.models.data_adapters
+    for mod in (pyconv.layers.core, pyconv.layers.convolutional, pyconv.layers.pooling, pyconv.layers.base,
+                pyconv.models.model, pyconv.models.sequential, pyconv.models.data_adapters, utils, optimizers):
         utils.clear_session()
         res = doctest.testmod(mod, optionflags=doctest.ELLIPSIS)
         assert res.failed == 0, f"{mod.__name__}: {res.failed} failed docstring examples"
@@ -481,7 +485,7 @@ def test_docstring_examples():
 def test_relu_folded_into_max_pool_backward_changes_nothing():
     """Sequential folds Conv2D(relu) -> MaxPooling2D's relu mask into the pooling's backward;
     the weights after training are bitwise those of the unfolded computation."""
-    from pyconv.layers.base import _ActivatedLayer
+    from pyconv.layers.base import RELU_FOLDED, RELU_MASK, _ActivatedLayer
 
     def train(fold):
         utils.set_random_seed(5)
@@ -492,9 +496,11 @@ def test_relu_folded_into_max_pool_backward_changes_nothing():
         x = np.random.default_rng(0).random((64, 8, 8, 1))
         y = np.arange(64) % 3
         model.fit(x[:32], y[:32], epochs=1, verbose=0)       # plans the model
-        assert model.layers[0]._relu_folded and model.layers[1]._relu_mask
+        steps = model._state().plan.steps
+        assert steps[0].fuse & RELU_FOLDED and steps[1].fuse & RELU_MASK
         if not fold:
-            model.layers[0]._relu_folded = model.layers[1]._relu_mask = False
+            for s in steps:
+                s.fuse &= ~(RELU_FOLDED | RELU_MASK)
         model.fit(x, y, epochs=2, batch_size=16, verbose=0, shuffle=False)
         return model.get_weights()
 
@@ -545,10 +551,11 @@ def test_backward_stops_at_the_first_layer_with_weights_to_train():
         first_kernel = model.layers[1].kernel.copy()
         calls = []
         for l in model.layers:
-            l.backward = (lambda f, l: lambda dy, need_dx=True, **k: calls.append((l.name, need_dx)) or f(dy, need_dx, **k))(l.backward, l)
+            l._bwd = (lambda f, l: lambda c, dy, need_dx, fuse=0: calls.append((l.name, need_dx)) or f(c, dy, need_dx, fuse))(l._bwd, l)
         model.fit(x[:16], y[:16], epochs=1, verbose=0)       # plans the model
         if not stop_early:
-            model._grad_stop = 0
+            for i, s in enumerate(model._state().plan.steps):
+                s.run_bwd, s.need_dx = True, i > 0
         calls.clear()
         model.fit(x, y, epochs=1, batch_size=64, verbose=0, shuffle=False)   # one step
         return model.get_weights(), calls, first_kernel
@@ -597,8 +604,8 @@ def test_fit_with_nothing_to_train():
     x, y = np.random.default_rng(0).random((16, 3)), np.arange(16) % 2
     before = model.get_weights()
     for l in model.layers:
-        l.backward = lambda *a, **k: pytest.fail("a backward pass ran with nothing to train")
+        l._bwd = lambda *a, **k: pytest.fail("a backward pass ran with nothing to train")
     h = model.fit(x, y, batch_size=8, epochs=2, verbose=0)
-    assert model._grad_stop is None and len(h.history["loss"]) == 2
+    assert not any(s.run_bwd for s in model._state().plan.steps) and len(h.history["loss"]) == 2
     assert np.isfinite(h.history["loss"]).all()
     assert all(np.array_equal(a, b) for a, b in zip(model.get_weights(), before))

@@ -7,18 +7,23 @@ from .base import Layer
 from .convolutional import Conv2D, Convolution2D
 from .core import (Activation, Dense, Dropout, Flatten, Input, InputLayer, Lambda, ReLU, Reshape,
                    Softmax)
+from .merging import (Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract, add, average,
+                      concatenate, maximum, minimum, multiply, subtract)
 from .pooling import (AveragePooling2D, AvgPool2D, GlobalAveragePooling2D, GlobalAvgPool2D,
                       GlobalMaxPool2D, GlobalMaxPooling2D, MaxPool2D, MaxPooling2D)
 
 __all__ = ["Layer", "Input", "InputLayer", "Conv2D", "Convolution2D", "MaxPooling2D", "MaxPool2D",
            "AveragePooling2D", "AvgPool2D", "GlobalAveragePooling2D", "GlobalAvgPool2D",
            "GlobalMaxPooling2D", "GlobalMaxPool2D", "Flatten", "Dense", "Dropout", "Activation",
-           "ReLU", "Softmax", "Reshape", "Lambda"]
+           "ReLU", "Softmax", "Reshape", "Lambda",
+           "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate",
+           "add", "subtract", "multiply", "average", "maximum", "minimum", "concatenate"]
 
 # class name -> class, for rebuilding a saved model (only these classes can be loaded)
 _REGISTRY = {c.__name__: c for c in (InputLayer, Conv2D, MaxPooling2D, AveragePooling2D,
                                      GlobalAveragePooling2D, GlobalMaxPooling2D, Flatten, Dense,
-                                     Dropout, Activation, ReLU, Softmax, Reshape, Lambda)}
+                                     Dropout, Activation, ReLU, Softmax, Reshape, Lambda,
+                                     Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate)}
 
 
 def deserialize(config, custom_objects=None):

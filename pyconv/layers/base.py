@@ -357,6 +357,11 @@ class Layer:
         """Check the inputs' shapes and build the layer on first use."""
         if self._user_call:
             self._maybe_build(_with_none_batch(shape_of(x)))
+            if self.output_shape is None and type(self).compute_output_shape is not Layer.compute_output_shape:
+                try:
+                    self.output_shape = self.compute_output_shape(_with_none_batch(shape_of(x)))
+                except Exception:
+                    pass
         elif isinstance(x, (list, tuple, dict)):
             self._ensure_built_multi(shape_of(x))
         else:
@@ -373,7 +378,10 @@ class Layer:
             return self._ensure_built_multi(shapes)
         self._maybe_build(_with_none_batch(shapes))
         if type(self).compute_output_shape is not Layer.compute_output_shape:
-            return self.compute_output_shape(shapes)
+            out = self.compute_output_shape(shapes)
+            if self.output_shape is None:
+                self.output_shape = out
+            return out
         # Keras traces `call` symbolically; here it runs once on a batch of one zero example
         def probe(shape):
             if any(d is None for d in shape[1:]):
@@ -384,7 +392,10 @@ class Layer:
         x = pack_shapes_like(shapes, [probe(s) for s in flatten_shapes(shapes)])
         with _tape.paused():
             y = self.forward(x, False)
-        return map_nest(lambda a: (None,) + tuple(np.shape(a))[1:], y)
+        out = map_nest(lambda a: (None,) + tuple(np.shape(a))[1:], y)
+        if self.output_shape is None:
+            self.output_shape = out
+        return out
 
     def _recorded_call(self, x, training):
         """Inside a recording `call`: run the forward pass, record it as one op on the tape."""

@@ -237,7 +237,7 @@ class Model(Trainer, Layer):
                         all(e is None or e == g for e, g in zip(exp[:-1], got)):
                     out.append(x.reshape(x.shape + (1,)))   # Keras: a single channel axis may be left out
                 else:
-                    first = self._graph.inputs[i].node.layer.name
+                    first = self._input_error_name()
                     raise ValueError(f'Input {i} of layer "{first}" is incompatible with the layer: expected '
                                      f"shape={_shape_str((None,) + exp)}, found shape={_shape_str(x.shape)}")
             return out
@@ -245,6 +245,9 @@ class Model(Trainer, Layer):
             x = xs[0] if len(xs) == 1 else xs
             self._build_by_call(x)
         return xs
+
+    def _input_error_name(self):
+        return self.name
 
     def _build_by_call(self, x):
         """A subclassed model is built by calling it once (Keras 3 does the same)."""
@@ -284,12 +287,16 @@ class Model(Trainer, Layer):
         st = self.__dict__.get("_out_struct")
         return outs[0] if st is None or not isinstance(st, (list, tuple, dict)) else pack_like(st, outs)
 
-    # the Layer protocol, for a model called inside another model
+    # the Layer protocol, for a model called on arrays or inside another model
+    def _convert_inputs(self, inputs):
+        x = Layer._convert_inputs(self, inputs)
+        if self._functional or isinstance(self, _sequential_cls()):
+            xs = self._check_inputs(flatten(x))
+            return pack_like(self._inputs_struct, xs) if self._functional else xs[0]
+        return x
+
     def _prepare(self, x):
-        if self._functional:
-            xs = self._check_inputs([_validate.as_float32(a, "inputs") for a in flatten(x)])
-            del xs
-        elif not self.built:
+        if not self._functional and not self.built:
             self._build_by_call(x)
 
     def __call__(self, inputs=None, training=None, **kwargs):
@@ -396,6 +403,11 @@ class Model(Trainer, Layer):
         """
         from . import serialization
         serialization.load_weights(self, filepath)
+
+
+def _sequential_cls():
+    from .sequential import Sequential
+    return Sequential
 
 
 def _with_none(x):

@@ -183,9 +183,10 @@ class Sequential(Model):
         return Model._check_inputs(self, xs)
 
     def _prepare(self, x):
-        if self._graph is None:
-            self._check_inputs([_validate.as_float32(a, "inputs") for a in _graph.flatten([x])])
-        Model._prepare(self, x)
+        pass   # _convert_inputs checked the inputs and built the graph
+
+    def _input_error_name(self):
+        return self._layers[0].name
 
     def _symbolic_output_shape(self, shapes):
         if self._graph is None and isinstance(shapes, tuple):
