@@ -176,9 +176,18 @@ class Graph:
         for t in outputs:
             if id(t) not in known:
                 visit(t.node)
-        self.nodes = order
+        # Keras' order: by depth (the longest path to an output), deepest first; ties in the
+        # order found. A producer is always deeper than its readers, so the order runs.
+        depth = {id(n): 0 for n in order}
+        for n in reversed(order):
+            for t in n.inputs:
+                if id(t) not in known:
+                    p = id(t.node)
+                    depth[p] = max(depth[p], depth[id(n)] + 1)
+        pos = {id(n): i for i, n in enumerate(order)}
+        self.nodes = sorted(order, key=lambda n: (-depth[id(n)], pos[id(n)]))
         layers, ids = [], set()
-        for n in [t.node for t in inputs] + order:
+        for n in [t.node for t in inputs] + self.nodes:
             if id(n.layer) not in ids:
                 ids.add(id(n.layer))
                 layers.append(n.layer)

@@ -152,12 +152,20 @@ class Accuracy(Metric):
         return y_pred == y_true.reshape(y_pred.shape)
 
 
+def _dense(y_true, y_pred):
+    """y_true shaped like y_pred: one-hot targets that a cross-entropy loss kept as int32 labels
+    (its fused kernel's form) are expanded back."""
+    if y_true.dtype == np.int32 and y_true.size * y_pred.shape[-1] == y_pred.size and y_pred.shape[-1] > 1:
+        return np.eye(y_pred.shape[-1], dtype=np.float32)[y_true.reshape(-1)].reshape(y_pred.shape)
+    return y_true.reshape(y_pred.shape)
+
+
 class MeanSquaredError(Metric):
     def __init__(self, name="mean_squared_error", dtype=None):
         super().__init__(name)
 
     def _values(self, y_true, y_pred):
-        d = y_pred.astype(np.float64) - y_true.reshape(y_pred.shape)
+        d = y_pred.astype(np.float64) - _dense(y_true, y_pred)
         return (d * d).reshape(len(d), -1).mean(1)
 
 
@@ -166,7 +174,7 @@ class MeanAbsoluteError(Metric):
         super().__init__(name)
 
     def _values(self, y_true, y_pred):
-        d = y_pred.astype(np.float64) - y_true.reshape(y_pred.shape)
+        d = y_pred.astype(np.float64) - _dense(y_true, y_pred)
         return np.abs(d).reshape(len(d), -1).mean(1)
 
 

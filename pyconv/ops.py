@@ -807,7 +807,9 @@ def dot(x1, x2):
 # ---- shapes -----------------------------------------------------------------------------------
 
 def _reshaped(x, a, y):
-    """Record a shape-only op (its gradient is the output gradient reshaped back)."""
+    """Record a shape-only op (its gradient is the output gradient reshaped back); `y` is
+    made a new view if NumPy returned `a` itself (np.squeeze of a 0-D array does)."""
+    y = a.view() if y is a else y
     _record((x,), y, lambda g: (g.reshape(a.shape),))
     return y
 
@@ -866,6 +868,7 @@ def transpose(x, axes=None):
         raise ValueError(f"`axes` must be a permutation of the {a.ndim} axes of `x`. "
                          f"Received: axes={axes!r} for x.shape={a.shape}.")
     y = np.transpose(a, perm)
+    y = a.view() if y is a else y
     _record((x,), y, lambda g: (np.transpose(g, np.argsort(perm)),))
     return y
 

@@ -119,6 +119,27 @@ class Layer:
         except (TypeError, ValueError):
             cls._call_takes_training = True
 
+    def __new__(cls, *args, **kwargs):
+        obj = super().__new__(cls)
+        if cls.__module__.split(".")[0] != "pyconv":
+            # Keras 3: a user class's constructor arguments, when plain values, are its config
+            try:
+                bound = inspect.signature(cls.__init__).bind(None, *args, **kwargs)
+                cfg = {}
+                for k, v in bound.arguments.items():
+                    if k == "self":
+                        continue
+                    if isinstance(v, dict) and inspect.signature(cls.__init__).parameters[k].kind is \
+                            inspect.Parameter.VAR_KEYWORD:
+                        cfg.update(v)
+                    else:
+                        cfg[k] = v
+                if all(_plain(v) for v in cfg.values()):
+                    object.__setattr__(obj, "_auto_config", cfg)
+            except TypeError:
+                pass
+        return obj
+
     def __init__(self, name=None, trainable=True, dtype=None, input_shape=None,
                  batch_input_shape=None, input_dim=None, batch_size=None, **kwargs):
         if kwargs:
@@ -493,6 +514,10 @@ class Layer:
         cfg = {"name": self.name, "trainable": self.trainable, "dtype": "float32"}
         if self._declared_input_shape is not None:
             cfg["batch_input_shape"] = list(self._declared_input_shape)
+        auto = self.__dict__.get("_auto_config")
+        if auto is not None and type(self).get_config is Layer.get_config or \
+                (auto is not None and getattr(type(self).get_config, "__qualname__", "").startswith("Model.")):
+            cfg.update({k: v for k, v in auto.items() if k not in ("name", "trainable", "dtype")})
         return cfg
 
     @classmethod
@@ -505,6 +530,16 @@ class Layer:
 
 Layer._user_call = False
 Layer._call_takes_training = True
+
+
+def _plain(v):
+    if v is None or isinstance(v, (bool, int, float, str)):
+        return True
+    if isinstance(v, (list, tuple)):
+        return all(_plain(e) for e in v)
+    if isinstance(v, dict):
+        return all(isinstance(k, str) and _plain(e) for k, e in v.items())
+    return False
 
 
 def _with_none_batch(shapes):

@@ -364,6 +364,8 @@ class Trainer:
     def _sample_weight(self, sw, class_weight, ys, n, st):
         """One float32 weight per sample, or None (Keras 3: class_weight becomes sample weights)."""
         if class_weight is not None:
+            if sw is not None:
+                raise ValueError("You cannot `class_weight` and `sample_weight` at the same time.")
             if len(st.names) != 1:
                 raise ValueError("`class_weight` is only supported for models with a single output.")
             if not isinstance(class_weight, dict):
@@ -560,7 +562,7 @@ class Trainer:
         if batched:
             if validation_split:
                 raise ValueError("`validation_split` is only supported for array inputs; pass `validation_data`.")
-            adapter, convert = data_adapters.get_adapter(x, steps_per_epoch), True
+            adapter, convert = data_adapters.get_adapter(x, steps_per_epoch, shuffle=shuffle), True
         else:
             # x stays in the caller's dtype: a float64 dataset (the tutorial's `/ 255.0`) is
             # converted one batch at a time, not copied whole.
@@ -630,9 +632,10 @@ class Trainer:
                     if st is not self._compiled_state and self._compiled_state is not None:
                         st = self._compiled_state   # a callback recompiled: the next step uses it
                 if step < 0:
-                    if getattr(adapter, "exhausted", False):
-                        break
-                    raise ValueError("The training data gave no batch in this epoch: nothing to train on.")
+                    if epoch == initial_epoch:
+                        raise ValueError("The training data gave no batch (an empty generator or PyDataset): "
+                                         "nothing to train on.")
+                    break   # a finite generator ended: Keras would replay its first batches
                 logs = self._logs(st)
                 if val is not None and (epoch + 1) % validation_freq == 0:
                     vlogs = self._evaluate_adapter(val, st.fresh(), val is not None and
