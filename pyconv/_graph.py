@@ -340,3 +340,27 @@ class Plan:
         grads = [np.zeros_like(p) if a is None else a for p, a in zip(self.params, acc)]
         dins = [g[i] for i in self.in_slots] if self.inputs_need_grad else None
         return dins, grads
+
+
+def symbolic_op(op, args, kwargs):
+    """`pyconv.ops.<op>(*args, **kwargs)` on symbolic tensors: an OpLayer node."""
+    from .layers.core import OpLayer
+    tensors = []
+
+    def template(a):
+        if isinstance(a, KerasTensor):
+            tensors.append(a)
+            return {"__tensor__": len(tensors) - 1}
+        if isinstance(a, (list, tuple)):
+            return [template(v) for v in a]
+        if isinstance(a, np.ndarray) and a.size <= 4096:
+            return a.tolist()
+        if isinstance(a, np.generic):
+            return a.item()
+        if a is None or isinstance(a, (bool, int, float, str)):
+            return a
+        raise TypeError(f"pyconv.ops.{op} on symbolic tensors takes tensors, numbers, strings and small "
+                        f"arrays. Received: {type(a).__name__}.")
+    t_args = [template(a) for a in args]
+    t_kwargs = {k: template(v) for k, v in kwargs.items()}
+    return OpLayer(op, t_args, t_kwargs)(tensors)

@@ -44,6 +44,7 @@ Example:
 """
 import builtins
 import math
+import functools
 import sys
 
 import numpy as np
@@ -63,22 +64,31 @@ __all__ = ["add", "subtract", "multiply", "divide", "true_divide", "negative", "
 
 # ---- helpers: one per idea ------------------------------------------------------------------
 
-def _no_symbolic(op, **args):
-    """A TypeError if an argument (or an element of a list argument) is a symbolic KerasTensor.
+def _any_symbolic(args, kwargs):
+    """Whether an argument (or an element of a list argument) is a symbolic KerasTensor.
 
     pyconv._graph is looked up, not imported: if it was never imported, no KerasTensor exists.
     """
     graph = sys.modules.get("pyconv._graph")
     if graph is None:
-        return
-    for name, v in args.items():
-        for i, e in enumerate(v) if isinstance(v, (list, tuple)) else ((None, v),):
-            if isinstance(e, graph.KerasTensor):
-                where_ = name if i is None else f"{name}[{i}]"
-                raise TypeError(
-                    f"pyconv.ops.{op} does not support symbolic tensors (KerasTensor) yet. Received: "
-                    f"{where_}={e!r}. Wrap the computation in a layer instead: "
-                    f"layers.Lambda(lambda t: ops.{op}(t, ...))(tensor).")
+        return False
+    return graph.any_symbolic(list(args)) or graph.any_symbolic(list(kwargs.values()))
+
+
+def _symbolic_aware(fn):
+    """On symbolic tensors an op becomes a node of the functional graph (an OpLayer), as in
+    Keras 3; on arrays it computes."""
+    name = fn.__name__
+
+    @functools.wraps(fn)
+    def op(*args, **kwargs):
+        if _any_symbolic(args, kwargs):
+            graph = sys.modules["pyconv._graph"]
+            if name == "shape":
+                return args[0].shape if args else kwargs["x"].shape
+            return graph.symbolic_op(name, args, kwargs)
+        return fn(*args, **kwargs)
+    return op
 
 
 def _f32(x, name):
@@ -142,7 +152,6 @@ def _broadcast(op, **arrays):
 
 def _binary(op, x1, x2):
     """Both operands of an elementwise op as float32 arrays, checked to broadcast."""
-    _no_symbolic(op, x1=x1, x2=x2)
     a, b = _f32(x1, "x1"), _f32(x2, "x2")
     _broadcast(op, x1=a, x2=b)
     return a, b
@@ -329,7 +338,6 @@ def negative(x):
         >>> ops.negative([1.0, -2.0])
         array([-1.,  2.], dtype=float32)
     """
-    _no_symbolic("negative", x=x)
     y = np.asarray(-_f32(x, "x"))
     _record((x,), y, lambda g: (-g,))
     return y
@@ -431,7 +439,6 @@ def clip(x, x_min, x_max):
         >>> ops.clip([-2.0, 0.5, 3.0], -1, 1)
         array([-1. ,  0.5,  1. ], dtype=float32)
     """
-    _no_symbolic("clip", x=x, x_min=x_min, x_max=x_max)
     a, lo, hi = _f32(x, "x"), _f32(x_min, "x_min"), _f32(x_max, "x_max")
     _broadcast("clip", x=a, x_min=lo, x_max=hi)
     m = np.maximum(a, lo)
@@ -467,7 +474,6 @@ def where(condition, x1=None, x2=None):
         >>> ops.where([True, False, True], [1.0, 2.0, 3.0], 0.0)
         array([1., 0., 3.], dtype=float32)
     """
-    _no_symbolic("where", condition=condition, x1=x1, x2=x2)
     c = _numeric(condition, "condition").astype(bool)
     if x1 is None and x2 is None:
         return tuple(np.asarray(i) for i in np.nonzero(c))
@@ -497,7 +503,6 @@ def exp(x):
         >>> ops.exp([0.0])
         array([1.], dtype=float32)
     """
-    _no_symbolic("exp", x=x)
     y = np.asarray(np.exp(_f32(x, "x")))
     _record((x,), y, lambda g: (g * y,))
     return y
@@ -517,7 +522,6 @@ def log(x):
         >>> ops.log([1.0])
         array([0.], dtype=float32)
     """
-    _no_symbolic("log", x=x)
     a = _f32(x, "x")
     y = np.asarray(np.log(a))
     _record((x,), y, lambda g: (g / a,))
@@ -538,7 +542,6 @@ def sqrt(x):
         >>> ops.sqrt([4.0, 9.0])
         array([2., 3.], dtype=float32)
     """
-    _no_symbolic("sqrt", x=x)
     y = np.asarray(np.sqrt(_f32(x, "x")))
     _record((x,), y, lambda g: (g / (2 * y),))
     return y
@@ -558,7 +561,6 @@ def square(x):
         >>> ops.square([-3.0])
         array([9.], dtype=float32)
     """
-    _no_symbolic("square", x=x)
     a = _f32(x, "x")
     y = np.asarray(np.square(a))
     _record((x,), y, lambda g: (2 * g * a,))
@@ -579,7 +581,6 @@ def abs(x):
         >>> ops.abs([-1.5, 2.0])
         array([1.5, 2. ], dtype=float32)
     """
-    _no_symbolic("abs", x=x)
     a = _f32(x, "x")
     y = np.asarray(np.abs(a))
     _record((x,), y, lambda g: (g * np.sign(a),))
@@ -605,7 +606,6 @@ def relu(x):
         >>> ops.relu([-1.0, 2.0])
         array([0., 2.], dtype=float32)
     """
-    _no_symbolic("relu", x=x)
     _numeric(x, "x")  # checked here so that a bad `x` is named as ops names it
     return nn.relu(x)  # records itself, on the original `x`
 
@@ -624,7 +624,6 @@ def sigmoid(x):
         >>> ops.sigmoid([0.0])
         array([0.5], dtype=float32)
     """
-    _no_symbolic("sigmoid", x=x)
     _numeric(x, "x")
     return nn.sigmoid(x)
 
@@ -643,7 +642,6 @@ def tanh(x):
         >>> ops.tanh([0.0])
         array([0.], dtype=float32)
     """
-    _no_symbolic("tanh", x=x)
     _numeric(x, "x")
     return nn.tanh(x)
 
@@ -667,7 +665,6 @@ def softmax(x, axis=-1):
         array([[0.5, 0.5],
                [0.5, 0.5]], dtype=float32)
     """
-    _no_symbolic("softmax", x=x)
     a = _numeric(x, "x")
     if a.ndim < 1:
         raise ValueError(f"`x` must have at least 1 dimension. Received: x.shape={a.shape}.")
@@ -696,7 +693,6 @@ def log_softmax(x, axis=-1):
         >>> ops.log_softmax([0.0, 0.0])
         array([-0.6931472, -0.6931472], dtype=float32)
     """
-    _no_symbolic("log_softmax", x=x)
     a = _f32(x, "x")
     if a.ndim < 1:
         raise ValueError(f"`x` must have at least 1 dimension. Received: x.shape={a.shape}.")
@@ -731,7 +727,6 @@ def matmul(x1, x2):
         >>> ops.matmul(np.ones((2, 3)), np.ones((3, 4))).shape
         (2, 4)
     """
-    _no_symbolic("matmul", x1=x1, x2=x2)
     a, b = _f32(x1, "x1"), _f32(x2, "x2")
     if a.ndim == 0 or b.ndim == 0:
         raise ValueError(f"pyconv.ops.matmul: `x1` and `x2` must have at least 1 dimension "
@@ -778,7 +773,6 @@ def dot(x1, x2):
         >>> ops.dot([1.0, 2.0], [3.0, 4.0])
         array(11., dtype=float32)
     """
-    _no_symbolic("dot", x1=x1, x2=x2)
     a, b = _f32(x1, "x1"), _f32(x2, "x2")
     if a.ndim == 0 or b.ndim == 0:
         _broadcast("dot", x1=a, x2=b)
@@ -833,7 +827,6 @@ def reshape(x, newshape):
         array([[1., 2.],
                [3., 4.]], dtype=float32)
     """
-    _no_symbolic("reshape", x=x)
     a = _f32(x, "x")
     dims = (newshape,) if is_int(newshape) else newshape
     if not isinstance(dims, (tuple, list)) or not all(is_int(d) for d in dims):
@@ -861,7 +854,6 @@ def transpose(x, axes=None):
         >>> ops.transpose([[1, 2, 3]]).shape
         (3, 1)
     """
-    _no_symbolic("transpose", x=x)
     a = _f32(x, "x")
     perm = tuple(reversed(range(a.ndim))) if axes is None else _axes(axes, a.ndim, "axes")
     if len(perm) != a.ndim:
@@ -888,7 +880,6 @@ def expand_dims(x, axis):
         >>> ops.expand_dims([1.0, 2.0], -1).shape
         (2, 1)
     """
-    _no_symbolic("expand_dims", x=x)
     a = _f32(x, "x")
     n_new = len(axis) if isinstance(axis, (tuple, list)) else 1
     y = np.expand_dims(a, _axes(axis, a.ndim + n_new))
@@ -913,7 +904,6 @@ def squeeze(x, axis=None):
         >>> ops.squeeze([[1.0], [2.0]]).shape
         (2,)
     """
-    _no_symbolic("squeeze", x=x)
     a = _f32(x, "x")
     axes = _axes(axis, a.ndim)
     if axes is not None and any(a.shape[i] != 1 for i in axes):
@@ -940,7 +930,6 @@ def concatenate(xs, axis=0):
         >>> ops.concatenate([[1.0], [2.0, 3.0]])
         array([1., 2., 3.], dtype=float32)
     """
-    _no_symbolic("concatenate", xs=xs)
     arrs = _sequence(xs, "xs")
     ax = _one_axis(axis, arrs[0].ndim) if arrs[0].ndim else None
     if ax is None or any(t.shape[:ax] + t.shape[ax + 1:] != arrs[0].shape[:ax] + arrs[0].shape[ax + 1:]
@@ -973,7 +962,6 @@ def stack(x, axis=0):
         array([[1., 3.],
                [2., 4.]], dtype=float32)
     """
-    _no_symbolic("stack", x=x)
     arrs = _sequence(x, "x")
     if any(t.shape != arrs[0].shape for t in arrs):
         raise ValueError(f"pyconv.ops.stack: the inputs must all have the same shape. "
@@ -996,7 +984,6 @@ def _sequence(xs, name):
 
 def _reduction(op, x, axis):
     """(float32 x, the reduced axes as a tuple, the keepdims shape)."""
-    _no_symbolic(op, x=x)
     a = _f32(x, "x")
     axes = _axes(axis, a.ndim)
     axes = tuple(range(a.ndim)) if axes is None else axes
@@ -1111,7 +1098,6 @@ def min(x, axis=None, keepdims=False, initial=None):
 
 
 def _arg_extreme(op, fn, x, axis, keepdims):
-    _no_symbolic(op, x=x)
     a = _f32(x, "x")
     ax = None if axis is None else _one_axis(axis, a.ndim)
     if a.size == 0:
@@ -1184,7 +1170,6 @@ def cast(x, dtype):
         >>> ops.cast([1.7, -2.2], "int32")
         array([ 1, -2], dtype=int32)
     """
-    _no_symbolic("cast", x=x)
     a = _numeric(x, "x")
     dt = _dtype(dtype)
     y = np.asarray(a.astype(dt))  # astype copies: always a new object
@@ -1215,7 +1200,6 @@ def convert_to_tensor(x, dtype=None, sparse=None, ragged=None):
         >>> ops.convert_to_tensor(np.array([1.0, 2.0])).dtype
         dtype('float32')
     """
-    _no_symbolic("convert_to_tensor", x=x)
     for name, flag in (("sparse", sparse), ("ragged", ragged)):
         if flag:
             raise ValueError(f"`{name}` must be None or False: pyconv has no {name} tensors. "
@@ -1247,7 +1231,6 @@ def zeros_like(x, dtype=None):
         >>> ops.zeros_like([[1.0, 2.0]])
         array([[0., 0.]], dtype=float32)
     """
-    _no_symbolic("zeros_like", x=x)
     a = _numeric(x, "x")
     return np.zeros(a.shape, _default_dtype(a) if dtype is None else _dtype(dtype))
 
@@ -1267,7 +1250,6 @@ def ones_like(x, dtype=None):
         >>> ops.ones_like([1, 2], dtype="float32")
         array([1., 1.], dtype=float32)
     """
-    _no_symbolic("ones_like", x=x)
     a = _numeric(x, "x")
     return np.ones(a.shape, _default_dtype(a) if dtype is None else _dtype(dtype))
 
@@ -1286,7 +1268,6 @@ def stop_gradient(variable):
         >>> ops.stop_gradient([1.0, 2.0])
         array([1., 2.], dtype=float32)
     """
-    _no_symbolic("stop_gradient", variable=variable)
     a = _numeric(variable, "variable")
     y = a.astype(_default_dtype(a), copy=False)
     return y.view() if y is variable else y
@@ -1308,7 +1289,11 @@ def shape(x):
         >>> ops.shape([[1, 2, 3], [4, 5, 6]])
         (2, 3)
     """
-    _no_symbolic("shape", x=x)
     out = tuple(int(d) for d in _numeric(x, "x").shape)
     _record_no_grad("shape", (x,), out)
     return out
+
+
+for _name in __all__:
+    globals()[_name] = _symbolic_aware(globals()[_name])
+del _name

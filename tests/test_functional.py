@@ -371,6 +371,25 @@ def test_subclassed_layer_in_a_functional_model_and_numpy_cuts_the_chain():
         m.fit(np.ones((4, 3)), np.ones((4, 2)), verbose=0)
 
 
+def test_ops_and_operators_on_symbolic_tensors_train():
+    """`x + y`, `ops.relu`, `ops.mean(..., axis=-1)` in a functional graph: OpLayer nodes that
+    train, save and load (the op is stored by name: no code)."""
+    inp = pyconv.Input((6,))
+    h = layers.Dense(6)(inp)
+    r = pyconv.ops.relu(h + inp) * 0.5
+    out = layers.Dense(2)(pyconv.ops.concatenate([r, pyconv.ops.mean(r, axis=-1, keepdims=True)], axis=-1))
+    model = pyconv.Model(inp, out)
+    assert out.shape == (None, 2)
+    check_model_gradients(model, [np.random.default_rng(2).standard_normal((3, 6))])
+    model.compile(optimizer="adam", loss="mse")
+    x = np.random.default_rng(0).random((32, 6))
+    h = model.fit(x, x[:, :2], epochs=10, verbose=0)
+    assert h.history["loss"][-1] < h.history["loss"][0]
+    back = pyconv.Model.from_config(model.get_config())
+    back.set_weights(model.get_weights())
+    np.testing.assert_array_equal(back.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
 def test_add_weight_keras_signature():
     l = layers.Layer()
     w = l.add_weight(shape=(2, 3))

@@ -5,8 +5,8 @@
 """
 from .base import Layer
 from .convolutional import Conv2D, Convolution2D
-from .core import (Activation, Dense, Dropout, Flatten, Input, InputLayer, Lambda, ReLU, Reshape,
-                   Softmax)
+from .core import (Activation, Dense, Dropout, Flatten, Input, InputLayer, Lambda, OpLayer, ReLU,
+                   Reshape, Softmax)
 from .merging import (Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract, add, average,
                       concatenate, maximum, minimum, multiply, subtract)
 from .pooling import (AveragePooling2D, AvgPool2D, GlobalAveragePooling2D, GlobalAvgPool2D,
@@ -23,7 +23,8 @@ __all__ = ["Layer", "Input", "InputLayer", "Conv2D", "Convolution2D", "MaxPoolin
 _REGISTRY = {c.__name__: c for c in (InputLayer, Conv2D, MaxPooling2D, AveragePooling2D,
                                      GlobalAveragePooling2D, GlobalMaxPooling2D, Flatten, Dense,
                                      Dropout, Activation, ReLU, Softmax, Reshape, Lambda,
-                                     Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate)}
+                                     Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate,
+                                     OpLayer)}
 
 
 def deserialize(config, custom_objects=None):

@@ -403,12 +403,12 @@ class Layer:
             if self.output_shape is None:
                 self.output_shape = out
             return out
-        # Keras traces `call` symbolically; here it runs once on a batch of one zero example
+        # Keras traces `call` symbolically; here it runs once on a batch of one example of ones
         def probe(shape):
             if any(d is None for d in shape[1:]):
                 raise ValueError(f'Layer "{self.name}": define `compute_output_shape` for inputs of '
                                  f"unknown shape {_shape_str(shape)}.")
-            return np.zeros((1,) + tuple(shape[1:]), np.float32)
+            return np.ones((1,) + tuple(shape[1:]), np.float32)
         from .._graph import flatten_shapes, pack_shapes_like
         x = pack_shapes_like(shapes, [probe(s) for s in flatten_shapes(shapes)])
         with _tape.paused():

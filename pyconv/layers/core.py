@@ -368,3 +368,46 @@ class Lambda(Layer):
         raise ValueError(f"Lambda layer {config.get('name')!r}: its function is code, which pyconv never "
                          f"stores nor executes on load. Pass it to load_model as "
                          f"custom_objects={{{config.get('name')!r}: function}}.")
+
+
+class OpLayer(Layer):
+    """A `pyconv.ops` call on symbolic tensors, recorded as one node of a functional model
+    (as Keras 3 records an op called on KerasTensors). Made by the ops, not by users.
+
+    Args:
+        op: the name of the pyconv.ops function.
+        args, kwargs: its arguments, with {"__tensor__": i} where input i goes.
+    """
+
+    def __init__(self, op, args, kwargs=None, **base):
+        from .. import ops
+        if op not in ops.__all__:
+            raise ValueError(f"`op` must name a pyconv.ops function. Received: op={op!r}.")
+        base.setdefault("name", utils._unique_name(op))
+        super().__init__(**base)
+        self.op, self.args, self.op_kwargs = op, args, dict(kwargs or {})
+
+    def call(self, inputs, training=None):
+        from .. import ops
+        fill = _fill(inputs)
+        return getattr(ops, self.op)(*fill(self.args), **fill(self.op_kwargs))
+
+    def get_config(self):
+        return {**super().get_config(), "op": self.op, "args": self.args, "kwargs": self.op_kwargs}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        return cls(config.pop("op"), config.pop("args"), config.pop("kwargs", None), **config)
+
+
+def _fill(inputs):
+    def go(a):
+        if isinstance(a, dict) and set(a) == {"__tensor__"}:
+            return inputs[a["__tensor__"]]
+        if isinstance(a, dict):
+            return {k: go(v) for k, v in a.items()}
+        if isinstance(a, (list, tuple)):
+            return [go(v) for v in a]
+        return a
+    return go
