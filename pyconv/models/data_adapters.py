@@ -139,11 +139,11 @@ class ArrayAdapter:
                 if x.dtype in (np.float32, np.float64) and x.flags.c_contiguous:
                     _kernels.gather_rows_into(xb, x, idx)   # C gathers (and converts) with both threads
                 elif x.dtype == np.float32:   # mode="clip": idx is valid, no buffering
-                    np.take(x, idx, axis=0, out=xb, mode="clip")
+                    x.take(idx, axis=0, out=xb, mode="clip")
                 else:   # (take's out= would cast its own garbage first: a warning)
                     np.copyto(xb, x[idx], casting="unsafe")
                 xbs.append(xb)
-            ybs = None if ys is None else [np.take(y, idx, axis=0, out=b[:hi - lo], mode="clip")
+            ybs = None if ys is None else [y.take(idx, axis=0, out=b[:hi - lo], mode="clip")
                                            for y, b in zip(ys, yb_all)]
             yield xbs, ybs, None if sw is None else sw[idx]
 
