@@ -453,6 +453,19 @@ def test_multi_output_bad_metrics_and_default_names():
         model.evaluate(np.ones((2, 4)), [np.ones((2, 1)), np.ones((2, 3))], verbose=0)
 
 
+def test_an_output_without_a_loss():
+    model = two_heads()
+    rng = np.random.default_rng(0)
+    x, yb = rng.random((16, 4)), np.eye(3)[rng.integers(0, 3, 16)]
+    model.compile(optimizer="adam", loss={"out_b": "categorical_crossentropy"}, metrics={"out_a": ["mse"]})
+    with pytest.raises(ValueError, match=r"Output 'out_a' has metrics but no loss"):
+        model.fit(x, {"out_b": yb}, verbose=0)
+    model.compile(optimizer="adam", loss={"out_b": "categorical_crossentropy"}, metrics={"out_b": ["mse"]})
+    h = model.fit(x, {"out_b": yb}, epochs=2, batch_size=8, verbose=0)
+    assert sorted(h.history) == ["loss", "out_b_loss", "out_b_mse"]
+    assert h.history["loss"] == h.history["out_b_loss"]
+
+
 def test_multi_input_data_as_list_or_dict():
     model = two_io()
     model.compile(optimizer="adam", loss=["mse", "sparse_categorical_crossentropy"])

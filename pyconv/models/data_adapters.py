@@ -121,13 +121,14 @@ class ArrayAdapter:
             for step in range(self.num_batches):
                 lo, hi = step * bs, min(step * bs + bs, n)
                 yield ([_validate.as_float32(x[lo:hi], "x") for x in xs],
-                       None if ys is None else [y[lo:hi] for y in ys],
+                       None if ys is None else [None if y is None else y[lo:hi] for y in ys],
                        None if sw is None else sw[lo:hi])
             return
         if self._bufs is None:   # one buffer per array, reused every step
             m = min(bs, n)
             self._bufs = ([np.empty((m,) + x.shape[1:], np.float32) for x in xs],
-                          None if ys is None else [np.empty((m,) + y.shape[1:], y.dtype) for y in ys])
+                          None if ys is None else [None if y is None else np.empty((m,) + y.shape[1:], y.dtype)
+                                                   for y in ys])
         xb_all, yb_all = self._bufs
         order = utils.get_rng().permutation(n).astype(np.int64, copy=False)
         for step in range(self.num_batches):
@@ -143,7 +144,7 @@ class ArrayAdapter:
                 else:   # (take's out= would cast its own garbage first: a warning)
                     np.copyto(xb, x[idx], casting="unsafe")
                 xbs.append(xb)
-            ybs = None if ys is None else [y.take(idx, axis=0, out=b[:hi - lo], mode="clip")
+            ybs = None if ys is None else [None if y is None else y.take(idx, axis=0, out=b[:hi - lo], mode="clip")
                                            for y, b in zip(ys, yb_all)]
             yield xbs, ybs, None if sw is None else sw[idx]
 

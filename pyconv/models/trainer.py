@@ -147,7 +147,12 @@ class _Compiled:
                 for m in self.metrics[k] + self.weighted[k]:
                     m.name = f"{name}_{m.name}"
         self.loss_tracker = metrics_module.Mean(name="loss")
-        self.output_trackers = [metrics_module.Mean(name=f"{n}_loss") for n in names] if multi else []
+        self.output_trackers = [None if l is None else metrics_module.Mean(name=f"{n}_loss")
+                                for n, l in zip(names, self.losses)] if multi else []
+        for k, l in enumerate(self.losses):
+            if l is None and (self.metrics[k] or self.weighted[k]):
+                raise ValueError(f"Output {names[k]!r} has metrics but no loss: give it a loss (its targets "
+                                 f"come with the loss), or no metrics.")
         self._set_plan(model)
 
     def _set_plan(self, model):
@@ -196,14 +201,14 @@ class _Compiled:
         return c
 
     def all_metrics(self):
-        return [self.loss_tracker] + self.output_trackers + [m for ms in self.metrics for m in ms] + \
-            [m for ms in self.weighted for m in ms]
+        return [self.loss_tracker] + [t for t in self.output_trackers if t is not None] + \
+            [m for ms in self.metrics for m in ms] + [m for ms in self.weighted for m in ms]
 
     def fresh(self):
         """Copies of the metric objects with no state: for one evaluate call."""
         c = copy.copy(self)
         c.loss_tracker = metrics_module.Mean(name="loss")
-        c.output_trackers = [metrics_module.Mean(name=m.name) for m in self.output_trackers]
+        c.output_trackers = [None if m is None else metrics_module.Mean(name=m.name) for m in self.output_trackers]
         c.metrics = [[_fresh_metric(m) for m in ms] for ms in self.metrics]
         c.weighted = [[_fresh_metric(m) for m in ms] for ms in self.weighted]
         return c
@@ -426,7 +431,7 @@ class Trainer:
     def _track(self, st, bs, total, per, ys, preds, sw):
         st.loss_tracker.update_state(total, bs)
         for t, v in zip(st.output_trackers, per):
-            if v is not None:
+            if t is not None:
                 t.update_state(v, bs)
         for k in range(len(st.names)):
             for m in st.metrics[k]:
@@ -715,7 +720,7 @@ class Trainer:
     def _result(st, logs, return_dict):
         if return_dict:
             return logs
-        first = [st.loss_tracker.name] + [t.name for t in st.output_trackers]
+        first = [st.loss_tracker.name] + [t.name for t in st.output_trackers if t is not None]
         rest = [m.name for m in st.all_metrics()[len(first):]]
         if len(st.names) > 1:
             rest = sorted(rest)
