@@ -66,13 +66,28 @@ def set_num_threads(n):
         raise TypeError(f"`n` must be a positive int. Received: n={n!r} of type {type(n).__name__}.")
     if n < 1:
         raise ValueError(f"`n` must be a positive int. Received: n={n!r}.")
-    _kernels.set_num_threads(n)
+    _kernels.set_num_threads(_capped(n, "set_num_threads"))
+
+
+def _max_threads():
+    """4 threads per core at most: beyond that OpenMP only adds waiting (and a million threads
+    would exhaust the process)."""
+    return 4 * (_os.cpu_count() or 1)
+
+
+def _capped(n, where):
+    cap = _max_threads()
+    if n > cap:
+        import warnings
+        warnings.warn(f"{where}: {n} threads is more than 4 per core; using {cap}.", RuntimeWarning, stacklevel=3)
+        return cap
+    return n
 
 
 def _default_threads():
     env = _os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
     if env.isdigit() and int(env) > 0:
-        return int(env)
+        return _capped(int(env), "OMP_NUM_THREADS")
     try:
         return len(_os.sched_getaffinity(0))
     except AttributeError:  # not Linux

@@ -14,7 +14,7 @@ import types
 
 import numpy as np
 
-from . import _kernels, _validate
+from . import _atomic, _kernels, _validate
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "schedules", "get", "serialize",
            "deserialize"]
@@ -242,16 +242,24 @@ class Optimizer:
         self._step(grads, params)
 
     def _step(self, grads, params):
-        """The update itself, on checked lists."""
+        """The update itself, on checked lists: all that can fail (clipping allocates, a
+        schedule is user code) first, then the in-place writes, which allocate nothing, with
+        signals deferred: a step is applied whole or not at all."""
         if self.clipnorm or self.clipvalue or self.global_clipnorm:
             grads = self._clip(grads)
         lr = self.learning_rate
+        with _atomic.signals_deferred():
+            self._commit(grads, params, lr)
+
+    def _commit(self, grads, params, lr):
         wd = self.weight_decay
         for i, (p, g) in enumerate(zip(params, grads)):
             if g is None:
                 continue
             if wd:
-                p -= p * np.float32(wd * lr)
+                t = self._scratch[i]
+                np.multiply(p, np.float32(wd * lr), out=t)
+                p -= t
             self._update(i, p, g, lr)
         self.iterations += 1
 
@@ -283,6 +291,8 @@ class Optimizer:
 
     def set_state(self, params, iterations, variables):
         """Restore the state saved by `get_state` for these parameters."""
+        if not _validate.is_int(iterations) or iterations < 0:
+            raise ValueError(f"The optimizer's `iterations` must be an int >= 0. Received: {iterations!r}.")
         self.build(params)
         mine = self.variables
         if len(mine) != len(variables):
@@ -398,11 +408,12 @@ class Adam(Optimizer):
         # order as _update's NumPy below (the C call declines, changing nothing, unless every
         # array is C-contiguous float32)
         if not (self.amsgrad or self.weight_decay or self.clipnorm or self.clipvalue
-                or self.global_clipnorm) and \
-                _kernels.adam_step_list(params, self._slots[0], self._slots[1], grads, self._alpha,
-                                        1 - self.beta_1, 1 - self.beta_2, self.epsilon):
-            self.iterations += 1
-            return
+                or self.global_clipnorm):
+            with _atomic.signals_deferred():
+                if _kernels.adam_step_list(params, self._slots[0], self._slots[1], grads, self._alpha,
+                                           1 - self.beta_1, 1 - self.beta_2, self.epsilon):
+                    self.iterations += 1
+                    return
         super()._step(grads, params)
 
     def _update(self, i, p, g, lr):
@@ -480,7 +491,8 @@ class RMSprop(Optimizer):
         if self.centered:
             a = self._slots[-1][i]
             a *= rho
-            a += g * np.float32(1 - self.rho)
+            np.multiply(g, np.float32(1 - self.rho), out=t)
+            a += t
             np.multiply(a, a, out=t)
             np.subtract(v, t, out=t)
         else:

@@ -15,14 +15,14 @@ objects, the plan) is one immutable `_Compiled` object, replaced, never edited. 
 and `predict` use their own metric objects, so they can run from several threads on one
 model; `fit` (and `train_on_batch`) may run in one thread at a time per model.
 
-Faults: the update of a step is all-or-nothing. A Ctrl-C (KeyboardInterrupt) that arrives
-while the optimizer writes the weights is held until the step's update is complete, so an
-interrupted `fit` leaves the weights of the last completed step with the optimizer state that
-matches them; `model.history` keeps the finished epochs and `fit` can be called again.
+Faults: the update of a step is all-or-nothing. A signal (Ctrl-C's KeyboardInterrupt, a
+SIGTERM handler's SystemExit, an alarm) that arrives while the optimizer writes the weights is
+delivered when the step's update is complete, so an interrupted `fit` leaves the weights of
+the last completed step with the optimizer state that matches them; `model.history` keeps
+the finished epochs and `fit` can be called again.
 """
 import copy
 import math
-import signal
 import sys
 import threading
 import warnings
@@ -49,37 +49,6 @@ def _resolve_verbose(verbose):
     if verbose not in (0, 1, 2) or isinstance(verbose, bool):
         raise ValueError(f"`verbose` must be 'auto', 0, 1 or 2. Received: verbose={verbose!r}.")
     return verbose
-
-
-class _InterruptGuard:
-    """Holds a SIGINT that arrives during a weight update until the update is complete.
-
-    Installed only in the main thread and only where SIGINT has Python's default handler: a
-    process that ignores SIGINT (nohup, a background job) keeps ignoring it."""
-
-    def __init__(self):
-        self.in_update = False
-        self.pending = False
-        self._prev = None
-
-    def _handler(self, signum, frame):
-        if self.in_update:
-            self.pending = True
-        else:
-            raise KeyboardInterrupt
-
-    def __enter__(self):
-        self.in_update = self.pending = False
-        if threading.current_thread() is threading.main_thread() and \
-                signal.getsignal(signal.SIGINT) is signal.default_int_handler:
-            self._prev = signal.signal(signal.SIGINT, self._handler)
-        return self
-
-    def __exit__(self, *exc):
-        if self._prev is not None:
-            signal.signal(signal.SIGINT, self._prev)
-            self._prev = None
-        return False
 
 
 class _EpochLineLogger(callbacks_module.ProgbarLogger):
@@ -439,22 +408,13 @@ class Trainer:
             for m in st.weighted[k]:
                 m.update_state(ys[k], preds[k], sample_weight=sw)
 
-    def _train_step(self, st, xs, ys, sw, guard=None):
-        """One step on a batch; returns the batch's total loss."""
+    def _train_step(self, st, xs, ys, sw):
+        """One step on a batch; returns the batch's total loss. The optimizer's update is
+        all-or-nothing (signals deferred while it writes, see pyconv/_atomic.py)."""
         outs, ctx = st.plan.forward(xs, True)
         total, per, douts, preds = self._losses(st, outs, ys, sw)
         _, grads = st.plan.backward(ctx, douts)
-        # the update: all-or-nothing (a SIGINT meanwhile is held by the guard)
-        if guard is not None:
-            guard.in_update = True
-        try:
-            self.optimizer._apply(grads, st.params)
-        finally:
-            if guard is not None:
-                guard.in_update = False
-        if guard is not None and guard.pending:
-            guard.pending = False
-            raise KeyboardInterrupt
+        self.optimizer._apply(grads, st.params)
         self._track(st, len(xs[0]), total, per, ys, preds, sw)
         return total
 
@@ -606,51 +566,50 @@ class Trainer:
         nan_warned = any(isinstance(c, callbacks_module.TerminateOnNaN) for c in cbs)  # it reports
         train_step = self._train_step
 
-        with _InterruptGuard() as guard:
-            cbl.on_train_begin()
-            for epoch in range(initial_epoch, epochs):
-                if st is not None:
-                    self.reset_metrics()
-                cbl.on_epoch_begin(epoch)
-                step = -1
-                for step, (xb, yb, swb) in enumerate(adapter.epoch()):
-                    if convert:
-                        if not self.built:
-                            self._xs(xb, "the batch's x")
-                        if st is None or st is not self._compiled_state:
-                            st = self._state()
-                            self.reset_metrics() if step == 0 else None
-                        xb, yb, swb = self._convert_batch(st, xb, yb, swb, class_weight)
-                    if batch_begin_hooks:
-                        cbl.on_train_batch_begin(step)
-                    loss = train_step(st, xb, yb, swb, guard)
-                    if not nan_warned and not math.isfinite(loss):
-                        nan_warned = True
-                        warnings.warn(f"The loss became {loss} at epoch {epoch + 1}, step {step + 1} "
-                                      f"(the weights may now hold NaN/inf). Add "
-                                      f"callbacks.TerminateOnNaN() to stop training when this happens.",
-                                      RuntimeWarning, stacklevel=3)
-                    if batch_hooks:
-                        cbl.on_train_batch_end(step, self._logs(st))
-                    if self.stop_training:
-                        break
-                    if st is not self._compiled_state and self._compiled_state is not None:
-                        st = self._compiled_state   # a callback recompiled: the next step uses it
-                if step < 0:
-                    if epoch == initial_epoch:
-                        raise ValueError("The training data gave no batch (an empty generator or PyDataset): "
-                                         "nothing to train on.")
-                    break   # a finite generator ended: Keras would replay its first batches
-                logs = self._logs(st)
-                if val is not None and (epoch + 1) % validation_freq == 0:
-                    vlogs = self._evaluate_adapter(val, st.fresh(), val is not None and
-                                                   isinstance(val, data_adapters.ArrayAdapter) is False)
-                    logs.update({"val_" + k: v for k, v in sorted(vlogs.items())})
-                cbl.on_epoch_end(epoch, logs)
-                adapter.on_epoch_end()
-                if self.stop_training or getattr(adapter, "exhausted", False):
+        cbl.on_train_begin()
+        for epoch in range(initial_epoch, epochs):
+            if st is not None:
+                self.reset_metrics()
+            cbl.on_epoch_begin(epoch)
+            step = -1
+            for step, (xb, yb, swb) in enumerate(adapter.epoch()):
+                if convert:
+                    if not self.built:
+                        self._xs(xb, "the batch's x")
+                    if st is None or st is not self._compiled_state:
+                        st = self._state()
+                        self.reset_metrics() if step == 0 else None
+                    xb, yb, swb = self._convert_batch(st, xb, yb, swb, class_weight)
+                if batch_begin_hooks:
+                    cbl.on_train_batch_begin(step)
+                loss = train_step(st, xb, yb, swb)
+                if not nan_warned and not math.isfinite(loss):
+                    nan_warned = True
+                    warnings.warn(f"The loss became {loss} at epoch {epoch + 1}, step {step + 1} "
+                                  f"(the weights may now hold NaN/inf). Add "
+                                  f"callbacks.TerminateOnNaN() to stop training when this happens.",
+                                  RuntimeWarning, stacklevel=3)
+                if batch_hooks:
+                    cbl.on_train_batch_end(step, self._logs(st))
+                if self.stop_training:
                     break
-            cbl.on_train_end()
+                if st is not self._compiled_state and self._compiled_state is not None:
+                    st = self._compiled_state   # a callback recompiled: the next step uses it
+            if step < 0:
+                if epoch == initial_epoch:
+                    raise ValueError("The training data gave no batch (an empty generator or PyDataset): "
+                                     "nothing to train on.")
+                break   # a finite generator ended: Keras would replay its first batches
+            logs = self._logs(st)
+            if val is not None and (epoch + 1) % validation_freq == 0:
+                vlogs = self._evaluate_adapter(val, st.fresh(), val is not None and
+                                               isinstance(val, data_adapters.ArrayAdapter) is False)
+                logs.update({"val_" + k: v for k, v in sorted(vlogs.items())})
+            cbl.on_epoch_end(epoch, logs)
+            adapter.on_epoch_end()
+            if self.stop_training or getattr(adapter, "exhausted", False):
+                break
+        cbl.on_train_end()
         return history
 
     def _validation_adapter(self, vd, batch_size, steps, st):
@@ -774,8 +733,7 @@ class Trainer:
             st = self._state()
             ys = self._ys(y, len(xs[0]), st)
             sw = self._sample_weight(sample_weight, class_weight, ys, len(xs[0]), st)
-            with _InterruptGuard() as guard:
-                self._train_step(st, xs, ys, sw, guard)
+            self._train_step(st, xs, ys, sw)
             return self._result(st, {m.name: m.result() for m in st.all_metrics()}, return_dict)
         finally:
             self._fit_lock.release()
