@@ -87,6 +87,8 @@ def maxpool2d_fwd(cnp.ndarray inp, tuple geom, bint ref=False):
     cdef pool2d_shape s
     fill_pool2d_shape(&s, np.shape(inp), geom)
     cdef cnp.ndarray out = np.empty((s.N, s.P, s.Q, s.C), np.float32)
+    if out.size == 0:   # no image or no channel: nothing to do (and no loop over H x W)
+        return out
     cdef float *po = fptr(out, "out")
     cdef const float *px = fptr(inp, "input")
     cdef int status
@@ -105,6 +107,8 @@ def maxpool2d_bwd(cnp.ndarray dout, cnp.ndarray inp, tuple geom, bint ref=False,
     fill_pool2d_shape(&s, np.shape(inp), geom)
     check_dout(dout, (s.N, s.P, s.Q, s.C))
     cdef cnp.ndarray dinp = np.empty(np.shape(inp), np.float32)
+    if dinp.size == 0:   # no image or no channel: nothing to do (and no loop over H x W)
+        return dinp
     cdef float *pd = fptr(dinp, "dinp")
     cdef const float *pg = fptr(dout, "out_backprop")
     cdef const float *px = fptr(inp, "input")
@@ -124,6 +128,8 @@ def avgpool2d_fwd(cnp.ndarray inp, tuple geom, bint ref=False):
     cdef pool2d_shape s
     fill_pool2d_shape(&s, np.shape(inp), geom)
     cdef cnp.ndarray out = np.empty((s.N, s.P, s.Q, s.C), np.float32)
+    if out.size == 0:   # no image or no channel: nothing to do (and no loop over H x W)
+        return out
     cdef float *po = fptr(out, "out")
     cdef const float *px = fptr(inp, "input")
     cdef int status
@@ -139,6 +145,8 @@ def avgpool2d_bwd(cnp.ndarray dout, tuple input_shape, tuple geom, bint ref=Fals
     fill_pool2d_shape(&s, input_shape, geom)
     check_dout(dout, (s.N, s.P, s.Q, s.C))
     cdef cnp.ndarray dinp = np.empty((s.N, s.H, s.W, s.C), np.float32)
+    if dinp.size == 0:   # no image or no channel: nothing to do (and no loop over H x W)
+        return dinp
     cdef float *pd = fptr(dinp, "dinp")
     cdef const float *pg = fptr(dout, "out_backprop")
     cdef int status
@@ -154,6 +162,8 @@ def global_avgpool2d_fwd(cnp.ndarray inp, bint ref=False):
     check_4d(inp, "input")
     cdef int64_t N = inp.shape[0], H = inp.shape[1], W = inp.shape[2], C = inp.shape[3]
     cdef cnp.ndarray out = np.empty((N, C), np.float32)
+    if out.size == 0:   # no image or no channel: nothing to do (and no loop over H x W)
+        return out
     cdef float *po = fptr(out, "out")
     cdef const float *px = fptr(inp, "input")
     cdef int status
@@ -172,6 +182,8 @@ def global_avgpool2d_bwd(cnp.ndarray dout, tuple input_shape, bint ref=False):
     cdef int64_t N = input_shape[0], H = input_shape[1], W = input_shape[2], C = input_shape[3]
     check_dout(dout, (N, C))
     cdef cnp.ndarray dinp = np.empty((N, H, W, C), np.float32)
+    if dinp.size == 0:   # no image or no channel: nothing to do (and no loop over H x W)
+        return dinp
     cdef float *pd = fptr(dinp, "dinp")
     cdef const float *pg = fptr(dout, "out_backprop")
     cdef int status
@@ -188,6 +200,8 @@ def global_maxpool2d_fwd(cnp.ndarray inp, bint ref=False):
     check_4d(inp, "input")
     cdef int64_t N = inp.shape[0], H = inp.shape[1], W = inp.shape[2], C = inp.shape[3]
     cdef cnp.ndarray out = np.empty((N, C), np.float32)
+    if out.size == 0:   # no image or no channel: nothing to do (and no loop over H x W)
+        return out
     cdef float *po = fptr(out, "out")
     cdef const float *px = fptr(inp, "input")
     cdef int status
@@ -205,6 +219,8 @@ def global_maxpool2d_bwd(cnp.ndarray dout, cnp.ndarray inp, bint ref=False):
     cdef int64_t N = inp.shape[0], H = inp.shape[1], W = inp.shape[2], C = inp.shape[3]
     check_dout(dout, (N, C))
     cdef cnp.ndarray dinp = np.empty(np.shape(inp), np.float32)
+    if dinp.size == 0:   # no image or no channel: nothing to do (and no loop over H x W)
+        return dinp
     cdef float *pd = fptr(dinp, "dinp")
     cdef const float *pg = fptr(dout, "out_backprop")
     cdef const float *px = fptr(inp, "input")
@@ -228,6 +244,8 @@ def depthwise_maxpool2d_fwd(cnp.ndarray inp, int64_t D, bint ref=False):
         raise ValueError(f"the depth window must divide the input depth. "
                          f"Received: depth window={D}, input.shape={np.shape(inp)}.")
     cdef cnp.ndarray out = np.empty((N, H, W, C // D), np.float32)
+    if out.size == 0:   # no image or no channel: nothing to do (and no loop over H x W)
+        return out
     cdef float *po = fptr(out, "out")
     cdef const float *px = fptr(inp, "input")
     cdef int status
@@ -249,6 +267,8 @@ def depthwise_maxpool2d_bwd(cnp.ndarray dout, cnp.ndarray inp, int64_t D, bint r
                          f"Received: depth window={D}, input.shape={np.shape(inp)}.")
     check_dout(dout, (N, H, W, C // D))
     cdef cnp.ndarray dinp = np.empty(np.shape(inp), np.float32)
+    if dinp.size == 0:   # no image or no channel: nothing to do (and no loop over H x W)
+        return dinp
     cdef float *pd = fptr(dinp, "dinp")
     cdef const float *pg = fptr(dout, "out_backprop")
     cdef const float *px = fptr(inp, "input")

@@ -28,6 +28,7 @@ flushed and fsync'ed, then renamed over the destination (os.replace), so a crash
 leaves the previous file intact.
 """
 import json
+import math
 import os
 import tempfile
 import zipfile
@@ -44,21 +45,43 @@ class FileFormatError(ValueError):
     """A file that pyconv cannot load (a ValueError)."""
 
 
+MAX_HEADER_BYTES = 64 * 2**20   # a header is a few KB; more is a hostile file
+_NPY_SLACK = 4096               # an .npy member is its array's bytes plus a small header
+
+
+def _target(path):
+    """Where a save to `path` writes: through a symbolic link to the file it names (the link
+    stays a link), as `open(path, "w")` would."""
+    return os.path.realpath(path) if os.path.islink(path) else path
+
+
 def write_atomic(path, arrays):
-    """Write `arrays` (name -> ndarray) as an .npz archive at `path`, atomically."""
+    """Write `arrays` (name -> ndarray) as an .npz archive at `path`, atomically.
+
+    The file gets the mode a new file gets under the umask (or keeps an existing file's mode),
+    and a symbolic link is written through, not replaced."""
     path = _validate.filepath(path)
-    d = os.path.dirname(os.path.abspath(path))
+    target = _target(path)
+    d = os.path.dirname(os.path.abspath(target))
     if not os.path.isdir(d):
         raise FileNotFoundError(f"Cannot save to '{path}': the directory '{d}' does not exist.")
-    if os.path.isdir(path):
+    if os.path.isdir(target):
         raise IsADirectoryError(f"Cannot save to '{path}': it is a directory.")
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=d)
+    try:
+        mode = os.stat(target).st_mode & 0o7777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
+    # a short temporary name: the destination's own name may already be as long as allowed
+    fd, tmp = tempfile.mkstemp(prefix=".pyconv-", suffix=".tmp", dir=d)
     try:
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **arrays)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
+        os.chmod(tmp, mode)
+        os.replace(tmp, target)
     except BaseException:
         try:
             os.unlink(tmp)
@@ -91,9 +114,13 @@ def save(path, header, weights, opt_vars=None):
 def load(path):
     """(header, weights, optimizer arrays) from a pyconv file, every part checked.
 
+    Every size is checked before anything is decompressed or allocated: the header's member at
+    most MAX_HEADER_BYTES, each array's member the size its shape in the header implies. Any
+    failure to parse the file, whatever its cause, is a FileFormatError naming the file.
+
     Raises:
         FileNotFoundError: no such file.
-        FileFormatError (ValueError): not a pyconv file, truncated, corrupted, or newer.
+        FileFormatError (ValueError): not a pyconv file, truncated, corrupted, hostile, or newer.
     """
     path = _validate.filepath(path)
     if not os.path.exists(path):
@@ -105,21 +132,41 @@ def load(path):
         return FileFormatError(f"Cannot load '{path}': {problem}")
 
     try:
-        z = np.load(path, allow_pickle=False)
-        if not isinstance(z, np.lib.npyio.NpzFile):
-            raise bad("not a pyconv file (a single .npy array, not an archive).")
-        with z:
-            names = set(z.files)
-            if "header" not in names:
+        with open(path, "rb") as f:
+            if f.read(6) == b"\x93NUMPY":
+                raise bad("not a pyconv file (a single .npy array, not an archive).")
+        with zipfile.ZipFile(path) as z:
+            members = {}
+            for info in z.infolist():
+                if info.flag_bits & 0x1:
+                    raise bad("an encrypted archive member.")
+                if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+                    raise bad(f"an archive member with compression method {info.compress_type}.")
+                members[info.filename[:-4] if info.filename.endswith(".npy") else info.filename] = info
+
+            def read(key, max_bytes, what):
+                info = members.get(key)
+                if info is None:
+                    raise bad(f"{what} is missing.")
+                if info.file_size > max_bytes:
+                    raise bad(f"{what} would decompress to {info.file_size} bytes; at most {max_bytes} "
+                              f"are expected.")
+                with z.open(info) as f:
+                    return np.lib.format.read_array(f, allow_pickle=False)
+
+            if "header" not in members:
                 raise bad("not a pyconv file (no header).")
+            raw = read("header", MAX_HEADER_BYTES, "the header")
+            if raw.dtype != np.uint8 or raw.ndim != 1:
+                raise bad("not a pyconv file (unknown header).")
             try:
-                header = json.loads(bytes(z["header"]).decode("utf-8"))
-            except (UnicodeDecodeError, json.JSONDecodeError) as e:
-                raise bad(f"the header is corrupted ({e}).") from None
+                header = json.loads(bytes(raw).decode("utf-8"))
+            except (UnicodeDecodeError, ValueError, RecursionError) as e:
+                raise bad(f"the header is corrupted ({type(e).__name__}).") from None
             if not isinstance(header, dict) or header.get("format") != FORMAT:
                 raise bad("not a pyconv file (unknown header).")
             version = header.get("format_version")
-            if not isinstance(version, int) or version < 1:
+            if not isinstance(version, int) or isinstance(version, bool) or version < 1:
                 raise bad(f"invalid format_version {version!r}.")
             if version > FORMAT_VERSION:
                 raise bad(f"written with format version {version} by pyconv "
@@ -130,24 +177,42 @@ def load(path):
                 raise bad("the header has no weight list.")
             weights = []
             for i, spec in enumerate(specs):
-                key = f"w{i}"
-                if key not in names:
-                    raise bad(f"weight {i} ({spec.get('layer')}/{spec.get('name')}) is missing.")
-                a = z[key]
-                if a.dtype != np.float32 or list(a.shape) != list(spec.get("shape", [])):
-                    raise bad(f"weight {i} ({spec.get('layer')}/{spec.get('name')}) has shape {a.shape} "
-                              f"and dtype {a.dtype}; the header says {tuple(spec.get('shape', []))} float32.")
+                shape = spec.get("shape") if isinstance(spec, dict) else None
+                name = f"{spec.get('layer')}/{spec.get('name')}" if isinstance(spec, dict) else "?"
+                if not isinstance(shape, list) or not all(_validate.is_int(d) and 0 <= d < 2**40 for d in shape):
+                    raise bad(f"weight {i} ({name}) has an invalid shape {shape!r} in the header.")
+                nbytes = 4 * math.prod(shape)
+                a = read(f"w{i}", nbytes + _NPY_SLACK, f"weight {i} ({name})")
+                if a.dtype != np.float32 or list(a.shape) != shape:
+                    raise bad(f"weight {i} ({name}) has shape {a.shape} and dtype {a.dtype}; the header "
+                              f"says {tuple(shape)} float32.")
                 weights.append(a)
             opt = []
             st = header.get("optimizer_state")
             if st:
-                for i in range(int(st.get("count", 0))):
-                    if f"o{i}" not in names:
-                        raise bad(f"optimizer array {i} is missing.")
-                    opt.append(z[f"o{i}"])
+                if not isinstance(st, dict):
+                    raise bad("invalid optimizer_state.")
+                count, it = st.get("count"), st.get("iterations")
+                if not _validate.is_int(count) or not 0 <= count <= 16 * max(len(specs), 1):
+                    raise bad(f"invalid optimizer array count {count!r}.")
+                if not _validate.is_int(it) or it < 0:
+                    raise bad(f"invalid optimizer iterations {it!r}: an int >= 0 is expected.")
+                biggest = max((4 * math.prod(sp["shape"]) for sp in specs), default=0)
+                for i in range(count):
+                    a = read(f"o{i}", biggest + _NPY_SLACK, f"optimizer array {i}")
+                    if a.dtype != np.float32:
+                        raise bad(f"optimizer array {i} has dtype {a.dtype}; float32 is expected.")
+                    opt.append(a)
     except FileFormatError:
         raise
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError, zipfile.LargeZipFile) as e:
+    except MemoryError:
+        raise
+    except Exception as e:   # any other failure to parse is the file's: one documented error
         msg = str(e) or type(e).__name__
-        raise bad(f"the file is truncated or corrupted ({msg}).") from None
+        raise bad(f"the file is truncated or corrupted ({type(e).__name__}: {msg}).") from None
     return header, weights, opt
+
+
+def weight_budget(header):
+    """The number of weight values a file holds: a model rebuilt from it may allocate no more."""
+    return sum(math.prod(spec["shape"]) for spec in header["weights"])

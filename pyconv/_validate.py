@@ -25,9 +25,12 @@ def as_float32(x, name, ndim=None, min_ndim=None, convert=True):
     With convert=False the array is checked the same way but returned in its own dtype and
     layout (a dataset that `fit` converts batch by batch rather than copying whole).
     """
-    if isinstance(x, np.ndarray) and x.dtype == np.float32 and x.flags.c_contiguous:
+    if type(x) is np.ndarray and x.dtype == np.float32 and x.flags.c_contiguous:
         arr = x
     else:
+        if isinstance(x, np.ma.MaskedArray):
+            raise TypeError(f"`{name}` is a masked array: pyconv would ignore its mask. Fill it first "
+                            f"(`{name}.filled(value)`) or pass `np.asarray({name})` knowingly.")
         if isinstance(x, (str, bytes)):
             raise TypeError(f"`{name}` must be an array of numbers. Received: {name}={x!r}.")
         try:

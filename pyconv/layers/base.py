@@ -36,6 +36,9 @@ _generation = [0]
 
 # The `training` flag of the call being run, for layers called without one inside a `call`.
 _training = contextvars.ContextVar("pyconv_training", default=False)
+# While a model is rebuilt from a file: how many weight values it may still allocate (the
+# file's own count), so that a hostile config (units=2**22) fails before it allocates.
+weight_budget = contextvars.ContextVar("pyconv_weight_budget", default=None)
 
 
 def _snake(name):
@@ -221,6 +224,15 @@ class Layer:
             raise ValueError(f"`shape` must be a tuple of ints >= 0. Received: shape={shape!r}.")
         if initializer is None:
             initializer = "glorot_uniform" if len(shape) >= 2 else "zeros"
+        budget = weight_budget.get()
+        if budget is not None:
+            n = 1
+            for d in shape:
+                n *= int(d)
+            if n > budget[0]:
+                raise ValueError(f'Layer "{self.name}": weight {name or "variable"} of shape {tuple(shape)} is larger '
+                                 f"than what the file holds: the architecture and the weights disagree.")
+            budget[0] -= n
         if name is None:
             name = "variable" if not self._params else f"variable_{len(self._params)}"
         arr = np.ascontiguousarray(initializers.get(initializer)(tuple(int(d) for d in shape)),

@@ -128,6 +128,12 @@ class Sequential(Model):
         from ..layers import base
         base._generation[0] += 1
 
+    def _unbuild_layers(self):
+        """Undo a build that a failed load did: the graph and the layers' weights go."""
+        self._unbuild()
+        for l in self._layers:
+            _reset_layer(l)
+
     def build(self, input_shape=None):
         """Build every layer for inputs of `input_shape` ((batch, ...), batch may be None)."""
         if input_shape is None:
@@ -239,3 +245,15 @@ class Sequential(Model):
         if config.get("trainable") is False:
             model.trainable = False
         return model
+
+
+def _reset_layer(layer):
+    layer.built = False
+    layer._params = []
+    layer.input_shape = None
+    layer.output_shape = None
+    for attr in ("kernel", "bias"):
+        if attr in vars(layer):
+            setattr(layer, attr, None)
+    for sub in layer._sublayers():
+        _reset_layer(sub)

@@ -299,22 +299,57 @@ def load_weights(model, filepath):
 
 def _load_weights_checked(model, filepath, header, weights):
     from .sequential import Sequential
+    built_here = False
     if not model.built and isinstance(model, Sequential):
-        shape = (header.get("model") or {}).get("config", {}).get("build_input_shape")
+        mc = header.get("model")
+        shape = mc.get("config", {}).get("build_input_shape") if isinstance(mc, dict) and \
+            isinstance(mc.get("config"), dict) else None
         if shape is not None:
-            model.build(tuple(shape))
+            _rebuild(filepath, header, lambda: model.build(_shape_from_json(shape)))
+            built_here = True
+    try:
+        _copy_weights(model, filepath, header, weights)
+    except BaseException:
+        if built_here:   # a failed load leaves the model as it was: unbuilt
+            model._unbuild_layers()
+        raise
+
+
+def _copy_weights(model, filepath, header, weights):
     mine = list(zip(model._weight_names(), model.weights))
     specs = header["weights"]
     if len(mine) != len(specs):
         raise ValueError(f"Cannot load '{filepath}' into model \"{model.name}\": the file holds "
                          f"{len(specs)} weight arrays, the model has {len(mine)} (a different architecture).")
     for ((lname, wname), a), spec, w in zip(mine, specs, weights):
+        if not isinstance(spec, dict):
+            spec = {}
         if a.shape != w.shape:
             raise ValueError(f"Cannot load '{filepath}' into model \"{model.name}\": weight "
                              f"{lname}/{wname} has shape {a.shape} but the file's "
                              f"{spec.get('layer')}/{spec.get('name')} has shape {w.shape} (a different architecture).")
-    for (_, a), w in zip(mine, weights):
-        np.copyto(a, w)
+    from .. import _atomic
+    with _atomic.signals_deferred():   # all the new weights or all the old ones
+        for (_, a), w in zip(mine, weights):
+            np.copyto(a, w)
+
+
+def _rebuild(filepath, header, make):
+    """make() (building layers from the file's configs) with the allocation budget of the file's
+    weights; any failure is a ValueError naming the file."""
+    from ..layers import base
+    token = base.weight_budget.set([_saving.weight_budget(header)])
+    try:
+        return make()
+    except MemoryError:
+        raise
+    except ValueError as e:
+        raise ValueError(f"Cannot load '{filepath}': {e}") from None
+    except Exception as e:   # a hostile config: one documented error, whatever broke
+        raise ValueError(f"Cannot load '{filepath}': the architecture in the file is inconsistent "
+                         f"({type(e).__name__}: {e}).") from None
+    finally:
+        base.weight_budget.reset(token)
 
 
 def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
@@ -341,13 +376,7 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     mc = header.get("model") or {}
     if not isinstance(mc, dict):
         raise ValueError(f"Cannot load '{filepath}': the model description is not a dict.")
-    try:
-        model = deserialize_layer(mc, custom_objects)
-    except (TypeError, KeyError, AttributeError, IndexError, RecursionError) as e:
-        raise ValueError(f"Cannot load '{filepath}': the architecture in the file is inconsistent "
-                         f"({type(e).__name__}: {e}).") from None
-    except ValueError as e:
-        raise ValueError(f"Cannot load '{filepath}': {e}") from None
+    model = _rebuild(filepath, header, lambda: deserialize_layer(mc, custom_objects))
     from .model import Model
     if not isinstance(model, Model):
         raise ValueError(f"Cannot load '{filepath}': it holds a {type(model).__name__}, not a model.")
