@@ -320,7 +320,7 @@ CASES = [
      ValueError, r"Cannot load '.*a.npy': not a pyconv file \(a single .npy array, not an archive\)"),
     ("load_model of an .npz holding a pickle", lambda t: (np.savez(t / "p.npz", header=np.array([{"a": 1}], object)),
                                                           models.load_model(t / "p.npz")),
-     ValueError, r"Cannot load '.*p.npz': the file is truncated or corrupted \(Object arrays cannot be loaded"),
+     ValueError, r"Cannot load '.*p.npz': the file is truncated or corrupted \(ValueError: Object arrays cannot be loaded"),
     ("save onto a directory", lambda t: _model().save(t), IsADirectoryError, r"Cannot save to '.*': it is a directory"),
     ("save_weights into a missing directory", lambda t: _model().save_weights(t / "no" / "w"), FileNotFoundError,
      r"the directory '.*no' does not exist"),
