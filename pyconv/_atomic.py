@@ -1,30 +1,93 @@
-"""Blocks of code that run to their end: signals that arrive meanwhile are delivered after.
+"""Blocks of code that run to their end: a signal that arrives meanwhile is handled after.
 
 Python runs signal handlers (Ctrl-C's KeyboardInterrupt, a SIGTERM handler calling sys.exit,
-an alarm handler raising) in the main thread, between any two bytecodes: an update of many
-arrays could be cut anywhere. Inside `signals_deferred()` the main thread blocks the catchable
-signals (pthread_sigmask), so the kernel holds them; when the block ends they are delivered
-and their handlers run then. A signal the process ignores stays ignored; the faults (SIGSEGV,
-SIGBUS, SIGFPE, SIGILL) and SIGKILL/SIGSTOP are never blocked. Other threads need nothing:
-Python never runs a handler in them.
+an alarm handler raising) in the main thread, between bytecodes, whichever thread the kernel
+delivered the signal to: an update of many arrays could be cut anywhere by the handler's
+exception. While a `SignalGuard` is active (fit and train_on_batch hold one, in the main
+thread), every Python-level handler is wrapped: one that fires inside `committing()` is
+recorded and run when the outermost committing block ends, so its exception comes after the
+whole update. A signal the process ignores (SIG_IGN) or leaves to its default stays so: only
+Python handlers are wrapped, and each is put back when the guard ends.
 """
 import contextlib
 import signal
 import threading
 
-_NEVER = {getattr(signal, n) for n in ("SIGKILL", "SIGSTOP", "SIGSEGV", "SIGBUS", "SIGFPE", "SIGILL")
-          if hasattr(signal, n)}
-_BLOCK = {s for s in signal.valid_signals() if s not in _NEVER} if hasattr(signal, "valid_signals") else set()
+_state = threading.local()
+
+
+def _main():
+    return threading.current_thread() is threading.main_thread()
+
+
+class SignalGuard:
+    """Wrap the main thread's Python signal handlers for the length of a `with` block."""
+
+    def __init__(self):
+        self._saved = []
+        self.depth = 0
+        self.pending = []
+
+    def __enter__(self):
+        if not _main() or getattr(_state, "guard", None) is not None:
+            return self
+        for s in signal.valid_signals() if hasattr(signal, "valid_signals") else ():
+            try:
+                h = signal.getsignal(s)
+            except (ValueError, OSError):
+                continue
+            if callable(h):
+                w = self._wrap(h)
+                try:
+                    signal.signal(s, w)
+                except (ValueError, OSError):
+                    continue
+                self._saved.append((s, h, w))
+        _state.guard = self
+        return self
+
+    def _wrap(self, handler):
+        def deferred(signum, frame):
+            if self.depth:
+                self.pending.append((handler, signum))
+            else:
+                handler(signum, frame)
+        return deferred
+
+    def __exit__(self, *exc):
+        if getattr(_state, "guard", None) is self:
+            _state.guard = None
+            for s, h, w in reversed(self._saved):
+                if signal.getsignal(s) is w:   # a handler set meanwhile by user code stays
+                    signal.signal(s, h)
+            self._saved = []
+        return False
 
 
 @contextlib.contextmanager
-def signals_deferred():
-    if not _BLOCK or not hasattr(signal, "pthread_sigmask") or \
-            threading.current_thread() is not threading.main_thread():
-        yield
+def committing():
+    """The block runs to its end: the guard's wrapped handlers wait for it. Without an active
+    guard in this thread (a direct Optimizer.apply), one is held for the block itself."""
+    guard = getattr(_state, "guard", None)
+    if guard is None:
+        if not _main():
+            yield   # Python runs no signal handler in this thread: nothing can cut the block
+            return
+        with SignalGuard() as g, committing():
+            yield
+        del g
         return
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, _BLOCK)
+    guard.depth += 1
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+        guard.depth -= 1
+        if not guard.depth and guard.pending:
+            pending, guard.pending = guard.pending, []
+            for handler, signum in pending:
+                handler(signum, None)
+
+
+def signals_deferred():
+    """The optimizers' and loaders' name for `committing()`."""
+    return committing()

@@ -35,7 +35,7 @@ def as_float32(x, name, ndim=None, min_ndim=None, convert=True):
             raise TypeError(f"`{name}` must be an array of numbers. Received: {name}={x!r}.")
         try:
             arr = np.asarray(x)
-        except Exception as e:
+        except (TypeError, ValueError, OverflowError) as e:
             raise TypeError(f"`{name}` must be an array of numbers. Received: {name} of type "
                             f"{type(x).__name__} ({e}).") from None
         if arr.dtype.kind not in _OK_INPUT_KINDS:

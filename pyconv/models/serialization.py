@@ -299,15 +299,15 @@ def load_weights(model, filepath):
 
 def _load_weights_checked(model, filepath, header, weights):
     from .sequential import Sequential
-    built_here = False
+    built_here, shape = False, None
     if not model.built and isinstance(model, Sequential):
         mc = header.get("model")
         shape = mc.get("config", {}).get("build_input_shape") if isinstance(mc, dict) and \
             isinstance(mc.get("config"), dict) else None
-        if shape is not None:
-            _rebuild(filepath, header, lambda: model.build(_shape_from_json(shape)))
-            built_here = True
     try:
+        if shape is not None:
+            built_here = True
+            _rebuild(filepath, header, lambda: model.build(_shape_from_json(shape)))
         _copy_weights(model, filepath, header, weights)
     except BaseException:
         if built_here:   # a failed load leaves the model as it was: unbuilt
@@ -390,10 +390,14 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
                             else metrics_module.deserialize(m, custom_objects))
             wmets = _de_nest(cc.get("weighted_metrics"), lambda m: m if isinstance(m, str)
                              else metrics_module.deserialize(m, custom_objects))
-        except (TypeError, KeyError, AttributeError) as e:
-            raise ValueError(f"Cannot load '{filepath}': the compile configuration is inconsistent ({e}).") from None
-        model.compile(optimizer=opt, loss=loss, loss_weights=cc.get("loss_weights"), metrics=mets,
-                      weighted_metrics=wmets)
+            model.compile(optimizer=opt, loss=loss, loss_weights=cc.get("loss_weights"), metrics=mets,
+                          weighted_metrics=wmets)
+            model._state()
+        except MemoryError:
+            raise
+        except Exception as e:   # a hostile compile configuration: one documented error
+            raise ValueError(f"Cannot load '{filepath}': the compile configuration is inconsistent "
+                             f"({type(e).__name__}: {e}).") from None
         st = header.get("optimizer_state")
         if st:
             try:

@@ -29,7 +29,7 @@ import warnings
 
 import numpy as np
 
-from .. import _validate, callbacks as callbacks_module, losses, metrics as metrics_module, optimizers
+from .. import _atomic, _validate, callbacks as callbacks_module, losses, metrics as metrics_module, optimizers
 from .._progress import Progbar
 from ..layers.base import flatten, pack_like
 from . import data_adapters
@@ -564,8 +564,14 @@ class Trainer:
         batch_hooks = cbl.on_train_batch_end is not callbacks_module._noop
         batch_begin_hooks = cbl.on_train_batch_begin is not callbacks_module._noop
         nan_warned = any(isinstance(c, callbacks_module.TerminateOnNaN) for c in cbs)  # it reports
-        train_step = self._train_step
+        with _atomic.SignalGuard():
+            self._epochs(cbl, adapter, convert, st, val, class_weight, initial_epoch, epochs,
+                         validation_freq, batch_hooks, batch_begin_hooks, nan_warned)
+        return history
 
+    def _epochs(self, cbl, adapter, convert, st, val, class_weight, initial_epoch, epochs,
+                validation_freq, batch_hooks, batch_begin_hooks, nan_warned):
+        train_step = self._train_step
         cbl.on_train_begin()
         for epoch in range(initial_epoch, epochs):
             if st is not None:
@@ -588,7 +594,7 @@ class Trainer:
                     warnings.warn(f"The loss became {loss} at epoch {epoch + 1}, step {step + 1} "
                                   f"(the weights may now hold NaN/inf). Add "
                                   f"callbacks.TerminateOnNaN() to stop training when this happens.",
-                                  RuntimeWarning, stacklevel=3)
+                                  RuntimeWarning, stacklevel=4)
                 if batch_hooks:
                     cbl.on_train_batch_end(step, self._logs(st))
                 if self.stop_training:
@@ -602,15 +608,13 @@ class Trainer:
                 break   # a finite generator ended: Keras would replay its first batches
             logs = self._logs(st)
             if val is not None and (epoch + 1) % validation_freq == 0:
-                vlogs = self._evaluate_adapter(val, st.fresh(), val is not None and
-                                               isinstance(val, data_adapters.ArrayAdapter) is False)
+                vlogs = self._evaluate_adapter(val, st.fresh(), not isinstance(val, data_adapters.ArrayAdapter))
                 logs.update({"val_" + k: v for k, v in sorted(vlogs.items())})
             cbl.on_epoch_end(epoch, logs)
             adapter.on_epoch_end()
             if self.stop_training or getattr(adapter, "exhausted", False):
                 break
         cbl.on_train_end()
-        return history
 
     def _validation_adapter(self, vd, batch_size, steps, st):
         if data_adapters.is_batched(vd):
@@ -733,7 +737,8 @@ class Trainer:
             st = self._state()
             ys = self._ys(y, len(xs[0]), st)
             sw = self._sample_weight(sample_weight, class_weight, ys, len(xs[0]), st)
-            self._train_step(st, xs, ys, sw)
+            with _atomic.SignalGuard():
+                self._train_step(st, xs, ys, sw)
             return self._result(st, {m.name: m.result() for m in st.all_metrics()}, return_dict)
         finally:
             self._fit_lock.release()
