@@ -9,7 +9,6 @@ recorded and run when the outermost committing block ends, so its exception come
 whole update. A signal the process ignores (SIG_IGN) or leaves to its default stays so: only
 Python handlers are wrapped, and each is put back when the guard ends.
 """
-import contextlib
 import signal
 import threading
 
@@ -64,28 +63,37 @@ class SignalGuard:
         return False
 
 
-@contextlib.contextmanager
-def committing():
+class committing:
     """The block runs to its end: the guard's wrapped handlers wait for it. Without an active
-    guard in this thread (a direct Optimizer.apply), one is held for the block itself."""
-    guard = getattr(_state, "guard", None)
-    if guard is None:
-        if not _main():
-            yield   # Python runs no signal handler in this thread: nothing can cut the block
-            return
-        with SignalGuard() as g, committing():
-            yield
-        del g
-        return
-    guard.depth += 1
-    try:
-        yield
-    finally:
+    guard in this thread (a direct Optimizer.apply), one is held for the block itself. (A
+    class, not a generator: it runs once per training step.)"""
+
+    __slots__ = ("guard", "own")
+
+    def __enter__(self):
+        guard = getattr(_state, "guard", None)
+        self.own = None
+        if guard is None and _main():
+            self.own = guard = SignalGuard().__enter__()
+        self.guard = guard
+        if guard is not None:
+            guard.depth += 1
+        return self
+
+    def __exit__(self, *exc):
+        guard = self.guard
+        if guard is None:   # another thread: Python runs no signal handler here
+            return False
         guard.depth -= 1
-        if not guard.depth and guard.pending:
-            pending, guard.pending = guard.pending, []
-            for handler, signum in pending:
-                handler(signum, None)
+        try:
+            if not guard.depth and guard.pending:
+                pending, guard.pending = guard.pending, []
+                for handler, signum in pending:
+                    handler(signum, None)
+        finally:
+            if self.own is not None:
+                self.own.__exit__()
+        return False
 
 
 def signals_deferred():
