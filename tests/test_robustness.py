@@ -800,3 +800,56 @@ def test_arbitrary_exceptions_at_random_points_of_fit_save_and_load(tmp_path, mo
         m.save(path)
     monkeypatch.setattr(np, "savez", real_savez)
     assert path.read_bytes() == saved and os.listdir(tmp_path) == ["m.keras"]
+
+
+@pytest.mark.parametrize("trial", range(50))
+def test_threads_share_one_model_and_train_others(trial):
+    """Repeated 50 times: on one model, 2 threads predict and 2 evaluate while the main thread
+    fits it; 2 more threads fit models of their own. Every result equals the serial one."""
+    rng = np.random.default_rng(trial)
+    x, y = rng.random((48, 4)), rng.integers(0, 3, 48)
+    shared = _small_seq()
+    frozen = _small_seq()
+    frozen.set_weights(shared.get_weights())
+    want_p = frozen.predict(x, verbose=0)
+    want_e = frozen.evaluate(x, y, verbose=0)
+    solo = {}
+    for s in range(2):
+        utils.set_random_seed(100 + s)
+        m = _small_seq()
+        m.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0)
+        solo[s] = m.get_weights()
+    got, errors = {}, []
+
+    def predict(i):
+        got[("p", i)] = frozen.predict(x, verbose=0)
+
+    def evaluate(i):
+        got[("e", i)] = frozen.evaluate(x, y, verbose=0)
+
+    def train(s):
+        try:
+            m = models.Sequential([layers.Dense(6, activation="relu", input_shape=(4,)),
+                                   layers.Dense(3, activation="softmax")])
+            m.set_weights(solo_init[s])
+            m.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+            m.fit(x, y, batch_size=16, epochs=2, shuffle=False, verbose=0)
+            got[("f", s)] = m.get_weights()
+        except Exception as e:   # noqa: BLE001 -- reported below
+            errors.append(e)
+    solo_init = {}
+    for s in range(2):
+        utils.set_random_seed(100 + s)
+        solo_init[s] = _small_seq().get_weights()
+    ts = [threading.Thread(target=f, args=(i,)) for f in (predict, evaluate, train) for i in range(2)]
+    for t in ts:
+        t.start()
+    shared.fit(x, y, batch_size=16, epochs=1, verbose=0)
+    for t in ts:
+        t.join()
+    assert not errors, errors
+    for i in range(2):
+        np.testing.assert_array_equal(got[("p", i)], want_p)
+        assert got[("e", i)] == want_e
+        for a, b in zip(got[("f", i)], solo[i]):
+            assert np.array_equal(a, b)
