@@ -130,16 +130,21 @@ class ArrayAdapter:
                           None if ys is None else [None if y is None else np.empty((m,) + y.shape[1:], y.dtype)
                                                    for y in ys])
         xb_all, yb_all = self._bufs
+        # how each array is gathered, decided once: C (contiguous float32/float64, converted on
+        # the fly, both threads), NumPy's take (other float32), or a converting copy
+        modes = [0 if x.dtype in (np.float32, np.float64) and x.flags.c_contiguous else
+                 1 if x.dtype == np.float32 else 2 for x in xs]
+        gather = _kernels.gather_rows_into
         order = utils.get_rng().permutation(n).astype(np.int64, copy=False)
         for step in range(self.num_batches):
             lo, hi = step * bs, min(step * bs + bs, n)
             idx = order[lo:hi]
             xbs = []
-            for x, buf in zip(xs, xb_all):
+            for x, buf, mode in zip(xs, xb_all, modes):
                 xb = buf[:hi - lo]
-                if x.dtype in (np.float32, np.float64) and x.flags.c_contiguous:
-                    _kernels.gather_rows_into(xb, x, idx)   # C gathers (and converts) with both threads
-                elif x.dtype == np.float32:   # mode="clip": idx is valid, no buffering
+                if mode == 0:
+                    gather(xb, x, idx)
+                elif mode == 1:   # mode="clip": idx is valid, no buffering
                     x.take(idx, axis=0, out=xb, mode="clip")
                 else:   # (take's out= would cast its own garbage first: a warning)
                     np.copyto(xb, x[idx], casting="unsafe")
