@@ -30,7 +30,7 @@ except ImportError as e:  # the source tree's pyconv/ shadowing the installed pa
 __version__ = "0.1.0"
 
 _SUBMODULES = ("nn", "ops", "layers", "models", "optimizers", "losses", "metrics", "callbacks",
-               "datasets", "utils", "activations", "initializers")
+               "datasets", "utils", "activations", "initializers", "regularizers", "constraints")
 # Keras 3's top-level names: where each lives
 _NAMES = {"Model": "models", "Sequential": "models", "Input": "layers", "Layer": "layers",
           "KerasTensor": "_graph", "PyDataset": "models.data_adapters", "load_model": "models"}

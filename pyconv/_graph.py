@@ -200,7 +200,8 @@ class Graph:
 
 
 class _Step:
-    __slots__ = ("layer", "node", "ins", "struct", "outs", "fuse", "need_dx", "pidx", "run_bwd", "multi_out")
+    __slots__ = ("layer", "node", "ins", "struct", "outs", "fuse", "need_dx", "pidx", "run_bwd", "multi_out",
+                 "act")
 
 
 class Plan:
@@ -239,6 +240,7 @@ class Plan:
             st.outs = tuple(outs) if st.multi_out else outs[0]
             st.fuse = 0
             st.pidx = [pos[id(a)] for a in node.layer.trainable_weights if id(a) in pos]
+            st.act = None if st.multi_out else node.layer.__dict__.get("activity_regularizer")
             steps.append(st)
         self.nslots = len(slot)
         self.out_slots = [slot[id(t)] for t in graph.outputs]
@@ -261,7 +263,7 @@ class Plan:
             o = self.out_slots[k]
             a = by_out.get(o)
             if a is not None and consumers.get(o) == 1 and isinstance(a.layer, _ActivatedLayer) \
-                    and not a.fuse & RELU_FOLDED:
+                    and not a.fuse & RELU_FOLDED and a.act is None:
                 a.fuse |= FROM_LOGITS
                 self.fused_outputs.add(k)
         # Which values need a gradient: those computed from weights being trained (or from the
@@ -277,9 +279,11 @@ class Plan:
                 needs[o] = s.run_bwd
         self.steps = steps
         self.inputs_need_grad = inputs_need_grad
+        self.has_act = any(s.act is not None for s in steps)
 
     def forward(self, inputs, training):
-        """inputs: list of arrays (the graph's inputs). Returns (outputs list, ctx)."""
+        """inputs: list of arrays (the graph's inputs). Returns (outputs list, ctx); the
+        activity regularizers' penalty of the call is `penalty(ctx)`."""
         vals = [None] * self.nslots
         for i, a in zip(self.in_slots, inputs):
             vals[i] = a
@@ -294,7 +298,15 @@ class Plan:
             else:
                 vals[s.outs] = y
             ctxs.append(c)
-        return [vals[o] for o in self.out_slots], (ctxs, vals)
+        act = 0.0
+        if self.has_act:   # Keras 3: an activity penalty is divided by the batch size
+            n = max(len(inputs[0]), 1) if inputs else 1
+            act = sum(s.act(vals[s.outs]) / n for s in self.steps if s.act is not None)
+        return [vals[o] for o in self.out_slots], (ctxs, vals, act)
+
+    @staticmethod
+    def penalty(ctx):
+        return ctx[2]
 
     def predict(self, inputs):
         """Inference: the outputs only; each value is dropped once its last reader ran."""
@@ -304,7 +316,7 @@ class Plan:
         """Gradients from the output gradients (None for an output without a loss).
 
         Returns (input gradients or None, gradients aligned with `params`)."""
-        ctxs, vals = ctx
+        ctxs, vals, _ = ctx
         g = [None] * self.nslots
         for o, d in zip(self.out_slots, doutputs):
             if d is not None:
@@ -323,8 +335,12 @@ class Plan:
                 dy = pack_like(s.node.output_struct, dys)
             else:
                 dy = g[s.outs]
-                if dy is None:
+                if dy is None and s.act is None:
                     continue
+                if s.act is not None:
+                    y = vals[s.outs]
+                    r = s.act.gradient(y) / np.float32(max(len(y), 1))
+                    dy = r if dy is None else dy + r
             dx, grads = s.layer._bwd(ctxs[k], dy, s.need_dx, s.fuse)
             if s.pidx:
                 for i, gr in zip(s.pidx, grads):

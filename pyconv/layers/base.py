@@ -25,7 +25,7 @@ import warnings
 
 import numpy as np
 
-from .. import _tape, _validate, activations, initializers, utils
+from .. import _tape, _validate, activations, constraints, initializers, regularizers, utils
 
 __all__ = ["Layer"]
 
@@ -144,7 +144,8 @@ class Layer:
         return obj
 
     def __init__(self, name=None, trainable=True, dtype=None, input_shape=None,
-                 batch_input_shape=None, input_dim=None, batch_size=None, **kwargs):
+                 batch_input_shape=None, input_dim=None, batch_size=None, activity_regularizer=None,
+                 **kwargs):
         if kwargs:
             raise TypeError(f"Unrecognized keyword arguments passed to {type(self).__name__}: {kwargs}")
         if dtype not in (None, "float32", np.float32) and str(dtype) != "float32" and \
@@ -158,6 +159,8 @@ class Layer:
         self.input_shape = None
         self.output_shape = None
         self._params = []  # [(weight name, array, trainable)]
+        self._extras = {}  # id(weight) -> (regularizer, constraint), for those that have one
+        self.activity_regularizer = regularizers.get(activity_regularizer)
         self._inbound_nodes = []  # symbolic calls (pyconv/_graph.py)
         self._build_lock = threading.RLock()
         self.__dict__.setdefault("_tracked", [])
@@ -214,9 +217,7 @@ class Layer:
         if isinstance(shape, str) and name is None:   # pyconv's older (name, shape, ...) order
             shape, initializer, name = initializer, (dtype or "zeros"), shape
             dtype = None
-        if regularizer is not None or constraint is not None:
-            raise ValueError(f'Layer "{self.name}": weight regularizers and constraints are not supported '
-                             f"by pyconv yet. Received: regularizer={regularizer!r}, constraint={constraint!r}.")
+        regularizer, constraint = regularizers.get(regularizer), constraints.get(constraint)
         if dtype not in (None, "float32", np.float32):
             raise ValueError(f"pyconv weights are float32. Received: dtype={dtype!r}.")
         shape = () if shape is None else ((shape,) if _validate.is_int(shape) else tuple(shape))
@@ -238,7 +239,34 @@ class Layer:
         arr = np.ascontiguousarray(initializers.get(initializer)(tuple(int(d) for d in shape)),
                                    dtype=np.float32)
         self._params.append((name, arr, bool(trainable)))
+        if regularizer is not None or constraint is not None:
+            self._extras[id(arr)] = (regularizer, constraint)
         return arr
+
+    def _weight_extras(self):
+        """(weight, regularizer, constraint) of this layer's and its sub-layers' weights that
+        have either."""
+        out, seen = [], set()
+        for layer in [self] + self._all_sublayers():
+            for _, a, _ in layer._params:
+                e = layer.__dict__.get("_extras", {}).get(id(a))
+                if e is not None and id(a) not in seen:
+                    seen.add(id(a))
+                    out.append((a, e[0], e[1]))
+        return out
+
+    def _all_sublayers(self):
+        out = []
+        for l in self._sublayers():
+            out.append(l)
+            out.extend(l._all_sublayers())
+        return out
+
+    @property
+    def losses(self):
+        """The weight regularization penalties (floats) of this layer and its sub-layers.
+        (Activity penalties belong to a call: fit adds them to that step's loss.)"""
+        return [r(a) for a, r, _ in self._weight_extras() if r is not None]
 
     @property
     def weights(self):
@@ -524,6 +552,8 @@ class Layer:
     # ---- config ----------------------------------------------------------------------------------
     def get_config(self):
         cfg = {"name": self.name, "trainable": self.trainable, "dtype": "float32"}
+        if self.__dict__.get("activity_regularizer") is not None:
+            cfg["activity_regularizer"] = regularizers.serialize(self.activity_regularizer)
         if self._declared_input_shape is not None:
             cfg["batch_input_shape"] = list(self._declared_input_shape)
         auto = self.__dict__.get("_auto_config")
@@ -534,6 +564,9 @@ class Layer:
 
     @classmethod
     def from_config(cls, config):
+        config = dict(config)
+        if isinstance(config.get("activity_regularizer"), dict):
+            config["activity_regularizer"] = regularizers.deserialize(config["activity_regularizer"])
         return cls(**config)
 
     def __repr__(self):
@@ -606,9 +639,16 @@ class _ActivatedLayer(Layer):
 
     @classmethod
     def from_config(cls, config):
-        """The layer from get_config(): initializers given as their serialized dicts too."""
+        """The layer from get_config(): initializers, regularizers and constraints given as
+        their serialized dicts too."""
         config = dict(config)
         for k in ("kernel_initializer", "bias_initializer"):
             if isinstance(config.get(k), dict):
                 config[k] = initializers.deserialize(config[k])
+        for k in ("kernel_regularizer", "bias_regularizer", "activity_regularizer"):
+            if isinstance(config.get(k), dict):
+                config[k] = regularizers.deserialize(config[k])
+        for k in ("kernel_constraint", "bias_constraint"):
+            if isinstance(config.get(k), dict):
+                config[k] = constraints.deserialize(config[k])
         return cls(**config)

@@ -1,7 +1,7 @@
 """Conv2D: one conv2d kernel call per pass (bias, and relu, in the kernel's epilogue)."""
-from .. import _kernels, _validate, initializers, nn
+from .. import _kernels, _validate, constraints, initializers, nn, regularizers
 from .base import _ActivatedLayer, _shape_str
-from .core import _no_extras
+from .core import _extras_config
 
 __all__ = ["Conv2D", "Convolution2D"]
 
@@ -53,10 +53,11 @@ class Conv2D(_ActivatedLayer):
                  kernel_initializer="glorot_uniform", bias_initializer="zeros",
                  kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
                  kernel_constraint=None, bias_constraint=None, **kwargs):
-        super().__init__(**kwargs)
-        _no_extras(self, kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer,
-                   activity_regularizer=activity_regularizer, kernel_constraint=kernel_constraint,
-                   bias_constraint=bias_constraint)
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
         if data_format not in (None, "channels_last"):
             raise ValueError(f"`data_format` must be 'channels_last' (pyconv is NHWC). "
                              f"Received: data_format={data_format!r}.")
@@ -101,9 +102,11 @@ class Conv2D(_ActivatedLayer):
         if c is None:
             raise ValueError(f'Layer "{self.name}": the channel axis of the input must be known. '
                              f"Received: input_shape={_shape_str(input_shape)}.")
-        self.kernel = self.add_weight(self.kernel_size + (c, self.filters), self.kernel_initializer, name="kernel")
+        self.kernel = self.add_weight(self.kernel_size + (c, self.filters), self.kernel_initializer, name="kernel",
+                                      regularizer=self.kernel_regularizer, constraint=self.kernel_constraint)
         if self.use_bias:
-            self.bias = self.add_weight((self.filters,), self.bias_initializer, name="bias")
+            self.bias = self.add_weight((self.filters,), self.bias_initializer, name="bias",
+                                        regularizer=self.bias_regularizer, constraint=self.bias_constraint)
         self.built = True
 
     _can_fuse_relu = True
@@ -140,7 +143,8 @@ class Conv2D(_ActivatedLayer):
                 "dilation_rate": list(self.dilation_rate), "activation": self.activation.name,
                 "use_bias": self.use_bias,
                 "kernel_initializer": initializers.serialize(self.kernel_initializer),
-                "bias_initializer": initializers.serialize(self.bias_initializer)}
+                "bias_initializer": initializers.serialize(self.bias_initializer),
+                **_extras_config(self)}
 
 
 Convolution2D = Conv2D

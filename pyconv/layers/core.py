@@ -3,11 +3,23 @@ import math
 
 import numpy as np
 
-from .. import _kernels, _tape, _validate, initializers, utils
+from .. import _kernels, _tape, _validate, constraints, initializers, regularizers, utils
 from .base import Layer, _ActivatedLayer, _shape_str
 
 __all__ = ["InputLayer", "Input", "Dense", "Flatten", "Reshape", "Dropout", "Activation", "ReLU",
            "Softmax", "Lambda"]
+
+
+def _extras_config(layer):
+    """Keras' config keys for a layer's regularizers and constraints (those that are set)."""
+    cfg = {}
+    for k in ("kernel_regularizer", "bias_regularizer"):
+        if getattr(layer, k) is not None:
+            cfg[k] = regularizers.serialize(getattr(layer, k))
+    for k in ("kernel_constraint", "bias_constraint"):
+        if getattr(layer, k) is not None:
+            cfg[k] = constraints.serialize(getattr(layer, k))
+    return cfg
 
 
 def _no_extras(layer, **extras):
@@ -103,10 +115,12 @@ class Dense(_ActivatedLayer):
                  bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
                  activity_regularizer=None, kernel_constraint=None, bias_constraint=None,
                  lora_rank=None, **kwargs):
-        super().__init__(**kwargs)
-        _no_extras(self, kernel_regularizer=kernel_regularizer, bias_regularizer=bias_regularizer,
-                   activity_regularizer=activity_regularizer, kernel_constraint=kernel_constraint,
-                   bias_constraint=bias_constraint, lora_rank=lora_rank)
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
+        _no_extras(self, lora_rank=lora_rank)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
         self.units = _validate.positive_int(units, "units")
         self._set_activation(activation)
         self.use_bias = bool(use_bias)
@@ -128,9 +142,11 @@ class Dense(_ActivatedLayer):
         if input_shape[-1] is None:
             raise ValueError(f'Layer "{self.name}": the last axis of the input must be known. '
                              f"Received: input_shape={_shape_str(input_shape)}.")
-        self.kernel = self.add_weight((input_shape[-1], self.units), self.kernel_initializer, name="kernel")
+        self.kernel = self.add_weight((input_shape[-1], self.units), self.kernel_initializer, name="kernel",
+                                      regularizer=self.kernel_regularizer, constraint=self.kernel_constraint)
         if self.use_bias:
-            self.bias = self.add_weight((self.units,), self.bias_initializer, name="bias")
+            self.bias = self.add_weight((self.units,), self.bias_initializer, name="bias",
+                                        regularizer=self.bias_regularizer, constraint=self.bias_constraint)
         self.built = True
 
     _can_fuse_relu = True
@@ -153,7 +169,8 @@ class Dense(_ActivatedLayer):
         return {**super().get_config(), "units": self.units, "activation": self.activation.name,
                 "use_bias": self.use_bias,
                 "kernel_initializer": initializers.serialize(self.kernel_initializer),
-                "bias_initializer": initializers.serialize(self.bias_initializer)}
+                "bias_initializer": initializers.serialize(self.bias_initializer),
+                **_extras_config(self)}
 
 
 class Flatten(Layer):

@@ -27,6 +27,10 @@ class _CallPlan:
         self.params = model.trainable_weights
         self.fused_outputs = set()
 
+    @staticmethod
+    def penalty(ctx):
+        return 0.0
+
     def forward(self, inputs, training):
         m = self.model
         x = inputs[0] if len(inputs) == 1 else inputs

@@ -138,6 +138,13 @@ class _Compiled:
         self.need_probs = [any(not isinstance(m, metrics_module.SparseCategoricalAccuracy)
                                for m in self.metrics[k] + self.weighted[k]) for k in range(len(names))]
         self.params = self.plan.params
+        # weight regularizers (their penalty counts for every weight; their gradient for those
+        # trained) and constraints (applied after each update, inside the same commit)
+        extras = model._weight_extras()
+        pos = {id(p): i for i, p in enumerate(self.params)}
+        self.penalized = [(a, r) for a, r, _ in extras if r is not None]
+        self.reg_grads = [(pos[id(a)], r) for a, r, _ in extras if r is not None and id(a) in pos]
+        self.constrained = [(a, c) for a, _, c in extras if c is not None and id(a) in pos]
 
     def _metrics(self, spec, what):
         n = len(self.names)
@@ -408,19 +415,40 @@ class Trainer:
             for m in st.weighted[k]:
                 m.update_state(ys[k], preds[k], sample_weight=sw)
 
+    @staticmethod
+    def _penalty(st, ctx):
+        """The regularizers' share of the loss: weight penalties and this call's activity ones."""
+        p = st.plan.penalty(ctx)
+        for a, r in st.penalized:
+            p += r(a)
+        return p
+
     def _train_step(self, st, xs, ys, sw):
-        """One step on a batch; returns the batch's total loss. The optimizer's update is
-        all-or-nothing (signals deferred while it writes, see pyconv/_atomic.py)."""
+        """One step on a batch; returns the batch's total loss. The optimizer's update (and the
+        weight constraints after it) is all-or-nothing: signals deferred while it writes, see
+        pyconv/_atomic.py."""
         outs, ctx = st.plan.forward(xs, True)
         total, per, douts, preds = self._losses(st, outs, ys, sw)
         _, grads = st.plan.backward(ctx, douts)
-        self.optimizer._apply(grads, st.params)
+        if st.penalized or getattr(st.plan, "has_act", False):
+            total += self._penalty(st, ctx)
+            for i, r in st.reg_grads:
+                grads[i] = grads[i] + r.gradient(st.params[i])
+        if st.constrained:
+            with _atomic.committing():
+                self.optimizer._apply(grads, st.params)
+                for a, c in st.constrained:
+                    np.copyto(a, c(a))
+        else:
+            self.optimizer._apply(grads, st.params)
         self._track(st, len(xs[0]), total, per, ys, preds, sw)
         return total
 
     def _test_step(self, st, xs, ys, sw):
-        outs, _ = st.plan.forward(xs, False)
+        outs, ctx = st.plan.forward(xs, False)
         total, per, _, preds = self._losses(st, outs, ys, sw)
+        if st.penalized or getattr(st.plan, "has_act", False):
+            total += self._penalty(st, ctx)
         self._track(st, len(xs[0]), total, per, ys, preds, sw)
 
     @staticmethod
