@@ -137,6 +137,8 @@ class _Compiled:
         self.logits_out = [getattr(l, "from_logits", False) for l in self.losses]
         self.need_probs = [any(not isinstance(m, metrics_module.SparseCategoricalAccuracy)
                                for m in self.metrics[k] + self.weighted[k]) for k in range(len(names))]
+        self.logit_path = [f or lo for f, lo in zip(self.fused, self.logits_out)]
+        self.probs_of_logits = [f and p for f, p in zip(self.fused, self.need_probs)]
         self.params = self.plan.params
         # weight regularizers (their penalty counts for every weight; their gradient for those
         # trained) and constraints (applied after each update, inside the same commit)
@@ -378,30 +380,26 @@ class Trainer:
     def _losses(self, st, outs, ys, sw):
         """(total loss, per-output losses, output gradients, predictions for the metrics)."""
         total, per, douts, preds = 0.0, [], [], []
-        for k, (out, y, loss) in enumerate(zip(outs, ys, st.losses)):
+        for k, (out, y, loss, lw) in enumerate(zip(outs, ys, st.losses, st.loss_weights)):
             if loss is None:
-                douts.append(None)
                 per.append(None)
+                douts.append(None)
                 preds.append(out)
                 continue
-            if st.fused[k] or st.logits_out[k]:
+            if st.logit_path[k]:
                 vals, d = loss._values_and_grad_logits(y, out)
             else:
                 vals, d = loss._values_and_grad(y, out)
-            pred = st.acts[k].forward(out) if st.fused[k] and st.need_probs[k] else out
-            if sw is not None:
-                w = sw.reshape((len(sw),) + (1,) * (vals.ndim - 1)) if vals.ndim else sw
-                vals = vals.reshape(len(sw), -1) * sw[:, None] if vals.size != len(sw) else vals * sw
+            if sw is not None:   # Keras 3: sum(w * loss) / N, and so the gradient
+                vals = (vals.reshape(len(sw), -1) * sw[:, None]).reshape(vals.shape)
                 d = d * sw.reshape((len(sw),) + (1,) * (d.ndim - 1))
-                del w
             lk = _mean64(vals) if vals.size else 0.0
-            lw = st.loss_weights[k]
             if lw != 1.0:
                 d = d * np.float32(lw)
             total += lw * lk
             per.append(lk)
             douts.append(d)
-            preds.append(pred)
+            preds.append(st.acts[k].forward(out) if st.probs_of_logits[k] else out)
         return total, per, douts, preds
 
     def _track(self, st, bs, total, per, ys, preds, sw):
