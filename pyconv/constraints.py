@@ -11,6 +11,8 @@ kernel (in, out); [0, 1, 2] for a conv kernel (R, S, C, K): each filter):
 """
 import numpy as np
 
+from . import _registry
+
 __all__ = ["Constraint", "MaxNorm", "NonNeg", "UnitNorm", "MinMaxNorm", "get", "serialize", "deserialize"]
 
 _EPS = 1e-7
@@ -93,39 +95,17 @@ class MinMaxNorm(Constraint):
 _ALIASES = {"max_norm": MaxNorm, "maxnorm": MaxNorm, "non_neg": NonNeg, "nonneg": NonNeg,
             "unit_norm": UnitNorm, "unitnorm": UnitNorm, "min_max_norm": MinMaxNorm, "minmaxnorm": MinMaxNorm}
 _CLASSES = {c.__name__: c for c in (MaxNorm, NonNeg, UnitNorm, MinMaxNorm)}
+_REGISTRY = _registry.Registry('constraint', Constraint, _ALIASES, _CLASSES.values(), plain_callables=True)
 
 
 def get(identifier):
-    """A Constraint from None, a name ('max_norm', 'non_neg', 'unit_norm', 'min_max_norm'), a
-    config dict, an instance, or a callable w -> w."""
-    if identifier is None or isinstance(identifier, Constraint):
-        return identifier
-    if isinstance(identifier, str):
-        cls = _ALIASES.get(identifier.lower()) or _CLASSES.get(identifier)
-        if cls is None:
-            raise ValueError(f"Could not interpret constraint identifier: {identifier!r}. Valid names: "
-                             f"{', '.join(repr(k) for k in _ALIASES)}.")
-        return cls()
-    if isinstance(identifier, dict):
-        return deserialize(identifier)
-    if callable(identifier):
-        return identifier
-    raise ValueError(f"Could not interpret constraint identifier: {identifier!r}.")
+    """A constraint from None, a name (see _ALIASES), a config dict or an instance, or a callable w -> w."""
+    return _REGISTRY.get(identifier)
 
 
-def serialize(c):
-    if c is None:
-        return None
-    if not isinstance(c, Constraint):
-        raise ValueError(f"A constraint that is a plain function cannot be saved: {c!r}.")
-    return {"class_name": type(c).__name__, "config": c.get_config()}
+def serialize(obj):
+    return _REGISTRY.serialize(obj)
 
 
 def deserialize(config, custom_objects=None):
-    if config is None:
-        return None
-    name = config.get("class_name") if isinstance(config, dict) else None
-    cls = (custom_objects or {}).get(name) or _CLASSES.get(name)
-    if cls is None:
-        raise ValueError(f"Unknown constraint class {name!r}. Known: {', '.join(_CLASSES)}.")
-    return cls.from_config(config.get("config", {}))
+    return _REGISTRY.deserialize(config, custom_objects)

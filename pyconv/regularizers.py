@@ -9,6 +9,8 @@ Keras 3 does. Penalties are summed in float64; gradients are float32 arrays like
 """
 import numpy as np
 
+from . import _registry
+
 __all__ = ["Regularizer", "L1", "L2", "L1L2", "get", "serialize", "deserialize"]
 
 
@@ -95,39 +97,17 @@ class L2(L1L2):
 
 _ALIASES = {"l1": L1, "l2": L2, "l1l2": L1L2}
 _CLASSES = {c.__name__: c for c in (L1, L2, L1L2)}
+_REGISTRY = _registry.Registry('regularizer', Regularizer, _ALIASES, _CLASSES.values(), plain_callables=False)
 
 
 def get(identifier):
-    """A Regularizer from None, a name ('l1', 'l2', 'l1l2'), a config dict or an instance.
-
-    Raises:
-        ValueError: an unknown name or config.
-    """
-    if identifier is None or isinstance(identifier, Regularizer):
-        return identifier
-    if isinstance(identifier, str):
-        cls = _ALIASES.get(identifier.lower()) or _CLASSES.get(identifier)
-        if cls is None:
-            raise ValueError(f"Could not interpret regularizer identifier: {identifier!r}. Valid names: "
-                             f"{', '.join(repr(k) for k in _ALIASES)}.")
-        return cls()
-    if isinstance(identifier, dict):
-        return deserialize(identifier)
-    if callable(identifier):
-        raise ValueError(f"A regularizer must be a pyconv.regularizers.Regularizer (its gradient is needed). "
-                         f"Received: {identifier!r}.")
-    raise ValueError(f"Could not interpret regularizer identifier: {identifier!r}.")
+    """A regularizer from None, a name (see _ALIASES), a config dict or an instance."""
+    return _REGISTRY.get(identifier)
 
 
-def serialize(reg):
-    return None if reg is None else {"class_name": type(reg).__name__, "config": reg.get_config()}
+def serialize(obj):
+    return _REGISTRY.serialize(obj)
 
 
 def deserialize(config, custom_objects=None):
-    if config is None:
-        return None
-    name = config.get("class_name") if isinstance(config, dict) else None
-    cls = (custom_objects or {}).get(name) or _CLASSES.get(name)
-    if cls is None:
-        raise ValueError(f"Unknown regularizer class {name!r}. Known: {', '.join(_CLASSES)}.")
-    return cls.from_config(config.get("config", {}))
+    return _REGISTRY.deserialize(config, custom_objects)

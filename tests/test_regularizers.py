@@ -118,7 +118,7 @@ def test_bad_regularizers_and_constraints():
         layers.Dense(2, kernel_regularizer="l3")
     with pytest.raises(ValueError, match=r"`l2` must be a float >= 0. Received: l2=-1"):
         regularizers.L2(-1)
-    with pytest.raises(ValueError, match=r"A regularizer must be a pyconv.regularizers.Regularizer"):
+    with pytest.raises(ValueError, match=r"Could not interpret regularizer identifier: <function .*a pyconv.regularizers.Regularizer is expected"):
         layers.Dense(2, kernel_regularizer=lambda w: 0.0)
     with pytest.raises(ValueError, match=r"Could not interpret constraint identifier: 'max'"):
         layers.Dense(2, kernel_constraint="max")
