@@ -17,10 +17,14 @@ import math
 import sys
 import time
 
+import numpy as np
+
 __all__ = ["Progbar"]
 
 
 def _fmt_value(v):
+    if not isinstance(v, (int, float)):   # an array result (F1Score per class): its mean, as Keras
+        v = float(np.mean(v))
     return f" {v:.4f}" if abs(v) > 1e-3 else f" {v:.4e}"
 
 
