@@ -182,9 +182,11 @@ def test_shared_layer_merges_and_two_outputs_gradients():
 
 @settings(max_examples=12, deadline=None)
 @given(n=st.integers(1, 3), c=st.integers(1, 5), k=st.integers(1, 4), branch=st.sampled_from(
-    ["add", "subtract", "multiply", "average", "maximum", "minimum", "concatenate"]))
+    ["add", "subtract", "multiply", "average", "concatenate"]))
 def test_graph_gradients_match_finite_differences(n, c, k, branch):
-    """A diamond (one input read by two branches, merged) with a nested model on one branch."""
+    """A diamond (one input read by two branches, merged) with a nested model on one branch.
+    (Maximum and Minimum have a kink where the branches meet, which a step of 1e-2 may cross:
+    tests/test_merging.py checks them on inputs drawn apart.)"""
     utils.clear_session()
     inp = pyconv.Input((c,))
     inner_in = pyconv.Input((c,))

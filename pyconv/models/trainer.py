@@ -599,6 +599,7 @@ class Trainer:
                 validation_freq, batch_hooks, batch_begin_hooks, nan_warned):
         train_step = self._train_step
         cbl.on_train_begin()
+        initial_epoch, skip = cbl.start_position(initial_epoch)   # a BackupAndRestore resumes
         for epoch in range(initial_epoch, epochs):
             if st is not None:
                 self.reset_metrics()
@@ -612,6 +613,9 @@ class Trainer:
                         st = self._state()
                         self.reset_metrics() if step == 0 else None
                     xb, yb, swb = self._convert_batch(st, xb, yb, swb, class_weight)
+                if skip:   # trained before the interruption: drawn, in the same order, not trained on
+                    skip -= 1
+                    continue
                 if batch_begin_hooks:
                     cbl.on_train_batch_begin(step)
                 loss = train_step(st, xb, yb, swb)
