@@ -56,8 +56,15 @@ def _target(path):
 
 
 def write_atomic(path, arrays):
-    """Write `arrays` (name -> ndarray) as an .npz archive at `path`, atomically.
+    """Write `arrays` (name -> ndarray) as an .npz archive at `path`, atomically."""
+    write_file_atomic(path, lambda f: np.savez(f, **arrays))
 
+
+def write_file_atomic(path, write):
+    """Call `write(f)` on a temporary file beside `path`, then make it `path`, atomically.
+
+    The temporary file is flushed and fsync'ed, then renamed over the destination (os.replace),
+    so a crash or an exception mid-write leaves the previous file intact and nothing behind.
     The file gets the mode a new file gets under the umask (or keeps an existing file's mode),
     and a symbolic link is written through, not replaced."""
     path = _validate.filepath(path)
@@ -77,7 +84,7 @@ def write_atomic(path, arrays):
     fd, tmp = tempfile.mkstemp(prefix=".pyconv-", suffix=".tmp", dir=d)
     try:
         with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, mode)

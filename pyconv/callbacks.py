@@ -944,30 +944,9 @@ def _layer_generators(layer, out=None, seen=None):
 
 
 def _write_text_atomic(path, text):
-    """Write `text` to `path` atomically (a temporary file in the same directory, fsync'ed,
-    renamed over `path`), as pyconv/_saving.py writes models."""
-    d = os.path.dirname(os.path.abspath(path))
-    umask = os.umask(0)
-    os.umask(umask)
-    fd, tmp = tempfile.mkstemp(prefix=".pyconv-", suffix=".tmp", dir=d)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~umask)   # the mode of a new file, not mkstemp's 0o600
-        os.replace(tmp, path)
-    except BaseException:
-        _remove(tmp)
-        raise
-    try:   # make the rename durable (best effort)
-        dfd = os.open(d, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
-    except OSError:
-        pass
+    """Write `text` to `path` atomically, as pyconv/_saving.py writes models."""
+    from . import _saving
+    _saving.write_file_atomic(path, lambda f: f.write(text.encode("utf-8")))
 
 
 def _remove(path):
