@@ -1,9 +1,51 @@
-/* optim_avx2.c -- the Adam loop of optim_loop.h compiled with this ISA's flags (and no FMA
- * contraction, so the result stays bitwise the portable one). */
+/* optim_avx2.c -- the optimizer loops of optim_loop.h compiled with the AVX2 flags (and
+ * no FMA contraction, so the result stays bitwise the portable one). Chosen by optim.c. */
 #include "optim_loop.h"
 
-void adam_update_avx2(float *p, float *m, float *v, const float *g, int64_t n, float alpha,
-                      float c1, float c2, float epsilon)
+void sgd_update_avx2(float *p, float *m, const float *g, int64_t n, const sgd_coefs *c)
 {
-    adam_loop(p, m, v, g, n, alpha, c1, c2, epsilon);
+    sgd_loop(p, m, g, n, c);
+}
+
+void rmsprop_update_avx2(float *p, float *v, float *mom, float *avg, const float *g, int64_t n,
+                         const rmsprop_coefs *c)
+{
+    rmsprop_loop(p, v, mom, avg, g, n, c);
+}
+
+void adam_update_avx2(float *p, float *m, float *v, float *vhat, const float *g, int64_t n,
+                      const adam_coefs *c)
+{
+    adam_loop(p, m, v, vhat, g, n, c);
+}
+
+void nadam_update_avx2(float *p, float *m, float *v, const float *g, int64_t n, const nadam_coefs *c)
+{
+    nadam_loop(p, m, v, g, n, c);
+}
+
+void adamax_update_avx2(float *p, float *m, float *u, const float *g, int64_t n, const adamax_coefs *c)
+{
+    adamax_loop(p, m, u, g, n, c);
+}
+
+void adagrad_update_avx2(float *p, float *acc, const float *g, int64_t n, const adagrad_coefs *c)
+{
+    adagrad_loop(p, acc, g, n, c);
+}
+
+void adadelta_update_avx2(float *p, float *ag, float *ad, const float *g, int64_t n,
+                          const adadelta_coefs *c)
+{
+    adadelta_loop(p, ag, ad, g, n, c);
+}
+
+void lion_update_avx2(float *p, float *m, const float *g, int64_t n, const lion_coefs *c)
+{
+    lion_loop(p, m, g, n, c);
+}
+
+void ema_update_avx2(float *avg, const float *p, int64_t n, float momentum, float c)
+{
+    ema_loop(avg, p, n, momentum, c);
 }

@@ -171,9 +171,87 @@ int depthwise_maxpool2d_backward(float *dinp, const float *dout, const float *in
 int depthwise_maxpool2d_backward_ref(float *dinp, const float *dout, const float *inp,
                                      int64_t N, int64_t H, int64_t W, int64_t C, int64_t D);
 
-/* ---- optimizers: optim.c ---------------------------------------------------------------- */
-/* Keras 3's Adam step on n floats, in place: c1 = 1 - beta_1, c2 = 1 - beta_2. */
-void adam_update(float *p, float *m, float *v, const float *g, int64_t n, float alpha,
-                 float c1, float c2, float epsilon);
+/* ---- optimizers: optim.c (loops in optim_loop.h, one build per ISA) ----------------------
+ * One optimizer step on ONE parameter array of n floats, in place: p (the parameter), its
+ * slots (Keras 3's optimizer variables of the same shape: m, v, ...) updated in place, g (the
+ * gradient) read. Every kernel first applies weight decay when wd != 0 -- p -= p * wd * lr,
+ * Keras 3's BaseOptimizer rule -- then the rule written beside it, in float32, in exactly that
+ * order of operations, with no FMA contraction: the result is bitwise the NumPy rule of
+ * pyconv/optimizers.py on every ISA and thread count. The coefficients are float32 scalars
+ * computed in Python once per step (Keras computes them from `iterations`).
+ * A slot that exists only for some settings (SGD's momentum, RMSprop's momentum and average,
+ * Adam's vhat) is NULL otherwise, and the rule skips it. The kernels cannot fail: pointers and
+ * sizes are checked by the caller (pyconv/_optim.pxi checks a whole parameter list before
+ * updating any of it).
+ * Each has a `_ref` twin: the plain serial loop, the specification and the tests' oracle. */
+
+/* SGD. momentum == 0: p -= g*lr (m NULL). Else m = m*momentum - g*lr, then
+ * p += m, or with nesterov p += m*momentum - g*lr. */
+typedef struct { float lr, wd, momentum; int nesterov; } sgd_coefs;
+void sgd_update(float *p, float *m, const float *g, int64_t n, const sgd_coefs *c);
+void sgd_update_ref(float *p, float *m, const float *g, int64_t n, const sgd_coefs *c);
+
+/* RMSprop. c_rho = 1 - rho (rounded once).  v = rho*v + c_rho*(g*g);
+ * centered (avg not NULL): avg = rho*avg + c_rho*g, den = (v - avg*avg) + epsilon,
+ * else den = v + epsilon;  inc = (lr*g) / sqrt(den);
+ * mom not NULL (momentum > 0): mom = momentum*mom + inc, p -= mom;  else p -= inc. */
+typedef struct { float lr, wd, rho, c_rho, momentum, epsilon; } rmsprop_coefs;
+void rmsprop_update(float *p, float *v, float *mom, float *avg, const float *g, int64_t n,
+                    const rmsprop_coefs *c);
+void rmsprop_update_ref(float *p, float *v, float *mom, float *avg, const float *g, int64_t n,
+                        const rmsprop_coefs *c);
+
+/* Adam (AdamW: wd != 0). c1 = 1 - beta_1, c2 = 1 - beta_2, alpha = lr*sqrt(1 - beta_2^t)
+ * / (1 - beta_1^t).  m += (g - m)*c1;  v += (g*g - v)*c2;  amsgrad (vhat not NULL):
+ * vhat = max(vhat, v) (NaN wins, as NumPy's maximum), used for v;
+ * p -= (m*alpha) / (sqrt(v) + epsilon). */
+typedef struct { float lr, wd, alpha, c1, c2, epsilon; } adam_coefs;
+void adam_update(float *p, float *m, float *v, float *vhat, const float *g, int64_t n,
+                 const adam_coefs *c);
+void adam_update_ref(float *p, float *m, float *v, float *vhat, const float *g, int64_t n,
+                     const adam_coefs *c);
+
+/* Nadam. m += (g - m)*c1;  v += (g*g - v)*c2;
+ * m_hat = (u_next*m)/d_next + (c_u*g)/d_now;  v_hat = v/d_v;
+ * p -= (m_hat*lr) / (sqrt(v_hat) + epsilon)
+ * with Keras's u_t_1 = u_next, 1 - u_t = c_u, 1 - u_product_t_1 = d_next,
+ * 1 - u_product_t = d_now, 1 - beta_2^t = d_v. */
+typedef struct { float lr, wd, c1, c2, u_next, d_next, c_u, d_now, d_v, epsilon; } nadam_coefs;
+void nadam_update(float *p, float *m, float *v, const float *g, int64_t n, const nadam_coefs *c);
+void nadam_update_ref(float *p, float *m, float *v, const float *g, int64_t n,
+                      const nadam_coefs *c);
+
+/* Adamax. m += (g - m)*c1;  u = max(beta_2*u, |g|) (NaN wins, as NumPy's maximum);
+ * p -= (lr*m) / (d*(u + epsilon)), d = 1 - beta_1^t. */
+typedef struct { float lr, wd, c1, beta_2, d, epsilon; } adamax_coefs;
+void adamax_update(float *p, float *m, float *u, const float *g, int64_t n,
+                   const adamax_coefs *c);
+void adamax_update_ref(float *p, float *m, float *u, const float *g, int64_t n,
+                       const adamax_coefs *c);
+
+/* Adagrad. acc += g*g;  p -= (lr*g) / sqrt(acc + epsilon). */
+typedef struct { float lr, wd, epsilon; } adagrad_coefs;
+void adagrad_update(float *p, float *acc, const float *g, int64_t n, const adagrad_coefs *c);
+void adagrad_update_ref(float *p, float *acc, const float *g, int64_t n, const adagrad_coefs *c);
+
+/* Adadelta. c_rho = 1 - rho.  ag = rho*ag + c_rho*(g*g);
+ * d = -((sqrt(ad + epsilon)*g) / sqrt(ag + epsilon));  ad = rho*ad + c_rho*(d*d);  p += lr*d. */
+typedef struct { float lr, wd, rho, c_rho, epsilon; } adadelta_coefs;
+void adadelta_update(float *p, float *ag, float *ad, const float *g, int64_t n,
+                     const adadelta_coefs *c);
+void adadelta_update_ref(float *p, float *ag, float *ad, const float *g, int64_t n,
+                         const adadelta_coefs *c);
+
+/* Lion. c1 = 1 - beta_1, c2 = 1 - beta_2 (each rounded from float32 beta, as Keras).
+ * p -= lr * sign(m*beta_1 + g*c1) (sign as NumPy's: 0 for +-0, NaN for NaN);
+ * m = m*beta_2 + g*c2. */
+typedef struct { float lr, wd, beta_1, c1, beta_2, c2; } lion_coefs;
+void lion_update(float *p, float *m, const float *g, int64_t n, const lion_coefs *c);
+void lion_update_ref(float *p, float *m, const float *g, int64_t n, const lion_coefs *c);
+
+/* The exponential moving average of the weights (use_ema): avg = momentum*avg + c*p,
+ * c = 1 - momentum (rounded once). */
+void ema_update(float *avg, const float *p, int64_t n, float momentum, float c);
+void ema_update_ref(float *avg, const float *p, int64_t n, float momentum, float c);
 
 #endif /* PYCONV_H */

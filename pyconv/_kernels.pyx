@@ -46,8 +46,6 @@ cdef extern from "pyconv.h" nogil:
                     int64_t N, int64_t row)
     int gather_rows_ref(float *out, const void *x, int x_is_f64, const int64_t *idx, int64_t n,
                         int64_t N, int64_t row)
-    void adam_update(float *p, float *m, float *v, const float *g, int64_t n, float alpha,
-                     float c1, float c2, float epsilon)
 
 ISA_NAMES = ("generic", "avx2", "avx512")
 
@@ -262,56 +260,7 @@ def gather_rows_into(cnp.ndarray out, cnp.ndarray x, cnp.ndarray idx, bint ref=F
     return out
 
 
-cdef int adam_one(cnp.ndarray p, cnp.ndarray m, cnp.ndarray v, cnp.ndarray g, float alpha,
-                  float c1, float c2, float epsilon) except -1:
-    if not (cnp.PyArray_SAMESHAPE(p, m) and cnp.PyArray_SAMESHAPE(p, v) and cnp.PyArray_SAMESHAPE(p, g)):
-        raise ValueError(f"Adam: the parameter, its slots and its gradient must have one shape. "
-                         f"Received: {np.shape(p)}, {np.shape(m)}, {np.shape(v)}, {np.shape(g)}.")
-    cdef float *pp = fptr(p, "param")
-    cdef float *pm = fptr(m, "momentum")
-    cdef float *pv = fptr(v, "velocity")
-    cdef const float *pg = fptr(g, "gradient")
-    cdef int64_t n = cnp.PyArray_SIZE(p)
-    with nogil:
-        adam_update(pp, pm, pv, pg, n, alpha, c1, c2, epsilon)
-    return 0
-
-
-def adam_step(cnp.ndarray p, cnp.ndarray m, cnp.ndarray v, cnp.ndarray g, float alpha,
-              float c1, float c2, float epsilon):
-    """Keras 3's Adam update of p, m, v in place (see csrc/optim.c)."""
-    adam_one(p, m, v, g, alpha, c1, c2, epsilon)
-
-
-cdef inline bint c_float32(object a):
-    return isinstance(a, cnp.ndarray) and cnp.PyArray_TYPE(<cnp.ndarray>a) == cnp.NPY_FLOAT32 \
-        and cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>a) and cnp.PyArray_ISNOTSWAPPED(<cnp.ndarray>a)
-
-
-def adam_step_list(list ps, list ms, list vs, list gs, float alpha, float c1, float c2, float epsilon):
-    """adam_step for each (p, m, v, g) of four equally long lists: a model's whole update in one
-    call from Python, with adam_step's checks per parameter. Returns False, having updated
-    nothing, if any array is not a C-contiguous float32 ndarray (the caller then takes NumPy's
-    path); True when done."""
-    cdef Py_ssize_t i, n = len(ps)
-    cdef cnp.ndarray p
-    if not len(ms) == len(vs) == len(gs) == n:
-        raise ValueError(f"Adam: one momentum, velocity and gradient per parameter. Received: "
-                         f"{n} parameters, {len(ms)}, {len(vs)}, {len(gs)}.")
-    for i in range(n):   # every check before any update: all or nothing
-        if not (c_float32(ps[i]) and c_float32(ms[i]) and c_float32(vs[i]) and c_float32(gs[i])):
-            return False
-        p = ps[i]
-        if not (cnp.PyArray_SAMESHAPE(p, ms[i]) and cnp.PyArray_SAMESHAPE(p, vs[i])
-                and cnp.PyArray_SAMESHAPE(p, gs[i])):
-            raise ValueError(f"Adam: the parameter, its slots and its gradient must have one "
-                             f"shape. Received for parameter {i}: {np.shape(ps[i])}, "
-                             f"{np.shape(ms[i])}, {np.shape(vs[i])}, {np.shape(gs[i])}.")
-    for i in range(n):
-        adam_one(ps[i], ms[i], vs[i], gs[i], alpha, c1, c2, epsilon)
-    return True
-
-
 # ---- operator families, one .pxi each ----------------------------------------------------
 include "_conv.pxi"
 include "_pool.pxi"
+include "_optim.pxi"

@@ -427,11 +427,15 @@ class Trainer:
         pyconv/_atomic.py."""
         outs, ctx = st.plan.forward(xs, True)
         total, per, douts, preds = self._losses(st, outs, ys, sw)
+        scale = self.optimizer.loss_scale_factor   # Keras 3: the gradients of the scaled loss;
+        if scale is not None:                      # the optimizer divides them back
+            douts = [None if d is None else d * np.float32(scale) for d in douts]
         _, grads = st.plan.backward(ctx, douts)
         if st.penalized or getattr(st.plan, "has_act", False):
             total += self._penalty(st, ctx)
             for i, r in st.reg_grads:
-                grads[i] = grads[i] + r.gradient(st.params[i])
+                g = r.gradient(st.params[i])
+                grads[i] = grads[i] + (g if scale is None else g * np.float32(scale))
         if st.constrained:
             with _atomic.committing():
                 self.optimizer._apply(grads, st.params)
@@ -644,6 +648,8 @@ class Trainer:
             adapter.on_epoch_end()
             if self.stop_training or getattr(adapter, "exhausted", False):
                 break
+        if epochs > initial_epoch and st is not None:   # Keras 3: EMA weights replace the trained ones
+            self.optimizer.finalize_variable_values(st.params)
         cbl.on_train_end()
 
     def _validation_adapter(self, vd, batch_size, steps, st):
