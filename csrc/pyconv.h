@@ -254,4 +254,37 @@ void lion_update_ref(float *p, float *m, const float *g, int64_t n, const lion_c
 void ema_update(float *avg, const float *p, int64_t n, float momentum, float c);
 void ema_update_ref(float *avg, const float *p, int64_t n, float momentum, float c);
 
+/* ---- batch normalization: batchnorm.c ---------------------------------------------------
+ * Over the last axis: x, y, dy, dx (M,C), M = N*H*W rows (NHWC seen as rows of C channels);
+ * mean, var, invstd, gamma, beta, scale, shift, dgamma, dbeta (C). Every output is overwritten.
+ * Sums run over fixed blocks of rows combined in block order: the bits do not depend on the
+ * thread count. M = 0 or C = 0: nothing to compute (the stats of no rows are NaN).
+ * PYCONV_ENOMEM (nothing written) if a workspace cannot be allocated. */
+/* mean and the BIASED variance (sum (x-mean)^2 / M) per channel; per-block two-pass, Chan's
+ * merge: no E[x^2]-E[x]^2 cancellation. */
+int batchnorm_stats(float *mean, float *var, const float *x, int64_t M, int64_t C);
+int batchnorm_stats_ref(float *mean, float *var, const float *x, int64_t M, int64_t C);
+/* In double, rounded once: invstd = 1/sqrt(var+eps), scale = gamma*invstd,
+ * shift = beta - mean*scale. gamma/beta NULL: 1/0. invstd NULL to skip. */
+void batchnorm_coefs(float *scale, float *shift, float *invstd, const float *mean, const float *var,
+                     const float *gamma, const float *beta, double eps, int64_t C);
+/* new = moving*momentum + batch*c (float32, c = 1 - momentum rounded by the caller; Keras 3). */
+void batchnorm_moving_update(float *new_mean, float *new_var, const float *moving_mean,
+                             const float *moving_var, const float *mean, const float *var,
+                             float momentum, float c, int64_t C);
+/* y = x*scale + shift (two roundings, no FMA), then max(.,0) if relu. y may alias x. */
+int batchnorm_forward(float *y, const float *x, const float *scale, const float *shift,
+                      int64_t M, int64_t C, int relu);
+int batchnorm_forward_ref(float *y, const float *x, const float *scale, const float *shift,
+                          int64_t M, int64_t C, int relu);
+/* Training-mode backward (mean, invstd: the batch's, from forward): dbeta = sum dy,
+ * dgamma = sum dy*xhat, dx = gamma*invstd*(dy - dbeta/M - xhat*dgamma/M), xhat = (x-mean)*invstd.
+ * gamma NULL: 1. dx, dgamma, dbeta: any NULL to skip. */
+int batchnorm_backward(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x,
+                       const float *mean, const float *invstd, const float *gamma,
+                       int64_t M, int64_t C);
+int batchnorm_backward_ref(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x,
+                           const float *mean, const float *invstd, const float *gamma,
+                           int64_t M, int64_t C);
+
 #endif /* PYCONV_H */

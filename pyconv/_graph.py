@@ -308,6 +308,19 @@ class Plan:
     def penalty(ctx):
         return ctx[2]
 
+    def state_updates(self, ctx):
+        """[(array, new values)]: the state a training forward computed for layers that keep
+        some (BatchNormalization's moving statistics), in step order, nested functional models
+        included. Nothing is written here: the trainer writes them in the step's commit."""
+        out = []
+        for s, c in zip(self.steps, ctx[0]):
+            f = getattr(s.layer, "_state_updates", None)
+            if f is not None:
+                out.extend(f(c))
+            elif getattr(s.layer, "_functional", False):
+                out.extend(s.layer._plan().state_updates(c))
+        return out
+
     def predict(self, inputs):
         """Inference: the outputs only; each value is dropped once its last reader ran."""
         return self.forward(inputs, False)[0]

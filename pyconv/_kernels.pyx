@@ -264,3 +264,4 @@ def gather_rows_into(cnp.ndarray out, cnp.ndarray x, cnp.ndarray idx, bint ref=F
 include "_conv.pxi"
 include "_pool.pxi"
 include "_optim.pxi"
+include "_batchnorm.pxi"

@@ -137,3 +137,32 @@ def assert_sum_close(actual, expected, abs_sum, depth, what=""):
         i = np.unravel_index(np.argmax(err), err.shape)
         raise AssertionError(f"{what}: at {i}: actual {actual[i]!r}, expected {expected[i]!r}, "
                              f"|diff| {abs(actual[i] - expected[i]):.3g} > bound {bound[i]:.3g}")
+
+
+def batchnorm(x, gamma=None, beta=None, eps=1e-3):
+    """Training-mode batch normalization over the last axis, float64: (y, mean, biased var)."""
+    x = np.asarray(x, np.float64)
+    C = x.shape[-1]
+    x2 = x.reshape(-1, C)
+    mean = x2.mean(axis=0)
+    var = ((x2 - mean) ** 2).mean(axis=0)
+    g = np.ones(C) if gamma is None else np.asarray(gamma, np.float64)
+    b = np.zeros(C) if beta is None else np.asarray(beta, np.float64)
+    y = g * (x2 - mean) / np.sqrt(var + eps) + b
+    return y.reshape(x.shape), mean, var
+
+
+def batchnorm_grads(x, gamma, dy, eps=1e-3):
+    """(dx, dgamma, dbeta) of `batchnorm` (gamma None: 1), float64, the textbook formulas."""
+    x = np.asarray(x, np.float64)
+    C = x.shape[-1]
+    x2, g2 = x.reshape(-1, C), np.asarray(dy, np.float64).reshape(-1, C)
+    M = x2.shape[0]
+    mean = x2.mean(axis=0)
+    invstd = 1.0 / np.sqrt(((x2 - mean) ** 2).mean(axis=0) + eps)
+    xhat = (x2 - mean) * invstd
+    g = np.ones(C) if gamma is None else np.asarray(gamma, np.float64)
+    dbeta = g2.sum(axis=0)
+    dgamma = (g2 * xhat).sum(axis=0)
+    dx = g * invstd / M * (M * g2 - dbeta - xhat * dgamma)
+    return dx.reshape(x.shape), dgamma, dbeta

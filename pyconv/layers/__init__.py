@@ -9,6 +9,7 @@ from .core import (Activation, Dense, Dropout, Flatten, Input, InputLayer, Lambd
                    Reshape, Softmax)
 from .merging import (Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract, add, average,
                       concatenate, maximum, minimum, multiply, subtract)
+from .normalization import BatchNormalization
 from .reshaping import Cropping2D, Rescaling, UpSampling2D, ZeroPadding2D
 from .pooling import (AveragePooling2D, AvgPool2D, GlobalAveragePooling2D, GlobalAvgPool2D,
                       GlobalMaxPool2D, GlobalMaxPooling2D, MaxPool2D, MaxPooling2D)
@@ -19,14 +20,15 @@ __all__ = ["Layer", "Input", "InputLayer", "Conv2D", "Convolution2D", "MaxPoolin
            "ReLU", "Softmax", "Reshape", "Lambda",
            "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate",
            "add", "subtract", "multiply", "average", "maximum", "minimum", "concatenate",
-           "ZeroPadding2D", "Cropping2D", "UpSampling2D", "Rescaling"]
+           "ZeroPadding2D", "Cropping2D", "UpSampling2D", "Rescaling", "BatchNormalization"]
 
 # class name -> class, for rebuilding a saved model (only these classes can be loaded)
 _REGISTRY = {c.__name__: c for c in (InputLayer, Conv2D, MaxPooling2D, AveragePooling2D,
                                      GlobalAveragePooling2D, GlobalMaxPooling2D, Flatten, Dense,
                                      Dropout, Activation, ReLU, Softmax, Reshape, Lambda,
                                      Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate,
-                                     OpLayer, ZeroPadding2D, Cropping2D, UpSampling2D, Rescaling)}
+                                     OpLayer, ZeroPadding2D, Cropping2D, UpSampling2D, Rescaling,
+                                     BatchNormalization)}
 
 
 def deserialize(config, custom_objects=None):

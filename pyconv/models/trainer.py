@@ -423,8 +423,8 @@ class Trainer:
 
     def _train_step(self, st, xs, ys, sw):
         """One step on a batch; returns the batch's total loss. The optimizer's update (and the
-        weight constraints after it) is all-or-nothing: signals deferred while it writes, see
-        pyconv/_atomic.py."""
+        weight constraints and the moving statistics after it) is all-or-nothing: signals
+        deferred while it writes, see pyconv/_atomic.py."""
         outs, ctx = st.plan.forward(xs, True)
         total, per, douts, preds = self._losses(st, outs, ys, sw)
         scale = self.optimizer.loss_scale_factor   # Keras 3: the gradients of the scaled loss;
@@ -436,11 +436,15 @@ class Trainer:
             for i, r in st.reg_grads:
                 g = r.gradient(st.params[i])
                 grads[i] = grads[i] + (g if scale is None else g * np.float32(scale))
-        if st.constrained:
+        # the new moving statistics (BatchNormalization) of this step, written with its update
+        state = st.plan.state_updates(ctx) if hasattr(st.plan, "state_updates") else []
+        if st.constrained or state:
             with _atomic.committing():
                 self.optimizer._apply(grads, st.params)
                 for a, c in st.constrained:
                     np.copyto(a, c(a))
+                for a, v in state:
+                    np.copyto(a, v)
         else:
             self.optimizer._apply(grads, st.params)
         self._track(st, len(xs[0]), total, per, ys, preds, sw)

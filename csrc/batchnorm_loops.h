@@ -1,0 +1,172 @@
+/* batchnorm_loops.h -- the four row loops of batch normalization, written once and compiled once
+ * per ISA (batchnorm.c for the portable build, batchnorm_avx2.c and batchnorm_avx512.c with their
+ * own flags). Each keeps the channel loop c innermost, unit stride, lanes independent: the
+ * compiler vectorises it, 2 doubles / 4 floats wide in the portable build, 8 / 16 with AVX-512.
+ * Every lane adds and multiplies in the same order on every ISA (no FMA contraction), so the
+ * results are bitwise the same. batchnorm.c picks the ISA and does the serial combines; its
+ * opening comment lists the promises. */
+#ifndef PYCONV_BATCHNORM_LOOPS_H
+#define PYCONV_BATCHNORM_LOOPS_H
+
+#include "pyconv.h"
+
+/* Rows per block: 128 rows x 64 channels x 4 bytes = 32 KB, so a block's second pass (stats) reads
+ * L1/L2, not memory; the first layer's 21,632 rows give 169 blocks, plenty for any threads. The
+ * blocks depend on M only: that is what makes the sums independent of the thread count. */
+#define BN_BLOCK 128
+/* Below this many elements a parallel region costs more than it saves (as act.c). */
+#define BN_PAR_MIN 32768
+
+static inline int64_t bn_nblocks(int64_t M) { return M > 0 ? (M + BN_BLOCK - 1) / BN_BLOCK : 0; }
+
+static inline int64_t bn_block_end(int64_t b, int64_t M)
+{
+    return (b + 1) * BN_BLOCK < M ? (b + 1) * BN_BLOCK : M;
+}
+
+// x (M,C); part (nb, 2, C) doubles: block b's mean and M2 (sum of squared deviations from the
+// block's own mean), overwritten.
+// Threads: over blocks; each block's partials are written by one thread.
+static inline void batchnorm_stats_blocks_loop(double *part, const float *x, int64_t M, int64_t C)
+{
+    const int64_t nb = bn_nblocks(M);
+    #pragma omp parallel for schedule(static) num_threads(pyconv_num_threads()) if(M * C > BN_PAR_MIN)
+    for (int64_t b = 0; b < nb; b++) {
+        double *restrict mu = part + 2 * b * C, *restrict m2 = mu + C;
+        const int64_t i0 = b * BN_BLOCK, i1 = bn_block_end(b, M);
+        for (int64_t c = 0; c < C; c++)
+            mu[c] = m2[c] = 0.0;
+        /* pass 1: the block's mean. Four rows per step, added pairwise before they reach the
+         * accumulator: a quarter of the dependent adds through mu[] (the chain that bounds this
+         * loop), in one fixed order. */
+        int64_t i = i0;
+        for (; i + 4 <= i1; i += 4) {
+            const float *restrict x0 = x + i * C, *restrict x1 = x0 + C, *restrict x2 = x1 + C,
+                        *restrict x3 = x2 + C;
+            for (int64_t c = 0; c < C; c++)
+                mu[c] += ((double)x0[c] + (double)x1[c]) + ((double)x2[c] + (double)x3[c]);
+        }
+        for (; i < i1; i++)
+            for (int64_t c = 0; c < C; c++)
+                mu[c] += x[i * C + c];
+        for (int64_t c = 0; c < C; c++)
+            mu[c] /= (double)(i1 - i0);
+        /* pass 2: squared deviations from it (the block is in cache): no cancellation */
+        for (i = i0; i + 4 <= i1; i += 4) {
+            const float *restrict x0 = x + i * C, *restrict x1 = x0 + C, *restrict x2 = x1 + C,
+                        *restrict x3 = x2 + C;
+            for (int64_t c = 0; c < C; c++) {
+                const double d0 = x0[c] - mu[c], d1 = x1[c] - mu[c];
+                const double d2 = x2[c] - mu[c], d3 = x3[c] - mu[c];
+                m2[c] += (d0 * d0 + d1 * d1) + (d2 * d2 + d3 * d3);
+            }
+        }
+        for (; i < i1; i++)
+            for (int64_t c = 0; c < C; c++) {
+                const double d = x[i * C + c] - mu[c];
+                m2[c] += d * d;
+            }
+    }
+}
+
+static inline float bn_relu1(float v) { return !(v <= 0.0f) ? v : 0.0f; }   /* as relu_forward */
+
+// x, y (M,C), overwritten; scale, shift (C). y = x*scale + shift (two roundings), then relu.
+// Threads: over rows; each element written by one thread.
+static inline void batchnorm_forward_loop(float *y, const float *x, const float *scale,
+                                          const float *shift, int64_t M, int64_t C, int relu)
+{
+    #pragma omp parallel for schedule(static) num_threads(pyconv_num_threads()) if(M * C > BN_PAR_MIN)
+    for (int64_t i = 0; i < M; i++) {
+        const float *restrict xi = x + i * C;
+        float *restrict yi = y + i * C;
+        if (relu)
+            for (int64_t c = 0; c < C; c++) {
+                const float p = xi[c] * scale[c];
+                yi[c] = bn_relu1(p + shift[c]);
+            }
+        else
+            for (int64_t c = 0; c < C; c++) {
+                const float p = xi[c] * scale[c];
+                yi[c] = p + shift[c];
+            }
+    }
+}
+
+// dy, x (M,C); mean (C); part (nb, 2, C) doubles: block b's sum dy and sum dy*(x-mean), overwritten.
+// Threads: over blocks; each block's partials are written by one thread.
+static inline void batchnorm_bwd_sums_loop(double *part, const float *dy, const float *x,
+                                           const float *mean, int64_t M, int64_t C)
+{
+    const int64_t nb = bn_nblocks(M);
+    #pragma omp parallel for schedule(static) num_threads(pyconv_num_threads()) if(M * C > BN_PAR_MIN)
+    for (int64_t b = 0; b < nb; b++) {
+        double *restrict s1 = part + 2 * b * C, *restrict s2 = s1 + C;
+        const int64_t i1 = bn_block_end(b, M);
+        for (int64_t c = 0; c < C; c++)
+            s1[c] = s2[c] = 0.0;
+        /* four rows per step, as the stats: a quarter of the dependent adds */
+        int64_t i = b * BN_BLOCK;
+        for (; i + 4 <= i1; i += 4) {
+            const float *restrict g0 = dy + i * C, *restrict x0 = x + i * C;
+            for (int64_t c = 0; c < C; c++) {
+                const double m = mean[c];
+                const double a0 = g0[c], a1 = g0[C + c], a2 = g0[2 * C + c], a3 = g0[3 * C + c];
+                s1[c] += (a0 + a1) + (a2 + a3);
+                s2[c] += (a0 * ((double)x0[c] - m) + a1 * ((double)x0[C + c] - m))
+                       + (a2 * ((double)x0[2 * C + c] - m) + a3 * ((double)x0[3 * C + c] - m));
+            }
+        }
+        for (; i < i1; i++)
+            for (int64_t c = 0; c < C; c++) {
+                const double g = dy[i * C + c];
+                s1[c] += g;
+                s2[c] += g * ((double)x[i * C + c] - (double)mean[c]);
+            }
+    }
+}
+
+/* One element of dx: k * ((dy - mb) - xhat * mg), xhat = (x - mean) * invstd; the _ref uses it
+ * too, so the two round identically. */
+static inline float bn_dx1(float x, float dy, float mean, float invstd, float k, float mb, float mg)
+{
+    const float xhat = (x - mean) * invstd;
+    const float t = dy - mb;
+    const float u = xhat * mg;
+    return k * (t - u);
+}
+
+// dy, x, dx (M,C); mean, invstd, k, mb, mg (C). dx overwritten.
+// Threads: over rows; each element written by one thread.
+static inline void batchnorm_dx_loop(float *dx, const float *dy, const float *x, const float *mean,
+                                     const float *invstd, const float *k, const float *mb,
+                                     const float *mg, int64_t M, int64_t C)
+{
+    #pragma omp parallel for schedule(static) num_threads(pyconv_num_threads()) if(M * C > BN_PAR_MIN)
+    for (int64_t i = 0; i < M; i++) {
+        const float *restrict gi = dy + i * C, *restrict xi = x + i * C;
+        float *restrict di = dx + i * C;
+        for (int64_t c = 0; c < C; c++)
+            di[c] = bn_dx1(xi[c], gi[c], mean[c], invstd[c], k[c], mb[c], mg[c]);
+    }
+}
+
+/* The loops above compiled for AVX2 (batchnorm_avx2.c) and AVX-512 (batchnorm_avx512.c). */
+void batchnorm_stats_blocks_avx2(double *part, const float *x, int64_t M, int64_t C);
+void batchnorm_stats_blocks_avx512(double *part, const float *x, int64_t M, int64_t C);
+void batchnorm_forward_avx2(float *y, const float *x, const float *scale, const float *shift,
+                            int64_t M, int64_t C, int relu);
+void batchnorm_forward_avx512(float *y, const float *x, const float *scale, const float *shift,
+                              int64_t M, int64_t C, int relu);
+void batchnorm_bwd_sums_avx2(double *part, const float *dy, const float *x, const float *mean,
+                             int64_t M, int64_t C);
+void batchnorm_bwd_sums_avx512(double *part, const float *dy, const float *x, const float *mean,
+                               int64_t M, int64_t C);
+void batchnorm_dx_avx2(float *dx, const float *dy, const float *x, const float *mean,
+                       const float *invstd, const float *k, const float *mb, const float *mg,
+                       int64_t M, int64_t C);
+void batchnorm_dx_avx512(float *dx, const float *dy, const float *x, const float *mean,
+                         const float *invstd, const float *k, const float *mb, const float *mg,
+                         int64_t M, int64_t C);
+
+#endif
