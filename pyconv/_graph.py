@@ -12,7 +12,7 @@ never changes; everything a call creates lives in that call.
 import numpy as np
 
 from .layers.base import (FROM_LOGITS, RELU_FOLDED, RELU_MASK, Layer, _ActivatedLayer, _shape_str,
-                          flatten, pack_like)
+                          flatten, is_stateful, pack_like, state_updates_of)
 from . import utils
 
 __all__ = ["KerasTensor", "Node", "Graph", "Plan"]
@@ -280,6 +280,7 @@ class Plan:
         self.steps = steps
         self.inputs_need_grad = inputs_need_grad
         self.has_act = any(s.act is not None for s in steps)
+        self.stateful = [k for k, s in enumerate(steps) if is_stateful(s.layer)]
 
     def forward(self, inputs, training):
         """inputs: list of arrays (the graph's inputs). Returns (outputs list, ctx); the
@@ -313,12 +314,9 @@ class Plan:
         some (BatchNormalization's moving statistics), in step order, nested functional models
         included. Nothing is written here: the trainer writes them in the step's commit."""
         out = []
-        for s, c in zip(self.steps, ctx[0]):
-            f = getattr(s.layer, "_state_updates", None)
-            if f is not None:
-                out.extend(f(c))
-            elif getattr(s.layer, "_functional", False):
-                out.extend(s.layer._plan().state_updates(c))
+        ctxs = ctx[0]
+        for k in self.stateful:
+            out.extend(state_updates_of(self.steps[k].layer, ctxs[k]))
         return out
 
     def predict(self, inputs):

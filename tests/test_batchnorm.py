@@ -445,3 +445,46 @@ def test_errors():
 def test_docstring_examples():
     result = doctest.testmod(normalization, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_moving_statistics_in_a_subclassed_model_and_a_nested_one():
+    """BatchNormalization inside a subclassed model's `call` (the tape path) and inside a
+    functional model nested in another: fit updates the moving statistics exactly as the same
+    layers in a plain Sequential do."""
+    import pyconv
+    from pyconv import layers, utils
+
+    class Net(pyconv.Model):
+        def __init__(self, **kw):
+            super().__init__(**kw)
+            self.dense = layers.Dense(6)
+            self.bn = layers.BatchNormalization(momentum=0.5)
+            self.out = layers.Dense(2, activation="softmax")
+
+        def call(self, x, training=None):
+            return self.out(pyconv.ops.relu(self.bn(self.dense(x))))
+
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((32, 4)) * 3 + 5, np.arange(32) % 2
+    got = []
+    for kind in ("sequential", "subclassed", "nested"):
+        utils.set_random_seed(1)
+        dense, bn, out = layers.Dense(6), layers.BatchNormalization(momentum=0.5), layers.Dense(2, activation="softmax")
+        if kind == "sequential":
+            m = pyconv.Sequential([layers.Input((4,)), dense, bn, layers.ReLU(), out])
+        elif kind == "subclassed":
+            m = Net()
+            m(np.zeros((1, 4)))
+            dense, bn, out = m.dense, m.bn, m.out
+        else:
+            i = pyconv.Input((4,))
+            inner = pyconv.Model(i, layers.ReLU()(bn(dense(i))))
+            j = pyconv.Input((4,))
+            m = pyconv.Model(j, out(inner(j)))
+        m.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+        m.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+        got.append((bn.moving_mean.copy(), bn.moving_variance.copy()))
+    assert not np.allclose(got[0][0], 0)   # it moved
+    for mm, mv in got[1:]:
+        np.testing.assert_allclose(mm, got[0][0], rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(mv, got[0][1], rtol=1e-5, atol=1e-6)

@@ -36,6 +36,9 @@ _generation = [0]
 
 # The `training` flag of the call being run, for layers called without one inside a `call`.
 _training = contextvars.ContextVar("pyconv_training", default=False)
+# The state updates (BatchNormalization's moving statistics) that the layers called inside a
+# user `call` computed in this training pass: collected into the call's ctx, never written here.
+_pending_state = contextvars.ContextVar("pyconv_pending_state", default=None)
 # While a model is rebuilt from a file: how many weight values it may still allocate (the
 # file's own count), so that a hostile config (units=2**22) fails before it allocates.
 weight_budget = contextvars.ContextVar("pyconv_weight_budget", default=None)
@@ -464,6 +467,9 @@ class Layer:
         flat_in = flatten(x)
         with _tape.paused():
             y, ctx = self._fwd(x, training)
+        pending = _pending_state.get()
+        if pending is not None and training:
+            pending.extend(state_updates_of(self, ctx))
         flat_out = flatten(y)
         nin = len(flat_in)
         single = not isinstance(y, (list, tuple, dict))
@@ -501,13 +507,18 @@ class Layer:
         """A user layer's training forward: its `call`, recorded on a tape of its own."""
         if not self._user_call:
             raise NotImplementedError(f"{type(self).__name__} has no `call`.")
-        with _tape.recording() as recs:
-            y0 = self._run_user_call(x, training)
+        state = []
+        token = _pending_state.set(state)
+        try:
+            with _tape.recording() as recs:
+                y0 = self._run_user_call(x, training)
+        finally:
+            _pending_state.reset(token)
         y = map_nest(lambda a: _validate.as_float32(a, f'the output of layer "{self.name}"'), y0)
-        return y, (recs, x, y0)
+        return y, (recs, x, y0, state)
 
     def _bwd(self, ctx, dy, need_dx, fuse=0):
-        recs, x, y0 = ctx
+        recs, x, y0 = ctx[:3]
         xs = flatten(x) if need_dx else []
         params = self.trainable_weights
         g = _tape.gradients(recs, flatten(y0), flatten(dy), xs + params)
@@ -575,6 +586,25 @@ class Layer:
 
 Layer._user_call = False
 Layer._call_takes_training = True
+
+
+def is_stateful(layer):
+    """Whether a training pass of `layer` may compute state updates (it or a sub-layer keeps
+    moving statistics)."""
+    return getattr(layer, "_stateful", False) or any(getattr(l, "_stateful", False)
+                                                      for l in layer._all_sublayers())
+
+
+def state_updates_of(layer, ctx):
+    """[(array, new values)] that `layer`'s training pass with context `ctx` computed."""
+    own = getattr(type(layer), "_state_updates", None)
+    if own is not None:
+        return layer._state_updates(ctx)
+    if getattr(layer, "_functional", False):
+        return layer._plan().state_updates(ctx)
+    if layer._user_call and isinstance(ctx, tuple) and len(ctx) == 4:
+        return list(ctx[3])
+    return []
 
 
 def _plain(v):

@@ -69,6 +69,8 @@ class BatchNormalization(Layer):
                [1.999, 2.999]], dtype=float32)
     """
 
+    _stateful = True   # its training pass computes new moving statistics (see _state_updates)
+
     _input_min_ndim = 2
 
     def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True,

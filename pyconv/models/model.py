@@ -31,6 +31,10 @@ class _CallPlan:
     def penalty(ctx):
         return 0.0
 
+    def state_updates(self, ctx):
+        from ..layers.base import state_updates_of
+        return state_updates_of(self.model, ctx[0])
+
     def forward(self, inputs, training):
         m = self.model
         x = inputs[0] if len(inputs) == 1 else inputs
