@@ -22,7 +22,6 @@ import argparse
 import collections
 import json
 import resource
-import sys
 import time
 
 import numpy as np

@@ -94,8 +94,3 @@ class committing:
             if self.own is not None:
                 self.own.__exit__()
         return False
-
-
-def signals_deferred():
-    """The optimizers' and loaders' name for `committing()`."""
-    return committing()

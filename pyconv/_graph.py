@@ -11,8 +11,8 @@ never changes; everything a call creates lives in that call.
 """
 import numpy as np
 
-from .layers.base import (FROM_LOGITS, RELU_FOLDED, RELU_MASK, Layer, _ActivatedLayer, _shape_str,
-                          flatten, is_stateful, pack_like, state_updates_of)
+from .layers.base import (FROM_LOGITS, RELU_FOLDED, RELU_MASK, _ActivatedLayer, flatten, is_stateful,
+                          pack_like, state_updates_of)
 from . import utils
 
 __all__ = ["KerasTensor", "Node", "Graph", "Plan"]
@@ -95,16 +95,16 @@ def _shapes(x):
     return pack_like(x, [t.shape for t in flatten(x)])
 
 
-def symbolic_call(layer, inputs, rest, kwargs):
+def symbolic_call(layer, inputs, kwargs):
     """layer(inputs) on KerasTensors: build the layer, infer the output shapes, record a Node."""
     flat = flatten(inputs)
     if kwargs:
         raise TypeError(f'Layer "{layer.name}": a functional model\'s layer call takes only its inputs '
                         f"(and `training`). Received also: {sorted(kwargs)}.")
-    if rest or not all(isinstance(t, KerasTensor) for t in flat):
+    if not all(isinstance(t, KerasTensor) for t in flat):
         raise TypeError(f'Layer "{layer.name}" was called on a mix of symbolic tensors and other values: '
                         f"all inputs of a functional model's layer must come from `Input` or from other "
-                        f"layers. Received: {[type(t).__name__ for t in flat] + [type(r).__name__ for r in rest]}.")
+                        f"layers. Received: {[type(t).__name__ for t in flat]}.")
     shapes = _shapes(inputs)
     out = layer._symbolic_output_shape(shapes)
     outs = [KerasTensor(s) for s in flatten_shapes(out)]

@@ -23,7 +23,6 @@ import math
 import os
 import socket
 import struct
-import tempfile
 import time
 import warnings
 

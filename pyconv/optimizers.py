@@ -650,7 +650,7 @@ class Optimizer:
         if path == "numpy" and self._scratch is None:
             self._scratch = [[np.empty_like(p) for p in params] for _ in range(self._n_scratch)]
         ema = self._ema_coefficients() if self.use_ema else None
-        with _atomic.signals_deferred():
+        with _atomic.committing():
             self._commit(grads, params, coefs, ema, path)
 
     def _commit(self, grads, params, coefs, ema, path):
@@ -737,7 +737,7 @@ class Optimizer:
             raise ValueError(f"The length of model variables ({len(var_list)}) to override does not match "
                              f"the length of model variables stored in the optimizer ({len(self._averages)}), "
                              f"or a shape differs. Please check if the optimizer was called on your model.")
-        with _atomic.signals_deferred():
+        with _atomic.committing():
             for p, a in zip(var_list, self._averages):
                 np.copyto(p, a)
 

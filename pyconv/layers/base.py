@@ -313,7 +313,6 @@ class Layer:
     def _weight_names(self):
         """(layer name, weight name) for each of `weights`, for messages and files."""
         own = {id(a): (self.name, n) for n, a, _ in self._params}
-        out = []
         for l in self._sublayers():
             own.update({id(a): nm for a, nm in zip(l.weights, l._weight_names()) if id(a) not in own})
         return [own[id(a)] for a in self.weights]
@@ -404,7 +403,7 @@ class Layer:
         if inputs is None:
             raise TypeError(f'Layer "{self.name}" was called without inputs.')
         if _graph.any_symbolic(inputs):
-            return _graph.symbolic_call(self, inputs, (), kwargs)
+            return _graph.symbolic_call(self, inputs, kwargs)
         if kwargs:
             raise TypeError(f'Layer "{self.name}" takes `inputs` and `training`. Received also: {sorted(kwargs)}.')
         x = self._convert_inputs(inputs)
@@ -471,7 +470,6 @@ class Layer:
         if pending is not None and training:
             pending.extend(state_updates_of(self, ctx))
         flat_out = flatten(y)
-        nin = len(flat_in)
         single = not isinstance(y, (list, tuple, dict))
         for k, out in enumerate(flat_out):
             def backward(g, k=k):
@@ -575,9 +573,15 @@ class Layer:
 
     @classmethod
     def from_config(cls, config):
+        """The layer from get_config(): initializers, regularizers and constraints (the keys
+        ending in _initializer, _regularizer, _constraint) given as their serialized dicts too."""
         config = dict(config)
-        if isinstance(config.get("activity_regularizer"), dict):
-            config["activity_regularizer"] = regularizers.deserialize(config["activity_regularizer"])
+        for k, v in config.items():
+            if isinstance(v, dict):
+                for suffix, module in (("_initializer", initializers), ("_regularizer", regularizers),
+                                       ("_constraint", constraints)):
+                    if k.endswith(suffix):
+                        config[k] = module.deserialize(v)
         return cls(**config)
 
     def __repr__(self):
@@ -666,19 +670,3 @@ class _ActivatedLayer(Layer):
 
     def _pre_bwd(self, c, dz, need_dx):
         return dz, []
-
-    @classmethod
-    def from_config(cls, config):
-        """The layer from get_config(): initializers, regularizers and constraints given as
-        their serialized dicts too."""
-        config = dict(config)
-        for k in ("kernel_initializer", "bias_initializer"):
-            if isinstance(config.get(k), dict):
-                config[k] = initializers.deserialize(config[k])
-        for k in ("kernel_regularizer", "bias_regularizer", "activity_regularizer"):
-            if isinstance(config.get(k), dict):
-                config[k] = regularizers.deserialize(config[k])
-        for k in ("kernel_constraint", "bias_constraint"):
-            if isinstance(config.get(k), dict):
-                config[k] = constraints.deserialize(config[k])
-        return cls(**config)

@@ -3,7 +3,7 @@ import math
 
 import numpy as np
 
-from .. import _kernels, _tape, _validate, constraints, initializers, regularizers, utils
+from .. import _kernels, _validate, constraints, initializers, regularizers, utils
 from .base import Layer, _ActivatedLayer, _shape_str
 
 __all__ = ["InputLayer", "Input", "Dense", "Flatten", "Reshape", "Dropout", "Activation", "ReLU",

@@ -188,20 +188,3 @@ class BatchNormalization(Layer):
                 "gamma_constraint": ser(constraints.serialize, self.gamma_constraint),
                 "synchronized": self.synchronized, "renorm": self.renorm,
                 "renorm_clipping": self.renorm_clipping, "renorm_momentum": self.renorm_momentum}
-
-    @classmethod
-    def from_config(cls, config):
-        """The layer from get_config(): initializers, regularizers and constraints given as their
-        serialized dicts too."""
-        config = dict(config)
-        for k in ("beta_initializer", "gamma_initializer", "moving_mean_initializer",
-                  "moving_variance_initializer"):
-            if isinstance(config.get(k), dict):
-                config[k] = initializers.deserialize(config[k])
-        for k in ("beta_regularizer", "gamma_regularizer", "activity_regularizer"):
-            if isinstance(config.get(k), dict):
-                config[k] = regularizers.deserialize(config[k])
-        for k in ("beta_constraint", "gamma_constraint"):
-            if isinstance(config.get(k), dict):
-                config[k] = constraints.deserialize(config[k])
-        return cls(**config)

@@ -14,7 +14,6 @@ and converts them) or None, sw a sample-weight array or None. Keras 3 takes the 
 """
 import collections
 import concurrent.futures
-import math
 import warnings
 
 import numpy as np
@@ -237,7 +236,3 @@ def get_adapter(x, steps, where="`x`", shuffle=False):
     if isinstance(x, PyDataset):
         return PyDatasetAdapter(x, steps, shuffle)
     return GeneratorAdapter(x, steps, where)
-
-
-def num_steps(n, batch_size):
-    return math.ceil(n / batch_size)

@@ -12,7 +12,7 @@ import sys
 import numpy as np
 
 from .. import _graph, _validate, utils
-from ..layers.base import Layer, _shape_str, _snake, flatten, pack_like
+from ..layers.base import Layer, _shape_str, _snake, flatten, is_stateful, pack_like, state_updates_of
 from ..layers.core import InputLayer
 from .trainer import Trainer
 
@@ -26,13 +26,14 @@ class _CallPlan:
         self.model = model
         self.params = model.trainable_weights
         self.fused_outputs = set()
+        self.has_act = False   # activity regularizers inside a `call` are not supported
+        self.stateful = is_stateful(model)
 
     @staticmethod
     def penalty(ctx):
         return 0.0
 
     def state_updates(self, ctx):
-        from ..layers.base import state_updates_of
         return state_updates_of(self.model, ctx[0])
 
     def forward(self, inputs, training):

@@ -4,7 +4,7 @@ Once its input shape is known (an `Input` first, `input_shape=` on the first lay
 first data it sees) it builds the graph Input -> layer 1 -> ... -> layer n and from then on
 runs, trains, summarizes and saves as that functional model.
 """
-from .. import _graph, _validate, utils
+from .. import _graph, utils
 from ..layers.base import Layer
 from ..layers.core import InputLayer
 from .model import Model
@@ -153,7 +153,6 @@ class Sequential(Model):
             if inp is None or inp._declared_input_shape[1:] != shape[1:]:
                 inp = InputLayer(batch_shape=shape, name=utils._unique_name("input_layer"))
             x = inp.output_tensor
-            first = len(self._layers)
             nodes = []
             try:
                 for layer in self._layers:
@@ -163,7 +162,6 @@ class Sequential(Model):
                 self._own_nodes = nodes
                 self._unbuild()
                 raise
-            del first
             self._own_nodes = nodes
             self._input_decl = shape
             self._inputs_struct, self._outputs_struct = inp.output_tensor, x

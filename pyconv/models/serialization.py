@@ -12,7 +12,7 @@ import os
 import numpy as np
 
 from .. import _graph, _saving, losses, metrics as metrics_module, optimizers
-from ..layers.base import Layer, flatten
+from ..layers.base import flatten
 
 __all__ = ["load_model"]
 
@@ -58,7 +58,6 @@ def _shape_from_json(s):
 def deserialize_layer(config, custom_objects=None):
     """A layer (or nested model) from {'class_name': ..., 'config': ...}."""
     from ..layers import _REGISTRY
-    from ..layers.core import Lambda
     from .model import Model
     from .sequential import Sequential
     if not isinstance(config, dict):
@@ -329,7 +328,7 @@ def _copy_weights(model, filepath, header, weights):
                              f"{lname}/{wname} has shape {a.shape} but the file's "
                              f"{spec.get('layer')}/{spec.get('name')} has shape {w.shape} (a different architecture).")
     from .. import _atomic
-    with _atomic.signals_deferred():   # all the new weights or all the old ones
+    with _atomic.committing():   # all the new weights or all the old ones
         for (_, a), w in zip(mine, weights):
             np.copyto(a, w)
 

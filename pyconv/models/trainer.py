@@ -31,7 +31,6 @@ import numpy as np
 
 from .. import _atomic, _validate, callbacks as callbacks_module, losses, metrics as metrics_module, optimizers
 from .._progress import Progbar
-from ..layers.base import flatten, pack_like
 from . import data_adapters
 
 __all__ = ["Trainer"]
@@ -104,13 +103,11 @@ class _Compiled:
         self.metrics = self._metrics(spec["metrics"], "metrics")
         self.weighted = self._metrics(spec["weighted_metrics"], "weighted_metrics")
         multi = len(names) > 1
-        both = {id(m) for ms in self.metrics for m in ms}
         for k in range(len(names)):   # Keras 3: a metric in both lists is "weighted_<name>" there
             plain = {m.name for m in self.metrics[k]}
             for m in self.weighted[k]:
                 if m.name in plain:
                     m.name = f"weighted_{m.name}"
-        del both
         if multi:   # Keras 3's names: "<output>_<metric>"
             for k, name in enumerate(names):
                 for m in self.metrics[k] + self.weighted[k]:
@@ -431,13 +428,13 @@ class Trainer:
         if scale is not None:                      # the optimizer divides them back
             douts = [None if d is None else d * np.float32(scale) for d in douts]
         _, grads = st.plan.backward(ctx, douts)
-        if st.penalized or getattr(st.plan, "has_act", False):
+        if st.penalized or st.plan.has_act:
             total += self._penalty(st, ctx)
             for i, r in st.reg_grads:
                 g = r.gradient(st.params[i])
                 grads[i] = grads[i] + (g if scale is None else g * np.float32(scale))
         # the new moving statistics (BatchNormalization) of this step, written with its update
-        state = st.plan.state_updates(ctx) if hasattr(st.plan, "state_updates") else []
+        state = st.plan.state_updates(ctx) if st.plan.stateful else []
         if st.constrained or state:
             with _atomic.committing():
                 self.optimizer._apply(grads, st.params)
@@ -453,7 +450,7 @@ class Trainer:
     def _test_step(self, st, xs, ys, sw):
         outs, ctx = st.plan.forward(xs, False)
         total, per, _, preds = self._losses(st, outs, ys, sw)
-        if st.penalized or getattr(st.plan, "has_act", False):
+        if st.penalized or st.plan.has_act:
             total += self._penalty(st, ctx)
         self._track(st, len(xs[0]), total, per, ys, preds, sw)
 
