@@ -252,3 +252,14 @@ def test_disturbed_runs_are_flagged_and_superseded_ones_dropped():
     assert "* disturbed: other processes kept more than 0.3 cores busy" in epoch.footer(info, rows)
     assert "CNN pyconv (1 of 3)" in epoch.footer(info, rows)
     assert not epoch.disturbed({"other_load": None}, 0.3) and epoch.disturbed({"other_load": 0.31}, 0.3)
+
+
+def test_python_m_bench_imports_pyconv_from_the_repository_root():
+    """README: `python -m bench --quick` from the repository root after `pip install .`, where
+    ./pyconv is the source tree without its extension (CI's install is such a one)."""
+    import subprocess
+    import sys
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    out = subprocess.run([sys.executable, "-c", "import bench, bench.kernels, pyconv; print(pyconv._kernels.isa_active())"],
+                         cwd=root, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
