@@ -106,9 +106,14 @@ static void check(const char *what, const float *got, const float *want, const f
     n_checks++;
     if (worst < 0)
         return;
-    if (n_fails++ < 20)
-        printf("FAIL %s: %s at %lld: got %.9g, want %.9g%s%.3g\n", where, what, (long long)worst,
-               got[worst], want[worst], tol ? ", tolerance " : " (bitwise)", tol ? tol[worst] : 0.0);
+    if (n_fails++ >= 20)
+        return;
+    printf("FAIL %s: %s at %lld: got %.9g, want %.9g", where, what, (long long)worst, got[worst],
+           want[worst]);
+    if (tol)
+        printf(", tolerance %.3g\n", tol[worst]);
+    else
+        printf(" (bitwise)\n");
 }
 
 /* The bound of a float32 sum of `depth` terms whose absolute values sum to abs[i]. */
