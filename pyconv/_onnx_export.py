@@ -480,7 +480,9 @@ def _trace(layer, node):
             raise _Unsupported("its function, called on symbolic tensors, does not return tensors computed by "
                                "pyconv.ops from its input")
         return _graph.Graph(tensors, outs)
-    except (TypeError, ValueError) as e:
+    except _Unsupported:
+        raise
+    except Exception as e:   # whatever a function of arrays raises on a symbolic tensor
         raise _Unsupported(f"its function is not made of pyconv.ops calls on its input (called on symbolic "
                            f"tensors it raised {type(e).__name__}: {e})") from None
     finally:
