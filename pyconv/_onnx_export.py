@@ -32,13 +32,11 @@ import numpy as np
 
 from . import _graph, _kernels, _validate, utils
 from .layers.base import flatten, pack_like
-from .layers.convolutional import Conv2D
-from .layers.core import (Activation, Dense, Dropout, Flatten, InputLayer, Lambda, OpLayer, ReLU, Reshape, Softmax,
-                          _fill)
-from .layers.merging import Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract
-from .layers.normalization import BatchNormalization
-from .layers.pooling import AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, MaxPooling2D
-from .layers.reshaping import Cropping2D, Rescaling, UpSampling2D, ZeroPadding2D
+from .layers import (Activation, Add, Average, AveragePooling2D, BatchNormalization, Concatenate, Conv2D,
+                     Cropping2D, Dense, Dropout, Flatten, GlobalAveragePooling2D, GlobalMaxPooling2D, InputLayer,
+                     Lambda, Maximum, MaxPooling2D, Minimum, Multiply, OpLayer, ReLU, Reshape, Rescaling, Softmax,
+                     Subtract, UpSampling2D, ZeroPadding2D)
+from .layers.core import _fill
 
 __all__ = ["export_onnx", "DEFAULT_OPSET"]
 
@@ -365,6 +363,8 @@ def _upsampling2d(b, layer, node, ins):
     v = ins[0]
     scales = [1.0] * 4
     scales[v.home.index(1)], scales[v.home.index(2)] = map(float, layer.size)
+    if layer.interpolation != "nearest":
+        raise _Unsupported(f"interpolation={layer.interpolation!r} has no ONNX converter")
     # output pixel i reads input floor(i / size): each pixel repeated `size` times
     y = b.op("Resize", [b.layout(v, v.home), "", b.const(scales, f"{layer.name}/scales")], f"{layer.name}/Resize",
              mode="nearest", coordinate_transformation_mode="asymmetric", nearest_mode="floor")
