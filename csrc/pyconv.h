@@ -102,6 +102,15 @@ int conv2d_backward_input(float *dinp, const float *dout, const float *filt, con
 /* dfilt (R,S,C,K) from dout and inp; dbias (K) too unless NULL. */
 int conv2d_backward_filter(float *dfilt, float *dbias, const float *dout, const float *inp,
                            const conv2d_shape *s);
+/* The transposed convolution (Conv2DTranspose) is the input gradient of the convolution s
+ * describes, so its sizes keep s's names: inp (N,P,Q,K) is ITS input, out (N,H,W,C) its output,
+ * filt (R,S,C,K) (Keras's (kh, kw, filters, in_channels)), bias (C) or NULL, then relu if relu.
+ * Its input gradient is conv2d_forward(dinp <- dout), its filter gradient
+ * conv2d_backward_filter(dfilt, NULL, inp, dout) (the roles of inp and dout swapped). */
+int conv2d_transpose_forward(float *out, const float *inp, const float *filt, const float *bias,
+                             int relu, const conv2d_shape *s);
+void conv2d_transpose_forward_ref(float *out, const float *inp, const float *filt, const float *bias,
+                                  int relu, const conv2d_shape *s);
 void conv2d_forward_ref(float *out, const float *inp, const float *filt, const float *bias,
                         int relu, const conv2d_shape *s);
 void conv2d_backward_input_ref(float *dinp, const float *dout, const float *filt, const conv2d_shape *s);
