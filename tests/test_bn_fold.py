@@ -86,7 +86,8 @@ def test_predict_folded_within_the_derived_bound(functional, threads, monkeypatc
     m = cnn(functional, rng)
     x = rng.standard_normal((4, 9, 9, 3)).astype(np.float32)
     plan = m._plan()
-    assert len(plan.folds) == 3
+    # conv + BN + relu as one call, conv + BN, dense + BN
+    assert plan.folds == {0: (1, 2), 3: (4, None), 6: (7, None)}
     unfolded = plan.forward([x], False)[0][0]
     # the folded path runs no BatchNormalization kernel at all
     monkeypatch.setattr(_kernels, "bn_infer", None)
@@ -112,8 +113,18 @@ def test_what_does_not_fold():
     tconv = layers.BatchNormalization()(layers.Conv2DTranspose(4, 3)(inp))  # not a Conv2D/Dense
     m = models.Model(inp, [a, b, tconv])
     assert m._plan().folds == {}
-    out = layers.BatchNormalization()(layers.Dense(3)(layers.Flatten()(inp)))
-    assert len(models.Model(inp, out)._plan().folds) == 1
+    # the BN's output is read twice: the BN folds, the relu runs on its own
+    bn = layers.BatchNormalization()(layers.Dense(3)(layers.Flatten()(inp)))
+    r = layers.ReLU()(bn)
+    m = models.Model(inp, [r, layers.Add()([bn, r])])
+    assert m._plan().folds == {1: (2, None)}
+    x = np.random.default_rng(5).standard_normal((2, 6, 6, 2)).astype(np.float32)
+    dense = m.layers[2]
+    bn = m.layers[3]
+    s, _, _ = _kernels.bn_coefs(bn.moving_mean, bn.moving_variance, bn.gamma, bn.beta, bn.epsilon)
+    a = (abs(x.reshape(2, -1)).astype(np.float64) @ abs(dense.kernel)) * abs(s)   # bias 0, shift 0
+    folded, unfolded = m.predict(x, verbose=0)[0], m._plan().forward([x], False)[0][0]
+    assert_within(folded, unfolded.astype(np.float64), 2 * (72 + 3) * U32 * a, "dense + BN, relu apart")
 
 
 def test_training_and_evaluate_are_unchanged():
