@@ -63,6 +63,11 @@ int softmax_xent_forward_backward(float *loss, float *dlogits, const float *logi
 void bias_add_forward(float *out, const float *x, const float *b, int64_t M, int64_t C);
 int bias_add_backward(float *db, const float *dout, int64_t M, int64_t C);
 
+/* ---- metrics: metrics.c -------------------------------------------------------------------- */
+/* p (M, C), labels (M): how many rows have argmax(p[m]) == labels[m] (NumPy's argmax: the first
+ * maximum, the first NaN). Serial. Requires C >= 1. */
+int64_t argmax_hits(const float *p, const int32_t *labels, int64_t M, int64_t C);
+
 /* ---- gather: gather.c ---------------------------------------------------------------------- */
 /* A batch from a dataset: out (n,row) float32 = rows idx (n) of x (N,row), float32 or (x_is_f64)
  * float64 converted. PYCONV_EINVAL, nothing written, if an index lies outside [0,N). */

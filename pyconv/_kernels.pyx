@@ -46,6 +46,7 @@ cdef extern from "pyconv.h" nogil:
                     int64_t N, int64_t row)
     int gather_rows_ref(float *out, const void *x, int x_is_f64, const int64_t *idx, int64_t n,
                         int64_t N, int64_t row)
+    int64_t argmax_hits(const float *p, const int32_t *labels, int64_t M, int64_t C)
 
 ISA_NAMES = ("generic", "avx2", "avx512")
 
@@ -266,3 +267,20 @@ include "_conv_transpose.pxi"
 include "_pool.pxi"
 include "_optim.pxi"
 include "_batchnorm.pxi"
+
+
+def argmax_hits_count(cnp.ndarray p, cnp.ndarray labels):
+    """How many rows of scores p (M, C) have argmax == labels (M,) (int32), or None when the
+    arrays are not of that form (the caller then counts with NumPy). NumPy's argmax: the first
+    maximum, the first NaN."""
+    if p.ndim != 2 or labels.ndim != 1 or labels.shape[0] != p.shape[0] or p.shape[1] < 1 \
+            or cnp.PyArray_TYPE(p) != cnp.NPY_FLOAT32 or cnp.PyArray_TYPE(labels) != cnp.NPY_INT32 \
+            or not cnp.PyArray_IS_C_CONTIGUOUS(p) or not cnp.PyArray_IS_C_CONTIGUOUS(labels) \
+            or not cnp.PyArray_ISNOTSWAPPED(p) or not cnp.PyArray_ISNOTSWAPPED(labels):
+        return None
+    cdef const float *pp = <const float *>cnp.PyArray_DATA(p)
+    cdef const int32_t *pl = <const int32_t *>cnp.PyArray_DATA(labels)
+    cdef int64_t M = p.shape[0], C = p.shape[1], hits
+    with nogil:
+        hits = argmax_hits(pp, pl, M, C)
+    return hits

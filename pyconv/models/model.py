@@ -398,6 +398,40 @@ class Model(Trainer, Layer):
         from . import serialization
         serialization.save_model(self, filepath, overwrite)
 
+    def export(self, filepath, format="tf_saved_model", verbose=None, input_signature=None, **kwargs):
+        """Export the model for inference (Keras 3's signature): pyconv writes format="onnx",
+        an ONNX file for onnxruntime (pyconv/_onnx_export.py; needs the [onnx] extra).
+
+        Args:
+            filepath: the file to write (atomically).
+            format: "onnx". Keras 3's other formats ("tf_saved_model", its default, "openvino",
+                "litert", "torch") need their own frameworks: a ValueError.
+            verbose: print "Saved artifact at ..." (None or True, as Keras 3) or not (False).
+            input_signature: None: the model's own input shapes, the batch dimension dynamic.
+            opset_version: the ONNX opset, 17 (the default) or newer.
+
+        Raises:
+            ValueError: another format; a model with layers that have no ONNX equivalent
+                (all of them listed) or that is not built; a bad opset_version.
+            ImportError: the onnx package is missing (naming the extra).
+        """
+        keras_formats = ("tf_saved_model", "onnx", "openvino", "litert", "torch")
+        if format not in keras_formats:
+            raise ValueError(f"Unrecognized format={format!r}. Supported formats are: ['onnx'] (pyconv exports "
+                             f"only ONNX of Keras 3's {list(keras_formats)}).")
+        if format != "onnx":
+            raise ValueError(f"pyconv cannot export format={format!r}: it needs a Keras 3 backend or framework "
+                             f"that pyconv does not have. pyconv exports ONNX: model.export(path, format='onnx').")
+        if input_signature is not None:
+            raise ValueError("`input_signature` is not supported: pyconv exports the model's own input shapes, "
+                             f"with a dynamic batch dimension. Received: input_signature={input_signature!r}.")
+        unknown = sorted(set(kwargs) - {"opset_version"})
+        if unknown:
+            raise TypeError(f"Unexpected keyword argument(s) for format='onnx': {unknown} (only "
+                            f"`opset_version` is accepted).")
+        from .. import _onnx_export
+        _onnx_export.export_onnx(self, filepath, verbose, kwargs.get("opset_version"))
+
     def save_weights(self, filepath, overwrite=True):
         """Save the weights only, atomically."""
         from . import serialization
