@@ -35,7 +35,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include "pyconv.h"
+#include "target.h"
 #include "gemm.h"
 
 #ifdef _OPENMP
@@ -444,7 +444,7 @@ static int backward_input_scattered(float *dinp, const float *dout, const float 
             status = st;
         }
     }
-    free(bpacked);
+    pyconv_aligned_free(bpacked);
     free(tab);
     free(cx.taps);
     return status;
@@ -482,7 +482,7 @@ static int backward_input(float *dinp, const float *dout, const float *filt, con
     if (ctx_status != PYCONV_OK || !dcol || !bpacked) {
         free(cx.taps);
         free(dcol);
-        free(bpacked);
+        pyconv_aligned_free(bpacked);
         return PYCONV_ENOMEM;
     }
     int status = PYCONV_OK;
@@ -505,7 +505,7 @@ static int backward_input(float *dinp, const float *dout, const float *filt, con
             col2im(dinp + (n0 + i) * s->H * s->W * s->C, col + i * PQ * RSC, &cx, ep);
     }
     free(dcol);
-    free(bpacked);
+    pyconv_aligned_free(bpacked);
     free(cx.taps);
     return status;
 }
