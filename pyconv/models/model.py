@@ -12,6 +12,7 @@ import sys
 import numpy as np
 
 from .. import _graph, _validate, utils
+from ..layers import base as _base
 from ..layers.base import Layer, _shape_str, _snake, flatten, is_stateful, pack_like, state_updates_of
 from ..layers.core import InputLayer
 from .trainer import Trainer
@@ -213,8 +214,7 @@ class Model(Trainer, Layer):
 
     # ---- running ------------------------------------------------------------------------------
     def _plan(self, logit_outputs=(), inputs_need_grad=False):
-        from ..layers import base
-        key = (logit_outputs, inputs_need_grad, base._generation[0])
+        key = (logit_outputs, inputs_need_grad, _base._generation[0])
         p = self._plans.get(key)
         if p is None:
             if self._functional:
@@ -233,6 +233,8 @@ class Model(Trainer, Layer):
         """Check arrays against the model's inputs (a missing last axis of size 1 is added, as
         Keras allows), building an unbuilt model."""
         if self._functional:
+            if len(xs) == 1 and xs[0].shape[1:] == self._single_input_shape():
+                return xs   # the usual case, checked in one comparison
             want = [t.shape for t in self._graph.inputs]
             if len(xs) != len(want):
                 raise ValueError(f'Model "{self.name}" expects {len(want)} input(s), but it received '
@@ -254,6 +256,18 @@ class Model(Trainer, Layer):
             x = xs[0] if len(xs) == 1 else xs
             self._build_by_call(x)
         return xs
+
+    def _single_input_shape(self):
+        """The one input's shape without the batch axis, when the model has one input and
+        every axis of it is known (else None): what `_check_inputs` compares against first."""
+        g = self._graph
+        cached = self.__dict__.get("_single_in")
+        if cached is None or cached[0] is not g:
+            ins = g.inputs
+            shape = tuple(ins[0].shape[1:]) if len(ins) == 1 else None
+            cached = (g, None if shape is None or None in shape else shape)
+            self.__dict__["_single_in"] = cached
+        return cached[1]
 
     def _input_error_name(self):
         return self.name
