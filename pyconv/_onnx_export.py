@@ -33,7 +33,7 @@ import numpy as np
 from . import _graph, _kernels, _validate, utils
 from .layers.base import flatten, pack_like
 from .layers import (Activation, Add, Average, AveragePooling2D, BatchNormalization, Concatenate, Conv2D,
-                     Cropping2D, Dense, Dropout, Flatten, GlobalAveragePooling2D, GlobalMaxPooling2D, InputLayer,
+                     Conv2DTranspose, Cropping2D, Dense, Dropout, Flatten, GlobalAveragePooling2D, GlobalMaxPooling2D, InputLayer,
                      Lambda, Maximum, MaxPooling2D, Minimum, Multiply, OpLayer, ReLU, Reshape, Rescaling, Softmax,
                      Subtract, UpSampling2D, ZeroPadding2D)
 from .layers.core import _fill
@@ -269,6 +269,33 @@ def _conv2d(b, layer, node, ins):
     if layer.use_bias:
         args.append(b.weight(layer.bias, f"{layer.name}/bias"))
     y = b.op("Conv", args, f"{layer.name}/Conv", dilations=list(layer.dilation_rate), **attrs)
+    return [_activate(b, _Value(y, 4, NCHW), layer.activation.name, layer.name)]
+
+
+@_converts(Conv2DTranspose)
+def _conv2d_transpose(b, layer, node, ins):
+    # ONNX's ConvTranspose is the input gradient of the Conv with the same (C, filters, R, S)
+    # weight, as pyconv's: the kernel (R, S, filters, C) takes Conv2D's HWIO -> OIHW transform.
+    # Keras' output starts `top` rows into the full (n - 1) * s + k_eff rows and has `out` rows:
+    # ONNX pads cut rows off the full output, its output_padding adds rows after it. Neither
+    # depends on n (Keras' sizes are n * s or (n - 1) * s + ...), so an unknown size takes n = 1.
+    n, h, w, c = node.inputs[0].shape
+    try:
+        (_, ho, wo, _), top, left = layer._geometry((1, h or 1, w or 1, c))
+    except ValueError as e:
+        raise _Unsupported(str(e)) from None
+    begin, end, extra = [top, left], [], []
+    for axis, (size, out) in enumerate(((h or 1, ho), (w or 1, wo))):
+        full = (size - 1) * layer.strides[axis] + (layer.kernel_size[axis] - 1) * layer.dilation_rate[axis] + 1
+        cut = full - begin[axis] - out
+        end.append(max(cut, 0))
+        extra.append(max(-cut, 0))
+    w_name = b.weight(layer.kernel, f"{layer.name}/kernel", lambda k: k.transpose(3, 2, 0, 1), "OIHW")
+    args = [b.nchw(ins[0]), w_name]
+    if layer.use_bias:
+        args.append(b.weight(layer.bias, f"{layer.name}/bias"))
+    y = b.op("ConvTranspose", args, f"{layer.name}/ConvTranspose", kernel_shape=list(layer.kernel_size),
+             strides=list(layer.strides), dilations=list(layer.dilation_rate), pads=begin + end, output_padding=extra)
     return [_activate(b, _Value(y, 4, NCHW), layer.activation.name, layer.name)]
 
 

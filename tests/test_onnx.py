@@ -179,6 +179,45 @@ def test_conv2d(tmp_path_factory, h, w, c, k, r, s, stride, dil, padding, act, b
     check_export(one_layer(layer, (h, w, c)), tmp_path_factory.mktemp("conv"))
 
 
+@settings(max_examples=12)
+@given(h=st.integers(1, 6), w=st.integers(1, 6), c=st.integers(1, 3), k=st.integers(1, 4), r=st.integers(1, 4),
+       s=st.integers(1, 3), stride=st.integers(1, 3), dil=st.integers(1, 2), padding=st.sampled_from(["valid", "same"]),
+       out_pad=st.sampled_from([None, 0, 1, 2]), act=st.sampled_from(["linear", "relu", "tanh"]), bias=st.booleans())
+@example(h=1, w=1, c=1, k=1, r=1, s=1, stride=1, dil=1, padding="valid", out_pad=None, act="linear", bias=False)
+@example(h=5, w=4, c=3, k=4, r=3, s=4, stride=2, dil=1, padding="same", out_pad=None, act="relu", bias=True)
+@example(h=3, w=6, c=2, k=2, r=1, s=2, stride=3, dil=1, padding="same", out_pad=2, act="linear", bias=True)
+@example(h=4, w=5, c=2, k=3, r=3, s=2, stride=1, dil=2, padding="valid", out_pad=None, act="tanh", bias=True)
+def test_conv2d_transpose(tmp_path_factory, h, w, c, k, r, s, stride, dil, padding, out_pad, act, bias):
+    if dil > 1:
+        stride = 1
+    if out_pad is not None and out_pad >= stride:
+        out_pad = stride - 1
+    layer = layers.Conv2DTranspose(k, (r, s), strides=stride, padding=padding, output_padding=out_pad,
+                                   dilation_rate=dil, activation=act, use_bias=bias, bias_initializer="random_uniform")
+    try:
+        model = one_layer(layer, (h, w, c), after_conv=True)
+    except ValueError as e:   # an output size that does not map back (TensorFlow refuses it too)
+        assert "does not map back" in str(e)
+        return
+    check_export(model, tmp_path_factory.mktemp("convt"))
+
+
+def test_conv2d_transpose_unknown_sizes(tmp_path):
+    inp = pyconv.Input(shape=(None, None, 2), name="x")
+    y = layers.Conv2DTranspose(3, 3, strides=2, padding="same")(inp)
+    y = layers.Conv2DTranspose(2, (2, 3), strides=(3, 2), padding="same", output_padding=(1, 1))(y)
+    model = pyconv.Model(inp, layers.Conv2DTranspose(2, 2, strides=3)(y))
+    sess, _ = _session(model, tmp_path / "m.onnx")
+    for n, h, w in ((1, 3, 4), (2, 5, 2)):
+        x = np.random.default_rng(h).uniform(-1, 1, (n, h, w, 2)).astype(np.float32)
+        np.testing.assert_allclose(sess.run(None, {"x": x})[0], model.predict(x, verbose=0), **TOL)
+
+    # an output size that never maps back (an even kernel, output_padding 0): refused for any size
+    bad = pyconv.Model(inp, layers.Conv2DTranspose(2, 2, strides=2, padding="same", output_padding=0, name="bad")(inp))
+    with pytest.raises(ValueError, match=r"(?s)1 layer\(s\).*bad \(Conv2DTranspose\): .*does not map back"):
+        bad.export(str(tmp_path / "bad.onnx"), format="onnx")
+
+
 @pytest.mark.parametrize("cls", [layers.MaxPooling2D, layers.AveragePooling2D])
 @pytest.mark.parametrize("pool,strides,padding", [(2, None, "valid"), (3, 2, "same"), ((2, 3), (1, 2), "same"),
                                                   ((3, 1), 1, "valid"), (4, 3, "same")])
