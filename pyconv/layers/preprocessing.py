@@ -361,7 +361,8 @@ class Normalization(Layer):
             mean, var = np.mean(arr, axis=self._reduce), np.var(arr, axis=self._reduce)
         else:
             if isinstance(data, PyDataset):
-                data = (data[i] for i in range(len(data)))
+                ds = data
+                data = (ds[i] for i in range(len(ds)))
             elif not hasattr(data, "__iter__"):
                 raise TypeError(f"`data` must be an array or an iterable of batches (a list, a generator, "
                                 f"a PyDataset). Received: data of type {type(data).__name__}.")
