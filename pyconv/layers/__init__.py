@@ -5,6 +5,7 @@
 """
 from .base import Layer
 from .convolutional import Conv2D, Convolution2D
+from .convolutional_transpose import Conv2DTranspose, Convolution2DTranspose
 from .core import (Activation, Dense, Dropout, Flatten, Input, InputLayer, Lambda, OpLayer, ReLU,
                    Reshape, Softmax)
 from .merging import (Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract, add, average,
@@ -24,6 +25,7 @@ __all__ = ["Layer", "Input", "InputLayer", "Conv2D", "Convolution2D", "MaxPoolin
            "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate",
            "add", "subtract", "multiply", "average", "maximum", "minimum", "concatenate",
            "ZeroPadding2D", "Cropping2D", "UpSampling2D", "Rescaling", "BatchNormalization",
+           "Conv2DTranspose", "Convolution2DTranspose",
            "Resizing", "CenterCrop", "Normalization", "RandomFlip", "RandomRotation",
            "RandomTranslation", "RandomZoom", "RandomContrast", "RandomCrop"]
 
@@ -33,9 +35,9 @@ _REGISTRY = {c.__name__: c for c in (InputLayer, Conv2D, MaxPooling2D, AveragePo
                                      Dropout, Activation, ReLU, Softmax, Reshape, Lambda,
                                      Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate,
                                      OpLayer, ZeroPadding2D, Cropping2D, UpSampling2D, Rescaling,
-                                     BatchNormalization, Resizing, CenterCrop, Normalization,
-                                     RandomFlip, RandomRotation, RandomTranslation, RandomZoom,
-                                     RandomContrast, RandomCrop)}
+                                     BatchNormalization, Conv2DTranspose, Resizing, CenterCrop,
+                                     Normalization, RandomFlip, RandomRotation, RandomTranslation,
+                                     RandomZoom, RandomContrast, RandomCrop)}
 
 
 def deserialize(config, custom_objects=None):
