@@ -35,8 +35,10 @@ from .layers.base import flatten, pack_like
 from .layers import (Activation, Add, Average, AveragePooling2D, BatchNormalization, Concatenate, Conv2D,
                      Conv2DTranspose, Cropping2D, Dense, Dropout, Flatten, GlobalAveragePooling2D, GlobalMaxPooling2D, InputLayer,
                      Lambda, Maximum, MaxPooling2D, Minimum, Multiply, OpLayer, ReLU, Reshape, Rescaling, Softmax,
-                     Subtract, UpSampling2D, ZeroPadding2D)
+                     Subtract, UpSampling2D, ZeroPadding2D, CenterCrop, Normalization, RandomContrast, RandomCrop,
+                     RandomFlip, RandomRotation, RandomTranslation, RandomZoom, Resizing)
 from .layers.core import _fill
+from .layers.preprocessing import aspect_crop_box
 
 __all__ = ["export_onnx", "DEFAULT_OPSET"]
 
@@ -184,15 +186,18 @@ def _unary(b, op_type, v, hint, **attrs):
     return _Value(b.op(op_type, [b.layout(v, v.home)], hint, **attrs), v.rank, v.home)
 
 
+def _layout_const(b, array, v, hint):
+    """A constant that broadcasts against `v` in pyconv's layout (a scalar, or of `v`'s rank),
+    stored to broadcast the same way against `v` in its own layout."""
+    a = np.asarray(array, np.float32)
+    return b.const(a if a.ndim == 0 else a.transpose(v.home), hint)
+
+
 def _channel_const(b, array, v, hint):
     """A per-channel constant (C,) (or a scalar) that broadcasts over `v`'s channel axis (the
     canonical last one) in `v`'s own layout."""
     a = np.asarray(array, np.float32)
-    if a.ndim == 0:
-        return b.const(a, hint)
-    shape = [1] * v.rank
-    shape[v.home.index(v.rank - 1)] = a.shape[0]
-    return b.const(a.reshape(shape), hint)
+    return _layout_const(b, a if a.ndim == 0 else a.reshape((1,) * (v.rank - 1) + a.shape), v, hint)
 
 
 def _scale_shift(b, v, scale, shift, hint):
@@ -313,9 +318,9 @@ def _activation(b, layer, node, ins):
     return [_activate(b, ins[0], layer.activation.name, layer.name)]
 
 
-@_converts(Dropout)
+@_converts(Dropout, RandomFlip, RandomRotation, RandomTranslation, RandomZoom, RandomContrast)
 def _identity(b, layer, node, ins):
-    return [ins[0]]   # inference: nothing to compute, the value itself
+    return [ins[0]]   # inference: the identity, no node
 
 
 @_converts(MaxPooling2D, AveragePooling2D)
@@ -390,12 +395,100 @@ def _upsampling2d(b, layer, node, ins):
     v = ins[0]
     scales = [1.0] * 4
     scales[v.home.index(1)], scales[v.home.index(2)] = map(float, layer.size)
-    if layer.interpolation != "nearest":
-        raise _Unsupported(f"interpolation={layer.interpolation!r} has no ONNX converter")
+    if layer.interpolation == "bilinear":   # TensorFlow's half-pixel resize to (H * rows, W * cols)
+        x = b.nchw(v)
+        y = b.op("Resize", [x, "", b.const([1.0, 1.0] + [float(f) for f in layer.size], f"{layer.name}/scales")],
+                 f"{layer.name}/Resize", **_RESIZE["bilinear"])
+        return [_Value(y, 4, NCHW)]
     # output pixel i reads input floor(i / size): each pixel repeated `size` times
     y = b.op("Resize", [b.layout(v, v.home), "", b.const(scales, f"{layer.name}/scales")], f"{layer.name}/Resize",
              mode="nearest", coordinate_transformation_mode="asymmetric", nearest_mode="floor")
     return [_Value(y, 4, v.home)]
+
+
+# TensorFlow's half-pixel tf.image.resize (no antialiasing): bilinear samples (i + 0.5) / scale - 0.5
+# (clamped to the image), nearest takes floor((i + 0.5) / scale), which rounding half up of
+# (i + 0.5) / scale - 0.5 gives
+_RESIZE = {"bilinear": dict(mode="linear", coordinate_transformation_mode="half_pixel"),
+           "nearest": dict(mode="nearest", coordinate_transformation_mode="half_pixel",
+                           nearest_mode="round_prefer_ceil")}
+
+
+def _crop_box(b, v, box, hint):
+    """The window (top, left, height, width) of each image of `v`, in its layout."""
+    top, left, ch, cw = box
+    axes = [v.home.index(1), v.home.index(2)]
+    y = b.op("Slice", [b.layout(v, v.home), b.ints([top, left], f"{hint}/starts"),
+                       b.ints([top + ch, left + cw], f"{hint}/ends"), b.ints(axes, f"{hint}/axes")], f"{hint}/Slice")
+    return _Value(y, 4, v.home)
+
+
+def _resize(b, v, height, width, interpolation, hint):
+    """Each image of `v` resized to (height, width) (NCHW, where onnxruntime resizes images)."""
+    x = b.nchw(v)
+    nc = b.op("Shape", [x], f"{hint}/Shape", start=0, end=2)   # the batch size and channels, as they come
+    sizes = b.op("Concat", [nc, b.ints([height, width], f"{hint}/hw")], f"{hint}/sizes", axis=0)
+    return _Value(b.op("Resize", [x, "", "", sizes], f"{hint}/Resize", **_RESIZE[interpolation]), 4, NCHW)
+
+
+def _known_hw(layer, node):
+    h, w = node.inputs[0].shape[1:3]
+    if h is None or w is None:
+        raise _Unsupported(f"its output depends on the image size, unknown here ({node.inputs[0].shape}): give the "
+                           f"model's Input a height and width")
+    return h, w
+
+
+def _smart_resize(b, layer, node, v):
+    """Keras' smart_resize: the largest centered window with the output's aspect ratio,
+    resized (bilinear) to (layer.height, layer.width)."""
+    h, w = _known_hw(layer, node)
+    box = aspect_crop_box(h, w, layer.height, layer.width)
+    return _resize(b, _crop_box(b, v, box, layer.name), layer.height, layer.width, "bilinear", layer.name)
+
+
+@_converts(Resizing)
+def _resizing(b, layer, node, ins):
+    v = ins[0]
+    if layer.crop_to_aspect_ratio:
+        v = _crop_box(b, v, aspect_crop_box(*_known_hw(layer, node), layer.height, layer.width, f32=True), layer.name)
+    elif layer.pad_to_aspect_ratio:
+        dh, dw = layer._pad_box(*_known_hw(layer, node))
+        if dh or dw:
+            pads = [0] * 8
+            for axis, p in ((1, dh), (2, dw)):
+                pads[v.home.index(axis)] = pads[4 + v.home.index(axis)] = p
+            v = _Value(b.op("Pad", [b.layout(v, v.home), b.ints(pads, f"{layer.name}/pads"),
+                                    b.const(np.float32(layer.fill_value), f"{layer.name}/fill_value")],
+                            f"{layer.name}/Pad"), 4, v.home)
+    return [_resize(b, v, layer.height, layer.width, layer.interpolation, layer.name)]
+
+
+@_converts(CenterCrop)
+def _center_crop(b, layer, node, ins):
+    h, w = _known_hw(layer, node)
+    if h >= layer.height and w >= layer.width:
+        box = ((h - layer.height) // 2, (w - layer.width) // 2, layer.height, layer.width)
+        return [_crop_box(b, ins[0], box, layer.name)]
+    return [_smart_resize(b, layer, node, ins[0])]
+
+
+@_converts(RandomCrop)
+def _random_crop(b, layer, node, ins):
+    return [_smart_resize(b, layer, node, ins[0])]   # its inference pass (Keras' rule)
+
+
+@_converts(Normalization)
+def _normalization(b, layer, node, ins):
+    v = ins[0]
+    mean, std = layer._mean_std()   # pyconv's own float32 arrays, in the input's rank
+    m, sd = _layout_const(b, mean, v, f"{layer.name}/mean"), _layout_const(b, std, v, f"{layer.name}/std")
+    x = b.layout(v, v.home)
+    if layer.invert:   # mean + x * std
+        y = b.op("Add", [m, b.op("Mul", [x, sd], f"{layer.name}/Mul")], f"{layer.name}/Add")
+    else:              # (x - mean) / std
+        y = b.op("Div", [b.op("Sub", [x, m], f"{layer.name}/Sub"), sd], f"{layer.name}/Div")
+    return [_Value(y, v.rank, v.home)]
 
 
 def _aligned(b, layer, ins):

@@ -240,9 +240,11 @@ def test_global_pooling(tmp_path, cls, keepdims):
     lambda: layers.Rescaling([1.0, 2.0, 3.0, 0.5, -1.0], offset=[0.0, 1.0, -1.0, 2.0, 0.5]),
     lambda: layers.ZeroPadding2D(((1, 2), (0, 3))), lambda: layers.Cropping2D(((1, 2), (0, 1))),
     lambda: layers.UpSampling2D((2, 3)), lambda: layers.UpSampling2D(3),
+    lambda: layers.UpSampling2D((2, 3), interpolation="bilinear"), lambda: layers.UpSampling2D(3, interpolation="bilinear"),
     lambda: layers.BatchNormalization(), lambda: layers.BatchNormalization(center=False, scale=False, epsilon=0.1),
 ], ids=["flatten", "reshape", "reshape-1", "dropout", "relu", "softmax", "tanh", "linear", "dense",
-        "rescale", "rescale-offset", "rescale-channels", "zeropad", "crop", "upsample23", "upsample3", "bn", "bn-bare"])
+        "rescale", "rescale-offset", "rescale-channels", "zeropad", "crop", "upsample23", "upsample3",
+        "upsample23-bilinear", "upsample3-bilinear", "bn", "bn-bare"])
 @pytest.mark.parametrize("after_conv", [False, True])
 def test_layer(tmp_path, make, after_conv):
     layer = make()
@@ -262,6 +264,52 @@ def test_batchnorm_on_vectors_and_sequences(tmp_path):
         bn.set_weights([np.full(7, 2, np.float32), np.ones(7, np.float32), np.linspace(-1, 1, 7, dtype=np.float32),
                         np.linspace(0.5, 3, 7, dtype=np.float32)])
         check_export(model, tmp_path)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: layers.Resizing(5, 7), lambda: layers.Resizing(3, 2), lambda: layers.Resizing(9, 4, interpolation="nearest"),
+    lambda: layers.Resizing(3, 5, interpolation="nearest"), lambda: layers.Resizing(6, 6),
+    lambda: layers.Resizing(4, 9, crop_to_aspect_ratio=True), lambda: layers.Resizing(9, 3, crop_to_aspect_ratio=True),
+    lambda: layers.Resizing(4, 9, pad_to_aspect_ratio=True, fill_value=0.5),
+    lambda: layers.Resizing(9, 3, pad_to_aspect_ratio=True, interpolation="nearest"),
+    lambda: layers.CenterCrop(4, 3), lambda: layers.CenterCrop(6, 5), lambda: layers.CenterCrop(3, 8),
+    lambda: layers.CenterCrop(9, 9), lambda: layers.RandomCrop(4, 4, seed=1), lambda: layers.RandomCrop(8, 3, seed=1),
+    lambda: layers.RandomFlip(seed=1), lambda: layers.RandomRotation(0.2, seed=1),
+    lambda: layers.RandomTranslation(0.1, 0.2, seed=1), lambda: layers.RandomZoom(0.2, seed=1),
+    lambda: layers.RandomContrast(0.3, seed=1),
+], ids=["up", "down", "nearest-up", "nearest-down", "same", "crop-wide", "crop-tall", "pad-wide", "pad-tall-nearest",
+        "center", "center-all", "center-smart", "center-bigger", "random-crop", "random-crop-tall", "flip", "rotation",
+        "translation", "zoom", "contrast"])
+@pytest.mark.parametrize("after_conv", [False, True])
+def test_preprocessing_and_augmentation_layers(tmp_path, make, after_conv):
+    check_export(one_layer(make(), (6, 5, 2), after_conv), tmp_path)
+
+
+@pytest.mark.parametrize("kw,adapt", [({"mean": [0.5, -1.0], "variance": [4.0, 0.25]}, False),
+                                      ({"mean": 0.3, "variance": 2.0, "invert": True}, False),
+                                      ({"axis": None}, True), ({"axis": (1, 2)}, True), ({"axis": (-1, 1)}, True),
+                                      ({"axis": -1, "invert": True}, True)])
+@pytest.mark.parametrize("after_conv", [False, True])
+def test_normalization(tmp_path, kw, adapt, after_conv):
+    layer = layers.Normalization(**kw)
+    if adapt:
+        layer.adapt(np.random.default_rng(2).normal(1.0, 3.0, (10, 4, 3, 2)).astype(np.float32))
+    check_export(one_layer(layer, (4, 3, 2), after_conv), tmp_path)
+
+
+def test_resizing_unknown_sizes(tmp_path):
+    inp = pyconv.Input(shape=(None, None, 3), name="x")
+    model = pyconv.Model(inp, [layers.Resizing(4, 5)(inp), layers.Resizing(3, 3, interpolation="nearest")(inp)])
+    sess, _ = _session(model, tmp_path / "m.onnx")
+    for n, h, w in ((1, 7, 2), (2, 3, 9)):
+        x = np.random.default_rng(h).uniform(-1, 1, (n, h, w, 3)).astype(np.float32)
+        for got, want in zip(sess.run(None, {"x": x}), model.predict(x, verbose=0)):
+            np.testing.assert_allclose(got, want, **TOL)
+    for layer in (layers.Resizing(4, 5, crop_to_aspect_ratio=True, name="r"), layers.CenterCrop(2, 2, name="r")):
+        bad = pyconv.Model(inp, layer(inp))
+        with pytest.raises(ValueError, match=r"(?s)r \(\w+\): its output depends on the image size, unknown here "
+                                             r"\(\(None, None, None, 3\)\): give the model's Input a height and width"):
+            bad.export(str(tmp_path / "bad.onnx"), format="onnx")
 
 
 MERGES = [layers.Add, layers.Subtract, layers.Multiply, layers.Average, layers.Maximum, layers.Minimum,
