@@ -487,7 +487,7 @@ def is_keras_archive(path):
     try:
         with zipfile.ZipFile(path) as z:
             return CONFIG in z.namelist()
-    except (OSError, zipfile.BadZipFile, ValueError):
+    except Exception:   # not a readable ZIP archive, whatever the reason: not a Keras archive
         return False
 
 
