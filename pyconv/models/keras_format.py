@@ -203,6 +203,10 @@ def _entry(layer, entry):
     for k in ("name", "inbound_nodes"):
         if k in entry:
             out[k] = entry[k]
+    if cls in ("Sequential", "Functional"):   # Keras records a model's call with its mask argument
+        out["inbound_nodes"] = [dict(n, kwargs=n.get("kwargs") or {"mask": None}) for n in out.get("inbound_nodes", [])]
+        if "inbound_nodes" not in entry:
+            del out["inbound_nodes"]
     return out
 
 

@@ -400,7 +400,7 @@ def _compile_from_header(model, filepath, cc, custom_objects):
     """Compile `model` as the file's compile configuration says; returns the optimizer."""
     try:
         opt = optimizers.deserialize(cc["optimizer"], custom_objects)
-        loss = _de_nest(cc["loss"], lambda d: losses.deserialize(d, custom_objects))
+        loss = _de_nest(cc["loss"], lambda d: d if isinstance(d, str) else losses.deserialize(d, custom_objects))
         mets = _de_nest(cc.get("metrics"), lambda m: m if isinstance(m, str)
                         else metrics_module.deserialize(m, custom_objects))
         wmets = _de_nest(cc.get("weighted_metrics"), lambda m: m if isinstance(m, str)
