@@ -124,6 +124,9 @@ _KERAS_LAYERS = {
     "Lambda": (True, {"function": REQ, "arguments": {}}),
 }
 
+# the classes whose `call` takes a `mask` argument in Keras 3.15: their inbound nodes say {"mask": null}
+_CALL_TAKES_MASK = {"Softmax", "BatchNormalization", "Lambda", "Sequential", "Functional"}
+
 _POLICY = _obj("", "DTypePolicy", {"name": "float32"})
 _POLICY["module"] = "keras"
 # initializers whose Keras 3.15 config adds input_axes/output_axes (both None unless set)
@@ -156,6 +159,8 @@ def _keras_object(d, kind):
         cfg = {"seed": cfg.pop("seed", None), **cfg, "input_axes": None, "output_axes": None}
     if kind == "optimizers" and isinstance(cfg.get("learning_rate"), dict):
         cfg["learning_rate"] = _keras_object(cfg["learning_rate"], "optimizers.schedules")
+    elif kind == "optimizers" and isinstance(cfg.get("learning_rate"), float):   # Keras's float32 variable
+        cfg["learning_rate"] = float(np.float32(cfg["learning_rate"]))
     return {"module": f"keras.{kind}", "class_name": d["class_name"], "config": cfg, "registered_name": None}
 
 
@@ -203,10 +208,8 @@ def _entry(layer, entry):
     for k in ("name", "inbound_nodes"):
         if k in entry:
             out[k] = entry[k]
-    if cls in ("Sequential", "Functional"):   # Keras records a model's call with its mask argument
-        out["inbound_nodes"] = [dict(n, kwargs=n.get("kwargs") or {"mask": None}) for n in out.get("inbound_nodes", [])]
-        if "inbound_nodes" not in entry:
-            del out["inbound_nodes"]
+    if cls in _CALL_TAKES_MASK and "inbound_nodes" in out:   # Keras records their calls' mask argument
+        out["inbound_nodes"] = [dict(n, kwargs=n.get("kwargs") or {"mask": None}) for n in out["inbound_nodes"]]
     return out
 
 
