@@ -119,6 +119,27 @@ def test_a_saved_keras_file_is_written_back_as_keras_wrote_it(tmp_path, name):
                                        rtol=0, atol=0, err_msg=k)
 
 
+def test_pyconv_only_layers_and_lambdas_round_trip(tmp_path):
+    """An op on symbolic tensors (OpLayer) is written under pyconv's module (Keras would need it as
+    a custom object); a Lambda's function is never written: it comes back through custom_objects."""
+    i = pyconv.Input((4,))
+    h = layers.Dense(3)(i)
+    out = layers.Lambda(lambda t: t - 1.0, name="minus")(pyconv.ops.relu(h) * 2.0 + h)
+    m = models.Model(i, out)
+    m.save(tmp_path / "op.keras")
+    entries = json.loads(_members(tmp_path / "op.keras")["config.json"])["config"]["layers"]
+    assert {(e["class_name"], e["module"], e["registered_name"]) for e in entries[2:5]} == \
+        {("OpLayer", "pyconv.layers.core", "pyconv>OpLayer")}
+    assert entries[5]["config"]["function"] == {"module": "builtins", "class_name": "function", "config": "<lambda>",
+                                                "registered_name": "function"}
+    with pytest.raises(ValueError, match=r"the Lambda's function '<lambda>' is code, which pyconv never stores nor "
+                                         r"runs: pass it as custom_objects=\{'minus': function\}"):
+        models.load_model(tmp_path / "op.keras")
+    back = models.load_model(tmp_path / "op.keras", custom_objects={"minus": lambda t: t - 1.0})
+    x = np.random.default_rng(0).random((2, 4)).astype(np.float32)
+    np.testing.assert_array_equal(back.predict(x, verbose=0), m.predict(x, verbose=0))
+
+
 def test_format_version_1_files_still_load_whatever_their_name(tmp_path):
     m = models.Sequential([layers.Dense(3, input_shape=(4,))])
     m.compile("adam", "mse")
@@ -174,7 +195,8 @@ def test_save_weights_h5_round_trip_and_refusals(tmp_path):
 
 # ---- what pyconv lacks: one error listing everything ---------------------------------------------------
 def test_layers_and_options_pyconv_lacks_are_listed_in_one_error():
-    with pytest.raises(ValueError, match=r"it uses 3 layer\(s\) or option\(s\) that pyconv does not have:\n"
+    with pytest.raises(ValueError, match=r"3 layer\(s\) or option\(s\) in it cannot be loaded \(what pyconv does not "
+                                         r"have, or code it does not run\):\n"
                                          r"  - .*'Conv1D'.*\n  - .*'LSTM'.*\n  - .*Unknown initializer class "
                                          r"'Orthogonal'"):
         models.load_model(os.path.join(HERE, "unsupported_layers.keras"))

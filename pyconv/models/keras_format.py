@@ -504,8 +504,8 @@ class _Problems(list):
     def raise_if_any(self, filepath):
         if self:
             lines = "\n".join(f"  - {p}" for p in self)
-            raise ValueError(f"Cannot load '{filepath}': it uses {len(self)} layer(s) or option(s) that pyconv "
-                             f"does not have:\n{lines}")
+            raise ValueError(f"Cannot load '{filepath}': {len(self)} layer(s) or option(s) in it cannot be loaded "
+                             f"(what pyconv does not have, or code it does not run):\n{lines}")
 
 
 def _strip_object(d, where, problems, custom):
@@ -536,7 +536,8 @@ def _accepted(cls):
     from ..layers.base import Layer
     names = set()
     for c in (cls, Layer):
-        names |= {p for p in inspect.signature(c.__init__).parameters if p not in ("self", "kwargs")}
+        names |= {n for n, p in inspect.signature(c.__init__).parameters.items()
+                  if n != "self" and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)}
     return names
 
 
