@@ -1,4 +1,5 @@
-"""Core layers: InputLayer/Input, Dense, Flatten, Reshape, Dropout, Activation, ReLU, Softmax, Lambda."""
+"""Core layers: InputLayer/Input, Dense, Flatten, Reshape, Dropout, Activation, Lambda.
+(ReLU, LeakyReLU, ELU, PReLU and Softmax are in layers/activations.py.)"""
 import math
 
 import numpy as np
@@ -6,8 +7,7 @@ import numpy as np
 from .. import _kernels, _validate, constraints, initializers, regularizers, utils
 from .base import Layer, _ActivatedLayer, _shape_str
 
-__all__ = ["InputLayer", "Input", "Dense", "Flatten", "Reshape", "Dropout", "Activation", "ReLU",
-           "Softmax", "Lambda"]
+__all__ = ["InputLayer", "Input", "Dense", "Flatten", "Reshape", "Dropout", "Activation", "Lambda"]
 
 
 def _extras_config(layer):
@@ -280,7 +280,15 @@ class Dropout(Layer):
 
 
 class Activation(_ActivatedLayer):
-    """Applies an activation ('relu', 'sigmoid', 'tanh', 'softmax', 'linear')."""
+    """Applies an activation by name ('relu', 'elu', 'gelu', 'swish', ..., see
+    pyconv.activations.get) or an Activation object.
+
+    Example:
+        >>> import numpy as np
+        >>> from pyconv import layers
+        >>> layers.Activation("relu6")(np.array([[-1.0, 3.0, 9.0]]))
+        array([[0., 3., 6.]], dtype=float32)
+    """
 
     def __init__(self, activation, **kwargs):
         super().__init__(**kwargs)
@@ -291,38 +299,6 @@ class Activation(_ActivatedLayer):
 
     def get_config(self):
         return {**super().get_config(), "activation": self.activation.name}
-
-
-class ReLU(Activation):
-    """max(x, 0). Keras' `max_value`, `negative_slope` and `threshold` are supported only at
-    their defaults (there is no kernel for the other variants)."""
-
-    def __init__(self, max_value=None, negative_slope=0.0, threshold=0.0, **kwargs):
-        if max_value is not None or negative_slope != 0 or threshold != 0:
-            raise ValueError("ReLU supports only max_value=None, negative_slope=0 and threshold=0. "
-                             f"Received: max_value={max_value!r}, negative_slope={negative_slope!r}, "
-                             f"threshold={threshold!r}.")
-        super().__init__("relu", **kwargs)
-
-    def get_config(self):
-        cfg = super().get_config()
-        del cfg["activation"]
-        return cfg
-
-
-class Softmax(Activation):
-    """Softmax over the last axis."""
-
-    def __init__(self, axis=-1, **kwargs):
-        if axis != -1:
-            raise ValueError(f"Softmax supports only axis=-1 (pyconv.nn.softmax_grad is over the last axis). "
-                             f"Received: axis={axis!r}.")
-        super().__init__("softmax", **kwargs)
-
-    def get_config(self):
-        cfg = super().get_config()
-        del cfg["activation"]
-        return cfg
 
 
 class Lambda(Layer):
