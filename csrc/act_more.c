@@ -28,21 +28,42 @@ static inline float sigm(float x)
 
 /* ---- elu, selu ------------------------------------------------------------------------- */
 
-// x, out (n). out = scale * (x > 0 ? x : alpha * expm1(x)); elu: scale 1, selu: Keras' constants.
+// x, out (n). out = x > 0 ? x : alpha * expm1(x) (Keras 3: where(x > 0, elu(x), alpha elu(x))).
 // expm1 instead of exp(x) - 1: no cancellation near 0. Threads: over elements.
-void elu_forward(float *out, const float *x, int64_t n, float alpha, float scale)
+void elu_forward(float *out, const float *x, int64_t n, float alpha)
 {
     #pragma omp parallel for schedule(static) num_threads(pyconv_num_threads()) if(n > ELEMWISE_PAR_MIN)
     for (int64_t i = 0; i < n; i++)
-        out[i] = x[i] > 0.0f ? scale * x[i] : scale * (alpha * expm1f(x[i]));
+        out[i] = x[i] > 0.0f ? x[i] : alpha * expm1f(x[i]);
 }
 
-// dx = dout * scale * (x > 0 ? 1 : alpha * exp(x)). Threads: over elements.
-void elu_backward(float *dx, const float *dout, const float *x, int64_t n, float alpha, float scale)
+// dx = dout * (x > 0 ? 1 : alpha exp(x)): at 0 the slope is alpha, as TF differentiates
+// Keras' where(x > 0, ...). Threads: over elements.
+void elu_backward(float *dx, const float *dout, const float *x, int64_t n, float alpha)
 {
     #pragma omp parallel for schedule(static) num_threads(pyconv_num_threads()) if(n > ELEMWISE_PAR_MIN)
     for (int64_t i = 0; i < n; i++)
-        dx[i] = x[i] > 0.0f ? dout[i] * scale : dout[i] * (scale * (alpha * expf(x[i])));
+        dx[i] = x[i] > 0.0f ? dout[i] : dout[i] * (alpha * expf(x[i]));
+}
+
+#define SELU_ALPHA 1.67326324235437728f   /* Klambauer et al. 2017, as tf.nn.selu */
+#define SELU_SCALE 1.05070098735548049f
+
+// out = scale * (x > 0 ? x : alpha expm1(x)). Threads: over elements.
+void selu_forward(float *out, const float *x, int64_t n)
+{
+    #pragma omp parallel for schedule(static) num_threads(pyconv_num_threads()) if(n > ELEMWISE_PAR_MIN)
+    for (int64_t i = 0; i < n; i++)
+        out[i] = x[i] > 0.0f ? SELU_SCALE * x[i] : (SELU_SCALE * SELU_ALPHA) * expm1f(x[i]);
+}
+
+// dx = dout * scale * (x < 0 ? alpha exp(x) : 1): at 0 the slope is scale (TF's SeluGrad),
+// unlike elu's. Threads: over elements.
+void selu_backward(float *dx, const float *dout, const float *x, int64_t n)
+{
+    #pragma omp parallel for schedule(static) num_threads(pyconv_num_threads()) if(n > ELEMWISE_PAR_MIN)
+    for (int64_t i = 0; i < n; i++)
+        dx[i] = x[i] < 0.0f ? dout[i] * ((SELU_SCALE * SELU_ALPHA) * expf(x[i])) : dout[i] * SELU_SCALE;
 }
 
 /* ---- gelu ------------------------------------------------------------------------------ */

@@ -65,9 +65,10 @@ int softmax_xent_forward_backward(float *loss, float *dlogits, const float *logi
  * Elementwise: x, out, dx, dout: n floats. Each backward takes the forward's INPUT x (except
  * exponential's and log_softmax's, which take its output). Threads over elements (rows for
  * log_softmax); the same bits for any thread count. Outputs overwritten. */
-/* scale * (x > 0 ? x : alpha expm1(x)): elu (scale 1) and selu (Keras' alpha and scale). */
-void elu_forward(float *out, const float *x, int64_t n, float alpha, float scale);
-void elu_backward(float *dx, const float *dout, const float *x, int64_t n, float alpha, float scale);
+void elu_forward(float *out, const float *x, int64_t n, float alpha);  /* x > 0 ? x : alpha expm1(x) */
+void elu_backward(float *dx, const float *dout, const float *x, int64_t n, float alpha);
+void selu_forward(float *out, const float *x, int64_t n);          /* 1.0507 elu(x, 1.6733) */
+void selu_backward(float *dx, const float *dout, const float *x, int64_t n);
 void gelu_forward(float *out, const float *x, int64_t n);          /* x Phi(x), with erfc */
 void gelu_backward(float *dx, const float *dout, const float *x, int64_t n);
 void gelu_tanh_forward(float *out, const float *x, int64_t n);     /* the tanh approximation */

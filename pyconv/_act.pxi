@@ -5,8 +5,10 @@
 # log_softmax's, which take its output. `ref=True` calls the *_ref loop, for the tests.
 
 cdef extern from "pyconv.h" nogil:
-    void elu_forward(float *out, const float *x, int64_t n, float alpha, float scale)
-    void elu_backward(float *dx, const float *dout, const float *x, int64_t n, float alpha, float scale)
+    void elu_forward(float *out, const float *x, int64_t n, float alpha)
+    void elu_backward(float *dx, const float *dout, const float *x, int64_t n, float alpha)
+    void selu_forward(float *out, const float *x, int64_t n)
+    void selu_backward(float *dx, const float *dout, const float *x, int64_t n)
     void gelu_forward(float *out, const float *x, int64_t n)
     void gelu_backward(float *dx, const float *dout, const float *x, int64_t n)
     void gelu_tanh_forward(float *out, const float *x, int64_t n)
@@ -43,16 +45,16 @@ cdef extern from "pyconv.h" nogil:
                            const float *alpha, const int64_t *idx, int64_t M, int64_t A, int64_t P)
 
 
-def elu_fwd(cnp.ndarray x, float alpha, float scale):
+def elu_fwd(cnp.ndarray x, float alpha):
     cdef cnp.ndarray out = np.empty_like(x)
     cdef float *po = fptr(out, "out")
     cdef const float *px = fptr(x, "x")
     cdef int64_t n = x.size
     with nogil:
-        elu_forward(po, px, n, alpha, scale)
+        elu_forward(po, px, n, alpha)
     return out
 
-def elu_bwd(cnp.ndarray dout, cnp.ndarray x, float alpha, float scale):
+def elu_bwd(cnp.ndarray dout, cnp.ndarray x, float alpha):
     check_same_shape(dout, x, "dout", "x")
     cdef cnp.ndarray dx = np.empty_like(dout)
     cdef float *pdx = fptr(dx, "dx")
@@ -60,7 +62,7 @@ def elu_bwd(cnp.ndarray dout, cnp.ndarray x, float alpha, float scale):
     cdef const float *px = fptr(x, "x")
     cdef int64_t n = x.size
     with nogil:
-        elu_backward(pdx, pg, px, n, alpha, scale)
+        elu_backward(pdx, pg, px, n, alpha)
     return dx
 
 def relu_general_fwd(cnp.ndarray x, float negative_slope, float max_value, float threshold,
@@ -91,6 +93,12 @@ def relu_general_bwd(cnp.ndarray dout, cnp.ndarray x, float negative_slope, floa
         else:
             relu_general_backward(pdx, pg, px, n, negative_slope, max_value, threshold)
     return dx
+
+def selu_fwd(cnp.ndarray x):
+    return unary(x, selu_forward)
+
+def selu_bwd(cnp.ndarray dout, cnp.ndarray x):
+    return unary_grad(dout, x, selu_backward)
 
 def gelu_fwd(cnp.ndarray x, bint approximate):
     return unary(x, gelu_tanh_forward if approximate else gelu_forward)

@@ -25,11 +25,6 @@ __all__ = ["elu", "elu_grad", "selu", "selu_grad", "gelu", "gelu_grad", "silu", 
            "swish", "leaky_relu", "leaky_relu_grad", "relu6", "relu6_grad", "softplus",
            "softplus_grad", "softsign", "softsign_grad", "log_softmax", "log_softmax_grad"]
 
-# keras.ops.selu / tf.nn.selu (Klambauer et al. 2017)
-SELU_ALPHA = 1.6732632423543772848170429916717
-SELU_SCALE = 1.0507009873554804934193349852946
-
-
 def _unary(x, fwd, bwd, from_output=False):
     """y = fwd(x) on float32, recorded on the tape with the gradient bwd(g, saved), where saved
     is the forward's input (or output)."""
@@ -50,26 +45,25 @@ def elu(features, alpha=1.0, name=None):
     """x if x > 0 else alpha * (exp(x) - 1), elementwise (alpha: keras.activations.elu's;
     tf.nn.elu has none: 1)."""
     a = _validate.real(alpha, "alpha")
-    return _unary(features, lambda x: _kernels.elu_fwd(x, a, 1.0),
-                  lambda g, x: _kernels.elu_bwd(g, x, a, 1.0))
+    return _unary(features, lambda x: _kernels.elu_fwd(x, a),
+                  lambda g, x: _kernels.elu_bwd(g, x, a))
 
 
 def elu_grad(gradients, features, alpha=1.0):
     """The gradient of elu, from its input `features`."""
     a = _validate.real(alpha, "alpha")
-    return _grad(gradients, features, lambda g, x: _kernels.elu_bwd(g, x, a, 1.0))
+    return _grad(gradients, features, lambda g, x: _kernels.elu_bwd(g, x, a))
 
 
 def selu(features, name=None):
     """scale * elu(x, alpha) with Keras' (tf.nn's) constants alpha = 1.67326324,
     scale = 1.05070098."""
-    return _unary(features, lambda x: _kernels.elu_fwd(x, SELU_ALPHA, SELU_SCALE),
-                  lambda g, x: _kernels.elu_bwd(g, x, SELU_ALPHA, SELU_SCALE))
+    return _unary(features, _kernels.selu_fwd, _kernels.selu_bwd)
 
 
 def selu_grad(gradients, features):
     """The gradient of selu, from its input `features`."""
-    return _grad(gradients, features, lambda g, x: _kernels.elu_bwd(g, x, SELU_ALPHA, SELU_SCALE))
+    return _grad(gradients, features, _kernels.selu_bwd)
 
 
 # ---- gelu, silu ----------------------------------------------------------------------------------
