@@ -109,6 +109,12 @@ int prelu_backward(float *dx, float *dalpha, const float *dout, const float *x,
                    const float *alpha, const int64_t *idx, int64_t M, int64_t A, int64_t P);
 int prelu_backward_ref(float *dx, float *dalpha, const float *dout, const float *x,
                        const float *alpha, const int64_t *idx, int64_t M, int64_t A, int64_t P);
+
+/* ---- moments' backward: moments.c (its forward is batchnorm_stats) -------------------------
+ * dx, x (M,C); dmean, dvar, mean (C), dmean or dvar NULL for zero: dx = dmean/M +
+ * dvar 2 (x - mean)/M. Threads over rows; overwritten. */
+void moments_backward(float *dx, const float *dmean, const float *dvar, const float *x,
+                      const float *mean, int64_t M, int64_t C);
 /* bias: out (M,C) = x + b (broadcast over rows); db (C) = column sums of dout, summed in
  * fixed blocks of rows (PYCONV_ENOMEM, nothing written, if the block sums cannot be allocated). */
 void bias_add_forward(float *out, const float *x, const float *b, int64_t M, int64_t C);

@@ -1,4 +1,5 @@
-# Wrappers of csrc/act_more.c (Keras 3's other activations), included into _kernels.pyx.
+# Wrappers of csrc/act_more.c (Keras 3's other activations) and csrc/moments.c (the backward of
+# nn.moments), included into _kernels.pyx after _batchnorm.pxi (whose bn_vec checks it uses).
 #
 # Elementwise kernels take x of any shape; their backward takes the forward's input x (the
 # `unary_grad` helper of _kernels.pyx, whose second array is then x), except exponential's and
@@ -232,3 +233,22 @@ def prelu_bwd(cnp.ndarray dout, cnp.ndarray x, cnp.ndarray alpha, idx=None, bint
             status = prelu_backward(pdx, pda, pg, px, pa, pi, M, A, P)
     check_status(status)
     return dx, dalpha
+
+
+cdef extern from "pyconv.h" nogil:
+    void moments_backward(float *dx, const float *dmean, const float *dvar, const float *x,
+                          const float *mean, int64_t M, int64_t C)
+
+def moments_bwd(dmean, dvar, cnp.ndarray x, cnp.ndarray mean):
+    """dx of (mean, var) = moments over the rows of x (M, C): dmean, dvar (C,) or None."""
+    cdef int64_t C = bn_channels(x, "x")
+    cdef int64_t M = bn_rows(x, C)
+    cdef const float *pdm = bn_vec(dmean, "dmean", C, True)
+    cdef const float *pdv = bn_vec(dvar, "dvar", C, True)
+    cdef const float *pm = bn_vec(mean, "mean", C)
+    cdef const float *px = fptr(x, "x")
+    cdef cnp.ndarray dx = np.empty_like(x)
+    cdef float *pdx = fptr(dx, "dx")
+    with nogil:
+        moments_backward(pdx, pdm, pdv, px, pm, M, C)
+    return dx

@@ -16,17 +16,19 @@ Example:
 """
 import numpy as np
 
-from . import _kernels, _nn_act, _nn_pool, _tape, _validate
+from . import _kernels, _nn_act, _nn_norm, _nn_pool, _tape, _validate
 from ._nn_pool import *  # noqa: F401,F403 -- max_pool, avg_pool, their gradients, global pools
 from ._nn_act import *  # noqa: F401,F403 -- elu, selu, gelu, silu, leaky_relu, ..., log_softmax
 from ._nn_act import softmax, softmax_grad
+from ._nn_norm import *  # noqa: F401,F403 -- moments, batch_normalization, dropout
 from ._validate import as_float32, check_alloc, int_pair, sizes
 
 __all__ = ["conv2d", "conv2d_backprop_input", "conv2d_backprop_filter", "dense", "dense_grad",
            "relu", "relu_grad", "sigmoid", "sigmoid_grad", "tanh", "tanh_grad",
            "softmax", "softmax_grad", "bias_add", "bias_add_grad",
            "sparse_softmax_cross_entropy_with_logits",
-           "sparse_softmax_cross_entropy_with_logits_grad", *_nn_pool.__all__, *_nn_act.__all__]
+           "sparse_softmax_cross_entropy_with_logits_grad", *_nn_pool.__all__, *_nn_act.__all__,
+           *_nn_norm.__all__]
 
 
 # ---- activations ---------------------------------------------------------------------------

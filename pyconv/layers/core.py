@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 
-from .. import _kernels, _validate, constraints, initializers, regularizers, utils
+from .. import _kernels, _nn_norm, _validate, constraints, initializers, regularizers, utils
 from .base import Layer, _ActivatedLayer, _shape_str
 
 __all__ = ["InputLayer", "Input", "Dense", "Flatten", "Reshape", "Dropout", "Activation", "Lambda"]
@@ -244,7 +244,7 @@ class Dropout(Layer):
         noise_shape: optional shape of the mask, broadcast to the input (None: the input's).
         seed: optional int for a private generator (default: pyconv's generator).
 
-    The mask is drawn with NumPy (there is no dropout kernel in pyconv.nn).
+    The mask is drawn with NumPy (pyconv.nn.dropout's `dropout_mask`; there is no dropout kernel).
     """
 
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
@@ -261,11 +261,7 @@ class Dropout(Layer):
     def _fwd(self, x, training, fuse=0):
         if not training or self.rate == 0:
             return x, None
-        g = self._gen or utils.get_rng()
-        shape = x.shape if self.noise_shape is None else tuple(
-            x.shape[i] if d is None else d for i, d in enumerate(self.noise_shape))
-        mask = (g.random(shape, dtype=np.float32) >= np.float32(self.rate)).astype(np.float32)
-        mask *= np.float32(1.0 / (1.0 - self.rate))
+        mask = _nn_norm.dropout_mask(self._gen or utils.get_rng(), x.shape, self.rate, self.noise_shape)
         return x * mask, mask
 
     def _bwd(self, mask, dy, need_dx, fuse=0):
