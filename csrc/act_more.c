@@ -191,19 +191,19 @@ void silu_backward(float *dx, const float *dout, const float *x, int64_t n)
 
 static inline float relu_pos(float v, float thr)
 {
-    return !(v <= thr) ? v : 0.0f;                 /* NaN > thr is false: keep it as it is */
+    return sel(!(v <= thr), v, 0.0f);              /* NaN <= thr is false: keep it as it is */
 }
 
 static inline float relu_clip(float a, float mx)
 {
-    a = a < 0.0f ? 0.0f : a;                       /* NaN compares false both times */
-    return a > mx ? mx : a;
+    a = sel(a < 0.0f, 0.0f, a);                    /* NaN compares false both times */
+    return sel(a > mx, mx, a);
 }
 
 static inline float relu_neg(float v, float thr)
 {
     float d = thr - v;
-    return d > 0.0f ? d : 0.0f;
+    return sel(d > 0.0f, d, 0.0f);
 }
 
 // x, out (n). Threads: over elements.
