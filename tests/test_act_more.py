@@ -553,3 +553,17 @@ def test_lambda_of_nn_ops_trains():
 def test_errors(call, exc, match):
     with pytest.raises(exc, match=match):
         call()
+
+
+@pytest.mark.parametrize("act", ["relu", "elu", "log_softmax", "linear", "softmax"])
+def test_only_a_softmax_output_hands_its_logits_to_the_loss(act):
+    """A cross-entropy takes the pre-activation values as logits only from a plain softmax (or
+    sigmoid) output; from any other activation it takes the output as it is, as Keras does."""
+    pyconv.utils.set_random_seed(0)
+    x = np.random.default_rng(0).standard_normal((8, 4)).astype(np.float32)
+    y = np.array([0, 1, 2, 0, 1, 2, 0, 1])
+    m = models.Sequential([layers.Input((4,)), layers.Dense(3, activation=act)])
+    m.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    expected = float(np.mean(pyconv.losses.sparse_categorical_crossentropy(y, m.predict(x, verbose=0))))
+    assert m.evaluate(x, y, verbose=0) == pytest.approx(expected, rel=1e-6)
+    assert m.train_on_batch(x, y) == pytest.approx(expected, rel=1e-6)
