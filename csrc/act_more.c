@@ -14,7 +14,9 @@
  *   - threads split elements (or rows) statically and no sum crosses a thread boundary, so
  *     results are the same bits for any thread count.
  * No -ffast-math: expf, logf, erfcf are the C library's, as in act.c; expm1 and log1p are
- * built from expf and logf (expm1_k, log1p_k: the library's own are 5-10x slower).
+ * built from expf and logf (expm1_k, log1p_k: the library's own are 5-10x slower); the _ref
+ * twins of elu, selu and softplus use the library's expm1f and log1pf, and the general relu's
+ * and PReLU's are their plain loops.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -73,6 +75,13 @@ void elu_forward(float *out, const float *x, int64_t n, float alpha)
         out[i] = sel(x[i] > 0.0f, x[i], alpha * expm1_k(x[i]));
 }
 
+// The plain formula with the C library's expm1f: the oracle of elu_forward's expm1_k.
+void elu_forward_ref(float *out, const float *x, int64_t n, float alpha)
+{
+    for (int64_t i = 0; i < n; i++)
+        out[i] = x[i] > 0.0f ? x[i] : alpha * expm1f(x[i]);
+}
+
 // dx = dout * (x > 0 ? 1 : alpha exp(x)): at 0 the slope is alpha, as TF differentiates
 // Keras' where(x > 0, ...). Threads: over elements.
 void elu_backward(float *dx, const float *dout, const float *x, int64_t n, float alpha)
@@ -91,6 +100,12 @@ void selu_forward(float *out, const float *x, int64_t n)
     #pragma omp parallel for schedule(static) num_threads(pyconv_num_threads()) if(n > ELEMWISE_PAR_MIN)
     for (int64_t i = 0; i < n; i++)
         out[i] = sel(x[i] > 0.0f, SELU_SCALE * x[i], (SELU_SCALE * SELU_ALPHA) * expm1_k(x[i]));
+}
+
+void selu_forward_ref(float *out, const float *x, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        out[i] = x[i] > 0.0f ? SELU_SCALE * x[i] : (SELU_SCALE * SELU_ALPHA) * expm1f(x[i]);
 }
 
 // dx = dout * scale * (x < 0 ? alpha exp(x) : 1): at 0 the slope is scale (TF's SeluGrad),
@@ -284,6 +299,13 @@ void softplus_forward(float *out, const float *x, int64_t n)
     #pragma omp parallel for schedule(static) num_threads(pyconv_num_threads()) if(n > ELEMWISE_PAR_MIN)
     for (int64_t i = 0; i < n; i++)
         out[i] = sel(x[i] > 0.0f, x[i], 0.0f) + log1p_k(expf(-fabsf(x[i])));
+}
+
+// The plain formula with the C library's log1pf: the oracle of softplus_forward's log1p_k.
+void softplus_forward_ref(float *out, const float *x, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        out[i] = (x[i] > 0.0f ? x[i] : 0.0f) + log1pf(expf(-fabsf(x[i])));
 }
 
 // dx = dout * sigmoid(x). Threads: over elements.

@@ -67,7 +67,9 @@ int softmax_xent_forward_backward(float *loss, float *dlogits, const float *logi
  * log_softmax); the same bits for any thread count. Outputs overwritten. */
 void elu_forward(float *out, const float *x, int64_t n, float alpha);  /* x > 0 ? x : alpha expm1(x) */
 void elu_backward(float *dx, const float *dout, const float *x, int64_t n, float alpha);
+void elu_forward_ref(float *out, const float *x, int64_t n, float alpha);
 void selu_forward(float *out, const float *x, int64_t n);          /* 1.0507 elu(x, 1.6733) */
+void selu_forward_ref(float *out, const float *x, int64_t n);
 void selu_backward(float *dx, const float *dout, const float *x, int64_t n);
 void gelu_forward(float *out, const float *x, int64_t n);          /* x Phi(x), with erfc */
 void gelu_backward(float *dx, const float *dout, const float *x, int64_t n);
@@ -84,7 +86,8 @@ void relu_general_backward(float *dx, const float *dout, const float *x, int64_t
                            float negative_slope, float max_value, float threshold);
 void relu_general_backward_ref(float *dx, const float *dout, const float *x, int64_t n,
                                float negative_slope, float max_value, float threshold);
-void softplus_forward(float *out, const float *x, int64_t n);
+void softplus_forward(float *out, const float *x, int64_t n);     /* max(x,0) + log1p(exp(-|x|)) */
+void softplus_forward_ref(float *out, const float *x, int64_t n);
 void softplus_backward(float *dx, const float *dout, const float *x, int64_t n);
 void softsign_forward(float *out, const float *x, int64_t n);
 void softsign_backward(float *dx, const float *dout, const float *x, int64_t n);

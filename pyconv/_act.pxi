@@ -8,7 +8,10 @@
 cdef extern from "pyconv.h" nogil:
     void elu_forward(float *out, const float *x, int64_t n, float alpha)
     void elu_backward(float *dx, const float *dout, const float *x, int64_t n, float alpha)
+    void elu_forward_ref(float *out, const float *x, int64_t n, float alpha)
     void selu_forward(float *out, const float *x, int64_t n)
+    void selu_forward_ref(float *out, const float *x, int64_t n)
+    void softplus_forward_ref(float *out, const float *x, int64_t n)
     void selu_backward(float *dx, const float *dout, const float *x, int64_t n)
     void gelu_forward(float *out, const float *x, int64_t n)
     void gelu_backward(float *dx, const float *dout, const float *x, int64_t n)
@@ -46,13 +49,16 @@ cdef extern from "pyconv.h" nogil:
                            const float *alpha, const int64_t *idx, int64_t M, int64_t A, int64_t P)
 
 
-def elu_fwd(cnp.ndarray x, float alpha):
+def elu_fwd(cnp.ndarray x, float alpha, bint ref=False):
     cdef cnp.ndarray out = np.empty_like(x)
     cdef float *po = fptr(out, "out")
     cdef const float *px = fptr(x, "x")
     cdef int64_t n = x.size
     with nogil:
-        elu_forward(po, px, n, alpha)
+        if ref:
+            elu_forward_ref(po, px, n, alpha)
+        else:
+            elu_forward(po, px, n, alpha)
     return out
 
 def elu_bwd(cnp.ndarray dout, cnp.ndarray x, float alpha):
@@ -95,8 +101,8 @@ def relu_general_bwd(cnp.ndarray dout, cnp.ndarray x, float negative_slope, floa
             relu_general_backward(pdx, pg, px, n, negative_slope, max_value, threshold)
     return dx
 
-def selu_fwd(cnp.ndarray x):
-    return unary(x, selu_forward)
+def selu_fwd(cnp.ndarray x, bint ref=False):
+    return unary(x, selu_forward_ref if ref else selu_forward)
 
 def selu_bwd(cnp.ndarray dout, cnp.ndarray x):
     return unary_grad(dout, x, selu_backward)
@@ -113,8 +119,8 @@ def silu_fwd(cnp.ndarray x):
 def silu_bwd(cnp.ndarray dout, cnp.ndarray x):
     return unary_grad(dout, x, silu_backward)
 
-def softplus_fwd(cnp.ndarray x):
-    return unary(x, softplus_forward)
+def softplus_fwd(cnp.ndarray x, bint ref=False):
+    return unary(x, softplus_forward_ref if ref else softplus_forward)
 
 def softplus_bwd(cnp.ndarray dout, cnp.ndarray x):
     return unary_grad(dout, x, softplus_backward)

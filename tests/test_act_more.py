@@ -274,6 +274,20 @@ def test_relu_general_fast_equals_ref(x, ns, mx, thr):
     assert_close(fast[finite], expected[finite], 1e-7, 0, "relu_general vs Keras' composition")
 
 
+@settings(max_examples=30)
+@given(x=arrays)
+@example(x=np.float32([0.0, -0.0, 1e-30, -1e-30, 3e-8, -3e-8, 1e-4, -1e-4, -17.0, -18.0, -88.0, -104.0, np.nan]))
+def test_expm1_and_log1p_from_exp_and_log_vs_ref(x):
+    """elu, selu and softplus build expm1/log1p from expf/logf (Kahan's trick): within a few
+    float32 ulps of their _ref twins, which use the C library's expm1f/log1pf."""
+    for fast, ref in [(_kernels.elu_fwd(x, 0.7), _kernels.elu_fwd(x, 0.7, ref=True)),
+                      (_kernels.selu_fwd(x), _kernels.selu_fwd(x, ref=True)),
+                      (_kernels.softplus_fwd(x), _kernels.softplus_fwd(x, ref=True))]:
+        assert np.array_equal(np.isnan(fast), np.isnan(ref))
+        ok = ~np.isnan(ref)
+        assert_close(fast[ok], ref[ok], 4 * 2.0 ** -23, 0, "fast vs _ref")
+
+
 SHAPES_SHARED = [((2, 3, 4, 5), None), ((2, 3, 4, 5), [1, 2]), ((3, 7), None), ((2, 3, 4, 5), [3]),
                  ((1, 600, 3), [1]), ((4, 2, 3), [1, 2])]
 
@@ -543,6 +557,12 @@ def test_lambda_of_nn_ops_trains():
      r"'selu', 'gelu', 'silu', 'leaky_relu', 'relu6', 'softplus', 'softsign', 'hard_sigmoid', 'hard_silu', "
      r"'exponential', 'log_softmax', 'swish', 'hard_swish' \(or None\)"),
     (lambda: activations.get(lambda v: v), TypeError, r"`activation` must be a string \('linear', .*Received: activation=<function"),
+    (lambda: _kernels.prelu_fwd(np.array(1.0, np.float32), np.ones(1, np.float32)), ValueError,
+     r"`x` must have a batch axis. Received: x.shape=\(\)"),
+    (lambda: _kernels.prelu_bwd(np.array(1.0, np.float32), np.array(1.0, np.float32), np.ones(1, np.float32)),
+     ValueError, r"`x` must have a batch axis. Received: x.shape=\(\)"),
+    (lambda: nn.softmax_grad(np.ones(3), np.ones(4)), ValueError,
+     r"`gradients` and `outputs` must have the same shape. Received: gradients.shape=\(3,\), outputs.shape=\(4,\)"),
     (lambda: _kernels.prelu_fwd(np.ones((2, 3), np.float32), np.ones(2, np.float32)), ValueError,
      r"`alpha` must have one value per position \(3\) when no index is given. Received: 2 values"),
     (lambda: _kernels.prelu_fwd(np.ones((2, 3), np.float32), np.ones(2, np.float32), np.array([0, 1, 2])), ValueError,
