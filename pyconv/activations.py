@@ -23,7 +23,8 @@ class Activation:
     """An activation: a name, a forward kernel and its backward kernel.
 
     `from_output` says which forward array the backward takes: the output (True) or the
-    input (False); `config` holds the arguments of a parametrised one (a layer's)."""
+    input (False); `config` holds the arguments of one bound to arguments (the ReLU,
+    LeakyReLU, ELU and Softmax layers'), empty for the named ones."""
 
     __slots__ = ("name", "forward", "_backward", "from_output", "config")
 
@@ -130,8 +131,8 @@ def make_relu(negative_slope=0.0, max_value=None, threshold=0.0):
         return _ACTS["relu"]
     kw = {"negative_slope": negative_slope, "max_value": max_value, "threshold": threshold}
     _nn_act._relu_params(**kw)   # checked now, not at the first call
-    return _inp("relu", lambda x: _nn_act.relu_general(x, **kw),
-                lambda g, x: _nn_act.relu_general_grad(g, x, **kw))
+    return Activation("relu", lambda x: _nn_act.relu_general(x, **kw),
+                      lambda g, x: _nn_act.relu_general_grad(g, x, **kw), config=kw)
 
 
 def make_elu(alpha=1.0):
@@ -144,7 +145,8 @@ def make_elu(alpha=1.0):
 def make_softmax(axis=-1):
     if axis == -1:
         return _ACTS["softmax"]
-    return _out("softmax", lambda x: nn.softmax(x, axis), lambda g, y: nn.softmax_grad(g, y, axis))
+    return Activation("softmax", lambda x: nn.softmax(x, axis), lambda g, y: nn.softmax_grad(g, y, axis),
+                      from_output=True, config={"axis": axis})
 
 
 # ---- keras.activations' functions ----------------------------------------------------------------
