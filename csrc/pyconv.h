@@ -184,6 +184,15 @@ int conv2d_backward_input(float *dinp, const float *dout, const float *filt, con
 /* dfilt (R,S,C,K) from dout and inp; dbias (K) too unless NULL. */
 int conv2d_backward_filter(float *dfilt, float *dbias, const float *dout, const float *inp,
                            const conv2d_shape *s);
+/* The transposed convolution (Conv2DTranspose) is the input gradient of the convolution s
+ * describes, so its sizes keep s's names: inp (N,P,Q,K) is ITS input, out (N,H,W,C) its output,
+ * filt (R,S,C,K) (Keras's (kh, kw, filters, in_channels)), bias (C) or NULL, then relu if relu.
+ * Its input gradient is conv2d_forward(dinp <- dout), its filter gradient
+ * conv2d_backward_filter(dfilt, NULL, inp, dout) (the roles of inp and dout swapped). */
+int conv2d_transpose_forward(float *out, const float *inp, const float *filt, const float *bias,
+                             int relu, const conv2d_shape *s);
+void conv2d_transpose_forward_ref(float *out, const float *inp, const float *filt, const float *bias,
+                                  int relu, const conv2d_shape *s);
 void conv2d_forward_ref(float *out, const float *inp, const float *filt, const float *bias,
                         int relu, const conv2d_shape *s);
 void conv2d_backward_input_ref(float *dinp, const float *dout, const float *filt, const conv2d_shape *s);
@@ -368,5 +377,47 @@ int batchnorm_backward(float *dx, float *dgamma, float *dbeta, const float *dy, 
 int batchnorm_backward_ref(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x,
                            const float *mean, const float *invstd, const float *gamma,
                            int64_t M, int64_t C);
+
+/* ---- resampling: resample.c ------------------------------------------------------------
+ * inp (N,H,W,C), out (N,P,Q,C), NHWC. Forwards overwrite out; backwards overwrite dinp
+ * (N,H,W,C) from dout (N,P,Q,C) with the transpose of the forward. Threads: forwards over N*P
+ * output rows; resize backwards over N*H input rows (gathering: bitwise the _ref scatter for
+ * any thread count); affine_sample_backward over N images.
+ * resize_*: TensorFlow's ResizeBilinear / ResizeNearestNeighbor with half_pixel_centers=True
+ * (tf.image.resize, Keras 3's Resizing and UpSampling2D). */
+int resize_bilinear_forward(float *out, const float *inp, int64_t N, int64_t H, int64_t W,
+                            int64_t C, int64_t P, int64_t Q);
+int resize_bilinear_forward_ref(float *out, const float *inp, int64_t N, int64_t H, int64_t W,
+                                int64_t C, int64_t P, int64_t Q);
+int resize_bilinear_backward(float *dinp, const float *dout, int64_t N, int64_t H, int64_t W,
+                             int64_t C, int64_t P, int64_t Q);
+int resize_bilinear_backward_ref(float *dinp, const float *dout, int64_t N, int64_t H, int64_t W,
+                                 int64_t C, int64_t P, int64_t Q);
+int resize_nearest_forward(float *out, const float *inp, int64_t N, int64_t H, int64_t W,
+                           int64_t C, int64_t P, int64_t Q);
+int resize_nearest_forward_ref(float *out, const float *inp, int64_t N, int64_t H, int64_t W,
+                               int64_t C, int64_t P, int64_t Q);
+int resize_nearest_backward(float *dinp, const float *dout, int64_t N, int64_t H, int64_t W,
+                            int64_t C, int64_t P, int64_t Q);
+int resize_nearest_backward_ref(float *dinp, const float *dout, int64_t N, int64_t H, int64_t W,
+                                int64_t C, int64_t P, int64_t Q);
+/* affine_sample_*: ImageProjectiveTransformV3 (keras.ops.image.affine_transform). transforms
+ * (T,8) float32, T = N (one per image) or 1 (shared): output pixel (p,q) reads the input at
+ * ((t0 q + t1 p + t2) / k, (t3 q + t4 p + t5) / k), k = t6 q + t7 p + 1, mapped by fill_mode,
+ * read by interp; fill_value where TF fills. PYCONV_EINVAL for an unknown interp or mode. */
+enum { PYCONV_INTERP_NEAREST = 0, PYCONV_INTERP_BILINEAR = 1 };
+enum { PYCONV_FILL_REFLECT = 0, PYCONV_FILL_WRAP = 1, PYCONV_FILL_CONSTANT = 2, PYCONV_FILL_NEAREST = 3 };
+int affine_sample_forward(float *out, const float *inp, const float *transforms, int64_t T,
+                          int64_t N, int64_t H, int64_t W, int64_t C, int64_t P, int64_t Q,
+                          int interp, int fill_mode, float fill_value);
+int affine_sample_forward_ref(float *out, const float *inp, const float *transforms, int64_t T,
+                              int64_t N, int64_t H, int64_t W, int64_t C, int64_t P, int64_t Q,
+                              int interp, int fill_mode, float fill_value);
+int affine_sample_backward(float *dinp, const float *dout, const float *transforms, int64_t T,
+                           int64_t N, int64_t H, int64_t W, int64_t C, int64_t P, int64_t Q,
+                           int interp, int fill_mode);
+int affine_sample_backward_ref(float *dinp, const float *dout, const float *transforms, int64_t T,
+                               int64_t N, int64_t H, int64_t W, int64_t C, int64_t P, int64_t Q,
+                               int interp, int fill_mode);
 
 #endif /* PYCONV_H */

@@ -97,6 +97,9 @@ def test_conv2d_and_its_gradients(data, n, h, w, c, k, r, s, sh, sw, dh, dw, pad
         bad = array(data, (n, P + 1, Q, k), "float32")
         expect(outcome(lambda: nn.conv2d_backprop_input(x.shape, f, bad, (sh, sw), pad, dil)), False, None)
         expect(outcome(lambda: nn.conv2d_backprop_filter(x, f.shape, bad, (sh, sw), pad, dil)), False, None)
+        # the transposed convolution of g is the same sum as the input gradient
+        expect(outcome(lambda: nn.conv2d_transpose(g, f, x.shape, (sh, sw), pad, dilations=dil)), True, lambda: dx)
+        expect(outcome(lambda: nn.conv2d_transpose(bad, f, x.shape, (sh, sw), pad, dilations=dil)), False, None)
 
 
 def pool_geometry(H, W, R, S, sh, sw, padding):

@@ -239,8 +239,9 @@ class Layer:
             budget[0] -= n
         if name is None:
             name = "variable" if not self._params else f"variable_{len(self._params)}"
-        arr = np.ascontiguousarray(initializers.get(initializer)(tuple(int(d) for d in shape)),
-                                   dtype=np.float32)
+        # np.asarray keeps a 0-d weight 0-d (np.ascontiguousarray would make it (1,))
+        arr = np.asarray(initializers.get(initializer)(tuple(int(d) for d in shape)), dtype=np.float32,
+                         order="C")
         self._params.append((name, arr, bool(trainable)))
         if regularizer is not None or constraint is not None:
             self._extras[id(arr)] = (regularizer, constraint)

@@ -151,9 +151,13 @@ class Dense(_ActivatedLayer):
 
     _can_fuse_relu = True
 
-    def _pre(self, x, training, relu=False):
+    _folds_bn = True   # an inference plan may fold a following BatchNormalization into it
+
+    def _pre(self, x, training, relu=False, weights=None):
+        """weights: (kernel, bias) to use instead of the layer's (a folded BatchNormalization)."""
         x2 = _validate.as_float32(x if x.ndim == 2 else x.reshape(-1, x.shape[-1]), "inputs")
-        z = _kernels.dense_fwd(x2, self.kernel, self.bias, relu)
+        kernel, bias = weights or (self.kernel, self.bias)
+        z = _kernels.dense_fwd(x2, kernel, bias, relu)
         return (z if x.ndim == 2 else z.reshape(x.shape[:-1] + (self.units,))), x2
 
     _relu_in_bwd = True
