@@ -1,6 +1,7 @@
 """Per-layer kernel benchmark: GFLOP/s of conv2d forward, backward_input, backward_filter and
 dense for the tutorial CNN's layer shapes, beside the numpy float32 matmul rate (our practical
-roofline) and PyTorch when it is installed.
+roofline) and PyTorch when it is installed; then BatchNormalization (GB/s), Conv2DTranspose and
+a BN-CNN's inference with and without BN folding (bench/bn_convt.py).
 
     python -m bench.kernels [--batch 32 256] [--threads 2] [--repeats 20] [--json out.json]
 
@@ -20,6 +21,8 @@ import numpy as np
 
 import pyconv
 from pyconv import _kernels
+
+from bench import bn_convt
 
 # (name, input (H, W, C), filter (R, S, C, K)) -- the tutorial CNN, all 3x3 VALID stride 1.
 CONV_LAYERS = [("conv1 28x28x1->32", (28, 28, 1), (3, 3, 1, 32)),
@@ -135,6 +138,14 @@ def run(batches, threads, repeats):
     return rows, torch.__version__ if torch else None
 
 
+def _torch():
+    try:
+        import torch
+        return torch
+    except ImportError:
+        return None
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--batch", type=int, nargs="+", default=[32, 256])
@@ -154,10 +165,11 @@ def main(argv=None):
         ratio = f"{r['gflops'] / r['torch_gflops']:.2f}" if r["torch_gflops"] else "-"
         print(f"| {r['layer']} | {r['batch']} | {r['pass_']} | {r['ms']:.3f} | {r['gflops']:.1f} | "
               f"{100 * r['gflops'] / roof:.0f}% | {tg} | {ratio} |")
+    more = bn_convt.print_tables(a.batch, a.repeats, _torch())
     if a.json:
         with open(a.json, "w") as f:
             json.dump(dict(roofline_gflops=roof, threads=a.threads, isa=_kernels.isa_active(),
-                           torch=torch_version, rows=rows), f, indent=1)
+                           torch=torch_version, rows=rows, **more), f, indent=1)
 
 
 if __name__ == "__main__":

@@ -112,9 +112,9 @@ def _header_array(header):
 def save(path, header, weights, opt_vars=None):
     arrays = {"header": _header_array(header)}
     for i, w in enumerate(weights):
-        arrays[f"w{i}"] = np.ascontiguousarray(w, dtype=np.float32)
+        arrays[f"w{i}"] = np.asarray(w, dtype=np.float32, order="C")  # 0-d stays 0-d
     for i, a in enumerate(opt_vars or ()):
-        arrays[f"o{i}"] = np.ascontiguousarray(a, dtype=np.float32)
+        arrays[f"o{i}"] = np.asarray(a, dtype=np.float32, order="C")
     write_atomic(path, arrays)
 
 

@@ -120,10 +120,14 @@ class Conv2D(_ActivatedLayer):
             g = self._geom = (shape, P, Q, top, left)
         return g
 
-    def _pre(self, x, training, relu=False):
+    _folds_bn = True   # an inference plan may fold a following BatchNormalization into it
+
+    def _pre(self, x, training, relu=False, weights=None):
+        """weights: (kernel, bias) to use instead of the layer's (a folded BatchNormalization)."""
         x = _validate.as_float32(x, "inputs", ndim=4)
         _, P, Q, top, left = self._geometry(x.shape)
-        return _kernels.conv2d_fwd(x, self.kernel, self.bias, relu, P, Q, self.strides,
+        kernel, bias = weights or (self.kernel, self.bias)
+        return _kernels.conv2d_fwd(x, kernel, bias, relu, P, Q, self.strides,
                                    self.dilation_rate, top, left), x
 
     def _pre_bwd(self, x, dz, need_dx):
