@@ -35,6 +35,7 @@ from .layers.base import flatten, pack_like
 from .layers import (Activation, Add, Average, AveragePooling2D, BatchNormalization, Concatenate, Conv2D,
                      Conv2DTranspose, Cropping2D, Dense, Dropout, Flatten, GlobalAveragePooling2D, GlobalMaxPooling2D, InputLayer,
                      Lambda, Maximum, MaxPooling2D, Minimum, Multiply, OpLayer, ReLU, Reshape, Rescaling, Softmax,
+                     ELU, LeakyReLU, PReLU,
                      Subtract, UpSampling2D, ZeroPadding2D, CenterCrop, Normalization, RandomContrast, RandomCrop,
                      RandomFlip, RandomRotation, RandomTranslation, RandomZoom, Resizing)
 from .layers.core import _fill
@@ -209,23 +210,6 @@ def _scale_shift(b, v, scale, shift, hint):
 
 
 # ---- activations ------------------------------------------------------------------------------
-_ACTIVATIONS = {"relu": "Relu", "sigmoid": "Sigmoid", "tanh": "Tanh"}
-
-
-def _activate(b, v, name, hint):
-    """`v` through the activation `name` (a pyconv activation name)."""
-    if name == "linear":
-        return v
-    if name in ("softmax", "log_softmax"):   # over the canonical last axis, wherever it is stored
-        op = "Softmax" if name == "softmax" else "LogSoftmax"
-        return _unary(b, op, v, f"{hint}/{op}", axis=v.home.index(v.rank - 1))
-    op = _ACTIVATIONS.get(name)
-    if op is None:
-        raise _Unsupported(f"activation {name!r} has no ONNX converter")
-    return _unary(b, op, v, f"{hint}/{op}")
-
-
-# ---- layers -----------------------------------------------------------------------------------
 def _registrar(table):
     """A decorator `@reg(key, ...)` that enters the function in `table` under each key."""
     def reg(*keys):
@@ -237,6 +221,148 @@ def _registrar(table):
     return reg
 
 
+# activation name -> converter(b, v, hint, **the activation's config) -> _Value; the config is
+# that of an activation bound to arguments (the ReLU, LeakyReLU, ELU, Softmax layers')
+_ACTIVATIONS = {}
+_act = _registrar(_ACTIVATIONS)
+_SIMPLE_ACTS = {"sigmoid": "Sigmoid", "tanh": "Tanh", "softplus": "Softplus", "softsign": "Softsign",
+                "exponential": "Exp"}
+
+
+def _activate(b, v, act, hint):
+    """`v` through `act` (a pyconv.activations.Activation: its name and config)."""
+    fn = _ACTIVATIONS.get(act.name)
+    if fn is None:
+        raise _Unsupported(f"activation {act.name!r} has no ONNX converter")
+    return fn(b, v, act.name, hint, **act.config)
+
+
+@_act("linear")
+def _act_linear(b, v, name, hint):
+    return v
+
+
+@_act(*_SIMPLE_ACTS)
+def _act_simple(b, v, name, hint):
+    return _unary(b, _SIMPLE_ACTS[name], v, f"{hint}/{_SIMPLE_ACTS[name]}")
+
+
+def _scalar(b, value, hint):
+    return b.const(np.float32(value), hint)
+
+
+@_act("relu")
+def _act_relu(b, v, name, hint, negative_slope=0.0, max_value=None, threshold=0.0):
+    """Keras 3's relu as pyconv's kernel computes it (csrc/act_more.c): a = x if x > threshold
+    else 0; clip(a, 0, max_value); minus negative_slope * max(threshold - x, 0)."""
+    if threshold == 0 and max_value is None:
+        if negative_slope == 0:
+            return _unary(b, "Relu", v, f"{hint}/Relu")
+        return _unary(b, "LeakyRelu", v, f"{hint}/LeakyRelu", alpha=float(negative_slope))
+    x = b.layout(v, v.home)
+    a = x
+    if threshold != 0:
+        thr = _scalar(b, threshold, f"{hint}/threshold")
+        a = b.op("Where", [b.op("Greater", [x, thr], f"{hint}/Greater"), x, _scalar(b, 0, f"{hint}/zero")],
+                 f"{hint}/Where")
+    if max_value is not None or threshold == 0:   # threshold 0: the plain clip at 0
+        lo = _scalar(b, 0, f"{hint}/min")
+        a = b.op("Clip", [a, lo] + ([_scalar(b, max_value, f"{hint}/max")] if max_value is not None else []),
+                 f"{hint}/Clip")
+    if negative_slope != 0:
+        below = _scalar(b, threshold, f"{hint}/threshold") if threshold != 0 else None
+        d = b.op("Neg", [x], f"{hint}/Neg") if below is None else b.op("Sub", [below, x], f"{hint}/Sub")
+        neg = b.op("Mul", [_scalar(b, negative_slope, f"{hint}/slope"), b.op("Relu", [d], f"{hint}/Relu")],
+                   f"{hint}/Mul")
+        a = b.op("Sub", [a, neg], f"{hint}/Sub")
+    return _Value(a, v.rank, v.home)
+
+
+@_act("leaky_relu")
+def _act_leaky_relu(b, v, name, hint):
+    return _act_relu(b, v, name, hint, negative_slope=0.2)   # keras.activations.leaky_relu's default
+
+
+@_act("relu6")
+def _act_relu6(b, v, name, hint):
+    return _act_relu(b, v, name, hint, max_value=6.0)
+
+
+@_act("elu")
+def _act_elu(b, v, name, hint, alpha=1.0):
+    return _unary(b, "Elu", v, f"{hint}/Elu", alpha=float(alpha))
+
+
+@_act("selu")
+def _act_selu(b, v, name, hint):
+    # tf.nn.selu's constants, as pyconv's kernel
+    return _unary(b, "Selu", v, f"{hint}/Selu", alpha=1.67326324235437728, gamma=1.05070098735548049)
+
+
+@_act("gelu")
+def _act_gelu(b, v, name, hint):
+    """x * Phi(x) = 0.5 x (1 + erf(x / sqrt 2)) (ONNX's Gelu operator is opset 20's)."""
+    x = b.layout(v, v.home)
+    e = b.op("Erf", [b.op("Mul", [x, _scalar(b, 0.70710678118654752, f"{hint}/sqrt1_2")], f"{hint}/Mul")],
+             f"{hint}/Erf")
+    phi = b.op("Mul", [b.op("Add", [e, _scalar(b, 1, f"{hint}/one")], f"{hint}/Add"), _scalar(b, 0.5, f"{hint}/half")],
+               f"{hint}/Mul")
+    return _Value(b.op("Mul", [x, phi], f"{hint}/Mul"), v.rank, v.home)
+
+
+@_act("silu")
+def _act_silu(b, v, name, hint):
+    x = b.layout(v, v.home)
+    return _Value(b.op("Mul", [x, b.op("Sigmoid", [x], f"{hint}/Sigmoid")], f"{hint}/Mul"), v.rank, v.home)
+
+
+def _hard_sigmoid(b, x, hint):
+    """relu6(x + 3) / 6, Keras 3's formula and pyconv's (a division, not x / 6 + 0.5)."""
+    t = b.op("Add", [x, _scalar(b, 3, f"{hint}/three")], f"{hint}/Add")
+    t = b.op("Clip", [t, _scalar(b, 0, f"{hint}/min"), _scalar(b, 6, f"{hint}/max")], f"{hint}/Clip")
+    return b.op("Div", [t, _scalar(b, 6, f"{hint}/six")], f"{hint}/Div")
+
+
+@_act("hard_sigmoid")
+def _act_hard_sigmoid(b, v, name, hint):
+    return _Value(_hard_sigmoid(b, b.layout(v, v.home), hint), v.rank, v.home)
+
+
+@_act("hard_silu")
+def _act_hard_silu(b, v, name, hint):
+    x = b.layout(v, v.home)
+    return _Value(b.op("Mul", [x, _hard_sigmoid(b, x, hint)], f"{hint}/Mul"), v.rank, v.home)
+
+
+@_act("softmax", "log_softmax")
+def _act_softmax(b, v, name, hint, axis=-1):
+    """Softmax over canonical `axis` (an int: ONNX's operator on the stored axis), or over
+    several axes together: exp(x - max) / sum(exp(x - max)) over them."""
+    if _validate.is_int(axis):
+        op = "Softmax" if name == "softmax" else "LogSoftmax"
+        return _unary(b, op, v, f"{hint}/{op}", axis=v.home.index(axis % v.rank))
+    axes = [v.home.index(a % v.rank) for a in axis]
+    x = b.layout(v, v.home)
+    z = b.op("Sub", [x, _reduce(b, "ReduceMax", x, axes, True, hint)], f"{hint}/Sub")
+    e = b.op("Exp", [z], f"{hint}/Exp")
+    total = _reduce(b, "ReduceSum", e, axes, True, hint)
+    if name == "softmax":
+        return _Value(b.op("Div", [e, total], f"{hint}/Div"), v.rank, v.home)
+    return _Value(b.op("Sub", [z, b.op("Log", [total], f"{hint}/Log")], f"{hint}/Sub"), v.rank, v.home)
+
+
+def _reduce(b, op, x, axes, keepdims, hint):
+    """An ONNX reduction of `x` over its `axes` (an attribute before opset 18, except for
+    ReduceSum: an input since opset 13; for all of them from 18)."""
+    args, attrs = [x], {"keepdims": int(bool(keepdims))}
+    if op == "ReduceSum" or b.opset >= 18:
+        args.append(b.ints(axes, f"{hint}/axes"))
+    else:
+        attrs["axes"] = list(axes)
+    return b.op(op, args, f"{hint}/{op}", **attrs)
+
+
+# ---- layers -----------------------------------------------------------------------------------
 # type(layer) -> converter(b, layer, node, ins) -> [_Value per output of the node]
 _CONVERTERS = {}
 _converts = _registrar(_CONVERTERS)
@@ -274,7 +400,7 @@ def _conv2d(b, layer, node, ins):
     if layer.use_bias:
         args.append(b.weight(layer.bias, f"{layer.name}/bias"))
     y = b.op("Conv", args, f"{layer.name}/Conv", dilations=list(layer.dilation_rate), **attrs)
-    return [_activate(b, _Value(y, 4, NCHW), layer.activation.name, layer.name)]
+    return [_activate(b, _Value(y, 4, NCHW), layer.activation, layer.name)]
 
 
 @_converts(Conv2DTranspose)
@@ -301,7 +427,7 @@ def _conv2d_transpose(b, layer, node, ins):
         args.append(b.weight(layer.bias, f"{layer.name}/bias"))
     y = b.op("ConvTranspose", args, f"{layer.name}/ConvTranspose", kernel_shape=list(layer.kernel_size),
              strides=list(layer.strides), dilations=list(layer.dilation_rate), pads=begin + end, output_padding=extra)
-    return [_activate(b, _Value(y, 4, NCHW), layer.activation.name, layer.name)]
+    return [_activate(b, _Value(y, 4, NCHW), layer.activation, layer.name)]
 
 
 @_converts(Dense)
@@ -310,12 +436,20 @@ def _dense(b, layer, node, ins):
              f"{layer.name}/MatMul")
     if layer.use_bias:
         y = b.op("Add", [y, b.weight(layer.bias, f"{layer.name}/bias")], f"{layer.name}/Add")
-    return [_activate(b, _Value(y, ins[0].rank), layer.activation.name, layer.name)]
+    return [_activate(b, _Value(y, ins[0].rank), layer.activation, layer.name)]
 
 
-@_converts(Activation, ReLU, Softmax)
+@_converts(Activation, ReLU, LeakyReLU, ELU, Softmax)
 def _activation(b, layer, node, ins):
-    return [_activate(b, ins[0], layer.activation.name, layer.name)]
+    return [_activate(b, ins[0], layer.activation, layer.name)]   # bound to the layer's arguments
+
+
+@_converts(PReLU)
+def _prelu(b, layer, node, ins):
+    # x if x > 0 else alpha * x; alpha (the example's shape, 1 on shared axes) broadcasts over the batch
+    v = ins[0]
+    alpha = _layout_const(b, np.asarray(layer.alpha)[None], v, f"{layer.name}/alpha")
+    return [_Value(b.op("PRelu", [b.layout(v, v.home), alpha], f"{layer.name}/PRelu"), v.rank, v.home)]
 
 
 @_converts(Dropout, RandomFlip, RandomRotation, RandomTranslation, RandomZoom, RandomContrast)
@@ -649,15 +783,12 @@ def _op_unary(b, name, hint, rank, x):
 
 @_op("relu", "sigmoid", "tanh")
 def _op_activation(b, name, hint, rank, x):
-    return _activate(b, x, name, hint)
+    return _ACTIVATIONS[name](b, x, name, hint)
 
 
 @_op("softmax", "log_softmax")
 def _op_softmax(b, name, hint, rank, x, axis=-1):
-    if not _validate.is_int(axis):
-        raise _Unsupported(f"pyconv.ops.{name} over several axes (axis={axis!r}) has no ONNX converter")
-    op = "Softmax" if name == "softmax" else "LogSoftmax"
-    return _unary(b, op, x, f"{hint}/{op}", axis=x.home.index(axis % x.rank))
+    return _act_softmax(b, x, name, hint, axis=tuple(axis) if isinstance(axis, list) else axis)
 
 
 @_op("square")
@@ -744,13 +875,7 @@ def _op_reduce(b, name, hint, rank, x, axis=None, keepdims=False, initial=None):
     axes = list(range(x.rank)) if axis is None else [a % x.rank for a in _axes_list(axis)]
     if not axes:   # NumPy: over no axis, the input itself (ONNX would reduce over all of them)
         return _Value(b.canonical(x), rank)
-    op = _REDUCE[name]
-    args, attrs = [b.canonical(x)], {"keepdims": int(bool(keepdims))}
-    if op == "ReduceSum" or b.opset >= 18:   # axes became an input (ReduceSum at 13, the others at 18)
-        args.append(b.ints(axes, f"{hint}/axes"))
-    else:
-        attrs["axes"] = axes
-    return _Value(b.op(op, args, f"{hint}/{op}", **attrs), rank)
+    return _Value(_reduce(b, _REDUCE[name], b.canonical(x), axes, keepdims, hint), rank)
 
 
 @_op("argmax", "argmin")
