@@ -588,14 +588,3 @@ def test_only_a_softmax_output_hands_its_logits_to_the_loss(act):
     expected = float(np.mean(pyconv.losses.sparse_categorical_crossentropy(y, m.predict(x, verbose=0))))
     assert m.evaluate(x, y, verbose=0) == pytest.approx(expected, rel=1e-6)
     assert m.train_on_batch(x, y) == pytest.approx(expected, rel=1e-6)
-
-
-def test_onnx_export_refuses_activations_bound_to_arguments(tmp_path):
-    """The ONNX exporter converts the plain relu and softmax; one bound to arguments is listed
-    as unsupported (a clean error), never exported as the plain one."""
-    pytest.importorskip("onnx")
-    m = models.Sequential([layers.Input((4,)), layers.Dense(3), layers.ReLU(max_value=6.0), layers.LeakyReLU(),
-                           layers.Softmax(axis=(1,)), layers.ReLU()])
-    with pytest.raises(ValueError, match=r"(?s)3 layer\(s\) have no ONNX equivalent:.*activation 'relu' with "
-                                         r"arguments \{'negative_slope': 0.0, 'max_value': 6.0, 'threshold': 0.0\}"):
-        m.export(str(tmp_path / "m.onnx"), format="onnx")

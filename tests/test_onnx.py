@@ -338,11 +338,12 @@ def test_every_activation_by_name(tmp_path, name):
     lambda: layers.ReLU(max_value=4.0, negative_slope=0.5, threshold=2.0), lambda: layers.ReLU(4.0, 0.0, 1.0),
     lambda: layers.ReLU(negative_slope=0.25, threshold=0.5), lambda: layers.LeakyReLU(), lambda: layers.LeakyReLU(0.01),
     lambda: layers.ELU(), lambda: layers.ELU(alpha=0.3), lambda: layers.Softmax(axis=1), lambda: layers.Softmax(axis=(1, 2)),
+    lambda: layers.Softmax(axis=(2,)),
     lambda: layers.PReLU(alpha_initializer="random_uniform"),
     lambda: layers.PReLU(alpha_initializer="random_uniform", shared_axes=[1, 2]),
     lambda: layers.PReLU(alpha_initializer="random_uniform", shared_axes=2),
 ], ids=["relu6", "leaky", "threshold", "all-three", "clip-threshold", "slope-threshold", "leaky-default", "leaky-0.01",
-        "elu", "elu-0.3", "softmax-1", "softmax-12", "prelu", "prelu-channel", "prelu-shared-w"])
+        "elu", "elu-0.3", "softmax-1", "softmax-12", "softmax-(2,)", "prelu", "prelu-channel", "prelu-shared-w"])
 @pytest.mark.parametrize("after_conv", [False, True])
 def test_activation_layers_with_arguments(tmp_path, make, after_conv):
     check_export(one_layer(make(), (3, 4, 5), after_conv), tmp_path, make_inputs=_wide_inputs)
