@@ -5,6 +5,7 @@
 """
 from .base import Layer
 from .convolutional import Conv2D, Convolution2D
+from .depthwise import DepthwiseConv2D, SeparableConv2D, SeparableConvolution2D
 from .core import (Activation, Dense, Dropout, Flatten, Input, InputLayer, Lambda, OpLayer, ReLU,
                    Reshape, Softmax)
 from .merging import (Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract, add, average,
@@ -20,7 +21,8 @@ __all__ = ["Layer", "Input", "InputLayer", "Conv2D", "Convolution2D", "MaxPoolin
            "ReLU", "Softmax", "Reshape", "Lambda",
            "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate",
            "add", "subtract", "multiply", "average", "maximum", "minimum", "concatenate",
-           "ZeroPadding2D", "Cropping2D", "UpSampling2D", "Rescaling", "BatchNormalization"]
+           "ZeroPadding2D", "Cropping2D", "UpSampling2D", "Rescaling", "BatchNormalization",
+           "DepthwiseConv2D", "SeparableConv2D", "SeparableConvolution2D"]
 
 # class name -> class, for rebuilding a saved model (only these classes can be loaded)
 _REGISTRY = {c.__name__: c for c in (InputLayer, Conv2D, MaxPooling2D, AveragePooling2D,
@@ -28,7 +30,7 @@ _REGISTRY = {c.__name__: c for c in (InputLayer, Conv2D, MaxPooling2D, AveragePo
                                      Dropout, Activation, ReLU, Softmax, Reshape, Lambda,
                                      Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate,
                                      OpLayer, ZeroPadding2D, Cropping2D, UpSampling2D, Rescaling,
-                                     BatchNormalization)}
+                                     BatchNormalization, DepthwiseConv2D, SeparableConv2D)}
 
 
 def deserialize(config, custom_objects=None):
