@@ -81,10 +81,10 @@ static int dw_check(const conv2d_shape *s)
     return PYCONV_OK;
 }
 
-/* R*S taps for each thread a parallel loop may use (NULL: PYCONV_ENOMEM). */
+/* Two lists of R*S taps for each thread a parallel loop may use (NULL: PYCONV_ENOMEM). */
 static dw_tap *tap_buffers(const conv2d_shape *s)
 {
-    return malloc((size_t)(pyconv_num_threads() * s->R * s->S) * sizeof(dw_tap));
+    return malloc((size_t)(pyconv_num_threads() * 2 * s->R * s->S) * sizeof(dw_tap));
 }
 
 // inp (N,H,W,C), filt (R,S,C,M), bias (K) or NULL, out (N,P,Q,K), overwritten.

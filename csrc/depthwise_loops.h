@@ -31,6 +31,12 @@
  * with its own sum, so the block width changes no result: every ISA gives the same bits. */
 #define DW_NV 4
 #define DW_CB (DW_NV * DW_VEC)
+/* Interior pixels (every tap inside the image) go DW_QB at a time, DW_NQ vectors of channels
+ * each: 8 accumulators, and each filter vector loaded once for DW_QB pixels, so a multiply-add
+ * costs 1.25 loads instead of 2 (oneDNN's register blocking over output columns). */
+#define DW_QB 4
+#define DW_NQ 2
+#define DW_CBQ (DW_NQ * DW_VEC)
 /* Output pixels per chunk of the filter-gradient reduction: enough work to amortise zeroing a
  * chunk's partial filter (R*S*K floats), few enough partials to stay small. Chosen from the sizes
  * only, never the thread count: that is what makes the gradient independent of it. */
@@ -65,15 +71,45 @@ static inline float dw_relu1(float v) { return !(v <= 0.0f) ? v : 0.0f; }   /* a
  * handle the tail blocks and M > 1. */
 typedef float dw_vec __attribute__((vector_size(DW_VEC * sizeof(float))));
 
+/* Unaligned vector load and store, one vector at a time: whole-array copies would keep the
+ * accumulators in memory. */
+static inline __attribute__((always_inline)) dw_vec dw_load(const float *p)
+{
+    dw_vec v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static inline __attribute__((always_inline)) void dw_store(float *p, dw_vec v)
+{
+    memcpy(p, &v, sizeof v);
+}
+
+/* acc[v] = bias[v*DW_VEC..] (or 0) for n vectors. */
+static inline __attribute__((always_inline)) void
+dw_init_v(dw_vec *acc, int n, const float *bias)
+{
+    for (int v = 0; v < n; v++)
+        acc[v] = bias ? dw_load(bias + DW_VEC * v) : (dw_vec){0};
+}
+
+/* out[v*DW_VEC..] = acc[v] (then relu) for n vectors. */
+static inline __attribute__((always_inline)) void
+dw_store_v(float *out, const dw_vec *acc, int n, int relu)
+{
+    for (int v = 0; v < n; v++)
+        dw_store(out + DW_VEC * v, acc[v]);
+    if (relu)
+        for (int j = 0; j < n * DW_VEC; j++)
+            out[j] = dw_relu1(out[j]);
+}
+
 /* acc[v] += x[v*DW_VEC..] * f[v*DW_VEC..] for the DW_NV vectors of a full block. */
 static inline __attribute__((always_inline)) void
 dw_madd_v(dw_vec *acc, const float *x, const float *f)
 {
     for (int v = 0; v < DW_NV; v++) {
-        dw_vec xv, fv;
-        memcpy(&xv, x + DW_VEC * v, sizeof xv);   /* unaligned loads */
-        memcpy(&fv, f + DW_VEC * v, sizeof fv);
-        const dw_vec prod = xv * fv;
+        const dw_vec prod = dw_load(x + DW_VEC * v) * dw_load(f + DW_VEC * v);
         acc[v] += prod;
     }
 }
@@ -107,50 +143,98 @@ dw_fwd_block(float *restrict o, const dw_tap *taps, int64_t nt, const float *img
             o[j0 + j] = acc[j];
 }
 
-/* One output pixel: full blocks in vectors when M = 1, the rest by dw_fwd_block. */
+/* One output pixel, channels [j0, K): full blocks in vectors when M = 1, the rest by
+ * dw_fwd_block. */
 static inline void dw_fwd_pixel(float *o, const dw_tap *taps, int64_t nt, const float *img,
-                                const float *filt, const float *bias, int64_t K, int64_t M,
-                                int relu)
+                                const float *filt, const float *bias, int64_t j0, int64_t K,
+                                int64_t M, int relu)
 {
-    int64_t j0 = 0;
     for (; M == 1 && j0 + DW_CB <= K; j0 += DW_CB) {
         dw_vec acc[DW_NV];
-        if (bias)
-            memcpy(acc, bias + j0, sizeof acc);
-        else
-            memset(acc, 0, sizeof acc);
+        dw_init_v(acc, DW_NV, bias ? bias + j0 : NULL);
         for (int64_t t = 0; t < nt; t++)
             dw_madd_v(acc, img + taps[t].x + j0, filt + taps[t].f + j0);
-        memcpy(o + j0, acc, sizeof acc);
-        if (relu)
-            for (int64_t j = j0; j < j0 + DW_CB; j++)
-                o[j] = dw_relu1(o[j]);
+        dw_store_v(o + j0, acc, DW_NV, relu);
     }
     for (; j0 < K; j0 += DW_CB)
         dw_fwd_block(o, taps, nt, img, filt, bias, j0, K - j0 < DW_CB ? K - j0 : DW_CB, M, relu);
 }
 
+/* DW_QB pixels i at once (M = 1), channels [j0, j0 + DW_CBQ): o[i*ostep + j] = (bias or 0) +
+ * sum over taps of x_i[j] * f[j], pixel i reading xq + i*xstep + taps[t].x. The same lanes, the
+ * same order as dw_fwd_pixel: the same bits. */
+static inline __attribute__((always_inline)) void
+dw_quad(float *o, int64_t ostep, const dw_tap *taps, int64_t nt, const float *xq, int64_t xstep,
+        const float *filt, const float *bias, int64_t j0, int relu)
+{
+    dw_vec acc[DW_QB][DW_NQ];
+    for (int i = 0; i < DW_QB; i++)
+        dw_init_v(acc[i], DW_NQ, bias ? bias + j0 : NULL);
+    for (int64_t t = 0; t < nt; t++) {
+        const float *x = xq + taps[t].x + j0, *f = filt + taps[t].f + j0;
+        for (int v = 0; v < DW_NQ; v++) {
+            const dw_vec fv = dw_load(f + DW_VEC * v);   /* loaded once for DW_QB pixels */
+            for (int i = 0; i < DW_QB; i++) {
+                const dw_vec prod = dw_load(x + i * xstep + DW_VEC * v) * fv;
+                acc[i][v] += prod;
+            }
+        }
+    }
+    for (int i = 0; i < DW_QB; i++)
+        dw_store_v(o + i * ostep + j0, acc[i], DW_NQ, relu);
+}
+
+/* DW_QB interior pixels sharing one tap list (offsets relative to pixel i's xq + i*xstep), all
+ * K channels, M = 1: quads of DW_CBQ channels, then the tail pixel by pixel. */
+static inline void dw_quad_pixels(float *o, int64_t ostep, const dw_tap *taps, int64_t nt,
+                                  const float *xq, int64_t xstep, const float *filt,
+                                  const float *bias, int64_t K, int relu)
+{
+    int64_t j0 = 0;
+    for (; j0 + DW_CBQ <= K; j0 += DW_CBQ)
+        dw_quad(o, ostep, taps, nt, xq, xstep, filt, bias, j0, relu);
+    for (int i = 0; j0 < K && i < DW_QB; i++)
+        dw_fwd_pixel(o + i * ostep, taps, nt, xq + i * xstep, filt, bias, j0, K, 1, relu);
+}
+
 // inp (N,H,W,C), filt (R,S,C,M), bias (K) or NULL, out (N,P,Q,K), overwritten.
-// tapbuf: R*S taps per thread. Loop nest:
+// tapbuf: 2*R*S taps per thread. Loop nest:
 //   loop 1 (n,p: output rows)        parallel; a row's input rows (R of them) stay in L2
-//   loop 2 (q: output pixels)        list the taps inside the image
-//   loop 3 (k0, step DW_CB)          accumulators in registers
+//   loop 2 (q: output pixels)        interior: DW_QB at a time, one tap list for the row;
+//                                    border: list the taps inside the image, pixel by pixel
+//   loop 3 (k0, step DW_CBQ/DW_CB)   accumulators in registers
 //   loop 4 (taps of the pixel)       input pixel and filter row from L1
 //   loop 5 (k in the block)          the vector loop
 // Threads: over N*P output rows; each output element is written by one thread, its taps added
-// in one fixed order: bitwise the same for any thread count.
+// in one fixed order (r, then s): bitwise the same for any thread count.
 static inline void depthwise_forward_loop(float *out, const float *inp, const float *filt,
                                           const float *bias, int relu, const conv2d_shape *s,
                                           dw_tap *tapbuf)
 {
     const int64_t K = s->K, M = s->K / s->C, RS = s->R * s->S;
+    /* interior columns [q_lo, q_hi): every tap's input column inside [0, W) */
+    const int64_t q_lo = (s->pad_left + s->stride_w - 1) / s->stride_w;
+    const int64_t last = s->W - 1 + s->pad_left - (s->S - 1) * s->dil_w;   /* q*stride_w <= last */
+    const int64_t q_hi = last < 0 ? 0 : (last / s->stride_w + 1 < s->Q ? last / s->stride_w + 1 : s->Q);
     #pragma omp parallel for schedule(static) num_threads(pyconv_num_threads()) \
         if(s->N * s->P * s->Q * K > DW_PAR_MIN)
     for (int64_t row = 0; row < s->N * s->P; row++) {    // loop 1
         const int64_t n = row / s->P, p = row % s->P;
         const float *img = inp + n * s->H * s->W * s->C;
-        dw_tap *taps = tapbuf + dw_thread() * RS;
-        for (int64_t q = 0; q < s->Q; q++) {              // loop 2
+        dw_tap *taps = tapbuf + dw_thread() * 2 * RS, *rel = taps + RS;
+        int64_t nrel = 0;   /* the row's taps, relative to an interior pixel's column */
+        for (int64_t r = 0; r < s->R; r++) {
+            const int64_t h = p * s->stride_h - s->pad_top + r * s->dil_h;
+            for (int64_t t = 0; h >= 0 && h < s->H && t < s->S; t++)
+                rel[nrel++] = (dw_tap){(h * s->W + t * s->dil_w - s->pad_left) * s->C, (r * s->S + t) * K};
+        }
+        for (int64_t q = 0; q < s->Q;) {                  // loop 2
+            if (M == 1 && q >= q_lo && q + DW_QB <= q_hi) {
+                dw_quad_pixels(out + (row * s->Q + q) * K, K, rel, nrel,
+                               img + q * s->stride_w * s->C, s->stride_w * s->C, filt, bias, K, relu);
+                q += DW_QB;
+                continue;
+            }
             int64_t nt = 0;
             for (int64_t r = 0; r < s->R; r++) {
                 const int64_t h = p * s->stride_h - s->pad_top + r * s->dil_h;
@@ -162,7 +246,8 @@ static inline void depthwise_forward_loop(float *out, const float *inp, const fl
                         taps[nt++] = (dw_tap){(h * s->W + w) * s->C, (r * s->S + t) * K};
                 }
             }
-            dw_fwd_pixel(out + (row * s->Q + q) * K, taps, nt, img, filt, bias, K, M, relu);
+            dw_fwd_pixel(out + (row * s->Q + q) * K, taps, nt, img, filt, bias, 0, K, M, relu);
+            q++;
         }
     }
 }
@@ -196,31 +281,52 @@ static inline void dw_bwi_pixel(float *d, const dw_tap *taps, int64_t nt, const 
     int64_t c0 = 0;
     for (; M == 1 && c0 + DW_CB <= C; c0 += DW_CB) {
         dw_vec acc[DW_NV];
-        memset(acc, 0, sizeof acc);
+        dw_init_v(acc, DW_NV, NULL);
         for (int64_t t = 0; t < nt; t++)
             dw_madd_v(acc, gimg + taps[t].x + c0, filt + taps[t].f + c0);
-        memcpy(d + c0, acc, sizeof acc);
+        dw_store_v(d + c0, acc, DW_NV, 0);
     }
     for (; c0 < C; c0 += DW_CB)
         dw_bwi_block(d, taps, nt, gimg, filt, c0, C - c0 < DW_CB ? C - c0 : DW_CB, M);
 }
 
-// dout (N,P,Q,K), filt (R,S,C,M), dinp (N,H,W,C), overwritten. tapbuf: R*S taps per thread.
+// dout (N,P,Q,K), filt (R,S,C,M), dinp (N,H,W,C), overwritten. tapbuf: 2*R*S taps per thread.
 // The adjoint of the forward written as a gather: input pixel (h,w) collects the output pixels
 // (p,q) and taps (r,s) with h = p*stride_h - pad_top + r*dil_h (likewise w), so no two threads
-// ever add into one element. Loop nest as the forward's, over input rows and pixels.
+// ever add into one element. Loop nest as the forward's, over input rows and pixels; with M = 1
+// this is the forward's sum with dout for the input, and stride_w = 1 lets interior columns
+// share one tap list (dw_quad_pixels).
 // Threads: over N*H input rows; each dinp element written by one thread, in a fixed order.
 static inline void depthwise_backward_input_loop(float *dinp, const float *dout, const float *filt,
                                                  const conv2d_shape *s, dw_tap *tapbuf)
 {
     const int64_t K = s->K, M = s->K / s->C, RS = s->R * s->S;
+    /* interior columns [w_lo, w_hi) (stride_w = 1): every tap's q = w + pad_left - t*dil_w in [0, Q) */
+    const int64_t w_lo = (s->S - 1) * s->dil_w - s->pad_left > 0 ? (s->S - 1) * s->dil_w - s->pad_left : 0;
+    const int64_t w_hi = s->Q - s->pad_left < s->W ? s->Q - s->pad_left : s->W;
+    const int quads = M == 1 && s->stride_w == 1;
     #pragma omp parallel for schedule(static) num_threads(pyconv_num_threads()) \
         if(s->N * s->H * s->W * s->C > DW_PAR_MIN)
     for (int64_t row = 0; row < s->N * s->H; row++) {
         const int64_t n = row / s->H, h = row % s->H;
         const float *gimg = dout + n * s->P * s->Q * K;
-        dw_tap *taps = tapbuf + dw_thread() * RS;
-        for (int64_t w = 0; w < s->W; w++) {
+        dw_tap *taps = tapbuf + dw_thread() * 2 * RS, *rel = taps + RS;
+        int64_t nrel = 0;   /* the row's taps, relative to an interior pixel's column */
+        for (int64_t r = 0; quads && r < s->R; r++) {
+            const int64_t ph = h + s->pad_top - r * s->dil_h;   /* = p * stride_h */
+            if (ph < 0 || ph % s->stride_h || ph / s->stride_h >= s->P)
+                continue;
+            for (int64_t t = 0; t < s->S; t++)
+                rel[nrel++] = (dw_tap){(ph / s->stride_h * s->Q + s->pad_left - t * s->dil_w) * K,
+                                       (r * s->S + t) * K};
+        }
+        for (int64_t w = 0; w < s->W;) {
+            if (quads && w >= w_lo && w + DW_QB <= w_hi) {
+                dw_quad_pixels(dinp + (row * s->W + w) * s->C, s->C, rel, nrel, gimg + w * K, K,
+                               filt, NULL, K, 0);
+                w += DW_QB;
+                continue;
+            }
             int64_t nt = 0;
             for (int64_t r = 0; r < s->R; r++) {
                 const int64_t ph = h + s->pad_top - r * s->dil_h;   /* = p * stride_h */
@@ -235,6 +341,7 @@ static inline void depthwise_backward_input_loop(float *dinp, const float *dout,
                 }
             }
             dw_bwi_pixel(dinp + (row * s->W + w) * s->C, taps, nt, gimg, filt, s->C, M);
+            w++;
         }
     }
 }
@@ -268,10 +375,10 @@ static inline void dw_bwf_tap(float *part, const float *x, int64_t xstep, const 
     int64_t k0 = 0;
     for (; M == 1 && k0 + DW_CB <= K; k0 += DW_CB) {
         dw_vec acc[DW_NV];
-        memcpy(acc, part + k0, sizeof acc);
+        dw_init_v(acc, DW_NV, part + k0);
         for (int64_t i = 0; i < nq; i++)
             dw_madd_v(acc, x + i * xstep + k0, g + i * K + k0);
-        memcpy(part + k0, acc, sizeof acc);
+        dw_store_v(part + k0, acc, DW_NV, 0);
     }
     for (; k0 < K; k0 += DW_CB)
         dw_bwf_block(part, x, xstep, g, K, nq, k0, K - k0 < DW_CB ? K - k0 : DW_CB, M);
