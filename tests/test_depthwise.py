@@ -355,6 +355,7 @@ def test_layer_weight_names_and_config():
         assert k in cfg, k
     again = layers.SeparableConv2D.from_config(cfg)
     assert again.get_config() == cfg
+    assert len(sep.losses) == 1 and sep.losses[0] > 0   # the pointwise kernel's L2 penalty
     dw = layers.DepthwiseConv2D((3, 2), depth_multiplier=3, use_bias=False)
     dw.build((None, 8, 8, 4))
     assert [(n, w.shape) for (_, n), w in zip(dw._weight_names(), dw.weights)] == [("kernel", (3, 2, 4, 3))]
