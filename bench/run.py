@@ -3,10 +3,11 @@
     python -m bench [options]            # the epoch benchmark (bench/epoch.py): pyconv vs PyTorch vs TF
     python -m bench --profile [options]  # one pyconv training step, per layer and pass (bench/stepprofile.py)
     python -m bench --layers [options]   # per-layer kernel GFLOP/s (bench/kernels.py)
+    python -m bench --onnx [options]     # tutorial CNN inference: pyconv vs onnxruntime (bench/onnx_infer.py)
     python bench/run.py ...              # the same, without -m
 
 Timed runs share the machine: hold the lock, `flock /tmp/pyconv-bench.lock python -m bench ...`.
-`python -m bench --help`, `--profile --help` and `--layers --help` list each mode's options.
+`python -m bench --help`, `--profile --help`, `--layers --help` and `--onnx --help` list each mode's options.
 """
 import os
 import sys
@@ -23,6 +24,10 @@ def main(argv=None):
         argv.remove("--layers")
         from bench import kernels
         return kernels.main(argv) or 0
+    if "--onnx" in argv:
+        argv.remove("--onnx")
+        from bench import onnx_infer
+        return onnx_infer.main(argv)
     if "--profile" in argv:
         argv.remove("--profile")
         from bench import stepprofile

@@ -32,7 +32,8 @@ from pyconv import _kernels, callbacks, datasets, layers, models, utils
 from bench import specs
 from bench.worker import keras_like_model
 
-SKIP = {"compiler", "has_openmp", "isa_active", "isa_detected", "num_threads", "set_isa",
+SKIP = {"compiler", "has_openmp", "isa_active", "isa_detected", "isas_available", "gemm_tile",
+        "cache_info", "num_threads", "set_isa",
         "set_num_threads", "np", "ISA_NAMES"}
 ROOT = ("fit loop", "")
 _MISSING = object()

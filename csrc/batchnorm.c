@@ -17,7 +17,8 @@
  *     combined serially in block order. Elementwise passes split rows; each output element is
  *     written by one thread. So results are bitwise the same for any thread count.
  *   - Fast path: the row loops live in batchnorm_loops.h, compiled once per ISA (portable here,
- *     batchnorm_avx2.c, batchnorm_avx512.c), chosen at run time; bitwise the same on every ISA.
+ *     batchnorm_avx2.c, batchnorm_avx512.c, batchnorm_neon.c), chosen at run time; bitwise the
+ *     same on every ISA.
  *   - The _ref twins are the definitions, serial, sums over all rows in one double accumulator:
  *     forward (same op order) is bitwise the fast one; stats and backward agree to float32
  *     rounding (their sums are grouped differently).
@@ -27,6 +28,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include "batchnorm_loops.h"
+#include "target.h"
 
 /* The loops of batchnorm_loops.h, compiled for the ISA in use. */
 typedef struct {
@@ -64,12 +66,12 @@ static void dx_generic(float *dx, const float *dy, const float *x, const float *
 static bn_loops isa_loops(void)
 {
     switch (pyconv_isa_active()) {
-    case PYCONV_ISA_AVX512:
-        return (bn_loops){batchnorm_stats_blocks_avx512, batchnorm_forward_avx512,
-                          batchnorm_bwd_sums_avx512, batchnorm_dx_avx512};
-    case PYCONV_ISA_AVX2:
-        return (bn_loops){batchnorm_stats_blocks_avx2, batchnorm_forward_avx2,
-                          batchnorm_bwd_sums_avx2, batchnorm_dx_avx2};
+    PYCONV_ON_AVX512(return (bn_loops){batchnorm_stats_blocks_avx512, batchnorm_forward_avx512,
+                                       batchnorm_bwd_sums_avx512, batchnorm_dx_avx512};)
+    PYCONV_ON_AVX2(return (bn_loops){batchnorm_stats_blocks_avx2, batchnorm_forward_avx2,
+                                     batchnorm_bwd_sums_avx2, batchnorm_dx_avx2};)
+    PYCONV_ON_NEON(return (bn_loops){batchnorm_stats_blocks_neon, batchnorm_forward_neon,
+                                     batchnorm_bwd_sums_neon, batchnorm_dx_neon};)
     default:
         return (bn_loops){stats_blocks_generic, forward_generic, bwd_sums_generic, dx_generic};
     }

@@ -1,6 +1,6 @@
 /* batchnorm_loops.h -- the four row loops of batch normalization, written once and compiled once
- * per ISA (batchnorm.c for the portable build, batchnorm_avx2.c and batchnorm_avx512.c with their
- * own flags). Each keeps the channel loop c innermost, unit stride, lanes independent: the
+ * per ISA (batchnorm.c for the portable build, batchnorm_avx2.c, batchnorm_avx512.c and
+ * batchnorm_neon.c with their own flags). Each keeps the channel loop c innermost, unit stride, lanes independent: the
  * compiler vectorises it, 2 doubles / 4 floats wide in the portable build, 8 / 16 with AVX-512.
  * Every lane adds and multiplies in the same order on every ISA (no FMA contraction), so the
  * results are bitwise the same. batchnorm.c picks the ISA and does the serial combines; its
@@ -168,5 +168,14 @@ void batchnorm_dx_avx2(float *dx, const float *dy, const float *x, const float *
 void batchnorm_dx_avx512(float *dx, const float *dy, const float *x, const float *mean,
                          const float *invstd, const float *k, const float *mb, const float *mg,
                          int64_t M, int64_t C);
+/* ... and for aarch64 (batchnorm_neon.c). */
+void batchnorm_stats_blocks_neon(double *part, const float *x, int64_t M, int64_t C);
+void batchnorm_forward_neon(float *y, const float *x, const float *scale, const float *shift,
+                            int64_t M, int64_t C, int relu);
+void batchnorm_bwd_sums_neon(double *part, const float *dy, const float *x, const float *mean,
+                             int64_t M, int64_t C);
+void batchnorm_dx_neon(float *dx, const float *dy, const float *x, const float *mean,
+                       const float *invstd, const float *k, const float *mb, const float *mg,
+                       int64_t M, int64_t C);
 
 #endif

@@ -37,6 +37,18 @@
  *                                         is a sixth of L2.
  * avx2        6   16    72   320   4096   12 ymm accumulators + 2 B + 1 broadcast of 16 ymm.
  *                                         B micro-panel 20 KiB in L1; A block 90 KiB in L2.
+ * neon       12    8   120   320   4096   aarch64, 32 q registers of 4 floats: 24 accumulators
+ *                                         (12 rows x 2 vectors) + 2 for B + 3 for A's 12 values,
+ *                                         each FMA taking its A value by lane (FMLA v.4s, v.s[i]),
+ *                                         so no broadcasts. 24 independent chains cover the 8-16
+ *                                         that 2 (Neoverse N1) to 4 (Apple M) FMA pipes of
+ *                                         latency 3-4 need. NR = 8, not 12: our N are channel
+ *                                         counts, multiples of 8 (32, 64), which 12 would pad by
+ *                                         a third and which the indirect-B and scattered paths
+ *                                         need whole (conv2d.c). B micro-panel 320*8*4 = 10 KiB
+ *                                         in a 64 KiB L1; A block 120*320*4 = 150 KiB in L2
+ *                                         (1 MiB on N1, 4+ MiB on Apple M). Not measured on
+ *                                         ARM hardware (none here): chosen on paper.
  * generic     4    8    64   320   4096   plain C the compiler may vectorise for SSE2:
  *                                         32 scalar accumulators stay in 8 xmm registers.
  * KC: at most 320, and the depth is cut into equal blocks (gemm.c, depth_block): conv2's
@@ -52,6 +64,10 @@
 #define AVX2_MR 6
 #define AVX2_NR 16
 #define AVX2_MC 72
+
+#define NEON_MR 12
+#define NEON_NR 8
+#define NEON_MC 120
 
 #define GENERIC_MR 4
 #define GENERIC_NR 8

@@ -1,10 +1,26 @@
-/* config.c -- run-time configuration shared by every kernel: which SIMD micro-kernel
- * the GEMM uses (detected from the CPU, or forced) and how many threads a kernel may use.
- * Both are process-wide settings, written from Python with the GIL held. */
-#include "pyconv.h"
+/* config.c -- run-time configuration shared by every kernel: which SIMD kernels run (detected
+ * from the CPU among those this build has, or forced), how many threads a kernel may use, and
+ * what the CPU's caches are (reported by show_config()).
+ * The settings are process-wide, written from Python with the GIL held. Detection asks the CPU
+ * itself: __builtin_cpu_supports on GCC/Clang, CPUID and XGETBV on MSVC (the OS must also save
+ * the wide registers); on aarch64 Advanced SIMD (NEON) is part of the base ISA. */
+#include <stdio.h>
+#include <string.h>
+#include "target.h"
 
 #ifdef _OPENMP
 #include <omp.h>
+#endif
+#if defined(_MSC_VER) && (defined(PYCONV_HAVE_AVX2) || defined(PYCONV_HAVE_AVX512))
+#include <intrin.h>
+#endif
+#ifdef _WIN32
+#define WIN32_LEAN_AND_MEAN
+#include <windows.h>
+#elif defined(__APPLE__)
+#include <sys/sysctl.h>
+#else
+#include <unistd.h>
 #endif
 
 #ifndef PYCONV_COMPILER
@@ -14,16 +30,64 @@
 static int isa_active = -1;   /* -1: not chosen yet, take the detected one */
 static int num_threads = 0;   /* 0: not set yet, take OpenMP's default */
 
+/* ---- x86-64: what the CPU and the OS support ------------------------------------------- */
+#if defined(PYCONV_HAVE_AVX2) || defined(PYCONV_HAVE_AVX512)
+#ifdef _MSC_VER
+/* CPUID leaf 1 ECX: FMA bit 12, OSXSAVE 27, AVX 28; leaf 7 EBX: AVX2 bit 5, AVX512F 16,
+ * AVX512DQ 17, AVX512VL 31. XCR0: the OS saves XMM|YMM (bits 1-2) and the AVX-512 state
+ * (opmask 5, ZMM upper halves 6, ZMM16-31 7). */
+static int x86_has(int isa)
+{
+    int r[4];
+    __cpuid(r, 0);
+    const int max_leaf = r[0];
+    __cpuid(r, 1);
+    const int fma = (r[2] >> 12) & 1, osxsave = (r[2] >> 27) & 1, avx = (r[2] >> 28) & 1;
+    if (!osxsave || !avx || max_leaf < 7)
+        return 0;
+    const unsigned long long xcr0 = _xgetbv(0);
+    __cpuidex(r, 7, 0);
+    const unsigned ebx = (unsigned)r[1];
+    const int avx2 = fma && ((ebx >> 5) & 1) && (xcr0 & 0x6) == 0x6;
+    if (isa == PYCONV_ISA_AVX2)
+        return avx2;
+    return avx2 && ((ebx >> 16) & 1) && ((ebx >> 17) & 1) && ((ebx >> 31) & 1)
+           && (xcr0 & 0xe6) == 0xe6;
+}
+#else
+/* libgcc's and compiler-rt's checks include the OS's XSAVE support. */
+static int x86_has(int isa)
+{
+    __builtin_cpu_init();
+    const int avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    if (isa == PYCONV_ISA_AVX2)
+        return avx2;
+    return avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq")
+           && __builtin_cpu_supports("avx512vl");
+}
+#endif
+#endif
+
+int pyconv_isa_available(int isa)
+{
+    switch (isa) {
+    case PYCONV_ISA_GENERIC:
+        return 1;
+    PYCONV_ON_AVX2(return x86_has(PYCONV_ISA_AVX2);)
+    PYCONV_ON_AVX512(return x86_has(PYCONV_ISA_AVX512);)
+    PYCONV_ON_NEON(return 1;)   /* Advanced SIMD is in every aarch64 CPU */
+    default:
+        return 0;   /* not built for this target */
+    }
+}
+
 int pyconv_isa_detected(void)
 {
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq")
-        && __builtin_cpu_supports("avx512vl"))
-        return PYCONV_ISA_AVX512;
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-        return PYCONV_ISA_AVX2;
-#endif
+    /* The best first: AVX-512 implies AVX2 here (x86_has), and NEON exists alone. */
+    static const int best_first[] = {PYCONV_ISA_AVX512, PYCONV_ISA_AVX2, PYCONV_ISA_NEON};
+    for (size_t i = 0; i < sizeof best_first / sizeof best_first[0]; i++)
+        if (pyconv_isa_available(best_first[i]))
+            return best_first[i];
     return PYCONV_ISA_GENERIC;
 }
 
@@ -36,8 +100,8 @@ int pyconv_isa_active(void)
 
 int pyconv_isa_set(int isa)
 {
-    if (isa < PYCONV_ISA_GENERIC || isa > pyconv_isa_detected())
-        return PYCONV_EISA;   /* ISAs are ordered: each one implies those below it */
+    if (!pyconv_isa_available(isa))
+        return PYCONV_EISA;
     isa_active = isa;
     return PYCONV_OK;
 }
@@ -68,3 +132,176 @@ int pyconv_has_openmp(void)
 }
 
 const char *pyconv_compiler(void) { return PYCONV_COMPILER; }
+
+/* ---- caches ---------------------------------------------------------------------------------
+ * PYCONV_CACHE_DEFAULTS: what a level gets when the system does not say -- 32 KiB L1d, 512 KiB
+ * L2, 8 MiB L3: at or below the caches of x86-64 and aarch64 cores of the last decade, so that
+ * anything sized from them fits. */
+static const int64_t PYCONV_CACHE_DEFAULTS[3] = {32 << 10, 512 << 10, 8 << 20};
+
+#if !defined(_WIN32) && !defined(__APPLE__)
+/* The number of CPUs in a sysfs CPU list such as "0-3,8-11" or "5". */
+static int cpu_list_count(const char *s)
+{
+    int count = 0;
+    while (*s >= '0' && *s <= '9') {
+        char *end;
+        long a = strtol(s, &end, 10), b = a;
+        if (*end == '-')
+            b = strtol(end + 1, &end, 10);
+        count += (int)(b - a + 1);
+        s = *end == ',' ? end + 1 : end;
+    }
+    return count;
+}
+
+/* The first line of a sysfs file into buf ("" if it cannot be read). */
+static void read_line(const char *path, char *buf, int len)
+{
+    FILE *f = fopen(path, "r");
+    buf[0] = '\0';
+    if (f) {
+        if (!fgets(buf, len, f))
+            buf[0] = '\0';
+        fclose(f);
+    }
+}
+
+/* Linux: /sys/devices/system/cpu/cpu0/cache/index<i>/{level,type,size,shared_cpu_list}, where
+ * size reads like "48K". Returns the levels found as bits (1: L1d, 2: L2, 4: L3). */
+static int caches_sysfs(pyconv_caches *c)
+{
+    int found = 0;
+    for (int i = 0; i < 16; i++) {
+        char path[96], level[16], type[32], size[32], shared[256];
+        snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/level", i);
+        read_line(path, level, sizeof level);
+        if (!level[0])
+            break;
+        snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/type", i);
+        read_line(path, type, sizeof type);
+        snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/size", i);
+        read_line(path, size, sizeof size);
+        snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/shared_cpu_list", i);
+        read_line(path, shared, sizeof shared);
+        const int lv = atoi(level);
+        if (lv < 1 || lv > 3 || strncmp(type, "Instruction", 11) == 0)
+            continue;
+        char *unit;
+        int64_t bytes = strtol(size, &unit, 10);
+        bytes <<= *unit == 'K' ? 10 : *unit == 'M' ? 20 : *unit == 'G' ? 30 : 0;
+        if (bytes <= 0)
+            continue;
+        c->size[lv - 1] = bytes;
+        c->shared[lv - 1] = cpu_list_count(shared);
+        found |= 1 << (lv - 1);
+    }
+    return found;
+}
+
+/* glibc's sysconf, where sysfs is missing (some containers). It reports CPUID's figures, which
+ * on some AMD parts are the whole package's L3, not the part that CPU 0 shares: second choice. */
+static int caches_sysconf(pyconv_caches *c)
+{
+    int found = 0;
+#if defined(_SC_LEVEL1_DCACHE_SIZE) && defined(_SC_LEVEL2_CACHE_SIZE) && defined(_SC_LEVEL3_CACHE_SIZE)
+    const long v[3] = {sysconf(_SC_LEVEL1_DCACHE_SIZE), sysconf(_SC_LEVEL2_CACHE_SIZE),
+                       sysconf(_SC_LEVEL3_CACHE_SIZE)};
+    for (int l = 0; l < 3; l++)
+        if (v[l] > 0) {
+            c->size[l] = v[l];
+            found |= 1 << l;
+        }
+#else
+    (void)c;
+#endif
+    return found;
+}
+#endif
+
+#ifdef __APPLE__
+static int64_t sysctl_int(const char *name)
+{
+    int64_t v = 0;
+    size_t len = sizeof v;
+    if (sysctlbyname(name, &v, &len, NULL, 0) != 0)
+        return 0;
+    if (len == sizeof(int32_t)) {   /* some hw.* entries are 32-bit */
+        int32_t v32;
+        memcpy(&v32, &v, sizeof v32);
+        return v32;
+    }
+    return v;
+}
+
+/* macOS: Apple Silicon describes its performance cores as hw.perflevel0.* (L2 shared by a
+ * cluster: cpusperl2); Intel Macs have hw.l1dcachesize, hw.l2cachesize, hw.l3cachesize. */
+static int caches_sysctl(pyconv_caches *c)
+{
+    static const char *const names[2][3] = {
+        {"hw.perflevel0.l1dcachesize", "hw.perflevel0.l2cachesize", "hw.perflevel0.l3cachesize"},
+        {"hw.l1dcachesize", "hw.l2cachesize", "hw.l3cachesize"}};
+    static const char *const shared[3] = {NULL, "hw.perflevel0.cpusperl2", "hw.perflevel0.cpusperl3"};
+    int found = 0;
+    for (int l = 0; l < 3; l++)
+        for (int k = 0; k < 2 && !(found & (1 << l)); k++) {
+            const int64_t v = sysctl_int(names[k][l]);
+            if (v > 0) {
+                c->size[l] = v;
+                c->shared[l] = k == 0 && shared[l] ? (int)sysctl_int(shared[l]) : 0;
+                found |= 1 << l;
+            }
+        }
+    return found;
+}
+#endif
+
+#ifdef _WIN32
+/* Windows: the caches whose processor mask holds CPU 0. */
+static int caches_windows(pyconv_caches *c)
+{
+    SYSTEM_LOGICAL_PROCESSOR_INFORMATION info[256];
+    DWORD len = sizeof info;
+    int found = 0;
+    if (!GetLogicalProcessorInformation(info, &len))
+        return 0;
+    for (DWORD i = 0; i < len / sizeof info[0]; i++) {
+        const CACHE_DESCRIPTOR *d = &info[i].Cache;
+        if (info[i].Relationship != RelationCache || !(info[i].ProcessorMask & 1)
+            || d->Level < 1 || d->Level > 3 || d->Type == CacheInstruction)
+            continue;
+        int cpus = 0;
+        for (ULONG_PTR m = info[i].ProcessorMask; m; m &= m - 1)
+            cpus++;
+        c->size[d->Level - 1] = d->Size;
+        c->shared[d->Level - 1] = cpus;
+        found |= 1 << (d->Level - 1);
+    }
+    return found;
+}
+#endif
+
+void pyconv_cache_info(pyconv_caches *out)
+{
+    pyconv_caches c = {{0, 0, 0}, {0, 0, 0}, 0, "none"};
+    int found = 0;
+#if defined(_WIN32)
+    if ((found = caches_windows(&c)))
+        c.source = "GetLogicalProcessorInformation";
+#elif defined(__APPLE__)
+    if ((found = caches_sysctl(&c)))
+        c.source = "sysctl";
+#else
+    if ((found = caches_sysfs(&c)))
+        c.source = "sysfs";
+    else if ((found = caches_sysconf(&c)))
+        c.source = "sysconf";
+#endif
+    for (int l = 0; l < 3; l++)
+        if (!(found & (1 << l))) {
+            c.size[l] = PYCONV_CACHE_DEFAULTS[l];
+            c.shared[l] = 0;
+            c.defaulted |= 1 << l;
+        }
+    *out = c;
+}

@@ -33,7 +33,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include "pyconv.h"
+#include "target.h"
 #include "gemm.h"
 
 #ifdef _OPENMP
@@ -413,7 +413,7 @@ static int backward_input_scattered(float *dinp, const float *dout, const float 
             status = st;
         }
     }
-    free(bpacked);
+    pyconv_aligned_free(bpacked);
     free(tab);
     free(cx.taps);
     return status;
@@ -449,7 +449,7 @@ int conv2d_backward_input(float *dinp, const float *dout, const float *filt, con
     if (ctx_status != PYCONV_OK || !dcol || !bpacked) {
         free(cx.taps);
         free(dcol);
-        free(bpacked);
+        pyconv_aligned_free(bpacked);
         return PYCONV_ENOMEM;
     }
     int status = PYCONV_OK;
@@ -472,7 +472,7 @@ int conv2d_backward_input(float *dinp, const float *dout, const float *filt, con
             col2im(dinp + (n0 + i) * s->H * s->W * s->C, col + i * PQ * RSC, &cx);
     }
     free(dcol);
-    free(bpacked);
+    pyconv_aligned_free(bpacked);
     free(cx.taps);
     return status;
 }

@@ -20,8 +20,9 @@
  *     rows (DW_CHUNK pixels, chosen from the sizes only); each chunk writes its own partial filter
  *     and bias gradient (per-chunk buffers, one thread each), and the partials are added in chunk
  *     order. So every result is bitwise the same for any thread count.
- *   - Every ISA (portable here, depthwise_avx2.c, depthwise_avx512.c, chosen at run time) runs
- *     the same lanes in the same order without FMA contraction: bitwise the same results.
+ *   - Every ISA (portable here, depthwise_avx2.c, depthwise_avx512.c, depthwise_neon.c, chosen
+ *     at run time) runs the same lanes in the same order without FMA contraction: bitwise the
+ *     same results.
  *   - The _ref twins are the definitions: serial loop nests accumulating in double, rounded once;
  *     they agree with the fast kernels to float32 rounding.
  *   - PYCONV_EINVAL (nothing written) unless C >= 1, C divides K and the geometry is sane;
@@ -60,12 +61,12 @@ static void backward_filter_generic(float *part, const float *dout, const float 
 static dw_loops isa_loops(void)
 {
     switch (pyconv_isa_active()) {
-    case PYCONV_ISA_AVX512:
-        return (dw_loops){depthwise_forward_avx512, depthwise_backward_input_avx512,
-                          depthwise_backward_filter_avx512};
-    case PYCONV_ISA_AVX2:
-        return (dw_loops){depthwise_forward_avx2, depthwise_backward_input_avx2,
-                          depthwise_backward_filter_avx2};
+    PYCONV_ON_AVX512(return (dw_loops){depthwise_forward_avx512, depthwise_backward_input_avx512,
+                                       depthwise_backward_filter_avx512};)
+    PYCONV_ON_AVX2(return (dw_loops){depthwise_forward_avx2, depthwise_backward_input_avx2,
+                                     depthwise_backward_filter_avx2};)
+    PYCONV_ON_NEON(return (dw_loops){depthwise_forward_neon, depthwise_backward_input_neon,
+                                     depthwise_backward_filter_neon};)
     default:
         return (dw_loops){forward_generic, backward_input_generic, backward_filter_generic};
     }

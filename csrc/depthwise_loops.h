@@ -1,6 +1,6 @@
 /* depthwise_loops.h -- the loops of the depthwise convolution, written once and compiled once
- * per ISA (depthwise.c for the portable build, depthwise_avx2.c and depthwise_avx512.c with their
- * own flags). The innermost loop always runs over channels, unit stride in NHWC, lanes
+ * per ISA (depthwise.c for the portable build, depthwise_avx2.c, depthwise_avx512.c and
+ * depthwise_neon.c with their own flags). The innermost loop always runs over channels, unit stride in NHWC, lanes
  * independent: 4 floats wide in the portable build, 8 with AVX2, 16 with AVX-512 (DW_VEC). Every lane multiplies, then adds (two roundings: the ISA files are built with
  * -ffp-contract=off), in the same order on every ISA, so the results are bitwise the same.
  * depthwise.c allocates the workspaces, picks the ISA and combines the filter-gradient chunks;
@@ -14,7 +14,7 @@
 #define PYCONV_DEPTHWISE_LOOPS_H
 
 #include <string.h>
-#include "pyconv.h"
+#include "target.h"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -64,38 +64,67 @@ static inline int dw_thread(void)
 
 static inline float dw_relu1(float v) { return !(v <= 0.0f) ? v : 0.0f; }   /* as relu_forward */
 
-/* One ISA vector of DW_VEC floats (a GCC vector extension). The full channel blocks with M = 1
- * are written with DW_NV of them, so that their accumulators stay in registers whatever the
- * auto-vectoriser decides (left to itself, it unrolls-and-jams the tap loop and falls back to
- * scalar code). Per lane: multiply, then add -- the same two roundings as the plain loops, which
- * handle the tail blocks and M > 1. */
+/* One ISA vector of DW_VEC floats: a GCC/Clang vector extension, lowered to the ISA's registers.
+ * The full channel blocks with M = 1 are written with DW_NV of them, so that their accumulators
+ * stay in registers whatever the auto-vectoriser decides (left to itself, it unrolls-and-jams
+ * the tap loop and falls back to scalar code). Per lane: multiply, then add -- the same two
+ * roundings as the plain loops, which handle the tail blocks and M > 1. Compilers without the
+ * extension (MSVC) get a struct of DW_VEC floats and plain loops: the same results. */
+#if (defined(__GNUC__) || defined(__clang__)) && !defined(DW_PLAIN_VEC)   /* -DDW_PLAIN_VEC: test the other */
 typedef float dw_vec __attribute__((vector_size(DW_VEC * sizeof(float))));
+
+PYCONV_ALWAYS_INLINE dw_vec dw_zero(void) { return (dw_vec){0}; }
+
+/* acc + a*b, two roundings (no FMA contraction: CMakeLists.txt) */
+PYCONV_ALWAYS_INLINE dw_vec dw_madd(dw_vec acc, dw_vec a, dw_vec b)
+{
+    const dw_vec prod = a * b;
+    return acc + prod;
+}
+#else
+typedef struct { float f[DW_VEC]; } dw_vec;
+
+PYCONV_ALWAYS_INLINE dw_vec dw_zero(void)
+{
+    dw_vec v;
+    for (int j = 0; j < DW_VEC; j++)
+        v.f[j] = 0.0f;
+    return v;
+}
+
+PYCONV_ALWAYS_INLINE dw_vec dw_madd(dw_vec acc, dw_vec a, dw_vec b)
+{
+    for (int j = 0; j < DW_VEC; j++) {
+        const float prod = a.f[j] * b.f[j];
+        acc.f[j] += prod;
+    }
+    return acc;
+}
+#endif
 
 /* Unaligned vector load and store, one vector at a time: whole-array copies would keep the
  * accumulators in memory. */
-static inline __attribute__((always_inline)) dw_vec dw_load(const float *p)
+PYCONV_ALWAYS_INLINE dw_vec dw_load(const float *p)
 {
     dw_vec v;
     memcpy(&v, p, sizeof v);
     return v;
 }
 
-static inline __attribute__((always_inline)) void dw_store(float *p, dw_vec v)
+PYCONV_ALWAYS_INLINE void dw_store(float *p, dw_vec v)
 {
     memcpy(p, &v, sizeof v);
 }
 
 /* acc[v] = bias[v*DW_VEC..] (or 0) for n vectors. */
-static inline __attribute__((always_inline)) void
-dw_init_v(dw_vec *acc, int n, const float *bias)
+PYCONV_ALWAYS_INLINE void dw_init_v(dw_vec *acc, int n, const float *bias)
 {
     for (int v = 0; v < n; v++)
-        acc[v] = bias ? dw_load(bias + DW_VEC * v) : (dw_vec){0};
+        acc[v] = bias ? dw_load(bias + DW_VEC * v) : dw_zero();
 }
 
 /* out[v*DW_VEC..] = acc[v] (then relu) for n vectors. */
-static inline __attribute__((always_inline)) void
-dw_store_v(float *out, const dw_vec *acc, int n, int relu)
+PYCONV_ALWAYS_INLINE void dw_store_v(float *out, const dw_vec *acc, int n, int relu)
 {
     for (int v = 0; v < n; v++)
         dw_store(out + DW_VEC * v, acc[v]);
@@ -105,13 +134,10 @@ dw_store_v(float *out, const dw_vec *acc, int n, int relu)
 }
 
 /* acc[v] += x[v*DW_VEC..] * f[v*DW_VEC..] for the DW_NV vectors of a full block. */
-static inline __attribute__((always_inline)) void
-dw_madd_v(dw_vec *acc, const float *x, const float *f)
+PYCONV_ALWAYS_INLINE void dw_madd_v(dw_vec *acc, const float *x, const float *f)
 {
-    for (int v = 0; v < DW_NV; v++) {
-        const dw_vec prod = dw_load(x + DW_VEC * v) * dw_load(f + DW_VEC * v);
-        acc[v] += prod;
-    }
+    for (int v = 0; v < DW_NV; v++)
+        acc[v] = dw_madd(acc[v], dw_load(x + DW_VEC * v), dw_load(f + DW_VEC * v));
 }
 
 /* out[j0..j0+jb) of one output pixel = bias + sum over its taps of x[k/M] * f[k], taps in list
@@ -163,9 +189,9 @@ static inline void dw_fwd_pixel(float *o, const dw_tap *taps, int64_t nt, const 
 /* DW_QB pixels i at once (M = 1), channels [j0, j0 + DW_CBQ): o[i*ostep + j] = (bias or 0) +
  * sum over taps of x_i[j] * f[j], pixel i reading xq + i*xstep + taps[t].x. The same lanes, the
  * same order as dw_fwd_pixel: the same bits. */
-static inline __attribute__((always_inline)) void
-dw_quad(float *o, int64_t ostep, const dw_tap *taps, int64_t nt, const float *xq, int64_t xstep,
-        const float *filt, const float *bias, int64_t j0, int relu)
+PYCONV_ALWAYS_INLINE void dw_quad(float *o, int64_t ostep, const dw_tap *taps, int64_t nt,
+                                 const float *xq, int64_t xstep, const float *filt,
+                                 const float *bias, int64_t j0, int relu)
 {
     dw_vec acc[DW_QB][DW_NQ];
     for (int i = 0; i < DW_QB; i++)
@@ -174,10 +200,8 @@ dw_quad(float *o, int64_t ostep, const dw_tap *taps, int64_t nt, const float *xq
         const float *x = xq + taps[t].x + j0, *f = filt + taps[t].f + j0;
         for (int v = 0; v < DW_NQ; v++) {
             const dw_vec fv = dw_load(f + DW_VEC * v);   /* loaded once for DW_QB pixels */
-            for (int i = 0; i < DW_QB; i++) {
-                const dw_vec prod = dw_load(x + i * xstep + DW_VEC * v) * fv;
-                acc[i][v] += prod;
-            }
+            for (int i = 0; i < DW_QB; i++)
+                acc[i][v] = dw_madd(acc[i][v], dw_load(x + i * xstep + DW_VEC * v), fv);
         }
     }
     for (int i = 0; i < DW_QB; i++)
@@ -433,7 +457,8 @@ static inline void depthwise_backward_filter_loop(float *part, const float *dout
     }
 }
 
-/* The loops above compiled for AVX2 (depthwise_avx2.c) and AVX-512 (depthwise_avx512.c). */
+/* The loops above compiled for AVX2 (depthwise_avx2.c), AVX-512 (depthwise_avx512.c) and
+ * aarch64 (depthwise_neon.c). */
 void depthwise_forward_avx2(float *out, const float *inp, const float *filt, const float *bias,
                             int relu, const conv2d_shape *s, dw_tap *tapbuf);
 void depthwise_forward_avx512(float *out, const float *inp, const float *filt, const float *bias,
@@ -446,5 +471,11 @@ void depthwise_backward_filter_avx2(float *part, const float *dout, const float 
                                     int64_t rows, int64_t nchunks, const conv2d_shape *s);
 void depthwise_backward_filter_avx512(float *part, const float *dout, const float *inp, int bias,
                                       int64_t rows, int64_t nchunks, const conv2d_shape *s);
+void depthwise_forward_neon(float *out, const float *inp, const float *filt, const float *bias,
+                            int relu, const conv2d_shape *s, dw_tap *tapbuf);
+void depthwise_backward_input_neon(float *dinp, const float *dout, const float *filt,
+                                   const conv2d_shape *s, dw_tap *tapbuf);
+void depthwise_backward_filter_neon(float *part, const float *dout, const float *inp, int bias,
+                                    int64_t rows, int64_t nchunks, const conv2d_shape *s);
 
 #endif

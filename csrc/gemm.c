@@ -7,7 +7,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include "pyconv.h"
+#include "target.h"
 #include "blocking.h"
 #include "gemm.h"
 
@@ -36,12 +36,12 @@ typedef struct {
 static gemm_isa isa_table(void)
 {
     switch (pyconv_isa_active()) {
-    case PYCONV_ISA_AVX512:
-        return (gemm_isa){ukernel_avx512, ukernel_avx512_ind, ukernel_avx512_indb,
-                          scatter_tile_avx512, AVX512_MR, AVX512_NR, AVX512_MC};
-    case PYCONV_ISA_AVX2:
-        return (gemm_isa){ukernel_avx2, ukernel_avx2_ind, ukernel_avx2_indb,
-                          scatter_tile_avx2, AVX2_MR, AVX2_NR, AVX2_MC};
+    PYCONV_ON_AVX512(return (gemm_isa){ukernel_avx512, ukernel_avx512_ind, ukernel_avx512_indb,
+                                       scatter_tile_avx512, AVX512_MR, AVX512_NR, AVX512_MC};)
+    PYCONV_ON_AVX2(return (gemm_isa){ukernel_avx2, ukernel_avx2_ind, ukernel_avx2_indb,
+                                     scatter_tile_avx2, AVX2_MR, AVX2_NR, AVX2_MC};)
+    PYCONV_ON_NEON(return (gemm_isa){ukernel_neon, ukernel_neon_ind, ukernel_neon_indb,
+                                     scatter_tile_neon, NEON_MR, NEON_NR, NEON_MC};)
     default:
         return (gemm_isa){ukernel_generic, ukernel_generic_ind, ukernel_generic_indb,
                           scatter_tile_generic, GENERIC_MR, GENERIC_NR, GENERIC_MC};
@@ -138,7 +138,7 @@ void gemm_pack_b_prepacked(float *dst, const gemm_operand *op, int64_t j0, int64
 float *gemm_prepack_b(const gemm_operand *b, int64_t N, int64_t K, gemm_operand *out)
 {
     const int nr = isa_table().nr;
-    float *packed = aligned_alloc(64, ((size_t)(ceil_div(N, nr) * nr * K) * sizeof(float) + 63) / 64 * 64);
+    float *packed = pyconv_aligned_alloc((size_t)(ceil_div(N, nr) * nr * K) * sizeof(float));
     if (packed) {
         b->pack(packed, b, 0, N, 0, K, nr);
         *out = (gemm_operand){.pack = gemm_pack_b_prepacked, .data = packed, .ld = K};
@@ -173,7 +173,7 @@ static void macro_kernel(const gemm_isa *g, float *c, int64_t ldc, const float *
                          int64_t mc, int64_t nc, int64_t kc, int first, int last,
                          const float *bias, int relu, const gemm_scatter *sc, int64_t i0, int64_t j0)
 {
-    float tile[GEMM_MAX_TILE] __attribute__((aligned(64)));
+    _Alignas(64) float tile[GEMM_MAX_TILE];
     for (int64_t jr = 0; jr < nc; jr += g->nr) {          // loop 2 (jr, step NR): B micro-panel in L1
         int cols = nc - jr < g->nr ? (int)(nc - jr) : g->nr;
         const float *b = pb + jr * kc;
@@ -301,7 +301,7 @@ static int gemm_run(float *c, int64_t ldc, const gemm_scatter *sc, const gemm_op
     const size_t a_size = a->rows ? (size_t)(mc_max * kc_max) * ptr : (size_t)(mc_max * kc_max);
     const size_t z_size = a->rows || b->cols ? (size_t)(kc_max > g.nr ? kc_max : g.nr) : 0;
     const size_t total = b_size + a_size * (size_t)nthreads + z_size;
-    float *work = aligned_alloc(64, (total * sizeof(float) + 63) / 64 * 64);
+    float *work = pyconv_aligned_alloc(total * sizeof(float));
     if (!work)
         return PYCONV_ENOMEM;
     float *pb = work, *zeros = work + b_size + a_size * (size_t)nthreads;
@@ -365,7 +365,7 @@ static int gemm_run(float *c, int64_t ldc, const gemm_scatter *sc, const gemm_op
             }
         }
     }
-    free(work);
+    pyconv_aligned_free(work);
     return PYCONV_OK;
 }
 

@@ -45,7 +45,7 @@ struct gemm_operand {
 };
 
 /* B packed once for several GEMMs that share it (conv2d_backward_input's image groups):
- * returns the buffer (free() it after) and sets *out to an operand that reads it -- in place
+ * returns the buffer (pyconv_aligned_free() it after) and sets *out to an operand that reads it -- in place
  * when one depth block covers it, else copied panel by panel -- or returns NULL if it cannot
  * be allocated. */
 float *gemm_prepack_b(const gemm_operand *b, int64_t N, int64_t K, gemm_operand *out);
@@ -91,7 +91,7 @@ int gemm_scatter_add(const gemm_scatter *sc, const gemm_operand *a, const gemm_o
 
 /* Add a finished tile (rows x cols, row stride ld) where sc sends C rows i0.. and columns j0..
  * (inside one tap). Compiled once per ISA (in ukernel_<isa>.c) so the adds are as wide as the
- * micro-kernel's: scatter_tile_generic, _avx2, _avx512. */
+ * micro-kernel's: scatter_tile_generic, _avx2, _avx512, _neon. */
 static inline void scatter_tile_loop(const gemm_scatter *sc, const float *tile, int ld, int64_t i0,
                                      int rows, int64_t j0, int cols)
 {
@@ -111,6 +111,8 @@ void scatter_tile_avx2(const gemm_scatter *sc, const float *tile, int ld, int64_
                        int64_t j0, int cols);
 void scatter_tile_avx512(const gemm_scatter *sc, const float *tile, int ld, int64_t i0, int rows,
                          int64_t j0, int cols);
+void scatter_tile_neon(const gemm_scatter *sc, const float *tile, int ld, int64_t i0, int rows,
+                       int64_t j0, int cols);
 
 /* The same over the depth slice [k0, k0+K) of A's columns and B's rows only: one chunk of a
  * longer reduction (conv2d_backward_filter). A must be packed (not indirect) when k0 > 0. */
@@ -121,12 +123,14 @@ int gemm_slice(float *c, int64_t ldc, const gemm_operand *a, const gemm_operand 
 /* The naive triple loop over plain row-major matrices, double accumulation: the oracle. */
 void gemm_ref(float *c, const float *a, const float *b, int64_t M, int64_t N, int64_t K);
 
-/* Micro-kernels, one per ISA (ukernel_<isa>.c): C tile (MR x NR, row stride ldc)
+/* Micro-kernels, one per ISA (ukernel_<isa>.c; only those of the target are built: target.h): C tile (MR x NR, row stride ldc)
  *   = (overwrite ? 0 : C) + sum_k a[k][0..MR) x b[k][0..NR)   over packed panels a, b,
  * then + bias[0..NR) unless bias is NULL, then max(0, .) if relu (the fused epilogue). */
 void ukernel_avx512(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, int overwrite,
                     const float *bias, int relu);
 void ukernel_avx2(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, int overwrite,
+                  const float *bias, int relu);
+void ukernel_neon(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, int overwrite,
                   const float *bias, int relu);
 void ukernel_generic(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, int overwrite,
                      const float *bias, int relu);
@@ -142,6 +146,8 @@ void ukernel_avx512_indb(int64_t kc, const float *a, int64_t lda, const float *c
                          int64_t ldc, int overwrite, const float *bias, int relu);
 void ukernel_avx2_indb(int64_t kc, const float *a, int64_t lda, const float *const *b, float *c,
                        int64_t ldc, int overwrite, const float *bias, int relu);
+void ukernel_neon_indb(int64_t kc, const float *a, int64_t lda, const float *const *b, float *c,
+                       int64_t ldc, int overwrite, const float *bias, int relu);
 void ukernel_generic_indb(int64_t kc, const float *a, int64_t lda, const float *const *b, float *c,
                           int64_t ldc, int overwrite, const float *bias, int relu);
 
@@ -150,6 +156,8 @@ void ukernel_generic_indb(int64_t kc, const float *a, int64_t lda, const float *
 void ukernel_avx512_ind(int64_t ntaps, int64_t kc, const float *const *a, const float *b,
                         float *c, int64_t ldc, int overwrite, const float *bias, int relu);
 void ukernel_avx2_ind(int64_t ntaps, int64_t kc, const float *const *a, const float *b,
+                      float *c, int64_t ldc, int overwrite, const float *bias, int relu);
+void ukernel_neon_ind(int64_t ntaps, int64_t kc, const float *const *a, const float *b,
                       float *c, int64_t ldc, int overwrite, const float *bias, int relu);
 void ukernel_generic_ind(int64_t ntaps, int64_t kc, const float *const *a, const float *b,
                          float *c, int64_t ldc, int overwrite, const float *bias, int relu);

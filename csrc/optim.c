@@ -8,15 +8,17 @@
  * operation per line, as the NumPy rule does -- the specification, and the tests' oracle.
  */
 #include "optim_loop.h"
+#include "target.h"
 
 /* ---- dispatch: the loop built for the active ISA ------------------------------------------ */
 
 void sgd_update(float *p, float *m, const float *g, int64_t n, const sgd_coefs *c)
 {
     switch (pyconv_isa_active()) {
-    case PYCONV_ISA_AVX512: sgd_update_avx512(p, m, g, n, c); break;
-    case PYCONV_ISA_AVX2:   sgd_update_avx2(p, m, g, n, c); break;
-    default:                sgd_loop(p, m, g, n, c); break;
+    PYCONV_ON_AVX512(sgd_update_avx512(p, m, g, n, c); break;)
+    PYCONV_ON_AVX2(sgd_update_avx2(p, m, g, n, c); break;)
+    PYCONV_ON_NEON(sgd_update_neon(p, m, g, n, c); break;)
+    default: sgd_loop(p, m, g, n, c); break;
     }
 }
 
@@ -24,9 +26,10 @@ void rmsprop_update(float *p, float *v, float *mom, float *avg, const float *g, 
                     const rmsprop_coefs *c)
 {
     switch (pyconv_isa_active()) {
-    case PYCONV_ISA_AVX512: rmsprop_update_avx512(p, v, mom, avg, g, n, c); break;
-    case PYCONV_ISA_AVX2:   rmsprop_update_avx2(p, v, mom, avg, g, n, c); break;
-    default:                rmsprop_loop(p, v, mom, avg, g, n, c); break;
+    PYCONV_ON_AVX512(rmsprop_update_avx512(p, v, mom, avg, g, n, c); break;)
+    PYCONV_ON_AVX2(rmsprop_update_avx2(p, v, mom, avg, g, n, c); break;)
+    PYCONV_ON_NEON(rmsprop_update_neon(p, v, mom, avg, g, n, c); break;)
+    default: rmsprop_loop(p, v, mom, avg, g, n, c); break;
     }
 }
 
@@ -34,36 +37,40 @@ void adam_update(float *p, float *m, float *v, float *vhat, const float *g, int6
                  const adam_coefs *c)
 {
     switch (pyconv_isa_active()) {
-    case PYCONV_ISA_AVX512: adam_update_avx512(p, m, v, vhat, g, n, c); break;
-    case PYCONV_ISA_AVX2:   adam_update_avx2(p, m, v, vhat, g, n, c); break;
-    default:                adam_loop(p, m, v, vhat, g, n, c); break;
+    PYCONV_ON_AVX512(adam_update_avx512(p, m, v, vhat, g, n, c); break;)
+    PYCONV_ON_AVX2(adam_update_avx2(p, m, v, vhat, g, n, c); break;)
+    PYCONV_ON_NEON(adam_update_neon(p, m, v, vhat, g, n, c); break;)
+    default: adam_loop(p, m, v, vhat, g, n, c); break;
     }
 }
 
 void nadam_update(float *p, float *m, float *v, const float *g, int64_t n, const nadam_coefs *c)
 {
     switch (pyconv_isa_active()) {
-    case PYCONV_ISA_AVX512: nadam_update_avx512(p, m, v, g, n, c); break;
-    case PYCONV_ISA_AVX2:   nadam_update_avx2(p, m, v, g, n, c); break;
-    default:                nadam_loop(p, m, v, g, n, c); break;
+    PYCONV_ON_AVX512(nadam_update_avx512(p, m, v, g, n, c); break;)
+    PYCONV_ON_AVX2(nadam_update_avx2(p, m, v, g, n, c); break;)
+    PYCONV_ON_NEON(nadam_update_neon(p, m, v, g, n, c); break;)
+    default: nadam_loop(p, m, v, g, n, c); break;
     }
 }
 
 void adamax_update(float *p, float *m, float *u, const float *g, int64_t n, const adamax_coefs *c)
 {
     switch (pyconv_isa_active()) {
-    case PYCONV_ISA_AVX512: adamax_update_avx512(p, m, u, g, n, c); break;
-    case PYCONV_ISA_AVX2:   adamax_update_avx2(p, m, u, g, n, c); break;
-    default:                adamax_loop(p, m, u, g, n, c); break;
+    PYCONV_ON_AVX512(adamax_update_avx512(p, m, u, g, n, c); break;)
+    PYCONV_ON_AVX2(adamax_update_avx2(p, m, u, g, n, c); break;)
+    PYCONV_ON_NEON(adamax_update_neon(p, m, u, g, n, c); break;)
+    default: adamax_loop(p, m, u, g, n, c); break;
     }
 }
 
 void adagrad_update(float *p, float *acc, const float *g, int64_t n, const adagrad_coefs *c)
 {
     switch (pyconv_isa_active()) {
-    case PYCONV_ISA_AVX512: adagrad_update_avx512(p, acc, g, n, c); break;
-    case PYCONV_ISA_AVX2:   adagrad_update_avx2(p, acc, g, n, c); break;
-    default:                adagrad_loop(p, acc, g, n, c); break;
+    PYCONV_ON_AVX512(adagrad_update_avx512(p, acc, g, n, c); break;)
+    PYCONV_ON_AVX2(adagrad_update_avx2(p, acc, g, n, c); break;)
+    PYCONV_ON_NEON(adagrad_update_neon(p, acc, g, n, c); break;)
+    default: adagrad_loop(p, acc, g, n, c); break;
     }
 }
 
@@ -71,27 +78,30 @@ void adadelta_update(float *p, float *ag, float *ad, const float *g, int64_t n,
                      const adadelta_coefs *c)
 {
     switch (pyconv_isa_active()) {
-    case PYCONV_ISA_AVX512: adadelta_update_avx512(p, ag, ad, g, n, c); break;
-    case PYCONV_ISA_AVX2:   adadelta_update_avx2(p, ag, ad, g, n, c); break;
-    default:                adadelta_loop(p, ag, ad, g, n, c); break;
+    PYCONV_ON_AVX512(adadelta_update_avx512(p, ag, ad, g, n, c); break;)
+    PYCONV_ON_AVX2(adadelta_update_avx2(p, ag, ad, g, n, c); break;)
+    PYCONV_ON_NEON(adadelta_update_neon(p, ag, ad, g, n, c); break;)
+    default: adadelta_loop(p, ag, ad, g, n, c); break;
     }
 }
 
 void lion_update(float *p, float *m, const float *g, int64_t n, const lion_coefs *c)
 {
     switch (pyconv_isa_active()) {
-    case PYCONV_ISA_AVX512: lion_update_avx512(p, m, g, n, c); break;
-    case PYCONV_ISA_AVX2:   lion_update_avx2(p, m, g, n, c); break;
-    default:                lion_loop(p, m, g, n, c); break;
+    PYCONV_ON_AVX512(lion_update_avx512(p, m, g, n, c); break;)
+    PYCONV_ON_AVX2(lion_update_avx2(p, m, g, n, c); break;)
+    PYCONV_ON_NEON(lion_update_neon(p, m, g, n, c); break;)
+    default: lion_loop(p, m, g, n, c); break;
     }
 }
 
 void ema_update(float *avg, const float *p, int64_t n, float momentum, float c)
 {
     switch (pyconv_isa_active()) {
-    case PYCONV_ISA_AVX512: ema_update_avx512(avg, p, n, momentum, c); break;
-    case PYCONV_ISA_AVX2:   ema_update_avx2(avg, p, n, momentum, c); break;
-    default:                ema_loop(avg, p, n, momentum, c); break;
+    PYCONV_ON_AVX512(ema_update_avx512(avg, p, n, momentum, c); break;)
+    PYCONV_ON_AVX2(ema_update_avx2(avg, p, n, momentum, c); break;)
+    PYCONV_ON_NEON(ema_update_neon(avg, p, n, momentum, c); break;)
+    default: ema_loop(avg, p, n, momentum, c); break;
     }
 }
 

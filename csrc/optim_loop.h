@@ -1,5 +1,5 @@
 /* optim_loop.h -- the optimizer steps' loops, written once and compiled once per ISA (optim.c
- * for the portable build, optim_avx2.c, optim_avx512.c with their own flags), so the compiler
+ * for the portable build, optim_avx2.c, optim_avx512.c, optim_neon.c with their own flags), so the compiler
  * vectorises the square roots, divisions and selects as wide as the CPU allows. Every build
  * runs the same float32 operations in the same order, with FMA contraction off, and sqrt and
  * division are correctly rounded: the result is bitwise the same on every ISA, and bitwise
@@ -205,5 +205,18 @@ void lion_update_avx2(float *p, float *m, const float *g, int64_t n, const lion_
 void lion_update_avx512(float *p, float *m, const float *g, int64_t n, const lion_coefs *c);
 void ema_update_avx2(float *avg, const float *p, int64_t n, float momentum, float c);
 void ema_update_avx512(float *avg, const float *p, int64_t n, float momentum, float c);
+/* ... and for aarch64 (optim_neon.c). */
+void sgd_update_neon(float *p, float *m, const float *g, int64_t n, const sgd_coefs *c);
+void rmsprop_update_neon(float *p, float *v, float *mom, float *avg, const float *g, int64_t n,
+                         const rmsprop_coefs *c);
+void adam_update_neon(float *p, float *m, float *v, float *vhat, const float *g, int64_t n,
+                      const adam_coefs *c);
+void nadam_update_neon(float *p, float *m, float *v, const float *g, int64_t n, const nadam_coefs *c);
+void adamax_update_neon(float *p, float *m, float *u, const float *g, int64_t n, const adamax_coefs *c);
+void adagrad_update_neon(float *p, float *acc, const float *g, int64_t n, const adagrad_coefs *c);
+void adadelta_update_neon(float *p, float *ag, float *ad, const float *g, int64_t n,
+                          const adadelta_coefs *c);
+void lion_update_neon(float *p, float *m, const float *g, int64_t n, const lion_coefs *c);
+void ema_update_neon(float *avg, const float *p, int64_t n, float momentum, float c);
 
 #endif /* PYCONV_OPTIM_LOOP_H */

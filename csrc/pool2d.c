@@ -24,6 +24,7 @@
  *     results are bitwise the same for any thread count, and bitwise equal to the _ref.
  */
 #include "pool2d_loops.h"
+#include "target.h"
 
 int pool2d_check(const pool2d_shape *s)
 {
@@ -52,12 +53,12 @@ typedef struct {
 static pool_loops isa_loops(void)
 {
     switch (pyconv_isa_active()) {
-    case PYCONV_ISA_AVX512:
-        return (pool_loops){maxpool2d_forward_avx512, maxpool2d_backward_avx512,
-                            avgpool2d_forward_avx512, avgpool2d_backward_avx512};
-    case PYCONV_ISA_AVX2:
-        return (pool_loops){maxpool2d_forward_avx2, maxpool2d_backward_avx2,
-                            avgpool2d_forward_avx2, avgpool2d_backward_avx2};
+    PYCONV_ON_AVX512(return (pool_loops){maxpool2d_forward_avx512, maxpool2d_backward_avx512,
+                                         avgpool2d_forward_avx512, avgpool2d_backward_avx512};)
+    PYCONV_ON_AVX2(return (pool_loops){maxpool2d_forward_avx2, maxpool2d_backward_avx2,
+                                       avgpool2d_forward_avx2, avgpool2d_backward_avx2};)
+    PYCONV_ON_NEON(return (pool_loops){maxpool2d_forward_neon, maxpool2d_backward_neon,
+                                       avgpool2d_forward_neon, avgpool2d_backward_neon};)
     default:
         return (pool_loops){maxpool2d_forward_loop, maxpool2d_backward_loop,
                             avgpool2d_forward_loop, avgpool2d_backward_loop};

@@ -31,15 +31,32 @@ enum {
 };
 
 /* ---- configuration: config.c ---------------------------------------------------------- */
-enum { PYCONV_ISA_GENERIC = 0, PYCONV_ISA_AVX2 = 1, PYCONV_ISA_AVX512 = 2 };
+/* The ISAs a kernel may be built for; each value is its index in pyconv/_kernels.pyx's
+ * ISA_NAMES. Which ones a build has depends on its target (x86-64: generic, avx2, avx512;
+ * aarch64: generic, neon; any other: generic) and which one runs, on the CPU. */
+enum { PYCONV_ISA_GENERIC = 0, PYCONV_ISA_AVX2 = 1, PYCONV_ISA_AVX512 = 2, PYCONV_ISA_NEON = 3,
+       PYCONV_ISA_COUNT = 4 };
 
-int pyconv_isa_detected(void);          /* best ISA this CPU supports */
+int pyconv_isa_available(int isa);      /* 1 if this build has its kernels and the CPU runs them */
+int pyconv_isa_detected(void);          /* the best available ISA */
 int pyconv_isa_active(void);            /* the ISA the kernels use now */
-int pyconv_isa_set(int isa);            /* PYCONV_EISA if the CPU lacks it */
+int pyconv_isa_set(int isa);            /* PYCONV_EISA unless available */
 int pyconv_num_threads(void);           /* threads a kernel may use */
 void pyconv_set_num_threads(int n);     /* n >= 1, checked by the caller */
 int pyconv_has_openmp(void);
 const char *pyconv_compiler(void);
+
+/* The data caches of the CPU the process runs on (CPU 0's; on a hybrid CPU, the first cores'),
+ * read at run time: sizes in bytes, and how many logical CPUs share each. A level the system
+ * does not report gets the default written beside PYCONV_CACHE_DEFAULTS in config.c, and its
+ * bit (1: L1d, 2: L2, 4: L3) in `defaulted`. */
+typedef struct {
+    int64_t size[3];      /* L1d, L2, L3 in bytes */
+    int shared[3];        /* logical CPUs sharing each (0: not reported) */
+    int defaulted;        /* bit i set: size[i] is the default, not the machine's */
+    const char *source;   /* where the rest came from: "sysfs", "sysconf", "sysctl", "GetLogicalProcessorInformation" or "none" */
+} pyconv_caches;
+void pyconv_cache_info(pyconv_caches *out);
 
 /* ---- elementwise: act.c ------------------------------------------------------------------ */
 /* x, out, dx, dout: n floats. out may alias x; dx may alias dout. */
@@ -62,6 +79,11 @@ int softmax_xent_forward_backward(float *loss, float *dlogits, const float *logi
  * fixed blocks of rows (PYCONV_ENOMEM, nothing written, if the block sums cannot be allocated). */
 void bias_add_forward(float *out, const float *x, const float *b, int64_t M, int64_t C);
 int bias_add_backward(float *db, const float *dout, int64_t M, int64_t C);
+
+/* ---- metrics: metrics.c -------------------------------------------------------------------- */
+/* p (M, C), labels (M): how many rows have argmax(p[m]) == labels[m] (NumPy's argmax: the first
+ * maximum, the first NaN). Serial. Requires C >= 1. */
+int64_t argmax_hits(const float *p, const int32_t *labels, int64_t M, int64_t C);
 
 /* ---- gather: gather.c ---------------------------------------------------------------------- */
 /* A batch from a dataset: out (n,row) float32 = rows idx (n) of x (N,row), float32 or (x_is_f64)

@@ -2,12 +2,13 @@
  * and six broadcasts of A feed twelve FMAs into twelve ymm accumulators (blocking.h).
  * Compiled with -mavx2 -mfma in its own translation unit; only called when the CPU has it. */
 #include <immintrin.h>
+#include "target.h"
 #include "blocking.h"
 #include "gemm.h"
 
 /* C tile = (overwrite ? 0 : C) + acc, then + bias unless NULL, then max(0, .) if relu: the
  * epilogue, applied on the last depth block while the tile is still in registers. */
-static inline __attribute__((always_inline)) void
+PYCONV_ALWAYS_INLINE void
 store_tile(__m256 acc[AVX2_MR][2], float *c, int64_t ldc, int overwrite, const float *bias, int relu)
 {
     for (int i = 0; i < AVX2_MR; i++) {

@@ -4,12 +4,13 @@
  * 16 are twice that, and the 10 loads per step fit this core's load ports. Compiled with
  * -mavx512f in its own translation unit; only called when the CPU has it. */
 #include <immintrin.h>
+#include "target.h"
 #include "blocking.h"
 #include "gemm.h"
 
 /* C tile = (overwrite ? 0 : C) + acc, then + bias unless NULL, then max(0, .) if relu: the
  * epilogue, applied on the last depth block while the tile is still in registers. */
-static inline __attribute__((always_inline)) void
+PYCONV_ALWAYS_INLINE void
 store_tile(__m512 acc[AVX512_MR][2], float *c, int64_t ldc, int overwrite, const float *bias, int relu)
 {
     for (int i = 0; i < AVX512_MR; i++) {

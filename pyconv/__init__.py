@@ -94,13 +94,35 @@ def _default_threads():
         return _os.cpu_count() or 1
 
 
+def _bytes(n):
+    """48 KiB, 1 MiB, 1.5 MiB: a cache size as people write it."""
+    for unit, shift in (("GiB", 30), ("MiB", 20), ("KiB", 10)):
+        if n >= 1 << shift:
+            return f"{n / (1 << shift):g} {unit}"
+    return f"{n} B"
+
+
+def _caches():
+    """The caches line of show_config: each level, whom it is shared by, and where the figures
+    come from; a level the system does not report shows the default the kernels assume."""
+    info = _kernels.cache_info()
+    parts = []
+    for name, label in (("l1d", "L1d"), ("l2", "L2"), ("l3", "L3")):
+        size, shared, default = info[name]
+        note = " (default: not reported)" if default else (f" shared by {shared} CPUs" if shared > 1 else "")
+        parts.append(f"{label} {_bytes(size)}{note}")
+    return ", ".join(parts) + f" (from {info['source']})"
+
+
 def show_config():
     """Print pyconv's build and run-time configuration."""
+    mr, nr = _kernels.gemm_tile()
     print(f"pyconv {__version__}\n"
           f"  compiler:     {_kernels.compiler()}\n"
           f"  OpenMP:       {'on' if _kernels.has_openmp() else 'off (single-threaded build)'}\n"
-          f"  ISA detected: {_kernels.isa_detected()}\n"
-          f"  ISA in use:   {_kernels.isa_active()}\n"
+          f"  ISA detected: {_kernels.isa_detected()} (available: {', '.join(_kernels.isas_available())})\n"
+          f"  ISA in use:   {_kernels.isa_active()} (GEMM micro-kernel {mr}x{nr})\n"
+          f"  caches:       {_caches()}\n"
           f"  threads:      {get_num_threads()}"
           f" (OMP_WAIT_POLICY={_os.environ.get('OMP_WAIT_POLICY', 'unset')},"
           f" GOMP_SPINCOUNT={_os.environ.get('GOMP_SPINCOUNT', 'unset')})")

@@ -78,13 +78,21 @@ def dense_fwd(cnp.ndarray x, cnp.ndarray w, object b=None, bint relu=False, bint
 
 
 def dense_bwd(cnp.ndarray dout, cnp.ndarray x, cnp.ndarray w, bint need_dx=True,
-              bint need_db=True, bint ref=False):
-    """(dx or None, dkernel, dbias or None)."""
+              bint need_db=True, bint ref=False, cnp.ndarray relu_out=None):
+    """(dx or None, dkernel, dbias or None). With `relu_out`, the output of a fused
+    relu(x . W + b), `dout` is first masked by relu's derivative [relu_out > 0] (the relu's
+    backward in the same call, so that a Dense with activation="relu" makes one call a pass)."""
     if x.ndim != 2 or w.ndim != 2 or dout.ndim != 2 or x.shape[1] != w.shape[0] \
             or dout.shape[0] != x.shape[0] or dout.shape[1] != w.shape[1]:
         raise ValueError(f"`out_backprop` (N,O), `x` (N,C) and `kernel` (C,K) do not match. "
                          f"Received: {np.shape(dout)}, {np.shape(x)}, {np.shape(w)}.")
     cdef int64_t N = x.shape[0], C = x.shape[1], K = w.shape[1]
+    cdef cnp.ndarray dz = None
+    cdef const float *pr = NULL
+    if relu_out is not None:
+        check_same_shape(relu_out, dout, "relu_out", "out_backprop")
+        pr = fptr(relu_out, "relu_out")
+        dz = np.empty((N, K), np.float32)
     cdef cnp.ndarray dx = np.empty((N, C), np.float32) if (need_dx or ref) else None
     cdef cnp.ndarray dw = np.empty((C, K), np.float32)
     cdef cnp.ndarray db = np.empty(K, np.float32) if (need_db or ref) else None
@@ -94,8 +102,12 @@ def dense_bwd(cnp.ndarray dout, cnp.ndarray x, cnp.ndarray w, bint need_dx=True,
     cdef const float *pg = fptr(dout, "out_backprop")
     cdef const float *px = fptr(x, "x")
     cdef const float *pw = fptr(w, "kernel")
+    cdef float *pdz = fptr(dz, "dz") if dz is not None else NULL
     cdef int st = PYCONV_OK
     with nogil:
+        if pdz != NULL:
+            relu_backward(pdz, pg, pr, N * K)
+            pg = pdz
         if ref:
             dense_backward_ref(pdx, pdw, pdb, pg, px, pw, N, C, K)
         else:

@@ -22,6 +22,14 @@ cdef extern from "pyconv.h" nogil:
         PYCONV_ISA_GENERIC
         PYCONV_ISA_AVX2
         PYCONV_ISA_AVX512
+        PYCONV_ISA_NEON
+        PYCONV_ISA_COUNT
+    ctypedef struct pyconv_caches:
+        int64_t size[3]
+        int shared[3]
+        int defaulted
+        const char *source
+    int pyconv_isa_available(int isa)
     int pyconv_isa_detected()
     int pyconv_isa_active()
     int pyconv_isa_set(int isa)
@@ -29,6 +37,11 @@ cdef extern from "pyconv.h" nogil:
     void pyconv_set_num_threads(int n)
     int pyconv_has_openmp()
     const char *pyconv_compiler()
+    void pyconv_cache_info(pyconv_caches *out)
+
+cdef extern from "gemm.h" nogil:
+    int gemm_mr()
+    int gemm_nr()
 
     void relu_forward(float *out, const float *x, int64_t n)
     void relu_backward(float *dx, const float *dout, const float *out, int64_t n)
@@ -46,8 +59,13 @@ cdef extern from "pyconv.h" nogil:
                     int64_t N, int64_t row)
     int gather_rows_ref(float *out, const void *x, int x_is_f64, const int64_t *idx, int64_t n,
                         int64_t N, int64_t row)
+    int64_t argmax_hits(const float *p, const int32_t *labels, int64_t M, int64_t C)
 
-ISA_NAMES = ("generic", "avx2", "avx512")
+# Indexed by csrc/pyconv.h's PYCONV_ISA_* values. Which of them a build has depends on its
+# target (isas_available).
+ISA_NAMES = ("generic", "avx2", "avx512", "neon")
+if len(ISA_NAMES) != PYCONV_ISA_COUNT:
+    raise ImportError("pyconv: _kernels.pyx's ISA_NAMES does not match csrc/pyconv.h's ISAs.")
 
 
 # ---- checks shared by every wrapper -------------------------------------------------------
@@ -79,6 +97,11 @@ cdef inline int check_status(int status) except -1:
 
 # ---- configuration -------------------------------------------------------------------------
 
+def isas_available():
+    """The ISAs this build has and this CPU runs, generic first and the best (isa_detected) last:
+    ('generic', 'avx2', 'avx512') on an AVX-512 x86-64, ('generic', 'neon') on aarch64."""
+    return tuple(n for i, n in enumerate(ISA_NAMES) if pyconv_isa_available(i))
+
 def isa_detected():
     return ISA_NAMES[pyconv_isa_detected()]
 
@@ -90,7 +113,22 @@ def set_isa(str name):
         raise ValueError(f"`PYCONV_ISA` must be one of {ISA_NAMES}. Received: {name!r}.")
     if pyconv_isa_set(ISA_NAMES.index(name)) != PYCONV_OK:
         raise RuntimeError(f"PYCONV_ISA={name!r} was requested, but this CPU supports "
-                           f"only up to {isa_detected()!r}.")
+                           f"only up to {isa_detected()!r}: one of {isas_available()}.")
+
+def gemm_tile():
+    """(MR, NR): the register tile of the GEMM micro-kernel of the ISA in use (csrc/blocking.h)."""
+    return gemm_mr(), gemm_nr()
+
+def cache_info():
+    """The CPU's data caches as the C kernels read them at run time (csrc/config.c): a dict with
+    'l1d', 'l2', 'l3' -> (bytes, logical CPUs sharing it or 0 if not reported, is_default) and
+    'source' -> where the figures came from."""
+    cdef pyconv_caches c
+    pyconv_cache_info(&c)
+    info = {name: (c.size[i], c.shared[i], bool(c.defaulted & (1 << i)))
+            for i, name in enumerate(("l1d", "l2", "l3"))}
+    info["source"] = c.source.decode()
+    return info
 
 def num_threads():
     return pyconv_num_threads()
@@ -266,3 +304,20 @@ include "_pool.pxi"
 include "_optim.pxi"
 include "_batchnorm.pxi"
 include "_depthwise.pxi"
+
+
+def argmax_hits_count(cnp.ndarray p, cnp.ndarray labels):
+    """How many rows of scores p (M, C) have argmax == labels (M,) (int32), or None when the
+    arrays are not of that form (the caller then counts with NumPy). NumPy's argmax: the first
+    maximum, the first NaN."""
+    if p.ndim != 2 or labels.ndim != 1 or labels.shape[0] != p.shape[0] or p.shape[1] < 1 \
+            or cnp.PyArray_TYPE(p) != cnp.NPY_FLOAT32 or cnp.PyArray_TYPE(labels) != cnp.NPY_INT32 \
+            or not cnp.PyArray_IS_C_CONTIGUOUS(p) or not cnp.PyArray_IS_C_CONTIGUOUS(labels) \
+            or not cnp.PyArray_ISNOTSWAPPED(p) or not cnp.PyArray_ISNOTSWAPPED(labels):
+        return None
+    cdef const float *pp = <const float *>cnp.PyArray_DATA(p)
+    cdef const int32_t *pl = <const int32_t *>cnp.PyArray_DATA(labels)
+    cdef int64_t M = p.shape[0], C = p.shape[1], hits
+    with nogil:
+        hits = argmax_hits(pp, pl, M, C)
+    return hits

@@ -282,11 +282,14 @@ def _onehot(labels, c):
 def _softmax_xent_logits(labels, z, scale=None):
     """(losses (M,), d(mean)/dz, or the gradient times `scale`) of -log softmax(z)[label] for
     labels (M,) in [0, C): one fused kernel pass."""
-    c = z.shape[-1]
+    shape, c = z.shape, z.shape[-1]
     scale = _scale(labels.size) if scale is None else scale
-    loss, dz = _kernels.softmax_xent(np.ascontiguousarray(z.reshape(-1, c), np.float32),
-                                     np.ascontiguousarray(labels.reshape(-1), np.int32), True, scale)
-    return loss, dz.reshape(z.shape)
+    if z.ndim != 2 or z.dtype != np.float32 or not z.flags.c_contiguous:   # (fit's z already is)
+        z = np.ascontiguousarray(z.reshape(-1, c), np.float32)
+    if labels.ndim != 1 or labels.dtype != np.int32 or not labels.flags.c_contiguous:
+        labels = np.ascontiguousarray(labels.reshape(-1), np.int32)
+    loss, dz = _kernels.softmax_xent(z, labels, True, scale)
+    return loss, dz if len(shape) == 2 else dz.reshape(shape)
 
 
 def _cce_probs(y, p):

@@ -25,7 +25,7 @@ from the loss and the output shape, as in Keras; a metric given by its name keep
 """
 import numpy as np
 
-from . import _validate, nn
+from . import _kernels, _validate, nn
 from .losses import _snake
 
 __all__ = ["Metric", "Mean", "Sum", "MeanMetricWrapper", "Accuracy", "BinaryAccuracy",
@@ -292,8 +292,10 @@ class SparseCategoricalAccuracy(MeanMetricWrapper):
     def update_state(self, y_true, y_pred, sample_weight=None):
         if sample_weight is None and type(y_true) is np.ndarray and type(y_pred) is np.ndarray and \
                 y_true.dtype.kind in "iu" and y_true.shape == y_pred.shape[:-1]:
-            # integer labels, as fit passes them: a count, no float64 sum
-            self.total += int(np.count_nonzero(y_pred.argmax(-1) == y_true))
+            # integer labels, as fit passes them: a count, no float64 sum (int32 labels and
+            # 2-D float32 scores, fit's usual case: one C pass)
+            hits = _kernels.argmax_hits_count(y_pred, y_true)
+            self.total += int(np.count_nonzero(y_pred.argmax(-1) == y_true)) if hits is None else hits
             self.count += y_true.size
             return
         super().update_state(y_true, y_pred, sample_weight)

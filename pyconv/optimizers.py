@@ -862,13 +862,20 @@ class Adam(Optimizer):
         self._slot_names = ("momentum", "velocity", "velocity_hat") if self.amsgrad else ("momentum", "velocity")
 
     _n_scratch = 2
+    _constants = None   # (hyperparameters, their float32 numbers), see _coefficients
 
     def _coefficients(self, lr):
+        # alpha = lr * sqrt(1 - beta_2**t) / (1 - beta_1**t) in float32 (one C call: it is
+        # a dozen NumPy scalar operations, microseconds a step); the other numbers change only
+        # when a hyperparameter does
         f = np.float32
-        lr, t = f(lr), f(self.iterations + 1)
-        alpha = lr * np.sqrt(_F1 - f(self.beta_2) ** t) / (_F1 - f(self.beta_1) ** t)
-        return (lr, f(self.weight_decay or 0), alpha, f(1 - self.beta_1), f(1 - self.beta_2),
-                f(self.epsilon)), ()
+        key = (self.weight_decay, self.beta_1, self.beta_2, self.epsilon)
+        if self._constants is None or self._constants[0] != key:
+            self._constants = key, (f(self.weight_decay or 0), f(1 - self.beta_1), f(1 - self.beta_2),
+                                    f(self.epsilon))
+        wd, c1, c2, eps = self._constants[1]
+        alpha = f(_kernels.adam_alpha(lr, self.iterations + 1, self.beta_1, self.beta_2))
+        return (f(lr), wd, alpha, c1, c2, eps), ()
 
     def _update(self, i, p, g, k):
         _, _, alpha, c1, c2, eps = k

@@ -10,8 +10,7 @@ settings.register_profile("pyconv", deadline=None,
                           suppress_health_check=[HealthCheck.function_scoped_fixture])
 settings.load_profile("pyconv")
 
-ISAS = [isa for isa in ("generic", "avx2", "avx512")
-        if ("generic", "avx2", "avx512").index(isa) <= ("generic", "avx2", "avx512").index(_kernels.isa_detected())]
+ISAS = list(_kernels.isas_available())   # x86-64: generic avx2 avx512 (as the CPU has); aarch64: generic neon
 
 
 @pytest.fixture(params=ISAS)

@@ -160,7 +160,23 @@ def test_entry_point_dispatch(monkeypatch):
     bench_run.main(["--layers", "--batch", "32"])
     bench_run.main(["--quick", "--profile"])
     bench_run.main(["--quick"])
-    assert seen == {"layers": ["--batch", "32"], "profile": ["--quick"], "epoch": ["--quick"]}
+    from bench import onnx_infer
+    monkeypatch.setattr(onnx_infer, "main", lambda argv: seen.setdefault("onnx", argv) and 0)
+    bench_run.main(["--onnx", "--batches", "1"])
+    assert seen == {"layers": ["--batch", "32"], "profile": ["--quick"], "epoch": ["--quick"],
+                    "onnx": ["--batches", "1"]}
+
+
+def test_onnx_inference_bench_checks_then_reports(tmp_path, capsys, threads):
+    pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    from bench import onnx_infer
+    out = tmp_path / "o.json"
+    assert onnx_infer.main(["--batches", "1", "3", "--repeats", "1", "--threads", "1", "--json", str(out)]) == 0
+    rows = json.loads(out.read_text())["rows"]
+    assert [r["batch"] for r in rows] == [1, 3]
+    assert all(r["ratio"] == pytest.approx(r["pyconv_s"] / r["onnxruntime_s"]) for r in rows)
+    assert "pyconv / ort" in capsys.readouterr().out
 
 
 def test_child_env_sets_threads():

@@ -41,9 +41,63 @@ def test_show_config(capsys):
     pyconv.show_config()
     out = capsys.readouterr().out
     assert f"pyconv {pyconv.__version__}" in out
-    for field in ("compiler:", "OpenMP:", "ISA detected:", "ISA in use:", "threads:"):
+    for field in ("compiler:", "OpenMP:", "ISA detected:", "ISA in use:", "caches:", "threads:"):
         assert field in out
-    assert _kernels.isa_detected() in out
+    assert f"ISA detected: {_kernels.isa_detected()} (available: {', '.join(_kernels.isas_available())})" in out
+    mr, nr = _kernels.gemm_tile()
+    assert f"ISA in use:   {_kernels.isa_active()} (GEMM micro-kernel {mr}x{nr})" in out
+    l1d = _kernels.cache_info()["l1d"][0]
+    assert f"L1d {pyconv._bytes(l1d)}" in out
+
+
+def test_bytes_format():
+    assert pyconv._bytes(48 * 1024) == "48 KiB"
+    assert pyconv._bytes(1 << 20) == "1 MiB"
+    assert pyconv._bytes(3 << 19) == "1.5 MiB"
+    assert pyconv._bytes(512) == "512 B"
+
+
+# The tile of each ISA's micro-kernel (csrc/blocking.h): the tests' GEMM edges (MR +- 1, NR +- 1)
+# are chosen from these.
+TILES = {"generic": (4, 8), "avx2": (6, 16), "avx512": (8, 32), "neon": (12, 8)}
+
+
+def test_isas_available_and_tiles(isa):
+    avail = _kernels.isas_available()
+    assert avail[0] == "generic" and avail[-1] == _kernels.isa_detected()
+    assert set(avail) <= set(TILES)
+    # one architecture's ISAs only: x86-64's or aarch64's
+    assert not ({"avx2", "avx512"} & set(avail) and "neon" in avail)
+    assert _kernels.gemm_tile() == TILES[isa]
+
+
+def _sysfs_caches():
+    """{level: bytes} of CPU 0's data and unified caches, read here independently of C."""
+    root = "/sys/devices/system/cpu/cpu0/cache"
+    got = {}
+    for d in sorted(os.listdir(root)) if os.path.isdir(root) else ():
+        if not d.startswith("index"):
+            continue
+        read = lambda f: open(os.path.join(root, d, f)).read().strip()
+        if read("type") == "Instruction":
+            continue
+        size = read("size")
+        got[int(read("level"))] = int(size[:-1]) << {"K": 10, "M": 20, "G": 30}[size[-1]]
+    return got
+
+
+def test_cache_info():
+    info = _kernels.cache_info()
+    sizes = [info[k][0] for k in ("l1d", "l2", "l3")]
+    assert all(s > 0 for s in sizes) and sizes[0] < sizes[1]
+    sysfs = _sysfs_caches()
+    if sys.platform.startswith("linux") and sysfs:
+        assert info["source"] == "sysfs"
+        for level, key in ((1, "l1d"), (2, "l2"), (3, "l3")):
+            if level in sysfs:
+                assert info[key][:1] == (sysfs[level],) and not info[key][2], key
+            else:   # not reported: the stated default
+                assert info[key][2], key
 
 
 def test_isa_env_forces_and_refuses():
@@ -51,14 +105,20 @@ def test_isa_env_forces_and_refuses():
     assert r.stdout.strip() == "generic"
     r = run_py("import pyconv", PYCONV_ISA="sse9")
     assert r.returncode != 0 and "`PYCONV_ISA` must be one of" in r.stderr
-    if _kernels.isa_detected() != "avx512":
-        r = run_py("import pyconv", PYCONV_ISA="avx512")
-        assert r.returncode != 0 and "this CPU supports only up to" in r.stderr
+    missing = [n for n in _kernels.ISA_NAMES if n not in _kernels.isas_available()]
+    assert missing   # x86-64 lacks neon, aarch64 avx2 and avx512
+    r = run_py("import pyconv", PYCONV_ISA=missing[0])
+    assert r.returncode != 0 and "this CPU supports only up to" in r.stderr
 
 
 def test_isa_set_refuses_unsupported():
-    order = ("generic", "avx2", "avx512")
-    best = order.index(_kernels.isa_detected())
-    for name in order[best + 1:]:
-        with pytest.raises(RuntimeError, match="this CPU supports only up to"):
+    before = _kernels.isa_active()
+    for name in _kernels.ISA_NAMES:
+        if name in _kernels.isas_available():
             _kernels.set_isa(name)
+            assert _kernels.isa_active() == name
+        else:
+            with pytest.raises(RuntimeError, match=r"this CPU supports only up to '\w+': one of \('generic'"):
+                _kernels.set_isa(name)
+            assert _kernels.isa_active() != name
+    _kernels.set_isa(before)

@@ -91,3 +91,47 @@ def test_dense_errors():
         nn.dense(np.zeros((2, 3)), np.zeros(3))
     with pytest.raises(TypeError, match=r"`x` must be a real-valued numeric array"):
         nn.dense(np.array([["a"]]), np.zeros((1, 1)))
+
+
+@pytest.mark.parametrize("need_dx", [True, False])
+def test_dense_backward_with_relu_mask_is_relu_backward_then_dense_backward(isa, rng, need_dx):
+    """A Dense with activation="relu" hands relu's output to dense_bwd, which masks the
+    gradient itself: bitwise the two calls it replaces (relu_bwd, then dense_bwd)."""
+    x = rng.standard_normal((33, 70)).astype(np.float32)
+    w = rng.standard_normal((70, 17)).astype(np.float32)
+    y = _kernels.dense_fwd(x, w, None, True)
+    y[0, :3] = [0.0, -0.0, np.float32(1e-30)]   # the mask's edges: 0 and -0 stop, tiny passes
+    g = rng.standard_normal((33, 17)).astype(np.float32)
+    g0 = g.copy()
+    got = _kernels.dense_bwd(g, x, w, need_dx, True, False, y)
+    assert np.array_equal(g, g0)   # the caller's gradient is not overwritten
+    want = _kernels.dense_bwd(_kernels.relu_bwd(g, y), x, w, need_dx, True)
+    for a, b in zip(got, want):
+        assert (a is None and b is None) or np.array_equal(a, b)
+    with pytest.raises(ValueError, match=r"`relu_out` and `out_backprop` must have the same shape"):
+        _kernels.dense_bwd(g, x, w, True, True, False, y[:, :5].copy())
+
+
+def test_dense_layer_relu_gradient_matches_central_differences(rng):
+    """The layer path that uses the fused mask: d(sum(dense(x) * r))/dW against central
+    differences in float64 (away from relu's kink)."""
+    from pyconv import layers
+    layer = layers.Dense(5, activation="relu")
+    x = rng.standard_normal((4, 6)).astype(np.float32)
+    layer(x)
+    r = rng.standard_normal((4, 5)).astype(np.float32)
+    y, ctx = layer._fwd(x, True)
+    _, (dk, db) = layer._bwd(ctx, r, False)
+    k0, b0 = layer.kernel.astype(np.float64), layer.bias.astype(np.float64)
+    f = lambda k, b: float((np.maximum(x.astype(np.float64) @ k + b, 0) * r).sum())
+    z = x.astype(np.float64) @ k0 + b0
+    assert np.abs(z).min() > 1e-3, "a pre-activation at the kink: pick another seed"
+    h = 1e-6
+    num = np.zeros_like(k0)
+    for i in np.ndindex(k0.shape):
+        e = np.zeros_like(k0)
+        e[i] = h
+        num[i] = (f(k0 + e, b0) - f(k0 - e, b0)) / (2 * h)
+    np.testing.assert_allclose(dk, num, rtol=1e-4, atol=1e-5)
+    numb = np.array([(f(k0, b0 + h * np.eye(5)[j]) - f(k0, b0 - h * np.eye(5)[j])) / (2 * h) for j in range(5)])
+    np.testing.assert_allclose(db, numb, rtol=1e-4, atol=1e-5)

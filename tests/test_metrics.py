@@ -37,3 +37,26 @@ def test_keras_rank_rules():
     m.update_state([[1.0, 2.0], [3.0, 5.0]])
     m.update_state([[0.0, 0.0, 0.0, 0.0]])
     assert m.result() == pytest.approx((1.5 + 4.0 + 0.0) / 3)
+
+
+def test_accuracy_count_in_c_is_numpy_argmax():
+    """SparseCategoricalAccuracy counts fit's int32 labels against float32 scores in C:
+    NumPy's argmax exactly -- the first of tied maxima, the first NaN, -inf rows, one class."""
+    from pyconv import _kernels
+    rng = np.random.default_rng(0)
+    p = rng.integers(0, 3, (200, 7)).astype(np.float32)      # many ties
+    p[5, 2] = np.nan
+    p[6, [1, 4]] = np.nan
+    p[7] = -np.inf
+    p[8, 0] = np.nan
+    for labels in (rng.integers(0, 7, 200).astype(np.int32), p.argmax(-1).astype(np.int32)):
+        assert _kernels.argmax_hits_count(p, labels) == int((p.argmax(-1) == labels).sum())
+    one = np.zeros((4, 1), np.float32)
+    assert _kernels.argmax_hits_count(one, np.array([0, 0, 1, 0], np.int32)) == 3
+    assert _kernels.argmax_hits_count(p.astype(np.float64), labels) is None   # NumPy counts
+    assert _kernels.argmax_hits_count(p[:, ::2], labels) is None
+    m = metrics.SparseCategoricalAccuracy()
+    for dtype in (np.int32, np.int64):   # the C count and NumPy's agree through the metric
+        m.reset_state()
+        m.update_state(labels.astype(dtype), p)
+        assert m.result() == pytest.approx(float((p.argmax(-1) == labels).mean()))

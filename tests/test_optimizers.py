@@ -17,6 +17,7 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import example, given, settings, strategies as st
 
 from pyconv import _kernels, layers, models, optimizers
 from pyconv.optimizers import schedules
@@ -793,3 +794,19 @@ def test_fit_applies_loss_scale_factor_and_ends_with_the_ema_weights():
     for w, a in zip(ema.weights, averages):
         np.testing.assert_array_equal(w, a)
     assert not all(np.array_equal(a, b) for a, b in zip(ema.get_weights(), plain.get_weights()))
+
+
+@settings(max_examples=200, deadline=None)
+@given(lr=st.floats(float(np.float32(1e-6)), 10.0, width=32), t=st.integers(1, 2**26),
+       b1=st.floats(0.0, float(np.float32(0.999999)), width=32),
+       b2=st.floats(0.0, float(np.float32(0.999999)), width=32))
+@example(lr=0.001, t=1, b1=0.9, b2=0.999).via("Keras' defaults, first step")
+@example(lr=0.001, t=2**24 + 1, b1=0.9, b2=0.999).via("t past float32's exact integers")
+def test_adam_alpha_is_bitwise_the_numpy_float32_formula(lr, t, b1, b2):
+    """Adam's per-step size from one C call: the same bits as the NumPy float32 scalars
+    (the rule's documented form) give, so the C and NumPy update paths still agree."""
+    f = np.float32
+    with np.errstate(all="ignore"):
+        want = f(lr) * np.sqrt(f(1) - f(b2) ** f(t)) / (f(1) - f(b1) ** f(t))
+    got = np.float32(_kernels.adam_alpha(lr, t, b1, b2))
+    assert np.array_equal(got, want, equal_nan=True), (got, want)

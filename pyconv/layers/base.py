@@ -640,6 +640,7 @@ class _ActivatedLayer(Layer):
     """
 
     _can_fuse_relu = False  # Conv2D and Dense: their kernels apply relu in the GEMM epilogue
+    _relu_in_bwd = False    # Dense: `_pre_bwd(..., relu_out=y)` applies relu's mask itself
 
     def _set_activation(self, activation):
         self.activation = activations.get(activation)
@@ -662,6 +663,8 @@ class _ActivatedLayer(Layer):
     def _bwd(self, ctx, dy, need_dx, fuse=0):
         c, y = ctx
         if y is not None and not fuse & (FROM_LOGITS | RELU_FOLDED):
+            if self._fused_relu and self._relu_in_bwd:   # relu's mask inside the layer's call
+                return self._pre_bwd(c, dy, need_dx, relu_out=y)
             dy = self.activation.backward(dy, y)
         return self._pre_bwd(c, dy, need_dx)
 

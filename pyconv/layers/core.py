@@ -157,10 +157,14 @@ class Dense(_ActivatedLayer):
         z = _kernels.dense_fwd(x2, self.kernel, self.bias, relu)
         return (z if x.ndim == 2 else z.reshape(x.shape[:-1] + (self.units,))), x2
 
-    def _pre_bwd(self, x2, dz, need_dx):
+    _relu_in_bwd = True
+
+    def _pre_bwd(self, x2, dz, need_dx, relu_out=None):
         shape = dz.shape
         dz = _validate.as_float32(dz if dz.ndim == 2 else dz.reshape(-1, self.units), "dy")
-        dx, dk, db = _kernels.dense_bwd(dz, x2, self.kernel, need_dx, self.use_bias)
+        if relu_out is not None and relu_out.ndim != 2:
+            relu_out = relu_out.reshape(-1, self.units)
+        dx, dk, db = _kernels.dense_bwd(dz, x2, self.kernel, need_dx, self.use_bias, False, relu_out)
         grads = [dk, db] if self.use_bias else [dk]
         if not need_dx:
             return None, grads

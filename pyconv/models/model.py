@@ -12,6 +12,7 @@ import sys
 import numpy as np
 
 from .. import _graph, _validate, utils
+from ..layers import base as _base
 from ..layers.base import Layer, _shape_str, _snake, flatten, is_stateful, pack_like, state_updates_of
 from ..layers.core import InputLayer
 from .trainer import Trainer
@@ -213,8 +214,7 @@ class Model(Trainer, Layer):
 
     # ---- running ------------------------------------------------------------------------------
     def _plan(self, logit_outputs=(), inputs_need_grad=False):
-        from ..layers import base
-        key = (logit_outputs, inputs_need_grad, base._generation[0])
+        key = (logit_outputs, inputs_need_grad, _base._generation[0])
         p = self._plans.get(key)
         if p is None:
             if self._functional:
@@ -233,6 +233,8 @@ class Model(Trainer, Layer):
         """Check arrays against the model's inputs (a missing last axis of size 1 is added, as
         Keras allows), building an unbuilt model."""
         if self._functional:
+            if len(xs) == 1 and xs[0].shape[1:] == self._single_input_shape():
+                return xs   # the usual case, checked in one comparison
             want = [t.shape for t in self._graph.inputs]
             if len(xs) != len(want):
                 raise ValueError(f'Model "{self.name}" expects {len(want)} input(s), but it received '
@@ -254,6 +256,18 @@ class Model(Trainer, Layer):
             x = xs[0] if len(xs) == 1 else xs
             self._build_by_call(x)
         return xs
+
+    def _single_input_shape(self):
+        """The one input's shape without the batch axis, when the model has one input and
+        every axis of it is known (else None): what `_check_inputs` compares against first."""
+        g = self._graph
+        cached = self.__dict__.get("_single_in")
+        if cached is None or cached[0] is not g:
+            ins = g.inputs
+            shape = tuple(ins[0].shape[1:]) if len(ins) == 1 else None
+            cached = (g, None if shape is None or None in shape else shape)
+            self.__dict__["_single_in"] = cached
+        return cached[1]
 
     def _input_error_name(self):
         return self.name
@@ -397,6 +411,40 @@ class Model(Trainer, Layer):
         atomically (format: pyconv/_saving.py)."""
         from . import serialization
         serialization.save_model(self, filepath, overwrite)
+
+    def export(self, filepath, format="tf_saved_model", verbose=None, input_signature=None, **kwargs):
+        """Export the model for inference (Keras 3's signature): pyconv writes format="onnx",
+        an ONNX file for onnxruntime (pyconv/_onnx_export.py; needs the [onnx] extra).
+
+        Args:
+            filepath: the file to write (atomically).
+            format: "onnx". Keras 3's other formats ("tf_saved_model", its default, "openvino",
+                "litert", "torch") need their own frameworks: a ValueError.
+            verbose: print "Saved artifact at ..." (None or True, as Keras 3) or not (False).
+            input_signature: None: the model's own input shapes, the batch dimension dynamic.
+            opset_version: the ONNX opset, 17 (the default) or newer.
+
+        Raises:
+            ValueError: another format; a model with layers that have no ONNX equivalent
+                (all of them listed) or that is not built; a bad opset_version.
+            ImportError: the onnx package is missing (naming the extra).
+        """
+        keras_formats = ("tf_saved_model", "onnx", "openvino", "litert", "torch")
+        if format not in keras_formats:
+            raise ValueError(f"Unrecognized format={format!r}. Supported formats are: ['onnx'] (pyconv exports "
+                             f"only ONNX of Keras 3's {list(keras_formats)}).")
+        if format != "onnx":
+            raise ValueError(f"pyconv cannot export format={format!r}: it needs a Keras 3 backend or framework "
+                             f"that pyconv does not have. pyconv exports ONNX: model.export(path, format='onnx').")
+        if input_signature is not None:
+            raise ValueError("`input_signature` is not supported: pyconv exports the model's own input shapes, "
+                             f"with a dynamic batch dimension. Received: input_signature={input_signature!r}.")
+        unknown = sorted(set(kwargs) - {"opset_version"})
+        if unknown:
+            raise TypeError(f"Unexpected keyword argument(s) for format='onnx': {unknown} (only "
+                            f"`opset_version` is accepted).")
+        from .. import _onnx_export
+        _onnx_export.export_onnx(self, filepath, verbose, kwargs.get("opset_version"))
 
     def save_weights(self, filepath, overwrite=True):
         """Save the weights only, atomically."""

@@ -291,8 +291,8 @@ class Trainer:
         convert=False); builds the model on first data."""
         if x is None:
             raise ValueError(f"`{where}` must be given (the inputs). Received: {where}=None.")
-        names = self.input_names if self.built else None
         if isinstance(x, dict):
+            names = self.input_names if self.built else None
             if names is None:
                 raise ValueError(f"`{where}` is a dict, but the model's inputs are not known yet (build it first).")
             missing = [n for n in names if n not in x]

@@ -1,0 +1,751 @@
+"""ONNX export (`Model.export(path, format="onnx")`): a pyconv model as an ONNX graph that
+onnxruntime, or any ONNX runtime, runs without pyconv.
+
+The file: opset 17 by default (`opset_version=` from 17 to the installed onnx package's
+newest), float32, the model's own inputs in pyconv's layout (NHWC images) under the names of
+its Input layers, with a symbolic batch dimension "batch" (other unknown sizes get symbolic
+names too), and its outputs under the model's output names. Weights are initializers.
+Inference semantics: BatchNormalization normalizes with its moving statistics (folded into a
+per-channel scale and shift, computed as pyconv's kernel computes them), Dropout is the
+identity. The graph passes onnx.checker.check_model (with full shape inference) before it
+is written, atomically.
+
+Layout. ONNX's Conv and pooling operators take NCHW; pyconv is NHWC. Every value of the graph
+stays in the layout in which it was made, and another layout is made only when a node asks
+for it (one Transpose, remembered on the value): after a Conv2D the values stay NCHW through
+activations, pooling, padding, merges, batch normalization and further convolutions, and go
+back to NHWC once, where a layer needs the channels last (Flatten, Dense, Reshape) or at a
+model output. A stack of conv layers thus has one Transpose before it and one after it, never
+a cancelling pair between two layers. A layout is a permutation: the stored tensor is
+`numpy.transpose(canonical, perm)`, the canonical one being pyconv's.
+
+Extending: one converter per layer class (`@_converts(Class)`) and one per pyconv.ops
+function (`@_op(name)`). A converter reads its layer's configuration and weights and adds
+nodes; what it cannot express it raises as `_Unsupported`, and the export then lists every
+unsupported layer of the model in one ValueError. Nested functional and Sequential models are
+exported node by node; a Lambda is exported when its function, called on symbolic tensors,
+is made of pyconv.ops calls (it is traced once, like an OpLayer graph).
+"""
+import inspect
+
+import numpy as np
+
+from . import _graph, _kernels, _validate, utils
+from .layers.base import flatten, pack_like
+from .layers.convolutional import Conv2D
+from .layers.core import (Activation, Dense, Dropout, Flatten, InputLayer, Lambda, OpLayer, ReLU, Reshape, Softmax,
+                          _fill)
+from .layers.merging import Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract
+from .layers.normalization import BatchNormalization
+from .layers.pooling import AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, MaxPooling2D
+from .layers.reshaping import Cropping2D, Rescaling, UpSampling2D, ZeroPadding2D
+
+__all__ = ["export_onnx", "DEFAULT_OPSET"]
+
+DEFAULT_OPSET = 17   # the oldest opset with every operator used here in its current form
+BATCH = "batch"      # the symbolic name of the batch dimension
+NCHW = (0, 3, 1, 2)  # the layout of ONNX's Conv, MaxPool, AveragePool, Resize on images
+_INT64_MAX = np.iinfo(np.int64).max
+
+
+def _onnx():
+    """The onnx package, imported only when a model is exported (an optional extra)."""
+    try:
+        import onnx
+        import onnx.numpy_helper  # noqa: F401
+    except ImportError:
+        raise ImportError('Exporting to ONNX needs the `onnx` package (the [onnx] extra): '
+                          'pip install "pyconv[onnx]"') from None
+    return onnx
+
+
+class _Unsupported(Exception):
+    """A layer (or op, activation, option) with no ONNX equivalent here: the message says why."""
+
+
+class _Value:
+    """One tensor of the ONNX graph: its rank and element type, and its ONNX name in each
+    layout made so far (`home`: the layout it was made in)."""
+
+    __slots__ = ("rank", "home", "names", "elem")
+
+    def __init__(self, name, rank, home=None, elem=None):
+        self.rank = rank
+        self.home = tuple(range(rank)) if home is None else tuple(home)
+        self.names = {self.home: name}
+        self.elem = elem   # None: float32; else an onnx.TensorProto element type
+
+    @property
+    def name(self):
+        """The name in the layout it was made in."""
+        return self.names[self.home]
+
+
+class _Builder:
+    """The nodes, initializers and names of the graph being made."""
+
+    def __init__(self, onnx, opset):
+        self.onnx, self.helper, self.opset = onnx, onnx.helper, opset
+        self.nodes, self.inits = [], []
+        self.used = set()
+        self.cache = {}
+        self.problems = []
+        self.path = ""   # "outer_model/" while a nested model's nodes are added
+
+    def fresh(self, hint):
+        """A name not used yet, `hint` or `hint_1`, `hint_2`, ..."""
+        name, k = hint, 1
+        while name in self.used:
+            name, k = f"{hint}_{k}", k + 1
+        self.used.add(name)
+        return name
+
+    def op(self, op_type, inputs, hint, **attrs):
+        """One node with one output; returns the output's name."""
+        out = self.fresh(hint)
+        self.nodes.append(self.helper.make_node(op_type, list(inputs), [out], name=out, **attrs))
+        return out
+
+    def const(self, array, hint, dtype=np.float32):
+        name = self.fresh(hint)
+        self.inits.append(self.onnx.numpy_helper.from_array(np.ascontiguousarray(array, dtype), name))
+        return name
+
+    def ints(self, values, hint):
+        """An int64 1-D constant (shapes, axes, pads, starts, ends)."""
+        return self.const(np.asarray(values, np.int64).reshape(-1), hint, np.int64)
+
+    def weight(self, array, hint, transform=None, key=""):
+        """A layer's weight as an initializer, made once per export even for a layer used at
+        several nodes (`transform`: e.g. HWIO -> OIHW)."""
+        k = ("weight", id(array), key)
+        if k not in self.cache:
+            a = np.asarray(array, np.float32)
+            self.cache[k] = self.const(a if transform is None else transform(a), hint)
+        return self.cache[k]
+
+    def layout(self, v, perm, raw=False):
+        """The name of `v` in layout `perm` (a Transpose made once, then remembered). A value
+        that is not float32 (from cast or argmax) is converted first, as pyconv converts every
+        input of a layer or op, unless `raw`."""
+        perm = tuple(perm)
+        name = v.names.get(perm)
+        if name is None:
+            p = [v.home.index(a) for a in perm]
+            name = self.op("Transpose", [v.name], f"{v.name}/{'nchw' if perm == NCHW else 'transposed'}", perm=p)
+            v.names[perm] = name
+        if v.elem is not None and not raw:
+            key = ("float", name)
+            if key not in self.cache:
+                self.cache[key] = self.op("Cast", [name], f"{name}/float", to=self.onnx.TensorProto.FLOAT)
+            name = self.cache[key]
+        return name
+
+    def canonical(self, v, raw=False):
+        return self.layout(v, range(v.rank), raw)
+
+    def nchw(self, v):
+        return self.layout(v, NCHW)
+
+
+def _common(b, vs):
+    """The names of values of one rank in one layout: the layout most of them already have
+    (ties: the first value's), so that a merge of NCHW values stays NCHW."""
+    homes = [v.home for v in vs]
+    best = max(dict.fromkeys(homes), key=lambda p: sum(p in v.names for v in vs))
+    return [b.layout(v, best) for v in vs], best
+
+
+def _operands(b, items, hint):
+    """Names for a mix of values and constants (numbers, lists: float32), in one layout:
+    a shared one when the values have one rank and the constants are scalars (broadcasting is
+    then the same in any layout), else the canonical one. Returns (names, layout or None)."""
+    vals = [a for a in items if isinstance(a, _Value)]
+    consts = [np.asarray(a, np.float32) for a in items if not isinstance(a, _Value)]
+    if vals and len({v.rank for v in vals}) == 1 and all(c.ndim == 0 for c in consts):
+        names, layout = _common(b, vals)
+    else:
+        names, layout = [b.canonical(v) for v in vals], None
+    it = iter(names)
+    return [next(it) if isinstance(a, _Value) else b.const(np.asarray(a, np.float32), f"{hint}/const")
+            for a in items], layout
+
+
+def _fold(b, op_type, items, hint, rank):
+    """op(...op(op(x0, x1), x2)..., xn): pyconv's (and Keras') order of a merge, so the
+    float32 roundings are the same."""
+    names, layout = _operands(b, items, hint)
+    y = names[0]
+    for n in names[1:]:
+        y = b.op(op_type, [y, n], hint)
+    return _Value(y, rank, layout if layout is not None and len(layout) == rank else None)
+
+
+def _unary(b, op_type, v, hint, **attrs):
+    """An elementwise op: the result stays in the layout of its input."""
+    return _Value(b.op(op_type, [b.layout(v, v.home)], hint, **attrs), v.rank, v.home)
+
+
+def _channel_const(b, array, v, hint):
+    """A per-channel constant (C,) (or a scalar) that broadcasts over `v`'s channel axis (the
+    canonical last one) in `v`'s own layout."""
+    a = np.asarray(array, np.float32)
+    if a.ndim == 0:
+        return b.const(a, hint)
+    shape = [1] * v.rank
+    shape[v.home.index(v.rank - 1)] = a.shape[0]
+    return b.const(a.reshape(shape), hint)
+
+
+def _scale_shift(b, v, scale, shift, hint):
+    """x * scale + shift per channel, in `v`'s layout (Rescaling, BatchNormalization)."""
+    y = b.op("Mul", [b.layout(v, v.home), _channel_const(b, scale, v, f"{hint}/scale")], f"{hint}/Mul")
+    if shift is not None:
+        y = b.op("Add", [y, _channel_const(b, shift, v, f"{hint}/shift")], f"{hint}/Add")
+    return _Value(y, v.rank, v.home)
+
+
+# ---- activations ------------------------------------------------------------------------------
+_ACTIVATIONS = {"relu": "Relu", "sigmoid": "Sigmoid", "tanh": "Tanh"}
+
+
+def _activate(b, v, name, hint):
+    """`v` through the activation `name` (a pyconv activation name)."""
+    if name == "linear":
+        return v
+    if name in ("softmax", "log_softmax"):   # over the canonical last axis, wherever it is stored
+        op = "Softmax" if name == "softmax" else "LogSoftmax"
+        return _unary(b, op, v, f"{hint}/{op}", axis=v.home.index(v.rank - 1))
+    op = _ACTIVATIONS.get(name)
+    if op is None:
+        raise _Unsupported(f"activation {name!r} has no ONNX converter")
+    return _unary(b, op, v, f"{hint}/{op}")
+
+
+# ---- layers -----------------------------------------------------------------------------------
+def _registrar(table):
+    """A decorator `@reg(key, ...)` that enters the function in `table` under each key."""
+    def reg(*keys):
+        def register(fn):
+            for k in keys:
+                table[k] = fn
+            return fn
+        return register
+    return reg
+
+
+# type(layer) -> converter(b, layer, node, ins) -> [_Value per output of the node]
+_CONVERTERS = {}
+_converts = _registrar(_CONVERTERS)
+
+
+def _rank(node, k=0):
+    return len(node.outputs[k].shape)
+
+
+def _window_attrs(padding, in_shape, window, strides, dilations=(1, 1)):
+    """ONNX's kernel_shape, strides, (dilations) and pads of a Conv or pooling window, by
+    TensorFlow's 'same' rule (an odd total padding puts the extra row after). Unknown spatial
+    sizes: auto_pad SAME_UPPER, the same rule applied by the runtime."""
+    attrs = {"kernel_shape": list(window), "strides": list(strides)}
+    if padding == "valid":
+        return {**attrs, "pads": [0, 0, 0, 0]}
+    before, after = [], []
+    for axis in (0, 1):
+        n = in_shape[1 + axis]
+        if n is None:
+            return {**attrs, "auto_pad": "SAME_UPPER"}
+        eff = (window[axis] - 1) * dilations[axis] + 1
+        out, top = _validate.out_size(n, eff, strides[axis], "same", axis)
+        before.append(top)
+        after.append(max((out - 1) * strides[axis] + eff - n, 0) - top)
+    return {**attrs, "pads": before + after}
+
+
+@_converts(Conv2D)
+def _conv2d(b, layer, node, ins):
+    attrs = _window_attrs(layer.padding, node.inputs[0].shape, layer.kernel_size, layer.strides,
+                          layer.dilation_rate)
+    w = b.weight(layer.kernel, f"{layer.name}/kernel", lambda k: k.transpose(3, 2, 0, 1), "OIHW")
+    args = [b.nchw(ins[0]), w]
+    if layer.use_bias:
+        args.append(b.weight(layer.bias, f"{layer.name}/bias"))
+    y = b.op("Conv", args, f"{layer.name}/Conv", dilations=list(layer.dilation_rate), **attrs)
+    return [_activate(b, _Value(y, 4, NCHW), layer.activation.name, layer.name)]
+
+
+@_converts(Dense)
+def _dense(b, layer, node, ins):
+    y = b.op("MatMul", [b.canonical(ins[0]), b.weight(layer.kernel, f"{layer.name}/kernel")],
+             f"{layer.name}/MatMul")
+    if layer.use_bias:
+        y = b.op("Add", [y, b.weight(layer.bias, f"{layer.name}/bias")], f"{layer.name}/Add")
+    return [_activate(b, _Value(y, ins[0].rank), layer.activation.name, layer.name)]
+
+
+@_converts(Activation, ReLU, Softmax)
+def _activation(b, layer, node, ins):
+    return [_activate(b, ins[0], layer.activation.name, layer.name)]
+
+
+@_converts(Dropout)
+def _identity(b, layer, node, ins):
+    return [ins[0]]   # inference: nothing to compute, the value itself
+
+
+@_converts(MaxPooling2D, AveragePooling2D)
+def _pool2d(b, layer, node, ins):
+    attrs = _window_attrs(layer.padding, node.inputs[0].shape, layer.pool_size, layer.strides)
+    if isinstance(layer, MaxPooling2D):
+        y = b.op("MaxPool", [b.nchw(ins[0])], f"{layer.name}/MaxPool", **attrs)
+    else:   # pyconv averages over the pixels inside the image only ('same' padding)
+        y = b.op("AveragePool", [b.nchw(ins[0])], f"{layer.name}/AveragePool", count_include_pad=0, **attrs)
+    return [_Value(y, 4, NCHW)]
+
+
+@_converts(GlobalAveragePooling2D, GlobalMaxPooling2D)
+def _global_pool2d(b, layer, node, ins):
+    op = "GlobalAveragePool" if isinstance(layer, GlobalAveragePooling2D) else "GlobalMaxPool"
+    y = b.op(op, [b.nchw(ins[0])], f"{layer.name}/{op}")   # (N, C, 1, 1)
+    if layer.keepdims:
+        return [_Value(y, 4, NCHW)]
+    return [_Value(b.op("Flatten", [y], f"{layer.name}/Flatten", axis=1), 2)]
+
+
+@_converts(Flatten)
+def _flatten(b, layer, node, ins):
+    # NumPy's row-major reshape of the NHWC value, as pyconv and Keras flatten
+    return [_Value(b.op("Flatten", [b.canonical(ins[0])], f"{layer.name}/Flatten", axis=1), 2)]
+
+
+@_converts(Reshape)
+def _reshape(b, layer, node, ins):
+    shape = b.ints([0] + list(layer.target_shape), f"{layer.name}/shape")   # 0: keep the batch size
+    return [_Value(b.op("Reshape", [b.canonical(ins[0]), shape], f"{layer.name}/Reshape"), _rank(node))]
+
+
+@_converts(Rescaling)
+def _rescaling(b, layer, node, ins):
+    shift = None if layer.offset.ndim == 0 and layer.offset == 0 else layer.offset
+    return [_scale_shift(b, ins[0], layer.scale, shift, layer.name)]
+
+
+@_converts(BatchNormalization)
+def _batchnorm(b, layer, node, ins):
+    # inference: y = x * scale + shift with pyconv's own coefficients (double, rounded once)
+    scale, shift, _ = _kernels.bn_coefs(layer.moving_mean, layer.moving_variance, layer.gamma, layer.beta,
+                                        layer.epsilon)
+    return [_scale_shift(b, ins[0], scale, shift, layer.name)]
+
+
+@_converts(ZeroPadding2D)
+def _zero_padding2d(b, layer, node, ins):
+    v = ins[0]
+    begin, end = [0] * 4, [0] * 4
+    for axis, (lo, hi) in zip((1, 2), layer.padding):
+        begin[v.home.index(axis)], end[v.home.index(axis)] = lo, hi
+    y = b.op("Pad", [b.layout(v, v.home), b.ints(begin + end, f"{layer.name}/pads")], f"{layer.name}/Pad")
+    return [_Value(y, 4, v.home)]
+
+
+@_converts(Cropping2D)
+def _cropping2d(b, layer, node, ins):
+    v = ins[0]
+    (t, bo), (le, r) = layer.cropping
+    axes = [v.home.index(1), v.home.index(2)]
+    ends = [-bo if bo else _INT64_MAX, -r if r else _INT64_MAX]   # from the end: any image size
+    y = b.op("Slice", [b.layout(v, v.home), b.ints([t, le], f"{layer.name}/starts"),
+                       b.ints(ends, f"{layer.name}/ends"), b.ints(axes, f"{layer.name}/axes")],
+             f"{layer.name}/Slice")
+    return [_Value(y, 4, v.home)]
+
+
+@_converts(UpSampling2D)
+def _upsampling2d(b, layer, node, ins):
+    v = ins[0]
+    scales = [1.0] * 4
+    scales[v.home.index(1)], scales[v.home.index(2)] = map(float, layer.size)
+    # output pixel i reads input floor(i / size): each pixel repeated `size` times
+    y = b.op("Resize", [b.layout(v, v.home), "", b.const(scales, f"{layer.name}/scales")], f"{layer.name}/Resize",
+             mode="nearest", coordinate_transformation_mode="asymmetric", nearest_mode="floor")
+    return [_Value(y, 4, v.home)]
+
+
+def _aligned(b, layer, ins):
+    """Keras' merge broadcasting: a lower-rank input gets size-1 axes after its batch axis
+    (pyconv/layers/merging.py), which NumPy's right-aligned rule would put first."""
+    ndim = max(v.rank for v in ins)
+    if all(v.rank == ndim for v in ins):
+        return ins
+    out = []
+    for v in ins:
+        if v.rank < ndim:
+            axes = b.ints(list(range(1, 1 + ndim - v.rank)), f"{layer.name}/axes")
+            v = _Value(b.op("Unsqueeze", [b.canonical(v), axes], f"{layer.name}/Unsqueeze"), ndim)
+        out.append(v)
+    return out
+
+
+_MERGES = {Add: "Add", Subtract: "Sub", Multiply: "Mul", Average: "Add", Maximum: "Max", Minimum: "Min"}
+
+
+@_converts(*_MERGES)
+def _merge(b, layer, node, ins):
+    if len(ins) == 1:
+        return [ins[0]]
+    op = _MERGES[type(layer)]
+    y = _fold(b, op, _aligned(b, layer, ins), f"{layer.name}/{op}", _rank(node))
+    if isinstance(layer, Average):
+        n = b.const(np.float32(len(ins)), f"{layer.name}/count")
+        y = _Value(b.op("Div", [y.name, n], f"{layer.name}/Div"), y.rank, y.home)
+    return [y]
+
+
+def _concat(b, items, axis, hint, rank):
+    """Concat along canonical `axis` of values (and constants) of one rank."""
+    names, layout = _operands(b, items, hint)
+    layout = layout or tuple(range(rank))
+    return _Value(b.op("Concat", names, f"{hint}/Concat", axis=layout.index(axis % rank)), rank, layout)
+
+
+@_converts(Concatenate)
+def _concatenate(b, layer, node, ins):
+    if len(ins) == 1:
+        return [ins[0]]
+    return [_concat(b, ins, layer.axis, layer.name, _rank(node))]
+
+
+def _subgraph(b, graph, ins, prefix):
+    """The nodes of a pyconv Graph (a nested model's, a traced Lambda's) on the values `ins`
+    of its inputs; returns the values of its outputs."""
+    values = {id(t): v for t, v in zip(graph.inputs, ins)}
+    outer = b.path
+    b.path = outer + prefix
+    try:
+        _walk(b, graph, values)
+    finally:
+        b.path = outer
+    return [values[id(t)] for t in graph.outputs]
+
+
+def _walk(b, graph, values):
+    """Convert the nodes of `graph` in order; an unsupported one is recorded (the walk goes on,
+    so that the error lists every unsupported layer) and its outputs are placeholders."""
+    for node in graph.nodes:
+        layer = node.layer
+        try:
+            outs = _convert(b, node, [values[id(t)] for t in node.inputs])
+        except _Unsupported as e:
+            problem = f'{b.path}{layer.name} ({type(layer).__name__}): {e}'
+            if problem not in b.problems:
+                b.problems.append(problem)
+            outs = [_Value(b.fresh("unsupported"), len(t.shape)) for t in node.outputs]
+        for t, v in zip(node.outputs, outs):
+            values[id(t)] = v
+
+
+def _convert(b, node, ins):
+    layer = node.layer
+    fn = _CONVERTERS.get(type(layer))
+    if fn is not None:
+        return fn(b, layer, node, ins)
+    if _graph_of(layer) is not None:
+        return _subgraph(b, _graph_of(layer), ins, f"{layer.name}/")
+    if getattr(layer, "_graph", "absent") is None or layer._user_call:
+        raise _Unsupported("its computation is Python code (a `call` method); only layers with an ONNX "
+                           "converter and functional or Sequential models are exported")
+    raise _Unsupported("no ONNX converter for this layer class")
+
+
+def _graph_of(layer):
+    """The graph of a functional or Sequential model (not of a subclass with its own `call`)."""
+    g = getattr(layer, "_graph", None)
+    return g if isinstance(g, _graph.Graph) and not layer._user_call else None
+
+
+@_converts(Lambda)
+def _lambda(b, layer, node, ins):
+    return _subgraph(b, _trace(layer, node), ins, f"{layer.name}/")
+
+
+def _trace(layer, node):
+    """A Lambda's function called on symbolic tensors: the graph of pyconv.ops it makes. The
+    automatic names the trace takes ('input_layer_3', 'add_2') are given back."""
+    saved = dict(utils._uids)
+    try:
+        tensors = [InputLayer(batch_shape=t.shape).output_tensor for t in node.inputs]
+        out = layer.function(pack_like(node.call_inputs, tensors), **layer.arguments)
+        outs = flatten(out)
+        if len(outs) != len(node.outputs) or not all(isinstance(t, _graph.KerasTensor) for t in outs):
+            raise _Unsupported("its function, called on symbolic tensors, does not return tensors computed by "
+                               "pyconv.ops from its input")
+        return _graph.Graph(tensors, outs)
+    except _Unsupported:
+        raise
+    except Exception as e:   # whatever a function of arrays raises on a symbolic tensor
+        raise _Unsupported(f"its function is not made of pyconv.ops calls on its input (called on symbolic "
+                           f"tensors it raised {type(e).__name__}: {e})") from None
+    finally:
+        for k in set(utils._uids) | set(saved):
+            if k in saved:
+                utils._uids[k] = saved[k]
+            else:
+                utils._uids.pop(k, None)
+
+
+# ---- pyconv.ops (OpLayer nodes of a functional model, and traced Lambdas) ----------------------
+# op name -> converter(b, name, hint, rank, **the op's arguments by name) -> _Value
+_OPS = {}
+_op = _registrar(_OPS)
+
+
+@_converts(OpLayer)
+def _op_layer(b, layer, node, ins):
+    from . import ops
+    fn = _OPS.get(layer.op)
+    if fn is None:
+        raise _Unsupported(f"pyconv.ops.{layer.op} has no ONNX converter")
+
+    fill = _fill(ins)   # the op's arguments, with the values where its tensors go
+    bound = inspect.signature(getattr(ops, layer.op)).bind(*fill(layer.args), **fill(layer.op_kwargs))
+    bound.apply_defaults()
+    return [fn(b, layer.op, layer.name, _rank(node), **bound.arguments)]
+
+
+_BINARY = {"add": "Add", "subtract": "Sub", "multiply": "Mul", "divide": "Div", "true_divide": "Div",
+           "maximum": "Max", "minimum": "Min", "power": "Pow"}
+_UNARY = {"negative": "Neg", "exp": "Exp", "log": "Log", "sqrt": "Sqrt", "abs": "Abs", "absolute": "Abs"}
+
+
+@_op(*_BINARY)
+def _op_binary(b, name, hint, rank, x1, x2):
+    return _fold(b, _BINARY[name], [x1, x2], f"{hint}/{_BINARY[name]}", rank)
+
+
+@_op(*_UNARY)
+def _op_unary(b, name, hint, rank, x):
+    return _unary(b, _UNARY[name], x, f"{hint}/{_UNARY[name]}")
+
+
+@_op("relu", "sigmoid", "tanh")
+def _op_activation(b, name, hint, rank, x):
+    return _activate(b, x, name, hint)
+
+
+@_op("softmax", "log_softmax")
+def _op_softmax(b, name, hint, rank, x, axis=-1):
+    if not _validate.is_int(axis):
+        raise _Unsupported(f"pyconv.ops.{name} over several axes (axis={axis!r}) has no ONNX converter")
+    op = "Softmax" if name == "softmax" else "LogSoftmax"
+    return _unary(b, op, x, f"{hint}/{op}", axis=x.home.index(axis % x.rank))
+
+
+@_op("square")
+def _op_square(b, name, hint, rank, x):
+    return _fold(b, "Mul", [x, x], f"{hint}/Mul", rank)
+
+
+@_op("clip")
+def _op_clip(b, name, hint, rank, x, x_min, x_max):
+    low = _fold(b, "Max", [x, x_min], f"{hint}/Max", rank)   # NumPy: minimum(maximum(x, lo), hi)
+    return _fold(b, "Min", [low, x_max], f"{hint}/Min", rank)
+
+
+def _const_rank(a):
+    return a.rank if isinstance(a, _Value) else np.ndim(a)
+
+
+@_op("matmul", "dot")
+def _op_matmul(b, name, hint, rank, x1, x2):
+    r1, r2 = _const_rank(x1), _const_rank(x2)
+    if name == "dot" and (r1 == 0 or r2 == 0):
+        return _fold(b, "Mul", [x1, x2], f"{hint}/Mul", rank)
+    if name == "dot" and r2 > 2:
+        raise _Unsupported("pyconv.ops.dot with a second operand of rank > 2 has no ONNX converter (use matmul)")
+    names = [b.canonical(a) if isinstance(a, _Value) else b.const(a, f"{hint}/const") for a in (x1, x2)]
+    return _Value(b.op("MatMul", names, f"{hint}/MatMul"), rank)
+
+
+@_op("reshape")
+def _op_reshape(b, name, hint, rank, x, newshape):
+    shape = b.ints([newshape] if _validate.is_int(newshape) else list(newshape), f"{hint}/shape")
+    # allowzero=1: a 0 in the shape means size 0, as in NumPy (not "copy that size")
+    return _Value(b.op("Reshape", [b.canonical(x), shape], f"{hint}/Reshape", allowzero=1), rank)
+
+
+@_op("transpose")
+def _op_transpose(b, name, hint, rank, x, axes=None):
+    axes = list(range(x.rank))[::-1] if axes is None else [a % x.rank for a in axes]
+    if [x.home[i] for i in range(x.rank)] == axes:   # the stored tensor is already the result
+        return _Value(b.layout(x, x.home), rank)
+    perm = [x.home.index(a) for a in axes]   # one Transpose from the stored layout
+    return _Value(b.op("Transpose", [b.layout(x, x.home)], f"{hint}/Transpose", perm=perm), rank)
+
+
+def _axes_list(axis):
+    return [axis] if _validate.is_int(axis) else list(axis)
+
+
+@_op("expand_dims")
+def _op_expand_dims(b, name, hint, rank, x, axis):
+    axes = [a % rank for a in _axes_list(axis)]
+    return _Value(b.op("Unsqueeze", [b.canonical(x), b.ints(axes, f"{hint}/axes")], f"{hint}/Unsqueeze"), rank)
+
+
+@_op("squeeze")
+def _op_squeeze(b, name, hint, rank, x, axis=None):
+    args = [b.canonical(x)]
+    if axis is not None:
+        args.append(b.ints([a % x.rank for a in _axes_list(axis)], f"{hint}/axes"))
+    return _Value(b.op("Squeeze", args, f"{hint}/Squeeze"), rank)
+
+
+@_op("concatenate")
+def _op_concatenate(b, name, hint, rank, xs, axis=0):
+    return _concat(b, list(xs), axis, hint, rank)
+
+
+@_op("stack")
+def _op_stack(b, name, hint, rank, x, axis=0):
+    axis = axis % rank
+    parts = [_Value(b.op("Unsqueeze", [b.canonical(v) if isinstance(v, _Value) else b.const(v, f"{hint}/const"),
+                                       b.ints([axis], f"{hint}/axes")], f"{hint}/Unsqueeze"), rank)
+             for v in x]
+    return _concat(b, parts, axis, hint, rank)
+
+
+_REDUCE = {"sum": "ReduceSum", "mean": "ReduceMean", "max": "ReduceMax", "min": "ReduceMin"}
+
+
+@_op(*_REDUCE)
+def _op_reduce(b, name, hint, rank, x, axis=None, keepdims=False, initial=None):
+    if initial is not None:
+        raise _Unsupported(f"pyconv.ops.{name} with initial={initial!r} has no ONNX converter")
+    axes = list(range(x.rank)) if axis is None else [a % x.rank for a in _axes_list(axis)]
+    if not axes:   # NumPy: over no axis, the input itself (ONNX would reduce over all of them)
+        return _Value(b.canonical(x), rank)
+    op = _REDUCE[name]
+    args, attrs = [b.canonical(x)], {"keepdims": int(bool(keepdims))}
+    if op == "ReduceSum" or b.opset >= 18:   # axes became an input (ReduceSum at 13, the others at 18)
+        args.append(b.ints(axes, f"{hint}/axes"))
+    else:
+        attrs["axes"] = axes
+    return _Value(b.op(op, args, f"{hint}/{op}", **attrs), rank)
+
+
+@_op("argmax", "argmin")
+def _op_argmax(b, name, hint, rank, x, axis=None, keepdims=False):
+    op = "ArgMax" if name == "argmax" else "ArgMin"
+    data, ax = b.canonical(x), axis
+    if axis is None:   # NumPy: the index into the flattened array
+        data, ax = b.op("Reshape", [data, b.ints([-1], f"{hint}/shape")], f"{hint}/Reshape"), 0
+    y = b.op(op, [data], f"{hint}/{op}", axis=ax % max(x.rank, 1), keepdims=int(bool(keepdims) and axis is not None))
+    if axis is None and keepdims:
+        y = b.op("Reshape", [y, b.ints([1] * x.rank, f"{hint}/shape")], f"{hint}/Reshape")
+    return _Value(y, rank, elem=b.onnx.TensorProto.INT64)
+
+
+_DTYPES = {"float32": None, "float16": "FLOAT16", "float64": "DOUBLE", "int8": "INT8", "int16": "INT16",
+           "int32": "INT32", "int64": "INT64", "uint8": "UINT8", "uint16": "UINT16", "uint32": "UINT32",
+           "uint64": "UINT64", "bool": "BOOL"}
+
+
+@_op("cast", "convert_to_tensor", "stop_gradient")
+def _op_cast(b, name, hint, rank, x=None, dtype=None, variable=None, sparse=None, ragged=None):
+    x = variable if name == "stop_gradient" else x
+    if dtype is None or np.dtype(dtype) == np.float32 and x.elem is None:
+        return x
+    elem = _DTYPES.get(np.dtype(dtype).name, "unknown")
+    if elem == "unknown":
+        raise _Unsupported(f"pyconv.ops.{name} to dtype {dtype!r} has no ONNX converter")
+    elem = None if elem is None else getattr(b.onnx.TensorProto, elem)
+    to = b.onnx.TensorProto.FLOAT if elem is None else elem
+    return _Value(b.op("Cast", [b.canonical(x, raw=True)], f"{hint}/Cast", to=to), rank, elem=elem)
+
+
+@_op("zeros_like", "ones_like")
+def _op_fill_like(b, name, hint, rank, x, dtype=None):
+    if dtype is not None and np.dtype(dtype) != np.float32:
+        raise _Unsupported(f"pyconv.ops.{name} with dtype={dtype!r} has no ONNX converter")
+    value = b.onnx.numpy_helper.from_array(np.array([name == "ones_like"], np.float32), f"{hint}/value")
+    shape = b.op("Shape", [b.canonical(x, raw=True)], f"{hint}/Shape")
+    return _Value(b.op("ConstantOfShape", [shape], f"{hint}/ConstantOfShape", value=value), rank)
+
+
+@_op("where")
+def _op_where(b, name, hint, rank, condition, x1=None, x2=None):
+    if x1 is None or x2 is None:
+        raise _Unsupported("pyconv.ops.where with one argument (the indices of nonzero values) has no ONNX converter")
+    if isinstance(condition, _Value):
+        cond = b.op("Cast", [b.canonical(condition, raw=True)], f"{hint}/Cast", to=b.onnx.TensorProto.BOOL)
+    else:
+        cond = b.const(np.asarray(condition) != 0, f"{hint}/condition", np.bool_)
+    names = [b.canonical(a) if isinstance(a, _Value) else b.const(a, f"{hint}/const") for a in (x1, x2)]
+    return _Value(b.op("Where", [cond] + names, f"{hint}/Where"), rank)
+
+
+# ---- the model --------------------------------------------------------------------------------
+def _dims(shape, name):
+    """An input's or output's dims: the batch axis "batch", other unknown sizes named."""
+    return [BATCH if d is None and i == 0 else (f"{name}_dim{i}" if d is None else int(d))
+            for i, d in enumerate(shape)]
+
+
+def check_opset(opset_version, onnx):
+    newest = onnx.defs.onnx_opset_version()
+    if opset_version is None:
+        return DEFAULT_OPSET
+    if not _validate.is_int(opset_version) or not DEFAULT_OPSET <= opset_version <= newest:
+        raise ValueError(f"`opset_version` must be an int from {DEFAULT_OPSET} to {newest} (the installed onnx "
+                         f"package's newest). Received: opset_version={opset_version!r}.")
+    return int(opset_version)
+
+
+def to_proto(model, opset_version=None):
+    """The ONNX ModelProto of `model` (checked by onnx.checker with full shape inference)."""
+    onnx = _onnx()
+    opset = check_opset(opset_version, onnx)
+    graph = _graph_of(model)
+    if graph is None:
+        if getattr(model, "_graph", "absent") is None and not model._user_call:
+            raise ValueError(f'Model "{model.name}" has no input shape yet: build it (an Input first, '
+                             f"`input_shape=` on its first layer, or a call on data) before exporting it.")
+        raise ValueError(f'Model "{model.name}" is a subclassed model (its computation is Python code in '
+                         f"`call`): ONNX export takes functional and Sequential models.")
+    b = _Builder(onnx, opset)
+    h, FLOAT = onnx.helper, onnx.TensorProto.FLOAT
+    in_names = [b.fresh(n) for n in model.input_names]
+    out_names = [b.fresh(n) for n in model.output_names]
+    values = {}
+    inputs = []
+    for t, name in zip(graph.inputs, in_names):
+        values.setdefault(id(t), _Value(name, len(t.shape)))
+        inputs.append(h.make_tensor_value_info(name, FLOAT, _dims(t.shape, name)))
+    _walk(b, graph, values)
+    if b.problems:
+        raise ValueError(f'Model "{model.name}" cannot be exported to ONNX: {len(b.problems)} layer(s) '
+                         f"have no ONNX equivalent:\n  - " + "\n  - ".join(b.problems))
+    outputs = []
+    for t, name in zip(graph.outputs, out_names):
+        v = values[id(t)]
+        b.nodes.append(h.make_node("Identity", [b.canonical(v, raw=True)], [name], name=name))
+        shape = [BATCH if d is None and i == 0 else d for i, d in enumerate(t.shape)]
+        outputs.append(h.make_tensor_value_info(name, FLOAT if v.elem is None else v.elem, shape))
+    g = h.make_graph(b.nodes, model.name, inputs, outputs, initializer=b.inits)
+    from . import __version__
+    opsets = [h.make_opsetid("", opset)]
+    proto = h.make_model(g, opset_imports=opsets, producer_name="pyconv", producer_version=__version__,
+                         ir_version=h.find_min_ir_version_for(opsets))   # readable by older runtimes
+    onnx.checker.check_model(proto, full_check=True)
+    return proto
+
+
+def export_onnx(model, filepath, verbose=None, opset_version=None):
+    """Write `model` as an ONNX file at `filepath`, atomically (see the module's docstring)."""
+    from ._saving import write_file_atomic
+    _validate.filepath(filepath)
+    proto = to_proto(model, opset_version)
+    data = proto.SerializeToString()
+    write_file_atomic(filepath, lambda f: f.write(data))
+    if verbose is None or verbose:   # Keras 3 prints this line unless verbose=False
+        print(f"Saved artifact at '{filepath}'.")
