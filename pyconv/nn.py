@@ -16,15 +16,19 @@ Example:
 """
 import numpy as np
 
-from . import _kernels, _nn_pool, _tape, _validate
+from . import _kernels, _nn_act, _nn_norm, _nn_pool, _tape, _validate
 from ._nn_pool import *  # noqa: F401,F403 -- max_pool, avg_pool, their gradients, global pools
+from ._nn_act import *  # noqa: F401,F403 -- elu, selu, gelu, silu, leaky_relu, ..., log_softmax
+from ._nn_act import softmax, softmax_grad
+from ._nn_norm import *  # noqa: F401,F403 -- moments, batch_normalization, dropout
 from ._validate import as_float32, check_alloc, int_pair, sizes
 
 __all__ = ["conv2d", "conv2d_backprop_input", "conv2d_backprop_filter", "conv2d_transpose", "dense", "dense_grad",
            "relu", "relu_grad", "sigmoid", "sigmoid_grad", "tanh", "tanh_grad",
            "softmax", "softmax_grad", "bias_add", "bias_add_grad",
            "sparse_softmax_cross_entropy_with_logits",
-           "sparse_softmax_cross_entropy_with_logits_grad", *_nn_pool.__all__]
+           "sparse_softmax_cross_entropy_with_logits_grad", *_nn_pool.__all__, *_nn_act.__all__,
+           *_nn_norm.__all__]
 
 
 # ---- activations ---------------------------------------------------------------------------
@@ -64,25 +68,6 @@ def tanh(x, name=None):
 def tanh_grad(gradients, outputs):
     """gradients * (1 - y^2), where y are the forward outputs."""
     return _kernels.tanh_bwd(as_float32(gradients, "gradients"), as_float32(outputs, "outputs"))
-
-
-def _last_axis(axis, ndim, name="axis"):
-    if axis not in (-1, ndim - 1):
-        raise ValueError(f"`{name}` must be the last axis (-1 or {ndim - 1}). Received: {name}={axis!r}.")
-
-
-def softmax(logits, axis=-1, name=None):
-    """exp(logits) / sum(exp(logits)) over the last axis, stable for large logits."""
-    x = as_float32(logits, "logits", min_ndim=1)
-    _last_axis(axis, x.ndim)
-    y = _kernels.softmax_fwd(x)
-    _tape.record((logits,), y, lambda g: (softmax_grad(g, y),))
-    return y
-
-
-def softmax_grad(gradients, outputs):
-    """The gradient of softmax over the last axis, given its forward `outputs`."""
-    return _kernels.softmax_bwd(as_float32(gradients, "gradients"), as_float32(outputs, "outputs"))
 
 
 def bias_add(value, bias, data_format=None, name=None):
