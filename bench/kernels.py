@@ -2,7 +2,8 @@
 dense for the tutorial CNN's layer shapes, beside the numpy float32 matmul rate (our practical
 roofline) and PyTorch when it is installed; then the memory-bound depthwise convolution
 (MobileNet's 3x3 blocks) and SeparableConv2D in GB/s, beside a numpy copy of the same bytes
-and PyTorch's conv2d(groups=C) on channels_last tensors.
+and PyTorch's conv2d(groups=C) on channels_last tensors; then BatchNormalization (GB/s),
+Conv2DTranspose and a BN-CNN's inference with and without BN folding (bench/bn_convt.py).
 
     python -m bench.kernels [--batch 32 256] [--dw-batch 32 128] [--threads 2] [--repeats 20]
                             [--json out.json]
@@ -23,6 +24,8 @@ import numpy as np
 
 import pyconv
 from pyconv import _kernels
+
+from bench import bn_convt
 
 # (name, input (H, W, C), filter (R, S, C, K)) -- the tutorial CNN, all 3x3 VALID stride 1.
 CONV_LAYERS = [("conv1 28x28x1->32", (28, 28, 1), (3, 3, 1, 32)),
@@ -95,11 +98,9 @@ def torch_conv_passes(torch, x, w, channels_last):
 def set_threads(threads):
     """Set pyconv's (and PyTorch's) thread count; PyTorch's module, or None without it."""
     pyconv.set_num_threads(threads)
-    try:
-        import torch
-    except ImportError:
-        return None
-    torch.set_num_threads(threads)
+    torch = _torch()
+    if torch:
+        torch.set_num_threads(threads)
     return torch
 
 
@@ -249,6 +250,14 @@ def run(batches, threads, repeats):
     return rows, torch.__version__ if torch else None
 
 
+def _torch():
+    try:
+        import torch
+        return torch
+    except ImportError:
+        return None
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--batch", type=int, nargs="+", default=[32, 256])
@@ -281,10 +290,11 @@ def main(argv=None):
         ratio = f"{r['torch_ms'] / r['ms']:.2f}" if r["torch_ms"] else "-"
         print(f"| {r['layer']} | {r['batch']} | {r['pass_']} | {r['ms']:.3f} | {r['gbs']:.1f} | "
               f"{100 * r['gbs'] / r['copy_gbs']:.0f}% | {tm} | {tg} | {ratio} |")
+    more = bn_convt.print_tables(a.batch, a.repeats, _torch())
     if a.json:
         with open(a.json, "w") as f:
             json.dump(dict(roofline_gflops=roof, threads=a.threads, isa=_kernels.isa_active(),
-                           torch=torch_version, rows=rows, depthwise_rows=dw_rows), f, indent=1)
+                           torch=torch_version, rows=rows, depthwise_rows=dw_rows, **more), f, indent=1)
 
 
 if __name__ == "__main__":

@@ -218,3 +218,33 @@ def batchnorm_grads(x, gamma, dy, eps=1e-3):
     dgamma = (g2 * xhat).sum(axis=0)
     dx = g * invstd / M * (M * g2 - dbeta - xhat * dgamma)
     return dx.reshape(x.shape), dgamma, dbeta
+
+
+def conv2d_transpose(x, w, out_hw, strides=(1, 1), dilations=(1, 1), top=0, left=0):
+    """x (N,P,Q,K), w (R,S,C,K) -> (N,H,W,C): each input pixel (p,q) scattered through each
+    tap (r,s) to output pixel (p*sh - top + r*dh, q*sw - left + s*dw), dropped outside."""
+    x, w = np.asarray(x, np.float64), np.asarray(w, np.float64)
+    N, P, Q, K = x.shape
+    R, S, C, _ = w.shape
+    H, W = out_hw
+    y = np.zeros((N, H, W, C))
+    for p, q, r, s in np.ndindex(P, Q, R, S):
+        h, v = p * strides[0] - top + r * dilations[0], q * strides[1] - left + s * dilations[1]
+        if 0 <= h < H and 0 <= v < W:
+            y[:, h, v, :] += x[:, p, q, :] @ w[r, s].T
+    return y
+
+
+def conv2d_transpose_grads(x, w, dy, strides=(1, 1), dilations=(1, 1), top=0, left=0):
+    """(dx, dw) of sum(conv2d_transpose(x, w) * dy): the same pixel pairs, gathered."""
+    x, w, dy = (np.asarray(a, np.float64) for a in (x, w, dy))
+    N, P, Q, K = x.shape
+    R, S, C, _ = w.shape
+    H, W = dy.shape[1:3]
+    dx, dw = np.zeros_like(x), np.zeros_like(w)
+    for p, q, r, s in np.ndindex(P, Q, R, S):
+        h, v = p * strides[0] - top + r * dilations[0], q * strides[1] - left + s * dilations[1]
+        if 0 <= h < H and 0 <= v < W:
+            dx[:, p, q, :] += dy[:, h, v, :] @ w[r, s]
+            dw[r, s] += dy[:, h, v, :].T @ x[:, p, q, :]
+    return dx, dw

@@ -111,12 +111,16 @@ class Conv2D(_ActivatedLayer):
             g = self._geom = (shape, P, Q, top, left)
         return g
 
-    def _pre(self, x, training, relu=False):
+    _folds_bn = True   # an inference plan may fold a following BatchNormalization into it
+
+    def _pre(self, x, training, relu=False, weights=None):
+        """weights: (kernel, bias) to use instead of the layer's (a folded BatchNormalization)."""
         x = _validate.as_float32(x, "inputs", ndim=4)
         _, P, Q, top, left = self._geometry(x.shape)
+        kernel, bias = weights or (self.kernel, self.bias)
         if self.groups > 1:
-            return _grouped_fwd(self, x, relu, P, Q, top, left), x
-        return _kernels.conv2d_fwd(x, self.kernel, self.bias, relu, P, Q, self.strides,
+            return _grouped_fwd(self, x, kernel, bias, relu, P, Q, top, left), x
+        return _kernels.conv2d_fwd(x, kernel, bias, relu, P, Q, self.strides,
                                    self.dilation_rate, top, left), x
 
     def _pre_bwd(self, x, dz, need_dx):
@@ -182,24 +186,24 @@ def _spatial_out(layer, input_shape):
     return p, q
 
 
-def _grouped_filter(layer):
+def _grouped_filter(kernel, groups):
     """(kernel, groups argument) for the grouped kernels: with one input channel per group
     (groups = C) the (R, S, 1, K) kernel is the depthwise kernels' (R, S, C, K / C) filter -- the
     same memory -- and groups=0 selects them (csrc/depthwise.c); else csrc/conv2d_grouped.c."""
-    R, S, cg, K = layer.kernel.shape
+    R, S, cg, K = kernel.shape
     if cg == 1:
-        return layer.kernel.reshape(R, S, layer.groups, K // layer.groups), 0
-    return layer.kernel, layer.groups
+        return kernel.reshape(R, S, groups, K // groups), 0
+    return kernel, groups
 
 
-def _grouped_fwd(layer, x, relu, P, Q, top, left):
-    w, g = _grouped_filter(layer)
-    return _kernels.depthwise_fwd(x, w, layer.bias, relu, P, Q, layer.strides, layer.dilation_rate,
+def _grouped_fwd(layer, x, kernel, bias, relu, P, Q, top, left):
+    w, g = _grouped_filter(kernel, layer.groups)
+    return _kernels.depthwise_fwd(x, w, bias, relu, P, Q, layer.strides, layer.dilation_rate,
                                   top, left, g)
 
 
 def _grouped_bwd(layer, x, dz, need_dx, top, left):
-    w, g = _grouped_filter(layer)
+    w, g = _grouped_filter(layer.kernel, layer.groups)
     dk, db = _kernels.depthwise_bwd_filter(x, w.shape, dz, layer.strides, layer.dilation_rate, top,
                                            left, layer.use_bias, g)
     grads = [dk.reshape(layer.kernel.shape), db] if layer.use_bias else [dk.reshape(layer.kernel.shape)]

@@ -7,9 +7,10 @@
  *     convolution): fast vs _ref within the classical bound of a float32 sum of `depth`
  *     products, |err| <= (depth + 2) * u * sum|terms|, where sum|terms| is the _ref kernel
  *     itself run on absolute values; and bitwise the same at 1 and 2 threads.
- *   - Pooling, optimizer steps, batch-norm forward, gather: bitwise their _ref (as promised in
- *     pyconv.h); batch-norm statistics and backward within a few roundings of their _ref; and
- *     every per-ISA loop bitwise the generic one (their promise: the same on every ISA), the
+ *   - Pooling, optimizer steps, batch-norm forward, gather, the general relu, PReLU's forward
+ *     and dx: bitwise their _ref (as promised in pyconv.h); batch-norm statistics and backward
+ *     and PReLU's dalpha within a few roundings of their _ref; elu, selu, softplus within 4 ulps;
+ *     and every per-ISA loop bitwise the generic one (their promise: the same on every ISA), the
  *     depthwise convolution's too.
  * The shapes hit each ISA's tile edges (MR +- 1, NR +- 1 of 4x8, 6x16, 8x32, 12x8), KC = 320
  * +- 1, channel counts that are and are not multiples of NR (conv2d's indirect-B and scattered
@@ -621,6 +622,96 @@ static void bench(void)
     free(a), free(b), free(c);
 }
 
+/* ---- activations (act_more.c) ---------------------------------------------------------------- */
+
+typedef struct { const float *x, *dout; float ns, mx, thr; int64_t n; } relu_args;
+typedef struct { const float *x, *alpha; const int64_t *idx; int64_t M, A; } prelu_args;
+
+static void run_relu_fwd(float *o, const void *a) { const relu_args *r = a; relu_general_forward(o, r->x, r->n, r->ns, r->mx, r->thr); }
+static void run_relu_bwd(float *o, const void *a) { const relu_args *r = a; relu_general_backward(o, r->dout, r->x, r->n, r->ns, r->mx, r->thr); }
+static void run_prelu_fwd(float *o, const void *a) { const prelu_args *p = a; prelu_forward(o, p->x, p->alpha, p->idx, p->M, p->A); }
+
+/* The general relu and PReLU's forward: bitwise their _ref everywhere; PReLU's dx bitwise and
+ * its dalpha within the bound of a sum of M*A/P terms; elu, selu and softplus (expm1/log1p from
+ * expf/logf) within 4 ulps of their _ref (the C library's expm1f/log1pf). n above
+ * ELEMWISE_PAR_MIN splits over threads. */
+static void check_activations(int64_t n)   /* n >= 35 */
+{
+    float *x = randn(n), *dout = randn(n), *want = zeros(n), *got = zeros(n);
+    for (int64_t i = 0; i < n; i++)
+        x[i] *= 4.0f;
+    x[0] = 0.0f;
+    if (n > 3) {
+        x[1] = NAN;
+        x[2] = -INFINITY;
+        x[3] = 6.0f;
+    }
+    static const float params[][3] = {{0.0f, INFINITY, 0.0f}, {0.2f, INFINITY, 0.0f}, {0.0f, 6.0f, 0.0f},
+                                      {0.1f, 4.0f, 1.0f}, {1.5f, INFINITY, -0.5f}};
+    for (size_t k = 0; k < sizeof params / sizeof params[0]; k++) {
+        relu_args r = {x, dout, params[k][0], params[k][1], params[k][2], n};
+        char name[80];
+        snprintf(name, sizeof name, "relu_general_forward(%g, %g, %g) n=%lld", r.ns, r.mx, r.thr, (long long)n);
+        relu_general_forward_ref(want, x, n, r.ns, r.mx, r.thr);
+        check_bitwise_everywhere(&(bitwise_case){name, run_relu_fwd, &r, n}, want);
+        snprintf(name, sizeof name, "relu_general_backward(%g, %g, %g) n=%lld", r.ns, r.mx, r.thr, (long long)n);
+        relu_general_backward_ref(want, dout, x, n, r.ns, r.mx, r.thr);
+        check_bitwise_everywhere(&(bitwise_case){name, run_relu_bwd, &r, n}, want);
+    }
+
+    /* PReLU over (M, A) = the first M*A <= n values, alphas shared: P = 7 of A (n >= 35). */
+    const int64_t M = 5, P = 7, A = n / M / P * P;
+    int64_t *idx = malloc((size_t)A * sizeof(int64_t));
+    float *alpha = randn(P), *da = zeros(P), *da_ref = zeros(P), *dx_ref = zeros(M * A), *tol = zeros(P);
+    for (int64_t a = 0; a < A; a++)
+        idx[a] = a % P;
+    prelu_args pa = {x, alpha, idx, M, A};
+    char name[80];
+    snprintf(name, sizeof name, "prelu_forward M=%lld A=%lld", (long long)M, (long long)A);
+    prelu_forward_ref(want, x, alpha, idx, M, A);
+    check_bitwise_everywhere(&(bitwise_case){name, run_prelu_fwd, &pa, M * A}, want);
+    status_ok(prelu_backward_ref(dx_ref, da_ref, dout, x, alpha, idx, M, A, P), "prelu_backward_ref");
+    for (int64_t p = 0; p < P; p++) {
+        double s = 0.0;
+        for (int64_t i = 0; i < M * A; i++)
+            if (idx[i % A] == p && !(x[i] > 0.0f) && !isnan(x[i]) && !isinf(x[i]))
+                s += fabs((double)dout[i] * x[i]);
+        tol[p] = (float)((double)(M * A / P + 2) * U * s);
+    }
+    for (int ii = 0; ii < n_isas; ii++)
+        for (int t = 1; t <= 2; t++) {
+            set_config(isas[ii], t);
+            snprintf(where, sizeof where, "%s threads=%d prelu_backward M=%lld A=%lld", ISA_NAME[isas[ii]], t,
+                     (long long)M, (long long)A);
+            status_ok(prelu_backward(got, da, dout, x, alpha, idx, M, A, P), "prelu_backward");
+            check("dx vs _ref", got, dx_ref, NULL, M * A);
+            check("dalpha vs _ref", da, da_ref, tol, P);
+        }
+
+    /* expm1_k / log1p_k: 4 ulps of the _ref (relative), NaN where the _ref has NaN */
+    float *rel = zeros(n);
+    void (*fast[3])(float *, const float *, int64_t) = {selu_forward, softplus_forward, NULL};
+    void (*ref[3])(float *, const float *, int64_t) = {selu_forward_ref, softplus_forward_ref, NULL};
+    for (int k = 0; k < 3; k++) {
+        if (fast[k]) {
+            ref[k](want, x, n);
+            fast[k](got, x, n);
+        } else {
+            elu_forward_ref(want, x, n, 0.7f);
+            elu_forward(got, x, n, 0.7f);
+        }
+        for (int64_t i = 0; i < n; i++)
+            rel[i] = isinf(want[i]) ? 0.0f : 4.0f * 2.0f * (float)U * fabsf(want[i]);
+        snprintf(where, sizeof where, "%s n=%lld", k == 0 ? "selu_forward" : k == 1 ? "softplus_forward" : "elu_forward",
+                 (long long)n);
+        check("vs _ref (4 ulps)", got, want, rel, n);
+    }
+    float *all[] = {x, dout, want, got, alpha, da, da_ref, dx_ref, tol, rel};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        free(all[i]);
+    free(idx);
+}
+
 int main(int argc, char **argv)
 {
     for (int i = 0; i < PYCONV_ISA_COUNT; i++)
@@ -695,6 +786,8 @@ int main(int argc, char **argv)
     check_batchnorm(129, 17);
     check_batchnorm(700, 64);
     check_gather();
+    check_activations(40);
+    check_activations(40000);   /* above ELEMWISE_PAR_MIN: split over threads */
 
     if (argc > 1 && strcmp(argv[1], "--bench") == 0)
         bench();
