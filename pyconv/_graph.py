@@ -13,7 +13,11 @@ import numpy as np
 
 from .layers.base import (FROM_LOGITS, RELU_FOLDED, RELU_MASK, _ActivatedLayer, flatten, is_stateful,
                           pack_like, state_updates_of)
-from . import utils
+from . import activations, utils
+
+# The output activations whose pre-activation values a cross-entropy loss can take as logits
+# (the plain ones: a Softmax over another axis is a different activation object).
+_LOGIT_ACTIVATIONS = (activations.get("softmax"), activations.get("sigmoid"))
 
 __all__ = ["KerasTensor", "Node", "Graph", "Plan"]
 
@@ -206,10 +210,10 @@ class _Step:
 
 def _plain_relu(layer):
     """An Activation('relu') or ReLU() layer with Keras's defaults: max(x, 0) exactly."""
-    from .layers.core import Activation, ReLU
-    return type(layer) in (Activation, ReLU) and layer.activation.name == "relu" \
-        and getattr(layer, "max_value", None) is None and not getattr(layer, "negative_slope", 0) \
-        and not getattr(layer, "threshold", 0)
+    from .layers.activations import ReLU
+    from .layers.core import Activation
+    # ReLU() at its defaults runs the plain relu object; with arguments it has its own
+    return type(layer) in (Activation, ReLU) and layer.activation is activations.get("relu")
 
 
 def _step_input(s, vals):
@@ -285,7 +289,10 @@ class Plan:
         for k in logit_outputs:
             o = self.out_slots[k]
             a = by_out.get(o)
+            # only a softmax (last axis) or sigmoid output has logits a cross-entropy can take:
+            # a relu, linear, elu ... output is the loss's input as it is
             if a is not None and consumers.get(o) == 1 and isinstance(a.layer, _ActivatedLayer) \
+                    and a.layer.activation in _LOGIT_ACTIVATIONS \
                     and not a.fuse & RELU_FOLDED and a.act is None:
                 a.fuse |= FROM_LOGITS
                 self.fused_outputs.add(k)

@@ -33,8 +33,9 @@ import numpy as np
 from . import _graph, _kernels, _validate, utils
 from .layers.base import flatten, pack_like
 from .layers.convolutional import Conv2D
-from .layers.core import (Activation, Dense, Dropout, Flatten, InputLayer, Lambda, OpLayer, ReLU, Reshape, Softmax,
-                          _fill)
+from .layers.activations import ReLU, Softmax
+from .layers.convolutional_transpose import Conv2DTranspose, conv_transpose_size
+from .layers.core import Activation, Dense, Dropout, Flatten, InputLayer, Lambda, OpLayer, Reshape, _fill
 from .layers.merging import Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract
 from .layers.normalization import BatchNormalization
 from .layers.pooling import AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, MaxPooling2D
@@ -209,6 +210,15 @@ def _scale_shift(b, v, scale, shift, hint):
 _ACTIVATIONS = {"relu": "Relu", "sigmoid": "Sigmoid", "tanh": "Tanh"}
 
 
+def _act_name(layer):
+    """The name of a layer's activation; one bound to arguments (LeakyReLU(0.3), ELU(alpha),
+    ReLU(max_value=...), Softmax(axis=...): `Activation.config`) has no converter yet."""
+    act = layer.activation
+    if act.config:
+        raise _Unsupported(f"activation {act.name!r} with arguments {act.config} has no ONNX converter")
+    return act.name
+
+
 def _activate(b, v, name, hint):
     """`v` through the activation `name` (a pyconv activation name)."""
     if name == "linear":
@@ -271,7 +281,37 @@ def _conv2d(b, layer, node, ins):
     if layer.use_bias:
         args.append(b.weight(layer.bias, f"{layer.name}/bias"))
     y = b.op("Conv", args, f"{layer.name}/Conv", dilations=list(layer.dilation_rate), **attrs)
-    return [_activate(b, _Value(y, 4, NCHW), layer.activation.name, layer.name)]
+    return [_activate(b, _Value(y, 4, NCHW), _act_name(layer), layer.name)]
+
+
+def _conv_transpose_attrs(layer):
+    """ONNX ConvTranspose's pads and output_padding for Keras's output size and TensorFlow's
+    padding. ONNX's output is the full scatter, (n - 1) s + k_eff, less pads at each end, plus
+    output_padding at the end; pyconv's keeps rows [top, top + out) of the full scatter. Both
+    differences (the rows cut before, after) do not depend on n: computed at n = 1."""
+    pads, extra = [0, 0, 0, 0], [0, 0]
+    op = layer.output_padding or (None, None)
+    for axis in (0, 1):
+        k, s, d = layer.kernel_size[axis], layer.strides[axis], layer.dilation_rate[axis]
+        out = conv_transpose_size(1, k, s, d, layer.padding, op[axis])
+        keff = (k - 1) * d + 1
+        _, top = _validate.out_size(out, keff, s, layer.padding, axis)
+        after = keff - top - out          # < 0: rows past the full scatter (output_padding)
+        pads[axis], pads[2 + axis] = top, max(after, 0)
+        extra[axis] = max(-after, 0)
+    return pads, extra
+
+
+@_converts(Conv2DTranspose)
+def _conv2d_transpose(b, layer, node, ins):
+    pads, extra = _conv_transpose_attrs(layer)
+    w = b.weight(layer.kernel, f"{layer.name}/kernel", lambda k: k.transpose(3, 2, 0, 1), "IOHW")
+    args = [b.nchw(ins[0]), w]
+    if layer.use_bias:
+        args.append(b.weight(layer.bias, f"{layer.name}/bias"))
+    y = b.op("ConvTranspose", args, f"{layer.name}/ConvTranspose", kernel_shape=list(layer.kernel_size),
+             strides=list(layer.strides), dilations=list(layer.dilation_rate), pads=pads, output_padding=extra)
+    return [_activate(b, _Value(y, 4, NCHW), _act_name(layer), layer.name)]
 
 
 @_converts(Dense)
@@ -280,12 +320,12 @@ def _dense(b, layer, node, ins):
              f"{layer.name}/MatMul")
     if layer.use_bias:
         y = b.op("Add", [y, b.weight(layer.bias, f"{layer.name}/bias")], f"{layer.name}/Add")
-    return [_activate(b, _Value(y, ins[0].rank), layer.activation.name, layer.name)]
+    return [_activate(b, _Value(y, ins[0].rank), _act_name(layer), layer.name)]
 
 
 @_converts(Activation, ReLU, Softmax)
 def _activation(b, layer, node, ins):
-    return [_activate(b, ins[0], layer.activation.name, layer.name)]
+    return [_activate(b, ins[0], _act_name(layer), layer.name)]
 
 
 @_converts(Dropout)

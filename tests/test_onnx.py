@@ -179,6 +179,32 @@ def test_conv2d(tmp_path_factory, h, w, c, k, r, s, stride, dil, padding, act, b
     check_export(one_layer(layer, (h, w, c)), tmp_path_factory.mktemp("conv"))
 
 
+@given(h=st.integers(1, 6), w=st.integers(1, 6), c=st.integers(1, 3), k=st.integers(1, 4),
+       r=st.integers(1, 4), s=st.integers(1, 4), stride=st.integers(1, 3), dil=st.integers(1, 2),
+       op=st.one_of(st.none(), st.integers(0, 2)), padding=st.sampled_from(["valid", "same"]),
+       act=st.sampled_from(["linear", "relu", "sigmoid"]), bias=st.booleans())
+@settings(max_examples=20)
+@example(h=3, w=4, c=2, k=3, r=3, s=3, stride=2, dil=1, op=None, padding="same", act="relu", bias=True)
+@example(h=2, w=3, c=1, k=2, r=2, s=2, stride=3, dil=1, op=None, padding="valid", act="linear", bias=True)
+@example(h=3, w=3, c=2, k=2, r=4, s=3, stride=2, dil=1, op=1, padding="same", act="linear", bias=False)
+@example(h=4, w=3, c=2, k=2, r=3, s=2, stride=2, dil=1, op=1, padding="valid", act="linear", bias=True)
+@example(h=5, w=4, c=3, k=2, r=3, s=2, stride=1, dil=2, op=None, padding="same", act="sigmoid", bias=True)
+def test_conv2d_transpose(tmp_path_factory, h, w, c, k, r, s, stride, dil, op, padding, act, bias):
+    """ONNX's ConvTranspose with pads and output_padding for Keras's output sizes."""
+    if dil > 1:
+        stride = 1   # as Conv2D
+    if op is not None and op >= stride:
+        op = stride - 1   # Keras refuses output_padding >= strides
+    layer = layers.Conv2DTranspose(k, (r, s), strides=stride, padding=padding, output_padding=op,
+                                   dilation_rate=dil, activation=act, use_bias=bias,
+                                   bias_initializer="random_uniform")
+    try:
+        layer.compute_output_shape((None, h, w, c))
+    except ValueError:   # 'same' with an even kernel and output_padding 0 (test_conv_transpose.py)
+        return
+    check_export(one_layer(layer, (h, w, c)), tmp_path_factory.mktemp("convt"))
+
+
 @pytest.mark.parametrize("cls", [layers.MaxPooling2D, layers.AveragePooling2D])
 @pytest.mark.parametrize("pool,strides,padding", [(2, None, "valid"), (3, 2, "same"), ((2, 3), (1, 2), "same"),
                                                   ((3, 1), 1, "valid"), (4, 3, "same")])
