@@ -35,7 +35,7 @@ from .layers.base import flatten, pack_like
 from .layers import (Activation, Add, Average, AveragePooling2D, BatchNormalization, Concatenate, Conv2D,
                      Conv2DTranspose, Cropping2D, Dense, Dropout, Flatten, GlobalAveragePooling2D, GlobalMaxPooling2D, InputLayer,
                      Lambda, Maximum, MaxPooling2D, Minimum, Multiply, OpLayer, ReLU, Reshape, Rescaling, Softmax,
-                     ELU, LeakyReLU, PReLU,
+                     ELU, LeakyReLU, PReLU, DepthwiseConv2D, SeparableConv2D,
                      Subtract, UpSampling2D, ZeroPadding2D, CenterCrop, Normalization, RandomContrast, RandomCrop,
                      RandomFlip, RandomRotation, RandomTranslation, RandomZoom, Resizing)
 from .layers.core import _fill
@@ -391,16 +391,46 @@ def _window_attrs(padding, in_shape, window, strides, dilations=(1, 1)):
     return {**attrs, "pads": before + after}
 
 
+def _conv(b, layer, node, v, kernel, bias, group=1, window=True, hwio=None):
+    """An ONNX Conv of `v` (made NCHW) with an HWIO `kernel` of `group` groups (Keras' grouped
+    and depthwise layout: input channel group g feeds output channels [g K/G, (g+1) K/G), as
+    ONNX's), with the layer's strides, padding and dilation unless window=False (a 1x1 conv).
+    `hwio`: a reshape of the layer's kernel into HWIO (the depthwise kernel's)."""
+    attrs = {"kernel_shape": [1, 1], "pads": [0, 0, 0, 0]}
+    if window:
+        attrs = dict(_window_attrs(layer.padding, node.inputs[0].shape, layer.kernel_size, layer.strides,
+                                   layer.dilation_rate), strides=list(layer.strides),
+                     dilations=list(layer.dilation_rate))
+    oihw = lambda k: (k if hwio is None else k.reshape(hwio)).transpose(3, 2, 0, 1)   # noqa: E731
+    args = [b.nchw(v), b.weight(kernel, f"{layer.name}/kernel", oihw, "OIHW")]
+    if bias is not None:
+        args.append(b.weight(bias, f"{layer.name}/bias"))
+    return _Value(b.op("Conv", args, f"{layer.name}/Conv", group=group, **attrs), 4, NCHW)
+
+
 @_converts(Conv2D)
 def _conv2d(b, layer, node, ins):
-    attrs = _window_attrs(layer.padding, node.inputs[0].shape, layer.kernel_size, layer.strides,
-                          layer.dilation_rate)
-    w = b.weight(layer.kernel, f"{layer.name}/kernel", lambda k: k.transpose(3, 2, 0, 1), "OIHW")
-    args = [b.nchw(ins[0]), w]
-    if layer.use_bias:
-        args.append(b.weight(layer.bias, f"{layer.name}/bias"))
-    y = b.op("Conv", args, f"{layer.name}/Conv", dilations=list(layer.dilation_rate), **attrs)
-    return [_activate(b, _Value(y, 4, NCHW), layer.activation, layer.name)]
+    y = _conv(b, layer, node, ins[0], layer.kernel, layer.bias if layer.use_bias else None, layer.groups)
+    return [_activate(b, y, layer.activation, layer.name)]
+
+
+def _depthwise(b, layer, node, v, kernel, bias):
+    # (R, S, C, M) is the HWIO kernel (R, S, 1, C*M) of a Conv with C groups: output c*M + m
+    r, s_, c, m = kernel.shape
+    return _conv(b, layer, node, v, kernel, bias, c, hwio=(r, s_, 1, c * m))
+
+
+@_converts(DepthwiseConv2D)
+def _depthwise_conv2d(b, layer, node, ins):
+    y = _depthwise(b, layer, node, ins[0], layer.kernel, layer.bias if layer.use_bias else None)
+    return [_activate(b, y, layer.activation, layer.name)]
+
+
+@_converts(SeparableConv2D)
+def _separable_conv2d(b, layer, node, ins):
+    z = _depthwise(b, layer, node, ins[0], layer.depthwise_kernel, None)
+    y = _conv(b, layer, node, z, layer.pointwise_kernel, layer.bias if layer.use_bias else None, window=False)
+    return [_activate(b, y, layer.activation, layer.name)]
 
 
 @_converts(Conv2DTranspose)

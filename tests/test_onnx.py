@@ -182,6 +182,46 @@ def test_conv2d(tmp_path_factory, h, w, c, k, r, s, stride, dil, padding, act, b
 
 
 @settings(max_examples=12)
+@given(h=st.integers(4, 8), w=st.integers(4, 8), groups=st.sampled_from([2, 3]), per_group=st.integers(1, 2),
+       k_per_group=st.integers(1, 3), r=st.integers(1, 3), stride=st.integers(1, 2),
+       padding=st.sampled_from(["valid", "same"]), act=st.sampled_from(["linear", "relu", "gelu"]))
+@example(h=4, w=5, groups=3, per_group=1, k_per_group=1, r=3, stride=1, padding="same", act="linear")
+@example(h=8, w=7, groups=2, per_group=2, k_per_group=3, r=3, stride=2, padding="valid", act="relu")
+def test_grouped_conv2d(tmp_path_factory, h, w, groups, per_group, k_per_group, r, stride, padding, act):
+    layer = layers.Conv2D(groups * k_per_group, r, strides=stride, padding=padding, groups=groups, activation=act,
+                          bias_initializer="random_uniform")
+    check_export(one_layer(layer, (h, w, groups * per_group), after_conv=True), tmp_path_factory.mktemp("grouped"))
+
+
+@settings(max_examples=12)
+@given(h=st.integers(3, 8), w=st.integers(3, 8), c=st.integers(1, 4), m=st.integers(1, 3), r=st.integers(1, 3),
+       stride=st.integers(1, 2), dil=st.integers(1, 2), padding=st.sampled_from(["valid", "same"]),
+       separable=st.booleans(), bias=st.booleans(), act=st.sampled_from(["linear", "relu", "silu"]))
+@example(h=3, w=3, c=1, m=1, r=3, stride=1, dil=1, padding="valid", separable=False, bias=False, act="linear")
+@example(h=7, w=6, c=3, m=2, r=3, stride=2, dil=1, padding="same", separable=True, bias=True, act="relu")
+@example(h=8, w=8, c=4, m=3, r=2, stride=1, dil=2, padding="same", separable=False, bias=True, act="silu")
+def test_depthwise_and_separable_conv2d(tmp_path_factory, h, w, c, m, r, stride, dil, padding, separable, bias, act):
+    if dil > 1:
+        stride = 1
+    if padding == "valid" and min(h, w) < (r - 1) * dil + 1:
+        return
+    kw = dict(strides=stride, padding=padding, dilation_rate=dil, depth_multiplier=m, use_bias=bias, activation=act,
+              bias_initializer="random_uniform")
+    layer = layers.SeparableConv2D(5, r, **kw) if separable else layers.DepthwiseConv2D(r, **kw)
+    check_export(one_layer(layer, (h, w, c), after_conv=separable), tmp_path_factory.mktemp("depthwise"))
+
+
+def test_shared_depthwise_layer_weights_stored_once(tmp_path):
+    inp = pyconv.Input(shape=(5, 5, 3), name="x")
+    dw = layers.DepthwiseConv2D(3, depth_multiplier=2, padding="same", name="dw")
+    sep = layers.SeparableConv2D(3, 3, padding="same", name="sep")
+    model = pyconv.Model(inp, layers.add([sep(dw(inp)), sep(dw(layers.Conv2D(3, 1)(inp)))]))
+    proto = check_export(model, tmp_path)
+    names = [i.name for i in proto.graph.initializer]
+    assert sum(n.startswith("dw/kernel") for n in names) == 1 and sum(n.startswith("sep/kernel") for n in names) == 2
+
+
+@settings(max_examples=12)
 @given(h=st.integers(1, 6), w=st.integers(1, 6), c=st.integers(1, 3), k=st.integers(1, 4), r=st.integers(1, 4),
        s=st.integers(1, 3), stride=st.integers(1, 3), dil=st.integers(1, 2), padding=st.sampled_from(["valid", "same"]),
        out_pad=st.sampled_from([None, 0, 1, 2]), act=st.sampled_from(["linear", "relu", "tanh"]), bias=st.booleans())
