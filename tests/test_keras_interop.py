@@ -108,6 +108,20 @@ LAYER_MODELS = {
     "up_sampling2d": lambda: _one(layers.UpSampling2D((2, 3)), (2, 2, 1)),
     "rescaling": lambda: _one(layers.Rescaling(1 / 255.0, offset=-0.5), (3,)),
     "batch_normalization": lambda: _one(layers.BatchNormalization(momentum=0.9, epsilon=1e-2, center=False), (4,)),
+    "conv2d_transpose": lambda: _one(layers.Conv2DTranspose(3, 3, strides=2, padding="same"), (4, 4, 2)),
+    "conv2d_transpose_valid": lambda: _one(layers.Conv2DTranspose(2, (2, 3), strides=(2, 1)), (3, 4, 2)),
+    "elu": lambda: _one(layers.ELU(alpha=0.5), (6,)),
+    "leaky_relu": lambda: _one(layers.LeakyReLU(negative_slope=0.2), (6,)),
+    "prelu": lambda: _one(layers.PReLU(shared_axes=[1, 2]), (4, 4, 3)),
+    "normalization": lambda: _one(layers.Normalization(mean=[0.5, -1.0, 2.0], variance=[4.0, 0.25, 1.0]), (3,)),
+    "center_crop": lambda: _one(layers.CenterCrop(2, 3), (4, 5, 2)),
+    "resizing": lambda: _one(layers.Resizing(3, 4), (5, 6, 2)),
+    "resizing_nearest": lambda: _one(layers.Resizing(7, 9, interpolation="nearest"), (5, 6, 2)),
+    "random_flip": lambda: _one(layers.RandomFlip("horizontal", seed=1), (4, 4, 1)),
+    "random_contrast": lambda: _one(layers.RandomContrast(0.2, seed=1), (4, 4, 1)),
+    "random_rotation": lambda: _one(layers.RandomRotation(0.1, seed=1), (4, 4, 1)),
+    "random_translation": lambda: _one(layers.RandomTranslation(0.1, 0.2, seed=1), (4, 4, 1)),
+    "random_zoom": lambda: _one(layers.RandomZoom(0.1, seed=1), (4, 4, 1)),
     "add": lambda: _merge(layers.Add),
     "subtract": lambda: _merge(layers.Subtract),
     "multiply": lambda: _merge(layers.Multiply),
@@ -117,6 +131,8 @@ LAYER_MODELS = {
     "concatenate": lambda: _merge(layers.Concatenate, axis=-1),
 }
 
+# Not RandomCrop: Keras 3.15 returns its input uncropped at inference (while its compute_output_shape
+# says cropped); pyconv center-crops, so the two predictions have different shapes.
 MODELS = {"tutorial_cnn": tutorial_cnn, "tutorial_dnn": tutorial_dnn, "toy_resnet": _resnet, "nested": _nested,
           **LAYER_MODELS}
 

@@ -122,6 +122,30 @@ _KERAS_LAYERS = {
                                   "gamma_constraint": None, "synchronized": False, "renorm": False,
                                   "renorm_clipping": None, "renorm_momentum": 0.99}),
     "Lambda": (True, {"function": REQ, "arguments": {}}),
+    "Conv2DTranspose": (True, {"filters": REQ, "kernel_size": REQ, "strides": [1, 1], "padding": "valid",
+                               "output_padding": None, "data_format": "channels_last", "dilation_rate": [1, 1],
+                               "activation": "linear", "use_bias": True, "kernel_initializer": _GLOROT,
+                               "bias_initializer": _ZEROS, "kernel_regularizer": None, "bias_regularizer": None,
+                               "activity_regularizer": None, "kernel_constraint": None, "bias_constraint": None}),
+    "ELU": (False, {"name": REQ, "alpha": 1.0, "trainable": REQ, "dtype": REQ}),   # Keras's own key order
+    "LeakyReLU": (False, {"negative_slope": 0.3}),
+    "PReLU": (True, {"alpha_initializer": _ZEROS, "alpha_regularizer": None, "alpha_constraint": None,
+                     "shared_axes": None}),
+    "Normalization": (True, {"axis": [-1], "invert": False, "mean": None, "variance": None}),
+    "CenterCrop": (True, {"data_format": "channels_last", "height": REQ, "width": REQ}),
+    "Resizing": (True, {"data_format": "channels_last", "height": REQ, "width": REQ, "interpolation": "bilinear",
+                        "crop_to_aspect_ratio": False, "pad_to_aspect_ratio": False, "fill_mode": "constant",
+                        "fill_value": 0.0, "antialias": False}),
+    "RandomCrop": (True, {"data_format": "channels_last", "height": REQ, "width": REQ, "seed": None}),
+    "RandomFlip": (True, {"data_format": "channels_last", "seed": None, "mode": "horizontal_and_vertical"}),
+    "RandomContrast": (True, {"data_format": "channels_last", "factor": REQ, "value_range": [0, 255], "seed": None}),
+    "RandomRotation": (True, {"data_format": "channels_last", "factor": REQ, "fill_mode": "reflect", "fill_value": 0.0,
+                              "interpolation": "bilinear", "seed": None}),
+    "RandomTranslation": (True, {"data_format": "channels_last", "height_factor": REQ, "width_factor": REQ,
+                                 "fill_mode": "reflect", "interpolation": "bilinear", "seed": None,
+                                 "fill_value": 0.0}),
+    "RandomZoom": (True, {"data_format": "channels_last", "height_factor": REQ, "width_factor": None,
+                          "fill_mode": "reflect", "interpolation": "bilinear", "seed": None, "fill_value": 0.0}),
 }
 
 # the classes whose `call` takes a `mask` argument in Keras 3.15: their inbound nodes say {"mask": null}
@@ -242,10 +266,9 @@ def _functional_entry(model):
 def _leaf_entry(layer, cls, cfg):
     from ..layers import _REGISTRY
     spec = _KERAS_LAYERS.get(cls)
-    if cls == "InputLayer":
-        c = {}
-    else:
-        c = {"name": cfg.get("name", layer.name), "trainable": cfg.get("trainable", True), "dtype": _POLICY}
+    base = {"name": cfg.get("name", layer.name), "trainable": cfg.get("trainable", True), "dtype": _POLICY}
+    # name, trainable and dtype come first, unless the table places them (Keras's ELU)
+    c = {} if cls == "InputLayer" or (spec is not None and "name" in spec[1]) else dict(base)
     rest = {k: v for k, v in cfg.items() if k not in ("name", "trainable", "dtype", "batch_input_shape")}
     if cls == "Lambda":
         fn = rest.pop("function", None)
@@ -255,6 +278,9 @@ def _leaf_entry(layer, cls, cfg):
         rest["arguments"] = rest.get("arguments") or {}
     if spec is not None:
         for k, default in spec[1].items():
+            if cls != "InputLayer" and k in base:
+                c[k] = base[k]
+                continue
             v = rest.pop(k, default)
             if v is REQ:
                 raise ValueError(f"Layer {layer.name!r} ({cls}): its config has no {k!r}; it cannot be written "
