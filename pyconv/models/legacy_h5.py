@@ -56,7 +56,7 @@ def save_model(model, filepath):
     with h5py.File(buf, "w") as f:
         f.attrs["backend"], f.attrs["keras_version"] = "tensorflow", kf.KERAS_VERSION
         f.attrs["model_config"] = json.dumps(config)
-        cc = kf._compile_config(model)
+        cc = kf.compile_config(model)
         if cc:
             opt = cc.pop("optimizer")
             f.attrs["training_config"] = json.dumps({**cc, "optimizer_config": {"class_name": opt["class_name"],
@@ -206,8 +206,8 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
             cfg = {k: v for k, v in (opt.get("config") or {}).items()
                    if k not in ("is_legacy_optimizer", "jit_compile")}   # Keras 2's, without effect here
             tc = dict(tc, optimizer={**opt, "config": cfg})
-            problems = kf._Problems()
-            cc = kf._compile_from_keras(tc, custom_objects or {}, problems)
+            problems = kf.Problems()
+            cc = kf.compile_from_keras(tc, custom_objects or {}, problems)
             problems.raise_if_any(filepath)
             serialization._compile_from_header(model, filepath, cc, custom_objects)
     return model
