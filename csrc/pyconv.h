@@ -200,6 +200,51 @@ void conv2d_backward_input_ref(float *dinp, const float *dout, const float *filt
 void conv2d_backward_filter_ref(float *dfilt, float *dbias, const float *dout, const float *inp,
                                 const conv2d_shape *s);
 
+/* ---- depthwise and grouped convolution: depthwise.c (loops in depthwise_loops.h, one build
+ * per ISA), conv2d_grouped.c ----------------------------------------------------------------
+ * Depthwise: the conv2d_shape above with K = C*M output channels, M the depth multiplier:
+ *   inp (N,H,W,C), filt (R,S,C,M), bias (K) or NULL, out (N,P,Q,K), output channel k = c*M + m
+ *   out[n,p,q,c*M+m] = sum over (r,s) of inp[n,h,w,c] * filt[r,s,c,m]   (h, w as conv2d's)
+ * (TensorFlow's depthwise_conv2d). The filter is the (R,S,1,K) HWIO filter of Conv2D with
+ * groups = C: the same memory. PYCONV_EINVAL (nothing written) unless C >= 1 and C divides K.
+ * Forward and backward_input bitwise the same for any thread count and on every ISA (each lane
+ * adds its taps in one fixed order, no FMA contraction); backward_filter too (fixed pixel chunks,
+ * combined in chunk order). PYCONV_ENOMEM if a workspace cannot be allocated. */
+int depthwise_conv2d_forward(float *out, const float *inp, const float *filt, const float *bias,
+                             int relu, const conv2d_shape *s);
+/* dinp (N,H,W,C) from dout (N,P,Q,K) and filt. */
+int depthwise_conv2d_backward_input(float *dinp, const float *dout, const float *filt,
+                                    const conv2d_shape *s);
+/* dfilt (R,S,C,M) from dout and inp; dbias (K) too unless NULL. */
+int depthwise_conv2d_backward_filter(float *dfilt, float *dbias, const float *dout,
+                                     const float *inp, const conv2d_shape *s);
+int depthwise_conv2d_forward_ref(float *out, const float *inp, const float *filt,
+                                 const float *bias, int relu, const conv2d_shape *s);
+int depthwise_conv2d_backward_input_ref(float *dinp, const float *dout, const float *filt,
+                                        const conv2d_shape *s);
+int depthwise_conv2d_backward_filter_ref(float *dfilt, float *dbias, const float *dout,
+                                         const float *inp, const conv2d_shape *s);
+
+/* Grouped convolution (Keras's Conv2D(groups=groups)): C and K split into `groups` equal
+ * groups; group g's K/groups output channels see only its C/groups input channels.
+ *   inp (N,H,W,C), filt (R,S,C/groups,K), bias (K) or NULL, out (N,P,Q,K)
+ * Each group runs through conv2d_forward / _backward_input / _backward_filter on contiguous
+ * copies of its channel slices (so it is bitwise what conv2d gives on those slices: any thread
+ * count). PYCONV_EINVAL (nothing written) unless groups >= 1 divides C and K;
+ * PYCONV_ENOMEM if the slices cannot be allocated. */
+int conv2d_grouped_forward(float *out, const float *inp, const float *filt, const float *bias,
+                           int relu, const conv2d_shape *s, int64_t groups);
+int conv2d_grouped_backward_input(float *dinp, const float *dout, const float *filt,
+                                  const conv2d_shape *s, int64_t groups);
+int conv2d_grouped_backward_filter(float *dfilt, float *dbias, const float *dout,
+                                   const float *inp, const conv2d_shape *s, int64_t groups);
+int conv2d_grouped_forward_ref(float *out, const float *inp, const float *filt, const float *bias,
+                               int relu, const conv2d_shape *s, int64_t groups);
+int conv2d_grouped_backward_input_ref(float *dinp, const float *dout, const float *filt,
+                                      const conv2d_shape *s, int64_t groups);
+int conv2d_grouped_backward_filter_ref(float *dfilt, float *dbias, const float *dout,
+                                       const float *inp, const conv2d_shape *s, int64_t groups);
+
 /* The GEMM on plain row-major matrices, exposed for tests and benchmarks:
  * c (M,N) = a (M,K) . b (K,N). */
 int sgemm(float *c, const float *a, const float *b, int64_t M, int64_t N, int64_t K);
@@ -382,8 +427,9 @@ int batchnorm_backward_ref(float *dx, float *dgamma, float *dbeta, const float *
 /* ---- resampling: resample.c ------------------------------------------------------------
  * inp (N,H,W,C), out (N,P,Q,C), NHWC. Forwards overwrite out; backwards overwrite dinp
  * (N,H,W,C) from dout (N,P,Q,C) with the transpose of the forward. Threads: forwards over N*P
- * output rows; resize backwards over N*H input rows (gathering: bitwise the _ref scatter for
- * any thread count); affine_sample_backward over N images.
+ * output rows; resize_bilinear_backward over N images (N >= threads) or N*H input rows,
+ * resize_nearest_backward over N*H input rows, affine_sample_backward over N images; every
+ * one bitwise its serial _ref scatter for any thread count and ISA.
  * resize_*: TensorFlow's ResizeBilinear / ResizeNearestNeighbor with half_pixel_centers=True
  * (tf.image.resize, Keras 3's Resizing and UpSampling2D). */
 int resize_bilinear_forward(float *out, const float *inp, int64_t N, int64_t H, int64_t W,

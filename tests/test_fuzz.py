@@ -102,6 +102,39 @@ def test_conv2d_and_its_gradients(data, n, h, w, c, k, r, s, sh, sw, dh, dw, pad
         expect(outcome(lambda: nn.conv2d_transpose(bad, f, x.shape, (sh, sw), pad, dilations=dil)), False, None)
 
 
+@FUZZ
+@given(data=st.data(), n=SIZE, h=SIZE, w=SIZE, c=SIZE, m=st.integers(0, 3), k=st.integers(0, 3), r=PARAM,
+       s=PARAM, sh=PARAM, sw=PARAM, dh=PARAM, dw=PARAM, padding=PADDING, dtype=DTYPES,
+       rank=st.sampled_from([4] * 8 + [3, 5]))
+def test_depthwise_and_separable_conv2d(data, n, h, w, c, m, k, r, s, sh, sw, dh, dw, padding, dtype, rank):
+    shape = (n, h, w, c, 1)[:rank] if rank != 3 else (n, h, w)
+    x = array(data, shape, dtype)
+    f = array(data, (max(r, 0), max(s, 0), c, m), "float32")
+    pw = array(data, (1, 1, c * m, k), "float32")
+    pad = explicit(padding) if isinstance(padding, tuple) else padding
+    dil = (dh, dw) if not (dh == dw and data.draw(st.booleans())) else dh   # an int or a pair
+    valid = (rank == 4 and dtype in OK_DTYPES and min(r, s, c, m) >= 1 and min(sh, sw, dh, dw) >= 1
+             and padding_ok(padding))
+    geom = conv_geometry(shape, r, s, sh, sw, dh, dw, padding) if valid else None
+    valid = valid and geom is not None
+    args = lambda: ((sh, sw), (dh, dw), geom[2])
+    expect(outcome(lambda: nn.depthwise_conv2d(x, f, (sh, sw), pad, dilations=dil)), valid,
+           lambda: reference.depthwise_conv2d(x, f, *args()))
+    expect(outcome(lambda: nn.separable_conv2d(x, f, pw, (sh, sw), pad, dilations=dil)), valid and k >= 1,
+           lambda: reference.conv2d(reference.depthwise_conv2d(x, f, *args()), pw))
+    if valid:  # the gradients at the same (valid) geometry, and with a dout of the wrong shape
+        P, Q, _ = geom
+        g = array(data, (n, P, Q, c * m), "float32")
+        dx, df = reference.depthwise_conv2d_grads(x, f, g, *args())
+        expect(outcome(lambda: nn.depthwise_conv2d_backprop_input(x.shape, f, g, (sh, sw), pad, dilations=dil)),
+               True, lambda: dx)
+        expect(outcome(lambda: nn.depthwise_conv2d_backprop_filter(x, f.shape, g, (sh, sw), pad, dilations=dil)),
+               True, lambda: df)
+        bad = array(data, (n, P, Q + 1, c * m), "float32")
+        expect(outcome(lambda: nn.depthwise_conv2d_backprop_input(x.shape, f, bad, (sh, sw), pad)), False, None)
+        expect(outcome(lambda: nn.depthwise_conv2d_backprop_filter(x, f.shape, bad, (sh, sw), pad)), False, None)
+
+
 def pool_geometry(H, W, R, S, sh, sw, padding):
     """((top, bottom), (left, right)) by TensorFlow's rules, or None if some window is empty."""
     if H < 1 or W < 1:

@@ -5,6 +5,7 @@
 """
 from .base import Layer
 from .convolutional import Conv2D, Convolution2D
+from .depthwise import DepthwiseConv2D, SeparableConv2D, SeparableConvolution2D
 from .activations import ELU, LeakyReLU, PReLU, ReLU, Softmax
 from .convolutional_transpose import Conv2DTranspose, Convolution2DTranspose
 from .core import Activation, Dense, Dropout, Flatten, Input, InputLayer, Lambda, OpLayer, Reshape
@@ -27,7 +28,8 @@ __all__ = ["Layer", "Input", "InputLayer", "Conv2D", "Convolution2D", "MaxPoolin
            "ZeroPadding2D", "Cropping2D", "UpSampling2D", "Rescaling", "BatchNormalization",
            "Conv2DTranspose", "Convolution2DTranspose",
            "Resizing", "CenterCrop", "Normalization", "RandomFlip", "RandomRotation",
-           "RandomTranslation", "RandomZoom", "RandomContrast", "RandomCrop"]
+           "RandomTranslation", "RandomZoom", "RandomContrast", "RandomCrop",
+           "DepthwiseConv2D", "SeparableConv2D", "SeparableConvolution2D"]
 
 # class name -> class, for rebuilding a saved model (only these classes can be loaded)
 _REGISTRY = {c.__name__: c for c in (InputLayer, Conv2D, MaxPooling2D, AveragePooling2D,
@@ -38,7 +40,8 @@ _REGISTRY = {c.__name__: c for c in (InputLayer, Conv2D, MaxPooling2D, AveragePo
                                      OpLayer, ZeroPadding2D, Cropping2D, UpSampling2D, Rescaling,
                                      BatchNormalization, Conv2DTranspose, Resizing, CenterCrop,
                                      Normalization, RandomFlip, RandomRotation, RandomTranslation,
-                                     RandomZoom, RandomContrast, RandomCrop)}
+                                     RandomZoom, RandomContrast, RandomCrop,
+                                     DepthwiseConv2D, SeparableConv2D)}
 
 
 def deserialize(config, custom_objects=None):

@@ -19,13 +19,12 @@ Shapes include the batch dimension as None, like Keras: (None, 28, 28, 1).
 """
 import contextvars
 import inspect
-import re
 import threading
 import warnings
 
 import numpy as np
 
-from .. import _tape, _validate, activations, constraints, initializers, regularizers, utils
+from .. import _registry, _tape, _validate, activations, constraints, initializers, regularizers, utils
 
 __all__ = ["Layer"]
 
@@ -44,10 +43,7 @@ _pending_state = contextvars.ContextVar("pyconv_pending_state", default=None)
 weight_budget = contextvars.ContextVar("pyconv_weight_budget", default=None)
 
 
-def _snake(name):
-    name = re.sub(r"\W+", "", name)
-    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
+_snake = _registry.to_snake_case   # Keras 3's default layer names
 
 
 def _shape_str(shape):

@@ -10,13 +10,14 @@ from .base import Layer, _ActivatedLayer, _shape_str
 __all__ = ["InputLayer", "Input", "Dense", "Flatten", "Reshape", "Dropout", "Activation", "Lambda"]
 
 
-def _extras_config(layer):
-    """Keras' config keys for a layer's regularizers and constraints (those that are set)."""
+def _extras_config(layer, weights=("kernel", "bias")):
+    """Keras' config keys for a layer's regularizers and constraints (those that are set):
+    `<weight>_regularizer` and `<weight>_constraint` for each name in `weights`."""
     cfg = {}
-    for k in ("kernel_regularizer", "bias_regularizer"):
+    for k in [w + "_regularizer" for w in weights]:
         if getattr(layer, k) is not None:
             cfg[k] = regularizers.serialize(getattr(layer, k))
-    for k in ("kernel_constraint", "bias_constraint"):
+    for k in [w + "_constraint" for w in weights]:
         if getattr(layer, k) is not None:
             cfg[k] = constraints.serialize(getattr(layer, k))
     return cfg
