@@ -122,10 +122,30 @@ _KERAS_LAYERS = {
                                   "gamma_constraint": None, "synchronized": False, "renorm": False,
                                   "renorm_clipping": None, "renorm_momentum": 0.99}),
     "Lambda": (True, {"function": REQ, "arguments": {}}),
+    "Resizing": (True, {"data_format": "channels_last", "height": REQ, "width": REQ, "interpolation": "bilinear",
+                        "crop_to_aspect_ratio": False, "pad_to_aspect_ratio": False, "fill_mode": "constant",
+                        "fill_value": 0.0, "antialias": False}),
+    "CenterCrop": (True, {"data_format": "channels_last", "height": REQ, "width": REQ}),
+    "Normalization": (True, {"axis": [-1], "invert": False, "mean": None, "variance": None}),
+    "RandomFlip": (True, {"data_format": "channels_last", "seed": None, "mode": "horizontal_and_vertical"}),
+    "RandomRotation": (True, {"data_format": "channels_last", "factor": REQ, "fill_mode": "reflect",
+                              "fill_value": 0.0, "interpolation": "bilinear", "seed": None}),
+    "RandomTranslation": (True, {"data_format": "channels_last", "height_factor": REQ, "width_factor": REQ,
+                                 "fill_mode": "reflect", "interpolation": "bilinear", "seed": None,
+                                 "fill_value": 0.0}),
+    "RandomZoom": (True, {"data_format": "channels_last", "height_factor": REQ, "width_factor": None,
+                          "fill_mode": "reflect", "interpolation": "bilinear", "seed": None, "fill_value": 0.0}),
+    "RandomContrast": (True, {"data_format": "channels_last", "factor": REQ, "value_range": [0, 255],
+                              "seed": None}),
+    "RandomCrop": (True, {"data_format": "channels_last", "height": REQ, "width": REQ, "seed": None}),
 }
 
 # the classes whose `call` takes a `mask` argument in Keras 3.15: their inbound nodes say {"mask": null}
 _CALL_TAKES_MASK = {"Softmax", "BatchNormalization", "Lambda", "Sequential", "Functional"}
+# the image preprocessing classes, whose `call(data, training=True)` default Keras 3.15 records:
+# their inbound nodes say {"training": true}
+_CALL_RECORDS_TRAINING = {"Resizing", "CenterCrop", "RandomFlip", "RandomRotation", "RandomTranslation",
+                          "RandomZoom", "RandomContrast", "RandomCrop"}
 
 _POLICY = _obj("", "DTypePolicy", {"name": "float32"})
 _POLICY["module"] = "keras"
@@ -210,6 +230,8 @@ def _entry(layer, entry):
             out[k] = entry[k]
     if cls in _CALL_TAKES_MASK and "inbound_nodes" in out:   # Keras records their calls' mask argument
         out["inbound_nodes"] = [dict(n, kwargs=n.get("kwargs") or {"mask": None}) for n in out["inbound_nodes"]]
+    if cls in _CALL_RECORDS_TRAINING and "inbound_nodes" in out:
+        out["inbound_nodes"] = [dict(n, kwargs=n.get("kwargs") or {"training": True}) for n in out["inbound_nodes"]]
     return out
 
 
