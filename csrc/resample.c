@@ -25,8 +25,9 @@
  *     The bilinear resize backward scatters per image (over N, when there are at least as many
  *     images as threads) or gathers per input row (over N*H rows otherwise); either way each
  *     element's contributions are added in output order, so any thread count gives the same
- *     bits as the _ref scatter. The nearest one gathers per input row. affine_sample_backward scatters within one image per thread (over N): an
- *     output row can reach any input row, so images are the unit that cannot overlap.
+ *     bits as the _ref scatter. The nearest one gathers per input row. affine_sample_backward
+ *     scatters within one image per thread (over N): an output row can reach any input row, so
+ *     images are the unit that cannot overlap.
  *   - Vectorized over channels: the innermost loop runs over C contiguous floats with the
  *     weights fixed; a corner that reads the fill value reads a row of C fill values, so the
  *     loop has no branch. The bilinear and projective loop nests live in resample_loops.h,

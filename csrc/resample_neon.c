@@ -1,7 +1,7 @@
-/* resample_neon.c -- the resampling loops of resample_loops.h compiled for aarch64 (Advanced SIMD is its base ISA: the portable build already vectorises
- * with it; this unit gives neon the same dispatch as every other ISA), chosen by
- * resample.c when the active ISA is neon. No FMA contraction (CMakeLists.txt), so the results
- * stay bitwise the portable ones. */
+/* resample_neon.c -- the resampling loops of resample_loops.h compiled for aarch64, chosen by
+ * resample.c when the active ISA is neon. Advanced SIMD is aarch64's base ISA, so the portable
+ * build already vectorises with it; this unit gives neon the same dispatch as every other ISA.
+ * No FMA contraction (CMakeLists.txt), so the results stay bitwise the portable ones. */
 #include "resample_loops.h"
 
 void resample_bilinear_forward_neon(float *out, const float *inp, const lerp_tap *ys, const lerp_tap *xs,

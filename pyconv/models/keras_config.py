@@ -115,6 +115,10 @@ _KERAS_LAYERS = {
 
 # the classes whose `call` takes a `mask` argument in Keras 3.15: their inbound nodes say {"mask": null}
 _CALL_TAKES_MASK = {"Softmax", "BatchNormalization", "Lambda", "Sequential", "Functional"}
+# the image preprocessing classes, whose `call(data, training=True)` default Keras 3.15 records:
+# their inbound nodes say {"training": true}
+_CALL_RECORDS_TRAINING = {"Resizing", "CenterCrop", "RandomFlip", "RandomRotation", "RandomTranslation",
+                          "RandomZoom", "RandomContrast", "RandomCrop"}
 
 _POLICY = _obj("", "DTypePolicy", {"name": "float32"})
 _POLICY["module"] = "keras"
@@ -199,6 +203,8 @@ def _entry(layer, entry):
             out[k] = entry[k]
     if cls in _CALL_TAKES_MASK and "inbound_nodes" in out:   # Keras records their calls' mask argument
         out["inbound_nodes"] = [dict(n, kwargs=n.get("kwargs") or {"mask": None}) for n in out["inbound_nodes"]]
+    if cls in _CALL_RECORDS_TRAINING and "inbound_nodes" in out:
+        out["inbound_nodes"] = [dict(n, kwargs=n.get("kwargs") or {"training": True}) for n in out["inbound_nodes"]]
     return out
 
 
