@@ -13,6 +13,8 @@
  *                     per group of G images, then col2im adds the columns     packed once
  *                     into dinp (when NR divides C: the GEMM adds its tiles
  *                     into dinp itself, gemm_scatter_add)
+ *   transpose_forward the same GEMM as backward_input, with the transposed conv's input as dout;
+ *                     each image starts from the bias and ends with relu (conv2d_transpose_forward)
  *   backward_filter   K x (R*S*C) x (N*P*Q)     dout^T, in place (or packed)    patch_cols: row pointers
  *                                                                               (or pack_patches_b)
  *     (first layer)   (R*S*C) x K x (N*P*Q)     pack_patches_t: patches^T       dout: row pointers
@@ -352,12 +354,38 @@ int conv2d_forward(float *out, const float *inp, const float *filt, const float 
  * the filter's packing is amortised and the column buffer stays in L2. */
 #define BWI_ROWS 256
 
-/* col2im for one image: dinp[n] = sum over output pixels (p,q) and taps (r,s) of
- * dcol[(p,q)][(r,s,:)], added in that fixed order. Taps in the padding are dropped. */
-static void col2im(float *dimg, const float *dcol, const conv_ctx *cx)
+/* The epilogue of backward_input's images (used by conv2d_transpose_forward): before the sum,
+ * each pixel of `imgs` images of HW pixels starts from the bias (or zero); after it, relu if
+ * asked. A thread calls both on the images it owns, while they are still in its cache. */
+typedef struct {
+    const float *bias;      /* (C) or NULL */
+    int relu;
+} bwi_epilogue;
+
+static void images_init(float *d, int64_t imgs, int64_t HW, int64_t C, const bwi_epilogue *ep)
+{
+    if (!ep->bias) {
+        memset(d, 0, (size_t)(imgs * HW * C) * sizeof(float));
+        return;
+    }
+    for (int64_t i = 0; i < imgs * HW; i++, d += C)
+        memcpy(d, ep->bias, (size_t)C * sizeof(float));
+}
+
+static void images_relu(float *d, int64_t n, const bwi_epilogue *ep)
+{
+    if (ep->relu)
+        for (int64_t i = 0; i < n; i++)
+            d[i] = d[i] < 0.0f ? 0.0f : d[i];
+}
+
+/* col2im for one image: dinp[n] = (bias or 0) + sum over output pixels (p,q) and taps (r,s) of
+ * dcol[(p,q)][(r,s,:)], added in that fixed order, then relu if asked. Taps in the padding are
+ * dropped. */
+static void col2im(float *dimg, const float *dcol, const conv_ctx *cx, const bwi_epilogue *ep)
 {
     const conv2d_shape *s = cx->s;
-    memset(dimg, 0, (size_t)(s->H * s->W * s->C) * sizeof(float));
+    images_init(dimg, 1, s->H * s->W, s->C, ep);
     for (int64_t p = 0; p < s->P; p++)
         for (int64_t q = 0; q < s->Q; q++) {
             const int64_t h0 = p * s->stride_h - s->pad_top, w0 = q * s->stride_w - s->pad_left;
@@ -370,6 +398,7 @@ static void col2im(float *dimg, const float *dcol, const conv_ctx *cx)
                     d[c] += dcol[c];
             }
         }
+    images_relu(dimg, s->H * s->W * s->C, ep);
 }
 
 /* backward_input when NR divides C: the same GEMM per group of images, but each finished tile
@@ -379,7 +408,8 @@ static void col2im(float *dimg, const float *dcol, const conv_ctx *cx)
  * input pixel the tap reads from the group's first image, or -1 in the padding. A group's
  * images are owned by one thread and filled in one fixed order, as with col2im. */
 static int backward_input_scattered(float *dinp, const float *dout, const float *filt,
-                                    const conv2d_shape *s, int64_t G, int64_t ngroups)
+                                    const conv2d_shape *s, int64_t G, int64_t ngroups,
+                                    const bwi_epilogue *ep)
 {
     const int64_t PQ = s->P * s->Q, RS = s->R * s->S, RSC = RS * s->C, HWC = s->H * s->W * s->C;
     conv_ctx cx = {0};
@@ -404,10 +434,11 @@ static int backward_input_scattered(float *dinp, const float *dout, const float 
     #pragma omp parallel for schedule(dynamic, 1) num_threads(pyconv_num_threads()) if(ngroups > 1)
     for (int64_t g = 0; g < ngroups; g++) {
         const int64_t n0 = g * G, imgs = s->N - n0 < G ? s->N - n0 : G;
-        memset(dinp + n0 * HWC, 0, (size_t)(imgs * HWC) * sizeof(float));
+        images_init(dinp + n0 * HWC, imgs, s->H * s->W, s->C, ep);
         gemm_operand a = {.rows = gemm_rows_n, .C = s->K, .data = dout + n0 * PQ * s->K, .ld = s->K};
         gemm_scatter sc = {.out = dinp + n0 * HWC, .tab = tab, .taps = RS, .C = s->C};
         int st = gemm_scatter_add(&sc, &a, &b, imgs * PQ, RSC, s->K);
+        images_relu(dinp + n0 * HWC, imgs * HWC, ep);
         if (st != PYCONV_OK) {
             #pragma omp atomic write
             status = st;
@@ -424,8 +455,10 @@ static int backward_input_scattered(float *dinp, const float *dout, const float 
  * contiguous, the filter is packed transposed), then col2im adds each row's R*S runs of C
  * into the image. Threads: over image groups, each by one thread with its own dcol buffer;
  * an image's dinp is written only by the thread that owns it, in a fixed order, so there is
- * no race and no dependence on the thread count. */
-int conv2d_backward_input(float *dinp, const float *dout, const float *filt, const conv2d_shape *s)
+ * no race and no dependence on the thread count. `ep`: each image starts from the bias (or
+ * zero) and ends with relu if asked, in the owning thread. */
+static int backward_input(float *dinp, const float *dout, const float *filt, const conv2d_shape *s,
+                          const bwi_epilogue *ep)
 {
     const int64_t PQ = s->P * s->Q, RSC = s->R * s->S * s->C;
     /* Groups of about BWI_ROWS rows, but at least 4 when there are 4 images, in equal sizes,
@@ -439,7 +472,7 @@ int conv2d_backward_input(float *dinp, const float *dout, const float *filt, con
     if (s->N == 0)
         return PYCONV_OK;
     if (s->C % gemm_nr() == 0)
-        return backward_input_scattered(dinp, dout, filt, s, G, ngroups);
+        return backward_input_scattered(dinp, dout, filt, s, G, ngroups, ep);
     conv_ctx cx;
     int ctx_status = make_ctx(&cx, s);
     float *dcol = malloc((size_t)(nthreads * G * PQ * RSC) * sizeof(float) + 1);
@@ -469,12 +502,31 @@ int conv2d_backward_input(float *dinp, const float *dout, const float *filt, con
             continue;
         }
         for (int64_t i = 0; i < imgs; i++)
-            col2im(dinp + (n0 + i) * s->H * s->W * s->C, col + i * PQ * RSC, &cx);
+            col2im(dinp + (n0 + i) * s->H * s->W * s->C, col + i * PQ * RSC, &cx, ep);
     }
     free(dcol);
     pyconv_aligned_free(bpacked);
     free(cx.taps);
     return status;
+}
+
+// dout (N,P,Q,K), filt (R,S,C,K), dinp (N,H,W,C), overwritten. Threads: see backward_input.
+int conv2d_backward_input(float *dinp, const float *dout, const float *filt, const conv2d_shape *s)
+{
+    const bwi_epilogue none = {NULL, 0};
+    return backward_input(dinp, dout, filt, s, &none);
+}
+
+/* The transposed convolution: the input gradient of the convolution described by s, with a
+ * bias and relu epilogue. In s's names (those of the convolution it transposes):
+ * inp (N,P,Q,K) -- the transposed conv's input, filt (R,S,C,K), bias (C) or NULL,
+ * out (N,H,W,C) -- its output, overwritten: out = relu?(bias + sum of inp's pixels scattered
+ * through the filter's taps). Threads: backward_input's, over image groups. */
+int conv2d_transpose_forward(float *out, const float *inp, const float *filt, const float *bias,
+                             int relu, const conv2d_shape *s)
+{
+    const bwi_epilogue ep = {bias, relu};
+    return backward_input(out, inp, filt, s, &ep);
 }
 
 /* Pixels per chunk of the backward_filter reduction, roughly: large enough to amortise a
@@ -612,6 +664,22 @@ void conv2d_backward_input_ref(float *dinp, const float *dout, const float *filt
     for (int64_t i = 0; i < size; i++)
         dinp[i] = (float)acc[i];
     free(acc);
+}
+
+/* The transposed convolution's specification: the scatter of each input pixel (p,q) through
+ * each tap (r,s) -- the same sum as conv2d_backward_input_ref -- from the bias, then relu. */
+void conv2d_transpose_forward_ref(float *out, const float *inp, const float *filt, const float *bias,
+                                  int relu, const conv2d_shape *s)
+{
+    conv2d_backward_input_ref(out, inp, filt, s);
+    for (int64_t i = 0; i < s->N * s->H * s->W; i++)
+        for (int64_t c = 0; c < s->C; c++) {
+            float *o = &out[i * s->C + c];
+            /* the double sum rounded once, then the bias added in float: within the tests'
+             * float32 bound of the fast path, which accumulates from the bias */
+            *o = bias ? *o + bias[c] : *o;
+            *o = relu && *o < 0.0f ? 0.0f : *o;
+        }
 }
 
 void conv2d_backward_filter_ref(float *dfilt, float *dbias, const float *dout, const float *inp,

@@ -13,7 +13,11 @@ import numpy as np
 
 from .layers.base import (FROM_LOGITS, RELU_FOLDED, RELU_MASK, _ActivatedLayer, flatten, is_stateful,
                           pack_like, state_updates_of)
-from . import utils
+from . import activations, utils
+
+# The output activations whose pre-activation values a cross-entropy loss can take as logits
+# (the plain ones: a Softmax over another axis is a different activation object).
+_LOGIT_ACTIVATIONS = (activations.get("softmax"), activations.get("sigmoid"))
 
 __all__ = ["KerasTensor", "Node", "Graph", "Plan"]
 
@@ -204,6 +208,28 @@ class _Step:
                  "act")
 
 
+def _plain_relu(layer):
+    """An Activation('relu') or ReLU() layer with Keras's defaults: max(x, 0) exactly."""
+    from .layers.activations import ReLU
+    from .layers.core import Activation
+    # ReLU() at its defaults runs the plain relu object; with arguments it has its own
+    return type(layer) in (Activation, ReLU) and layer.activation is activations.get("relu")
+
+
+def _step_input(s, vals):
+    """The value(s) a step reads, from the slots."""
+    return vals[s.ins] if s.struct is None else pack_like(s.struct, [vals[i] for i in s.ins])
+
+
+def _step_output(s, vals, y):
+    """Store a step's output(s) in its slots."""
+    if s.multi_out:
+        for o, v in zip(s.outs, flatten(y)):
+            vals[o] = v
+    else:
+        vals[s.outs] = y
+
+
 class Plan:
     """Runs a Graph on arrays; see the module's docstring.
 
@@ -258,11 +284,15 @@ class Plan:
                         and a.layer._fused_relu:
                     a.fuse |= RELU_FOLDED
                     s.fuse |= RELU_MASK
+        self.folds = self._bn_folds(steps, by_out, consumers)
         self.fused_outputs = set()
         for k in logit_outputs:
             o = self.out_slots[k]
             a = by_out.get(o)
+            # only a softmax (last axis) or sigmoid output has logits a cross-entropy can take:
+            # a relu, linear, elu ... output is the loss's input as it is
             if a is not None and consumers.get(o) == 1 and isinstance(a.layer, _ActivatedLayer) \
+                    and a.layer.activation in _LOGIT_ACTIVATIONS \
                     and not a.fuse & RELU_FOLDED and a.act is None:
                 a.fuse |= FROM_LOGITS
                 self.fused_outputs.add(k)
@@ -282,6 +312,30 @@ class Plan:
         self.has_act = any(s.act is not None for s in steps)
         self.stateful = [k for k, s in enumerate(steps) if is_stateful(s.layer)]
 
+    @staticmethod
+    def _bn_folds(steps, by_out, consumers):
+        """{index of a Conv2D/Dense step: (index of the BatchNormalization step it feeds,
+        index of a ReLU step after that, or None)}, for the chains `predict` runs as one
+        kernel call: the BN reads only that layer's output, which nothing else reads, and the
+        layer has no activation (a linear map followed by the per-channel affine map of
+        inference BN is one linear map); a plain relu that is the BN output's only reader is
+        applied in the same kernel's epilogue."""
+        from .layers.normalization import BatchNormalization
+        index = {id(s): k for k, s in enumerate(steps)}
+        by_in = {s.ins: s for s in steps if not isinstance(s.ins, tuple)}
+        folds = {}
+        for k, s in enumerate(steps):
+            if type(s.layer) is not BatchNormalization or isinstance(s.ins, tuple) or s.multi_out:
+                continue
+            a = by_out.get(s.ins)
+            if a is None or consumers.get(s.ins) != 1 or not getattr(a.layer, "_folds_bn", False) \
+                    or not a.layer._linear or a.fuse:
+                continue
+            r = by_in.get(s.outs)
+            relu = r is not None and consumers.get(s.outs) == 1 and not r.multi_out and _plain_relu(r.layer)
+            folds[index[id(a)]] = (k, index[id(r)] if relu else None)
+        return folds
+
     def forward(self, inputs, training):
         """inputs: list of arrays (the graph's inputs). Returns (outputs list, ctx); the
         activity regularizers' penalty of the call is `penalty(ctx)`."""
@@ -290,14 +344,8 @@ class Plan:
             vals[i] = a
         ctxs = []
         for s in self.steps:
-            ins = s.ins
-            x = vals[ins] if s.struct is None else pack_like(s.struct, [vals[i] for i in ins])
-            y, c = s.layer._fwd(x, training, s.fuse)
-            if s.multi_out:
-                for o, v in zip(s.outs, flatten(y)):
-                    vals[o] = v
-            else:
-                vals[s.outs] = y
+            y, c = s.layer._fwd(_step_input(s, vals), training, s.fuse)
+            _step_output(s, vals, y)
             ctxs.append(c)
         act = 0.0
         if self.has_act:   # Keras 3: an activity penalty is divided by the batch size
@@ -320,8 +368,29 @@ class Plan:
         return out
 
     def predict(self, inputs):
-        """Inference: the outputs only; each value is dropped once its last reader ran."""
-        return self.forward(inputs, False)[0]
+        """Inference: the outputs only. A BatchNormalization after a Conv2D or Dense without
+        activation (see `_bn_folds`) is folded into that layer's kernel and bias, computed
+        from the current weights in this call, and a relu after it into the kernel's
+        epilogue: one pass over the activations instead of two or three."""
+        if not self.folds:
+            return self.forward(inputs, False)[0]
+        vals = [None] * self.nslots
+        for i, a in zip(self.in_slots, inputs):
+            vals[i] = a
+        skipped = {j for f in self.folds.values() for j in f if j is not None}
+        for k, s in enumerate(self.steps):
+            if k in skipped:   # computed with the Conv2D/Dense step it follows
+                continue
+            x = _step_input(s, vals)
+            fold = self.folds.get(k)
+            if fold is None:
+                _step_output(s, vals, s.layer._fwd(x, False, s.fuse)[0])
+                continue
+            bn, relu = (None if j is None else self.steps[j] for j in fold)
+            w = bn.layer._fold(s.layer.kernel, s.layer.bias)
+            last = bn if relu is None else relu
+            vals[last.outs] = s.layer._pre(x, False, relu=relu is not None, weights=w)[0]
+        return [vals[o] for o in self.out_slots]
 
     def backward(self, ctx, doutputs, need_dx=None):
         """Gradients from the output gradients (None for an output without a loss).

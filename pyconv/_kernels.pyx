@@ -300,9 +300,13 @@ def gather_rows_into(cnp.ndarray out, cnp.ndarray x, cnp.ndarray idx, bint ref=F
 
 # ---- operator families, one .pxi each ----------------------------------------------------
 include "_conv.pxi"
+include "_conv_transpose.pxi"
 include "_pool.pxi"
 include "_optim.pxi"
 include "_batchnorm.pxi"
+include "_depthwise.pxi"
+include "_act.pxi"
+include "_resample.pxi"
 
 
 def argmax_hits_count(cnp.ndarray p, cnp.ndarray labels):

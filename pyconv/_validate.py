@@ -207,3 +207,15 @@ def one_of(v, name, options):
         raise ValueError(f"`{name}` must be one of {', '.join(repr(o) for o in options)}. "
                          f"Received: {name}={v!r}.")
     return v.lower()
+
+
+def real(v, name, min_value=None, allow_none=False):
+    """A finite real number (float), optionally >= min_value, or None when allowed."""
+    if v is None and allow_none:
+        return None
+    what = "a float" + ("" if min_value is None else f" >= {min_value}") + (" or None" if allow_none else "")
+    if isinstance(v, bool) or not isinstance(v, numbers.Real):
+        raise TypeError(f"`{name}` must be {what}. Received: {name}={v!r}.")
+    if not math.isfinite(v) or (min_value is not None and v < min_value):
+        raise ValueError(f"`{name}` must be {what}. Received: {name}={v!r}.")
+    return float(v)

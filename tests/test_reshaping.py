@@ -53,7 +53,7 @@ def test_errors():
         layers.ZeroPadding2D((1, -1))
     with pytest.raises(ValueError, match=r'Layer "cropping2d.*": cropping=\(\(2, 2\), \(0, 0\)\) leaves nothing'):
         layers.Cropping2D(((2, 2), (0, 0)))(np.ones((1, 4, 4, 1)))
-    with pytest.raises(ValueError, match=r"`interpolation` must be 'nearest'"):
-        layers.UpSampling2D(interpolation="bilinear")
+    with pytest.raises(ValueError, match=r"`interpolation` must be one of 'nearest', 'bilinear'\. Received: interpolation='bicubic'"):
+        layers.UpSampling2D(interpolation="bicubic")
     with pytest.raises(ValueError, match=r"expected ndim=4, found ndim=3"):
         layers.ZeroPadding2D()(np.ones((1, 2, 2)))

@@ -165,6 +165,16 @@ class BatchNormalization(Layer):
             return dx, []
         return dx, ([dgamma] if self.scale else []) + ([dbeta] if self.center else [])
 
+    def _fold(self, kernel, bias):
+        """(kernel, bias) of the linear layer before this one (Conv2D, Dense: output channels
+        last) with this inference-mode normalization folded in: y = x.W*scale + (b*scale + shift),
+        scale and shift from the moving statistics as `_fwd` computes them. New arrays, from the
+        current weights: nothing is cached or written."""
+        scale, shift, _ = _kernels.bn_coefs(self.moving_mean, self.moving_variance, self.gamma,
+                                            self.beta, self.epsilon)
+        folded = _kernels.bn_forward(kernel, scale, np.zeros_like(scale))
+        return folded, shift if bias is None else _kernels.bn_forward(bias, scale, shift)
+
     def _state_updates(self, ctx):
         """[(weight, new value)]: the moving statistics a training pass computed (none in
         inference). The caller writes them (pyconv/_graph.py Plan.state_updates)."""

@@ -1,12 +1,13 @@
-"""Spatial reshaping layers (NHWC): ZeroPadding2D, Cropping2D, UpSampling2D (nearest), and the
+"""Spatial reshaping layers (NHWC): ZeroPadding2D, Cropping2D, UpSampling2D, and the
 preprocessing layer Rescaling.
 
-These only move data (or scale it): each pass is one NumPy slice assignment or broadcast,
+These mostly move data (or scale it): each pass is one NumPy slice assignment or broadcast,
 a strided copy bound by memory bandwidth, with no arithmetic a C kernel would do better.
+UpSampling2D(interpolation="bilinear") interpolates: the resize kernel of csrc/resample.c.
 """
 import numpy as np
 
-from .. import _validate
+from .. import _kernels, _validate
 from .base import Layer, _shape_str
 
 __all__ = ["ZeroPadding2D", "Cropping2D", "UpSampling2D", "Rescaling"]
@@ -126,11 +127,14 @@ class Cropping2D(Layer):
 
 
 class UpSampling2D(Layer):
-    """Each pixel repeated `size` times along H and W (interpolation 'nearest').
+    """Each image enlarged `size` times along H and W: each pixel repeated (interpolation
+    'nearest'), or TensorFlow's half-pixel bilinear resize to (H * rows, W * cols) ('bilinear',
+    as Keras 3 computes it with `ops.image.resize`: bitwise the same values).
 
     Args:
         size: an int or (rows, cols) (2, 2).
-        interpolation: 'nearest' ('bilinear' is not supported yet: a clear error).
+        interpolation: 'nearest' (default) or 'bilinear' (Keras' 'bicubic' and 'lanczos' are
+            not supported: a clear error).
 
     Example:
         >>> import numpy as np
@@ -139,6 +143,8 @@ class UpSampling2D(Layer):
                [0., 0., 1., 1.],
                [2., 2., 3., 3.],
                [2., 2., 3., 3.]], dtype=float32)
+        >>> UpSampling2D(2, interpolation="bilinear")(np.arange(2.0).reshape(1, 1, 2, 1))[0, 0, :, 0]
+        array([0.  , 0.25, 0.75, 1.  ], dtype=float32)
     """
 
     _input_ndim = 4
@@ -147,10 +153,7 @@ class UpSampling2D(Layer):
         super().__init__(**kwargs)
         _channels_last(data_format)
         self.size = _validate.int_pair(size, "size", allow_nhwc=False)
-        if interpolation != "nearest":
-            raise ValueError(f"`interpolation` must be 'nearest' (bilinear upsampling is not supported yet). "
-                             f"Received: interpolation={interpolation!r}.")
-        self.interpolation = interpolation
+        self.interpolation = _validate.one_of(interpolation, "interpolation", ("nearest", "bilinear"))
 
     def compute_output_shape(self, input_shape):
         n, h, w, c = input_shape
@@ -160,13 +163,17 @@ class UpSampling2D(Layer):
     def _fwd(self, x, training, fuse=0):
         n, h, w, c = x.shape
         sh, sw = self.size
+        if self.interpolation == "bilinear":
+            return _kernels.resize(x, h * sh, w * sw, "bilinear"), (h, w)
         y = np.empty((n, h, sh, w, sw, c), np.float32)
         y[...] = x[:, :, None, :, None, :]
-        return y.reshape(n, h * sh, w * sw, c), None
+        return y.reshape(n, h * sh, w * sw, c), (h, w)
 
-    def _bwd(self, ctx, dy, need_dx, fuse=0):
+    def _bwd(self, hw, dy, need_dx, fuse=0):
         if not need_dx:
             return None, []
+        if self.interpolation == "bilinear":
+            return _kernels.resize_grad(dy, hw[0], hw[1], "bilinear"), []
         n, H, W, c = dy.shape
         sh, sw = self.size
         return dy.reshape(n, H // sh, sh, W // sw, sw, c).sum(axis=(2, 4), dtype=np.float32), []

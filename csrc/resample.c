@@ -1,0 +1,434 @@
+/* resample.c -- image resampling, NHWC: resize (bilinear, nearest) and the per-image projective
+ * sampler behind the augmentation layers, with their backward passes.
+ *
+ * What it promises:
+ *   - resize_bilinear_*: TensorFlow's ResizeBilinear with half_pixel_centers=True (what
+ *     tf.image.resize and so Keras 3's Resizing and UpSampling2D(interpolation="bilinear") run):
+ *     source coordinate in = (o + 0.5f) * (in_size / (float)out_size) - 0.5f, lower =
+ *     max(floor(in), 0), upper = min(ceil(in), in_size - 1), lerp = in - floor(in), and
+ *     out = top + (bottom - top) * ly with top = tl + (tr - tl) * lx, all in float32 in TF's
+ *     order: the forward is bitwise TF's. Same size in and out is a copy (as in TF).
+ *   - resize_nearest_*: ResizeNearestNeighbor, half_pixel_centers=True, align_corners=False:
+ *     in = min(floor((o + 0.5f) * scale), in_size - 1), at least 0.
+ *   - affine_sample_*: ImageProjectiveTransformV3 (keras.ops.image.affine_transform): for each
+ *     output pixel (p, q) of image n, with the 8 numbers t of that image's transform (one row
+ *     shared by all images when T = 1), k = t6*q + t7*p + 1 (k == 0: the fill value),
+ *     x = (t0*q + t1*p + t2) / k, y = (t3*q + t4*p + t5) / k, mapped into the image by the fill
+ *     mode (reflect, wrap, nearest: TF's formulas, quirks included; constant: unchanged), then
+ *     read by round-half-away (nearest) or by bilinear weights (x_ceil - x, x - x_floor) in
+ *     TF's order, a corner outside the image reading the fill value (so constant mode blends
+ *     the fill value in along the border, as TF 2.21 does).
+ *   - Backward passes are the transposes of the forwards (the gradient of the sum of dout times
+ *     the output with respect to the input; the fill value is a constant): the weights each
+ *     input pixel received in the forward, scattered back. dinp is OVERWRITTEN.
+ *   - Threads: forwards over N*P output rows (each output row written by one thread).
+ *     The bilinear resize backward scatters per image (over N, when there are at least as many
+ *     images as threads) or gathers per input row (over N*H rows otherwise); either way each
+ *     element's contributions are added in output order, so any thread count gives the same
+ *     bits as the _ref scatter. The nearest one gathers per input row. affine_sample_backward
+ *     scatters within one image per thread (over N): an output row can reach any input row, so
+ *     images are the unit that cannot overlap.
+ *   - Vectorized over channels: the innermost loop runs over C contiguous floats with the
+ *     weights fixed; a corner that reads the fill value reads a row of C fill values, so the
+ *     loop has no branch. The bilinear and projective loop nests live in resample_loops.h,
+ *     compiled once per ISA (here portable; resample_avx2.c, _avx512.c, _neon.c) and chosen at
+ *     run time, bitwise the same on every ISA (no FMA contraction, TF's order in every lane).
+ *     Nearest resize is a row of memcpy's: portable only.
+ *   - The _ref twins are the definitions: one output element at a time, serial. Forwards and
+ *     resize backwards are bitwise the fast ones; affine_sample_backward too (same order).
+ *   - Only the fill row and the coordinate tables are allocated: PYCONV_ENOMEM, nothing
+ *     written. Nothing prints, exits or aborts.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include "resample_loops.h"
+#include "target.h"
+
+/* ---- the loops of resample_loops.h, compiled for the ISA in use ------------------------------ */
+
+static void bilinear_forward_generic(float *out, const float *inp, const lerp_tap *ys, const lerp_tap *xs,
+                                     int64_t N, int64_t H, int64_t W, int64_t C, int64_t P, int64_t Q)
+{
+    resample_bilinear_forward_loop(out, inp, ys, xs, N, H, W, C, P, Q);
+}
+
+static void bilinear_backward_generic(float *dinp, const float *dout, const lerp_tap *ys,
+                                      const lerp_tap *xs, int64_t N, int64_t H, int64_t W, int64_t C,
+                                      int64_t P, int64_t Q)
+{
+    resample_bilinear_backward_loop(dinp, dout, ys, xs, N, H, W, C, P, Q);
+}
+
+static void affine_forward_generic(float *out, const float *inp, const float *fill, const float *transforms,
+                                   int64_t T, int64_t N, int64_t H, int64_t W, int64_t C, int64_t P,
+                                   int64_t Q, int interp, int fill_mode)
+{
+    resample_affine_forward_loop(out, inp, fill, transforms, T, N, H, W, C, P, Q, interp, fill_mode);
+}
+
+static void affine_backward_generic(float *dinp, const float *dout, const float *transforms, int64_t T,
+                                    int64_t N, int64_t H, int64_t W, int64_t C, int64_t P, int64_t Q,
+                                    int interp, int fill_mode)
+{
+    resample_affine_backward_loop(dinp, dout, transforms, T, N, H, W, C, P, Q, interp, fill_mode);
+}
+
+typedef struct {
+    void (*bilinear_forward)(float *, const float *, const lerp_tap *, const lerp_tap *, int64_t,
+                             int64_t, int64_t, int64_t, int64_t, int64_t);
+    void (*bilinear_backward)(float *, const float *, const lerp_tap *, const lerp_tap *, int64_t,
+                              int64_t, int64_t, int64_t, int64_t, int64_t);
+    void (*affine_forward)(float *, const float *, const float *, const float *, int64_t, int64_t,
+                           int64_t, int64_t, int64_t, int64_t, int64_t, int, int);
+    void (*affine_backward)(float *, const float *, const float *, int64_t, int64_t, int64_t,
+                            int64_t, int64_t, int64_t, int64_t, int, int);
+} resample_loops;
+
+static resample_loops isa_loops(void)
+{
+    switch (pyconv_isa_active()) {
+    PYCONV_ON_AVX512(return (resample_loops){resample_bilinear_forward_avx512, resample_bilinear_backward_avx512,
+                                             resample_affine_forward_avx512, resample_affine_backward_avx512};)
+    PYCONV_ON_AVX2(return (resample_loops){resample_bilinear_forward_avx2, resample_bilinear_backward_avx2,
+                                           resample_affine_forward_avx2, resample_affine_backward_avx2};)
+    PYCONV_ON_NEON(return (resample_loops){resample_bilinear_forward_neon, resample_bilinear_backward_neon,
+                                           resample_affine_forward_neon, resample_affine_backward_neon};)
+    default:
+        return (resample_loops){bilinear_forward_generic, bilinear_backward_generic,
+                                affine_forward_generic, affine_backward_generic};
+    }
+}
+
+/* ---- coordinate tables (resize) ------------------------------------------------------------ */
+
+/* TF's CalculateResizeScale (align_corners=False): a float division of the sizes. */
+static float resize_scale(int64_t in_size, int64_t out_size)
+{
+    return (float)in_size / (float)out_size;
+}
+
+/* TF's compute_interpolation_weights with the HalfPixelScaler, for output index i. */
+static lerp_tap bilinear_tap(int64_t i, int64_t out_size, int64_t in_size)
+{
+    const float in = ((float)i + 0.5f) * resize_scale(in_size, out_size) - 0.5f;
+    const float in_f = floorf(in);
+    const int64_t lo = (int64_t)in_f, hi = (int64_t)ceilf(in);
+    return (lerp_tap){lo > 0 ? lo : 0, hi < in_size - 1 ? hi : in_size - 1, in - in_f};
+}
+
+/* The taps of every output row (P) and column (Q), in one allocation: ys, then xs = ys + P.
+ * NULL when it cannot be allocated. */
+static lerp_tap *bilinear_tables(int64_t P, int64_t H, int64_t Q, int64_t W)
+{
+    lerp_tap *ys = malloc((size_t)(P + Q) * sizeof(lerp_tap));
+    if (!ys)
+        return NULL;
+    for (int64_t p = 0; p < P; p++)
+        ys[p] = bilinear_tap(p, P, H);
+    for (int64_t q = 0; q < Q; q++)
+        ys[P + q] = bilinear_tap(q, Q, W);
+    return ys;
+}
+
+/* ResizeNearestNeighbor's source index (HalfPixelScalerForNN, then floor, clamped). */
+static int64_t nearest_index(int64_t o, int64_t out_size, int64_t in_size)
+{
+    const float scale = resize_scale(in_size, out_size);
+    int64_t i = (int64_t)floorf(((float)o + 0.5f) * scale);
+    if (i > in_size - 1)
+        i = in_size - 1;
+    return i < 0 ? 0 : i;
+}
+
+/* The source row of every output row (P) and column (Q): ys, then xs = ys + P; or NULL. */
+static int64_t *nearest_tables(int64_t P, int64_t H, int64_t Q, int64_t W)
+{
+    int64_t *ys = malloc((size_t)(P + Q) * sizeof(int64_t));
+    if (!ys)
+        return NULL;
+    for (int64_t p = 0; p < P; p++)
+        ys[p] = nearest_index(p, P, H);
+    for (int64_t q = 0; q < Q; q++)
+        ys[P + q] = nearest_index(q, Q, W);
+    return ys;
+}
+
+/* ---- resize, bilinear ------------------------------------------------------------------------ */
+
+// inp (N,H,W,C), out (N,P,Q,C), overwritten.
+// Threads: over N*P output rows; each output row written by one thread.
+int resize_bilinear_forward(float *out, const float *inp, int64_t N, int64_t H, int64_t W,
+                            int64_t C, int64_t P, int64_t Q)
+{
+    if (N * P * Q * C == 0)
+        return PYCONV_OK;
+    if (P == H && Q == W) {   /* TF copies: the half-pixel rule would give the same values */
+        memcpy(out, inp, (size_t)(N * H * W * C) * sizeof(float));
+        return PYCONV_OK;
+    }
+    lerp_tap *ys = bilinear_tables(P, H, Q, W);
+    if (!ys)
+        return PYCONV_ENOMEM;
+    const lerp_tap *xs = ys + P;
+    isa_loops().bilinear_forward(out, inp, ys, xs, N, H, W, C, P, Q);
+    free(ys);
+    return PYCONV_OK;
+}
+
+// As resize_bilinear_forward: the definition, one element at a time.
+int resize_bilinear_forward_ref(float *out, const float *inp, int64_t N, int64_t H, int64_t W,
+                                int64_t C, int64_t P, int64_t Q)
+{
+    for (int64_t n = 0; n < N; n++)
+        for (int64_t p = 0; p < P; p++)
+            for (int64_t q = 0; q < Q; q++)
+                for (int64_t c = 0; c < C; c++) {
+                    const float *img = inp + n * H * W * C;
+                    float *o = out + ((n * P + p) * Q + q) * C + c;
+                    if (P == H && Q == W) {
+                        *o = img[(p * W + q) * C + c];
+                        continue;
+                    }
+                    const lerp_tap ty = bilinear_tap(p, P, H), tx = bilinear_tap(q, Q, W);
+                    const float tl = img[(ty.lower * W + tx.lower) * C + c];
+                    const float tr = img[(ty.lower * W + tx.upper) * C + c];
+                    const float bl = img[(ty.upper * W + tx.lower) * C + c];
+                    const float br = img[(ty.upper * W + tx.upper) * C + c];
+                    const float t = tl + (tr - tl) * tx.lerp, b = bl + (br - bl) * tx.lerp;
+                    *o = t + (b - t) * ty.lerp;
+                }
+    return PYCONV_OK;
+}
+
+// dout (N,P,Q,C), dinp (N,H,W,C), overwritten: the transpose of resize_bilinear_forward.
+// Threads: over N*H input rows; each gathers the output rows that read it (in output order).
+int resize_bilinear_backward(float *dinp, const float *dout, int64_t N, int64_t H, int64_t W,
+                             int64_t C, int64_t P, int64_t Q)
+{
+    if (N * H * W * C == 0)
+        return PYCONV_OK;
+    memset(dinp, 0, (size_t)(N * H * W * C) * sizeof(float));
+    if (P * Q == 0)
+        return PYCONV_OK;
+    if (P == H && Q == W) {
+        memcpy(dinp, dout, (size_t)(N * H * W * C) * sizeof(float));
+        return PYCONV_OK;
+    }
+    lerp_tap *ys = bilinear_tables(P, H, Q, W);
+    if (!ys)
+        return PYCONV_ENOMEM;
+    const lerp_tap *xs = ys + P;
+    isa_loops().bilinear_backward(dinp, dout, ys, xs, N, H, W, C, P, Q);
+    free(ys);
+    return PYCONV_OK;
+}
+
+// As resize_bilinear_backward: the definition, a serial scatter of each output element.
+int resize_bilinear_backward_ref(float *dinp, const float *dout, int64_t N, int64_t H, int64_t W,
+                                 int64_t C, int64_t P, int64_t Q)
+{
+    memset(dinp, 0, (size_t)(N * H * W * C) * sizeof(float));
+    if (P == H && Q == W) {
+        for (int64_t i = 0; i < N * H * W * C; i++)
+            dinp[i] = dout[i];
+        return PYCONV_OK;
+    }
+    for (int64_t n = 0; n < N; n++)
+        for (int64_t p = 0; p < P; p++)
+            for (int64_t q = 0; q < Q; q++) {
+                const lerp_tap ty = bilinear_tap(p, P, H), tx = bilinear_tap(q, Q, W);
+                float w[4];
+                bilinear_weights(w, ty.lerp, tx.lerp);
+                const int64_t corner[4] = {ty.lower * W + tx.lower, ty.lower * W + tx.upper,
+                                           ty.upper * W + tx.lower, ty.upper * W + tx.upper};
+                for (int64_t c = 0; c < C; c++)
+                    for (int k = 0; k < 4; k++)
+                        dinp[(n * H * W + corner[k]) * C + c] += w[k] * dout[((n * P + p) * Q + q) * C + c];
+            }
+    return PYCONV_OK;
+}
+
+/* ---- resize, nearest ------------------------------------------------------------------------- */
+
+// inp (N,H,W,C), out (N,P,Q,C), overwritten.
+// Threads: over N*P output rows; each output row written by one thread.
+int resize_nearest_forward(float *out, const float *inp, int64_t N, int64_t H, int64_t W,
+                           int64_t C, int64_t P, int64_t Q)
+{
+    if (N * P * Q * C == 0)
+        return PYCONV_OK;
+    int64_t *ys = nearest_tables(P, H, Q, W);
+    if (!ys)
+        return PYCONV_ENOMEM;
+    const int64_t *xs = ys + P;
+    #pragma omp parallel for schedule(static) num_threads(pyconv_num_threads()) if(N * P * Q * C > RESAMPLE_PAR_MIN)
+    for (int64_t np = 0; np < N * P; np++) {
+        const int64_t n = np / P, p = np % P;
+        const float *row = inp + (n * H + ys[p]) * W * C;
+        for (int64_t q = 0; q < Q; q++)
+            memcpy(out + (np * Q + q) * C, row + xs[q] * C, (size_t)C * sizeof(float));
+    }
+    free(ys);
+    return PYCONV_OK;
+}
+
+// As resize_nearest_forward: the definition.
+int resize_nearest_forward_ref(float *out, const float *inp, int64_t N, int64_t H, int64_t W,
+                               int64_t C, int64_t P, int64_t Q)
+{
+    for (int64_t n = 0; n < N; n++)
+        for (int64_t p = 0; p < P; p++)
+            for (int64_t q = 0; q < Q; q++)
+                for (int64_t c = 0; c < C; c++)
+                    out[((n * P + p) * Q + q) * C + c] =
+                        inp[((n * H + nearest_index(p, P, H)) * W + nearest_index(q, Q, W)) * C + c];
+    return PYCONV_OK;
+}
+
+// dout (N,P,Q,C), dinp (N,H,W,C), overwritten: each input pixel gets the sum of the outputs
+// that copied it. Threads: over N*H input rows, each gathering its output rows in order.
+int resize_nearest_backward(float *dinp, const float *dout, int64_t N, int64_t H, int64_t W,
+                            int64_t C, int64_t P, int64_t Q)
+{
+    if (N * H * W * C == 0)
+        return PYCONV_OK;
+    memset(dinp, 0, (size_t)(N * H * W * C) * sizeof(float));
+    if (P * Q == 0)
+        return PYCONV_OK;
+    int64_t *ys = nearest_tables(P, H, Q, W);
+    if (!ys)
+        return PYCONV_ENOMEM;
+    const int64_t *xs = ys + P;
+    #pragma omp parallel for schedule(static) num_threads(pyconv_num_threads()) if(N * P * Q * C > RESAMPLE_PAR_MIN)
+    for (int64_t nh = 0; nh < N * H; nh++) {
+        const int64_t n = nh / H, h = nh % H;
+        float *d = dinp + nh * W * C;
+        for (int64_t p = 0; p < P; p++) {
+            if (ys[p] != h)
+                continue;
+            const float *g = dout + (n * P + p) * Q * C;
+            for (int64_t q = 0; q < Q; q++) {
+                float *dq = d + xs[q] * C;
+                for (int64_t c = 0; c < C; c++)
+                    dq[c] += g[q * C + c];
+            }
+        }
+    }
+    free(ys);
+    return PYCONV_OK;
+}
+
+// As resize_nearest_backward: the definition, a serial scatter.
+int resize_nearest_backward_ref(float *dinp, const float *dout, int64_t N, int64_t H, int64_t W,
+                                int64_t C, int64_t P, int64_t Q)
+{
+    memset(dinp, 0, (size_t)(N * H * W * C) * sizeof(float));
+    for (int64_t n = 0; n < N; n++)
+        for (int64_t p = 0; p < P; p++)
+            for (int64_t q = 0; q < Q; q++)
+                for (int64_t c = 0; c < C; c++)
+                    dinp[((n * H + nearest_index(p, P, H)) * W + nearest_index(q, Q, W)) * C + c] +=
+                        dout[((n * P + p) * Q + q) * C + c];
+    return PYCONV_OK;
+}
+
+/* ---- projective sampler (ImageProjectiveTransformV3) ----------------------------------------- */
+
+static int check_modes(int interp, int mode)
+{
+    if (interp != PYCONV_INTERP_NEAREST && interp != PYCONV_INTERP_BILINEAR)
+        return PYCONV_EINVAL;
+    if (mode < PYCONV_FILL_REFLECT || mode > PYCONV_FILL_NEAREST)
+        return PYCONV_EINVAL;
+    return PYCONV_OK;
+}
+
+// inp (N,H,W,C), transforms (T,8) with T = N or 1, out (N,P,Q,C), overwritten.
+// Threads: over N*P output rows; each output row written by one thread.
+int affine_sample_forward(float *out, const float *inp, const float *transforms, int64_t T,
+                          int64_t N, int64_t H, int64_t W, int64_t C, int64_t P, int64_t Q,
+                          int interp, int fill_mode, float fill_value)
+{
+    if (check_modes(interp, fill_mode) != PYCONV_OK)
+        return PYCONV_EINVAL;
+    if (N * P * Q * C == 0)
+        return PYCONV_OK;
+    float *fill = malloc((size_t)C * sizeof(float));   /* the row a fill-value corner reads */
+    if (!fill)
+        return PYCONV_ENOMEM;
+    for (int64_t c = 0; c < C; c++)
+        fill[c] = fill_value;
+    isa_loops().affine_forward(out, inp, fill, transforms, T, N, H, W, C, P, Q, interp, fill_mode);
+    free(fill);
+    return PYCONV_OK;
+}
+
+// As affine_sample_forward: the definition, one element at a time.
+int affine_sample_forward_ref(float *out, const float *inp, const float *transforms, int64_t T,
+                              int64_t N, int64_t H, int64_t W, int64_t C, int64_t P, int64_t Q,
+                              int interp, int fill_mode, float fill_value)
+{
+    if (check_modes(interp, fill_mode) != PYCONV_OK)
+        return PYCONV_EINVAL;
+    for (int64_t n = 0; n < N; n++)
+        for (int64_t p = 0; p < P; p++)
+            for (int64_t q = 0; q < Q; q++)
+                for (int64_t c = 0; c < C; c++) {
+                    const float *img = inp + n * H * W * C, *t = transforms + (T == 1 ? 0 : n) * 8;
+                    float *o = out + ((n * P + p) * Q + q) * C + c;
+                    sample_taps s;
+                    if (!affine_taps(&s, t, p, q, H, W, interp, fill_mode)) {
+                        *o = fill_value;
+                        continue;
+                    }
+                    float v[4];
+                    for (int k = 0; k < 4; k++)
+                        v[k] = s.off[k] >= 0 ? img[s.off[k] * C + c] : fill_value;
+                    if (interp == PYCONV_INTERP_NEAREST)
+                        *o = v[0];
+                    else
+                        *o = s.wy0 * (s.wx0 * v[0] + s.wx1 * v[1]) + s.wy1 * (s.wx0 * v[2] + s.wx1 * v[3]);
+                }
+    return PYCONV_OK;
+}
+
+// dout (N,P,Q,C), transforms (T,8), dinp (N,H,W,C), overwritten: the transpose of
+// affine_sample_forward (a fill-value corner has no input to reach).
+// Threads: over N images; each image's dinp written by one thread, in output order.
+int affine_sample_backward(float *dinp, const float *dout, const float *transforms, int64_t T,
+                           int64_t N, int64_t H, int64_t W, int64_t C, int64_t P, int64_t Q,
+                           int interp, int fill_mode)
+{
+    if (check_modes(interp, fill_mode) != PYCONV_OK)
+        return PYCONV_EINVAL;
+    if (N * H * W * C == 0)
+        return PYCONV_OK;
+    memset(dinp, 0, (size_t)(N * H * W * C) * sizeof(float));
+    isa_loops().affine_backward(dinp, dout, transforms, T, N, H, W, C, P, Q, interp, fill_mode);
+    return PYCONV_OK;
+}
+
+// As affine_sample_backward: the definition, one element at a time, serial.
+int affine_sample_backward_ref(float *dinp, const float *dout, const float *transforms, int64_t T,
+                               int64_t N, int64_t H, int64_t W, int64_t C, int64_t P, int64_t Q,
+                               int interp, int fill_mode)
+{
+    if (check_modes(interp, fill_mode) != PYCONV_OK)
+        return PYCONV_EINVAL;
+    memset(dinp, 0, (size_t)(N * H * W * C) * sizeof(float));
+    for (int64_t n = 0; n < N; n++)
+        for (int64_t p = 0; p < P; p++)
+            for (int64_t q = 0; q < Q; q++) {
+                sample_taps s;
+                if (!affine_taps(&s, transforms + (T == 1 ? 0 : n) * 8, p, q, H, W, interp, fill_mode))
+                    continue;
+                float w[4];
+                const int nk = corner_weights(w, &s, interp);
+                for (int k = 0; k < nk; k++)
+                    for (int64_t c = 0; c < C; c++)
+                        if (s.off[k] >= 0)
+                            dinp[(n * H * W + s.off[k]) * C + c] += w[k] * dout[((n * P + p) * Q + q) * C + c];
+            }
+    return PYCONV_OK;
+}
