@@ -33,6 +33,7 @@ import numpy as np
 from . import _graph, _kernels, _validate, utils
 from .layers.base import flatten, pack_like
 from .layers.convolutional import Conv2D
+from .layers.depthwise import DepthwiseConv2D, SeparableConv2D
 from .layers.activations import ReLU, Softmax
 from .layers.convolutional_transpose import Conv2DTranspose, conv_transpose_size
 from .layers.core import Activation, Dense, Dropout, Flatten, InputLayer, Lambda, OpLayer, Reshape, _fill
@@ -272,15 +273,43 @@ def _window_attrs(padding, in_shape, window, strides, dilations=(1, 1)):
     return {**attrs, "pads": before + after}
 
 
-@_converts(Conv2D)
-def _conv2d(b, layer, node, ins):
+def _conv(b, layer, node, x, kernel, bias, groups, hint):
+    """One ONNX Conv of `layer`'s window: kernel (R, S, C / groups, K) HWIO, bias or None. ONNX's
+    grouped weight (K, C / groups, R, S) is the same transpose: output channel k belongs to group
+    k // (K / groups), as in Keras (and the depthwise order c * M + m with groups = C)."""
     attrs = _window_attrs(layer.padding, node.inputs[0].shape, layer.kernel_size, layer.strides,
                           layer.dilation_rate)
-    w = b.weight(layer.kernel, f"{layer.name}/kernel", lambda k: k.transpose(3, 2, 0, 1), "OIHW")
-    args = [b.nchw(ins[0]), w]
-    if layer.use_bias:
-        args.append(b.weight(layer.bias, f"{layer.name}/bias"))
-    y = b.op("Conv", args, f"{layer.name}/Conv", dilations=list(layer.dilation_rate), **attrs)
+    args = [x, b.weight(kernel, f"{layer.name}/{hint}", lambda k: k.transpose(3, 2, 0, 1), "OIHW")]
+    if bias is not None:
+        args.append(b.weight(bias, f"{layer.name}/bias"))
+    if groups > 1:
+        attrs["group"] = groups
+    return b.op("Conv", args, f"{layer.name}/Conv", dilations=list(layer.dilation_rate), **attrs)
+
+
+@_converts(Conv2D)
+def _conv2d(b, layer, node, ins):
+    y = _conv(b, layer, node, b.nchw(ins[0]), layer.kernel, layer.bias, layer.groups, "kernel")
+    return [_activate(b, _Value(y, 4, NCHW), _act_name(layer), layer.name)]
+
+
+@_converts(DepthwiseConv2D)
+def _depthwise_conv2d(b, layer, node, ins):
+    R, S, C, M = layer.kernel.shape   # as a grouped kernel: (R, S, 1, C * M), groups = C
+    y = _conv(b, layer, node, b.nchw(ins[0]), layer.kernel.reshape(R, S, 1, C * M), layer.bias, C,
+              "kernel")
+    return [_activate(b, _Value(y, 4, NCHW), _act_name(layer), layer.name)]
+
+
+@_converts(SeparableConv2D)
+def _separable_conv2d(b, layer, node, ins):
+    R, S, C, M = layer.depthwise_kernel.shape
+    z = _conv(b, layer, node, b.nchw(ins[0]), layer.depthwise_kernel.reshape(R, S, 1, C * M), None,
+              C, "depthwise_kernel")
+    pw = layer.pointwise_kernel
+    y = b.op("Conv", [z, b.weight(pw, f"{layer.name}/pointwise_kernel", lambda k: k.transpose(3, 2, 0, 1),
+                                  "OIHW")] + ([b.weight(layer.bias, f"{layer.name}/bias")] if layer.use_bias else []),
+             f"{layer.name}/pointwise")
     return [_activate(b, _Value(y, 4, NCHW), _act_name(layer), layer.name)]
 
 
