@@ -30,11 +30,12 @@ import inspect
 
 import numpy as np
 
-from . import _graph, _kernels, _validate, utils
+from . import _geometry, _graph, _kernels, _validate, utils
 from .layers.base import flatten, pack_like
 from .layers.convolutional import Conv2D
 from .layers.activations import ReLU, Softmax
-from .layers.convolutional_transpose import Conv2DTranspose, conv_transpose_size
+from ._geometry import conv_transpose_size
+from .layers.convolutional_transpose import Conv2DTranspose
 from .layers.core import Activation, Dense, Dropout, Flatten, InputLayer, Lambda, OpLayer, Reshape, _fill
 from .layers.merging import Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract
 from .layers.normalization import BatchNormalization
@@ -265,10 +266,9 @@ def _window_attrs(padding, in_shape, window, strides, dilations=(1, 1)):
         n = in_shape[1 + axis]
         if n is None:
             return {**attrs, "auto_pad": "SAME_UPPER"}
-        eff = (window[axis] - 1) * dilations[axis] + 1
-        out, top = _validate.out_size(n, eff, strides[axis], "same", axis)
+        top, bottom = _geometry.same_padding(n, _geometry.extent(window[axis], dilations[axis]), strides[axis])
         before.append(top)
-        after.append(max((out - 1) * strides[axis] + eff - n, 0) - top)
+        after.append(bottom)
     return {**attrs, "pads": before + after}
 
 
@@ -294,8 +294,8 @@ def _conv_transpose_attrs(layer):
     for axis in (0, 1):
         k, s, d = layer.kernel_size[axis], layer.strides[axis], layer.dilation_rate[axis]
         out = conv_transpose_size(1, k, s, d, layer.padding, op[axis])
-        keff = (k - 1) * d + 1
-        _, top = _validate.out_size(out, keff, s, layer.padding, axis)
+        keff = _geometry.extent(k, d)
+        _, top = _geometry.out_size(out, keff, s, layer.padding, axis)
         after = keff - top - out          # < 0: rows past the full scatter (output_padding)
         pads[axis], pads[2 + axis] = top, max(after, 0)
         extra[axis] = max(-after, 0)
