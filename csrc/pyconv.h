@@ -113,6 +113,7 @@ void hard_sigmoid_backward(float *dx, const float *dout, const float *x, int64_t
 void hard_silu_forward(float *out, const float *x, int64_t n);     /* x hard_sigmoid(x) */
 void hard_silu_backward(float *dx, const float *dout, const float *x, int64_t n);
 void exponential_forward(float *out, const float *x, int64_t n);
+void exponential_forward_ref(float *out, const float *x, int64_t n);
 void exponential_backward(float *dx, const float *dout, const float *out, int64_t n);
 /* Rows of C, over the last axis: x, out (M,C); backward from the output. */
 void log_softmax_forward(float *out, const float *x, int64_t M, int64_t C);
@@ -426,8 +427,9 @@ int batchnorm_backward_ref(float *dx, float *dgamma, float *dbeta, const float *
 /* ---- resampling: resample.c ------------------------------------------------------------
  * inp (N,H,W,C), out (N,P,Q,C), NHWC. Forwards overwrite out; backwards overwrite dinp
  * (N,H,W,C) from dout (N,P,Q,C) with the transpose of the forward. Threads: forwards over N*P
- * output rows; resize backwards over N*H input rows (gathering: bitwise the _ref scatter for
- * any thread count); affine_sample_backward over N images.
+ * output rows; resize_bilinear_backward over N images (N >= threads) or N*H input rows,
+ * resize_nearest_backward over N*H input rows, affine_sample_backward over N images; every
+ * one bitwise its serial _ref scatter for any thread count and ISA.
  * resize_*: TensorFlow's ResizeBilinear / ResizeNearestNeighbor with half_pixel_centers=True
  * (tf.image.resize, Keras 3's Resizing and UpSampling2D). */
 int resize_bilinear_forward(float *out, const float *inp, int64_t N, int64_t H, int64_t W,

@@ -187,10 +187,25 @@ def test_save_weights_h5_round_trip_and_refusals(tmp_path):
     assert all(np.array_equal(a, b) for a, b in zip(m.get_weights(), other.get_weights()))
     with pytest.raises(ValueError, match=r"The filename must end in `\.weights\.h5`"):
         m.save_weights(tmp_path / "w.keras")
-    with pytest.raises(ValueError, match=r"does not write Keras's legacy HDF5 whole-model format\. Save to a '\.keras' "
-                                         r"name"):
-        m.save(tmp_path / "m.h5")
     assert sorted(os.listdir(tmp_path)) == ["w.weights.h5"]
+
+
+def test_a_legacy_h5_file_is_written_back_as_keras_wrote_it(tmp_path):
+    """Keras's legacy HDF5 fixture loaded and saved again under an .h5 name: the same attributes
+    (model_config key for key, training_config, layer_names, weight_names) and arrays."""
+    src = os.path.join(HERE, "legacy.h5")
+    model = models.load_model(src)
+    model.save(tmp_path / "again.h5")
+    with h5py.File(src, "r") as a, h5py.File(tmp_path / "again.h5", "r") as b:
+        assert json.loads(b.attrs["model_config"]) == json.loads(a.attrs["model_config"])
+        assert json.loads(b.attrs["training_config"]) == json.loads(a.attrs["training_config"])
+        assert list(a["model_weights"].attrs["layer_names"]) == list(b["model_weights"].attrs["layer_names"])
+        for name in a["model_weights"].attrs["layer_names"]:
+            ga, gb = a["model_weights"][name], b["model_weights"][name]
+            assert len(ga.attrs["weight_names"]) == len(gb.attrs["weight_names"])
+            for wa, wb in zip(ga.attrs["weight_names"], gb.attrs["weight_names"]):
+                np.testing.assert_array_equal(ga[wa][()], gb[wb][()])
+    _check_prediction(models.load_model(tmp_path / "again.h5"), "legacy")
 
 
 # ---- what pyconv lacks: one error listing everything ---------------------------------------------------
@@ -352,6 +367,31 @@ def test_wrong_shapes_and_links_in_the_weights_are_refused(tmp_path):
         f["layers/dense/vars/2"] = np.zeros(3, np.float32)
     with pytest.raises(ValueError, match=r"layer 'dense' has 2 weight\(s\), the file holds 3 at 'layers/dense'"):
         models.load_model(_rewrite(src, tmp_path / "d.keras", h5=extra))
+
+
+def test_hostile_legacy_h5_files_are_refused(tmp_path):
+    src = os.path.join(HERE, "legacy.h5")
+    bad = tmp_path / "bad.h5"
+    shutil.copy(src, bad)
+    with h5py.File(bad, "a") as f:
+        name = [n for n in f["model_weights"].attrs["layer_names"] if len(f["model_weights"][n].attrs["weight_names"])][0]
+        g = f["model_weights"][name]
+        w = g.attrs["weight_names"][0]
+        del g[w]
+        g[w] = np.zeros((9, 9), np.float32)
+    with pytest.raises(ValueError, match=r"dataset 'kernel' has shape \(9, 9\), the layer's weight has shape"):
+        models.load_model(bad)
+    shutil.copy(src, bad)
+    with h5py.File(bad, "a") as f:
+        c = json.loads(f.attrs["model_config"])
+        c["config"]["layers"][1]["class_name"] = "Eval"
+        f.attrs["model_config"] = json.dumps(c)
+    with pytest.raises(ValueError, match=r"layer class 'Eval' \(module None, registered_name None\) is not a layer "
+                                         r"pyconv has"):
+        models.load_model(bad)
+    bad.write_bytes(open(src, "rb").read()[:5000])
+    with pytest.raises(ValueError, match=r"Cannot load '.*bad\.h5'"):
+        models.load_model(bad)
 
 
 def test_npz_weights_are_refused_without_unpickling(tmp_path):

@@ -1,4 +1,4 @@
-"""Keras's legacy HDF5 files, read only (the `[keras]` extra: h5py), no pickle, no code.
+"""Keras's legacy HDF5 files (the `[keras]` extra: h5py), no pickle, no code.
 
 A whole-model file (Keras 2's `model.save("m.h5")`, which Keras 3 still writes) holds
 
@@ -14,7 +14,12 @@ dataset's link, storage, dtype and shape (against the layer's weight) are checke
 data is read; the attributes' sizes before they are read. The optimizer's state in such a file
 is not restored (its variable order differs between Keras 2 versions): training resumes with a
 fresh optimizer of the saved configuration.
+
+`model.save("m.h5")` writes this format as Keras 3.15 does (its `.keras` config without the
+"module"/"registered_name"/"build_config" keys of layer entries, the weights under each layer's
+group), without the optimizer's state, which Keras 3 would not restore from it either.
 """
+import io
 import json
 import math
 
@@ -22,16 +27,76 @@ import numpy as np
 
 from . import keras_format as kf
 
-__all__ = ["load_model", "load_weights"]
+__all__ = ["load_model", "load_weights", "save_model"]
+
+_ENTRY_ONLY = ("module", "registered_name", "build_config", "compile_config")
+
+
+def _legacy_entry(entry):
+    """A `.keras` layer entry as Keras's legacy HDF5 writer serializes it."""
+    out = {k: v for k, v in entry.items() if k not in _ENTRY_ONLY}
+    cfg = out.get("config")
+    if out.get("class_name") in ("Sequential", "Functional") and isinstance(cfg, dict) and "layers" in cfg:
+        out["config"] = dict(cfg, layers=[_legacy_entry(e) for e in cfg["layers"]])
+    return out
+
+
+def _names_attr(names, h5py):
+    """Keras's weight_names/layer_names attribute: variable-length UTF-8 strings (an empty float
+    array if none)."""
+    return np.array(names, dtype=h5py.string_dtype()) if names else np.zeros((0,), np.float64)
+
+
+def save_model(model, filepath):
+    """Write `model` as a legacy HDF5 whole-model file that Keras 3 loads (atomically)."""
+    from . import serialization
+    h5py = kf._h5py()
+    config = _legacy_entry(kf.keras_config(model))
+    buf = io.BytesIO()
+    with h5py.File(buf, "w") as f:
+        f.attrs["backend"], f.attrs["keras_version"] = "tensorflow", kf.KERAS_VERSION
+        f.attrs["model_config"] = json.dumps(config)
+        cc = kf.compile_config(model)
+        if cc:
+            opt = cc.pop("optimizer")
+            f.attrs["training_config"] = json.dumps({**cc, "optimizer_config": {"class_name": opt["class_name"],
+                                                                                "config": opt["config"]}})
+        g = f.create_group("model_weights")
+        g.attrs["backend"], g.attrs["keras_version"] = "tensorflow", kf.KERAS_VERSION
+        g.attrs["layer_names"] = _names_attr([l.name for l in model.layers], h5py)
+        for layer in model.layers:
+            named = dict(zip(map(id, layer.weights), layer._weight_names()))
+            weights = layer.trainable_weights + layer.non_trainable_weights   # Keras's legacy order
+            names = []
+            for w in weights:
+                owner, wname = named[id(w)]
+                names.append(f"{layer.name}/{wname}" if owner == layer.name else f"{layer.name}/{owner}/{wname}")
+            lg = g.create_group(layer.name)
+            lg.attrs["weight_names"] = _names_attr(names, h5py)
+            for n, w in zip(names, weights):
+                lg.create_dataset(n, data=np.asarray(w, np.float32))
+        g.create_group("top_level_model_weights").attrs["weight_names"] = _names_attr([], h5py)
+    data = buf.getvalue()
+    serialization._saving.write_file_atomic(filepath, lambda fh: fh.write(data))
+
+
+def _attr_fits(obj, name, filepath, limit):
+    """Whether attribute `name` exists; its stored size checked against `limit` before it is read."""
+    if name not in obj.attrs:
+        return False
+    try:
+        size = obj.attrs.get_id(name).get_storage_size()
+    except RuntimeError:   # HDF5 reports an empty attribute's size 0 as an error
+        size = 0
+    if size > limit:
+        raise kf._bad(filepath, f"the attribute {name!r} holds {size} bytes; at most {limit} are expected.")
+    return True
 
 
 def _attr_text(obj, name, filepath, limit=kf.MAX_JSON_BYTES):
     """A string attribute, its stored size checked before it is read; None if absent."""
-    if name not in obj.attrs:
+    if not _attr_fits(obj, name, filepath, limit):
         return None
-    size = obj.attrs.get_id(name).get_storage_size()
-    if size > limit:
-        raise kf._bad(filepath, f"the attribute {name!r} holds {size} bytes; at most {limit} are expected.")
     v = obj.attrs[name]
     if isinstance(v, bytes):
         v = v.decode("utf-8")
@@ -41,11 +106,8 @@ def _attr_text(obj, name, filepath, limit=kf.MAX_JSON_BYTES):
 
 
 def _names(obj, name, filepath):
-    if name not in obj.attrs:
+    if not _attr_fits(obj, name, filepath, kf.MAX_JSON_BYTES):
         return None
-    size = obj.attrs.get_id(name).get_storage_size()
-    if size > kf.MAX_JSON_BYTES:
-        raise kf._bad(filepath, f"the attribute {name!r} holds {size} bytes; at most {kf.MAX_JSON_BYTES} are expected.")
     v = obj.attrs[name]
     return [x.decode("utf-8") if isinstance(x, bytes) else str(x) for x in np.asarray(v).ravel()]
 
@@ -144,8 +206,8 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
             cfg = {k: v for k, v in (opt.get("config") or {}).items()
                    if k not in ("is_legacy_optimizer", "jit_compile")}   # Keras 2's, without effect here
             tc = dict(tc, optimizer={**opt, "config": cfg})
-            problems = kf._Problems()
-            cc = kf._compile_from_keras(tc, custom_objects or {}, problems)
+            problems = kf.Problems()
+            cc = kf.compile_from_keras(tc, custom_objects or {}, problems)
             problems.raise_if_any(filepath)
             serialization._compile_from_header(model, filepath, cc, custom_objects)
     return model

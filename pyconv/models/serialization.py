@@ -292,13 +292,9 @@ def _validate_path(filepath):
 
 
 def save_model(model, filepath, overwrite=True):
-    """`.keras`: Keras 3's archive (keras_format.py); `.h5`: refused (Keras's legacy format is
-    read, not written); any other name: pyconv's own archive (pyconv/_saving.py)."""
+    """`.keras`: Keras 3's archive (keras_format.py); `.h5`/`.hdf5`: Keras's legacy HDF5 file
+    (legacy_h5.py); any other name: pyconv's own archive (pyconv/_saving.py)."""
     suffix = _suffix(filepath)
-    if suffix == ".h5":
-        raise ValueError(f"Cannot save to '{filepath}': pyconv does not write Keras's legacy HDF5 whole-model "
-                         f"format. Save to a '.keras' name (Keras 3's format, which Keras 3 and pyconv load), or "
-                         f"save the weights only with model.save_weights('....weights.h5').")
     _check_overwrite(filepath, overwrite)
     if not model.built:
         raise ValueError(f'Model "{model.name}" is not built yet: nothing to save. Call it on data or '
@@ -306,6 +302,10 @@ def save_model(model, filepath, overwrite=True):
     if suffix == ".keras":
         from . import keras_format
         keras_format.save_keras(model, filepath)
+        return
+    if suffix == ".h5":
+        from . import legacy_h5
+        legacy_h5.save_model(model, filepath)
         return
     header, opt_vars = _header(model, "model", True)
     _saving.save(filepath, header, model.weights, opt_vars)
