@@ -1,9 +1,12 @@
 """Per-layer kernel benchmark: GFLOP/s of conv2d forward, backward_input, backward_filter and
 dense for the tutorial CNN's layer shapes, beside the numpy float32 matmul rate (our practical
-roofline) and PyTorch when it is installed; then BatchNormalization (GB/s), Conv2DTranspose and
-a BN-CNN's inference with and without BN folding (bench/bn_convt.py).
+roofline) and PyTorch when it is installed; then the memory-bound depthwise convolution
+(MobileNet's 3x3 blocks) and SeparableConv2D in GB/s, beside a numpy copy of the same bytes
+and PyTorch's conv2d(groups=C) on channels_last tensors; then BatchNormalization (GB/s),
+Conv2DTranspose and a BN-CNN's inference with and without BN folding (bench/bn_convt.py).
 
-    python -m bench.kernels [--batch 32 256] [--threads 2] [--repeats 20] [--json out.json]
+    python -m bench.kernels [--batch 32 256] [--dw-batch 32 128] [--threads 2] [--repeats 20]
+                            [--json out.json]
 
 Medians of `--repeats` timed calls after warm-up; pyconv and PyTorch alternate per repeat so
 that both see the same machine state. FLOPs count 2 per multiply-add of the convolution as
@@ -29,6 +32,11 @@ CONV_LAYERS = [("conv1 28x28x1->32", (28, 28, 1), (3, 3, 1, 32)),
                ("conv2 13x13x32->64", (13, 13, 32), (3, 3, 32, 64)),
                ("conv3 5x5x64->64", (5, 5, 64), (3, 3, 64, 64))]
 DENSE_LAYERS = [("dense 576->64", 576, 64)]
+# (name, input (H, W, C)) -- MobileNet's depthwise 3x3 SAME stride 1 blocks.
+DEPTHWISE_LAYERS = [("dw 3x3 56x56x64", (56, 56, 64)), ("dw 3x3 28x28x128", (28, 28, 128)),
+                    ("dw 3x3 14x14x256", (14, 14, 256))]
+# (name, input (H, W, C), filters): depthwise 3x3 SAME, then the pointwise 1x1 to `filters`.
+SEPARABLE_LAYERS = [("sep 3x3 28x28x128->128", (28, 28, 128), 128)]
 
 
 def median_time(fn, repeats, warmup=3):
@@ -87,13 +95,117 @@ def torch_conv_passes(torch, x, w, channels_last):
     }
 
 
-def run(batches, threads, repeats):
+def set_threads(threads):
+    """Set pyconv's (and PyTorch's) thread count; PyTorch's module, or None without it."""
     pyconv.set_num_threads(threads)
-    try:
-        import torch
+    torch = _torch()
+    if torch:
         torch.set_num_threads(threads)
-    except ImportError:
-        torch = None
+    return torch
+
+
+def alternate(ours, theirs, repeats):
+    """(our median seconds, PyTorch's or None): the two called in turn, repeat by repeat, so
+    that both see the same machine state."""
+    t_o, t_t = [], []
+    for _ in range(repeats):
+        t_o.append(median_time(ours, 1, warmup=1))
+        if theirs:
+            t_t.append(median_time(theirs, 1, warmup=1))
+    return float(np.median(t_o)), (float(np.median(t_t)) if theirs else None)
+
+
+def copy_rate(nbytes, repeats):
+    """GB/s of a numpy copy that reads nbytes / 2 and writes nbytes / 2 (one thread, as numpy)."""
+    a = np.ones(nbytes // 8, np.float32)
+    b = np.empty_like(a)
+    return nbytes / median_time(lambda: np.copyto(b, a), repeats) / 1e9
+
+
+def depthwise_passes(torch, x, w, g):
+    """{pass: (ours, PyTorch's or None, bytes moved)}: a 3x3 SAME depthwise convolution of x
+    (N,H,W,C) with w (3,3,C,1); bytes = the activations each pass must read and write."""
+    N, H, W, C = x.shape
+    one = (1, 1)
+    act = x.nbytes
+    ours = {
+        "forward": lambda: _kernels.depthwise_fwd(x, w, None, False, H, W, one, one, 1, 1),
+        "backward_input": lambda: _kernels.depthwise_bwd_input(x.shape, w, g, one, one, 1, 1),
+        "backward_filter": lambda: _kernels.depthwise_bwd_filter(x, w.shape, g, one, one, 1, 1, True),
+    }
+    theirs = dict.fromkeys(ours)
+    if torch:
+        cl = torch.channels_last
+        xt = torch.from_numpy(x).permute(0, 3, 1, 2)                 # NHWC memory: channels_last
+        wt = torch.from_numpy(w).permute(2, 3, 0, 1).contiguous()   # (C, 1, 3, 3)
+        gt = torch.from_numpy(g).permute(0, 3, 1, 2)
+        assert xt.is_contiguous(memory_format=cl)
+        bi = torch.ops.aten.convolution_backward
+        args = (None, [1, 1], [1, 1], [1, 1], False, [0, 0], C)
+        theirs = {
+            "forward": lambda: torch.nn.functional.conv2d(xt, wt, padding=1, groups=C),
+            "backward_input": lambda: bi(gt, xt, wt, *args, [True, False, False]),
+            "backward_filter": lambda: bi(gt, xt, wt, *args, [False, True, True]),
+        }
+    return {p: (ours[p], theirs[p], 2 * act) for p in ours}
+
+
+def separable_passes(torch, x, dw, pw, g):
+    """{pass: (ours, PyTorch's or None, bytes)}: SeparableConv2D (3x3 SAME depthwise, then the
+    1x1 to K channels, bias) forward, and its backward (input and all weight gradients)."""
+    from pyconv import layers
+    N, H, W, C = x.shape
+    K = pw.shape[3]
+    layer = layers.SeparableConv2D(K, 3, padding="same")
+    layer.build((None, H, W, C))
+    layer.set_weights([dw, pw, np.zeros(K, np.float32)])
+    ctx = layer._fwd(x, True)[1]
+    ours = {"forward": lambda: layer._fwd(x, True), "backward": lambda: layer._bwd(ctx, g, True)}
+    theirs = dict.fromkeys(ours)
+    if torch:
+        cl = torch.channels_last
+        xt = torch.from_numpy(x).permute(0, 3, 1, 2).requires_grad_()
+        dwt = torch.from_numpy(dw).permute(2, 3, 0, 1).contiguous().requires_grad_()
+        pwt = torch.from_numpy(pw).permute(3, 2, 0, 1).contiguous(memory_format=cl).requires_grad_()
+        bt = torch.zeros(K, requires_grad=True)
+        gt = torch.from_numpy(g).permute(0, 3, 1, 2)
+        F = torch.nn.functional
+        fwd = lambda: F.conv2d(F.conv2d(xt, dwt, padding=1, groups=C), pwt, bt)
+        y = fwd()
+        theirs = {"forward": lambda: fwd().detach(),
+                  "backward": lambda: torch.autograd.grad(y, (xt, dwt, pwt, bt), gt, retain_graph=True)}
+    act = x.nbytes + g.nbytes
+    return {p: (ours[p], theirs[p], act if p == "forward" else 2 * act) for p in ours}
+
+
+def run_depthwise(batches, threads, repeats):
+    """Rows of the depthwise and separable table: ms, GB/s, and PyTorch's, side by side."""
+    torch = set_threads(threads)
+    rng = np.random.default_rng(0)
+    rows = []
+    for N in batches:
+        cases = []
+        for name, (H, W, C) in DEPTHWISE_LAYERS:
+            x = rng.standard_normal((N, H, W, C), np.float32)
+            cases.append((name, depthwise_passes(torch, x, rng.standard_normal((3, 3, C, 1), np.float32),
+                                                 rng.standard_normal(x.shape, np.float32))))
+        for name, (H, W, C), K in SEPARABLE_LAYERS:
+            x = rng.standard_normal((N, H, W, C), np.float32)
+            cases.append((name, separable_passes(
+                torch, x, rng.standard_normal((3, 3, C, 1), np.float32),
+                rng.standard_normal((1, 1, C, K), np.float32) / np.float32(C ** 0.5),
+                rng.standard_normal((N, H, W, K), np.float32))))
+        for name, passes in cases:
+            for p, (ours, theirs, nbytes) in passes.items():
+                t, tt = alternate(ours, theirs, repeats)
+                rows.append(dict(layer=name, batch=N, pass_=p, ms=t * 1e3, gbs=nbytes / t / 1e9,
+                                 copy_gbs=copy_rate(nbytes, 5),
+                                 torch_ms=tt and tt * 1e3, torch_gbs=tt and nbytes / tt / 1e9))
+    return rows
+
+
+def run(batches, threads, repeats):
+    torch = set_threads(threads)
     rng = np.random.default_rng(0)
     rows = []
     for N in batches:
@@ -149,6 +261,8 @@ def _torch():
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--batch", type=int, nargs="+", default=[32, 256])
+    ap.add_argument("--dw-batch", type=int, nargs="+", default=[32],
+                    help="batch sizes of the depthwise and separable rows")
     ap.add_argument("--threads", type=int, default=pyconv.get_num_threads())
     ap.add_argument("--repeats", type=int, default=20)
     ap.add_argument("--json", help="also write the rows to this JSON file")
@@ -165,11 +279,22 @@ def main(argv=None):
         ratio = f"{r['gflops'] / r['torch_gflops']:.2f}" if r["torch_gflops"] else "-"
         print(f"| {r['layer']} | {r['batch']} | {r['pass_']} | {r['ms']:.3f} | {r['gflops']:.1f} | "
               f"{100 * r['gflops'] / roof:.0f}% | {tg} | {ratio} |")
+    dw_rows = run_depthwise(a.dw_batch, a.threads, a.repeats)
+    print("\nDepthwise 3x3 SAME stride 1 (memory-bound): GB/s = activation bytes read and written "
+          "per second; copy = a numpy copy of the same bytes (one thread)\n")
+    print("| layer | batch | pass | pyconv ms | pyconv GB/s | % copy | PyTorch ms | PyTorch GB/s | pyconv / PyTorch |")
+    print("|---|---:|---|---:|---:|---:|---:|---:|---:|")
+    for r in dw_rows:
+        tm = f"{r['torch_ms']:.3f}" if r["torch_ms"] else "-"
+        tg = f"{r['torch_gbs']:.1f}" if r["torch_gbs"] else "-"
+        ratio = f"{r['torch_ms'] / r['ms']:.2f}" if r["torch_ms"] else "-"
+        print(f"| {r['layer']} | {r['batch']} | {r['pass_']} | {r['ms']:.3f} | {r['gbs']:.1f} | "
+              f"{100 * r['gbs'] / r['copy_gbs']:.0f}% | {tm} | {tg} | {ratio} |")
     more = bn_convt.print_tables(a.batch, a.repeats, _torch())
     if a.json:
         with open(a.json, "w") as f:
             json.dump(dict(roofline_gflops=roof, threads=a.threads, isa=_kernels.isa_active(),
-                           torch=torch_version, rows=rows, **more), f, indent=1)
+                           torch=torch_version, rows=rows, depthwise_rows=dw_rows, **more), f, indent=1)
 
 
 if __name__ == "__main__":

@@ -11,9 +11,6 @@
 #include <string.h>
 #include "pyconv.h"
 
-/* Below this many elements a parallel region costs more than it saves. */
-#define ELEMWISE_PAR_MIN 32768
-
 void relu_forward(float *out, const float *x, int64_t n)
 {
     #pragma omp parallel for schedule(static) num_threads(pyconv_num_threads()) if(n > ELEMWISE_PAR_MIN)

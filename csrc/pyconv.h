@@ -59,6 +59,8 @@ typedef struct {
 void pyconv_cache_info(pyconv_caches *out);
 
 /* ---- elementwise: act.c ------------------------------------------------------------------ */
+/* Below this many elements a parallel region costs more than it saves (act.c, act_more.c). */
+#define ELEMWISE_PAR_MIN 32768
 /* x, out, dx, dout: n floats. out may alias x; dx may alias dout. */
 void relu_forward(float *out, const float *x, int64_t n);
 void relu_backward(float *dx, const float *dout, const float *out, int64_t n); /* out: forward's */
@@ -75,6 +77,65 @@ void softmax_backward(float *dx, const float *dout, const float *out, int64_t M,
  * PYCONV_EINVAL if a label lies outside [0,C) (its row gets a NaN loss and zero gradient). */
 int softmax_xent_forward_backward(float *loss, float *dlogits, const float *logits,
                                    const int32_t *labels, int64_t M, int64_t C, float scale);
+
+/* ---- more activations: act_more.c -------------------------------------------------------
+ * Elementwise: x, out, dx, dout: n floats. Each backward takes the forward's INPUT x (except
+ * exponential's and log_softmax's, which take its output). Threads over elements (rows for
+ * log_softmax); the same bits for any thread count. Outputs overwritten. */
+void elu_forward(float *out, const float *x, int64_t n, float alpha);  /* x > 0 ? x : alpha expm1(x) */
+void elu_backward(float *dx, const float *dout, const float *x, int64_t n, float alpha);
+void elu_forward_ref(float *out, const float *x, int64_t n, float alpha);
+void selu_forward(float *out, const float *x, int64_t n);          /* 1.0507 elu(x, 1.6733) */
+void selu_forward_ref(float *out, const float *x, int64_t n);
+void selu_backward(float *dx, const float *dout, const float *x, int64_t n);
+void gelu_forward(float *out, const float *x, int64_t n);          /* x Phi(x), with erfc */
+void gelu_backward(float *dx, const float *dout, const float *x, int64_t n);
+void gelu_tanh_forward(float *out, const float *x, int64_t n);     /* the tanh approximation */
+void gelu_tanh_backward(float *dx, const float *dout, const float *x, int64_t n);
+void silu_forward(float *out, const float *x, int64_t n);          /* x sigmoid(x) */
+void silu_backward(float *dx, const float *dout, const float *x, int64_t n);
+/* Keras 3's relu(x, negative_slope, max_value, threshold); max_value INFINITY = None. */
+void relu_general_forward(float *out, const float *x, int64_t n, float negative_slope,
+                          float max_value, float threshold);
+void relu_general_forward_ref(float *out, const float *x, int64_t n, float negative_slope,
+                              float max_value, float threshold);
+void relu_general_backward(float *dx, const float *dout, const float *x, int64_t n,
+                           float negative_slope, float max_value, float threshold);
+void relu_general_backward_ref(float *dx, const float *dout, const float *x, int64_t n,
+                               float negative_slope, float max_value, float threshold);
+void softplus_forward(float *out, const float *x, int64_t n);     /* max(x,0) + log1p(exp(-|x|)) */
+void softplus_forward_ref(float *out, const float *x, int64_t n);
+void softplus_backward(float *dx, const float *dout, const float *x, int64_t n);
+void softsign_forward(float *out, const float *x, int64_t n);
+void softsign_backward(float *dx, const float *dout, const float *x, int64_t n);
+void hard_sigmoid_forward(float *out, const float *x, int64_t n);  /* relu6(x + 3) / 6 */
+void hard_sigmoid_backward(float *dx, const float *dout, const float *x, int64_t n);
+void hard_silu_forward(float *out, const float *x, int64_t n);     /* x hard_sigmoid(x) */
+void hard_silu_backward(float *dx, const float *dout, const float *x, int64_t n);
+void exponential_forward(float *out, const float *x, int64_t n);
+void exponential_forward_ref(float *out, const float *x, int64_t n);
+void exponential_backward(float *dx, const float *dout, const float *out, int64_t n);
+/* Rows of C, over the last axis: x, out (M,C); backward from the output. */
+void log_softmax_forward(float *out, const float *x, int64_t M, int64_t C);
+void log_softmax_backward(float *dx, const float *dout, const float *out, int64_t M, int64_t C);
+/* PReLU: x, out, dx, dout (M,A); alpha (P); idx (A) in [0,P): the alpha of each position
+ * (NULL: idx[a] = a and P = A). dx may be NULL (not wanted); dalpha (P) overwritten.
+ * Threads over rows (forward, dx) and column blocks (dalpha's per-position sums, then added
+ * in position order by one thread). prelu_backward: PYCONV_ENOMEM if its (A) workspace fails. */
+void prelu_forward(float *out, const float *x, const float *alpha, const int64_t *idx,
+                   int64_t M, int64_t A);
+void prelu_forward_ref(float *out, const float *x, const float *alpha, const int64_t *idx,
+                       int64_t M, int64_t A);
+int prelu_backward(float *dx, float *dalpha, const float *dout, const float *x,
+                   const float *alpha, const int64_t *idx, int64_t M, int64_t A, int64_t P);
+int prelu_backward_ref(float *dx, float *dalpha, const float *dout, const float *x,
+                       const float *alpha, const int64_t *idx, int64_t M, int64_t A, int64_t P);
+
+/* ---- moments' backward: moments.c (its forward is batchnorm_stats) -------------------------
+ * dx, x (M,C); dmean, dvar, mean (C), dmean or dvar NULL for zero: dx = dmean/M +
+ * dvar 2 (x - mean)/M. Threads over rows; overwritten. */
+void moments_backward(float *dx, const float *dmean, const float *dvar, const float *x,
+                      const float *mean, int64_t M, int64_t C);
 /* bias: out (M,C) = x + b (broadcast over rows); db (C) = column sums of dout, summed in
  * fixed blocks of rows (PYCONV_ENOMEM, nothing written, if the block sums cannot be allocated). */
 void bias_add_forward(float *out, const float *x, const float *b, int64_t M, int64_t C);
@@ -138,6 +199,51 @@ void conv2d_forward_ref(float *out, const float *inp, const float *filt, const f
 void conv2d_backward_input_ref(float *dinp, const float *dout, const float *filt, const conv2d_shape *s);
 void conv2d_backward_filter_ref(float *dfilt, float *dbias, const float *dout, const float *inp,
                                 const conv2d_shape *s);
+
+/* ---- depthwise and grouped convolution: depthwise.c (loops in depthwise_loops.h, one build
+ * per ISA), conv2d_grouped.c ----------------------------------------------------------------
+ * Depthwise: the conv2d_shape above with K = C*M output channels, M the depth multiplier:
+ *   inp (N,H,W,C), filt (R,S,C,M), bias (K) or NULL, out (N,P,Q,K), output channel k = c*M + m
+ *   out[n,p,q,c*M+m] = sum over (r,s) of inp[n,h,w,c] * filt[r,s,c,m]   (h, w as conv2d's)
+ * (TensorFlow's depthwise_conv2d). The filter is the (R,S,1,K) HWIO filter of Conv2D with
+ * groups = C: the same memory. PYCONV_EINVAL (nothing written) unless C >= 1 and C divides K.
+ * Forward and backward_input bitwise the same for any thread count and on every ISA (each lane
+ * adds its taps in one fixed order, no FMA contraction); backward_filter too (fixed pixel chunks,
+ * combined in chunk order). PYCONV_ENOMEM if a workspace cannot be allocated. */
+int depthwise_conv2d_forward(float *out, const float *inp, const float *filt, const float *bias,
+                             int relu, const conv2d_shape *s);
+/* dinp (N,H,W,C) from dout (N,P,Q,K) and filt. */
+int depthwise_conv2d_backward_input(float *dinp, const float *dout, const float *filt,
+                                    const conv2d_shape *s);
+/* dfilt (R,S,C,M) from dout and inp; dbias (K) too unless NULL. */
+int depthwise_conv2d_backward_filter(float *dfilt, float *dbias, const float *dout,
+                                     const float *inp, const conv2d_shape *s);
+int depthwise_conv2d_forward_ref(float *out, const float *inp, const float *filt,
+                                 const float *bias, int relu, const conv2d_shape *s);
+int depthwise_conv2d_backward_input_ref(float *dinp, const float *dout, const float *filt,
+                                        const conv2d_shape *s);
+int depthwise_conv2d_backward_filter_ref(float *dfilt, float *dbias, const float *dout,
+                                         const float *inp, const conv2d_shape *s);
+
+/* Grouped convolution (Keras's Conv2D(groups=groups)): C and K split into `groups` equal
+ * groups; group g's K/groups output channels see only its C/groups input channels.
+ *   inp (N,H,W,C), filt (R,S,C/groups,K), bias (K) or NULL, out (N,P,Q,K)
+ * Each group runs through conv2d_forward / _backward_input / _backward_filter on contiguous
+ * copies of its channel slices (so it is bitwise what conv2d gives on those slices: any thread
+ * count). PYCONV_EINVAL (nothing written) unless groups >= 1 divides C and K;
+ * PYCONV_ENOMEM if the slices cannot be allocated. */
+int conv2d_grouped_forward(float *out, const float *inp, const float *filt, const float *bias,
+                           int relu, const conv2d_shape *s, int64_t groups);
+int conv2d_grouped_backward_input(float *dinp, const float *dout, const float *filt,
+                                  const conv2d_shape *s, int64_t groups);
+int conv2d_grouped_backward_filter(float *dfilt, float *dbias, const float *dout,
+                                   const float *inp, const conv2d_shape *s, int64_t groups);
+int conv2d_grouped_forward_ref(float *out, const float *inp, const float *filt, const float *bias,
+                               int relu, const conv2d_shape *s, int64_t groups);
+int conv2d_grouped_backward_input_ref(float *dinp, const float *dout, const float *filt,
+                                      const conv2d_shape *s, int64_t groups);
+int conv2d_grouped_backward_filter_ref(float *dfilt, float *dbias, const float *dout,
+                                       const float *inp, const conv2d_shape *s, int64_t groups);
 
 /* The GEMM on plain row-major matrices, exposed for tests and benchmarks:
  * c (M,N) = a (M,K) . b (K,N). */
@@ -321,8 +427,9 @@ int batchnorm_backward_ref(float *dx, float *dgamma, float *dbeta, const float *
 /* ---- resampling: resample.c ------------------------------------------------------------
  * inp (N,H,W,C), out (N,P,Q,C), NHWC. Forwards overwrite out; backwards overwrite dinp
  * (N,H,W,C) from dout (N,P,Q,C) with the transpose of the forward. Threads: forwards over N*P
- * output rows; resize backwards over N*H input rows (gathering: bitwise the _ref scatter for
- * any thread count); affine_sample_backward over N images.
+ * output rows; resize_bilinear_backward over N images (N >= threads) or N*H input rows,
+ * resize_nearest_backward over N*H input rows, affine_sample_backward over N images; every
+ * one bitwise its serial _ref scatter for any thread count and ISA.
  * resize_*: TensorFlow's ResizeBilinear / ResizeNearestNeighbor with half_pixel_centers=True
  * (tf.image.resize, Keras 3's Resizing and UpSampling2D). */
 int resize_bilinear_forward(float *out, const float *inp, int64_t N, int64_t H, int64_t W,

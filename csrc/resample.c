@@ -22,13 +22,18 @@
  *     the output with respect to the input; the fill value is a constant): the weights each
  *     input pixel received in the forward, scattered back. dinp is OVERWRITTEN.
  *   - Threads: forwards over N*P output rows (each output row written by one thread).
- *     Resize backwards GATHER per input row (N*H rows, each written by one thread, its
- *     contributions added in output order), so any thread count gives the same bits as the
- *     _ref scatter. affine_sample_backward scatters within one image per thread (over N): an
- *     output row can reach any input row, so images are the unit that cannot overlap.
+ *     The bilinear resize backward scatters per image (over N, when there are at least as many
+ *     images as threads) or gathers per input row (over N*H rows otherwise); either way each
+ *     element's contributions are added in output order, so any thread count gives the same
+ *     bits as the _ref scatter. The nearest one gathers per input row. affine_sample_backward
+ *     scatters within one image per thread (over N): an output row can reach any input row, so
+ *     images are the unit that cannot overlap.
  *   - Vectorized over channels: the innermost loop runs over C contiguous floats with the
  *     weights fixed; a corner that reads the fill value reads a row of C fill values, so the
- *     loop has no branch.
+ *     loop has no branch. The bilinear and projective loop nests live in resample_loops.h,
+ *     compiled once per ISA (here portable; resample_avx2.c, _avx512.c, _neon.c) and chosen at
+ *     run time, bitwise the same on every ISA (no FMA contraction, TF's order in every lane).
+ *     Nearest resize is a row of memcpy's: portable only.
  *   - The _ref twins are the definitions: one output element at a time, serial. Forwards and
  *     resize backwards are bitwise the fast ones; affine_sample_backward too (same order).
  *   - Only the fill row and the coordinate tables are allocated: PYCONV_ENOMEM, nothing
@@ -37,14 +42,65 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include "pyconv.h"
+#include "resample_loops.h"
+#include "target.h"
 
-/* ---- coordinate tables (resize) ------------------------------------------------------------ */
+/* ---- the loops of resample_loops.h, compiled for the ISA in use ------------------------------ */
+
+static void bilinear_forward_generic(float *out, const float *inp, const lerp_tap *ys, const lerp_tap *xs,
+                                     int64_t N, int64_t H, int64_t W, int64_t C, int64_t P, int64_t Q)
+{
+    resample_bilinear_forward_loop(out, inp, ys, xs, N, H, W, C, P, Q);
+}
+
+static void bilinear_backward_generic(float *dinp, const float *dout, const lerp_tap *ys,
+                                      const lerp_tap *xs, int64_t N, int64_t H, int64_t W, int64_t C,
+                                      int64_t P, int64_t Q)
+{
+    resample_bilinear_backward_loop(dinp, dout, ys, xs, N, H, W, C, P, Q);
+}
+
+static void affine_forward_generic(float *out, const float *inp, const float *fill, const float *transforms,
+                                   int64_t T, int64_t N, int64_t H, int64_t W, int64_t C, int64_t P,
+                                   int64_t Q, int interp, int fill_mode)
+{
+    resample_affine_forward_loop(out, inp, fill, transforms, T, N, H, W, C, P, Q, interp, fill_mode);
+}
+
+static void affine_backward_generic(float *dinp, const float *dout, const float *transforms, int64_t T,
+                                    int64_t N, int64_t H, int64_t W, int64_t C, int64_t P, int64_t Q,
+                                    int interp, int fill_mode)
+{
+    resample_affine_backward_loop(dinp, dout, transforms, T, N, H, W, C, P, Q, interp, fill_mode);
+}
 
 typedef struct {
-    int64_t lower, upper;
-    float lerp;
-} lerp_tap;
+    void (*bilinear_forward)(float *, const float *, const lerp_tap *, const lerp_tap *, int64_t,
+                             int64_t, int64_t, int64_t, int64_t, int64_t);
+    void (*bilinear_backward)(float *, const float *, const lerp_tap *, const lerp_tap *, int64_t,
+                              int64_t, int64_t, int64_t, int64_t, int64_t);
+    void (*affine_forward)(float *, const float *, const float *, const float *, int64_t, int64_t,
+                           int64_t, int64_t, int64_t, int64_t, int64_t, int, int);
+    void (*affine_backward)(float *, const float *, const float *, int64_t, int64_t, int64_t,
+                            int64_t, int64_t, int64_t, int64_t, int, int);
+} resample_loops;
+
+static resample_loops isa_loops(void)
+{
+    switch (pyconv_isa_active()) {
+    PYCONV_ON_AVX512(return (resample_loops){resample_bilinear_forward_avx512, resample_bilinear_backward_avx512,
+                                             resample_affine_forward_avx512, resample_affine_backward_avx512};)
+    PYCONV_ON_AVX2(return (resample_loops){resample_bilinear_forward_avx2, resample_bilinear_backward_avx2,
+                                           resample_affine_forward_avx2, resample_affine_backward_avx2};)
+    PYCONV_ON_NEON(return (resample_loops){resample_bilinear_forward_neon, resample_bilinear_backward_neon,
+                                           resample_affine_forward_neon, resample_affine_backward_neon};)
+    default:
+        return (resample_loops){bilinear_forward_generic, bilinear_backward_generic,
+                                affine_forward_generic, affine_backward_generic};
+    }
+}
+
+/* ---- coordinate tables (resize) ------------------------------------------------------------ */
 
 /* TF's CalculateResizeScale (align_corners=False): a float division of the sizes. */
 static float resize_scale(int64_t in_size, int64_t out_size)
@@ -100,23 +156,6 @@ static int64_t *nearest_tables(int64_t P, int64_t H, int64_t Q, int64_t W)
 
 /* ---- resize, bilinear ------------------------------------------------------------------------ */
 
-/* One output row: out[q, c] from input rows `top` and `bot` (each W*C). */
-static void bilinear_row(float *restrict out, const float *restrict top, const float *restrict bot,
-                         const lerp_tap *xs, float ly, int64_t Q, int64_t C)
-{
-    for (int64_t q = 0; q < Q; q++) {
-        const float *tl = top + xs[q].lower * C, *tr = top + xs[q].upper * C;
-        const float *bl = bot + xs[q].lower * C, *br = bot + xs[q].upper * C;
-        const float lx = xs[q].lerp;
-        float *o = out + q * C;
-        for (int64_t c = 0; c < C; c++) {
-            const float t = tl[c] + (tr[c] - tl[c]) * lx;
-            const float b = bl[c] + (br[c] - bl[c]) * lx;
-            o[c] = t + (b - t) * ly;
-        }
-    }
-}
-
 // inp (N,H,W,C), out (N,P,Q,C), overwritten.
 // Threads: over N*P output rows; each output row written by one thread.
 int resize_bilinear_forward(float *out, const float *inp, int64_t N, int64_t H, int64_t W,
@@ -132,13 +171,7 @@ int resize_bilinear_forward(float *out, const float *inp, int64_t N, int64_t H, 
     if (!ys)
         return PYCONV_ENOMEM;
     const lerp_tap *xs = ys + P;
-    #pragma omp parallel for schedule(static) num_threads(pyconv_num_threads()) if(N * P * Q * C > 32768)
-    for (int64_t np = 0; np < N * P; np++) {
-        const int64_t n = np / P, p = np % P;
-        const float *img = inp + n * H * W * C;
-        bilinear_row(out + np * Q * C, img + ys[p].lower * W * C, img + ys[p].upper * W * C,
-                     xs, ys[p].lerp, Q, C);
-    }
+    isa_loops().bilinear_forward(out, inp, ys, xs, N, H, W, C, P, Q);
     free(ys);
     return PYCONV_OK;
 }
@@ -168,41 +201,6 @@ int resize_bilinear_forward_ref(float *out, const float *inp, int64_t N, int64_t
     return PYCONV_OK;
 }
 
-/* d out / d corner: (1 - ly)(1 - lx) for the top-left, ..., each product rounded once. */
-static void bilinear_weights(float w[4], float ly, float lx)
-{
-    w[0] = (1.0f - ly) * (1.0f - lx);
-    w[1] = (1.0f - ly) * lx;
-    w[2] = ly * (1.0f - lx);
-    w[3] = ly * lx;
-}
-
-/* Into one input row `d` (W*C): the contributions of output row `g` (Q*C) whose vertical
- * weights for this row are (wy_lo_used ? top : -) and (wy_hi_used ? bottom : -), in the order
- * the _ref scatter adds them: per q, top-left, top-right, bottom-left, bottom-right. */
-static void bilinear_gather_row(float *restrict d, const float *restrict g, const lerp_tap *xs,
-                                float ly, int top, int bot, int64_t Q, int64_t C)
-{
-    for (int64_t q = 0; q < Q; q++) {
-        float w[4];
-        bilinear_weights(w, ly, xs[q].lerp);
-        float *dl = d + xs[q].lower * C, *dr = d + xs[q].upper * C;
-        const float *gq = g + q * C;
-        if (top) {
-            for (int64_t c = 0; c < C; c++)
-                dl[c] += w[0] * gq[c];
-            for (int64_t c = 0; c < C; c++)
-                dr[c] += w[1] * gq[c];
-        }
-        if (bot) {
-            for (int64_t c = 0; c < C; c++)
-                dl[c] += w[2] * gq[c];
-            for (int64_t c = 0; c < C; c++)
-                dr[c] += w[3] * gq[c];
-        }
-    }
-}
-
 // dout (N,P,Q,C), dinp (N,H,W,C), overwritten: the transpose of resize_bilinear_forward.
 // Threads: over N*H input rows; each gathers the output rows that read it (in output order).
 int resize_bilinear_backward(float *dinp, const float *dout, int64_t N, int64_t H, int64_t W,
@@ -221,19 +219,7 @@ int resize_bilinear_backward(float *dinp, const float *dout, int64_t N, int64_t 
     if (!ys)
         return PYCONV_ENOMEM;
     const lerp_tap *xs = ys + P;
-    #pragma omp parallel for schedule(static) num_threads(pyconv_num_threads()) if(N * P * Q * C > 32768)
-    for (int64_t nh = 0; nh < N * H; nh++) {
-        const int64_t n = nh / H, h = nh % H;
-        /* ys[p].lower and .upper grow with p: the rows that read h are one run of p. */
-        for (int64_t p = 0; p < P; p++) {
-            const int top = ys[p].lower == h, bot = ys[p].upper == h;
-            if (top || bot)
-                bilinear_gather_row(dinp + nh * W * C, dout + (n * P + p) * Q * C, xs, ys[p].lerp,
-                                    top, bot, Q, C);
-            else if (ys[p].lower > h)
-                break;
-        }
-    }
+    isa_loops().bilinear_backward(dinp, dout, ys, xs, N, H, W, C, P, Q);
     free(ys);
     return PYCONV_OK;
 }
@@ -276,7 +262,7 @@ int resize_nearest_forward(float *out, const float *inp, int64_t N, int64_t H, i
     if (!ys)
         return PYCONV_ENOMEM;
     const int64_t *xs = ys + P;
-    #pragma omp parallel for schedule(static) num_threads(pyconv_num_threads()) if(N * P * Q * C > 32768)
+    #pragma omp parallel for schedule(static) num_threads(pyconv_num_threads()) if(N * P * Q * C > RESAMPLE_PAR_MIN)
     for (int64_t np = 0; np < N * P; np++) {
         const int64_t n = np / P, p = np % P;
         const float *row = inp + (n * H + ys[p]) * W * C;
@@ -314,7 +300,7 @@ int resize_nearest_backward(float *dinp, const float *dout, int64_t N, int64_t H
     if (!ys)
         return PYCONV_ENOMEM;
     const int64_t *xs = ys + P;
-    #pragma omp parallel for schedule(static) num_threads(pyconv_num_threads()) if(N * P * Q * C > 32768)
+    #pragma omp parallel for schedule(static) num_threads(pyconv_num_threads()) if(N * P * Q * C > RESAMPLE_PAR_MIN)
     for (int64_t nh = 0; nh < N * H; nh++) {
         const int64_t n = nh / H, h = nh % H;
         float *d = dinp + nh * W * C;
@@ -349,112 +335,6 @@ int resize_nearest_backward_ref(float *dinp, const float *dout, int64_t N, int64
 
 /* ---- projective sampler (ImageProjectiveTransformV3) ----------------------------------------- */
 
-/* TF's MapCoordinate for each fill mode, float32 in TF's order (reflect's `in < sz2` test is
- * TF's, always true for a negative coordinate: kept, so that the results are TF's). */
-static float map_coordinate(float in, int64_t len, int mode)
-{
-    switch (mode) {
-    case PYCONV_FILL_REFLECT:
-        if (in < 0) {
-            if (len <= 1) {
-                in = 0;
-            } else {
-                const int64_t sz2 = 2 * len;
-                if (in < (float)sz2)
-                    in = (float)(sz2 * (int64_t)(-in / (float)sz2)) + in;
-                in = (in < (float)-len) ? in + (float)sz2 : -in - 1.0f;
-            }
-        } else if (in > (float)(len - 1)) {
-            if (len <= 1) {
-                in = 0;
-            } else {
-                const int64_t sz2 = 2 * len;
-                in -= (float)(sz2 * (int64_t)(in / (float)sz2));
-                if (in >= (float)len)
-                    in = (float)sz2 - in - 1.0f;
-            }
-        }
-        break;
-    case PYCONV_FILL_WRAP:
-        if (in < 0) {
-            if (len <= 1) {
-                in = 0;
-            } else {
-                const int64_t sz = len - 1;
-                in += (float)(len * ((int64_t)(-in / (float)sz) + 1));
-            }
-        } else if (in > (float)(len - 1)) {
-            if (len <= 1) {
-                in = 0;
-            } else {
-                const int64_t sz = len - 1;
-                in -= (float)(len * (int64_t)(in / (float)sz));
-            }
-        }
-        break;
-    case PYCONV_FILL_CONSTANT:
-        return in;
-    default:   /* PYCONV_FILL_NEAREST: the clamp below */
-        break;
-    }
-    /* Eigen's scalar_clamp_op: min(max(in, 0), len - 1) */
-    const float hi = (float)(len - 1);
-    in = in > 0.0f ? in : 0.0f;
-    return in < hi ? in : hi;
-}
-
-/* The offset of pixel (y, x) of an H x W image, or -1 (the fill value) outside it. */
-static int64_t pixel_offset(int64_t y, int64_t x, int64_t H, int64_t W)
-{
-    return (y >= 0 && y < H && x >= 0 && x < W) ? y * W + x : -1;
-}
-
-/* Where output pixel (p, q) reads: up to 4 corner offsets into the image (in pixels; -1: the
- * fill value) and the weights TF multiplies them by. Returns 0 when the whole pixel is the
- * fill value (k == 0, as TF; or a NaN coordinate, where TF reads undefined corners). */
-typedef struct {
-    int64_t off[4];           /* tl, tr, bl, br (bilinear); off[0] only (nearest) */
-    float wx0, wx1, wy0, wy1; /* x_ceil - x, x - x_floor, y_ceil - y, y - y_floor */
-} sample_taps;
-
-static int affine_taps(sample_taps *s, const float *t, int64_t p, int64_t q, int64_t H, int64_t W,
-                       int interp, int mode)
-{
-    const float fq = (float)q, fp = (float)p;
-    const float k = t[6] * fq + t[7] * fp + 1.0f;
-    if (k == 0.0f)
-        return 0;
-    float xr = (t[0] * fq + t[1] * fp + t[2]) / k, yr = (t[3] * fq + t[4] * fp + t[5]) / k;
-    if (xr != xr || yr != yr)
-        return 0;   /* NaN: no pixel to read */
-    /* Far outside any image (|coordinate| > 2^40): clamped, so that the fill modes' integer
-     * casts stay defined; the mapped point is the same as TF's for every coordinate TF can
-     * cast. */
-    const float far = 1099511627776.0f;
-    xr = xr < -far ? -far : (xr > far ? far : xr);
-    yr = yr < -far ? -far : (yr > far ? far : yr);
-    const float x = map_coordinate(xr, W, mode);
-    const float y = map_coordinate(yr, H, mode);
-    /* Only constant mode leaves a point outside the image: its corners outside read the fill
-     * value (TF's read_with_fill_value), blended by the same weights. */
-    if (interp == PYCONV_INTERP_NEAREST) {
-        s->off[0] = pixel_offset((int64_t)roundf(y), (int64_t)roundf(x), H, W);
-        s->off[1] = s->off[2] = s->off[3] = -1;
-        return 1;
-    }
-    const float yf = floorf(y), xf = floorf(x), yc = yf + 1.0f, xc = xf + 1.0f;
-    const int64_t y0 = (int64_t)yf, x0 = (int64_t)xf, y1 = (int64_t)yc, x1 = (int64_t)xc;
-    s->off[0] = pixel_offset(y0, x0, H, W);
-    s->off[1] = pixel_offset(y0, x1, H, W);
-    s->off[2] = pixel_offset(y1, x0, H, W);
-    s->off[3] = pixel_offset(y1, x1, H, W);
-    s->wx0 = xc - x;
-    s->wx1 = x - xf;
-    s->wy0 = yc - y;
-    s->wy1 = y - yf;
-    return 1;
-}
-
 static int check_modes(int interp, int mode)
 {
     if (interp != PYCONV_INTERP_NEAREST && interp != PYCONV_INTERP_BILINEAR)
@@ -479,31 +359,7 @@ int affine_sample_forward(float *out, const float *inp, const float *transforms,
         return PYCONV_ENOMEM;
     for (int64_t c = 0; c < C; c++)
         fill[c] = fill_value;
-    #pragma omp parallel for schedule(static) num_threads(pyconv_num_threads()) if(N * P * Q * C > 16384)
-    for (int64_t np = 0; np < N * P; np++) {
-        const int64_t n = np / P, p = np % P;
-        const float *img = inp + n * H * W * C, *t = transforms + (T == 1 ? 0 : n) * 8;
-        for (int64_t q = 0; q < Q; q++) {
-            float *restrict o = out + (np * Q + q) * C;
-            sample_taps s;
-            if (!affine_taps(&s, t, p, q, H, W, interp, fill_mode)) {
-                memcpy(o, fill, (size_t)C * sizeof(float));
-                continue;
-            }
-            const float *v[4];
-            for (int k = 0; k < (interp == PYCONV_INTERP_NEAREST ? 1 : 4); k++)
-                v[k] = s.off[k] >= 0 ? img + s.off[k] * C : fill;
-            if (interp == PYCONV_INTERP_NEAREST) {
-                memcpy(o, v[0], (size_t)C * sizeof(float));
-                continue;
-            }
-            for (int64_t c = 0; c < C; c++) {
-                const float top = s.wx0 * v[0][c] + s.wx1 * v[1][c];
-                const float bot = s.wx0 * v[2][c] + s.wx1 * v[3][c];
-                o[c] = s.wy0 * top + s.wy1 * bot;
-            }
-        }
-    }
+    isa_loops().affine_forward(out, inp, fill, transforms, T, N, H, W, C, P, Q, interp, fill_mode);
     free(fill);
     return PYCONV_OK;
 }
@@ -537,20 +393,6 @@ int affine_sample_forward_ref(float *out, const float *inp, const float *transfo
     return PYCONV_OK;
 }
 
-/* The weight of each corner in the output: (y weight) * (x weight), rounded once. */
-static int corner_weights(float w[4], const sample_taps *s, int interp)
-{
-    if (interp == PYCONV_INTERP_NEAREST) {
-        w[0] = 1.0f;
-        return 1;
-    }
-    w[0] = s->wy0 * s->wx0;
-    w[1] = s->wy0 * s->wx1;
-    w[2] = s->wy1 * s->wx0;
-    w[3] = s->wy1 * s->wx1;
-    return 4;
-}
-
 // dout (N,P,Q,C), transforms (T,8), dinp (N,H,W,C), overwritten: the transpose of
 // affine_sample_forward (a fill-value corner has no input to reach).
 // Threads: over N images; each image's dinp written by one thread, in output order.
@@ -563,27 +405,7 @@ int affine_sample_backward(float *dinp, const float *dout, const float *transfor
     if (N * H * W * C == 0)
         return PYCONV_OK;
     memset(dinp, 0, (size_t)(N * H * W * C) * sizeof(float));
-    #pragma omp parallel for schedule(static) num_threads(pyconv_num_threads()) if(N > 1 && N * P * Q * C > 16384)
-    for (int64_t n = 0; n < N; n++) {
-        float *img = dinp + n * H * W * C;
-        const float *t = transforms + (T == 1 ? 0 : n) * 8;
-        for (int64_t p = 0; p < P; p++)
-            for (int64_t q = 0; q < Q; q++) {
-                sample_taps s;
-                if (!affine_taps(&s, t, p, q, H, W, interp, fill_mode))
-                    continue;
-                float w[4];
-                const int nk = corner_weights(w, &s, interp);
-                const float *restrict g = dout + ((n * P + p) * Q + q) * C;
-                for (int k = 0; k < nk; k++) {
-                    if (s.off[k] < 0)
-                        continue;
-                    float *restrict d = img + s.off[k] * C;
-                    for (int64_t c = 0; c < C; c++)
-                        d[c] += w[k] * g[c];
-                }
-            }
-    }
+    isa_loops().affine_backward(dinp, dout, transforms, T, N, H, W, C, P, Q, interp, fill_mode);
     return PYCONV_OK;
 }
 

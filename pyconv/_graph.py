@@ -13,7 +13,8 @@ import numpy as np
 
 from .layers.base import (FROM_LOGITS, RELU_FOLDED, RELU_MASK, _ActivatedLayer, flatten, is_stateful,
                           pack_like, state_updates_of)
-from . import utils
+from . import activations, utils
+
 
 __all__ = ["KerasTensor", "Node", "Graph", "Plan"]
 
@@ -206,10 +207,10 @@ class _Step:
 
 def _plain_relu(layer):
     """An Activation('relu') or ReLU() layer with Keras's defaults: max(x, 0) exactly."""
-    from .layers.core import Activation, ReLU
-    return type(layer) in (Activation, ReLU) and layer.activation.name == "relu" \
-        and getattr(layer, "max_value", None) is None and not getattr(layer, "negative_slope", 0) \
-        and not getattr(layer, "threshold", 0)
+    from .layers.activations import ReLU
+    from .layers.core import Activation
+    # ReLU() at its defaults runs the plain relu object; with arguments it has its own
+    return type(layer) in (Activation, ReLU) and layer.activation is activations.get("relu")
 
 
 def _step_input(s, vals):
@@ -232,7 +233,8 @@ class Plan:
     Args:
         graph: the Graph.
         params: the weights whose gradients `backward` returns (the model's trainable weights).
-        logit_outputs: output indices whose last activation the loss takes over (FROM_LOGITS).
+        logit_outputs: (output index, activation name) pairs: the loss of that output takes
+            the logits of that activation (FROM_LOGITS) when the output has exactly it.
         inputs_need_grad: whether `backward` returns the gradients of the inputs.
     """
 
@@ -282,10 +284,14 @@ class Plan:
                     s.fuse |= RELU_MASK
         self.folds = self._bn_folds(steps, by_out, consumers)
         self.fused_outputs = set()
-        for k in logit_outputs:
+        for k, act_name in logit_outputs:
             o = self.out_slots[k]
             a = by_out.get(o)
+            # only the activation the loss names (the plain softmax over the last axis for the
+            # categorical cross-entropies, sigmoid for the binary ones) has logits it can take:
+            # any other output (relu, a sigmoid under a categorical loss...) is its input as it is
             if a is not None and consumers.get(o) == 1 and isinstance(a.layer, _ActivatedLayer) \
+                    and a.layer.activation is activations.get(act_name) \
                     and not a.fuse & RELU_FOLDED and a.act is None:
                 a.fuse |= FROM_LOGITS
                 self.fused_outputs.add(k)

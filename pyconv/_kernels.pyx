@@ -304,6 +304,8 @@ include "_conv_transpose.pxi"
 include "_pool.pxi"
 include "_optim.pxi"
 include "_batchnorm.pxi"
+include "_depthwise.pxi"
+include "_act.pxi"
 include "_resample.pxi"
 
 

@@ -143,22 +143,11 @@ def load(path):
             if f.read(6) == b"\x93NUMPY":
                 raise bad("not a pyconv file (a single .npy array, not an archive).")
         with zipfile.ZipFile(path) as z:
-            members = {}
-            for info in z.infolist():
-                if info.flag_bits & 0x1:
-                    raise bad("an encrypted archive member.")
-                if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-                    raise bad(f"an archive member with compression method {info.compress_type}.")
-                members[info.filename[:-4] if info.filename.endswith(".npy") else info.filename] = info
+            members = {(n[:-4] if n.endswith(".npy") else n): info
+                       for n, info in check_members(z, bad).items()}
 
             def read(key, max_bytes, what):
-                info = members.get(key)
-                if info is None:
-                    raise bad(f"{what} is missing.")
-                if info.file_size > max_bytes:
-                    raise bad(f"{what} would decompress to {info.file_size} bytes; at most {max_bytes} "
-                              f"are expected.")
-                with z.open(info) as f:
+                with open_member(z, members.get(key), max_bytes, what, bad) as f:
                     return np.lib.format.read_array(f, allow_pickle=False)
 
             if "header" not in members:
@@ -218,6 +207,35 @@ def load(path):
         msg = str(e) or type(e).__name__
         raise bad(f"the file is truncated or corrupted ({type(e).__name__}: {msg}).") from None
     return header, weights, opt
+
+
+def check_members(z, bad):
+    """{name: ZipInfo} of an open archive whose members are all plainly readable: no encryption,
+    stored or deflated only (`bad(problem)` makes the exception)."""
+    members = {}
+    for info in z.infolist():
+        if info.flag_bits & 0x1:
+            raise bad("an encrypted archive member.")
+        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            raise bad(f"an archive member with compression method {info.compress_type}.")
+        members[info.filename] = info
+    return members
+
+
+def open_member(z, info, max_bytes, what, bad):
+    """The member `info` opened for reading, once its declared size is known to be at most
+    `max_bytes` (nothing is decompressed before; the CRC-32 is checked as it is read)."""
+    if info is None:
+        raise bad(f"{what} is missing.")
+    if info.file_size > max_bytes:
+        raise bad(f"{what} would decompress to {info.file_size} bytes; at most {max_bytes} are expected.")
+    return z.open(info)
+
+
+def read_member(z, info, max_bytes, what, bad):
+    """The bytes of the member `info`, its size checked first (open_member)."""
+    with open_member(z, info, max_bytes, what, bad) as f:
+        return f.read()
 
 
 def weight_budget(header):

@@ -95,7 +95,7 @@ class MinMaxNorm(Constraint):
 _ALIASES = {"max_norm": MaxNorm, "maxnorm": MaxNorm, "non_neg": NonNeg, "nonneg": NonNeg,
             "unit_norm": UnitNorm, "unitnorm": UnitNorm, "min_max_norm": MinMaxNorm, "minmaxnorm": MinMaxNorm}
 _CLASSES = {c.__name__: c for c in (MaxNorm, NonNeg, UnitNorm, MinMaxNorm)}
-_REGISTRY = _registry.Registry('constraint', Constraint, _ALIASES, _CLASSES.values(), plain_callables=True)
+_REGISTRY = _registry.Registry('constraint', Constraint, _ALIASES, _CLASSES.values(), callables=True, style="interpret")
 
 
 def get(identifier):

@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from . import utils
+from . import _registry, utils
 
 __all__ = ["Initializer", "Zeros", "Ones", "Constant", "RandomNormal", "RandomUniform",
            "TruncatedNormal", "GlorotUniform", "GlorotNormal", "HeUniform", "HeNormal",
@@ -152,37 +152,25 @@ _ALIASES = {
 _CLASSES = {c.__name__: c for c in _ALIASES.values()}
 
 
+_REGISTRY = _registry.Registry("initializer", Initializer, _ALIASES, _CLASSES.values(), callables=True,
+                               allow_none=False)
+
+
 def get(identifier):
-    """An Initializer from a Keras name ('glorot_uniform', 'zeros', ...) or an instance.
+    """An Initializer from a Keras name ('glorot_uniform', 'zeros', ...; any case), a class
+    name, a config dict, a class or an instance; a plain callable (shape, dtype) -> array is
+    taken as it is (it cannot be saved).
 
     Raises:
         ValueError: unknown name (the message lists the valid ones).
-        TypeError: neither a string, an Initializer nor a callable.
+        TypeError: any other kind of value.
     """
-    if isinstance(identifier, Initializer) or (callable(identifier) and not isinstance(identifier, type)
-                                               and not isinstance(identifier, str)):
-        return identifier
-    if isinstance(identifier, type) and issubclass(identifier, Initializer):
-        return identifier()
-    if isinstance(identifier, str):
-        key = identifier if identifier in _CLASSES else identifier.lower()
-        cls = _ALIASES.get(key) or _CLASSES.get(identifier)
-        if cls is None:
-            raise ValueError(f"Unknown initializer: {identifier!r}. Valid values are: "
-                             f"{', '.join(repr(k) for k in _ALIASES)}.")
-        return cls()
-    raise TypeError(f"Could not interpret initializer identifier: {identifier!r}. Pass a name such "
-                    f"as 'glorot_uniform' or an Initializer instance.")
+    return _REGISTRY.get(identifier)
 
 
 def serialize(init):
-    if not isinstance(init, Initializer):
-        raise ValueError(f"Initializer {init!r} is a plain function: it cannot be saved.")
-    return {"class_name": type(init).__name__, "config": init.get_config()}
+    return _REGISTRY.serialize(init)
 
 
-def deserialize(config):
-    cls = _CLASSES.get(config.get("class_name"))
-    if cls is None:
-        raise ValueError(f"Unknown initializer class {config.get('class_name')!r}.")
-    return cls.from_config(config.get("config", {}))
+def deserialize(config, custom_objects=None):
+    return _REGISTRY.deserialize(config, custom_objects)

@@ -16,11 +16,10 @@ does (the `_keras_logits` a softmax or sigmoid output carries): the softmax + cr
 gradient then comes from one fused kernel.
 """
 import numbers
-import re
 
 import numpy as np
 
-from . import _kernels, _validate
+from . import _kernels, _registry, _validate
 
 __all__ = ["Loss", "SparseCategoricalCrossentropy", "CategoricalCrossentropy", "BinaryCrossentropy",
            "BinaryFocalCrossentropy", "CategoricalFocalCrossentropy", "MeanSquaredError",
@@ -192,7 +191,7 @@ class Loss:
     from_logits = False
 
     def __init__(self, name=None, reduction="sum_over_batch_size", dtype=None):
-        self.name = name or _snake(type(self).__name__)
+        self.name = name or _registry.to_snake_case(type(self).__name__)
         self.reduction = _reduction(reduction)
         _dtype(dtype)
 
@@ -241,11 +240,6 @@ class Loss:
     @classmethod
     def from_config(cls, config):
         return cls(**config)
-
-
-def _snake(name):
-    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 # ---- cross-entropies --------------------------------------------------------------------------
@@ -1068,44 +1062,26 @@ _FUNCTIONS = {f: _ALIASES[f.__name__] for f in (
     log_cosh, kl_divergence, poisson, cosine_similarity, hinge, squared_hinge, categorical_hinge)}
 
 
+_REGISTRY = _registry.Registry("loss", Loss, _ALIASES, _CLASSES.values(), lower=False, callables=_FUNCTIONS)
+
+
 def get(identifier):
-    """A Loss from a Keras name ('sparse_categorical_crossentropy', 'mse', 'Huber', ...), a
-    config dict, a loss function of this module, a Loss class or instance (None gives None).
+    """A Loss from a Keras name ('sparse_categorical_crossentropy', 'mse', 'Huber', ...; as
+    written, as Keras 3 matches them), a config dict, a loss function of this module, a Loss
+    class or instance (None gives None).
 
     Raises:
         ValueError: unknown name (the message lists the valid ones).
         TypeError: any other kind of value.
     """
-    if identifier is None or isinstance(identifier, Loss):
-        return identifier
-    if isinstance(identifier, type) and issubclass(identifier, Loss):
-        return identifier()
-    if isinstance(identifier, dict):
-        return deserialize(identifier)
-    if isinstance(identifier, str):
-        cls = _ALIASES.get(identifier) or _CLASSES.get(identifier)
-        if cls is None:
-            raise ValueError(f"Unknown loss: {identifier!r}. Valid values are: "
-                             f"{', '.join(repr(k) for k in _ALIASES)}, a class name "
-                             f"({', '.join(_CLASSES)}) or a pyconv.losses.Loss instance.")
-        return cls()
-    if callable(identifier) and identifier in _FUNCTIONS:
-        return _FUNCTIONS[identifier]()
-    raise TypeError(f"`loss` must be a string ({', '.join(repr(k) for k in _ALIASES)}) or a "
-                    f"pyconv.losses.Loss instance. Received: loss={identifier!r}.")
+    return _REGISTRY.get(identifier)
 
 
 def serialize(loss):
-    return {"class_name": type(loss).__name__, "config": loss.get_config()}
+    return _REGISTRY.serialize(loss)
 
 
 def deserialize(config, custom_objects=None):
     """A Loss from `serialize`'s dict (Keras' own, with "module" and "registered_name", is read
     too) or from a name as `get` takes."""
-    if isinstance(config, str):
-        return get(config)
-    name = config["class_name"]
-    cls = (custom_objects or {}).get(name) or _CLASSES.get(name)
-    if cls is None:
-        raise ValueError(f"Unknown loss class {name!r}: pass it in `custom_objects`.")
-    return cls.from_config(config.get("config", {}))
+    return _REGISTRY.deserialize(config, custom_objects)

@@ -25,8 +25,7 @@ from the loss and the output shape, as in Keras; a metric given by its name keep
 """
 import numpy as np
 
-from . import _kernels, _validate, nn
-from .losses import _snake
+from . import _kernels, _registry, _validate, nn
 
 __all__ = ["Metric", "Mean", "Sum", "MeanMetricWrapper", "Accuracy", "BinaryAccuracy",
            "CategoricalAccuracy", "SparseCategoricalAccuracy", "TopKCategoricalAccuracy",
@@ -49,7 +48,7 @@ class Metric:
     """
 
     def __init__(self, name=None, dtype=None):
-        self.name = name or _snake(type(self).__name__)
+        self.name = name or _registry.to_snake_case(type(self).__name__)
         self.dtype = _dtype(dtype)
 
     def update_state(self, *args, **kwargs):
@@ -216,7 +215,7 @@ class MeanMetricWrapper(Mean):
     """
 
     def __init__(self, fn=None, name=None, dtype=None, **kwargs):
-        super().__init__(name=name or _snake(type(self).__name__), dtype=dtype)
+        super().__init__(name=name or _registry.to_snake_case(type(self).__name__), dtype=dtype)
         self._fn = fn
         self._fn_kwargs = kwargs
 
@@ -951,9 +950,12 @@ _CLASSES = {c.__name__: c for c in (
     SparseTopKCategoricalAccuracy, MeanSquaredError, MeanAbsoluteError, Precision, Recall, AUC,
     FBetaScore, F1Score, Mean, Sum)}
 # Keras 3's metrics.get keys: each class's snake-case name, and the short aliases
-_NAMES = {**{_snake(n): c for n, c in _CLASSES.items() if c is not Accuracy},
+_NAMES = {**{_registry.to_snake_case(n): c for n, c in _CLASSES.items() if c is not Accuracy},
           "mse": MeanSquaredError, "mae": MeanAbsoluteError}
-_VALID = ("accuracy", "acc", *_NAMES)
+# 'accuracy'/'acc' come first in the message; get() resolves them before the registry does
+_REGISTRY = _registry.Registry("metric", Metric, {"accuracy": Accuracy, "acc": Accuracy, **_NAMES},
+                               _CLASSES.values(), arg="metrics", make=lambda cls, name: cls(name=name),
+                               allow_none=False)
 
 
 def get(identifier, loss=None, output_shape=None):
@@ -968,39 +970,21 @@ def get(identifier, loss=None, output_shape=None):
         ValueError: unknown name (the message lists the valid ones).
         TypeError: any other kind of value.
     """
-    if isinstance(identifier, Metric):
-        return identifier
-    if isinstance(identifier, type) and issubclass(identifier, Metric):
-        return identifier()
-    if isinstance(identifier, dict) and "class_name" in identifier:
-        return deserialize(identifier)
-    if not isinstance(identifier, str):
-        raise TypeError(f"`metrics` must hold strings ({', '.join(repr(v) for v in _VALID)}) or "
-                        f"pyconv.metrics.Metric instances. Received: {identifier!r}.")
-    key = identifier.lower()
-    if key in ("accuracy", "acc"):
+    if isinstance(identifier, str) and identifier.lower() in ("accuracy", "acc"):
         lname = type(loss).__name__ if loss is not None else ""
         if lname == "BinaryCrossentropy" or (output_shape is not None and output_shape[-1] == 1):
             return BinaryAccuracy(name=identifier)
         if lname == "CategoricalCrossentropy":
             return CategoricalAccuracy(name=identifier)
         return SparseCategoricalAccuracy(name=identifier)
-    cls = _NAMES.get(key) or _CLASSES.get(identifier)
-    if cls is None:
-        raise ValueError(f"Unknown metric: {identifier!r}. Valid values are: "
-                         f"{', '.join(repr(v) for v in _VALID)} (or a pyconv.metrics.Metric instance).")
-    return cls(name=identifier)
+    return _REGISTRY.get(identifier)
 
 
 def serialize(metric):
     """{'class_name', 'config'} of a Metric (what model.save writes)."""
-    return {"class_name": type(metric).__name__, "config": metric.get_config()}
+    return _REGISTRY.serialize(metric)
 
 
 def deserialize(config, custom_objects=None):
     """The Metric that `serialize` described; custom classes come from `custom_objects`."""
-    name = config["class_name"]
-    cls = (custom_objects or {}).get(name) or _CLASSES.get(name)
-    if cls is None:
-        raise ValueError(f"Unknown metric class {name!r}: pass it in `custom_objects`.")
-    return cls.from_config(config.get("config", {}))
+    return _REGISTRY.deserialize(config, custom_objects)

@@ -16,15 +16,21 @@ Example:
 """
 import numpy as np
 
-from . import _kernels, _nn_pool, _tape, _validate
+from . import _geometry, _kernels, _nn_act, _nn_norm, _nn_pool, _tape, _validate
 from ._nn_pool import *  # noqa: F401,F403 -- max_pool, avg_pool, their gradients, global pools
+from ._nn_act import *  # noqa: F401,F403 -- elu, selu, gelu, silu, leaky_relu, ..., log_softmax
+from ._nn_act import softmax, softmax_grad
+from ._nn_norm import *  # noqa: F401,F403 -- moments, batch_normalization, dropout
 from ._validate import as_float32, check_alloc, int_pair, sizes
 
-__all__ = ["conv2d", "conv2d_backprop_input", "conv2d_backprop_filter", "conv2d_transpose", "dense", "dense_grad",
+__all__ = ["conv2d", "conv2d_backprop_input", "conv2d_backprop_filter", "conv2d_transpose",
+           "depthwise_conv2d", "depthwise_conv2d_backprop_input", "depthwise_conv2d_backprop_filter",
+           "separable_conv2d", "dense", "dense_grad",
            "relu", "relu_grad", "sigmoid", "sigmoid_grad", "tanh", "tanh_grad",
            "softmax", "softmax_grad", "bias_add", "bias_add_grad",
            "sparse_softmax_cross_entropy_with_logits",
-           "sparse_softmax_cross_entropy_with_logits_grad", *_nn_pool.__all__]
+           "sparse_softmax_cross_entropy_with_logits_grad", *_nn_pool.__all__, *_nn_act.__all__,
+           *_nn_norm.__all__]
 
 
 # ---- activations ---------------------------------------------------------------------------
@@ -64,25 +70,6 @@ def tanh(x, name=None):
 def tanh_grad(gradients, outputs):
     """gradients * (1 - y^2), where y are the forward outputs."""
     return _kernels.tanh_bwd(as_float32(gradients, "gradients"), as_float32(outputs, "outputs"))
-
-
-def _last_axis(axis, ndim, name="axis"):
-    if axis not in (-1, ndim - 1):
-        raise ValueError(f"`{name}` must be the last axis (-1 or {ndim - 1}). Received: {name}={axis!r}.")
-
-
-def softmax(logits, axis=-1, name=None):
-    """exp(logits) / sum(exp(logits)) over the last axis, stable for large logits."""
-    x = as_float32(logits, "logits", min_ndim=1)
-    _last_axis(axis, x.ndim)
-    y = _kernels.softmax_fwd(x)
-    _tape.record((logits,), y, lambda g: (softmax_grad(g, y),))
-    return y
-
-
-def softmax_grad(gradients, outputs):
-    """The gradient of softmax over the last axis, given its forward `outputs`."""
-    return _kernels.softmax_bwd(as_float32(gradients, "gradients"), as_float32(outputs, "outputs"))
 
 
 def bias_add(value, bias, data_format=None, name=None):
@@ -151,10 +138,9 @@ def conv_geometry(in_shape, window, strides, dilations, padding, what="filters")
 
     Raises a ValueError when the (dilated) window does not fit in the padded input."""
     H, W = in_shape[1], in_shape[2]
-    Reff = (window[0] - 1) * dilations[0] + 1
-    Seff = (window[1] - 1) * dilations[1] + 1
-    P, top = _validate.out_size(H, Reff, strides[0], padding, 0)
-    Q, left = _validate.out_size(W, Seff, strides[1], padding, 1)
+    Reff, Seff = _geometry.extent(window[0], dilations[0]), _geometry.extent(window[1], dilations[1])
+    P, top = _geometry.out_size(H, Reff, strides[0], padding, 0)
+    Q, left = _geometry.out_size(W, Seff, strides[1], padding, 1)
     if P < 1 or Q < 1:
         raise ValueError(f"The {what} window ({Reff}, {Seff}) (dilated) is larger than the "
                          f"padded input: no output pixel. Received: input shape {tuple(in_shape)}, "
@@ -254,6 +240,124 @@ def conv2d_backprop_filter(input, filter_sizes, out_backprop, strides, padding, 
     _validate.out_backprop(g, (x.shape[0], P, Q, f_shape[3]), "the convolution's output shape")
     return _kernels.conv2d_bwd_filter(x, f_shape, g, st, dl, top, left)[0]
 
+
+# ---- depthwise and separable convolution -------------------------------------------------------
+
+def _nhwc(data_format):
+    if data_format not in (None, "NHWC"):
+        raise ValueError(f"`data_format` must be 'NHWC'. Received: data_format={data_format!r}.")
+
+
+def _depthwise_args(in_shape, filt_shape, strides, padding, dilations):
+    """(strides, dilations, P, Q, top, left) of a depthwise convolution, checked."""
+    if filt_shape[2] != in_shape[3]:
+        raise ValueError(f"`filter` must have as many input channels (axis 2) as `input` has "
+                         f"channels (axis 3). Received: input.shape={tuple(in_shape)}, "
+                         f"filter.shape={tuple(filt_shape)}.")
+    if min(filt_shape) < 1:
+        raise ValueError(f"`filter` must have no zero-sized axis. Received: filter.shape={tuple(filt_shape)}.")
+    st = int_pair(strides, "strides")
+    dl = int_pair(1 if dilations is None else dilations, "dilations")
+    P, Q, top, left = conv_geometry(in_shape, filt_shape[:2], st, dl, _validate.padding(padding),
+                                    what="filter")
+    check_alloc((in_shape[0], P, Q, filt_shape[2] * filt_shape[3]), "The output of depthwise_conv2d")
+    return st, dl, P, Q, top, left
+
+
+def depthwise_conv2d(input, filter, strides, padding, data_format=None, dilations=None, name=None):
+    """Depthwise 2-D convolution (tf.nn.depthwise_conv2d): each input channel c convolved with
+    its own M filters into output channels c*M .. c*M + M - 1.
+
+    Args:
+        input: (N, H, W, C) array.
+        filter: (R, S, C, M) array, M the channel (depth) multiplier.
+        strides: int, (sh, sw), or (1, sh, sw, 1).
+        padding: "VALID", "SAME" (any case) or [[0, 0], [top, bottom], [left, right], [0, 0]].
+        dilations: None (1), int, (dh, dw) or (1, dh, dw, 1). Unlike tf.nn, strides and
+            dilations may both exceed 1.
+
+    Returns:
+        (N, P, Q, C*M) float32 array.
+
+    Raises:
+        ValueError: ranks, channel counts, strides, dilations or padding are wrong, or the
+            window does not fit in the padded input.
+
+    Example:
+        >>> import numpy as np
+        >>> from pyconv import nn
+        >>> x = np.ones((1, 5, 5, 3), np.float32)
+        >>> nn.depthwise_conv2d(x, np.ones((3, 3, 3, 2), np.float32), 1, "SAME").shape
+        (1, 5, 5, 6)
+    """
+    _nhwc(data_format)
+    x = as_float32(input, "input", ndim=4)
+    w = as_float32(filter, "filter", ndim=4)
+    st, dl, P, Q, top, left = _depthwise_args(x.shape, w.shape, strides, padding, dilations)
+    y = _kernels.depthwise_fwd(x, w, None, False, P, Q, st, dl, top, left)
+    _tape.record((input, filter), y, lambda g: (
+        _kernels.depthwise_bwd_input(x.shape, w, as_float32(g, "g"), st, dl, top, left),
+        _kernels.depthwise_bwd_filter(x, w.shape, as_float32(g, "g"), st, dl, top, left)[0]))
+    return y
+
+
+def depthwise_conv2d_backprop_input(input_sizes, filter, out_backprop, strides, padding,
+                                    data_format="NHWC", dilations=1, name=None):
+    """The gradient of depthwise_conv2d with respect to its input: (N, H, W, C) float32, for
+    `input_sizes` (N, H, W, C), `filter` (R, S, C, M) and `out_backprop` (N, P, Q, C*M)."""
+    _nhwc(data_format)
+    in_shape = sizes(input_sizes, "input_sizes")
+    w = as_float32(filter, "filter", ndim=4)
+    g = as_float32(out_backprop, "out_backprop", ndim=4)
+    st, dl, P, Q, top, left = _depthwise_args(in_shape, w.shape, strides, padding, dilations)
+    _validate.out_backprop(g, (in_shape[0], P, Q, w.shape[2] * w.shape[3]),
+                           "the convolution's output shape")
+    return _kernels.depthwise_bwd_input(in_shape, w, g, st, dl, top, left)
+
+
+def depthwise_conv2d_backprop_filter(input, filter_sizes, out_backprop, strides, padding,
+                                     data_format="NHWC", dilations=1, name=None):
+    """The gradient of depthwise_conv2d with respect to its filter: (R, S, C, M) float32, for
+    `input` (N, H, W, C), `filter_sizes` (R, S, C, M) and `out_backprop` (N, P, Q, C*M)."""
+    _nhwc(data_format)
+    x = as_float32(input, "input", ndim=4)
+    f_shape = sizes(filter_sizes, "filter_sizes", what="(R, S, C, M)")
+    g = as_float32(out_backprop, "out_backprop", ndim=4)
+    st, dl, P, Q, top, left = _depthwise_args(x.shape, f_shape, strides, padding, dilations)
+    _validate.out_backprop(g, (x.shape[0], P, Q, f_shape[2] * f_shape[3]),
+                           "the convolution's output shape")
+    return _kernels.depthwise_bwd_filter(x, f_shape, g, st, dl, top, left)[0]
+
+
+def separable_conv2d(input, depthwise_filter, pointwise_filter, strides, padding,
+                     data_format=None, dilations=None, name=None):
+    """Depthwise convolution, then a 1x1 convolution (tf.nn.separable_conv2d).
+
+    Args:
+        input: (N, H, W, C) array.
+        depthwise_filter: (R, S, C, M) array.
+        pointwise_filter: (1, 1, C*M, K) array.
+        strides, padding, dilations: as depthwise_conv2d's (they apply to the depthwise step).
+
+    Returns:
+        (N, P, Q, K) float32 array.
+
+    Example:
+        >>> import numpy as np
+        >>> from pyconv import nn
+        >>> x = np.ones((2, 6, 6, 3), np.float32)
+        >>> dw, pw = np.ones((3, 3, 3, 1), np.float32), np.ones((1, 1, 3, 8), np.float32)
+        >>> nn.separable_conv2d(x, dw, pw, 1, "VALID").shape
+        (2, 4, 4, 8)
+    """
+    pw = as_float32(pointwise_filter, "pointwise_filter", ndim=4)
+    dw_shape = np.shape(depthwise_filter)
+    if pw.shape[:2] != (1, 1) or len(dw_shape) != 4 or pw.shape[2] != dw_shape[2] * dw_shape[3]:
+        raise ValueError(f"`pointwise_filter` must have shape (1, 1, C*M, K) for a "
+                         f"`depthwise_filter` (R, S, C, M). Received: "
+                         f"depthwise_filter.shape={dw_shape}, pointwise_filter.shape={pw.shape}.")
+    z = depthwise_conv2d(input, depthwise_filter, strides, padding, data_format, dilations)
+    return conv2d(z, pointwise_filter, 1, "VALID")
 
 
 def conv2d_transpose(input, filters, output_shape, strides, padding="SAME", data_format="NHWC",

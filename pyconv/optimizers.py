@@ -28,7 +28,7 @@ import warnings
 
 import numpy as np
 
-from . import _atomic, _kernels, _validate
+from . import _atomic, _kernels, _registry, _validate
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Nadam", "Adagrad", "Adadelta",
            "Adamax", "Lion", "Ftrl", "schedules", "get", "serialize", "deserialize"]
@@ -431,7 +431,7 @@ class Optimizer:
         if sum(c is not None for c in (clipnorm, clipvalue, global_clipnorm)) > 1:
             raise ValueError("Only one of `clipnorm`, `clipvalue` and `global_clipnorm` can be set. "
                              f"Received: clipnorm={clipnorm}, clipvalue={clipvalue}, global_clipnorm={global_clipnorm}.")
-        self.name = name or _snake(type(self).__name__)
+        self.name = name or _default_name(type(self).__name__)
         self.learning_rate = learning_rate
         self.weight_decay = None if weight_decay is None else _non_negative_float(weight_decay, "weight_decay")
         self.clipnorm = None if clipnorm is None else _positive_float(clipnorm, "clipnorm")
@@ -763,8 +763,9 @@ class Optimizer:
         return cls(**config)
 
 
-def _snake(name):
-    return {"RMSprop": "rmsprop", "AdamW": "adamw"}.get(name, name.lower())
+def _default_name(cls_name):
+    """Keras 3's default optimizer names: the class name in lower case ("rmsprop", "adamw")."""
+    return cls_name.lower()
 
 
 # ---- the optimizers ---------------------------------------------------------------------------
@@ -1363,6 +1364,17 @@ _ALIASES = {"adam": Adam, "sgd": SGD, "rmsprop": RMSprop, "adamw": AdamW, "nadam
 _CLASSES = {c.__name__: c for c in _ALIASES.values()}
 
 
+
+def _from_config(cls, config, custom_objects):
+    if getattr(cls.from_config, "__func__", None) is Optimizer.from_config.__func__:
+        return cls.from_config(config, custom_objects)   # a schedule may be a custom object
+    return cls.from_config(config)
+
+
+_REGISTRY = _registry.Registry("optimizer", Optimizer, _ALIASES, _CLASSES.values(), allow_none=False,
+                               from_config=_from_config)
+
+
 def get(identifier):
     """An optimizer from a Keras name ('adam', 'sgd', 'rmsprop', 'adamw', 'nadam', 'adagrad',
     'adadelta', 'adamax', 'lion', 'ftrl'; any case), a serialized dict, a class or an instance.
@@ -1371,32 +1383,12 @@ def get(identifier):
         ValueError: unknown name (the message lists the valid ones).
         TypeError: any other kind of value.
     """
-    if isinstance(identifier, Optimizer):
-        return identifier
-    if isinstance(identifier, type) and issubclass(identifier, Optimizer):
-        return identifier()
-    if isinstance(identifier, dict):
-        return deserialize(identifier)
-    if isinstance(identifier, str):
-        cls = _ALIASES.get(identifier.lower())
-        if cls is None:
-            raise ValueError(f"Unknown optimizer: {identifier!r}. Valid values are: "
-                             f"{', '.join(repr(k) for k in _ALIASES)} (or a pyconv.optimizers.Optimizer instance).")
-        return cls()
-    raise TypeError(f"`optimizer` must be a string ({', '.join(repr(k) for k in _ALIASES)}) or a "
-                    f"pyconv.optimizers.Optimizer instance. Received: optimizer={identifier!r}.")
+    return _REGISTRY.get(identifier)
 
 
 def serialize(opt):
-    return {"class_name": type(opt).__name__, "config": opt.get_config()}
+    return _REGISTRY.serialize(opt)
 
 
 def deserialize(config, custom_objects=None):
-    name = config["class_name"]
-    cls = (custom_objects or {}).get(name) or _CLASSES.get(name)
-    if cls is None:
-        raise ValueError(f"Unknown optimizer class {name!r}: pass it in `custom_objects`.")
-    cfg = config.get("config", {})
-    if getattr(cls.from_config, "__func__", None) is Optimizer.from_config.__func__:
-        return cls.from_config(cfg, custom_objects)   # a schedule may be a custom object
-    return cls.from_config(cfg)
+    return _REGISTRY.deserialize(config, custom_objects)

@@ -97,7 +97,7 @@ class L2(L1L2):
 
 _ALIASES = {"l1": L1, "l2": L2, "l1l2": L1L2}
 _CLASSES = {c.__name__: c for c in (L1, L2, L1L2)}
-_REGISTRY = _registry.Registry('regularizer', Regularizer, _ALIASES, _CLASSES.values(), plain_callables=False)
+_REGISTRY = _registry.Registry('regularizer', Regularizer, _ALIASES, _CLASSES.values(), style="interpret")
 
 
 def get(identifier):

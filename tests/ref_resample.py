@@ -90,6 +90,12 @@ def _map(c, n, mode):
     return np.clip(c, F(0), F(n - 1))
 
 
+def _round(c):
+    """std::round: half away from zero (np.round rounds half to even), exact in float64."""
+    c = c.astype(np.float64)
+    return (np.sign(c) * np.floor(np.abs(c) + 0.5)).astype(np.int64)
+
+
 def _read(img, yi, xi, fill):
     """img (H,W,C) at integer (yi, xi) arrays, the fill value outside; float64 (...,C)."""
     H, W = img.shape[:2]
@@ -117,7 +123,7 @@ def affine_sample(x, t, interpolation, fill_mode, fill_value):
     for n in range(N):
         ys, xs, k = _sources(t[0 if len(t) == 1 else n], H, W, fill_mode)
         if interpolation == "nearest":
-            v = _read(x[n], np.round(ys).astype(np.int64), np.round(xs).astype(np.int64), fill_value)
+            v = _read(x[n], _round(ys), _round(xs), fill_value)
         else:
             yf, xf = np.floor(ys), np.floor(xs)
             y0, x0 = yf.astype(np.int64), xf.astype(np.int64)
@@ -139,7 +145,7 @@ def affine_sample_grad(g, t, interpolation, fill_mode):
         ys, xs, k = _sources(t[0 if len(t) == 1 else n], H, W, fill_mode)
         live = k != 0
         if interpolation == "nearest":
-            taps = [(np.round(ys).astype(np.int64), np.round(xs).astype(np.int64), np.ones(xs.shape))]
+            taps = [(_round(ys), _round(xs), np.ones(xs.shape))]
         else:
             yf, xf = np.floor(ys), np.floor(xs)
             y0, x0 = yf.astype(np.int64), xf.astype(np.int64)

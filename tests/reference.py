@@ -32,16 +32,12 @@ def conv_pads(H, W, R, S, strides, dilations, padding):
 def conv2d(x, w, strides=(1, 1), dilations=(1, 1), padding="valid"):
     """x (N,H,W,C), w (R,S,C,K) -> (N,P,Q,K): an explicit sum over filter taps."""
     x, w = np.asarray(x, np.float64), np.asarray(w, np.float64)
-    N, H, W, C = x.shape
     R, S, _, K = w.shape
-    P, Q, (t, b), (l, r) = conv_pads(H, W, R, S, strides, dilations, padding)
-    xp = np.pad(x, ((0, 0), (t, b + strides[0] * P), (l, r + strides[1] * Q), (0, 0)))
-    out = np.zeros((N, P, Q, K))
+    xp, P, Q, _, _ = _padded(x, R, S, strides, dilations, padding)
+    out = np.zeros((x.shape[0], P, Q, K))
     for i in range(R):
         for j in range(S):
-            h0, w0 = i * dilations[0], j * dilations[1]
-            patch = xp[:, h0:h0 + strides[0] * P:strides[0], w0:w0 + strides[1] * Q:strides[1], :]
-            out += patch[:, :P, :Q, :] @ w[i, j]
+            out += xp[_tap(i, j, P, Q, strides, dilations)][:, :P, :Q, :] @ w[i, j]
     return out
 
 
@@ -50,19 +46,75 @@ def conv2d_grads(x, w, dout, strides=(1, 1), dilations=(1, 1), padding="valid"):
     x, w, dout = (np.asarray(a, np.float64) for a in (x, w, dout))
     N, H, W, C = x.shape
     R, S, _, K = w.shape
-    P, Q, (t, b), (l, r) = conv_pads(H, W, R, S, strides, dilations, padding)
-    xp = np.pad(x, ((0, 0), (t, b + strides[0] * P), (l, r + strides[1] * Q), (0, 0)))
+    xp, P, Q, t, l = _padded(x, R, S, strides, dilations, padding)
     dxp = np.zeros_like(xp)
     dw = np.zeros_like(w)
     for i in range(R):
         for j in range(S):
-            h0, w0 = i * dilations[0], j * dilations[1]
-            sl = (slice(None), slice(h0, h0 + strides[0] * P, strides[0]),
-                  slice(w0, w0 + strides[1] * Q, strides[1]), slice(None))
-            patch = xp[sl][:, :P, :Q, :]
-            dw[i, j] = np.einsum("npqc,npqk->ck", patch, dout)
+            sl = _tap(i, j, P, Q, strides, dilations)
+            dw[i, j] = np.einsum("npqc,npqk->ck", xp[sl][:, :P, :Q, :], dout)
             dxp[sl][:, :P, :Q, :] += dout @ w[i, j].T
     return dxp[:, t:t + H, l:l + W, :], dw
+
+
+def _padded(x, R, S, strides, dilations, padding):
+    """(x zero-padded so that every tap's strided slice has P x Q pixels, P, Q, top, left)."""
+    N, H, W, C = x.shape
+    P, Q, (t, b), (l, r) = conv_pads(H, W, R, S, strides, dilations, padding)
+    xp = np.pad(x, ((0, 0), (t, b + strides[0] * P), (l, r + strides[1] * Q), (0, 0)))
+    return xp, P, Q, t, l
+
+
+def _tap(i, j, P, Q, strides, dilations):
+    """The slice of the padded input that filter tap (i, j) reads for the P x Q outputs."""
+    h0, w0 = i * dilations[0], j * dilations[1]
+    return (slice(None), slice(h0, h0 + strides[0] * P, strides[0]),
+            slice(w0, w0 + strides[1] * Q, strides[1]), slice(None))
+
+
+def depthwise_conv2d(x, w, strides=(1, 1), dilations=(1, 1), padding="valid"):
+    """x (N,H,W,C), w (R,S,C,M) -> (N,P,Q,C*M), output channel c*M + m: channel c of each tap's
+    patch times w[r, s, c, m], summed over taps."""
+    x, w = np.asarray(x, np.float64), np.asarray(w, np.float64)
+    R, S, C, M = w.shape
+    xp, P, Q, _, _ = _padded(x, R, S, strides, dilations, padding)
+    out = np.zeros((x.shape[0], P, Q, C, M))
+    for i in range(R):
+        for j in range(S):
+            out += xp[_tap(i, j, P, Q, strides, dilations)][:, :P, :Q, :, None] * w[i, j]
+    return out.reshape(x.shape[0], P, Q, C * M)
+
+
+def depthwise_conv2d_grads(x, w, dout, strides=(1, 1), dilations=(1, 1), padding="valid"):
+    """(dx, dw) of sum(depthwise_conv2d(x, w) * dout): the adjoint, tap by tap."""
+    x, w = np.asarray(x, np.float64), np.asarray(w, np.float64)
+    R, S, C, M = w.shape
+    N, H, W, _ = x.shape
+    xp, P, Q, t, l = _padded(x, R, S, strides, dilations, padding)
+    g = np.asarray(dout, np.float64).reshape(N, P, Q, C, M)
+    dxp, dw = np.zeros_like(xp), np.zeros_like(w)
+    for i in range(R):
+        for j in range(S):
+            sl = _tap(i, j, P, Q, strides, dilations)
+            dw[i, j] = np.einsum("npqc,npqcm->cm", xp[sl][:, :P, :Q], g)
+            dxp[sl][:, :P, :Q] += (g * w[i, j]).sum(-1)
+    return dxp[:, t:t + H, l:l + W, :], dw
+
+
+def grouped_conv2d(x, w, groups, strides=(1, 1), dilations=(1, 1), padding="valid"):
+    """x (N,H,W,C), w (R,S,C/G,K) -> (N,P,Q,K): conv2d of each group's channel slices."""
+    cg, kg = x.shape[3] // groups, w.shape[3] // groups
+    return np.concatenate([conv2d(x[..., g * cg:(g + 1) * cg], w[..., g * kg:(g + 1) * kg],
+                                  strides, dilations, padding) for g in range(groups)], axis=3)
+
+
+def grouped_conv2d_grads(x, w, dout, groups, strides=(1, 1), dilations=(1, 1), padding="valid"):
+    """(dx, dw) of sum(grouped_conv2d(x, w) * dout), group by group."""
+    cg, kg = x.shape[3] // groups, w.shape[3] // groups
+    parts = [conv2d_grads(x[..., g * cg:(g + 1) * cg], w[..., g * kg:(g + 1) * kg],
+                          dout[..., g * kg:(g + 1) * kg], strides, dilations, padding)
+             for g in range(groups)]
+    return np.concatenate([p[0] for p in parts], axis=3), np.concatenate([p[1] for p in parts], axis=3)
 
 
 def dense(x, w, b=None):

@@ -367,3 +367,56 @@ def test_docstring_examples():
     for module in (aug, preprocessing, reshaping):
         result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
         assert result.attempted > 0 and result.failed == 0, module.__name__
+
+
+def _interop_models():
+    """One model per preprocessing layer (the Random* ones at inference: the identity in both
+    libraries; RandomCrop's differs, see docs/api.md), and a functional model with several."""
+    def one(layer):
+        return models.Sequential([layers.Input((5, 6, 3)), layer])
+    norm = layers.Normalization(axis=(1, 3))
+    norm.adapt(images((10, 5, 6, 3), seed=3))
+    inp = layers.Input((5, 6, 3))
+    h = layers.RandomFlip("vertical", seed=2)(layers.Rescaling(0.5)(inp))
+    h = layers.Resizing(4, 4, "nearest")(layers.RandomZoom((-0.1, 0.2))(h))
+    return {"resizing": one(layers.Resizing(3, 4, crop_to_aspect_ratio=True)),
+            "resizing_pad": one(layers.Resizing(7, 9, "nearest", pad_to_aspect_ratio=True, fill_value=0.5)),
+            "center_crop": one(layers.CenterCrop(3, 4)), "normalization": one(norm),
+            "normalization_given": one(layers.Normalization(mean=[1.0, 2.0, 3.0], variance=[1.0, 4.0, 9.0],
+                                                            invert=True)),
+            "up_sampling2d_bilinear": one(layers.UpSampling2D(2, interpolation="bilinear")),
+            "random_flip": one(layers.RandomFlip("horizontal", seed=3)),
+            "random_rotation": one(layers.RandomRotation(0.2, fill_mode="constant", seed=3)),
+            "random_translation": one(layers.RandomTranslation(0.1, (-0.2, 0.3))),
+            "random_zoom": one(layers.RandomZoom(0.1, 0.2, interpolation="nearest")),
+            "random_contrast": one(layers.RandomContrast(0.3, value_range=(0, 1))),
+            "functional": models.Model(inp, layers.CenterCrop(2, 3)(h))}
+
+
+def test_keras_files_round_trip_through_real_keras(tmp_path):
+    """pyconv saves .keras, Keras 3 loads it and predicts the same, saves it again with the same
+    config.json, and pyconv loads Keras's file (tests/test_keras_interop.py's Keras side)."""
+    import json
+    import subprocess
+    import zipfile
+    interop = pytest.importorskip("test_keras_interop")
+    if interop.KERAS_PYTHON is None:
+        pytest.skip("TensorFlow/Keras 3 is not installed (set PYCONV_KERAS_PYTHON)")
+    made = {}
+    for name, m in _interop_models().items():
+        x = images((3, 5, 6, 3), seed=len(name))
+        np.save(tmp_path / f"{name}_x0.npy", x)
+        m.save(tmp_path / f"{name}.keras")
+        made[name] = (m, x)
+    env = dict(os.environ, KERAS_BACKEND="tensorflow", TF_CPP_MIN_LOG_LEVEL="3")
+    r = subprocess.run([interop.KERAS_PYTHON, "-c", interop.KERAS_SIDE, str(tmp_path)], capture_output=True,
+                       text=True, env=env, timeout=600)
+    assert r.returncode == 0 and "ok" in r.stdout, r.stderr[-3000:]
+    for name, (m, x) in made.items():
+        theirs = np.load(tmp_path / f"{name}_keras_y.npy")
+        np.testing.assert_array_equal(m.predict(x, verbose=0), theirs, err_msg=name)
+        np.testing.assert_array_equal(models.load_model(tmp_path / f"{name}_keras.keras").predict(x, verbose=0),
+                                      theirs, err_msg=name)
+        with zipfile.ZipFile(tmp_path / f"{name}.keras") as a, zipfile.ZipFile(tmp_path / f"{name}_keras.keras") as b:
+            mine, keras_cfg = json.loads(a.read("config.json")), interop._strip(json.loads(b.read("config.json")))
+        assert json.dumps(mine) == json.dumps(keras_cfg), name

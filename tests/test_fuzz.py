@@ -12,6 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import ref_act
 import ref_pool
 import reference
 from pyconv import nn
@@ -99,6 +100,39 @@ def test_conv2d_and_its_gradients(data, n, h, w, c, k, r, s, sh, sw, dh, dw, pad
         # the transposed convolution of g is the same sum as the input gradient
         expect(outcome(lambda: nn.conv2d_transpose(g, f, x.shape, (sh, sw), pad, dilations=dil)), True, lambda: dx)
         expect(outcome(lambda: nn.conv2d_transpose(bad, f, x.shape, (sh, sw), pad, dilations=dil)), False, None)
+
+
+@FUZZ
+@given(data=st.data(), n=SIZE, h=SIZE, w=SIZE, c=SIZE, m=st.integers(0, 3), k=st.integers(0, 3), r=PARAM,
+       s=PARAM, sh=PARAM, sw=PARAM, dh=PARAM, dw=PARAM, padding=PADDING, dtype=DTYPES,
+       rank=st.sampled_from([4] * 8 + [3, 5]))
+def test_depthwise_and_separable_conv2d(data, n, h, w, c, m, k, r, s, sh, sw, dh, dw, padding, dtype, rank):
+    shape = (n, h, w, c, 1)[:rank] if rank != 3 else (n, h, w)
+    x = array(data, shape, dtype)
+    f = array(data, (max(r, 0), max(s, 0), c, m), "float32")
+    pw = array(data, (1, 1, c * m, k), "float32")
+    pad = explicit(padding) if isinstance(padding, tuple) else padding
+    dil = (dh, dw) if not (dh == dw and data.draw(st.booleans())) else dh   # an int or a pair
+    valid = (rank == 4 and dtype in OK_DTYPES and min(r, s, c, m) >= 1 and min(sh, sw, dh, dw) >= 1
+             and padding_ok(padding))
+    geom = conv_geometry(shape, r, s, sh, sw, dh, dw, padding) if valid else None
+    valid = valid and geom is not None
+    args = lambda: ((sh, sw), (dh, dw), geom[2])
+    expect(outcome(lambda: nn.depthwise_conv2d(x, f, (sh, sw), pad, dilations=dil)), valid,
+           lambda: reference.depthwise_conv2d(x, f, *args()))
+    expect(outcome(lambda: nn.separable_conv2d(x, f, pw, (sh, sw), pad, dilations=dil)), valid and k >= 1,
+           lambda: reference.conv2d(reference.depthwise_conv2d(x, f, *args()), pw))
+    if valid:  # the gradients at the same (valid) geometry, and with a dout of the wrong shape
+        P, Q, _ = geom
+        g = array(data, (n, P, Q, c * m), "float32")
+        dx, df = reference.depthwise_conv2d_grads(x, f, g, *args())
+        expect(outcome(lambda: nn.depthwise_conv2d_backprop_input(x.shape, f, g, (sh, sw), pad, dilations=dil)),
+               True, lambda: dx)
+        expect(outcome(lambda: nn.depthwise_conv2d_backprop_filter(x, f.shape, g, (sh, sw), pad, dilations=dil)),
+               True, lambda: df)
+        bad = array(data, (n, P, Q + 1, c * m), "float32")
+        expect(outcome(lambda: nn.depthwise_conv2d_backprop_input(x.shape, f, bad, (sh, sw), pad)), False, None)
+        expect(outcome(lambda: nn.depthwise_conv2d_backprop_filter(x, f.shape, bad, (sh, sw), pad)), False, None)
 
 
 def pool_geometry(H, W, R, S, sh, sw, padding):
@@ -206,6 +240,80 @@ def test_elementwise_activations(data, shape, dtype, op, mismatch):
                lambda: ref_bwd(np.asarray(g, np.float64), np.asarray(y, np.float64)))
 
 
+# activations whose backward takes the forward's input: (op, its gradient, float64 op, derivative)
+INPUT_ACTS = {
+    "elu": (nn.elu, nn.elu_grad, ref_act.elu, ref_act.elu_d),
+    "selu": (nn.selu, nn.selu_grad, ref_act.selu, ref_act.selu_d),
+    "gelu": (nn.gelu, nn.gelu_grad, ref_act.gelu, ref_act.gelu_d),
+    "silu": (nn.silu, nn.silu_grad, ref_act.silu, ref_act.silu_d),
+    "swish": (nn.swish, nn.silu_grad, ref_act.silu, ref_act.silu_d),
+    "leaky_relu": (nn.leaky_relu, nn.leaky_relu_grad, lambda x: ref_act.relu_general(x, 0.2),
+                   lambda x: ref_act.relu_general_d(x, 0.2)),
+    "relu6": (nn.relu6, nn.relu6_grad, lambda x: ref_act.relu_general(x, max_value=6.0),
+              lambda x: ref_act.relu_general_d(x, max_value=6.0)),
+    "softplus": (nn.softplus, nn.softplus_grad, ref_act.softplus, ref_act.softplus_d),
+    "softsign": (nn.softsign, nn.softsign_grad, ref_act.softsign, ref_act.softsign_d),
+}
+
+
+@FUZZ
+@given(data=st.data(), shape=st.lists(SIZE, min_size=0, max_size=4), dtype=DTYPES,
+       op=st.sampled_from(sorted(INPUT_ACTS)), mismatch=st.booleans())
+def test_input_based_activations(data, shape, dtype, op, mismatch):
+    fwd, bwd, ref, deriv = INPUT_ACTS[op]
+    x = array(data, tuple(shape), dtype, scale=3.0)
+    expect(outcome(lambda: fwd(x)), dtype in OK_DTYPES, lambda: ref(np.asarray(x, np.float64)))
+    if dtype in OK_DTYPES:
+        g = array(data, tuple(shape) + ((1,) if mismatch else ()), "float32")
+        x64 = np.asarray(x, np.float64)
+        expect(outcome(lambda: bwd(g, x)), not mismatch, lambda: np.asarray(g, np.float64) * deriv(x64))
+
+
+@FUZZ
+@given(data=st.data(), shape=st.lists(SIZE, min_size=0, max_size=3), dtype=DTYPES,
+       axes=st.lists(st.integers(-4, 3), min_size=1, max_size=3), keepdims=st.booleans(),
+       rate=st.sampled_from([0.0, 0.5, 0.9, 1.0, -0.1]), stat_shift=st.sampled_from([0, 0, 0, 1]))
+def test_log_softmax_moments_batch_normalization_dropout(data, shape, dtype, axes, keepdims, rate, stat_shift):
+    shape = tuple(shape)
+    x = array(data, shape, dtype, scale=5.0)
+    ok = dtype in OK_DTYPES
+    nd = len(shape)
+    axis = axes[0]
+    axis_ok = nd >= 1 and -nd <= axis < nd
+    ls = outcome(lambda: nn.log_softmax(x, axis=axis))
+    expect(ls, ok and axis_ok, lambda: np.moveaxis(ref_act.log_softmax(np.moveaxis(np.asarray(x, np.float64), axis, -1)),
+                                                   -1, axis) if x.size else np.zeros(shape))
+    if ok and axis_ok:
+        g = array(data, shape, "float32")
+        g64 = np.moveaxis(np.asarray(g, np.float64), axis, -1)
+        expect(outcome(lambda: nn.log_softmax_grad(g, ls, axis=axis)), True,
+               lambda: np.moveaxis(ref_act.log_softmax_grad(g64, np.moveaxis(np.asarray(x, np.float64), axis, -1)),
+                                   -1, axis) if x.size else np.zeros(shape))
+    axes_ok = nd >= 1 and all(-nd <= a < nd for a in axes) and len({a % max(nd, 1) for a in axes}) == len(axes)
+    mv = outcome(lambda: nn.moments(x, axes, keepdims=keepdims))
+    red = tuple(sorted({a % max(nd, 1) for a in axes}))
+    nonempty = axes_ok and all(shape[a] > 0 for a in red)
+    if ok and axes_ok and nonempty:
+        x64 = np.asarray(x, np.float64)
+        expect(mv[0], True, lambda: x64.mean(red, keepdims=keepdims))
+        expect(mv[1], True, lambda: x64.var(red, keepdims=keepdims))
+    elif not (ok and axes_ok):
+        assert isinstance(mv, Exception)
+    if ok and nd >= 1:
+        C = shape[-1]
+        m = array(data, (C + stat_shift,), "float32")
+        v = np.abs(array(data, (C,), "float32")) + 0.5
+        bn = outcome(lambda: nn.batch_normalization(x, m, v, None, v, 1e-3))
+        expect(bn, stat_shift == 0, lambda: (np.asarray(x, np.float64) - m) / np.sqrt(v + 1e-3) * v)
+    d = outcome(lambda: nn.dropout(x, rate, seed=1))
+    if not ok or not 0 <= rate < 1:
+        assert isinstance(d, Exception)
+    else:
+        x64 = np.asarray(x, np.float64)
+        kept = np.asarray(d) != 0
+        reference.assert_close(np.asarray(d)[kept], x64[kept] / (1 - rate), 1e-6, 1e-6)
+
+
 @FUZZ
 @given(data=st.data(), shape=st.lists(SIZE, min_size=0, max_size=3), dtype=DTYPES, axis=st.sampled_from([-1, -1, 0]),
        bias_len=st.integers(-1, 1), label_shift=st.sampled_from([0, 0, 0, 1, -1]))
@@ -214,7 +322,8 @@ def test_softmax_bias_add_and_cross_entropy(data, shape, dtype, axis, bias_len, 
     z = array(data, shape, dtype, scale=5.0)
     ok = dtype in OK_DTYPES and len(shape) >= 1
     y = outcome(lambda: nn.softmax(z, axis=axis))
-    expect(y, ok and axis in (-1, len(shape) - 1), lambda: reference.softmax(z) if z.size else np.zeros(shape))
+    expect(y, ok and -len(shape) <= axis < len(shape),   # any axis: moved last, softmax, moved back
+           lambda: np.moveaxis(reference.softmax(np.moveaxis(z, axis, -1)), -1, axis) if z.size else np.zeros(shape))
     if ok and axis == -1:
         g = array(data, shape, "float32")
         y64, g64 = np.asarray(y, np.float64), np.asarray(g, np.float64)

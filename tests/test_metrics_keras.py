@@ -738,7 +738,7 @@ ERRORS = [
      r"`dtype` must be a floating-point dtype such as 'float32'. Received: dtype='int32'"),
     (lambda: metrics.get("top5"), ValueError,
      r"Unknown metric: 'top5'. Valid values are: 'accuracy', 'acc', .*'top_k_categorical_accuracy'"),
-    (lambda: metrics.get(5), TypeError, r"`metrics` must hold strings \('accuracy', .*Received: 5"),
+    (lambda: metrics.get(5), TypeError, r"`metrics` must be a string \('accuracy', .*Received: metrics=5"),
     (lambda: metrics.deserialize({"class_name": "Top5"}), ValueError,
      r"Unknown metric class 'Top5': pass it in `custom_objects`"),
     (lambda: metrics.MeanMetricWrapper()([1], [1]), TypeError,

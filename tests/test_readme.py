@@ -47,6 +47,7 @@ NOT_RUN_BY_A_TEST = {
     "python -m pytest tests": "the test command with an editable install",
     "pip install -r bench/requirements.txt": "installs PyTorch and TensorFlow (GBs); optional",
     'pip install ".[plot]"': "installs matplotlib, which the [test] extra already has",
+    'pip install ".[keras]"': "installs h5py, which the [test] extra already has",
 }
 
 

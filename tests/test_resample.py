@@ -1,6 +1,7 @@
 """csrc/resample.c: resize (bilinear, nearest) and the projective sampler, forward and backward.
 
-- the C kernels vs their _ref loop nests (bitwise, thread counts 1 and 2) and vs the float64
+- the C kernels vs their _ref loop nests (bitwise, thread counts 1 and 2, every ISA this CPU
+  has: the `isa` fixture) and vs the float64
   NumPy references of tests/ref_resample.py (the references' backward checked to be their
   forward's adjoint: <f(x), g> = <x, f^T(g)>, which for a linear map is the derivative check);
 - vs real Keras 3.15.1 / TensorFlow 2.21 for fixed inputs (tests/fixtures/resample_keras.npz,
@@ -77,17 +78,19 @@ def check_resize(N, H, W, C, P, Q, method, seed):
 @example(N=1, H=8, W=8, C=17, P=1, Q=1, method="bilinear", seed=3)      # everything to one pixel
 @example(N=1, H=4, W=6, C=1, P=2, Q=3, method="nearest", seed=4)        # exact halving (ties)
 @example(N=1, H=3, W=9, C=4, P=12, Q=2, method="nearest", seed=5)
-def test_resize_vs_ref_and_float64(N, H, W, C, P, Q, method, seed):
+def test_resize_vs_ref_and_float64(isa, N, H, W, C, P, Q, method, seed):
     check_resize(N, H, W, C, P, Q, method, seed)
 
 
-def test_resize_threads_bitwise(threads):
+def test_resize_threads_bitwise(isa, threads):
     x, g = images((3, 40, 37, 19), 0), images((3, 61, 29, 19), 1)
     out = []
     for n in (1, 2):
         pyconv.set_num_threads(n)
         out.append([_kernels.resize(x, 61, 29, m) for m in ("bilinear", "nearest")] +
-                   [_kernels.resize_grad(g, 40, 37, m) for m in ("bilinear", "nearest")])
+                   [_kernels.resize_grad(g, 40, 37, m) for m in ("bilinear", "nearest")] +
+                   # one image: 1 thread scatters per image, 2 gather per input row
+                   [_kernels.resize_grad(g[:1], 40, 37, "bilinear")])
     for a, b in zip(*out):
         np.testing.assert_array_equal(a, b)
     check_resize(3, 40, 37, 19, 61, 29, "bilinear", 7)   # above the threading threshold
@@ -132,7 +135,7 @@ def check_affine(N, H, W, C, interp, mode, seed, projective, shared=False):
 @example(N=2, H=1, W=5, C=2, interp="bilinear", mode="wrap", seed=1, projective=True, shared=False)
 @example(N=2, H=6, W=1, C=3, interp="nearest", mode="reflect", seed=2, projective=False, shared=True)
 @example(N=1, H=5, W=7, C=17, interp="bilinear", mode="constant", seed=3, projective=True, shared=False)
-def test_affine_vs_ref_and_float64(N, H, W, C, interp, mode, seed, projective, shared):
+def test_affine_vs_ref_and_float64(isa, N, H, W, C, interp, mode, seed, projective, shared):
     check_affine(N, H, W, C, interp, mode, seed, projective, shared)
 
 
@@ -150,9 +153,17 @@ def test_affine_identity_far_points_and_k_zero():
         np.testing.assert_array_equal(y[0, :, 1], 2.5)
         np.testing.assert_array_equal(y, _kernels.affine_sample(x, t, "bilinear", mode, 2.5, ref=True))
         assert np.isfinite(y).all()
+    # coordinates in [2^23, 2^24) (every float an integer there; beyond 2^24 TF's y_floor + 1
+    # rounds back to y_floor and both weights vanish, which a float64 reference cannot mimic),
+    # and at -0.5 / +0.5 steps, every mode
+    t = np.array([[1, 0, -1.2e7, 0, 1, 1.5e7, 0, 0], [-1, 0, -0.5, 0, 1, 0.5, 0, 0]], np.float32)
+    for mode in MODES:
+        for interp in ("bilinear", "nearest"):
+            close(_kernels.affine_sample(x, t, interp, mode, 2.5), ref.affine_sample(x, t, interp, mode, 2.5),
+                  2e-5, f"far {interp} {mode}")
 
 
-def test_affine_threads_bitwise(threads):
+def test_affine_threads_bitwise(isa, threads):
     x, g = images((4, 33, 31, 8), 0), images((4, 33, 31, 8), 1)
     t = random_transforms(4, 33, 31, 2, projective=True)
     out = []
@@ -171,7 +182,7 @@ def _fixture_keys(prefix):
     return [k for k in FIX.files if k.startswith(prefix)]
 
 
-def test_resizing_and_upsampling_bitwise_keras():
+def test_resizing_and_upsampling_bitwise_keras(isa):
     x = FIX["x"]
     keys = _fixture_keys("resize_bilinear") + _fixture_keys("resize_nearest")
     assert len(keys) == 12
@@ -190,12 +201,24 @@ def test_resizing_and_upsampling_bitwise_keras():
         np.testing.assert_array_equal(layers.CenterCrop(P, Q)(x), FIX[k], err_msg=k)
 
 
+def test_nearest_rounds_halves_away_from_zero_as_keras(isa):
+    x, t = FIX["x"], FIX["half_t"]
+    for mode in MODES:
+        y = _kernels.affine_sample(x, t, "nearest", mode, 0.5)
+        np.testing.assert_array_equal(y, FIX[f"half_{mode}"], err_msg=mode)
+        np.testing.assert_array_equal(y, ref.affine_sample(x, t, "nearest", mode, 0.5), err_msg=mode)
+    # column q reads q + 0.5 -> q + 1 (half to even would read 0, 2, 2, 4, ...); row p reads
+    # p - 1.5 -> p - 1 (0.5 -> 1, 1.5 -> 2, 2.5 -> 3)
+    y = _kernels.affine_sample(x, t, "nearest", "constant", 0.5)
+    np.testing.assert_array_equal(y[0, 2:, :6], x[0, 1:4, 1:7])
+
+
 def test_resize_gradient_matches_tensorflow():
     dx = _kernels.resize_grad(FIX["resize_grad_g"], 5, 7, "bilinear")
     close(dx, FIX["resize_grad_9_4"], 2e-6, "ResizeBilinearGrad")
 
 
-def test_affine_transform_bitwise_keras():
+def test_affine_transform_bitwise_keras(isa):
     x, t = FIX["x"], FIX["affine_t"]
     for interp in ("bilinear", "nearest"):
         for mode in MODES:
@@ -251,3 +274,10 @@ def test_kernel_argument_errors():
         _kernels.resize(np.ones((1, 0, 3, 2), np.float32), 2, 2)
     with pytest.raises(ValueError, match=r"`interpolation` must be one of 'nearest', 'bilinear'\. Received: interpolation='bicubic'"):
         layers.UpSampling2D(interpolation="bicubic")
+
+
+def test_bench_rows_run():
+    pytest.importorskip("torch")
+    from bench import resample
+    rows = resample.upsampling_rows([(2, 4, 4, 8)], 1) + resample.sampler_rows(2, 8, 3, 1)
+    assert len(rows) == 2 and "speed vs PyTorch" in rows[0] and "Mpixel/s" in rows[1]

@@ -503,13 +503,13 @@ def test_every_header_field_mutated_gives_only_documented_errors(tmp_path):
                            layers.Flatten(), layers.Dense(3, activation="softmax")])
     m.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     m.fit(np.random.default_rng(0).random((8, 6, 6, 1)), np.arange(8) % 3, verbose=0)
-    good = tmp_path / "good.keras"
+    good = tmp_path / "good.pcv"
     m.save(good)
     members = _archive(good)
     header = _header_of(members)
     paths = list(_paths(header))
     assert len(paths) > 60
-    target, n = tmp_path / "bad.keras", 0
+    target, n = tmp_path / "bad.pcv", 0
     for path in paths:
         for value in ("x", None, [], {}, -1, 2**40, _DELETE):
             if value is _DELETE and not path:
@@ -534,11 +534,11 @@ def _small_like(m):
 def test_random_bytes_of_the_archive_give_only_documented_errors(tmp_path):
     m = _small_seq()
     m.fit(np.random.default_rng(0).random((8, 4)), np.arange(8) % 3, verbose=0)
-    good = tmp_path / "good.keras"
+    good = tmp_path / "good.pcv"
     m.save(good)
     data = good.read_bytes()
     rng = random.Random(0)
-    target = tmp_path / "bad.keras"
+    target = tmp_path / "bad.pcv"
     for trial in range(300):
         b = bytearray(data)
         for _ in range(rng.choice([1, 1, 2, 8])):
@@ -639,27 +639,27 @@ def test_saved_files_get_the_umask_mode_links_are_written_through(tmp_path):
     m = _small_seq()
     old = os.umask(0o022)
     try:
-        p = tmp_path / "m.keras"
+        p = tmp_path / "m.pcv"
         m.save(p)
         assert stat.S_IMODE(p.stat().st_mode) == 0o644
         os.chmod(p, 0o640)
         m.save(p)
         assert stat.S_IMODE(p.stat().st_mode) == 0o640     # an existing file keeps its mode
-        real = tmp_path / "real.keras"
+        real = tmp_path / "real.pcv"
         m.save(real)
-        link = tmp_path / "link.keras"
+        link = tmp_path / "link.pcv"
         link.symlink_to(real)
         m.save_weights(link)
         assert link.is_symlink()
         m.load_weights(real)   # the weights went to the link's target
-        dangling = tmp_path / "dangling.keras"
+        dangling = tmp_path / "dangling.pcv"
         dangling.symlink_to(tmp_path / "nowhere")
         with pytest.raises(FileExistsError, match=r"exists and overwrite=False"):
             m.save(dangling, overwrite=False)
-        long = tmp_path / ("x" * 249 + ".keras")   # 255 characters, the most a name may have
+        long = tmp_path / ("x" * 249 + ".pcv")   # 255 characters, the most a name may have
         m.save(long)
         assert models.load_model(long).count_params() == m.count_params()
-        assert sorted(os.listdir(tmp_path)) == sorted(["m.keras", "real.keras", "link.keras", "dangling.keras",
+        assert sorted(os.listdir(tmp_path)) == sorted(["m.pcv", "real.pcv", "link.pcv", "dangling.pcv",
                                                        long.name])
     finally:
         os.umask(old)
@@ -756,7 +756,7 @@ def test_arbitrary_exceptions_at_random_points_of_fit_save_and_load(tmp_path, mo
     m = _small_seq()
     x, y = np.random.default_rng(0).random((64, 4)), np.arange(64) % 3
     m.fit(x, y, batch_size=16, verbose=0, shuffle=False)
-    path = tmp_path / "m.keras"
+    path = tmp_path / "m.pcv"
     m.save(path)
     saved = path.read_bytes()
     names = [n for n in ("dense_fwd", "dense_bwd", "adam_step_list", "softmax_xent", "relu_bwd")]
@@ -799,7 +799,7 @@ def test_arbitrary_exceptions_at_random_points_of_fit_save_and_load(tmp_path, mo
     with pytest.raises((RuntimeError, MemoryError, KeyboardInterrupt, SystemExit, _Preempted)):
         m.save(path)
     monkeypatch.setattr(np, "savez", real_savez)
-    assert path.read_bytes() == saved and os.listdir(tmp_path) == ["m.keras"]
+    assert path.read_bytes() == saved and os.listdir(tmp_path) == ["m.pcv"]
 
 
 @pytest.mark.parametrize("trial", range(50))

@@ -57,14 +57,14 @@ def test_round_trip_and_training_continues_identically(tmp_path, opt):
 
 def test_file_is_an_npz_without_pickles(tmp_path):
     m = cnn()
-    path = tmp_path / "m.keras"
+    path = tmp_path / "m.pcv"
     m.save(path)
     with np.load(path, allow_pickle=False) as z:
         header = json.loads(bytes(z["header"]).decode())
         assert header["format"] == "pyconv" and header["format_version"] == 1 and header["kind"] == "model"
         assert [w["shape"] for w in header["weights"]] == [[3, 3, 1, 4], [4], [16, 3], [3]]
         assert all(z[k].dtype == np.float32 for k in z.files if k != "header")
-    assert sorted(os.listdir(tmp_path)) == ["m.keras"]  # no temporary file left
+    assert sorted(os.listdir(tmp_path)) == ["m.pcv"]  # no temporary file left
 
 
 def test_save_weights_and_load_weights(tmp_path):

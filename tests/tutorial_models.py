@@ -15,3 +15,12 @@ def tutorial_cnn():
     model.add(layers.Dense(64, activation='relu'))
     model.add(layers.Dense(10, activation='softmax'))
     return model
+
+
+def tutorial_dnn():
+    """Flatten -> Dense(128, relu) -> Dense(10, softmax), input (28, 28): the tutorial's DNN."""
+    model = models.Sequential()
+    model.add(layers.Flatten(input_shape=(28, 28)))
+    model.add(layers.Dense(128, activation='relu'))
+    model.add(layers.Dense(10, activation='softmax'))
+    return model

@@ -5,9 +5,10 @@
 """
 from .base import Layer
 from .convolutional import Conv2D, Convolution2D
+from .depthwise import DepthwiseConv2D, SeparableConv2D, SeparableConvolution2D
+from .activations import ELU, LeakyReLU, PReLU, ReLU, Softmax
 from .convolutional_transpose import Conv2DTranspose, Convolution2DTranspose
-from .core import (Activation, Dense, Dropout, Flatten, Input, InputLayer, Lambda, OpLayer, ReLU,
-                   Reshape, Softmax)
+from .core import Activation, Dense, Dropout, Flatten, Input, InputLayer, Lambda, OpLayer, Reshape
 from .merging import (Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract, add, average,
                       concatenate, maximum, minimum, multiply, subtract)
 from .normalization import BatchNormalization
@@ -21,23 +22,26 @@ from .pooling import (AveragePooling2D, AvgPool2D, GlobalAveragePooling2D, Globa
 __all__ = ["Layer", "Input", "InputLayer", "Conv2D", "Convolution2D", "MaxPooling2D", "MaxPool2D",
            "AveragePooling2D", "AvgPool2D", "GlobalAveragePooling2D", "GlobalAvgPool2D",
            "GlobalMaxPooling2D", "GlobalMaxPool2D", "Flatten", "Dense", "Dropout", "Activation",
-           "ReLU", "Softmax", "Reshape", "Lambda",
+           "ReLU", "LeakyReLU", "ELU", "PReLU", "Softmax", "Reshape", "Lambda",
            "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate",
            "add", "subtract", "multiply", "average", "maximum", "minimum", "concatenate",
            "ZeroPadding2D", "Cropping2D", "UpSampling2D", "Rescaling", "BatchNormalization",
            "Conv2DTranspose", "Convolution2DTranspose",
            "Resizing", "CenterCrop", "Normalization", "RandomFlip", "RandomRotation",
-           "RandomTranslation", "RandomZoom", "RandomContrast", "RandomCrop"]
+           "RandomTranslation", "RandomZoom", "RandomContrast", "RandomCrop",
+           "DepthwiseConv2D", "SeparableConv2D", "SeparableConvolution2D"]
 
 # class name -> class, for rebuilding a saved model (only these classes can be loaded)
 _REGISTRY = {c.__name__: c for c in (InputLayer, Conv2D, MaxPooling2D, AveragePooling2D,
                                      GlobalAveragePooling2D, GlobalMaxPooling2D, Flatten, Dense,
-                                     Dropout, Activation, ReLU, Softmax, Reshape, Lambda,
+                                     Dropout, Activation, ReLU, LeakyReLU, ELU, PReLU, Softmax,
+                                     Reshape, Lambda,
                                      Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate,
                                      OpLayer, ZeroPadding2D, Cropping2D, UpSampling2D, Rescaling,
                                      BatchNormalization, Conv2DTranspose, Resizing, CenterCrop,
                                      Normalization, RandomFlip, RandomRotation, RandomTranslation,
-                                     RandomZoom, RandomContrast, RandomCrop)}
+                                     RandomZoom, RandomContrast, RandomCrop,
+                                     DepthwiseConv2D, SeparableConv2D)}
 
 
 def deserialize(config, custom_objects=None):

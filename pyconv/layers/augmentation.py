@@ -222,7 +222,8 @@ class RandomRotation(_AffineLayer):
         return rotation_transforms(_uniform(rng, lo * 360.0, hi * 360.0, n), h, w)
 
     def get_config(self):
-        return {**super().get_config(), "factor": list(self.factor)}
+        return _keras_order(super().get_config(), {"factor": list(self.factor)},
+                            ("fill_mode", "fill_value", "interpolation", "seed"))
 
 
 class RandomTranslation(_AffineLayer):
@@ -247,8 +248,23 @@ class RandomTranslation(_AffineLayer):
         return translation_transforms(dx, dy)
 
     def get_config(self):
-        return {**super().get_config(), "height_factor": _plain(self.height_factor),
-                "width_factor": _plain(self.width_factor)}
+        return _height_width_config(self, super().get_config())
+
+
+def _keras_order(base, own, after):
+    """A config in Keras 3's key order: the base keys (name, ..., data_format), this layer's
+    `own` keys, then the keys `after` (from `base`) in that order."""
+    cfg = {k: v for k, v in base.items() if k not in after}
+    cfg.update(own)
+    cfg.update((k, base[k]) for k in after)
+    return cfg
+
+
+def _height_width_config(layer, base):
+    """RandomTranslation's and RandomZoom's config, in Keras 3's order."""
+    return _keras_order(base, {"height_factor": _plain(layer.height_factor),
+                               "width_factor": _plain(layer.width_factor)},
+                        ("fill_mode", "interpolation", "seed", "fill_value"))
 
 
 def _plain(v):
@@ -280,8 +296,7 @@ class RandomZoom(_AffineLayer):
         return zoom_transforms(zx, zy, h, w)
 
     def get_config(self):
-        return {**super().get_config(), "height_factor": _plain(self.height_factor),
-                "width_factor": _plain(self.width_factor)}
+        return _height_width_config(self, super().get_config())
 
 
 class RandomContrast(_RandomLayer):
@@ -313,7 +328,8 @@ class RandomContrast(_RandomLayer):
         return contrast_backward(ctx, dy)
 
     def get_config(self):
-        return {**super().get_config(), "factor": list(self.factor), "value_range": list(self.value_range)}
+        return _keras_order(super().get_config(), {"factor": list(self.factor),
+                                                   "value_range": list(self.value_range)}, ("seed",))
 
 
 def contrast_forward(x, c, value_range):
@@ -384,4 +400,4 @@ class RandomCrop(_RandomLayer):
         return _Crop.backward(dy, shape, top, left)
 
     def get_config(self):
-        return {**super().get_config(), "height": self.height, "width": self.width}
+        return _keras_order(super().get_config(), {"height": self.height, "width": self.width}, ("seed",))

@@ -19,13 +19,12 @@ Shapes include the batch dimension as None, like Keras: (None, 28, 28, 1).
 """
 import contextvars
 import inspect
-import re
 import threading
 import warnings
 
 import numpy as np
 
-from .. import _tape, _validate, activations, constraints, initializers, regularizers, utils
+from .. import _registry, _tape, _validate, activations, constraints, initializers, regularizers, utils
 
 __all__ = ["Layer"]
 
@@ -44,10 +43,7 @@ _pending_state = contextvars.ContextVar("pyconv_pending_state", default=None)
 weight_budget = contextvars.ContextVar("pyconv_weight_budget", default=None)
 
 
-def _snake(name):
-    name = re.sub(r"\W+", "", name)
-    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
+_snake = _registry.to_snake_case   # Keras 3's default layer names
 
 
 def _shape_str(shape):
@@ -637,7 +633,9 @@ class _ActivatedLayer(Layer):
 
     Subclasses implement `_pre(x, training, relu)` -> (z, ctx) and `_pre_bwd(ctx, dz, need_dx)`
     -> (dx, grads): the pass before the activation. With FROM_LOGITS the loss takes z directly
-    (softmax + cross-entropy), and backward skips the activation.
+    (softmax + cross-entropy), and backward skips the activation. The context keeps what the
+    activation's backward takes (`Activation.saved`): its output y (relu, sigmoid, softmax, ...)
+    or its input z (elu, gelu, ...); a fused relu keeps y, so RELU_FOLDED still applies.
     """
 
     _can_fuse_relu = False  # Conv2D and Dense: their kernels apply relu in the GEMM epilogue
@@ -646,7 +644,8 @@ class _ActivatedLayer(Layer):
     def _set_activation(self, activation):
         self.activation = activations.get(activation)
         self._linear = self.activation.name == "linear"
-        self._fused_relu = self._can_fuse_relu and self.activation.name == "relu"
+        # the plain relu only (a parametrised one, ReLU(max_value=6), is also named 'relu')
+        self._fused_relu = self._can_fuse_relu and self.activation is activations.get("relu")
 
     def _fwd(self, x, training, fuse=0):
         if fuse & FROM_LOGITS:
@@ -659,14 +658,14 @@ class _ActivatedLayer(Layer):
         if self._linear:
             return z, (c, None)
         y = self.activation.forward(z)
-        return y, (c, y)
+        return y, (c, self.activation.saved(z, y))   # its output or its input, as it needs
 
     def _bwd(self, ctx, dy, need_dx, fuse=0):
-        c, y = ctx
-        if y is not None and not fuse & (FROM_LOGITS | RELU_FOLDED):
+        c, saved = ctx
+        if saved is not None and not fuse & (FROM_LOGITS | RELU_FOLDED):
             if self._fused_relu and self._relu_in_bwd:   # relu's mask inside the layer's call
-                return self._pre_bwd(c, dy, need_dx, relu_out=y)
-            dy = self.activation.backward(dy, y)
+                return self._pre_bwd(c, dy, need_dx, relu_out=saved)
+            dy = self.activation.backward(dy, saved)
         return self._pre_bwd(c, dy, need_dx)
 
     def _pre(self, x, training, relu=False):

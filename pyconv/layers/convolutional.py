@@ -1,18 +1,10 @@
-"""Conv2D: one conv2d kernel call per pass (bias, and relu, in the kernel's epilogue)."""
-from .. import _kernels, _validate, constraints, initializers, nn, regularizers
+"""Conv2D: one conv2d kernel call per pass (bias, and relu, in the kernel's epilogue); with
+groups > 1 the grouped kernels (csrc/conv2d_grouped.c), or the depthwise ones when groups = C."""
+from .. import _geometry, _kernels, _validate, constraints, initializers, nn, regularizers
 from .base import _ActivatedLayer, _shape_str
 from .core import _extras_config
 
 __all__ = ["Conv2D", "Convolution2D"]
-
-
-def _conv_out(n, k, s, d, padding):
-    """Output length along one axis (None stays None)."""
-    if n is None:
-        return None
-    if padding == "same":
-        return -(-n // s)
-    return (n - ((k - 1) * d + 1)) // s + 1
 
 
 class Conv2D(_ActivatedLayer):
@@ -24,9 +16,11 @@ class Conv2D(_ActivatedLayer):
         strides: an int or a tuple of 2 ints (1).
         padding: 'valid' (no padding) or 'same' (output size ceil(H / stride)).
         dilation_rate: an int or a tuple of 2 ints (1); cannot be > 1 together with strides > 1.
+        groups: a positive int dividing `filters` and the input channels (1): group g's
+            filters / groups outputs see only its C / groups input channels.
         activation: an activation name or None.
         use_bias: whether to add a bias (True).
-        kernel_initializer: initializer of the (R, S, C, K) kernel ('glorot_uniform').
+        kernel_initializer: initializer of the (R, S, C / groups, K) kernel ('glorot_uniform').
         bias_initializer: initializer of the bias ('zeros').
 
     Input shape:
@@ -58,19 +52,12 @@ class Conv2D(_ActivatedLayer):
         self.bias_regularizer = regularizers.get(bias_regularizer)
         self.kernel_constraint = constraints.get(kernel_constraint)
         self.bias_constraint = constraints.get(bias_constraint)
-        if data_format not in (None, "channels_last"):
-            raise ValueError(f"`data_format` must be 'channels_last' (pyconv is NHWC). "
-                             f"Received: data_format={data_format!r}.")
-        if groups != 1:
-            raise ValueError(f"`groups` must be 1 (grouped convolution is not supported). Received: groups={groups!r}.")
+        _set_window(self, kernel_size, strides, padding, data_format, dilation_rate)
         self.filters = _validate.positive_int(filters, "filters")
-        self.kernel_size = _validate.int_pair(kernel_size, "kernel_size", allow_nhwc=False)
-        self.strides = _validate.int_pair(strides, "strides", allow_nhwc=False)
-        self.padding = _validate.one_of(padding, "padding", ("valid", "same"))
-        self.dilation_rate = _validate.int_pair(dilation_rate, "dilation_rate", allow_nhwc=False)
-        if max(self.strides) > 1 and max(self.dilation_rate) > 1:
-            raise ValueError(f"`strides > 1` is not supported together with `dilation_rate > 1`. Received: "
-                             f"strides={self.strides} and dilation_rate={self.dilation_rate}.")
+        self.groups = _validate.positive_int(groups, "groups")
+        if self.filters % self.groups:
+            raise ValueError(f"The number of filters must be evenly divisible by the number of groups. "
+                             f"Received: groups={self.groups}, filters={self.filters}.")
         self._set_activation(activation)
         self.use_bias = bool(use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer)
@@ -79,19 +66,10 @@ class Conv2D(_ActivatedLayer):
         self._geom = None
 
     def compute_output_shape(self, input_shape):
-        n, h, w, _ = input_shape
-        p = _conv_out(h, self.kernel_size[0], self.strides[0], self.dilation_rate[0], self.padding)
-        q = _conv_out(w, self.kernel_size[1], self.strides[1], self.dilation_rate[1], self.padding)
-        if (p is not None and p < 1) or (q is not None and q < 1):
-            raise ValueError(f'Layer "{self.name}" cannot take input shape {_shape_str(input_shape)}: a '
-                             f"{self.kernel_size[0]}x{self.kernel_size[1]} kernel (dilation_rate="
-                             f"{self.dilation_rate}, strides={self.strides}) with padding='valid' needs "
-                             f"inputs of at least {(self.kernel_size[0] - 1) * self.dilation_rate[0] + 1}x"
-                             f"{(self.kernel_size[1] - 1) * self.dilation_rate[1] + 1} pixels.")
-        return (n, p, q, self.filters)
+        return (input_shape[0],) + _spatial_out(self, input_shape) + (self.filters,)
 
     def _check_built_shape(self, shape):
-        c = self.kernel.shape[2]
+        c = self.kernel.shape[2] * self.groups
         if shape[-1] != c:
             raise ValueError(f'Input 0 of layer "{self.name}" is incompatible with the layer: expected '
                              f"axis -1 of input shape to have value {c}, but received input with shape "
@@ -102,7 +80,11 @@ class Conv2D(_ActivatedLayer):
         if c is None:
             raise ValueError(f'Layer "{self.name}": the channel axis of the input must be known. '
                              f"Received: input_shape={_shape_str(input_shape)}.")
-        self.kernel = self.add_weight(self.kernel_size + (c, self.filters), self.kernel_initializer, name="kernel",
+        if c % self.groups:
+            raise ValueError(f"The number of input channels must be evenly divisible by the number of groups. "
+                             f"Received groups={self.groups}, but the input has {c} channels (full input shape "
+                             f"is {_shape_str(input_shape)}).")
+        self.kernel = self.add_weight(self.kernel_size + (c // self.groups, self.filters), self.kernel_initializer, name="kernel",
                                       regularizer=self.kernel_regularizer, constraint=self.kernel_constraint)
         if self.use_bias:
             self.bias = self.add_weight((self.filters,), self.bias_initializer, name="bias",
@@ -127,12 +109,16 @@ class Conv2D(_ActivatedLayer):
         x = _validate.as_float32(x, "inputs", ndim=4)
         _, P, Q, top, left = self._geometry(x.shape)
         kernel, bias = weights or (self.kernel, self.bias)
+        if self.groups > 1:
+            return _grouped_fwd(self, x, kernel, bias, relu, P, Q, top, left), x
         return _kernels.conv2d_fwd(x, kernel, bias, relu, P, Q, self.strides,
                                    self.dilation_rate, top, left), x
 
     def _pre_bwd(self, x, dz, need_dx):
         dz = _validate.as_float32(dz, "dy", ndim=4)
         _, _, _, top, left = self._geometry(x.shape)
+        if self.groups > 1:
+            return _grouped_bwd(self, x, dz, need_dx, top, left)
         dk, db = _kernels.conv2d_bwd_filter(x, self.kernel.shape, dz, self.strides,
                                             self.dilation_rate, top, left, self.use_bias)
         grads = [dk, db] if self.use_bias else [dk]
@@ -144,7 +130,8 @@ class Conv2D(_ActivatedLayer):
     def get_config(self):
         return {**super().get_config(), "filters": self.filters, "kernel_size": list(self.kernel_size),
                 "strides": list(self.strides), "padding": self.padding,
-                "dilation_rate": list(self.dilation_rate), "activation": self.activation.name,
+                "dilation_rate": list(self.dilation_rate), "groups": self.groups,
+                "activation": self.activation.name,
                 "use_bias": self.use_bias,
                 "kernel_initializer": initializers.serialize(self.kernel_initializer),
                 "bias_initializer": initializers.serialize(self.bias_initializer),
@@ -152,3 +139,66 @@ class Conv2D(_ActivatedLayer):
 
 
 Convolution2D = Conv2D
+
+
+def _set_window(layer, kernel_size, strides, padding, data_format, dilation_rate):
+    """Check and set a convolution layer's kernel_size, strides, padding, dilation_rate."""
+    if data_format not in (None, "channels_last"):
+        raise ValueError(f"`data_format` must be 'channels_last' (pyconv is NHWC). "
+                         f"Received: data_format={data_format!r}.")
+    layer.kernel_size = _validate.int_pair(kernel_size, "kernel_size", allow_nhwc=False)
+    layer.strides = _validate.int_pair(strides, "strides", allow_nhwc=False)
+    layer.padding = _validate.one_of(padding, "padding", ("valid", "same"))
+    layer.dilation_rate = _validate.int_pair(dilation_rate, "dilation_rate", allow_nhwc=False)
+    if max(layer.strides) > 1 and max(layer.dilation_rate) > 1:
+        raise ValueError(f"`strides > 1` is not supported together with `dilation_rate > 1`. Received: "
+                         f"strides={layer.strides} and dilation_rate={layer.dilation_rate}.")
+
+
+def _window_config(layer):
+    """The config keys _set_window reads."""
+    return {"kernel_size": list(layer.kernel_size), "strides": list(layer.strides),
+            "padding": layer.padding, "dilation_rate": list(layer.dilation_rate)}
+
+
+def _spatial_out(layer, input_shape):
+    """(P, Q) of a convolution layer (Conv2D, DepthwiseConv2D, SeparableConv2D) for an input
+    shape, None where unknown; a ValueError when the kernel does not fit a 'valid' input."""
+    p = _geometry.out_length(input_shape[1], layer.kernel_size[0], layer.strides[0], layer.dilation_rate[0],
+                  layer.padding)
+    q = _geometry.out_length(input_shape[2], layer.kernel_size[1], layer.strides[1], layer.dilation_rate[1],
+                  layer.padding)
+    if (p is not None and p < 1) or (q is not None and q < 1):
+        raise ValueError(f'Layer "{layer.name}" cannot take input shape {_shape_str(input_shape)}: a '
+                         f"{layer.kernel_size[0]}x{layer.kernel_size[1]} kernel (dilation_rate="
+                         f"{layer.dilation_rate}, strides={layer.strides}) with padding='valid' needs "
+                         f"inputs of at least {_geometry.extent(layer.kernel_size[0], layer.dilation_rate[0])}x"
+                         f"{_geometry.extent(layer.kernel_size[1], layer.dilation_rate[1])} pixels.")
+    return p, q
+
+
+def _grouped_filter(kernel, groups):
+    """(kernel, groups argument) for the grouped kernels: with one input channel per group
+    (groups = C) the (R, S, 1, K) kernel is the depthwise kernels' (R, S, C, K / C) filter -- the
+    same memory -- and groups=0 selects them (csrc/depthwise.c); else csrc/conv2d_grouped.c."""
+    R, S, cg, K = kernel.shape
+    if cg == 1:
+        return kernel.reshape(R, S, groups, K // groups), 0
+    return kernel, groups
+
+
+def _grouped_fwd(layer, x, kernel, bias, relu, P, Q, top, left):
+    w, g = _grouped_filter(kernel, layer.groups)
+    return _kernels.depthwise_fwd(x, w, bias, relu, P, Q, layer.strides, layer.dilation_rate,
+                                  top, left, g)
+
+
+def _grouped_bwd(layer, x, dz, need_dx, top, left):
+    w, g = _grouped_filter(layer.kernel, layer.groups)
+    dk, db = _kernels.depthwise_bwd_filter(x, w.shape, dz, layer.strides, layer.dilation_rate, top,
+                                           left, layer.use_bias, g)
+    grads = [dk.reshape(layer.kernel.shape), db] if layer.use_bias else [dk.reshape(layer.kernel.shape)]
+    if not need_dx:
+        return None, grads
+    return _kernels.depthwise_bwd_input(x.shape, w, dz, layer.strides, layer.dilation_rate, top,
+                                        left, g), grads

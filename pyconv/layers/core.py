@@ -1,22 +1,23 @@
-"""Core layers: InputLayer/Input, Dense, Flatten, Reshape, Dropout, Activation, ReLU, Softmax, Lambda."""
+"""Core layers: InputLayer/Input, Dense, Flatten, Reshape, Dropout, Activation, Lambda.
+(ReLU, LeakyReLU, ELU, PReLU and Softmax are in layers/activations.py.)"""
 import math
 
 import numpy as np
 
-from .. import _kernels, _validate, constraints, initializers, regularizers, utils
+from .. import _kernels, _nn_norm, _validate, constraints, initializers, regularizers, utils
 from .base import Layer, _ActivatedLayer, _shape_str
 
-__all__ = ["InputLayer", "Input", "Dense", "Flatten", "Reshape", "Dropout", "Activation", "ReLU",
-           "Softmax", "Lambda"]
+__all__ = ["InputLayer", "Input", "Dense", "Flatten", "Reshape", "Dropout", "Activation", "Lambda"]
 
 
-def _extras_config(layer):
-    """Keras' config keys for a layer's regularizers and constraints (those that are set)."""
+def _extras_config(layer, weights=("kernel", "bias")):
+    """Keras' config keys for a layer's regularizers and constraints (those that are set):
+    `<weight>_regularizer` and `<weight>_constraint` for each name in `weights`."""
     cfg = {}
-    for k in ("kernel_regularizer", "bias_regularizer"):
+    for k in [w + "_regularizer" for w in weights]:
         if getattr(layer, k) is not None:
             cfg[k] = regularizers.serialize(getattr(layer, k))
-    for k in ("kernel_constraint", "bias_constraint"):
+    for k in [w + "_constraint" for w in weights]:
         if getattr(layer, k) is not None:
             cfg[k] = constraints.serialize(getattr(layer, k))
     return cfg
@@ -252,7 +253,7 @@ class Dropout(Layer):
         noise_shape: optional shape of the mask, broadcast to the input (None: the input's).
         seed: optional int for a private generator (default: pyconv's generator).
 
-    The mask is drawn with NumPy (there is no dropout kernel in pyconv.nn).
+    The mask is drawn with NumPy (pyconv.nn.dropout's `dropout_mask`; there is no dropout kernel).
     """
 
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
@@ -269,11 +270,7 @@ class Dropout(Layer):
     def _fwd(self, x, training, fuse=0):
         if not training or self.rate == 0:
             return x, None
-        g = self._gen or utils.get_rng()
-        shape = x.shape if self.noise_shape is None else tuple(
-            x.shape[i] if d is None else d for i, d in enumerate(self.noise_shape))
-        mask = (g.random(shape, dtype=np.float32) >= np.float32(self.rate)).astype(np.float32)
-        mask *= np.float32(1.0 / (1.0 - self.rate))
+        mask = _nn_norm.dropout_mask(self._gen or utils.get_rng(), x.shape, self.rate, self.noise_shape)
         return x * mask, mask
 
     def _bwd(self, mask, dy, need_dx, fuse=0):
@@ -288,7 +285,15 @@ class Dropout(Layer):
 
 
 class Activation(_ActivatedLayer):
-    """Applies an activation ('relu', 'sigmoid', 'tanh', 'softmax', 'linear')."""
+    """Applies an activation by name ('relu', 'elu', 'gelu', 'swish', ..., see
+    pyconv.activations.get) or an Activation object.
+
+    Example:
+        >>> import numpy as np
+        >>> from pyconv import layers
+        >>> layers.Activation("relu6")(np.array([[-1.0, 3.0, 9.0]]))
+        array([[0., 3., 6.]], dtype=float32)
+    """
 
     def __init__(self, activation, **kwargs):
         super().__init__(**kwargs)
@@ -299,38 +304,6 @@ class Activation(_ActivatedLayer):
 
     def get_config(self):
         return {**super().get_config(), "activation": self.activation.name}
-
-
-class ReLU(Activation):
-    """max(x, 0). Keras' `max_value`, `negative_slope` and `threshold` are supported only at
-    their defaults (there is no kernel for the other variants)."""
-
-    def __init__(self, max_value=None, negative_slope=0.0, threshold=0.0, **kwargs):
-        if max_value is not None or negative_slope != 0 or threshold != 0:
-            raise ValueError("ReLU supports only max_value=None, negative_slope=0 and threshold=0. "
-                             f"Received: max_value={max_value!r}, negative_slope={negative_slope!r}, "
-                             f"threshold={threshold!r}.")
-        super().__init__("relu", **kwargs)
-
-    def get_config(self):
-        cfg = super().get_config()
-        del cfg["activation"]
-        return cfg
-
-
-class Softmax(Activation):
-    """Softmax over the last axis."""
-
-    def __init__(self, axis=-1, **kwargs):
-        if axis != -1:
-            raise ValueError(f"Softmax supports only axis=-1 (pyconv.nn.softmax_grad is over the last axis). "
-                             f"Received: axis={axis!r}.")
-        super().__init__("softmax", **kwargs)
-
-    def get_config(self):
-        cfg = super().get_config()
-        del cfg["activation"]
-        return cfg
 
 
 class Lambda(Layer):

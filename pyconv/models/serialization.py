@@ -276,22 +276,67 @@ def _de_nest(spec, fn):
     return fn(spec)
 
 
+def _suffix(filepath):
+    """'.keras', '.h5' (also .hdf5 and .weights.h5) or None: which format a file name asks for."""
+    name = os.fspath(_validate_path(filepath)).lower()
+    if name.endswith(".keras"):
+        return ".keras"
+    if name.endswith((".h5", ".hdf5")):
+        return ".h5"
+    return None
+
+
+def _validate_path(filepath):
+    from .. import _validate
+    return _validate.filepath(filepath)
+
+
 def save_model(model, filepath, overwrite=True):
+    """`.keras`: Keras 3's archive (keras_format.py); `.h5`/`.hdf5`: Keras's legacy HDF5 file
+    (legacy_h5.py); any other name: pyconv's own archive (pyconv/_saving.py)."""
+    suffix = _suffix(filepath)
     _check_overwrite(filepath, overwrite)
     if not model.built:
         raise ValueError(f'Model "{model.name}" is not built yet: nothing to save. Call it on data or '
                          f"give the first layer an input_shape.")
+    if suffix == ".keras":
+        from . import keras_format
+        keras_format.save_keras(model, filepath)
+        return
+    if suffix == ".h5":
+        from . import legacy_h5
+        legacy_h5.save_model(model, filepath)
+        return
     header, opt_vars = _header(model, "model", True)
     _saving.save(filepath, header, model.weights, opt_vars)
 
 
 def save_weights(model, filepath, overwrite=True):
+    """`.weights.h5` (any `.h5`): Keras 3's weights file; `.keras`: refused, as Keras 3 does;
+    any other name: pyconv's own archive."""
+    suffix = _suffix(filepath)
+    if suffix == ".keras":
+        raise ValueError(f"The filename must end in `.weights.h5`. Received: filepath={os.fspath(filepath)} "
+                         f"(save_weights writes Keras's weights file; model.save writes a '.keras' archive).")
     _check_overwrite(filepath, overwrite)
+    if suffix == ".h5":
+        if not model.built:
+            raise ValueError(f'Model "{model.name}" is not built yet: it has no weights to save.')
+        from . import keras_format
+        keras_format.save_weights_h5(model, filepath)
+        return
     header, _ = _header(model, "weights", False)
     _saving.save(filepath, header, model.weights)
 
 
 def load_weights(model, filepath):
+    """From pyconv's archive, a `.keras` archive, a Keras 3 `.weights.h5` or a legacy HDF5 file
+    (told apart by their content, not their name)."""
+    from . import keras_format
+    path = _validate_path(filepath)
+    if keras_format.is_hdf5(path) or keras_format.is_keras_archive(path):
+        keras_format.load_keras_weights(model, path)
+        return
     header, weights, _ = _saving.load(filepath)
     _load_weights_checked(model, filepath, header, weights)
 
@@ -351,9 +396,30 @@ def _rebuild(filepath, header, make):
         base.weight_budget.reset(token)
 
 
+def _compile_from_header(model, filepath, cc, custom_objects):
+    """Compile `model` as the file's compile configuration says; returns the optimizer."""
+    try:
+        opt = optimizers.deserialize(cc["optimizer"], custom_objects)
+        loss = _de_nest(cc["loss"], lambda d: d if isinstance(d, str) else losses.deserialize(d, custom_objects))
+        mets = _de_nest(cc.get("metrics"), lambda m: m if isinstance(m, str)
+                        else metrics_module.deserialize(m, custom_objects))
+        wmets = _de_nest(cc.get("weighted_metrics"), lambda m: m if isinstance(m, str)
+                         else metrics_module.deserialize(m, custom_objects))
+        model.compile(optimizer=opt, loss=loss, loss_weights=cc.get("loss_weights"), metrics=mets,
+                      weighted_metrics=wmets)
+        model._state()
+    except MemoryError:
+        raise
+    except Exception as e:   # a hostile compile configuration: one documented error
+        raise ValueError(f"Cannot load '{filepath}': the compile configuration is inconsistent "
+                         f"({type(e).__name__}: {e}).") from None
+    return opt
+
+
 def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
-    """A model saved by `model.save`: architecture, weights, compile configuration and
-    optimizer state (training continues exactly where it stopped).
+    """A model saved by `model.save` (pyconv's archive or Keras 3's `.keras`, told apart by their
+    content) or by Keras 2's `model.save("m.h5")`: architecture, weights, compile
+    configuration and optimizer state (training continues exactly where it stopped).
 
     Args:
         filepath: the file.
@@ -361,13 +427,22 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
             function (keyed by the layer's name), custom layer, model, loss, metric or
             optimizer classes (keyed by class name).
         compile: whether to compile the model as it was saved.
-        safe_mode: accepted for Keras compatibility; pyconv never executes code from a file.
+        safe_mode: as Keras 3: a Lambda whose function a Keras file holds as bytecode is refused
+            unless safe_mode=False; pyconv never executes code from a file, so the function
+            must also come through custom_objects.
 
     Raises:
         FileNotFoundError: no such file.
         ValueError: a truncated, corrupted, newer-version or inconsistent file, or a Lambda
             layer or custom class missing from custom_objects.
     """
+    from . import keras_format
+    path = _validate_path(filepath)
+    if keras_format.is_keras_archive(path):
+        return keras_format.load_keras(path, custom_objects, compile, safe_mode)
+    if keras_format.is_hdf5(path):
+        from . import legacy_h5
+        return legacy_h5.load_model(path, custom_objects, compile, safe_mode)
     header, weights, opt_vars = _saving.load(filepath)
     if header.get("kind") != "model":
         raise ValueError(f"Cannot load '{filepath}' as a model: it holds weights only (saved by "
@@ -382,21 +457,7 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
     _load_weights_checked(model, filepath, header, weights)
     cc = header.get("compile")
     if compile and cc:
-        try:
-            opt = optimizers.deserialize(cc["optimizer"], custom_objects)
-            loss = _de_nest(cc["loss"], lambda d: losses.deserialize(d, custom_objects))
-            mets = _de_nest(cc.get("metrics"), lambda m: m if isinstance(m, str)
-                            else metrics_module.deserialize(m, custom_objects))
-            wmets = _de_nest(cc.get("weighted_metrics"), lambda m: m if isinstance(m, str)
-                             else metrics_module.deserialize(m, custom_objects))
-            model.compile(optimizer=opt, loss=loss, loss_weights=cc.get("loss_weights"), metrics=mets,
-                          weighted_metrics=wmets)
-            model._state()
-        except MemoryError:
-            raise
-        except Exception as e:   # a hostile compile configuration: one documented error
-            raise ValueError(f"Cannot load '{filepath}': the compile configuration is inconsistent "
-                             f"({type(e).__name__}: {e}).") from None
+        opt = _compile_from_header(model, filepath, cc, custom_objects)
         st = header.get("optimizer_state")
         if st:
             try:

@@ -3,13 +3,15 @@
  * cannot (an aarch64 build under qemu-user, .ci/aarch64), and a cheap extra one natively.
  *
  * What it checks, on fixed edge shapes plus a few drawn from a seeded generator:
- *   - GEMM-like kernels (sgemm, dense, conv2d's three passes): fast vs _ref within the classical
- *     bound of a float32 sum of `depth` products, |err| <= (depth + 2) * u * sum|terms|, where
- *     sum|terms| is the _ref kernel itself run on absolute values; and bitwise the same at 1
- *     and 2 threads.
- *   - Pooling, optimizer steps, batch-norm forward, gather: bitwise their _ref (as promised in
- *     pyconv.h); batch-norm statistics and backward within a few roundings of their _ref; and
- *     every per-ISA loop bitwise the generic one (their promise: the same on every ISA).
+ *   - GEMM-like kernels (sgemm, dense, the three passes of conv2d, depthwise and grouped
+ *     convolution): fast vs _ref within the classical bound of a float32 sum of `depth`
+ *     products, |err| <= (depth + 2) * u * sum|terms|, where sum|terms| is the _ref kernel
+ *     itself run on absolute values; and bitwise the same at 1 and 2 threads.
+ *   - Pooling, optimizer steps, batch-norm forward, gather, the general relu, PReLU's forward
+ *     and dx: bitwise their _ref (as promised in pyconv.h); batch-norm statistics and backward
+ *     and PReLU's dalpha within a few roundings of their _ref; elu, selu, softplus, exp: 4 ulps;
+ *     and every per-ISA loop bitwise the generic one (their promise: the same on every ISA), the
+ *     depthwise convolution's too.
  * The shapes hit each ISA's tile edges (MR +- 1, NR +- 1 of 4x8, 6x16, 8x32, 12x8), KC = 320
  * +- 1, channel counts that are and are not multiples of NR (conv2d's indirect-B and scattered
  * paths need them whole), strides, dilations, paddings.
@@ -216,39 +218,94 @@ static int64_t out_size(int64_t H, int64_t R, int64_t stride, int64_t dil, int64
     return room < 0 ? 0 : room / stride + 1;
 }
 
-static void check_conv(conv2d_shape s, int bias_relu)
+/* The three passes of a convolution with `groups`: 1 conv2d, 0 depthwise (filter (R,S,C,K/C)),
+ * else grouped (filter (R,S,C/groups,K)); ref picks the _ref twin. */
+static int conv_fwd(int ref, int64_t groups, float *y, const float *x, const float *f,
+                    const float *b, int relu, const conv2d_shape *s)
+{
+    if (groups == 1) {
+        if (!ref)
+            return conv2d_forward(y, x, f, b, relu, s);
+        conv2d_forward_ref(y, x, f, b, relu, s);
+        return PYCONV_OK;
+    }
+    if (groups == 0)
+        return ref ? depthwise_conv2d_forward_ref(y, x, f, b, relu, s)
+                   : depthwise_conv2d_forward(y, x, f, b, relu, s);
+    return ref ? conv2d_grouped_forward_ref(y, x, f, b, relu, s, groups)
+               : conv2d_grouped_forward(y, x, f, b, relu, s, groups);
+}
+
+static int conv_bwi(int ref, int64_t groups, float *di, const float *g, const float *f,
+                    const conv2d_shape *s)
+{
+    if (groups == 1) {
+        if (!ref)
+            return conv2d_backward_input(di, g, f, s);
+        conv2d_backward_input_ref(di, g, f, s);
+        return PYCONV_OK;
+    }
+    if (groups == 0)
+        return ref ? depthwise_conv2d_backward_input_ref(di, g, f, s)
+                   : depthwise_conv2d_backward_input(di, g, f, s);
+    return ref ? conv2d_grouped_backward_input_ref(di, g, f, s, groups)
+               : conv2d_grouped_backward_input(di, g, f, s, groups);
+}
+
+static int conv_bwf(int ref, int64_t groups, float *df, float *db, const float *g, const float *x,
+                    const conv2d_shape *s)
+{
+    if (groups == 1) {
+        if (!ref)
+            return conv2d_backward_filter(df, db, g, x, s);
+        conv2d_backward_filter_ref(df, db, g, x, s);
+        return PYCONV_OK;
+    }
+    if (groups == 0)
+        return ref ? depthwise_conv2d_backward_filter_ref(df, db, g, x, s)
+                   : depthwise_conv2d_backward_filter(df, db, g, x, s);
+    return ref ? conv2d_grouped_backward_filter_ref(df, db, g, x, s, groups)
+               : conv2d_grouped_backward_filter(df, db, g, x, s, groups);
+}
+
+/* conv2d (groups 1), depthwise (0: K = C*M, every ISA bitwise the generic one, as promised) or
+ * grouped convolution: fast vs _ref within the sum bound, 2 threads bitwise 1. */
+static void check_conv(conv2d_shape s, int bias_relu, int64_t groups)
 {
     s.P = out_size(s.H, s.R, s.stride_h, s.dil_h, s.pad_top, s.pad_top);
     s.Q = out_size(s.W, s.S, s.stride_w, s.dil_w, s.pad_left, s.pad_left);
-    const int64_t ni = s.N * s.H * s.W * s.C, nf = s.R * s.S * s.C * s.K, no = s.N * s.P * s.Q * s.K;
+    const int64_t cg = groups == 0 ? 1 : s.C / groups, kg = groups == 0 ? s.K / s.C : s.K / groups;
+    const int64_t ni = s.N * s.H * s.W * s.C, nf = s.R * s.S * cg * s.K, no = s.N * s.P * s.Q * s.K;
     float *inp = randn(ni), *filt = randn(nf), *bias = randn(s.K), *dout = randn(no);
     float *ai = dup_abs(inp, ni), *af = dup_abs(filt, nf), *ab = dup_abs(bias, s.K), *ad = dup_abs(dout, no);
     const float *b = bias_relu ? bias : NULL;
     float *y_ref = zeros(no), *y_abs = zeros(no), *di_ref = zeros(ni), *di_abs = zeros(ni);
     float *df_ref = zeros(nf), *df_abs = zeros(nf), *db_ref = zeros(s.K), *db_abs = zeros(s.K);
-    conv2d_forward_ref(y_ref, inp, filt, b, bias_relu, &s);
-    conv2d_forward_ref(y_abs, ai, af, bias_relu ? ab : NULL, 0, &s);
-    conv2d_backward_input_ref(di_ref, dout, filt, &s);
-    conv2d_backward_input_ref(di_abs, ad, af, &s);
-    conv2d_backward_filter_ref(df_ref, db_ref, dout, inp, &s);
-    conv2d_backward_filter_ref(df_abs, db_abs, ad, ai, &s);
-    float *ty = sum_bound(y_abs, no, s.R * s.S * s.C + 1), *tdi = sum_bound(di_abs, ni, s.R * s.S * s.K);
+    status_ok(conv_fwd(1, groups, y_ref, inp, filt, b, bias_relu, &s), "forward_ref");
+    status_ok(conv_fwd(1, groups, y_abs, ai, af, bias_relu ? ab : NULL, 0, &s), "forward_ref");
+    status_ok(conv_bwi(1, groups, di_ref, dout, filt, &s), "backward_input_ref");
+    status_ok(conv_bwi(1, groups, di_abs, ad, af, &s), "backward_input_ref");
+    status_ok(conv_bwf(1, groups, df_ref, db_ref, dout, inp, &s), "backward_filter_ref");
+    status_ok(conv_bwf(1, groups, df_abs, db_abs, ad, ai, &s), "backward_filter_ref");
+    float *ty = sum_bound(y_abs, no, s.R * s.S * cg + 1), *tdi = sum_bound(di_abs, ni, s.R * s.S * kg);
     float *tdf = sum_bound(df_abs, nf, s.N * s.P * s.Q), *tdb = sum_bound(db_abs, s.K, s.N * s.P * s.Q);
     float *y = zeros(no), *di = zeros(ni), *df = zeros(nf), *db = zeros(s.K);
     float *y1 = zeros(no), *di1 = zeros(ni), *df1 = zeros(nf);
+    float *yg = zeros(no), *dig = zeros(ni), *dfg = zeros(nf);   /* the generic ISA's, depthwise */
     for (int ii = 0; ii < n_isas; ii++)
         for (int t = 1; t <= 2; t++) {
             set_config(isas[ii], t);
             snprintf(where, sizeof where,
-                     "%s threads=%d conv2d N=%lld H=%lld W=%lld C=%lld K=%lld R=%lld S=%lld "
+                     "%s threads=%d %s N=%lld H=%lld W=%lld C=%lld K=%lld R=%lld S=%lld "
                      "stride=%lld,%lld dil=%lld,%lld pad=%lld,%lld bias_relu=%d",
-                     ISA_NAME[isas[ii]], t, (long long)s.N, (long long)s.H, (long long)s.W,
+                     ISA_NAME[isas[ii]], t, groups == 1 ? "conv2d" : groups == 0 ? "depthwise" : "grouped",
+                     (long long)s.N, (long long)s.H, (long long)s.W,
                      (long long)s.C, (long long)s.K, (long long)s.R, (long long)s.S,
                      (long long)s.stride_h, (long long)s.stride_w, (long long)s.dil_h,
                      (long long)s.dil_w, (long long)s.pad_top, (long long)s.pad_left, bias_relu);
-            status_ok(conv2d_forward(y, inp, filt, b, bias_relu, &s), "conv2d_forward");
-            status_ok(conv2d_backward_input(di, dout, filt, &s), "conv2d_backward_input");
-            status_ok(conv2d_backward_filter(df, db, dout, inp, &s), "conv2d_backward_filter");
+            status_ok(conv_fwd(0, groups, y, inp, filt, b, bias_relu, &s), "forward");
+            status_ok(conv_bwi(0, groups, di, dout, filt, &s), "backward_input");
+            status_ok(conv_bwf(0, groups, df, db, dout, inp, &s), "backward_filter");
             check("forward vs _ref", y, y_ref, ty, no);
             check("backward_input vs _ref", di, di_ref, tdi, ni);
             check("backward_filter vs _ref", df, df_ref, tdf, nf);
@@ -262,9 +319,18 @@ static void check_conv(conv2d_shape s, int bias_relu)
                 check("backward_input: 2 threads vs 1", di, di1, NULL, ni);
                 check("backward_filter: 2 threads vs 1", df, df1, NULL, nf);
             }
+            if (groups == 0 && ii == 0) {   /* isas[0] is generic */
+                memcpy(yg, y, (size_t)no * sizeof(float));
+                memcpy(dig, di, (size_t)ni * sizeof(float));
+                memcpy(dfg, df, (size_t)nf * sizeof(float));
+            } else if (groups == 0) {
+                check("forward vs generic ISA", y, yg, NULL, no);
+                check("backward_input vs generic ISA", di, dig, NULL, ni);
+                check("backward_filter vs generic ISA", df, dfg, NULL, nf);
+            }
         }
     float *all[] = {inp, filt, bias, dout, ai, af, ab, ad, y_ref, y_abs, di_ref, di_abs, df_ref, df_abs,
-                    db_ref, db_abs, ty, tdi, tdf, tdb, y, di, df, db, y1, di1, df1};
+                    db_ref, db_abs, ty, tdi, tdf, tdb, y, di, df, db, y1, di1, df1, yg, dig, dfg};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         free(all[i]);
 }
@@ -529,11 +595,17 @@ static void check_gather(void)
 
 /* ---- the run ------------------------------------------------------------------------------------ */
 
+/* Seconds, wall clock: C11's timespec_get, or clock() where the C library lacks it (MinGW's
+ * msvcrt; the bench runs one thread, so processor time is wall time there). */
 static double now(void)
 {
+#ifdef TIME_UTC
     struct timespec ts;
     timespec_get(&ts, TIME_UTC);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+#else
+    return (double)clock() / CLOCKS_PER_SEC;
+#endif
 }
 
 static void bench(void)
@@ -554,6 +626,97 @@ static void bench(void)
                2.0 * n * n * n * reps / t * 1e-9);
     }
     free(a), free(b), free(c);
+}
+
+/* ---- activations (act_more.c) ---------------------------------------------------------------- */
+
+typedef struct { const float *x, *dout; float ns, mx, thr; int64_t n; } relu_args;
+typedef struct { const float *x, *alpha; const int64_t *idx; int64_t M, A; } prelu_args;
+
+static void run_relu_fwd(float *o, const void *a) { const relu_args *r = a; relu_general_forward(o, r->x, r->n, r->ns, r->mx, r->thr); }
+static void run_relu_bwd(float *o, const void *a) { const relu_args *r = a; relu_general_backward(o, r->dout, r->x, r->n, r->ns, r->mx, r->thr); }
+static void run_prelu_fwd(float *o, const void *a) { const prelu_args *p = a; prelu_forward(o, p->x, p->alpha, p->idx, p->M, p->A); }
+
+/* The general relu and PReLU's forward: bitwise their _ref everywhere; PReLU's dx bitwise and
+ * its dalpha within the bound of a sum of M*A/P terms; elu, selu, softplus and exponential
+ * (polynomial exp/expm1/log1p) within 4 ulps of their _ref (the C library's). n above
+ * ELEMWISE_PAR_MIN splits over threads. */
+static void check_activations(int64_t n)   /* n >= 35 */
+{
+    float *x = randn(n), *dout = randn(n), *want = zeros(n), *got = zeros(n);
+    for (int64_t i = 0; i < n; i++)
+        x[i] *= 4.0f;
+    x[0] = 0.0f;
+    if (n > 3) {
+        x[1] = NAN;
+        x[2] = -INFINITY;
+        x[3] = 6.0f;
+    }
+    static const float params[][3] = {{0.0f, INFINITY, 0.0f}, {0.2f, INFINITY, 0.0f}, {0.0f, 6.0f, 0.0f},
+                                      {0.1f, 4.0f, 1.0f}, {1.5f, INFINITY, -0.5f}};
+    for (size_t k = 0; k < sizeof params / sizeof params[0]; k++) {
+        relu_args r = {x, dout, params[k][0], params[k][1], params[k][2], n};
+        char name[80];
+        snprintf(name, sizeof name, "relu_general_forward(%g, %g, %g) n=%lld", r.ns, r.mx, r.thr, (long long)n);
+        relu_general_forward_ref(want, x, n, r.ns, r.mx, r.thr);
+        check_bitwise_everywhere(&(bitwise_case){name, run_relu_fwd, &r, n}, want);
+        snprintf(name, sizeof name, "relu_general_backward(%g, %g, %g) n=%lld", r.ns, r.mx, r.thr, (long long)n);
+        relu_general_backward_ref(want, dout, x, n, r.ns, r.mx, r.thr);
+        check_bitwise_everywhere(&(bitwise_case){name, run_relu_bwd, &r, n}, want);
+    }
+
+    /* PReLU over (M, A) = the first M*A <= n values, alphas shared: P = 7 of A (n >= 35). */
+    const int64_t M = 5, P = 7, A = n / M / P * P;
+    int64_t *idx = malloc((size_t)A * sizeof(int64_t));
+    float *alpha = randn(P), *da = zeros(P), *da_ref = zeros(P), *dx_ref = zeros(M * A), *tol = zeros(P);
+    for (int64_t a = 0; a < A; a++)
+        idx[a] = a % P;
+    prelu_args pa = {x, alpha, idx, M, A};
+    char name[80];
+    snprintf(name, sizeof name, "prelu_forward M=%lld A=%lld", (long long)M, (long long)A);
+    prelu_forward_ref(want, x, alpha, idx, M, A);
+    check_bitwise_everywhere(&(bitwise_case){name, run_prelu_fwd, &pa, M * A}, want);
+    status_ok(prelu_backward_ref(dx_ref, da_ref, dout, x, alpha, idx, M, A, P), "prelu_backward_ref");
+    for (int64_t p = 0; p < P; p++) {
+        double s = 0.0;
+        for (int64_t i = 0; i < M * A; i++)
+            if (idx[i % A] == p && !(x[i] > 0.0f) && !isnan(x[i]) && !isinf(x[i]))
+                s += fabs((double)dout[i] * x[i]);
+        tol[p] = (float)((double)(M * A / P + 2) * U * s);
+    }
+    for (int ii = 0; ii < n_isas; ii++)
+        for (int t = 1; t <= 2; t++) {
+            set_config(isas[ii], t);
+            snprintf(where, sizeof where, "%s threads=%d prelu_backward M=%lld A=%lld", ISA_NAME[isas[ii]], t,
+                     (long long)M, (long long)A);
+            status_ok(prelu_backward(got, da, dout, x, alpha, idx, M, A, P), "prelu_backward");
+            check("dx vs _ref", got, dx_ref, NULL, M * A);
+            check("dalpha vs _ref", da, da_ref, tol, P);
+        }
+
+    /* exp_k / expm1_k / log1p_k: 4 ulps of the _ref (relative; below the normals, of the
+     * smallest normal), NaN where the _ref has NaN */
+    float *rel = zeros(n);
+    void (*fast[4])(float *, const float *, int64_t) = {selu_forward, softplus_forward, exponential_forward, NULL};
+    void (*ref[4])(float *, const float *, int64_t) = {selu_forward_ref, softplus_forward_ref, exponential_forward_ref, NULL};
+    static const char *const names[4] = {"selu_forward", "softplus_forward", "exponential_forward", "elu_forward"};
+    for (int k = 0; k < 4; k++) {
+        if (fast[k]) {
+            ref[k](want, x, n);
+            fast[k](got, x, n);
+        } else {
+            elu_forward_ref(want, x, n, 0.7f);
+            elu_forward(got, x, n, 0.7f);
+        }
+        for (int64_t i = 0; i < n; i++)
+            rel[i] = isinf(want[i]) ? 0.0f : 4.0f * 2.0f * (float)U * fmaxf(fabsf(want[i]), 1.17549435e-38f);
+        snprintf(where, sizeof where, "%s n=%lld", names[k], (long long)n);
+        check("vs _ref (4 ulps)", got, want, rel, n);
+    }
+    float *all[] = {x, dout, want, got, alpha, da, da_ref, dx_ref, tol, rel};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        free(all[i]);
+    free(idx);
 }
 
 int main(int argc, char **argv)
@@ -591,13 +754,29 @@ int main(int argc, char **argv)
         {1, 3, 3, 4, 6, 3, 3, 0, 0, 1, 1, 1, 1, 0, 0},      /* kernel = input: one output pixel */
     };
     for (size_t i = 0; i < sizeof convs / sizeof convs[0]; i++)
-        check_conv(convs[i], (int)(i % 2));
+        check_conv(convs[i], (int)(i % 2), 1);
     for (int i = 0; i < 4; i++) {
         conv2d_shape s = {draw(1, 3), draw(3, 10), draw(3, 10), draw(1, 20), draw(1, 20), draw(1, 3),
                           draw(1, 3), 0, 0, draw(1, 2), draw(1, 2), draw(1, 2), draw(1, 2), draw(0, 1),
                           draw(0, 1)};
-        check_conv(s, i % 2);
+        check_conv(s, i % 2, 1);
     }
+    /* Depthwise (K = C * M) and grouped convolutions: channel tails past every vector width
+     * (4, 8, 16) and register block, M > 1, interior and border pixels, strides, dilations. */
+    static const conv2d_shape dws[] = {
+        {2, 9, 9, 67, 67, 3, 3, 0, 0, 1, 1, 1, 1, 1, 1},    /* full blocks and a tail of 3 */
+        {1, 7, 10, 5, 15, 3, 2, 0, 0, 2, 1, 1, 2, 1, 0},    /* M = 3, stride, dilation */
+        {3, 30, 30, 24, 24, 3, 3, 0, 0, 1, 1, 1, 1, 1, 1},  /* several filter-gradient chunks */
+        {1, 4, 4, 8, 8, 4, 4, 0, 0, 1, 1, 1, 1, 0, 0},      /* kernel = input */
+    };
+    for (size_t i = 0; i < sizeof dws / sizeof dws[0]; i++)
+        check_conv(dws[i], (int)(i % 2), 0);
+    static const conv2d_shape grouped[] = {
+        {2, 7, 7, 6, 9, 3, 3, 0, 0, 1, 1, 1, 1, 1, 1},      /* 3 groups of 2 -> 3 */
+        {1, 6, 6, 32, 16, 2, 2, 0, 0, 2, 2, 1, 1, 0, 0},    /* 4 groups of 8 -> 4 */
+    };
+    check_conv(grouped[0], 1, 3);
+    check_conv(grouped[1], 0, 4);
 
     static const pool2d_shape pools[] = {
         {2, 8, 8, 5, 0, 0, 2, 2, 2, 2, 0, 0},
@@ -614,6 +793,8 @@ int main(int argc, char **argv)
     check_batchnorm(129, 17);
     check_batchnorm(700, 64);
     check_gather();
+    check_activations(40);
+    check_activations(40000);   /* above ELEMWISE_PAR_MIN: split over threads */
 
     if (argc > 1 && strcmp(argv[1], "--bench") == 0)
         bench();

@@ -1,0 +1,246 @@
+/* depthwise.c -- depthwise 2-D convolution (TensorFlow's depthwise_conv2d, Keras's
+ * DepthwiseConv2D): every input channel c convolved with its own M filters (M the depth
+ * multiplier) into output channels c*M .. c*M+M-1. inp (N,H,W,C), filt (R,S,C,M), out (N,P,Q,K),
+ * K = C*M; any kernel size, stride, dilation and padding (conv2d's geometry, pyconv.h).
+ *
+ * Why not a GEMM: each output element is a dot product of only R*S terms (9 for 3x3), and no
+ * input value meets more than M filter values. A GEMM would have depth R*S and width M: its
+ * packing would cost more than the arithmetic, and there is nothing to block for reuse. The work
+ * is ~2*R*S FLOPs per output element against ~8 bytes of memory traffic (an input and an output
+ * float): memory-bound on any CPU, like batch normalization. So the kernels are direct loop
+ * nests that read every tensor in NHWC order once, from memory, and keep everything else in
+ * registers or L1: the loops live in depthwise_loops.h (their loop nests are drawn there).
+ *
+ * What it promises:
+ *   - forward: out = bias + sum over in-image taps (r,s) in row-major order of x * f (then relu).
+ *     Threads over the N*P output rows; each output element is written by one thread.
+ *   - backward_input: the adjoint, written as a gather over the output pixels that read each
+ *     input pixel (no scatter, no race). Threads over the N*H input rows.
+ *   - backward_filter: a reduction over all N*P*Q output pixels, cut into FIXED chunks of output
+ *     rows (DW_CHUNK pixels, chosen from the sizes only); each chunk writes its own partial filter
+ *     and bias gradient (per-chunk buffers, one thread each), and the partials are added in chunk
+ *     order. So every result is bitwise the same for any thread count.
+ *   - Every ISA (portable here, depthwise_avx2.c, depthwise_avx512.c, depthwise_neon.c, chosen
+ *     at run time) runs the same lanes in the same order without FMA contraction: bitwise the
+ *     same results.
+ *   - The _ref twins are the definitions: serial loop nests accumulating in double, rounded once;
+ *     they agree with the fast kernels to float32 rounding.
+ *   - PYCONV_EINVAL (nothing written) unless C >= 1, C divides K and the geometry is sane;
+ *     PYCONV_ENOMEM if a workspace cannot be allocated. Nothing prints, exits or aborts.
+ */
+#include <stdlib.h>
+#include "depthwise_loops.h"
+
+/* The loops of depthwise_loops.h, compiled for the ISA in use. */
+typedef struct {
+    void (*forward)(float *, const float *, const float *, const float *, int, const conv2d_shape *,
+                    dw_tap *);
+    void (*backward_input)(float *, const float *, const float *, const conv2d_shape *, dw_tap *);
+    void (*backward_filter)(float *, const float *, const float *, int, int64_t, int64_t,
+                            const conv2d_shape *);
+} dw_loops;
+
+static void forward_generic(float *out, const float *inp, const float *filt, const float *bias,
+                            int relu, const conv2d_shape *s, dw_tap *tapbuf)
+{
+    depthwise_forward_loop(out, inp, filt, bias, relu, s, tapbuf);
+}
+
+static void backward_input_generic(float *dinp, const float *dout, const float *filt,
+                                   const conv2d_shape *s, dw_tap *tapbuf)
+{
+    depthwise_backward_input_loop(dinp, dout, filt, s, tapbuf);
+}
+
+static void backward_filter_generic(float *part, const float *dout, const float *inp, int bias,
+                                    int64_t rows, int64_t nchunks, const conv2d_shape *s)
+{
+    depthwise_backward_filter_loop(part, dout, inp, bias, rows, nchunks, s);
+}
+
+static dw_loops isa_loops(void)
+{
+    switch (pyconv_isa_active()) {
+    PYCONV_ON_AVX512(return (dw_loops){depthwise_forward_avx512, depthwise_backward_input_avx512,
+                                       depthwise_backward_filter_avx512};)
+    PYCONV_ON_AVX2(return (dw_loops){depthwise_forward_avx2, depthwise_backward_input_avx2,
+                                     depthwise_backward_filter_avx2};)
+    PYCONV_ON_NEON(return (dw_loops){depthwise_forward_neon, depthwise_backward_input_neon,
+                                     depthwise_backward_filter_neon};)
+    default:
+        return (dw_loops){forward_generic, backward_input_generic, backward_filter_generic};
+    }
+}
+
+/* The sizes every kernel needs (the Python side checks them first, with messages). */
+static int dw_check(const conv2d_shape *s)
+{
+    if (s->N < 0 || s->H < 0 || s->W < 0 || s->C < 1 || s->K < s->C || s->K % s->C
+        || s->R < 1 || s->S < 1 || s->P < 0 || s->Q < 0 || s->stride_h < 1 || s->stride_w < 1
+        || s->dil_h < 1 || s->dil_w < 1 || s->pad_top < 0 || s->pad_left < 0)
+        return PYCONV_EINVAL;
+    return PYCONV_OK;
+}
+
+/* Two lists of R*S taps for each thread a parallel loop may use (NULL: PYCONV_ENOMEM). */
+static dw_tap *tap_buffers(const conv2d_shape *s)
+{
+    return malloc((size_t)(pyconv_num_threads() * 2 * s->R * s->S) * sizeof(dw_tap));
+}
+
+// inp (N,H,W,C), filt (R,S,C,M), bias (K) or NULL, out (N,P,Q,K), overwritten.
+// Threads: over N*P output rows (depthwise_forward_loop).
+int depthwise_conv2d_forward(float *out, const float *inp, const float *filt, const float *bias,
+                             int relu, const conv2d_shape *s)
+{
+    if (dw_check(s) != PYCONV_OK)
+        return PYCONV_EINVAL;
+    dw_tap *taps = tap_buffers(s);
+    if (!taps)
+        return PYCONV_ENOMEM;
+    isa_loops().forward(out, inp, filt, bias, relu, s, taps);
+    free(taps);
+    return PYCONV_OK;
+}
+
+// dout (N,P,Q,K), filt (R,S,C,M), dinp (N,H,W,C), overwritten.
+// Threads: over N*H input rows (depthwise_backward_input_loop).
+int depthwise_conv2d_backward_input(float *dinp, const float *dout, const float *filt,
+                                    const conv2d_shape *s)
+{
+    if (dw_check(s) != PYCONV_OK)
+        return PYCONV_EINVAL;
+    dw_tap *taps = tap_buffers(s);
+    if (!taps)
+        return PYCONV_ENOMEM;
+    isa_loops().backward_input(dinp, dout, filt, s, taps);
+    free(taps);
+    return PYCONV_OK;
+}
+
+// dout (N,P,Q,K), inp (N,H,W,C), dfilt (R,S,C,M) and dbias (K) or NULL, overwritten.
+// Threads: over fixed chunks of output rows, each into its own partial (per-chunk buffers), then
+// the partials summed in chunk order, in parallel over filter elements. The chunks depend on the
+// sizes only: bitwise the same for any thread count.
+int depthwise_conv2d_backward_filter(float *dfilt, float *dbias, const float *dout,
+                                     const float *inp, const conv2d_shape *s)
+{
+    if (dw_check(s) != PYCONV_OK)
+        return PYCONV_EINVAL;
+    const int64_t K = s->K, RSK = s->R * s->S * K, NP = s->N * s->P;
+    /* Output rows per chunk: about DW_CHUNK pixels, more when the partials would be too big. */
+    int64_t rows = s->Q > 0 && s->Q < DW_CHUNK ? DW_CHUNK / s->Q : 1;
+    int64_t nchunks = NP > 0 ? (NP + rows - 1) / rows : 1;
+    while (nchunks > 1 && nchunks * (RSK + K) > DW_PART_MAX) {
+        rows *= 2;
+        nchunks = (NP + rows - 1) / rows;
+    }
+    float *part = malloc((size_t)(nchunks * (RSK + K)) * sizeof(float));
+    if (!part)
+        return PYCONV_ENOMEM;
+    isa_loops().backward_filter(part, dout, inp, dbias != NULL, rows, nchunks, s);
+    /* dfilt (then dbias) = the partials added in chunk order: the same order for any threads. */
+    const int64_t total = RSK + (dbias ? K : 0);
+    #pragma omp parallel for schedule(static) num_threads(pyconv_num_threads()) \
+        if(nchunks * total > DW_PAR_MIN)
+    for (int64_t i = 0; i < total; i++) {
+        float acc = part[i];
+        for (int64_t ch = 1; ch < nchunks; ch++)
+            acc += part[ch * (RSK + K) + i];
+        (i < RSK ? dfilt + i : dbias + (i - RSK))[0] = acc;
+    }
+    free(part);
+    return PYCONV_OK;
+}
+
+/* ---- the specification: direct loop nests, double accumulation ------------------------------ */
+
+int depthwise_conv2d_forward_ref(float *out, const float *inp, const float *filt,
+                                 const float *bias, int relu, const conv2d_shape *s)
+{
+    if (dw_check(s) != PYCONV_OK)
+        return PYCONV_EINVAL;
+    const int64_t M = s->K / s->C;
+    for (int64_t n = 0; n < s->N; n++)
+    for (int64_t p = 0; p < s->P; p++)
+    for (int64_t q = 0; q < s->Q; q++)
+    for (int64_t c = 0; c < s->C; c++)
+    for (int64_t m = 0; m < M; m++) {
+        double acc = bias ? bias[c * M + m] : 0.0;
+        for (int64_t r = 0; r < s->R; r++)
+        for (int64_t t = 0; t < s->S; t++) {
+            const int64_t h = p * s->stride_h - s->pad_top + r * s->dil_h;
+            const int64_t w = q * s->stride_w - s->pad_left + t * s->dil_w;
+            if (h < 0 || h >= s->H || w < 0 || w >= s->W)
+                continue;
+            acc += (double)inp[((n * s->H + h) * s->W + w) * s->C + c]
+                   * filt[((r * s->S + t) * s->C + c) * M + m];
+        }
+        out[((n * s->P + p) * s->Q + q) * s->K + c * M + m] = relu && acc <= 0.0 ? 0.0f : (float)acc;
+    }
+    return PYCONV_OK;
+}
+
+int depthwise_conv2d_backward_input_ref(float *dinp, const float *dout, const float *filt,
+                                        const conv2d_shape *s)
+{
+    if (dw_check(s) != PYCONV_OK)
+        return PYCONV_EINVAL;
+    const int64_t M = s->K / s->C, size = s->N * s->H * s->W * s->C;
+    double *acc = calloc((size_t)(size > 0 ? size : 1), sizeof(double));
+    if (!acc)
+        return PYCONV_ENOMEM;
+    /* the forward's loop nest, each product sent back to the input element it read */
+    for (int64_t n = 0; n < s->N; n++)
+    for (int64_t p = 0; p < s->P; p++)
+    for (int64_t q = 0; q < s->Q; q++)
+    for (int64_t r = 0; r < s->R; r++)
+    for (int64_t t = 0; t < s->S; t++) {
+        const int64_t h = p * s->stride_h - s->pad_top + r * s->dil_h;
+        const int64_t w = q * s->stride_w - s->pad_left + t * s->dil_w;
+        if (h < 0 || h >= s->H || w < 0 || w >= s->W)
+            continue;
+        for (int64_t c = 0; c < s->C; c++)
+            for (int64_t m = 0; m < M; m++)
+                acc[((n * s->H + h) * s->W + w) * s->C + c] +=
+                    (double)dout[((n * s->P + p) * s->Q + q) * s->K + c * M + m]
+                    * filt[((r * s->S + t) * s->C + c) * M + m];
+    }
+    for (int64_t i = 0; i < size; i++)
+        dinp[i] = (float)acc[i];
+    free(acc);
+    return PYCONV_OK;
+}
+
+int depthwise_conv2d_backward_filter_ref(float *dfilt, float *dbias, const float *dout,
+                                         const float *inp, const conv2d_shape *s)
+{
+    if (dw_check(s) != PYCONV_OK)
+        return PYCONV_EINVAL;
+    const int64_t M = s->K / s->C;
+    for (int64_t r = 0; r < s->R; r++)
+    for (int64_t t = 0; t < s->S; t++)
+    for (int64_t c = 0; c < s->C; c++)
+    for (int64_t m = 0; m < M; m++) {
+        double acc = 0.0;
+        for (int64_t n = 0; n < s->N; n++)
+        for (int64_t p = 0; p < s->P; p++)
+        for (int64_t q = 0; q < s->Q; q++) {
+            const int64_t h = p * s->stride_h - s->pad_top + r * s->dil_h;
+            const int64_t w = q * s->stride_w - s->pad_left + t * s->dil_w;
+            if (h < 0 || h >= s->H || w < 0 || w >= s->W)
+                continue;
+            acc += (double)inp[((n * s->H + h) * s->W + w) * s->C + c]
+                   * dout[((n * s->P + p) * s->Q + q) * s->K + c * M + m];
+        }
+        dfilt[((r * s->S + t) * s->C + c) * M + m] = (float)acc;
+    }
+    if (dbias)
+        for (int64_t k = 0; k < s->K; k++) {
+            double acc = 0.0;
+            for (int64_t i = 0; i < s->N * s->P * s->Q; i++)
+                acc += dout[i * s->K + k];
+            dbias[k] = (float)acc;
+        }
+    return PYCONV_OK;
+}

@@ -1,0 +1,481 @@
+/* depthwise_loops.h -- the loops of the depthwise convolution, written once and compiled once
+ * per ISA (depthwise.c for the portable build, depthwise_avx2.c, depthwise_avx512.c and
+ * depthwise_neon.c with their own flags). The innermost loop always runs over channels, unit stride in NHWC, lanes
+ * independent: 4 floats wide in the portable build, 8 with AVX2, 16 with AVX-512 (DW_VEC). Every lane multiplies, then adds (two roundings: the ISA files are built with
+ * -ffp-contract=off), in the same order on every ISA, so the results are bitwise the same.
+ * depthwise.c allocates the workspaces, picks the ISA and combines the filter-gradient chunks;
+ * its opening comment lists the promises and says why this is not a GEMM.
+ *
+ * Sizes are conv2d_shape's (pyconv.h): K = C*M output channels, output channel k = c*M + m reads
+ * input channel c = k / M. The plain loops (dw_*_block) take any M and any block width; the
+ * common case -- M = 1 (MobileNet's) and full blocks of DW_CB channels -- runs on explicit
+ * vectors (dw_vec) instead. */
+#ifndef PYCONV_DEPTHWISE_LOOPS_H
+#define PYCONV_DEPTHWISE_LOOPS_H
+
+#include <string.h>
+#include "target.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+/* Floats per vector: each ISA file defines it before including this header (16 for AVX-512, 8
+ * for AVX2); the portable build takes 4 (SSE2 / NEON). */
+#ifndef DW_VEC
+#define DW_VEC 4
+#endif
+/* Output channels per register block: 4 vectors, accumulators that stay in registers across all
+ * the taps of one output pixel, so that each tap costs two loads (input, filter) and one multiply
+ * and add per vector, and 4 independent add chains hide the add latency. Each lane is one channel
+ * with its own sum, so the block width changes no result: every ISA gives the same bits. */
+#define DW_NV 4
+#define DW_CB (DW_NV * DW_VEC)
+/* Interior pixels (every tap inside the image) go DW_QB at a time, DW_NQ vectors of channels
+ * each: 8 accumulators, and each filter vector loaded once for DW_QB pixels, so a multiply-add
+ * costs 1.25 loads instead of 2 (oneDNN's register blocking over output columns). */
+#define DW_QB 4
+#define DW_NQ 2
+#define DW_CBQ (DW_NQ * DW_VEC)
+/* Output pixels per chunk of the filter-gradient reduction: enough work to amortise zeroing a
+ * chunk's partial filter (R*S*K floats), few enough partials to stay small. Chosen from the sizes
+ * only, never the thread count: that is what makes the gradient independent of it. */
+#define DW_CHUNK 1024
+/* At most this many floats of partial filters: past it, chunks grow (huge R*S*K only). */
+#define DW_PART_MAX (4 << 20)
+/* Below this many output elements a parallel region costs more than it saves (as act.c). */
+#define DW_PAR_MIN 32768
+
+/* One filter tap that lands inside the image, for one output (or input) pixel: the element
+ * offset of the pixel it reads within the image (x), and of its (r,s) filter row (f). A pixel's
+ * taps are listed once, then every channel block walks the list: no bounds test per channel. */
+typedef struct {
+    int64_t x, f;
+} dw_tap;
+
+static inline int dw_thread(void)
+{
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
+static inline float dw_relu1(float v) { return !(v <= 0.0f) ? v : 0.0f; }   /* as relu_forward */
+
+/* One ISA vector of DW_VEC floats: a GCC/Clang vector extension, lowered to the ISA's registers.
+ * The full channel blocks with M = 1 are written with DW_NV of them, so that their accumulators
+ * stay in registers whatever the auto-vectoriser decides (left to itself, it unrolls-and-jams
+ * the tap loop and falls back to scalar code). Per lane: multiply, then add -- the same two
+ * roundings as the plain loops, which handle the tail blocks and M > 1. Compilers without the
+ * extension (MSVC) get a struct of DW_VEC floats and plain loops: the same results. */
+#if (defined(__GNUC__) || defined(__clang__)) && !defined(DW_PLAIN_VEC)   /* -DDW_PLAIN_VEC: test the other */
+typedef float dw_vec __attribute__((vector_size(DW_VEC * sizeof(float))));
+
+PYCONV_ALWAYS_INLINE dw_vec dw_zero(void) { return (dw_vec){0}; }
+
+/* acc + a*b, two roundings (no FMA contraction: CMakeLists.txt) */
+PYCONV_ALWAYS_INLINE dw_vec dw_madd(dw_vec acc, dw_vec a, dw_vec b)
+{
+    const dw_vec prod = a * b;
+    return acc + prod;
+}
+#else
+typedef struct { float f[DW_VEC]; } dw_vec;
+
+PYCONV_ALWAYS_INLINE dw_vec dw_zero(void)
+{
+    dw_vec v;
+    for (int j = 0; j < DW_VEC; j++)
+        v.f[j] = 0.0f;
+    return v;
+}
+
+PYCONV_ALWAYS_INLINE dw_vec dw_madd(dw_vec acc, dw_vec a, dw_vec b)
+{
+    for (int j = 0; j < DW_VEC; j++) {
+        const float prod = a.f[j] * b.f[j];
+        acc.f[j] += prod;
+    }
+    return acc;
+}
+#endif
+
+/* Unaligned vector load and store, one vector at a time: whole-array copies would keep the
+ * accumulators in memory. */
+PYCONV_ALWAYS_INLINE dw_vec dw_load(const float *p)
+{
+    dw_vec v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+PYCONV_ALWAYS_INLINE void dw_store(float *p, dw_vec v)
+{
+    memcpy(p, &v, sizeof v);
+}
+
+/* acc[v] = bias[v*DW_VEC..] (or 0) for n vectors. */
+PYCONV_ALWAYS_INLINE void dw_init_v(dw_vec *acc, int n, const float *bias)
+{
+    for (int v = 0; v < n; v++)
+        acc[v] = bias ? dw_load(bias + DW_VEC * v) : dw_zero();
+}
+
+/* out[v*DW_VEC..] = acc[v] (then relu) for n vectors. */
+PYCONV_ALWAYS_INLINE void dw_store_v(float *out, const dw_vec *acc, int n, int relu)
+{
+    for (int v = 0; v < n; v++)
+        dw_store(out + DW_VEC * v, acc[v]);
+    if (relu)
+        for (int j = 0; j < n * DW_VEC; j++)
+            out[j] = dw_relu1(out[j]);
+}
+
+/* acc[v] += x[v*DW_VEC..] * f[v*DW_VEC..] for the DW_NV vectors of a full block. */
+PYCONV_ALWAYS_INLINE void dw_madd_v(dw_vec *acc, const float *x, const float *f)
+{
+    for (int v = 0; v < DW_NV; v++)
+        acc[v] = dw_madd(acc[v], dw_load(x + DW_VEC * v), dw_load(f + DW_VEC * v));
+}
+
+/* out[j0..j0+jb) of one output pixel = bias + sum over its taps of x[k/M] * f[k], taps in list
+ * order: the tail block and M > 1. */
+static inline void
+dw_fwd_block(float *restrict o, const dw_tap *taps, int64_t nt, const float *img,
+             const float *filt, const float *bias, int64_t j0, int64_t jb, int64_t M, int relu)
+{
+    float acc[DW_CB];
+    if (bias)
+        for (int64_t j = 0; j < jb; j++)
+            acc[j] = bias[j0 + j];
+    else
+        for (int64_t j = 0; j < jb; j++)
+            acc[j] = 0.0f;
+    for (int64_t t = 0; t < nt; t++) {
+        const float *restrict x = img + taps[t].x;            /* the tap's C input channels */
+        const float *restrict f = filt + taps[t].f + j0;      /* its K filter values */
+        for (int64_t j = 0; j < jb; j++) {
+            const float prod = x[(j0 + j) / M] * f[j];
+            acc[j] += prod;
+        }
+    }
+    if (relu)
+        for (int64_t j = 0; j < jb; j++)
+            o[j0 + j] = dw_relu1(acc[j]);
+    else
+        for (int64_t j = 0; j < jb; j++)
+            o[j0 + j] = acc[j];
+}
+
+/* One output pixel, channels [j0, K): full blocks in vectors when M = 1, the rest by
+ * dw_fwd_block. */
+static inline void dw_fwd_pixel(float *o, const dw_tap *taps, int64_t nt, const float *img,
+                                const float *filt, const float *bias, int64_t j0, int64_t K,
+                                int64_t M, int relu)
+{
+    for (; M == 1 && j0 + DW_CB <= K; j0 += DW_CB) {
+        dw_vec acc[DW_NV];
+        dw_init_v(acc, DW_NV, bias ? bias + j0 : NULL);
+        for (int64_t t = 0; t < nt; t++)
+            dw_madd_v(acc, img + taps[t].x + j0, filt + taps[t].f + j0);
+        dw_store_v(o + j0, acc, DW_NV, relu);
+    }
+    for (; j0 < K; j0 += DW_CB)
+        dw_fwd_block(o, taps, nt, img, filt, bias, j0, K - j0 < DW_CB ? K - j0 : DW_CB, M, relu);
+}
+
+/* DW_QB pixels i at once (M = 1), channels [j0, j0 + DW_CBQ): o[i*ostep + j] = (bias or 0) +
+ * sum over taps of x_i[j] * f[j], pixel i reading xq + i*xstep + taps[t].x. The same lanes, the
+ * same order as dw_fwd_pixel: the same bits. */
+PYCONV_ALWAYS_INLINE void dw_quad(float *o, int64_t ostep, const dw_tap *taps, int64_t nt,
+                                 const float *xq, int64_t xstep, const float *filt,
+                                 const float *bias, int64_t j0, int relu)
+{
+    dw_vec acc[DW_QB][DW_NQ];
+    for (int i = 0; i < DW_QB; i++)
+        dw_init_v(acc[i], DW_NQ, bias ? bias + j0 : NULL);
+    for (int64_t t = 0; t < nt; t++) {
+        const float *x = xq + taps[t].x + j0, *f = filt + taps[t].f + j0;
+        for (int v = 0; v < DW_NQ; v++) {
+            const dw_vec fv = dw_load(f + DW_VEC * v);   /* loaded once for DW_QB pixels */
+            for (int i = 0; i < DW_QB; i++)
+                acc[i][v] = dw_madd(acc[i][v], dw_load(x + i * xstep + DW_VEC * v), fv);
+        }
+    }
+    for (int i = 0; i < DW_QB; i++)
+        dw_store_v(o + i * ostep + j0, acc[i], DW_NQ, relu);
+}
+
+/* DW_QB interior pixels sharing one tap list (offsets relative to pixel i's xq + i*xstep), all
+ * K channels, M = 1: quads of DW_CBQ channels, then the tail pixel by pixel. */
+static inline void dw_quad_pixels(float *o, int64_t ostep, const dw_tap *taps, int64_t nt,
+                                  const float *xq, int64_t xstep, const float *filt,
+                                  const float *bias, int64_t K, int relu)
+{
+    int64_t j0 = 0;
+    for (; j0 + DW_CBQ <= K; j0 += DW_CBQ)
+        dw_quad(o, ostep, taps, nt, xq, xstep, filt, bias, j0, relu);
+    for (int i = 0; j0 < K && i < DW_QB; i++)
+        dw_fwd_pixel(o + i * ostep, taps, nt, xq + i * xstep, filt, bias, j0, K, 1, relu);
+}
+
+// inp (N,H,W,C), filt (R,S,C,M), bias (K) or NULL, out (N,P,Q,K), overwritten.
+// tapbuf: 2*R*S taps per thread. Loop nest:
+//   loop 1 (n,p: output rows)        parallel; a row's input rows (R of them) stay in L2
+//   loop 2 (q: output pixels)        interior: DW_QB at a time, one tap list for the row;
+//                                    border: list the taps inside the image, pixel by pixel
+//   loop 3 (k0, step DW_CBQ/DW_CB)   accumulators in registers
+//   loop 4 (taps of the pixel)       input pixel and filter row from L1
+//   loop 5 (k in the block)          the vector loop
+// Threads: over N*P output rows; each output element is written by one thread, its taps added
+// in one fixed order (r, then s): bitwise the same for any thread count.
+static inline void depthwise_forward_loop(float *out, const float *inp, const float *filt,
+                                          const float *bias, int relu, const conv2d_shape *s,
+                                          dw_tap *tapbuf)
+{
+    const int64_t K = s->K, M = s->K / s->C, RS = s->R * s->S;
+    /* interior columns [q_lo, q_hi): every tap's input column inside [0, W) */
+    const int64_t q_lo = (s->pad_left + s->stride_w - 1) / s->stride_w;
+    const int64_t last = s->W - 1 + s->pad_left - (s->S - 1) * s->dil_w;   /* q*stride_w <= last */
+    const int64_t q_hi = last < 0 ? 0 : (last / s->stride_w + 1 < s->Q ? last / s->stride_w + 1 : s->Q);
+    #pragma omp parallel for schedule(static) num_threads(pyconv_num_threads()) \
+        if(s->N * s->P * s->Q * K > DW_PAR_MIN)
+    for (int64_t row = 0; row < s->N * s->P; row++) {    // loop 1
+        const int64_t n = row / s->P, p = row % s->P;
+        const float *img = inp + n * s->H * s->W * s->C;
+        dw_tap *taps = tapbuf + dw_thread() * 2 * RS, *rel = taps + RS;
+        int64_t nrel = 0;   /* the row's taps, relative to an interior pixel's column */
+        for (int64_t r = 0; r < s->R; r++) {
+            const int64_t h = p * s->stride_h - s->pad_top + r * s->dil_h;
+            for (int64_t t = 0; h >= 0 && h < s->H && t < s->S; t++)
+                rel[nrel++] = (dw_tap){(h * s->W + t * s->dil_w - s->pad_left) * s->C, (r * s->S + t) * K};
+        }
+        for (int64_t q = 0; q < s->Q;) {                  // loop 2
+            if (M == 1 && q >= q_lo && q + DW_QB <= q_hi) {
+                dw_quad_pixels(out + (row * s->Q + q) * K, K, rel, nrel,
+                               img + q * s->stride_w * s->C, s->stride_w * s->C, filt, bias, K, relu);
+                q += DW_QB;
+                continue;
+            }
+            int64_t nt = 0;
+            for (int64_t r = 0; r < s->R; r++) {
+                const int64_t h = p * s->stride_h - s->pad_top + r * s->dil_h;
+                if (h < 0 || h >= s->H)
+                    continue;
+                for (int64_t t = 0; t < s->S; t++) {
+                    const int64_t w = q * s->stride_w - s->pad_left + t * s->dil_w;
+                    if (w >= 0 && w < s->W)
+                        taps[nt++] = (dw_tap){(h * s->W + w) * s->C, (r * s->S + t) * K};
+                }
+            }
+            dw_fwd_pixel(out + (row * s->Q + q) * K, taps, nt, img, filt, bias, 0, K, M, relu);
+            q++;
+        }
+    }
+}
+
+/* dinp[c0..c0+cb) of one input pixel = sum over the output pixels and taps that read it of
+ * sum over m of g[c*M + m] * f[c*M + m], taps in list order, m ascending. */
+static inline void
+dw_bwi_block(float *restrict d, const dw_tap *taps, int64_t nt, const float *gimg,
+             const float *filt, int64_t c0, int64_t cb, int64_t M)
+{
+    float acc[DW_CB];
+    for (int64_t c = 0; c < cb; c++)
+        acc[c] = 0.0f;
+    for (int64_t t = 0; t < nt; t++) {
+        const float *restrict g = gimg + taps[t].x + c0 * M;   /* dout of the output pixel */
+        const float *restrict f = filt + taps[t].f + c0 * M;
+        for (int64_t c = 0; c < cb; c++)
+            for (int64_t m = 0; m < M; m++) {
+                const float prod = g[c * M + m] * f[c * M + m];
+                acc[c] += prod;
+            }
+    }
+    for (int64_t c = 0; c < cb; c++)
+        d[c0 + c] = acc[c];
+}
+
+/* One input pixel: full blocks in vectors when M = 1, the rest by dw_bwi_block. */
+static inline void dw_bwi_pixel(float *d, const dw_tap *taps, int64_t nt, const float *gimg,
+                                const float *filt, int64_t C, int64_t M)
+{
+    int64_t c0 = 0;
+    for (; M == 1 && c0 + DW_CB <= C; c0 += DW_CB) {
+        dw_vec acc[DW_NV];
+        dw_init_v(acc, DW_NV, NULL);
+        for (int64_t t = 0; t < nt; t++)
+            dw_madd_v(acc, gimg + taps[t].x + c0, filt + taps[t].f + c0);
+        dw_store_v(d + c0, acc, DW_NV, 0);
+    }
+    for (; c0 < C; c0 += DW_CB)
+        dw_bwi_block(d, taps, nt, gimg, filt, c0, C - c0 < DW_CB ? C - c0 : DW_CB, M);
+}
+
+// dout (N,P,Q,K), filt (R,S,C,M), dinp (N,H,W,C), overwritten. tapbuf: 2*R*S taps per thread.
+// The adjoint of the forward written as a gather: input pixel (h,w) collects the output pixels
+// (p,q) and taps (r,s) with h = p*stride_h - pad_top + r*dil_h (likewise w), so no two threads
+// ever add into one element. Loop nest as the forward's, over input rows and pixels; with M = 1
+// this is the forward's sum with dout for the input, and stride_w = 1 lets interior columns
+// share one tap list (dw_quad_pixels).
+// Threads: over N*H input rows; each dinp element written by one thread, in a fixed order.
+static inline void depthwise_backward_input_loop(float *dinp, const float *dout, const float *filt,
+                                                 const conv2d_shape *s, dw_tap *tapbuf)
+{
+    const int64_t K = s->K, M = s->K / s->C, RS = s->R * s->S;
+    /* interior columns [w_lo, w_hi) (stride_w = 1): every tap's q = w + pad_left - t*dil_w in [0, Q) */
+    const int64_t w_lo = (s->S - 1) * s->dil_w - s->pad_left > 0 ? (s->S - 1) * s->dil_w - s->pad_left : 0;
+    const int64_t w_hi = s->Q - s->pad_left < s->W ? s->Q - s->pad_left : s->W;
+    const int quads = M == 1 && s->stride_w == 1;
+    #pragma omp parallel for schedule(static) num_threads(pyconv_num_threads()) \
+        if(s->N * s->H * s->W * s->C > DW_PAR_MIN)
+    for (int64_t row = 0; row < s->N * s->H; row++) {
+        const int64_t n = row / s->H, h = row % s->H;
+        const float *gimg = dout + n * s->P * s->Q * K;
+        dw_tap *taps = tapbuf + dw_thread() * 2 * RS, *rel = taps + RS;
+        int64_t nrel = 0;   /* the row's taps, relative to an interior pixel's column */
+        for (int64_t r = 0; quads && r < s->R; r++) {
+            const int64_t ph = h + s->pad_top - r * s->dil_h;   /* = p * stride_h */
+            if (ph < 0 || ph % s->stride_h || ph / s->stride_h >= s->P)
+                continue;
+            for (int64_t t = 0; t < s->S; t++)
+                rel[nrel++] = (dw_tap){(ph / s->stride_h * s->Q + s->pad_left - t * s->dil_w) * K,
+                                       (r * s->S + t) * K};
+        }
+        for (int64_t w = 0; w < s->W;) {
+            if (quads && w >= w_lo && w + DW_QB <= w_hi) {
+                dw_quad_pixels(dinp + (row * s->W + w) * s->C, s->C, rel, nrel, gimg + w * K, K,
+                               filt, NULL, K, 0);
+                w += DW_QB;
+                continue;
+            }
+            int64_t nt = 0;
+            for (int64_t r = 0; r < s->R; r++) {
+                const int64_t ph = h + s->pad_top - r * s->dil_h;   /* = p * stride_h */
+                if (ph < 0 || ph % s->stride_h || ph / s->stride_h >= s->P)
+                    continue;
+                for (int64_t t = 0; t < s->S; t++) {
+                    const int64_t qw = w + s->pad_left - t * s->dil_w;
+                    if (qw < 0 || qw % s->stride_w || qw / s->stride_w >= s->Q)
+                        continue;
+                    taps[nt++] = (dw_tap){(ph / s->stride_h * s->Q + qw / s->stride_w) * K,
+                                          (r * s->S + t) * K};
+                }
+            }
+            dw_bwi_pixel(dinp + (row * s->W + w) * s->C, taps, nt, gimg, filt, s->C, M);
+            w++;
+        }
+    }
+}
+
+/* part[k0..k0+kb) of one filter tap += sum over q in [q0,q1) of x(q)[k/M] * g(q)[k], q ascending:
+ * x(q) the input pixel the tap reads for output pixel q (xstep floats apart), g(q) its dout. */
+static inline void
+dw_bwf_block(float *restrict part, const float *x, int64_t xstep, const float *g, int64_t K,
+             int64_t nq, int64_t k0, int64_t kb, int64_t M)
+{
+    float acc[DW_CB];
+    for (int64_t k = 0; k < kb; k++)
+        acc[k] = part[k0 + k];
+    for (int64_t i = 0; i < nq; i++) {
+        const float *restrict xi = x + i * xstep;
+        const float *restrict gi = g + i * K + k0;
+        for (int64_t k = 0; k < kb; k++) {
+            const float prod = xi[(k0 + k) / M] * gi[k];
+            acc[k] += prod;
+        }
+    }
+    for (int64_t k = 0; k < kb; k++)
+        part[k0 + k] = acc[k];
+}
+
+/* One filter tap over a run of nq output pixels: full blocks in vectors when M = 1, the rest by
+ * dw_bwf_block. */
+static inline void dw_bwf_tap(float *part, const float *x, int64_t xstep, const float *g,
+                              int64_t K, int64_t nq, int64_t M)
+{
+    int64_t k0 = 0;
+    for (; M == 1 && k0 + DW_CB <= K; k0 += DW_CB) {
+        dw_vec acc[DW_NV];
+        dw_init_v(acc, DW_NV, part + k0);
+        for (int64_t i = 0; i < nq; i++)
+            dw_madd_v(acc, x + i * xstep + k0, g + i * K + k0);
+        dw_store_v(part + k0, acc, DW_NV, 0);
+    }
+    for (; k0 < K; k0 += DW_CB)
+        dw_bwf_block(part, x, xstep, g, K, nq, k0, K - k0 < DW_CB ? K - k0 : DW_CB, M);
+}
+
+// dout (N,P,Q,K), inp (N,H,W,C); part (nchunks, R*S*K + K): chunk ch's partial filter gradient
+// and (when bias) partial bias gradient over output rows [ch*rows, (ch+1)*rows), overwritten.
+// Loop nest, per chunk:
+//   loop 1 (n,p: output rows of the chunk, ascending)
+//   loop 2 (r,s: taps)                  the row range q in [q0,q1) whose tap is inside the image
+//   loop 3 (k0, step DW_CB)             accumulators in registers across the whole row
+//   loop 4 (q in [q0,q1))               input pixel and dout pixel, streamed from L1/L2
+//   loop 5 (k in the block)             the vector loop
+// Threads: over chunks; each chunk's partial is written by one thread, in a fixed order.
+static inline void depthwise_backward_filter_loop(float *part, const float *dout, const float *inp,
+                                                  int bias, int64_t rows, int64_t nchunks,
+                                                  const conv2d_shape *s)
+{
+    const int64_t K = s->K, M = s->K / s->C, RS = s->R * s->S, NP = s->N * s->P;
+    #pragma omp parallel for schedule(dynamic, 1) num_threads(pyconv_num_threads()) if(nchunks > 1)
+    for (int64_t ch = 0; ch < nchunks; ch++) {
+        float *pf = part + ch * (RS * K + K), *pb = pf + RS * K;
+        for (int64_t i = 0; i < RS * K + K; i++)
+            pf[i] = 0.0f;
+        const int64_t row1 = (ch + 1) * rows < NP ? (ch + 1) * rows : NP;
+        for (int64_t row = ch * rows; row < row1; row++) {         // loop 1
+            const int64_t n = row / s->P, p = row % s->P;
+            const float *g = dout + row * s->Q * K;
+            for (int64_t r = 0; r < s->R; r++) {                    // loop 2
+                const int64_t h = p * s->stride_h - s->pad_top + r * s->dil_h;
+                if (h < 0 || h >= s->H)
+                    continue;
+                for (int64_t t = 0; t < s->S; t++) {
+                    /* q in [q0,q1): 0 <= q*stride_w - pad_left + t*dil_w < W */
+                    const int64_t off = s->pad_left - t * s->dil_w;
+                    const int64_t q0 = off > 0 ? (off + s->stride_w - 1) / s->stride_w : 0;
+                    const int64_t top = s->W - 1 + off;   /* q*stride_w <= top */
+                    int64_t q1 = top < 0 ? 0 : top / s->stride_w + 1;
+                    q1 = q1 < s->Q ? q1 : s->Q;
+                    if (q0 >= q1)
+                        continue;
+                    const float *x = inp + ((n * s->H + h) * s->W + q0 * s->stride_w - off) * s->C;
+                    dw_bwf_tap(pf + (r * s->S + t) * K, x, s->stride_w * s->C, g + q0 * K, K,
+                               q1 - q0, M);
+                }
+            }
+            if (bias)
+                for (int64_t q = 0; q < s->Q; q++)
+                    for (int64_t k = 0; k < K; k++)
+                        pb[k] += g[q * K + k];
+        }
+    }
+}
+
+/* The loops above compiled for AVX2 (depthwise_avx2.c), AVX-512 (depthwise_avx512.c) and
+ * aarch64 (depthwise_neon.c). */
+void depthwise_forward_avx2(float *out, const float *inp, const float *filt, const float *bias,
+                            int relu, const conv2d_shape *s, dw_tap *tapbuf);
+void depthwise_forward_avx512(float *out, const float *inp, const float *filt, const float *bias,
+                              int relu, const conv2d_shape *s, dw_tap *tapbuf);
+void depthwise_backward_input_avx2(float *dinp, const float *dout, const float *filt,
+                                   const conv2d_shape *s, dw_tap *tapbuf);
+void depthwise_backward_input_avx512(float *dinp, const float *dout, const float *filt,
+                                     const conv2d_shape *s, dw_tap *tapbuf);
+void depthwise_backward_filter_avx2(float *part, const float *dout, const float *inp, int bias,
+                                    int64_t rows, int64_t nchunks, const conv2d_shape *s);
+void depthwise_backward_filter_avx512(float *part, const float *dout, const float *inp, int bias,
+                                      int64_t rows, int64_t nchunks, const conv2d_shape *s);
+void depthwise_forward_neon(float *out, const float *inp, const float *filt, const float *bias,
+                            int relu, const conv2d_shape *s, dw_tap *tapbuf);
+void depthwise_backward_input_neon(float *dinp, const float *dout, const float *filt,
+                                   const conv2d_shape *s, dw_tap *tapbuf);
+void depthwise_backward_filter_neon(float *part, const float *dout, const float *inp, int bias,
+                                    int64_t rows, int64_t nchunks, const conv2d_shape *s);
+
+#endif
