@@ -30,7 +30,7 @@ import inspect
 
 import numpy as np
 
-from . import _graph, _kernels, _validate, utils
+from . import _geometry, _graph, _kernels, _validate, utils
 from .layers.base import flatten, pack_like
 from .layers import (Activation, Add, Average, AveragePooling2D, BatchNormalization, Concatenate, Conv2D,
                      Conv2DTranspose, Cropping2D, Dense, Dropout, Flatten, GlobalAveragePooling2D, GlobalMaxPooling2D, InputLayer,
@@ -384,10 +384,9 @@ def _window_attrs(padding, in_shape, window, strides, dilations=(1, 1)):
         n = in_shape[1 + axis]
         if n is None:
             return {**attrs, "auto_pad": "SAME_UPPER"}
-        eff = (window[axis] - 1) * dilations[axis] + 1
-        out, top = _validate.out_size(n, eff, strides[axis], "same", axis)
+        top, bottom = _geometry.same_padding(n, _geometry.extent(window[axis], dilations[axis]), strides[axis])
         before.append(top)
-        after.append(max((out - 1) * strides[axis] + eff - n, 0) - top)
+        after.append(bottom)
     return {**attrs, "pads": before + after}
 
 

@@ -589,3 +589,21 @@ def test_only_a_softmax_output_hands_its_logits_to_the_loss(act):
     expected = float(np.mean(pyconv.losses.sparse_categorical_crossentropy(y, m.predict(x, verbose=0))))
     assert m.evaluate(x, y, verbose=0) == pytest.approx(expected, rel=1e-6)
     assert m.train_on_batch(x, y) == pytest.approx(expected, rel=1e-6)
+
+
+@pytest.mark.parametrize("act,loss,y", [
+    ("sigmoid", "sparse_categorical_crossentropy", np.array([0, 1, 2, 0, 1, 2, 0, 1])),
+    ("sigmoid", "categorical_crossentropy", np.eye(3, dtype=np.float32)[[0, 1, 2, 0, 1, 2, 0, 1]]),
+    ("softmax", "binary_crossentropy", np.eye(3, dtype=np.float32)[[0, 1, 2, 0, 1, 2, 0, 1]]),
+    ("sigmoid", "binary_crossentropy", np.eye(3, dtype=np.float32)[[0, 1, 2, 0, 1, 2, 0, 1]]),
+])
+def test_a_loss_takes_logits_only_from_its_own_activation(act, loss, y):
+    """Categorical cross-entropies take a softmax output's logits, binary ones a sigmoid's;
+    the other pairings (a sigmoid under a categorical loss...) take the output as it is."""
+    pyconv.utils.set_random_seed(0)
+    x = np.random.default_rng(1).standard_normal((8, 4)).astype(np.float32)
+    m = models.Sequential([layers.Input((4,)), layers.Dense(3, activation=act)])
+    m.compile(optimizer="sgd", loss=loss)
+    expected = float(np.mean(pyconv.losses.get(loss)(y, m.predict(x, verbose=0))))
+    assert m.evaluate(x, y, verbose=0) == pytest.approx(expected, rel=1e-5)
+    assert m.train_on_batch(x, y) == pytest.approx(expected, rel=1e-5)

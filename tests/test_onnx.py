@@ -21,7 +21,7 @@ onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 
 import pyconv  # noqa: E402
-from pyconv import layers, models, nn, ops  # noqa: E402
+from pyconv import _onnx_export, layers, models, nn, ops  # noqa: E402
 
 from test_functional import toy_resnet  # noqa: E402
 from tutorial_models import tutorial_cnn  # noqa: E402
@@ -456,6 +456,14 @@ def test_lambda_of_ops_is_traced_once_names_untouched(tmp_path):
     assert pyconv.utils._uids == before   # the trace gave back the automatic names it took
 
 
+def test_every_registered_layer_activation_and_op_has_a_converter():
+    """A new layer (activation, op) adds its converter in pyconv/_onnx_export.py, with a test here."""
+    E = _onnx_export
+    assert [n for n, c in layers._REGISTRY.items() if c not in E._CONVERTERS and c is not layers.InputLayer] == []
+    assert sorted(set(pyconv.activations._ACTS) - set(E._ACTIVATIONS)) == []
+    assert sorted(set(ops.__all__) - set(E._OPS)) == ["shape"]   # a tuple of ints on symbolic tensors, no node
+
+
 # ---- what is refused --------------------------------------------------------------------------
 class Custom(layers.Layer):
     def call(self, x):
@@ -492,7 +500,7 @@ def test_unsupported_op_and_options():
                                          r"lambda\S* \(Lambda\): its function is not made of pyconv.ops calls on its "
                                          r"input \(called on symbolic tensors it raised TypeError: `newshape` must be.*"
                                          r"lambda\S* \(Lambda\): .* it raised AttributeError: "):
-        pyconv._onnx_export.to_proto(model)
+        _onnx_export.to_proto(model)
 
 
 def test_subclassed_and_unbuilt_models_are_refused(tmp_path):
