@@ -11,6 +11,7 @@
 PYCONV_ALWAYS_INLINE void
 store_tile(__m256 acc[AVX2_MR][2], float *c, int64_t ldc, int overwrite, const float *bias, int relu)
 {
+    #pragma GCC unroll 6   /* whole: the accumulators stay in registers */
     for (int i = 0; i < AVX2_MR; i++) {
         float *ci = c + i * ldc;
         if (!overwrite) {
@@ -34,6 +35,7 @@ void ukernel_avx2(int64_t kc, const float *a, const float *b, float *c, int64_t 
                   const float *bias, int relu)
 {
     __m256 acc[AVX2_MR][2];
+    #pragma GCC unroll 6   /* whole: the accumulators stay in registers */
     for (int i = 0; i < AVX2_MR; i++)
         acc[i][0] = acc[i][1] = _mm256_setzero_ps();
     for (int64_t k = 0; k < kc; k++) {
@@ -56,6 +58,7 @@ void ukernel_avx2_ind(int64_t ntaps, int64_t kc, const float *const *a, const fl
                       float *c, int64_t ldc, int overwrite, const float *bias, int relu)
 {
     __m256 acc[AVX2_MR][2];
+    #pragma GCC unroll 6   /* whole: the accumulators stay in registers */
     for (int i = 0; i < AVX2_MR; i++)
         acc[i][0] = acc[i][1] = _mm256_setzero_ps();
     for (int64_t t = 0; t < ntaps; t++, a += AVX2_MR) {
@@ -78,6 +81,7 @@ void ukernel_avx2_indb(int64_t kc, const float *a, int64_t lda, const float *con
                        int64_t ldc, int overwrite, const float *bias, int relu)
 {
     __m256 acc[AVX2_MR][2];
+    #pragma GCC unroll 6   /* whole: the accumulators stay in registers */
     for (int i = 0; i < AVX2_MR; i++)
         acc[i][0] = acc[i][1] = _mm256_setzero_ps();
     for (int64_t k = 0; k < kc; k++) {

@@ -13,6 +13,7 @@
 PYCONV_ALWAYS_INLINE void
 store_tile(__m512 acc[AVX512_MR][2], float *c, int64_t ldc, int overwrite, const float *bias, int relu)
 {
+    #pragma GCC unroll 8   /* whole: the accumulators stay in registers */
     for (int i = 0; i < AVX512_MR; i++) {
         float *ci = c + i * ldc;
         if (!overwrite) {
@@ -36,6 +37,7 @@ void ukernel_avx512(int64_t kc, const float *a, const float *b, float *c, int64_
                     const float *bias, int relu)
 {
     __m512 acc[AVX512_MR][2];
+    #pragma GCC unroll 8   /* whole: the accumulators stay in registers */
     for (int i = 0; i < AVX512_MR; i++)
         acc[i][0] = acc[i][1] = _mm512_setzero_ps();
     for (int64_t k = 0; k < kc; k++) {
@@ -60,6 +62,7 @@ void ukernel_avx512_ind(int64_t ntaps, int64_t kc, const float *const *a, const 
                         float *c, int64_t ldc, int overwrite, const float *bias, int relu)
 {
     __m512 acc[AVX512_MR][2];
+    #pragma GCC unroll 8   /* whole: the accumulators stay in registers */
     for (int i = 0; i < AVX512_MR; i++)
         acc[i][0] = acc[i][1] = _mm512_setzero_ps();
     for (int64_t t = 0; t < ntaps; t++, a += AVX512_MR) {
@@ -85,6 +88,7 @@ void ukernel_avx512_indb(int64_t kc, const float *a, int64_t lda, const float *c
                          int64_t ldc, int overwrite, const float *bias, int relu)
 {
     __m512 acc[AVX512_MR][2];
+    #pragma GCC unroll 8   /* whole: the accumulators stay in registers */
     for (int i = 0; i < AVX512_MR; i++)
         acc[i][0] = acc[i][1] = _mm512_setzero_ps();
     for (int64_t k = 0; k < kc; k++) {
