@@ -257,14 +257,17 @@ static int caches_sysctl(pyconv_caches *c)
 #endif
 
 #ifdef _WIN32
-/* Windows: the caches whose processor mask holds CPU 0. */
+/* Windows: the caches whose processor mask holds CPU 0. The first call asks for the size. */
 static int caches_windows(pyconv_caches *c)
 {
-    SYSTEM_LOGICAL_PROCESSOR_INFORMATION info[256];
-    DWORD len = sizeof info;
+    DWORD len = 0;
     int found = 0;
-    if (!GetLogicalProcessorInformation(info, &len))
+    GetLogicalProcessorInformation(NULL, &len);
+    SYSTEM_LOGICAL_PROCESSOR_INFORMATION *info = len ? malloc(len) : NULL;
+    if (!info || !GetLogicalProcessorInformation(info, &len)) {
+        free(info);
         return 0;
+    }
     for (DWORD i = 0; i < len / sizeof info[0]; i++) {
         const CACHE_DESCRIPTOR *d = &info[i].Cache;
         if (info[i].Relationship != RelationCache || !(info[i].ProcessorMask & 1)
@@ -277,6 +280,7 @@ static int caches_windows(pyconv_caches *c)
         c->shared[d->Level - 1] = cpus;
         found |= 1 << (d->Level - 1);
     }
+    free(info);
     return found;
 }
 #endif

@@ -113,6 +113,7 @@ void hard_sigmoid_backward(float *dx, const float *dout, const float *x, int64_t
 void hard_silu_forward(float *out, const float *x, int64_t n);     /* x hard_sigmoid(x) */
 void hard_silu_backward(float *dx, const float *dout, const float *x, int64_t n);
 void exponential_forward(float *out, const float *x, int64_t n);
+void exponential_forward_ref(float *out, const float *x, int64_t n);
 void exponential_backward(float *dx, const float *dout, const float *out, int64_t n);
 /* Rows of C, over the last axis: x, out (M,C); backward from the output. */
 void log_softmax_forward(float *out, const float *x, int64_t M, int64_t C);

@@ -21,7 +21,7 @@
 #define PYCONV_TARGET_H
 
 #include <stdlib.h>
-#ifdef _MSC_VER
+#ifdef _WIN32
 #include <malloc.h>
 #endif
 #include "pyconv.h"
@@ -51,11 +51,12 @@
 #endif
 
 /* 64-byte aligned workspaces (a cache line; a whole AVX-512 vector), size rounded up as C11's
- * aligned_alloc requires. MSVC has no aligned_alloc: its _aligned_malloc must be freed with
- * _aligned_free, hence the pair. NULL when the allocation fails. */
+ * aligned_alloc requires. Windows' C runtimes (MSVC's, MinGW's) have no aligned_alloc: their
+ * _aligned_malloc must be freed with _aligned_free, hence the pair. NULL when the allocation
+ * fails. */
 static inline void *pyconv_aligned_alloc(size_t bytes)
 {
-#ifdef _MSC_VER
+#ifdef _WIN32
     return _aligned_malloc(bytes ? bytes : 1, 64);
 #else
     return aligned_alloc(64, (bytes + 63) / 64 * 64);
@@ -64,7 +65,7 @@ static inline void *pyconv_aligned_alloc(size_t bytes)
 
 static inline void pyconv_aligned_free(void *p)
 {
-#ifdef _MSC_VER
+#ifdef _WIN32
     _aligned_free(p);
 #else
     free(p);

@@ -36,6 +36,7 @@ cdef extern from "pyconv.h" nogil:
     void hard_silu_forward(float *out, const float *x, int64_t n)
     void hard_silu_backward(float *dx, const float *dout, const float *x, int64_t n)
     void exponential_forward(float *out, const float *x, int64_t n)
+    void exponential_forward_ref(float *out, const float *x, int64_t n)
     void exponential_backward(float *dx, const float *dout, const float *out, int64_t n)
     void log_softmax_forward(float *out, const float *x, int64_t M, int64_t C)
     void log_softmax_backward(float *dx, const float *dout, const float *out, int64_t M, int64_t C)
@@ -143,8 +144,8 @@ def hard_silu_fwd(cnp.ndarray x):
 def hard_silu_bwd(cnp.ndarray dout, cnp.ndarray x):
     return unary_grad(dout, x, hard_silu_backward)
 
-def exponential_fwd(cnp.ndarray x):
-    return unary(x, exponential_forward)
+def exponential_fwd(cnp.ndarray x, bint ref=False):
+    return unary(x, exponential_forward_ref if ref else exponential_forward)
 
 def exponential_bwd(cnp.ndarray dout, cnp.ndarray out):
     return unary_grad(dout, out, exponential_backward)

@@ -15,9 +15,6 @@ from .layers.base import (FROM_LOGITS, RELU_FOLDED, RELU_MASK, _ActivatedLayer, 
                           pack_like, state_updates_of)
 from . import activations, utils
 
-# The output activations whose pre-activation values a cross-entropy loss can take as logits
-# (the plain ones: a Softmax over another axis is a different activation object).
-_LOGIT_ACTIVATIONS = (activations.get("softmax"), activations.get("sigmoid"))
 
 __all__ = ["KerasTensor", "Node", "Graph", "Plan"]
 
@@ -236,7 +233,8 @@ class Plan:
     Args:
         graph: the Graph.
         params: the weights whose gradients `backward` returns (the model's trainable weights).
-        logit_outputs: output indices whose last activation the loss takes over (FROM_LOGITS).
+        logit_outputs: (output index, activation name) pairs: the loss of that output takes
+            the logits of that activation (FROM_LOGITS) when the output has exactly it.
         inputs_need_grad: whether `backward` returns the gradients of the inputs.
     """
 
@@ -286,13 +284,14 @@ class Plan:
                     s.fuse |= RELU_MASK
         self.folds = self._bn_folds(steps, by_out, consumers)
         self.fused_outputs = set()
-        for k in logit_outputs:
+        for k, act_name in logit_outputs:
             o = self.out_slots[k]
             a = by_out.get(o)
-            # only a softmax (last axis) or sigmoid output has logits a cross-entropy can take:
-            # a relu, linear, elu ... output is the loss's input as it is
+            # only the activation the loss names (the plain softmax over the last axis for the
+            # categorical cross-entropies, sigmoid for the binary ones) has logits it can take:
+            # any other output (relu, a sigmoid under a categorical loss...) is its input as it is
             if a is not None and consumers.get(o) == 1 and isinstance(a.layer, _ActivatedLayer) \
-                    and a.layer.activation in _LOGIT_ACTIVATIONS \
+                    and a.layer.activation is activations.get(act_name) \
                     and not a.fuse & RELU_FOLDED and a.act is None:
                 a.fuse |= FROM_LOGITS
                 self.fused_outputs.add(k)

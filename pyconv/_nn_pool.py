@@ -29,7 +29,7 @@ Example (pyconv.nn.max_pool is this max_pool):
 """
 import numpy as np
 
-from . import _kernels, _tape, _validate
+from . import _geometry, _kernels, _tape, _validate
 from ._validate import as_float32, check_alloc, is_int, sizes, window_param
 
 __all__ = ["max_pool", "max_pool2d", "avg_pool", "avg_pool2d", "max_pool_grad", "avg_pool_grad",
@@ -85,7 +85,7 @@ def _out_size(size, window, stride, padding, ksize, shape, axis):
         raise ValueError(f"`ksize` must fit in the (padded) input: a window of {window} along "
                          f"the {name} does not fit in {size + before + after}. "
                          f"Received: ksize={ksize!r}, input.shape={shape}.")
-    return _validate.out_size(size, window, stride, padding, axis)
+    return _geometry.out_size(size, window, stride, padding, axis)
 
 
 class _Pool:

@@ -30,16 +30,16 @@ import inspect
 
 import numpy as np
 
-from . import _graph, _kernels, _validate, utils
+from . import _geometry, _graph, _kernels, _validate, utils
 from .layers.base import flatten, pack_like
-from .layers.convolutional import Conv2D
-from .layers.activations import ReLU, Softmax
-from .layers.convolutional_transpose import Conv2DTranspose, conv_transpose_size
-from .layers.core import Activation, Dense, Dropout, Flatten, InputLayer, Lambda, OpLayer, Reshape, _fill
-from .layers.merging import Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract
-from .layers.normalization import BatchNormalization
-from .layers.pooling import AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, MaxPooling2D
-from .layers.reshaping import Cropping2D, Rescaling, UpSampling2D, ZeroPadding2D
+from .layers import (Activation, Add, Average, AveragePooling2D, BatchNormalization, Concatenate, Conv2D,
+                     Conv2DTranspose, Cropping2D, Dense, Dropout, Flatten, GlobalAveragePooling2D, GlobalMaxPooling2D, InputLayer,
+                     Lambda, Maximum, MaxPooling2D, Minimum, Multiply, OpLayer, ReLU, Reshape, Rescaling, Softmax,
+                     ELU, LeakyReLU, PReLU, DepthwiseConv2D, SeparableConv2D,
+                     Subtract, UpSampling2D, ZeroPadding2D, CenterCrop, Normalization, RandomContrast, RandomCrop,
+                     RandomFlip, RandomRotation, RandomTranslation, RandomZoom, Resizing)
+from .layers.core import _fill
+from .layers.preprocessing import aspect_crop_box
 
 __all__ = ["export_onnx", "DEFAULT_OPSET"]
 
@@ -187,15 +187,18 @@ def _unary(b, op_type, v, hint, **attrs):
     return _Value(b.op(op_type, [b.layout(v, v.home)], hint, **attrs), v.rank, v.home)
 
 
+def _layout_const(b, array, v, hint):
+    """A constant that broadcasts against `v` in pyconv's layout (a scalar, or of `v`'s rank),
+    stored to broadcast the same way against `v` in its own layout."""
+    a = np.asarray(array, np.float32)
+    return b.const(a if a.ndim == 0 else a.transpose(v.home), hint)
+
+
 def _channel_const(b, array, v, hint):
     """A per-channel constant (C,) (or a scalar) that broadcasts over `v`'s channel axis (the
     canonical last one) in `v`'s own layout."""
     a = np.asarray(array, np.float32)
-    if a.ndim == 0:
-        return b.const(a, hint)
-    shape = [1] * v.rank
-    shape[v.home.index(v.rank - 1)] = a.shape[0]
-    return b.const(a.reshape(shape), hint)
+    return _layout_const(b, a if a.ndim == 0 else a.reshape((1,) * (v.rank - 1) + a.shape), v, hint)
 
 
 def _scale_shift(b, v, scale, shift, hint):
@@ -207,32 +210,6 @@ def _scale_shift(b, v, scale, shift, hint):
 
 
 # ---- activations ------------------------------------------------------------------------------
-_ACTIVATIONS = {"relu": "Relu", "sigmoid": "Sigmoid", "tanh": "Tanh"}
-
-
-def _act_name(layer):
-    """The name of a layer's activation; one bound to arguments (LeakyReLU(0.3), ELU(alpha),
-    ReLU(max_value=...), Softmax(axis=...): `Activation.config`) has no converter yet."""
-    act = layer.activation
-    if act.config:
-        raise _Unsupported(f"activation {act.name!r} with arguments {act.config} has no ONNX converter")
-    return act.name
-
-
-def _activate(b, v, name, hint):
-    """`v` through the activation `name` (a pyconv activation name)."""
-    if name == "linear":
-        return v
-    if name in ("softmax", "log_softmax"):   # over the canonical last axis, wherever it is stored
-        op = "Softmax" if name == "softmax" else "LogSoftmax"
-        return _unary(b, op, v, f"{hint}/{op}", axis=v.home.index(v.rank - 1))
-    op = _ACTIVATIONS.get(name)
-    if op is None:
-        raise _Unsupported(f"activation {name!r} has no ONNX converter")
-    return _unary(b, op, v, f"{hint}/{op}")
-
-
-# ---- layers -----------------------------------------------------------------------------------
 def _registrar(table):
     """A decorator `@reg(key, ...)` that enters the function in `table` under each key."""
     def reg(*keys):
@@ -244,6 +221,148 @@ def _registrar(table):
     return reg
 
 
+# activation name -> converter(b, v, hint, **the activation's config) -> _Value; the config is
+# that of an activation bound to arguments (the ReLU, LeakyReLU, ELU, Softmax layers')
+_ACTIVATIONS = {}
+_act = _registrar(_ACTIVATIONS)
+_SIMPLE_ACTS = {"sigmoid": "Sigmoid", "tanh": "Tanh", "softplus": "Softplus", "softsign": "Softsign",
+                "exponential": "Exp"}
+
+
+def _activate(b, v, act, hint):
+    """`v` through `act` (a pyconv.activations.Activation: its name and config)."""
+    fn = _ACTIVATIONS.get(act.name)
+    if fn is None:
+        raise _Unsupported(f"activation {act.name!r} has no ONNX converter")
+    return fn(b, v, act.name, hint, **act.config)
+
+
+@_act("linear")
+def _act_linear(b, v, name, hint):
+    return v
+
+
+@_act(*_SIMPLE_ACTS)
+def _act_simple(b, v, name, hint):
+    return _unary(b, _SIMPLE_ACTS[name], v, f"{hint}/{_SIMPLE_ACTS[name]}")
+
+
+def _scalar(b, value, hint):
+    return b.const(np.float32(value), hint)
+
+
+@_act("relu")
+def _act_relu(b, v, name, hint, negative_slope=0.0, max_value=None, threshold=0.0):
+    """Keras 3's relu as pyconv's kernel computes it (csrc/act_more.c): a = x if x > threshold
+    else 0; clip(a, 0, max_value); minus negative_slope * max(threshold - x, 0)."""
+    if threshold == 0 and max_value is None:
+        if negative_slope == 0:
+            return _unary(b, "Relu", v, f"{hint}/Relu")
+        return _unary(b, "LeakyRelu", v, f"{hint}/LeakyRelu", alpha=float(negative_slope))
+    x = b.layout(v, v.home)
+    a = x
+    if threshold != 0:
+        thr = _scalar(b, threshold, f"{hint}/threshold")
+        a = b.op("Where", [b.op("Greater", [x, thr], f"{hint}/Greater"), x, _scalar(b, 0, f"{hint}/zero")],
+                 f"{hint}/Where")
+    if max_value is not None or threshold == 0:   # threshold 0: the plain clip at 0
+        lo = _scalar(b, 0, f"{hint}/min")
+        a = b.op("Clip", [a, lo] + ([_scalar(b, max_value, f"{hint}/max")] if max_value is not None else []),
+                 f"{hint}/Clip")
+    if negative_slope != 0:
+        below = _scalar(b, threshold, f"{hint}/threshold") if threshold != 0 else None
+        d = b.op("Neg", [x], f"{hint}/Neg") if below is None else b.op("Sub", [below, x], f"{hint}/Sub")
+        neg = b.op("Mul", [_scalar(b, negative_slope, f"{hint}/slope"), b.op("Relu", [d], f"{hint}/Relu")],
+                   f"{hint}/Mul")
+        a = b.op("Sub", [a, neg], f"{hint}/Sub")
+    return _Value(a, v.rank, v.home)
+
+
+@_act("leaky_relu")
+def _act_leaky_relu(b, v, name, hint):
+    return _act_relu(b, v, name, hint, negative_slope=0.2)   # keras.activations.leaky_relu's default
+
+
+@_act("relu6")
+def _act_relu6(b, v, name, hint):
+    return _act_relu(b, v, name, hint, max_value=6.0)
+
+
+@_act("elu")
+def _act_elu(b, v, name, hint, alpha=1.0):
+    return _unary(b, "Elu", v, f"{hint}/Elu", alpha=float(alpha))
+
+
+@_act("selu")
+def _act_selu(b, v, name, hint):
+    # tf.nn.selu's constants, as pyconv's kernel
+    return _unary(b, "Selu", v, f"{hint}/Selu", alpha=1.67326324235437728, gamma=1.05070098735548049)
+
+
+@_act("gelu")
+def _act_gelu(b, v, name, hint):
+    """x * Phi(x) = 0.5 x (1 + erf(x / sqrt 2)) (ONNX's Gelu operator is opset 20's)."""
+    x = b.layout(v, v.home)
+    e = b.op("Erf", [b.op("Mul", [x, _scalar(b, 0.70710678118654752, f"{hint}/sqrt1_2")], f"{hint}/Mul")],
+             f"{hint}/Erf")
+    phi = b.op("Mul", [b.op("Add", [e, _scalar(b, 1, f"{hint}/one")], f"{hint}/Add"), _scalar(b, 0.5, f"{hint}/half")],
+               f"{hint}/Mul")
+    return _Value(b.op("Mul", [x, phi], f"{hint}/Mul"), v.rank, v.home)
+
+
+@_act("silu")
+def _act_silu(b, v, name, hint):
+    x = b.layout(v, v.home)
+    return _Value(b.op("Mul", [x, b.op("Sigmoid", [x], f"{hint}/Sigmoid")], f"{hint}/Mul"), v.rank, v.home)
+
+
+def _hard_sigmoid(b, x, hint):
+    """relu6(x + 3) / 6, Keras 3's formula and pyconv's (a division, not x / 6 + 0.5)."""
+    t = b.op("Add", [x, _scalar(b, 3, f"{hint}/three")], f"{hint}/Add")
+    t = b.op("Clip", [t, _scalar(b, 0, f"{hint}/min"), _scalar(b, 6, f"{hint}/max")], f"{hint}/Clip")
+    return b.op("Div", [t, _scalar(b, 6, f"{hint}/six")], f"{hint}/Div")
+
+
+@_act("hard_sigmoid")
+def _act_hard_sigmoid(b, v, name, hint):
+    return _Value(_hard_sigmoid(b, b.layout(v, v.home), hint), v.rank, v.home)
+
+
+@_act("hard_silu")
+def _act_hard_silu(b, v, name, hint):
+    x = b.layout(v, v.home)
+    return _Value(b.op("Mul", [x, _hard_sigmoid(b, x, hint)], f"{hint}/Mul"), v.rank, v.home)
+
+
+@_act("softmax", "log_softmax")
+def _act_softmax(b, v, name, hint, axis=-1):
+    """Softmax over canonical `axis` (an int: ONNX's operator on the stored axis), or over
+    several axes together: exp(x - max) / sum(exp(x - max)) over them."""
+    if _validate.is_int(axis):
+        op = "Softmax" if name == "softmax" else "LogSoftmax"
+        return _unary(b, op, v, f"{hint}/{op}", axis=v.home.index(axis % v.rank))
+    axes = [v.home.index(a % v.rank) for a in axis]
+    x = b.layout(v, v.home)
+    z = b.op("Sub", [x, _reduce(b, "ReduceMax", x, axes, True, hint)], f"{hint}/Sub")
+    e = b.op("Exp", [z], f"{hint}/Exp")
+    total = _reduce(b, "ReduceSum", e, axes, True, hint)
+    if name == "softmax":
+        return _Value(b.op("Div", [e, total], f"{hint}/Div"), v.rank, v.home)
+    return _Value(b.op("Sub", [z, b.op("Log", [total], f"{hint}/Log")], f"{hint}/Sub"), v.rank, v.home)
+
+
+def _reduce(b, op, x, axes, keepdims, hint):
+    """An ONNX reduction of `x` over its `axes` (an attribute before opset 18, except for
+    ReduceSum: an input since opset 13; for all of them from 18)."""
+    args, attrs = [x], {"keepdims": int(bool(keepdims))}
+    if op == "ReduceSum" or b.opset >= 18:
+        args.append(b.ints(axes, f"{hint}/axes"))
+    else:
+        attrs["axes"] = list(axes)
+    return b.op(op, args, f"{hint}/{op}", **attrs)
+
+
+# ---- layers -----------------------------------------------------------------------------------
 # type(layer) -> converter(b, layer, node, ins) -> [_Value per output of the node]
 _CONVERTERS = {}
 _converts = _registrar(_CONVERTERS)
@@ -265,53 +384,79 @@ def _window_attrs(padding, in_shape, window, strides, dilations=(1, 1)):
         n = in_shape[1 + axis]
         if n is None:
             return {**attrs, "auto_pad": "SAME_UPPER"}
-        eff = (window[axis] - 1) * dilations[axis] + 1
-        out, top = _validate.out_size(n, eff, strides[axis], "same", axis)
+        top, bottom = _geometry.same_padding(n, _geometry.extent(window[axis], dilations[axis]), strides[axis])
         before.append(top)
-        after.append(max((out - 1) * strides[axis] + eff - n, 0) - top)
+        after.append(bottom)
     return {**attrs, "pads": before + after}
+
+
+def _conv(b, layer, node, v, kernel, bias, group=1, window=True, hwio=None):
+    """An ONNX Conv of `v` (made NCHW) with an HWIO `kernel` of `group` groups (Keras' grouped
+    and depthwise layout: input channel group g feeds output channels [g K/G, (g+1) K/G), as
+    ONNX's), with the layer's strides, padding and dilation unless window=False (a 1x1 conv).
+    `hwio`: a reshape of the layer's kernel into HWIO (the depthwise kernel's)."""
+    attrs = {"kernel_shape": [1, 1], "pads": [0, 0, 0, 0]}
+    if window:
+        attrs = dict(_window_attrs(layer.padding, node.inputs[0].shape, layer.kernel_size, layer.strides,
+                                   layer.dilation_rate), strides=list(layer.strides),
+                     dilations=list(layer.dilation_rate))
+    oihw = lambda k: (k if hwio is None else k.reshape(hwio)).transpose(3, 2, 0, 1)   # noqa: E731
+    args = [b.nchw(v), b.weight(kernel, f"{layer.name}/kernel", oihw, "OIHW")]
+    if bias is not None:
+        args.append(b.weight(bias, f"{layer.name}/bias"))
+    return _Value(b.op("Conv", args, f"{layer.name}/Conv", group=group, **attrs), 4, NCHW)
 
 
 @_converts(Conv2D)
 def _conv2d(b, layer, node, ins):
-    attrs = _window_attrs(layer.padding, node.inputs[0].shape, layer.kernel_size, layer.strides,
-                          layer.dilation_rate)
-    w = b.weight(layer.kernel, f"{layer.name}/kernel", lambda k: k.transpose(3, 2, 0, 1), "OIHW")
-    args = [b.nchw(ins[0]), w]
-    if layer.use_bias:
-        args.append(b.weight(layer.bias, f"{layer.name}/bias"))
-    y = b.op("Conv", args, f"{layer.name}/Conv", dilations=list(layer.dilation_rate), **attrs)
-    return [_activate(b, _Value(y, 4, NCHW), _act_name(layer), layer.name)]
+    y = _conv(b, layer, node, ins[0], layer.kernel, layer.bias if layer.use_bias else None, layer.groups)
+    return [_activate(b, y, layer.activation, layer.name)]
 
 
-def _conv_transpose_attrs(layer):
-    """ONNX ConvTranspose's pads and output_padding for Keras's output size and TensorFlow's
-    padding. ONNX's output is the full scatter, (n - 1) s + k_eff, less pads at each end, plus
-    output_padding at the end; pyconv's keeps rows [top, top + out) of the full scatter. Both
-    differences (the rows cut before, after) do not depend on n: computed at n = 1."""
-    pads, extra = [0, 0, 0, 0], [0, 0]
-    op = layer.output_padding or (None, None)
-    for axis in (0, 1):
-        k, s, d = layer.kernel_size[axis], layer.strides[axis], layer.dilation_rate[axis]
-        out = conv_transpose_size(1, k, s, d, layer.padding, op[axis])
-        keff = (k - 1) * d + 1
-        _, top = _validate.out_size(out, keff, s, layer.padding, axis)
-        after = keff - top - out          # < 0: rows past the full scatter (output_padding)
-        pads[axis], pads[2 + axis] = top, max(after, 0)
-        extra[axis] = max(-after, 0)
-    return pads, extra
+def _depthwise(b, layer, node, v, kernel, bias):
+    # (R, S, C, M) is the HWIO kernel (R, S, 1, C*M) of a Conv with C groups: output c*M + m
+    r, s_, c, m = kernel.shape
+    return _conv(b, layer, node, v, kernel, bias, c, hwio=(r, s_, 1, c * m))
+
+
+@_converts(DepthwiseConv2D)
+def _depthwise_conv2d(b, layer, node, ins):
+    y = _depthwise(b, layer, node, ins[0], layer.kernel, layer.bias if layer.use_bias else None)
+    return [_activate(b, y, layer.activation, layer.name)]
+
+
+@_converts(SeparableConv2D)
+def _separable_conv2d(b, layer, node, ins):
+    z = _depthwise(b, layer, node, ins[0], layer.depthwise_kernel, None)
+    y = _conv(b, layer, node, z, layer.pointwise_kernel, layer.bias if layer.use_bias else None, window=False)
+    return [_activate(b, y, layer.activation, layer.name)]
 
 
 @_converts(Conv2DTranspose)
 def _conv2d_transpose(b, layer, node, ins):
-    pads, extra = _conv_transpose_attrs(layer)
-    w = b.weight(layer.kernel, f"{layer.name}/kernel", lambda k: k.transpose(3, 2, 0, 1), "IOHW")
-    args = [b.nchw(ins[0]), w]
+    # ONNX's ConvTranspose is the input gradient of the Conv with the same (C, filters, R, S)
+    # weight, as pyconv's: the kernel (R, S, filters, C) takes Conv2D's HWIO -> OIHW transform.
+    # Keras' output starts `top` rows into the full (n - 1) * s + k_eff rows and has `out` rows:
+    # ONNX pads cut rows off the full output, its output_padding adds rows after it. Neither
+    # depends on n (Keras' sizes are n * s or (n - 1) * s + ...), so an unknown size takes n = 1.
+    n, h, w, c = node.inputs[0].shape
+    try:
+        (_, ho, wo, _), top, left = layer._geometry((1, h or 1, w or 1, c))
+    except ValueError as e:
+        raise _Unsupported(str(e)) from None
+    begin, end, extra = [top, left], [], []
+    for axis, (size, out) in enumerate(((h or 1, ho), (w or 1, wo))):
+        full = (size - 1) * layer.strides[axis] + (layer.kernel_size[axis] - 1) * layer.dilation_rate[axis] + 1
+        cut = full - begin[axis] - out
+        end.append(max(cut, 0))
+        extra.append(max(-cut, 0))
+    w_name = b.weight(layer.kernel, f"{layer.name}/kernel", lambda k: k.transpose(3, 2, 0, 1), "OIHW")
+    args = [b.nchw(ins[0]), w_name]
     if layer.use_bias:
         args.append(b.weight(layer.bias, f"{layer.name}/bias"))
     y = b.op("ConvTranspose", args, f"{layer.name}/ConvTranspose", kernel_shape=list(layer.kernel_size),
-             strides=list(layer.strides), dilations=list(layer.dilation_rate), pads=pads, output_padding=extra)
-    return [_activate(b, _Value(y, 4, NCHW), _act_name(layer), layer.name)]
+             strides=list(layer.strides), dilations=list(layer.dilation_rate), pads=begin + end, output_padding=extra)
+    return [_activate(b, _Value(y, 4, NCHW), layer.activation, layer.name)]
 
 
 @_converts(Dense)
@@ -320,17 +465,25 @@ def _dense(b, layer, node, ins):
              f"{layer.name}/MatMul")
     if layer.use_bias:
         y = b.op("Add", [y, b.weight(layer.bias, f"{layer.name}/bias")], f"{layer.name}/Add")
-    return [_activate(b, _Value(y, ins[0].rank), _act_name(layer), layer.name)]
+    return [_activate(b, _Value(y, ins[0].rank), layer.activation, layer.name)]
 
 
-@_converts(Activation, ReLU, Softmax)
+@_converts(Activation, ReLU, LeakyReLU, ELU, Softmax)
 def _activation(b, layer, node, ins):
-    return [_activate(b, ins[0], _act_name(layer), layer.name)]
+    return [_activate(b, ins[0], layer.activation, layer.name)]   # bound to the layer's arguments
 
 
-@_converts(Dropout)
+@_converts(PReLU)
+def _prelu(b, layer, node, ins):
+    # x if x > 0 else alpha * x; alpha (the example's shape, 1 on shared axes) broadcasts over the batch
+    v = ins[0]
+    alpha = _layout_const(b, np.asarray(layer.alpha)[None], v, f"{layer.name}/alpha")
+    return [_Value(b.op("PRelu", [b.layout(v, v.home), alpha], f"{layer.name}/PRelu"), v.rank, v.home)]
+
+
+@_converts(Dropout, RandomFlip, RandomRotation, RandomTranslation, RandomZoom, RandomContrast)
 def _identity(b, layer, node, ins):
-    return [ins[0]]   # inference: nothing to compute, the value itself
+    return [ins[0]]   # inference: the identity, no node
 
 
 @_converts(MaxPooling2D, AveragePooling2D)
@@ -405,10 +558,100 @@ def _upsampling2d(b, layer, node, ins):
     v = ins[0]
     scales = [1.0] * 4
     scales[v.home.index(1)], scales[v.home.index(2)] = map(float, layer.size)
+    if layer.interpolation == "bilinear":   # TensorFlow's half-pixel resize to (H * rows, W * cols)
+        x = b.nchw(v)
+        y = b.op("Resize", [x, "", b.const([1.0, 1.0] + [float(f) for f in layer.size], f"{layer.name}/scales")],
+                 f"{layer.name}/Resize", **_RESIZE["bilinear"])
+        return [_Value(y, 4, NCHW)]
     # output pixel i reads input floor(i / size): each pixel repeated `size` times
     y = b.op("Resize", [b.layout(v, v.home), "", b.const(scales, f"{layer.name}/scales")], f"{layer.name}/Resize",
              mode="nearest", coordinate_transformation_mode="asymmetric", nearest_mode="floor")
     return [_Value(y, 4, v.home)]
+
+
+# TensorFlow's half-pixel tf.image.resize (no antialiasing): bilinear samples (i + 0.5) / scale - 0.5
+# (clamped to the image), nearest takes floor((i + 0.5) / scale), which rounding half up of
+# (i + 0.5) / scale - 0.5 gives
+_RESIZE = {"bilinear": dict(mode="linear", coordinate_transformation_mode="half_pixel"),
+           "nearest": dict(mode="nearest", coordinate_transformation_mode="half_pixel",
+                           nearest_mode="round_prefer_ceil")}
+
+
+def _crop_box(b, v, box, hint):
+    """The window (top, left, height, width) of each image of `v`, in its layout."""
+    top, left, ch, cw = box
+    axes = [v.home.index(1), v.home.index(2)]
+    y = b.op("Slice", [b.layout(v, v.home), b.ints([top, left], f"{hint}/starts"),
+                       b.ints([top + ch, left + cw], f"{hint}/ends"), b.ints(axes, f"{hint}/axes")], f"{hint}/Slice")
+    return _Value(y, 4, v.home)
+
+
+def _resize(b, v, height, width, interpolation, hint):
+    """Each image of `v` resized to (height, width) (NCHW, where onnxruntime resizes images)."""
+    x = b.nchw(v)
+    nc = b.op("Shape", [x], f"{hint}/Shape", start=0, end=2)   # the batch size and channels, as they come
+    sizes = b.op("Concat", [nc, b.ints([height, width], f"{hint}/hw")], f"{hint}/sizes", axis=0)
+    return _Value(b.op("Resize", [x, "", "", sizes], f"{hint}/Resize", **_RESIZE[interpolation]), 4, NCHW)
+
+
+def _known_hw(layer, node):
+    h, w = node.inputs[0].shape[1:3]
+    if h is None or w is None:
+        raise _Unsupported(f"its output depends on the image size, unknown here ({node.inputs[0].shape}): give the "
+                           f"model's Input a height and width")
+    return h, w
+
+
+def _smart_resize(b, layer, node, v):
+    """Keras' smart_resize: the largest centered window with the output's aspect ratio,
+    resized (bilinear) to (layer.height, layer.width)."""
+    h, w = _known_hw(layer, node)
+    box = aspect_crop_box(h, w, layer.height, layer.width)
+    return _resize(b, _crop_box(b, v, box, layer.name), layer.height, layer.width, "bilinear", layer.name)
+
+
+@_converts(Resizing)
+def _resizing(b, layer, node, ins):
+    v = ins[0]
+    if layer.crop_to_aspect_ratio:
+        v = _crop_box(b, v, aspect_crop_box(*_known_hw(layer, node), layer.height, layer.width, f32=True), layer.name)
+    elif layer.pad_to_aspect_ratio:
+        dh, dw = layer._pad_box(*_known_hw(layer, node))
+        if dh or dw:
+            pads = [0] * 8
+            for axis, p in ((1, dh), (2, dw)):
+                pads[v.home.index(axis)] = pads[4 + v.home.index(axis)] = p
+            v = _Value(b.op("Pad", [b.layout(v, v.home), b.ints(pads, f"{layer.name}/pads"),
+                                    b.const(np.float32(layer.fill_value), f"{layer.name}/fill_value")],
+                            f"{layer.name}/Pad"), 4, v.home)
+    return [_resize(b, v, layer.height, layer.width, layer.interpolation, layer.name)]
+
+
+@_converts(CenterCrop)
+def _center_crop(b, layer, node, ins):
+    h, w = _known_hw(layer, node)
+    if h >= layer.height and w >= layer.width:
+        box = ((h - layer.height) // 2, (w - layer.width) // 2, layer.height, layer.width)
+        return [_crop_box(b, ins[0], box, layer.name)]
+    return [_smart_resize(b, layer, node, ins[0])]
+
+
+@_converts(RandomCrop)
+def _random_crop(b, layer, node, ins):
+    return [_smart_resize(b, layer, node, ins[0])]   # its inference pass (Keras' rule)
+
+
+@_converts(Normalization)
+def _normalization(b, layer, node, ins):
+    v = ins[0]
+    mean, std = layer._mean_std()   # pyconv's own float32 arrays, in the input's rank
+    m, sd = _layout_const(b, mean, v, f"{layer.name}/mean"), _layout_const(b, std, v, f"{layer.name}/std")
+    x = b.layout(v, v.home)
+    if layer.invert:   # mean + x * std
+        y = b.op("Add", [m, b.op("Mul", [x, sd], f"{layer.name}/Mul")], f"{layer.name}/Add")
+    else:              # (x - mean) / std
+        y = b.op("Div", [b.op("Sub", [x, m], f"{layer.name}/Sub"), sd], f"{layer.name}/Div")
+    return [_Value(y, v.rank, v.home)]
 
 
 def _aligned(b, layer, ins):
@@ -569,15 +812,12 @@ def _op_unary(b, name, hint, rank, x):
 
 @_op("relu", "sigmoid", "tanh")
 def _op_activation(b, name, hint, rank, x):
-    return _activate(b, x, name, hint)
+    return _ACTIVATIONS[name](b, x, name, hint)
 
 
 @_op("softmax", "log_softmax")
 def _op_softmax(b, name, hint, rank, x, axis=-1):
-    if not _validate.is_int(axis):
-        raise _Unsupported(f"pyconv.ops.{name} over several axes (axis={axis!r}) has no ONNX converter")
-    op = "Softmax" if name == "softmax" else "LogSoftmax"
-    return _unary(b, op, x, f"{hint}/{op}", axis=x.home.index(axis % x.rank))
+    return _act_softmax(b, x, name, hint, axis=tuple(axis) if isinstance(axis, list) else axis)
 
 
 @_op("square")
@@ -664,13 +904,7 @@ def _op_reduce(b, name, hint, rank, x, axis=None, keepdims=False, initial=None):
     axes = list(range(x.rank)) if axis is None else [a % x.rank for a in _axes_list(axis)]
     if not axes:   # NumPy: over no axis, the input itself (ONNX would reduce over all of them)
         return _Value(b.canonical(x), rank)
-    op = _REDUCE[name]
-    args, attrs = [b.canonical(x)], {"keepdims": int(bool(keepdims))}
-    if op == "ReduceSum" or b.opset >= 18:   # axes became an input (ReduceSum at 13, the others at 18)
-        args.append(b.ints(axes, f"{hint}/axes"))
-    else:
-        attrs["axes"] = axes
-    return _Value(b.op(op, args, f"{hint}/{op}", **attrs), rank)
+    return _Value(_reduce(b, _REDUCE[name], b.canonical(x), axes, keepdims, hint), rank)
 
 
 @_op("argmax", "argmin")

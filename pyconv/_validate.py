@@ -181,18 +181,6 @@ def padding(v, name="padding"):
     raise ValueError(f"`{name}` must be {_PADDING}. Received: {name}={v!r}.")
 
 
-def out_size(size, window, stride, padding, axis):
-    """(output size, padding before) along spatial axis `axis` (0: height, 1: width) for a
-    window of `window` (dilated) elements, by TensorFlow's rules; `padding` as returned by
-    `padding()`. SAME: ceil(size / stride), an odd total padding puts the extra row or
-    column after (bottom/right). The size may come out < 1: the caller says why that is wrong."""
-    if padding == "same":
-        out = -(-size // stride)
-        return out, max((out - 1) * stride + window - size, 0) // 2
-    before, after = (0, 0) if padding == "valid" else padding[axis]
-    return (size + before + after - window) // stride + 1, before
-
-
 def out_backprop(g, expected, what):
     """A ValueError unless the gradient `g` has the forward output's shape `expected`
     (`what` names it: "the convolution's output shape")."""

@@ -16,7 +16,7 @@ Example:
 """
 import numpy as np
 
-from . import _kernels, _nn_act, _nn_norm, _nn_pool, _tape, _validate
+from . import _geometry, _kernels, _nn_act, _nn_norm, _nn_pool, _tape, _validate
 from ._nn_pool import *  # noqa: F401,F403 -- max_pool, avg_pool, their gradients, global pools
 from ._nn_act import *  # noqa: F401,F403 -- elu, selu, gelu, silu, leaky_relu, ..., log_softmax
 from ._nn_act import softmax, softmax_grad
@@ -138,10 +138,9 @@ def conv_geometry(in_shape, window, strides, dilations, padding, what="filters")
 
     Raises a ValueError when the (dilated) window does not fit in the padded input."""
     H, W = in_shape[1], in_shape[2]
-    Reff = (window[0] - 1) * dilations[0] + 1
-    Seff = (window[1] - 1) * dilations[1] + 1
-    P, top = _validate.out_size(H, Reff, strides[0], padding, 0)
-    Q, left = _validate.out_size(W, Seff, strides[1], padding, 1)
+    Reff, Seff = _geometry.extent(window[0], dilations[0]), _geometry.extent(window[1], dilations[1])
+    P, top = _geometry.out_size(H, Reff, strides[0], padding, 0)
+    Q, left = _geometry.out_size(W, Seff, strides[1], padding, 1)
     if P < 1 or Q < 1:
         raise ValueError(f"The {what} window ({Reff}, {Seff}) (dilated) is larger than the "
                          f"padded input: no output pixel. Received: input shape {tuple(in_shape)}, "

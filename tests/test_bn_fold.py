@@ -147,3 +147,25 @@ def test_training_and_evaluate_are_unchanged():
     # after the update the fold follows the new weights (nothing cached)
     _, _, y3, e3 = reference_and_bound(m, x)
     assert_within(m.predict(x, verbose=0), y3, e3, "folded after fit")
+
+
+def test_threads_share_a_folding_model():
+    """The fold writes nothing on the model: four threads predicting at once get bitwise the
+    results of one thread."""
+    import threading
+    rng = np.random.default_rng(4)
+    m = cnn(True, rng)
+    xs = [rng.standard_normal((3, 9, 9, 3)).astype(np.float32) for _ in range(4)]
+    want = [m.predict(x, verbose=0) for x in xs]
+    got = [None] * 4
+
+    def work(i):
+        for _ in range(5):
+            got[i] = m.predict(xs[i], verbose=0)
+    ts = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    for a, b in zip(got, want):
+        np.testing.assert_array_equal(a, b)

@@ -95,7 +95,7 @@ def test_cache_info():
         assert info["source"] == "sysfs"
         for level, key in ((1, "l1d"), (2, "l2"), (3, "l3")):
             if level in sysfs:
-                assert info[key][:1] == (sysfs[level],) and not info[key][2], key
+                assert info[key][0] == sysfs[level] and not info[key][2], key
             else:   # not reported: the stated default
                 assert info[key][2], key
 

@@ -279,3 +279,23 @@ def test_autoencoder_trains_and_round_trips(tmp_path):
     r = models.load_model(path)
     np.testing.assert_array_equal(r.predict(x, verbose=0), m.predict(x, verbose=0))
     assert [type(l).__name__ for l in r.layers][-1] == "Conv2DTranspose"
+
+
+def test_relu_mask_folded_into_max_pooling(rng):
+    """Conv2DTranspose(relu) -> MaxPooling2D: the plan lets the pooling apply relu's mask
+    (RELU_FOLDED); the gradients are bitwise those of a separate relu layer."""
+    def model(fused):
+        inp = layers.Input((4, 4, 3))
+        t = layers.Conv2DTranspose(8, 3, strides=2, padding="same", activation="relu" if fused else None)
+        h = t(inp) if fused else layers.Activation("relu")(t(inp))
+        return models.Model(inp, layers.Dense(2)(layers.Flatten()(layers.MaxPooling2D()(h))))
+    a, b = model(True), model(False)
+    b.set_weights(a.get_weights())
+    x = rng.standard_normal((3, 4, 4, 3)).astype(np.float32)
+    g = rng.standard_normal((3, 2)).astype(np.float32)
+    pa, pb = a._plan((), True), b._plan((), True)
+    assert any(s.fuse for s in pa.steps)
+    (da, ga), (db, gb) = (p.backward(p.forward([x], True)[1], [g]) for p in (pa, pb))
+    np.testing.assert_array_equal(da[0], db[0])
+    for u, v in zip(ga, gb):
+        np.testing.assert_array_equal(u, v)

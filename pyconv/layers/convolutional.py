@@ -1,19 +1,10 @@
 """Conv2D: one conv2d kernel call per pass (bias, and relu, in the kernel's epilogue); with
 groups > 1 the grouped kernels (csrc/conv2d_grouped.c), or the depthwise ones when groups = C."""
-from .. import _kernels, _validate, constraints, initializers, nn, regularizers
+from .. import _geometry, _kernels, _validate, constraints, initializers, nn, regularizers
 from .base import _ActivatedLayer, _shape_str
 from .core import _extras_config
 
 __all__ = ["Conv2D", "Convolution2D"]
-
-
-def _conv_out(n, k, s, d, padding):
-    """Output length along one axis (None stays None)."""
-    if n is None:
-        return None
-    if padding == "same":
-        return -(-n // s)
-    return (n - ((k - 1) * d + 1)) // s + 1
 
 
 class Conv2D(_ActivatedLayer):
@@ -173,16 +164,16 @@ def _window_config(layer):
 def _spatial_out(layer, input_shape):
     """(P, Q) of a convolution layer (Conv2D, DepthwiseConv2D, SeparableConv2D) for an input
     shape, None where unknown; a ValueError when the kernel does not fit a 'valid' input."""
-    p = _conv_out(input_shape[1], layer.kernel_size[0], layer.strides[0], layer.dilation_rate[0],
+    p = _geometry.out_length(input_shape[1], layer.kernel_size[0], layer.strides[0], layer.dilation_rate[0],
                   layer.padding)
-    q = _conv_out(input_shape[2], layer.kernel_size[1], layer.strides[1], layer.dilation_rate[1],
+    q = _geometry.out_length(input_shape[2], layer.kernel_size[1], layer.strides[1], layer.dilation_rate[1],
                   layer.padding)
     if (p is not None and p < 1) or (q is not None and q < 1):
         raise ValueError(f'Layer "{layer.name}" cannot take input shape {_shape_str(input_shape)}: a '
                          f"{layer.kernel_size[0]}x{layer.kernel_size[1]} kernel (dilation_rate="
                          f"{layer.dilation_rate}, strides={layer.strides}) with padding='valid' needs "
-                         f"inputs of at least {(layer.kernel_size[0] - 1) * layer.dilation_rate[0] + 1}x"
-                         f"{(layer.kernel_size[1] - 1) * layer.dilation_rate[1] + 1} pixels.")
+                         f"inputs of at least {_geometry.extent(layer.kernel_size[0], layer.dilation_rate[0])}x"
+                         f"{_geometry.extent(layer.kernel_size[1], layer.dilation_rate[1])} pixels.")
     return p, q
 
 

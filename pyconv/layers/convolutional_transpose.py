@@ -10,26 +10,11 @@ convolution's three passes in other roles (see docs/kernels.md):
 all with the geometry of the convolution that maps y's shape back to x's (nn.conv_geometry).
 """
 from .. import _kernels, _validate, constraints, initializers, nn, regularizers
+from .._geometry import conv_transpose_size
 from .base import _ActivatedLayer, _shape_str
 from .core import _extras_config
 
 __all__ = ["Conv2DTranspose", "Convolution2DTranspose", "conv_transpose_size"]
-
-
-def conv_transpose_size(n, k, s, d, padding, output_padding):
-    """Keras 3's output length of a transposed convolution along one axis (None stays None):
-    'valid': (n - 1) * s + k_eff + output_padding, where output_padding defaults to
-    max(k_eff, s) - k_eff; 'same': n * s, or (n - 1) * s + k_eff % 2 + output_padding when
-    output_padding is given; k_eff = (k - 1) * d + 1."""
-    if n is None:
-        return None
-    keff = (k - 1) * d + 1
-    if padding == "valid":
-        op = max(keff, s) - keff if output_padding is None else output_padding
-        return (n - 1) * s + keff + op
-    if output_padding is None:
-        return n * s
-    return (n - 1) * s + keff % 2 + output_padding
 
 
 class Conv2DTranspose(_ActivatedLayer):

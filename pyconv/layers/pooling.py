@@ -1,7 +1,6 @@
 """Pooling layers: one pyconv.nn pooling kernel forward, its gradient kernel backward."""
-from .. import _kernels, _nn_pool, _validate, nn
+from .. import _geometry, _kernels, _nn_pool, _validate, nn
 from .base import RELU_MASK, Layer, _shape_str
-from .convolutional import _conv_out
 
 __all__ = ["MaxPooling2D", "MaxPool2D", "AveragePooling2D", "AvgPool2D", "GlobalAveragePooling2D",
            "GlobalAvgPool2D", "GlobalMaxPooling2D", "GlobalMaxPool2D"]
@@ -35,8 +34,8 @@ class _Pooling2D(Layer):
 
     def compute_output_shape(self, input_shape):
         n, h, w, c = input_shape
-        p = _conv_out(h, self.pool_size[0], self.strides[0], 1, self.padding)
-        q = _conv_out(w, self.pool_size[1], self.strides[1], 1, self.padding)
+        p = _geometry.out_length(h, self.pool_size[0], self.strides[0], 1, self.padding)
+        q = _geometry.out_length(w, self.pool_size[1], self.strides[1], 1, self.padding)
         if (p is not None and p < 1) or (q is not None and q < 1):
             raise ValueError(f'Layer "{self.name}" cannot take input shape {_shape_str(input_shape)}: a '
                              f"{self.pool_size[0]}x{self.pool_size[1]} pool with padding='valid' needs "

@@ -123,11 +123,12 @@ class _Compiled:
 
     def _set_plan(self, model):
         names = self.names
-        # the softmax/sigmoid output whose loss takes its logits
+        # the softmax/sigmoid outputs whose loss can take their logits (if that is the output's
+        # activation: the plan checks)
         want = []
         for k, l in enumerate(self.losses):
             if l is not None and l.fused_activation is not None:
-                want.append(k)
+                want.append((k, l.fused_activation))
         self.plan = model._train_plan(tuple(want))
         self.fused = [k in self.plan.fused_outputs for k in range(len(names))]
         self.acts = [getattr(model._output_layer(k), "activation", None) for k in range(len(names))]

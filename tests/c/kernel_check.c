@@ -9,7 +9,7 @@
  *     itself run on absolute values; and bitwise the same at 1 and 2 threads.
  *   - Pooling, optimizer steps, batch-norm forward, gather, the general relu, PReLU's forward
  *     and dx: bitwise their _ref (as promised in pyconv.h); batch-norm statistics and backward
- *     and PReLU's dalpha within a few roundings of their _ref; elu, selu, softplus within 4 ulps;
+ *     and PReLU's dalpha within a few roundings of their _ref; elu, selu, softplus, exp: 4 ulps;
  *     and every per-ISA loop bitwise the generic one (their promise: the same on every ISA), the
  *     depthwise convolution's too.
  * The shapes hit each ISA's tile edges (MR +- 1, NR +- 1 of 4x8, 6x16, 8x32, 12x8), KC = 320
@@ -595,11 +595,17 @@ static void check_gather(void)
 
 /* ---- the run ------------------------------------------------------------------------------------ */
 
+/* Seconds, wall clock: C11's timespec_get, or clock() where the C library lacks it (MinGW's
+ * msvcrt; the bench runs one thread, so processor time is wall time there). */
 static double now(void)
 {
+#ifdef TIME_UTC
     struct timespec ts;
     timespec_get(&ts, TIME_UTC);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+#else
+    return (double)clock() / CLOCKS_PER_SEC;
+#endif
 }
 
 static void bench(void)
@@ -632,8 +638,8 @@ static void run_relu_bwd(float *o, const void *a) { const relu_args *r = a; relu
 static void run_prelu_fwd(float *o, const void *a) { const prelu_args *p = a; prelu_forward(o, p->x, p->alpha, p->idx, p->M, p->A); }
 
 /* The general relu and PReLU's forward: bitwise their _ref everywhere; PReLU's dx bitwise and
- * its dalpha within the bound of a sum of M*A/P terms; elu, selu and softplus (expm1/log1p from
- * expf/logf) within 4 ulps of their _ref (the C library's expm1f/log1pf). n above
+ * its dalpha within the bound of a sum of M*A/P terms; elu, selu, softplus and exponential
+ * (polynomial exp/expm1/log1p) within 4 ulps of their _ref (the C library's). n above
  * ELEMWISE_PAR_MIN splits over threads. */
 static void check_activations(int64_t n)   /* n >= 35 */
 {
@@ -688,11 +694,13 @@ static void check_activations(int64_t n)   /* n >= 35 */
             check("dalpha vs _ref", da, da_ref, tol, P);
         }
 
-    /* expm1_k / log1p_k: 4 ulps of the _ref (relative), NaN where the _ref has NaN */
+    /* exp_k / expm1_k / log1p_k: 4 ulps of the _ref (relative; below the normals, of the
+     * smallest normal), NaN where the _ref has NaN */
     float *rel = zeros(n);
-    void (*fast[3])(float *, const float *, int64_t) = {selu_forward, softplus_forward, NULL};
-    void (*ref[3])(float *, const float *, int64_t) = {selu_forward_ref, softplus_forward_ref, NULL};
-    for (int k = 0; k < 3; k++) {
+    void (*fast[4])(float *, const float *, int64_t) = {selu_forward, softplus_forward, exponential_forward, NULL};
+    void (*ref[4])(float *, const float *, int64_t) = {selu_forward_ref, softplus_forward_ref, exponential_forward_ref, NULL};
+    static const char *const names[4] = {"selu_forward", "softplus_forward", "exponential_forward", "elu_forward"};
+    for (int k = 0; k < 4; k++) {
         if (fast[k]) {
             ref[k](want, x, n);
             fast[k](got, x, n);
@@ -701,9 +709,8 @@ static void check_activations(int64_t n)   /* n >= 35 */
             elu_forward(got, x, n, 0.7f);
         }
         for (int64_t i = 0; i < n; i++)
-            rel[i] = isinf(want[i]) ? 0.0f : 4.0f * 2.0f * (float)U * fabsf(want[i]);
-        snprintf(where, sizeof where, "%s n=%lld", k == 0 ? "selu_forward" : k == 1 ? "softplus_forward" : "elu_forward",
-                 (long long)n);
+            rel[i] = isinf(want[i]) ? 0.0f : 4.0f * 2.0f * (float)U * fmaxf(fabsf(want[i]), 1.17549435e-38f);
+        snprintf(where, sizeof where, "%s n=%lld", names[k], (long long)n);
         check("vs _ref (4 ulps)", got, want, rel, n);
     }
     float *all[] = {x, dout, want, got, alpha, da, da_ref, dx_ref, tol, rel};
