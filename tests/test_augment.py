@@ -420,3 +420,12 @@ def test_keras_files_round_trip_through_real_keras(tmp_path):
         with zipfile.ZipFile(tmp_path / f"{name}.keras") as a, zipfile.ZipFile(tmp_path / f"{name}_keras.keras") as b:
             mine, keras_cfg = json.loads(a.read("config.json")), interop._strip(json.loads(b.read("config.json")))
         assert json.dumps(mine) == json.dumps(keras_cfg), name
+
+
+def test_bench_resample_rows_run():
+    """python -m bench.resample's rows (here, not in test_resample.py: the kernel tests run under
+    the sanitizers in CI, where importing torch would report its own leaks)."""
+    pytest.importorskip("torch")
+    from bench import resample
+    rows = resample.upsampling_rows([(2, 4, 4, 8)], 1) + resample.sampler_rows(2, 8, 3, 1)
+    assert len(rows) == 2 and "speed vs PyTorch" in rows[0] and "Mpixel/s" in rows[1]

@@ -274,10 +274,3 @@ def test_kernel_argument_errors():
         _kernels.resize(np.ones((1, 0, 3, 2), np.float32), 2, 2)
     with pytest.raises(ValueError, match=r"`interpolation` must be one of 'nearest', 'bilinear'\. Received: interpolation='bicubic'"):
         layers.UpSampling2D(interpolation="bicubic")
-
-
-def test_bench_rows_run():
-    pytest.importorskip("torch")
-    from bench import resample
-    rows = resample.upsampling_rows([(2, 4, 4, 8)], 1) + resample.sampler_rows(2, 8, 3, 1)
-    assert len(rows) == 2 and "speed vs PyTorch" in rows[0] and "Mpixel/s" in rows[1]
