@@ -60,6 +60,18 @@ def test_keras_weights_file_loads_into_the_same_architecture():
     assert all(np.array_equal(a, b) for a, b in zip(before, other.get_weights()))   # untouched
 
 
+def test_keras2_weights_file_loads_by_layer_order():
+    """Keras 2's weights-only HDF5 layout (layer_names at the root): the layers with weights match
+    in order, whatever their names (the file's are conv2d_2 and dense_9)."""
+    m = models.Sequential([layers.Input((5, 5, 2)), layers.Conv2D(2, 2), layers.GlobalAveragePooling2D(),
+                           layers.Dense(2)])
+    m.load_weights(os.path.join(HERE, "keras2_weights.h5"))
+    _check_prediction(m, "weights")
+    fewer = models.Sequential([layers.Input((5, 5, 2)), layers.Conv2D(2, 2), layers.GlobalAveragePooling2D()])
+    with pytest.raises(ValueError, match=r"the file holds weights for 2 layers, the model has 1 layers with weights"):
+        fewer.load_weights(os.path.join(HERE, "keras2_weights.h5"))
+
+
 def test_keras_archive_loads_weights_into_a_built_model():
     m = models.load_model(os.path.join(HERE, "nested.keras"))
     fresh = models.Model.from_config(m.get_config())
@@ -428,3 +440,41 @@ def test_is_keras_archive_and_is_hdf5_sniff_content_not_names(tmp_path):
     assert keras_format.is_hdf5(os.path.join(HERE, "legacy.h5"))
     assert not keras_format.is_hdf5(os.path.join(HERE, "nested.keras"))
     assert not keras_format.is_keras_archive(tmp_path / "missing.keras")
+
+
+def test_keras2_functional_h5_layout_loads(tmp_path):
+    """A Keras 2 (tf.keras 2.x) whole-model file, written here by hand in its layout: class_name
+    "Model", inbound nodes as [[name, node, tensor, kwargs], ...], batch_input_shape, dtype
+    strings, weights named kernel:0."""
+    dense = {"class_name": "Dense", "name": "dense", "config": {
+        "name": "dense", "trainable": True, "dtype": "float32", "units": 3, "activation": "relu", "use_bias": True,
+        "kernel_initializer": {"class_name": "GlorotUniform", "config": {"seed": None}},
+        "bias_initializer": {"class_name": "Zeros", "config": {}}, "kernel_regularizer": None,
+        "bias_regularizer": None, "activity_regularizer": None, "kernel_constraint": None, "bias_constraint": None},
+        "inbound_nodes": [[["input_1", 0, 0, {}]]]}
+    config = {"class_name": "Model", "config": {"name": "model", "layers": [
+        {"class_name": "InputLayer", "name": "input_1", "inbound_nodes": [],
+         "config": {"batch_input_shape": [None, 3], "dtype": "float32", "sparse": False, "ragged": False,
+                    "name": "input_1"}},
+        dense,
+        {"class_name": "Add", "name": "add", "config": {"name": "add", "trainable": True, "dtype": "float32"},
+         "inbound_nodes": [[["dense", 0, 0, {}], ["input_1", 0, 0, {}]]]}],
+        "input_layers": [["input_1", 0, 0]], "output_layers": [["add", 0, 0]]}}
+    rng = np.random.default_rng(0)
+    k, b = rng.random((3, 3)).astype(np.float32), rng.random(3).astype(np.float32)
+    path = tmp_path / "k2.h5"
+    with h5py.File(path, "w") as f:
+        f.attrs["model_config"] = json.dumps(config)
+        f.attrs["keras_version"] = "2.13.1"
+        g = f.create_group("model_weights")
+        g.attrs["layer_names"] = np.array([b"input_1", b"dense", b"add"])
+        for name in ("input_1", "add"):
+            g.create_group(name).attrs["weight_names"] = np.zeros((0,), np.float64)
+        d = g.create_group("dense")
+        d.attrs["weight_names"] = np.array([b"dense/kernel:0", b"dense/bias:0"])
+        d["dense/kernel:0"], d["dense/bias:0"] = k, b
+    m = models.load_model(path)
+    x = rng.random((4, 3)).astype(np.float32)
+    out = m.predict(x, verbose=0)
+    out = out[0] if isinstance(out, list) else out
+    np.testing.assert_allclose(out, np.maximum(x @ k + b, 0) + x, rtol=1e-6)

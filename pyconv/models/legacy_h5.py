@@ -134,36 +134,33 @@ def _weights_group(f, h5py, filepath):
 
 
 def load_weights(model, f, filepath, h5py):
-    """Copy the weights of a legacy HDF5 file into `model` (matched by layer name)."""
+    """Copy the weights of a legacy HDF5 file into `model`: the file's layers that have weights
+    to the model's, in order (Keras's rule; names may differ), each checked before any copy."""
     g = _weights_group(f, h5py, filepath)
-    names = _names(g, "layer_names", filepath)
-    by_name = {l.name: l for l in model.layers}
-    new = []
-    seen = set()
-    for lname in names:
+    stored = []
+    for lname in _names(g, "layer_names", filepath):
         lg = kf._safe_group(g, lname, h5py)
         wnames = _names(lg, "weight_names", filepath) if lg is not None else None
-        if not wnames:
-            continue
-        layer = by_name.get(lname)
-        if layer is None:
-            raise ValueError(f"Cannot load '{filepath}' into model \"{model.name}\": the file has weights for a "
-                             f"layer {lname!r}, which the model does not have (a different architecture).")
-        mine = layer.trainable_weights + layer.non_trainable_weights
-        if len(mine) != len(wnames):
-            raise ValueError(f"Cannot load '{filepath}' into model \"{model.name}\": layer {lname!r} has "
-                             f"{len(mine)} weights, the file holds {len(wnames)} (a different architecture).")
-        for a, wn in zip(mine, wnames):
+        if wnames:
+            stored.append((lname, lg, wnames))
+    mine = [l for l in model.layers if l.weights]
+    if len(stored) != len(mine):
+        raise ValueError(f"Cannot load '{filepath}' into model \"{model.name}\": the file holds weights for "
+                         f"{len(stored)} layers, the model has {len(mine)} layers with weights (a different "
+                         f"architecture).")
+    new = []
+    for layer, (lname, lg, wnames) in zip(mine, stored):
+        arrays = layer.trainable_weights + layer.non_trainable_weights   # Keras's legacy order
+        if len(arrays) != len(wnames):
+            raise ValueError(f"Cannot load '{filepath}' into model \"{model.name}\": layer {layer.name!r} has "
+                             f"{len(arrays)} weights, the file's {lname!r} holds {len(wnames)} (a different "
+                             f"architecture).")
+        for a, wn in zip(arrays, wnames):
             parent, _, leaf = wn.rpartition("/")
             pg = kf._safe_group(lg, parent, h5py) if parent else lg
             if pg is None:
                 raise kf._bad(filepath, f"layer {lname!r}: no weight {wn!r}.")
             new.append((a, kf._safe_dataset(pg, leaf, a.shape, h5py, f"layer {lname!r}")))
-        seen.add(lname)
-    missing = [l.name for l in model.layers if l.weights and l.name not in seen]
-    if missing:
-        raise ValueError(f"Cannot load '{filepath}' into model \"{model.name}\": the file has no weights for "
-                         f"layer(s) {', '.join(map(repr, missing))} (a different architecture).")
     from .. import _atomic
     with _atomic.committing():
         for a, w in new:
