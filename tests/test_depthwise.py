@@ -457,23 +457,3 @@ def test_mobilenet_style_model_trains():
     model.compile(optimizer=pyconv.optimizers.Adam(3e-3), loss=pyconv.losses.SparseCategoricalCrossentropy(from_logits=True))
     hist = model.fit(x, y, batch_size=32, epochs=6, verbose=0).history["loss"]
     assert hist[-1] < 0.75 * hist[0], hist
-
-
-@pytest.mark.parametrize("make", [
-    lambda: layers.Conv2D(6, 3, groups=2, padding="same", activation="relu"),
-    lambda: layers.Conv2D(8, (2, 3), groups=4, strides=2),                   # groups = C
-    lambda: layers.DepthwiseConv2D(3, depth_multiplier=2, strides=2, padding="same", activation="tanh"),
-    lambda: layers.DepthwiseConv2D((3, 2), dilation_rate=2, use_bias=False),
-    lambda: layers.SeparableConv2D(5, 3, depth_multiplier=2, padding="same", activation="relu"),
-    lambda: layers.SeparableConv2D(3, 2, use_bias=False),
-], ids=["grouped", "groups=C", "depthwise", "depthwise-dilated", "separable", "separable-nobias"])
-@pytest.mark.parametrize("after_conv", [False, True])
-def test_onnx_export_matches(tmp_path, make, after_conv):
-    """ONNX Conv with `group` (depthwise: group = C), onnxruntime against predict."""
-    pytest.importorskip("onnxruntime")
-    from test_onnx import check_export, one_layer
-    layer = make()
-    model = one_layer(layer, (7, 6, 4), after_conv)
-    rng = np.random.default_rng(5)
-    layer.set_weights([rng.uniform(-1, 1, w.shape).astype(np.float32) for w in layer.weights])
-    check_export(model, tmp_path)

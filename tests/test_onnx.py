@@ -562,3 +562,23 @@ def test_missing_onnx_names_the_extra(tmp_path, monkeypatch):
                                           r'pip install "pyconv\[onnx\]"'):
         model.export(str(tmp_path / "m.onnx"), format="onnx")
     assert not (tmp_path / "m.onnx").exists()
+
+
+@pytest.mark.parametrize("make", [
+    lambda: layers.Conv2D(6, 3, groups=2, padding="same", activation="relu"),
+    lambda: layers.Conv2D(8, (2, 3), groups=4, strides=2),                   # groups = C
+    lambda: layers.DepthwiseConv2D(3, depth_multiplier=2, strides=2, padding="same", activation="tanh"),
+    lambda: layers.DepthwiseConv2D((3, 2), dilation_rate=2, use_bias=False),
+    lambda: layers.SeparableConv2D(5, 3, depth_multiplier=2, padding="same", activation="relu"),
+    lambda: layers.SeparableConv2D(3, 2, use_bias=False),
+], ids=["grouped", "groups=C", "depthwise", "depthwise-dilated", "separable", "separable-nobias"])
+@pytest.mark.parametrize("after_conv", [False, True])
+def test_grouped_depthwise_separable_export(tmp_path, make, after_conv):
+    """ONNX Conv with `group` (depthwise: group = C), onnxruntime against predict. (Here, not in
+    test_depthwise.py: the kernel tests also run under ASan, where onnxruntime's own
+    allocations at exit would read as leaks.)"""
+    layer = make()
+    model = one_layer(layer, (7, 6, 4), after_conv)
+    rng = np.random.default_rng(5)
+    layer.set_weights([rng.uniform(-1, 1, w.shape).astype(np.float32) for w in layer.weights])
+    check_export(model, tmp_path)
