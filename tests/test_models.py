@@ -615,3 +615,18 @@ def test_fit_with_nothing_to_train():
     assert not any(s.run_bwd for s in model._state().plan.steps) and len(h.history["loss"]) == 2
     assert np.isfinite(h.history["loss"]).all()
     assert all(np.array_equal(a, b) for a, b in zip(model.get_weights(), before))
+
+
+def test_sequential_input_layer_is_named_once_however_many_adds():
+    """Keras 3.15: Sequential().add(Conv2D(..., input_shape=...)) then more add()s gives one
+    InputLayer, named as the first one made (not one new name per add)."""
+    m = models.Sequential()
+    m.add(layers.Conv2D(4, 3, input_shape=(8, 8, 1)))
+    first = m.inputs[0].node.layer
+    m.add(layers.Flatten())
+    m.add(layers.Dense(2))
+    assert m.inputs[0].node.layer is first
+    n = int(re.fullmatch(r"input_layer(?:_(\d+))?", first.name).group(1) or 0)
+    m2 = models.Sequential([layers.Conv2D(4, 3, input_shape=(8, 8, 1)), layers.Flatten(), layers.Dense(2)])
+    assert m2.inputs[0].node.layer.name == f"input_layer_{n + 1}"   # the next name: none skipped
+    assert m.predict(np.ones((1, 8, 8, 1)), verbose=0).shape == (1, 2)

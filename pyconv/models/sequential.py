@@ -151,7 +151,12 @@ class Sequential(Model):
                 return
             inp = self._input_layer
             if inp is None or inp._declared_input_shape[1:] != shape[1:]:
-                inp = InputLayer(batch_shape=shape, name=utils._unique_name("input_layer"))
+                # the InputLayer made for an `input_shape=` is made once, not per add(): Keras
+                # names it "input_layer" however many layers are added after it
+                inp = self.__dict__.get("_auto_input")
+                if inp is None or inp._declared_input_shape[1:] != shape[1:]:
+                    inp = InputLayer(batch_shape=shape, name=utils._unique_name("input_layer"))
+                    self.__dict__["_auto_input"] = inp
             x = inp.output_tensor
             nodes = []
             try:
