@@ -50,6 +50,23 @@ def _shape_str(shape):
     return "(" + ", ".join(str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
+def _known_channels(layer, input_shape):
+    """The input's channel count (last axis) for building `layer`; a ValueError when unknown."""
+    c = input_shape[-1]
+    if c is None:
+        raise ValueError(f'Layer "{layer.name}": the channel axis of the input must be known. '
+                         f"Received: input_shape={_shape_str(input_shape)}.")
+    return c
+
+
+def _check_last_axis(layer, shape, expected):
+    """A built layer called on an input whose last axis is not the `expected` size: Keras's error."""
+    if shape[-1] != expected:
+        raise ValueError(f'Input 0 of layer "{layer.name}" is incompatible with the layer: expected '
+                         f"axis -1 of input shape to have value {expected}, but received input with shape "
+                         f"{_shape_str(shape)}")
+
+
 def flatten(x):
     """The arrays of a nest (an array, or a list/tuple/dict of them) as a list."""
     if isinstance(x, (list, tuple)):

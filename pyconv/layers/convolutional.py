@@ -1,7 +1,7 @@
 """Conv2D: one conv2d kernel call per pass (bias, and relu, in the kernel's epilogue); with
 groups > 1 the grouped kernels (csrc/conv2d_grouped.c), or the depthwise ones when groups = C."""
 from .. import _geometry, _kernels, _validate, constraints, initializers, nn, regularizers
-from .base import _ActivatedLayer, _shape_str
+from .base import _ActivatedLayer, _check_last_axis, _known_channels, _shape_str
 from .core import _extras_config
 
 __all__ = ["Conv2D", "Convolution2D"]
@@ -69,17 +69,10 @@ class Conv2D(_ActivatedLayer):
         return (input_shape[0],) + _spatial_out(self, input_shape) + (self.filters,)
 
     def _check_built_shape(self, shape):
-        c = self.kernel.shape[2] * self.groups
-        if shape[-1] != c:
-            raise ValueError(f'Input 0 of layer "{self.name}" is incompatible with the layer: expected '
-                             f"axis -1 of input shape to have value {c}, but received input with shape "
-                             f"{_shape_str(shape)}")
+        _check_last_axis(self, shape, self.kernel.shape[2] * self.groups)
 
     def build(self, input_shape):
-        c = input_shape[-1]
-        if c is None:
-            raise ValueError(f'Layer "{self.name}": the channel axis of the input must be known. '
-                             f"Received: input_shape={_shape_str(input_shape)}.")
+        c = _known_channels(self, input_shape)
         if c % self.groups:
             raise ValueError(f"The number of input channels must be evenly divisible by the number of groups. "
                              f"Received groups={self.groups}, but the input has {c} channels (full input shape "

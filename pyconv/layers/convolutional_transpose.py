@@ -11,7 +11,7 @@ all with the geometry of the convolution that maps y's shape back to x's (nn.con
 """
 from .. import _kernels, _validate, constraints, initializers, nn, regularizers
 from .._geometry import conv_transpose_size
-from .base import _ActivatedLayer, _shape_str
+from .base import _ActivatedLayer, _check_last_axis, _known_channels, _shape_str
 from .core import _extras_config
 
 __all__ = ["Conv2DTranspose", "Convolution2DTranspose", "conv_transpose_size"]
@@ -123,17 +123,10 @@ class Conv2DTranspose(_ActivatedLayer):
         return self._geometry(tuple(input_shape))[0]
 
     def _check_built_shape(self, shape):
-        c = self.kernel.shape[3]
-        if shape[-1] != c:
-            raise ValueError(f'Input 0 of layer "{self.name}" is incompatible with the layer: expected '
-                             f"axis -1 of input shape to have value {c}, but received input with shape "
-                             f"{_shape_str(shape)}")
+        _check_last_axis(self, shape, self.kernel.shape[3])
 
     def build(self, input_shape):
-        c = input_shape[-1]
-        if c is None:
-            raise ValueError(f'Layer "{self.name}": the channel axis of the input must be known. '
-                             f"Received: input_shape={_shape_str(input_shape)}.")
+        c = _known_channels(self, input_shape)
         self.kernel = self.add_weight(self.kernel_size + (self.filters, c), self.kernel_initializer,
                                       name="kernel", regularizer=self.kernel_regularizer,
                                       constraint=self.kernel_constraint)

@@ -5,7 +5,7 @@ import math
 import numpy as np
 
 from .. import _kernels, _nn_norm, _validate, constraints, initializers, regularizers, utils
-from .base import Layer, _ActivatedLayer, _shape_str
+from .base import Layer, _ActivatedLayer, _check_last_axis, _shape_str
 
 __all__ = ["InputLayer", "Input", "Dense", "Flatten", "Reshape", "Dropout", "Activation", "Lambda"]
 
@@ -133,11 +133,7 @@ class Dense(_ActivatedLayer):
         return tuple(input_shape[:-1]) + (self.units,)
 
     def _check_built_shape(self, shape):
-        n = self.kernel.shape[0]
-        if shape[-1] != n:
-            raise ValueError(f'Input 0 of layer "{self.name}" is incompatible with the layer: expected '
-                             f"axis -1 of input shape to have value {n}, but received input with shape "
-                             f"{_shape_str(shape)}")
+        _check_last_axis(self, shape, self.kernel.shape[0])
 
     def build(self, input_shape):
         if input_shape[-1] is None:

@@ -2,7 +2,7 @@
 pass, bias and relu in its epilogue), and for SeparableConv2D the pointwise 1x1 convolution on
 conv2d's implicit GEMM (csrc/conv2d.c, the path of Conv2D with a 1x1 kernel)."""
 from .. import _kernels, _validate, constraints, initializers, regularizers
-from .base import _ActivatedLayer, _shape_str
+from .base import _ActivatedLayer, _check_last_axis, _known_channels
 from .convolutional import Conv2D, _set_window, _spatial_out, _window_config
 from .core import _extras_config
 
@@ -35,11 +35,7 @@ class _Depthwise(_ActivatedLayer):
         self._geom = None
 
     def _channels(self, input_shape):
-        c = input_shape[-1]
-        if c is None:
-            raise ValueError(f'Layer "{self.name}": the channel axis of the input must be known. '
-                             f"Received: input_shape={_shape_str(input_shape)}.")
-        return c
+        return _known_channels(self, input_shape)
 
     def _add_depthwise(self, c, name):
         return self.add_weight(self.kernel_size + (c, self.depth_multiplier), self.depthwise_initializer,
@@ -52,11 +48,7 @@ class _Depthwise(_ActivatedLayer):
                                         regularizer=self.bias_regularizer, constraint=self.bias_constraint)
 
     def _check_built_shape(self, shape):
-        c = self._dw_kernel().shape[2]
-        if shape[-1] != c:
-            raise ValueError(f'Input 0 of layer "{self.name}" is incompatible with the layer: expected '
-                             f"axis -1 of input shape to have value {c}, but received input with shape "
-                             f"{_shape_str(shape)}")
+        _check_last_axis(self, shape, self._dw_kernel().shape[2])
 
     def _dw_fwd(self, x, bias, relu):
         """(y, x) -- the depthwise convolution of the float32 input, its geometry from the shape."""
