@@ -12,7 +12,7 @@
  *   backward_input    (G*P*Q) x (R*S*C) x K     dout, row pointers              filt transposed,
  *                     per group of G images, then col2im adds the columns     packed once
  *                     into dinp (when NR divides C: the GEMM adds its tiles
- *                     into dinp itself, gemm_scatter_add)
+ *                     into dinp itself: a scattered C, gemm_scatter)
  *   transpose_forward the same GEMM as backward_input, with the transposed conv's input as dout;
  *                     each image starts from the bias and ends with relu (conv2d_transpose_forward)
  *   backward_filter   K x (R*S*C) x (N*P*Q)     dout^T, in place (or packed)    patch_cols: row pointers
@@ -344,8 +344,8 @@ int conv2d_forward(float *out, const float *inp, const float *filt, const float 
     if (s->C < SMALL_C)
         a = (gemm_operand){.pack = pack_patches, .data = inp, .ctx = &cx};
     gemm_operand b = {.pack = gemm_pack_b_n, .data = filt, .ld = s->K};
-    int status = gemm(out, s->K, &a, &b, s->N * s->P * s->Q, s->K, s->R * s->S * s->C, bias, relu,
-                      pyconv_num_threads());
+    const gemm_out c = {.data = out, .ld = s->K, .bias = bias, .relu = relu};
+    int status = gemm(&c, &a, &b, s->N * s->P * s->Q, s->K, s->R * s->S * s->C, pyconv_num_threads());
     free(cx.taps);
     return status;
 }
@@ -402,7 +402,7 @@ static void col2im(float *dimg, const float *dcol, const conv_ctx *cx, const bwi
 }
 
 /* backward_input when NR divides C: the same GEMM per group of images, but each finished tile
- * of dcol is added straight into the images from the micro-kernel's tile (gemm_scatter_add),
+ * of dcol is added straight into the images from the micro-kernel's tile (gemm_scatter),
  * so the column gradient never goes to memory and there is no separate col2im pass. tab gives,
  * for row i of a group's GEMM (image i / PQ, output pixel i % PQ) and tap t, the offset of the
  * input pixel the tap reads from the group's first image, or -1 in the padding. A group's
@@ -437,7 +437,7 @@ static int backward_input_scattered(float *dinp, const float *dout, const float 
         images_init(dinp + n0 * HWC, imgs, s->H * s->W, s->C, ep);
         gemm_operand a = {.rows = gemm_rows_n, .C = s->K, .data = dout + n0 * PQ * s->K, .ld = s->K};
         gemm_scatter sc = {.out = dinp + n0 * HWC, .tab = tab, .taps = RS, .C = s->C};
-        int st = gemm_scatter_add(&sc, &a, &b, imgs * PQ, RSC, s->K);
+        int st = gemm(&(gemm_out){.scatter = &sc}, &a, &b, imgs * PQ, RSC, s->K, 1);
         images_relu(dinp + n0 * HWC, imgs * HWC, ep);
         if (st != PYCONV_OK) {
             #pragma omp atomic write
@@ -495,7 +495,7 @@ static int backward_input(float *dinp, const float *dout, const float *filt, con
 #endif
         const int64_t n0 = g * G, imgs = s->N - n0 < G ? s->N - n0 : G;
         gemm_operand a = {.rows = gemm_rows_n, .C = s->K, .data = dout + n0 * PQ * s->K, .ld = s->K};
-        int st = gemm(col, RSC, &a, &b, imgs * PQ, RSC, s->K, NULL, 0, 1);
+        int st = gemm(&(gemm_out){.data = col, .ld = RSC}, &a, &b, imgs * PQ, RSC, s->K, 1);
         if (st != PYCONV_OK) {
             #pragma omp atomic write
             status = st;
@@ -579,20 +579,23 @@ int conv2d_backward_filter(float *dfilt, float *dbias, const float *dout, const 
     gemm_operand b = s->K % gemm_nr() == 0 ? (gemm_operand){.cols = gemm_cols_n, .data = dout, .ld = s->K}
                                             : (gemm_operand){.pack = gemm_pack_b_n, .data = dout, .ld = s->K};
     if (swapped) {
-        a = (gemm_operand){.pack = gemm_pack_a_t, .data = dout, .ld = s->K};
+        a = (gemm_operand){.pack = gemm_pack_a_t, .view = gemm_view_a_t, .data = dout, .ld = s->K};
         b = s->C % gemm_nr() == 0 ? (gemm_operand){.cols = patch_cols, .data = inp, .ctx = &cx}
                                   : (gemm_operand){.pack = pack_patches_b, .data = inp, .ctx = &cx};
     }
     int status = PYCONV_OK;
     if (nchunks == 1) {   // one chunk: the GEMM's own threads
-        status = gemm(direct ? dfilt : part, Ncol, &a, &b, M, Ncol, npix, NULL, 0,
+        status = gemm(&(gemm_out){.data = direct ? dfilt : part, .ld = Ncol}, &a, &b, M, Ncol, npix,
                       pyconv_num_threads());
     } else {
         #pragma omp parallel for schedule(dynamic, 1) num_threads(pyconv_num_threads())
         for (int64_t ch = 0; ch < nchunks; ch++) {
             // The chunk is the sub-GEMM over the depth (= pixel) slice [p0, p0+len), one thread.
             int64_t p0 = ch * chunk, len = npix - p0 < chunk ? npix - p0 : chunk;
-            int st = gemm_slice(part + ch * M * Ncol, Ncol, &a, &b, M, Ncol, p0, len, NULL, 0, 1);
+            gemm_operand a_ch = a, b_ch = b;
+            a_ch.k0 = b_ch.k0 = p0;
+            int st = gemm(&(gemm_out){.data = part + ch * M * Ncol, .ld = Ncol}, &a_ch, &b_ch, M, Ncol,
+                          len, 1);
             if (st != PYCONV_OK) {
                 #pragma omp atomic write
                 status = st;
