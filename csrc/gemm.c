@@ -134,6 +134,7 @@ void gemm_cols_n(const float **dst, const gemm_operand *op, int64_t j0, int64_t 
         dst[kk] = op->data + (p0 + kk) * op->ld + j0;
 }
 
+/* ---- views: operands read in place ----------------------------------------------------------- */
 
 // A^T stored (K x M) with stride ld, in place: at depth p0 + k, rows i0.. are contiguous.
 gemm_panels gemm_view_a_t(const gemm_operand *op, int64_t i0, int64_t p0, int mr)
