@@ -658,6 +658,19 @@ class _ActivatedLayer(Layer):
     _can_fuse_relu = False  # Conv2D and Dense: their kernels apply relu in the GEMM epilogue
     _relu_in_bwd = False    # Dense: `_pre_bwd(..., relu_out=y)` applies relu's mask itself
 
+    def _set_kernel_args(self, activation, use_bias, kernel_initializer, bias_initializer,
+                         kernel_regularizer, bias_regularizer, kernel_constraint, bias_constraint):
+        """Check and set the arguments Dense, Conv2D and Conv2DTranspose share (Keras's names)."""
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
+        self._set_activation(activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel = self.bias = None
+
     def _set_activation(self, activation):
         self.activation = activations.get(activation)
         self._linear = self.activation.name == "linear"

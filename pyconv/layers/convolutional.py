@@ -1,6 +1,6 @@
 """Conv2D: one conv2d kernel call per pass (bias, and relu, in the kernel's epilogue); with
 groups > 1 the grouped kernels (csrc/conv2d_grouped.c), or the depthwise ones when groups = C."""
-from .. import _geometry, _kernels, _validate, constraints, initializers, nn, regularizers
+from .. import _geometry, _kernels, _validate, initializers, nn
 from .base import _ActivatedLayer, _check_last_axis, _known_channels, _shape_str
 from .core import _extras_config
 
@@ -48,21 +48,14 @@ class Conv2D(_ActivatedLayer):
                  kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
                  kernel_constraint=None, bias_constraint=None, **kwargs):
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.kernel_constraint = constraints.get(kernel_constraint)
-        self.bias_constraint = constraints.get(bias_constraint)
         _set_window(self, kernel_size, strides, padding, data_format, dilation_rate)
         self.filters = _validate.positive_int(filters, "filters")
         self.groups = _validate.positive_int(groups, "groups")
         if self.filters % self.groups:
             raise ValueError(f"The number of filters must be evenly divisible by the number of groups. "
                              f"Received: groups={self.groups}, filters={self.filters}.")
-        self._set_activation(activation)
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel = self.bias = None
+        self._set_kernel_args(activation, use_bias, kernel_initializer, bias_initializer,
+                              kernel_regularizer, bias_regularizer, kernel_constraint, bias_constraint)
         self._geom = None
 
     def compute_output_shape(self, input_shape):

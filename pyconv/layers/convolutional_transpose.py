@@ -9,9 +9,10 @@ convolution's three passes in other roles (see docs/kernels.md):
 
 all with the geometry of the convolution that maps y's shape back to x's (nn.conv_geometry).
 """
-from .. import _kernels, _validate, constraints, initializers, nn, regularizers
+from .. import _kernels, _validate, initializers, nn
 from .._geometry import conv_transpose_size
 from .base import _ActivatedLayer, _check_last_axis, _known_channels, _shape_str
+from .convolutional import _set_window
 from .core import _extras_config
 
 __all__ = ["Conv2DTranspose", "Convolution2DTranspose", "conv_transpose_size"]
@@ -63,18 +64,8 @@ class Conv2DTranspose(_ActivatedLayer):
                  kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
                  kernel_constraint=None, bias_constraint=None, **kwargs):
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.kernel_constraint = constraints.get(kernel_constraint)
-        self.bias_constraint = constraints.get(bias_constraint)
-        if data_format not in (None, "channels_last"):
-            raise ValueError(f"`data_format` must be 'channels_last' (pyconv is NHWC). "
-                             f"Received: data_format={data_format!r}.")
+        _set_window(self, kernel_size, strides, padding, data_format, dilation_rate)   # Conv2D's checks
         self.filters = _validate.positive_int(filters, "filters")
-        self.kernel_size = _validate.int_pair(kernel_size, "kernel_size", allow_nhwc=False)
-        self.strides = _validate.int_pair(strides, "strides", allow_nhwc=False)
-        self.padding = _validate.one_of(padding, "padding", ("valid", "same"))
-        self.dilation_rate = _validate.int_pair(dilation_rate, "dilation_rate", allow_nhwc=False)
         self.output_padding = None
         if output_padding is not None:
             op = _validate.int_pair(output_padding, "output_padding", allow_nhwc=False, min_value=0)
@@ -84,14 +75,8 @@ class Conv2DTranspose(_ActivatedLayer):
                                      f"dimensions. At dimension {i}, `output_padding` is {o} but `strides` "
                                      f"is {s}. Received: output_padding={op}, strides={self.strides}")
             self.output_padding = op
-        if max(self.strides) > 1 and max(self.dilation_rate) > 1:
-            raise ValueError(f"`strides > 1` is not supported together with `dilation_rate > 1`. Received: "
-                             f"strides={self.strides} and dilation_rate={self.dilation_rate}.")
-        self._set_activation(activation)
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel = self.bias = None
+        self._set_kernel_args(activation, use_bias, kernel_initializer, bias_initializer,
+                              kernel_regularizer, bias_regularizer, kernel_constraint, bias_constraint)
 
     def _out_hw(self, h, w):
         op = self.output_padding or (None, None)
