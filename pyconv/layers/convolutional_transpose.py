@@ -7,9 +7,9 @@ convolution's three passes in other roles (see docs/kernels.md):
     input gradient   dx = conv2d_forward(dy)              the convolution itself
     filter gradient  dW = conv2d_backward_filter(inp=dy, dout=x)
 
-all with the geometry of the convolution that maps y's shape back to x's (nn.conv_geometry).
+all with the window of the convolution that maps y's shape back to x's (_geometry.conv_window).
 """
-from .. import _kernels, _validate, initializers, nn
+from .. import _geometry, _kernels, _validate, initializers
 from .._geometry import conv_transpose_size
 from .base import _ActivatedLayer, _check_last_axis, _known_channels, _shape_str
 from .convolutional import _set_window
@@ -84,25 +84,25 @@ class Conv2DTranspose(_ActivatedLayer):
                                          self.padding, op[i]) for i, n in enumerate((h, w)))
 
     def _geometry(self, shape):
-        """(output shape, pad_top, pad_left): the output's size by Keras's rule and the padding
-        of the convolution that maps it back to `shape` (TensorFlow's), checked to do so."""
+        """(output shape, Window): the output's size by Keras's rule and the window of the
+        convolution that maps it back to `shape` (TensorFlow's padding), checked to do so."""
         n, h, w, _ = shape
         ho, wo = self._out_hw(h, w)
         out = (n, ho, wo, self.filters)
         if ho is None or wo is None:
-            return out, None, None
-        P = Q = top = left = None
+            return out, None
+        win = None
         if ho >= 1 and wo >= 1:
-            P, Q, top, left = nn.conv_geometry((n, ho, wo), self.kernel_size, self.strides,
-                                               self.dilation_rate, self.padding)
-        if (P, Q) != (h, w):
+            win = _geometry.conv_window((n, ho, wo), self.kernel_size, self.strides,
+                                        self.dilation_rate, self.padding)
+        if win is None or (win.P, win.Q) != (h, w):
             raise ValueError(f'Layer "{self.name}" cannot take input shape {_shape_str(shape)}: with '
                              f"padding='{self.padding}', output_padding={self.output_padding} and a "
                              f"{self.kernel_size[0]}x{self.kernel_size[1]} kernel (dilation_rate="
                              f"{self.dilation_rate}, strides={self.strides}), the output size {ho}x{wo} "
                              f"does not map back to the input's {h}x{w} (TensorFlow refuses it too). "
                              f"Use an odd kernel or output_padding >= 1.")
-        return out, top, left
+        return out, win
 
     def compute_output_shape(self, input_shape):
         return self._geometry(tuple(input_shape))[0]
@@ -122,22 +122,19 @@ class Conv2DTranspose(_ActivatedLayer):
 
     def _pre(self, x, training, relu=False):
         x = _validate.as_float32(x, "inputs", ndim=4)
-        out, top, left = self._geometry(x.shape)
-        return _kernels.conv2d_transpose_fwd(x, self.kernel, self.bias, relu, out, self.strides,
-                                             self.dilation_rate, top, left), x
+        out, win = self._geometry(x.shape)
+        return _kernels.conv2d_transpose_fwd(x, self.kernel, self.bias, relu, out, win), x
 
     def _pre_bwd(self, x, dz, need_dx):
         dz = _validate.as_float32(dz, "dy", ndim=4)
-        _, top, left = self._geometry(x.shape)
+        _, win = self._geometry(x.shape)
         # the filter gradient: the convolution's, with the output gradient as its input
-        dk, _ = _kernels.conv2d_bwd_filter(dz, self.kernel.shape, x, self.strides,
-                                           self.dilation_rate, top, left)
+        dk, _ = _kernels.conv2d_bwd_filter(dz, self.kernel.shape, x, win)
         grads = [dk, _kernels.bias_add_bwd(dz)] if self.use_bias else [dk]
         if not need_dx:
             return None, grads
         # the input gradient: the convolution itself
-        return _kernels.conv2d_fwd(dz, self.kernel, None, False, x.shape[1], x.shape[2], self.strides,
-                                   self.dilation_rate, top, left), grads
+        return _kernels.conv2d_fwd(dz, self.kernel, None, False, win), grads
 
     def get_config(self):
         op = None if self.output_padding is None else list(self.output_padding)
