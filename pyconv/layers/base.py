@@ -6,6 +6,15 @@ and one call. Built-in layers implement the call as two passes over their C kern
     _fwd(x, training, fuse=0)       -> (y, ctx)      ctx: what backward needs, nothing else
     _bwd(ctx, dy, need_dx, fuse=0)  -> (dx, grads)   grads aligned with `trainable_weights`
 
+The level below a built-in layer is the Cython boundary, pyconv._kernels: a pass calls its
+kernels directly, with arguments checked once -- in `__init__`, in `build`, or once per input
+shape (the kernels' geometry, a pyconv._geometry.Window, is cached by input shape) -- and
+never through pyconv.nn, which checks every argument and consults the tape on every call.
+pyconv.nn is the functional API beside the layers, on the same boundary; layers share its
+argument checks (pyconv._nn_pool's) and pyconv._geometry's rules, not its calls. An
+`activation=` is applied by its pyconv.activations object (Keras's level, the Activation
+layer's too; a plain relu is fused into the kernel's epilogue instead).
+
 All state of one call lives in its `ctx`, which the caller holds: a layer object is never
 written by a forward or backward pass, so one model can be used from several threads.
 `fuse` is the training plan's word for this call (see pyconv/models/functional.py):
