@@ -62,6 +62,11 @@ cdef int fill_pool2d_shape(pool2d_shape *s, tuple ishape, object win) except -1:
         raise ValueError(f"`input_sizes` must be (N, H, W, C). Received: {ishape!r}.")
     cdef int64_t f[10]
     window_fields(win, f)
+    cdef int i
+    for i in range(10):   # pool2d_shape's strides and pads are ints
+        if f[i] >= 2**31:
+            raise ValueError(f"pool2d: the window's fields must be ints in [0, 2**31). "
+                             f"Received: window={win!r}.")
     if f[6] != 1 or f[7] != 1:
         raise ValueError(f"pool2d: pooling windows are not dilated (dil_h = dil_w = 1). "
                          f"Received: window={win!r}.")

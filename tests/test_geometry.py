@@ -73,7 +73,10 @@ def test_the_kernels_check_the_window_against_the_arrays():
          r"`window` must be a pyconv._geometry.Window \(P, Q, R, S, stride_h, stride_w, dil_h, dil_w, pad_top, "
          r"pad_left\). Received: window=\(3, 3, 1, 1, 0, 0\)"),
         (lambda: _kernels.conv2d_fwd(x, w, None, False, win._replace(pad_top=-1)),
-         r"`window`'s fields must be ints in \[0, 2\*\*31\)"),
+         r"`window`'s fields must be non-negative ints. Received: window=Window\(P=3, Q=3, R=3, S=3, stride_h=1, "
+         r"stride_w=1, dil_h=1, dil_w=1, pad_top=-1, pad_left=0\)"),
+        (lambda: _kernels.avgpool2d_fwd(x, g.Window(2, 2, 2, 2, 2**31, 2, 1, 1, 0, 0)),
+         r"pool2d: the window's fields must be ints in \[0, 2\*\*31\)"),
         (lambda: _kernels.conv2d_fwd(x, w, None, False, win._replace(S=2)),
          r"`window` must be the filter's: R, S = \(3, 3\). Received: window=Window\(P=3, Q=3, R=3, S=2"),
         (lambda: _kernels.conv2d_bwd_input(x.shape, w, np.ones((1, 3, 2, 4), np.float32), win),
