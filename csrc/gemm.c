@@ -305,8 +305,8 @@ typedef struct {
     int first, last;   /* the first depth block overwrites C; the last applies the epilogue */
 } gemm_block;
 
-/* The hooks the nest calls: one micro-kernel call for the operands' forms (tile i, j of the
- * block into c), and where a tile computed into a buffer goes (an edge tile, or a scattered C). */
+/* The hooks: one micro-kernel call for the operands' forms (tile i, j of the block into c), and
+ * where a tile computed into a buffer goes (an edge tile, or a scattered C). */
 typedef void (*tile_fn)(const gemm_block *blk, int64_t i, int64_t j, float *c, int64_t ldc,
                         int overwrite, const float *bias, int relu);
 typedef void (*put_fn)(const gemm_block *blk, const float *tile, int64_t ir, int rows, int64_t jr,
@@ -331,7 +331,7 @@ struct gemm_plan {
     int64_t M, N, K;
     int nthreads;
     int a_in_place;      /* A read through its view (A^T under an indirect B, whole MR tiles) */
-    tile_fn tile;
+    void (*macro_kernel)(const gemm_block *blk);   /* loops 2 and 1 for the operands' forms */
     put_fn put;
     int64_t m_tiles, n_mblocks, panels_per_task;   /* loop 3's tasks */
     gemm_workspace ws;
@@ -398,15 +398,16 @@ static void put_scattered(const gemm_block *blk, const float *tile, int64_t ir, 
     pl->g.scatter(pl->c->scatter, tile, pl->g.nr, blk->ic + ir, rows, blk->jc + jr, cols);
 }
 
-/* Loops 2 and 1 over one block. A whole tile of a stored C is written by the micro-kernel
- * itself, with the epilogue in registers on the last depth block; an edge tile, or any tile of
- * a scattered C, is computed whole into `tile` and handed to the output's hook. */
-static void macro_kernel(const gemm_block *blk)
+/* Loops 2 and 1 over one block, with `tile` the micro-kernel call for the operands' forms. A
+ * whole tile of a stored C is written by the micro-kernel itself, with the epilogue in registers
+ * on the last depth block; an edge tile, or any tile of a scattered C, is computed whole into
+ * `tile_buf` and handed to the output's hook. */
+PYCONV_ALWAYS_INLINE void macro_kernel(const gemm_block *blk, tile_fn tile)
 {
     const gemm_plan *pl = blk->pl;
     const gemm_out *out = pl->c;
     const int mr = pl->g.mr, nr = pl->g.nr;
-    _Alignas(64) float tile[GEMM_MAX_TILE];
+    _Alignas(64) float tile_buf[GEMM_MAX_TILE];
     // loop 2 (jr, step NR): B micro-panel kc x NR, stays in L1
     for (int64_t jr = 0; jr < blk->nc; jr += nr) {
         const int nr_cur = blk->nc - jr < nr ? (int)(blk->nc - jr) : nr;
@@ -417,14 +418,21 @@ static void macro_kernel(const gemm_block *blk)
                 float *c_ir = out->data + (blk->ic + ir) * out->ld + blk->jc + jr;
                 const float *bias = blk->last && out->bias ? out->bias + blk->jc + jr : NULL;
                 const int relu = blk->last && out->relu;
-                pl->tile(blk, ir / mr, jr / nr, c_ir, out->ld, blk->first, bias, relu);
+                tile(blk, ir / mr, jr / nr, c_ir, out->ld, blk->first, bias, relu);
             } else {
-                pl->tile(blk, ir / mr, jr / nr, tile, nr, 1, NULL, 0);
-                pl->put(blk, tile, ir, mr_cur, jr, nr_cur);
+                tile(blk, ir / mr, jr / nr, tile_buf, nr, 1, NULL, 0);
+                pl->put(blk, tile_buf, ir, mr_cur, jr, nr_cur);
             }
         }
     }
 }
+
+/* The macro-kernel once per operand form, the hook the nest calls per block: inside, the tile
+ * call is direct. (A hook called per tile cost conv1's forward 10%: its tiles are 9 deep, so
+ * one more indirect call is a fair part of one.) */
+static void macro_kernel_packed(const gemm_block *blk) { macro_kernel(blk, tile_packed); }
+static void macro_kernel_indirect_a(const gemm_block *blk) { macro_kernel(blk, tile_indirect_a); }
+static void macro_kernel_indirect_b(const gemm_block *blk) { macro_kernel(blk, tile_indirect_b); }
 
 /* Loop 4's B panel, columns [jc, jc+nc) x depth block [pc, pc+kc): its view (in place), or its
  * row pointers (indirect), or packed, each NR micro-panel by one thread. Called by every thread
@@ -533,7 +541,8 @@ static int plan_call(gemm_plan *pl, int nthreads)
     pl->a_in_place = a->view && b->cols && pl->M % g->mr == 0;
     if (!a->rows && !a->pack && !pl->a_in_place)
         return PYCONV_EINVAL;
-    pl->tile = a->rows ? tile_indirect_a : b->cols ? tile_indirect_b : tile_packed;
+    pl->macro_kernel = a->rows ? macro_kernel_indirect_a
+                       : b->cols ? macro_kernel_indirect_b : macro_kernel_packed;
     pl->put = c->data ? put_stored : put_scattered;
 
     /* Tasks of loop 3: row blocks of at most MC rows x groups of NR panels. The row blocks are
@@ -604,7 +613,7 @@ int gemm(const gemm_out *c, const gemm_operand *a, const gemm_operand *b, int64_
                                             .nc = nc_task, .kc = kc_cur, .first = pc == 0,
                                             .last = pc + kc_cur == K, .b = op_from(b_pc, j0 / nr),
                                             .a = a_block(&pl, thread_id(), ic, mc_cur, pc, kc_cur)};
-                    macro_kernel(&blk);
+                    pl.macro_kernel(&blk);
                 }
             }
         }

@@ -151,17 +151,28 @@ void scatter_tile_neon(const gemm_scatter *sc, const float *tile, int ld, int64_
 /* The naive triple loop over plain row-major matrices, double accumulation: the oracle. */
 void gemm_ref(float *c, const float *a, const float *b, int64_t M, int64_t N, int64_t K);
 
-/* Micro-kernels, one per ISA (ukernel_<isa>.c; only those of the target are built: target.h): C tile (MR x NR, row stride ldc)
- *   = (overwrite ? 0 : C) + sum_k a[k][0..MR) x b[k][0..NR)   over packed panels a, b,
- * then + bias[0..NR) unless bias is NULL, then max(0, .) if relu (the fused epilogue). */
-void ukernel_avx512(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, int overwrite,
-                    const float *bias, int relu);
-void ukernel_avx2(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, int overwrite,
-                  const float *bias, int relu);
-void ukernel_neon(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, int overwrite,
-                  const float *bias, int relu);
-void ukernel_generic(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, int overwrite,
-                     const float *bias, int relu);
+/* Every micro-kernel starts on a 64-byte boundary, so that its code sits in the same place
+ * relative to the instruction-fetch blocks whatever size the code linked before it has. At
+ * GCC's default 16 it moved with unrelated changes: this file's rework left ukernel_avx512 on
+ * a 16-byte boundary, and conv1's forward pass (tiles 9 deep, where a call's entry and exit
+ * count) took 1.61 -> 1.82 ms at batch 256 on one thread; aligned, 1.59 (docs/benchmarks.md). */
+#ifdef __GNUC__
+#define PYCONV_UKERNEL __attribute__((aligned(64)))
+#else
+#define PYCONV_UKERNEL
+#endif
+
+/* Micro-kernels, one per ISA (ukernel_<isa>.c; only those of the target are built: target.h):
+ * C tile (MR x NR, row stride ldc) = (overwrite ? 0 : C) + sum_k a[k][0..MR) x b[k][0..NR)
+ * over packed panels a, b, then + bias[0..NR) unless bias is NULL, then max(0, .) if relu (the fused epilogue). */
+PYCONV_UKERNEL void ukernel_avx512(int64_t kc, const float *a, const float *b, float *c,
+                                   int64_t ldc, int overwrite, const float *bias, int relu);
+PYCONV_UKERNEL void ukernel_avx2(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
+                                 int overwrite, const float *bias, int relu);
+PYCONV_UKERNEL void ukernel_neon(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
+                                 int overwrite, const float *bias, int relu);
+PYCONV_UKERNEL void ukernel_generic(int64_t kc, const float *a, const float *b, float *c,
+                                    int64_t ldc, int overwrite, const float *bias, int relu);
 
 /* The NR and MR of the micro-kernel in use: an indirect B needs N to be a multiple of NR;
  * M past a multiple of MR fills rows that are computed anyway. */
@@ -170,24 +181,32 @@ int gemm_mr(void);
 
 /* Micro-kernels with an indirect B: the same tile, B's row k read through b[k] (NR floats),
  * A's MR values for depth k at a + k * lda (lda = MR: a packed panel; or A^T read in place). */
-void ukernel_avx512_indb(int64_t kc, const float *a, int64_t lda, const float *const *b, float *c,
-                         int64_t ldc, int overwrite, const float *bias, int relu);
-void ukernel_avx2_indb(int64_t kc, const float *a, int64_t lda, const float *const *b, float *c,
-                       int64_t ldc, int overwrite, const float *bias, int relu);
-void ukernel_neon_indb(int64_t kc, const float *a, int64_t lda, const float *const *b, float *c,
-                       int64_t ldc, int overwrite, const float *bias, int relu);
-void ukernel_generic_indb(int64_t kc, const float *a, int64_t lda, const float *const *b, float *c,
-                          int64_t ldc, int overwrite, const float *bias, int relu);
+PYCONV_UKERNEL void ukernel_avx512_indb(int64_t kc, const float *a, int64_t lda,
+                                        const float *const *b, float *c, int64_t ldc, int overwrite,
+                                        const float *bias, int relu);
+PYCONV_UKERNEL void ukernel_avx2_indb(int64_t kc, const float *a, int64_t lda,
+                                      const float *const *b, float *c, int64_t ldc, int overwrite,
+                                      const float *bias, int relu);
+PYCONV_UKERNEL void ukernel_neon_indb(int64_t kc, const float *a, int64_t lda,
+                                      const float *const *b, float *c, int64_t ldc, int overwrite,
+                                      const float *bias, int relu);
+PYCONV_UKERNEL void ukernel_generic_indb(int64_t kc, const float *a, int64_t lda,
+                                         const float *const *b, float *c, int64_t ldc,
+                                         int overwrite, const float *bias, int relu);
 
 /* Indirect micro-kernels: the same tile, A read through ntaps x MR row pointers (a[t*MR+i]),
  * kc values each; B packed as above with depth ntaps * kc. */
-void ukernel_avx512_ind(int64_t ntaps, int64_t kc, const float *const *a, const float *b,
-                        float *c, int64_t ldc, int overwrite, const float *bias, int relu);
-void ukernel_avx2_ind(int64_t ntaps, int64_t kc, const float *const *a, const float *b,
-                      float *c, int64_t ldc, int overwrite, const float *bias, int relu);
-void ukernel_neon_ind(int64_t ntaps, int64_t kc, const float *const *a, const float *b,
-                      float *c, int64_t ldc, int overwrite, const float *bias, int relu);
-void ukernel_generic_ind(int64_t ntaps, int64_t kc, const float *const *a, const float *b,
-                         float *c, int64_t ldc, int overwrite, const float *bias, int relu);
+PYCONV_UKERNEL void ukernel_avx512_ind(int64_t ntaps, int64_t kc, const float *const *a,
+                                       const float *b, float *c, int64_t ldc, int overwrite,
+                                       const float *bias, int relu);
+PYCONV_UKERNEL void ukernel_avx2_ind(int64_t ntaps, int64_t kc, const float *const *a,
+                                     const float *b, float *c, int64_t ldc, int overwrite,
+                                     const float *bias, int relu);
+PYCONV_UKERNEL void ukernel_neon_ind(int64_t ntaps, int64_t kc, const float *const *a,
+                                     const float *b, float *c, int64_t ldc, int overwrite,
+                                     const float *bias, int relu);
+PYCONV_UKERNEL void ukernel_generic_ind(int64_t ntaps, int64_t kc, const float *const *a,
+                                        const float *b, float *c, int64_t ldc, int overwrite,
+                                        const float *bias, int relu);
 
 #endif /* PYCONV_GEMM_H */
