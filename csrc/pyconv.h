@@ -43,6 +43,8 @@ int pyconv_isa_active(void);            /* the ISA the kernels use now */
 int pyconv_isa_set(int isa);            /* PYCONV_EISA unless available */
 int pyconv_num_threads(void);           /* threads a kernel may use */
 void pyconv_set_num_threads(int n);     /* n >= 1, checked by the caller */
+int pyconv_set_thread_cap(int n);       /* the calling thread's kernels use at most n threads
+                                           (0: no cap); returns the previous cap */
 int pyconv_has_openmp(void);
 const char *pyconv_compiler(void);
 
