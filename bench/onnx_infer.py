@@ -12,9 +12,9 @@ timed.
 
 The breakdown (`--breakdown-batch`, 1 by default) splits one pyconv call as bench/stepprofile.py
 splits a training step: every function of pyconv._kernels (each is one C kernel run without the
-GIL) is wrapped with a timer; "kernels" is their sum per call, "outside" is the uninstrumented
-call's median minus that (Python, NumPy, the interpreter between kernels). The timers' own cost
-is printed beside it.
+GIL) is wrapped with a timer; "kernels" is the median of their sum per call, "outside" is the
+median of the plain calls (no timers, alternating with the timed ones) minus that: Python,
+NumPy, the interpreter between kernels. The timers' own cost is printed beside it.
 """
 import argparse
 import json
@@ -84,22 +84,32 @@ def other_load(fn):
 
 
 def breakdown(model, x, repeats):
-    """Per call of predict_on_batch(x): (median ms without timers, kernel ms, kernel calls,
-    {kernel: ms}, median ms with the timers)."""
-    plain = alternating_medians([lambda: model.predict_on_batch(x)], repeats)[0]
+    """One call of predict_on_batch(x), split: (median ms without timers, median ms in the C
+    kernels, kernel calls, {kernel: median ms}, median ms with the timers). Medians per call,
+    the instrumented and the plain calls alternating."""
     prof = Profile()
-    restore = instrument(model, prof)
-    try:
-        timed = alternating_medians([lambda: model.predict_on_batch(x)], repeats)[0]
-        prof = Profile()   # count the timed calls only, not the warm-up
-        restore()
+    plain, timed, kern, per = [], [], [], {}
+    for k in range(repeats + 3):
+        t0 = time.perf_counter()
+        model.predict_on_batch(x)
+        plain.append(time.perf_counter() - t0)
+        before = dict(prof.by_kernel)
         restore = instrument(model, prof)
-        for _ in range(repeats):
+        try:
+            t0 = time.perf_counter()
             model.predict_on_batch(x)
-    finally:
-        restore()
-    per = {k: v / repeats * 1e3 for k, v in sorted(prof.by_kernel.items(), key=lambda kv: -kv[1])}
-    return plain * 1e3, sum(per.values()), sum(prof.kcalls.values()) / repeats, per, timed * 1e3
+            timed.append(time.perf_counter() - t0)
+        finally:
+            restore()
+        spent = {name: t - before.get(name, 0.0) for name, t in prof.by_kernel.items()}
+        kern.append(sum(spent.values()))
+        for name, t in spent.items():
+            per.setdefault(name, []).append(t)
+    warm = slice(3, None)   # the first calls warm the caches up
+    calls = sum(prof.kcalls.values()) / (repeats + 3)
+    by = {name: float(np.median(t[warm])) * 1e3 for name, t in sorted(per.items(), key=lambda kv: -sum(kv[1]))}
+    return (float(np.median(plain[warm])) * 1e3, float(np.median(kern[warm])) * 1e3, calls, by,
+            float(np.median(timed[warm])) * 1e3)
 
 
 def main(argv=None):

@@ -24,8 +24,9 @@ at batch 1 the kernels are too short for a parallel region to pay.
 
 Results: a chunk's rows are computed exactly as in the whole batch (every kernel's sum for an
 output element runs in an order that depends on the layer's sizes, never on the batch or on
-the thread count), so the outputs are bitwise the same for any chunking and any thread
-count; tests/test_inference.py checks both. A model with any other layer runs as one chunk
+the thread count; a chunk of a batch bigger than dense_rows_max() rows is bigger than that
+too, so its Dense layers run the same kernel as the whole batch's), so the outputs are
+bitwise the same for any chunking and any thread count; tests/test_inference.py checks both. A model with any other layer runs as one chunk
 with the kernels' own threads.
 """
 import math
@@ -128,53 +129,72 @@ def chunk_bounds(n, lay, threads):
     if threads > 1 and lay.macs > 0:
         work = max(1, math.ceil(MIN_CHUNK_MACS / lay.macs))   # examples a chunk needs
         k = max(k, min(threads, n // work))
-    k = max(1, min(k, n))
+    # A Dense layer runs a batch of at most dense_rows_max() rows on another kernel than a
+    # bigger one (csrc/dense_loops.h), which rounds differently: a chunk takes the path of the
+    # whole batch, so that chunking never changes a bit.
+    small = _kernels.dense_rows_max()
+    k = max(1, min(k, n if n <= small else n // (small + 1)))
     return [(i * n // k, (i + 1) * n // k) for i in range(k)]
 
 
 class _Program:
-    """One call's steps as (function of the slot values, output slot(s)), the weights of the
-    folded BatchNormalizations computed once for all chunks; then `__call__` runs one chunk."""
+    """A plan's steps for inference, made once per plan (`of`): per op, the step, the fold it
+    heads (or None), the step whose slot takes its output, and the slots no later op reads,
+    dropped after it. `weights()` computes the folded BatchNormalizations' weights of one call,
+    shared by its chunks; `run(weights, inputs)` runs one chunk."""
 
     def __init__(self, plan):
         from ._graph import _step_input, _step_output
         self.plan = plan
         self._input, self._output = _step_input, _step_output
         skipped = {j for f in plan.folds.values() for j in f if j is not None}
-        self.ops = []
+        ops = []
         for k, s in enumerate(plan.steps):
             if k in skipped:   # computed with the Conv2D/Dense step it follows
                 continue
             fold = plan.folds.get(k)
-            if fold is None:   # (step, folded weights, relu in the epilogue, step whose output it is)
-                self.ops.append((s, None, False, s))
+            if fold is None:
+                ops.append([s, None, s])
                 continue
             bn, relu = (None if j is None else plan.steps[j] for j in fold)
-            w = bn.layer._fold(s.layer.kernel, s.layer.bias)
-            self.ops.append((s, w, relu is not None, bn if relu is None else relu))
-        # last[slot]: the index of the op after which no op reads the slot
-        self.last = {}
-        for i, op in enumerate(self.ops):
+            ops.append([s, (bn, relu is not None), bn if relu is None else relu])
+        last = {}
+        for i, op in enumerate(ops):
             ins = op[0].ins
             for slot in (ins if isinstance(ins, tuple) else (ins,)):
-                self.last[slot] = i
-        self.keep = set(plan.out_slots)
+                last[slot] = i
+        keep = set(plan.out_slots)
+        for i, op in enumerate(ops):
+            op.append(tuple(slot for slot, j in last.items() if j == i and slot not in keep))
+        self.ops = [tuple(op) for op in ops]
 
-    def __call__(self, inputs):
+    @staticmethod
+    def of(plan):
+        prog = plan.__dict__.get("_inference_program")
+        if prog is None:   # a pure function of the plan, which never changes: kept on it
+            prog = plan._inference_program = _Program(plan)
+        return prog
+
+    def weights(self):
+        """{op index: (kernel, bias)} of the folds, from the weights as they are now."""
+        return {i: fold[0].layer._fold(s.layer.kernel, s.layer.bias)
+                for i, (s, fold, _, _) in enumerate(self.ops) if fold is not None}
+
+    def run(self, weights, inputs):
         plan = self.plan
         vals = [None] * plan.nslots
         for i, a in zip(plan.in_slots, inputs):
             vals[i] = a
-        for i, (s, w, relu, last) in enumerate(self.ops):
-            x = self._input(s, vals)
-            if w is None:
+        for i, (s, fold, last, drop) in enumerate(self.ops):
+            x = vals[s.ins] if s.struct is None else self._input(s, vals)
+            if fold is not None:
+                vals[last.outs] = s.layer._pre(x, False, relu=fold[1], weights=weights[i])[0]
+            elif s.multi_out:
                 self._output(s, vals, s.layer._fwd(x, False, s.fuse)[0])
             else:
-                vals[last.outs] = s.layer._pre(x, False, relu=relu, weights=w)[0]
-            ins = s.ins if isinstance(s.ins, tuple) else (s.ins,)
-            for slot in ins:   # a value no later op reads is dropped now
-                if self.last.get(slot) == i and slot not in self.keep:
-                    vals[slot] = None
+                vals[s.outs] = s.layer._fwd(x, False, s.fuse)[0]
+            for slot in drop:   # no later op reads it: its memory is free for the next
+                vals[slot] = None
         return [vals[o] for o in plan.out_slots]
 
 
@@ -243,20 +263,25 @@ def _run_chunks(prog, inputs, bounds, threads):
 
 def run(plan, inputs):
     """The plan's outputs for `inputs` (a list of arrays), in inference mode."""
-    prog = _Program(plan)
+    prog = _Program.of(plan)
+    w = prog.weights()
+
+    def one(chunk):
+        return prog.run(w, chunk)
+
     lay = plan.__dict__.get("_layout", False)
-    if lay is False:   # a pure function of the plan, which never changes: kept on it
+    if lay is False:   # as the program: kept on the plan
         lay = plan._layout = layout(plan)
     n = len(inputs[0]) if inputs else 0
     if lay is None or any(len(a) != n for a in inputs):
-        return prog(inputs)
+        return one(inputs)
     threads = _kernels.num_threads()
     bounds = chunk_bounds(n, lay, threads)
     if len(bounds) == 1:
         with _ThreadCap(1):
-            return prog(inputs)
+            return one(inputs)
     if threads == 1:
-        parts = [prog([a[lo:hi] for a in inputs]) for lo, hi in bounds]
+        parts = [one([a[lo:hi] for a in inputs]) for lo, hi in bounds]
     else:
-        parts = _run_chunks(prog, inputs, bounds, threads)
+        parts = _run_chunks(one, inputs, bounds, threads)
     return [np.concatenate([p[k] for p in parts]) for k in range(len(parts[0]))]

@@ -28,15 +28,17 @@ def cnn(rng):
 
 def one_chunk(plan, inputs):
     """The reference: the whole batch as one chunk, its kernels on one thread."""
+    prog = _inference._Program(plan)
     with _inference._ThreadCap(1):
-        return _inference._Program(plan)(inputs)
+        return prog.run(prog.weights(), inputs)
 
 
 @settings(max_examples=25)
 @given(n=st.integers(1, 40), budget=st.sampled_from([1.0, 3e4, 1e5, 1e9]), threads=st.integers(1, 3),
        min_macs=st.sampled_from([1.0, 3e6]))
 @example(n=1, budget=1e9, threads=2, min_macs=3e6).via("batch 1: one chunk on the caller")
-@example(n=37, budget=1.0, threads=2, min_macs=1.0).via("a chunk per example")
+@example(n=37, budget=1.0, threads=2, min_macs=1.0).via("the smallest chunks: 5 rows, on the GEMM")
+@example(n=4, budget=1.0, threads=2, min_macs=1.0).via("a chunk per example, on dense_forward_rows")
 @example(n=16, budget=1e9, threads=3, min_macs=1.0).via("more threads than the L2 needs")
 def test_chunks_are_bitwise_one_chunk(monkeypatch, threads, n, budget, min_macs):
     rng = np.random.default_rng(n)
@@ -62,8 +64,11 @@ def test_chunk_bounds_cover_the_batch_in_near_equal_chunks():
             assert b[0][0] == 0 and b[-1][1] == n and all(p[1] == q[0] for p, q in zip(b, b[1:]))
             sizes = [hi - lo for lo, hi in b]
             assert min(sizes) >= 1 and max(sizes) - min(sizes) <= 1, (n, threads, sizes)
+            # a batch that runs its Dense layers on the GEMM is cut in chunks that do too
+            assert n <= _kernels.dense_rows_max() or min(sizes) > _kernels.dense_rows_max()
     budget = _inference._chunk_budget()
-    assert len(_inference.chunk_bounds(256, lay, 1)) == -(-256 // int(budget // 1e5))
+    fit = _inference._Layout(step_bytes=budget / 13.5, macs=3e6)   # 13 examples fit in the budget
+    assert len(_inference.chunk_bounds(256, fit, 1)) == -(-256 // 13)
     # a batch too small to pay for a hand-off is one chunk; two examples of 3e6 are two
     assert _inference.chunk_bounds(1, lay, 2) == [(0, 1)]
     assert _inference.chunk_bounds(2, lay, 2) == [(0, 1), (1, 2)]
