@@ -13,7 +13,7 @@ import numpy as np
 
 from .layers.base import (FROM_LOGITS, RELU_FOLDED, RELU_MASK, _ActivatedLayer, flatten, is_stateful,
                           pack_like, state_updates_of)
-from . import activations, utils
+from . import _inference, activations, utils
 
 
 __all__ = ["KerasTensor", "Node", "Graph", "Plan"]
@@ -372,7 +372,6 @@ class Plan:
         folded into that layer's kernel and bias, computed from the current weights in this
         call, and a relu after it into the kernel's epilogue: one pass over the activations
         instead of two or three. The batch runs in chunks on all threads: pyconv/_inference.py."""
-        from . import _inference
         return _inference.run(self, inputs)
 
     def backward(self, ctx, doutputs, need_dx=None):

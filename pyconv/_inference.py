@@ -1,5 +1,5 @@
 """Inference of a functional plan: the outputs only, with no training bookkeeping, the batch cut
-into chunks that fit in L2 and run on all the threads at once.
+into chunks that stay in cache and run on all the threads at once.
 
 `Plan.predict` (pyconv/_graph.py) calls `run`. What a training forward keeps, this does not:
 no tape, no per-layer context, and each intermediate value is dropped after its last reader,
@@ -9,9 +9,11 @@ instead of fresh pages from the OS).
 Chunks. When every layer of the graph computes each example on its own (`rowwise`: a fixed
 list of built-in layers whose inference pass is per example), the batch is cut into equal
 chunks along axis 0:
-  - of at most as many examples as keep one step's input and output in half the L2 cache
-    (at batch 256 the tutorial CNN's first activation is 22 MB; in chunks of 11 images it
-    stays in L2 from the convolution to the pooling that reads it);
+  - of at most as many examples as keep one step's input and output in cache (4x L2, in L3:
+    at batch 256 the tutorial CNN's first activation is 22 MB, which went to memory and
+    back between the convolution and the pooling that reads it; in chunks of 32 images it
+    is 2.8 MB) -- unless that is so few that packing the weights again for each chunk would
+    cost more;
   - into at least as many chunks as threads when each chunk still does enough work
     (MIN_CHUNK_MACS) to pay for handing it to another thread.
 Each thread -- the caller and `threads - 1` helpers, pyconv's own -- takes the next chunk not
@@ -43,9 +45,11 @@ __all__ = ["run"]
 # wakes in a few (a futex), and the hand-off costs a few more in Python. 3e6 multiply-adds
 # are ~30 us on one AVX-512 core (bench: conv2 of the tutorial CNN at ~95 GMAC/s).
 MIN_CHUNK_MACS = 3e6
-# The bytes of one step's input + output a chunk may have: half of L2 (the other half holds
-# the layer's weights and the GEMM's packed blocks). The L2 size as csrc/config.c reads it.
-L2_SHARE = 0.5
+# The bytes of one step's input + output a chunk may have: 4x the L2 cache, so in L3. Each
+# chunk costs ~3-10 us of Python per layer (more on a loaded machine), which decides the lower
+# end: the tutorial CNN at batch 256, 1 and 2 threads, in chunks of 0.5, 1, 2, 4 and 8 MB,
+# ran fastest from 2 MB up (bench/onnx_infer.py's machine: 1 MB of L2 per core).
+L2_MULTIPLE = 4.0
 
 
 _budget = []
@@ -53,18 +57,19 @@ _budget = []
 
 def _chunk_budget():
     if not _budget:   # the caches do not change while the process runs
-        _budget.append(max(_kernels.cache_info()["l2"][0], 256 * 1024) * L2_SHARE)
+        _budget.append(max(_kernels.cache_info()["l2"][0], 256 * 1024) * L2_MULTIPLE)
     return _budget[0]
 
 
 class _Layout:
-    """Per example, for one plan: the largest input + output bytes of a step and the
-    multiply-adds of the whole graph; None when some layer is not row-wise."""
+    """For one plan: per example, the largest input + output bytes of a step and the
+    multiply-adds of the whole graph; and the bytes of the largest kernel (weights).
+    `layout` gives None instead when some layer is not row-wise."""
 
-    __slots__ = ("step_bytes", "macs")
+    __slots__ = ("step_bytes", "macs", "weight_bytes")
 
-    def __init__(self, step_bytes, macs):
-        self.step_bytes, self.macs = step_bytes, macs
+    def __init__(self, step_bytes, macs, weight_bytes=0):
+        self.step_bytes, self.macs, self.weight_bytes = step_bytes, macs, weight_bytes
 
 
 def _per_example(shape):
@@ -102,7 +107,7 @@ def layout(plan):
     global _ROWWISE
     if _ROWWISE is None:
         _ROWWISE = _rowwise_types()
-    step_bytes, macs = 0, 0
+    step_bytes, macs, weight_bytes = 0, 0, 0
     for s in plan.steps:
         layer, node = s.layer, s.node
         if type(layer) not in _ROWWISE:
@@ -117,7 +122,8 @@ def layout(plan):
         kernel = getattr(layer, "kernel", None)
         if kernel is not None and kernel.ndim >= 2:   # Dense, Conv2D: outputs x (fan-in)
             macs += sizes[-1] * math.prod(kernel.shape[:-1]) // max(getattr(layer, "groups", 1), 1)
-    return _Layout(step_bytes, macs)
+            weight_bytes = max(weight_bytes, kernel.nbytes)
+    return _Layout(step_bytes, macs, weight_bytes)
 
 
 def chunk_bounds(n, lay, threads):
@@ -125,6 +131,10 @@ def chunk_bounds(n, lay, threads):
     if lay is None or n <= 1:
         return [(0, n)]
     fit = max(1, int(_chunk_budget() // max(lay.step_bytes, 1)))
+    # The GEMM packs a layer's weights on every call: a chunk reads at least twice their bytes
+    # of activations, so that packing them again costs less than a third of its traffic (the
+    # DNN's 784 x 128 kernel is 400 KB, its examples 6 KB: chunks of 128 or more).
+    fit = max(fit, math.ceil(2 * lay.weight_bytes / max(lay.step_bytes, 1)))
     k = math.ceil(n / fit)
     if threads > 1 and lay.macs > 0:
         work = max(1, math.ceil(MIN_CHUNK_MACS / lay.macs))   # examples a chunk needs
@@ -132,6 +142,8 @@ def chunk_bounds(n, lay, threads):
     # A Dense layer runs a batch of at most dense_rows_max() rows on another kernel than a
     # bigger one (csrc/dense_loops.h), which rounds differently: a chunk takes the path of the
     # whole batch, so that chunking never changes a bit.
+    if threads > 1 and k > threads:   # a multiple of the threads: 8 chunks on 2, not 7 (4 + 3)
+        k = math.ceil(k / threads) * threads
     small = _kernels.dense_rows_max()
     k = max(1, min(k, n if n <= small else n // (small + 1)))
     return [(i * n // k, (i + 1) * n // k) for i in range(k)]

@@ -68,7 +68,8 @@ def test_chunk_bounds_cover_the_batch_in_near_equal_chunks():
             assert n <= _kernels.dense_rows_max() or min(sizes) > _kernels.dense_rows_max()
     budget = _inference._chunk_budget()
     fit = _inference._Layout(step_bytes=budget / 13.5, macs=3e6)   # 13 examples fit in the budget
-    assert len(_inference.chunk_bounds(256, fit, 1)) == -(-256 // 13)
+    assert len(_inference.chunk_bounds(256, fit, 1)) == -(-256 // 13)   # 20
+    assert len(_inference.chunk_bounds(256, fit, 3)) == 21   # a multiple of the threads
     # a batch too small to pay for a hand-off is one chunk; two examples of 3e6 are two
     assert _inference.chunk_bounds(1, lay, 2) == [(0, 1)]
     assert _inference.chunk_bounds(2, lay, 2) == [(0, 1), (1, 2)]
@@ -84,6 +85,9 @@ def test_tutorial_models_are_rowwise_and_their_layout_is_counted():
     assert lay.step_bytes == 4 * (26 * 26 * 32 + 13 * 13 * 32)   # the first pooling's input + output
     lay = _inference.layout(keras_like_model(layers, models, "dnn")._plan())
     assert lay.macs == 784 * 128 + 128 * 10 and lay.step_bytes == 4 * (784 + 784)
+    assert lay.weight_bytes == 4 * 784 * 128
+    # its examples are small beside its weights: a chunk per thread, each packing them once
+    assert _inference.chunk_bounds(256, lay, 2) == [(0, 128), (128, 256)]
 
 
 @pytest.mark.parametrize("last", [layers.Lambda(lambda t: t - pyconv.ops.mean(t, axis=0)),
