@@ -269,7 +269,25 @@ def test_profile_rows_add_up():
     assert p["kernel_ms"] + p["outside_ms"] == pytest.approx(p["step_ms"])
     assert p["rows"][-1]["part"] == "fit loop"
     text = stepprofile.format_profile(p)
-    assert "Python overhead" in text and "| dense_fwd |" in text
+    assert "Python overhead" in text and "| dense_fwd |" in text and "calibrated" in text
+
+
+def test_timer_calibration_is_a_cost_and_is_taken_out(monkeypatch):
+    """calibrate() gives non-negative per-call costs; profile_model removes exactly those costs
+    times the calls from the instrumented run (checked with fixed costs: bookkeeping only)."""
+    inside, outside, scope = stepprofile.calibrate(n=2000, rounds=2)
+    assert min(inside, outside, scope) >= 0 and inside + outside < 1e-3
+    monkeypatch.setattr(stepprofile, "calibrate", lambda: (1e-6, 2e-6, 3e-6))
+    rng = np.random.default_rng(0)
+    x = rng.random((64, 28, 28), dtype=np.float32)
+    y = rng.integers(0, 10, 64)
+    p = stepprofile.profile_model("dnn", x, y, steps=2, rounds=1)
+    kcalls = p["kernel_calls_per_step"]
+    scopes = sum(r["calls_per_step"] for r in p["rows"][:-1])
+    want = p["outside_ms"] - (kcalls * 2e-3 + scopes * 3e-3)
+    assert p["calibrated_outside_ms"] == pytest.approx(want)
+    kern = p["kernel_ms"] - kcalls * 1e-3
+    assert p["calibrated_overhead_pct"] == pytest.approx(100 * want / (want + kern))
 
 
 def test_disturbed_runs_are_flagged_and_superseded_ones_dropped():
