@@ -43,17 +43,15 @@ def test_gemm(isa, ref, M, N, K):
 @example(N=4, C=1000, K=130, relu=True).via("3 blocks over 2 threads: 2 N C K >= 1e6")
 @example(N=3, C=5, K=65, relu=False).via("edge: a block and a 1-column tail")
 @example(N=2, C=0, K=63, relu=True).via("edge: an empty sum, bias only")
-def test_dense_rows(isa, threads, N, C, K, relu):
+def test_dense_rows(isa, each_thread_count, N, C, K, relu):
     rng = np.random.default_rng(N * 1000 + C * 7 + K)
     x = rng.standard_normal((N, C)).astype(np.float32)
     w = rng.standard_normal((C, K)).astype(np.float32)
     b = rng.standard_normal(K).astype(np.float32)
-    outs = []
-    for t in (1, 2):
-        pyconv.set_num_threads(t)
-        outs.append(_kernels.dense_fwd(x, w, b, relu, rows=True))
+    outs = [_kernels.dense_fwd(x, w, b, relu, rows=True) for _ in each_thread_count()]
     y = outs[0]
-    np.testing.assert_array_equal(outs[1], y)   # the same bits on 2 threads
+    for other in outs[1:]:
+        np.testing.assert_array_equal(other, y)   # the same bits on every thread count
     np.testing.assert_array_equal(_kernels.dense_fwd(x, w, b, relu), y)   # dense_forward takes it
     e = dense_ref(x, w, b)
     if relu:   # relu(e) is within the same bound of relu(y), and e ~ 0 can flip sign
