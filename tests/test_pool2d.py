@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 import pyconv
 import ref_pool as ref
 from pyconv import _kernels, _nn_pool, _tape
+from pyconv._geometry import Window
 from pyconv._nn_pool import (avg_pool, avg_pool2d, avg_pool_grad, global_avg_pool,
                              global_avg_pool_grad, global_max_pool, global_max_pool_grad,
                              max_pool, max_pool2d, max_pool_grad)
@@ -134,7 +135,7 @@ def inputs(case, ties, seed):
 def geom_of(case):
     N, H, W, C, R, S, sh, sw, padding = case
     (ph, pw), P, Q = pads_of(case)
-    return (P, Q, R, S, sh, sw, ph[0], pw[0])
+    return Window(P, Q, R, S, sh, sw, 1, 1, ph[0], pw[0])
 
 
 def max_terms(R, S, sh, sw):
@@ -370,15 +371,13 @@ def restore_config():
 
 
 @pytest.mark.parametrize("shape", [(2, 17, 19, 195), (1, 30, 31, 6), (5, 9, 9, 3)])
-def test_threads_1_and_2_bitwise_equal(shape, restore_config):
+def test_thread_counts_bitwise_equal(shape, each_thread_count):
     x = np.random.default_rng(8).integers(-3, 4, size=shape).astype(np.float32)  # with ties
     x += np.random.default_rng(9).standard_normal(shape).astype(np.float32) * (np.arange(shape[3]) % 2)
-    pyconv.set_num_threads(1)
-    one = all_ops(x)
-    pyconv.set_num_threads(2)
-    two = all_ops(x)
-    for k in one:
-        assert_bitwise(two[k], one[k], f"{k}, 2 threads vs 1, shape {shape}")
+    (_, one), *others = [(n, all_ops(x)) for n in each_thread_count()]
+    for n, other in others:
+        for k in one:
+            assert_bitwise(other[k], one[k], f"{k}, {n} threads vs 1, shape {shape}")
 
 
 @pytest.mark.parametrize("shape", [(2, 9, 10, 6), (2, 17, 19, 195)])
@@ -554,7 +553,7 @@ X = np.zeros((1, 3, 3, 6), np.float32)
      r"Received: out_backprop.shape=\(1, 5\)\."),
     (lambda: global_avg_pool_grad((1, 3, 0, 6), np.zeros((1, 6))), ValueError,
      r"`input_sizes` must have a non-empty height and width for global pooling"),
-    (lambda: _kernels.maxpool2d_fwd(X, (3, 3, 2, 2, 1, 1, 2, 0)), ValueError,
+    (lambda: _kernels.maxpool2d_fwd(X, Window(3, 3, 2, 2, 1, 1, 1, 1, 2, 0)), ValueError,
      r"pool2d: every pooling window must hold at least one input element"),
     (lambda: _kernels.depthwise_maxpool2d_fwd(X, 4), ValueError,
      r"the depth window must divide the input depth\. Received: depth window=4"),
