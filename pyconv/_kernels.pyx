@@ -85,6 +85,21 @@ cdef inline void check_same_shape(cnp.ndarray a, cnp.ndarray b, str na, str nb) 
                          f"Received: {na}.shape={np.shape(a)}, {nb}.shape={np.shape(b)}.")
 
 
+cdef inline int window_fields(object win, int64_t *f) except -1:
+    """f[0..9] = the fields of `win`, a pyconv._geometry.Window (P, Q, R, S, stride_h,
+    stride_w, dil_h, dil_w, pad_top, pad_left): the one form in which every windowed kernel
+    takes its geometry. A ValueError if it has another length or a negative field."""
+    if not isinstance(win, tuple) or len(win) != 10:
+        raise ValueError(f"`window` must be a pyconv._geometry.Window (P, Q, R, S, stride_h, stride_w, "
+                         f"dil_h, dil_w, pad_top, pad_left). Received: window={win!r}.")
+    cdef int i
+    for i in range(10):
+        f[i] = win[i]
+        if f[i] < 0:
+            raise ValueError(f"`window`'s fields must be non-negative ints. Received: window={win!r}.")
+    return 0
+
+
 cdef inline int check_status(int status) except -1:
     if status == PYCONV_OK:
         return 0
