@@ -131,12 +131,14 @@ def fix():
         name, path = m["a"] or m["b"], m["pa"] or m["pb"]
         key = "la" if m["a"] else "lb"
         p = _resolve(path)
-        found = _lines_with(p, name)[0] if p else []
+        found, lines = _lines_with(p, name) if p else ([], [])
         line = int(m[key])
         if p and line not in found:
-            defs = [i for i in found if re.search(
-                r"\b(def|class)\s+%s\b|^\S.*\b%s\s*\(" % ((re.escape(name.split(".")[-1]),) * 2),
-                p.read_text(encoding="utf-8").splitlines()[i - 1])]
+            word = re.escape(name.split(".")[-1])
+            # a definition: def/cdef/class in Python and Cython, a line opening a C function
+            define = r"^\s*c?p?def\b[^(=]*\b%s\s*\(|^\s*class\s+%s\b" % (word, word) \
+                if p.suffix in (".py", ".pyx", ".pxi") else r"^[A-Za-z_].*\b%s\s*\(" % word
+            defs = [i for i in found if re.search(define, lines[i - 1])]
             pick = found if len(found) == 1 else defs if len(defs) == 1 else []
             if pick:
                 out.append(text[last:m.start(key)] + str(pick[0]))
