@@ -13,7 +13,7 @@ import numpy as np
 
 from .layers.base import (FROM_LOGITS, RELU_FOLDED, RELU_MASK, _ActivatedLayer, flatten, is_stateful,
                           pack_like, state_updates_of)
-from . import activations, utils
+from . import _inference, activations, utils
 
 
 __all__ = ["KerasTensor", "Node", "Graph", "Plan"]
@@ -373,29 +373,12 @@ class Plan:
         return out
 
     def predict(self, inputs):
-        """Inference: the outputs only. A BatchNormalization after a Conv2D or Dense without
-        activation (see `_bn_folds`) is folded into that layer's kernel and bias, computed
-        from the current weights in this call, and a relu after it into the kernel's
-        epilogue: one pass over the activations instead of two or three."""
-        if not self.folds:
-            return self.forward(inputs, False)[0]
-        vals = [None] * self.nslots
-        for i, a in zip(self.in_slots, inputs):
-            vals[i] = a
-        skipped = {j for f in self.folds.values() for j in f if j is not None}
-        for k, s in enumerate(self.steps):
-            if k in skipped:   # computed with the Conv2D/Dense step it follows
-                continue
-            x = _step_input(s, vals)
-            fold = self.folds.get(k)
-            if fold is None:
-                _step_output(s, vals, s.layer._fwd(x, False, s.fuse)[0])
-                continue
-            bn, relu = (None if j is None else self.steps[j] for j in fold)
-            w = bn.layer._fold(s.layer.kernel, s.layer.bias)
-            last = bn if relu is None else relu
-            vals[last.outs] = s.layer._pre(x, False, relu=relu is not None, weights=w)[0]
-        return [vals[o] for o in self.out_slots]
+        """Inference: the outputs only, without the contexts a backward pass would need. A
+        BatchNormalization after a Conv2D or Dense without activation (see `_bn_folds`) is
+        folded into that layer's kernel and bias, computed from the current weights in this
+        call, and a relu after it into the kernel's epilogue: one pass over the activations
+        instead of two or three. The batch runs in chunks on all threads: pyconv/_inference.py."""
+        return _inference.run(self, inputs)
 
     def backward(self, ctx, doutputs, need_dx=None):
         """Gradients from the output gradients (None for an output without a loss).

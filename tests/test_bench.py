@@ -165,6 +165,9 @@ def test_entry_point_dispatch(monkeypatch):
     bench_run.main(["--onnx", "--batches", "1"])
     assert seen == {"layers": ["--batch", "32"], "profile": ["--quick"], "epoch": ["--quick"],
                     "onnx": ["--batches", "1"]}
+    seen.clear()
+    bench_run.main(["--inference", "--models", "dnn"])
+    assert seen == {"onnx": ["--models", "dnn"]}
 
 
 def test_onnx_inference_bench_checks_then_reports(tmp_path, capsys, threads):
@@ -172,11 +175,27 @@ def test_onnx_inference_bench_checks_then_reports(tmp_path, capsys, threads):
     pytest.importorskip("onnxruntime")
     from bench import onnx_infer
     out = tmp_path / "o.json"
-    assert onnx_infer.main(["--batches", "1", "3", "--repeats", "1", "--threads", "1", "--json", str(out)]) == 0
-    rows = json.loads(out.read_text())["rows"]
-    assert [r["batch"] for r in rows] == [1, 3]
-    assert all(r["ratio"] == pytest.approx(r["pyconv_s"] / r["onnxruntime_s"]) for r in rows)
-    assert "pyconv / ort" in capsys.readouterr().out
+    assert onnx_infer.main(["--batches", "1", "3", "--repeats", "5", "--threads", "1", "--json", str(out)]) == 0
+    got = json.loads(out.read_text())
+    rows = got["rows"]
+    assert [(r["model"], r["batch"]) for r in rows] == [("cnn", 1), ("cnn", 3), ("dnn", 1), ("dnn", 3)]
+    assert all(r["ratio"] == pytest.approx(r["pyconv_ms"] / r["onnxruntime_ms"]) for r in rows)
+    # the breakdown: one call = kernels + outside, and the DNN runs its two dense layers' kernels
+    for b in got["breakdown"]:
+        assert b["kernel_ms"] + b["outside_ms"] == pytest.approx(b["call_ms"])
+        assert 0 < b["kernel_ms"] <= b["instrumented_ms"] and min(b["by_kernel"].values()) > 0
+    assert [b["model"] for b in got["breakdown"]] == ["cnn", "dnn"]
+    assert set(got["breakdown"][1]["by_kernel"]) == {"dense_fwd", "softmax_fwd"}
+    assert got["breakdown"][1]["kernel_calls"] == 3   # two dense layers and the softmax
+    text = capsys.readouterr().out
+    assert "pyconv / ort" in text and "DNN predict_on_batch at batch 1" in text
+
+
+def test_onnx_inference_bench_rejects_a_median_of_too_few(capsys):
+    from bench import onnx_infer
+    with pytest.raises(SystemExit):
+        onnx_infer.main(["--repeats", "3"])
+    assert "--repeats >= 5" in capsys.readouterr().err
 
 
 def test_child_env_sets_threads():
