@@ -8,8 +8,9 @@
  *
  * Sizes are conv2d_shape's (pyconv.h): K = C*M output channels, output channel k = c*M + m reads
  * input channel c = k / M. The plain loops (dw_*_block) take any M and any block width; the
- * common case -- M = 1 (MobileNet's) and full blocks of DW_CB channels -- runs on explicit
- * vectors (dw_vec) instead. */
+ * common case -- M = 1 (MobileNet's) -- runs on explicit vectors (dw_vec) instead: blocks of
+ * DW_NV vectors, then one of 2 and one of 1 for the whole vectors left (C = 32 with AVX-512),
+ * the plain loop only for the last C mod DW_VEC channels. */
 #ifndef PYCONV_DEPTHWISE_LOOPS_H
 #define PYCONV_DEPTHWISE_LOOPS_H
 
@@ -133,12 +134,30 @@ PYCONV_ALWAYS_INLINE void dw_store_v(float *out, const dw_vec *acc, int n, int r
             out[j] = dw_relu1(out[j]);
 }
 
-/* acc[v] += x[v*DW_VEC..] * f[v*DW_VEC..] for the DW_NV vectors of a full block. */
-PYCONV_ALWAYS_INLINE void dw_madd_v(dw_vec *acc, const float *x, const float *f)
+/* acc[v] += x[v*DW_VEC..] * f[v*DW_VEC..] for n vectors (n a constant where it is inlined). */
+PYCONV_ALWAYS_INLINE void dw_madd_v(dw_vec *acc, const float *x, const float *f, int n)
 {
-    for (int v = 0; v < DW_NV; v++)
+    for (int v = 0; v < n; v++)
         acc[v] = dw_madd(acc[v], dw_load(x + DW_VEC * v), dw_load(f + DW_VEC * v));
 }
+
+/* The vector blocks of the channels [*j0, K) with M = 1: as many of DW_NV vectors as fit, then
+ * one of 2 and one of 1 vector, each by `block(..., j0, nv)`; *j0 is left at the first channel
+ * not done (fewer than DW_VEC remain). A macro so that every block call sees nv as a constant
+ * and keeps its accumulators in registers; each lane's sum is the same whatever its block. */
+#define DW_VEC_BLOCKS(j0, K, block)                                      \
+    do {                                                                 \
+        for (; (j0) + DW_CB <= (K); (j0) += DW_CB)                       \
+            block(j0, DW_NV);                                            \
+        if ((j0) + 2 * DW_VEC <= (K)) {                                  \
+            block(j0, 2);                                                \
+            (j0) += 2 * DW_VEC;                                          \
+        }                                                                \
+        if ((j0) + DW_VEC <= (K)) {                                      \
+            block(j0, 1);                                                \
+            (j0) += DW_VEC;                                              \
+        }                                                                \
+    } while (0)
 
 /* out[j0..j0+jb) of one output pixel = bias + sum over its taps of x[k/M] * f[k], taps in list
  * order: the tail block and M > 1. */
@@ -169,19 +188,27 @@ dw_fwd_block(float *restrict o, const dw_tap *taps, int64_t nt, const float *img
             o[j0 + j] = acc[j];
 }
 
-/* One output pixel, channels [j0, K): full blocks in vectors when M = 1, the rest by
- * dw_fwd_block. */
+/* Channels [j0, j0 + nv*DW_VEC) of one output pixel, M = 1, in nv vectors. */
+PYCONV_ALWAYS_INLINE void dw_fwd_vecs(float *o, const dw_tap *taps, int64_t nt, const float *img,
+                                     const float *filt, const float *bias, int64_t j0, int nv,
+                                     int relu)
+{
+    dw_vec acc[DW_NV];
+    dw_init_v(acc, nv, bias ? bias + j0 : NULL);
+    for (int64_t t = 0; t < nt; t++)
+        dw_madd_v(acc, img + taps[t].x + j0, filt + taps[t].f + j0, nv);
+    dw_store_v(o + j0, acc, nv, relu);
+}
+
+/* One output pixel, channels [j0, K): vector blocks when M = 1, the rest by dw_fwd_block. */
 static inline void dw_fwd_pixel(float *o, const dw_tap *taps, int64_t nt, const float *img,
                                 const float *filt, const float *bias, int64_t j0, int64_t K,
                                 int64_t M, int relu)
 {
-    for (; M == 1 && j0 + DW_CB <= K; j0 += DW_CB) {
-        dw_vec acc[DW_NV];
-        dw_init_v(acc, DW_NV, bias ? bias + j0 : NULL);
-        for (int64_t t = 0; t < nt; t++)
-            dw_madd_v(acc, img + taps[t].x + j0, filt + taps[t].f + j0);
-        dw_store_v(o + j0, acc, DW_NV, relu);
-    }
+#define DW_FWD_BLOCK(j, nv) dw_fwd_vecs(o, taps, nt, img, filt, bias, j, nv, relu)
+    if (M == 1)
+        DW_VEC_BLOCKS(j0, K, DW_FWD_BLOCK);
+#undef DW_FWD_BLOCK
     for (; j0 < K; j0 += DW_CB)
         dw_fwd_block(o, taps, nt, img, filt, bias, j0, K - j0 < DW_CB ? K - j0 : DW_CB, M, relu);
 }
@@ -298,18 +325,16 @@ dw_bwi_block(float *restrict d, const dw_tap *taps, int64_t nt, const float *gim
         d[c0 + c] = acc[c];
 }
 
-/* One input pixel: full blocks in vectors when M = 1, the rest by dw_bwi_block. */
+/* One input pixel: vector blocks when M = 1 (the forward's, with dout for the input and no
+ * bias), the rest by dw_bwi_block. */
 static inline void dw_bwi_pixel(float *d, const dw_tap *taps, int64_t nt, const float *gimg,
                                 const float *filt, int64_t C, int64_t M)
 {
     int64_t c0 = 0;
-    for (; M == 1 && c0 + DW_CB <= C; c0 += DW_CB) {
-        dw_vec acc[DW_NV];
-        dw_init_v(acc, DW_NV, NULL);
-        for (int64_t t = 0; t < nt; t++)
-            dw_madd_v(acc, gimg + taps[t].x + c0, filt + taps[t].f + c0);
-        dw_store_v(d + c0, acc, DW_NV, 0);
-    }
+#define DW_BWI_BLOCK(j, nv) dw_fwd_vecs(d, taps, nt, gimg, filt, NULL, j, nv, 0)
+    if (M == 1)
+        DW_VEC_BLOCKS(c0, C, DW_BWI_BLOCK);
+#undef DW_BWI_BLOCK
     for (; c0 < C; c0 += DW_CB)
         dw_bwi_block(d, taps, nt, gimg, filt, c0, C - c0 < DW_CB ? C - c0 : DW_CB, M);
 }
@@ -391,19 +416,27 @@ dw_bwf_block(float *restrict part, const float *x, int64_t xstep, const float *g
         part[k0 + k] = acc[k];
 }
 
-/* One filter tap over a run of nq output pixels: full blocks in vectors when M = 1, the rest by
+/* Channels [k0, k0 + nv*DW_VEC) of one filter tap over a run of nq output pixels, M = 1. */
+PYCONV_ALWAYS_INLINE void dw_bwf_vecs(float *part, const float *x, int64_t xstep, const float *g,
+                                     int64_t K, int64_t nq, int64_t k0, int nv)
+{
+    dw_vec acc[DW_NV];
+    dw_init_v(acc, nv, part + k0);
+    for (int64_t i = 0; i < nq; i++)
+        dw_madd_v(acc, x + i * xstep + k0, g + i * K + k0, nv);
+    dw_store_v(part + k0, acc, nv, 0);
+}
+
+/* One filter tap over a run of nq output pixels: vector blocks when M = 1, the rest by
  * dw_bwf_block. */
 static inline void dw_bwf_tap(float *part, const float *x, int64_t xstep, const float *g,
                               int64_t K, int64_t nq, int64_t M)
 {
     int64_t k0 = 0;
-    for (; M == 1 && k0 + DW_CB <= K; k0 += DW_CB) {
-        dw_vec acc[DW_NV];
-        dw_init_v(acc, DW_NV, part + k0);
-        for (int64_t i = 0; i < nq; i++)
-            dw_madd_v(acc, x + i * xstep + k0, g + i * K + k0);
-        dw_store_v(part + k0, acc, DW_NV, 0);
-    }
+#define DW_BWF_BLOCK(j, nv) dw_bwf_vecs(part, x, xstep, g, K, nq, j, nv)
+    if (M == 1)
+        DW_VEC_BLOCKS(k0, K, DW_BWF_BLOCK);
+#undef DW_BWF_BLOCK
     for (; k0 < K; k0 += DW_CB)
         dw_bwf_block(part, x, xstep, g, K, nq, k0, K - k0 < DW_CB ? K - k0 : DW_CB, M);
 }

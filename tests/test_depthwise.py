@@ -41,6 +41,8 @@ EDGES = [
     edge(1, 6, 6, 33, 2, 3, 3, padding="same"),                  # M > 1: K = 66 past a block
     edge(1, 9, 7, 6, 3, 3, 2, (1, 3), (2, 3), ((2, 0), (1, 2))),  # dilations, explicit padding
     edge(2, 5, 5, 16, 1, 2, 2, (3, 3), padding="same"),          # stride past the kernel
+    edge(2, 6, 7, 32, 1, 3, 3, padding="same"),                  # MobileNet's first: 2 AVX-512 vectors
+    edge(1, 6, 6, 53, 1, 3, 3, (2, 1), padding="same"),          # vector tails of 2 and 1, then 5
 ]
 
 
@@ -129,7 +131,8 @@ def kernel_results(x, w, g, geo, groups=0):
             *_kernels.depthwise_bwd_filter(x, w.shape, g, st_, dl, top, left, True, groups))
 
 
-@pytest.mark.parametrize("shape", [(4, 30, 30, 24), (3, 17, 19, 67)], ids=["chunks", "tail"])
+@pytest.mark.parametrize("shape", [(4, 30, 30, 24), (3, 17, 19, 67), (2, 11, 9, 53)],
+                         ids=["chunks", "tail", "vector tails"])
 def test_bitwise_for_any_thread_count_and_isa(isa, threads, shape, rng):
     """Many filter-gradient chunks (N*P*Q well past DW_CHUNK) and channel tails: the bits do not
     depend on the thread count, nor on the ISA (compared with the portable build)."""
