@@ -11,10 +11,7 @@
  *   - batchnorm_backward: the fused backward of y = gamma * xhat + beta, xhat = (x-mean)*invstd,
  *     with mean and invstd those of the forward (training mode: the batch's statistics):
  *     dbeta = sum dy, dgamma = sum dy * xhat,
- *     dx = gamma * invstd * (dy - dbeta/M - xhat * dgamma/M). With the forward's relu folded in
- *     (relu_scale, relu_shift: the forward's scale and shift), dy is first masked where the
- *     forward's x*scale + shift was not > 0, bit for bit relu_backward: y = relu(BN(x)) trains
- *     in one pass each way instead of two.
+ *     dx = gamma * invstd * (dy - dbeta/M - xhat * dgamma/M).
  *   - Threads: every sum runs over FIXED blocks of BN_BLOCK rows (the partition depends on M
  *     only); the blocks run in parallel, each writing its own partials, and the partials are
  *     combined serially in block order. Elementwise passes split rows; each output element is
@@ -37,10 +34,9 @@
 typedef struct {
     void (*stats_blocks)(double *, const float *, int64_t, int64_t);
     void (*forward)(float *, const float *, const float *, const float *, int64_t, int64_t, int);
-    void (*bwd_sums)(double *, const float *, const float *, const float *, const float *,
-                     const float *, int64_t, int64_t);
+    void (*bwd_sums)(double *, const float *, const float *, const float *, int64_t, int64_t);
     void (*dx)(float *, const float *, const float *, const float *, const float *, const float *,
-               const float *, const float *, const float *, const float *, int64_t, int64_t);
+               const float *, const float *, int64_t, int64_t);
 } bn_loops;
 
 static void stats_blocks_generic(double *part, const float *x, int64_t M, int64_t C)
@@ -55,16 +51,16 @@ static void forward_generic(float *y, const float *x, const float *scale, const 
 }
 
 static void bwd_sums_generic(double *part, const float *dy, const float *x, const float *mean,
-                             const float *rs, const float *rt, int64_t M, int64_t C)
+                             int64_t M, int64_t C)
 {
-    batchnorm_bwd_sums_loop(part, dy, x, mean, rs, rt, M, C);
+    batchnorm_bwd_sums_loop(part, dy, x, mean, M, C);
 }
 
 static void dx_generic(float *dx, const float *dy, const float *x, const float *mean,
                        const float *invstd, const float *k, const float *mb, const float *mg,
-                       const float *rs, const float *rt, int64_t M, int64_t C)
+                       int64_t M, int64_t C)
 {
-    batchnorm_dx_loop(dx, dy, x, mean, invstd, k, mb, mg, rs, rt, M, C);
+    batchnorm_dx_loop(dx, dy, x, mean, invstd, k, mb, mg, M, C);
 }
 
 static bn_loops isa_loops(void)
@@ -198,14 +194,13 @@ static void bwd_coefs(float *k, float *mb, float *mg, const double *sdy, const d
     }
 }
 
-// dy, x, dx (M,C); mean, invstd, gamma (C) (gamma NULL: 1); relu_scale, relu_shift (C): the
-// forward's relu, or both NULL; dgamma, dbeta (C). All outputs overwritten; any of dx, dgamma,
-// dbeta NULL to skip it.
+// dy, x, dx (M,C); mean, invstd, gamma (C) (gamma NULL: 1); dgamma, dbeta (C). All outputs
+// overwritten; any of dx, dgamma, dbeta NULL to skip it.
 // Threads: the block sums (batchnorm_bwd_sums_loop, over blocks) combined serially in block order,
 // then dx (batchnorm_dx_loop, over rows); both loops in batchnorm_loops.h, for the ISA in use.
 int batchnorm_backward(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x,
                        const float *mean, const float *invstd, const float *gamma,
-                       const float *relu_scale, const float *relu_shift, int64_t M, int64_t C)
+                       int64_t M, int64_t C)
 {
     if (C <= 0)
         return PYCONV_OK;
@@ -217,8 +212,7 @@ int batchnorm_backward(float *dx, float *dgamma, float *dbeta, const float *dy, 
     double *sdy = part + 2 * nb * C, *sdyx = sdy + C;
     float *k = (float *)(sdyx + C), *mb = k + C, *mg = mb + C;
     const bn_loops loops = isa_loops();
-    const float *rs = relu_scale && relu_shift ? relu_scale : NULL;
-    loops.bwd_sums(part, dy, x, mean, rs, relu_shift, M, C);
+    loops.bwd_sums(part, dy, x, mean, M, C);
     for (int64_t c = 0; c < C; c++)
         sdy[c] = sdyx[c] = 0.0;
     for (int64_t b = 0; b < nb; b++)   /* block order: deterministic */
@@ -234,7 +228,7 @@ int batchnorm_backward(float *dx, float *dgamma, float *dbeta, const float *dy, 
     }
     if (dx && M > 0) {
         bwd_coefs(k, mb, mg, sdy, sdyx, invstd, gamma, M, C);
-        loops.dx(dx, dy, x, mean, invstd, k, mb, mg, rs, relu_shift, M, C);
+        loops.dx(dx, dy, x, mean, invstd, k, mb, mg, M, C);
     }
     free(part);
     return PYCONV_OK;
@@ -243,16 +237,13 @@ int batchnorm_backward(float *dx, float *dgamma, float *dbeta, const float *dy, 
 // As batchnorm_backward: the definition, one channel at a time, sums over all rows in double.
 int batchnorm_backward_ref(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x,
                            const float *mean, const float *invstd, const float *gamma,
-                           const float *relu_scale, const float *relu_shift, int64_t M, int64_t C)
+                           int64_t M, int64_t C)
 {
-    const int relu = relu_scale && relu_shift;
-#define G(i) (relu ? bn_relu_grad(dy[(i) * C + c], x[(i) * C + c], relu_scale[c], relu_shift[c]) \
-                   : dy[(i) * C + c])
     for (int64_t c = 0; c < C; c++) {
         double s1 = 0.0, s2 = 0.0;
         for (int64_t i = 0; i < M; i++) {
-            s1 += G(i);
-            s2 += (double)G(i) * ((double)x[i * C + c] - (double)mean[c]);
+            s1 += dy[i * C + c];
+            s2 += (double)dy[i * C + c] * ((double)x[i * C + c] - (double)mean[c]);
         }
         if (dbeta)
             dbeta[c] = (float)s1;
@@ -263,8 +254,7 @@ int batchnorm_backward_ref(float *dx, float *dgamma, float *dbeta, const float *
         float k, mb, mg;
         bwd_coefs(&k, &mb, &mg, &s1, &s2, invstd + c, gamma ? gamma + c : NULL, M, 1);
         for (int64_t i = 0; i < M; i++)
-            dx[i * C + c] = bn_dx1(x[i * C + c], G(i), mean[c], invstd[c], k, mb, mg);
+            dx[i * C + c] = bn_dx1(x[i * C + c], dy[i * C + c], mean[c], invstd[c], k, mb, mg);
     }
-#undef G
     return PYCONV_OK;
 }

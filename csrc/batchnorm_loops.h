@@ -8,9 +8,7 @@
 #ifndef PYCONV_BATCHNORM_LOOPS_H
 #define PYCONV_BATCHNORM_LOOPS_H
 
-#include <string.h>
 #include "pyconv.h"
-#include "target.h"
 
 /* Rows per block: 128 rows x 64 channels x 4 bytes = 32 KB, so a block's second pass (stats) reads
  * L1/L2, not memory; the first layer's 21,632 rows give 169 blocks, plenty for any threads. The
@@ -95,70 +93,36 @@ static inline void batchnorm_forward_loop(float *y, const float *x, const float 
     }
 }
 
-/* The gradient reaching the normalization when the forward applied relu after it (rs, rt: the
- * forward's scale and shift): dy where v = x*rs + rt (the forward's two roundings) is > 0, else
- * +0 -- bit for bit relu_backward(dy, relu(v)) (act.c), mask ANDed with dy's bits. */
-static inline float bn_relu_grad(float dy, float x, float rs, float rt)
-{
-    const float p = x * rs;
-    const float v = p + rt;
-    uint32_t g, mask = -(uint32_t)(v > 0.0f);
-    memcpy(&g, &dy, sizeof g);
-    g &= mask;
-    memcpy(&dy, &g, sizeof g);
-    return dy;
-}
-
-/* dy as the normalization sees it: masked by the fused relu when `relu` (a constant at each
- * call site below, so each loop is compiled twice, without a branch inside). */
-#define BN_G(relu, g, x, c) ((relu) ? bn_relu_grad((g), (x), rs[c], rt[c]) : (g))
-
-/* One block of rows i0..i1 of the sums below; always inlined with relu a constant. */
-PYCONV_ALWAYS_INLINE void
-batchnorm_bwd_sums_block(double *restrict s1, double *restrict s2, const float *dy, const float *x,
-                         const float *mean, const float *rs, const float *rt, int64_t i0,
-                         int64_t i1, int64_t C, int relu)
-{
-    for (int64_t c = 0; c < C; c++)
-        s1[c] = s2[c] = 0.0;
-    /* four rows per step, as the stats: a quarter of the dependent adds */
-    int64_t i = i0;
-    for (; i + 4 <= i1; i += 4) {
-        const float *restrict g0 = dy + i * C, *restrict x0 = x + i * C;
-        for (int64_t c = 0; c < C; c++) {
-            const double m = mean[c];
-            const double a0 = BN_G(relu, g0[c], x0[c], c), a1 = BN_G(relu, g0[C + c], x0[C + c], c);
-            const double a2 = BN_G(relu, g0[2 * C + c], x0[2 * C + c], c);
-            const double a3 = BN_G(relu, g0[3 * C + c], x0[3 * C + c], c);
-            s1[c] += (a0 + a1) + (a2 + a3);
-            s2[c] += (a0 * ((double)x0[c] - m) + a1 * ((double)x0[C + c] - m))
-                   + (a2 * ((double)x0[2 * C + c] - m) + a3 * ((double)x0[3 * C + c] - m));
-        }
-    }
-    for (; i < i1; i++)
-        for (int64_t c = 0; c < C; c++) {
-            const double g = BN_G(relu, dy[i * C + c], x[i * C + c], c);
-            s1[c] += g;
-            s2[c] += g * ((double)x[i * C + c] - (double)mean[c]);
-        }
-}
-
-// dy, x (M,C); mean (C); rs, rt (C): the forward's relu (scale, shift), or NULL for none;
-// part (nb, 2, C) doubles: block b's sum g and sum g*(x-mean), g = dy (masked by the relu),
-// overwritten.
+// dy, x (M,C); mean (C); part (nb, 2, C) doubles: block b's sum dy and sum dy*(x-mean), overwritten.
 // Threads: over blocks; each block's partials are written by one thread.
 static inline void batchnorm_bwd_sums_loop(double *part, const float *dy, const float *x,
-                                           const float *mean, const float *rs, const float *rt,
-                                           int64_t M, int64_t C)
+                                           const float *mean, int64_t M, int64_t C)
 {
     const int64_t nb = bn_nblocks(M);
     #pragma omp parallel for schedule(static) num_threads(pyconv_num_threads()) if(M * C > BN_PAR_MIN)
     for (int64_t b = 0; b < nb; b++) {
-        double *s1 = part + 2 * b * C, *s2 = s1 + C;
-        if (rs)
-            batchnorm_bwd_sums_block(s1, s2, dy, x, mean, rs, rt, b * BN_BLOCK, bn_block_end(b, M), C, 1);
-        else
-            batchnorm_bwd_sums_block(s1, s2, dy, x, mean, rs, rt, b * BN_BLOCK, bn_block_end(b, M), C, 0);
+        double *restrict s1 = part + 2 * b * C, *restrict s2 = s1 + C;
+        const int64_t i1 = bn_block_end(b, M);
+        for (int64_t c = 0; c < C; c++)
+            s1[c] = s2[c] = 0.0;
+        /* four rows per step, as the stats: a quarter of the dependent adds */
+        int64_t i = b * BN_BLOCK;
+        for (; i + 4 <= i1; i += 4) {
+            const float *restrict g0 = dy + i * C, *restrict x0 = x + i * C;
+            for (int64_t c = 0; c < C; c++) {
+                const double m = mean[c];
+                const double a0 = g0[c], a1 = g0[C + c], a2 = g0[2 * C + c], a3 = g0[3 * C + c];
+                s1[c] += (a0 + a1) + (a2 + a3);
+                s2[c] += (a0 * ((double)x0[c] - m) + a1 * ((double)x0[C + c] - m))
+                       + (a2 * ((double)x0[2 * C + c] - m) + a3 * ((double)x0[3 * C + c] - m));
+            }
+        }
+        for (; i < i1; i++)
+            for (int64_t c = 0; c < C; c++) {
+                const double g = dy[i * C + c];
+                s1[c] += g;
+                s2[c] += g * ((double)x[i * C + c] - (double)mean[c]);
+            }
     }
 }
 
@@ -172,24 +136,18 @@ static inline float bn_dx1(float x, float dy, float mean, float invstd, float k,
     return k * (t - u);
 }
 
-// dy, x, dx (M,C); mean, invstd, k, mb, mg (C); rs, rt (C) the forward's relu or NULL, as
-// batchnorm_bwd_sums_loop. dx overwritten.
+// dy, x, dx (M,C); mean, invstd, k, mb, mg (C). dx overwritten.
 // Threads: over rows; each element written by one thread.
 static inline void batchnorm_dx_loop(float *dx, const float *dy, const float *x, const float *mean,
                                      const float *invstd, const float *k, const float *mb,
-                                     const float *mg, const float *rs, const float *rt,
-                                     int64_t M, int64_t C)
+                                     const float *mg, int64_t M, int64_t C)
 {
     #pragma omp parallel for schedule(static) num_threads(pyconv_num_threads()) if(M * C > BN_PAR_MIN)
     for (int64_t i = 0; i < M; i++) {
         const float *restrict gi = dy + i * C, *restrict xi = x + i * C;
         float *restrict di = dx + i * C;
-        if (rs)
-            for (int64_t c = 0; c < C; c++)
-                di[c] = bn_dx1(xi[c], BN_G(1, gi[c], xi[c], c), mean[c], invstd[c], k[c], mb[c], mg[c]);
-        else
-            for (int64_t c = 0; c < C; c++)
-                di[c] = bn_dx1(xi[c], gi[c], mean[c], invstd[c], k[c], mb[c], mg[c]);
+        for (int64_t c = 0; c < C; c++)
+            di[c] = bn_dx1(xi[c], gi[c], mean[c], invstd[c], k[c], mb[c], mg[c]);
     }
 }
 
@@ -201,23 +159,23 @@ void batchnorm_forward_avx2(float *y, const float *x, const float *scale, const 
 void batchnorm_forward_avx512(float *y, const float *x, const float *scale, const float *shift,
                               int64_t M, int64_t C, int relu);
 void batchnorm_bwd_sums_avx2(double *part, const float *dy, const float *x, const float *mean,
-                             const float *rs, const float *rt, int64_t M, int64_t C);
+                             int64_t M, int64_t C);
 void batchnorm_bwd_sums_avx512(double *part, const float *dy, const float *x, const float *mean,
-                               const float *rs, const float *rt, int64_t M, int64_t C);
+                               int64_t M, int64_t C);
 void batchnorm_dx_avx2(float *dx, const float *dy, const float *x, const float *mean,
                        const float *invstd, const float *k, const float *mb, const float *mg,
-                       const float *rs, const float *rt, int64_t M, int64_t C);
+                       int64_t M, int64_t C);
 void batchnorm_dx_avx512(float *dx, const float *dy, const float *x, const float *mean,
                          const float *invstd, const float *k, const float *mb, const float *mg,
-                         const float *rs, const float *rt, int64_t M, int64_t C);
+                         int64_t M, int64_t C);
 /* ... and for aarch64 (batchnorm_neon.c). */
 void batchnorm_stats_blocks_neon(double *part, const float *x, int64_t M, int64_t C);
 void batchnorm_forward_neon(float *y, const float *x, const float *scale, const float *shift,
                             int64_t M, int64_t C, int relu);
 void batchnorm_bwd_sums_neon(double *part, const float *dy, const float *x, const float *mean,
-                             const float *rs, const float *rt, int64_t M, int64_t C);
+                             int64_t M, int64_t C);
 void batchnorm_dx_neon(float *dx, const float *dy, const float *x, const float *mean,
                        const float *invstd, const float *k, const float *mb, const float *mg,
-                       const float *rs, const float *rt, int64_t M, int64_t C);
+                       int64_t M, int64_t C);
 
 #endif

@@ -416,15 +416,13 @@ int batchnorm_forward_ref(float *y, const float *x, const float *scale, const fl
                           int64_t M, int64_t C, int relu);
 /* Training-mode backward (mean, invstd: the batch's, from forward): dbeta = sum dy,
  * dgamma = sum dy*xhat, dx = gamma*invstd*(dy - dbeta/M - xhat*dgamma/M), xhat = (x-mean)*invstd.
- * gamma NULL: 1. dx, dgamma, dbeta: any NULL to skip. relu_scale, relu_shift: the scale and
- * shift of a forward that applied relu (batchnorm_forward relu=1), so dy is masked first where
- * x*scale+shift was not > 0 (bitwise relu_backward); both NULL: no relu. */
+ * gamma NULL: 1. dx, dgamma, dbeta: any NULL to skip. */
 int batchnorm_backward(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x,
                        const float *mean, const float *invstd, const float *gamma,
-                       const float *relu_scale, const float *relu_shift, int64_t M, int64_t C);
+                       int64_t M, int64_t C);
 int batchnorm_backward_ref(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x,
                            const float *mean, const float *invstd, const float *gamma,
-                           const float *relu_scale, const float *relu_shift, int64_t M, int64_t C);
+                           int64_t M, int64_t C);
 
 /* ---- resampling: resample.c ------------------------------------------------------------
  * inp (N,H,W,C), out (N,P,Q,C), NHWC. Forwards overwrite out; backwards overwrite dinp

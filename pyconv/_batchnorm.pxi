@@ -21,12 +21,10 @@ cdef extern from "pyconv.h" nogil:
                               int64_t M, int64_t C, int relu)
     int batchnorm_backward(float *dx, float *dgamma, float *dbeta, const float *dy,
                            const float *x, const float *mean, const float *invstd,
-                           const float *gamma, const float *relu_scale, const float *relu_shift,
-                           int64_t M, int64_t C)
+                           const float *gamma, int64_t M, int64_t C)
     int batchnorm_backward_ref(float *dx, float *dgamma, float *dbeta, const float *dy,
                                const float *x, const float *mean, const float *invstd,
-                               const float *gamma, const float *relu_scale,
-                               const float *relu_shift, int64_t M, int64_t C)
+                               const float *gamma, int64_t M, int64_t C)
 
 
 cdef int64_t bn_channels(cnp.ndarray x, str name) except -1:
@@ -175,9 +173,8 @@ def bn_moving(moving_mean, moving_var, mean, var, double momentum):
 
 
 def bn_backward(cnp.ndarray dy, cnp.ndarray x, cnp.ndarray mean, cnp.ndarray invstd, gamma,
-                bint need_dx=True, bint ref=False, relu=None):
-    """(dx or None, dgamma, dbeta) of the training-mode forward. relu: None, or the forward's
-    (scale, shift) when it applied relu (bn_train(relu=True)): dy is masked by that relu first."""
+                bint need_dx=True, bint ref=False):
+    """(dx or None, dgamma, dbeta) of the training-mode forward."""
     check_same_shape(dy, x, "dy", "x")
     cdef int64_t C = bn_channels(x, "x")
     cdef int64_t M = bn_rows(x, C)
@@ -186,11 +183,6 @@ def bn_backward(cnp.ndarray dy, cnp.ndarray x, cnp.ndarray mean, cnp.ndarray inv
     cdef const float *pm = bn_vec(mean, "mean", C)
     cdef const float *pi = bn_vec(invstd, "invstd", C)
     cdef const float *pg = bn_vec(gamma, "gamma", C, True)
-    cdef const float *prs = NULL
-    cdef const float *prt = NULL
-    if relu is not None:
-        prs = bn_vec(relu[0], "relu scale", C)
-        prt = bn_vec(relu[1], "relu shift", C)
     cdef cnp.ndarray dx = np.empty_like(x) if need_dx else None
     cdef cnp.ndarray dgamma = np.empty(C, np.float32), dbeta = np.empty(C, np.float32)
     cdef float *pdx = fptr(dx, "dx") if need_dx else NULL
@@ -199,8 +191,8 @@ def bn_backward(cnp.ndarray dy, cnp.ndarray x, cnp.ndarray mean, cnp.ndarray inv
     cdef int status
     with nogil:
         if ref:
-            status = batchnorm_backward_ref(pdx, pdg, pdb, pdy, px, pm, pi, pg, prs, prt, M, C)
+            status = batchnorm_backward_ref(pdx, pdg, pdb, pdy, px, pm, pi, pg, M, C)
         else:
-            status = batchnorm_backward(pdx, pdg, pdb, pdy, px, pm, pi, pg, prs, prt, M, C)
+            status = batchnorm_backward(pdx, pdg, pdb, pdy, px, pm, pi, pg, M, C)
     check_status(status)
     return dx, dgamma, dbeta

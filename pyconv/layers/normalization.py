@@ -139,7 +139,7 @@ class BatchNormalization(Layer):
     # ---- passes -----------------------------------------------------------------------------
     def _fwd(self, x, training, fuse=0):
         # BN_RELU: the plain relu after this layer runs here, y = relu(BN(x)) in one pass (the
-        # plan makes the relu an identity); ctx keeps what its mask is computed from
+        # plan makes the relu an identity); ctx keeps y for the relu's mask in backward
         relu = bool(fuse & BN_RELU)
         if training and self.trainable:   # Keras 3: a frozen layer normalizes as in inference
             y, mean, var, invstd = _kernels.bn_train(x, self.gamma, self.beta, self.epsilon, relu=relu)
@@ -147,20 +147,18 @@ class BatchNormalization(Layer):
             if x.size:   # no rows: no statistics, the moving ones stay
                 moving = _kernels.bn_moving(self.moving_mean, self.moving_variance, mean, var,
                                             self.momentum)
-            # the forward's scale and shift, recomputed as bn_train did (same inputs, same bits)
-            coefs = _kernels.bn_coefs(mean, var, self.gamma, self.beta, self.epsilon)[:2] if relu else None
-            return y, ("train", x, mean, invstd, moving, coefs)
+            return y, ("train", x, mean, invstd, moving, y if relu else None)
         y = _kernels.bn_infer(x, self.moving_mean, self.moving_variance, self.gamma, self.beta,
                               self.epsilon, relu=relu)
         return y, ("infer", x, None, None, None, y if relu else None)
 
     def _bwd(self, ctx, dy, need_dx, fuse=0):
-        mode, x, mean, invstd, _, relu = ctx
+        mode, x, mean, invstd, _, relu_out = ctx
+        if relu_out is not None:   # the folded relu's mask, from the output the forward kept: a
+            dy = _kernels.relu_bwd(dy, relu_out)   # pass of its own (inside BN's sums: slower)
         if mode == "train":
-            dx, dgamma, dbeta = _kernels.bn_backward(dy, x, mean, invstd, self.gamma, need_dx, relu=relu)
+            dx, dgamma, dbeta = _kernels.bn_backward(dy, x, mean, invstd, self.gamma, need_dx)
         else:   # constant (moving) statistics: y = x * scale + shift, so dx = dy * scale
-            if relu is not None:   # relu's mask from the output the forward kept
-                dy = _kernels.relu_bwd(dy, relu)
             scale, _, invstd = _kernels.bn_coefs(self.moving_mean, self.moving_variance, self.gamma,
                                                  None, self.epsilon)
             dx = _kernels.bn_forward(dy, scale, np.zeros_like(scale)) if need_dx else None
