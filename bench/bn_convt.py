@@ -108,13 +108,10 @@ def convt_rows(batches, repeats, torch):
         y, ctx = layer._fwd(x, True)
         g = rng.standard_normal(y.shape).astype(np.float32)
         flops = 2.0 * N * 14 * 14 * 128 * 64 * 9
-        out, top, left = layer._geometry(x.shape)
-        st = (2, 2)
+        out, win = layer._geometry(x.shape)
         ours = {"forward": lambda: layer._fwd(x, True),
-                "backward_input": lambda: _kernels.conv2d_fwd(g, layer.kernel, None, False, 14, 14, st,
-                                                              (1, 1), top, left),
-                "backward_filter": lambda: _kernels.conv2d_bwd_filter(g, layer.kernel.shape, x, st,
-                                                                      (1, 1), top, left)}
+                "backward_input": lambda: _kernels.conv2d_fwd(g, layer.kernel, None, False, win),
+                "backward_filter": lambda: _kernels.conv2d_bwd_filter(g, layer.kernel.shape, x, win)}
         theirs = {}
         if torch:
             cl = torch.channels_last

@@ -24,6 +24,7 @@ import numpy as np
 
 import pyconv
 from pyconv import _kernels
+from pyconv._geometry import Window
 
 from bench import bn_convt
 
@@ -68,11 +69,11 @@ def matmul_roofline(threads, n=2048, repeats=10):
 def pyconv_conv_passes(x, w):
     P, Q = x.shape[1] - w.shape[0] + 1, x.shape[2] - w.shape[1] + 1
     g = np.random.default_rng(1).standard_normal((x.shape[0], P, Q, w.shape[3])).astype(np.float32)
-    one = (1, 1)
+    win = Window(P, Q, w.shape[0], w.shape[1], 1, 1, 1, 1, 0, 0)
     return {
-        "forward": lambda: _kernels.conv2d_fwd(x, w, None, False, P, Q, one, one, 0, 0),
-        "backward_input": lambda: _kernels.conv2d_bwd_input(x.shape, w, g, one, one, 0, 0),
-        "backward_filter": lambda: _kernels.conv2d_bwd_filter(x, w.shape, g, one, one, 0, 0, True),
+        "forward": lambda: _kernels.conv2d_fwd(x, w, None, False, win),
+        "backward_input": lambda: _kernels.conv2d_bwd_input(x.shape, w, g, win),
+        "backward_filter": lambda: _kernels.conv2d_bwd_filter(x, w.shape, g, win, True),
     }
 
 
@@ -126,12 +127,12 @@ def depthwise_passes(torch, x, w, g):
     """{pass: (ours, PyTorch's or None, bytes moved)}: a 3x3 SAME depthwise convolution of x
     (N,H,W,C) with w (3,3,C,1); bytes = the activations each pass must read and write."""
     N, H, W, C = x.shape
-    one = (1, 1)
+    win = Window(H, W, 3, 3, 1, 1, 1, 1, 1, 1)
     act = x.nbytes
     ours = {
-        "forward": lambda: _kernels.depthwise_fwd(x, w, None, False, H, W, one, one, 1, 1),
-        "backward_input": lambda: _kernels.depthwise_bwd_input(x.shape, w, g, one, one, 1, 1),
-        "backward_filter": lambda: _kernels.depthwise_bwd_filter(x, w.shape, g, one, one, 1, 1, True),
+        "forward": lambda: _kernels.depthwise_fwd(x, w, None, False, win),
+        "backward_input": lambda: _kernels.depthwise_bwd_input(x.shape, w, g, win),
+        "backward_filter": lambda: _kernels.depthwise_bwd_filter(x, w.shape, g, win, True),
     }
     theirs = dict.fromkeys(ours)
     if torch:

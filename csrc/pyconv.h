@@ -43,6 +43,8 @@ int pyconv_isa_active(void);            /* the ISA the kernels use now */
 int pyconv_isa_set(int isa);            /* PYCONV_EISA unless available */
 int pyconv_num_threads(void);           /* threads a kernel may use */
 void pyconv_set_num_threads(int n);     /* n >= 1, checked by the caller */
+int pyconv_set_thread_cap(int n);       /* the calling thread's kernels use at most n threads
+                                           (0: no cap); returns the previous cap */
 int pyconv_has_openmp(void);
 const char *pyconv_compiler(void);
 
@@ -155,9 +157,15 @@ int gather_rows_ref(float *out, const void *x, int x_is_f64, const int64_t *idx,
                     int64_t N, int64_t row);
 
 /* ---- dense: dense.c (GEMM in gemm.c) ------------------------------------------------------ */
-/* x (N,C), w (C,K), b (K) or NULL, out (N,K) = x.w + b, then max(.,0) if relu. */
+/* x (N,C), w (C,K), b (K) or NULL, out (N,K) = x.w + b, then max(.,0) if relu. Batches of
+ * N <= DENSE_ROWS_MAX rows run dense_forward_rows. */
 int dense_forward(float *out, const float *x, const float *w, const float *b, int relu,
                   int64_t N, int64_t C, int64_t K);
+/* The same for a small batch, W read in place (dense_loops.h; its _ref twin: dense_forward_ref);
+ * PYCONV_EINVAL, nothing written, when N > DENSE_ROWS_MAX. */
+#define DENSE_ROWS_MAX 4
+int dense_forward_rows(float *out, const float *x, const float *w, const float *b, int relu,
+                       int64_t N, int64_t C, int64_t K);
 /* dx (N,C), dw (C,K), db (K): any of them NULL to skip. dout (N,K); x, w from forward. */
 int dense_backward(float *dx, float *dw, float *db, const float *dout, const float *x,
                    const float *w, int64_t N, int64_t C, int64_t K);

@@ -1,12 +1,15 @@
 # GEMM, dense and conv2d wrappers (csrc/gemm.c, dense.c, conv2d.c), included into _kernels.pyx.
-# Shapes are checked against each other here; strides, padding and output sizes are computed
-# and validated in pyconv/nn.py.
+# Shapes are checked against each other here; the geometry comes as one `win`, a
+# pyconv._geometry.Window computed and validated by pyconv/nn.py or the layer.
 
 cdef extern from "pyconv.h" nogil:
     int sgemm(float *c, const float *a, const float *b, int64_t M, int64_t N, int64_t K)
     void sgemm_ref(float *c, const float *a, const float *b, int64_t M, int64_t N, int64_t K)
     int dense_forward(float *out, const float *x, const float *w, const float *b, int relu,
                       int64_t N, int64_t C, int64_t K)
+    enum: DENSE_ROWS_MAX
+    int dense_forward_rows(float *out, const float *x, const float *w, const float *b, int relu,
+                           int64_t N, int64_t C, int64_t K)
     int dense_backward(float *dx, float *dw, float *db, const float *dout, const float *x,
                        const float *w, int64_t N, int64_t C, int64_t K)
     void dense_forward_ref(float *out, const float *x, const float *w, const float *b, int relu,
@@ -57,10 +60,21 @@ def gemm(cnp.ndarray a, cnp.ndarray b, bint ref=False):
     return c
 
 
-def dense_fwd(cnp.ndarray x, cnp.ndarray w, object b=None, bint relu=False, bint ref=False):
+def dense_rows_max():
+    """The largest batch dense_fwd runs on dense_forward_rows (W read in place, not packed)."""
+    return DENSE_ROWS_MAX
+
+
+def dense_fwd(cnp.ndarray x, cnp.ndarray w, object b=None, bint relu=False, bint ref=False,
+              bint rows=False):
+    """relu?(x . w + b) for x (N,C), w (C,K): on the GEMM, or dense_forward_rows when
+    N <= dense_rows_max(); rows=True asks for dense_forward_rows (a test of that kernel)."""
     if x.ndim != 2 or w.ndim != 2 or x.shape[1] != w.shape[0]:
         raise ValueError(f"`x` (N,C) and `kernel` (C,K) do not match. Received: "
                          f"x.shape={np.shape(x)}, kernel.shape={np.shape(w)}.")
+    if rows and x.shape[0] > DENSE_ROWS_MAX:
+        raise ValueError(f"dense_forward_rows takes at most {DENSE_ROWS_MAX} rows. Received: "
+                         f"x.shape={np.shape(x)}.")
     cdef int64_t N = x.shape[0], C = x.shape[1], K = w.shape[1]
     cdef cnp.ndarray out = np.empty((N, K), np.float32)
     cdef float *po = fptr(out, "out")
@@ -71,6 +85,8 @@ def dense_fwd(cnp.ndarray x, cnp.ndarray w, object b=None, bint relu=False, bint
     with nogil:
         if ref:
             dense_forward_ref(po, px, pw, pb, relu, N, C, K)
+        elif rows:
+            st = dense_forward_rows(po, px, pw, pb, relu, N, C, K)
         else:
             st = dense_forward(po, px, pw, pb, relu, N, C, K)
     check_status(st)
@@ -116,26 +132,36 @@ def dense_bwd(cnp.ndarray dout, cnp.ndarray x, cnp.ndarray w, bint need_dx=True,
     return dx, dw, db
 
 
-cdef conv2d_shape make_shape(tuple in_shape, tuple filt_shape, int64_t P, int64_t Q,
-                             tuple strides, tuple dilations, int64_t pad_top, int64_t pad_left):
+cdef conv2d_shape make_shape(tuple in_shape, tuple filt_shape, object win) except *:
+    """The conv2d_shape of an input in_shape (N,H,W,C), a filter filt_shape (R,S,C,K) and the
+    window `win` (pyconv._geometry.Window), whose R, S must be the filter's."""
     cdef conv2d_shape s
+    cdef int64_t f[10]
+    window_fields(win, f)
     s.N, s.H, s.W, s.C = in_shape
     s.R, s.S, _, s.K = filt_shape
-    s.P, s.Q = P, Q
-    s.stride_h, s.stride_w = strides
-    s.dil_h, s.dil_w = dilations
-    s.pad_top, s.pad_left = pad_top, pad_left
+    if f[2] != s.R or f[3] != s.S:
+        raise ValueError(f"`window` must be the filter's: R, S = ({s.R}, {s.S}). Received: window={win!r}.")
+    s.P, s.Q = f[0], f[1]
+    s.stride_h, s.stride_w, s.dil_h, s.dil_w, s.pad_top, s.pad_left = f[4], f[5], f[6], f[7], f[8], f[9]
     return s
 
 
-def conv2d_fwd(cnp.ndarray inp, cnp.ndarray filt, object bias, bint relu, int64_t P, int64_t Q,
-               tuple strides, tuple dilations, int64_t pad_top, int64_t pad_left, bint ref=False):
+cdef int check_dout_window(cnp.ndarray dout, const conv2d_shape *s) except -1:
+    """An output gradient (N,P,Q,K) must have the window's P and Q."""
+    if dout.shape[1] != s.P or dout.shape[2] != s.Q:
+        raise ValueError(f"`out_backprop` must have the window's output size ({s.P}, {s.Q}). "
+                         f"Received: out_backprop.shape={np.shape(dout)}.")
+    return 0
+
+
+def conv2d_fwd(cnp.ndarray inp, cnp.ndarray filt, object bias, bint relu, object win, bint ref=False):
+    """out (N,P,Q,K) = relu?(bias + inp (N,H,W,C) convolved with filt (R,S,C,K)) over `win`."""
     if inp.ndim != 4 or filt.ndim != 4 or inp.shape[3] != filt.shape[2]:
         raise ValueError(f"`input` (N,H,W,C) and `filters` (R,S,C,K) do not match. Received: "
                          f"input.shape={np.shape(inp)}, filters.shape={np.shape(filt)}.")
-    cdef conv2d_shape s = make_shape(np.shape(inp), np.shape(filt), P, Q, strides, dilations,
-                                     pad_top, pad_left)
-    cdef cnp.ndarray out = np.empty((s.N, P, Q, s.K), np.float32)
+    cdef conv2d_shape s = make_shape(np.shape(inp), np.shape(filt), win)
+    cdef cnp.ndarray out = np.empty((s.N, s.P, s.Q, s.K), np.float32)
     cdef float *po = fptr(out, "out")
     cdef const float *px = fptr(inp, "input")
     cdef const float *pw = fptr(filt, "filters")
@@ -150,14 +176,14 @@ def conv2d_fwd(cnp.ndarray inp, cnp.ndarray filt, object bias, bint relu, int64_
     return out
 
 
-def conv2d_bwd_input(tuple in_shape, cnp.ndarray filt, cnp.ndarray dout, tuple strides,
-                     tuple dilations, int64_t pad_top, int64_t pad_left, bint ref=False):
+def conv2d_bwd_input(tuple in_shape, cnp.ndarray filt, cnp.ndarray dout, object win, bint ref=False):
+    """dinp (in_shape: N,H,W,C) from dout (N,P,Q,K) and filt (R,S,C,K)."""
     if dout.ndim != 4 or filt.ndim != 4 or dout.shape[3] != filt.shape[3] \
             or len(in_shape) != 4 or in_shape[3] != filt.shape[2] or in_shape[0] != dout.shape[0]:
         raise ValueError(f"`input_sizes` {in_shape}, `filters` {np.shape(filt)} and "
                          f"`out_backprop` {np.shape(dout)} do not match.")
-    cdef conv2d_shape s = make_shape(in_shape, np.shape(filt), dout.shape[1], dout.shape[2],
-                                     strides, dilations, pad_top, pad_left)
+    cdef conv2d_shape s = make_shape(in_shape, np.shape(filt), win)
+    check_dout_window(dout, &s)
     cdef cnp.ndarray dinp = np.empty(in_shape, np.float32)
     cdef float *pdx = fptr(dinp, "dinp")
     cdef const float *pg = fptr(dout, "out_backprop")
@@ -172,16 +198,15 @@ def conv2d_bwd_input(tuple in_shape, cnp.ndarray filt, cnp.ndarray dout, tuple s
     return dinp
 
 
-def conv2d_bwd_filter(cnp.ndarray inp, tuple filt_shape, cnp.ndarray dout, tuple strides,
-                      tuple dilations, int64_t pad_top, int64_t pad_left, bint need_db=False,
-                      bint ref=False):
-    """(dfilters, dbias or None)."""
+def conv2d_bwd_filter(cnp.ndarray inp, tuple filt_shape, cnp.ndarray dout, object win,
+                      bint need_db=False, bint ref=False):
+    """(dfilters (filt_shape: R,S,C,K), dbias or None) from inp (N,H,W,C) and dout (N,P,Q,K)."""
     if dout.ndim != 4 or inp.ndim != 4 or len(filt_shape) != 4 or dout.shape[3] != filt_shape[3] \
             or inp.shape[3] != filt_shape[2] or inp.shape[0] != dout.shape[0]:
         raise ValueError(f"`input` {np.shape(inp)}, `filter_sizes` {filt_shape} and "
                          f"`out_backprop` {np.shape(dout)} do not match.")
-    cdef conv2d_shape s = make_shape(np.shape(inp), filt_shape, dout.shape[1], dout.shape[2],
-                                     strides, dilations, pad_top, pad_left)
+    cdef conv2d_shape s = make_shape(np.shape(inp), filt_shape, win)
+    check_dout_window(dout, &s)
     cdef cnp.ndarray dw = np.empty(filt_shape, np.float32)
     cdef cnp.ndarray db = np.empty(s.K, np.float32) if need_db else None
     cdef float *pdw = fptr(dw, "dfilters")

@@ -10,16 +10,18 @@ cdef extern from "pyconv.h" nogil:
 
 
 def conv2d_transpose_fwd(cnp.ndarray inp, cnp.ndarray filt, object bias, bint relu, tuple out_shape,
-                         tuple strides, tuple dilations, int64_t pad_top, int64_t pad_left,
-                         bint ref=False):
+                         object win, bint ref=False):
     """out (out_shape: N, H, W, C) = relu?(bias + the transposed convolution of inp (N, P, Q, K)
-    with filt (R, S, C, K)); pads are those of the convolution it transposes."""
+    with filt (R, S, C, K)); `win` is the window of the convolution it transposes (out_shape
+    -> inp's P, Q)."""
     if inp.ndim != 4 or filt.ndim != 4 or len(out_shape) != 4 or inp.shape[3] != filt.shape[3] \
             or out_shape[3] != filt.shape[2] or out_shape[0] != inp.shape[0]:
         raise ValueError(f"`input` {np.shape(inp)}, `filters` {np.shape(filt)} and `output_shape` "
                          f"{out_shape} do not match: input (N,P,Q,K), filters (R,S,C,K), output (N,H,W,C).")
-    cdef conv2d_shape s = make_shape(out_shape, np.shape(filt), inp.shape[1], inp.shape[2],
-                                     strides, dilations, pad_top, pad_left)
+    cdef conv2d_shape s = make_shape(out_shape, np.shape(filt), win)
+    if inp.shape[1] != s.P or inp.shape[2] != s.Q:
+        raise ValueError(f"`input` must have the window's output size ({s.P}, {s.Q}). "
+                         f"Received: input.shape={np.shape(inp)}.")
     cdef cnp.ndarray out = np.empty(out_shape, np.float32)
     cdef float *po = fptr(out, "out")
     cdef const float *px = fptr(inp, "input")

@@ -13,7 +13,7 @@ import numpy as np
 
 from .layers.base import (BN_RELU, FROM_LOGITS, RELU_FOLDED, RELU_IN_BN, RELU_MASK, _ActivatedLayer, flatten,
                           is_stateful, pack_like, state_updates_of)
-from . import activations, utils
+from . import _inference, activations, utils
 
 
 __all__ = ["KerasTensor", "Node", "Graph", "Plan"]
@@ -202,7 +202,7 @@ class Graph:
 
 class _Step:
     __slots__ = ("layer", "node", "ins", "struct", "outs", "fuse", "need_dx", "pidx", "run_bwd", "multi_out",
-                 "act")
+                 "act", "plain_out")
 
 
 def _plain_relu(layer):
@@ -265,6 +265,7 @@ class Plan:
             st.fuse = 0
             st.pidx = [pos[id(a)] for a in node.layer.trainable_weights if id(a) in pos]
             st.act = None if st.multi_out else node.layer.__dict__.get("activity_regularizer")
+            st.plain_out = not st.multi_out and st.act is None   # backward reads g[outs] as it is
             steps.append(st)
         self.nslots = len(slot)
         self.out_slots = [slot[id(t)] for t in graph.outputs]
@@ -360,9 +361,14 @@ class Plan:
         for i, a in zip(self.in_slots, inputs):
             vals[i] = a
         ctxs = []
-        for s in self.steps:
-            y, c = s.layer._fwd(_step_input(s, vals), training, s.fuse)
-            _step_output(s, vals, y)
+        for s in self.steps:   # (_step_input/_step_output inlined: this loop runs every step)
+            x = vals[s.ins] if s.struct is None else pack_like(s.struct, [vals[i] for i in s.ins])
+            y, c = s.layer._fwd(x, training, s.fuse)
+            if s.multi_out:
+                for o, v in zip(s.outs, flatten(y)):
+                    vals[o] = v
+            else:
+                vals[s.outs] = y
             ctxs.append(c)
         act = 0.0
         if self.has_act:   # Keras 3: an activity penalty is divided by the batch size
@@ -385,29 +391,12 @@ class Plan:
         return out
 
     def predict(self, inputs):
-        """Inference: the outputs only. A BatchNormalization after a Conv2D or Dense without
-        activation (see `_bn_folds`) is folded into that layer's kernel and bias, computed
-        from the current weights in this call, and a relu after it into the kernel's
-        epilogue: one pass over the activations instead of two or three."""
-        if not self.folds:
-            return self.forward(inputs, False)[0]
-        vals = [None] * self.nslots
-        for i, a in zip(self.in_slots, inputs):
-            vals[i] = a
-        skipped = {j for f in self.folds.values() for j in f if j is not None}
-        for k, s in enumerate(self.steps):
-            if k in skipped:   # computed with the Conv2D/Dense step it follows
-                continue
-            x = _step_input(s, vals)
-            fold = self.folds.get(k)
-            if fold is None:
-                _step_output(s, vals, s.layer._fwd(x, False, s.fuse)[0])
-                continue
-            bn, relu = (None if j is None else self.steps[j] for j in fold)
-            w = bn.layer._fold(s.layer.kernel, s.layer.bias)
-            last = bn if relu is None else relu
-            vals[last.outs] = s.layer._pre(x, False, relu=relu is not None, weights=w)[0]
-        return [vals[o] for o in self.out_slots]
+        """Inference: the outputs only, without the contexts a backward pass would need. A
+        BatchNormalization after a Conv2D or Dense without activation (see `_bn_folds`) is
+        folded into that layer's kernel and bias, computed from the current weights in this
+        call, and a relu after it into the kernel's epilogue: one pass over the activations
+        instead of two or three. The batch runs in chunks on all threads: pyconv/_inference.py."""
+        return _inference.run(self, inputs)
 
     def backward(self, ctx, doutputs, need_dx=None):
         """Gradients from the output gradients (None for an output without a loss).
@@ -424,35 +413,38 @@ class Plan:
             s = steps[k]
             if not s.run_bwd:
                 continue
-            if s.multi_out:
-                dys = [g[o] for o in s.outs]
-                if all(d is None for d in dys):
-                    continue
-                dys = [np.zeros_like(vals[o]) if d is None else d for o, d in zip(s.outs, dys)]
-                dy = pack_like(s.node.output_struct, dys)
-            else:
-                dy = g[s.outs]
-                if dy is None and s.act is None:
-                    continue
-                if s.act is not None:
-                    y = vals[s.outs]
-                    r = s.act.gradient(y) / np.float32(max(len(y), 1))
-                    dy = r if dy is None else dy + r
+            dy = g[s.outs] if s.plain_out else self._dy(s, g, vals)
+            if dy is None:
+                continue
             dx, grads = s.layer._bwd(ctxs[k], dy, s.need_dx, s.fuse)
-            if s.pidx:
-                for i, gr in zip(s.pidx, grads):
-                    acc[i] = gr if acc[i] is None else acc[i] + gr
+            for i, gr in zip(s.pidx, grads):
+                acc[i] = gr if acc[i] is None else acc[i] + gr
             if s.need_dx:
-                if isinstance(s.ins, tuple):
+                if s.struct is None:
+                    i = s.ins
+                    g[i] = dx if g[i] is None else g[i] + dx
+                else:
                     for i, d in zip(s.ins, flatten(dx)):
                         if d is not None:
                             g[i] = d if g[i] is None else g[i] + d
-                else:
-                    i = s.ins
-                    g[i] = dx if g[i] is None else g[i] + dx
         grads = [np.zeros_like(p) if a is None else a for p, a in zip(self.params, acc)]
         dins = [g[i] for i in self.in_slots] if self.inputs_need_grad else None
         return dins, grads
+
+    @staticmethod
+    def _dy(s, g, vals):
+        """The gradient reaching a step with several outputs (zeros for those without one) or
+        with an activity regularizer (its penalty's gradient added); None when none reaches it."""
+        if s.multi_out:
+            dys = [g[o] for o in s.outs]
+            if all(d is None for d in dys):
+                return None
+            dys = [np.zeros_like(vals[o]) if d is None else d for o, d in zip(s.outs, dys)]
+            return pack_like(s.node.output_struct, dys)
+        dy = g[s.outs]
+        y = vals[s.outs]
+        r = s.act.gradient(y) / np.float32(max(len(y), 1))
+        return r if dy is None else dy + r
 
 
 def symbolic_op(op, args, kwargs):

@@ -35,6 +35,7 @@ cdef extern from "pyconv.h" nogil:
     int pyconv_isa_set(int isa)
     int pyconv_num_threads()
     void pyconv_set_num_threads(int n)
+    int pyconv_set_thread_cap(int n)
     int pyconv_has_openmp()
     const char *pyconv_compiler()
     void pyconv_cache_info(pyconv_caches *out)
@@ -83,6 +84,21 @@ cdef inline void check_same_shape(cnp.ndarray a, cnp.ndarray b, str na, str nb) 
     if not cnp.PyArray_SAMESHAPE(a, b):
         raise ValueError(f"`{na}` and `{nb}` must have the same shape. "
                          f"Received: {na}.shape={np.shape(a)}, {nb}.shape={np.shape(b)}.")
+
+
+cdef inline int window_fields(object win, int64_t *f) except -1:
+    """f[0..9] = the fields of `win`, a pyconv._geometry.Window (P, Q, R, S, stride_h,
+    stride_w, dil_h, dil_w, pad_top, pad_left): the one form in which every windowed kernel
+    takes its geometry. A ValueError if it has another length or a negative field."""
+    if not isinstance(win, tuple) or len(win) != 10:
+        raise ValueError(f"`window` must be a pyconv._geometry.Window (P, Q, R, S, stride_h, stride_w, "
+                         f"dil_h, dil_w, pad_top, pad_left). Received: window={win!r}.")
+    cdef int i
+    for i in range(10):
+        f[i] = win[i]
+        if f[i] < 0:
+            raise ValueError(f"`window`'s fields must be non-negative ints. Received: window={win!r}.")
+    return 0
 
 
 cdef inline int check_status(int status) except -1:
@@ -135,6 +151,11 @@ def num_threads():
 
 def set_num_threads(int n):
     pyconv_set_num_threads(n)
+
+def set_thread_cap(int n):
+    """The kernels called from this thread use at most n threads (0: no cap); returns the
+    previous cap. A per-thread setting (pyconv/_inference.py)."""
+    return pyconv_set_thread_cap(n)
 
 def has_openmp():
     return bool(pyconv_has_openmp())

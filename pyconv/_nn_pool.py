@@ -90,7 +90,7 @@ def _out_size(size, window, stride, padding, ksize, shape, axis):
 
 class _Pool:
     """The checked geometry of one pooling call: either depth-wise (depth = k) or spatial
-    (geom = (P, Q, R, S, stride_h, stride_w, pad_top, pad_left) for pyconv._kernels)."""
+    (geom: the Window, pyconv._geometry's, that pyconv._kernels' pooling takes)."""
 
     def __init__(self, shape, ksize, strides, padding, data_format, op):
         _data_format(data_format)
@@ -125,7 +125,7 @@ class _Pool:
                              f"Received: input.shape={shape}.")
         P, pad_top = _out_size(H, k[1], st[1], mode, ksize, shape, 0)
         Q, pad_left = _out_size(W, k[2], st[2], mode, ksize, shape, 1)
-        self.geom = (P, Q, k[1], k[2], st[1], st[2], pad_top, pad_left)
+        self.geom = _geometry.Window(P, Q, k[1], k[2], st[1], st[2], 1, 1, pad_top, pad_left)
         self.out_shape = (N, P, Q, C)
         check_alloc(self.out_shape, f"The output of {op}")
 

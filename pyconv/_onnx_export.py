@@ -441,10 +441,10 @@ def _conv2d_transpose(b, layer, node, ins):
     # depends on n (Keras' sizes are n * s or (n - 1) * s + ...), so an unknown size takes n = 1.
     n, h, w, c = node.inputs[0].shape
     try:
-        (_, ho, wo, _), top, left = layer._geometry((1, h or 1, w or 1, c))
+        (_, ho, wo, _), win = layer._geometry((1, h or 1, w or 1, c))
     except ValueError as e:
         raise _Unsupported(str(e)) from None
-    begin, end, extra = [top, left], [], []
+    begin, end, extra = [win.pad_top, win.pad_left], [], []
     for axis, (size, out) in enumerate(((h or 1, ho), (w or 1, wo))):
         full = (size - 1) * layer.strides[axis] + (layer.kernel_size[axis] - 1) * layer.dilation_rate[axis] + 1
         cut = full - begin[axis] - out

@@ -1,10 +1,10 @@
 # Pooling wrappers (csrc/pool2d.c), included into _kernels.pyx.
 #
-# The window geometry travels as one tuple, geom = (P, Q, R, S, stride_h, stride_w, pad_top,
-# pad_left), computed by pyconv/_nn_pool.py from ksize/strides/padding (the SAME rule lives
-# there). Here we check what C cannot: ranks, dtypes, and that dout matches the geometry; C
-# checks the geometry itself once more (pool2d_check) and returns PYCONV_EINVAL, turned into
-# a ValueError by check_status.
+# The window geometry travels as one `win`, a pyconv._geometry.Window as the convolutions take
+# it (dilation 1), computed by pyconv/_nn_pool.py from ksize/strides/padding (the SAME rule is
+# pyconv/_geometry.py's). Here we check what C cannot: ranks, dtypes, and that dout matches the
+# geometry; C checks the geometry itself once more (pool2d_check) and returns PYCONV_EINVAL,
+# turned into a ValueError by check_status.
 #
 # Every wrapper takes ref=False; ref=True calls the naive *_ref loop nest instead of the fast
 # kernel, so that tests can compare the two.
@@ -56,19 +56,26 @@ cdef int check_4d(cnp.ndarray a, str name) except -1:
     return 0
 
 
-cdef int fill_pool2d_shape(pool2d_shape *s, tuple ishape, tuple geom) except -1:
-    """s from the input shape (N, H, W, C) and geom; a ValueError if geom is malformed."""
+cdef int fill_pool2d_shape(pool2d_shape *s, tuple ishape, object win) except -1:
+    """s from the input shape (N, H, W, C) and the window; a ValueError if it is malformed."""
     if len(ishape) != 4:
         raise ValueError(f"`input_sizes` must be (N, H, W, C). Received: {ishape!r}.")
-    if len(geom) != 8 or not all(0 <= int(v) < 2**31 for v in geom):
-        raise ValueError(f"`geom` must be 8 ints (P, Q, R, S, stride_h, stride_w, pad_top, "
-                         f"pad_left) in [0, 2**31). Received: geom={geom!r}.")
+    cdef int64_t f[10]
+    window_fields(win, f)
+    cdef int i
+    for i in range(10):   # pool2d_shape's strides and pads are ints
+        if f[i] >= 2**31:
+            raise ValueError(f"pool2d: the window's fields must be ints in [0, 2**31). "
+                             f"Received: window={win!r}.")
+    if f[6] != 1 or f[7] != 1:
+        raise ValueError(f"pool2d: pooling windows are not dilated (dil_h = dil_w = 1). "
+                         f"Received: window={win!r}.")
     s.N, s.H, s.W, s.C = ishape[0], ishape[1], ishape[2], ishape[3]
-    s.P, s.Q, s.R, s.S = geom[0], geom[1], geom[2], geom[3]
-    s.stride_h, s.stride_w, s.pad_top, s.pad_left = geom[4], geom[5], geom[6], geom[7]
+    s.P, s.Q, s.R, s.S = f[0], f[1], f[2], f[3]
+    s.stride_h, s.stride_w, s.pad_top, s.pad_left = f[4], f[5], f[8], f[9]
     if pool2d_check(s) != PYCONV_OK:
         raise ValueError(f"pool2d: every pooling window must hold at least one input element. "
-                         f"Received: input shape={ishape}, geom={geom!r}.")
+                         f"Received: input shape={ishape}, window={win!r}.")
     return 0
 
 
@@ -81,11 +88,11 @@ cdef int check_dout(cnp.ndarray dout, tuple expected) except -1:
 
 # ---- max and average pooling -----------------------------------------------------------------
 
-def maxpool2d_fwd(cnp.ndarray inp, tuple geom, bint ref=False):
+def maxpool2d_fwd(cnp.ndarray inp, object win, bint ref=False):
     """out (N,P,Q,C): max pooling of inp (N,H,W,C) float32."""
     check_4d(inp, "input")
     cdef pool2d_shape s
-    fill_pool2d_shape(&s, np.shape(inp), geom)
+    fill_pool2d_shape(&s, np.shape(inp), win)
     cdef cnp.ndarray out = np.empty((s.N, s.P, s.Q, s.C), np.float32)
     if out.size == 0:   # no image or no channel: nothing to do (and no loop over H x W)
         return out
@@ -98,13 +105,13 @@ def maxpool2d_fwd(cnp.ndarray inp, tuple geom, bint ref=False):
     return out
 
 
-def maxpool2d_bwd(cnp.ndarray dout, cnp.ndarray inp, tuple geom, bint ref=False,
+def maxpool2d_bwd(cnp.ndarray dout, cnp.ndarray inp, object win, bint ref=False,
                   bint relu_mask=False):
     """dinp (N,H,W,C) from dout (N,P,Q,C) and the forward's input inp (with relu_mask: the
     gradient through a relu whose output inp is, too)."""
     check_4d(inp, "input")
     cdef pool2d_shape s
-    fill_pool2d_shape(&s, np.shape(inp), geom)
+    fill_pool2d_shape(&s, np.shape(inp), win)
     check_dout(dout, (s.N, s.P, s.Q, s.C))
     cdef cnp.ndarray dinp = np.empty(np.shape(inp), np.float32)
     if dinp.size == 0:   # no image or no channel: nothing to do (and no loop over H x W)
@@ -122,11 +129,11 @@ def maxpool2d_bwd(cnp.ndarray dout, cnp.ndarray inp, tuple geom, bint ref=False,
     return dinp
 
 
-def avgpool2d_fwd(cnp.ndarray inp, tuple geom, bint ref=False):
+def avgpool2d_fwd(cnp.ndarray inp, object win, bint ref=False):
     """out (N,P,Q,C): average pooling of inp (N,H,W,C) float32, padding not counted."""
     check_4d(inp, "input")
     cdef pool2d_shape s
-    fill_pool2d_shape(&s, np.shape(inp), geom)
+    fill_pool2d_shape(&s, np.shape(inp), win)
     cdef cnp.ndarray out = np.empty((s.N, s.P, s.Q, s.C), np.float32)
     if out.size == 0:   # no image or no channel: nothing to do (and no loop over H x W)
         return out
@@ -139,10 +146,10 @@ def avgpool2d_fwd(cnp.ndarray inp, tuple geom, bint ref=False):
     return out
 
 
-def avgpool2d_bwd(cnp.ndarray dout, tuple input_shape, tuple geom, bint ref=False):
+def avgpool2d_bwd(cnp.ndarray dout, tuple input_shape, object win, bint ref=False):
     """dinp of shape input_shape (N,H,W,C) from dout (N,P,Q,C)."""
     cdef pool2d_shape s
-    fill_pool2d_shape(&s, input_shape, geom)
+    fill_pool2d_shape(&s, input_shape, win)
     check_dout(dout, (s.N, s.P, s.Q, s.C))
     cdef cnp.ndarray dinp = np.empty((s.N, s.H, s.W, s.C), np.float32)
     if dinp.size == 0:   # no image or no channel: nothing to do (and no loop over H x W)

@@ -12,7 +12,7 @@ under the second name, as Keras does).
 """
 import numpy as np
 
-from . import _nn_act, nn
+from . import _nn_act, _registry, nn
 
 __all__ = ["Activation", "get", "serialize", "relu", "sigmoid", "tanh", "softmax", "linear",
            "elu", "selu", "gelu", "silu", "swish", "leaky_relu", "relu6", "softplus", "softsign",
@@ -86,40 +86,22 @@ _ACTS = {
 _ALIASES = {"swish": "silu", "hard_swish": "hard_silu"}   # Keras 3 serializes the second name
 
 
-def _valid_names():
-    return ", ".join(repr(k) for k in (*_ACTS, *_ALIASES))
-
-
 def get(identifier):
-    """The Activation for a Keras name ('relu', 'elu', 'swish', ...), None (= 'linear'), an
-    Activation instance, or one of this module's functions (keras.activations.relu passed as
-    a function).
+    """The Activation for a Keras name ('relu', 'elu', 'swish', ...; any case), None (=
+    'linear'), an Activation instance, or one of this module's functions (keras.activations.relu
+    passed as a function).
 
     Raises:
         ValueError: unknown name (the message lists the valid ones).
         TypeError: any other kind of value (a Python function cannot be differentiated:
             wrap it in a Lambda layer made of pyconv.nn ops instead).
     """
-    if identifier is None:
-        return _ACTS["linear"]
-    if isinstance(identifier, Activation):
-        return identifier
-    if isinstance(identifier, str):
-        key = identifier.lower()
-        act = _ACTS.get(_ALIASES.get(key, key))
-        if act is None:
-            raise ValueError(f"Unknown activation: {identifier!r}. Valid values are: "
-                             f"{_valid_names()} (or None).")
-        return act
-    for name in (*_ACTS, *_ALIASES):
-        if identifier is globals().get(name) or identifier is _ACTS[_ALIASES.get(name, name)].forward:
-            return _ACTS[_ALIASES.get(name, name)]
-    raise TypeError(f"`activation` must be a string ({_valid_names()}), None "
-                    f"or a pyconv activation. Received: activation={identifier!r}.")
+    return _REGISTRY.get(identifier)
 
 
 def serialize(act):
-    return act.name
+    """The activation's name, as Keras 3 writes it in a layer's config ('swish' as 'silu')."""
+    return _REGISTRY.serialize(act)
 
 
 # ---- parametrised activations (the ReLU, LeakyReLU, ELU and Softmax layers') --------------------
@@ -243,3 +225,12 @@ hard_swish = hard_silu
 def exponential(x):
     """exp(x)."""
     return _nn_act.exponential(x)
+
+
+# Defined last: the functions above stand for their Activation too (activation=activations.elu,
+# or pyconv.nn.elu, the Activation's own forward).
+_REGISTRY = _registry.Registry(
+    "activation", Activation, {**_ACTS, **{a: _ACTS[n] for a, n in _ALIASES.items()}}, (),
+    make=lambda act, identifier: act, none=_ACTS["linear"], to_config=lambda act: act.name,
+    callables={**{act.forward: act for act in _ACTS.values()},
+               **{globals()[n]: _ACTS[_ALIASES.get(n, n)] for n in (*_ACTS, *_ALIASES)}})

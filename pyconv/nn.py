@@ -133,22 +133,8 @@ def sparse_softmax_cross_entropy_with_logits_grad(labels, logits):
 
 # ---- convolution -----------------------------------------------------------------------------
 
-def conv_geometry(in_shape, window, strides, dilations, padding, what="filters"):
-    """Output (P, Q) and padding (top, left) of a convolution or pooling window.
-
-    Raises a ValueError when the (dilated) window does not fit in the padded input."""
-    H, W = in_shape[1], in_shape[2]
-    Reff, Seff = _geometry.extent(window[0], dilations[0]), _geometry.extent(window[1], dilations[1])
-    P, top = _geometry.out_size(H, Reff, strides[0], padding, 0)
-    Q, left = _geometry.out_size(W, Seff, strides[1], padding, 1)
-    if P < 1 or Q < 1:
-        raise ValueError(f"The {what} window ({Reff}, {Seff}) (dilated) is larger than the "
-                         f"padded input: no output pixel. Received: input shape {tuple(in_shape)}, "
-                         f"window {tuple(window)}, padding={padding!r}.")
-    return P, Q, top, left
-
-
 def _conv_args(in_shape, filt_shape, strides, padding, dilations):
+    """The Window (pyconv._geometry) of a convolution, checked."""
     st = int_pair(strides, "strides")
     dl = int_pair(dilations, "dilations")
     pad = _validate.padding(padding)
@@ -158,9 +144,9 @@ def _conv_args(in_shape, filt_shape, strides, padding, dilations):
                          f"filters.shape={tuple(filt_shape)}.")
     if min(filt_shape) < 1:
         raise ValueError(f"`filters` must have no zero-sized axis. Received: filters.shape={tuple(filt_shape)}.")
-    P, Q, top, left = conv_geometry(in_shape, filt_shape[:2], st, dl, pad)
-    check_alloc((in_shape[0], P, Q, filt_shape[3]), "The output of conv2d")
-    return st, dl, P, Q, top, left
+    win = _geometry.conv_window(in_shape, filt_shape[:2], st, dl, pad)
+    check_alloc((in_shape[0], win.P, win.Q, filt_shape[3]), "The output of conv2d")
+    return win
 
 
 def conv2d(input, filters, strides=1, padding="VALID", dilations=1, data_format="NHWC", name=None):
@@ -193,11 +179,11 @@ def conv2d(input, filters, strides=1, padding="VALID", dilations=1, data_format=
         raise ValueError(f"`data_format` must be 'NHWC'. Received: data_format={data_format!r}.")
     x = as_float32(input, "input", ndim=4)
     w = as_float32(filters, "filters", ndim=4)
-    st, dl, P, Q, top, left = _conv_args(x.shape, w.shape, strides, padding, dilations)
-    y = _kernels.conv2d_fwd(x, w, None, False, P, Q, st, dl, top, left)
+    win = _conv_args(x.shape, w.shape, strides, padding, dilations)
+    y = _kernels.conv2d_fwd(x, w, None, False, win)
     _tape.record((input, filters), y, lambda g: (
-        _kernels.conv2d_bwd_input(x.shape, w, as_float32(g, "g"), st, dl, top, left),
-        _kernels.conv2d_bwd_filter(x, w.shape, as_float32(g, "g"), st, dl, top, left)[0]))
+        _kernels.conv2d_bwd_input(x.shape, w, as_float32(g, "g"), win),
+        _kernels.conv2d_bwd_filter(x, w.shape, as_float32(g, "g"), win)[0]))
     return y
 
 
@@ -216,9 +202,9 @@ def conv2d_backprop_input(input_sizes, filters, out_backprop, strides, padding, 
     in_shape = sizes(input_sizes, "input_sizes")
     w = as_float32(filters, "filters", ndim=4)
     g = as_float32(out_backprop, "out_backprop", ndim=4)
-    st, dl, P, Q, top, left = _conv_args(in_shape, w.shape, strides, padding, dilations)
-    _validate.out_backprop(g, (in_shape[0], P, Q, w.shape[3]), "the convolution's output shape")
-    return _kernels.conv2d_bwd_input(in_shape, w, g, st, dl, top, left)
+    win = _conv_args(in_shape, w.shape, strides, padding, dilations)
+    _validate.out_backprop(g, (in_shape[0], win.P, win.Q, w.shape[3]), "the convolution's output shape")
+    return _kernels.conv2d_bwd_input(in_shape, w, g, win)
 
 
 def conv2d_backprop_filter(input, filter_sizes, out_backprop, strides, padding, dilations=1,
@@ -236,9 +222,9 @@ def conv2d_backprop_filter(input, filter_sizes, out_backprop, strides, padding, 
     x = as_float32(input, "input", ndim=4)
     f_shape = sizes(filter_sizes, "filter_sizes", what="(R, S, C, K)")
     g = as_float32(out_backprop, "out_backprop", ndim=4)
-    st, dl, P, Q, top, left = _conv_args(x.shape, f_shape, strides, padding, dilations)
-    _validate.out_backprop(g, (x.shape[0], P, Q, f_shape[3]), "the convolution's output shape")
-    return _kernels.conv2d_bwd_filter(x, f_shape, g, st, dl, top, left)[0]
+    win = _conv_args(x.shape, f_shape, strides, padding, dilations)
+    _validate.out_backprop(g, (x.shape[0], win.P, win.Q, f_shape[3]), "the convolution's output shape")
+    return _kernels.conv2d_bwd_filter(x, f_shape, g, win)[0]
 
 
 # ---- depthwise and separable convolution -------------------------------------------------------
@@ -249,7 +235,7 @@ def _nhwc(data_format):
 
 
 def _depthwise_args(in_shape, filt_shape, strides, padding, dilations):
-    """(strides, dilations, P, Q, top, left) of a depthwise convolution, checked."""
+    """The Window (pyconv._geometry) of a depthwise convolution, checked."""
     if filt_shape[2] != in_shape[3]:
         raise ValueError(f"`filter` must have as many input channels (axis 2) as `input` has "
                          f"channels (axis 3). Received: input.shape={tuple(in_shape)}, "
@@ -258,10 +244,10 @@ def _depthwise_args(in_shape, filt_shape, strides, padding, dilations):
         raise ValueError(f"`filter` must have no zero-sized axis. Received: filter.shape={tuple(filt_shape)}.")
     st = int_pair(strides, "strides")
     dl = int_pair(1 if dilations is None else dilations, "dilations")
-    P, Q, top, left = conv_geometry(in_shape, filt_shape[:2], st, dl, _validate.padding(padding),
-                                    what="filter")
-    check_alloc((in_shape[0], P, Q, filt_shape[2] * filt_shape[3]), "The output of depthwise_conv2d")
-    return st, dl, P, Q, top, left
+    win = _geometry.conv_window(in_shape, filt_shape[:2], st, dl, _validate.padding(padding),
+                                what="filter")
+    check_alloc((in_shape[0], win.P, win.Q, filt_shape[2] * filt_shape[3]), "The output of depthwise_conv2d")
+    return win
 
 
 def depthwise_conv2d(input, filter, strides, padding, data_format=None, dilations=None, name=None):
@@ -293,11 +279,11 @@ def depthwise_conv2d(input, filter, strides, padding, data_format=None, dilation
     _nhwc(data_format)
     x = as_float32(input, "input", ndim=4)
     w = as_float32(filter, "filter", ndim=4)
-    st, dl, P, Q, top, left = _depthwise_args(x.shape, w.shape, strides, padding, dilations)
-    y = _kernels.depthwise_fwd(x, w, None, False, P, Q, st, dl, top, left)
+    win = _depthwise_args(x.shape, w.shape, strides, padding, dilations)
+    y = _kernels.depthwise_fwd(x, w, None, False, win)
     _tape.record((input, filter), y, lambda g: (
-        _kernels.depthwise_bwd_input(x.shape, w, as_float32(g, "g"), st, dl, top, left),
-        _kernels.depthwise_bwd_filter(x, w.shape, as_float32(g, "g"), st, dl, top, left)[0]))
+        _kernels.depthwise_bwd_input(x.shape, w, as_float32(g, "g"), win),
+        _kernels.depthwise_bwd_filter(x, w.shape, as_float32(g, "g"), win)[0]))
     return y
 
 
@@ -309,10 +295,10 @@ def depthwise_conv2d_backprop_input(input_sizes, filter, out_backprop, strides, 
     in_shape = sizes(input_sizes, "input_sizes")
     w = as_float32(filter, "filter", ndim=4)
     g = as_float32(out_backprop, "out_backprop", ndim=4)
-    st, dl, P, Q, top, left = _depthwise_args(in_shape, w.shape, strides, padding, dilations)
-    _validate.out_backprop(g, (in_shape[0], P, Q, w.shape[2] * w.shape[3]),
+    win = _depthwise_args(in_shape, w.shape, strides, padding, dilations)
+    _validate.out_backprop(g, (in_shape[0], win.P, win.Q, w.shape[2] * w.shape[3]),
                            "the convolution's output shape")
-    return _kernels.depthwise_bwd_input(in_shape, w, g, st, dl, top, left)
+    return _kernels.depthwise_bwd_input(in_shape, w, g, win)
 
 
 def depthwise_conv2d_backprop_filter(input, filter_sizes, out_backprop, strides, padding,
@@ -323,10 +309,10 @@ def depthwise_conv2d_backprop_filter(input, filter_sizes, out_backprop, strides,
     x = as_float32(input, "input", ndim=4)
     f_shape = sizes(filter_sizes, "filter_sizes", what="(R, S, C, M)")
     g = as_float32(out_backprop, "out_backprop", ndim=4)
-    st, dl, P, Q, top, left = _depthwise_args(x.shape, f_shape, strides, padding, dilations)
-    _validate.out_backprop(g, (x.shape[0], P, Q, f_shape[2] * f_shape[3]),
+    win = _depthwise_args(x.shape, f_shape, strides, padding, dilations)
+    _validate.out_backprop(g, (x.shape[0], win.P, win.Q, f_shape[2] * f_shape[3]),
                            "the convolution's output shape")
-    return _kernels.depthwise_bwd_filter(x, f_shape, g, st, dl, top, left)[0]
+    return _kernels.depthwise_bwd_filter(x, f_shape, g, win)[0]
 
 
 def separable_conv2d(input, depthwise_filter, pointwise_filter, strides, padding,
@@ -401,15 +387,15 @@ def conv2d_transpose(input, filters, output_shape, strides, padding="SAME", data
         raise ValueError(f"`filters` (R, S, C, K) must match `input` (N, P, Q, K) and `output_shape` "
                          f"(N, H, W, C). Received: input.shape={x.shape}, filters.shape={w.shape}, "
                          f"output_shape={out_shape}.")
-    st, dl, P, Q, top, left = _conv_args(out_shape, w.shape, strides, padding,
-                                         1 if dilations is None else dilations)
-    if (P, Q) != x.shape[1:3]:
+    win = _conv_args(out_shape, w.shape, strides, padding, 1 if dilations is None else dilations)
+    if (win.P, win.Q) != x.shape[1:3]:
         raise ValueError(f"`output_shape` {out_shape} does not map back to `input`'s shape {x.shape}: a "
-                         f"conv2d of it with these strides, padding and dilations gives ({P}, {Q}) pixels.")
-    y = _kernels.conv2d_transpose_fwd(x, w, None, False, out_shape, st, dl, top, left)
+                         f"conv2d of it with these strides, padding and dilations gives ({win.P}, {win.Q}) "
+                         f"pixels.")
+    y = _kernels.conv2d_transpose_fwd(x, w, None, False, out_shape, win)
     _tape.record((input, filters), y, lambda g: (
-        _kernels.conv2d_fwd(as_float32(g, "g"), w, None, False, P, Q, st, dl, top, left),
-        _kernels.conv2d_bwd_filter(as_float32(g, "g"), w.shape, x, st, dl, top, left)[0]))
+        _kernels.conv2d_fwd(as_float32(g, "g"), w, None, False, win),
+        _kernels.conv2d_bwd_filter(as_float32(g, "g"), w.shape, x, win)[0]))
     return y
 
 

@@ -417,7 +417,14 @@ class Optimizer:
     _slot_init = {}       # slot name -> initial value (zeros otherwise)
     _extra_init = {}      # name -> initial value of a scalar state (Nadam's u_product)
     _n_scratch = 1        # float32 arrays per parameter the NumPy rule needs
-    _c_transcribes = None  # the `_update` the class's C loop (`_c_update`) computes; None: no C
+    # The rule in C, declared by each class: the name of its `_kernels.<rule>_step_list` (None:
+    # NumPy only; looked up at each call, so that bench/stepprofile.py's timers around
+    # _kernels' functions see it), the slots that call takes, by name and in its order (None
+    # for one this configuration has not: Adam's velocity_hat without amsgrad), and the NumPy
+    # `_update` it transcribes (a subclass that replaces `_update` gets its rule, not the C loop)
+    _c_step = None
+    _c_slots = ()
+    _c_transcribes = None
     _path = "c"           # "c", "ref" (the C `_ref` loops) or "numpy": set by tests only
 
     def __init__(self, learning_rate, weight_decay=None, clipnorm=None, clipvalue=None,
@@ -503,7 +510,9 @@ class Optimizer:
     def _new_state(self, params):
         def full(p, v):
             return np.zeros_like(p) if v == 0 else np.full_like(p, v)
-        return {"_slots": [[full(p, self._slot_init.get(s, 0)) for p in params] for s in self._slot_names],
+        slots = [[full(p, self._slot_init.get(s, 0)) for p in params] for s in self._slot_names]
+        by_name = dict(zip(self._slot_names, slots))
+        return {"_slots": slots, "_c_slot_lists": [by_name.get(s) for s in self._c_slots],
                 "_averages": [np.zeros_like(p) for p in params] if self.use_ema else [],
                 "_accumulators": [np.zeros_like(p) for p in params] if self.gradient_accumulation_steps else [],
                 "_extras": [np.full((), v, np.float32) for v in self._extra_init.values()],
@@ -564,7 +573,7 @@ class Optimizer:
         self._install(state)
         self._iterations = int(iterations) * (gas or 1) + int(phase)
 
-    # ---- one step -------------------------------------------------------------------------------
+    # ---- one step: apply_gradients -> apply -> _apply -> _commit -> the rule (C, or NumPy) --------
     def apply(self, grads, params):
         """One step: update each array of `params` in place from the matching gradient.
 
@@ -577,14 +586,26 @@ class Optimizer:
                 of another shape than its parameter, other arrays than the ones built for, a
                 parameter that is not a writeable float32 ndarray.
         """
-        grads, params = list(grads), list(params)
-        self._check(grads, params)
-        self._step(grads, params)
+        self._apply(list(grads), list(params))   # new lists: checked
 
     def apply_gradients(self, grads_and_vars):
         """Keras' form: a list of (gradient, parameter) pairs."""
         pairs = list(grads_and_vars)
         self.apply([g for g, _ in pairs], [p for _, p in pairs])
+
+    def _apply(self, grads, params):
+        """The one path of a step, for `apply` and for Model.fit (which passes the same `params`
+        list every step): the checks when the list is new to this optimizer, then everything
+        that can fail (a schedule is user code, the gradient transformations allocate), then
+        the in-place writes (`_commit`) with signals deferred."""
+        if self._checked is not params:
+            self._check(grads, params)
+            self._checked = params
+        grads, coefs = self._gradients(grads, self.learning_rate)
+        grads, path = self._rule_path(grads, params)
+        ema = self._ema_coefficients() if self.use_ema else None
+        with _atomic.committing():
+            self._commit(grads, params, coefs, ema, path)
 
     def _check(self, grads, params):
         """Writeable float32 weights; build on first use, then: the very arrays it was built for,
@@ -611,50 +632,44 @@ class Optimizer:
                                  f"parameter {self._shapes[i]}. Received: gradient shape {np.shape(g)}, "
                                  f"parameter shape {p.shape}.")
 
-    def _apply(self, grads, params):
-        """apply() for a caller that passes the same `params` list every step (Model.fit): the
-        checks run when the list is new to this optimizer, not on every step."""
-        if self._checked is not params:
-            self._check(grads, params)
-            self._checked = params
-        self._step(grads, params)
-
-    def _step(self, grads, params):
-        """Everything that can fail, then the in-place writes (`_commit`) with signals deferred."""
-        lr = self.learning_rate
+    def _gradients(self, grads, lr):
+        """(the gradients the rule takes, its coefficients or None when this step only
+        accumulates), as Keras 3 transforms them: divided by loss_scale_factor, summed over
+        gradient_accumulation_steps (the mean on the updating step), clipped."""
         if self.loss_scale_factor is not None:
             scale = np.float32(self.loss_scale_factor)
             grads = [None if g is None else g / scale for g in grads]
         gas = self.gradient_accumulation_steps
-        coefs = None    # None: this step only accumulates
-        if not gas or (self._iterations + 1) % gas == 0:
-            if gas:
-                n = np.float32(gas)
-                grads = [None if g is None else (g + a) / n for g, a in zip(grads, self._accumulators)]
-            if self.clipnorm:
-                grads = [None if g is None else _clip_by_norm(g, self.clipnorm) for g in grads]
-            elif self.global_clipnorm:
-                grads = _clip_by_global_norm(grads, self.global_clipnorm)
-            elif self.clipvalue:
-                grads = [None if g is None else np.clip(g, -self.clipvalue, self.clipvalue) for g in grads]
-            coefs = self._coefficients(lr)
-        # the C loop only while `_update` is the NumPy rule it transcribes: a subclass (or a
-        # test) that replaces `_update` gets its own rule, applied per parameter
+        if gas and (self._iterations + 1) % gas != 0:
+            return grads, None
+        if gas:
+            n = np.float32(gas)
+            grads = [None if g is None else (g + a) / n for g, a in zip(grads, self._accumulators)]
+        if self.clipnorm:
+            grads = [None if g is None else _clip_by_norm(g, self.clipnorm) for g in grads]
+        elif self.global_clipnorm:
+            grads = _clip_by_global_norm(grads, self.global_clipnorm)
+        elif self.clipvalue:
+            grads = [None if g is None else np.clip(g, -self.clipvalue, self.clipvalue) for g in grads]
+        return grads, self._coefficients(lr)
+
+    def _rule_path(self, grads, params):
+        """(gradients, path): the C loop ("c", or tests' "ref") while the class's `_update` is
+        the NumPy rule it transcribes and every array is C-contiguous float32 (a gradient of
+        another dtype or layout is made so first, as Keras casts a gradient to its weight's
+        dtype); NumPy's rule otherwise, its scratch arrays made here, before the commit."""
         cls = type(self)
         path = self._path if cls._update is cls._c_transcribes else "numpy"
         if path == "numpy" or not _kernels.step_lists_usable(params, grads, self._slots):
-            # a gradient of another dtype or layout: float32 like its weight, as Keras casts it
             grads = [None if g is None else np.ascontiguousarray(g, np.float32) for g in grads]
             if path != "numpy" and not _kernels.step_lists_usable(params, grads, self._slots):
                 path = "numpy"   # a weight that is not C-contiguous: NumPy's rule, any layout
         if path == "numpy" and self._scratch is None:
             self._scratch = [[np.empty_like(p) for p in params] for _ in range(self._n_scratch)]
-        ema = self._ema_coefficients() if self.use_ema else None
-        with _atomic.committing():
-            self._commit(grads, params, coefs, ema, path)
+        return grads, path
 
     def _commit(self, grads, params, coefs, ema, path):
-        """The writes of one step, on checked lists, with the numbers `_step` computed: they
+        """The writes of one step, on checked lists, with the numbers `_apply` computed: they
         allocate no array and cannot fail."""
         if coefs is None:
             for a, g in zip(self._accumulators, grads):
@@ -698,8 +713,8 @@ class Optimizer:
         raise NotImplementedError
 
     def _c_update(self, params, grads, k, ref):
-        """The rule on every parameter in one C call (csrc/optim.c)."""
-        raise NotImplementedError
+        """The rule on every parameter in one C call (csrc/optim.c; ref: its serial `_ref` loop)."""
+        return getattr(_kernels, self._c_step)(params, grads, *self._c_slot_lists, *k, ref=ref)
 
     # ---- EMA and loss scaling -------------------------------------------------------------------
     def _ema_coefficients(self):
@@ -828,9 +843,7 @@ class SGD(Optimizer):
         else:
             p += m
 
-    def _c_update(self, params, grads, k, ref):
-        return _kernels.sgd_step_list(params, grads, self._slots[0] if self.momentum else None, *k, ref=ref)
-
+    _c_step, _c_slots = "sgd_step_list", ("momentum",)
     _c_transcribes = _update
 
     def get_config(self):
@@ -899,10 +912,7 @@ class Adam(Optimizer):
         t /= u
         p -= t
 
-    def _c_update(self, params, grads, k, ref):
-        s = self._slots
-        return _kernels.adam_step_list(params, grads, s[0], s[1], s[2] if self.amsgrad else None, *k, ref=ref)
-
+    _c_step, _c_slots = "adam_step_list", ("momentum", "velocity", "velocity_hat")
     _c_transcribes = _update
 
     def get_config(self):
@@ -982,11 +992,7 @@ class RMSprop(Optimizer):
         else:
             p -= u
 
-    def _c_update(self, params, grads, k, ref):
-        s = self._slots
-        return _kernels.rmsprop_step_list(params, grads, s[0], s[1] if self.momentum else None,
-                                          s[-1] if self.centered else None, *k, ref=ref)
-
+    _c_step, _c_slots = "rmsprop_step_list", ("velocity", "momentum", "average_gradient")
     _c_transcribes = _update
 
     def get_config(self):
@@ -1060,9 +1066,7 @@ class Nadam(Optimizer):
         t /= u
         p -= t
 
-    def _c_update(self, params, grads, k, ref):
-        return _kernels.nadam_step_list(params, grads, self._slots[0], self._slots[1], *k, ref=ref)
-
+    _c_step, _c_slots = "nadam_step_list", _slot_names
     _c_transcribes = _update
 
     def get_config(self):
@@ -1106,9 +1110,7 @@ class Adagrad(Optimizer):
         u /= t
         p -= u
 
-    def _c_update(self, params, grads, k, ref):
-        return _kernels.adagrad_step_list(params, grads, self._slots[0], *k, ref=ref)
-
+    _c_step, _c_slots = "adagrad_step_list", _slot_names
     _c_transcribes = _update
 
     def get_config(self):
@@ -1166,9 +1168,7 @@ class Adadelta(Optimizer):
         t *= lr
         p += t
 
-    def _c_update(self, params, grads, k, ref):
-        return _kernels.adadelta_step_list(params, grads, self._slots[0], self._slots[1], *k, ref=ref)
-
+    _c_step, _c_slots = "adadelta_step_list", _slot_names
     _c_transcribes = _update
 
     def get_config(self):
@@ -1221,9 +1221,7 @@ class Adamax(Optimizer):
         t /= u
         p -= t
 
-    def _c_update(self, params, grads, k, ref):
-        return _kernels.adamax_step_list(params, grads, self._slots[0], self._slots[1], *k, ref=ref)
-
+    _c_step, _c_slots = "adamax_step_list", _slot_names
     _c_transcribes = _update
 
     def get_config(self):
@@ -1270,9 +1268,7 @@ class Lion(Optimizer):
         np.multiply(g, c2, out=t)
         m += t
 
-    def _c_update(self, params, grads, k, ref):
-        return _kernels.lion_step_list(params, grads, self._slots[0], *k, ref=ref)
-
+    _c_step, _c_slots = "lion_step_list", _slot_names
     _c_transcribes = _update
 
     def get_config(self):

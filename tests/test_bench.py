@@ -272,6 +272,9 @@ def test_entry_point_dispatch(monkeypatch):
     bench_run.main(["--onnx", "--batches", "1"])
     assert seen == {"layers": ["--batch", "32"], "profile": ["--quick"], "epoch": ["--quick"],
                     "onnx": ["--batches", "1"]}
+    seen.clear()
+    bench_run.main(["--inference", "--models", "dnn"])
+    assert seen == {"onnx": ["--models", "dnn"]}
 
 
 def test_onnx_inference_bench_checks_then_reports(tmp_path, capsys, threads):
@@ -279,11 +282,27 @@ def test_onnx_inference_bench_checks_then_reports(tmp_path, capsys, threads):
     pytest.importorskip("onnxruntime")
     from bench import onnx_infer
     out = tmp_path / "o.json"
-    assert onnx_infer.main(["--batches", "1", "3", "--repeats", "1", "--threads", "1", "--json", str(out)]) == 0
-    rows = json.loads(out.read_text())["rows"]
-    assert [r["batch"] for r in rows] == [1, 3]
-    assert all(r["ratio"] == pytest.approx(r["pyconv_s"] / r["onnxruntime_s"]) for r in rows)
-    assert "pyconv / ort" in capsys.readouterr().out
+    assert onnx_infer.main(["--batches", "1", "3", "--repeats", "5", "--threads", "1", "--json", str(out)]) == 0
+    got = json.loads(out.read_text())
+    rows = got["rows"]
+    assert [(r["model"], r["batch"]) for r in rows] == [("cnn", 1), ("cnn", 3), ("dnn", 1), ("dnn", 3)]
+    assert all(r["ratio"] == pytest.approx(r["pyconv_ms"] / r["onnxruntime_ms"]) for r in rows)
+    # the breakdown: one call = kernels + outside, and the DNN runs its two dense layers' kernels
+    for b in got["breakdown"]:
+        assert b["kernel_ms"] + b["outside_ms"] == pytest.approx(b["call_ms"])
+        assert 0 < b["kernel_ms"] <= b["instrumented_ms"] and min(b["by_kernel"].values()) > 0
+    assert [b["model"] for b in got["breakdown"]] == ["cnn", "dnn"]
+    assert set(got["breakdown"][1]["by_kernel"]) == {"dense_fwd", "softmax_fwd"}
+    assert got["breakdown"][1]["kernel_calls"] == 3   # two dense layers and the softmax
+    text = capsys.readouterr().out
+    assert "pyconv / ort" in text and "DNN predict_on_batch at batch 1" in text
+
+
+def test_onnx_inference_bench_rejects_a_median_of_too_few(capsys):
+    from bench import onnx_infer
+    with pytest.raises(SystemExit):
+        onnx_infer.main(["--repeats", "3"])
+    assert "--repeats >= 5" in capsys.readouterr().err
 
 
 def test_child_env_sets_threads():
@@ -357,7 +376,25 @@ def test_profile_rows_add_up():
     assert p["kernel_ms"] + p["outside_ms"] == pytest.approx(p["step_ms"])
     assert p["rows"][-1]["part"] == "fit loop"
     text = stepprofile.format_profile(p)
-    assert "Python overhead" in text and "| dense_fwd |" in text
+    assert "Python overhead" in text and "| dense_fwd |" in text and "calibrated" in text
+
+
+def test_timer_calibration_is_a_cost_and_is_taken_out(monkeypatch):
+    """calibrate() gives non-negative per-call costs; profile_model removes exactly those costs
+    times the calls from the instrumented run (checked with fixed costs: bookkeeping only)."""
+    inside, outside, scope = stepprofile.calibrate(n=2000, rounds=2)
+    assert min(inside, outside, scope) >= 0 and inside + outside < 1e-3
+    monkeypatch.setattr(stepprofile, "calibrate", lambda: (1e-6, 2e-6, 3e-6))
+    rng = np.random.default_rng(0)
+    x = rng.random((64, 28, 28), dtype=np.float32)
+    y = rng.integers(0, 10, 64)
+    p = stepprofile.profile_model("dnn", x, y, steps=2, rounds=1)
+    kcalls = p["kernel_calls_per_step"]
+    scopes = sum(r["calls_per_step"] for r in p["rows"][:-1])
+    want = p["outside_ms"] - (kcalls * 2e-3 + scopes * 3e-3)
+    assert p["calibrated_outside_ms"] == pytest.approx(want)
+    kern = p["kernel_ms"] - kcalls * 1e-3
+    assert p["calibrated_overhead_pct"] == pytest.approx(100 * want / (want + kern))
 
 
 def test_disturbed_runs_are_flagged_and_superseded_ones_dropped():

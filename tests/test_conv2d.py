@@ -6,6 +6,7 @@ from hypothesis import example, given, settings, strategies as st
 
 import pyconv
 from pyconv import _kernels, nn
+from pyconv._geometry import Window
 from reference import assert_sum_close, conv2d as conv_ref, conv2d_grads, conv_pads
 
 
@@ -30,11 +31,11 @@ def run(case, ref, rng):
     w = rng.standard_normal((R, S, C, K)).astype(np.float32)
     b = rng.standard_normal(K).astype(np.float32)
     P, Q, (top, _), (left, _) = conv_pads(H, W, R, S, case["stride"], case["dil"], case["padding"])
-    st_, dl = case["stride"], case["dil"]
-    out = _kernels.conv2d_fwd(x, w, b, False, P, Q, st_, dl, top, left, ref)
+    win = Window(P, Q, R, S, *case["stride"], *case["dil"], top, left)
+    out = _kernels.conv2d_fwd(x, w, b, False, win, ref)
     g = rng.standard_normal(out.shape).astype(np.float32)
-    dx = _kernels.conv2d_bwd_input(x.shape, w, g, st_, dl, top, left, ref)
-    dw, db = _kernels.conv2d_bwd_filter(x, w.shape, g, st_, dl, top, left, True, ref)
+    dx = _kernels.conv2d_bwd_input(x.shape, w, g, win, ref)
+    dw, db = _kernels.conv2d_bwd_filter(x, w.shape, g, win, True, ref)
 
     args = (case["stride"], case["dil"], case["padding"])
     D = R * S * C
@@ -129,7 +130,8 @@ def test_threads_bitwise_identical(isa, threads, shapes, rng):
         y = nn.conv2d(x, w)
         g = np.ascontiguousarray(y[::-1])
         results.append((y, nn.conv2d_backprop_input(x.shape, w, g, 1, "VALID"),
-                        *_kernels.conv2d_bwd_filter(x, w.shape, g, (1, 1), (1, 1), 0, 0, True)))
+                        *_kernels.conv2d_bwd_filter(x, w.shape, g, Window(*y.shape[1:3], *w.shape[:2],
+                                                                          1, 1, 1, 1, 0, 0), True)))
     for other in results[1:]:
         for a, b in zip(results[0], other):
             assert np.array_equal(a, b)
@@ -139,7 +141,7 @@ def test_fused_bias_relu_epilogue(isa, rng):
     x = rng.standard_normal((2, 6, 6, 4)).astype(np.float32)
     w = rng.standard_normal((3, 3, 4, 40)).astype(np.float32)
     b = rng.standard_normal(40).astype(np.float32)
-    fused = _kernels.conv2d_fwd(x, w, b, True, 4, 4, (1, 1), (1, 1), 0, 0)
+    fused = _kernels.conv2d_fwd(x, w, b, True, Window(4, 4, 3, 3, 1, 1, 1, 1, 0, 0))
     assert np.array_equal(fused, nn.relu(nn.bias_add(nn.conv2d(x, w), b)))
 
 

@@ -7,6 +7,7 @@ from hypothesis import assume, example, given, settings, strategies as st
 
 import pyconv
 from pyconv import _kernels, _tape, layers, models, nn, optimizers
+from pyconv._geometry import Window
 from reference import assert_sum_close, conv_pads, conv2d_transpose as tconv_ref, conv2d_transpose_grads, numeric_grad
 
 
@@ -59,7 +60,7 @@ def run(case, rng):
     geo = (st_, dl, top, left)
     R, S, K = case["R"], case["S"], case["K"]
     y, ctx = layer._fwd(x, True)
-    y_ref = _kernels.conv2d_transpose_fwd(x, w, b, False, out, st_, dl, top, left, True)
+    y_ref = _kernels.conv2d_transpose_fwd(x, w, b, False, out, Window(*x.shape[1:3], R, S, *st_, *dl, top, left), True)
     expect, mag = tconv_ref(x, w, out[1:3], *geo) + b, tconv_ref(abs(x), abs(w), out[1:3], *geo) + abs(b)
     for got, what in ((y, "forward"), (y_ref, "forward _ref")):
         assert_sum_close(got, expect, mag, R * S * case["C"] + 1, what)
@@ -124,7 +125,8 @@ def test_relu_fused_and_threads_bitwise(isa, threads, rng):
         case = dict(N=4, H=6, W=6, C=8, K=K, R=3, S=3, stride=(2, 2), dil=(1, 1), op=None, padding="same")
         layer, x = make(case, np.random.default_rng(K), activation="relu")
         out, top, left = geometry(layer, x)
-        lin = _kernels.conv2d_transpose_fwd(x, layer.kernel, layer.bias, False, out, (2, 2), (1, 1), top, left)
+        lin = _kernels.conv2d_transpose_fwd(x, layer.kernel, layer.bias, False, out,
+                                            Window(*x.shape[1:3], 3, 3, 2, 2, 1, 1, top, left))
         results = []
         for n in (1, 2):
             pyconv.set_num_threads(n)

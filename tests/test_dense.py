@@ -34,6 +34,60 @@ def test_gemm(isa, ref, M, N, K):
     assert_sum_close(c, expected, abs(a).astype(np.float64) @ abs(b), K, "gemm")
 
 
+# dense_forward_rows (csrc/dense_loops.h): a batch of at most dense_rows_max() rows, W read in
+# place; DENSE_COLS = 64 columns a block (64 +- 1: a tail block), split over threads from 1 MFLOP.
+@settings(max_examples=40)
+@given(N=st.integers(0, 4), C=st.integers(0, 300), K=st.integers(1, 200), relu=st.booleans())
+@example(N=1, C=784, K=128, relu=True).via("tutorial DNN dense at batch 1")
+@example(N=1, C=576, K=64, relu=True).via("tutorial CNN dense at batch 1: one whole block")
+@example(N=1, C=64, K=10, relu=False).via("tutorial CNN output: a tail block only")
+@example(N=4, C=1000, K=130, relu=True).via("3 blocks over 2 threads: 2 N C K >= 1e6")
+@example(N=3, C=5, K=65, relu=False).via("edge: a block and a 1-column tail")
+@example(N=2, C=0, K=63, relu=True).via("edge: an empty sum, bias only")
+def test_dense_rows(isa, threads, N, C, K, relu):
+    rng = np.random.default_rng(N * 1000 + C * 7 + K)
+    x = rng.standard_normal((N, C)).astype(np.float32)
+    w = rng.standard_normal((C, K)).astype(np.float32)
+    b = rng.standard_normal(K).astype(np.float32)
+    outs = []
+    for t in (1, 2):
+        pyconv.set_num_threads(t)
+        outs.append(_kernels.dense_fwd(x, w, b, relu, rows=True))
+    y = outs[0]
+    np.testing.assert_array_equal(outs[1], y)   # the same bits on 2 threads
+    np.testing.assert_array_equal(_kernels.dense_fwd(x, w, b, relu), y)   # dense_forward takes it
+    e = dense_ref(x, w, b)
+    if relu:   # relu(e) is within the same bound of relu(y), and e ~ 0 can flip sign
+        e = np.maximum(e, 0)
+    assert_sum_close(y, e, abs(x).astype(np.float64) @ abs(w) + abs(b), C + 1, "dense_forward_rows")
+    y0 = _kernels.dense_fwd(x, w, None, False, rows=True)   # no bias: the sums alone
+    assert_sum_close(y0, dense_ref(x, w, np.zeros(K)), abs(x).astype(np.float64) @ abs(w), C, "no bias")
+
+
+def test_dense_rows_is_the_same_on_every_isa_and_keeps_nan(rng):
+    x = rng.standard_normal((3, 300)).astype(np.float32)
+    w = rng.standard_normal((300, 100)).astype(np.float32)
+    b = rng.standard_normal(100).astype(np.float32)
+    w[5, 7] = np.nan   # column 7 is NaN in every row: relu keeps it
+    before = _kernels.isa_active()
+    try:
+        got = []
+        for isa in _kernels.isas_available():   # no FMA contraction anywhere: the same bits
+            _kernels.set_isa(isa)
+            got.append(_kernels.dense_fwd(x, w, b, True, rows=True))
+    finally:
+        _kernels.set_isa(before)
+    for g in got[1:]:
+        np.testing.assert_array_equal(g, got[0])
+    assert np.isnan(got[0][:, 7]).all() and not np.isnan(np.delete(got[0], 7, axis=1)).any()
+
+
+def test_dense_rows_refuses_a_big_batch():
+    n = _kernels.dense_rows_max() + 1
+    with pytest.raises(ValueError, match=f"at most {n - 1} rows. Received: x.shape=\\({n}, 3\\)"):
+        _kernels.dense_fwd(np.ones((n, 3), np.float32), np.ones((3, 2), np.float32), rows=True)
+
+
 @settings(max_examples=40)
 @given(N=st.integers(1, 40), C=st.integers(1, 80), K=st.integers(1, 40), relu=st.booleans())
 @example(N=32, C=576, K=64, relu=True).via("tutorial dense1")

@@ -9,6 +9,7 @@ from hypothesis import example, given, settings, strategies as st
 
 import pyconv
 from pyconv import _kernels, layers, models, nn
+from pyconv._geometry import Window
 from reference import (assert_close, assert_sum_close, conv2d, conv_pads, depthwise_conv2d,
                        depthwise_conv2d_grads, grouped_conv2d, grouped_conv2d_grads, numeric_grad)
 
@@ -53,14 +54,14 @@ def case_arrays(case, rng):
     w = rng.standard_normal((R, S, C, M)).astype(np.float32)
     b = rng.standard_normal(C * M).astype(np.float32)
     g = rng.standard_normal((N, P, Q, C * M)).astype(np.float32)
-    return x, w, b, g, (P, Q, case["stride"], case["dil"], top, left)
+    return x, w, b, g, Window(P, Q, R, S, *case["stride"], *case["dil"], top, left)
 
 
 def run_depthwise(case, ref, rng):
-    x, w, b, g, (P, Q, st_, dl, top, left) = case_arrays(case, rng)
-    out = _kernels.depthwise_fwd(x, w, b, False, P, Q, st_, dl, top, left, ref=ref)
-    dx = _kernels.depthwise_bwd_input(x.shape, w, g, st_, dl, top, left, ref=ref)
-    dw, db = _kernels.depthwise_bwd_filter(x, w.shape, g, st_, dl, top, left, True, ref=ref)
+    x, w, b, g, win = case_arrays(case, rng)
+    out = _kernels.depthwise_fwd(x, w, b, False, win, ref=ref)
+    dx = _kernels.depthwise_bwd_input(x.shape, w, g, win, ref=ref)
+    dw, db = _kernels.depthwise_bwd_filter(x, w.shape, g, win, True, ref=ref)
     args = (case["stride"], case["dil"], case["padding"])
     RS, M = case["R"] * case["S"], case["M"]
     assert_sum_close(out, depthwise_conv2d(x, w, *args) + b,
@@ -91,10 +92,10 @@ def test_fused_relu_and_no_bias(isa, rng):
     x = rng.standard_normal((2, 6, 6, 20)).astype(np.float32)
     w = rng.standard_normal((3, 3, 20, 1)).astype(np.float32)
     b = rng.standard_normal(20).astype(np.float32)
-    geo = (4, 4, (1, 1), (1, 1), 0, 0)
-    plain = _kernels.depthwise_fwd(x, w, None, False, *geo)
-    biased = _kernels.depthwise_fwd(x, w, b, False, *geo)   # bias first, then the taps
-    assert np.array_equal(_kernels.depthwise_fwd(x, w, b, True, *geo), nn.relu(biased))
+    geo = Window(4, 4, 3, 3, 1, 1, 1, 1, 0, 0)
+    plain = _kernels.depthwise_fwd(x, w, None, False, geo)
+    biased = _kernels.depthwise_fwd(x, w, b, False, geo)   # bias first, then the taps
+    assert np.array_equal(_kernels.depthwise_fwd(x, w, b, True, geo), nn.relu(biased))
     assert_close(biased, plain + b, 1e-6, 1e-5, "bias")
     assert np.array_equal(plain, nn.depthwise_conv2d(x, w, 1, "VALID"))
 
@@ -125,10 +126,9 @@ def test_depthwise_is_grouped_conv2d_with_groups_c():
 
 
 def kernel_results(x, w, g, geo, groups=0):
-    P, Q, st_, dl, top, left = geo
-    return (_kernels.depthwise_fwd(x, w, None, False, P, Q, st_, dl, top, left, groups),
-            _kernels.depthwise_bwd_input(x.shape, w, g, st_, dl, top, left, groups),
-            *_kernels.depthwise_bwd_filter(x, w.shape, g, st_, dl, top, left, True, groups))
+    return (_kernels.depthwise_fwd(x, w, None, False, geo, groups),
+            _kernels.depthwise_bwd_input(x.shape, w, g, geo, groups),
+            *_kernels.depthwise_bwd_filter(x, w.shape, g, geo, True, groups))
 
 
 @pytest.mark.parametrize("shape", [(4, 30, 30, 24), (3, 17, 19, 67), (2, 11, 9, 53)],
@@ -139,7 +139,7 @@ def test_bitwise_for_any_thread_count_and_isa(isa, threads, shape, rng):
     x = rng.standard_normal(shape).astype(np.float32)
     w = rng.standard_normal((3, 3, shape[3], 1)).astype(np.float32)
     g = rng.standard_normal(shape).astype(np.float32)
-    geo = (shape[1], shape[2], (1, 1), (1, 1), 1, 1)
+    geo = Window(shape[1], shape[2], 3, 3, 1, 1, 1, 1, 1, 1)
     results = []
     for n in (1, 2, 3):
         pyconv.set_num_threads(n)
@@ -168,10 +168,11 @@ def test_grouped_against_reference(isa, ref, case, groups, kg):
     w = rng.standard_normal((R, S, cg, K)).astype(np.float32)
     b = rng.standard_normal(K).astype(np.float32)
     g = rng.standard_normal((N, P, Q, K)).astype(np.float32)
-    st_, dl, args = case["stride"], case["dil"], (case["stride"], case["dil"], case["padding"])
-    out = _kernels.depthwise_fwd(x, w, b, False, P, Q, st_, dl, top, left, groups, ref)
-    dx = _kernels.depthwise_bwd_input(x.shape, w, g, st_, dl, top, left, groups, ref)
-    dw, db = _kernels.depthwise_bwd_filter(x, w.shape, g, st_, dl, top, left, True, groups, ref)
+    win = Window(P, Q, R, S, *case["stride"], *case["dil"], top, left)
+    args = (case["stride"], case["dil"], case["padding"])
+    out = _kernels.depthwise_fwd(x, w, b, False, win, groups, ref)
+    dx = _kernels.depthwise_bwd_input(x.shape, w, g, win, groups, ref)
+    dw, db = _kernels.depthwise_bwd_filter(x, w.shape, g, win, True, groups, ref)
     D = R * S * cg
     assert_sum_close(out, grouped_conv2d(x, w, groups, *args) + b,
                      grouped_conv2d(abs(x), abs(w), groups, *args) + abs(b), D + 1, "forward")
@@ -189,7 +190,7 @@ def test_grouped_bitwise_for_any_thread_count(threads, rng):
     results = []
     for n in (1, 2):
         pyconv.set_num_threads(n)
-        results.append(kernel_results(x, w, g, (10, 10, (1, 1), (1, 1), 0, 0), groups=4))
+        results.append(kernel_results(x, w, g, Window(10, 10, 3, 3, 1, 1, 1, 1, 0, 0), groups=4))
     for a, b in zip(*results):
         assert np.array_equal(a, b)
 
@@ -264,14 +265,14 @@ def test_nn_errors(fn, kwargs, exc, match):
 def test_kernel_wrapper_errors():
     x = np.zeros((1, 5, 5, 4), np.float32)
     with pytest.raises(ValueError, match=r"`input` and `filter` do not match \(groups=4\)"):
-        _kernels.depthwise_fwd(x, np.zeros((3, 3, 3, 1), np.float32), None, False, 3, 3, (1, 1), (1, 1), 0, 0)
+        _kernels.depthwise_fwd(x, np.zeros((3, 3, 3, 1), np.float32), None, False, Window(3, 3, 3, 3, 1, 1, 1, 1, 0, 0))
     with pytest.raises(ValueError, match=r"`input` and `filter` do not match \(groups=3\)"):
-        _kernels.depthwise_fwd(x, np.zeros((3, 3, 1, 3), np.float32), None, False, 3, 3, (1, 1), (1, 1), 0, 0, 3)
+        _kernels.depthwise_fwd(x, np.zeros((3, 3, 1, 3), np.float32), None, False, Window(3, 3, 3, 3, 1, 1, 1, 1, 0, 0), 3)
     with pytest.raises(ValueError, match=r"`out_backprop` must have shape \(1, P, Q, 4\)"):
         _kernels.depthwise_bwd_input(x.shape, np.zeros((3, 3, 4, 1), np.float32), np.zeros((1, 3, 3, 2), np.float32),
-                                     (1, 1), (1, 1), 0, 0)
+                                     Window(3, 3, 3, 3, 1, 1, 1, 1, 0, 0))
     with pytest.raises(TypeError, match=r"`filter` must be a float32 array"):
-        _kernels.depthwise_fwd(x, np.zeros((3, 3, 4, 1)), None, False, 3, 3, (1, 1), (1, 1), 0, 0)
+        _kernels.depthwise_fwd(x, np.zeros((3, 3, 4, 1)), None, False, Window(3, 3, 3, 3, 1, 1, 1, 1, 0, 0))
 
 
 # ---- layers: against real Keras 3 ---------------------------------------------------------------

@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 import pyconv
 import ref_pool as ref
 from pyconv import _kernels, _nn_pool, _tape
+from pyconv._geometry import Window
 from pyconv._nn_pool import (avg_pool, avg_pool2d, avg_pool_grad, global_avg_pool,
                              global_avg_pool_grad, global_max_pool, global_max_pool_grad,
                              max_pool, max_pool2d, max_pool_grad)
@@ -134,7 +135,7 @@ def inputs(case, ties, seed):
 def geom_of(case):
     N, H, W, C, R, S, sh, sw, padding = case
     (ph, pw), P, Q = pads_of(case)
-    return (P, Q, R, S, sh, sw, ph[0], pw[0])
+    return Window(P, Q, R, S, sh, sw, 1, 1, ph[0], pw[0])
 
 
 def max_terms(R, S, sh, sw):
@@ -554,7 +555,7 @@ X = np.zeros((1, 3, 3, 6), np.float32)
      r"Received: out_backprop.shape=\(1, 5\)\."),
     (lambda: global_avg_pool_grad((1, 3, 0, 6), np.zeros((1, 6))), ValueError,
      r"`input_sizes` must have a non-empty height and width for global pooling"),
-    (lambda: _kernels.maxpool2d_fwd(X, (3, 3, 2, 2, 1, 1, 2, 0)), ValueError,
+    (lambda: _kernels.maxpool2d_fwd(X, Window(3, 3, 2, 2, 1, 1, 1, 1, 2, 0)), ValueError,
      r"pool2d: every pooling window must hold at least one input element"),
     (lambda: _kernels.depthwise_maxpool2d_fwd(X, 4), ValueError,
      r"the depth window must divide the input depth\. Received: depth window=4"),

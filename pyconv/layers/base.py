@@ -6,6 +6,15 @@ and one call. Built-in layers implement the call as two passes over their C kern
     _fwd(x, training, fuse=0)       -> (y, ctx)      ctx: what backward needs, nothing else
     _bwd(ctx, dy, need_dx, fuse=0)  -> (dx, grads)   grads aligned with `trainable_weights`
 
+The level below a built-in layer is the Cython boundary, pyconv._kernels: a pass calls its
+kernels directly, with arguments checked once -- in `__init__`, in `build`, or once per input
+shape (the kernels' geometry, a pyconv._geometry.Window, is cached by input shape) -- and
+never through pyconv.nn, which checks every argument and consults the tape on every call.
+pyconv.nn is the functional API beside the layers, on the same boundary; layers share its
+argument checks (pyconv._nn_pool's) and pyconv._geometry's rules, not its calls. An
+`activation=` is applied by its pyconv.activations object (Keras's level, the Activation
+layer's too; a plain relu is fused into the kernel's epilogue instead).
+
 All state of one call lives in its `ctx`, which the caller holds: a layer object is never
 written by a forward or backward pass, so one model can be used from several threads.
 `fuse` is the training plan's word for this call (see pyconv/models/functional.py):
@@ -659,6 +668,19 @@ class _ActivatedLayer(Layer):
 
     _can_fuse_relu = False  # Conv2D and Dense: their kernels apply relu in the GEMM epilogue
     _relu_in_bwd = False    # Dense: `_pre_bwd(..., relu_out=y)` applies relu's mask itself
+
+    def _set_kernel_args(self, activation, use_bias, kernel_initializer, bias_initializer,
+                         kernel_regularizer, bias_regularizer, kernel_constraint, bias_constraint):
+        """Check and set the arguments Dense, Conv2D and Conv2DTranspose share (Keras's names)."""
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.kernel_constraint = constraints.get(kernel_constraint)
+        self.bias_constraint = constraints.get(bias_constraint)
+        self._set_activation(activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel = self.bias = None
 
     def _set_activation(self, activation):
         self.activation = activations.get(activation)

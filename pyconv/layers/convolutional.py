@@ -1,6 +1,6 @@
 """Conv2D: one conv2d kernel call per pass (bias, and relu, in the kernel's epilogue); with
 groups > 1 the grouped kernels (csrc/conv2d_grouped.c), or the depthwise ones when groups = C."""
-from .. import _geometry, _kernels, _validate, constraints, initializers, nn, regularizers
+from .. import _geometry, _kernels, _validate, initializers
 from .base import _ActivatedLayer, _check_last_axis, _known_channels, _shape_str
 from .core import _extras_config
 
@@ -48,21 +48,14 @@ class Conv2D(_ActivatedLayer):
                  kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
                  kernel_constraint=None, bias_constraint=None, **kwargs):
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.kernel_constraint = constraints.get(kernel_constraint)
-        self.bias_constraint = constraints.get(bias_constraint)
         _set_window(self, kernel_size, strides, padding, data_format, dilation_rate)
         self.filters = _validate.positive_int(filters, "filters")
         self.groups = _validate.positive_int(groups, "groups")
         if self.filters % self.groups:
             raise ValueError(f"The number of filters must be evenly divisible by the number of groups. "
                              f"Received: groups={self.groups}, filters={self.filters}.")
-        self._set_activation(activation)
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel = self.bias = None
+        self._set_kernel_args(activation, use_bias, kernel_initializer, bias_initializer,
+                              kernel_regularizer, bias_regularizer, kernel_constraint, bias_constraint)
         self._geom = None
 
     def compute_output_shape(self, input_shape):
@@ -87,38 +80,34 @@ class Conv2D(_ActivatedLayer):
     _can_fuse_relu = True
 
     def _geometry(self, shape):
-        """(shape, P, Q, pad_top, pad_left) for an input shape, computed once per shape."""
+        """The kernels' Window (pyconv._geometry) for an input shape, computed once per shape."""
         g = self._geom
         if g is None or g[0] != shape:
-            P, Q, top, left = nn.conv_geometry(shape, self.kernel_size, self.strides,
-                                               self.dilation_rate, self.padding)
-            g = self._geom = (shape, P, Q, top, left)
-        return g
+            g = self._geom = (shape, _geometry.conv_window(shape, self.kernel_size, self.strides,
+                                                           self.dilation_rate, self.padding))
+        return g[1]
 
     _folds_bn = True   # an inference plan may fold a following BatchNormalization into it
 
     def _pre(self, x, training, relu=False, weights=None):
         """weights: (kernel, bias) to use instead of the layer's (a folded BatchNormalization)."""
         x = _validate.as_float32(x, "inputs", ndim=4)
-        _, P, Q, top, left = self._geometry(x.shape)
+        win = self._geometry(x.shape)
         kernel, bias = weights or (self.kernel, self.bias)
         if self.groups > 1:
-            return _grouped_fwd(self, x, kernel, bias, relu, P, Q, top, left), x
-        return _kernels.conv2d_fwd(x, kernel, bias, relu, P, Q, self.strides,
-                                   self.dilation_rate, top, left), x
+            return _grouped_fwd(self, x, kernel, bias, relu, win), x
+        return _kernels.conv2d_fwd(x, kernel, bias, relu, win), x
 
     def _pre_bwd(self, x, dz, need_dx):
         dz = _validate.as_float32(dz, "dy", ndim=4)
-        _, _, _, top, left = self._geometry(x.shape)
+        win = self._geometry(x.shape)
         if self.groups > 1:
-            return _grouped_bwd(self, x, dz, need_dx, top, left)
-        dk, db = _kernels.conv2d_bwd_filter(x, self.kernel.shape, dz, self.strides,
-                                            self.dilation_rate, top, left, self.use_bias)
+            return _grouped_bwd(self, x, dz, need_dx, win)
+        dk, db = _kernels.conv2d_bwd_filter(x, self.kernel.shape, dz, win, self.use_bias)
         grads = [dk, db] if self.use_bias else [dk]
         if not need_dx:
             return None, grads
-        return _kernels.conv2d_bwd_input(x.shape, self.kernel, dz, self.strides,
-                                         self.dilation_rate, top, left), grads
+        return _kernels.conv2d_bwd_input(x.shape, self.kernel, dz, win), grads
 
     def get_config(self):
         return {**super().get_config(), "filters": self.filters, "kernel_size": list(self.kernel_size),
@@ -180,18 +169,15 @@ def _grouped_filter(kernel, groups):
     return kernel, groups
 
 
-def _grouped_fwd(layer, x, kernel, bias, relu, P, Q, top, left):
+def _grouped_fwd(layer, x, kernel, bias, relu, win):
     w, g = _grouped_filter(kernel, layer.groups)
-    return _kernels.depthwise_fwd(x, w, bias, relu, P, Q, layer.strides, layer.dilation_rate,
-                                  top, left, g)
+    return _kernels.depthwise_fwd(x, w, bias, relu, win, g)
 
 
-def _grouped_bwd(layer, x, dz, need_dx, top, left):
+def _grouped_bwd(layer, x, dz, need_dx, win):
     w, g = _grouped_filter(layer.kernel, layer.groups)
-    dk, db = _kernels.depthwise_bwd_filter(x, w.shape, dz, layer.strides, layer.dilation_rate, top,
-                                           left, layer.use_bias, g)
+    dk, db = _kernels.depthwise_bwd_filter(x, w.shape, dz, win, layer.use_bias, g)
     grads = [dk.reshape(layer.kernel.shape), db] if layer.use_bias else [dk.reshape(layer.kernel.shape)]
     if not need_dx:
         return None, grads
-    return _kernels.depthwise_bwd_input(x.shape, w, dz, layer.strides, layer.dilation_rate, top,
-                                        left, g), grads
+    return _kernels.depthwise_bwd_input(x.shape, w, dz, win, g), grads

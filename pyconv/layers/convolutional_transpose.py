@@ -7,11 +7,12 @@ convolution's three passes in other roles (see docs/kernels.md):
     input gradient   dx = conv2d_forward(dy)              the convolution itself
     filter gradient  dW = conv2d_backward_filter(inp=dy, dout=x)
 
-all with the geometry of the convolution that maps y's shape back to x's (nn.conv_geometry).
+all with the window of the convolution that maps y's shape back to x's (_geometry.conv_window).
 """
-from .. import _kernels, _validate, constraints, initializers, nn, regularizers
+from .. import _geometry, _kernels, _validate, initializers
 from .._geometry import conv_transpose_size
 from .base import _ActivatedLayer, _check_last_axis, _known_channels, _shape_str
+from .convolutional import _set_window
 from .core import _extras_config
 
 __all__ = ["Conv2DTranspose", "Convolution2DTranspose", "conv_transpose_size"]
@@ -63,18 +64,8 @@ class Conv2DTranspose(_ActivatedLayer):
                  kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
                  kernel_constraint=None, bias_constraint=None, **kwargs):
         super().__init__(activity_regularizer=activity_regularizer, **kwargs)
-        self.kernel_regularizer = regularizers.get(kernel_regularizer)
-        self.bias_regularizer = regularizers.get(bias_regularizer)
-        self.kernel_constraint = constraints.get(kernel_constraint)
-        self.bias_constraint = constraints.get(bias_constraint)
-        if data_format not in (None, "channels_last"):
-            raise ValueError(f"`data_format` must be 'channels_last' (pyconv is NHWC). "
-                             f"Received: data_format={data_format!r}.")
+        _set_window(self, kernel_size, strides, padding, data_format, dilation_rate)   # Conv2D's checks
         self.filters = _validate.positive_int(filters, "filters")
-        self.kernel_size = _validate.int_pair(kernel_size, "kernel_size", allow_nhwc=False)
-        self.strides = _validate.int_pair(strides, "strides", allow_nhwc=False)
-        self.padding = _validate.one_of(padding, "padding", ("valid", "same"))
-        self.dilation_rate = _validate.int_pair(dilation_rate, "dilation_rate", allow_nhwc=False)
         self.output_padding = None
         if output_padding is not None:
             op = _validate.int_pair(output_padding, "output_padding", allow_nhwc=False, min_value=0)
@@ -84,14 +75,8 @@ class Conv2DTranspose(_ActivatedLayer):
                                      f"dimensions. At dimension {i}, `output_padding` is {o} but `strides` "
                                      f"is {s}. Received: output_padding={op}, strides={self.strides}")
             self.output_padding = op
-        if max(self.strides) > 1 and max(self.dilation_rate) > 1:
-            raise ValueError(f"`strides > 1` is not supported together with `dilation_rate > 1`. Received: "
-                             f"strides={self.strides} and dilation_rate={self.dilation_rate}.")
-        self._set_activation(activation)
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializers.get(kernel_initializer)
-        self.bias_initializer = initializers.get(bias_initializer)
-        self.kernel = self.bias = None
+        self._set_kernel_args(activation, use_bias, kernel_initializer, bias_initializer,
+                              kernel_regularizer, bias_regularizer, kernel_constraint, bias_constraint)
 
     def _out_hw(self, h, w):
         op = self.output_padding or (None, None)
@@ -99,25 +84,25 @@ class Conv2DTranspose(_ActivatedLayer):
                                          self.padding, op[i]) for i, n in enumerate((h, w)))
 
     def _geometry(self, shape):
-        """(output shape, pad_top, pad_left): the output's size by Keras's rule and the padding
-        of the convolution that maps it back to `shape` (TensorFlow's), checked to do so."""
+        """(output shape, Window): the output's size by Keras's rule and the window of the
+        convolution that maps it back to `shape` (TensorFlow's padding), checked to do so."""
         n, h, w, _ = shape
         ho, wo = self._out_hw(h, w)
         out = (n, ho, wo, self.filters)
         if ho is None or wo is None:
-            return out, None, None
-        P = Q = top = left = None
+            return out, None
+        win = None
         if ho >= 1 and wo >= 1:
-            P, Q, top, left = nn.conv_geometry((n, ho, wo), self.kernel_size, self.strides,
-                                               self.dilation_rate, self.padding)
-        if (P, Q) != (h, w):
+            win = _geometry.conv_window((n, ho, wo), self.kernel_size, self.strides,
+                                        self.dilation_rate, self.padding)
+        if win is None or (win.P, win.Q) != (h, w):
             raise ValueError(f'Layer "{self.name}" cannot take input shape {_shape_str(shape)}: with '
                              f"padding='{self.padding}', output_padding={self.output_padding} and a "
                              f"{self.kernel_size[0]}x{self.kernel_size[1]} kernel (dilation_rate="
                              f"{self.dilation_rate}, strides={self.strides}), the output size {ho}x{wo} "
                              f"does not map back to the input's {h}x{w} (TensorFlow refuses it too). "
                              f"Use an odd kernel or output_padding >= 1.")
-        return out, top, left
+        return out, win
 
     def compute_output_shape(self, input_shape):
         return self._geometry(tuple(input_shape))[0]
@@ -137,22 +122,19 @@ class Conv2DTranspose(_ActivatedLayer):
 
     def _pre(self, x, training, relu=False):
         x = _validate.as_float32(x, "inputs", ndim=4)
-        out, top, left = self._geometry(x.shape)
-        return _kernels.conv2d_transpose_fwd(x, self.kernel, self.bias, relu, out, self.strides,
-                                             self.dilation_rate, top, left), x
+        out, win = self._geometry(x.shape)
+        return _kernels.conv2d_transpose_fwd(x, self.kernel, self.bias, relu, out, win), x
 
     def _pre_bwd(self, x, dz, need_dx):
         dz = _validate.as_float32(dz, "dy", ndim=4)
-        _, top, left = self._geometry(x.shape)
+        _, win = self._geometry(x.shape)
         # the filter gradient: the convolution's, with the output gradient as its input
-        dk, _ = _kernels.conv2d_bwd_filter(dz, self.kernel.shape, x, self.strides,
-                                           self.dilation_rate, top, left)
+        dk, _ = _kernels.conv2d_bwd_filter(dz, self.kernel.shape, x, win)
         grads = [dk, _kernels.bias_add_bwd(dz)] if self.use_bias else [dk]
         if not need_dx:
             return None, grads
         # the input gradient: the convolution itself
-        return _kernels.conv2d_fwd(dz, self.kernel, None, False, x.shape[1], x.shape[2], self.strides,
-                                   self.dilation_rate, top, left), grads
+        return _kernels.conv2d_fwd(dz, self.kernel, None, False, win), grads
 
     def get_config(self):
         op = None if self.output_padding is None else list(self.output_padding)

@@ -1,7 +1,7 @@
 """DepthwiseConv2D and SeparableConv2D: the depthwise kernels of csrc/depthwise.c (one call per
 pass, bias and relu in its epilogue), and for SeparableConv2D the pointwise 1x1 convolution on
 conv2d's implicit GEMM (csrc/conv2d.c, the path of Conv2D with a 1x1 kernel)."""
-from .. import _kernels, _validate, constraints, initializers, regularizers
+from .. import _geometry, _kernels, _validate, constraints, initializers, regularizers
 from .base import _ActivatedLayer, _check_last_axis, _known_channels
 from .convolutional import Conv2D, _set_window, _spatial_out, _window_config
 from .core import _extras_config
@@ -15,7 +15,7 @@ class _Depthwise(_ActivatedLayer):
 
     _input_ndim = 4
     _can_fuse_relu = True
-    _geometry = Conv2D._geometry   # (shape, P, Q, top, left), once per input shape
+    _geometry = Conv2D._geometry   # the kernels' Window, once per input shape
 
     def _init_depthwise(self, kernel_size, strides, padding, data_format, dilation_rate,
                         depth_multiplier, activation, use_bias, depthwise_initializer,
@@ -53,18 +53,14 @@ class _Depthwise(_ActivatedLayer):
     def _dw_fwd(self, x, bias, relu):
         """(y, x) -- the depthwise convolution of the float32 input, its geometry from the shape."""
         x = _validate.as_float32(x, "inputs", ndim=4)
-        _, P, Q, top, left = self._geometry(x.shape)
-        return _kernels.depthwise_fwd(x, self._dw_kernel(), bias, relu, P, Q, self.strides,
-                                      self.dilation_rate, top, left), x
+        return _kernels.depthwise_fwd(x, self._dw_kernel(), bias, relu, self._geometry(x.shape)), x
 
     def _dw_bwd(self, x, dz, need_dx, need_db):
         """(dx or None, dkernel, dbias or None) of the depthwise convolution."""
-        _, _, _, top, left = self._geometry(x.shape)
+        win = self._geometry(x.shape)
         k = self._dw_kernel()
-        dk, db = _kernels.depthwise_bwd_filter(x, k.shape, dz, self.strides, self.dilation_rate,
-                                               top, left, need_db)
-        dx = _kernels.depthwise_bwd_input(x.shape, k, dz, self.strides, self.dilation_rate, top,
-                                          left) if need_dx else None
+        dk, db = _kernels.depthwise_bwd_filter(x, k.shape, dz, win, need_db)
+        dx = _kernels.depthwise_bwd_input(x.shape, k, dz, win) if need_dx else None
         return dx, dk, db
 
     def _depthwise_config(self):
@@ -220,17 +216,15 @@ class SeparableConv2D(_Depthwise):
     # at 28x28x128, batch 32).
     def _pre(self, x, training, relu=False):
         z, x = self._dw_fwd(x, None, False)
-        N, P, Q, _ = z.shape
-        one = (1, 1)
-        return _kernels.conv2d_fwd(z, self.pointwise_kernel, self.bias, relu, P, Q, one, one, 0, 0), (x, z)
+        win = _pointwise(z.shape)
+        return _kernels.conv2d_fwd(z, self.pointwise_kernel, self.bias, relu, win), (x, z)
 
     def _pre_bwd(self, ctx, dy, need_dx):
         x, z = ctx
         dy = _validate.as_float32(dy, "dy", ndim=4)
-        one = (1, 1)
-        dpw, db = _kernels.conv2d_bwd_filter(z, self.pointwise_kernel.shape, dy, one, one, 0, 0,
-                                             self.use_bias)
-        dz = _kernels.conv2d_bwd_input(z.shape, self.pointwise_kernel, dy, one, one, 0, 0)
+        win = _pointwise(z.shape)
+        dpw, db = _kernels.conv2d_bwd_filter(z, self.pointwise_kernel.shape, dy, win, self.use_bias)
+        dz = _kernels.conv2d_bwd_input(z.shape, self.pointwise_kernel, dy, win)
         dx, ddw, _ = self._dw_bwd(x, dz, need_dx, False)
         return dx, ([ddw, dpw, db] if self.use_bias else [ddw, dpw])
 
@@ -241,3 +235,8 @@ class SeparableConv2D(_Depthwise):
 
 
 SeparableConvolution2D = SeparableConv2D
+
+
+def _pointwise(shape):
+    """The Window of a 1x1 convolution (stride 1, no padding) over an NHWC shape."""
+    return _geometry.Window(shape[1], shape[2], 1, 1, 1, 1, 1, 1, 0, 0)

@@ -1,5 +1,6 @@
-"""Pooling layers: one pyconv.nn pooling kernel forward, its gradient kernel backward."""
-from .. import _geometry, _kernels, _nn_pool, _validate, nn
+"""Pooling layers: one pooling kernel forward (pyconv._kernels, csrc/pool2d.c), its gradient
+kernel backward; the window checked by pyconv.nn's pooling checks once per input shape."""
+from .. import _geometry, _kernels, _nn_pool, _validate
 from .base import RELU_MASK, Layer, _shape_str
 
 __all__ = ["MaxPooling2D", "MaxPool2D", "AveragePooling2D", "AvgPool2D", "GlobalAveragePooling2D",
@@ -25,7 +26,7 @@ class _Pooling2D(Layer):
         self._geom = None
 
     def _geometry(self, shape, op):
-        """The kernels' (P, Q, R, S, strides, pads) for an input shape, computed once per shape."""
+        """The kernels' Window (pyconv._geometry) for an input shape, computed once per shape."""
         g = self._geom
         if g is None or g[0] != shape:
             g = self._geom = (shape, _nn_pool._Pool(shape, self.pool_size, self.strides, self._pad,
@@ -87,7 +88,8 @@ class AveragePooling2D(_Pooling2D):
     def _bwd(self, shape, dy, need_dx, fuse=0):
         if not need_dx:
             return None, []
-        return nn.avg_pool_grad(shape, dy, self.pool_size, self.strides, self._pad), []
+        return _kernels.avgpool2d_bwd(_validate.as_float32(dy, "dy", ndim=4), shape,
+                                      self._geometry(shape, "avg_pool")), []
 
 
 class _GlobalPooling2D(Layer):
@@ -116,24 +118,26 @@ class GlobalAveragePooling2D(_GlobalPooling2D):
     """Mean over H and W: (batch, H, W, C) -> (batch, C) (or (batch, 1, 1, C) with keepdims)."""
 
     def _fwd(self, x, training, fuse=0):
-        return self._out(nn.global_avg_pool(x)), x.shape
+        x = _nn_pool._global_input(x)
+        return self._out(_kernels.global_avgpool2d_fwd(x)), x.shape
 
     def _bwd(self, shape, dy, need_dx, fuse=0):
         if not need_dx:
             return None, []
-        return nn.global_avg_pool_grad(shape, self._dy(dy)), []
+        return _kernels.global_avgpool2d_bwd(_validate.as_float32(self._dy(dy), "dy"), shape), []
 
 
 class GlobalMaxPooling2D(_GlobalPooling2D):
     """Max over H and W: (batch, H, W, C) -> (batch, C) (or (batch, 1, 1, C) with keepdims)."""
 
     def _fwd(self, x, training, fuse=0):
-        return self._out(nn.global_max_pool(x)), x
+        x = _nn_pool._global_input(x)
+        return self._out(_kernels.global_maxpool2d_fwd(x)), x
 
     def _bwd(self, x, dy, need_dx, fuse=0):
         if not need_dx:
             return None, []
-        return nn.global_max_pool_grad(x, self._dy(dy)), []
+        return _kernels.global_maxpool2d_bwd(_validate.as_float32(self._dy(dy), "dy"), x), []
 
 
 MaxPool2D = MaxPooling2D
