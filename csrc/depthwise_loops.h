@@ -339,43 +339,77 @@ static inline void dw_bwi_pixel(float *d, const dw_tap *taps, int64_t nt, const 
         dw_bwi_block(d, taps, nt, gimg, filt, c0, C - c0 < DW_CB ? C - c0 : DW_CB, M);
 }
 
+/* Column strides up to this take the interior runs of the input gradient (below); a larger one
+ * goes pixel by pixel. */
+#define DW_BWI_MAX_STRIDE 4
+
+/* One input row's interior run for the input columns w = rho + i*stride_w (stride_w = sw):
+ * their taps (r,t) are those with (rho + pad_left - t*dil_w) divisible by sw, and pixel i reads
+ * output column i + (rho + pad_left - t*dil_w)/sw, so every pixel of the class with all of them
+ * inside [0, Q) shares one tap list relative to dout column i (dw_quad_pixels: dinp pixels sw*C
+ * floats apart, dout columns K). The run's pixels go DW_QB at a time; [*wa, *wb) is left at the
+ * columns done (every sw-th one), empty when the class has no run. */
+static inline void dw_bwi_run(float *drow, const float *gimg, const float *filt, const conv2d_shape *s,
+                              int64_t h, int64_t rho, dw_tap *rel, int64_t *wa, int64_t *wb)
+{
+    const int64_t K = s->K, sw = s->stride_w;
+    int64_t nrel = 0, dmin = 0, dmax = 0;
+    *wa = *wb = 0;
+    if (rho >= s->W)   /* a class with no column in this image */
+        return;
+    for (int64_t r = 0; r < s->R; r++) {
+        const int64_t ph = h + s->pad_top - r * s->dil_h;   /* = p * stride_h */
+        if (ph < 0 || ph % s->stride_h || ph / s->stride_h >= s->P)
+            continue;
+        for (int64_t t = 0; t < s->S; t++) {
+            const int64_t d = rho + s->pad_left - t * s->dil_w;
+            if (d % sw)
+                continue;
+            dmin = nrel == 0 || d < dmin ? d : dmin;
+            dmax = nrel == 0 || d > dmax ? d : dmax;
+            rel[nrel++] = (dw_tap){(ph / s->stride_h * s->Q + d / sw) * K, (r * s->S + t) * K};
+        }
+    }
+    if (nrel == 0)
+        return;
+    /* i in [ilo, ihi]: 0 <= i + dmin/sw, i + dmax/sw <= Q - 1, rho + i*sw <= W - 1 */
+    const int64_t ilo = -dmin / sw > 0 ? -dmin / sw : 0;
+    int64_t ihi = s->Q - 1 - dmax / sw;
+    ihi = ihi < (s->W - 1 - rho) / sw ? ihi : (s->W - 1 - rho) / sw;
+    const int64_t nquads = ihi >= ilo ? (ihi - ilo + 1) / DW_QB : 0;
+    for (int64_t k = 0; k < nquads; k++)
+        dw_quad_pixels(drow + (rho + (ilo + k * DW_QB) * sw) * s->C, sw * s->C, rel, nrel,
+                       gimg + (ilo + k * DW_QB) * K, K, filt, NULL, K, 0);
+    *wa = rho + ilo * sw;
+    *wb = *wa + nquads * DW_QB * sw;
+}
+
 // dout (N,P,Q,K), filt (R,S,C,M), dinp (N,H,W,C), overwritten. tapbuf: 2*R*S taps per thread.
 // The adjoint of the forward written as a gather: input pixel (h,w) collects the output pixels
 // (p,q) and taps (r,s) with h = p*stride_h - pad_top + r*dil_h (likewise w), so no two threads
 // ever add into one element. Loop nest as the forward's, over input rows and pixels; with M = 1
-// this is the forward's sum with dout for the input, and stride_w = 1 lets interior columns
-// share one tap list (dw_quad_pixels).
+// this is the forward's sum with dout for the input, and the interior columns of each class
+// w mod stride_w share one tap list (dw_bwi_run); the rest go pixel by pixel. A pixel's taps
+// are added in the same order (r, then t) on both paths: the same bits.
 // Threads: over N*H input rows; each dinp element written by one thread, in a fixed order.
 static inline void depthwise_backward_input_loop(float *dinp, const float *dout, const float *filt,
                                                  const conv2d_shape *s, dw_tap *tapbuf)
 {
-    const int64_t K = s->K, M = s->K / s->C, RS = s->R * s->S;
-    /* interior columns [w_lo, w_hi) (stride_w = 1): every tap's q = w + pad_left - t*dil_w in [0, Q) */
-    const int64_t w_lo = (s->S - 1) * s->dil_w - s->pad_left > 0 ? (s->S - 1) * s->dil_w - s->pad_left : 0;
-    const int64_t w_hi = s->Q - s->pad_left < s->W ? s->Q - s->pad_left : s->W;
-    const int quads = M == 1 && s->stride_w == 1;
+    const int64_t K = s->K, M = s->K / s->C, RS = s->R * s->S, sw = s->stride_w;
+    const int runs = M == 1 && sw <= DW_BWI_MAX_STRIDE;
     #pragma omp parallel for schedule(static) num_threads(pyconv_num_threads()) \
         if(s->N * s->H * s->W * s->C > DW_PAR_MIN)
     for (int64_t row = 0; row < s->N * s->H; row++) {
         const int64_t n = row / s->H, h = row % s->H;
         const float *gimg = dout + n * s->P * s->Q * K;
+        float *drow = dinp + row * s->W * s->C;
         dw_tap *taps = tapbuf + dw_thread() * 2 * RS, *rel = taps + RS;
-        int64_t nrel = 0;   /* the row's taps, relative to an interior pixel's column */
-        for (int64_t r = 0; quads && r < s->R; r++) {
-            const int64_t ph = h + s->pad_top - r * s->dil_h;   /* = p * stride_h */
-            if (ph < 0 || ph % s->stride_h || ph / s->stride_h >= s->P)
+        int64_t wa[DW_BWI_MAX_STRIDE] = {0}, wb[DW_BWI_MAX_STRIDE] = {0};   /* done, per class */
+        for (int64_t rho = 0; runs && rho < sw; rho++)
+            dw_bwi_run(drow, gimg, filt, s, h, rho, rel, wa + rho, wb + rho);
+        for (int64_t w = 0; w < s->W; w++) {
+            if (runs && w >= wa[w % sw] && w < wb[w % sw])
                 continue;
-            for (int64_t t = 0; t < s->S; t++)
-                rel[nrel++] = (dw_tap){(ph / s->stride_h * s->Q + s->pad_left - t * s->dil_w) * K,
-                                       (r * s->S + t) * K};
-        }
-        for (int64_t w = 0; w < s->W;) {
-            if (quads && w >= w_lo && w + DW_QB <= w_hi) {
-                dw_quad_pixels(dinp + (row * s->W + w) * s->C, s->C, rel, nrel, gimg + w * K, K,
-                               filt, NULL, K, 0);
-                w += DW_QB;
-                continue;
-            }
             int64_t nt = 0;
             for (int64_t r = 0; r < s->R; r++) {
                 const int64_t ph = h + s->pad_top - r * s->dil_h;   /* = p * stride_h */
@@ -389,8 +423,7 @@ static inline void depthwise_backward_input_loop(float *dinp, const float *dout,
                                           (r * s->S + t) * K};
                 }
             }
-            dw_bwi_pixel(dinp + (row * s->W + w) * s->C, taps, nt, gimg, filt, s->C, M);
-            w++;
+            dw_bwi_pixel(drow + w * s->C, taps, nt, gimg, filt, s->C, M);
         }
     }
 }
