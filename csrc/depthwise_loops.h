@@ -339,6 +339,14 @@ static inline void dw_bwi_pixel(float *d, const dw_tap *taps, int64_t nt, const 
         dw_bwi_block(d, taps, nt, gimg, filt, c0, C - c0 < DW_CB ? C - c0 : DW_CB, M);
 }
 
+/* The output row p that input row h meets through filter row r (h = p*stride_h - pad_top +
+ * r*dil_h), or -1 when there is none. */
+static inline int64_t dw_bwi_out_row(const conv2d_shape *s, int64_t h, int64_t r)
+{
+    const int64_t ph = h + s->pad_top - r * s->dil_h;   /* = p * stride_h */
+    return ph < 0 || ph % s->stride_h || ph / s->stride_h >= s->P ? -1 : ph / s->stride_h;
+}
+
 /* Column strides up to this take the interior runs of the input gradient (below); a larger one
  * goes pixel by pixel. */
 #define DW_BWI_MAX_STRIDE 4
@@ -358,16 +366,14 @@ static inline void dw_bwi_run(float *drow, const float *gimg, const float *filt,
     if (rho >= s->W)   /* a class with no column in this image */
         return;
     for (int64_t r = 0; r < s->R; r++) {
-        const int64_t ph = h + s->pad_top - r * s->dil_h;   /* = p * stride_h */
-        if (ph < 0 || ph % s->stride_h || ph / s->stride_h >= s->P)
-            continue;
-        for (int64_t t = 0; t < s->S; t++) {
+        const int64_t p = dw_bwi_out_row(s, h, r);
+        for (int64_t t = 0; p >= 0 && t < s->S; t++) {
             const int64_t d = rho + s->pad_left - t * s->dil_w;
             if (d % sw)
                 continue;
             dmin = nrel == 0 || d < dmin ? d : dmin;
             dmax = nrel == 0 || d > dmax ? d : dmax;
-            rel[nrel++] = (dw_tap){(ph / s->stride_h * s->Q + d / sw) * K, (r * s->S + t) * K};
+            rel[nrel++] = (dw_tap){(p * s->Q + d / sw) * K, (r * s->S + t) * K};
         }
     }
     if (nrel == 0)
@@ -412,15 +418,12 @@ static inline void depthwise_backward_input_loop(float *dinp, const float *dout,
                 continue;
             int64_t nt = 0;
             for (int64_t r = 0; r < s->R; r++) {
-                const int64_t ph = h + s->pad_top - r * s->dil_h;   /* = p * stride_h */
-                if (ph < 0 || ph % s->stride_h || ph / s->stride_h >= s->P)
-                    continue;
-                for (int64_t t = 0; t < s->S; t++) {
+                const int64_t p = dw_bwi_out_row(s, h, r);
+                for (int64_t t = 0; p >= 0 && t < s->S; t++) {
                     const int64_t qw = w + s->pad_left - t * s->dil_w;
                     if (qw < 0 || qw % s->stride_w || qw / s->stride_w >= s->Q)
                         continue;
-                    taps[nt++] = (dw_tap){(ph / s->stride_h * s->Q + qw / s->stride_w) * K,
-                                          (r * s->S + t) * K};
+                    taps[nt++] = (dw_tap){(p * s->Q + qw / s->stride_w) * K, (r * s->S + t) * K};
                 }
             }
             dw_bwi_pixel(drow + w * s->C, taps, nt, gimg, filt, s->C, M);
