@@ -26,11 +26,10 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-import pyconv
 import reference as ref
 from pyconv import _kernels, layers, models, optimizers, utils
 from pyconv.layers import normalization
-from conftest import ISAS
+from conftest import ISAS, THREAD_COUNTS
 from test_layers import check_gradients
 
 U = 2.0 ** -24
@@ -149,21 +148,20 @@ def test_variance_of_large_mean_data_is_accurate():
     check_kernels(2000, 9, seed=8, loc=1e4)
 
 
-def test_thread_counts_and_isas_bitwise(threads):
+def test_thread_counts_and_isas_bitwise(each_thread_count):
     x, dy, gamma, beta = data(20_000, 19, seed=9)
     before = _kernels.isa_active()
     res = []
     try:
         for isa in ISAS:
             _kernels.set_isa(isa)
-            for n in (1, 2, 3):
-                pyconv.set_num_threads(n)
+            for _ in each_thread_count():
                 y, mean, var, invstd = _kernels.bn_train(x, gamma, beta, 1e-3)
                 yr = _kernels.bn_forward(x, *_kernels.bn_coefs(mean, var, gamma, beta, 1e-3)[:2], True)
                 res.append((y, mean, var, invstd, yr) + _kernels.bn_backward(dy, x, mean, invstd, gamma))
     finally:
         _kernels.set_isa(before)
-    assert len(res) == 3 * len(ISAS)
+    assert len(res) == len(THREAD_COUNTS) * len(ISAS)
     for r in res[1:]:
         for a, b in zip(res[0], r):
             np.testing.assert_array_equal(a, b)

@@ -3,7 +3,6 @@ import numpy as np
 import pytest
 from hypothesis import example, given, settings, strategies as st
 
-import pyconv
 from pyconv import _kernels, nn
 from reference import assert_sum_close, dense as dense_ref, dense_grads
 
@@ -44,17 +43,15 @@ def test_gemm(isa, ref, M, N, K):
 @example(N=4, C=1000, K=130, relu=True).via("3 blocks over 2 threads: 2 N C K >= 1e6")
 @example(N=3, C=5, K=65, relu=False).via("edge: a block and a 1-column tail")
 @example(N=2, C=0, K=63, relu=True).via("edge: an empty sum, bias only")
-def test_dense_rows(isa, threads, N, C, K, relu):
+def test_dense_rows(isa, each_thread_count, N, C, K, relu):
     rng = np.random.default_rng(N * 1000 + C * 7 + K)
     x = rng.standard_normal((N, C)).astype(np.float32)
     w = rng.standard_normal((C, K)).astype(np.float32)
     b = rng.standard_normal(K).astype(np.float32)
-    outs = []
-    for t in (1, 2):
-        pyconv.set_num_threads(t)
-        outs.append(_kernels.dense_fwd(x, w, b, relu, rows=True))
+    outs = [_kernels.dense_fwd(x, w, b, relu, rows=True) for _ in each_thread_count()]
     y = outs[0]
-    np.testing.assert_array_equal(outs[1], y)   # the same bits on 2 threads
+    for other in outs[1:]:
+        np.testing.assert_array_equal(other, y)   # the same bits on every thread count
     np.testing.assert_array_equal(_kernels.dense_fwd(x, w, b, relu), y)   # dense_forward takes it
     e = dense_ref(x, w, b)
     if relu:   # relu(e) is within the same bound of relu(y), and e ~ 0 can flip sign
@@ -113,29 +110,28 @@ def test_dense(isa, ref, N, C, K, relu):
     assert_sum_close(db, eb, ab, N, "db")
 
 
-def test_dense_threads_bitwise(isa, threads, rng):
+def test_dense_threads_bitwise(isa, each_thread_count, rng):
     x = rng.standard_normal((32, 576)).astype(np.float32)
     w = rng.standard_normal((576, 64)).astype(np.float32)
     g = rng.standard_normal((32, 64)).astype(np.float32)
     out = []
-    for n in (1, 2, 4):
-        pyconv.set_num_threads(n)
+    for _ in each_thread_count():
         out.append((nn.dense(x, w), *nn.dense_grad(g, x, w)))
     for o in out[1:]:
         for a, b in zip(out[0], o):
             assert np.array_equal(a, b)
 
 
-def test_gemm_threads_bitwise(isa, threads, rng):
+def test_gemm_threads_bitwise(isa, each_thread_count, rng):
     """Row blocks are re-cut for the thread count (whole MR tiles, equal shares): the sums'
-    order, hence every bit, stays the same for 1, 2 and 3 threads."""
+    order, hence every bit, stays the same for every thread count."""
     a = rng.standard_normal((3872, 288)).astype(np.float32)
     b = rng.standard_normal((288, 64)).astype(np.float32)
     out = []
-    for n in (1, 2, 3):
-        pyconv.set_num_threads(n)
+    for _ in each_thread_count():
         out.append(_kernels.gemm(a, b, False))
-    assert np.array_equal(out[0], out[1]) and np.array_equal(out[0], out[2])
+    for o in out[1:]:
+        assert np.array_equal(out[0], o)
 
 
 def test_dense_errors():

@@ -137,7 +137,7 @@ def kernel_results(x, w, g, geo, groups=0):
 @pytest.mark.parametrize("shape,stride", [((4, 30, 30, 24), 1), ((3, 17, 19, 67), 1), ((2, 11, 9, 53), 1),
                                           ((2, 12, 34, 40), 2)],
                          ids=["chunks", "tail", "vector tails", "stride 2"])
-def test_bitwise_for_any_thread_count_and_isa(isa, threads, shape, stride, rng):
+def test_bitwise_for_any_thread_count_and_isa(isa, each_thread_count, shape, stride, rng):
     """Many filter-gradient chunks (N*P*Q well past DW_CHUNK) and channel tails: the bits do not
     depend on the thread count, nor on the ISA (compared with the portable build)."""
     x = rng.standard_normal(shape).astype(np.float32)
@@ -145,8 +145,7 @@ def test_bitwise_for_any_thread_count_and_isa(isa, threads, shape, stride, rng):
     geo = window(shape[1], shape[2], 3, 3, (1, stride), (1, 1), "same")
     g = rng.standard_normal((shape[0], geo.P, geo.Q, shape[3])).astype(np.float32)
     results = []
-    for n in (1, 2, 3):
-        pyconv.set_num_threads(n)
+    for _ in each_thread_count():
         results.append(kernel_results(x, w, g, geo))
     _kernels.set_isa("generic")
     results.append(kernel_results(x, w, g, geo))
@@ -187,16 +186,16 @@ def test_grouped_against_reference(isa, ref, case, groups, kg):
     assert_sum_close(db, g.astype(np.float64).sum((0, 1, 2)), abs(g).sum((0, 1, 2)), N * P * Q, "bias")
 
 
-def test_grouped_bitwise_for_any_thread_count(threads, rng):
+def test_grouped_bitwise_for_any_thread_count(each_thread_count, rng):
     x = rng.standard_normal((4, 12, 12, 8)).astype(np.float32)
     w = rng.standard_normal((3, 3, 2, 12)).astype(np.float32)
     g = rng.standard_normal((4, 10, 10, 12)).astype(np.float32)
     results = []
-    for n in (1, 2):
-        pyconv.set_num_threads(n)
+    for _ in each_thread_count():
         results.append(kernel_results(x, w, g, Window(10, 10, 3, 3, 1, 1, 1, 1, 0, 0), groups=4))
-    for a, b in zip(*results):
-        assert np.array_equal(a, b)
+    for other in results[1:]:
+        for a, b in zip(results[0], other):
+            assert np.array_equal(a, b)
 
 
 # ---- pyconv.nn ----------------------------------------------------------------------------------
