@@ -18,10 +18,6 @@
 #include "blocking.h"
 #include "gemm.h"
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
 typedef void (*ukernel_fn)(int64_t, const float *, const float *, float *, int64_t, int,
                            const float *, int);
 typedef void (*ukernel_ind_fn)(int64_t, int64_t, const float *const *, const float *, float *,
@@ -54,8 +50,6 @@ static gemm_isa isa_table(void)
                           scatter_tile_generic, GENERIC_MR, GENERIC_NR, GENERIC_MC};
     }
 }
-
-static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 int gemm_nr(void) { return isa_table().nr; }
 int gemm_mr(void) { return isa_table().mr; }
@@ -559,15 +553,6 @@ static int plan_call(gemm_plan *pl, int nthreads)
     return workspace_alloc(&pl->ws, pl);
 }
 
-static int thread_id(void)
-{
-#ifdef _OPENMP
-    return omp_get_thread_num();
-#else
-    return 0;
-#endif
-}
-
 /* The fast driver: the spine's five loops, threaded over loop 3, with each operand's block got
  * through its descriptor (b_panel, a_block) and each tile through the plan's hooks. */
 int gemm(const gemm_out *c, const gemm_operand *a, const gemm_operand *b, int64_t M, int64_t N,
@@ -612,7 +597,7 @@ int gemm(const gemm_out *c, const gemm_operand *a, const gemm_operand *b, int64_
                     const gemm_block blk = {.pl = &pl, .ic = ic, .mc = mc_cur, .jc = jc + j0,
                                             .nc = nc_task, .kc = kc_cur, .first = pc == 0,
                                             .last = pc + kc_cur == K, .b = op_from(b_pc, j0 / nr),
-                                            .a = a_block(&pl, thread_id(), ic, mc_cur, pc, kc_cur)};
+                                            .a = a_block(&pl, pyconv_thread_num(), ic, mc_cur, pc, kc_cur)};
                     pl.macro_kernel(&blk);
                 }
             }
