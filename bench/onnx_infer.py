@@ -1,12 +1,20 @@
-"""Inference of the tutorial CNN: pyconv's `predict_on_batch` against onnxruntime running the
-same model exported with `model.export(path, format="onnx")`.
+"""Inference of the tutorial CNN and DNN: pyconv's `predict_on_batch` against onnxruntime running
+the same model exported with `model.export(path, format="onnx")`, and where pyconv's time goes.
 
-    python -m bench --onnx [--batches 1 256] [--threads 2] [--repeats 50] [--json out.json]
+    python -m bench --inference [--models cnn dnn] [--batches 1 256] [--threads 2] [--repeats 50]
+                                [--json out.json]        (--onnx is the same mode)
 
 Both run the same weights on the same batch with the same thread count (pyconv.set_num_threads,
-onnxruntime's intra_op_num_threads; inter-op 1, all graph optimizations on). Medians of
-`--repeats` calls after warm-up, the two frameworks alternating call by call so that both see
-the same machine state. The outputs are checked to agree (1e-5) before anything is timed.
+onnxruntime's intra_op_num_threads; inter-op 1, all graph optimizations on). Each figure is the
+median of `--repeats` calls after warm-up, the two frameworks alternating call by call so that
+both see the same machine state. The outputs are checked to agree (1e-5) before anything is
+timed.
+
+The breakdown (`--breakdown-batch`, 1 by default) splits one pyconv call as bench/stepprofile.py
+splits a training step: every function of pyconv._kernels (each is one C kernel run without the
+GIL) is wrapped with a timer; "kernels" is the median of their sum per call, "outside" is the
+median of the plain calls (no timers, alternating with the timed ones) minus that: Python,
+NumPy, the interpreter between kernels. The timers' own cost is printed beside it.
 """
 import argparse
 import json
@@ -17,19 +25,27 @@ import time
 import numpy as np
 
 import pyconv
-from pyconv import layers, models
+from pyconv import _kernels, layers, models
 
 from bench import specs
+from bench.epoch import busy_cpu_seconds
+from bench.stepprofile import Profile, instrument, self_cpu_seconds
 from bench.worker import keras_like_model
 
 
 def parse(argv):
-    p = argparse.ArgumentParser(prog="python -m bench --onnx", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python -m bench --inference", description=__doc__.split("\n\n")[0])
+    p.add_argument("--models", nargs="+", choices=sorted(specs.MODELS), default=["cnn", "dnn"])
     p.add_argument("--batches", type=int, nargs="+", default=[1, 256])
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--repeats", type=int, default=50)
+    p.add_argument("--breakdown-batch", type=int, default=1,
+                   help="the batch size of the per-call breakdown (0: none)")
     p.add_argument("--json", help="also write the results here")
-    return p.parse_args(argv)
+    a = p.parse_args(argv)
+    if a.threads < 1 or a.repeats < 5 or min(a.batches) < 1:
+        p.error("--threads and --batches must be >= 1, --repeats >= 5 (a median of at least 5)")
+    return a
 
 
 def session(model, threads):
@@ -38,7 +54,7 @@ def session(model, threads):
     opts.intra_op_num_threads, opts.inter_op_num_threads = threads, 1
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     with tempfile.TemporaryDirectory() as d:
-        path = os.path.join(d, "cnn.onnx")
+        path = os.path.join(d, "model.onnx")
         model.export(path, format="onnx", verbose=False)
         return ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"]), ort.__version__
 
@@ -57,28 +73,89 @@ def alternating_medians(fns, repeats, warmup=3):
     return [float(np.median(t)) for t in ts]
 
 
+def other_load(fn):
+    """Run fn(); return (its result, how many cores other processes kept busy meanwhile or None)."""
+    b0, c0, t0 = busy_cpu_seconds(), self_cpu_seconds(), time.perf_counter()
+    out = fn()
+    b1, c1, wall = busy_cpu_seconds(), self_cpu_seconds(), time.perf_counter() - t0
+    if b0 is None or b1 is None:
+        return out, None
+    return out, max(0.0, (b1 - b0) - (c1 - c0)) / wall
+
+
+def breakdown(model, x, repeats):
+    """One call of predict_on_batch(x), split: (median ms without timers, median ms in the C
+    kernels, kernel calls, {kernel: median ms}, median ms with the timers). Medians per call,
+    the instrumented and the plain calls alternating."""
+    prof = Profile()
+    plain, timed, kern, per = [], [], [], {}
+    for k in range(repeats + 3):
+        t0 = time.perf_counter()
+        model.predict_on_batch(x)
+        plain.append(time.perf_counter() - t0)
+        before = dict(prof.by_kernel)
+        restore = instrument(model, prof)
+        try:
+            t0 = time.perf_counter()
+            model.predict_on_batch(x)
+            timed.append(time.perf_counter() - t0)
+        finally:
+            restore()
+        spent = {name: t - before.get(name, 0.0) for name, t in prof.by_kernel.items()}
+        kern.append(sum(spent.values()))
+        for name, t in spent.items():
+            per.setdefault(name, []).append(t)
+    warm = slice(3, None)   # the first calls warm the caches up
+    calls = sum(prof.kcalls.values()) / (repeats + 3)
+    by = {name: float(np.median(t[warm])) * 1e3 for name, t in sorted(per.items(), key=lambda kv: -sum(kv[1]))}
+    return (float(np.median(plain[warm])) * 1e3, float(np.median(kern[warm])) * 1e3, calls, by,
+            float(np.median(timed[warm])) * 1e3)
+
+
 def main(argv=None):
     args = parse(argv)
     pyconv.set_num_threads(args.threads)
-    model = keras_like_model(layers, models, "cnn")
-    sess, ort_version = session(model, args.threads)
-    name = sess.get_inputs()[0].name
-    shape = specs.MODELS["cnn"]["input"]
-    rows = []
-    print(f"tutorial CNN inference, {args.threads} threads, pyconv {pyconv.__version__} vs onnxruntime "
-          f"{ort_version}; median of {args.repeats} alternating calls")
-    print(f"{'batch':>6} {'pyconv ms':>10} {'onnxruntime ms':>15} {'pyconv / ort':>13}")
-    for n in args.batches:
-        x = np.random.default_rng(n).uniform(0, 1, (n,) + tuple(shape)).astype(np.float32)
-        want = model.predict_on_batch(x)
-        got = sess.run(None, {name: x})[0]
-        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
-        tp, to = alternating_medians([lambda: model.predict_on_batch(x), lambda: sess.run(None, {name: x})],
-                                     args.repeats)
-        rows.append({"batch": n, "pyconv_s": tp, "onnxruntime_s": to, "ratio": tp / to})
-        print(f"{n:>6} {tp * 1e3:>10.3f} {to * 1e3:>15.3f} {tp / to:>13.2f}")
+    rows, notes = [], []
+    ort_version = None
+    for name in args.models:
+        model = keras_like_model(layers, models, name)
+        sess, ort_version = session(model, args.threads)
+        inp = sess.get_inputs()[0].name
+        for n in args.batches:
+            x = np.random.default_rng(n).uniform(0, 1, (n,) + tuple(specs.MODELS[name]["input"])).astype(np.float32)
+            want = model.predict_on_batch(x)
+            got = sess.run(None, {inp: x})[0]
+            np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+            (tp, to), load = other_load(lambda: alternating_medians(
+                [lambda: model.predict_on_batch(x), lambda: sess.run(None, {inp: x})], args.repeats))
+            rows.append({"model": name, "batch": n, "pyconv_ms": tp * 1e3, "onnxruntime_ms": to * 1e3,
+                         "ratio": tp / to, "other_load": load})
+        if args.breakdown_batch:
+            x = np.random.default_rng(0).uniform(
+                0, 1, (args.breakdown_batch,) + tuple(specs.MODELS[name]["input"])).astype(np.float32)
+            plain, kern, calls, per, timed = breakdown(model, x, 4 * args.repeats)
+            notes.append({"model": name, "batch": args.breakdown_batch, "call_ms": plain, "kernel_ms": kern,
+                          "outside_ms": plain - kern, "kernel_calls": calls, "by_kernel": per,
+                          "instrumented_ms": timed})
+    print(f"inference, {args.threads} thread(s), pyconv {pyconv.__version__} ({_kernels.isa_active()}) vs "
+          f"onnxruntime {ort_version}; median of {args.repeats} alternating calls each\n")
+    print("| model | batch | pyconv ms | onnxruntime ms | pyconv / ort | other load (cores) |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for r in rows:
+        load = "-" if r["other_load"] is None else f"{r['other_load']:.2f}"
+        print(f"| {r['model']} | {r['batch']} | {r['pyconv_ms']:.4f} | {r['onnxruntime_ms']:.4f} | "
+              f"{r['ratio']:.2f} | {load} |")
+    if any(r["other_load"] is not None and r["other_load"] > 0.3 for r in rows):
+        print("\nWARNING: other processes kept cores busy during some rows: those times are disturbed")
+    for b in notes:
+        share = 100 * b["outside_ms"] / b["call_ms"] if b["call_ms"] else 0.0
+        print(f"\n{b['model'].upper()} predict_on_batch at batch {b['batch']}: {b['call_ms'] * 1e3:.1f} us per call "
+              f"= C kernels {b['kernel_ms'] * 1e3:.1f} us ({b['kernel_calls']:.0f} calls) + outside the "
+              f"kernels {b['outside_ms'] * 1e3:.1f} us ({share:.0f}% Python/NumPy); with the timers "
+              f"{b['instrumented_ms'] * 1e3:.1f} us")
+        print("  " + ", ".join(f"{k} {v * 1e3:.1f} us" for k, v in b["by_kernel"].items()))
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"threads": args.threads, "repeats": args.repeats, "onnxruntime": ort_version,
-                       "rows": rows}, f, indent=1)
+                       "isa": _kernels.isa_active(), "rows": rows, "breakdown": notes}, f, indent=1)
     return 0

@@ -3,11 +3,12 @@
     python -m bench [options]            # the epoch benchmark (bench/epoch.py): pyconv vs PyTorch vs TF
     python -m bench --profile [options]  # one pyconv training step, per layer and pass (bench/stepprofile.py)
     python -m bench --layers [options]   # per-layer kernel GFLOP/s (bench/kernels.py)
-    python -m bench --onnx [options]     # tutorial CNN inference: pyconv vs onnxruntime (bench/onnx_infer.py)
+    python -m bench --inference [options]  # CNN and DNN inference: pyconv vs onnxruntime (bench/onnx_infer.py;
+                                           # --onnx is the same)
     python bench/run.py ...              # the same, without -m
 
 Timed runs share the machine: hold the lock, `flock /tmp/pyconv-bench.lock python -m bench ...`.
-`python -m bench --help`, `--profile --help`, `--layers --help` and `--onnx --help` list each mode's options.
+`python -m bench --help`, `--profile --help`, `--layers --help` and `--inference --help` list each mode's options.
 """
 import os
 import sys
@@ -24,8 +25,8 @@ def main(argv=None):
         argv.remove("--layers")
         from bench import kernels
         return kernels.main(argv) or 0
-    if "--onnx" in argv:
-        argv.remove("--onnx")
+    if "--inference" in argv or "--onnx" in argv:
+        argv = [a for a in argv if a not in ("--inference", "--onnx")]
         from bench import onnx_infer
         return onnx_infer.main(argv)
     if "--profile" in argv:

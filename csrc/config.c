@@ -29,6 +29,14 @@
 
 static int isa_active = -1;   /* -1: not chosen yet, take the detected one */
 static int num_threads = 0;   /* 0: not set yet, take OpenMP's default */
+/* The one setting that is not process-wide: a cap on the threads of the kernels this thread
+ * calls (0: none). The batch-parallel inference (pyconv/_inference.py) runs a chunk of the
+ * batch per thread, each chunk's kernels on that thread alone. */
+#if defined(_MSC_VER) && !defined(__clang__)
+static __declspec(thread) int thread_cap = 0;
+#else
+static _Thread_local int thread_cap = 0;
+#endif
 
 /* ---- x86-64: what the CPU and the OS support ------------------------------------------- */
 #if defined(PYCONV_HAVE_AVX2) || defined(PYCONV_HAVE_AVX512)
@@ -111,7 +119,7 @@ int pyconv_num_threads(void)
 #ifdef _OPENMP
     if (num_threads < 1)
         num_threads = omp_get_max_threads();
-    return num_threads;
+    return thread_cap > 0 && thread_cap < num_threads ? thread_cap : num_threads;
 #else
     return 1;
 #endif
@@ -120,6 +128,13 @@ int pyconv_num_threads(void)
 void pyconv_set_num_threads(int n)
 {
     num_threads = n < 1 ? 1 : n;
+}
+
+int pyconv_set_thread_cap(int n)
+{
+    const int prev = thread_cap;
+    thread_cap = n < 0 ? 0 : n;
+    return prev;
 }
 
 int pyconv_has_openmp(void)

@@ -1,22 +1,42 @@
 /* dense.c -- the fully connected layer, forward and backward, on the GEMM.
  *
  *   forward   out (N,K) = x (N,C) . W (C,K) + b            one GEMM (A = x read in place through
- *                                                          row pointers), bias and relu in its epilogue
+ *                                                          row pointers), bias and relu in its epilogue;
+ *                                                          N <= DENSE_ROWS_MAX: dense_forward_rows, W
+ *                                                          read in place (dense_loops.h)
  *   backward  dx  (N,C) = dout (N,K) . W^T                 GEMM with B packed from W transposed
  *             dW  (C,K) = x^T . dout                       GEMM with A packed from x transposed
  *             db  (K)   = column sums of dout              bias_add_backward
  * Every output is overwritten. Threads: those of the GEMM (each output element is computed
  * by one thread, its sum in a fixed order), so results do not depend on the thread count.
  */
-#include "pyconv.h"
+#include "target.h"
 #include "gemm.h"
+#include "dense_loops.h"
+
+int dense_forward_rows(float *out, const float *x, const float *w, const float *b, int relu,
+                       int64_t N, int64_t C, int64_t K)
+{
+    if (N < 0 || N > DENSE_ROWS_MAX || C < 0 || K < 0)
+        return PYCONV_EINVAL;
+    switch (pyconv_isa_active()) {
+    PYCONV_ON_AVX512(dense_forward_rows_avx512(out, x, w, b, relu, N, C, K); break;)
+    PYCONV_ON_AVX2(dense_forward_rows_avx2(out, x, w, b, relu, N, C, K); break;)
+    PYCONV_ON_NEON(dense_forward_rows_neon(out, x, w, b, relu, N, C, K); break;)
+    default: dense_forward_rows_loop(out, x, w, b, relu, N, C, K); break;
+    }
+    return PYCONV_OK;
+}
 
 int dense_forward(float *out, const float *x, const float *w, const float *b, int relu,
                   int64_t N, int64_t C, int64_t K)
 {
+    if (N <= DENSE_ROWS_MAX)   // a small batch: W read once, in place, not packed (dense_loops.h)
+        return dense_forward_rows(out, x, w, b, relu, N, C, K);
     gemm_operand a = {.rows = gemm_rows_n, .C = C, .data = x, .ld = C};
     gemm_operand bm = {.pack = gemm_pack_b_n, .data = w, .ld = K};
-    return gemm(out, K, &a, &bm, N, K, C, b, relu, pyconv_num_threads());
+    return gemm(&(gemm_out){.data = out, .ld = K, .bias = b, .relu = relu}, &a, &bm, N, K, C,
+                pyconv_num_threads());
 }
 
 int dense_backward(float *dx, float *dw, float *db, const float *dout, const float *x,
@@ -26,12 +46,12 @@ int dense_backward(float *dx, float *dw, float *db, const float *dout, const flo
     if (dx) {   // dx = dout . W^T: B[o][i] = W[i][o], W stored (C x K) = B^T
         gemm_operand a = {.rows = gemm_rows_n, .C = K, .data = dout, .ld = K};
         gemm_operand bm = {.pack = gemm_pack_b_t, .data = w, .ld = K};
-        status = gemm(dx, C, &a, &bm, N, C, K, NULL, 0, pyconv_num_threads());
+        status = gemm(&(gemm_out){.data = dx, .ld = C}, &a, &bm, N, C, K, pyconv_num_threads());
     }
     if (status == PYCONV_OK && dw) {   // dW = x^T . dout: A[i][n] = x[n][i], x stored (N x C) = A^T
         gemm_operand a = {.pack = gemm_pack_a_t, .data = x, .ld = C};
         gemm_operand bm = {.pack = gemm_pack_b_n, .data = dout, .ld = K};
-        status = gemm(dw, K, &a, &bm, C, K, N, NULL, 0, pyconv_num_threads());
+        status = gemm(&(gemm_out){.data = dw, .ld = K}, &a, &bm, C, K, N, pyconv_num_threads());
     }
     if (status == PYCONV_OK && db)
         status = bias_add_backward(db, dout, N, K);
@@ -68,10 +88,5 @@ void dense_backward_ref(float *dx, float *dw, float *db, const float *dout, cons
                 s += (double)x[n * C + i] * dout[n * K + o];
             dw[i * K + o] = (float)s;
         }
-    for (int64_t o = 0; o < K; o++) {
-        double s = 0.0;
-        for (int64_t n = 0; n < N; n++)
-            s += dout[n * K + o];
-        db[o] = (float)s;
-    }
+    bias_add_backward_ref(db, dout, N, K);
 }

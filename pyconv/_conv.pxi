@@ -4,9 +4,13 @@
 
 cdef extern from "pyconv.h" nogil:
     int sgemm(float *c, const float *a, const float *b, int64_t M, int64_t N, int64_t K)
+    int sgemm_blocked(float *c, const float *a, const float *b, int64_t M, int64_t N, int64_t K)
     void sgemm_ref(float *c, const float *a, const float *b, int64_t M, int64_t N, int64_t K)
     int dense_forward(float *out, const float *x, const float *w, const float *b, int relu,
                       int64_t N, int64_t C, int64_t K)
+    enum: DENSE_ROWS_MAX
+    int dense_forward_rows(float *out, const float *x, const float *w, const float *b, int relu,
+                           int64_t N, int64_t C, int64_t K)
     int dense_backward(float *dx, float *dw, float *db, const float *dout, const float *x,
                        const float *w, int64_t N, int64_t C, int64_t K)
     void dense_forward_ref(float *out, const float *x, const float *w, const float *b, int relu,
@@ -37,8 +41,9 @@ cdef inline float *opt_fptr(object a, str name, int64_t n) except? NULL:
     return fptr(a, name)
 
 
-def gemm(cnp.ndarray a, cnp.ndarray b, bint ref=False):
-    """c = a @ b for 2-D float32 arrays, by the blocked GEMM (or the naive loop if ref)."""
+def gemm(cnp.ndarray a, cnp.ndarray b, bint ref=False, bint blocked=False):
+    """c = a @ b for 2-D float32 arrays, by the fast GEMM -- or the naive loop if ref, or the
+    single-threaded spine (sgemm_blocked) if blocked."""
     if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[0]:
         raise ValueError(f"`a` (M,K) and `b` (K,N) do not match. Received: "
                          f"a.shape={np.shape(a)}, b.shape={np.shape(b)}.")
@@ -51,16 +56,29 @@ def gemm(cnp.ndarray a, cnp.ndarray b, bint ref=False):
     with nogil:
         if ref:
             sgemm_ref(pc, pa, pb, M, N, K)
+        elif blocked:
+            st = sgemm_blocked(pc, pa, pb, M, N, K)
         else:
             st = sgemm(pc, pa, pb, M, N, K)
     check_status(st)
     return c
 
 
-def dense_fwd(cnp.ndarray x, cnp.ndarray w, object b=None, bint relu=False, bint ref=False):
+def dense_rows_max():
+    """The largest batch dense_fwd runs on dense_forward_rows (W read in place, not packed)."""
+    return DENSE_ROWS_MAX
+
+
+def dense_fwd(cnp.ndarray x, cnp.ndarray w, object b=None, bint relu=False, bint ref=False,
+              bint rows=False):
+    """relu?(x . w + b) for x (N,C), w (C,K): on the GEMM, or dense_forward_rows when
+    N <= dense_rows_max(); rows=True asks for dense_forward_rows (a test of that kernel)."""
     if x.ndim != 2 or w.ndim != 2 or x.shape[1] != w.shape[0]:
         raise ValueError(f"`x` (N,C) and `kernel` (C,K) do not match. Received: "
                          f"x.shape={np.shape(x)}, kernel.shape={np.shape(w)}.")
+    if rows and x.shape[0] > DENSE_ROWS_MAX:
+        raise ValueError(f"dense_forward_rows takes at most {DENSE_ROWS_MAX} rows. Received: "
+                         f"x.shape={np.shape(x)}.")
     cdef int64_t N = x.shape[0], C = x.shape[1], K = w.shape[1]
     cdef cnp.ndarray out = np.empty((N, K), np.float32)
     cdef float *po = fptr(out, "out")
@@ -71,6 +89,8 @@ def dense_fwd(cnp.ndarray x, cnp.ndarray w, object b=None, bint relu=False, bint
     with nogil:
         if ref:
             dense_forward_ref(po, px, pw, pb, relu, N, C, K)
+        elif rows:
+            st = dense_forward_rows(po, px, pw, pb, relu, N, C, K)
         else:
             st = dense_forward(po, px, pw, pb, relu, N, C, K)
     check_status(st)

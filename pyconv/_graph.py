@@ -11,9 +11,9 @@ never changes; everything a call creates lives in that call.
 """
 import numpy as np
 
-from .layers.base import (FROM_LOGITS, RELU_FOLDED, RELU_MASK, _ActivatedLayer, flatten, is_stateful,
-                          pack_like, state_updates_of)
-from . import activations, utils
+from .layers.base import (BN_RELU, FROM_LOGITS, RELU_FOLDED, RELU_IN_BN, RELU_MASK, _ActivatedLayer, flatten,
+                          is_stateful, pack_like, state_updates_of)
+from . import _inference, activations, utils
 
 
 __all__ = ["KerasTensor", "Node", "Graph", "Plan"]
@@ -274,6 +274,7 @@ class Plan:
         for t in graph.outputs:
             consumers[slot[id(t)]] = consumers.get(slot[id(t)], 0) + 1
         by_out = {s.outs: s for s in steps if not s.multi_out}
+        self._fold_relus_into_bn(steps, by_out, consumers)
         # A relu that feeds only a max pooling: the pooling's backward applies relu's mask
         # (one pass over the activations instead of two; bitwise the same).
         for s in steps:
@@ -311,6 +312,23 @@ class Plan:
         self.inputs_need_grad = inputs_need_grad
         self.has_act = any(s.act is not None for s in steps)
         self.stateful = [k for k, s in enumerate(steps) if is_stateful(s.layer)]
+
+    @staticmethod
+    def _fold_relus_into_bn(steps, by_out, consumers):
+        """A plain relu that is the only reader of a BatchNormalization's output runs inside
+        the BN's kernels (BN_RELU: y = relu(BN(x)) in one pass, the mask applied in BN's
+        backward); the relu step passes its input through (RELU_IN_BN). Bitwise the same as the
+        two steps. Not when the BN's output has an activity regularizer (it would see the relu's
+        output)."""
+        from .layers.normalization import BatchNormalization
+        for s in steps:
+            if s.multi_out or isinstance(s.ins, tuple) or not _plain_relu(s.layer):
+                continue
+            b = by_out.get(s.ins)
+            if b is not None and type(b.layer) is BatchNormalization and consumers.get(s.ins) == 1 \
+                    and b.act is None and not b.fuse:
+                b.fuse |= BN_RELU
+                s.fuse |= RELU_IN_BN
 
     @staticmethod
     def _bn_folds(steps, by_out, consumers):
@@ -373,29 +391,12 @@ class Plan:
         return out
 
     def predict(self, inputs):
-        """Inference: the outputs only. A BatchNormalization after a Conv2D or Dense without
-        activation (see `_bn_folds`) is folded into that layer's kernel and bias, computed
-        from the current weights in this call, and a relu after it into the kernel's
-        epilogue: one pass over the activations instead of two or three."""
-        if not self.folds:
-            return self.forward(inputs, False)[0]
-        vals = [None] * self.nslots
-        for i, a in zip(self.in_slots, inputs):
-            vals[i] = a
-        skipped = {j for f in self.folds.values() for j in f if j is not None}
-        for k, s in enumerate(self.steps):
-            if k in skipped:   # computed with the Conv2D/Dense step it follows
-                continue
-            x = _step_input(s, vals)
-            fold = self.folds.get(k)
-            if fold is None:
-                _step_output(s, vals, s.layer._fwd(x, False, s.fuse)[0])
-                continue
-            bn, relu = (None if j is None else self.steps[j] for j in fold)
-            w = bn.layer._fold(s.layer.kernel, s.layer.bias)
-            last = bn if relu is None else relu
-            vals[last.outs] = s.layer._pre(x, False, relu=relu is not None, weights=w)[0]
-        return [vals[o] for o in self.out_slots]
+        """Inference: the outputs only, without the contexts a backward pass would need. A
+        BatchNormalization after a Conv2D or Dense without activation (see `_bn_folds`) is
+        folded into that layer's kernel and bias, computed from the current weights in this
+        call, and a relu after it into the kernel's epilogue: one pass over the activations
+        instead of two or three. The batch runs in chunks on all threads: pyconv/_inference.py."""
+        return _inference.run(self, inputs)
 
     def backward(self, ctx, doutputs, need_dx=None):
         """Gradients from the output gradients (None for an output without a loss).

@@ -35,6 +35,7 @@ cdef extern from "pyconv.h" nogil:
     int pyconv_isa_set(int isa)
     int pyconv_num_threads()
     void pyconv_set_num_threads(int n)
+    int pyconv_set_thread_cap(int n)
     int pyconv_has_openmp()
     const char *pyconv_compiler()
     void pyconv_cache_info(pyconv_caches *out)
@@ -151,6 +152,11 @@ def num_threads():
 
 def set_num_threads(int n):
     pyconv_set_num_threads(n)
+
+def set_thread_cap(int n):
+    """The kernels called from this thread use at most n threads (0: no cap); returns the
+    previous cap. A per-thread setting (pyconv/_inference.py)."""
+    return pyconv_set_thread_cap(n)
 
 def has_openmp():
     return bool(pyconv_has_openmp())

@@ -202,6 +202,8 @@ def axes_to_last(shape, axis, name="axis"):
 
     Raises ValueError for an axis out of range or repeated."""
     ndim = len(shape)
+    if ndim and (axis is None or (type(axis) is int and axis == -1)):
+        return None, 1   # the usual case (a softmax layer's), without the general checks
     axes = (-1,) if axis is None else (tuple(axis) if isinstance(axis, (tuple, list)) else (axis,))
     if not axes or not all(_validate.is_int(a) and -ndim <= a < ndim for a in axes) \
             or len({a % ndim for a in axes}) != len(axes):

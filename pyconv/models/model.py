@@ -345,7 +345,9 @@ class Model(Trainer, Layer):
     def forward(self, x, training=False):
         if not self._functional:
             return Layer.forward(self, x, training)
-        outs = self._plan().forward(flatten(x), training)[0]
+        plan = self._plan()
+        # inference (model(x), a layer's probe) keeps no context: the predict path
+        outs = plan.forward(flatten(x), True)[0] if training else plan.predict(flatten(x))
         return pack_like(self._outputs_struct, outs)
 
     def call(self, inputs, training=None):

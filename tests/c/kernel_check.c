@@ -163,6 +163,10 @@ static void check_sgemm(int64_t M, int64_t N, int64_t K)
                 memcpy(first, got, (size_t)(M * N) * sizeof(float));
             else
                 check("2 threads vs 1", got, first, NULL, M * N);
+            // The spine: the same nest on one thread, so the fast driver's bits.
+            status_ok(sgemm_blocked(got, a, b, M, N, K), "sgemm_blocked");
+            check("sgemm_blocked vs sgemm_ref", got, want, tol, M * N);
+            check("sgemm_blocked vs sgemm", got, first, NULL, M * N);
         }
     free(a), free(b), free(want), free(abs), free(aa), free(ab), free(tol), free(got), free(first);
 }
@@ -738,7 +742,10 @@ int main(int argc, char **argv)
     for (int i = 0; i < 4; i++)
         check_sgemm(draw(1, 60), draw(1, 70), draw(1, 400));
 
-    static const int64_t dense_shapes[][3] = {{1, 1, 1}, {13, 33, 9}, {32, 100, 24}, {7, 330, 17}};
+    /* N <= DENSE_ROWS_MAX: dense_forward_rows, one column block, a tail block, and blocks
+     * split over threads (2 N C K >= DENSE_ROWS_PAR_MIN). */
+    static const int64_t dense_shapes[][3] = {{1, 1, 1}, {13, 33, 9}, {32, 100, 24}, {7, 330, 17},
+                                              {1, 784, 128}, {3, 50, 65}, {4, 1000, 130}, {2, 7, 64}};
     for (size_t i = 0; i < sizeof dense_shapes / sizeof dense_shapes[0]; i++)
         check_dense(dense_shapes[i][0], dense_shapes[i][1], dense_shapes[i][2], (int)(i % 2));
 

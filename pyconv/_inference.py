@@ -1,0 +1,299 @@
+"""Inference of a functional plan: the outputs only, with no training bookkeeping, the batch cut
+into chunks that stay in cache and run on all the threads at once.
+
+`Plan.predict` (pyconv/_graph.py) calls `run`. What a training forward keeps, this does not:
+no tape, no per-layer context, and each intermediate value is dropped after its last reader,
+so that its memory is free for the next one (in a chunk, NumPy gets it back from the heap
+instead of fresh pages from the OS).
+
+Chunks. When every layer of the graph computes each example on its own (`rowwise`: a fixed
+list of built-in layers whose inference pass is per example), the batch is cut into equal
+chunks along axis 0:
+  - of at most as many examples as keep one step's input and output in cache (4x L2, in L3:
+    at batch 256 the tutorial CNN's first activation is 22 MB, which went to memory and
+    back between the convolution and the pooling that reads it; in chunks of 32 images it
+    is 2.8 MB) -- unless that is so few that packing the weights again for each chunk would
+    cost more;
+  - into at least as many chunks as threads when each chunk still does enough work
+    (MIN_CHUNK_MACS) to pay for handing it to another thread.
+Each thread -- the caller and `threads - 1` helpers, pyconv's own -- takes the next chunk not
+yet taken and runs its kernels on that one thread (a per-thread cap: csrc/config.c), until
+none is left. The caller never waits for a helper that has not started: a helper that wakes
+late finds no chunk left (as onnxruntime's thread pool revokes tasks not yet started), which
+keeps a loaded machine from stalling the call on a descheduled thread, the way a barrier of an
+OpenMP region does. A batch too small to split runs as one chunk on the caller's thread alone:
+at batch 1 the kernels are too short for a parallel region to pay.
+
+Results: a chunk's rows are computed exactly as in the whole batch (every kernel's sum for an
+output element runs in an order that depends on the layer's sizes, never on the batch or on
+the thread count; a chunk of a batch bigger than dense_rows_max() rows is bigger than that
+too, so its Dense layers run the same kernel as the whole batch's), so the outputs are
+bitwise the same for any chunking and any thread count; tests/test_inference.py checks both. A model with any other layer runs as one chunk
+with the kernels' own threads.
+"""
+import math
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from . import _kernels
+
+__all__ = ["run"]
+
+# A chunk handed to another thread should run for tens of microseconds at least: a helper
+# wakes in a few (a futex), and the hand-off costs a few more in Python. 3e6 multiply-adds
+# are ~30 us on one AVX-512 core (bench: conv2 of the tutorial CNN at ~95 GMAC/s).
+MIN_CHUNK_MACS = 3e6
+# The bytes of one step's input + output a chunk may have: 4x the L2 cache, so in L3. Each
+# chunk costs ~3-10 us of Python per layer (more on a loaded machine), which decides the lower
+# end: the tutorial CNN at batch 256, 1 and 2 threads, in chunks of 0.5, 1, 2, 4 and 8 MB,
+# ran fastest from 2 MB up (bench/onnx_infer.py's machine: 1 MB of L2 per core).
+L2_MULTIPLE = 4.0
+
+
+_budget = []
+
+
+def _chunk_budget():
+    if not _budget:   # the caches do not change while the process runs
+        _budget.append(max(_kernels.cache_info()["l2"][0], 256 * 1024) * L2_MULTIPLE)
+    return _budget[0]
+
+
+class _Layout:
+    """For one plan: per example, the largest input + output bytes of a step and the
+    multiply-adds of the whole graph; and the bytes of the largest kernel (weights).
+    `layout` gives None instead when some layer is not row-wise."""
+
+    __slots__ = ("step_bytes", "macs", "weight_bytes")
+
+    def __init__(self, step_bytes, macs, weight_bytes=0):
+        self.step_bytes, self.macs, self.weight_bytes = step_bytes, macs, weight_bytes
+
+
+def _per_example(shape):
+    dims = shape[1:]
+    return None if any(d is None for d in dims) else math.prod(dims)
+
+
+def _rowwise_activation(act, ndim):
+    """Whether an activation computes each example on its own: every built-in one, except a
+    softmax over axis 0."""
+    if act.name != "softmax" or not act.config:
+        return True
+    axis = act.config["axis"]
+    axes = axis if isinstance(axis, (tuple, list)) else (axis,)
+    return all(a % ndim != 0 for a in axes)
+
+
+def _rowwise_types():
+    from .layers import (Activation, Add, AveragePooling2D, Average, BatchNormalization, Conv2D,
+                         Cropping2D, Dense, DepthwiseConv2D, Dropout, ELU, Flatten,
+                         GlobalAveragePooling2D, GlobalMaxPooling2D, LeakyReLU, Maximum, MaxPooling2D,
+                         Minimum, Multiply, ReLU, Rescaling, Reshape, SeparableConv2D, Softmax, Subtract,
+                         UpSampling2D, ZeroPadding2D)
+    return {Activation, Add, AveragePooling2D, Average, BatchNormalization, Conv2D, Cropping2D, Dense,
+            DepthwiseConv2D, Dropout, ELU, Flatten, GlobalAveragePooling2D, GlobalMaxPooling2D,
+            LeakyReLU, Maximum, MaxPooling2D, Minimum, Multiply, ReLU, Rescaling, Reshape,
+            SeparableConv2D, Softmax, Subtract, UpSampling2D, ZeroPadding2D}
+
+
+_ROWWISE = None
+
+
+def layout(plan):
+    """The plan's _Layout (None: not row-wise), from the graph's symbolic shapes."""
+    global _ROWWISE
+    if _ROWWISE is None:
+        _ROWWISE = _rowwise_types()
+    step_bytes, macs, weight_bytes = 0, 0, 0
+    for s in plan.steps:
+        layer, node = s.layer, s.node
+        if type(layer) not in _ROWWISE:
+            return None
+        act = getattr(layer, "activation", None)
+        if act is not None and not _rowwise_activation(act, len(node.outputs[0].shape)):
+            return None
+        sizes = [_per_example(t.shape) for t in list(node.inputs) + list(node.outputs)]
+        if None in sizes:
+            return None
+        step_bytes = max(step_bytes, 4 * sum(sizes))
+        kernel = getattr(layer, "kernel", None)
+        if kernel is not None and kernel.ndim >= 2:   # Dense, Conv2D: outputs x (fan-in)
+            macs += sizes[-1] * math.prod(kernel.shape[:-1]) // max(getattr(layer, "groups", 1), 1)
+            weight_bytes = max(weight_bytes, kernel.nbytes)
+    return _Layout(step_bytes, macs, weight_bytes)
+
+
+def chunk_bounds(n, lay, threads):
+    """[(lo, hi)]: the batch of n examples cut into equal chunks (sizes differ by one at most)."""
+    if lay is None or n <= 1:
+        return [(0, n)]
+    fit = max(1, int(_chunk_budget() // max(lay.step_bytes, 1)))
+    # The GEMM packs a layer's weights on every call: a chunk reads at least twice their bytes
+    # of activations, so that packing them again costs less than a third of its traffic (the
+    # DNN's 784 x 128 kernel is 400 KB, its examples 6 KB: chunks of 128 or more).
+    fit = max(fit, math.ceil(2 * lay.weight_bytes / max(lay.step_bytes, 1)))
+    k = math.ceil(n / fit)
+    if threads > 1 and lay.macs > 0:
+        work = max(1, math.ceil(MIN_CHUNK_MACS / lay.macs))   # examples a chunk needs
+        k = max(k, min(threads, n // work))
+    # A Dense layer runs a batch of at most dense_rows_max() rows on another kernel than a
+    # bigger one (csrc/dense_loops.h), which rounds differently: a chunk takes the path of the
+    # whole batch, so that chunking never changes a bit.
+    if threads > 1 and k > threads:   # a multiple of the threads: 8 chunks on 2, not 7 (4 + 3)
+        k = math.ceil(k / threads) * threads
+    small = _kernels.dense_rows_max()
+    k = max(1, min(k, n if n <= small else n // (small + 1)))
+    return [(i * n // k, (i + 1) * n // k) for i in range(k)]
+
+
+class _Program:
+    """A plan's steps for inference, made once per plan (`of`): per op, the step, the fold it
+    heads (or None), the step whose slot takes its output, and the slots no later op reads,
+    dropped after it. `weights()` computes the folded BatchNormalizations' weights of one call,
+    shared by its chunks; `run(weights, inputs)` runs one chunk."""
+
+    def __init__(self, plan):
+        from ._graph import _step_input, _step_output
+        self.plan = plan
+        self._input, self._output = _step_input, _step_output
+        skipped = {j for f in plan.folds.values() for j in f if j is not None}
+        ops = []
+        for k, s in enumerate(plan.steps):
+            if k in skipped:   # computed with the Conv2D/Dense step it follows
+                continue
+            fold = plan.folds.get(k)
+            if fold is None:
+                ops.append([s, None, s])
+                continue
+            bn, relu = (None if j is None else plan.steps[j] for j in fold)
+            ops.append([s, (bn, relu is not None), bn if relu is None else relu])
+        last = {}
+        for i, op in enumerate(ops):
+            ins = op[0].ins
+            for slot in (ins if isinstance(ins, tuple) else (ins,)):
+                last[slot] = i
+        keep = set(plan.out_slots)
+        for i, op in enumerate(ops):
+            op.append(tuple(slot for slot, j in last.items() if j == i and slot not in keep))
+        self.ops = [tuple(op) for op in ops]
+
+    @staticmethod
+    def of(plan):
+        prog = plan.__dict__.get("_inference_program")
+        if prog is None:   # a pure function of the plan, which never changes: kept on it
+            prog = plan._inference_program = _Program(plan)
+        return prog
+
+    def weights(self):
+        """{op index: (kernel, bias)} of the folds, from the weights as they are now."""
+        return {i: fold[0].layer._fold(s.layer.kernel, s.layer.bias)
+                for i, (s, fold, _, _) in enumerate(self.ops) if fold is not None}
+
+    def run(self, weights, inputs):
+        plan = self.plan
+        vals = [None] * plan.nslots
+        for i, a in zip(plan.in_slots, inputs):
+            vals[i] = a
+        for i, (s, fold, last, drop) in enumerate(self.ops):
+            x = vals[s.ins] if s.struct is None else self._input(s, vals)
+            if fold is not None:
+                vals[last.outs] = s.layer._pre(x, False, relu=fold[1], weights=weights[i])[0]
+            elif s.multi_out:
+                self._output(s, vals, s.layer._fwd(x, False, s.fuse)[0])
+            else:
+                vals[s.outs] = s.layer._fwd(x, False, s.fuse)[0]
+            for slot in drop:   # no later op reads it: its memory is free for the next
+                vals[slot] = None
+        return [vals[o] for o in plan.out_slots]
+
+
+class _ThreadCap:
+    """The kernels called from this thread in the block use at most n threads."""
+
+    def __init__(self, n):
+        self.n = n
+
+    def __enter__(self):
+        self.prev = _kernels.set_thread_cap(self.n)
+
+    def __exit__(self, *exc):
+        _kernels.set_thread_cap(self.prev)
+
+
+_pool_lock = threading.Lock()
+_pool = [None, 0]   # the helpers' executor and its number of threads
+
+
+def _helpers(n):
+    """An executor of n helper threads, shared by every call (made again when n changes)."""
+    with _pool_lock:
+        if _pool[1] != n:
+            if _pool[0] is not None:
+                _pool[0].shutdown(wait=False)
+            _pool[0] = ThreadPoolExecutor(max_workers=n, thread_name_prefix="pyconv-predict")
+            _pool[1] = n
+        return _pool[0]
+
+
+def _run_chunks(prog, inputs, bounds, threads):
+    """Run the chunks on the caller and up to threads - 1 helpers; the outputs in chunk order."""
+    results = [None] * len(bounds)
+    errors = []
+    state = {"next": 0, "pending": len(bounds)}
+    cond = threading.Condition()
+
+    def work():
+        with _ThreadCap(1):
+            while True:
+                with cond:
+                    k = state["next"]
+                    state["next"] = k + 1
+                if k >= len(bounds):
+                    return
+                lo, hi = bounds[k]
+                try:
+                    results[k] = prog([a[lo:hi] for a in inputs])
+                except BaseException as e:   # re-raised by the caller
+                    errors.append(e)
+                with cond:
+                    state["pending"] -= 1
+                    cond.notify_all()
+
+    pool = _helpers(threads - 1)
+    for _ in range(min(threads, len(bounds)) - 1):
+        pool.submit(work)
+    work()
+    with cond:   # only chunks that a helper took and is still computing
+        cond.wait_for(lambda: state["pending"] == 0)
+    if errors:
+        raise errors[0]
+    return results
+
+
+def run(plan, inputs):
+    """The plan's outputs for `inputs` (a list of arrays), in inference mode."""
+    prog = _Program.of(plan)
+    w = prog.weights()
+
+    def one(chunk):
+        return prog.run(w, chunk)
+
+    lay = plan.__dict__.get("_layout", False)
+    if lay is False:   # as the program: kept on the plan
+        lay = plan._layout = layout(plan)
+    n = len(inputs[0]) if inputs else 0
+    if lay is None or any(len(a) != n for a in inputs):
+        return one(inputs)
+    threads = _kernels.num_threads()
+    bounds = chunk_bounds(n, lay, threads)
+    if len(bounds) == 1:
+        with _ThreadCap(1):
+            return one(inputs)
+    if threads == 1:
+        parts = [one([a[lo:hi] for a in inputs]) for lo, hi in bounds]
+    else:
+        parts = _run_chunks(one, inputs, bounds, threads)
+    return [np.concatenate([p[k] for p in parts]) for k in range(len(parts[0]))]
