@@ -38,6 +38,7 @@ cdef extern from "pyconv.h" nogil:
     int pyconv_set_thread_cap(int n)
     int pyconv_has_openmp()
     const char *pyconv_compiler()
+    int pyconv_malloc_keep(int trim_bytes, int mmap_bytes)
     void pyconv_cache_info(pyconv_caches *out)
 
 cdef extern from "gemm.h" nogil:
@@ -162,6 +163,10 @@ def has_openmp():
 
 def compiler():
     return pyconv_compiler().decode()
+
+def malloc_keep(int trim_bytes, int mmap_bytes):
+    """csrc/config.c pyconv_malloc_keep: True when glibc took both thresholds."""
+    return bool(pyconv_malloc_keep(trim_bytes, mmap_bytes))
 
 
 # ---- elementwise ---------------------------------------------------------------------------
