@@ -14,7 +14,7 @@
  * buffers cannot be allocated. Nothing prints, exits or aborts.
  */
 #include <stdlib.h>
-#include "pyconv.h"
+#include "conv2d_geometry.h"
 
 /* dst[i*dld + j] = src[i*sld + j] for i < rows, j < width: one group's channels of each pixel.
  * Threads: over rows, when there are enough floats to pay for a parallel region. */
@@ -27,17 +27,17 @@ static void copy_slice(float *dst, int64_t dld, const float *src, int64_t sld, i
             dst[i * dld + j] = src[i * sld + j];
 }
 
-static int group_check(const conv2d_shape *s, int64_t groups)
+static int group_check(const conv2d_shape *sh, int64_t groups)
 {
-    return groups >= 1 && s->C % groups == 0 && s->K % groups == 0 ? PYCONV_OK : PYCONV_EINVAL;
+    return groups >= 1 && sh->C % groups == 0 && sh->K % groups == 0 ? PYCONV_OK : PYCONV_EINVAL;
 }
 
 /* One group's shape: conv2d_shape with C/G input and K/G output channels. */
-static conv2d_shape group_shape(const conv2d_shape *s, int64_t groups)
+static conv2d_shape group_shape(const conv2d_shape *sh, int64_t groups)
 {
-    conv2d_shape g = *s;
-    g.C = s->C / groups;
-    g.K = s->K / groups;
+    conv2d_shape g = *sh;
+    g.C = sh->C / groups;
+    g.K = sh->K / groups;
     return g;
 }
 
@@ -55,23 +55,23 @@ static float *buffers(int64_t a, int64_t b, int64_t c, float **pb, float **pc)
 // inp (N,H,W,C), filt (R,S,C/G,K), bias (K) or NULL, out (N,P,Q,K), overwritten.
 // Threads: conv2d_forward's, group after group.
 int conv2d_grouped_forward(float *out, const float *inp, const float *filt, const float *bias,
-                           int relu, const conv2d_shape *s, int64_t groups)
+                           int relu, const conv2d_shape *sh, int64_t groups)
 {
-    if (group_check(s, groups) != PYCONV_OK)
+    if (group_check(sh, groups) != PYCONV_OK)
         return PYCONV_EINVAL;
     if (groups == 1)
-        return conv2d_forward(out, inp, filt, bias, relu, s);
-    const conv2d_shape g = group_shape(s, groups);
-    const int64_t NHW = s->N * s->H * s->W, NPQ = s->N * s->P * s->Q, RSC = s->R * s->S * g.C;
+        return conv2d_forward(out, inp, filt, bias, relu, sh);
+    const conv2d_shape g = group_shape(sh, groups);
+    const int64_t NHW = sh->N * sh->H * sh->W, NPQ = sh->N * sh->P * sh->Q, RSC = sh->R * sh->S * g.C;
     float *fg, *og, *xg = buffers(NHW * g.C, RSC * g.K, NPQ * g.K, &fg, &og);
     if (!xg)
         return PYCONV_ENOMEM;
     int status = PYCONV_OK;
     for (int64_t i = 0; i < groups && status == PYCONV_OK; i++) {
-        copy_slice(xg, g.C, inp + i * g.C, s->C, NHW, g.C);
-        copy_slice(fg, g.K, filt + i * g.K, s->K, RSC, g.K);
+        copy_slice(xg, g.C, inp + i * g.C, sh->C, NHW, g.C);
+        copy_slice(fg, g.K, filt + i * g.K, sh->K, RSC, g.K);
         status = conv2d_forward(og, xg, fg, bias ? bias + i * g.K : NULL, relu, &g);
-        copy_slice(out + i * g.K, s->K, og, g.K, NPQ, g.K);
+        copy_slice(out + i * g.K, sh->K, og, g.K, NPQ, g.K);
     }
     free(xg);
     return status;
@@ -80,23 +80,23 @@ int conv2d_grouped_forward(float *out, const float *inp, const float *filt, cons
 // dout (N,P,Q,K), filt (R,S,C/G,K), dinp (N,H,W,C), overwritten.
 // Threads: conv2d_backward_input's, group after group.
 int conv2d_grouped_backward_input(float *dinp, const float *dout, const float *filt,
-                                  const conv2d_shape *s, int64_t groups)
+                                  const conv2d_shape *sh, int64_t groups)
 {
-    if (group_check(s, groups) != PYCONV_OK)
+    if (group_check(sh, groups) != PYCONV_OK)
         return PYCONV_EINVAL;
     if (groups == 1)
-        return conv2d_backward_input(dinp, dout, filt, s);
-    const conv2d_shape g = group_shape(s, groups);
-    const int64_t NHW = s->N * s->H * s->W, NPQ = s->N * s->P * s->Q, RSC = s->R * s->S * g.C;
+        return conv2d_backward_input(dinp, dout, filt, sh);
+    const conv2d_shape g = group_shape(sh, groups);
+    const int64_t NHW = sh->N * sh->H * sh->W, NPQ = sh->N * sh->P * sh->Q, RSC = sh->R * sh->S * g.C;
     float *fg, *gg, *dxg = buffers(NHW * g.C, RSC * g.K, NPQ * g.K, &fg, &gg);
     if (!dxg)
         return PYCONV_ENOMEM;
     int status = PYCONV_OK;
     for (int64_t i = 0; i < groups && status == PYCONV_OK; i++) {
-        copy_slice(gg, g.K, dout + i * g.K, s->K, NPQ, g.K);
-        copy_slice(fg, g.K, filt + i * g.K, s->K, RSC, g.K);
+        copy_slice(gg, g.K, dout + i * g.K, sh->K, NPQ, g.K);
+        copy_slice(fg, g.K, filt + i * g.K, sh->K, RSC, g.K);
         status = conv2d_backward_input(dxg, gg, fg, &g);
-        copy_slice(dinp + i * g.C, s->C, dxg, g.C, NHW, g.C);
+        copy_slice(dinp + i * g.C, sh->C, dxg, g.C, NHW, g.C);
     }
     free(dxg);
     return status;
@@ -105,23 +105,23 @@ int conv2d_grouped_backward_input(float *dinp, const float *dout, const float *f
 // dout (N,P,Q,K), inp (N,H,W,C), dfilt (R,S,C/G,K) and dbias (K) or NULL, overwritten.
 // Threads: conv2d_backward_filter's (fixed chunks, bitwise for any thread count), per group.
 int conv2d_grouped_backward_filter(float *dfilt, float *dbias, const float *dout,
-                                   const float *inp, const conv2d_shape *s, int64_t groups)
+                                   const float *inp, const conv2d_shape *sh, int64_t groups)
 {
-    if (group_check(s, groups) != PYCONV_OK)
+    if (group_check(sh, groups) != PYCONV_OK)
         return PYCONV_EINVAL;
     if (groups == 1)
-        return conv2d_backward_filter(dfilt, dbias, dout, inp, s);
-    const conv2d_shape g = group_shape(s, groups);
-    const int64_t NHW = s->N * s->H * s->W, NPQ = s->N * s->P * s->Q, RSC = s->R * s->S * g.C;
+        return conv2d_backward_filter(dfilt, dbias, dout, inp, sh);
+    const conv2d_shape g = group_shape(sh, groups);
+    const int64_t NHW = sh->N * sh->H * sh->W, NPQ = sh->N * sh->P * sh->Q, RSC = sh->R * sh->S * g.C;
     float *dfg, *gg, *xg = buffers(NHW * g.C, RSC * g.K, NPQ * g.K, &dfg, &gg);
     if (!xg)
         return PYCONV_ENOMEM;
     int status = PYCONV_OK;
     for (int64_t i = 0; i < groups && status == PYCONV_OK; i++) {
-        copy_slice(xg, g.C, inp + i * g.C, s->C, NHW, g.C);
-        copy_slice(gg, g.K, dout + i * g.K, s->K, NPQ, g.K);
+        copy_slice(xg, g.C, inp + i * g.C, sh->C, NHW, g.C);
+        copy_slice(gg, g.K, dout + i * g.K, sh->K, NPQ, g.K);
         status = conv2d_backward_filter(dfg, dbias ? dbias + i * g.K : NULL, gg, xg, &g);
-        copy_slice(dfilt + i * g.K, s->K, dfg, g.K, RSC, g.K);
+        copy_slice(dfilt + i * g.K, sh->K, dfg, g.K, RSC, g.K);
     }
     free(xg);
     return status;
@@ -130,55 +130,55 @@ int conv2d_grouped_backward_filter(float *dfilt, float *dbias, const float *dout
 /* ---- the specification: direct loop nests, double accumulation ------------------------------ */
 
 int conv2d_grouped_forward_ref(float *out, const float *inp, const float *filt, const float *bias,
-                               int relu, const conv2d_shape *s, int64_t groups)
+                               int relu, const conv2d_shape *sh, int64_t groups)
 {
-    if (group_check(s, groups) != PYCONV_OK)
+    if (group_check(sh, groups) != PYCONV_OK)
         return PYCONV_EINVAL;
-    const int64_t Cg = s->C / groups, Kg = s->K / groups;
-    for (int64_t n = 0; n < s->N; n++)
-    for (int64_t p = 0; p < s->P; p++)
-    for (int64_t q = 0; q < s->Q; q++)
-    for (int64_t k = 0; k < s->K; k++) {
+    const int64_t Cg = sh->C / groups, Kg = sh->K / groups;
+    for (int64_t n = 0; n < sh->N; n++)
+    for (int64_t p = 0; p < sh->P; p++)
+    for (int64_t q = 0; q < sh->Q; q++)
+    for (int64_t k = 0; k < sh->K; k++) {
         const int64_t c0 = k / Kg * Cg;   /* the group's first input channel */
         double acc = bias ? bias[k] : 0.0;
-        for (int64_t r = 0; r < s->R; r++)
-        for (int64_t t = 0; t < s->S; t++) {
-            const int64_t h = p * s->stride_h - s->pad_top + r * s->dil_h;
-            const int64_t w = q * s->stride_w - s->pad_left + t * s->dil_w;
-            if (h < 0 || h >= s->H || w < 0 || w >= s->W)
+        for (int64_t r = 0; r < sh->R; r++)
+        for (int64_t s = 0; s < sh->S; s++) {
+            const int64_t h = p * sh->stride_h - sh->pad_top + r * sh->dil_h;
+            const int64_t w = q * sh->stride_w - sh->pad_left + s * sh->dil_w;
+            if (!in_image(h, w, sh))
                 continue;
             for (int64_t c = 0; c < Cg; c++)
-                acc += (double)inp[((n * s->H + h) * s->W + w) * s->C + c0 + c]
-                       * filt[((r * s->S + t) * Cg + c) * s->K + k];
+                acc += (double)inp[((n * sh->H + h) * sh->W + w) * sh->C + c0 + c]
+                       * filt[((r * sh->S + s) * Cg + c) * sh->K + k];
         }
-        out[((n * s->P + p) * s->Q + q) * s->K + k] = relu && acc <= 0.0 ? 0.0f : (float)acc;
+        out[((n * sh->P + p) * sh->Q + q) * sh->K + k] = relu && acc <= 0.0 ? 0.0f : (float)acc;
     }
     return PYCONV_OK;
 }
 
 int conv2d_grouped_backward_input_ref(float *dinp, const float *dout, const float *filt,
-                                      const conv2d_shape *s, int64_t groups)
+                                      const conv2d_shape *sh, int64_t groups)
 {
-    if (group_check(s, groups) != PYCONV_OK)
+    if (group_check(sh, groups) != PYCONV_OK)
         return PYCONV_EINVAL;
-    const int64_t Cg = s->C / groups, Kg = s->K / groups, size = s->N * s->H * s->W * s->C;
+    const int64_t Cg = sh->C / groups, Kg = sh->K / groups, size = sh->N * sh->H * sh->W * sh->C;
     double *acc = calloc((size_t)(size > 0 ? size : 1), sizeof(double));
     if (!acc)
         return PYCONV_ENOMEM;
-    for (int64_t n = 0; n < s->N; n++)
-    for (int64_t p = 0; p < s->P; p++)
-    for (int64_t q = 0; q < s->Q; q++)
-    for (int64_t r = 0; r < s->R; r++)
-    for (int64_t t = 0; t < s->S; t++) {
-        const int64_t h = p * s->stride_h - s->pad_top + r * s->dil_h;
-        const int64_t w = q * s->stride_w - s->pad_left + t * s->dil_w;
-        if (h < 0 || h >= s->H || w < 0 || w >= s->W)
+    for (int64_t n = 0; n < sh->N; n++)
+    for (int64_t p = 0; p < sh->P; p++)
+    for (int64_t q = 0; q < sh->Q; q++)
+    for (int64_t r = 0; r < sh->R; r++)
+    for (int64_t s = 0; s < sh->S; s++) {
+        const int64_t h = p * sh->stride_h - sh->pad_top + r * sh->dil_h;
+        const int64_t w = q * sh->stride_w - sh->pad_left + s * sh->dil_w;
+        if (!in_image(h, w, sh))
             continue;
-        for (int64_t k = 0; k < s->K; k++)
+        for (int64_t k = 0; k < sh->K; k++)
             for (int64_t c = 0; c < Cg; c++)
-                acc[((n * s->H + h) * s->W + w) * s->C + k / Kg * Cg + c] +=
-                    (double)dout[((n * s->P + p) * s->Q + q) * s->K + k]
-                    * filt[((r * s->S + t) * Cg + c) * s->K + k];
+                acc[((n * sh->H + h) * sh->W + w) * sh->C + k / Kg * Cg + c] +=
+                    (double)dout[((n * sh->P + p) * sh->Q + q) * sh->K + k]
+                    * filt[((r * sh->S + s) * Cg + c) * sh->K + k];
     }
     for (int64_t i = 0; i < size; i++)
         dinp[i] = (float)acc[i];
@@ -187,34 +187,29 @@ int conv2d_grouped_backward_input_ref(float *dinp, const float *dout, const floa
 }
 
 int conv2d_grouped_backward_filter_ref(float *dfilt, float *dbias, const float *dout,
-                                       const float *inp, const conv2d_shape *s, int64_t groups)
+                                       const float *inp, const conv2d_shape *sh, int64_t groups)
 {
-    if (group_check(s, groups) != PYCONV_OK)
+    if (group_check(sh, groups) != PYCONV_OK)
         return PYCONV_EINVAL;
-    const int64_t Cg = s->C / groups, Kg = s->K / groups;
-    for (int64_t r = 0; r < s->R; r++)
-    for (int64_t t = 0; t < s->S; t++)
+    const int64_t Cg = sh->C / groups, Kg = sh->K / groups;
+    for (int64_t r = 0; r < sh->R; r++)
+    for (int64_t s = 0; s < sh->S; s++)
     for (int64_t c = 0; c < Cg; c++)
-    for (int64_t k = 0; k < s->K; k++) {
+    for (int64_t k = 0; k < sh->K; k++) {
         double acc = 0.0;
-        for (int64_t n = 0; n < s->N; n++)
-        for (int64_t p = 0; p < s->P; p++)
-        for (int64_t q = 0; q < s->Q; q++) {
-            const int64_t h = p * s->stride_h - s->pad_top + r * s->dil_h;
-            const int64_t w = q * s->stride_w - s->pad_left + t * s->dil_w;
-            if (h < 0 || h >= s->H || w < 0 || w >= s->W)
+        for (int64_t n = 0; n < sh->N; n++)
+        for (int64_t p = 0; p < sh->P; p++)
+        for (int64_t q = 0; q < sh->Q; q++) {
+            const int64_t h = p * sh->stride_h - sh->pad_top + r * sh->dil_h;
+            const int64_t w = q * sh->stride_w - sh->pad_left + s * sh->dil_w;
+            if (!in_image(h, w, sh))
                 continue;
-            acc += (double)inp[((n * s->H + h) * s->W + w) * s->C + k / Kg * Cg + c]
-                   * dout[((n * s->P + p) * s->Q + q) * s->K + k];
+            acc += (double)inp[((n * sh->H + h) * sh->W + w) * sh->C + k / Kg * Cg + c]
+                   * dout[((n * sh->P + p) * sh->Q + q) * sh->K + k];
         }
-        dfilt[((r * s->S + t) * Cg + c) * s->K + k] = (float)acc;
+        dfilt[((r * sh->S + s) * Cg + c) * sh->K + k] = (float)acc;
     }
     if (dbias)
-        for (int64_t k = 0; k < s->K; k++) {
-            double acc = 0.0;
-            for (int64_t i = 0; i < s->N * s->P * s->Q; i++)
-                acc += dout[i * s->K + k];
-            dbias[k] = (float)acc;
-        }
+        bias_add_backward_ref(dbias, dout, sh->N * sh->P * sh->Q, sh->K);
     return PYCONV_OK;
 }

@@ -87,10 +87,5 @@ void dense_backward_ref(float *dx, float *dw, float *db, const float *dout, cons
                 s += (double)x[n * C + i] * dout[n * K + o];
             dw[i * K + o] = (float)s;
         }
-    for (int64_t o = 0; o < K; o++) {
-        double s = 0.0;
-        for (int64_t n = 0; n < N; n++)
-            s += dout[n * K + o];
-        db[o] = (float)s;
-    }
+    bias_add_backward_ref(db, dout, N, K);
 }

@@ -16,10 +16,6 @@
 #include <string.h>
 #include "target.h"
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
 /* Floats per vector: each ISA file defines it before including this header (16 for AVX-512, 8
  * for AVX2); the portable build takes 4 (SSE2 / NEON). */
 #ifndef DW_VEC
@@ -52,15 +48,6 @@
 typedef struct {
     int64_t x, f;
 } dw_tap;
-
-static inline int dw_thread(void)
-{
-#ifdef _OPENMP
-    return omp_get_thread_num();
-#else
-    return 0;
-#endif
-}
 
 static inline float dw_relu1(float v) { return !(v <= 0.0f) ? v : 0.0f; }   /* as relu_forward */
 
@@ -232,45 +219,45 @@ static inline void dw_quad_pixels(float *o, int64_t ostep, const dw_tap *taps, i
 // Threads: over N*P output rows; each output element is written by one thread, its taps added
 // in one fixed order (r, then s): bitwise the same for any thread count.
 static inline void depthwise_forward_loop(float *out, const float *inp, const float *filt,
-                                          const float *bias, int relu, const conv2d_shape *s,
+                                          const float *bias, int relu, const conv2d_shape *sh,
                                           dw_tap *tapbuf)
 {
-    const int64_t K = s->K, M = s->K / s->C, RS = s->R * s->S;
+    const int64_t K = sh->K, M = sh->K / sh->C, RS = sh->R * sh->S;
     /* interior columns [q_lo, q_hi): every tap's input column inside [0, W) */
-    const int64_t q_lo = (s->pad_left + s->stride_w - 1) / s->stride_w;
-    const int64_t last = s->W - 1 + s->pad_left - (s->S - 1) * s->dil_w;   /* q*stride_w <= last */
-    const int64_t q_hi = last < 0 ? 0 : (last / s->stride_w + 1 < s->Q ? last / s->stride_w + 1 : s->Q);
+    const int64_t q_lo = (sh->pad_left + sh->stride_w - 1) / sh->stride_w;
+    const int64_t last = sh->W - 1 + sh->pad_left - (sh->S - 1) * sh->dil_w;   /* q*stride_w <= last */
+    const int64_t q_hi = last < 0 ? 0 : (last / sh->stride_w + 1 < sh->Q ? last / sh->stride_w + 1 : sh->Q);
     #pragma omp parallel for schedule(static) num_threads(pyconv_num_threads()) \
-        if(s->N * s->P * s->Q * K > DW_PAR_MIN)
-    for (int64_t row = 0; row < s->N * s->P; row++) {    // loop 1
-        const int64_t n = row / s->P, p = row % s->P;
-        const float *img = inp + n * s->H * s->W * s->C;
-        dw_tap *taps = tapbuf + dw_thread() * 2 * RS, *rel = taps + RS;
+        if(sh->N * sh->P * sh->Q * K > DW_PAR_MIN)
+    for (int64_t row = 0; row < sh->N * sh->P; row++) {    // loop 1
+        const int64_t n = row / sh->P, p = row % sh->P;
+        const float *img = inp + n * sh->H * sh->W * sh->C;
+        dw_tap *taps = tapbuf + pyconv_thread_num() * 2 * RS, *rel = taps + RS;
         int64_t nrel = 0;   /* the row's taps, relative to an interior pixel's column */
-        for (int64_t r = 0; r < s->R; r++) {
-            const int64_t h = p * s->stride_h - s->pad_top + r * s->dil_h;
-            for (int64_t t = 0; h >= 0 && h < s->H && t < s->S; t++)
-                rel[nrel++] = (dw_tap){(h * s->W + t * s->dil_w - s->pad_left) * s->C, (r * s->S + t) * K};
+        for (int64_t r = 0; r < sh->R; r++) {
+            const int64_t h = p * sh->stride_h - sh->pad_top + r * sh->dil_h;
+            for (int64_t t = 0; h >= 0 && h < sh->H && t < sh->S; t++)
+                rel[nrel++] = (dw_tap){(h * sh->W + t * sh->dil_w - sh->pad_left) * sh->C, (r * sh->S + t) * K};
         }
-        for (int64_t q = 0; q < s->Q;) {                  // loop 2
+        for (int64_t q = 0; q < sh->Q;) {                  // loop 2
             if (M == 1 && q >= q_lo && q + DW_QB <= q_hi) {
-                dw_quad_pixels(out + (row * s->Q + q) * K, K, rel, nrel,
-                               img + q * s->stride_w * s->C, s->stride_w * s->C, filt, bias, K, relu);
+                dw_quad_pixels(out + (row * sh->Q + q) * K, K, rel, nrel,
+                               img + q * sh->stride_w * sh->C, sh->stride_w * sh->C, filt, bias, K, relu);
                 q += DW_QB;
                 continue;
             }
             int64_t nt = 0;
-            for (int64_t r = 0; r < s->R; r++) {
-                const int64_t h = p * s->stride_h - s->pad_top + r * s->dil_h;
-                if (h < 0 || h >= s->H)
+            for (int64_t r = 0; r < sh->R; r++) {
+                const int64_t h = p * sh->stride_h - sh->pad_top + r * sh->dil_h;
+                if (h < 0 || h >= sh->H)
                     continue;
-                for (int64_t t = 0; t < s->S; t++) {
-                    const int64_t w = q * s->stride_w - s->pad_left + t * s->dil_w;
-                    if (w >= 0 && w < s->W)
-                        taps[nt++] = (dw_tap){(h * s->W + w) * s->C, (r * s->S + t) * K};
+                for (int64_t t = 0; t < sh->S; t++) {
+                    const int64_t w = q * sh->stride_w - sh->pad_left + t * sh->dil_w;
+                    if (w >= 0 && w < sh->W)
+                        taps[nt++] = (dw_tap){(h * sh->W + w) * sh->C, (r * sh->S + t) * K};
                 }
             }
-            dw_fwd_pixel(out + (row * s->Q + q) * K, taps, nt, img, filt, bias, 0, K, M, relu);
+            dw_fwd_pixel(out + (row * sh->Q + q) * K, taps, nt, img, filt, bias, 0, K, M, relu);
             q++;
         }
     }
@@ -322,49 +309,49 @@ static inline void dw_bwi_pixel(float *d, const dw_tap *taps, int64_t nt, const 
 // share one tap list (dw_quad_pixels).
 // Threads: over N*H input rows; each dinp element written by one thread, in a fixed order.
 static inline void depthwise_backward_input_loop(float *dinp, const float *dout, const float *filt,
-                                                 const conv2d_shape *s, dw_tap *tapbuf)
+                                                 const conv2d_shape *sh, dw_tap *tapbuf)
 {
-    const int64_t K = s->K, M = s->K / s->C, RS = s->R * s->S;
+    const int64_t K = sh->K, M = sh->K / sh->C, RS = sh->R * sh->S;
     /* interior columns [w_lo, w_hi) (stride_w = 1): every tap's q = w + pad_left - t*dil_w in [0, Q) */
-    const int64_t w_lo = (s->S - 1) * s->dil_w - s->pad_left > 0 ? (s->S - 1) * s->dil_w - s->pad_left : 0;
-    const int64_t w_hi = s->Q - s->pad_left < s->W ? s->Q - s->pad_left : s->W;
-    const int quads = M == 1 && s->stride_w == 1;
+    const int64_t w_lo = (sh->S - 1) * sh->dil_w - sh->pad_left > 0 ? (sh->S - 1) * sh->dil_w - sh->pad_left : 0;
+    const int64_t w_hi = sh->Q - sh->pad_left < sh->W ? sh->Q - sh->pad_left : sh->W;
+    const int quads = M == 1 && sh->stride_w == 1;
     #pragma omp parallel for schedule(static) num_threads(pyconv_num_threads()) \
-        if(s->N * s->H * s->W * s->C > DW_PAR_MIN)
-    for (int64_t row = 0; row < s->N * s->H; row++) {
-        const int64_t n = row / s->H, h = row % s->H;
-        const float *gimg = dout + n * s->P * s->Q * K;
-        dw_tap *taps = tapbuf + dw_thread() * 2 * RS, *rel = taps + RS;
+        if(sh->N * sh->H * sh->W * sh->C > DW_PAR_MIN)
+    for (int64_t row = 0; row < sh->N * sh->H; row++) {
+        const int64_t n = row / sh->H, h = row % sh->H;
+        const float *gimg = dout + n * sh->P * sh->Q * K;
+        dw_tap *taps = tapbuf + pyconv_thread_num() * 2 * RS, *rel = taps + RS;
         int64_t nrel = 0;   /* the row's taps, relative to an interior pixel's column */
-        for (int64_t r = 0; quads && r < s->R; r++) {
-            const int64_t ph = h + s->pad_top - r * s->dil_h;   /* = p * stride_h */
-            if (ph < 0 || ph % s->stride_h || ph / s->stride_h >= s->P)
+        for (int64_t r = 0; quads && r < sh->R; r++) {
+            const int64_t ph = h + sh->pad_top - r * sh->dil_h;   /* = p * stride_h */
+            if (ph < 0 || ph % sh->stride_h || ph / sh->stride_h >= sh->P)
                 continue;
-            for (int64_t t = 0; t < s->S; t++)
-                rel[nrel++] = (dw_tap){(ph / s->stride_h * s->Q + s->pad_left - t * s->dil_w) * K,
-                                       (r * s->S + t) * K};
+            for (int64_t t = 0; t < sh->S; t++)
+                rel[nrel++] = (dw_tap){(ph / sh->stride_h * sh->Q + sh->pad_left - t * sh->dil_w) * K,
+                                       (r * sh->S + t) * K};
         }
-        for (int64_t w = 0; w < s->W;) {
+        for (int64_t w = 0; w < sh->W;) {
             if (quads && w >= w_lo && w + DW_QB <= w_hi) {
-                dw_quad_pixels(dinp + (row * s->W + w) * s->C, s->C, rel, nrel, gimg + w * K, K,
+                dw_quad_pixels(dinp + (row * sh->W + w) * sh->C, sh->C, rel, nrel, gimg + w * K, K,
                                filt, NULL, K, 0);
                 w += DW_QB;
                 continue;
             }
             int64_t nt = 0;
-            for (int64_t r = 0; r < s->R; r++) {
-                const int64_t ph = h + s->pad_top - r * s->dil_h;   /* = p * stride_h */
-                if (ph < 0 || ph % s->stride_h || ph / s->stride_h >= s->P)
+            for (int64_t r = 0; r < sh->R; r++) {
+                const int64_t ph = h + sh->pad_top - r * sh->dil_h;   /* = p * stride_h */
+                if (ph < 0 || ph % sh->stride_h || ph / sh->stride_h >= sh->P)
                     continue;
-                for (int64_t t = 0; t < s->S; t++) {
-                    const int64_t qw = w + s->pad_left - t * s->dil_w;
-                    if (qw < 0 || qw % s->stride_w || qw / s->stride_w >= s->Q)
+                for (int64_t t = 0; t < sh->S; t++) {
+                    const int64_t qw = w + sh->pad_left - t * sh->dil_w;
+                    if (qw < 0 || qw % sh->stride_w || qw / sh->stride_w >= sh->Q)
                         continue;
-                    taps[nt++] = (dw_tap){(ph / s->stride_h * s->Q + qw / s->stride_w) * K,
-                                          (r * s->S + t) * K};
+                    taps[nt++] = (dw_tap){(ph / sh->stride_h * sh->Q + qw / sh->stride_w) * K,
+                                          (r * sh->S + t) * K};
                 }
             }
-            dw_bwi_pixel(dinp + (row * s->W + w) * s->C, taps, nt, gimg, filt, s->C, M);
+            dw_bwi_pixel(dinp + (row * sh->W + w) * sh->C, taps, nt, gimg, filt, sh->C, M);
             w++;
         }
     }
@@ -419,9 +406,9 @@ static inline void dw_bwf_tap(float *part, const float *x, int64_t xstep, const 
 // Threads: over chunks; each chunk's partial is written by one thread, in a fixed order.
 static inline void depthwise_backward_filter_loop(float *part, const float *dout, const float *inp,
                                                   int bias, int64_t rows, int64_t nchunks,
-                                                  const conv2d_shape *s)
+                                                  const conv2d_shape *sh)
 {
-    const int64_t K = s->K, M = s->K / s->C, RS = s->R * s->S, NP = s->N * s->P;
+    const int64_t K = sh->K, M = sh->K / sh->C, RS = sh->R * sh->S, NP = sh->N * sh->P;
     #pragma omp parallel for schedule(dynamic, 1) num_threads(pyconv_num_threads()) if(nchunks > 1)
     for (int64_t ch = 0; ch < nchunks; ch++) {
         float *pf = part + ch * (RS * K + K), *pb = pf + RS * K;
@@ -429,28 +416,28 @@ static inline void depthwise_backward_filter_loop(float *part, const float *dout
             pf[i] = 0.0f;
         const int64_t row1 = (ch + 1) * rows < NP ? (ch + 1) * rows : NP;
         for (int64_t row = ch * rows; row < row1; row++) {         // loop 1
-            const int64_t n = row / s->P, p = row % s->P;
-            const float *g = dout + row * s->Q * K;
-            for (int64_t r = 0; r < s->R; r++) {                    // loop 2
-                const int64_t h = p * s->stride_h - s->pad_top + r * s->dil_h;
-                if (h < 0 || h >= s->H)
+            const int64_t n = row / sh->P, p = row % sh->P;
+            const float *g = dout + row * sh->Q * K;
+            for (int64_t r = 0; r < sh->R; r++) {                    // loop 2
+                const int64_t h = p * sh->stride_h - sh->pad_top + r * sh->dil_h;
+                if (h < 0 || h >= sh->H)
                     continue;
-                for (int64_t t = 0; t < s->S; t++) {
+                for (int64_t t = 0; t < sh->S; t++) {
                     /* q in [q0,q1): 0 <= q*stride_w - pad_left + t*dil_w < W */
-                    const int64_t off = s->pad_left - t * s->dil_w;
-                    const int64_t q0 = off > 0 ? (off + s->stride_w - 1) / s->stride_w : 0;
-                    const int64_t top = s->W - 1 + off;   /* q*stride_w <= top */
-                    int64_t q1 = top < 0 ? 0 : top / s->stride_w + 1;
-                    q1 = q1 < s->Q ? q1 : s->Q;
+                    const int64_t off = sh->pad_left - t * sh->dil_w;
+                    const int64_t q0 = off > 0 ? (off + sh->stride_w - 1) / sh->stride_w : 0;
+                    const int64_t top = sh->W - 1 + off;   /* q*stride_w <= top */
+                    int64_t q1 = top < 0 ? 0 : top / sh->stride_w + 1;
+                    q1 = q1 < sh->Q ? q1 : sh->Q;
                     if (q0 >= q1)
                         continue;
-                    const float *x = inp + ((n * s->H + h) * s->W + q0 * s->stride_w - off) * s->C;
-                    dw_bwf_tap(pf + (r * s->S + t) * K, x, s->stride_w * s->C, g + q0 * K, K,
+                    const float *x = inp + ((n * sh->H + h) * sh->W + q0 * sh->stride_w - off) * sh->C;
+                    dw_bwf_tap(pf + (r * sh->S + t) * K, x, sh->stride_w * sh->C, g + q0 * K, K,
                                q1 - q0, M);
                 }
             }
             if (bias)
-                for (int64_t q = 0; q < s->Q; q++)
+                for (int64_t q = 0; q < sh->Q; q++)
                     for (int64_t k = 0; k < K; k++)
                         pb[k] += g[q * K + k];
         }
@@ -460,22 +447,22 @@ static inline void depthwise_backward_filter_loop(float *part, const float *dout
 /* The loops above compiled for AVX2 (depthwise_avx2.c), AVX-512 (depthwise_avx512.c) and
  * aarch64 (depthwise_neon.c). */
 void depthwise_forward_avx2(float *out, const float *inp, const float *filt, const float *bias,
-                            int relu, const conv2d_shape *s, dw_tap *tapbuf);
+                            int relu, const conv2d_shape *sh, dw_tap *tapbuf);
 void depthwise_forward_avx512(float *out, const float *inp, const float *filt, const float *bias,
-                              int relu, const conv2d_shape *s, dw_tap *tapbuf);
+                              int relu, const conv2d_shape *sh, dw_tap *tapbuf);
 void depthwise_backward_input_avx2(float *dinp, const float *dout, const float *filt,
-                                   const conv2d_shape *s, dw_tap *tapbuf);
+                                   const conv2d_shape *sh, dw_tap *tapbuf);
 void depthwise_backward_input_avx512(float *dinp, const float *dout, const float *filt,
-                                     const conv2d_shape *s, dw_tap *tapbuf);
+                                     const conv2d_shape *sh, dw_tap *tapbuf);
 void depthwise_backward_filter_avx2(float *part, const float *dout, const float *inp, int bias,
-                                    int64_t rows, int64_t nchunks, const conv2d_shape *s);
+                                    int64_t rows, int64_t nchunks, const conv2d_shape *sh);
 void depthwise_backward_filter_avx512(float *part, const float *dout, const float *inp, int bias,
-                                      int64_t rows, int64_t nchunks, const conv2d_shape *s);
+                                      int64_t rows, int64_t nchunks, const conv2d_shape *sh);
 void depthwise_forward_neon(float *out, const float *inp, const float *filt, const float *bias,
-                            int relu, const conv2d_shape *s, dw_tap *tapbuf);
+                            int relu, const conv2d_shape *sh, dw_tap *tapbuf);
 void depthwise_backward_input_neon(float *dinp, const float *dout, const float *filt,
-                                   const conv2d_shape *s, dw_tap *tapbuf);
+                                   const conv2d_shape *sh, dw_tap *tapbuf);
 void depthwise_backward_filter_neon(float *part, const float *dout, const float *inp, int bias,
-                                    int64_t rows, int64_t nchunks, const conv2d_shape *s);
+                                    int64_t rows, int64_t nchunks, const conv2d_shape *sh);
 
 #endif

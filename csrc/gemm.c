@@ -48,8 +48,6 @@ static gemm_isa isa_table(void)
     }
 }
 
-static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
-
 int gemm_nr(void) { return isa_table().nr; }
 int gemm_mr(void) { return isa_table().mr; }
 
