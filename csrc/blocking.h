@@ -117,14 +117,6 @@ static inline void isa_tile(int isa, int *mr, int *nr)
 #define BLOCKING_SET_MAX_KC 4096
 #define BLOCKING_SET_MAX_NC 65536
 
-/* TEMPORARY until gemm.c reads pyconv_blocking_active (after gemmspine's rewrite lands). */
-#define AVX512_MC 144
-#define AVX2_MC 72
-#define NEON_MC 120
-#define GENERIC_MC 64
-#define GEMM_KC 320
-#define GEMM_NC 4096
-
 /* Below this many FLOPs a GEMM runs on one thread: waking a second one costs a few
  * microseconds, which is what ~1 MFLOP takes at ~200 GFLOP/s. */
 #define GEMM_PAR_MIN_FLOPS 1.0e6

@@ -184,3 +184,38 @@ def test_blocking_env_overrides_and_refuses():
     with pytest.raises(ValueError, match=r"Blocks out of range .* Received: mc=0, kc=5000, nc=0"):
         _kernels.set_blocking(kc=5000)
 
+
+@pytest.fixture
+def blocking_restored():
+    before = _kernels.set_blocking()
+    yield
+    _kernels.set_blocking(**before)
+
+
+def test_gemm_under_other_blocks_threads_bitwise(blocking_restored, each_thread_count):
+    """Under blocks unlike the derived ones -- KC 48 (a depth of 600 in 13 blocks), MC one tile
+    over a few MR, NC of 2 NR panels -- the GEMM and the convolution's passes still give the same
+    bits for every thread count; and KC is where the sum is cut, so it changes the bits."""
+    import numpy as np
+    from pyconv import nn
+    from pyconv._geometry import Window
+    rng = np.random.default_rng(5)
+    a = rng.standard_normal((333, 600)).astype(np.float32)
+    b = rng.standard_normal((600, 200)).astype(np.float32)
+    x = rng.standard_normal((6, 13, 13, 32)).astype(np.float32)
+    w = rng.standard_normal((3, 3, 32, 64)).astype(np.float32)
+    g = rng.standard_normal((6, 11, 11, 64)).astype(np.float32)
+    derived = _kernels.gemm(a, b, False)
+    mr, nr = _kernels.gemm_tile()
+    _kernels.set_blocking(mc=3 * mr + 1, kc=48, nc=2 * nr)
+    out = []
+    for _ in each_thread_count():
+        out.append((_kernels.gemm(a, b, False), nn.conv2d(x, w),
+                    nn.conv2d_backprop_input(x.shape, w, g, 1, "VALID"),
+                    *_kernels.conv2d_bwd_filter(x, w.shape, g, Window(11, 11, 3, 3, 1, 1, 1, 1, 0, 0), True)))
+    for o in out[1:]:
+        for p, q in zip(out[0], o):
+            assert np.array_equal(p, q)
+    assert not np.array_equal(out[0][0], derived)
+    exact = a.astype(np.float64) @ b
+    assert np.abs(out[0][0] - exact).max() <= 600 * 2**-24 * (np.abs(a) @ np.abs(b)).max()
