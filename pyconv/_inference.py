@@ -152,8 +152,9 @@ def chunk_bounds(n, lay, threads):
 class _Program:
     """A plan's steps for inference, made once per plan (`of`): per op, the step, the fold it
     heads (or None), the step whose slot takes its output, and the slots no later op reads,
-    dropped after it. `weights()` computes the folded BatchNormalizations' weights of one call,
-    shared by its chunks; `run(weights, inputs)` runs one chunk."""
+    dropped after it; and the plan's `layout`. `weights()` computes the folded
+    BatchNormalizations' weights of one call, shared by its chunks; `run(weights, inputs)` runs
+    one chunk."""
 
     def __init__(self, plan):
         from ._graph import _step_input, _step_output
@@ -179,6 +180,8 @@ class _Program:
         for i, op in enumerate(ops):
             op.append(tuple(slot for slot, j in last.items() if j == i and slot not in keep))
         self.ops = [tuple(op) for op in ops]
+        self.folded = any(op[1] is not None for op in self.ops)
+        self.layout = layout(plan)
 
     @staticmethod
     def of(plan):
@@ -189,6 +192,8 @@ class _Program:
 
     def weights(self):
         """{op index: (kernel, bias)} of the folds, from the weights as they are now."""
+        if not self.folded:
+            return None
         return {i: fold[0].layer._fold(s.layer.kernel, s.layer.bias)
                 for i, (s, fold, _, _) in enumerate(self.ops) if fold is not None}
 
@@ -277,23 +282,17 @@ def run(plan, inputs):
     """The plan's outputs for `inputs` (a list of arrays), in inference mode."""
     prog = _Program.of(plan)
     w = prog.weights()
-
-    def one(chunk):
-        return prog.run(w, chunk)
-
-    lay = plan.__dict__.get("_layout", False)
-    if lay is False:   # as the program: kept on the plan
-        lay = plan._layout = layout(plan)
+    lay = prog.layout
     n = len(inputs[0]) if inputs else 0
-    if lay is None or any(len(a) != n for a in inputs):
-        return one(inputs)
+    if lay is None or (len(inputs) > 1 and any(len(a) != n for a in inputs)):
+        return prog.run(w, inputs)
     threads = _kernels.num_threads()
     bounds = chunk_bounds(n, lay, threads)
     if len(bounds) == 1:
         with _ThreadCap(1):
-            return one(inputs)
+            return prog.run(w, inputs)
     if threads == 1:
-        parts = [one([a[lo:hi] for a in inputs]) for lo, hi in bounds]
+        parts = [prog.run(w, [a[lo:hi] for a in inputs]) for lo, hi in bounds]
     else:
-        parts = _run_chunks(one, inputs, bounds, threads)
+        parts = _run_chunks(lambda chunk: prog.run(w, chunk), inputs, bounds, threads)
     return [np.concatenate([p[k] for p in parts]) for k in range(len(parts[0]))]
