@@ -14,7 +14,7 @@ chunks along axis 0:
     back between the convolution and the pooling that reads it; in chunks of 32 images it
     is 2.8 MB) -- unless that is so few that packing the weights again for each chunk would
     cost more;
-  - into at least as many chunks as threads when each chunk still does enough work
+  - into CHUNKS_PER_THREAD chunks per thread, where each chunk still does enough work
     (MIN_CHUNK_MACS) to pay for handing it to another thread.
 Each thread -- the caller and `threads - 1` helpers, pyconv's own -- takes the next chunk not
 yet taken and runs its kernels on that one thread (a per-thread cap: csrc/config.c), until
@@ -50,6 +50,10 @@ MIN_CHUNK_MACS = 3e6
 # end: the tutorial CNN at batch 256, 1 and 2 threads, in chunks of 0.5, 1, 2, 4 and 8 MB,
 # ran fastest from 2 MB up (bench/onnx_infer.py's machine: 1 MB of L2 per core).
 L2_MULTIPLE = 4.0
+# Chunks per thread, where the batch has enough work for them: on a loaded machine a helper may
+# start milliseconds late, or share a core; what it still holds at the end is then one chunk
+# of an eighth of its share (the tutorial CNN at batch 256: 16 chunks of 16 images, ~0.6 ms).
+CHUNKS_PER_THREAD = 8
 
 
 _budget = []
@@ -130,20 +134,23 @@ def chunk_bounds(n, lay, threads):
     """[(lo, hi)]: the batch of n examples cut into equal chunks (sizes differ by one at most)."""
     if lay is None or n <= 1:
         return [(0, n)]
-    fit = max(1, int(_chunk_budget() // max(lay.step_bytes, 1)))
+    step = max(lay.step_bytes, 1)
+    fit = max(1, int(_chunk_budget() // step))
     # The GEMM packs a layer's weights on every call: a chunk reads at least twice their bytes
     # of activations, so that packing them again costs less than a third of its traffic (the
     # DNN's 784 x 128 kernel is 400 KB, its examples 6 KB: chunks of 128 or more).
-    fit = max(fit, math.ceil(2 * lay.weight_bytes / max(lay.step_bytes, 1)))
-    k = math.ceil(n / fit)
+    least = math.ceil(2 * lay.weight_bytes / step)
+    k = math.ceil(n / max(fit, least))
     if threads > 1 and lay.macs > 0:
-        work = max(1, math.ceil(MIN_CHUNK_MACS / lay.macs))   # examples a chunk needs
-        k = max(k, min(threads, n // work))
+        # enough work to pay for a hand-off, and CHUNKS_PER_THREAD per thread where the batch
+        # has them: a thread that lost its core holds the call up by one small chunk at most
+        least = max(least, math.ceil(MIN_CHUNK_MACS / lay.macs))
+        k = max(k, min(CHUNKS_PER_THREAD * threads, n // max(least, 1)))
+    if threads > 1 and k > threads:   # a multiple of the threads: 8 chunks on 2, not 7 (4 + 3)
+        k = math.ceil(k / threads) * threads
     # A Dense layer runs a batch of at most dense_rows_max() rows on another kernel than a
     # bigger one (csrc/dense_loops.h), which rounds differently: a chunk takes the path of the
     # whole batch, so that chunking never changes a bit.
-    if threads > 1 and k > threads:   # a multiple of the threads: 8 chunks on 2, not 7 (4 + 3)
-        k = math.ceil(k / threads) * threads
     small = _kernels.dense_rows_max()
     k = max(1, min(k, n if n <= small else n // (small + 1)))
     return [(i * n // k, (i + 1) * n // k) for i in range(k)]

@@ -69,7 +69,13 @@ def test_chunk_bounds_cover_the_batch_in_near_equal_chunks():
     budget = _inference._chunk_budget()
     fit = _inference._Layout(step_bytes=budget / 13.5, macs=3e6)   # 13 examples fit in the budget
     assert len(_inference.chunk_bounds(256, fit, 1)) == -(-256 // 13)   # 20
-    assert len(_inference.chunk_bounds(256, fit, 3)) == 21   # a multiple of the threads
+    # CHUNKS_PER_THREAD a thread: 8 x 3 = 24 chunks of 10-11 rather than the 20 that fit
+    assert len(_inference.chunk_bounds(256, fit, 3)) == 3 * _inference.CHUNKS_PER_THREAD == 24
+    # never fewer than 5 rows a chunk (the GEMM's Dense, as the whole batch's): 105 in 21, 30 in 6
+    assert len(_inference.chunk_bounds(105, _inference._Layout(1e5, 3e6), 4)) == 21
+    assert len(_inference.chunk_bounds(30, _inference._Layout(1e5, 1.5e6), 2)) == 6
+    # and never less work than MIN_CHUNK_MACS a chunk: 2 examples of 1.5e6
+    assert len(_inference.chunk_bounds(4, _inference._Layout(1e5, 1.5e6), 2)) == 2
     # a batch too small to pay for a hand-off is one chunk; two examples of 3e6 are two
     assert _inference.chunk_bounds(1, lay, 2) == [(0, 1)]
     assert _inference.chunk_bounds(2, lay, 2) == [(0, 1), (1, 2)]
