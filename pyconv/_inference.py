@@ -19,9 +19,10 @@ chunks along axis 0:
 Each thread -- the caller and `threads - 1` helpers, pyconv's own -- takes the next chunk not
 yet taken and runs its kernels on that one thread (a per-thread cap: csrc/config.c), until
 none is left. The caller never waits for a helper that has not started: a helper that wakes
-late finds no chunk left (as onnxruntime's thread pool revokes tasks not yet started), which
-keeps a loaded machine from stalling the call on a descheduled thread, the way a barrier of an
-OpenMP region does. A batch too small to split runs as one chunk on the caller's thread alone:
+late finds no chunk left (as onnxruntime's thread pool revokes tasks not yet started); and a
+chunk a helper took but has not finished when the caller is done is computed again by the
+caller after a short wait (`_run_chunks`). That keeps a loaded machine from stalling the call
+on a descheduled thread, the way the barrier of an OpenMP region does. A batch too small to split runs as one chunk on the caller's thread alone:
 at batch 1 the kernels are too short for a parallel region to pay.
 
 Results: a chunk's rows are computed exactly as in the whole batch (every kernel's sum for an
@@ -33,6 +34,7 @@ with the kernels' own threads.
 """
 import math
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -54,6 +56,9 @@ L2_MULTIPLE = 4.0
 # start milliseconds late, or share a core; what it still holds at the end is then one chunk
 # of an eighth of its share (the tutorial CNN at batch 256: 16 chunks of 16 images, ~0.6 ms).
 CHUNKS_PER_THREAD = 8
+# How long the caller, out of chunks, waits for one a helper holds before computing it itself,
+# in its own mean chunk times: a helper running at full speed started it at most one ago.
+TAIL_WAIT = 1.5
 
 
 _budget = []
@@ -251,38 +256,62 @@ def _helpers(n):
 
 
 def _run_chunks(prog, inputs, bounds, threads):
-    """Run the chunks on the caller and up to threads - 1 helpers; the outputs in chunk order."""
-    results = [None] * len(bounds)
-    errors = []
-    state = {"next": 0, "pending": len(bounds)}
+    """Run the chunks on the caller and up to threads - 1 helpers; the outputs in chunk order.
+
+    When the caller finds no chunk left, it waits for each chunk a helper still holds for at
+    most TAIL_WAIT times its own mean chunk time, then computes that chunk itself: a helper
+    that lost its core (a loaded machine) holds the call up by that much at most. Both runs of
+    a chunk give the same bits (a chunk is a function of its rows alone); the first one to
+    finish is kept, and a helper that finishes after the call returned is ignored."""
+    n = len(bounds)
+    results, done, errors = [None] * n, [False] * n, {}
+    state = {"next": 0}
     cond = threading.Condition()
 
-    def work():
+    def take():
+        with cond:
+            k = state["next"]
+            state["next"] = k + 1
+        return k
+
+    def one(k):
+        lo, hi = bounds[k]
+        return prog([a[lo:hi] for a in inputs])
+
+    def keep(k, out, err=None):
+        with cond:
+            if not done[k]:
+                results[k], done[k] = out, True
+                if err is not None:
+                    errors[k] = err
+            cond.notify_all()
+
+    def helper():
         with _ThreadCap(1):
-            while True:
-                with cond:
-                    k = state["next"]
-                    state["next"] = k + 1
-                if k >= len(bounds):
-                    return
-                lo, hi = bounds[k]
+            while (k := take()) < n:
                 try:
-                    results[k] = prog([a[lo:hi] for a in inputs])
+                    keep(k, one(k))
                 except BaseException as e:   # re-raised by the caller
-                    errors.append(e)
-                with cond:
-                    state["pending"] -= 1
-                    cond.notify_all()
+                    keep(k, None, e)
 
     pool = _helpers(threads - 1)
-    for _ in range(min(threads, len(bounds)) - 1):
-        pool.submit(work)
-    work()
-    with cond:   # only chunks that a helper took and is still computing
-        cond.wait_for(lambda: state["pending"] == 0)
+    for _ in range(min(threads, n) - 1):
+        pool.submit(helper)
+    with _ThreadCap(1):
+        mine, t0 = 0, time.perf_counter()
+        while (k := take()) < n:
+            keep(k, one(k))
+            mine += 1
+        wait = TAIL_WAIT * (time.perf_counter() - t0) / mine if mine else None
+        for k in range(n):   # the chunks helpers still hold
+            with cond:
+                if not cond.wait_for(lambda: done[k], timeout=wait):
+                    wait = 0.0   # that helper is late: the others have had as long
+            if not done[k]:
+                keep(k, one(k))
     if errors:
-        raise errors[0]
-    return results
+        raise errors[min(errors)]
+    return list(results)
 
 
 def run(plan, inputs):

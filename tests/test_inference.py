@@ -2,6 +2,7 @@
 same as one chunk on one thread; which models are chunked; a per-thread kernel thread cap;
 a model shared between threads."""
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -145,6 +146,27 @@ def test_an_error_in_a_helper_reaches_the_caller(monkeypatch, threads):
         _inference._run_chunks(prog, [x], [(i, i + 1) for i in range(8)], 2)
     got = _inference._run_chunks(lambda i: [i[0] * 2], [x], [(i, i + 2) for i in range(0, 8, 2)], 2)
     np.testing.assert_array_equal(np.concatenate([p[0] for p in got]), 2 * x)
+
+
+def test_the_caller_does_not_wait_long_for_a_helper_that_stalls(threads):
+    pyconv.set_num_threads(2)
+    release = threading.Event()
+    ran = []
+
+    def prog(inputs):   # a helper that loses its core: stalled until released
+        ran.append(threading.current_thread() is threading.main_thread())
+        if not ran[-1]:
+            release.wait(5.0)
+        return [inputs[0] * 2]
+
+    x = np.arange(8, dtype=np.float32)
+    t0 = time.perf_counter()
+    got = _inference._run_chunks(prog, [x], [(i, i + 2) for i in range(0, 8, 2)], 2)
+    took = time.perf_counter() - t0
+    release.set()
+    np.testing.assert_array_equal(np.concatenate([p[0] for p in got]), 2 * x)
+    assert took < 2.0, took   # the caller computed the stalled helper's chunk itself
+    assert ran.count(True) == 4   # the caller ran every chunk: its own three and the stalled one
 
 
 def test_a_model_shared_by_threads_predicts_the_same(threads):
