@@ -174,3 +174,14 @@ int bias_add_backward(float *db, const float *dout, int64_t M, int64_t C)
     free(part);
     return PYCONV_OK;
 }
+
+// The specification: one double sum per column, rounded once.
+void bias_add_backward_ref(float *db, const float *dout, int64_t M, int64_t C)
+{
+    for (int64_t c = 0; c < C; c++) {
+        double acc = 0.0;
+        for (int64_t i = 0; i < M; i++)
+            acc += dout[i * C + c];
+        db[c] = (float)acc;
+    }
+}

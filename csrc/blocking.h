@@ -29,12 +29,10 @@
  *                                         twice the 8 chains two FMA pipes of latency 4 need.
  *                                         8 rows, not 12: our M are multiples of 8 and 32 --
  *                                         64 output channels (the filter gradient's rows),
- *                                         batch 32 -- which 12 leaves 11% idle; measured on
- *                                         this Zen 5, 12 -> 8 took conv2's filter gradient
- *                                         0.428 -> 0.382 ms and its input gradient 0.398 ->
- *                                         0.378 (batch 32). B micro-panel 320*32*4 = 40 KiB
- *                                         sits in the 48 KiB L1; A block 144*320*4 = 180 KiB
- *                                         is a sixth of L2.
+ *                                         batch 32 -- which 12 leaves 11% idle (measured:
+ *                                         docs/benchmarks.md, "What the profile showed").
+ *                                         B micro-panel 320*32*4 = 40 KiB sits in the 48 KiB
+ *                                         L1; A block 144*320*4 = 180 KiB is a sixth of L2.
  * avx2        6   16    72   320   4096   12 ymm accumulators + 2 B + 1 broadcast of 16 ymm.
  *                                         B micro-panel 20 KiB in L1; A block 90 KiB in L2.
  * neon       12    8   120   320   4096   aarch64, 32 q registers of 4 floats: 24 accumulators
@@ -52,8 +50,8 @@
  * generic     4    8    64   320   4096   plain C the compiler may vectorise for SSE2:
  *                                         32 scalar accumulators stay in 8 xmm registers.
  * KC: at most 320, and the depth is cut into equal blocks (gemm.c, depth_block): conv2's
- *     3x3x32 = 288 is one block, so each C tile is stored once (with KC = 256 it took two
- *     passes, 256 + 32: conv2 forward 0.338 -> 0.318 ms at batch 32).
+ *     3x3x32 = 288 is one block, so each C tile is stored once (KC = 256 took two passes,
+ *     256 + 32, and a second load and store of every C tile; the timing: docs/benchmarks.md).
  * NC: the B panel (KC x NC) = 5 MiB at most, well inside L3; our conv GEMMs have N <= 512.
  * MC is a multiple of MR; KC is the same for all so that results stay comparable.
  */

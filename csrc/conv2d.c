@@ -12,7 +12,7 @@
  *   backward_input    (G*P*Q) x (R*S*C) x K     dout, row pointers              filt transposed,
  *                     per group of G images, then col2im adds the columns     packed once
  *                     into dinp (when NR divides C: the GEMM adds its tiles
- *                     into dinp itself, gemm_scatter_add)
+ *                     into dinp itself: a scattered C, gemm_scatter)
  *   transpose_forward the same GEMM as backward_input, with the transposed conv's input as dout;
  *                     each image starts from the bias and ends with relu (conv2d_transpose_forward)
  *   backward_filter   K x (R*S*C) x (N*P*Q)     dout^T, in place (or packed)    patch_cols: row pointers
@@ -36,13 +36,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include "target.h"
+#include "conv2d_geometry.h"
 #include "gemm.h"
-
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
-static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 /* ---- packers -------------------------------------------------------------------------------- */
 
@@ -54,7 +49,7 @@ typedef struct {
 } conv_tap;
 
 typedef struct {
-    const conv2d_shape *s;
+    const conv2d_shape *sh;
     conv_tap *taps;         /* R*S of them */
     conv_tap *depth;        /* small C only: one per depth index d = t*C + c, off + c included */
 } conv_ctx;
@@ -63,24 +58,11 @@ typedef struct {
  * packers then gather element by element through `depth` (the first layer: C = 1 or 3). */
 #define SMALL_C 8
 
-/* Copy one element of a patch: tap entry e of the pixel at (h0, w0), element offset base. */
-static inline float patch_elem(const float *inp, const conv2d_shape *s, const conv_tap *e,
+/* Copy one element of a patch: tap entry e of the window at (h0, w0), element offset base. */
+static inline float patch_elem(const float *inp, const conv2d_shape *sh, const conv_tap *e,
                                int64_t h0, int64_t w0, int64_t base, int inside)
 {
-    int64_t h = h0 + e->dh, w = w0 + e->dw;
-    return inside || (h >= 0 && h < s->H && w >= 0 && w < s->W) ? inp[base + e->off] : 0.0f;
-}
-
-/* Step output pixel (n, p, q) to the next one in NHWC order, without dividing. */
-static inline void next_pixel(int64_t *n, int64_t *p, int64_t *q, const conv2d_shape *s)
-{
-    if (++*q == s->Q) {
-        *q = 0;
-        if (++*p == s->P) {
-            *p = 0;
-            ++*n;
-        }
-    }
+    return inside || in_image(h0 + e->dh, w0 + e->dw, sh) ? inp[base + e->off] : 0.0f;
 }
 
 /* dst[0..n) = src[0..n): the library memcpy (wide vector moves) for long runs, an inline loop
@@ -124,42 +106,39 @@ static void patch_rows(const float **dst, int64_t stride, const gemm_operand *op
                        int64_t t0, int64_t nt, int64_t c0, const float *zeros)
 {
     const conv_ctx *cx = op->ctx;
-    const conv2d_shape *s = cx->s;
-    const int64_t q = row % s->Q, p = (row / s->Q) % s->P, n = row / (s->Q * s->P);
-    const int64_t h0 = p * s->stride_h - s->pad_top, w0 = q * s->stride_w - s->pad_left;
-    const int64_t base = ((n * s->H + h0) * s->W + w0) * s->C + c0;
+    const conv2d_shape *sh = cx->sh;
+    const conv_pixel px = pixel_of_row(row, sh);
+    const int64_t h0 = window_h0(&px, sh), w0 = window_w0(&px, sh);
+    const int64_t base = ((px.n * sh->H + h0) * sh->W + w0) * sh->C + c0;
     for (int64_t t = 0; t < nt; t++) {
         const conv_tap *tp = &cx->taps[t0 + t];
-        int64_t h = h0 + tp->dh, w = w0 + tp->dw;
-        dst[t * stride] = h >= 0 && h < s->H && w >= 0 && w < s->W ? op->data + (base + tp->off)
-                                                                   : zeros;
+        dst[t * stride] = in_image(h0 + tp->dh, w0 + tp->dw, sh) ? op->data + (base + tp->off)
+                                                                 : zeros;
     }
 }
 
-/* Copy depth [d0, d0+k) of one patch row -- output pixel (n,p,q), depth d = (r*S+s)*C + c --
- * to dst[i*stride], zeros where a tap falls in the padding. Each tap is a contiguous run of
- * C channels in NHWC, so this is R*S short copies; pixels whose window lies inside the image
+/* Copy depth [d0, d0+kc) of one patch row -- output pixel px, depth d = (r*S+s)*C + c -- to
+ * dst[i*stride], zeros where a tap falls in the padding. Each tap is a contiguous run of C
+ * channels in NHWC, so this is R*S short copies; pixels whose window lies inside the image
  * (most of them) skip the bounds checks. */
 static void patch_row(float *dst, int64_t stride, const float *inp, const conv_ctx *cx,
-                      int64_t n, int64_t p, int64_t q, int64_t d0, int64_t k)
+                      const conv_pixel *px, int64_t d0, int64_t kc)
 {
-    const conv2d_shape *s = cx->s;
-    const int64_t h0 = p * s->stride_h - s->pad_top, w0 = q * s->stride_w - s->pad_left;
-    const int inside = h0 >= 0 && w0 >= 0 && h0 + (s->R - 1) * s->dil_h < s->H
-                       && w0 + (s->S - 1) * s->dil_w < s->W;
-    const int64_t base = ((n * s->H + h0) * s->W + w0) * s->C;  /* may be "negative": used only in range */
+    const conv2d_shape *sh = cx->sh;
+    const int64_t h0 = window_h0(px, sh), w0 = window_w0(px, sh);
+    const int inside = window_inside(h0, w0, sh);
+    const int64_t base = ((px->n * sh->H + h0) * sh->W + w0) * sh->C;  /* may be "negative": used only in range */
     if (cx->depth) {   // small C: element by element through the depth table
-        for (int64_t i = 0; i < k; i++)
-            dst[i * stride] = patch_elem(inp, s, &cx->depth[d0 + i], h0, w0, base, inside);
+        for (int64_t i = 0; i < kc; i++)
+            dst[i * stride] = patch_elem(inp, sh, &cx->depth[d0 + i], h0, w0, base, inside);
         return;
     }
-    int64_t t = d0 / s->C, c = d0 % s->C, i = 0;
-    while (i < k) {
+    int64_t t = d0 / sh->C, c = d0 % sh->C, i = 0;
+    while (i < kc) {
         const conv_tap *tp = &cx->taps[t];
-        int64_t run = s->C - c < k - i ? s->C - c : k - i;
+        int64_t run = sh->C - c < kc - i ? sh->C - c : kc - i;
         float *o = dst + i * stride;
-        int64_t h = h0 + tp->dh, w = w0 + tp->dw;
-        if (inside || (h >= 0 && h < s->H && w >= 0 && w < s->W)) {
+        if (inside || in_image(h0 + tp->dh, w0 + tp->dw, sh)) {
             const float *src = inp + (base + tp->off + c);
             if (stride == 1)
                 copy_run(o, src, run);
@@ -178,90 +157,88 @@ static void patch_row(float *dst, int64_t stride, const float *inp, const conv_c
 
 // A of the forward pass: rows are output pixels m = (n*P + p)*Q + q, depth is (r,s,c).
 static void pack_patches(float *dst, const gemm_operand *op, int64_t i0, int64_t m, int64_t p0,
-                         int64_t k, int mr)
+                         int64_t kc, int mr)
 {
     const conv_ctx *cx = op->ctx;
-    const conv2d_shape *s = cx->s;
-    int64_t q = i0 % s->Q, p = (i0 / s->Q) % s->P, n = i0 / (s->Q * s->P);
+    conv_pixel px = pixel_of_row(i0, cx->sh);
     for (int64_t ip = 0; ip < m; ip += mr) {
         int rows = m - ip < mr ? (int)(m - ip) : mr;
-        for (int r = 0; r < rows; r++) {
-            patch_row(dst + r, mr, op->data, cx, n, p, q, p0, k);
-            next_pixel(&n, &p, &q, s);
+        for (int i = 0; i < rows; i++) {
+            patch_row(dst + i, mr, op->data, cx, &px, p0, kc);
+            next_pixel(&px, cx->sh);
         }
-        for (int r = rows; r < mr; r++)
-            for (int64_t kk = 0; kk < k; kk++)
-                dst[kk * mr + r] = 0.0f;
-        dst += k * mr;
+        for (int i = rows; i < mr; i++)
+            for (int64_t kk = 0; kk < kc; kk++)
+                dst[kk * mr + i] = 0.0f;
+        dst += kc * mr;
     }
 }
 
 /* B of backward_filter in its swapped orientation, indirect (when NR divides C, so that an
- * NR-column panel lies inside one tap's run of channels): for output pixels p0..p0+k, the
+ * NR-column panel lies inside one tap's run of channels): for output pixels p0..p0+kc, the
  * address of the NR channels that tap reads, or `zeros` in the padding. Nothing is copied. */
-static void patch_cols(const float **dst, const gemm_operand *op, int64_t j0, int64_t p0, int64_t k,
+static void patch_cols(const float **dst, const gemm_operand *op, int64_t j0, int64_t p0, int64_t kc,
                        const float *zeros)
 {
     const conv_ctx *cx = op->ctx;
-    const conv2d_shape *s = cx->s;
-    const conv_tap *tp = &cx->taps[j0 / s->C];
-    const int64_t c = j0 % s->C;
-    int64_t q = p0 % s->Q, p = (p0 / s->Q) % s->P, n = p0 / (s->Q * s->P);
-    const int inside = s->pad_top == 0 && s->pad_left == 0
-                       && (s->P - 1) * s->stride_h + (s->R - 1) * s->dil_h < s->H
-                       && (s->Q - 1) * s->stride_w + (s->S - 1) * s->dil_w < s->W;
-    if (inside) {   // no padding read (VALID): every tap is inside, no test per pixel
-        const float *row = op->data + ((n * s->H + p * s->stride_h) * s->W) * s->C + tp->off + c;
-        for (int64_t kk = 0; kk < k; kk++) {
-            dst[kk] = row + q * s->stride_w * s->C;
-            if (++q == s->Q) {   // next output row, or the next image's first
-                q = 0;
-                row += s->stride_h * s->W * s->C;
-                if (++p == s->P) {
-                    p = 0;
-                    row += (s->H - s->P * s->stride_h) * s->W * s->C;
+    const conv2d_shape *sh = cx->sh;
+    const conv_tap *tp = &cx->taps[j0 / sh->C];
+    const int64_t c = j0 % sh->C;
+    conv_pixel px = pixel_of_row(p0, sh);
+    /* the first and the last window inside: so is every one (no padding read, VALID) */
+    const conv_pixel last = {0, sh->P - 1, sh->Q - 1};
+    if (window_inside(-sh->pad_top, -sh->pad_left, sh)
+        && window_inside(window_h0(&last, sh), window_w0(&last, sh), sh)) {
+        /* no test per pixel; the address steps as the pixel does */
+        const float *row = op->data + ((px.n * sh->H + px.p * sh->stride_h) * sh->W) * sh->C + tp->off + c;
+        for (int64_t kk = 0; kk < kc; kk++) {
+            dst[kk] = row + px.q * sh->stride_w * sh->C;
+            if (++px.q == sh->Q) {   // next output row, or the next image's first
+                px.q = 0;
+                row += sh->stride_h * sh->W * sh->C;
+                if (++px.p == sh->P) {
+                    px.p = 0;
+                    row += (sh->H - sh->P * sh->stride_h) * sh->W * sh->C;
                 }
             }
         }
         return;
     }
-    for (int64_t kk = 0; kk < k; kk++) {
-        const int64_t h = p * s->stride_h - s->pad_top + tp->dh;
-        const int64_t w = q * s->stride_w - s->pad_left + tp->dw;
-        dst[kk] = h >= 0 && h < s->H && w >= 0 && w < s->W
-                  ? op->data + ((n * s->H + h) * s->W + w) * s->C + c : zeros;
-        next_pixel(&n, &p, &q, s);
+    for (int64_t kk = 0; kk < kc; kk++) {
+        const int64_t h = window_h0(&px, sh) + tp->dh, w = window_w0(&px, sh) + tp->dw;
+        dst[kk] = in_image(h, w, sh) ? op->data + ((px.n * sh->H + h) * sh->W + w) * sh->C + c : zeros;
+        next_pixel(&px, sh);
     }
 }
 
 /* B of backward_filter in its swapped orientation: depth is output pixels, columns are the
- * patch's depth indices (r,s,c). One walk per pixel over its patch row [j0, j0+n) -- runs of C
- * contiguous floats per tap -- deals each run into the NR-wide panel rows it spans
+ * patch's depth indices (r,s,c). One walk per pixel over its patch row [j0, j0+cols) -- runs of
+ * C contiguous floats per tap -- deals each run into the NR-wide panel rows it spans
  * (dst[panel][kk][col]): plain copies, no transposition. */
-static void pack_patches_b(float *dst, const gemm_operand *op, int64_t j0, int64_t n, int64_t p0,
-                           int64_t k, int nr)
+static void pack_patches_b(float *dst, const gemm_operand *op, int64_t j0, int64_t cols, int64_t p0,
+                           int64_t kc, int nr)
 {
     const conv_ctx *cx = op->ctx;
-    const conv2d_shape *s = cx->s;
+    const conv2d_shape *sh = cx->sh;
     const float *inp = op->data;
-    const int64_t t0 = j0 / s->C, c0 = j0 % s->C;
-    int64_t q = p0 % s->Q, p = (p0 / s->Q) % s->P, nn = p0 / (s->Q * s->P);
-    for (int64_t kk = 0; kk < k; kk++) {
-        const int64_t h0 = p * s->stride_h - s->pad_top, w0 = q * s->stride_w - s->pad_left;
-        const int64_t base = ((nn * s->H + h0) * s->W + w0) * s->C;
+    const int64_t t0 = j0 / sh->C, c0 = j0 % sh->C;
+    conv_pixel px = pixel_of_row(p0, sh);
+    for (int64_t kk = 0; kk < kc; kk++) {
+        const int64_t h0 = window_h0(&px, sh), w0 = window_w0(&px, sh);
+        const int64_t base = ((px.n * sh->H + h0) * sh->W + w0) * sh->C;
         float *row = dst + kk * nr;
         int col = 0;
-        for (int64_t j = 0, t = t0, c = c0; j < n; t++, c = 0) {
-            const int64_t run = s->C - c < n - j ? s->C - c : n - j;
-            const int64_t h = h0 + cx->taps[t].dh, w = w0 + cx->taps[t].dw;
-            const float *src = (h >= 0 && h < s->H && w >= 0 && w < s->W)
-                               ? inp + (base + cx->taps[t].off + c) : NULL;
-            deal_run(&row, &col, nr, k * nr, src, run);
+        for (int64_t j = 0, t = t0, c = c0; j < cols; t++, c = 0) {
+            const int64_t run = sh->C - c < cols - j ? sh->C - c : cols - j;
+            const conv_tap *tp = &cx->taps[t];
+            const float *src = in_image(h0 + tp->dh, w0 + tp->dw, sh) ? inp + (base + tp->off + c)
+                                                                      : NULL;
+            deal_run(&row, &col, nr, kc * nr, src, run);
             j += run;
         }
-        if (col)   // the last panel's columns past n are zeros
+        if (col)   // the last panel's columns past `cols` are zeros
             memset(row + col, 0, (size_t)(nr - col) * sizeof(float));
-        next_pixel(&nn, &p, &q, s);
+        next_pixel(&px, sh);
     }
 }
 
@@ -271,61 +248,57 @@ static void pack_patches_b(float *dst, const gemm_operand *op, int64_t j0, int64
  * its patch values through the depth table into the panels the rows span:
  * dst[panel][kk][row in panel], rows past m zero. */
 static void pack_patches_t(float *dst, const gemm_operand *op, int64_t i0, int64_t m, int64_t p0,
-                           int64_t k, int mr)
+                           int64_t kc, int mr)
 {
     const conv_ctx *cx = op->ctx;
-    const conv2d_shape *s = cx->s;
+    const conv2d_shape *sh = cx->sh;
     const float *inp = op->data;
-    const int64_t RSC = s->R * s->S * s->C;
+    const int64_t RSC = sh->R * sh->S * sh->C;
     const int64_t mm = RSC - i0 < m ? RSC - i0 : m;   /* patch rows; a row of ones after them */
     const conv_tap *d = cx->depth + i0;
-    int64_t q = p0 % s->Q, p = (p0 / s->Q) % s->P, n = p0 / (s->Q * s->P);
-    for (int64_t kk = 0; kk < k; kk++) {
-        const int64_t h0 = p * s->stride_h - s->pad_top, w0 = q * s->stride_w - s->pad_left;
-        const float *src = inp + ((n * s->H + h0) * s->W + w0) * s->C;
+    conv_pixel px = pixel_of_row(p0, sh);
+    for (int64_t kk = 0; kk < kc; kk++) {
+        const int64_t h0 = window_h0(&px, sh), w0 = window_w0(&px, sh);
+        const float *src = inp + ((px.n * sh->H + h0) * sh->W + w0) * sh->C;
         float *panel = dst + kk * mr;
-        const int inside = h0 >= 0 && w0 >= 0 && h0 + (s->R - 1) * s->dil_h < s->H
-                           && w0 + (s->S - 1) * s->dil_w < s->W;
-        if (inside) {   // the usual case, no padding: a plain gather, panel by panel
-            for (int64_t i0p = 0; i0p < m; i0p += mr, panel += k * mr)
-                for (int r = 0; r < mr; r++) {
-                    const int64_t i = i0p + r;
-                    panel[r] = i < mm ? src[d[i].off] : i < m ? 1.0f : 0.0f;
+        if (window_inside(h0, w0, sh)) {   // the usual case, no padding: a plain gather, panel by panel
+            for (int64_t i0p = 0; i0p < m; i0p += mr, panel += kc * mr)
+                for (int ir = 0; ir < mr; ir++) {
+                    const int64_t i = i0p + ir;
+                    panel[ir] = i < mm ? src[d[i].off] : i < m ? 1.0f : 0.0f;
                 }
         } else {
             for (int64_t i = 0; i < m; i++) {
                 float v = 1.0f;
-                if (i < mm) {
-                    const int64_t h = h0 + d[i].dh, w = w0 + d[i].dw;
-                    v = h >= 0 && h < s->H && w >= 0 && w < s->W ? src[d[i].off] : 0.0f;
-                }
-                panel[(i / mr) * k * mr + i % mr] = v;
+                if (i < mm)
+                    v = in_image(h0 + d[i].dh, w0 + d[i].dw, sh) ? src[d[i].off] : 0.0f;
+                panel[(i / mr) * kc * mr + i % mr] = v;
             }
             for (int64_t i = m; i % mr; i++)   // rows past the end of the last panel
-                panel[(i / mr) * k * mr + i % mr] = 0.0f;
+                panel[(i / mr) * kc * mr + i % mr] = 0.0f;
         }
-        next_pixel(&n, &p, &q, s);
+        next_pixel(&px, sh);
     }
 }
 
 /* ---- the three passes ---------------------------------------------------------------------- */
 
 /* Fill cx's tables (one allocation, freed with free(cx->taps)); PYCONV_ENOMEM if it fails. */
-static int make_ctx(conv_ctx *cx, const conv2d_shape *s)
+static int make_ctx(conv_ctx *cx, const conv2d_shape *sh)
 {
-    const int64_t RS = s->R * s->S, D = s->C < SMALL_C ? RS * s->C : 0;
-    cx->s = s;
+    const int64_t RS = sh->R * sh->S, D = sh->C < SMALL_C ? RS * sh->C : 0;
+    cx->sh = sh;
     cx->taps = malloc((size_t)(RS + D) * sizeof(conv_tap));
     cx->depth = D ? cx->taps + RS : NULL;
     if (!cx->taps)
         return PYCONV_ENOMEM;
-    for (int64_t r = 0; r < s->R; r++)
-        for (int64_t t = 0; t < s->S; t++)
-            cx->taps[r * s->S + t] = (conv_tap){r * s->dil_h, t * s->dil_w,
-                                                (r * s->dil_h * s->W + t * s->dil_w) * s->C};
+    for (int64_t r = 0; r < sh->R; r++)
+        for (int64_t s = 0; s < sh->S; s++)
+            cx->taps[r * sh->S + s] = (conv_tap){r * sh->dil_h, s * sh->dil_w,
+                                                 (r * sh->dil_h * sh->W + s * sh->dil_w) * sh->C};
     for (int64_t d = 0; d < D; d++) {
-        cx->depth[d] = cx->taps[d / s->C];
-        cx->depth[d].off += d % s->C;
+        cx->depth[d] = cx->taps[d / sh->C];
+        cx->depth[d].off += d % sh->C;
     }
     return PYCONV_OK;
 }
@@ -333,18 +306,19 @@ static int make_ctx(conv_ctx *cx, const conv2d_shape *s)
 // inp (N,H,W,C), filt (R,S,C,K), bias (K) or NULL, out (N,P,Q,K), overwritten.
 // Threads: the GEMM's, over blocks of output pixels.
 int conv2d_forward(float *out, const float *inp, const float *filt, const float *bias,
-                   int relu, const conv2d_shape *s)
+                   int relu, const conv2d_shape *sh)
 {
     conv_ctx cx;
-    if (make_ctx(&cx, s) != PYCONV_OK)
+    if (make_ctx(&cx, sh) != PYCONV_OK)
         return PYCONV_ENOMEM;
     /* A: read in place through row pointers (patch_rows) -- except in the first layer, where
      * a tap is only C < SMALL_C floats and a pointer per tap costs more than copying them. */
-    gemm_operand a = {.rows = patch_rows, .C = s->C, .data = inp, .ctx = &cx};
-    if (s->C < SMALL_C)
+    gemm_operand a = {.rows = patch_rows, .C = sh->C, .data = inp, .ctx = &cx};
+    if (sh->C < SMALL_C)
         a = (gemm_operand){.pack = pack_patches, .data = inp, .ctx = &cx};
-    gemm_operand b = {.pack = gemm_pack_b_n, .data = filt, .ld = s->K};
-    int status = gemm(out, s->K, &a, &b, s->N * s->P * s->Q, s->K, s->R * s->S * s->C, bias, relu,
+    gemm_operand b = {.pack = gemm_pack_b_n, .data = filt, .ld = sh->K};
+    const gemm_out c = {.data = out, .ld = sh->K, .bias = bias, .relu = relu};
+    int status = gemm(&c, &a, &b, sh->N * sh->P * sh->Q, sh->K, sh->R * sh->S * sh->C,
                       pyconv_num_threads());
     free(cx.taps);
     return status;
@@ -384,149 +358,169 @@ static void images_relu(float *d, int64_t n, const bwi_epilogue *ep)
  * dropped. */
 static void col2im(float *dimg, const float *dcol, const conv_ctx *cx, const bwi_epilogue *ep)
 {
-    const conv2d_shape *s = cx->s;
-    images_init(dimg, 1, s->H * s->W, s->C, ep);
-    for (int64_t p = 0; p < s->P; p++)
-        for (int64_t q = 0; q < s->Q; q++) {
-            const int64_t h0 = p * s->stride_h - s->pad_top, w0 = q * s->stride_w - s->pad_left;
-            for (int64_t t = 0; t < s->R * s->S; t++, dcol += s->C) {
-                int64_t h = h0 + cx->taps[t].dh, w = w0 + cx->taps[t].dw;
-                if (h < 0 || h >= s->H || w < 0 || w >= s->W)
+    const conv2d_shape *sh = cx->sh;
+    images_init(dimg, 1, sh->H * sh->W, sh->C, ep);
+    for (int64_t p = 0; p < sh->P; p++)
+        for (int64_t q = 0; q < sh->Q; q++) {
+            const conv_pixel px = {0, p, q};
+            const int64_t h0 = window_h0(&px, sh), w0 = window_w0(&px, sh);
+            for (int64_t t = 0; t < sh->R * sh->S; t++, dcol += sh->C) {
+                const int64_t h = h0 + cx->taps[t].dh, w = w0 + cx->taps[t].dw;
+                if (!in_image(h, w, sh))
                     continue;
-                float *d = dimg + (h * s->W + w) * s->C;
-                for (int64_t c = 0; c < s->C; c++)
+                float *d = dimg + (h * sh->W + w) * sh->C;
+                for (int64_t c = 0; c < sh->C; c++)
                     d[c] += dcol[c];
             }
         }
-    images_relu(dimg, s->H * s->W * s->C, ep);
+    images_relu(dimg, sh->H * sh->W * sh->C, ep);
 }
 
-/* backward_input when NR divides C: the same GEMM per group of images, but each finished tile
- * of dcol is added straight into the images from the micro-kernel's tile (gemm_scatter_add),
- * so the column gradient never goes to memory and there is no separate col2im pass. tab gives,
- * for row i of a group's GEMM (image i / PQ, output pixel i % PQ) and tap t, the offset of the
- * input pixel the tap reads from the group's first image, or -1 in the padding. A group's
- * images are owned by one thread and filled in one fixed order, as with col2im. */
-static int backward_input_scattered(float *dinp, const float *dout, const float *filt,
-                                    const conv2d_shape *s, int64_t G, int64_t ngroups,
-                                    const bwi_epilogue *ep)
+/* What every group of backward_input needs: the filter, packed once for all the groups, and the
+ * workspace of the way the group's column gradient reaches the images (one of the two below). */
+typedef struct {
+    const conv2d_shape *sh;
+    const bwi_epilogue *ep;
+    int64_t G;             /* images per group */
+    conv_ctx cx;
+    gemm_operand b;        /* B[k][rsc] = filt[rsc][k], read from bpacked */
+    float *bpacked;
+    float *dcol;           /* group_col2im: a (G*P*Q, R*S*C) column buffer per thread */
+    int64_t *tab;          /* group_scattered: (G*P*Q, R*S) offsets into the group, or -1 */
+} bwi_plan;
+
+/* Images n0 .. n0+imgs by a GEMM into the calling thread's column buffer, dcol = dout . filt^T,
+ * then col2im image by image. */
+static int group_col2im(float *dinp, const float *dout, const bwi_plan *pl, int64_t n0, int64_t imgs)
 {
-    const int64_t PQ = s->P * s->Q, RS = s->R * s->S, RSC = RS * s->C, HWC = s->H * s->W * s->C;
-    conv_ctx cx = {0};
-    int64_t *tab = malloc((size_t)(G * PQ * RS) * sizeof(int64_t) + 1);
-    gemm_operand bt = {.pack = gemm_pack_b_t, .data = filt, .ld = s->K}, b;
-    float *bpacked = NULL;
-    if (tab && make_ctx(&cx, s) == PYCONV_OK)
-        bpacked = gemm_prepack_b(&bt, RSC, s->K, &b);
-    if (!bpacked) {
-        free(cx.taps);
-        free(tab);
-        return PYCONV_ENOMEM;
-    }
-    for (int64_t i = 0, n = 0, p = 0, q = 0; i < G * PQ; i++, next_pixel(&n, &p, &q, s))
+    const conv2d_shape *sh = pl->sh;
+    const int64_t PQ = sh->P * sh->Q, RSC = sh->R * sh->S * sh->C;
+    float *col = pl->dcol + (size_t)pyconv_thread_num() * (size_t)(pl->G * PQ * RSC);
+    gemm_operand a = {.rows = gemm_rows_n, .C = sh->K, .data = dout + n0 * PQ * sh->K, .ld = sh->K};
+    int st = gemm(&(gemm_out){.data = col, .ld = RSC}, &a, &pl->b, imgs * PQ, RSC, sh->K, 1);
+    if (st != PYCONV_OK)
+        return st;
+    for (int64_t i = 0; i < imgs; i++)
+        col2im(dinp + (n0 + i) * sh->H * sh->W * sh->C, col + i * PQ * RSC, &pl->cx, pl->ep);
+    return PYCONV_OK;
+}
+
+/* Images n0 .. n0+imgs when NR divides C: the same GEMM, but each finished tile of dcol is added
+ * straight into the images from the micro-kernel's tile (a scattered C), so the column
+ * gradient never goes to memory and there is no separate col2im pass. */
+static int group_scattered(float *dinp, const float *dout, const bwi_plan *pl, int64_t n0,
+                           int64_t imgs)
+{
+    const conv2d_shape *sh = pl->sh;
+    const int64_t PQ = sh->P * sh->Q, RS = sh->R * sh->S, HWC = sh->H * sh->W * sh->C;
+    images_init(dinp + n0 * HWC, imgs, sh->H * sh->W, sh->C, pl->ep);
+    gemm_operand a = {.rows = gemm_rows_n, .C = sh->K, .data = dout + n0 * PQ * sh->K, .ld = sh->K};
+    gemm_scatter sc = {.out = dinp + n0 * HWC, .tab = pl->tab, .taps = RS, .C = sh->C};
+    int st = gemm(&(gemm_out){.scatter = &sc}, &a, &pl->b, imgs * PQ, RS * sh->C, sh->K, 1);
+    images_relu(dinp + n0 * HWC, imgs * HWC, pl->ep);
+    return st;
+}
+
+/* For row i of a group's GEMM (image i / PQ, output pixel i % PQ) and tap t, the offset of the
+ * input pixel the tap reads from the group's first image, or -1 in the padding. */
+static void scatter_table(int64_t *tab, const bwi_plan *pl)
+{
+    const conv2d_shape *sh = pl->sh;
+    const int64_t RS = sh->R * sh->S, HWC = sh->H * sh->W * sh->C;
+    conv_pixel px = {0, 0, 0};
+    for (int64_t i = 0; i < pl->G * sh->P * sh->Q; i++, next_pixel(&px, sh))
         for (int64_t t = 0; t < RS; t++) {
-            const int64_t h = p * s->stride_h - s->pad_top + cx.taps[t].dh;
-            const int64_t w = q * s->stride_w - s->pad_left + cx.taps[t].dw;
-            tab[i * RS + t] = h >= 0 && h < s->H && w >= 0 && w < s->W
-                              ? n * HWC + (h * s->W + w) * s->C : -1;
+            const int64_t h = window_h0(&px, sh) + pl->cx.taps[t].dh;
+            const int64_t w = window_w0(&px, sh) + pl->cx.taps[t].dw;
+            tab[i * RS + t] = in_image(h, w, sh) ? px.n * HWC + (h * sh->W + w) * sh->C : -1;
         }
-    int status = PYCONV_OK;
-    #pragma omp parallel for schedule(dynamic, 1) num_threads(pyconv_num_threads()) if(ngroups > 1)
-    for (int64_t g = 0; g < ngroups; g++) {
-        const int64_t n0 = g * G, imgs = s->N - n0 < G ? s->N - n0 : G;
-        images_init(dinp + n0 * HWC, imgs, s->H * s->W, s->C, ep);
-        gemm_operand a = {.rows = gemm_rows_n, .C = s->K, .data = dout + n0 * PQ * s->K, .ld = s->K};
-        gemm_scatter sc = {.out = dinp + n0 * HWC, .tab = tab, .taps = RS, .C = s->C};
-        int st = gemm_scatter_add(&sc, &a, &b, imgs * PQ, RSC, s->K);
-        images_relu(dinp + n0 * HWC, imgs * HWC, ep);
-        if (st != PYCONV_OK) {
-            #pragma omp atomic write
-            status = st;
-        }
-    }
-    pyconv_aligned_free(bpacked);
-    free(tab);
-    free(cx.taps);
-    return status;
+}
+
+static void bwi_plan_free(bwi_plan *pl)
+{
+    pyconv_aligned_free(pl->bpacked);
+    free(pl->dcol);
+    free(pl->tab);
+    free(pl->cx.taps);
+}
+
+/* Fill pl (its sh, ep and G set) for the scattered or the col2im path; PYCONV_ENOMEM if an
+ * allocation fails (then bwi_plan_free still frees what was allocated). */
+static int bwi_plan_make(bwi_plan *pl, const float *filt, int scattered, int nthreads)
+{
+    const conv2d_shape *sh = pl->sh;
+    const int64_t rows = pl->G * sh->P * sh->Q, RS = sh->R * sh->S;
+    if (make_ctx(&pl->cx, sh) != PYCONV_OK)
+        return PYCONV_ENOMEM;
+    const gemm_operand bt = {.pack = gemm_pack_b_t, .data = filt, .ld = sh->K};
+    pl->bpacked = gemm_prepack_b(&bt, RS * sh->C, sh->K, &pl->b);
+    if (scattered)
+        pl->tab = malloc((size_t)(rows * RS) * sizeof(int64_t) + 1);
+    else
+        pl->dcol = malloc((size_t)(nthreads * rows * RS * sh->C) * sizeof(float) + 1);
+    if (!pl->bpacked || (scattered ? !pl->tab : !pl->dcol))
+        return PYCONV_ENOMEM;
+    if (scattered)
+        scatter_table(pl->tab, pl);
+    return PYCONV_OK;
 }
 
 /* dout (N,P,Q,K), filt (R,S,C,K), dinp (N,H,W,C), overwritten.
  * Per group of G images: dcol (G*P*Q, R*S*C) = dout . filt^T (a plain GEMM: dout rows are
- * contiguous, the filter is packed transposed), then col2im adds each row's R*S runs of C
- * into the image. Threads: over image groups, each by one thread with its own dcol buffer;
- * an image's dinp is written only by the thread that owns it, in a fixed order, so there is
- * no race and no dependence on the thread count. `ep`: each image starts from the bias (or
- * zero) and ends with relu if asked, in the owning thread. */
-static int backward_input(float *dinp, const float *dout, const float *filt, const conv2d_shape *s,
+ * contiguous, the filter is packed transposed once), then col2im adds each row's R*S runs of
+ * C into the image (group_col2im), or the GEMM adds its tiles there itself (group_scattered,
+ * when NR divides C). Threads: over image groups, each by one thread (with its own dcol
+ * buffer); an image's dinp is written only by the thread that owns it, in a fixed order, so
+ * there is no race and no dependence on the thread count. `ep`: each image starts from the
+ * bias (or zero) and ends with relu if asked, in the owning thread. */
+static int backward_input(float *dinp, const float *dout, const float *filt, const conv2d_shape *sh,
                           const bwi_epilogue *ep)
 {
-    const int64_t PQ = s->P * s->Q, RSC = s->R * s->S * s->C;
+    if (sh->N == 0)
+        return PYCONV_OK;
     /* Groups of about BWI_ROWS rows, but at least 4 when there are 4 images, in equal sizes,
      * so that the threads share the work evenly (a choice made from the sizes only). */
-    int64_t ngroups = ceil_div(s->N * PQ, BWI_ROWS);
+    int64_t ngroups = ceil_div(sh->N * sh->P * sh->Q, BWI_ROWS);
     ngroups = ngroups < 4 ? 4 : ceil_div(ngroups, 4) * 4;
-    ngroups = ngroups > s->N ? s->N : ngroups;
-    const int64_t G = ceil_div(s->N, ngroups > 0 ? ngroups : 1);
-    ngroups = G > 0 ? ceil_div(s->N, G) : 0;
-    const int nthreads = pyconv_num_threads();
-    if (s->N == 0)
-        return PYCONV_OK;
-    if (s->C % gemm_nr() == 0)
-        return backward_input_scattered(dinp, dout, filt, s, G, ngroups, ep);
-    conv_ctx cx;
-    int ctx_status = make_ctx(&cx, s);
-    float *dcol = malloc((size_t)(nthreads * G * PQ * RSC) * sizeof(float) + 1);
-    /* B[k][rsc] = filt[rsc][k], packed once for all the groups. */
-    gemm_operand bt = {.pack = gemm_pack_b_t, .data = filt, .ld = s->K}, b;
-    float *bpacked = gemm_prepack_b(&bt, RSC, s->K, &b);
-    if (ctx_status != PYCONV_OK || !dcol || !bpacked) {
-        free(cx.taps);
-        free(dcol);
-        pyconv_aligned_free(bpacked);
-        return PYCONV_ENOMEM;
-    }
-    int status = PYCONV_OK;
-    #pragma omp parallel for schedule(dynamic, 1) num_threads(nthreads) if(ngroups > 1)
-    for (int64_t g = 0; g < ngroups; g++) {
-#ifdef _OPENMP
-        float *col = dcol + (size_t)omp_get_thread_num() * (size_t)(G * PQ * RSC);
-#else
-        float *col = dcol;
-#endif
-        const int64_t n0 = g * G, imgs = s->N - n0 < G ? s->N - n0 : G;
-        gemm_operand a = {.rows = gemm_rows_n, .C = s->K, .data = dout + n0 * PQ * s->K, .ld = s->K};
-        int st = gemm(col, RSC, &a, &b, imgs * PQ, RSC, s->K, NULL, 0, 1);
-        if (st != PYCONV_OK) {
-            #pragma omp atomic write
-            status = st;
-            continue;
+    ngroups = ngroups > sh->N ? sh->N : ngroups;
+    const int64_t G = ceil_div(sh->N, ngroups);
+    ngroups = ceil_div(sh->N, G);
+    const int scattered = sh->C % gemm_nr() == 0, nthreads = pyconv_num_threads();
+    bwi_plan pl = {.sh = sh, .ep = ep, .G = G};
+    int status = bwi_plan_make(&pl, filt, scattered, nthreads);
+    if (status == PYCONV_OK) {
+        #pragma omp parallel for schedule(dynamic, 1) num_threads(nthreads) if(ngroups > 1)
+        for (int64_t g = 0; g < ngroups; g++) {
+            const int64_t n0 = g * G, imgs = sh->N - n0 < G ? sh->N - n0 : G;
+            const int st = scattered ? group_scattered(dinp, dout, &pl, n0, imgs)
+                                     : group_col2im(dinp, dout, &pl, n0, imgs);
+            if (st != PYCONV_OK) {
+                #pragma omp atomic write
+                status = st;
+            }
         }
-        for (int64_t i = 0; i < imgs; i++)
-            col2im(dinp + (n0 + i) * s->H * s->W * s->C, col + i * PQ * RSC, &cx, ep);
     }
-    free(dcol);
-    pyconv_aligned_free(bpacked);
-    free(cx.taps);
+    bwi_plan_free(&pl);
     return status;
 }
 
 // dout (N,P,Q,K), filt (R,S,C,K), dinp (N,H,W,C), overwritten. Threads: see backward_input.
-int conv2d_backward_input(float *dinp, const float *dout, const float *filt, const conv2d_shape *s)
+int conv2d_backward_input(float *dinp, const float *dout, const float *filt, const conv2d_shape *sh)
 {
     const bwi_epilogue none = {NULL, 0};
-    return backward_input(dinp, dout, filt, s, &none);
+    return backward_input(dinp, dout, filt, sh, &none);
 }
 
-/* The transposed convolution: the input gradient of the convolution described by s, with a
- * bias and relu epilogue. In s's names (those of the convolution it transposes):
+/* The transposed convolution: the input gradient of the convolution described by sh, with a
+ * bias and relu epilogue. In sh's names (those of the convolution it transposes):
  * inp (N,P,Q,K) -- the transposed conv's input, filt (R,S,C,K), bias (C) or NULL,
  * out (N,H,W,C) -- its output, overwritten: out = relu?(bias + sum of inp's pixels scattered
  * through the filter's taps). Threads: backward_input's, over image groups. */
 int conv2d_transpose_forward(float *out, const float *inp, const float *filt, const float *bias,
-                             int relu, const conv2d_shape *s)
+                             int relu, const conv2d_shape *sh)
 {
     const bwi_epilogue ep = {bias, relu};
-    return backward_input(out, inp, filt, s, &ep);
+    return backward_input(out, inp, filt, sh, &ep);
 }
 
 /* Pixels per chunk of the backward_filter reduction, roughly: large enough to amortise a
@@ -549,14 +543,14 @@ int conv2d_transpose_forward(float *out, const float *inp, const float *filt, co
  * partials are then summed in chunk order (per element, in parallel over elements). The
  * chunks depend on the sizes only, so the result does not depend on the thread count. */
 int conv2d_backward_filter(float *dfilt, float *dbias, const float *dout, const float *inp,
-                           const conv2d_shape *s)
+                           const conv2d_shape *sh)
 {
-    const int64_t RSC = s->R * s->S * s->C, npix = s->N * s->P * s->Q;
-    const int swapped = s->C >= SMALL_C;
+    const int64_t RSC = sh->R * sh->S * sh->C, npix = sh->N * sh->P * sh->Q;
+    const int swapped = sh->C >= SMALL_C;
     /* Unswapped, the bias gradient is one more row of A (ones): free when RSC leaves room in
      * the last MR panel (9 rows of 16 for a 3x3 filter on one channel, MR = 8). */
     const int bias_row = dbias && !swapped && RSC % gemm_mr() != 0;
-    const int64_t M = swapped ? s->K : RSC + bias_row, Ncol = swapped ? RSC : s->K;
+    const int64_t M = swapped ? sh->K : RSC + bias_row, Ncol = swapped ? RSC : sh->K;
     /* Chunks of about BWF_CHUNK pixels, in equal sizes and a multiple of 4 of them, so that
      * the threads share the work evenly (chosen from the sizes only, never the threads). */
     int64_t nchunks = npix > 0 ? ceil_div(npix, BWF_CHUNK) : 1;
@@ -565,10 +559,10 @@ int conv2d_backward_filter(float *dfilt, float *dbias, const float *dout, const 
     const int64_t chunk = ceil_div(npix > 0 ? npix : 1, nchunks);
     nchunks = ceil_div(npix > 0 ? npix : 1, chunk);
     const int direct = nchunks == 1 && !swapped && !bias_row;   /* the GEMM can write dfilt itself */
-    if (dbias && !bias_row && bias_add_backward(dbias, dout, npix, s->K) != PYCONV_OK)
+    if (dbias && !bias_row && bias_add_backward(dbias, dout, npix, sh->K) != PYCONV_OK)
         return PYCONV_ENOMEM;
     conv_ctx cx;
-    int ctx_status = make_ctx(&cx, s);
+    int ctx_status = make_ctx(&cx, sh);
     float *part = direct ? NULL : malloc((size_t)(nchunks * M * Ncol) * sizeof(float) + 1);
     if (ctx_status != PYCONV_OK || (!direct && !part)) {
         free(cx.taps);
@@ -576,23 +570,26 @@ int conv2d_backward_filter(float *dfilt, float *dbias, const float *dout, const 
         return PYCONV_ENOMEM;
     }
     gemm_operand a = {.pack = pack_patches_t, .data = inp, .ctx = &cx};
-    gemm_operand b = s->K % gemm_nr() == 0 ? (gemm_operand){.cols = gemm_cols_n, .data = dout, .ld = s->K}
-                                            : (gemm_operand){.pack = gemm_pack_b_n, .data = dout, .ld = s->K};
+    gemm_operand b = sh->K % gemm_nr() == 0 ? (gemm_operand){.cols = gemm_cols_n, .data = dout, .ld = sh->K}
+                                            : (gemm_operand){.pack = gemm_pack_b_n, .data = dout, .ld = sh->K};
     if (swapped) {
-        a = (gemm_operand){.pack = gemm_pack_a_t, .data = dout, .ld = s->K};
-        b = s->C % gemm_nr() == 0 ? (gemm_operand){.cols = patch_cols, .data = inp, .ctx = &cx}
+        a = (gemm_operand){.pack = gemm_pack_a_t, .view = gemm_view_a_t, .data = dout, .ld = sh->K};
+        b = sh->C % gemm_nr() == 0 ? (gemm_operand){.cols = patch_cols, .data = inp, .ctx = &cx}
                                   : (gemm_operand){.pack = pack_patches_b, .data = inp, .ctx = &cx};
     }
     int status = PYCONV_OK;
     if (nchunks == 1) {   // one chunk: the GEMM's own threads
-        status = gemm(direct ? dfilt : part, Ncol, &a, &b, M, Ncol, npix, NULL, 0,
+        status = gemm(&(gemm_out){.data = direct ? dfilt : part, .ld = Ncol}, &a, &b, M, Ncol, npix,
                       pyconv_num_threads());
     } else {
         #pragma omp parallel for schedule(dynamic, 1) num_threads(pyconv_num_threads())
         for (int64_t ch = 0; ch < nchunks; ch++) {
             // The chunk is the sub-GEMM over the depth (= pixel) slice [p0, p0+len), one thread.
             int64_t p0 = ch * chunk, len = npix - p0 < chunk ? npix - p0 : chunk;
-            int st = gemm_slice(part + ch * M * Ncol, Ncol, &a, &b, M, Ncol, p0, len, NULL, 0, 1);
+            gemm_operand a_ch = a, b_ch = b;
+            a_ch.k0 = b_ch.k0 = p0;
+            int st = gemm(&(gemm_out){.data = part + ch * M * Ncol, .ld = Ncol}, &a_ch, &b_ch, M, Ncol,
+                          len, 1);
             if (st != PYCONV_OK) {
                 #pragma omp atomic write
                 status = st;
@@ -601,14 +598,14 @@ int conv2d_backward_filter(float *dfilt, float *dbias, const float *dout, const 
     }
     if (status == PYCONV_OK && !direct) {
         // dfilt[rsc][k] = sum over chunks, in chunk order, of the partials (transposed if swapped).
-        #pragma omp parallel for schedule(static) num_threads(pyconv_num_threads()) if(nchunks * RSC * s->K > 32768)
+        #pragma omp parallel for schedule(static) num_threads(pyconv_num_threads()) if(nchunks * RSC * sh->K > 32768)
         for (int64_t i = 0; i < RSC + bias_row; i++)   // (row RSC: the bias gradient)
-            for (int64_t k = 0; k < s->K; k++) {
-                const int64_t at = swapped ? k * RSC + i : i * s->K + k;
+            for (int64_t k = 0; k < sh->K; k++) {
+                const int64_t at = swapped ? k * RSC + i : i * sh->K + k;
                 float acc = part[at];
                 for (int64_t ch = 1; ch < nchunks; ch++)
                     acc += part[ch * M * Ncol + at];
-                (i < RSC ? dfilt + i * s->K : dbias)[k] = acc;
+                (i < RSC ? dfilt + i * sh->K : dbias)[k] = acc;
             }
     }
     free(part);
@@ -619,47 +616,47 @@ int conv2d_backward_filter(float *dfilt, float *dbias, const float *dout, const 
 /* ---- the specification: direct loop nests, double accumulation ------------------------------ */
 
 void conv2d_forward_ref(float *out, const float *inp, const float *filt, const float *bias,
-                        int relu, const conv2d_shape *s)
+                        int relu, const conv2d_shape *sh)
 {
-    for (int64_t n = 0; n < s->N; n++)
-    for (int64_t p = 0; p < s->P; p++)
-    for (int64_t q = 0; q < s->Q; q++)
-    for (int64_t k = 0; k < s->K; k++) {
+    for (int64_t n = 0; n < sh->N; n++)
+    for (int64_t p = 0; p < sh->P; p++)
+    for (int64_t q = 0; q < sh->Q; q++)
+    for (int64_t k = 0; k < sh->K; k++) {
         double acc = bias ? bias[k] : 0.0;
-        for (int64_t r = 0; r < s->R; r++)
-        for (int64_t t = 0; t < s->S; t++) {
-            int64_t h = p * s->stride_h - s->pad_top + r * s->dil_h;
-            int64_t w = q * s->stride_w - s->pad_left + t * s->dil_w;
-            if (h < 0 || h >= s->H || w < 0 || w >= s->W)
+        for (int64_t r = 0; r < sh->R; r++)
+        for (int64_t s = 0; s < sh->S; s++) {
+            int64_t h = p * sh->stride_h - sh->pad_top + r * sh->dil_h;
+            int64_t w = q * sh->stride_w - sh->pad_left + s * sh->dil_w;
+            if (!in_image(h, w, sh))
                 continue;
-            for (int64_t c = 0; c < s->C; c++)
-                acc += (double)inp[((n * s->H + h) * s->W + w) * s->C + c]
-                       * filt[((r * s->S + t) * s->C + c) * s->K + k];
+            for (int64_t c = 0; c < sh->C; c++)
+                acc += (double)inp[((n * sh->H + h) * sh->W + w) * sh->C + c]
+                       * filt[((r * sh->S + s) * sh->C + c) * sh->K + k];
         }
-        out[((n * s->P + p) * s->Q + q) * s->K + k] = relu && acc < 0.0 ? 0.0f : (float)acc;
+        out[((n * sh->P + p) * sh->Q + q) * sh->K + k] = relu && acc < 0.0 ? 0.0f : (float)acc;
     }
 }
 
-void conv2d_backward_input_ref(float *dinp, const float *dout, const float *filt, const conv2d_shape *s)
+void conv2d_backward_input_ref(float *dinp, const float *dout, const float *filt, const conv2d_shape *sh)
 {
-    int64_t size = s->N * s->H * s->W * s->C;
+    int64_t size = sh->N * sh->H * sh->W * sh->C;
     double *acc = calloc((size_t)(size > 0 ? size : 1), sizeof(double));
     if (!acc)
         return;   /* a test oracle; the tests use small sizes */
-    for (int64_t n = 0; n < s->N; n++)
-    for (int64_t p = 0; p < s->P; p++)
-    for (int64_t q = 0; q < s->Q; q++)
-    for (int64_t r = 0; r < s->R; r++)
-    for (int64_t t = 0; t < s->S; t++) {
-        int64_t h = p * s->stride_h - s->pad_top + r * s->dil_h;
-        int64_t w = q * s->stride_w - s->pad_left + t * s->dil_w;
-        if (h < 0 || h >= s->H || w < 0 || w >= s->W)
+    for (int64_t n = 0; n < sh->N; n++)
+    for (int64_t p = 0; p < sh->P; p++)
+    for (int64_t q = 0; q < sh->Q; q++)
+    for (int64_t r = 0; r < sh->R; r++)
+    for (int64_t s = 0; s < sh->S; s++) {
+        int64_t h = p * sh->stride_h - sh->pad_top + r * sh->dil_h;
+        int64_t w = q * sh->stride_w - sh->pad_left + s * sh->dil_w;
+        if (!in_image(h, w, sh))
             continue;
-        for (int64_t c = 0; c < s->C; c++)
-            for (int64_t k = 0; k < s->K; k++)
-                acc[((n * s->H + h) * s->W + w) * s->C + c] +=
-                    (double)dout[((n * s->P + p) * s->Q + q) * s->K + k]
-                    * filt[((r * s->S + t) * s->C + c) * s->K + k];
+        for (int64_t c = 0; c < sh->C; c++)
+            for (int64_t k = 0; k < sh->K; k++)
+                acc[((n * sh->H + h) * sh->W + w) * sh->C + c] +=
+                    (double)dout[((n * sh->P + p) * sh->Q + q) * sh->K + k]
+                    * filt[((r * sh->S + s) * sh->C + c) * sh->K + k];
     }
     for (int64_t i = 0; i < size; i++)
         dinp[i] = (float)acc[i];
@@ -669,12 +666,12 @@ void conv2d_backward_input_ref(float *dinp, const float *dout, const float *filt
 /* The transposed convolution's specification: the scatter of each input pixel (p,q) through
  * each tap (r,s) -- the same sum as conv2d_backward_input_ref -- from the bias, then relu. */
 void conv2d_transpose_forward_ref(float *out, const float *inp, const float *filt, const float *bias,
-                                  int relu, const conv2d_shape *s)
+                                  int relu, const conv2d_shape *sh)
 {
-    conv2d_backward_input_ref(out, inp, filt, s);
-    for (int64_t i = 0; i < s->N * s->H * s->W; i++)
-        for (int64_t c = 0; c < s->C; c++) {
-            float *o = &out[i * s->C + c];
+    conv2d_backward_input_ref(out, inp, filt, sh);
+    for (int64_t i = 0; i < sh->N * sh->H * sh->W; i++)
+        for (int64_t c = 0; c < sh->C; c++) {
+            float *o = &out[i * sh->C + c];
             /* the double sum rounded once, then the bias added in float: within the tests'
              * float32 bound of the fast path, which accumulates from the bias */
             *o = bias ? *o + bias[c] : *o;
@@ -683,30 +680,25 @@ void conv2d_transpose_forward_ref(float *out, const float *inp, const float *fil
 }
 
 void conv2d_backward_filter_ref(float *dfilt, float *dbias, const float *dout, const float *inp,
-                                const conv2d_shape *s)
+                                const conv2d_shape *sh)
 {
-    for (int64_t r = 0; r < s->R; r++)
-    for (int64_t t = 0; t < s->S; t++)
-    for (int64_t c = 0; c < s->C; c++)
-    for (int64_t k = 0; k < s->K; k++) {
+    for (int64_t r = 0; r < sh->R; r++)
+    for (int64_t s = 0; s < sh->S; s++)
+    for (int64_t c = 0; c < sh->C; c++)
+    for (int64_t k = 0; k < sh->K; k++) {
         double acc = 0.0;
-        for (int64_t n = 0; n < s->N; n++)
-        for (int64_t p = 0; p < s->P; p++)
-        for (int64_t q = 0; q < s->Q; q++) {
-            int64_t h = p * s->stride_h - s->pad_top + r * s->dil_h;
-            int64_t w = q * s->stride_w - s->pad_left + t * s->dil_w;
-            if (h < 0 || h >= s->H || w < 0 || w >= s->W)
+        for (int64_t n = 0; n < sh->N; n++)
+        for (int64_t p = 0; p < sh->P; p++)
+        for (int64_t q = 0; q < sh->Q; q++) {
+            int64_t h = p * sh->stride_h - sh->pad_top + r * sh->dil_h;
+            int64_t w = q * sh->stride_w - sh->pad_left + s * sh->dil_w;
+            if (!in_image(h, w, sh))
                 continue;
-            acc += (double)inp[((n * s->H + h) * s->W + w) * s->C + c]
-                   * dout[((n * s->P + p) * s->Q + q) * s->K + k];
+            acc += (double)inp[((n * sh->H + h) * sh->W + w) * sh->C + c]
+                   * dout[((n * sh->P + p) * sh->Q + q) * sh->K + k];
         }
-        dfilt[((r * s->S + t) * s->C + c) * s->K + k] = (float)acc;
+        dfilt[((r * sh->S + s) * sh->C + c) * sh->K + k] = (float)acc;
     }
     if (dbias)
-        for (int64_t k = 0; k < s->K; k++) {
-            double acc = 0.0;
-            for (int64_t i = 0; i < s->N * s->P * s->Q; i++)
-                acc += dout[i * s->K + k];
-            dbias[k] = (float)acc;
-        }
+        bias_add_backward_ref(dbias, dout, sh->N * sh->P * sh->Q, sh->K);
 }

@@ -14,7 +14,7 @@
  * buffers cannot be allocated. Nothing prints, exits or aborts.
  */
 #include <stdlib.h>
-#include "pyconv.h"
+#include "conv2d_geometry.h"
 
 /* dst[i*dld + j] = src[i*sld + j] for i < rows, j < width: one group's channels of each pixel.
  * Threads: over rows, when there are enough floats to pay for a parallel region. */
@@ -27,158 +27,173 @@ static void copy_slice(float *dst, int64_t dld, const float *src, int64_t sld, i
             dst[i * dld + j] = src[i * sld + j];
 }
 
-static int group_check(const conv2d_shape *s, int64_t groups)
+static int group_check(const conv2d_shape *sh, int64_t groups)
 {
-    return groups >= 1 && s->C % groups == 0 && s->K % groups == 0 ? PYCONV_OK : PYCONV_EINVAL;
+    return groups >= 1 && sh->C % groups == 0 && sh->K % groups == 0 ? PYCONV_OK : PYCONV_EINVAL;
 }
 
-/* One group's shape: conv2d_shape with C/G input and K/G output channels. */
-static conv2d_shape group_shape(const conv2d_shape *s, int64_t groups)
+/* Where one group's channels lie in a tensor: `rows` rows of `ld` floats, of which group i owns
+ * the `width` from i * width on. */
+typedef struct {
+    int64_t rows, width, ld;
+} group_slice;
+
+/* A group's three contiguous buffers, one per tensor role, and the slices they copy: the image
+ * (inp or dinp: N*H*W pixels, C/G of C channels), the filter (R*S*C/G rows, K/G of K) and the
+ * output (out or dout: N*P*Q pixels, K/G of K). g is one group's shape for conv2d.c. */
+typedef struct {
+    conv2d_shape g;
+    group_slice img, filt, out;
+    float *img_buf, *filt_buf, *out_buf;   /* one allocation, freed with free(img_buf) */
+} group_plan;
+
+/* The plan of `groups` > 1 groups (sizes checked): PYCONV_ENOMEM if the buffers cannot be
+ * allocated. */
+static int group_plan_make(group_plan *gp, const conv2d_shape *sh, int64_t groups)
 {
-    conv2d_shape g = *s;
-    g.C = s->C / groups;
-    g.K = s->K / groups;
-    return g;
+    gp->g = *sh;
+    gp->g.C = sh->C / groups;
+    gp->g.K = sh->K / groups;
+    gp->img = (group_slice){sh->N * sh->H * sh->W, gp->g.C, sh->C};
+    gp->filt = (group_slice){sh->R * sh->S * gp->g.C, gp->g.K, sh->K};
+    gp->out = (group_slice){sh->N * sh->P * sh->Q, gp->g.K, sh->K};
+    const int64_t ni = gp->img.rows * gp->img.width, nf = gp->filt.rows * gp->filt.width;
+    gp->img_buf = malloc((size_t)(ni + nf + gp->out.rows * gp->out.width) * sizeof(float) + 1);
+    if (!gp->img_buf)
+        return PYCONV_ENOMEM;
+    gp->filt_buf = gp->img_buf + ni;
+    gp->out_buf = gp->filt_buf + nf;
+    return PYCONV_OK;
 }
 
-/* Three contiguous buffers of a, b, c floats in one allocation (NULL: PYCONV_ENOMEM). */
-static float *buffers(int64_t a, int64_t b, int64_t c, float **pb, float **pc)
+/* buf = group i's channels of tensor t (as a dense tensor), and back. */
+static void take_slice(float *buf, const float *t, group_slice sl, int64_t i)
 {
-    float *p = malloc((size_t)(a + b + c) * sizeof(float) + 1);
-    if (p) {
-        *pb = p + a;
-        *pc = p + a + b;
-    }
-    return p;
+    copy_slice(buf, sl.width, t + i * sl.width, sl.ld, sl.rows, sl.width);
+}
+
+static void put_slice(float *t, const float *buf, group_slice sl, int64_t i)
+{
+    copy_slice(t + i * sl.width, sl.ld, buf, sl.width, sl.rows, sl.width);
 }
 
 // inp (N,H,W,C), filt (R,S,C/G,K), bias (K) or NULL, out (N,P,Q,K), overwritten.
 // Threads: conv2d_forward's, group after group.
 int conv2d_grouped_forward(float *out, const float *inp, const float *filt, const float *bias,
-                           int relu, const conv2d_shape *s, int64_t groups)
+                           int relu, const conv2d_shape *sh, int64_t groups)
 {
-    if (group_check(s, groups) != PYCONV_OK)
+    if (group_check(sh, groups) != PYCONV_OK)
         return PYCONV_EINVAL;
     if (groups == 1)
-        return conv2d_forward(out, inp, filt, bias, relu, s);
-    const conv2d_shape g = group_shape(s, groups);
-    const int64_t NHW = s->N * s->H * s->W, NPQ = s->N * s->P * s->Q, RSC = s->R * s->S * g.C;
-    float *fg, *og, *xg = buffers(NHW * g.C, RSC * g.K, NPQ * g.K, &fg, &og);
-    if (!xg)
-        return PYCONV_ENOMEM;
-    int status = PYCONV_OK;
+        return conv2d_forward(out, inp, filt, bias, relu, sh);
+    group_plan gp;
+    int status = group_plan_make(&gp, sh, groups);
     for (int64_t i = 0; i < groups && status == PYCONV_OK; i++) {
-        copy_slice(xg, g.C, inp + i * g.C, s->C, NHW, g.C);
-        copy_slice(fg, g.K, filt + i * g.K, s->K, RSC, g.K);
-        status = conv2d_forward(og, xg, fg, bias ? bias + i * g.K : NULL, relu, &g);
-        copy_slice(out + i * g.K, s->K, og, g.K, NPQ, g.K);
+        take_slice(gp.img_buf, inp, gp.img, i);
+        take_slice(gp.filt_buf, filt, gp.filt, i);
+        status = conv2d_forward(gp.out_buf, gp.img_buf, gp.filt_buf, bias ? bias + i * gp.g.K : NULL,
+                                relu, &gp.g);
+        put_slice(out, gp.out_buf, gp.out, i);
     }
-    free(xg);
+    free(gp.img_buf);
     return status;
 }
 
 // dout (N,P,Q,K), filt (R,S,C/G,K), dinp (N,H,W,C), overwritten.
 // Threads: conv2d_backward_input's, group after group.
 int conv2d_grouped_backward_input(float *dinp, const float *dout, const float *filt,
-                                  const conv2d_shape *s, int64_t groups)
+                                  const conv2d_shape *sh, int64_t groups)
 {
-    if (group_check(s, groups) != PYCONV_OK)
+    if (group_check(sh, groups) != PYCONV_OK)
         return PYCONV_EINVAL;
     if (groups == 1)
-        return conv2d_backward_input(dinp, dout, filt, s);
-    const conv2d_shape g = group_shape(s, groups);
-    const int64_t NHW = s->N * s->H * s->W, NPQ = s->N * s->P * s->Q, RSC = s->R * s->S * g.C;
-    float *fg, *gg, *dxg = buffers(NHW * g.C, RSC * g.K, NPQ * g.K, &fg, &gg);
-    if (!dxg)
-        return PYCONV_ENOMEM;
-    int status = PYCONV_OK;
+        return conv2d_backward_input(dinp, dout, filt, sh);
+    group_plan gp;
+    int status = group_plan_make(&gp, sh, groups);
     for (int64_t i = 0; i < groups && status == PYCONV_OK; i++) {
-        copy_slice(gg, g.K, dout + i * g.K, s->K, NPQ, g.K);
-        copy_slice(fg, g.K, filt + i * g.K, s->K, RSC, g.K);
-        status = conv2d_backward_input(dxg, gg, fg, &g);
-        copy_slice(dinp + i * g.C, s->C, dxg, g.C, NHW, g.C);
+        take_slice(gp.out_buf, dout, gp.out, i);
+        take_slice(gp.filt_buf, filt, gp.filt, i);
+        status = conv2d_backward_input(gp.img_buf, gp.out_buf, gp.filt_buf, &gp.g);
+        put_slice(dinp, gp.img_buf, gp.img, i);
     }
-    free(dxg);
+    free(gp.img_buf);
     return status;
 }
 
 // dout (N,P,Q,K), inp (N,H,W,C), dfilt (R,S,C/G,K) and dbias (K) or NULL, overwritten.
 // Threads: conv2d_backward_filter's (fixed chunks, bitwise for any thread count), per group.
 int conv2d_grouped_backward_filter(float *dfilt, float *dbias, const float *dout,
-                                   const float *inp, const conv2d_shape *s, int64_t groups)
+                                   const float *inp, const conv2d_shape *sh, int64_t groups)
 {
-    if (group_check(s, groups) != PYCONV_OK)
+    if (group_check(sh, groups) != PYCONV_OK)
         return PYCONV_EINVAL;
     if (groups == 1)
-        return conv2d_backward_filter(dfilt, dbias, dout, inp, s);
-    const conv2d_shape g = group_shape(s, groups);
-    const int64_t NHW = s->N * s->H * s->W, NPQ = s->N * s->P * s->Q, RSC = s->R * s->S * g.C;
-    float *dfg, *gg, *xg = buffers(NHW * g.C, RSC * g.K, NPQ * g.K, &dfg, &gg);
-    if (!xg)
-        return PYCONV_ENOMEM;
-    int status = PYCONV_OK;
+        return conv2d_backward_filter(dfilt, dbias, dout, inp, sh);
+    group_plan gp;
+    int status = group_plan_make(&gp, sh, groups);
     for (int64_t i = 0; i < groups && status == PYCONV_OK; i++) {
-        copy_slice(xg, g.C, inp + i * g.C, s->C, NHW, g.C);
-        copy_slice(gg, g.K, dout + i * g.K, s->K, NPQ, g.K);
-        status = conv2d_backward_filter(dfg, dbias ? dbias + i * g.K : NULL, gg, xg, &g);
-        copy_slice(dfilt + i * g.K, s->K, dfg, g.K, RSC, g.K);
+        take_slice(gp.img_buf, inp, gp.img, i);
+        take_slice(gp.out_buf, dout, gp.out, i);
+        status = conv2d_backward_filter(gp.filt_buf, dbias ? dbias + i * gp.g.K : NULL, gp.out_buf,
+                                        gp.img_buf, &gp.g);
+        put_slice(dfilt, gp.filt_buf, gp.filt, i);
     }
-    free(xg);
+    free(gp.img_buf);
     return status;
 }
 
 /* ---- the specification: direct loop nests, double accumulation ------------------------------ */
 
 int conv2d_grouped_forward_ref(float *out, const float *inp, const float *filt, const float *bias,
-                               int relu, const conv2d_shape *s, int64_t groups)
+                               int relu, const conv2d_shape *sh, int64_t groups)
 {
-    if (group_check(s, groups) != PYCONV_OK)
+    if (group_check(sh, groups) != PYCONV_OK)
         return PYCONV_EINVAL;
-    const int64_t Cg = s->C / groups, Kg = s->K / groups;
-    for (int64_t n = 0; n < s->N; n++)
-    for (int64_t p = 0; p < s->P; p++)
-    for (int64_t q = 0; q < s->Q; q++)
-    for (int64_t k = 0; k < s->K; k++) {
+    const int64_t Cg = sh->C / groups, Kg = sh->K / groups;
+    for (int64_t n = 0; n < sh->N; n++)
+    for (int64_t p = 0; p < sh->P; p++)
+    for (int64_t q = 0; q < sh->Q; q++)
+    for (int64_t k = 0; k < sh->K; k++) {
         const int64_t c0 = k / Kg * Cg;   /* the group's first input channel */
         double acc = bias ? bias[k] : 0.0;
-        for (int64_t r = 0; r < s->R; r++)
-        for (int64_t t = 0; t < s->S; t++) {
-            const int64_t h = p * s->stride_h - s->pad_top + r * s->dil_h;
-            const int64_t w = q * s->stride_w - s->pad_left + t * s->dil_w;
-            if (h < 0 || h >= s->H || w < 0 || w >= s->W)
+        for (int64_t r = 0; r < sh->R; r++)
+        for (int64_t s = 0; s < sh->S; s++) {
+            const int64_t h = p * sh->stride_h - sh->pad_top + r * sh->dil_h;
+            const int64_t w = q * sh->stride_w - sh->pad_left + s * sh->dil_w;
+            if (!in_image(h, w, sh))
                 continue;
             for (int64_t c = 0; c < Cg; c++)
-                acc += (double)inp[((n * s->H + h) * s->W + w) * s->C + c0 + c]
-                       * filt[((r * s->S + t) * Cg + c) * s->K + k];
+                acc += (double)inp[((n * sh->H + h) * sh->W + w) * sh->C + c0 + c]
+                       * filt[((r * sh->S + s) * Cg + c) * sh->K + k];
         }
-        out[((n * s->P + p) * s->Q + q) * s->K + k] = relu && acc <= 0.0 ? 0.0f : (float)acc;
+        out[((n * sh->P + p) * sh->Q + q) * sh->K + k] = relu && acc <= 0.0 ? 0.0f : (float)acc;
     }
     return PYCONV_OK;
 }
 
 int conv2d_grouped_backward_input_ref(float *dinp, const float *dout, const float *filt,
-                                      const conv2d_shape *s, int64_t groups)
+                                      const conv2d_shape *sh, int64_t groups)
 {
-    if (group_check(s, groups) != PYCONV_OK)
+    if (group_check(sh, groups) != PYCONV_OK)
         return PYCONV_EINVAL;
-    const int64_t Cg = s->C / groups, Kg = s->K / groups, size = s->N * s->H * s->W * s->C;
+    const int64_t Cg = sh->C / groups, Kg = sh->K / groups, size = sh->N * sh->H * sh->W * sh->C;
     double *acc = calloc((size_t)(size > 0 ? size : 1), sizeof(double));
     if (!acc)
         return PYCONV_ENOMEM;
-    for (int64_t n = 0; n < s->N; n++)
-    for (int64_t p = 0; p < s->P; p++)
-    for (int64_t q = 0; q < s->Q; q++)
-    for (int64_t r = 0; r < s->R; r++)
-    for (int64_t t = 0; t < s->S; t++) {
-        const int64_t h = p * s->stride_h - s->pad_top + r * s->dil_h;
-        const int64_t w = q * s->stride_w - s->pad_left + t * s->dil_w;
-        if (h < 0 || h >= s->H || w < 0 || w >= s->W)
+    for (int64_t n = 0; n < sh->N; n++)
+    for (int64_t p = 0; p < sh->P; p++)
+    for (int64_t q = 0; q < sh->Q; q++)
+    for (int64_t r = 0; r < sh->R; r++)
+    for (int64_t s = 0; s < sh->S; s++) {
+        const int64_t h = p * sh->stride_h - sh->pad_top + r * sh->dil_h;
+        const int64_t w = q * sh->stride_w - sh->pad_left + s * sh->dil_w;
+        if (!in_image(h, w, sh))
             continue;
-        for (int64_t k = 0; k < s->K; k++)
+        for (int64_t k = 0; k < sh->K; k++)
             for (int64_t c = 0; c < Cg; c++)
-                acc[((n * s->H + h) * s->W + w) * s->C + k / Kg * Cg + c] +=
-                    (double)dout[((n * s->P + p) * s->Q + q) * s->K + k]
-                    * filt[((r * s->S + t) * Cg + c) * s->K + k];
+                acc[((n * sh->H + h) * sh->W + w) * sh->C + k / Kg * Cg + c] +=
+                    (double)dout[((n * sh->P + p) * sh->Q + q) * sh->K + k]
+                    * filt[((r * sh->S + s) * Cg + c) * sh->K + k];
     }
     for (int64_t i = 0; i < size; i++)
         dinp[i] = (float)acc[i];
@@ -187,34 +202,29 @@ int conv2d_grouped_backward_input_ref(float *dinp, const float *dout, const floa
 }
 
 int conv2d_grouped_backward_filter_ref(float *dfilt, float *dbias, const float *dout,
-                                       const float *inp, const conv2d_shape *s, int64_t groups)
+                                       const float *inp, const conv2d_shape *sh, int64_t groups)
 {
-    if (group_check(s, groups) != PYCONV_OK)
+    if (group_check(sh, groups) != PYCONV_OK)
         return PYCONV_EINVAL;
-    const int64_t Cg = s->C / groups, Kg = s->K / groups;
-    for (int64_t r = 0; r < s->R; r++)
-    for (int64_t t = 0; t < s->S; t++)
+    const int64_t Cg = sh->C / groups, Kg = sh->K / groups;
+    for (int64_t r = 0; r < sh->R; r++)
+    for (int64_t s = 0; s < sh->S; s++)
     for (int64_t c = 0; c < Cg; c++)
-    for (int64_t k = 0; k < s->K; k++) {
+    for (int64_t k = 0; k < sh->K; k++) {
         double acc = 0.0;
-        for (int64_t n = 0; n < s->N; n++)
-        for (int64_t p = 0; p < s->P; p++)
-        for (int64_t q = 0; q < s->Q; q++) {
-            const int64_t h = p * s->stride_h - s->pad_top + r * s->dil_h;
-            const int64_t w = q * s->stride_w - s->pad_left + t * s->dil_w;
-            if (h < 0 || h >= s->H || w < 0 || w >= s->W)
+        for (int64_t n = 0; n < sh->N; n++)
+        for (int64_t p = 0; p < sh->P; p++)
+        for (int64_t q = 0; q < sh->Q; q++) {
+            const int64_t h = p * sh->stride_h - sh->pad_top + r * sh->dil_h;
+            const int64_t w = q * sh->stride_w - sh->pad_left + s * sh->dil_w;
+            if (!in_image(h, w, sh))
                 continue;
-            acc += (double)inp[((n * s->H + h) * s->W + w) * s->C + k / Kg * Cg + c]
-                   * dout[((n * s->P + p) * s->Q + q) * s->K + k];
+            acc += (double)inp[((n * sh->H + h) * sh->W + w) * sh->C + k / Kg * Cg + c]
+                   * dout[((n * sh->P + p) * sh->Q + q) * sh->K + k];
         }
-        dfilt[((r * s->S + t) * Cg + c) * s->K + k] = (float)acc;
+        dfilt[((r * sh->S + s) * Cg + c) * sh->K + k] = (float)acc;
     }
     if (dbias)
-        for (int64_t k = 0; k < s->K; k++) {
-            double acc = 0.0;
-            for (int64_t i = 0; i < s->N * s->P * s->Q; i++)
-                acc += dout[i * s->K + k];
-            dbias[k] = (float)acc;
-        }
+        bias_add_backward_ref(dbias, dout, sh->N * sh->P * sh->Q, sh->K);
     return PYCONV_OK;
 }

@@ -23,8 +23,8 @@
  *   - Every ISA (portable here, depthwise_avx2.c, depthwise_avx512.c, depthwise_neon.c, chosen
  *     at run time) runs the same lanes in the same order without FMA contraction: bitwise the
  *     same results.
- *   - The _ref twins are the definitions: serial loop nests accumulating in double, rounded once;
- *     they agree with the fast kernels to float32 rounding.
+ *   - The _ref twins are the definitions: conv2d_grouped.c's serial loop nests with C groups,
+ *     accumulating in double, rounded once; they agree with the fast kernels to float32 rounding.
  *   - PYCONV_EINVAL (nothing written) unless C >= 1, C divides K and the geometry is sane;
  *     PYCONV_ENOMEM if a workspace cannot be allocated. Nothing prints, exits or aborts.
  */
@@ -41,21 +41,21 @@ typedef struct {
 } dw_loops;
 
 static void forward_generic(float *out, const float *inp, const float *filt, const float *bias,
-                            int relu, const conv2d_shape *s, dw_tap *tapbuf)
+                            int relu, const conv2d_shape *sh, dw_tap *tapbuf)
 {
-    depthwise_forward_loop(out, inp, filt, bias, relu, s, tapbuf);
+    depthwise_forward_loop(out, inp, filt, bias, relu, sh, tapbuf);
 }
 
 static void backward_input_generic(float *dinp, const float *dout, const float *filt,
-                                   const conv2d_shape *s, dw_tap *tapbuf)
+                                   const conv2d_shape *sh, dw_tap *tapbuf)
 {
-    depthwise_backward_input_loop(dinp, dout, filt, s, tapbuf);
+    depthwise_backward_input_loop(dinp, dout, filt, sh, tapbuf);
 }
 
 static void backward_filter_generic(float *part, const float *dout, const float *inp, int bias,
-                                    int64_t rows, int64_t nchunks, const conv2d_shape *s)
+                                    int64_t rows, int64_t nchunks, const conv2d_shape *sh)
 {
-    depthwise_backward_filter_loop(part, dout, inp, bias, rows, nchunks, s);
+    depthwise_backward_filter_loop(part, dout, inp, bias, rows, nchunks, sh);
 }
 
 static dw_loops isa_loops(void)
@@ -73,32 +73,32 @@ static dw_loops isa_loops(void)
 }
 
 /* The sizes every kernel needs (the Python side checks them first, with messages). */
-static int dw_check(const conv2d_shape *s)
+static int dw_check(const conv2d_shape *sh)
 {
-    if (s->N < 0 || s->H < 0 || s->W < 0 || s->C < 1 || s->K < s->C || s->K % s->C
-        || s->R < 1 || s->S < 1 || s->P < 0 || s->Q < 0 || s->stride_h < 1 || s->stride_w < 1
-        || s->dil_h < 1 || s->dil_w < 1 || s->pad_top < 0 || s->pad_left < 0)
+    if (sh->N < 0 || sh->H < 0 || sh->W < 0 || sh->C < 1 || sh->K < sh->C || sh->K % sh->C
+        || sh->R < 1 || sh->S < 1 || sh->P < 0 || sh->Q < 0 || sh->stride_h < 1 || sh->stride_w < 1
+        || sh->dil_h < 1 || sh->dil_w < 1 || sh->pad_top < 0 || sh->pad_left < 0)
         return PYCONV_EINVAL;
     return PYCONV_OK;
 }
 
 /* Two lists of R*S taps for each thread a parallel loop may use (NULL: PYCONV_ENOMEM). */
-static dw_tap *tap_buffers(const conv2d_shape *s)
+static dw_tap *tap_buffers(const conv2d_shape *sh)
 {
-    return malloc((size_t)(pyconv_num_threads() * 2 * s->R * s->S) * sizeof(dw_tap));
+    return malloc((size_t)(pyconv_num_threads() * 2 * sh->R * sh->S) * sizeof(dw_tap));
 }
 
 // inp (N,H,W,C), filt (R,S,C,M), bias (K) or NULL, out (N,P,Q,K), overwritten.
 // Threads: over N*P output rows (depthwise_forward_loop).
 int depthwise_conv2d_forward(float *out, const float *inp, const float *filt, const float *bias,
-                             int relu, const conv2d_shape *s)
+                             int relu, const conv2d_shape *sh)
 {
-    if (dw_check(s) != PYCONV_OK)
+    if (dw_check(sh) != PYCONV_OK)
         return PYCONV_EINVAL;
-    dw_tap *taps = tap_buffers(s);
+    dw_tap *taps = tap_buffers(sh);
     if (!taps)
         return PYCONV_ENOMEM;
-    isa_loops().forward(out, inp, filt, bias, relu, s, taps);
+    isa_loops().forward(out, inp, filt, bias, relu, sh, taps);
     free(taps);
     return PYCONV_OK;
 }
@@ -106,14 +106,14 @@ int depthwise_conv2d_forward(float *out, const float *inp, const float *filt, co
 // dout (N,P,Q,K), filt (R,S,C,M), dinp (N,H,W,C), overwritten.
 // Threads: over N*H input rows (depthwise_backward_input_loop).
 int depthwise_conv2d_backward_input(float *dinp, const float *dout, const float *filt,
-                                    const conv2d_shape *s)
+                                    const conv2d_shape *sh)
 {
-    if (dw_check(s) != PYCONV_OK)
+    if (dw_check(sh) != PYCONV_OK)
         return PYCONV_EINVAL;
-    dw_tap *taps = tap_buffers(s);
+    dw_tap *taps = tap_buffers(sh);
     if (!taps)
         return PYCONV_ENOMEM;
-    isa_loops().backward_input(dinp, dout, filt, s, taps);
+    isa_loops().backward_input(dinp, dout, filt, sh, taps);
     free(taps);
     return PYCONV_OK;
 }
@@ -123,22 +123,22 @@ int depthwise_conv2d_backward_input(float *dinp, const float *dout, const float 
 // the partials summed in chunk order, in parallel over filter elements. The chunks depend on the
 // sizes only: bitwise the same for any thread count.
 int depthwise_conv2d_backward_filter(float *dfilt, float *dbias, const float *dout,
-                                     const float *inp, const conv2d_shape *s)
+                                     const float *inp, const conv2d_shape *sh)
 {
-    if (dw_check(s) != PYCONV_OK)
+    if (dw_check(sh) != PYCONV_OK)
         return PYCONV_EINVAL;
-    const int64_t K = s->K, RSK = s->R * s->S * K, NP = s->N * s->P;
+    const int64_t K = sh->K, RSK = sh->R * sh->S * K, NP = sh->N * sh->P;
     /* Output rows per chunk: about DW_CHUNK pixels, more when the partials would be too big. */
-    int64_t rows = s->Q > 0 && s->Q < DW_CHUNK ? DW_CHUNK / s->Q : 1;
-    int64_t nchunks = NP > 0 ? (NP + rows - 1) / rows : 1;
+    int64_t rows = sh->Q > 0 && sh->Q < DW_CHUNK ? DW_CHUNK / sh->Q : 1;
+    int64_t nchunks = NP > 0 ? ceil_div(NP, rows) : 1;
     while (nchunks > 1 && nchunks * (RSK + K) > DW_PART_MAX) {
         rows *= 2;
-        nchunks = (NP + rows - 1) / rows;
+        nchunks = ceil_div(NP, rows);
     }
     float *part = malloc((size_t)(nchunks * (RSK + K)) * sizeof(float));
     if (!part)
         return PYCONV_ENOMEM;
-    isa_loops().backward_filter(part, dout, inp, dbias != NULL, rows, nchunks, s);
+    isa_loops().backward_filter(part, dout, inp, dbias != NULL, rows, nchunks, sh);
     /* dfilt (then dbias) = the partials added in chunk order: the same order for any threads. */
     const int64_t total = RSK + (dbias ? K : 0);
     #pragma omp parallel for schedule(static) num_threads(pyconv_num_threads()) \
@@ -153,94 +153,32 @@ int depthwise_conv2d_backward_filter(float *dfilt, float *dbias, const float *do
     return PYCONV_OK;
 }
 
-/* ---- the specification: direct loop nests, double accumulation ------------------------------ */
+/* ---- the specification ----------------------------------------------------------------------
+ * Depthwise with multiplier M is the grouped convolution with C groups of one input channel and
+ * M output channels each: the same sums over the same filter memory ((R,S,C,M) is (R,S,1,K)),
+ * so its definition is conv2d_grouped.c's direct loop nests (double accumulation) with
+ * groups = C. */
 
 int depthwise_conv2d_forward_ref(float *out, const float *inp, const float *filt,
-                                 const float *bias, int relu, const conv2d_shape *s)
+                                 const float *bias, int relu, const conv2d_shape *sh)
 {
-    if (dw_check(s) != PYCONV_OK)
+    if (dw_check(sh) != PYCONV_OK)
         return PYCONV_EINVAL;
-    const int64_t M = s->K / s->C;
-    for (int64_t n = 0; n < s->N; n++)
-    for (int64_t p = 0; p < s->P; p++)
-    for (int64_t q = 0; q < s->Q; q++)
-    for (int64_t c = 0; c < s->C; c++)
-    for (int64_t m = 0; m < M; m++) {
-        double acc = bias ? bias[c * M + m] : 0.0;
-        for (int64_t r = 0; r < s->R; r++)
-        for (int64_t t = 0; t < s->S; t++) {
-            const int64_t h = p * s->stride_h - s->pad_top + r * s->dil_h;
-            const int64_t w = q * s->stride_w - s->pad_left + t * s->dil_w;
-            if (h < 0 || h >= s->H || w < 0 || w >= s->W)
-                continue;
-            acc += (double)inp[((n * s->H + h) * s->W + w) * s->C + c]
-                   * filt[((r * s->S + t) * s->C + c) * M + m];
-        }
-        out[((n * s->P + p) * s->Q + q) * s->K + c * M + m] = relu && acc <= 0.0 ? 0.0f : (float)acc;
-    }
-    return PYCONV_OK;
+    return conv2d_grouped_forward_ref(out, inp, filt, bias, relu, sh, sh->C);
 }
 
 int depthwise_conv2d_backward_input_ref(float *dinp, const float *dout, const float *filt,
-                                        const conv2d_shape *s)
+                                        const conv2d_shape *sh)
 {
-    if (dw_check(s) != PYCONV_OK)
+    if (dw_check(sh) != PYCONV_OK)
         return PYCONV_EINVAL;
-    const int64_t M = s->K / s->C, size = s->N * s->H * s->W * s->C;
-    double *acc = calloc((size_t)(size > 0 ? size : 1), sizeof(double));
-    if (!acc)
-        return PYCONV_ENOMEM;
-    /* the forward's loop nest, each product sent back to the input element it read */
-    for (int64_t n = 0; n < s->N; n++)
-    for (int64_t p = 0; p < s->P; p++)
-    for (int64_t q = 0; q < s->Q; q++)
-    for (int64_t r = 0; r < s->R; r++)
-    for (int64_t t = 0; t < s->S; t++) {
-        const int64_t h = p * s->stride_h - s->pad_top + r * s->dil_h;
-        const int64_t w = q * s->stride_w - s->pad_left + t * s->dil_w;
-        if (h < 0 || h >= s->H || w < 0 || w >= s->W)
-            continue;
-        for (int64_t c = 0; c < s->C; c++)
-            for (int64_t m = 0; m < M; m++)
-                acc[((n * s->H + h) * s->W + w) * s->C + c] +=
-                    (double)dout[((n * s->P + p) * s->Q + q) * s->K + c * M + m]
-                    * filt[((r * s->S + t) * s->C + c) * M + m];
-    }
-    for (int64_t i = 0; i < size; i++)
-        dinp[i] = (float)acc[i];
-    free(acc);
-    return PYCONV_OK;
+    return conv2d_grouped_backward_input_ref(dinp, dout, filt, sh, sh->C);
 }
 
 int depthwise_conv2d_backward_filter_ref(float *dfilt, float *dbias, const float *dout,
-                                         const float *inp, const conv2d_shape *s)
+                                         const float *inp, const conv2d_shape *sh)
 {
-    if (dw_check(s) != PYCONV_OK)
+    if (dw_check(sh) != PYCONV_OK)
         return PYCONV_EINVAL;
-    const int64_t M = s->K / s->C;
-    for (int64_t r = 0; r < s->R; r++)
-    for (int64_t t = 0; t < s->S; t++)
-    for (int64_t c = 0; c < s->C; c++)
-    for (int64_t m = 0; m < M; m++) {
-        double acc = 0.0;
-        for (int64_t n = 0; n < s->N; n++)
-        for (int64_t p = 0; p < s->P; p++)
-        for (int64_t q = 0; q < s->Q; q++) {
-            const int64_t h = p * s->stride_h - s->pad_top + r * s->dil_h;
-            const int64_t w = q * s->stride_w - s->pad_left + t * s->dil_w;
-            if (h < 0 || h >= s->H || w < 0 || w >= s->W)
-                continue;
-            acc += (double)inp[((n * s->H + h) * s->W + w) * s->C + c]
-                   * dout[((n * s->P + p) * s->Q + q) * s->K + c * M + m];
-        }
-        dfilt[((r * s->S + t) * s->C + c) * M + m] = (float)acc;
-    }
-    if (dbias)
-        for (int64_t k = 0; k < s->K; k++) {
-            double acc = 0.0;
-            for (int64_t i = 0; i < s->N * s->P * s->Q; i++)
-                acc += dout[i * s->K + k];
-            dbias[k] = (float)acc;
-        }
-    return PYCONV_OK;
+    return conv2d_grouped_backward_filter_ref(dfilt, dbias, dout, inp, sh, sh->C);
 }

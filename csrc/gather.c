@@ -18,8 +18,8 @@ int gather_rows(float *out, const void *x, int x_is_f64, const int64_t *idx, int
     for (int64_t i = 0; i < n; i++)
         if (idx[i] < 0 || idx[i] >= N)
             return PYCONV_EINVAL;   // nothing written
-    int64_t bytes = n * row * (x_is_f64 ? 8 : 4);
-    #pragma omp parallel for schedule(static) num_threads(pyconv_num_threads()) if(bytes > GATHER_PAR_MIN_BYTES)
+    #pragma omp parallel for schedule(static) num_threads(pyconv_num_threads()) \
+        if(n * row * (x_is_f64 ? 8 : 4) > GATHER_PAR_MIN_BYTES)
     for (int64_t i = 0; i < n; i++) {
         float *o = out + i * row;
         if (x_is_f64) {

@@ -5,8 +5,9 @@
  * that is not 64-byte aligned (NumPy's arrays seldom are: the DNN's weights and Adam slots sit
  * at 16, 32 or 48 bytes past a cache line) is split across two lines. Measured on the DNN's
  * 784x128 weights with Adam, one thread: 512-bit vectors 31 us aligned but 87 us at a 16-byte
- * offset; 256-bit vectors 32-39 us either way, as the AVX2 build. */
-#pragma GCC target("prefer-vector-width=256")
+ * offset; 256-bit vectors 32-39 us either way, as the AVX2 build. The width is a compile flag
+ * of this file (-mprefer-vector-width=256, CMakeLists.txt), which GCC and Clang both take: Clang
+ * ignores GCC's `#pragma GCC target` spelling of it. */
 #include "optim_loop.h"
 
 void sgd_update_avx512(float *p, float *m, const float *g, int64_t n, const sgd_coefs *c)

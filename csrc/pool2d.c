@@ -26,20 +26,27 @@
 #include "pool2d_loops.h"
 #include "target.h"
 
-int pool2d_check(const pool2d_shape *s)
+int pool2d_check(const pool2d_shape *sh)
 {
-    if (s->N < 0 || s->H < 0 || s->W < 0 || s->C < 0 || s->P < 0 || s->Q < 0)
+    if (sh->N < 0 || sh->H < 0 || sh->W < 0 || sh->C < 0 || sh->P < 0 || sh->Q < 0)
         return PYCONV_EINVAL;
-    if (s->R < 1 || s->S < 1 || s->stride_h < 1 || s->stride_w < 1
-        || s->pad_top < 0 || s->pad_left < 0)
+    if (sh->R < 1 || sh->S < 1 || sh->stride_h < 1 || sh->stride_w < 1
+        || sh->pad_top < 0 || sh->pad_left < 0)
         return PYCONV_EINVAL;
     /* Every window must hold at least one input element: the first starts before the end
      * of its padding, the last starts inside the input. */
-    if (s->P > 0 && (s->H < 1 || s->pad_top >= s->R || (s->P - 1) * s->stride_h - s->pad_top >= s->H))
+    if (sh->P > 0 && (sh->H < 1 || sh->pad_top >= sh->R || (sh->P - 1) * sh->stride_h - sh->pad_top >= sh->H))
         return PYCONV_EINVAL;
-    if (s->Q > 0 && (s->W < 1 || s->pad_left >= s->S || (s->Q - 1) * s->stride_w - s->pad_left >= s->W))
+    if (sh->Q > 0 && (sh->W < 1 || sh->pad_left >= sh->S || (sh->Q - 1) * sh->stride_w - sh->pad_left >= sh->W))
         return PYCONV_EINVAL;
     return PYCONV_OK;
+}
+
+/* Whether input pixel (h, w) lies in the image: a window's pixels outside it are padding, never
+ * read (the _ref loop nests). */
+static int in_input(int64_t h, int64_t w, const pool2d_shape *sh)
+{
+    return h >= 0 && h < sh->H && w >= 0 && w < sh->W;
 }
 
 /* The loops of pool2d_loops.h, compiled for the ISA in use. */
@@ -69,32 +76,32 @@ static pool_loops isa_loops(void)
 
 // inp (N,H,W,C), out (N,P,Q,C), overwritten.
 // The loop and its threads: maxpool2d_forward_loop in pool2d_loops.h, for the ISA in use.
-int maxpool2d_forward(float *out, const float *inp, const pool2d_shape *s)
+int maxpool2d_forward(float *out, const float *inp, const pool2d_shape *sh)
 {
-    int status = pool2d_check(s);
+    int status = pool2d_check(sh);
     if (status == PYCONV_OK)
-        isa_loops().max_fwd(out, inp, s);
+        isa_loops().max_fwd(out, inp, sh);
     return status;
 }
 
 // inp (N,H,W,C), out (N,P,Q,C), overwritten. The definition, one output element at a time.
-int maxpool2d_forward_ref(float *out, const float *inp, const pool2d_shape *s)
+int maxpool2d_forward_ref(float *out, const float *inp, const pool2d_shape *sh)
 {
-    int status = pool2d_check(s);
+    int status = pool2d_check(sh);
     if (status != PYCONV_OK)
         return status;
-    const int64_t N = s->N, H = s->H, W = s->W, C = s->C, P = s->P, Q = s->Q;
+    const int64_t N = sh->N, H = sh->H, W = sh->W, C = sh->C, P = sh->P, Q = sh->Q;
     for (int64_t n = 0; n < N; n++)
         for (int64_t p = 0; p < P; p++)
             for (int64_t q = 0; q < Q; q++)
                 for (int64_t c = 0; c < C; c++) {
                     float m = 0.0f;
                     int found = 0;
-                    for (int64_t r = 0; r < s->R; r++)
-                        for (int64_t k = 0; k < s->S; k++) {
-                            int64_t h = p * s->stride_h - s->pad_top + r;
-                            int64_t w = q * s->stride_w - s->pad_left + k;
-                            if (h < 0 || h >= H || w < 0 || w >= W)
+                    for (int64_t r = 0; r < sh->R; r++)
+                        for (int64_t s = 0; s < sh->S; s++) {
+                            int64_t h = p * sh->stride_h - sh->pad_top + r;
+                            int64_t w = q * sh->stride_w - sh->pad_left + s;
+                            if (!in_input(h, w, sh))
                                 continue;   /* padding: never wins */
                             float v = inp[((n * H + h) * W + w) * C + c];
                             if (!found || max_wins(v, m)) {   /* strictly greater: the first max stays */
@@ -110,22 +117,22 @@ int maxpool2d_forward_ref(float *out, const float *inp, const pool2d_shape *s)
 // dout (N,P,Q,C); inp (N,H,W,C) the forward's input; dinp (N,H,W,C), overwritten.
 // The loop and its threads: maxpool2d_backward_loop in pool2d_loops.h, for the ISA in use.
 int maxpool2d_backward(float *dinp, const float *dout, const float *inp, int relu_mask,
-                       const pool2d_shape *s)
+                       const pool2d_shape *sh)
 {
-    int status = pool2d_check(s);
+    int status = pool2d_check(sh);
     if (status == PYCONV_OK)
-        isa_loops().max_bwd(dinp, dout, inp, relu_mask, s);
+        isa_loops().max_bwd(dinp, dout, inp, relu_mask, sh);
     return status;
 }
 
 // dout (N,P,Q,C); inp (N,H,W,C) the forward's input; dinp (N,H,W,C), overwritten.
 int maxpool2d_backward_ref(float *dinp, const float *dout, const float *inp, int relu_mask,
-                           const pool2d_shape *s)
+                           const pool2d_shape *sh)
 {
-    int status = pool2d_check(s);
+    int status = pool2d_check(sh);
     if (status != PYCONV_OK)
         return status;
-    const int64_t N = s->N, H = s->H, W = s->W, C = s->C, P = s->P, Q = s->Q;
+    const int64_t N = sh->N, H = sh->H, W = sh->W, C = sh->C, P = sh->P, Q = sh->Q;
     for (int64_t i = 0; i < N * H * W * C; i++)
         dinp[i] = 0.0f;
     for (int64_t n = 0; n < N; n++)
@@ -134,11 +141,11 @@ int maxpool2d_backward_ref(float *dinp, const float *dout, const float *inp, int
                 for (int64_t c = 0; c < C; c++) {
                     float m = 0.0f;
                     int64_t best = -1;   /* index into inp of the first max; -1: none yet */
-                    for (int64_t r = 0; r < s->R; r++)
-                        for (int64_t k = 0; k < s->S; k++) {
-                            int64_t h = p * s->stride_h - s->pad_top + r;
-                            int64_t w = q * s->stride_w - s->pad_left + k;
-                            if (h < 0 || h >= H || w < 0 || w >= W)
+                    for (int64_t r = 0; r < sh->R; r++)
+                        for (int64_t s = 0; s < sh->S; s++) {
+                            int64_t h = p * sh->stride_h - sh->pad_top + r;
+                            int64_t w = q * sh->stride_w - sh->pad_left + s;
+                            if (!in_input(h, w, sh))
                                 continue;
                             int64_t i = ((n * H + h) * W + w) * C + c;
                             if (best < 0 || max_wins(inp[i], m)) {
@@ -156,32 +163,32 @@ int maxpool2d_backward_ref(float *dinp, const float *dout, const float *inp, int
 
 // inp (N,H,W,C), out (N,P,Q,C), overwritten: the mean over each window's input elements.
 // The loop and its threads: avgpool2d_forward_loop in pool2d_loops.h, for the ISA in use.
-int avgpool2d_forward(float *out, const float *inp, const pool2d_shape *s)
+int avgpool2d_forward(float *out, const float *inp, const pool2d_shape *sh)
 {
-    int status = pool2d_check(s);
+    int status = pool2d_check(sh);
     if (status == PYCONV_OK)
-        isa_loops().avg_fwd(out, inp, s);
+        isa_loops().avg_fwd(out, inp, sh);
     return status;
 }
 
 // inp (N,H,W,C), out (N,P,Q,C), overwritten. The definition, one output element at a time.
-int avgpool2d_forward_ref(float *out, const float *inp, const pool2d_shape *s)
+int avgpool2d_forward_ref(float *out, const float *inp, const pool2d_shape *sh)
 {
-    int status = pool2d_check(s);
+    int status = pool2d_check(sh);
     if (status != PYCONV_OK)
         return status;
-    const int64_t N = s->N, H = s->H, W = s->W, C = s->C, P = s->P, Q = s->Q;
+    const int64_t N = sh->N, H = sh->H, W = sh->W, C = sh->C, P = sh->P, Q = sh->Q;
     for (int64_t n = 0; n < N; n++)
         for (int64_t p = 0; p < P; p++)
             for (int64_t q = 0; q < Q; q++)
                 for (int64_t c = 0; c < C; c++) {
                     float sum = 0.0f;
                     int64_t count = 0;
-                    for (int64_t r = 0; r < s->R; r++)
-                        for (int64_t k = 0; k < s->S; k++) {
-                            int64_t h = p * s->stride_h - s->pad_top + r;
-                            int64_t w = q * s->stride_w - s->pad_left + k;
-                            if (h < 0 || h >= H || w < 0 || w >= W)
+                    for (int64_t r = 0; r < sh->R; r++)
+                        for (int64_t s = 0; s < sh->S; s++) {
+                            int64_t h = p * sh->stride_h - sh->pad_top + r;
+                            int64_t w = q * sh->stride_w - sh->pad_left + s;
+                            if (!in_input(h, w, sh))
                                 continue;   /* padding: not summed, not counted */
                             sum += inp[((n * H + h) * W + w) * C + c];
                             count++;
@@ -193,22 +200,22 @@ int avgpool2d_forward_ref(float *out, const float *inp, const pool2d_shape *s)
 
 // dout (N,P,Q,C), dinp (N,H,W,C), overwritten (the forward's input is not needed).
 // The loop and its threads: avgpool2d_backward_loop in pool2d_loops.h, for the ISA in use.
-int avgpool2d_backward(float *dinp, const float *dout, const pool2d_shape *s)
+int avgpool2d_backward(float *dinp, const float *dout, const pool2d_shape *sh)
 {
-    int status = pool2d_check(s);
+    int status = pool2d_check(sh);
     if (status == PYCONV_OK)
-        isa_loops().avg_bwd(dinp, dout, s);
+        isa_loops().avg_bwd(dinp, dout, sh);
     return status;
 }
 
 // dout (N,P,Q,C), dinp (N,H,W,C), overwritten. The definition: each window scatters
 // dout / count to its input elements.
-int avgpool2d_backward_ref(float *dinp, const float *dout, const pool2d_shape *s)
+int avgpool2d_backward_ref(float *dinp, const float *dout, const pool2d_shape *sh)
 {
-    int status = pool2d_check(s);
+    int status = pool2d_check(sh);
     if (status != PYCONV_OK)
         return status;
-    const int64_t N = s->N, H = s->H, W = s->W, C = s->C, P = s->P, Q = s->Q;
+    const int64_t N = sh->N, H = sh->H, W = sh->W, C = sh->C, P = sh->P, Q = sh->Q;
     for (int64_t i = 0; i < N * H * W * C; i++)
         dinp[i] = 0.0f;
     for (int64_t n = 0; n < N; n++)
@@ -216,18 +223,18 @@ int avgpool2d_backward_ref(float *dinp, const float *dout, const pool2d_shape *s
             for (int64_t q = 0; q < Q; q++)
                 for (int64_t c = 0; c < C; c++) {
                     int64_t count = 0;
-                    for (int64_t r = 0; r < s->R; r++)
-                        for (int64_t k = 0; k < s->S; k++) {
-                            int64_t h = p * s->stride_h - s->pad_top + r;
-                            int64_t w = q * s->stride_w - s->pad_left + k;
-                            count += h >= 0 && h < H && w >= 0 && w < W;
+                    for (int64_t r = 0; r < sh->R; r++)
+                        for (int64_t s = 0; s < sh->S; s++) {
+                            int64_t h = p * sh->stride_h - sh->pad_top + r;
+                            int64_t w = q * sh->stride_w - sh->pad_left + s;
+                            count += in_input(h, w, sh);
                         }
                     float g = dout[((n * P + p) * Q + q) * C + c] / (float)count;
-                    for (int64_t r = 0; r < s->R; r++)
-                        for (int64_t k = 0; k < s->S; k++) {
-                            int64_t h = p * s->stride_h - s->pad_top + r;
-                            int64_t w = q * s->stride_w - s->pad_left + k;
-                            if (h >= 0 && h < H && w >= 0 && w < W)
+                    for (int64_t r = 0; r < sh->R; r++)
+                        for (int64_t s = 0; s < sh->S; s++) {
+                            int64_t h = p * sh->stride_h - sh->pad_top + r;
+                            int64_t w = q * sh->stride_w - sh->pad_left + s;
+                            if (in_input(h, w, sh))
                                 dinp[((n * H + h) * W + w) * C + c] += g;
                         }
                 }
@@ -249,7 +256,7 @@ int global_avgpool2d_forward(float *out, const float *inp, int64_t N, int64_t H,
     int status = global_check(N, H, W, C);
     if (status != PYCONV_OK)
         return status;
-    const int64_t HW = H * W, nb = (C + POOL_CB - 1) / POOL_CB;
+    const int64_t HW = H * W, nb = ceil_div(C, POOL_CB);
     #pragma omp parallel for schedule(static) num_threads(pyconv_num_threads()) if(N * HW * C > POOL_PAR_MIN)
     for (int64_t t = 0; t < N * nb; t++) {
         const int64_t n = t / nb, c0 = (t % nb) * POOL_CB, cn = min64(C - c0, POOL_CB);
@@ -322,7 +329,7 @@ int global_maxpool2d_forward(float *out, const float *inp, int64_t N, int64_t H,
     int status = global_check(N, H, W, C);
     if (status != PYCONV_OK)
         return status;
-    const int64_t HW = H * W, nb = (C + POOL_CB - 1) / POOL_CB;
+    const int64_t HW = H * W, nb = ceil_div(C, POOL_CB);
     #pragma omp parallel for schedule(static) num_threads(pyconv_num_threads()) if(N * HW * C > POOL_PAR_MIN)
     for (int64_t t = 0; t < N * nb; t++) {
         const int64_t n = t / nb, c0 = (t % nb) * POOL_CB, cn = min64(C - c0, POOL_CB);
@@ -365,7 +372,7 @@ int global_maxpool2d_backward(float *dinp, const float *dout, const float *inp,
     int status = global_check(N, H, W, C);
     if (status != PYCONV_OK)
         return status;
-    const int64_t HW = H * W, nb = (C + POOL_CB - 1) / POOL_CB;
+    const int64_t HW = H * W, nb = ceil_div(C, POOL_CB);
     #pragma omp parallel for schedule(static) num_threads(pyconv_num_threads()) if(N * HW * C > POOL_PAR_MIN)
     for (int64_t t = 0; t < N * nb; t++) {
         const int64_t n = t / nb, c0 = (t % nb) * POOL_CB, cn = min64(C - c0, POOL_CB);

@@ -2,23 +2,23 @@
  * contraction, so the results stay bitwise the portable ones). */
 #include "pool2d_loops.h"
 
-void maxpool2d_forward_avx512(float *out, const float *inp, const pool2d_shape *s)
+void maxpool2d_forward_avx512(float *out, const float *inp, const pool2d_shape *sh)
 {
-    maxpool2d_forward_loop(out, inp, s);
+    maxpool2d_forward_loop(out, inp, sh);
 }
 
 void maxpool2d_backward_avx512(float *dinp, const float *dout, const float *inp, int relu_mask,
-                               const pool2d_shape *s)
+                               const pool2d_shape *sh)
 {
-    maxpool2d_backward_loop(dinp, dout, inp, relu_mask, s);
+    maxpool2d_backward_loop(dinp, dout, inp, relu_mask, sh);
 }
 
-void avgpool2d_forward_avx512(float *out, const float *inp, const pool2d_shape *s)
+void avgpool2d_forward_avx512(float *out, const float *inp, const pool2d_shape *sh)
 {
-    avgpool2d_forward_loop(out, inp, s);
+    avgpool2d_forward_loop(out, inp, sh);
 }
 
-void avgpool2d_backward_avx512(float *dinp, const float *dout, const pool2d_shape *s)
+void avgpool2d_backward_avx512(float *dinp, const float *dout, const pool2d_shape *sh)
 {
-    avgpool2d_backward_loop(dinp, dout, s);
+    avgpool2d_backward_loop(dinp, dout, sh);
 }

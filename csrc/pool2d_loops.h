@@ -2,15 +2,15 @@
  * (pool2d.c for the portable build, pool2d_avx2.c, pool2d_avx512.c, pool2d_neon.c with their
  * own flags):
  * their channel loops are what the compiler vectorises, so they run as wide as the CPU
- * allows -- 4 lanes in the portable build, 16 with AVX-512 (pool1's max-pool backward at
- * batch 32: 0.235 -> 0.100 ms). Compares, selects and sums run in the same order on every
+ * allows -- 4 lanes in the portable build, 16 with AVX-512 (what it gained:
+ * docs/benchmarks.md). Compares, selects and sums run in the same order on every
  * ISA (no FMA contraction), so the results are bitwise the same. pool2d.c checks the sizes
  * (pool2d_check) and picks the ISA; the promises are listed at the top of pool2d.c. */
 #ifndef PYCONV_POOL2D_LOOPS_H
 #define PYCONV_POOL2D_LOOPS_H
 
 #include <string.h>
-#include "pyconv.h"
+#include "target.h"
 
 /* Below this many elements touched a parallel region costs more than it saves. */
 #define POOL_PAR_MIN 32768
@@ -40,23 +40,23 @@ static inline void covering_span(int64_t h, int stride, int pad, int64_t R, int6
                                  int64_t *lo, int64_t *hi)
 {
     int64_t a = h + pad - R + 1;   /* may be negative: then every p from 0 reaches h */
-    *lo = a <= 0 ? 0 : (a + stride - 1) / stride;
+    *lo = a <= 0 ? 0 : ceil_div(a, stride);
     *hi = min64((h + pad) / stride + 1, P);
 }
 
 // inp (N,H,W,C), out (N,P,Q,C), overwritten.
 // Threads: over the N*P output rows; each output element is written by one thread.
-static inline void maxpool2d_forward_loop(float *out, const float *inp, const pool2d_shape *s)
+static inline void maxpool2d_forward_loop(float *out, const float *inp, const pool2d_shape *sh)
 {
-    const int64_t N = s->N, H = s->H, W = s->W, C = s->C, P = s->P, Q = s->Q;
-    #pragma omp parallel for schedule(static) num_threads(pyconv_num_threads()) if(N * P * Q * C * s->R * s->S > POOL_PAR_MIN)
+    const int64_t N = sh->N, H = sh->H, W = sh->W, C = sh->C, P = sh->P, Q = sh->Q;
+    #pragma omp parallel for schedule(static) num_threads(pyconv_num_threads()) if(N * P * Q * C * sh->R * sh->S > POOL_PAR_MIN)
     for (int64_t np = 0; np < N * P; np++) {
         const int64_t n = np / P, p = np % P;
         int64_t h0, h1;
-        window_span(p, s->stride_h, s->pad_top, s->R, H, &h0, &h1);
+        window_span(p, sh->stride_h, sh->pad_top, sh->R, H, &h0, &h1);
         for (int64_t q = 0; q < Q; q++) {
             int64_t w0, w1;
-            window_span(q, s->stride_w, s->pad_left, s->S, W, &w0, &w1);
+            window_span(q, sh->stride_w, sh->pad_left, sh->S, W, &w0, &w1);
             float *restrict o = out + (np * Q + q) * C;
             /* The window's first element starts the running max; scanning it again is a
              * no-op (max_wins(x, x) is false, NaN or not), which keeps the loop below branch-free. */
@@ -73,6 +73,99 @@ static inline void maxpool2d_forward_loop(float *out, const float *inp, const po
     }
 }
 
+/* The two loops of maxpool2d_backward_loop, each over one task: image n's block of cn channels
+ * from c0, x and d its input and gradient (pixel (h,w) at (h*W + w)*C), g its dout (pixel (p,q)
+ * at (p*Q + q)*C). Each dout element goes to the first maximum of its window. */
+
+/* Windows that do not overlap (stride = window, the usual 2x2/2): every input element is in at
+ * most one window, so each is WRITTEN once -- the gradient where it is the window's first
+ * maximum, zero elsewhere -- with no scalar scatter. The mask keeps the write branch-free and
+ * vectorised. Elements in no window are left as they are (zeroed by the caller). */
+static inline void maxpool2d_backward_disjoint(float *d, const float *x, const float *g,
+                                               int64_t cn, int relu_mask, const pool2d_shape *sh)
+{
+    const int64_t H = sh->H, W = sh->W, C = sh->C, Q = sh->Q;
+    float m[POOL_CB];       /* running max of each channel in the block */
+    int32_t win[POOL_CB];   /* the first maximum's index in the window, row-major */
+    for (int64_t p = 0; p < sh->P; p++) {
+        int64_t h0, h1;
+        window_span(p, sh->stride_h, sh->pad_top, sh->R, H, &h0, &h1);
+        for (int64_t q = 0; q < Q; q++) {
+            int64_t w0, w1;
+            window_span(q, sh->stride_w, sh->pad_left, sh->S, W, &w0, &w1);
+            const float *x0 = x + (h0 * W + w0) * C;
+            for (int64_t c = 0; c < cn; c++) {
+                m[c] = x0[c];
+                win[c] = 0;
+            }
+            int32_t idx = 0;
+            for (int64_t h = h0; h < h1; h++)
+                for (int64_t w = w0; w < w1; w++, idx++) {
+                    const float *xp = x + (h * W + w) * C;
+                    for (int64_t c = 0; c < cn; c++) {
+                        const int32_t gt = -(int32_t)max_wins(xp[c], m[c]);
+                        win[c] = (idx & gt) | (win[c] & ~gt);
+                        m[c] = max_wins(xp[c], m[c]) ? xp[c] : m[c];
+                    }
+                }
+            const float *gq = g + (p * Q + q) * C;
+            idx = 0;
+            for (int64_t h = h0; h < h1; h++)
+                for (int64_t w = w0; w < w1; w++, idx++) {
+                    float *dp = d + (h * W + w) * C;
+                    for (int64_t c = 0; c < cn; c++) {
+                        uint32_t gb, mask = -(uint32_t)((win[c] == idx) & ((m[c] > 0.0f) | !relu_mask));
+                        memcpy(&gb, gq + c, sizeof gb);
+                        gb &= mask;
+                        memcpy(dp + c, &gb, sizeof gb);
+                    }
+                }
+        }
+    }
+}
+
+/* Windows that overlap (stride < window): an input element may be the maximum of several
+ * windows, so each window ADDS its gradient into d (zeroed by the caller), in (p, q) order as
+ * in the _ref. */
+static inline void maxpool2d_backward_overlapping(float *d, const float *x, const float *g,
+                                                  int64_t cn, int relu_mask, const pool2d_shape *sh)
+{
+    const int64_t H = sh->H, W = sh->W, C = sh->C, Q = sh->Q;
+    float m[POOL_CB];       /* running max of each channel in the block */
+    int64_t at[POOL_CB];    /* and its pixel, h * W + w */
+    for (int64_t p = 0; p < sh->P; p++) {
+        int64_t h0, h1;
+        window_span(p, sh->stride_h, sh->pad_top, sh->R, H, &h0, &h1);
+        for (int64_t q = 0; q < Q; q++) {
+            int64_t w0, w1;
+            window_span(q, sh->stride_w, sh->pad_left, sh->S, W, &w0, &w1);
+            const int64_t first = h0 * W + w0;
+            for (int64_t c = 0; c < cn; c++) {
+                m[c] = x[first * C + c];
+                at[c] = first;
+            }
+            for (int64_t h = h0; h < h1; h++)
+                for (int64_t w = w0; w < w1; w++) {
+                    const int64_t off = h * W + w;
+                    const float *xp = x + off * C;
+                    /* Vectorised: the position update is a bit mask, not a branch
+                     * (GCC does not if-convert `gt ? off : at[c]` here). */
+                    for (int64_t c = 0; c < cn; c++) {
+                        const float v = xp[c], mc = m[c];
+                        const int64_t gt = -(int64_t)max_wins(v, mc);   /* all ones if v wins */
+                        at[c] = (off & gt) | (at[c] & ~gt);
+                        m[c] = max_wins(v, mc) ? v : mc;
+                    }
+                }
+            /* The scatter: each channel lands on its own pixel, so this loop is scalar. */
+            const float *gq = g + (p * Q + q) * C;
+            for (int64_t c = 0; c < cn; c++)
+                if (!relu_mask || m[c] > 0.0f)
+                    d[at[c] * C + c] += gq[c];
+        }
+    }
+}
+
 // dout (N,P,Q,C); inp (N,H,W,C) the forward's input; dinp (N,H,W,C), overwritten.
 // Each dout element goes to the first maximum of its window (see the file's opening).
 // relu_mask: the input is a relu's output, and the gradient is that of relu then max pool:
@@ -82,113 +175,45 @@ static inline void maxpool2d_forward_loop(float *out, const float *inp, const po
 // outright, so overlapping windows (stride < window) add into it without races, in (p, q)
 // order as in the _ref.
 static inline void maxpool2d_backward_loop(float *dinp, const float *dout, const float *inp,
-                                           int relu_mask, const pool2d_shape *s)
+                                           int relu_mask, const pool2d_shape *sh)
 {
-    const int64_t N = s->N, H = s->H, W = s->W, C = s->C, P = s->P, Q = s->Q;
-    const int64_t nb = (C + POOL_CB - 1) / POOL_CB;
-    /* disjoint: windows do not overlap; covered: together they cover the whole input. */
-    const int disjoint = s->stride_h == s->R && s->stride_w == s->S;
-    const int covered = disjoint && s->pad_top == 0 && s->pad_left == 0
-                        && P * s->R >= H && Q * s->S >= W;
-    #pragma omp parallel for schedule(static) num_threads(pyconv_num_threads()) if(N * P * Q * C * s->R * s->S > POOL_PAR_MIN)
+    const int64_t N = sh->N, H = sh->H, W = sh->W, C = sh->C, P = sh->P, Q = sh->Q;
+    const int64_t nb = ceil_div(C, POOL_CB);
+    /* disjoint: windows do not overlap; covered: moreover, together they cover the whole
+     * input, so the disjoint loop writes every element and nothing needs zeroing first. */
+    const int disjoint = sh->stride_h == sh->R && sh->stride_w == sh->S;
+    const int covered = disjoint && sh->pad_top == 0 && sh->pad_left == 0
+                        && P * sh->R >= H && Q * sh->S >= W;
+    #pragma omp parallel for schedule(static) num_threads(pyconv_num_threads()) if(N * P * Q * C * sh->R * sh->S > POOL_PAR_MIN)
     for (int64_t t = 0; t < N * nb; t++) {
         const int64_t n = t / nb, c0 = (t % nb) * POOL_CB, cn = min64(C - c0, POOL_CB);
-        float m[POOL_CB];     /* running max of each channel in the block */
-        int64_t at[POOL_CB];  /* and its pixel, h * W + w */
-        const float *x = inp + n * H * W * C + c0;
+        const float *x = inp + n * H * W * C + c0, *g = dout + n * P * Q * C + c0;
         float *d = dinp + n * H * W * C + c0;
-        if (!disjoint || !covered)
+        if (!covered)
             for (int64_t hw = 0; hw < H * W; hw++)
                 for (int64_t c = 0; c < cn; c++)
                     d[hw * C + c] = 0.0f;
-        for (int64_t p = 0; p < P && disjoint; p++) {
-            /* Windows that do not overlap (stride = window, the usual 2x2/2): every input
-             * element is in at most one window, so each is WRITTEN once -- the gradient where
-             * it is the window's first maximum, zero elsewhere -- with no zeroing pass and no
-             * scalar scatter. The mask keeps the write branch-free and vectorised. */
-            int64_t h0, h1;
-            window_span(p, s->stride_h, s->pad_top, s->R, H, &h0, &h1);
-            for (int64_t q = 0; q < Q; q++) {
-                int64_t w0, w1;
-                window_span(q, s->stride_w, s->pad_left, s->S, W, &w0, &w1);
-                int32_t win[POOL_CB];   /* the first maximum's index in the window, row-major */
-                const float *x0 = x + (h0 * W + w0) * C;
-                for (int64_t c = 0; c < cn; c++) {
-                    m[c] = x0[c];
-                    win[c] = 0;
-                }
-                int32_t idx = 0;
-                for (int64_t h = h0; h < h1; h++)
-                    for (int64_t w = w0; w < w1; w++, idx++) {
-                        const float *xp = x + (h * W + w) * C;
-                        for (int64_t c = 0; c < cn; c++) {
-                            const int32_t gt = -(int32_t)max_wins(xp[c], m[c]);
-                            win[c] = (idx & gt) | (win[c] & ~gt);
-                            m[c] = max_wins(xp[c], m[c]) ? xp[c] : m[c];
-                        }
-                    }
-                const float *g = dout + ((n * P + p) * Q + q) * C + c0;
-                idx = 0;
-                for (int64_t h = h0; h < h1; h++)
-                    for (int64_t w = w0; w < w1; w++, idx++) {
-                        float *dp = d + (h * W + w) * C;
-                        for (int64_t c = 0; c < cn; c++) {
-                            uint32_t gb, mask = -(uint32_t)((win[c] == idx) & ((m[c] > 0.0f) | !relu_mask));
-                            memcpy(&gb, g + c, sizeof gb);
-                            gb &= mask;
-                            memcpy(dp + c, &gb, sizeof gb);
-                        }
-                    }
-            }
-        }
-        for (int64_t p = 0; p < P && !disjoint; p++) {
-            int64_t h0, h1;
-            window_span(p, s->stride_h, s->pad_top, s->R, H, &h0, &h1);
-            for (int64_t q = 0; q < Q; q++) {
-                int64_t w0, w1;
-                window_span(q, s->stride_w, s->pad_left, s->S, W, &w0, &w1);
-                const int64_t first = h0 * W + w0;
-                for (int64_t c = 0; c < cn; c++) {
-                    m[c] = x[first * C + c];
-                    at[c] = first;
-                }
-                for (int64_t h = h0; h < h1; h++)
-                    for (int64_t w = w0; w < w1; w++) {
-                        const int64_t off = h * W + w;
-                        const float *xp = x + off * C;
-                        /* Vectorised: the position update is a bit mask, not a branch
-                         * (GCC does not if-convert `gt ? off : at[c]` here). */
-                        for (int64_t c = 0; c < cn; c++) {
-                            const float v = xp[c], mc = m[c];
-                            const int64_t gt = -(int64_t)max_wins(v, mc);   /* all ones if v wins */
-                            at[c] = (off & gt) | (at[c] & ~gt);
-                            m[c] = max_wins(v, mc) ? v : mc;
-                        }
-                    }
-                /* The scatter: each channel lands on its own pixel, so this loop is scalar. */
-                const float *g = dout + ((n * P + p) * Q + q) * C + c0;
-                for (int64_t c = 0; c < cn; c++)
-                    if (!relu_mask || m[c] > 0.0f)
-                        d[at[c] * C + c] += g[c];
-            }
-        }
+        if (disjoint)
+            maxpool2d_backward_disjoint(d, x, g, cn, relu_mask, sh);
+        else
+            maxpool2d_backward_overlapping(d, x, g, cn, relu_mask, sh);
     }
 }
 
 // inp (N,H,W,C), out (N,P,Q,C), overwritten: the mean over the window's input elements
 // (padding not counted). The sum runs in (r, s) order, then one division, as in the _ref.
 // Threads: over the N*P output rows; each output element is written by one thread.
-static inline void avgpool2d_forward_loop(float *out, const float *inp, const pool2d_shape *s)
+static inline void avgpool2d_forward_loop(float *out, const float *inp, const pool2d_shape *sh)
 {
-    const int64_t N = s->N, H = s->H, W = s->W, C = s->C, P = s->P, Q = s->Q;
-    #pragma omp parallel for schedule(static) num_threads(pyconv_num_threads()) if(N * P * Q * C * s->R * s->S > POOL_PAR_MIN)
+    const int64_t N = sh->N, H = sh->H, W = sh->W, C = sh->C, P = sh->P, Q = sh->Q;
+    #pragma omp parallel for schedule(static) num_threads(pyconv_num_threads()) if(N * P * Q * C * sh->R * sh->S > POOL_PAR_MIN)
     for (int64_t np = 0; np < N * P; np++) {
         const int64_t n = np / P, p = np % P;
         int64_t h0, h1;
-        window_span(p, s->stride_h, s->pad_top, s->R, H, &h0, &h1);
+        window_span(p, sh->stride_h, sh->pad_top, sh->R, H, &h0, &h1);
         for (int64_t q = 0; q < Q; q++) {
             int64_t w0, w1;
-            window_span(q, s->stride_w, s->pad_left, s->S, W, &w0, &w1);
+            window_span(q, sh->stride_w, sh->pad_left, sh->S, W, &w0, &w1);
             float *restrict o = out + (np * Q + q) * C;
             for (int64_t c = 0; c < C; c++)
                 o[c] = 0.0f;
@@ -209,26 +234,26 @@ static inline void avgpool2d_forward_loop(float *out, const float *inp, const po
 // its shape). dinp[h,w] = sum over the windows (p,q) covering (h,w) of dout[p,q] / count(p,q).
 // Threads: over the N*H input rows. Each dinp element is written by one thread, which
 // GATHERS its windows in (p, q) order: the order in which the _ref scatters into it.
-static inline void avgpool2d_backward_loop(float *dinp, const float *dout, const pool2d_shape *s)
+static inline void avgpool2d_backward_loop(float *dinp, const float *dout, const pool2d_shape *sh)
 {
-    const int64_t N = s->N, H = s->H, W = s->W, C = s->C, P = s->P, Q = s->Q;
-    #pragma omp parallel for schedule(static) num_threads(pyconv_num_threads()) if(N * P * Q * C * s->R * s->S > POOL_PAR_MIN)
+    const int64_t N = sh->N, H = sh->H, W = sh->W, C = sh->C, P = sh->P, Q = sh->Q;
+    #pragma omp parallel for schedule(static) num_threads(pyconv_num_threads()) if(N * P * Q * C * sh->R * sh->S > POOL_PAR_MIN)
     for (int64_t nh = 0; nh < N * H; nh++) {
         const int64_t n = nh / H, h = nh % H;
         int64_t p0, p1;
-        covering_span(h, s->stride_h, s->pad_top, s->R, P, &p0, &p1);
+        covering_span(h, sh->stride_h, sh->pad_top, sh->R, P, &p0, &p1);
         for (int64_t w = 0; w < W; w++) {
             int64_t q0, q1;
-            covering_span(w, s->stride_w, s->pad_left, s->S, Q, &q0, &q1);
+            covering_span(w, sh->stride_w, sh->pad_left, sh->S, Q, &q0, &q1);
             float *restrict d = dinp + (nh * W + w) * C;
             for (int64_t c = 0; c < C; c++)
                 d[c] = 0.0f;
             for (int64_t p = p0; p < p1; p++) {
                 int64_t h0, h1;
-                window_span(p, s->stride_h, s->pad_top, s->R, H, &h0, &h1);
+                window_span(p, sh->stride_h, sh->pad_top, sh->R, H, &h0, &h1);
                 for (int64_t q = q0; q < q1; q++) {
                     int64_t w0, w1;
-                    window_span(q, s->stride_w, s->pad_left, s->S, W, &w0, &w1);
+                    window_span(q, sh->stride_w, sh->pad_left, sh->S, W, &w0, &w1);
                     const float count = (float)((h1 - h0) * (w1 - w0));
                     const float *restrict g = dout + ((n * P + p) * Q + q) * C;
                     for (int64_t c = 0; c < C; c++)   /* vectorised over C */
@@ -240,21 +265,21 @@ static inline void avgpool2d_backward_loop(float *dinp, const float *dout, const
 }
 
 /* The loops above compiled for AVX2 (pool2d_avx2.c) and AVX-512 (pool2d_avx512.c). */
-void maxpool2d_forward_avx2(float *out, const float *inp, const pool2d_shape *s);
-void maxpool2d_forward_avx512(float *out, const float *inp, const pool2d_shape *s);
+void maxpool2d_forward_avx2(float *out, const float *inp, const pool2d_shape *sh);
+void maxpool2d_forward_avx512(float *out, const float *inp, const pool2d_shape *sh);
 void maxpool2d_backward_avx2(float *dinp, const float *dout, const float *inp, int relu_mask,
-                             const pool2d_shape *s);
+                             const pool2d_shape *sh);
 void maxpool2d_backward_avx512(float *dinp, const float *dout, const float *inp, int relu_mask,
-                               const pool2d_shape *s);
-void avgpool2d_forward_avx2(float *out, const float *inp, const pool2d_shape *s);
-void avgpool2d_forward_avx512(float *out, const float *inp, const pool2d_shape *s);
-void avgpool2d_backward_avx2(float *dinp, const float *dout, const pool2d_shape *s);
-void avgpool2d_backward_avx512(float *dinp, const float *dout, const pool2d_shape *s);
+                               const pool2d_shape *sh);
+void avgpool2d_forward_avx2(float *out, const float *inp, const pool2d_shape *sh);
+void avgpool2d_forward_avx512(float *out, const float *inp, const pool2d_shape *sh);
+void avgpool2d_backward_avx2(float *dinp, const float *dout, const pool2d_shape *sh);
+void avgpool2d_backward_avx512(float *dinp, const float *dout, const pool2d_shape *sh);
 /* ... and for aarch64 (pool2d_neon.c). */
-void maxpool2d_forward_neon(float *out, const float *inp, const pool2d_shape *s);
+void maxpool2d_forward_neon(float *out, const float *inp, const pool2d_shape *sh);
 void maxpool2d_backward_neon(float *dinp, const float *dout, const float *inp, int relu_mask,
-                             const pool2d_shape *s);
-void avgpool2d_forward_neon(float *out, const float *inp, const pool2d_shape *s);
-void avgpool2d_backward_neon(float *dinp, const float *dout, const pool2d_shape *s);
+                             const pool2d_shape *sh);
+void avgpool2d_forward_neon(float *out, const float *inp, const pool2d_shape *sh);
+void avgpool2d_backward_neon(float *dinp, const float *dout, const pool2d_shape *sh);
 
 #endif

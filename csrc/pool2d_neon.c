@@ -6,23 +6,23 @@
  * portable ones. */
 #include "pool2d_loops.h"
 
-void maxpool2d_forward_neon(float *out, const float *inp, const pool2d_shape *s)
+void maxpool2d_forward_neon(float *out, const float *inp, const pool2d_shape *sh)
 {
-    maxpool2d_forward_loop(out, inp, s);
+    maxpool2d_forward_loop(out, inp, sh);
 }
 
 void maxpool2d_backward_neon(float *dinp, const float *dout, const float *inp, int relu_mask,
-                             const pool2d_shape *s)
+                             const pool2d_shape *sh)
 {
-    maxpool2d_backward_loop(dinp, dout, inp, relu_mask, s);
+    maxpool2d_backward_loop(dinp, dout, inp, relu_mask, sh);
 }
 
-void avgpool2d_forward_neon(float *out, const float *inp, const pool2d_shape *s)
+void avgpool2d_forward_neon(float *out, const float *inp, const pool2d_shape *sh)
 {
-    avgpool2d_forward_loop(out, inp, s);
+    avgpool2d_forward_loop(out, inp, sh);
 }
 
-void avgpool2d_backward_neon(float *dinp, const float *dout, const pool2d_shape *s)
+void avgpool2d_backward_neon(float *dinp, const float *dout, const pool2d_shape *sh)
 {
-    avgpool2d_backward_loop(dinp, dout, s);
+    avgpool2d_backward_loop(dinp, dout, sh);
 }

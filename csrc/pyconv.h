@@ -1,4 +1,10 @@
-/* pyconv.h -- the whole C API of pyconv's kernels.
+/* pyconv.h -- the C API of pyconv's kernels: every kernel the Cython boundary
+ * (pyconv/_kernels.pyx) and the C test driver (tests/c/kernel_check.c) call, with its contract.
+ * The other headers of csrc/ are internal to the kernel files: the GEMM engine (gemm.h; the
+ * boundary reads only its tile sizes, gemm_mr and gemm_nr), the per-ISA builds of a kernel's
+ * loops (<name>_loops.h, e.g. maxpool2d_backward_avx2: the same loops compiled with one ISA's
+ * flags, called only by the .c file that dispatches), the convolution geometry
+ * (conv2d_geometry.h) and what differs between build targets (target.h).
  *
  * Layout rules (fixed for every kernel):
  *   tensors  NHWC float32, C-contiguous: inp (N,H,W,C), out (N,P,Q,K)
@@ -10,6 +16,8 @@
  *   K output channels   R,S filter (or pool window) height/width   P,Q output height/width
  *   stride_h/stride_w, dil_h/dil_w, pad_top/pad_left (padding before the first row/column;
  *   padding after is implied by P and Q).
+ * Loop indices take the lower-case letter of the size they run over (n < N, ..., r < R, s < S),
+ * which is why the kernels here name their shape argument `sh`, never `s`.
  *
  * Argument order: outputs first, then inputs, then sizes. Backward: gradients out, then dout,
  * then the tensors saved from forward. Every kernel OVERWRITES its outputs (never accumulates).
@@ -142,6 +150,7 @@ void moments_backward(float *dx, const float *dmean, const float *dvar, const fl
  * fixed blocks of rows (PYCONV_ENOMEM, nothing written, if the block sums cannot be allocated). */
 void bias_add_forward(float *out, const float *x, const float *b, int64_t M, int64_t C);
 int bias_add_backward(float *db, const float *dout, int64_t M, int64_t C);
+void bias_add_backward_ref(float *db, const float *dout, int64_t M, int64_t C);
 
 /* ---- metrics: metrics.c -------------------------------------------------------------------- */
 /* p (M, C), labels (M): how many rows have argmax(p[m]) == labels[m] (NumPy's argmax: the first
@@ -187,26 +196,26 @@ typedef struct {
 
 /* out = conv(inp, filt) (+ bias (K) or NULL) (then relu if relu). */
 int conv2d_forward(float *out, const float *inp, const float *filt, const float *bias,
-                   int relu, const conv2d_shape *s);
+                   int relu, const conv2d_shape *sh);
 /* dinp (N,H,W,C) from dout (N,P,Q,K) and filt. */
-int conv2d_backward_input(float *dinp, const float *dout, const float *filt, const conv2d_shape *s);
+int conv2d_backward_input(float *dinp, const float *dout, const float *filt, const conv2d_shape *sh);
 /* dfilt (R,S,C,K) from dout and inp; dbias (K) too unless NULL. */
 int conv2d_backward_filter(float *dfilt, float *dbias, const float *dout, const float *inp,
-                           const conv2d_shape *s);
+                           const conv2d_shape *sh);
 /* The transposed convolution (Conv2DTranspose) is the input gradient of the convolution s
  * describes, so its sizes keep s's names: inp (N,P,Q,K) is ITS input, out (N,H,W,C) its output,
  * filt (R,S,C,K) (Keras's (kh, kw, filters, in_channels)), bias (C) or NULL, then relu if relu.
  * Its input gradient is conv2d_forward(dinp <- dout), its filter gradient
  * conv2d_backward_filter(dfilt, NULL, inp, dout) (the roles of inp and dout swapped). */
 int conv2d_transpose_forward(float *out, const float *inp, const float *filt, const float *bias,
-                             int relu, const conv2d_shape *s);
+                             int relu, const conv2d_shape *sh);
 void conv2d_transpose_forward_ref(float *out, const float *inp, const float *filt, const float *bias,
-                                  int relu, const conv2d_shape *s);
+                                  int relu, const conv2d_shape *sh);
 void conv2d_forward_ref(float *out, const float *inp, const float *filt, const float *bias,
-                        int relu, const conv2d_shape *s);
-void conv2d_backward_input_ref(float *dinp, const float *dout, const float *filt, const conv2d_shape *s);
+                        int relu, const conv2d_shape *sh);
+void conv2d_backward_input_ref(float *dinp, const float *dout, const float *filt, const conv2d_shape *sh);
 void conv2d_backward_filter_ref(float *dfilt, float *dbias, const float *dout, const float *inp,
-                                const conv2d_shape *s);
+                                const conv2d_shape *sh);
 
 /* ---- depthwise and grouped convolution: depthwise.c (loops in depthwise_loops.h, one build
  * per ISA), conv2d_grouped.c ----------------------------------------------------------------
@@ -219,19 +228,19 @@ void conv2d_backward_filter_ref(float *dfilt, float *dbias, const float *dout, c
  * adds its taps in one fixed order, no FMA contraction); backward_filter too (fixed pixel chunks,
  * combined in chunk order). PYCONV_ENOMEM if a workspace cannot be allocated. */
 int depthwise_conv2d_forward(float *out, const float *inp, const float *filt, const float *bias,
-                             int relu, const conv2d_shape *s);
+                             int relu, const conv2d_shape *sh);
 /* dinp (N,H,W,C) from dout (N,P,Q,K) and filt. */
 int depthwise_conv2d_backward_input(float *dinp, const float *dout, const float *filt,
-                                    const conv2d_shape *s);
+                                    const conv2d_shape *sh);
 /* dfilt (R,S,C,M) from dout and inp; dbias (K) too unless NULL. */
 int depthwise_conv2d_backward_filter(float *dfilt, float *dbias, const float *dout,
-                                     const float *inp, const conv2d_shape *s);
+                                     const float *inp, const conv2d_shape *sh);
 int depthwise_conv2d_forward_ref(float *out, const float *inp, const float *filt,
-                                 const float *bias, int relu, const conv2d_shape *s);
+                                 const float *bias, int relu, const conv2d_shape *sh);
 int depthwise_conv2d_backward_input_ref(float *dinp, const float *dout, const float *filt,
-                                        const conv2d_shape *s);
+                                        const conv2d_shape *sh);
 int depthwise_conv2d_backward_filter_ref(float *dfilt, float *dbias, const float *dout,
-                                         const float *inp, const conv2d_shape *s);
+                                         const float *inp, const conv2d_shape *sh);
 
 /* Grouped convolution (Keras's Conv2D(groups=groups)): C and K split into `groups` equal
  * groups; group g's K/groups output channels see only its C/groups input channels.
@@ -241,21 +250,24 @@ int depthwise_conv2d_backward_filter_ref(float *dfilt, float *dbias, const float
  * count). PYCONV_EINVAL (nothing written) unless groups >= 1 divides C and K;
  * PYCONV_ENOMEM if the slices cannot be allocated. */
 int conv2d_grouped_forward(float *out, const float *inp, const float *filt, const float *bias,
-                           int relu, const conv2d_shape *s, int64_t groups);
+                           int relu, const conv2d_shape *sh, int64_t groups);
 int conv2d_grouped_backward_input(float *dinp, const float *dout, const float *filt,
-                                  const conv2d_shape *s, int64_t groups);
+                                  const conv2d_shape *sh, int64_t groups);
 int conv2d_grouped_backward_filter(float *dfilt, float *dbias, const float *dout,
-                                   const float *inp, const conv2d_shape *s, int64_t groups);
+                                   const float *inp, const conv2d_shape *sh, int64_t groups);
 int conv2d_grouped_forward_ref(float *out, const float *inp, const float *filt, const float *bias,
-                               int relu, const conv2d_shape *s, int64_t groups);
+                               int relu, const conv2d_shape *sh, int64_t groups);
 int conv2d_grouped_backward_input_ref(float *dinp, const float *dout, const float *filt,
-                                      const conv2d_shape *s, int64_t groups);
+                                      const conv2d_shape *sh, int64_t groups);
 int conv2d_grouped_backward_filter_ref(float *dfilt, float *dbias, const float *dout,
-                                       const float *inp, const conv2d_shape *s, int64_t groups);
+                                       const float *inp, const conv2d_shape *sh, int64_t groups);
 
-/* The GEMM on plain row-major matrices, exposed for tests and benchmarks:
- * c (M,N) = a (M,K) . b (K,N). */
+/* The GEMM on plain row-major matrices, exposed for tests and benchmarks, in its three steps
+ * (gemm.c): c (M,N) = a (M,K) . b (K,N), overwritten. sgemm: the fast driver, threaded;
+ * sgemm_blocked: the spine, the same loop nest on one thread, bitwise sgemm's result;
+ * sgemm_ref: the triple loop, summed in double. PYCONV_ENOMEM if a workspace fails. */
 int sgemm(float *c, const float *a, const float *b, int64_t M, int64_t N, int64_t K);
+int sgemm_blocked(float *c, const float *a, const float *b, int64_t M, int64_t N, int64_t K);
 void sgemm_ref(float *c, const float *a, const float *b, int64_t M, int64_t N, int64_t K);
 
 /* ---- pooling: pool2d.c ------------------------------------------------------------------ */
@@ -276,20 +288,20 @@ typedef struct {
 
 /* PYCONV_OK iff sizes >= 0, R, S, strides >= 1, pads >= 0 and every window holds at least
  * one input element (pad_top < R, (P-1)*stride_h - pad_top < H, and likewise for columns). */
-int pool2d_check(const pool2d_shape *s);
-int maxpool2d_forward(float *out, const float *inp, const pool2d_shape *s);
-int maxpool2d_forward_ref(float *out, const float *inp, const pool2d_shape *s);
+int pool2d_check(const pool2d_shape *sh);
+int maxpool2d_forward(float *out, const float *inp, const pool2d_shape *sh);
+int maxpool2d_forward_ref(float *out, const float *inp, const pool2d_shape *sh);
 /* relu_mask: the gradient of max_pool(relu(.)) with respect to relu's input (a window whose
  * max is not > 0 gets nothing). */
 int maxpool2d_backward(float *dinp, const float *dout, const float *inp, int relu_mask,
-                       const pool2d_shape *s);
+                       const pool2d_shape *sh);
 int maxpool2d_backward_ref(float *dinp, const float *dout, const float *inp, int relu_mask,
-                           const pool2d_shape *s);
-int avgpool2d_forward(float *out, const float *inp, const pool2d_shape *s);
-int avgpool2d_forward_ref(float *out, const float *inp, const pool2d_shape *s);
+                           const pool2d_shape *sh);
+int avgpool2d_forward(float *out, const float *inp, const pool2d_shape *sh);
+int avgpool2d_forward_ref(float *out, const float *inp, const pool2d_shape *sh);
 /* dinp (N,H,W,C) from dout (N,P,Q,C); the forward's input is not needed, only its shape. */
-int avgpool2d_backward(float *dinp, const float *dout, const pool2d_shape *s);
-int avgpool2d_backward_ref(float *dinp, const float *dout, const pool2d_shape *s);
+int avgpool2d_backward(float *dinp, const float *dout, const pool2d_shape *sh);
+int avgpool2d_backward_ref(float *dinp, const float *dout, const pool2d_shape *sh);
 
 /* Global pooling over all H*W pixels: inp, dinp (N,H,W,C); out, dout (N,C).
  * PYCONV_EINVAL if H < 1 or W < 1 (an empty image has no mean and no max). */

@@ -16,6 +16,9 @@
  * Each guard expands to `case PYCONV_ISA_<X>: <its statements>` when that ISA is built, and to
  * nothing otherwise; the statements stay written out in full, so every call can be grepped.
  * pyconv_isa_set refuses an ISA this build lacks, so `default` only ever serves generic.
+ *
+ * Also the small helpers every kernel file shares, written once here: ceil_div, the thread
+ * number, aligned workspaces.
  */
 #ifndef PYCONV_TARGET_H
 #define PYCONV_TARGET_H
@@ -25,6 +28,9 @@
 #include <malloc.h>
 #endif
 #include "pyconv.h"
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #ifdef PYCONV_HAVE_AVX512
 #define PYCONV_ON_AVX512(...) case PYCONV_ISA_AVX512: __VA_ARGS__
@@ -49,6 +55,20 @@
 #else
 #define PYCONV_ALWAYS_INLINE static inline __attribute__((always_inline))
 #endif
+
+/* The calling thread's number in its parallel region (0 outside one, and without OpenMP): the
+ * index of its own slice of a per-thread workspace. */
+static inline int pyconv_thread_num(void)
+{
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
+/* ceil(a / b) for a >= 0, b >= 1: how many blocks of b cover a. */
+static inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 /* 64-byte aligned workspaces (a cache line; a whole AVX-512 vector), size rounded up as C11's
  * aligned_alloc requires. Windows' C runtimes (MSVC's, MinGW's) have no aligned_alloc: their

@@ -30,6 +30,25 @@ def threads():
     pyconv.set_num_threads(before)
 
 
+# The thread counts every determinism test compares, bitwise: one thread, this machine's two, an
+# odd split (3), and the 8 and 16 of a workstation, where most kernels have fewer tasks than
+# threads at these tests' sizes (docs/kernels.md, "Many cores").
+THREAD_COUNTS = (1, 2, 3, 8, 16)
+
+
+@pytest.fixture
+def each_thread_count(threads):
+    """A function whose iterator sets each of THREAD_COUNTS in turn (and yields it); the count
+    before the test is restored after it. Set on the C layer itself: pyconv.set_num_threads
+    caps a count at 4 per core, so 16 would run as 8 on a 2-core machine."""
+    def counts():
+        for n in THREAD_COUNTS:
+            _kernels.set_num_threads(n)
+            assert _kernels.num_threads() == (n if _kernels.has_openmp() else 1)
+            yield n
+    return counts
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(1234)

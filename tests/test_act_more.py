@@ -326,10 +326,9 @@ def test_prelu_kernels(shape, shared, rng):
     assert_close(rda, num, 1e-6, 1e-6, "reference dalpha vs finite differences")
 
 
-@pytest.mark.usefixtures("threads")
-def test_results_do_not_depend_on_the_thread_count(rng):
-    """Above the parallel threshold (ELEMWISE_PAR_MIN = 32768 elements), 1 and 2 threads give
-    the same bits, for every kernel."""
+def test_results_do_not_depend_on_the_thread_count(each_thread_count, rng):
+    """Above the parallel threshold (ELEMWISE_PAR_MIN = 32768 elements), every thread count
+    gives the same bits, for every kernel."""
     x = (rng.standard_normal((40, 1100)) * 4).astype(np.float32)
     g = rng.standard_normal(x.shape).astype(np.float32)
     alpha = rng.standard_normal((1, 1100)).astype(np.float32)
@@ -347,12 +346,10 @@ def test_results_do_not_depend_on_the_thread_count(rng):
     x3 = x.reshape(40, 100, 11)
     p3 = layers.PReLU(alpha_initializer="random_normal", shared_axes=[1])
     p3.build((None, 100, 11))
-    pyconv.set_num_threads(1)
-    one = run()
-    pyconv.set_num_threads(2)
-    two = run()
-    for k, (a, b) in enumerate(zip(one, two)):
-        assert np.array_equal(a, b, equal_nan=True), k
+    one, *others = [run() for _ in each_thread_count()]
+    for other in others:
+        for k, (a, b) in enumerate(zip(one, other)):
+            assert np.array_equal(a, b, equal_nan=True), k
 
 
 # ---- layers ------------------------------------------------------------------------------------------

@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 from hypothesis import example, given, settings, strategies as st
 
-import pyconv
 from pyconv import _kernels, nn
 from pyconv._geometry import Window
 from reference import assert_sum_close, conv2d as conv_ref, conv2d_grads, conv_pads
@@ -121,12 +120,11 @@ TUTORIAL_LAYERS = [((4, 28, 28, 1), (3, 3, 1, 32)), ((4, 13, 13, 32), (3, 3, 32,
 
 
 @pytest.mark.parametrize("shapes", TUTORIAL_LAYERS, ids=["conv1", "conv2", "conv3"])
-def test_threads_bitwise_identical(isa, threads, shapes, rng):
+def test_threads_bitwise_identical(isa, each_thread_count, shapes, rng):
     x = rng.standard_normal(shapes[0]).astype(np.float32)
     w = rng.standard_normal(shapes[1]).astype(np.float32)
     results = []
-    for n in (1, 2, 3):
-        pyconv.set_num_threads(n)
+    for _ in each_thread_count():
         y = nn.conv2d(x, w)
         g = np.ascontiguousarray(y[::-1])
         results.append((y, nn.conv2d_backprop_input(x.shape, w, g, 1, "VALID"),

@@ -117,9 +117,9 @@ def test_reference_gradients_by_finite_differences(case):
                                atol=1e-7)
 
 
-def test_relu_fused_and_threads_bitwise(isa, threads, rng):
+def test_relu_fused_and_threads_bitwise(isa, each_thread_count, rng):
     """activation='relu' is the kernel's epilogue (equal to relu of the linear output), and
-    every pass is bitwise the same for 1 and 2 threads, on both backward_input paths
+    every pass is bitwise the same for every thread count, on both backward_input paths
     (filters a multiple of NR: scattered by the GEMM; else col2im)."""
     for K in (32, 5):
         case = dict(N=4, H=6, W=6, C=8, K=K, R=3, S=3, stride=(2, 2), dil=(1, 1), op=None, padding="same")
@@ -128,14 +128,14 @@ def test_relu_fused_and_threads_bitwise(isa, threads, rng):
         lin = _kernels.conv2d_transpose_fwd(x, layer.kernel, layer.bias, False, out,
                                             Window(*x.shape[1:3], 3, 3, 2, 2, 1, 1, top, left))
         results = []
-        for n in (1, 2):
-            pyconv.set_num_threads(n)
+        for _ in each_thread_count():
             y, ctx = layer._fwd(x, True)
             dx, grads = layer._bwd(ctx, np.ascontiguousarray(y[::-1]), True)
             results.append([y, dx, *grads])
         np.testing.assert_array_equal(results[0][0], np.maximum(lin, 0))
-        for a, b in zip(*results):
-            np.testing.assert_array_equal(a, b)
+        for other in results[1:]:
+            for a, b in zip(results[0], other):
+                np.testing.assert_array_equal(a, b)
 
 
 def test_nn_conv2d_transpose_explicit_padding_and_tape(rng):

@@ -3,7 +3,6 @@ import numpy as np
 import pytest
 from hypothesis import example, given, settings, strategies as st
 
-import pyconv
 from pyconv import _kernels, nn
 from reference import assert_sum_close, dense as dense_ref, dense_grads
 
@@ -34,6 +33,30 @@ def test_gemm(isa, ref, M, N, K):
     assert_sum_close(c, expected, abs(a).astype(np.float64) @ abs(b), K, "gemm")
 
 
+# The spine (gemm.c's sgemm_blocked): the five loops on plain matrices, one thread. Edges: the
+# depth cut (KC + 1, several blocks), MC + 1 rows (two A blocks on every ISA), NC + 4 columns
+# (two B panels), the empty product and the empty sum.
+@settings(max_examples=60)
+@given(M=st.integers(0, 40), N=st.integers(0, 70), K=st.integers(0, 700))
+@example(M=13, N=33, K=321).via("edge: KC + 1, two blocks of 161 and 160")
+@example(M=7, N=9, K=961).via("edge: four blocks")
+@example(M=145, N=9, K=3).via("edge: MC + 1 rows")
+@example(M=3, N=4100, K=5).via("edge: NC + 4 columns")
+@example(M=3, N=0, K=5).via("edge: empty product")
+@example(M=3, N=4, K=0).via("edge: empty sum, C = 0")
+def test_gemm_blocked(isa, M, N, K):
+    """The spine against float64, and bitwise the fast driver: the same depth cut and the same
+    micro-kernel give every element the same sum in the same order."""
+    rng = np.random.default_rng(M * 1000 + N)
+    a = rng.standard_normal((M, K)).astype(np.float32)
+    b = rng.standard_normal((K, N)).astype(np.float32)
+    c = _kernels.gemm(a, b, blocked=True)
+    expected = a.astype(np.float64) @ b
+    assert_sum_close(c, expected, abs(a).astype(np.float64) @ abs(b), K, "gemm spine")
+    fast = _kernels.gemm(a, b)
+    assert np.array_equal(c, fast), f"spine vs fast: largest difference {np.abs(c - fast).max()}"
+
+
 # dense_forward_rows (csrc/dense_loops.h): a batch of at most dense_rows_max() rows, W read in
 # place; DENSE_COLS = 64 columns a block (64 +- 1: a tail block), split over threads from 1 MFLOP.
 @settings(max_examples=40)
@@ -44,17 +67,15 @@ def test_gemm(isa, ref, M, N, K):
 @example(N=4, C=1000, K=130, relu=True).via("3 blocks over 2 threads: 2 N C K >= 1e6")
 @example(N=3, C=5, K=65, relu=False).via("edge: a block and a 1-column tail")
 @example(N=2, C=0, K=63, relu=True).via("edge: an empty sum, bias only")
-def test_dense_rows(isa, threads, N, C, K, relu):
+def test_dense_rows(isa, each_thread_count, N, C, K, relu):
     rng = np.random.default_rng(N * 1000 + C * 7 + K)
     x = rng.standard_normal((N, C)).astype(np.float32)
     w = rng.standard_normal((C, K)).astype(np.float32)
     b = rng.standard_normal(K).astype(np.float32)
-    outs = []
-    for t in (1, 2):
-        pyconv.set_num_threads(t)
-        outs.append(_kernels.dense_fwd(x, w, b, relu, rows=True))
+    outs = [_kernels.dense_fwd(x, w, b, relu, rows=True) for _ in each_thread_count()]
     y = outs[0]
-    np.testing.assert_array_equal(outs[1], y)   # the same bits on 2 threads
+    for other in outs[1:]:
+        np.testing.assert_array_equal(other, y)   # the same bits on every thread count
     np.testing.assert_array_equal(_kernels.dense_fwd(x, w, b, relu), y)   # dense_forward takes it
     e = dense_ref(x, w, b)
     if relu:   # relu(e) is within the same bound of relu(y), and e ~ 0 can flip sign
@@ -113,29 +134,28 @@ def test_dense(isa, ref, N, C, K, relu):
     assert_sum_close(db, eb, ab, N, "db")
 
 
-def test_dense_threads_bitwise(isa, threads, rng):
+def test_dense_threads_bitwise(isa, each_thread_count, rng):
     x = rng.standard_normal((32, 576)).astype(np.float32)
     w = rng.standard_normal((576, 64)).astype(np.float32)
     g = rng.standard_normal((32, 64)).astype(np.float32)
     out = []
-    for n in (1, 2, 4):
-        pyconv.set_num_threads(n)
+    for _ in each_thread_count():
         out.append((nn.dense(x, w), *nn.dense_grad(g, x, w)))
     for o in out[1:]:
         for a, b in zip(out[0], o):
             assert np.array_equal(a, b)
 
 
-def test_gemm_threads_bitwise(isa, threads, rng):
+def test_gemm_threads_bitwise(isa, each_thread_count, rng):
     """Row blocks are re-cut for the thread count (whole MR tiles, equal shares): the sums'
-    order, hence every bit, stays the same for 1, 2 and 3 threads."""
+    order, hence every bit, stays the same for every thread count."""
     a = rng.standard_normal((3872, 288)).astype(np.float32)
     b = rng.standard_normal((288, 64)).astype(np.float32)
     out = []
-    for n in (1, 2, 3):
-        pyconv.set_num_threads(n)
+    for _ in each_thread_count():
         out.append(_kernels.gemm(a, b, False))
-    assert np.array_equal(out[0], out[1]) and np.array_equal(out[0], out[2])
+    for o in out[1:]:
+        assert np.array_equal(out[0], o)
 
 
 def test_dense_errors():

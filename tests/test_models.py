@@ -471,6 +471,25 @@ def test_same_weights_with_one_and_two_threads(tmp_path):
         assert np.array_equal(a, b)
 
 
+def test_tutorial_cnn_trains_to_the_same_bits_at_every_thread_count(each_thread_count):
+    """The tutorial's CNN at batch 32 -- every pass above its kernel's parallel threshold, as in
+    the tutorial -- fitted from the same seed under 1, 2, 3, 8 and 16 threads: the same weights,
+    bit for bit (the partitions of docs/kernels.md's "Many cores" table never change a sum)."""
+    rng = np.random.default_rng(0)
+    x = rng.random((64, 28, 28, 1), dtype=np.float32)
+    y = rng.integers(0, 10, 64)
+    results = []
+    for _ in each_thread_count():
+        utils.set_random_seed(3)
+        m = tutorial_cnn()
+        m.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        m.fit(x, y, epochs=1, batch_size=32, verbose=0)
+        results.append(m.get_weights())
+    for other in results[1:]:
+        for a, b in zip(results[0], other):
+            assert np.array_equal(a, b)
+
+
 def test_docstring_examples():
     import doctest
     import pyconv.layers.convolutional

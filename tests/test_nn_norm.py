@@ -55,15 +55,13 @@ def test_moments_gradient_finite_differences_and_large_means(rng):
     assert_close(dx, 2 * (big.astype(np.float64) - m) / 500, 1e-5, 1e-9, "dvar at a large mean")
 
 
-@pytest.mark.usefixtures("threads")
-def test_moments_backward_threads(rng):
+def test_moments_backward_threads(each_thread_count, rng):
     x = rng.standard_normal((9000, 5)).astype(np.float32)
     m, _ = nn.moments(x, [0])
     dm, dv = rng.standard_normal(5).astype(np.float32), rng.standard_normal(5).astype(np.float32)
-    pyconv.set_num_threads(1)
-    one = _kernels.moments_bwd(dm, dv, x, m)
-    pyconv.set_num_threads(2)
-    assert np.array_equal(one, _kernels.moments_bwd(dm, dv, x, m))
+    one, *others = [_kernels.moments_bwd(dm, dv, x, m) for _ in each_thread_count()]
+    for other in others:
+        assert np.array_equal(one, other)
 
 
 def _bn64(x, m, v, off, sc, eps):

@@ -251,15 +251,14 @@ def _assert_paths_agree(runs):
             assert _same_bits(a, b), (path, k, np.nanmax(np.abs(a - b)), np.unravel_index(np.nanargmax(np.abs(a - b)), a.shape))
 
 
-@pytest.mark.parametrize("n_threads", [1, 2])
 @pytest.mark.parametrize("make", C_RULES)
-def test_c_loops_are_bitwise_the_numpy_rule(make, isa, n_threads, threads):
+def test_c_loops_are_bitwise_the_numpy_rule(make, isa, each_thread_count):
     """Each rule in C (the active ISA's loop, threaded over the big array), its serial `_ref`
-    twin, and NumPy's float32 operations give the same bits, parameters and state."""
-    import pyconv
-    pyconv.set_num_threads(n_threads)
+    twin, and NumPy's float32 operations give the same bits, parameters and state, for every
+    thread count."""
     params, grads = _problem(1, BIG_SHAPES)
-    _assert_paths_agree(_three_paths(make, params, grads))
+    for _ in each_thread_count():
+        _assert_paths_agree(_three_paths(make, params, grads))
 
 
 @pytest.mark.parametrize("make", C_RULES)

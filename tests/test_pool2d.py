@@ -371,15 +371,13 @@ def restore_config():
 
 
 @pytest.mark.parametrize("shape", [(2, 17, 19, 195), (1, 30, 31, 6), (5, 9, 9, 3)])
-def test_threads_1_and_2_bitwise_equal(shape, restore_config):
+def test_thread_counts_bitwise_equal(shape, each_thread_count):
     x = np.random.default_rng(8).integers(-3, 4, size=shape).astype(np.float32)  # with ties
     x += np.random.default_rng(9).standard_normal(shape).astype(np.float32) * (np.arange(shape[3]) % 2)
-    pyconv.set_num_threads(1)
-    one = all_ops(x)
-    pyconv.set_num_threads(2)
-    two = all_ops(x)
-    for k in one:
-        assert_bitwise(two[k], one[k], f"{k}, 2 threads vs 1, shape {shape}")
+    (_, one), *others = [(n, all_ops(x)) for n in each_thread_count()]
+    for n, other in others:
+        for k in one:
+            assert_bitwise(other[k], one[k], f"{k}, {n} threads vs 1, shape {shape}")
 
 
 @pytest.mark.parametrize("shape", [(2, 9, 10, 6), (2, 17, 19, 195)])

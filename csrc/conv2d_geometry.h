@@ -1,0 +1,61 @@
+/* conv2d_geometry.h -- the geometry of pyconv.h's conv2d_shape, each rule written once: which
+ * output pixel a GEMM row is, where its window lies, and which input pixels are in the image.
+ * Used by the convolution kernels (conv2d.c) and the direct loop nests of the specification
+ * (conv2d.c, conv2d_grouped.c). Output pixel (p,q), tap (r,s) reads input pixel
+ *   h = p*stride_h - pad_top + r*dil_h,   w = q*stride_w - pad_left + s*dil_w,
+ * and a pixel outside [0,H) x [0,W) is padding: it reads zero. */
+#ifndef PYCONV_CONV2D_GEOMETRY_H
+#define PYCONV_CONV2D_GEOMETRY_H
+
+#include "pyconv.h"
+
+/* An output pixel: image n, output row p, column q. GEMM rows (and the filter gradient's depth)
+ * run over output pixels in NHWC order, row = (n*P + p)*Q + q. */
+typedef struct {
+    int64_t n, p, q;
+} conv_pixel;
+
+static inline conv_pixel pixel_of_row(int64_t row, const conv2d_shape *sh)
+{
+    return (conv_pixel){row / (sh->Q * sh->P), (row / sh->Q) % sh->P, row % sh->Q};
+}
+
+/* Step to the next output pixel in NHWC order, without dividing. */
+static inline void next_pixel(conv_pixel *px, const conv2d_shape *sh)
+{
+    if (++px->q == sh->Q) {
+        px->q = 0;
+        if (++px->p == sh->P) {
+            px->p = 0;
+            ++px->n;
+        }
+    }
+}
+
+/* The input pixel under tap (0,0) of output pixel (p,q): its window's top-left corner, which
+ * may lie in the padding. Tap (r,s) reads (h0 + r*dil_h, w0 + s*dil_w). */
+static inline int64_t window_h0(const conv_pixel *px, const conv2d_shape *sh)
+{
+    return px->p * sh->stride_h - sh->pad_top;
+}
+
+static inline int64_t window_w0(const conv_pixel *px, const conv2d_shape *sh)
+{
+    return px->q * sh->stride_w - sh->pad_left;
+}
+
+/* Whether input pixel (h, w) lies in the image (else it is padding, read as zero). */
+static inline int in_image(int64_t h, int64_t w, const conv2d_shape *sh)
+{
+    return h >= 0 && h < sh->H && w >= 0 && w < sh->W;
+}
+
+/* Whether every tap of the window whose corner is (h0, w0) lies in the image: such a pixel
+ * (most of them) needs no bounds test per tap. */
+static inline int window_inside(int64_t h0, int64_t w0, const conv2d_shape *sh)
+{
+    return h0 >= 0 && w0 >= 0 && h0 + (sh->R - 1) * sh->dil_h < sh->H
+           && w0 + (sh->S - 1) * sh->dil_w < sh->W;
+}
+
+#endif /* PYCONV_CONV2D_GEOMETRY_H */
