@@ -114,6 +114,14 @@ def _caches():
     return ", ".join(parts) + f" (from {info['source']})"
 
 
+def _blocks():
+    """The blocking line of show_config: the blocks in use with the active ISA, and whence."""
+    b = _kernels.blocking()
+    env = _os.environ.get("PYCONV_BLOCKING", "").strip()
+    whence = f"PYCONV_BLOCKING={env!r} over the caches" if env else "from the caches"
+    return f"MC {b['mc']}, KC {b['kc']}, NC {b['nc']} ({whence}; docs/kernels.md has the rule)"
+
+
 def show_config():
     """Print pyconv's build and run-time configuration."""
     mr, nr = _kernels.gemm_tile()
@@ -123,6 +131,7 @@ def show_config():
           f"  ISA detected: {_kernels.isa_detected()} (available: {', '.join(_kernels.isas_available())})\n"
           f"  ISA in use:   {_kernels.isa_active()} (GEMM micro-kernel {mr}x{nr})\n"
           f"  caches:       {_caches()}\n"
+          f"  GEMM blocks:  {_blocks()}\n"
           f"  threads:      {get_num_threads()}"
           f" (OMP_WAIT_POLICY={_os.environ.get('OMP_WAIT_POLICY', 'unset')},"
           f" GOMP_SPINCOUNT={_os.environ.get('GOMP_SPINCOUNT', 'unset')})")
@@ -131,3 +140,7 @@ def show_config():
 _kernels.set_num_threads(_default_threads())
 if _os.environ.get("PYCONV_ISA"):
     _kernels.set_isa(_os.environ["PYCONV_ISA"].strip().lower())
+if _os.environ.get("PYCONV_BLOCKING", "").strip():   # for experiments: "mc=96,kc=256,nc=4096", any of them
+    from . import _validate
+    _kernels.set_blocking(**_validate.blocking_spec(_os.environ["PYCONV_BLOCKING"], "PYCONV_BLOCKING",
+                                                    _kernels.BLOCKING_SET_MAX))
