@@ -8,6 +8,9 @@
 #include <string.h>
 #include "target.h"
 #include "blocking.h"
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -148,6 +151,25 @@ int pyconv_has_openmp(void)
 }
 
 const char *pyconv_compiler(void) { return PYCONV_COMPILER; }
+
+/* Why: a step allocates its activations and gradients (MiBs each) and frees them at its end.
+ * glibc returns a freed heap top above M_TRIM_THRESHOLD to the system and serves blocks above
+ * M_MMAP_THRESHOLD by fresh mmaps, so the next step faults every page back in, zeroed by the
+ * kernel: 12,000 minor faults a step for bench's MobileNet-style net at batch 32, half of its
+ * step time on this VM (docs/benchmarks.md). Setting either also stops glibc's own adjustment
+ * of the thresholds. */
+int pyconv_malloc_keep(int trim_bytes, int mmap_bytes)
+{
+#ifdef __GLIBC__
+    const int trim = mallopt(M_TRIM_THRESHOLD, trim_bytes);
+    const int mmap = mallopt(M_MMAP_THRESHOLD, mmap_bytes);
+    return trim == 1 && mmap == 1;
+#else
+    (void)trim_bytes;
+    (void)mmap_bytes;
+    return 0;
+#endif
+}
 
 /* ---- caches ---------------------------------------------------------------------------------
  * PYCONV_CACHE_DEFAULTS: what a level gets when the system does not say -- 32 KiB L1d, 512 KiB

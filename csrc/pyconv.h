@@ -55,6 +55,11 @@ int pyconv_set_thread_cap(int n);       /* the calling thread's kernels use at m
                                            (0: no cap); returns the previous cap */
 int pyconv_has_openmp(void);
 const char *pyconv_compiler(void);
+/* glibc's malloc keeps memory freed at the top of its heap up to trim_bytes, and serves blocks
+ * up to mmap_bytes (at most 32 MiB) from the heap instead of fresh mmaps: a training step's
+ * arrays then reuse the previous step's pages instead of faulting in new zeroed ones. 1 when
+ * applied, 0 elsewhere (another C library, or glibc refused a value). Process-wide. */
+int pyconv_malloc_keep(int trim_bytes, int mmap_bytes);
 
 /* The data caches of the CPU the process runs on (CPU 0's; on a hybrid CPU, the first cores'),
  * read at run time: sizes in bytes, and how many logical CPUs share each. A level the system

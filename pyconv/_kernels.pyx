@@ -41,6 +41,7 @@ cdef extern from "pyconv.h" nogil:
     int pyconv_set_thread_cap(int n)
     int pyconv_has_openmp()
     const char *pyconv_compiler()
+    int pyconv_malloc_keep(int trim_bytes, int mmap_bytes)
     void pyconv_cache_info(pyconv_caches *out)
     void pyconv_blocking_derive(pyconv_blocking *out, int mr, int nr, const pyconv_caches *c)
     void pyconv_blocking_init()
@@ -201,6 +202,10 @@ def has_openmp():
 
 def compiler():
     return pyconv_compiler().decode()
+
+def malloc_keep(int trim_bytes, int mmap_bytes):
+    """csrc/config.c pyconv_malloc_keep: True when glibc took both thresholds."""
+    return bool(pyconv_malloc_keep(trim_bytes, mmap_bytes))
 
 
 # ---- elementwise ---------------------------------------------------------------------------

@@ -41,13 +41,47 @@ def test_show_config(capsys):
     pyconv.show_config()
     out = capsys.readouterr().out
     assert f"pyconv {pyconv.__version__}" in out
-    for field in ("compiler:", "OpenMP:", "ISA detected:", "ISA in use:", "caches:", "threads:"):
+    for field in ("compiler:", "OpenMP:", "ISA detected:", "ISA in use:", "caches:", "malloc:", "threads:"):
         assert field in out
     assert f"ISA detected: {_kernels.isa_detected()} (available: {', '.join(_kernels.isas_available())})" in out
     mr, nr = _kernels.gemm_tile()
     assert f"ISA in use:   {_kernels.isa_active()} (GEMM micro-kernel {mr}x{nr})" in out
     l1d = _kernels.cache_info()["l1d"][0]
     assert f"L1d {pyconv._bytes(l1d)}" in out
+
+
+GLIBC = sys.platform.startswith("linux") and os.confstr("CS_GNU_LIBC_VERSION") is not None \
+    and "asan" not in os.environ.get("LD_PRELOAD", "")
+
+# A fit that allocates ~4 MiB activations each step; prints the minor page faults of its last 10.
+FAULTS = """
+import resource, numpy as np, pyconv
+from pyconv import layers, models
+m = models.Sequential([layers.Input((32, 32, 8)), layers.Conv2D(32, 3, padding="same"),
+                       layers.BatchNormalization(), layers.ReLU(), layers.GlobalAveragePooling2D(),
+                       layers.Dense(2)])
+m.compile(optimizer="sgd", loss="mse")
+x, y = np.ones((320, 32, 32, 8), np.float32), np.zeros((320, 2), np.float32)
+m.fit(x, y, batch_size=32, epochs=1, verbose=0)
+f0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+m.fit(x, y, batch_size=32, epochs=1, verbose=0)
+print(pyconv._malloc_keep, resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0)
+"""
+
+
+@pytest.mark.skipif(not GLIBC, reason="glibc's malloc only (and not under ASan's)")
+def test_malloc_keeps_a_steps_memory_for_the_next():
+    """With glibc, pyconv keeps freed memory for reuse: ten more steps fault a few pages, not a
+    step's arrays again (4 MiB = 1,024 pages each); PYCONV_MALLOC_KEEP=0, or any glibc malloc
+    setting of the user's, leaves glibc as it is."""
+    keep, faults = run_py(FAULTS).stdout.split()
+    off, faults_off = run_py(FAULTS, PYCONV_MALLOC_KEEP="0").stdout.split()
+    assert (keep, off) == ("True", "False")
+    assert int(faults) < 1024 < int(faults_off), (faults, faults_off)
+    r = run_py("import pyconv; print(pyconv._malloc_keep)", MALLOC_TRIM_THRESHOLD_="131072")
+    assert r.stdout.strip() == "False"
+    r = run_py("import pyconv; pyconv.show_config()")
+    assert "malloc:       freed memory kept for reuse (PYCONV_MALLOC_KEEP=unset)" in r.stdout
 
 
 def test_bytes_format():
