@@ -1,23 +1,28 @@
-"""Epoch benchmark: the tutorial DNN and CNN trained on real Fashion-MNIST in pyconv, PyTorch and
+"""Epoch benchmark: the tutorial DNN and CNN trained on real Fashion-MNIST, the CNN with
+BatchNormalization, and a MobileNet-style CIFAR-10-shaped network, in pyconv, PyTorch and
 TensorFlow/Keras, side by side, one process per (framework, model, repeat).
 
     python -m bench [--quick] [--repeats 3] [--epochs 1] [--threads 2]
-                    [--frameworks pyconv,torch,tf] [--models dnn,cnn] [--json out.json]
+                    [--frameworks pyconv,torch,tf] [--models dnn,cnn,cnn_bn,mobilenet] [--json out.json]
 
 Method (what makes the numbers comparable):
-- Same data: the parent loads pyconv.datasets.fashion_mnist, divides by 255.0, stores float32
-  .npy files; every worker trains on those arrays (batch 32, Adam lr 1e-3 eps 1e-7, sparse
-  categorical cross-entropy, glorot-uniform weights, zero biases).
+- Same data: the parent loads each model's data set (pyconv.datasets.fashion_mnist or cifar10),
+  divides by 255.0, stores float32 .npy files; every worker trains on those arrays (batch 32,
+  Adam lr 1e-3 eps 1e-7, sparse categorical cross-entropy, glorot-uniform weights, zero
+  biases). Where CIFAR-10 is not on the machine (and cannot be downloaded), a synthetic set of
+  the same shape stands in (`synthetic_cifar10`; the table says so): the timing depends on the
+  shapes only.
 - Same threads: OMP_NUM_THREADS (and the BLAS variables) in every worker's environment, plus
   pyconv.set_num_threads / torch.set_num_threads + set_num_interop_threads / TF's intra- and
   inter-op thread counts.
 - Fair machine state: repeats alternate frameworks (the order rotates each repeat); a worker
   warms up on a few batches before its timed epochs; s/epoch is the median over repeats and
-  epochs, extrapolated to 60,000 images when a slice is trained (--quick).
+  epochs, extrapolated to a full epoch (60,000 or 50,000 images) when a slice is trained (--quick).
 - PyTorch runs eager, in whichever memory format (NCHW or channels_last) a short calibration
-  run at the start finds faster for the CNN; both times are printed.
+  run at the start finds faster for each conv model; both times are printed.
 - Peak RSS is the worker's own high-water mark (VmHWM; ru_maxrss would carry the parent's peak
-  across exec), and includes the ~210 MiB of float32 data every worker holds; import time is measured in fresh processes, median of a few.
+  across exec), and includes the float32 data the worker holds (~210 MiB of Fashion-MNIST);
+  import time is measured in fresh processes, median of a few.
 """
 import argparse
 import importlib.util
@@ -34,7 +39,7 @@ import time
 import numpy as np
 
 from bench import specs
-from bench.worker import RESULT_TAG
+from bench.worker import RESULT_TAG, data_file
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FRAMEWORKS = ("pyconv", "torch", "tf")
@@ -44,7 +49,7 @@ MODULES = {"pyconv": "pyconv", "torch": "torch", "tf": "tensorflow"}
 IMPORTS = {"pyconv": "from pyconv import datasets, layers, models",
            "torch": "import torch",
            "tf": "from tensorflow.keras import datasets, layers, models"}
-MODEL_NAMES = {"dnn": "DNN", "cnn": "CNN"}
+MODEL_NAMES = specs.MODEL_NAMES
 FLOP_NOTE = ("GFLOP/s counts conv/dense FLOPs only: forward 2 per multiply-add; a training step is "
              "3x forward per layer (forward, input gradient, weight gradient), 2x for the first "
              "layer (no input gradient)")
@@ -123,15 +128,44 @@ def import_seconds(statement, threads, repeats):
     return statistics.median(ts)
 
 
-def prepare_data(directory):
-    """Fashion-MNIST as the tutorial prepares it (x / 255.0), stored as float32 .npy files."""
+def synthetic_cifar10(n_train, n_test, seed=0):
+    """((x, y), (x_test, y_test)) shaped as CIFAR-10 after /255.0: float32 (N, 32, 32, 3) in
+    [0, 1], int64 labels 0-9. Each class is a smooth random colour pattern (8x8 noise, upsampled)
+    plus per-image noise, so a network can learn it and the accuracy column stays a sanity check."""
+    rng = np.random.default_rng(seed)
+    templates = np.repeat(np.repeat(rng.random((10, 8, 8, 3), dtype=np.float32), 4, axis=1), 4, axis=2)
+
+    def draw(n):
+        y = rng.integers(0, 10, n)
+        x = rng.random((n, 32, 32, 3), dtype=np.float32)
+        x *= 0.5
+        x += 0.5 * templates[y]
+        return x, y
+    return draw(n_train), draw(n_test)
+
+
+def prepare_data(directory, names, n_train=None):
+    """Each data set in `names` as the tutorials prepare it (x / 255.0), stored as float32 .npy
+    files (bench.worker.data_file). {name: {"train": images, "test": images, "source": ...}}.
+    CIFAR-10 falls back to `synthetic_cifar10` (only `n_train` training images of it) where the
+    real one is absent."""
     from pyconv import datasets
-    (x, y), (xt, yt) = datasets.fashion_mnist.load_data()
-    np.save(os.path.join(directory, "x_train.npy"), (x / 255.0).astype(np.float32))
-    np.save(os.path.join(directory, "y_train.npy"), y)
-    np.save(os.path.join(directory, "x_test.npy"), (xt / 255.0).astype(np.float32))
-    np.save(os.path.join(directory, "y_test.npy"), yt)
-    return len(x), len(xt)
+    out = {}
+    for name in names:
+        source = "real"
+        try:
+            (x, y), (xt, yt) = getattr(datasets, name).load_data()
+            x, xt = (x / 255.0).astype(np.float32), (xt / 255.0).astype(np.float32)
+        except datasets.DatasetNotFoundError:
+            if name != "cifar10":
+                raise
+            n = min(n_train or specs.DATASETS[name]["train"], specs.DATASETS[name]["train"])
+            (x, y), (xt, yt) = synthetic_cifar10(n, specs.DATASETS[name]["test"])
+            source = "synthetic"
+        for part, arr in (("x_train", x), ("y_train", y), ("x_test", xt), ("y_test", yt)):
+            np.save(data_file(directory, name, part), arr)
+        out[name] = {"train": len(x), "test": len(xt), "source": source}
+    return out
 
 
 def machine():
@@ -166,6 +200,11 @@ def roofline(measure, threads, max_other_load, retries, log=print):
 
 
 # ---- aggregation and table (pure: tested by tests/test_bench.py) --------------------------------
+def per_model(value, model):
+    """A setting given once for all models (an int) or per model (a dict)."""
+    return value[model] if isinstance(value, dict) else value
+
+
 def disturbed(run, max_other_load):
     """Did other processes keep more than `max_other_load` cores busy during this run?"""
     load = run.get("other_load")
@@ -177,13 +216,15 @@ def summarize(runs, models, frameworks, n_train, roofline, imports=None, status=
 
     runs: [{"model", "framework", "epoch_seconds": [...], "test_accuracy", "peak_rss_mib", ...}
     or {"model", "framework", "error"}]. Times are medians over every timed epoch of every repeat,
-    scaled from `n_train` images to specs.TRAIN_IMAGES. Runs marked "superseded" (disturbed,
+    scaled from `n_train` images (an int, or a dict per model) to a full epoch of the model's
+    data set (specs.train_images). Runs marked "superseded" (disturbed,
     then retried) are left out; `disturbed` counts the kept runs that were disturbed all the same.
     """
     imports, status = imports or {}, status or {}
     rows = []
     for model in models:
         flops = specs.train_flops_per_image(model)
+        n = per_model(n_train, model)
         per_fw = {}
         for fw in frameworks:
             mine = [r for r in runs if r["model"] == model and r["framework"] == fw
@@ -196,8 +237,8 @@ def summarize(runs, models, frameworks, n_train, roofline, imports=None, status=
                 continue
             t = statistics.median([s for r in ok for s in r["epoch_seconds"]])
             row.update(status="ok", version=ok[0].get("version"), measured_s=t,
-                       s_per_epoch=t * specs.TRAIN_IMAGES / n_train, samples_per_s=n_train / t,
-                       gflops=flops * n_train / t / 1e9,
+                       s_per_epoch=t * specs.train_images(model) / n, samples_per_s=n / t,
+                       gflops=flops * n / t / 1e9,
                        peak_rss_mib=max(r["peak_rss_mib"] for r in ok),
                        test_accuracy=statistics.median(r["test_accuracy"] for r in ok),
                        errors=len(mine) - len(ok),
@@ -254,25 +295,32 @@ def header(info):
              f"{info['machine']['python']}; {info['threads']} thread(s) per framework"]
     vers = ", ".join(f"{NAMES[fw]} {v}" for fw, v in info["versions"].items())
     lines.append(f"Versions: {vers}")
-    lines.append(f"Data: Fashion-MNIST, {info['n_train']:,} training images per epoch"
-                 + (f" (s/epoch extrapolated to {specs.TRAIN_IMAGES:,})" if info["n_train"] != specs.TRAIN_IMAGES else "")
-                 + f", {info['n_test']:,} test images; batch {specs.BATCH}; {info['epochs']} epoch(s) x "
-                   f"{info['repeats']} repeat(s), frameworks alternating; medians")
+    for name in dict.fromkeys(specs.dataset(m) for m in info["models"]):
+        m = next(m for m in info["models"] if specs.dataset(m) == name)
+        n, full = per_model(info["n_train"], m), specs.DATASETS[name]["train"]
+        src = (info.get("data") or {}).get(name, {}).get("source", "real")
+        label = specs.DATASETS[name]["label"] + (
+            " (SYNTHETIC: the real set is absent; random images of CIFAR-10's shape, 10 learnable "
+            "classes)" if src == "synthetic" else "")
+        lines.append(f"Data: {label}, {n:,} training images per epoch"
+                     + (f" (s/epoch extrapolated to {full:,})" if n != full else "")
+                     + f", {per_model(info['n_test'], m):,} test images")
+    lines.append(f"Batch {specs.BATCH}; {info['epochs']} epoch(s) x {info['repeats']} repeat(s), "
+                 "frameworks alternating; medians")
     for m in info["models"]:
         fl = specs.train_flops_per_image(m)
         lines.append(f"{MODEL_NAMES[m]}: {fl / 1e6:.3f} MFLOP per image per training step, "
-                     f"{fl * specs.TRAIN_IMAGES / 1e12:.3f} TFLOP per epoch")
+                     f"{fl * specs.train_images(m) / 1e12:.3f} TFLOP per epoch")
     lines.append(FLOP_NOTE + ".")
     roof = info.get("roofline_gflops")
     lines.append(f"Roofline: numpy float32 2048^3 matmul, {_f(roof, '.0f')} GFLOP/s "
                  f"({info['threads']} thread(s))" + _disturbance(info.get("roofline_other_load"), info))
-    cal = info.get("torch_calibration")
-    if cal:
+    for m, cal in (info.get("torch_calibration") or {}).items():
         if "error" in cal:
-            lines.append(f"PyTorch memory format: calibration failed ({cal['error']}); NCHW used")
+            lines.append(f"PyTorch memory format ({MODEL_NAMES[m]}): calibration failed ({cal['error']}); NCHW used")
         else:
-            lines.append(f"PyTorch memory format (CNN, ms/step): NCHW {cal['NCHW']:.2f}, channels_last "
-                         f"{cal['channels_last']:.2f} -> {info['torch_format']} used"
+            lines.append(f"PyTorch memory format ({MODEL_NAMES[m]}, ms/step): NCHW {cal['NCHW']:.2f}, channels_last "
+                         f"{cal['channels_last']:.2f} -> {per_model(info['torch_format'], m)} used"
                          + _disturbance(cal.get("other_load"), info))
     return "\n".join(lines)
 
@@ -289,7 +337,9 @@ def footer(info, rows=()):
                      "tutorial's line (" + "; ".join(f"{NAMES[k]}: `{IMPORTS[k]}`" for k in info["frameworks"]) + ")")
     lines.append("Peak RSS: each worker's own high-water mark (VmHWM; not ru_maxrss, which Linux carries "
                  "across exec from the parent), test evaluation included; a worker that only imports NumPy "
-                 f"and loads the same data peaks at {_f(info.get('baseline_rss_mib'), '.0f')} MiB.")
+                 "and loads the same data peaks at " + ", ".join(
+                     f"{_f(v, '.0f')} MiB ({specs.DATASETS[k]['label']})"
+                     for k, v in (info.get("baseline_rss_mib") or {}).items()) + ".")
     return "\n".join(lines)
 
 
@@ -325,11 +375,13 @@ def add_arguments(ap):
     ap.add_argument("--frameworks", default="pyconv,torch,tf", type=lambda s: parse_list(s, FRAMEWORKS, "frameworks"),
                     help="comma-separated, of pyconv, torch, tf (default: all; a missing one is 'not installed')")
     ap.add_argument("--models", default="dnn,cnn", type=lambda s: parse_list(s, tuple(specs.MODELS), "models"),
-                    help="comma-separated, of dnn, cnn (default: both)")
+                    help="comma-separated, of " + ", ".join(specs.MODELS) + " (default: dnn,cnn)")
     ap.add_argument("--train-images", type=int, default=None,
-                    help="train on the first N images (default 60,000; 6,400 with --quick)")
+                    help="train on the first N images (default: the whole set, 60,000 or 50,000; "
+                         "6,400 with --quick)")
     ap.add_argument("--torch-format", choices=("auto", "nchw", "channels_last"), default="auto",
-                    help="PyTorch's memory format for the CNN (auto: calibrate both, use the faster)")
+                    help="PyTorch's memory format for the conv models (auto: calibrate both per model, "
+                         "use the faster)")
     ap.add_argument("--max-other-load", type=float, default=0.3, metavar="CORES",
                     help="a run during which other processes kept more cores busy is disturbed (0.3)")
     ap.add_argument("--retries", type=int, default=2, help="re-runs of a disturbed run, 5 s apart (2)")
@@ -341,8 +393,8 @@ def run(a, log=print):
     from bench.kernels import matmul_roofline  # imports pyconv: the parent process only
     import pyconv
     repeats = a.repeats if a.repeats is not None else (1 if a.quick else 3)
-    n_train = a.train_images or (6_400 if a.quick else specs.TRAIN_IMAGES)
-    if repeats < 1 or a.epochs < 1 or a.threads < 1 or n_train < specs.BATCH:
+    wanted = a.train_images or (6_400 if a.quick else None)
+    if repeats < 1 or a.epochs < 1 or a.threads < 1 or (wanted is not None and wanted < specs.BATCH):
         raise SystemExit("--repeats, --epochs and --threads must be >= 1, --train-images >= 32")
     status = {fw: "not installed" for fw in a.frameworks if not installed(fw)}
     fws = [fw for fw in a.frameworks if fw not in status]
@@ -353,37 +405,47 @@ def run(a, log=print):
     info["roofline_gflops"], info["roofline_other_load"] = roofline(matmul_roofline, a.threads,
                                                                     a.max_other_load, a.retries, log)
     with tempfile.TemporaryDirectory(prefix="pyconv-bench-") as data:
-        n_all, n_test_all = prepare_data(data)
-        n_train = min(n_train, n_all)
-        n_test = min(2_000 if a.quick else n_test_all, n_test_all)
-        info.update(n_train=n_train, n_test=n_test, data_mib=(n_all + n_test_all) * 784 * 4 / 2 ** 20)
-        base = {"task": "train", "data": data, "n_train": n_train, "n_test": n_test, "threads": a.threads,
+        sets = prepare_data(data, dict.fromkeys(specs.dataset(m) for m in a.models), wanted)
+        n_train = {m: min(wanted or sets[specs.dataset(m)]["train"], sets[specs.dataset(m)]["train"])
+                   for m in a.models}
+        n_test = {m: min(2_000 if a.quick else 10_000, sets[specs.dataset(m)]["test"]) for m in a.models}
+        info.update(n_train=n_train, n_test=n_test, data=sets)
+        base = {"task": "train", "data": data, "threads": a.threads,
                 "epochs": a.epochs, "seed": a.seed, "warmup_steps": 10 if a.quick else 20}
-        torch_format = {"nchw": "NCHW", "channels_last": "channels_last"}.get(a.torch_format, "NCHW")
-        if "torch" in fws and "cnn" in a.models and a.torch_format == "auto":
-            log("calibrating PyTorch's memory format ...", file=sys.stderr, flush=True)
-            cal = run_worker(dict(base, task="calibrate", framework="torch", model="cnn",
-                                  n_train=min(n_all, 3_200), steps=30 if a.quick else 100,
+        forced = {"nchw": "NCHW", "channels_last": "channels_last"}.get(a.torch_format, "NCHW")
+        torch_format = {m: forced for m in a.models}
+        info["torch_calibration"] = {}
+        for m in a.models:
+            if "torch" not in fws or len(specs.MODELS[m]["input"]) != 3 or a.torch_format != "auto":
+                continue
+            log(f"calibrating PyTorch's memory format for {m} ...", file=sys.stderr, flush=True)
+            cal = run_worker(dict(base, task="calibrate", framework="torch", model=m,
+                                  n_train=min(n_train[m], 3_200), n_test=0, steps=30 if a.quick else 100,
                                   rounds=2 if a.quick else 3), a.threads)
-            info["torch_calibration"] = cal
+            info["torch_calibration"][m] = cal
             if "error" not in cal:
-                torch_format = min(("NCHW", "channels_last"), key=lambda k: cal[k])
+                torch_format[m] = min(("NCHW", "channels_last"), key=lambda k: cal[k])
         info["torch_format"] = torch_format
-        info["baseline_rss_mib"] = run_worker(dict(base, task="baseline", framework="none", model="dnn"),
-                                              a.threads).get("peak_rss_mib")
+        info["baseline_rss_mib"] = {}
+        for name in sets:
+            m = next(m for m in a.models if specs.dataset(m) == name)
+            info["baseline_rss_mib"][name] = run_worker(
+                dict(base, task="baseline", framework="none", model=m, n_train=n_train[m],
+                     n_test=n_test[m]), a.threads).get("peak_rss_mib")
         runs = []
         for rep in range(repeats):
             order = fws[rep % len(fws):] + fws[:rep % len(fws)] if fws else []
             for model in a.models:
                 for fw in order:
-                    cfg = dict(base, framework=fw, model=model, torch_format=torch_format)
+                    cfg = dict(base, framework=fw, model=model, torch_format=torch_format[model],
+                               n_train=n_train[model], n_test=n_test[model])
                     for attempt in range(1 + a.retries):
                         r = run_worker(cfg, a.threads)
                         r.update(model=model, framework=fw, repeat=rep, attempt=attempt)
                         if "version" in r:
                             info["versions"][fw] = r["version"]
                         msg = r["error"] if "error" in r else \
-                            f"{statistics.median(r['epoch_seconds']):.2f} s/epoch on {n_train:,} images"
+                            f"{statistics.median(r['epoch_seconds']):.2f} s/epoch on {n_train[model]:,} images"
                         busy = disturbed(r, a.max_other_load)
                         log(f"[{rep + 1}/{repeats}] {model} {NAMES[fw]}: {msg}; other processes kept "
                             f"{_f(r.get('other_load'), '.2f')} cores busy"

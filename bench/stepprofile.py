@@ -1,13 +1,15 @@
 """Where one pyconv training step spends its time: per layer and pass, C kernels vs the rest.
 
-    python -m bench --profile [--models cnn,dnn] [--steps 200] [--threads 2] [--json out.json]
+    python -m bench --profile [--models cnn,dnn,cnn_bn,mobilenet] [--steps 200] [--threads 2] [--json out.json]
 
 Method: instrumentation, not sampling. In this process only, every public function of
 pyconv._kernels (the Cython boundary: each call is one C kernel run without the GIL) is replaced
 by a wrapper that adds its wall time to the scope it runs in; the scopes are each layer's forward
 and backward pass, the loss, the optimizer update, the metrics, and "fit loop" -- everything else
 in Model.fit (batch slicing, shuffling, callbacks, bookkeeping). Then `--steps` batches of real
-Fashion-MNIST are trained with model.fit at batch 32 (after an uninstrumented warm-up), and
+Fashion-MNIST (CIFAR-10 for the MobileNet-style model, synthetic where it is absent: see
+bench.epoch.synthetic_cifar10) are trained with model.fit at batch 32 (after an uninstrumented
+warm-up), and
 
     total step time  = the epoch's wall time / steps        (measured by a callback, as in bench)
     kernel time      = the sum of the wrapped kernel calls
@@ -188,7 +190,7 @@ def profile_model(model_name, x, y, steps, seed=0, rounds=3):
     utils.set_random_seed(seed)
     m = keras_like_model(layers, models, model_name)
     n = steps * specs.BATCH
-    xs = x[:n] if model_name == "dnn" else x[:n, ..., None]
+    xs = x[:n] if x.ndim == len(specs.MODELS[model_name]["input"]) + 1 else x[:n, ..., None]
     ys = y[:n]
     timed_fit(m, xs[:20 * specs.BATCH], ys[:20 * specs.BATCH])  # warm-up, builds the metrics
     inside, outside, scope = calibrate()
@@ -276,6 +278,20 @@ def format_profile(p):
     return "\n".join(lines)
 
 
+def training_data(name, n):
+    """The first n training images of a data set, /255.0, float32; synthetic CIFAR-10 where the
+    real one is absent."""
+    from bench.epoch import synthetic_cifar10
+    try:
+        (x, y), _ = getattr(datasets, name).load_data()
+    except datasets.DatasetNotFoundError:
+        if name != "cifar10":
+            raise
+        print("CIFAR-10 is absent: synthetic images of its shape (bench.epoch.synthetic_cifar10)\n")
+        return synthetic_cifar10(n, 0)[0]
+    return (x[:n] / 255.0).astype(np.float32), y[:n]
+
+
 def main(argv=None):
     from bench.epoch import default_threads, parse_list
     ap = argparse.ArgumentParser(prog="python -m bench --profile", description=__doc__.split("\n\n")[0])
@@ -290,13 +306,15 @@ def main(argv=None):
     if steps < 1 or rounds < 1 or a.threads < 1:
         ap.error("--steps, --rounds and --threads must be >= 1")
     pyconv.set_num_threads(a.threads)
-    (x, y), _ = datasets.fashion_mnist.load_data()
-    x = (x[:steps * specs.BATCH] / 255.0).astype(np.float32)
+    data = {}
     print(f"pyconv {pyconv.__version__} ({_kernels.isa_active()}). Method: every pyconv._kernels function "
           f"wrapped with a timer, charged to the layer pass it runs in; 'outside' = wall time - kernel "
           f"time (Python, NumPy, interpreter); details in bench/stepprofile.py.\n")
     out = []
     for name in a.models:
+        if specs.dataset(name) not in data:
+            data[specs.dataset(name)] = training_data(specs.dataset(name), steps * specs.BATCH)
+        x, y = data[specs.dataset(name)]
         p = profile_model(name, x, y, steps, rounds=rounds)
         out.append(p)
         print(format_profile(p) + "\n")

@@ -29,13 +29,19 @@ from bench import specs
 RESULT_TAG = "BENCH_RESULT "
 
 
+def data_file(directory, name, part):
+    """Where the parent stores one array of a data set: e.g. cifar10_x_train.npy."""
+    return os.path.join(directory, f"{name}_{part}.npy")
+
+
 def load(cfg):
-    d = cfg["data"]
-    x = np.load(os.path.join(d, "x_train.npy"))[:cfg["n_train"]]
-    y = np.load(os.path.join(d, "y_train.npy"))[:cfg["n_train"]]
-    xt = np.load(os.path.join(d, "x_test.npy"))[:cfg["n_test"]]
-    yt = np.load(os.path.join(d, "y_test.npy"))[:cfg["n_test"]]
-    if cfg["model"] == "cnn":  # the tutorial reshapes to (N, 28, 28, 1)
+    """The model's data set, sliced to n_train / n_test images (memory-mapped first, so a
+    slice reads only its own pages); Fashion-MNIST gets the channel axis a conv model wants."""
+    d, name = cfg["data"], specs.dataset(cfg["model"])
+    arr = lambda part, n: np.array(np.load(data_file(d, name, part), mmap_mode="r")[:n])  # noqa: E731
+    x, y = arr("x_train", cfg["n_train"]), arr("y_train", cfg["n_train"])
+    xt, yt = arr("x_test", cfg["n_test"]), arr("y_test", cfg["n_test"])
+    if len(specs.MODELS[cfg["model"]]["input"]) == 3 and x.ndim == 3:  # the tutorial's (N, 28, 28, 1)
         x, xt = x[..., None], xt[..., None]
     return x, y, xt, yt
 
@@ -58,23 +64,37 @@ def peak_rss_mib():
 
 
 # ---- pyconv and TensorFlow: the tutorial's code, written with Keras' API -------------------------
+def keras_layer(layers, layer, **kw):
+    """One layer of a specs.MODELS description, built with Keras' API (pyconv's or Keras')."""
+    kind, *args = layer
+    if kind == "conv":
+        return layers.Conv2D(args[0], (args[1], args[1]), activation=args[2],
+                             padding=specs.conv_padding(layer), **kw)
+    if kind == "sepconv":
+        return layers.SeparableConv2D(args[0], (args[1], args[1]), strides=args[2], padding="same", **kw)
+    if kind == "bn":
+        return layers.BatchNormalization(**kw)
+    if kind == "relu":
+        return layers.ReLU(**kw)
+    if kind == "pool":
+        return layers.MaxPooling2D((args[0], args[0]), **kw)
+    if kind == "gap":
+        return layers.GlobalAveragePooling2D(**kw)
+    if kind == "flatten":
+        return layers.Flatten(**kw)
+    return layers.Dense(args[0], activation=args[1], **kw)
+
+
 def keras_like_model(layers, models, model, input_layer=None):
     m = models.Sequential()
     spec = specs.MODELS[model]
     first = True
     if input_layer is not None:  # Keras 3 wants an Input; pyconv takes input_shape= like Keras 2
         m.add(input_layer(spec["input"]))
-    for kind, *args in spec["layers"]:
+    for layer in spec["layers"]:
         kw = {"input_shape": spec["input"]} if first and input_layer is None else {}
         first = False
-        if kind == "conv":
-            m.add(layers.Conv2D(args[0], (args[1], args[1]), activation=args[2], **kw))
-        elif kind == "pool":
-            m.add(layers.MaxPooling2D((args[0], args[0]), **kw))
-        elif kind == "flatten":
-            m.add(layers.Flatten(**kw))
-        else:
-            m.add(layers.Dense(args[0], activation=args[1], **kw))
+        m.add(keras_layer(layers, layer, **kw))
     m.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     return m
 
@@ -126,27 +146,47 @@ def train_tf(cfg):
 
 
 # ---- PyTorch: the same architecture, the idiomatic eager loop ------------------------------------
+def torch_layers(nn, kind, args, ins, outs):
+    """The PyTorch modules of one specs.MODELS layer (ins, outs: its shapes, channels last).
+    A stride-2 'same' conv pads one pixel on each side where Keras pads (0, 1): the same output
+    size and FLOPs, the window shifted by one pixel."""
+    if kind == "conv":
+        pad = "same" if specs.conv_padding((kind,) + tuple(args)) == "same" else 0
+        mods = [nn.Conv2d(ins[2], args[0], args[1], padding=pad)]
+    elif kind == "sepconv":
+        c, (k, r, s) = ins[2], args
+        mods = [nn.Conv2d(c, c, r, stride=s, padding=r // 2, groups=c, bias=False),  # depthwise
+                nn.Conv2d(c, k, 1)]                                                 # pointwise + bias
+    elif kind == "bn":   # Keras' epsilon 1e-3, momentum 0.99 (PyTorch's momentum is 1 - Keras')
+        mods = [nn.BatchNorm2d(ins[-1], eps=1e-3, momentum=0.01)]
+    elif kind == "relu":
+        mods = [nn.ReLU()]
+    elif kind == "pool":
+        mods = [nn.MaxPool2d(args[0])]
+    elif kind == "gap":
+        mods = [nn.AdaptiveAvgPool2d(1), nn.Flatten()]
+    elif kind == "flatten":
+        mods = [nn.Flatten()]
+    else:
+        mods = [nn.Linear(ins[0], outs[0])]
+    if kind in ("conv", "dense") and args[2 if kind == "conv" else 1] == "relu":
+        mods.append(nn.ReLU())
+    return mods
+
+
 def torch_model(torch, model, channels_last):
     """Same layers as specs.MODELS; glorot-uniform weights and zero biases as in Keras. The final
     softmax is folded into CrossEntropyLoss (Keras fuses it with the loss too)."""
     nn = torch.nn
     mods = []
     for kind, args, ins, outs in specs.layer_shapes(model):
-        if kind == "conv":
-            mods.append(nn.Conv2d(ins[2], args[0], args[1]))
-        elif kind == "pool":
-            mods.append(nn.MaxPool2d(args[0]))
-        elif kind == "flatten":
-            mods.append(nn.Flatten())
-        else:
-            mods.append(nn.Linear(ins[0], outs[0]))
-        if kind in ("conv", "dense") and args[-1] == "relu":
-            mods.append(nn.ReLU())
+        mods += torch_layers(nn, kind, args, ins, outs)
     net = nn.Sequential(*mods)
     for mod in net:
         if isinstance(mod, (nn.Conv2d, nn.Linear)):
             nn.init.xavier_uniform_(mod.weight)  # fans as Keras: C_in*R*S and C_out*R*S
-            nn.init.zeros_(mod.bias)
+            if mod.bias is not None:
+                nn.init.zeros_(mod.bias)
     if channels_last:
         net = net.to(memory_format=torch.channels_last)
     return net

@@ -32,24 +32,49 @@ static int group_check(const conv2d_shape *sh, int64_t groups)
     return groups >= 1 && sh->C % groups == 0 && sh->K % groups == 0 ? PYCONV_OK : PYCONV_EINVAL;
 }
 
-/* One group's shape: conv2d_shape with C/G input and K/G output channels. */
-static conv2d_shape group_shape(const conv2d_shape *sh, int64_t groups)
+/* Where one group's channels lie in a tensor: `rows` rows of `ld` floats, of which group i owns
+ * the `width` from i * width on. */
+typedef struct {
+    int64_t rows, width, ld;
+} group_slice;
+
+/* A group's three contiguous buffers, one per tensor role, and the slices they copy: the image
+ * (inp or dinp: N*H*W pixels, C/G of C channels), the filter (R*S*C/G rows, K/G of K) and the
+ * output (out or dout: N*P*Q pixels, K/G of K). g is one group's shape for conv2d.c. */
+typedef struct {
+    conv2d_shape g;
+    group_slice img, filt, out;
+    float *img_buf, *filt_buf, *out_buf;   /* one allocation, freed with free(img_buf) */
+} group_plan;
+
+/* The plan of `groups` > 1 groups (sizes checked): PYCONV_ENOMEM if the buffers cannot be
+ * allocated. */
+static int group_plan_make(group_plan *gp, const conv2d_shape *sh, int64_t groups)
 {
-    conv2d_shape g = *sh;
-    g.C = sh->C / groups;
-    g.K = sh->K / groups;
-    return g;
+    gp->g = *sh;
+    gp->g.C = sh->C / groups;
+    gp->g.K = sh->K / groups;
+    gp->img = (group_slice){sh->N * sh->H * sh->W, gp->g.C, sh->C};
+    gp->filt = (group_slice){sh->R * sh->S * gp->g.C, gp->g.K, sh->K};
+    gp->out = (group_slice){sh->N * sh->P * sh->Q, gp->g.K, sh->K};
+    const int64_t ni = gp->img.rows * gp->img.width, nf = gp->filt.rows * gp->filt.width;
+    gp->img_buf = malloc((size_t)(ni + nf + gp->out.rows * gp->out.width) * sizeof(float) + 1);
+    if (!gp->img_buf)
+        return PYCONV_ENOMEM;
+    gp->filt_buf = gp->img_buf + ni;
+    gp->out_buf = gp->filt_buf + nf;
+    return PYCONV_OK;
 }
 
-/* Three contiguous buffers of a, b, c floats in one allocation (NULL: PYCONV_ENOMEM). */
-static float *buffers(int64_t a, int64_t b, int64_t c, float **pb, float **pc)
+/* buf = group i's channels of tensor t (as a dense tensor), and back. */
+static void take_slice(float *buf, const float *t, group_slice sl, int64_t i)
 {
-    float *p = malloc((size_t)(a + b + c) * sizeof(float) + 1);
-    if (p) {
-        *pb = p + a;
-        *pc = p + a + b;
-    }
-    return p;
+    copy_slice(buf, sl.width, t + i * sl.width, sl.ld, sl.rows, sl.width);
+}
+
+static void put_slice(float *t, const float *buf, group_slice sl, int64_t i)
+{
+    copy_slice(t + i * sl.width, sl.ld, buf, sl.width, sl.rows, sl.width);
 }
 
 // inp (N,H,W,C), filt (R,S,C/G,K), bias (K) or NULL, out (N,P,Q,K), overwritten.
@@ -61,19 +86,16 @@ int conv2d_grouped_forward(float *out, const float *inp, const float *filt, cons
         return PYCONV_EINVAL;
     if (groups == 1)
         return conv2d_forward(out, inp, filt, bias, relu, sh);
-    const conv2d_shape g = group_shape(sh, groups);
-    const int64_t NHW = sh->N * sh->H * sh->W, NPQ = sh->N * sh->P * sh->Q, RSC = sh->R * sh->S * g.C;
-    float *fg, *og, *xg = buffers(NHW * g.C, RSC * g.K, NPQ * g.K, &fg, &og);
-    if (!xg)
-        return PYCONV_ENOMEM;
-    int status = PYCONV_OK;
+    group_plan gp;
+    int status = group_plan_make(&gp, sh, groups);
     for (int64_t i = 0; i < groups && status == PYCONV_OK; i++) {
-        copy_slice(xg, g.C, inp + i * g.C, sh->C, NHW, g.C);
-        copy_slice(fg, g.K, filt + i * g.K, sh->K, RSC, g.K);
-        status = conv2d_forward(og, xg, fg, bias ? bias + i * g.K : NULL, relu, &g);
-        copy_slice(out + i * g.K, sh->K, og, g.K, NPQ, g.K);
+        take_slice(gp.img_buf, inp, gp.img, i);
+        take_slice(gp.filt_buf, filt, gp.filt, i);
+        status = conv2d_forward(gp.out_buf, gp.img_buf, gp.filt_buf, bias ? bias + i * gp.g.K : NULL,
+                                relu, &gp.g);
+        put_slice(out, gp.out_buf, gp.out, i);
     }
-    free(xg);
+    free(gp.img_buf);
     return status;
 }
 
@@ -86,19 +108,15 @@ int conv2d_grouped_backward_input(float *dinp, const float *dout, const float *f
         return PYCONV_EINVAL;
     if (groups == 1)
         return conv2d_backward_input(dinp, dout, filt, sh);
-    const conv2d_shape g = group_shape(sh, groups);
-    const int64_t NHW = sh->N * sh->H * sh->W, NPQ = sh->N * sh->P * sh->Q, RSC = sh->R * sh->S * g.C;
-    float *fg, *gg, *dxg = buffers(NHW * g.C, RSC * g.K, NPQ * g.K, &fg, &gg);
-    if (!dxg)
-        return PYCONV_ENOMEM;
-    int status = PYCONV_OK;
+    group_plan gp;
+    int status = group_plan_make(&gp, sh, groups);
     for (int64_t i = 0; i < groups && status == PYCONV_OK; i++) {
-        copy_slice(gg, g.K, dout + i * g.K, sh->K, NPQ, g.K);
-        copy_slice(fg, g.K, filt + i * g.K, sh->K, RSC, g.K);
-        status = conv2d_backward_input(dxg, gg, fg, &g);
-        copy_slice(dinp + i * g.C, sh->C, dxg, g.C, NHW, g.C);
+        take_slice(gp.out_buf, dout, gp.out, i);
+        take_slice(gp.filt_buf, filt, gp.filt, i);
+        status = conv2d_backward_input(gp.img_buf, gp.out_buf, gp.filt_buf, &gp.g);
+        put_slice(dinp, gp.img_buf, gp.img, i);
     }
-    free(dxg);
+    free(gp.img_buf);
     return status;
 }
 
@@ -111,19 +129,16 @@ int conv2d_grouped_backward_filter(float *dfilt, float *dbias, const float *dout
         return PYCONV_EINVAL;
     if (groups == 1)
         return conv2d_backward_filter(dfilt, dbias, dout, inp, sh);
-    const conv2d_shape g = group_shape(sh, groups);
-    const int64_t NHW = sh->N * sh->H * sh->W, NPQ = sh->N * sh->P * sh->Q, RSC = sh->R * sh->S * g.C;
-    float *dfg, *gg, *xg = buffers(NHW * g.C, RSC * g.K, NPQ * g.K, &dfg, &gg);
-    if (!xg)
-        return PYCONV_ENOMEM;
-    int status = PYCONV_OK;
+    group_plan gp;
+    int status = group_plan_make(&gp, sh, groups);
     for (int64_t i = 0; i < groups && status == PYCONV_OK; i++) {
-        copy_slice(xg, g.C, inp + i * g.C, sh->C, NHW, g.C);
-        copy_slice(gg, g.K, dout + i * g.K, sh->K, NPQ, g.K);
-        status = conv2d_backward_filter(dfg, dbias ? dbias + i * g.K : NULL, gg, xg, &g);
-        copy_slice(dfilt + i * g.K, sh->K, dfg, g.K, RSC, g.K);
+        take_slice(gp.img_buf, inp, gp.img, i);
+        take_slice(gp.out_buf, dout, gp.out, i);
+        status = conv2d_backward_filter(gp.filt_buf, dbias ? dbias + i * gp.g.K : NULL, gp.out_buf,
+                                        gp.img_buf, &gp.g);
+        put_slice(dfilt, gp.filt_buf, gp.filt, i);
     }
-    free(xg);
+    free(gp.img_buf);
     return status;
 }
 

@@ -8,8 +8,9 @@
  *
  * Sizes are conv2d_shape's (pyconv.h): K = C*M output channels, output channel k = c*M + m reads
  * input channel c = k / M. The plain loops (dw_*_block) take any M and any block width; the
- * common case -- M = 1 (MobileNet's) and full blocks of DW_CB channels -- runs on explicit
- * vectors (dw_vec) instead. */
+ * common case -- M = 1 (MobileNet's) -- runs on explicit vectors (dw_vec) instead: blocks of
+ * DW_NV vectors, then one of 2 and one of 1 for the whole vectors left (C = 32 with AVX-512),
+ * the plain loop only for the last C mod DW_VEC channels. */
 #ifndef PYCONV_DEPTHWISE_LOOPS_H
 #define PYCONV_DEPTHWISE_LOOPS_H
 
@@ -120,12 +121,30 @@ PYCONV_ALWAYS_INLINE void dw_store_v(float *out, const dw_vec *acc, int n, int r
             out[j] = dw_relu1(out[j]);
 }
 
-/* acc[v] += x[v*DW_VEC..] * f[v*DW_VEC..] for the DW_NV vectors of a full block. */
-PYCONV_ALWAYS_INLINE void dw_madd_v(dw_vec *acc, const float *x, const float *f)
+/* acc[v] += x[v*DW_VEC..] * f[v*DW_VEC..] for n vectors (n a constant where it is inlined). */
+PYCONV_ALWAYS_INLINE void dw_madd_v(dw_vec *acc, const float *x, const float *f, int n)
 {
-    for (int v = 0; v < DW_NV; v++)
+    for (int v = 0; v < n; v++)
         acc[v] = dw_madd(acc[v], dw_load(x + DW_VEC * v), dw_load(f + DW_VEC * v));
 }
+
+/* The vector blocks of the channels [*j0, K) with M = 1: as many of DW_NV vectors as fit, then
+ * one of 2 and one of 1 vector, each by `block(..., j0, nv)`; *j0 is left at the first channel
+ * not done (fewer than DW_VEC remain). A macro so that every block call sees nv as a constant
+ * and keeps its accumulators in registers; each lane's sum is the same whatever its block. */
+#define DW_VEC_BLOCKS(j0, K, block)                                      \
+    do {                                                                 \
+        for (; (j0) + DW_CB <= (K); (j0) += DW_CB)                       \
+            block(j0, DW_NV);                                            \
+        if ((j0) + 2 * DW_VEC <= (K)) {                                  \
+            block(j0, 2);                                                \
+            (j0) += 2 * DW_VEC;                                          \
+        }                                                                \
+        if ((j0) + DW_VEC <= (K)) {                                      \
+            block(j0, 1);                                                \
+            (j0) += DW_VEC;                                              \
+        }                                                                \
+    } while (0)
 
 /* out[j0..j0+jb) of one output pixel = bias + sum over its taps of x[k/M] * f[k], taps in list
  * order: the tail block and M > 1. */
@@ -156,19 +175,27 @@ dw_fwd_block(float *restrict o, const dw_tap *taps, int64_t nt, const float *img
             o[j0 + j] = acc[j];
 }
 
-/* One output pixel, channels [j0, K): full blocks in vectors when M = 1, the rest by
- * dw_fwd_block. */
+/* Channels [j0, j0 + nv*DW_VEC) of one output pixel, M = 1, in nv vectors. */
+PYCONV_ALWAYS_INLINE void dw_fwd_vecs(float *o, const dw_tap *taps, int64_t nt, const float *img,
+                                     const float *filt, const float *bias, int64_t j0, int nv,
+                                     int relu)
+{
+    dw_vec acc[DW_NV];
+    dw_init_v(acc, nv, bias ? bias + j0 : NULL);
+    for (int64_t t = 0; t < nt; t++)
+        dw_madd_v(acc, img + taps[t].x + j0, filt + taps[t].f + j0, nv);
+    dw_store_v(o + j0, acc, nv, relu);
+}
+
+/* One output pixel, channels [j0, K): vector blocks when M = 1, the rest by dw_fwd_block. */
 static inline void dw_fwd_pixel(float *o, const dw_tap *taps, int64_t nt, const float *img,
                                 const float *filt, const float *bias, int64_t j0, int64_t K,
                                 int64_t M, int relu)
 {
-    for (; M == 1 && j0 + DW_CB <= K; j0 += DW_CB) {
-        dw_vec acc[DW_NV];
-        dw_init_v(acc, DW_NV, bias ? bias + j0 : NULL);
-        for (int64_t t = 0; t < nt; t++)
-            dw_madd_v(acc, img + taps[t].x + j0, filt + taps[t].f + j0);
-        dw_store_v(o + j0, acc, DW_NV, relu);
-    }
+#define DW_FWD_BLOCK(j, nv) dw_fwd_vecs(o, taps, nt, img, filt, bias, j, nv, relu)
+    if (M == 1)
+        DW_VEC_BLOCKS(j0, K, DW_FWD_BLOCK);
+#undef DW_FWD_BLOCK
     for (; j0 < K; j0 += DW_CB)
         dw_fwd_block(o, taps, nt, img, filt, bias, j0, K - j0 < DW_CB ? K - j0 : DW_CB, M, relu);
 }
@@ -195,13 +222,45 @@ PYCONV_ALWAYS_INLINE void dw_quad(float *o, int64_t ostep, const dw_tap *taps, i
         dw_store_v(o + i * ostep + j0, acc[i], DW_NQ, relu);
 }
 
+/* dw_quad for a tap list made of rows of 3 taps one pixel apart (3 wide, stride 1, no
+ * dilation: the forward's 3x3), pixels xstep = C floats apart: a filter row's taps read the
+ * DW_QB + 2 input columns q-1 .. q+4, loaded once for the 12 (pixel, tap) pairs instead of 12
+ * times (0.75 loads per multiply-add instead of 1.25), kept in registers with the 8
+ * accumulators. Each output adds its taps in list order as dw_quad does: the same bits. */
+PYCONV_ALWAYS_INLINE void dw_quad3(float *o, int64_t ostep, const dw_tap *taps, int64_t nt,
+                                  const float *xq, int64_t xstep, const float *filt,
+                                  const float *bias, int64_t j0, int64_t K, int relu)
+{
+    dw_vec acc[DW_QB][DW_NQ];
+    for (int i = 0; i < DW_QB; i++)
+        dw_init_v(acc[i], DW_NQ, bias ? bias + j0 : NULL);
+    for (int64_t t = 0; t + 3 <= nt; t += 3) {
+        const float *x = xq + taps[t].x + j0, *f = filt + taps[t].f + j0;
+        for (int v = 0; v < DW_NQ; v++) {
+            dw_vec xv[DW_QB + 2];
+            for (int j = 0; j < DW_QB + 2; j++)
+                xv[j] = dw_load(x + j * xstep + DW_VEC * v);
+            for (int u = 0; u < 3; u++) {
+                const dw_vec fv = dw_load(f + u * K + DW_VEC * v);
+                for (int i = 0; i < DW_QB; i++)
+                    acc[i][v] = dw_madd(acc[i][v], xv[i + u], fv);
+            }
+        }
+    }
+    for (int i = 0; i < DW_QB; i++)
+        dw_store_v(o + i * ostep + j0, acc[i], DW_NQ, relu);
+}
+
 /* DW_QB interior pixels sharing one tap list (offsets relative to pixel i's xq + i*xstep), all
- * K channels, M = 1: quads of DW_CBQ channels, then the tail pixel by pixel. */
+ * K channels, M = 1: quads of DW_CBQ channels, then the tail pixel by pixel. tri: the list is
+ * dw_quad3's (rows of 3 taps xstep floats apart). */
 static inline void dw_quad_pixels(float *o, int64_t ostep, const dw_tap *taps, int64_t nt,
                                   const float *xq, int64_t xstep, const float *filt,
-                                  const float *bias, int64_t K, int relu)
+                                  const float *bias, int64_t K, int relu, int tri)
 {
     int64_t j0 = 0;
+    for (; tri && j0 + DW_CBQ <= K; j0 += DW_CBQ)
+        dw_quad3(o, ostep, taps, nt, xq, xstep, filt, bias, j0, K, relu);
     for (; j0 + DW_CBQ <= K; j0 += DW_CBQ)
         dw_quad(o, ostep, taps, nt, xq, xstep, filt, bias, j0, relu);
     for (int i = 0; j0 < K && i < DW_QB; i++)
@@ -227,6 +286,8 @@ static inline void depthwise_forward_loop(float *out, const float *inp, const fl
     const int64_t q_lo = (sh->pad_left + sh->stride_w - 1) / sh->stride_w;
     const int64_t last = sh->W - 1 + sh->pad_left - (sh->S - 1) * sh->dil_w;   /* q*stride_w <= last */
     const int64_t q_hi = last < 0 ? 0 : (last / sh->stride_w + 1 < sh->Q ? last / sh->stride_w + 1 : sh->Q);
+    /* 3 wide, unit column step: a row's taps are 3 adjacent input columns (dw_quad3) */
+    const int tri = sh->S == 3 && sh->dil_w == 1 && sh->stride_w == 1;
     #pragma omp parallel for schedule(static) num_threads(pyconv_num_threads()) \
         if(sh->N * sh->P * sh->Q * K > DW_PAR_MIN)
     for (int64_t row = 0; row < sh->N * sh->P; row++) {    // loop 1
@@ -242,7 +303,8 @@ static inline void depthwise_forward_loop(float *out, const float *inp, const fl
         for (int64_t q = 0; q < sh->Q;) {                  // loop 2
             if (M == 1 && q >= q_lo && q + DW_QB <= q_hi) {
                 dw_quad_pixels(out + (row * sh->Q + q) * K, K, rel, nrel,
-                               img + q * sh->stride_w * sh->C, sh->stride_w * sh->C, filt, bias, K, relu);
+                               img + q * sh->stride_w * sh->C, sh->stride_w * sh->C, filt, bias, K, relu,
+                               tri);
                 q += DW_QB;
                 continue;
             }
@@ -285,74 +347,108 @@ dw_bwi_block(float *restrict d, const dw_tap *taps, int64_t nt, const float *gim
         d[c0 + c] = acc[c];
 }
 
-/* One input pixel: full blocks in vectors when M = 1, the rest by dw_bwi_block. */
+/* One input pixel: vector blocks when M = 1 (the forward's, with dout for the input and no
+ * bias), the rest by dw_bwi_block. */
 static inline void dw_bwi_pixel(float *d, const dw_tap *taps, int64_t nt, const float *gimg,
                                 const float *filt, int64_t C, int64_t M)
 {
     int64_t c0 = 0;
-    for (; M == 1 && c0 + DW_CB <= C; c0 += DW_CB) {
-        dw_vec acc[DW_NV];
-        dw_init_v(acc, DW_NV, NULL);
-        for (int64_t t = 0; t < nt; t++)
-            dw_madd_v(acc, gimg + taps[t].x + c0, filt + taps[t].f + c0);
-        dw_store_v(d + c0, acc, DW_NV, 0);
-    }
+#define DW_BWI_BLOCK(j, nv) dw_fwd_vecs(d, taps, nt, gimg, filt, NULL, j, nv, 0)
+    if (M == 1)
+        DW_VEC_BLOCKS(c0, C, DW_BWI_BLOCK);
+#undef DW_BWI_BLOCK
     for (; c0 < C; c0 += DW_CB)
         dw_bwi_block(d, taps, nt, gimg, filt, c0, C - c0 < DW_CB ? C - c0 : DW_CB, M);
+}
+
+/* The output row p that input row h meets through filter row r (h = p*stride_h - pad_top +
+ * r*dil_h), or -1 when there is none. */
+static inline int64_t dw_bwi_out_row(const conv2d_shape *sh, int64_t h, int64_t r)
+{
+    const int64_t ph = h + sh->pad_top - r * sh->dil_h;   /* = p * stride_h */
+    return ph < 0 || ph % sh->stride_h || ph / sh->stride_h >= sh->P ? -1 : ph / sh->stride_h;
+}
+
+/* Column strides up to this take the interior runs of the input gradient (below); a larger one
+ * goes pixel by pixel. */
+#define DW_BWI_MAX_STRIDE 4
+
+/* One input row's interior run for the input columns w = rho + i*stride_w (stride_w = sw):
+ * their taps (r,t) are those with (rho + pad_left - t*dil_w) divisible by sw, and pixel i reads
+ * output column i + (rho + pad_left - t*dil_w)/sw, so every pixel of the class with all of them
+ * inside [0, Q) shares one tap list relative to dout column i (dw_quad_pixels: dinp pixels sw*C
+ * floats apart, dout columns K). The run's pixels go DW_QB at a time; [*wa, *wb) is left at the
+ * columns done (every sw-th one), empty when the class has no run. */
+static inline void dw_bwi_run(float *drow, const float *gimg, const float *filt, const conv2d_shape *sh,
+                              int64_t h, int64_t rho, dw_tap *rel, int64_t *wa, int64_t *wb)
+{
+    const int64_t K = sh->K, sw = sh->stride_w;
+    int64_t nrel = 0, dmin = 0, dmax = 0;
+    *wa = *wb = 0;
+    if (rho >= sh->W)   /* a class with no column in this image */
+        return;
+    for (int64_t r = 0; r < sh->R; r++) {
+        const int64_t p = dw_bwi_out_row(sh, h, r);
+        for (int64_t t = 0; p >= 0 && t < sh->S; t++) {
+            const int64_t d = rho + sh->pad_left - t * sh->dil_w;
+            if (d % sw)
+                continue;
+            dmin = nrel == 0 || d < dmin ? d : dmin;
+            dmax = nrel == 0 || d > dmax ? d : dmax;
+            rel[nrel++] = (dw_tap){(p * sh->Q + d / sw) * K, (r * sh->S + t) * K};
+        }
+    }
+    if (nrel == 0)
+        return;
+    /* i in [ilo, ihi]: 0 <= i + dmin/sw, i + dmax/sw <= Q - 1, rho + i*sw <= W - 1 */
+    const int64_t ilo = -dmin / sw > 0 ? -dmin / sw : 0;
+    int64_t ihi = sh->Q - 1 - dmax / sw;
+    ihi = ihi < (sh->W - 1 - rho) / sw ? ihi : (sh->W - 1 - rho) / sw;
+    const int64_t nquads = ihi >= ilo ? (ihi - ilo + 1) / DW_QB : 0;
+    for (int64_t k = 0; k < nquads; k++)
+        dw_quad_pixels(drow + (rho + (ilo + k * DW_QB) * sw) * sh->C, sw * sh->C, rel, nrel,
+                       gimg + (ilo + k * DW_QB) * K, K, filt, NULL, K, 0, 0);
+    *wa = rho + ilo * sw;
+    *wb = *wa + nquads * DW_QB * sw;
 }
 
 // dout (N,P,Q,K), filt (R,S,C,M), dinp (N,H,W,C), overwritten. tapbuf: 2*R*S taps per thread.
 // The adjoint of the forward written as a gather: input pixel (h,w) collects the output pixels
 // (p,q) and taps (r,s) with h = p*stride_h - pad_top + r*dil_h (likewise w), so no two threads
 // ever add into one element. Loop nest as the forward's, over input rows and pixels; with M = 1
-// this is the forward's sum with dout for the input, and stride_w = 1 lets interior columns
-// share one tap list (dw_quad_pixels).
+// this is the forward's sum with dout for the input, and the interior columns of each class
+// w mod stride_w share one tap list (dw_bwi_run); the rest go pixel by pixel. A pixel's taps
+// are added in the same order (r, then t) on both paths: the same bits.
 // Threads: over N*H input rows; each dinp element written by one thread, in a fixed order.
 static inline void depthwise_backward_input_loop(float *dinp, const float *dout, const float *filt,
                                                  const conv2d_shape *sh, dw_tap *tapbuf)
 {
-    const int64_t K = sh->K, M = sh->K / sh->C, RS = sh->R * sh->S;
-    /* interior columns [w_lo, w_hi) (stride_w = 1): every tap's q = w + pad_left - t*dil_w in [0, Q) */
-    const int64_t w_lo = (sh->S - 1) * sh->dil_w - sh->pad_left > 0 ? (sh->S - 1) * sh->dil_w - sh->pad_left : 0;
-    const int64_t w_hi = sh->Q - sh->pad_left < sh->W ? sh->Q - sh->pad_left : sh->W;
-    const int quads = M == 1 && sh->stride_w == 1;
+    const int64_t K = sh->K, M = sh->K / sh->C, RS = sh->R * sh->S, sw = sh->stride_w;
+    const int runs = M == 1 && sw <= DW_BWI_MAX_STRIDE;
     #pragma omp parallel for schedule(static) num_threads(pyconv_num_threads()) \
         if(sh->N * sh->H * sh->W * sh->C > DW_PAR_MIN)
     for (int64_t row = 0; row < sh->N * sh->H; row++) {
         const int64_t n = row / sh->H, h = row % sh->H;
         const float *gimg = dout + n * sh->P * sh->Q * K;
+        float *drow = dinp + row * sh->W * sh->C;
         dw_tap *taps = tapbuf + pyconv_thread_num() * 2 * RS, *rel = taps + RS;
-        int64_t nrel = 0;   /* the row's taps, relative to an interior pixel's column */
-        for (int64_t r = 0; quads && r < sh->R; r++) {
-            const int64_t ph = h + sh->pad_top - r * sh->dil_h;   /* = p * stride_h */
-            if (ph < 0 || ph % sh->stride_h || ph / sh->stride_h >= sh->P)
+        int64_t wa[DW_BWI_MAX_STRIDE] = {0}, wb[DW_BWI_MAX_STRIDE] = {0};   /* done, per class */
+        for (int64_t rho = 0; runs && rho < sw; rho++)
+            dw_bwi_run(drow, gimg, filt, sh, h, rho, rel, wa + rho, wb + rho);
+        for (int64_t w = 0; w < sh->W; w++) {
+            if (runs && w >= wa[w % sw] && w < wb[w % sw])
                 continue;
-            for (int64_t t = 0; t < sh->S; t++)
-                rel[nrel++] = (dw_tap){(ph / sh->stride_h * sh->Q + sh->pad_left - t * sh->dil_w) * K,
-                                       (r * sh->S + t) * K};
-        }
-        for (int64_t w = 0; w < sh->W;) {
-            if (quads && w >= w_lo && w + DW_QB <= w_hi) {
-                dw_quad_pixels(dinp + (row * sh->W + w) * sh->C, sh->C, rel, nrel, gimg + w * K, K,
-                               filt, NULL, K, 0);
-                w += DW_QB;
-                continue;
-            }
             int64_t nt = 0;
             for (int64_t r = 0; r < sh->R; r++) {
-                const int64_t ph = h + sh->pad_top - r * sh->dil_h;   /* = p * stride_h */
-                if (ph < 0 || ph % sh->stride_h || ph / sh->stride_h >= sh->P)
-                    continue;
-                for (int64_t t = 0; t < sh->S; t++) {
+                const int64_t p = dw_bwi_out_row(sh, h, r);
+                for (int64_t t = 0; p >= 0 && t < sh->S; t++) {
                     const int64_t qw = w + sh->pad_left - t * sh->dil_w;
                     if (qw < 0 || qw % sh->stride_w || qw / sh->stride_w >= sh->Q)
                         continue;
-                    taps[nt++] = (dw_tap){(ph / sh->stride_h * sh->Q + qw / sh->stride_w) * K,
-                                          (r * sh->S + t) * K};
+                    taps[nt++] = (dw_tap){(p * sh->Q + qw / sh->stride_w) * K, (r * sh->S + t) * K};
                 }
             }
-            dw_bwi_pixel(dinp + (row * sh->W + w) * sh->C, taps, nt, gimg, filt, sh->C, M);
-            w++;
+            dw_bwi_pixel(drow + w * sh->C, taps, nt, gimg, filt, sh->C, M);
         }
     }
 }
@@ -378,19 +474,27 @@ dw_bwf_block(float *restrict part, const float *x, int64_t xstep, const float *g
         part[k0 + k] = acc[k];
 }
 
-/* One filter tap over a run of nq output pixels: full blocks in vectors when M = 1, the rest by
+/* Channels [k0, k0 + nv*DW_VEC) of one filter tap over a run of nq output pixels, M = 1. */
+PYCONV_ALWAYS_INLINE void dw_bwf_vecs(float *part, const float *x, int64_t xstep, const float *g,
+                                     int64_t K, int64_t nq, int64_t k0, int nv)
+{
+    dw_vec acc[DW_NV];
+    dw_init_v(acc, nv, part + k0);
+    for (int64_t i = 0; i < nq; i++)
+        dw_madd_v(acc, x + i * xstep + k0, g + i * K + k0, nv);
+    dw_store_v(part + k0, acc, nv, 0);
+}
+
+/* One filter tap over a run of nq output pixels: vector blocks when M = 1, the rest by
  * dw_bwf_block. */
 static inline void dw_bwf_tap(float *part, const float *x, int64_t xstep, const float *g,
                               int64_t K, int64_t nq, int64_t M)
 {
     int64_t k0 = 0;
-    for (; M == 1 && k0 + DW_CB <= K; k0 += DW_CB) {
-        dw_vec acc[DW_NV];
-        dw_init_v(acc, DW_NV, part + k0);
-        for (int64_t i = 0; i < nq; i++)
-            dw_madd_v(acc, x + i * xstep + k0, g + i * K + k0);
-        dw_store_v(part + k0, acc, DW_NV, 0);
-    }
+#define DW_BWF_BLOCK(j, nv) dw_bwf_vecs(part, x, xstep, g, K, nq, j, nv)
+    if (M == 1)
+        DW_VEC_BLOCKS(k0, K, DW_BWF_BLOCK);
+#undef DW_BWF_BLOCK
     for (; k0 < K; k0 += DW_CB)
         dw_bwf_block(part, x, xstep, g, K, nq, k0, K - k0 < DW_CB ? K - k0 : DW_CB, M);
 }

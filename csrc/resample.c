@@ -74,11 +74,13 @@ static void affine_backward_generic(float *dinp, const float *dout, const float 
     resample_affine_backward_loop(dinp, dout, transforms, T, N, H, W, C, P, Q, interp, fill_mode);
 }
 
+/* A bilinear resize loop, forward or backward: dst from src through the row and column taps. */
+typedef void bilinear_loop(float *dst, const float *src, const lerp_tap *ys, const lerp_tap *xs,
+                           int64_t N, int64_t H, int64_t W, int64_t C, int64_t P, int64_t Q);
+
 typedef struct {
-    void (*bilinear_forward)(float *, const float *, const lerp_tap *, const lerp_tap *, int64_t,
-                             int64_t, int64_t, int64_t, int64_t, int64_t);
-    void (*bilinear_backward)(float *, const float *, const lerp_tap *, const lerp_tap *, int64_t,
-                              int64_t, int64_t, int64_t, int64_t, int64_t);
+    bilinear_loop *bilinear_forward;
+    bilinear_loop *bilinear_backward;
     void (*affine_forward)(float *, const float *, const float *, const float *, int64_t, int64_t,
                            int64_t, int64_t, int64_t, int64_t, int64_t, int, int);
     void (*affine_backward)(float *, const float *, const float *, int64_t, int64_t, int64_t,
@@ -154,6 +156,30 @@ static int64_t *nearest_tables(int64_t P, int64_t H, int64_t Q, int64_t W)
     return ys;
 }
 
+/* Run `loop` (a bilinear forward or backward, for the ISA in use) over the taps of every output
+ * row and column; PYCONV_ENOMEM if the tables cannot be allocated. */
+static int run_bilinear(bilinear_loop *loop, float *dst, const float *src, int64_t N, int64_t H,
+                        int64_t W, int64_t C, int64_t P, int64_t Q)
+{
+    lerp_tap *ys = bilinear_tables(P, H, Q, W);
+    if (!ys)
+        return PYCONV_ENOMEM;
+    loop(dst, src, ys, ys + P, N, H, W, C, P, Q);
+    free(ys);
+    return PYCONV_OK;
+}
+
+/* A resize backward's first step: dinp zeroed. 0 when nothing is left to do (no input element,
+ * or no output pixel to send it anything). */
+static int backward_start(float *dinp, int64_t N, int64_t H, int64_t W, int64_t C, int64_t P,
+                          int64_t Q)
+{
+    if (N * H * W * C == 0)
+        return 0;
+    memset(dinp, 0, (size_t)(N * H * W * C) * sizeof(float));
+    return P * Q > 0;
+}
+
 /* ---- resize, bilinear ------------------------------------------------------------------------ */
 
 // inp (N,H,W,C), out (N,P,Q,C), overwritten.
@@ -167,13 +193,7 @@ int resize_bilinear_forward(float *out, const float *inp, int64_t N, int64_t H, 
         memcpy(out, inp, (size_t)(N * H * W * C) * sizeof(float));
         return PYCONV_OK;
     }
-    lerp_tap *ys = bilinear_tables(P, H, Q, W);
-    if (!ys)
-        return PYCONV_ENOMEM;
-    const lerp_tap *xs = ys + P;
-    isa_loops().bilinear_forward(out, inp, ys, xs, N, H, W, C, P, Q);
-    free(ys);
-    return PYCONV_OK;
+    return run_bilinear(isa_loops().bilinear_forward, out, inp, N, H, W, C, P, Q);
 }
 
 // As resize_bilinear_forward: the definition, one element at a time.
@@ -206,22 +226,13 @@ int resize_bilinear_forward_ref(float *out, const float *inp, int64_t N, int64_t
 int resize_bilinear_backward(float *dinp, const float *dout, int64_t N, int64_t H, int64_t W,
                              int64_t C, int64_t P, int64_t Q)
 {
-    if (N * H * W * C == 0)
-        return PYCONV_OK;
-    memset(dinp, 0, (size_t)(N * H * W * C) * sizeof(float));
-    if (P * Q == 0)
+    if (!backward_start(dinp, N, H, W, C, P, Q))
         return PYCONV_OK;
     if (P == H && Q == W) {
         memcpy(dinp, dout, (size_t)(N * H * W * C) * sizeof(float));
         return PYCONV_OK;
     }
-    lerp_tap *ys = bilinear_tables(P, H, Q, W);
-    if (!ys)
-        return PYCONV_ENOMEM;
-    const lerp_tap *xs = ys + P;
-    isa_loops().bilinear_backward(dinp, dout, ys, xs, N, H, W, C, P, Q);
-    free(ys);
-    return PYCONV_OK;
+    return run_bilinear(isa_loops().bilinear_backward, dinp, dout, N, H, W, C, P, Q);
 }
 
 // As resize_bilinear_backward: the definition, a serial scatter of each output element.
@@ -291,10 +302,7 @@ int resize_nearest_forward_ref(float *out, const float *inp, int64_t N, int64_t 
 int resize_nearest_backward(float *dinp, const float *dout, int64_t N, int64_t H, int64_t W,
                             int64_t C, int64_t P, int64_t Q)
 {
-    if (N * H * W * C == 0)
-        return PYCONV_OK;
-    memset(dinp, 0, (size_t)(N * H * W * C) * sizeof(float));
-    if (P * Q == 0)
+    if (!backward_start(dinp, N, H, W, C, P, Q))
         return PYCONV_OK;
     int64_t *ys = nearest_tables(P, H, Q, W);
     if (!ys)
@@ -402,9 +410,8 @@ int affine_sample_backward(float *dinp, const float *dout, const float *transfor
 {
     if (check_modes(interp, fill_mode) != PYCONV_OK)
         return PYCONV_EINVAL;
-    if (N * H * W * C == 0)
+    if (!backward_start(dinp, N, H, W, C, P, Q))
         return PYCONV_OK;
-    memset(dinp, 0, (size_t)(N * H * W * C) * sizeof(float));
     isa_loops().affine_backward(dinp, dout, transforms, T, N, H, W, C, P, Q, interp, fill_mode);
     return PYCONV_OK;
 }

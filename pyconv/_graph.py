@@ -11,8 +11,8 @@ never changes; everything a call creates lives in that call.
 """
 import numpy as np
 
-from .layers.base import (FROM_LOGITS, RELU_FOLDED, RELU_MASK, _ActivatedLayer, flatten, is_stateful,
-                          pack_like, state_updates_of)
+from .layers.base import (BN_RELU, FROM_LOGITS, RELU_FOLDED, RELU_IN_BN, RELU_MASK, _ActivatedLayer, flatten,
+                          is_stateful, pack_like, state_updates_of)
 from . import _inference, activations, utils
 
 
@@ -274,6 +274,7 @@ class Plan:
         for t in graph.outputs:
             consumers[slot[id(t)]] = consumers.get(slot[id(t)], 0) + 1
         by_out = {s.outs: s for s in steps if not s.multi_out}
+        self._fold_relus_into_bn(steps, by_out, consumers)
         # A relu that feeds only a max pooling: the pooling's backward applies relu's mask
         # (one pass over the activations instead of two; bitwise the same).
         for s in steps:
@@ -311,6 +312,23 @@ class Plan:
         self.inputs_need_grad = inputs_need_grad
         self.has_act = any(s.act is not None for s in steps)
         self.stateful = [k for k, s in enumerate(steps) if is_stateful(s.layer)]
+
+    @staticmethod
+    def _fold_relus_into_bn(steps, by_out, consumers):
+        """A plain relu that is the only reader of a BatchNormalization's output runs inside
+        the BN's kernels (BN_RELU: y = relu(BN(x)) in one pass, the mask applied in BN's
+        backward); the relu step passes its input through (RELU_IN_BN). Bitwise the same as the
+        two steps. Not when the BN's output has an activity regularizer (it would see the relu's
+        output)."""
+        from .layers.normalization import BatchNormalization
+        for s in steps:
+            if s.multi_out or isinstance(s.ins, tuple) or not _plain_relu(s.layer):
+                continue
+            b = by_out.get(s.ins)
+            if b is not None and type(b.layer) is BatchNormalization and consumers.get(s.ins) == 1 \
+                    and b.act is None and not b.fuse:
+                b.fuse |= BN_RELU
+                s.fuse |= RELU_IN_BN
 
     @staticmethod
     def _bn_folds(steps, by_out, consumers):

@@ -27,7 +27,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import reference as ref
-from pyconv import _kernels, layers, models, optimizers
+from pyconv import _kernels, layers, models, optimizers, utils
 from pyconv.layers import normalization
 from conftest import ISAS, THREAD_COUNTS
 from test_layers import check_gradients
@@ -283,6 +283,45 @@ def test_keras_training_forward_and_gradients():
     assert [a is w for (a, _), w in zip(ups, bn.weights[2:])] == [True, True]
     np.testing.assert_allclose([v for _, v in ups], K_MOVING_ALL8, rtol=1e-6)
     np.testing.assert_array_equal(bn.moving_mean, [0, 0])   # the forward wrote nothing
+
+
+def _bn_relu_model(relu):
+    utils.set_random_seed(3)
+    return models.Sequential([layers.Input((6, 6, 3)), layers.Conv2D(8, 3), layers.BatchNormalization(), relu,
+                              layers.SeparableConv2D(4, 3, padding="same"), layers.BatchNormalization(),
+                              layers.ReLU(), layers.MaxPooling2D(), layers.BatchNormalization(),
+                              layers.ReLU(max_value=6.0), layers.Flatten(), layers.Dense(3)])
+
+
+@pytest.mark.parametrize("relu", ["ReLU", "Activation"])
+def test_relu_after_bn_runs_in_its_kernels_bitwise(relu, monkeypatch):
+    """A plain relu that only reads a BatchNormalization runs inside the BN's kernels (forward
+    and backward, training and inference): the plan marks the pair, and two fit steps, the
+    moving statistics, predict and evaluate give the same bits as the two layers run apart."""
+    from pyconv import _graph
+    from pyconv.layers.base import BN_RELU, RELU_IN_BN
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((8, 6, 6, 3)).astype(np.float32)
+    y = rng.standard_normal((8, 3)).astype(np.float32)
+    results = []
+    for fold in (True, False):
+        if not fold:
+            monkeypatch.setattr(_graph.Plan, "_fold_relus_into_bn", staticmethod(lambda *a: None))
+        m = _bn_relu_model(layers.ReLU() if relu == "ReLU" else layers.Activation("relu"))
+        m.compile(optimizer=optimizers.SGD(0.1), loss="mse")
+        h = m.fit(x, y, batch_size=4, epochs=1, shuffle=False, verbose=0)
+        plan = _graph.Plan(m._graph, m.trainable_weights, [], False)
+        fuse = [s.fuse & (BN_RELU | RELU_IN_BN) for s in plan.steps]
+        # (the third BN's relu has max_value: not the plain relu, not folded)
+        assert fuse == ([0, BN_RELU, RELU_IN_BN, 0, BN_RELU, RELU_IN_BN, 0, 0, 0, 0, 0] if fold else [0] * 11)
+        results.append([h.history["loss"]] + m.get_weights() + [m.predict(x, verbose=0),
+                                                               m.evaluate(x, y, verbose=0)])
+        m.layers[1].trainable = False   # frozen: inference-mode BN inside fit, relu folded still
+        m.compile(optimizer=optimizers.SGD(0.1), loss="mse")
+        m.fit(x, y, batch_size=4, epochs=1, shuffle=False, verbose=0)
+        results[-1] += m.get_weights()
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_keras_two_step_fit():

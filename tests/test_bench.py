@@ -33,14 +33,89 @@ def test_train_flops_first_layer_2x_others_3x():
     assert specs.train_flops_per_image("cnn") * specs.TRAIN_IMAGES == pytest.approx(0.98e12, rel=0.01)
 
 
-@pytest.mark.parametrize("model", ["dnn", "cnn"])
+def test_bn_and_mobilenet_flops_by_hand():
+    # BatchNormalization and ReLU count nothing: the CNN with BN costs what the CNN costs
+    assert specs.forward_flops("cnn_bn") == specs.forward_flops("cnn")
+    assert specs.forward_flops("mobilenet") == [
+        ("conv1 32x32x3->32", 2 * 32 * 32 * 32 * 3 * 3 * 3),
+        ("sep1 32x32x32->64", 2 * 32 * 32 * 32 * (9 + 64)),
+        ("sep2 32x32x64->128 /2", 2 * 16 * 16 * 64 * (9 + 128)),
+        ("sep3 16x16x128->128", 2 * 16 * 16 * 128 * (9 + 128)),
+        ("sep4 16x16x128->256 /2", 2 * 8 * 8 * 128 * (9 + 256)),
+        ("dense1 256->10", 2 * 256 * 10)]
+    rows = specs.forward_flops("mobilenet")
+    assert specs.train_flops_per_image("mobilenet") == 2 * rows[0][1] + 3 * sum(f for _, f in rows[1:])
+    assert specs.train_images("mobilenet") == 50_000 and specs.train_images("cnn_bn") == 60_000
+
+
+def test_layer_shapes_same_padding_and_strides():
+    shapes = [(kind, outs) for kind, _, _, outs in specs.layer_shapes("mobilenet")]
+    assert shapes[0] == ("conv", (32, 32, 32)) and shapes[1] == ("bn", (32, 32, 32))
+    assert [o for k, o in shapes if k == "sepconv"] == [(32, 32, 64), (16, 16, 128), (16, 16, 128), (8, 8, 256)]
+    assert shapes[-2:] == [("gap", (256,)), ("dense", (10,))]
+    assert specs._conv_out(7, 3, 2, "same") == 4 and specs._conv_out(7, 3, 2, "valid") == 3
+
+
+@pytest.mark.parametrize("model", list(specs.MODELS))
 def test_specs_match_the_pyconv_model(model):
     """The shapes and parameter counts the FLOPs come from are those of the model pyconv builds."""
     from pyconv import layers, models
     m = worker.keras_like_model(layers, models, model)
     shapes = [tuple(l.output_shape[1:]) for l in m.layers]
     assert shapes == [outs for *_, outs in specs.layer_shapes(model)]
-    assert m.count_params() == specs.params(model) == {"dnn": 101_770, "cnn": 93_322}[model]
+    assert m.count_params() == specs.params(model) == \
+        {"dnn": 101_770, "cnn": 93_322, "cnn_bn": 93_322 + 4 * (32 + 64 + 64), "mobilenet": 69_034}[model]
+
+
+@pytest.mark.parametrize("model", ["cnn_bn", "mobilenet"])
+def test_specs_match_the_torch_model(model):
+    """PyTorch's model has the same weights (BN's moving statistics are its buffers) and output."""
+    torch = pytest.importorskip("torch")
+    net = worker.torch_model(torch, model, channels_last=True)
+    h, w, c = specs.MODELS[model]["input"]
+    assert net(torch.zeros((2, c, h, w))).shape == (2, 10)
+    count = sum(p.numel() for p in net.parameters()) + sum(
+        b.numel() for b in net.buffers() if b.dtype == torch.float32)
+    assert count == specs.params(model)
+    bns = [mod for mod in net if isinstance(mod, torch.nn.BatchNorm2d)]
+    assert len(bns) == sum(k == "bn" for k, *_ in specs.MODELS[model]["layers"])
+    assert all(b.eps == 1e-3 and b.momentum == pytest.approx(0.01) for b in bns)
+
+
+# ---- data -----------------------------------------------------------------------------------------
+def test_synthetic_cifar10_shape_range_and_repeatability():
+    (x, y), (xt, yt) = epoch.synthetic_cifar10(40, 20, seed=3)
+    assert x.shape == (40, 32, 32, 3) and xt.shape == (20, 32, 32, 3) and x.dtype == np.float32
+    assert y.shape == (40,) and set(np.unique(np.concatenate([y, yt]))) <= set(range(10))
+    assert 0.0 <= x.min() and x.max() <= 1.0
+    (x2, y2), _ = epoch.synthetic_cifar10(40, 20, seed=3)
+    assert np.array_equal(x, x2) and np.array_equal(y, y2)
+    # learnable: images of one class are closer to their class mean than to another class's
+    (x, y), _ = epoch.synthetic_cifar10(400, 1, seed=0)
+    means = np.stack([x[y == k].mean(0) for k in range(10)])
+    d = ((x[:, None] - means[None]) ** 2).sum(axis=(2, 3, 4))
+    assert (d.argmin(1) == y).mean() > 0.9
+
+
+def test_prepare_data_falls_back_to_synthetic_cifar10(tmp_path, monkeypatch):
+    from pyconv import datasets
+
+    def absent():
+        raise datasets.DatasetNotFoundError("no CIFAR-10 here")
+    monkeypatch.setattr(datasets.cifar10, "load_data", absent)
+    monkeypatch.setattr(datasets.fashion_mnist, "load_data", lambda: (
+        (np.full((5, 28, 28), 255, np.uint8), np.arange(5)), (np.zeros((3, 28, 28), np.uint8), np.arange(3))))
+    sets = epoch.prepare_data(str(tmp_path), ["cifar10", "fashion_mnist"], n_train=64)
+    assert sets == {"cifar10": {"train": 64, "test": 10_000, "source": "synthetic"},
+                    "fashion_mnist": {"train": 5, "test": 3, "source": "real"}}
+    cfg = {"data": str(tmp_path), "model": "cnn_bn", "n_train": 4, "n_test": 2}
+    x, y, xt, yt = worker.load(cfg)
+    assert x.shape == (4, 28, 28, 1) and x.dtype == np.float32 and x.max() == 1.0 and list(y) == [0, 1, 2, 3]
+    assert xt.shape == (2, 28, 28, 1)
+    x, y, xt, yt = worker.load(dict(cfg, model="mobilenet", n_train=64, n_test=0))
+    assert x.shape == (64, 32, 32, 3) and xt.shape == (0, 32, 32, 3)
+    x, *_ = worker.load(dict(cfg, model="dnn"))
+    assert x.shape == (4, 28, 28)
 
 
 # ---- aggregation, table, JSON ---------------------------------------------------------------------
@@ -96,8 +171,37 @@ def fake_info():
             "epochs": 1, "models": ["dnn", "cnn"], "frameworks": ["pyconv", "torch", "tf"],
             "versions": {"pyconv": "0.1.0", "torch": "2.13.0", "tf": "not installed"},
             "n_train": 6_400, "n_test": 2_000, "roofline_gflops": 190.0,
-            "torch_calibration": {"NCHW": 5.0, "channels_last": 4.0}, "torch_format": "channels_last",
-            "import_pyconv_s": 0.09, "baseline_rss_mib": 230.0}
+            "torch_calibration": {"cnn": {"NCHW": 5.0, "channels_last": 4.0}},
+            "torch_format": {"dnn": "NCHW", "cnn": "channels_last"},
+            "import_pyconv_s": 0.09, "baseline_rss_mib": {"fashion_mnist": 230.0}}
+
+
+def test_report_per_data_set_and_model():
+    info = dict(fake_info(), models=["mobilenet", "cnn_bn"], n_train={"mobilenet": 640, "cnn_bn": 60_000},
+                n_test={"mobilenet": 2_000, "cnn_bn": 10_000},
+                data={"cifar10": {"source": "synthetic"}, "fashion_mnist": {"source": "real"}},
+                torch_calibration={"mobilenet": {"error": "boom"}, "cnn_bn": {"NCHW": 3.0, "channels_last": 4.0}},
+                torch_format={"mobilenet": "NCHW", "cnn_bn": "NCHW"})
+    text = epoch.header(info)
+    assert "Data: CIFAR-10 (SYNTHETIC: the real set is absent;" in text
+    assert "640 training images per epoch (s/epoch extrapolated to 50,000), 2,000 test images" in text
+    assert "Data: Fashion-MNIST, 60,000 training images per epoch, 10,000 test images" in text
+    assert "PyTorch memory format (MobileNet-style): calibration failed (boom); NCHW used" in text
+    assert "(CNN+BN, ms/step): NCHW 3.00, channels_last 4.00 -> NCHW used" in text
+    fl = specs.train_flops_per_image("mobilenet")
+    assert f"MobileNet-style: {fl / 1e6:.3f} MFLOP per image" in text
+    assert f"{fl * 50_000 / 1e12:.3f} TFLOP per epoch" in text
+
+
+def test_summarize_extrapolates_each_model_to_its_data_set():
+    runs = [dict(model=m, framework="pyconv", epoch_seconds=[2.0], test_accuracy=0.5, peak_rss_mib=1.0)
+            for m in ("mobilenet", "cnn_bn")]
+    rows = epoch.summarize(runs, ["mobilenet", "cnn_bn"], ["pyconv"], n_train={"mobilenet": 500, "cnn_bn": 600},
+                           roofline=100.0)
+    assert rows[0]["s_per_epoch"] == pytest.approx(2.0 * 50_000 / 500)
+    assert rows[1]["s_per_epoch"] == pytest.approx(2.0 * 60_000 / 600)
+    assert rows[0]["gflops"] == pytest.approx(specs.train_flops_per_image("mobilenet") * 500 / 2.0 / 1e9)
+    assert epoch.format_table(rows).splitlines()[2].startswith("| MobileNet-style | pyconv | 200.00 |")
 
 
 def test_report_says_how_flops_are_counted_and_what_ran():
@@ -105,7 +209,9 @@ def test_report_says_how_flops_are_counted_and_what_ran():
     assert "3x forward per layer" in text and "2x for the first layer" in text
     assert "extrapolated to 60,000" in text and "Test CPU, 2 cores" in text
     assert "0.983 TFLOP per epoch" in text and "0.409 MFLOP" in text
-    assert "NCHW 5.00, channels_last 4.00 -> channels_last used" in text
+    assert "PyTorch memory format (CNN, ms/step): NCHW 5.00, channels_last 4.00 -> channels_last used" in text
+    assert "Data: Fashion-MNIST, 6,400 training images per epoch (s/epoch extrapolated to 60,000), 2,000 test" in text
+    assert "peaks at 230 MiB (Fashion-MNIST)" in text and "SYNTHETIC" not in text
     assert "TensorFlow not installed" in text and "`import pyconv` alone: 0.090 s" in text
     assert "DISTURBED" not in text
     text = epoch.report(dict(fake_info(), roofline_other_load=0.9, max_other_load=0.3), [])
@@ -131,7 +237,7 @@ def test_json_output_round_trips(tmp_path):
     data = json.loads(path.read_text())
     assert set(data) == {"info", "rows", "runs"}
     assert data["rows"][0]["s_per_epoch"] == pytest.approx(20.0)
-    assert data["info"]["torch_format"] == "channels_last" and len(data["runs"]) == 7
+    assert data["info"]["torch_format"]["cnn"] == "channels_last" and len(data["runs"]) == 7
 
 
 # ---- options and dispatch ----------------------------------------------------------------------------
@@ -140,6 +246,7 @@ def test_parse_list():
         ["pyconv", "torch", "tf"]
     with pytest.raises(Exception, match="--models takes a comma-separated list of dnn, cnn; received 'mlp'"):
         epoch.parse_list("mlp", ("dnn", "cnn"), "models")
+    assert epoch.parse_list("mobilenet,cnn_bn", tuple(specs.MODELS), "models") == ["mobilenet", "cnn_bn"]
 
 
 def test_options():

@@ -9,7 +9,7 @@ from hypothesis import example, given, settings, strategies as st
 
 import pyconv
 from pyconv import _kernels, layers, models, nn
-from pyconv._geometry import Window
+from pyconv._geometry import Window, window
 from reference import (assert_close, assert_sum_close, conv2d, conv_pads, depthwise_conv2d,
                        depthwise_conv2d_grads, grouped_conv2d, grouped_conv2d_grads, numeric_grad)
 
@@ -42,6 +42,11 @@ EDGES = [
     edge(1, 6, 6, 33, 2, 3, 3, padding="same"),                  # M > 1: K = 66 past a block
     edge(1, 9, 7, 6, 3, 3, 2, (1, 3), (2, 3), ((2, 0), (1, 2))),  # dilations, explicit padding
     edge(2, 5, 5, 16, 1, 2, 2, (3, 3), padding="same"),          # stride past the kernel
+    edge(2, 6, 7, 32, 1, 3, 3, padding="same"),                  # MobileNet's first: 2 AVX-512 vectors
+    edge(1, 6, 6, 53, 1, 3, 3, (2, 1), padding="same"),          # vector tails of 2 and 1, then 5
+    edge(2, 5, 21, 24, 1, 3, 3, (1, 2), padding="same"),         # input gradient's runs, stride 2
+    edge(1, 4, 30, 9, 1, 3, 4, (2, 3), (1, 2), padding="same"),  # runs at stride 3, dilated
+    edge(1, 3, 2, 16, 1, 1, 1, (1, 4)),                          # a column class past the image
 ]
 
 
@@ -129,14 +134,16 @@ def kernel_results(x, w, g, geo, groups=0):
             *_kernels.depthwise_bwd_filter(x, w.shape, g, geo, True, groups))
 
 
-@pytest.mark.parametrize("shape", [(4, 30, 30, 24), (3, 17, 19, 67)], ids=["chunks", "tail"])
-def test_bitwise_for_any_thread_count_and_isa(isa, each_thread_count, shape, rng):
+@pytest.mark.parametrize("shape,stride", [((4, 30, 30, 24), 1), ((3, 17, 19, 67), 1), ((2, 11, 9, 53), 1),
+                                          ((2, 12, 34, 40), 2)],
+                         ids=["chunks", "tail", "vector tails", "stride 2"])
+def test_bitwise_for_any_thread_count_and_isa(isa, each_thread_count, shape, stride, rng):
     """Many filter-gradient chunks (N*P*Q well past DW_CHUNK) and channel tails: the bits do not
     depend on the thread count, nor on the ISA (compared with the portable build)."""
     x = rng.standard_normal(shape).astype(np.float32)
     w = rng.standard_normal((3, 3, shape[3], 1)).astype(np.float32)
-    g = rng.standard_normal(shape).astype(np.float32)
-    geo = Window(shape[1], shape[2], 3, 3, 1, 1, 1, 1, 1, 1)
+    geo = window(shape[1], shape[2], 3, 3, (1, stride), (1, 1), "same")
+    g = rng.standard_normal((shape[0], geo.P, geo.Q, shape[3])).astype(np.float32)
     results = []
     for _ in each_thread_count():
         results.append(kernel_results(x, w, g, geo))

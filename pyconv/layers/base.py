@@ -19,7 +19,9 @@ All state of one call lives in its `ctx`, which the caller holds: a layer object
 written by a forward or backward pass, so one model can be used from several threads.
 `fuse` is the training plan's word for this call (see pyconv/models/functional.py):
 FROM_LOGITS (the loss takes the pre-activation values), RELU_FOLDED (the next layer's backward
-applies this layer's relu mask), RELU_MASK (this max pooling applies the previous relu's mask).
+applies this layer's relu mask), RELU_MASK (this max pooling applies the previous relu's mask),
+BN_RELU (this BatchNormalization applies the plain relu that follows it, in both passes) and
+RELU_IN_BN (this relu is that one: an identity here).
 
 A user layer writes `call(inputs, training=None)` with pyconv layers, `pyconv.ops` and
 `pyconv.nn`; its backward comes from the gradient tape (pyconv/_tape.py) recorded during `_fwd`.
@@ -37,7 +39,7 @@ from .. import _registry, _tape, _validate, activations, constraints, initialize
 
 __all__ = ["Layer"]
 
-FROM_LOGITS, RELU_FOLDED, RELU_MASK = 1, 2, 4
+FROM_LOGITS, RELU_FOLDED, RELU_MASK, BN_RELU, RELU_IN_BN = 1, 2, 4, 8, 16
 
 # Bumped whenever a layer is built or its `trainable` changes: models re-make their plans.
 _generation = [0]
@@ -687,6 +689,8 @@ class _ActivatedLayer(Layer):
         self._fused_relu = self._can_fuse_relu and self.activation is activations.get("relu")
 
     def _fwd(self, x, training, fuse=0):
+        if fuse & RELU_IN_BN:   # the BatchNormalization before applied it (and its backward)
+            return x, (None, None)
         if fuse & FROM_LOGITS:
             z, c = self._pre(x, training)
             return z, (c, None)

@@ -11,7 +11,7 @@ import numbers
 import numpy as np
 
 from .. import _kernels, constraints, initializers, regularizers
-from .base import Layer
+from .base import BN_RELU, Layer
 
 __all__ = ["BatchNormalization"]
 
@@ -138,19 +138,24 @@ class BatchNormalization(Layer):
 
     # ---- passes -----------------------------------------------------------------------------
     def _fwd(self, x, training, fuse=0):
+        # BN_RELU: the plain relu after this layer runs here, y = relu(BN(x)) in one pass (the
+        # plan makes the relu an identity); ctx keeps y for the relu's mask in backward
+        relu = bool(fuse & BN_RELU)
         if training and self.trainable:   # Keras 3: a frozen layer normalizes as in inference
-            y, mean, var, invstd = _kernels.bn_train(x, self.gamma, self.beta, self.epsilon)
+            y, mean, var, invstd = _kernels.bn_train(x, self.gamma, self.beta, self.epsilon, relu=relu)
             moving = None
             if x.size:   # no rows: no statistics, the moving ones stay
                 moving = _kernels.bn_moving(self.moving_mean, self.moving_variance, mean, var,
                                             self.momentum)
-            return y, ("train", x, mean, invstd, moving)
+            return y, ("train", x, mean, invstd, moving, y if relu else None)
         y = _kernels.bn_infer(x, self.moving_mean, self.moving_variance, self.gamma, self.beta,
-                              self.epsilon)
-        return y, ("infer", x, None, None, None)
+                              self.epsilon, relu=relu)
+        return y, ("infer", x, None, None, None, y if relu else None)
 
     def _bwd(self, ctx, dy, need_dx, fuse=0):
-        mode, x, mean, invstd, _ = ctx
+        mode, x, mean, invstd, _, relu_out = ctx
+        if relu_out is not None:   # the folded relu's mask, from the output the forward kept: a
+            dy = _kernels.relu_bwd(dy, relu_out)   # pass of its own (inside BN's sums: slower)
         if mode == "train":
             dx, dgamma, dbeta = _kernels.bn_backward(dy, x, mean, invstd, self.gamma, need_dx)
         else:   # constant (moving) statistics: y = x * scale + shift, so dx = dy * scale
