@@ -12,7 +12,7 @@
  *   backward_input    (G*P*Q) x (R*S*C) x K     dout, row pointers              filt transposed,
  *                     per group of G images, then col2im adds the columns     packed once
  *                     into dinp (when NR divides C: the GEMM adds its tiles
- *                     into dinp itself, gemm_scatter_add)
+ *                     into dinp itself: a scattered C, gemm_scatter)
  *   transpose_forward the same GEMM as backward_input, with the transposed conv's input as dout;
  *                     each image starts from the bias and ends with relu (conv2d_transpose_forward)
  *   backward_filter   K x (R*S*C) x (N*P*Q)     dout^T, in place (or packed)    patch_cols: row pointers
@@ -348,7 +348,8 @@ int conv2d_forward(float *out, const float *inp, const float *filt, const float 
     if (sh->C < SMALL_C)
         a = (gemm_operand){.pack = pack_patches, .data = inp, .ctx = &cx};
     gemm_operand b = {.pack = gemm_pack_b_n, .data = filt, .ld = sh->K};
-    int status = gemm(out, sh->K, &a, &b, sh->N * sh->P * sh->Q, sh->K, sh->R * sh->S * sh->C, bias, relu,
+    const gemm_out c = {.data = out, .ld = sh->K, .bias = bias, .relu = relu};
+    int status = gemm(&c, &a, &b, sh->N * sh->P * sh->Q, sh->K, sh->R * sh->S * sh->C,
                       pyconv_num_threads());
     free(cx.taps);
     return status;
@@ -427,7 +428,7 @@ static int group_col2im(float *dinp, const float *dout, const bwi_plan *pl, int6
     const int64_t PQ = sh->P * sh->Q, RSC = sh->R * sh->S * sh->C;
     float *col = pl->dcol + (size_t)pyconv_thread_num() * (size_t)(pl->G * PQ * RSC);
     gemm_operand a = {.rows = gemm_rows_n, .C = sh->K, .data = dout + n0 * PQ * sh->K, .ld = sh->K};
-    int st = gemm(col, RSC, &a, &pl->b, imgs * PQ, RSC, sh->K, NULL, 0, 1);
+    int st = gemm(&(gemm_out){.data = col, .ld = RSC}, &a, &pl->b, imgs * PQ, RSC, sh->K, 1);
     if (st != PYCONV_OK)
         return st;
     for (int64_t i = 0; i < imgs; i++)
@@ -436,7 +437,7 @@ static int group_col2im(float *dinp, const float *dout, const bwi_plan *pl, int6
 }
 
 /* Images n0 .. n0+imgs when NR divides C: the same GEMM, but each finished tile of dcol is added
- * straight into the images from the micro-kernel's tile (gemm_scatter_add), so the column
+ * straight into the images from the micro-kernel's tile (a scattered C), so the column
  * gradient never goes to memory and there is no separate col2im pass. */
 static int group_scattered(float *dinp, const float *dout, const bwi_plan *pl, int64_t n0,
                            int64_t imgs)
@@ -446,7 +447,7 @@ static int group_scattered(float *dinp, const float *dout, const bwi_plan *pl, i
     images_init(dinp + n0 * HWC, imgs, sh->H * sh->W, sh->C, pl->ep);
     gemm_operand a = {.rows = gemm_rows_n, .C = sh->K, .data = dout + n0 * PQ * sh->K, .ld = sh->K};
     gemm_scatter sc = {.out = dinp + n0 * HWC, .tab = pl->tab, .taps = RS, .C = sh->C};
-    int st = gemm_scatter_add(&sc, &a, &pl->b, imgs * PQ, RS * sh->C, sh->K);
+    int st = gemm(&(gemm_out){.scatter = &sc}, &a, &pl->b, imgs * PQ, RS * sh->C, sh->K, 1);
     images_relu(dinp + n0 * HWC, imgs * HWC, pl->ep);
     return st;
 }
@@ -603,20 +604,23 @@ int conv2d_backward_filter(float *dfilt, float *dbias, const float *dout, const 
     gemm_operand b = sh->K % gemm_nr() == 0 ? (gemm_operand){.cols = gemm_cols_n, .data = dout, .ld = sh->K}
                                             : (gemm_operand){.pack = gemm_pack_b_n, .data = dout, .ld = sh->K};
     if (swapped) {
-        a = (gemm_operand){.pack = gemm_pack_a_t, .data = dout, .ld = sh->K};
+        a = (gemm_operand){.pack = gemm_pack_a_t, .view = gemm_view_a_t, .data = dout, .ld = sh->K};
         b = sh->C % gemm_nr() == 0 ? (gemm_operand){.cols = patch_cols, .data = inp, .ctx = &cx}
                                   : (gemm_operand){.pack = pack_patches_b, .data = inp, .ctx = &cx};
     }
     int status = PYCONV_OK;
     if (nchunks == 1) {   // one chunk: the GEMM's own threads
-        status = gemm(direct ? dfilt : part, Ncol, &a, &b, M, Ncol, npix, NULL, 0,
+        status = gemm(&(gemm_out){.data = direct ? dfilt : part, .ld = Ncol}, &a, &b, M, Ncol, npix,
                       pyconv_num_threads());
     } else {
         #pragma omp parallel for schedule(dynamic, 1) num_threads(pyconv_num_threads())
         for (int64_t ch = 0; ch < nchunks; ch++) {
             // The chunk is the sub-GEMM over the depth (= pixel) slice [p0, p0+len), one thread.
             int64_t p0 = ch * chunk, len = npix - p0 < chunk ? npix - p0 : chunk;
-            int st = gemm_slice(part + ch * M * Ncol, Ncol, &a, &b, M, Ncol, p0, len, NULL, 0, 1);
+            gemm_operand a_ch = a, b_ch = b;
+            a_ch.k0 = b_ch.k0 = p0;
+            int st = gemm(&(gemm_out){.data = part + ch * M * Ncol, .ld = Ncol}, &a_ch, &b_ch, M, Ncol,
+                          len, 1);
             if (st != PYCONV_OK) {
                 #pragma omp atomic write
                 status = st;

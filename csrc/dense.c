@@ -35,7 +35,8 @@ int dense_forward(float *out, const float *x, const float *w, const float *b, in
         return dense_forward_rows(out, x, w, b, relu, N, C, K);
     gemm_operand a = {.rows = gemm_rows_n, .C = C, .data = x, .ld = C};
     gemm_operand bm = {.pack = gemm_pack_b_n, .data = w, .ld = K};
-    return gemm(out, K, &a, &bm, N, K, C, b, relu, pyconv_num_threads());
+    return gemm(&(gemm_out){.data = out, .ld = K, .bias = b, .relu = relu}, &a, &bm, N, K, C,
+                pyconv_num_threads());
 }
 
 int dense_backward(float *dx, float *dw, float *db, const float *dout, const float *x,
@@ -45,12 +46,12 @@ int dense_backward(float *dx, float *dw, float *db, const float *dout, const flo
     if (dx) {   // dx = dout . W^T: B[o][i] = W[i][o], W stored (C x K) = B^T
         gemm_operand a = {.rows = gemm_rows_n, .C = K, .data = dout, .ld = K};
         gemm_operand bm = {.pack = gemm_pack_b_t, .data = w, .ld = K};
-        status = gemm(dx, C, &a, &bm, N, C, K, NULL, 0, pyconv_num_threads());
+        status = gemm(&(gemm_out){.data = dx, .ld = C}, &a, &bm, N, C, K, pyconv_num_threads());
     }
     if (status == PYCONV_OK && dw) {   // dW = x^T . dout: A[i][n] = x[n][i], x stored (N x C) = A^T
         gemm_operand a = {.pack = gemm_pack_a_t, .data = x, .ld = C};
         gemm_operand bm = {.pack = gemm_pack_b_n, .data = dout, .ld = K};
-        status = gemm(dw, K, &a, &bm, C, K, N, NULL, 0, pyconv_num_threads());
+        status = gemm(&(gemm_out){.data = dw, .ld = K}, &a, &bm, C, K, N, pyconv_num_threads());
     }
     if (status == PYCONV_OK && db)
         status = bias_add_backward(db, dout, N, K);

@@ -1,19 +1,22 @@
-/* gemm.c -- the blocked SGEMM driver: packing of plain matrices, the five-loop nest of
- * blocking.h around one micro-kernel, and the choice of micro-kernel per ISA.
+/* gemm.c -- the GEMM in three steps, each tested against the one before:
+ *
+ *   gemm_ref        the triple loop, summed in double: the specification
+ *   sgemm_blocked   the SPINE: the five loops of blocking.h around one micro-kernel, on plain
+ *                   row-major matrices, A and B packed, one thread -- read this first
+ *   gemm            the fast driver: the same nest, threaded, whose operands are descriptors
+ *                   (gemm.h) -- packed, indirect (row pointers), in place or scattered -- that
+ *                   the nest calls through small hooks (a_block, b_panel, tile_*, put_*)
  *
  * Promise: C = A.B (+ bias)(relu) over any M, N, K >= 0, overwritten, with each element's
- * K-sum taken in one fixed order (KC block by KC block, k ascending inside a block), so the
- * result is bitwise the same for any number of threads.
+ * K-sum taken in one fixed order (depth block by depth block, k ascending inside a block), so
+ * the result is bitwise the same for any number of threads -- and the spine's bits are the fast
+ * driver's on the same matrices (same depth cut, same micro-kernel).
  */
 #include <stdlib.h>
 #include <string.h>
 #include "target.h"
 #include "blocking.h"
 #include "gemm.h"
-
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 typedef void (*ukernel_fn)(int64_t, const float *, const float *, float *, int64_t, int,
                            const float *, int);
@@ -125,12 +128,18 @@ void gemm_cols_n(const float **dst, const gemm_operand *op, int64_t j0, int64_t 
         dst[kk] = op->data + (p0 + kk) * op->ld + j0;
 }
 
-// B already packed over its whole depth (gemm_prepack_b): each panel's slice is one copy.
-void gemm_pack_b_prepacked(float *dst, const gemm_operand *op, int64_t j0, int64_t n, int64_t p0,
-                           int64_t k, int nr)
+/* ---- views: operands read in place ----------------------------------------------------------- */
+
+// A^T stored (K x M) with stride ld, in place: at depth p0 + k, rows i0.. are contiguous.
+gemm_panels gemm_view_a_t(const gemm_operand *op, int64_t i0, int64_t p0, int mr)
 {
-    for (int64_t jp = 0; jp < n; jp += nr, dst += k * nr)
-        memcpy(dst, op->data + ((j0 + jp) / nr * op->ld + p0) * nr, (size_t)(k * nr) * sizeof(float));
+    return (gemm_panels){op->data + p0 * op->ld + i0, mr, op->ld};
+}
+
+// B prepacked over its whole depth ld (gemm_prepack_b), in place: micro-panel j holds ld rows.
+static gemm_panels view_prepacked(const gemm_operand *op, int64_t j0, int64_t p0, int nr)
+{
+    return (gemm_panels){op->data + (j0 / nr * op->ld + p0) * nr, op->ld * nr, nr};
 }
 
 float *gemm_prepack_b(const gemm_operand *b, int64_t N, int64_t K, gemm_operand *out)
@@ -138,82 +147,32 @@ float *gemm_prepack_b(const gemm_operand *b, int64_t N, int64_t K, gemm_operand 
     const int nr = isa_table().nr;
     float *packed = pyconv_aligned_alloc((size_t)(ceil_div(N, nr) * nr * K) * sizeof(float));
     if (packed) {
-        b->pack(packed, b, 0, N, 0, K, nr);
-        *out = (gemm_operand){.pack = gemm_pack_b_prepacked, .data = packed, .ld = K};
+        b->pack(packed, b, 0, N, b->k0, K, nr);
+        *out = (gemm_operand){.view = view_prepacked, .data = packed, .ld = K};
     }
     return packed;
 }
 
-/* ---- the loop nest ------------------------------------------------------------------------- */
+/* ---- step 1: the specification ------------------------------------------------------------- */
 
-/* The epilogue of one C tile, applied once its last KC block is in: bias, then relu. The
- * tile was just written, so it is still in L1. */
-static void epilogue(float *c, int64_t ldc, int rows, int cols, const float *bias, int relu)
+// C (M x N) = A (M x K) . B (K x N), all row-major, summed in double: the oracle.
+void gemm_ref(float *c, const float *a, const float *b, int64_t M, int64_t N, int64_t K)
 {
-    for (int i = 0; i < rows; i++) {
-        float *ci = c + i * ldc;
-        if (bias)
-            for (int j = 0; j < cols; j++)
-                ci[j] += bias[j];
-        if (relu)
-            for (int j = 0; j < cols; j++)
-                ci[j] = ci[j] < 0.0f ? 0.0f : ci[j];   /* NaN stays NaN, as in relu_forward */
-    }
-}
-
-/* Loops 2 and 1 over one packed A block (or an A^T read in place with row stride lda, when
- * lda > 0) and the packed B panel: mc x nc of C.
- * Edge tiles are computed whole into `tile` and only their valid part copied out; with a
- * scattered C (sc; i0, j0: this block's first row and column) every tile is computed into
- * `tile` and then added where sc sends its rows. */
-static void macro_kernel(const gemm_isa *g, float *c, int64_t ldc, const float *pa, int64_t lda,
-                         const float **pt, int64_t nt, const float *pb, const float *const *pbt,
-                         int64_t mc, int64_t nc, int64_t kc, int first, int last,
-                         const float *bias, int relu, const gemm_scatter *sc, int64_t i0, int64_t j0)
-{
-    _Alignas(64) float tile[GEMM_MAX_TILE];
-    for (int64_t jr = 0; jr < nc; jr += g->nr) {          // loop 2 (jr, step NR): B micro-panel in L1
-        int cols = nc - jr < g->nr ? (int)(nc - jr) : g->nr;
-        const float *b = pb + jr * kc;
-        const float *const *bt = pbt ? pbt + jr / g->nr * kc : NULL;   /* indirect B's rows */
-        for (int64_t ir = 0; ir < mc; ir += g->mr) {      // loop 1 (ir, step MR): A micro-panel from L2
-            int rows = mc - ir < g->mr ? (int)(mc - ir) : g->mr;
-            float *cij = sc ? NULL : c + ir * ldc + jr;
-            const int whole = rows == g->mr && cols == g->nr && !sc;
-            /* A whole tile gets its epilogue in the micro-kernel, in registers; an edge tile
-             * is computed into `tile`, copied, and finished by epilogue() below. */
-            const float *eb = whole && last && bias ? bias + jr : NULL;
-            const int er = whole && last && relu;
-            if (pt)   // indirect A: nt taps of kc / nt values through the row pointers
-                g->ukernel_ind(nt, kc / nt, pt + ir * nt, b, whole ? cij : tile,
-                               whole ? ldc : g->nr, whole ? first : 1, eb, er);
-            else if (bt)   // indirect B: its rows through pointers; A packed, or A^T in place (lda)
-                g->ukernel_indb(kc, lda ? pa + ir : pa + ir * kc, lda ? lda : g->mr, bt,
-                                whole ? cij : tile, whole ? ldc : g->nr, whole ? first : 1, eb, er);
-            else
-                g->ukernel(kc, pa + ir * kc, b, whole ? cij : tile, whole ? ldc : g->nr,
-                           whole ? first : 1, eb, er);
-            if (sc) {
-                g->scatter(sc, tile, g->nr, i0 + ir, rows, j0 + jr, cols);
-                continue;
-            }
-            if (!whole) {
-                for (int i = 0; i < rows; i++)
-                    for (int j = 0; j < cols; j++)
-                        cij[i * ldc + j] = first ? tile[i * g->nr + j]
-                                                 : cij[i * ldc + j] + tile[i * g->nr + j];
-            }
-            if (last && !whole)
-                epilogue(cij, ldc, rows, cols, bias ? bias + jr : NULL, relu);
+    for (int64_t i = 0; i < M; i++)
+        for (int64_t j = 0; j < N; j++) {
+            double s = 0.0;
+            for (int64_t k = 0; k < K; k++)
+                s += (double)a[i * K + k] * b[k * N + j];
+            c[i * N + j] = (float)s;
         }
-    }
 }
 
-int gemm(float *c, int64_t ldc, const gemm_operand *a, const gemm_operand *b,
-         int64_t M, int64_t N, int64_t K, const float *bias, int relu, int nthreads)
+void sgemm_ref(float *c, const float *a, const float *b, int64_t M, int64_t N, int64_t K)
 {
-    return gemm_slice(c, ldc, a, b, M, N, 0, K, bias, relu, nthreads);
+    gemm_ref(c, a, b, M, N, K);
 }
+
+/* ---- step 2: the spine ----------------------------------------------------------------------- */
 
 /* Depth block of loop 4 starting at pc: the depth cut into the fewest blocks of at most KC,
  * all of one size but the last (576 = 288 + 288, not 320 + 256). An indirect A's blocks hold
@@ -230,176 +189,428 @@ static int64_t depth_block(const gemm_operand *a, int64_t pc, int64_t K)
     return K - pc < kc ? K - pc : kc;
 }
 
-/* Fill the pointer table of one indirect A block: rows [ic, ic+mc), taps of depth block
- * [pc, pc+kc), laid out per MR-row tile as [tap][row] (what ukernel_*_ind reads). Rows past
- * M, up to the tile's end, read zeros. */
-static void fill_rows(const float **pt, const gemm_operand *a, const gemm_isa *g, int64_t ic,
-                      int64_t mc, int64_t M, int64_t pc, int64_t kc, const float *zeros)
+// A (M x K) stored row-major: the spine's A. Rows past m are packed as zeros.
+static void pack_a_n(float *dst, const gemm_operand *op, int64_t i0, int64_t m, int64_t p0,
+                     int64_t k, int mr)
 {
-    const int64_t t0 = pc / a->C, c0 = pc % a->C, nt = a->C <= GEMM_KC ? kc / a->C : 1;
-    const int64_t rows = ceil_div(mc, g->mr) * g->mr;
-    for (int64_t r = 0; r < rows; r++) {
-        const float **dst = pt + (r / g->mr) * nt * g->mr + r % g->mr;
-        if (ic + r < M)
-            a->rows(dst, g->mr, a, ic + r, t0, nt, c0, zeros);
-        else
-            for (int64_t t = 0; t < nt; t++)
-                dst[t * g->mr] = zeros;
+    for (int64_t ip = 0; ip < m; ip += mr, dst += k * mr)
+        for (int r = 0; r < mr; r++)
+            for (int64_t kk = 0; kk < k; kk++)
+                dst[kk * mr + r] = ip + r < m ? op->data[(i0 + ip + r) * op->ld + p0 + kk] : 0.0f;
+}
+
+/* The valid rows x cols of a tile computed whole (t, row stride ldt) into C: copied on the
+ * first depth block, added after it -- what the micro-kernel does itself for a whole tile. */
+static void tile_out(float *c, int64_t ldc, const float *t, int ldt, int rows, int cols, int first)
+{
+    for (int i = 0; i < rows; i++)
+        for (int j = 0; j < cols; j++)
+            c[i * ldc + j] = first ? t[i * ldt + j] : c[i * ldc + j] + t[i * ldt + j];
+}
+
+/* C (M x N) = A (M x K) . B (K x N), all row-major, overwritten; one thread. The five loops of
+ * blocking.h as BLIS's var1 writes them (bls_gemm_bp_var1.c): each operand named by the loop
+ * that cuts it (b_pc, a_ic, b_jr, a_ir, c_ir), edge sizes *_cur. Packing pads the edges with
+ * zeros, so the micro-kernel always computes a whole MR x NR tile. PYCONV_ENOMEM if the two
+ * packing buffers cannot be allocated. */
+int sgemm_blocked(float *c, const float *a, const float *b, int64_t M, int64_t N, int64_t K)
+{
+    if (M <= 0 || N <= 0 || K <= 0) {   // an empty product, or an empty sum: C = 0
+        memset(c, 0, (size_t)(M > 0 && N > 0 ? M * N : 0) * sizeof(float));
+        return PYCONV_OK;
+    }
+    const gemm_isa g = isa_table();
+    const gemm_operand a_op = {.pack = pack_a_n, .data = a, .ld = K};
+    const gemm_operand b_op = {.pack = gemm_pack_b_n, .data = b, .ld = N};
+    const int64_t kc_max = K < GEMM_KC ? K : GEMM_KC, nc_max = N < GEMM_NC ? N : GEMM_NC;
+    float *a_ic = pyconv_aligned_alloc((size_t)(g.mc * kc_max) * sizeof(float));
+    const size_t b_floats = (size_t)(ceil_div(nc_max, g.nr) * g.nr * kc_max);
+    float *b_pc = pyconv_aligned_alloc(b_floats * sizeof(float));
+    _Alignas(64) float t[GEMM_MAX_TILE];
+    if (!a_ic || !b_pc) {
+        pyconv_aligned_free(a_ic), pyconv_aligned_free(b_pc);
+        return PYCONV_ENOMEM;
+    }
+    // loop 5 (jc, step NC): B panel packed, lives in L3
+    for (int64_t jc = 0; jc < N; jc += GEMM_NC) {
+        const int64_t nc_cur = N - jc < GEMM_NC ? N - jc : GEMM_NC;
+        // loop 4 (pc, step KC): depth block; the B panel kc_cur x nc_cur packed once per block
+        for (int64_t pc = 0, kc_cur; pc < K; pc += kc_cur) {
+            kc_cur = depth_block(&a_op, pc, K);
+            b_op.pack(b_pc, &b_op, jc, nc_cur, pc, kc_cur, g.nr);
+            // loop 3 (ic, step MC): A block mc_cur x kc_cur packed, lives in L2
+            for (int64_t ic = 0; ic < M; ic += g.mc) {
+                const int64_t mc_cur = M - ic < g.mc ? M - ic : g.mc;
+                a_op.pack(a_ic, &a_op, ic, mc_cur, pc, kc_cur, g.mr);
+                // loop 2 (jr, step NR): B micro-panel kc_cur x NR, stays in L1
+                for (int64_t jr = 0; jr < nc_cur; jr += g.nr) {
+                    const int nr_cur = nc_cur - jr < g.nr ? (int)(nc_cur - jr) : g.nr;
+                    const float *b_jr = b_pc + jr * kc_cur;
+                    // loop 1 (ir, step MR): A micro-panel MR x kc_cur, streams from L2
+                    for (int64_t ir = 0; ir < mc_cur; ir += g.mr) {
+                        const int mr_cur = mc_cur - ir < g.mr ? (int)(mc_cur - ir) : g.mr;
+                        const float *a_ir = a_ic + ir * kc_cur;
+                        float *c_ir = c + (ic + ir) * N + jc + jr;
+                        // micro-kernel: the MR x NR tile in registers; the first block overwrites
+                        if (mr_cur == g.mr && nr_cur == g.nr) {
+                            g.ukernel(kc_cur, a_ir, b_jr, c_ir, N, pc == 0, NULL, 0);
+                        } else {   // an edge tile: computed whole into t, its valid part copied
+                            g.ukernel(kc_cur, a_ir, b_jr, t, g.nr, 1, NULL, 0);
+                            tile_out(c_ir, N, t, g.nr, mr_cur, nr_cur, pc == 0);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    pyconv_aligned_free(a_ic), pyconv_aligned_free(b_pc);
+    return PYCONV_OK;
+}
+
+/* ---- step 3: the fast driver ------------------------------------------------------------- */
+
+/* One block of an operand as the micro-kernel reads it: panels (packed, or in place), or for
+ * an indirect operand pointers, `step` of them per micro-panel (A: taps x MR, tap-major; B: one
+ * per depth). */
+typedef struct {
+    gemm_panels pan;
+    const float *const *ptr;
+    int64_t step;
+} op_block;
+
+// The same block from its micro-panel i on.
+static op_block op_from(op_block o, int64_t i)
+{
+    if (o.ptr)
+        o.ptr += i * o.step;
+    else
+        o.pan.p += i * o.pan.ps;
+    return o;
+}
+
+typedef struct gemm_plan gemm_plan;
+
+/* What loop 3 hands to loops 2 and 1: C rows [ic, ic+mc) x columns [jc, jc+nc), depth block kc,
+ * and the A block and B micro-panels that feed it. */
+typedef struct {
+    const gemm_plan *pl;
+    op_block a, b;
+    int64_t ic, mc, jc, nc, kc;
+    int first, last;   /* the first depth block overwrites C; the last applies the epilogue */
+} gemm_block;
+
+/* The hooks: one micro-kernel call for the operands' forms (tile i, j of the block into c), and
+ * where a tile computed into a buffer goes (an edge tile, or a scattered C). */
+typedef void (*tile_fn)(const gemm_block *blk, int64_t i, int64_t j, float *c, int64_t ldc,
+                        int overwrite, const float *bias, int relu);
+typedef void (*put_fn)(const gemm_block *blk, const float *tile, int64_t ir, int rows, int64_t jr,
+                       int cols);
+
+/* The call's buffers, each of one type: the B panel (packed) or an indirect B's row pointers,
+ * then per thread an A block (packed) or an indirect A's pointer table, and a row of zeros
+ * that the pointers of the padding point at. */
+typedef struct {
+    float *floats;          /* [B panel][A block per thread][zeros] */
+    const float **ptrs;     /* [B row pointers][A pointer table per thread] */
+    float *b, *a, *zeros;
+    const float **b_ptrs, **a_ptrs;
+    size_t a_size;          /* floats or pointers per thread */
+} gemm_workspace;
+
+/* Everything the nest reads, fixed before its first loop. */
+struct gemm_plan {
+    gemm_isa g;
+    const gemm_out *c;
+    const gemm_operand *a, *b;
+    int64_t M, N, K;
+    int nthreads;
+    int a_in_place;      /* A read through its view (A^T under an indirect B, whole MR tiles) */
+    void (*macro_kernel)(const gemm_block *blk);   /* loops 2 and 1 for the operands' forms */
+    put_fn put;
+    int64_t m_tiles, n_mblocks, panels_per_task;   /* loop 3's tasks */
+    gemm_workspace ws;
+};
+
+// Packed A and B: the plain micro-kernel.
+static void tile_packed(const gemm_block *blk, int64_t i, int64_t j, float *c, int64_t ldc,
+                        int overwrite, const float *bias, int relu)
+{
+    const float *a_ir = blk->a.pan.p + i * blk->a.pan.ps, *b_jr = blk->b.pan.p + j * blk->b.pan.ps;
+    blk->pl->g.ukernel(blk->kc, a_ir, b_jr, c, ldc, overwrite, bias, relu);
+}
+
+// Indirect A (nt taps of kc / nt values each, through row pointers), packed B.
+static void tile_indirect_a(const gemm_block *blk, int64_t i, int64_t j, float *c, int64_t ldc,
+                            int overwrite, const float *bias, int relu)
+{
+    const int64_t nt = blk->a.step / blk->pl->g.mr;
+    const float *const *a_ir = blk->a.ptr + i * blk->a.step;
+    const float *b_jr = blk->b.pan.p + j * blk->b.pan.ps;
+    blk->pl->g.ukernel_ind(nt, blk->kc / nt, a_ir, b_jr, c, ldc, overwrite, bias, relu);
+}
+
+// Indirect B (its rows through pointers); A packed, or in place (depth stride a.pan.ld).
+static void tile_indirect_b(const gemm_block *blk, int64_t i, int64_t j, float *c, int64_t ldc,
+                            int overwrite, const float *bias, int relu)
+{
+    const float *a_ir = blk->a.pan.p + i * blk->a.pan.ps;
+    const float *const *b_jr = blk->b.ptr + j * blk->b.step;
+    blk->pl->g.ukernel_indb(blk->kc, a_ir, blk->a.pan.ld, b_jr, c, ldc, overwrite, bias, relu);
+}
+
+/* The epilogue of one C tile, applied once its last depth block is in: bias, then relu. The
+ * tile was just written, so it is still in L1. */
+static void epilogue(float *c, int64_t ldc, int rows, int cols, const float *bias, int relu)
+{
+    for (int i = 0; i < rows; i++) {
+        float *ci = c + i * ldc;
+        if (bias)
+            for (int j = 0; j < cols; j++)
+                ci[j] += bias[j];
+        if (relu)
+            for (int j = 0; j < cols; j++)
+                ci[j] = ci[j] < 0.0f ? 0.0f : ci[j];   /* NaN stays NaN, as in relu_forward */
     }
 }
 
-/* The loop nest, storing C (c, ldc) or scattering it (sc). */
-static int gemm_run(float *c, int64_t ldc, const gemm_scatter *sc, const gemm_operand *a,
-                    const gemm_operand *b, int64_t M, int64_t N, int64_t k0, int64_t K,
-                    const float *bias, int relu, int nthreads)
+// A stored C's edge tile: its valid part copied (first depth block) or added, then the epilogue.
+static void put_stored(const gemm_block *blk, const float *tile, int64_t ir, int rows, int64_t jr,
+                       int cols)
 {
-    if (M <= 0 || N <= 0 || (sc && K <= 0))
-        return PYCONV_OK;
-    if (K <= 0) {   // an empty sum: C = 0 (+ bias)(relu)
-        for (int64_t i = 0; i < M; i++) {
-            memset(c + i * ldc, 0, (size_t)N * sizeof(float));
-            epilogue(c + i * ldc, ldc, 1, (int)N, bias, relu);
+    const gemm_out *out = blk->pl->c;
+    float *c_ir = out->data + (blk->ic + ir) * out->ld + blk->jc + jr;
+    tile_out(c_ir, out->ld, tile, blk->pl->g.nr, rows, cols, blk->first);
+    if (blk->last)
+        epilogue(c_ir, out->ld, rows, cols, out->bias ? out->bias + blk->jc + jr : NULL, out->relu);
+}
+
+// A scattered C: every tile added where the scatter's table sends its rows.
+static void put_scattered(const gemm_block *blk, const float *tile, int64_t ir, int rows,
+                          int64_t jr, int cols)
+{
+    const gemm_plan *pl = blk->pl;
+    pl->g.scatter(pl->c->scatter, tile, pl->g.nr, blk->ic + ir, rows, blk->jc + jr, cols);
+}
+
+/* Loops 2 and 1 over one block, with `tile` the micro-kernel call for the operands' forms. A
+ * whole tile of a stored C is written by the micro-kernel itself, with the epilogue in registers
+ * on the last depth block; an edge tile, or any tile of a scattered C, is computed whole into
+ * `tile_buf` and handed to the output's hook. */
+PYCONV_ALWAYS_INLINE void macro_kernel(const gemm_block *blk, tile_fn tile)
+{
+    const gemm_plan *pl = blk->pl;
+    const gemm_out *out = pl->c;
+    const int mr = pl->g.mr, nr = pl->g.nr;
+    _Alignas(64) float tile_buf[GEMM_MAX_TILE];
+    // loop 2 (jr, step NR): B micro-panel kc x NR, stays in L1
+    for (int64_t jr = 0; jr < blk->nc; jr += nr) {
+        const int nr_cur = blk->nc - jr < nr ? (int)(blk->nc - jr) : nr;
+        // loop 1 (ir, step MR): A micro-panel MR x kc, streams from L2
+        for (int64_t ir = 0; ir < blk->mc; ir += mr) {
+            const int mr_cur = blk->mc - ir < mr ? (int)(blk->mc - ir) : mr;
+            if (out->data && mr_cur == mr && nr_cur == nr) {
+                float *c_ir = out->data + (blk->ic + ir) * out->ld + blk->jc + jr;
+                const float *bias = blk->last && out->bias ? out->bias + blk->jc + jr : NULL;
+                const int relu = blk->last && out->relu;
+                tile(blk, ir / mr, jr / nr, c_ir, out->ld, blk->first, bias, relu);
+            } else {
+                tile(blk, ir / mr, jr / nr, tile_buf, nr, 1, NULL, 0);
+                pl->put(blk, tile_buf, ir, mr_cur, jr, nr_cur);
+            }
         }
-        return PYCONV_OK;
     }
-    /* A parallel region costs microseconds: below ~1 MFLOP one thread is faster. */
-    if (2.0 * (double)M * (double)N * (double)K < GEMM_PAR_MIN_FLOPS)
-        nthreads = 1;
-    const gemm_isa g = isa_table();
-    if ((a->rows && k0 != 0) || (b->cols && (a->rows || N % g.nr)) || (sc && sc->C % g.nr))
+}
+
+/* The macro-kernel once per operand form, the hook the nest calls per block: inside, the tile
+ * call is direct. (A hook called per tile cost conv1's forward 10%: its tiles are 9 deep, so
+ * one more indirect call is a fair part of one.) */
+static void macro_kernel_packed(const gemm_block *blk) { macro_kernel(blk, tile_packed); }
+static void macro_kernel_indirect_a(const gemm_block *blk) { macro_kernel(blk, tile_indirect_a); }
+static void macro_kernel_indirect_b(const gemm_block *blk) { macro_kernel(blk, tile_indirect_b); }
+
+/* Loop 4's B panel, columns [jc, jc+nc) x depth block [pc, pc+kc): its view (in place), or its
+ * row pointers (indirect), or packed, each NR micro-panel by one thread. Called by every thread
+ * of the parallel region; returns after the barrier that ends the shared packing. */
+static op_block b_panel(const gemm_plan *pl, int64_t jc, int64_t nc, int64_t pc, int64_t kc)
+{
+    const gemm_operand *b = pl->b;
+    const int nr = pl->g.nr;
+    if (b->view)
+        return (op_block){.pan = b->view(b, jc, b->k0 + pc, nr)};
+    #pragma omp for schedule(static)
+    for (int64_t j = 0; j < ceil_div(nc, nr); j++) {
+        const int64_t j0 = j * nr, w = nc - j0 < nr ? nc - j0 : nr;
+        if (b->cols)
+            b->cols(pl->ws.b_ptrs + j * kc, b, jc + j0, b->k0 + pc, kc, pl->ws.zeros);
+        else
+            b->pack(pl->ws.b + j0 * kc, b, jc + j0, w, b->k0 + pc, kc, nr);
+    }
+    if (b->cols)
+        return (op_block){.ptr = pl->ws.b_ptrs, .step = kc};
+    return (op_block){.pan = {pl->ws.b, nr * kc, nr}};
+}
+
+/* Fill the pointer table of one indirect A block: rows [ic, ic+mc), taps of depth block
+ * [pc, pc+kc), laid out per MR-row tile as [tap][row] (what ukernel_*_ind reads). Rows past
+ * M, up to the tile's end, read zeros. Returns the taps per tile. */
+static int64_t fill_rows(const float **pt, const gemm_plan *pl, int64_t ic, int64_t mc,
+                         int64_t pc, int64_t kc)
+{
+    const gemm_operand *a = pl->a;
+    const int mr = pl->g.mr;
+    const int64_t t0 = pc / a->C, c0 = pc % a->C, nt = a->C <= GEMM_KC ? kc / a->C : 1;
+    for (int64_t r = 0; r < ceil_div(mc, mr) * mr; r++) {
+        const float **dst = pt + (r / mr) * nt * mr + r % mr;
+        if (ic + r < pl->M)
+            a->rows(dst, mr, a, ic + r, t0, nt, c0, pl->ws.zeros);
+        else
+            for (int64_t t = 0; t < nt; t++)
+                dst[t * mr] = pl->ws.zeros;
+    }
+    return nt;
+}
+
+/* Loop 3's A block, rows [ic, ic+mc) x depth block [pc, pc+kc), in thread tid's workspace:
+ * its row pointers (indirect), or its view (in place), or packed. */
+static op_block a_block(const gemm_plan *pl, int tid, int64_t ic, int64_t mc, int64_t pc,
+                        int64_t kc)
+{
+    const gemm_operand *a = pl->a;
+    const int mr = pl->g.mr;
+    if (a->rows) {
+        const float **pt = pl->ws.a_ptrs + (size_t)tid * pl->ws.a_size;
+        return (op_block){.ptr = pt, .step = fill_rows(pt, pl, ic, mc, pc, kc) * mr};
+    }
+    if (pl->a_in_place)
+        return (op_block){.pan = a->view(a, ic, a->k0 + pc, mr)};
+    float *packed = pl->ws.a + (size_t)tid * pl->ws.a_size;
+    a->pack(packed, a, ic, mc, a->k0 + pc, kc, mr);
+    return (op_block){.pan = {packed, mr * kc, mr}};
+}
+
+/* One allocation per type: floats (the B panel, an A block per thread, a row of zeros) and,
+ * for indirect operands, pointers (an indirect B's rows, a pointer table per thread). */
+static int workspace_alloc(gemm_workspace *ws, const gemm_plan *pl)
+{
+    const gemm_isa *g = &pl->g;
+    const int64_t kc_max = pl->K < GEMM_KC ? pl->K : GEMM_KC;
+    const int64_t nc_max = pl->N < GEMM_NC ? pl->N : GEMM_NC;
+    const int64_t mc_max = pl->M < g->mc ? ceil_div(pl->M, g->mr) * g->mr : g->mc;
+    const gemm_operand *a = pl->a, *b = pl->b;
+    const size_t panels = (size_t)(ceil_div(nc_max, g->nr) * kc_max);   /* NR panels x depth */
+    const size_t threads = (size_t)pl->nthreads;
+    const size_t b_floats = b->view || b->cols ? 0 : panels * (size_t)g->nr;
+    const size_t b_ptrs = b->cols ? panels : 0;
+    const size_t a_size = a->rows || !pl->a_in_place ? (size_t)(mc_max * kc_max) : 0;
+    const size_t a_floats = a->rows ? 0 : a_size * threads, a_ptrs = a->rows ? a_size * threads : 0;
+    const size_t z_floats = a->rows || b->cols ? (size_t)(kc_max > g->nr ? kc_max : g->nr) : 0;
+    const size_t n_floats = b_floats + a_floats + z_floats, n_ptrs = b_ptrs + a_ptrs;
+    *ws = (gemm_workspace){.a_size = a_size};
+    ws->floats = n_floats ? pyconv_aligned_alloc(n_floats * sizeof(float)) : NULL;
+    ws->ptrs = n_ptrs ? pyconv_aligned_alloc(n_ptrs * sizeof(const float *)) : NULL;
+    if ((n_floats && !ws->floats) || (n_ptrs && !ws->ptrs)) {
+        pyconv_aligned_free(ws->floats), pyconv_aligned_free(ws->ptrs);
+        return PYCONV_ENOMEM;
+    }
+    ws->b = ws->floats, ws->a = ws->floats + b_floats, ws->zeros = ws->a + a_floats;
+    ws->b_ptrs = ws->ptrs, ws->a_ptrs = n_ptrs ? ws->ptrs + b_ptrs : NULL;
+    memset(ws->zeros, 0, z_floats * sizeof(float));
+    return PYCONV_OK;
+}
+
+/* Fix the call's plan: the thread count, the hooks for the operands' forms, loop 3's tasks and
+ * the workspace. PYCONV_EINVAL for forms that cannot be combined (gemm.h). */
+static int plan_call(gemm_plan *pl, int nthreads)
+{
+    const gemm_operand *a = pl->a, *b = pl->b;
+    const gemm_out *c = pl->c;
+    const gemm_isa *g = &pl->g;
+    if ((a->rows && (a->k0 || b->cols)) || (b->cols && pl->N % g->nr)
+        || (!c->data && (!c->scatter || c->scatter->C % g->nr)))
         return PYCONV_EINVAL;
-    if (sc)
-        nthreads = 1;
-    /* An A^T stored as a plain matrix under an indirect B, in whole MR tiles, is read in place:
-     * the micro-kernel steps through it by its row stride (conv2d_backward_filter's dout^T:
-     * no packing at all). */
-    const int a_in_place = a->pack == gemm_pack_a_t && b->cols && M % g.mr == 0;
-    const int64_t kc_max = K < GEMM_KC ? K : GEMM_KC;
-    const int64_t nc_max = N < GEMM_NC ? N : GEMM_NC;
-    const int64_t mc_max = M < g.mc ? ceil_div(M, g.mr) * g.mr : g.mc;
+    /* A parallel region costs microseconds: below ~1 MFLOP one thread is faster. A scattered C
+     * takes one: rows of different blocks add into the same pixels. */
+    pl->nthreads = 2.0 * (double)pl->M * (double)pl->N * (double)pl->K < GEMM_PAR_MIN_FLOPS
+                   || !c->data ? 1 : nthreads;
+    pl->a_in_place = a->view && b->cols && pl->M % g->mr == 0;
+    if (!a->rows && !a->pack && !pl->a_in_place)
+        return PYCONV_EINVAL;
+    pl->macro_kernel = a->rows ? macro_kernel_indirect_a
+                       : b->cols ? macro_kernel_indirect_b : macro_kernel_packed;
+    pl->put = c->data ? put_stored : put_scattered;
 
     /* Tasks of loop 3: row blocks of at most MC rows x groups of NR panels. The row blocks are
      * whole MR tiles, as many as a multiple of the thread count, all within one tile of the
      * same size: 3872 rows in 27 blocks of 144 would give one thread 14 blocks and the other
      * 13 (4% idle); 28 blocks of 136-144 rows do not. Splitting N as well keeps both threads
      * busy when M is small (a dense layer at batch 32). No split changes any sum's order. */
-    const int64_t m_tiles = ceil_div(M, g.mr);
-    int64_t n_mblocks = ceil_div(m_tiles, g.mc / g.mr);
-    const int64_t n_panels_max = ceil_div(nc_max, g.nr);
-    const int64_t panels_per_task = n_mblocks >= 4 ? n_panels_max : ceil_div(n_panels_max, 4);
-    if (n_mblocks >= 4)
-        n_mblocks = ceil_div(n_mblocks, nthreads) * nthreads;
+    const int64_t n_panels_max = ceil_div(pl->N < GEMM_NC ? pl->N : GEMM_NC, g->nr);
+    pl->m_tiles = ceil_div(pl->M, g->mr);
+    pl->n_mblocks = ceil_div(pl->m_tiles, g->mc / g->mr);
+    pl->panels_per_task = pl->n_mblocks >= 4 ? n_panels_max : ceil_div(n_panels_max, 4);
+    if (pl->n_mblocks >= 4)
+        pl->n_mblocks = ceil_div(pl->n_mblocks, pl->nthreads) * pl->nthreads;
+    return workspace_alloc(&pl->ws, pl);
+}
 
-    /* One allocation per call: the shared B panel (or an indirect B's row pointers), then per
-     * thread an A block (packed) or a pointer table (indirect), and for an indirect operand a
-     * row of zeros for the padding. Sizes in floats. */
-    const size_t ptr = (sizeof(float *) + sizeof(float) - 1) / sizeof(float);   /* floats per pointer */
-    const size_t b_size = b->cols ? (size_t)(ceil_div(nc_max, g.nr) * kc_max) * ptr
-                                  : (size_t)(ceil_div(nc_max, g.nr) * g.nr * kc_max);
-    const size_t a_size = a->rows ? (size_t)(mc_max * kc_max) * ptr : (size_t)(mc_max * kc_max);
-    const size_t z_size = a->rows || b->cols ? (size_t)(kc_max > g.nr ? kc_max : g.nr) : 0;
-    const size_t total = b_size + a_size * (size_t)nthreads + z_size;
-    float *work = pyconv_aligned_alloc(total * sizeof(float));
-    if (!work)
-        return PYCONV_ENOMEM;
-    float *pb = work, *zeros = work + b_size + a_size * (size_t)nthreads;
-    memset(zeros, 0, z_size * sizeof(float));
-
-    for (int64_t jc = 0; jc < N; jc += GEMM_NC) {                 // loop 5 (jc, step NC): B panel in L3
-        const int64_t nc = N - jc < GEMM_NC ? N - jc : GEMM_NC;
-        const int64_t n_panels = ceil_div(nc, g.nr);
-        const int64_t n_groups = ceil_div(n_panels, panels_per_task);
-        for (int64_t pc = 0, kc; pc < K; pc += kc) {              // loop 4 (pc, step KC): depth block
-            kc = depth_block(a, pc, K);
-            const int first = pc == 0, last = pc + kc == K;
-            const int64_t nt = a->rows ? (a->C <= GEMM_KC ? kc / a->C : 1) : 0;
-            /* A B prepacked over its whole depth, in one depth block, is already this panel:
-             * read in place (conv2d_backward_input's groups), not copied. */
-            const int prepacked = b->pack == gemm_pack_b_prepacked && k0 == 0 && kc == K && b->ld == K;
-            const float *pbk = prepacked ? b->data + jc * K : pb;
-
-            #pragma omp parallel num_threads(nthreads)
+/* The fast driver: the spine's five loops, threaded over loop 3, with each operand's block got
+ * through its descriptor (b_panel, a_block) and each tile through the plan's hooks. */
+int gemm(const gemm_out *c, const gemm_operand *a, const gemm_operand *b, int64_t M, int64_t N,
+         int64_t K, int nthreads)
+{
+    if (M <= 0 || N <= 0 || (K <= 0 && !c->data))
+        return PYCONV_OK;
+    if (K <= 0) {   // an empty sum: C = 0 (+ bias)(relu)
+        for (int64_t i = 0; i < M; i++) {
+            memset(c->data + i * c->ld, 0, (size_t)N * sizeof(float));
+            epilogue(c->data + i * c->ld, c->ld, 1, (int)N, c->bias, c->relu);
+        }
+        return PYCONV_OK;
+    }
+    gemm_plan pl = {.g = isa_table(), .c = c, .a = a, .b = b, .M = M, .N = N, .K = K};
+    const int status = plan_call(&pl, nthreads);
+    if (status != PYCONV_OK)
+        return status;
+    const int nr = pl.g.nr, mr = pl.g.mr;
+    // loop 5 (jc, step NC): B panel, lives in L3
+    for (int64_t jc = 0; jc < N; jc += GEMM_NC) {
+        const int64_t nc_cur = N - jc < GEMM_NC ? N - jc : GEMM_NC;
+        const int64_t n_groups = ceil_div(ceil_div(nc_cur, nr), pl.panels_per_task);
+        // loop 4 (pc, step KC): depth block; the B panel got once per block, by all threads
+        for (int64_t pc = 0, kc_cur; pc < K; pc += kc_cur) {
+            kc_cur = depth_block(a, pc, K);
+            #pragma omp parallel num_threads(pl.nthreads)
             {
-                // Pack the B panel (or point at its rows): each NR micro-panel by one thread.
+                const op_block b_pc = b_panel(&pl, jc, nc_cur, pc, kc_cur);
+                // loop 3 (ic, <= MC rows): A block, lives in L2; a task: rows x a group of panels
                 #pragma omp for schedule(static)
-                for (int64_t p = 0; p < (prepacked ? 0 : n_panels); p++) {
-                    int64_t j0 = p * g.nr, w = nc - j0 < g.nr ? nc - j0 : g.nr;
-                    if (b->cols)
-                        b->cols((const float **)pb + p * kc, b, jc + j0, k0 + pc, kc, zeros);
-                    else
-                        b->pack(pb + j0 * kc, b, jc + j0, w, k0 + pc, kc, g.nr);
-                }
-                // (implicit barrier: the whole B panel is packed before anyone uses it)
-#ifdef _OPENMP
-                float *pa = work + b_size + a_size * (size_t)omp_get_thread_num();
-#else
-                float *pa = work + b_size;
-#endif
-                #pragma omp for schedule(static)
-                for (int64_t t = 0; t < n_mblocks * n_groups; t++) {   // loop 3 (ic, <= MC rows): A block in L2
-                    const int64_t mb = t / n_groups;   // block mb: tiles [mb*m_tiles/n, (mb+1)*m_tiles/n)
-                    const int64_t ic = mb * m_tiles / n_mblocks * g.mr;
-                    const int64_t ie = (mb + 1) * m_tiles / n_mblocks * g.mr;
-                    const int64_t mc = (ie < M ? ie : M) - ic;
-                    if (mc <= 0)
+                for (int64_t t = 0; t < pl.n_mblocks * n_groups; t++) {
+                    const int64_t mb = t / n_groups;   // tiles [mb*m_tiles/n, (mb+1)*m_tiles/n)
+                    const int64_t ic = mb * pl.m_tiles / pl.n_mblocks * mr;
+                    const int64_t ie = (mb + 1) * pl.m_tiles / pl.n_mblocks * mr;
+                    const int64_t mc_cur = (ie < M ? ie : M) - ic;
+                    const int64_t j0 = t % n_groups * pl.panels_per_task * nr;   // its panels
+                    const int64_t nc_task = nc_cur - j0 < pl.panels_per_task * nr
+                                            ? nc_cur - j0 : pl.panels_per_task * nr;
+                    if (mc_cur <= 0)
                         continue;   // more blocks than tiles (tiny M)
-                    const int64_t j0 = (t % n_groups) * panels_per_task * g.nr;
-                    const int64_t w = nc - j0 < panels_per_task * g.nr ? nc - j0 : panels_per_task * g.nr;
-                    const float **pt = NULL;
-                    const float *pat = pa;
-                    if (a->rows) {
-                        pt = (const float **)pa;
-                        fill_rows(pt, a, &g, ic, mc, M, pc, kc, zeros);
-                    } else if (a_in_place) {
-                        pat = a->data + (k0 + pc) * a->ld + ic;
-                    } else {
-                        a->pack(pa, a, ic, mc, k0 + pc, kc, g.mr);
-                    }
-                    const float *const *pbt = b->cols ? (const float *const *)pb + j0 / g.nr * kc : NULL;
-                    macro_kernel(&g, sc ? NULL : c + ic * ldc + jc + j0, ldc, pat, a_in_place ? a->ld : 0,
-                                 pt, nt, pbk + j0 * kc, pbt, mc, w, kc, first, last,
-                                 bias ? bias + jc + j0 : NULL, relu, sc, ic, jc + j0);
+                    const gemm_block blk = {.pl = &pl, .ic = ic, .mc = mc_cur, .jc = jc + j0,
+                                            .nc = nc_task, .kc = kc_cur, .first = pc == 0,
+                                            .last = pc + kc_cur == K, .b = op_from(b_pc, j0 / nr),
+                                            .a = a_block(&pl, pyconv_thread_num(), ic, mc_cur, pc, kc_cur)};
+                    pl.macro_kernel(&blk);
                 }
             }
         }
     }
-    pyconv_aligned_free(work);
+    pyconv_aligned_free(pl.ws.floats), pyconv_aligned_free(pl.ws.ptrs);
     return PYCONV_OK;
 }
 
-int gemm_slice(float *c, int64_t ldc, const gemm_operand *a, const gemm_operand *b,
-               int64_t M, int64_t N, int64_t k0, int64_t K, const float *bias, int relu,
-               int nthreads)
-{
-    return gemm_run(c, ldc, NULL, a, b, M, N, k0, K, bias, relu, nthreads);
-}
-
-int gemm_scatter_add(const gemm_scatter *sc, const gemm_operand *a, const gemm_operand *b,
-                     int64_t M, int64_t N, int64_t K)
-{
-    return gemm_run(NULL, 0, sc, a, b, M, N, 0, K, NULL, 0, 1);
-}
-
+// The fast GEMM on plain row-major matrices (pyconv.h): A read in place through row pointers.
 int sgemm(float *c, const float *a, const float *b, int64_t M, int64_t N, int64_t K)
 {
-    gemm_operand am = {.rows = gemm_rows_n, .C = K, .data = a, .ld = K};
-    gemm_operand bm = {.pack = gemm_pack_b_n, .data = b, .ld = N};
-    return gemm(c, N, &am, &bm, M, N, K, NULL, 0, pyconv_num_threads());
-}
-
-void sgemm_ref(float *c, const float *a, const float *b, int64_t M, int64_t N, int64_t K)
-{
-    gemm_ref(c, a, b, M, N, K);
-}
-
-// C (M x N) = A (M x K) . B (K x N), all row-major, summed in double: the oracle.
-void gemm_ref(float *c, const float *a, const float *b, int64_t M, int64_t N, int64_t K)
-{
-    for (int64_t i = 0; i < M; i++)
-        for (int64_t j = 0; j < N; j++) {
-            double s = 0.0;
-            for (int64_t k = 0; k < K; k++)
-                s += (double)a[i * K + k] * b[k * N + j];
-            c[i * N + j] = (float)s;
-        }
+    const gemm_operand a_op = {.rows = gemm_rows_n, .C = K, .data = a, .ld = K};
+    const gemm_operand b_op = {.pack = gemm_pack_b_n, .data = b, .ld = N};
+    return gemm(&(gemm_out){.data = c, .ld = N}, &a_op, &b_op, M, N, K, pyconv_num_threads());
 }

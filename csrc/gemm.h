@@ -1,11 +1,16 @@
 /* gemm.h -- pyconv's internal GEMM engine (not a public BLAS).
  *
- *   C (M x N, row stride ldc)  =  A (M x K) . B (K x N)   [+ bias[j]] [then relu]
+ *   C (M x N)  =  A (M x K) . B (K x N)   [+ bias[j]] [then relu]
  *
- * A and B are never read directly by the loop nest: each is described by a PACKER that
- * copies a block of it into the micro-kernel's panel layout (blocking.h). That is what lets
- * the convolutions run as implicit GEMMs: their packers gather input patches straight from
- * the NHWC tensor into the panels, so no im2col matrix for the whole batch ever exists.
+ * One entry point, gemm(), whose loop nest never reads A or B directly: each is an OPERAND
+ * DESCRIPTOR (gemm_operand) with a hook the nest calls for one block --
+ *   pack   copy the block into the micro-kernel's panel layout (blocking.h),
+ *   rows   (A) or cols (B): write pointers to the block's rows in place (indirect),
+ *   view   the block's address where it already is in panel layout (in place),
+ * and C is a descriptor too (gemm_out): stored with its epilogue, or scattered into a tensor.
+ * That is what lets the convolutions run as implicit GEMMs: their hooks gather input patches
+ * straight from the NHWC tensor, so no im2col matrix for the whole batch ever exists.
+ * gemm.c starts with the same nest on plain matrices, no descriptors (sgemm_blocked, pyconv.h).
  */
 #ifndef PYCONV_GEMM_H
 #define PYCONV_GEMM_H
@@ -34,23 +39,38 @@ typedef void (*gemm_rows_fn)(const float **dst, int64_t stride, const gemm_opera
 typedef void (*gemm_cols_fn)(const float **dst, const gemm_operand *op, int64_t j0, int64_t p0,
                              int64_t k, const float *zeros);
 
+/* An operand already laid out as the micro-kernel reads it, read IN PLACE (no copy): micro-panel
+ * i (MR rows of A, NR columns of B) starts at p + i * ps, and its values at successive depths
+ * are ld floats apart (MR or NR in a packed panel). */
+typedef struct {
+    const float *p;
+    int64_t ps, ld;
+} gemm_panels;
+
+/* The panels of an in-place operand from row/column i0 and depth p0; width is MR or NR. */
+typedef gemm_panels (*gemm_view_fn)(const gemm_operand *op, int64_t i0, int64_t p0, int width);
+
+/* One operand of the GEMM: exactly one of pack, rows (A only) and cols (B only) -- or view
+ * alone (a B prepacked by gemm_prepack_b). A view beside pack is an offer: the driver reads A
+ * in place where the micro-kernel can (under an indirect B, in whole MR tiles), and packs it
+ * elsewhere. */
 struct gemm_operand {
     gemm_pack_fn pack;     /* a packed operand: copies blocks into panels */
     gemm_rows_fn rows;     /* or (A only) an indirect one: row pointers per tap */
-    gemm_cols_fn cols;     /* or (B only, N a multiple of NR, A packed) an indirect one */
-    int64_t C;             /* indirect: depth values per tap */
+    gemm_cols_fn cols;     /* or (B only, N a multiple of NR, A not indirect) an indirect one */
+    gemm_view_fn view;     /* or, or as well: read in place */
+    int64_t C;             /* indirect A: depth values per tap */
     const float *data;     /* the matrix, or the tensor a packer gathers from */
     int64_t ld;            /* row stride of a plain matrix */
+    int64_t k0;            /* the operand's depth starts here: GEMM depth k is its depth k0 + k
+                            * (one chunk of a longer reduction); 0 for an indirect A */
     const void *ctx;       /* extra description (a convolution's shape), or NULL */
 };
 
 /* B packed once for several GEMMs that share it (conv2d_backward_input's image groups):
- * returns the buffer (pyconv_aligned_free() it after) and sets *out to an operand that reads it -- in place
- * when one depth block covers it, else copied panel by panel -- or returns NULL if it cannot
- * be allocated. */
+ * returns the buffer (pyconv_aligned_free() it after) and sets *out to an operand that reads it
+ * in place (a view), or returns NULL if it cannot be allocated. */
 float *gemm_prepack_b(const gemm_operand *b, int64_t N, int64_t K, gemm_operand *out);
-void gemm_pack_b_prepacked(float *dst, const gemm_operand *op, int64_t j0, int64_t n, int64_t p0,
-                           int64_t k, int nr);
 
 /* A plain row-major matrix (M x K, stride ld) as an indirect operand: one tap of C = K. */
 void gemm_rows_n(const float **dst, int64_t stride, const gemm_operand *op, int64_t row,
@@ -61,18 +81,15 @@ void gemm_rows_n(const float **dst, int64_t stride, const gemm_operand *op, int6
 void gemm_cols_n(const float **dst, const gemm_operand *op, int64_t j0, int64_t p0, int64_t k,
                  const float *zeros);
 
+/* A^T stored (K x M, stride ld) read in place: MR consecutive values of a stored row are a
+ * micro-panel's values at one depth (conv2d_backward_filter's dout^T: no packing at all). */
+gemm_panels gemm_view_a_t(const gemm_operand *op, int64_t i0, int64_t p0, int mr);
+
 /* Plain row-major matrices: B (K x N) as stored ("n"), or stored transposed ("t": A^T
  * stored K x M, B^T stored N x K). A plain A as stored is read in place (gemm_rows_n). */
 void gemm_pack_a_t(float *dst, const gemm_operand *op, int64_t i0, int64_t m, int64_t p0, int64_t k, int mr);
 void gemm_pack_b_n(float *dst, const gemm_operand *op, int64_t j0, int64_t n, int64_t p0, int64_t k, int nr);
 void gemm_pack_b_t(float *dst, const gemm_operand *op, int64_t j0, int64_t n, int64_t p0, int64_t k, int nr);
-
-/* C = A.B (+ bias) (relu), overwritten. bias: N floats or NULL. Threads: `nthreads`, over
- * (MC-block, NR-panel-group) tasks; each element of C is computed by one thread, its K-sum
- * always in the same order, so the result does not depend on the thread count.
- * Returns PYCONV_OK or PYCONV_ENOMEM. */
-int gemm(float *c, int64_t ldc, const gemm_operand *a, const gemm_operand *b,
-         int64_t M, int64_t N, int64_t K, const float *bias, int relu, int nthreads);
 
 /* A SCATTERED C: no C matrix is stored; each finished tile row -- C row i, the NR columns
  * from j, inside tap t = j / C of a tap-major (taps x C) column space -- is ADDED to the NR
@@ -86,8 +103,25 @@ typedef struct {
     int64_t taps, C;
 } gemm_scatter;
 
-int gemm_scatter_add(const gemm_scatter *sc, const gemm_operand *a, const gemm_operand *b,
-                     int64_t M, int64_t N, int64_t K);
+/* Where C goes: stored (data, row stride ld), overwritten, with the epilogue "+ bias[j], then
+ * relu" applied as each tile is finished; or, with data NULL, scattered (no epilogue). */
+typedef struct {
+    float *data;                  /* C (M x N), or NULL: scattered */
+    int64_t ld;
+    const float *bias;            /* N floats, or NULL */
+    int relu;
+    const gemm_scatter *scatter;  /* with data NULL: where the tiles are added */
+} gemm_out;
+
+/* C = A.B (+ bias)(relu) over depth K, for M, N, K >= 0 (K = 0: C = 0 (+ bias)(relu)).
+ * Threads: `nthreads` (one for a scattered C or a small product), over (MC-block, NR-panel-group)
+ * tasks; each element of C is computed by one thread, its K-sum always in the same order (depth
+ * block by depth block, k ascending inside one), so the result does not depend on the thread
+ * count. Returns PYCONV_OK, PYCONV_ENOMEM, or PYCONV_EINVAL for operand forms it cannot combine
+ * (an indirect A with k0 > 0 or under an indirect B; an indirect B with N not a multiple of NR;
+ * a scatter's C not a multiple of NR). */
+int gemm(const gemm_out *c, const gemm_operand *a, const gemm_operand *b, int64_t M, int64_t N,
+         int64_t K, int nthreads);
 
 /* Add a finished tile (rows x cols, row stride ld) where sc sends C rows i0.. and columns j0..
  * (inside one tap). Compiled once per ISA (in ukernel_<isa>.c) so the adds are as wide as the
@@ -114,26 +148,31 @@ void scatter_tile_avx512(const gemm_scatter *sc, const float *tile, int ld, int6
 void scatter_tile_neon(const gemm_scatter *sc, const float *tile, int ld, int64_t i0, int rows,
                        int64_t j0, int cols);
 
-/* The same over the depth slice [k0, k0+K) of A's columns and B's rows only: one chunk of a
- * longer reduction (conv2d_backward_filter). A must be packed (not indirect) when k0 > 0. */
-int gemm_slice(float *c, int64_t ldc, const gemm_operand *a, const gemm_operand *b,
-               int64_t M, int64_t N, int64_t k0, int64_t K, const float *bias, int relu,
-               int nthreads);
-
 /* The naive triple loop over plain row-major matrices, double accumulation: the oracle. */
 void gemm_ref(float *c, const float *a, const float *b, int64_t M, int64_t N, int64_t K);
 
-/* Micro-kernels, one per ISA (ukernel_<isa>.c; only those of the target are built: target.h): C tile (MR x NR, row stride ldc)
- *   = (overwrite ? 0 : C) + sum_k a[k][0..MR) x b[k][0..NR)   over packed panels a, b,
- * then + bias[0..NR) unless bias is NULL, then max(0, .) if relu (the fused epilogue). */
-void ukernel_avx512(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, int overwrite,
-                    const float *bias, int relu);
-void ukernel_avx2(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, int overwrite,
-                  const float *bias, int relu);
-void ukernel_neon(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, int overwrite,
-                  const float *bias, int relu);
-void ukernel_generic(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, int overwrite,
-                     const float *bias, int relu);
+/* Every micro-kernel starts on a 64-byte boundary, so that its code sits in the same place
+ * relative to the instruction-fetch blocks whatever size the code linked before it has. At
+ * GCC's default 16 it moved with unrelated changes: this file's rework left ukernel_avx512 on
+ * a 16-byte boundary, and conv1's forward pass (tiles 9 deep, where a call's entry and exit
+ * count) took 1.61 -> 1.82 ms at batch 256 on one thread; aligned, 1.59 (docs/benchmarks.md). */
+#ifdef __GNUC__
+#define PYCONV_UKERNEL __attribute__((aligned(64)))
+#else
+#define PYCONV_UKERNEL
+#endif
+
+/* Micro-kernels, one per ISA (ukernel_<isa>.c; only those of the target are built: target.h):
+ * C tile (MR x NR, row stride ldc) = (overwrite ? 0 : C) + sum_k a[k][0..MR) x b[k][0..NR)
+ * over packed panels a, b, then + bias[0..NR) unless bias is NULL, then max(0, .) if relu (the fused epilogue). */
+PYCONV_UKERNEL void ukernel_avx512(int64_t kc, const float *a, const float *b, float *c,
+                                   int64_t ldc, int overwrite, const float *bias, int relu);
+PYCONV_UKERNEL void ukernel_avx2(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
+                                 int overwrite, const float *bias, int relu);
+PYCONV_UKERNEL void ukernel_neon(int64_t kc, const float *a, const float *b, float *c, int64_t ldc,
+                                 int overwrite, const float *bias, int relu);
+PYCONV_UKERNEL void ukernel_generic(int64_t kc, const float *a, const float *b, float *c,
+                                    int64_t ldc, int overwrite, const float *bias, int relu);
 
 /* The NR and MR of the micro-kernel in use: an indirect B needs N to be a multiple of NR;
  * M past a multiple of MR fills rows that are computed anyway. */
@@ -142,24 +181,32 @@ int gemm_mr(void);
 
 /* Micro-kernels with an indirect B: the same tile, B's row k read through b[k] (NR floats),
  * A's MR values for depth k at a + k * lda (lda = MR: a packed panel; or A^T read in place). */
-void ukernel_avx512_indb(int64_t kc, const float *a, int64_t lda, const float *const *b, float *c,
-                         int64_t ldc, int overwrite, const float *bias, int relu);
-void ukernel_avx2_indb(int64_t kc, const float *a, int64_t lda, const float *const *b, float *c,
-                       int64_t ldc, int overwrite, const float *bias, int relu);
-void ukernel_neon_indb(int64_t kc, const float *a, int64_t lda, const float *const *b, float *c,
-                       int64_t ldc, int overwrite, const float *bias, int relu);
-void ukernel_generic_indb(int64_t kc, const float *a, int64_t lda, const float *const *b, float *c,
-                          int64_t ldc, int overwrite, const float *bias, int relu);
+PYCONV_UKERNEL void ukernel_avx512_indb(int64_t kc, const float *a, int64_t lda,
+                                        const float *const *b, float *c, int64_t ldc, int overwrite,
+                                        const float *bias, int relu);
+PYCONV_UKERNEL void ukernel_avx2_indb(int64_t kc, const float *a, int64_t lda,
+                                      const float *const *b, float *c, int64_t ldc, int overwrite,
+                                      const float *bias, int relu);
+PYCONV_UKERNEL void ukernel_neon_indb(int64_t kc, const float *a, int64_t lda,
+                                      const float *const *b, float *c, int64_t ldc, int overwrite,
+                                      const float *bias, int relu);
+PYCONV_UKERNEL void ukernel_generic_indb(int64_t kc, const float *a, int64_t lda,
+                                         const float *const *b, float *c, int64_t ldc,
+                                         int overwrite, const float *bias, int relu);
 
 /* Indirect micro-kernels: the same tile, A read through ntaps x MR row pointers (a[t*MR+i]),
  * kc values each; B packed as above with depth ntaps * kc. */
-void ukernel_avx512_ind(int64_t ntaps, int64_t kc, const float *const *a, const float *b,
-                        float *c, int64_t ldc, int overwrite, const float *bias, int relu);
-void ukernel_avx2_ind(int64_t ntaps, int64_t kc, const float *const *a, const float *b,
-                      float *c, int64_t ldc, int overwrite, const float *bias, int relu);
-void ukernel_neon_ind(int64_t ntaps, int64_t kc, const float *const *a, const float *b,
-                      float *c, int64_t ldc, int overwrite, const float *bias, int relu);
-void ukernel_generic_ind(int64_t ntaps, int64_t kc, const float *const *a, const float *b,
-                         float *c, int64_t ldc, int overwrite, const float *bias, int relu);
+PYCONV_UKERNEL void ukernel_avx512_ind(int64_t ntaps, int64_t kc, const float *const *a,
+                                       const float *b, float *c, int64_t ldc, int overwrite,
+                                       const float *bias, int relu);
+PYCONV_UKERNEL void ukernel_avx2_ind(int64_t ntaps, int64_t kc, const float *const *a,
+                                     const float *b, float *c, int64_t ldc, int overwrite,
+                                     const float *bias, int relu);
+PYCONV_UKERNEL void ukernel_neon_ind(int64_t ntaps, int64_t kc, const float *const *a,
+                                     const float *b, float *c, int64_t ldc, int overwrite,
+                                     const float *bias, int relu);
+PYCONV_UKERNEL void ukernel_generic_ind(int64_t ntaps, int64_t kc, const float *const *a,
+                                        const float *b, float *c, int64_t ldc, int overwrite,
+                                        const float *bias, int relu);
 
 #endif /* PYCONV_GEMM_H */

@@ -262,9 +262,12 @@ int conv2d_grouped_backward_input_ref(float *dinp, const float *dout, const floa
 int conv2d_grouped_backward_filter_ref(float *dfilt, float *dbias, const float *dout,
                                        const float *inp, const conv2d_shape *sh, int64_t groups);
 
-/* The GEMM on plain row-major matrices, exposed for tests and benchmarks:
- * c (M,N) = a (M,K) . b (K,N). */
+/* The GEMM on plain row-major matrices, exposed for tests and benchmarks, in its three steps
+ * (gemm.c): c (M,N) = a (M,K) . b (K,N), overwritten. sgemm: the fast driver, threaded;
+ * sgemm_blocked: the spine, the same loop nest on one thread, bitwise sgemm's result;
+ * sgemm_ref: the triple loop, summed in double. PYCONV_ENOMEM if a workspace fails. */
 int sgemm(float *c, const float *a, const float *b, int64_t M, int64_t N, int64_t K);
+int sgemm_blocked(float *c, const float *a, const float *b, int64_t M, int64_t N, int64_t K);
 void sgemm_ref(float *c, const float *a, const float *b, int64_t M, int64_t N, int64_t K);
 
 /* ---- pooling: pool2d.c ------------------------------------------------------------------ */

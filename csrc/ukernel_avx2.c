@@ -97,7 +97,7 @@ void ukernel_avx2_indb(int64_t kc, const float *a, int64_t lda, const float *con
     store_tile(acc, c, ldc, overwrite, bias, relu);
 }
 
-/* The scattered store of gemm_scatter_add (gemm.h), compiled with this file's flags. */
+/* The store of a scattered C (gemm_scatter, gemm.h), compiled with this file's flags. */
 void scatter_tile_avx2(const gemm_scatter *sc, const float *tile, int ld, int64_t i0, int rows,
                        int64_t j0, int cols)
 {

@@ -4,6 +4,7 @@
 
 cdef extern from "pyconv.h" nogil:
     int sgemm(float *c, const float *a, const float *b, int64_t M, int64_t N, int64_t K)
+    int sgemm_blocked(float *c, const float *a, const float *b, int64_t M, int64_t N, int64_t K)
     void sgemm_ref(float *c, const float *a, const float *b, int64_t M, int64_t N, int64_t K)
     int dense_forward(float *out, const float *x, const float *w, const float *b, int relu,
                       int64_t N, int64_t C, int64_t K)
@@ -40,8 +41,9 @@ cdef inline float *opt_fptr(object a, str name, int64_t n) except? NULL:
     return fptr(a, name)
 
 
-def gemm(cnp.ndarray a, cnp.ndarray b, bint ref=False):
-    """c = a @ b for 2-D float32 arrays, by the blocked GEMM (or the naive loop if ref)."""
+def gemm(cnp.ndarray a, cnp.ndarray b, bint ref=False, bint blocked=False):
+    """c = a @ b for 2-D float32 arrays, by the fast GEMM -- or the naive loop if ref, or the
+    single-threaded spine (sgemm_blocked) if blocked."""
     if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[0]:
         raise ValueError(f"`a` (M,K) and `b` (K,N) do not match. Received: "
                          f"a.shape={np.shape(a)}, b.shape={np.shape(b)}.")
@@ -54,6 +56,8 @@ def gemm(cnp.ndarray a, cnp.ndarray b, bint ref=False):
     with nogil:
         if ref:
             sgemm_ref(pc, pa, pb, M, N, K)
+        elif blocked:
+            st = sgemm_blocked(pc, pa, pb, M, N, K)
         else:
             st = sgemm(pc, pa, pb, M, N, K)
     check_status(st)

@@ -33,6 +33,30 @@ def test_gemm(isa, ref, M, N, K):
     assert_sum_close(c, expected, abs(a).astype(np.float64) @ abs(b), K, "gemm")
 
 
+# The spine (gemm.c's sgemm_blocked): the five loops on plain matrices, one thread. Edges: the
+# depth cut (KC + 1, several blocks), MC + 1 rows (two A blocks on every ISA), NC + 4 columns
+# (two B panels), the empty product and the empty sum.
+@settings(max_examples=60)
+@given(M=st.integers(0, 40), N=st.integers(0, 70), K=st.integers(0, 700))
+@example(M=13, N=33, K=321).via("edge: KC + 1, two blocks of 161 and 160")
+@example(M=7, N=9, K=961).via("edge: four blocks")
+@example(M=145, N=9, K=3).via("edge: MC + 1 rows")
+@example(M=3, N=4100, K=5).via("edge: NC + 4 columns")
+@example(M=3, N=0, K=5).via("edge: empty product")
+@example(M=3, N=4, K=0).via("edge: empty sum, C = 0")
+def test_gemm_blocked(isa, M, N, K):
+    """The spine against float64, and bitwise the fast driver: the same depth cut and the same
+    micro-kernel give every element the same sum in the same order."""
+    rng = np.random.default_rng(M * 1000 + N)
+    a = rng.standard_normal((M, K)).astype(np.float32)
+    b = rng.standard_normal((K, N)).astype(np.float32)
+    c = _kernels.gemm(a, b, blocked=True)
+    expected = a.astype(np.float64) @ b
+    assert_sum_close(c, expected, abs(a).astype(np.float64) @ abs(b), K, "gemm spine")
+    fast = _kernels.gemm(a, b)
+    assert np.array_equal(c, fast), f"spine vs fast: largest difference {np.abs(c - fast).max()}"
+
+
 # dense_forward_rows (csrc/dense_loops.h): a batch of at most dense_rows_max() rows, W read in
 # place; DENSE_COLS = 64 columns a block (64 +- 1: a tail block), split over threads from 1 MFLOP.
 @settings(max_examples=40)

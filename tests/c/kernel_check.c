@@ -163,6 +163,10 @@ static void check_sgemm(int64_t M, int64_t N, int64_t K)
                 memcpy(first, got, (size_t)(M * N) * sizeof(float));
             else
                 check("2 threads vs 1", got, first, NULL, M * N);
+            // The spine: the same nest on one thread, so the fast driver's bits.
+            status_ok(sgemm_blocked(got, a, b, M, N, K), "sgemm_blocked");
+            check("sgemm_blocked vs sgemm_ref", got, want, tol, M * N);
+            check("sgemm_blocked vs sgemm", got, first, NULL, M * N);
         }
     free(a), free(b), free(want), free(abs), free(aa), free(ab), free(tol), free(got), free(first);
 }
