@@ -90,12 +90,13 @@ cdef inline int window_fields(object win, int64_t *f) except -1:
     """f[0..9] = the fields of `win`, a pyconv._geometry.Window (P, Q, R, S, stride_h,
     stride_w, dil_h, dil_w, pad_top, pad_left): the one form in which every windowed kernel
     takes its geometry. A ValueError if it has another length or a negative field."""
-    if not isinstance(win, tuple) or len(win) != 10:
+    if not isinstance(win, tuple) or len(<tuple>win) != 10:
         raise ValueError(f"`window` must be a pyconv._geometry.Window (P, Q, R, S, stride_h, stride_w, "
                          f"dil_h, dil_w, pad_top, pad_left). Received: window={win!r}.")
+    cdef tuple t = <tuple>win   # a named tuple: read as the tuple it is, item by item in C
     cdef int i
     for i in range(10):
-        f[i] = win[i]
+        f[i] = t[i]
         if f[i] < 0:
             raise ValueError(f"`window`'s fields must be non-negative ints. Received: window={win!r}.")
     return 0

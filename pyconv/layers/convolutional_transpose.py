@@ -77,6 +77,7 @@ class Conv2DTranspose(_ActivatedLayer):
             self.output_padding = op
         self._set_kernel_args(activation, use_bias, kernel_initializer, bias_initializer,
                               kernel_regularizer, bias_regularizer, kernel_constraint, bias_constraint)
+        self._geom = None
 
     def _out_hw(self, h, w):
         op = self.output_padding or (None, None)
@@ -85,7 +86,14 @@ class Conv2DTranspose(_ActivatedLayer):
 
     def _geometry(self, shape):
         """(output shape, Window): the output's size by Keras's rule and the window of the
-        convolution that maps it back to `shape` (TensorFlow's padding), checked to do so."""
+        convolution that maps it back to `shape` (TensorFlow's padding), checked to do so;
+        computed once per input shape."""
+        g = self._geom
+        if g is None or g[0] != shape:
+            g = self._geom = (shape, self._new_geometry(shape))
+        return g[1]
+
+    def _new_geometry(self, shape):
         n, h, w, _ = shape
         ho, wo = self._out_hw(h, w)
         out = (n, ho, wo, self.filters)
