@@ -422,8 +422,8 @@ PYCONV_ALWAYS_INLINE void macro_kernel(const gemm_block *blk, tile_fn tile)
 }
 
 /* The macro-kernel once per operand form, the hook the nest calls per block: inside, the tile
- * call is direct. (A hook called per tile cost conv1's forward 10%: its tiles are 9 deep, so
- * one more indirect call is a fair part of one.) */
+ * call is direct. (A hook called per tile cost conv1's forward 4-14%: its tiles are 9 deep, so
+ * one more indirect call is a fair part of one; docs/benchmarks.md section 8.) */
 static void macro_kernel_packed(const gemm_block *blk) { macro_kernel(blk, tile_packed); }
 static void macro_kernel_indirect_a(const gemm_block *blk) { macro_kernel(blk, tile_indirect_a); }
 static void macro_kernel_indirect_b(const gemm_block *blk) { macro_kernel(blk, tile_indirect_b); }

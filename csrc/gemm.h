@@ -155,7 +155,8 @@ void gemm_ref(float *c, const float *a, const float *b, int64_t M, int64_t N, in
  * relative to the instruction-fetch blocks whatever size the code linked before it has. At
  * GCC's default 16 it moved with unrelated changes: this file's rework left ukernel_avx512 on
  * a 16-byte boundary, and conv1's forward pass (tiles 9 deep, where a call's entry and exit
- * count) took 1.61 -> 1.82 ms at batch 256 on one thread; aligned, 1.59 (docs/benchmarks.md). */
+ * count) took 1.61 -> 1.82 ms at batch 256 on one thread; aligned, 1.59 (docs/benchmarks.md
+ * section 8). */
 #ifdef __GNUC__
 #define PYCONV_UKERNEL __attribute__((aligned(64)))
 #else

@@ -56,6 +56,14 @@
 #define PYCONV_ALWAYS_INLINE static inline __attribute__((always_inline))
 #endif
 
+/* A function the compiler must keep out of line: a hot loop whose code should not change with
+ * the register pressure of the function it would be inlined into (col2im, conv2d.c). */
+#ifdef _MSC_VER
+#define PYCONV_NOINLINE static __declspec(noinline)
+#else
+#define PYCONV_NOINLINE static __attribute__((noinline))
+#endif
+
 /* The calling thread's number in its parallel region (0 outside one, and without OpenMP): the
  * index of its own slice of a per-thread workspace. */
 static inline int pyconv_thread_num(void)
