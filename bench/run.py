@@ -2,6 +2,7 @@
 
     python -m bench [options]            # the epoch benchmark (bench/epoch.py): pyconv vs PyTorch vs TF
     python -m bench --profile [options]  # one pyconv training step, per layer and pass (bench/stepprofile.py)
+    python -m bench --scaling [options]  # 1 against 2 threads, alternating chunks of steps (bench/scaling.py)
     python -m bench --layers [options]   # per-layer kernel GFLOP/s (bench/kernels.py)
     python -m bench --inference [options]  # CNN and DNN inference: pyconv vs onnxruntime (bench/onnx_infer.py;
                                            # --onnx is the same)
@@ -29,6 +30,10 @@ def main(argv=None):
         argv = [a for a in argv if a not in ("--inference", "--onnx")]
         from bench import onnx_infer
         return onnx_infer.main(argv)
+    if "--scaling" in argv:
+        argv.remove("--scaling")
+        from bench import scaling
+        return scaling.main(argv)
     if "--profile" in argv:
         argv.remove("--profile")
         from bench import stepprofile

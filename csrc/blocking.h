@@ -18,24 +18,34 @@
  *   Rows/columns past the edge of the matrix are packed as zeros, so the micro-kernel
  *   always computes a whole MR x NR tile; the driver copies back only the valid part.
  *
- * Machine these were chosen for: AMD EPYC (Zen 5 class), L1d 48 KiB, L2 1 MiB per core,
- * L3 32 MiB shared. They are reasonable on any x86-64 of the last decade.
+ * MR and NR are the register tile, fixed per ISA (the table below). MC, KC and NC are derived
+ * from the caches of the machine at first use (config.c, pyconv_blocking_derive), as BLIS's
+ * analytical model sizes them (Low et al., "Analytical modeling is enough for high-performance
+ * BLIS", TOMS 2016: B micro-panel in L1 less the ways the streaming A and C need, A block in
+ * L2, B panel in L3), with the fractions below; PYCONV_BLOCKING overrides them for experiments;
+ * show_config() prints those in use. MC and NC only cut the work into tasks: no sum depends on
+ * them. KC cuts the K-sum, so the bits depend on it (as they do on the ISA) -- never on the
+ * thread count. On the machine the old constants were tuned on (AMD EPYC, Zen 5 class: L1d
+ * 48 KiB 12-way, L2 1 MiB, L3 32 MiB), the rule gives AVX-512 its KC of 320 back (the same
+ * bits), MC 136 for 144 (17 MR tiles, not 18), NC 6528 for 4096 (our N are at most 576).
  */
 #ifndef PYCONV_BLOCKING_H
 #define PYCONV_BLOCKING_H
 
-/*            MR   NR    MC    KC     NC   reasons
- * avx512      8   32   144   320   4096   16 zmm accumulators (8 rows x 2 vectors) + 2 for B:
+#include "pyconv.h"
+
+/*            MR   NR   MC, KC, NC on that machine   reasons
+ * avx512      8   32   136   320   6528   16 zmm accumulators (8 rows x 2 vectors) + 2 for B:
  *                                         twice the 8 chains two FMA pipes of latency 4 need.
  *                                         8 rows, not 12: our M are multiples of 8 and 32 --
  *                                         64 output channels (the filter gradient's rows),
  *                                         batch 32 -- which 12 leaves 11% idle (measured:
  *                                         docs/benchmarks.md, "What the profile showed").
  *                                         B micro-panel 320*32*4 = 40 KiB sits in the 48 KiB
- *                                         L1; A block 144*320*4 = 180 KiB is a sixth of L2.
- * avx2        6   16    72   320   4096   12 ymm accumulators + 2 B + 1 broadcast of 16 ymm.
- *                                         B micro-panel 20 KiB in L1; A block 90 KiB in L2.
- * neon       12    8   120   320   4096   aarch64, 32 q registers of 4 floats: 24 accumulators
+ *                                         L1; A block 136*320*4 = 170 KiB is a sixth of L2.
+ * avx2        6   16    90   512   4096   12 ymm accumulators + 2 B + 1 broadcast of 16 ymm.
+ *                                         B micro-panel 32 KiB in L1; A block 180 KiB in L2.
+ * neon       12    8   (no ARM here)      aarch64, 32 q registers of 4 floats: 24 accumulators
  *                                         (12 rows x 2 vectors) + 2 for B + 3 for A's 12 values,
  *                                         each FMA taking its A value by lane (FMLA v.4s, v.s[i]),
  *                                         so no broadcasts. 24 independent chains cover the 8-16
@@ -43,36 +53,69 @@
  *                                         latency 3-4 need. NR = 8, not 12: our N are channel
  *                                         counts, multiples of 8 (32, 64), which 12 would pad by
  *                                         a third and which the indirect-B and scattered paths
- *                                         need whole (conv2d.c). B micro-panel 320*8*4 = 10 KiB
- *                                         in a 64 KiB L1; A block 120*320*4 = 150 KiB in L2
- *                                         (1 MiB on N1, 4+ MiB on Apple M). Not measured on
- *                                         ARM hardware (none here): chosen on paper.
- * generic     4    8    64   320   4096   plain C the compiler may vectorise for SSE2:
+ *                                         need whole (conv2d.c). On a 64 KiB L1 (N1) KC is 512
+ *                                         (B micro-panel 16 KiB); chosen on paper.
+ * generic     4    8    88   512   4096   plain C the compiler may vectorise for SSE2:
  *                                         32 scalar accumulators stay in 8 xmm registers.
- * KC: at most 320, and the depth is cut into equal blocks (gemm.c, depth_block): conv2's
- *     3x3x32 = 288 is one block, so each C tile is stored once (KC = 256 took two passes,
- *     256 + 32, and a second load and store of every C tile; the timing: docs/benchmarks.md).
- * NC: the B panel (KC x NC) = 5 MiB at most, well inside L3; our conv GEMMs have N <= 512.
- * MC is a multiple of MR; KC is the same for all so that results stay comparable.
+ * The depth is cut into equal blocks of at most KC (gemm.c, depth_block): conv2's 3x3x32 = 288
+ * is one block at KC = 320, so each C tile is stored once (KC = 256 took two passes, 256 + 32,
+ * and a second load and store of every C tile; the timing: docs/benchmarks.md).
  */
 #define AVX512_MR 8
 #define AVX512_NR 32
-#define AVX512_MC 144
 
 #define AVX2_MR 6
 #define AVX2_NR 16
-#define AVX2_MC 72
 
 #define NEON_MR 12
 #define NEON_NR 8
-#define NEON_MC 120
 
 #define GENERIC_MR 4
 #define GENERIC_NR 8
-#define GENERIC_MC 64
 
-#define GEMM_KC 320
-#define GEMM_NC 4096
+/* The register tile of an ISA (PYCONV_ISA_*; pyconv.h): the one table the GEMM's dispatch
+ * (gemm.c, isa_table) and the block rule (config.c) read. */
+static inline void isa_tile(int isa, int *mr, int *nr)
+{
+    switch (isa) {
+    case PYCONV_ISA_AVX512: *mr = AVX512_MR, *nr = AVX512_NR; return;
+    case PYCONV_ISA_AVX2: *mr = AVX2_MR, *nr = AVX2_NR; return;
+    case PYCONV_ISA_NEON: *mr = NEON_MR, *nr = NEON_NR; return;
+    default: *mr = GENERIC_MR, *nr = GENERIC_NR; return;
+    }
+}
+
+/* The rule's fractions and bounds (config.c, pyconv_blocking_derive):
+ *   BLOCK_L1_WAYS_FREE  2   L1d ways left to what streams past the B micro-panel: the A micro-
+ *                           panel (MR values a step, read once) and the C tile's stores; BLIS's
+ *                           model leaves A ceil((W-1)/(1+NR/MR)) ways because its kernels load
+ *                           A as vectors -- ours broadcast it, a quarter of B's traffic or less.
+ *                           On a 48 KiB 12-way L1 the B micro-panel gets 40 KiB: KC 320 (AVX-512).
+ *   BLOCK_WAYS_DEFAULT  8   the ways assumed where the system does not report them.
+ *   BLOCK_L2_PART       6   the A block is a sixth of L2, about the share the hand-tuned MC =
+ *                           144 had (1 MiB L2, KC 320: 18%); the rest holds the next block being packed, the
+ *                           B micro-panels and C rows streaming through, and what the kernels
+ *                           around the GEMM keep there. BLIS's model would allow ~3/4 of L2: a
+ *                           larger MC means fewer, longer tasks for the threads at batch 32.
+ *   BLOCK_L3_PART       4   the B panel, shared by all threads, in a quarter of L3.
+ *   GEMM_KC_MIN/MAX  64/512 a tiny or unreported L1 still gets depth blocks that amortise the C
+ *                           tile's load and store; past 512 the store is < 0.2% of the FMAs.
+ *   GEMM_NC_MAX       16384 bounds the B panel on a machine reporting a huge L3.
+ * KC is rounded down to a multiple of 16 (a packed A micro-panel is then whole 64-byte lines
+ * for any MR), MC up to a multiple of MR, NC down to a multiple of NR. */
+#define BLOCK_L1_WAYS_FREE 2
+#define BLOCK_WAYS_DEFAULT 8
+#define BLOCK_L2_PART 6
+#define BLOCK_L3_PART 4
+#define GEMM_KC_MIN 64
+#define GEMM_KC_MAX 512
+#define GEMM_NC_MAX 16384
+
+/* PYCONV_BLOCKING's bounds: wide, for experiments, but no block so large that a workspace of
+ * MC x KC per thread or KC x NC could not be allocated. */
+#define BLOCKING_SET_MAX_MC 8192
+#define BLOCKING_SET_MAX_KC 4096
+#define BLOCKING_SET_MAX_NC 65536
 
 /* Below this many FLOPs a GEMM runs on one thread: waking a second one costs a few
  * microseconds, which is what ~1 MFLOP takes at ~200 GFLOP/s. */

@@ -7,6 +7,10 @@
 #include <stdio.h>
 #include <string.h>
 #include "target.h"
+#include "blocking.h"
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -148,6 +152,25 @@ int pyconv_has_openmp(void)
 
 const char *pyconv_compiler(void) { return PYCONV_COMPILER; }
 
+/* Why: a step allocates its activations and gradients (MiBs each) and frees them at its end.
+ * glibc returns a freed heap top above M_TRIM_THRESHOLD to the system and serves blocks above
+ * M_MMAP_THRESHOLD by fresh mmaps, so the next step faults every page back in, zeroed by the
+ * kernel: 12,000 minor faults a step for bench's MobileNet-style net at batch 32, half of its
+ * step time on this VM (docs/benchmarks.md). Setting either also stops glibc's own adjustment
+ * of the thresholds. */
+int pyconv_malloc_keep(int trim_bytes, int mmap_bytes)
+{
+#ifdef __GLIBC__
+    const int trim = mallopt(M_TRIM_THRESHOLD, trim_bytes);
+    const int mmap = mallopt(M_MMAP_THRESHOLD, mmap_bytes);
+    return trim == 1 && mmap == 1;
+#else
+    (void)trim_bytes;
+    (void)mmap_bytes;
+    return 0;
+#endif
+}
+
 /* ---- caches ---------------------------------------------------------------------------------
  * PYCONV_CACHE_DEFAULTS: what a level gets when the system does not say -- 32 KiB L1d, 512 KiB
  * L2, 8 MiB L3: at or below the caches of x86-64 and aarch64 cores of the last decade, so that
@@ -188,7 +211,7 @@ static int caches_sysfs(pyconv_caches *c)
 {
     int found = 0;
     for (int i = 0; i < 16; i++) {
-        char path[96], level[16], type[32], size[32], shared[256];
+        char path[96], level[16], type[32], size[32], shared[256], ways[16];
         snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/level", i);
         read_line(path, level, sizeof level);
         if (!level[0])
@@ -199,6 +222,8 @@ static int caches_sysfs(pyconv_caches *c)
         read_line(path, size, sizeof size);
         snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/shared_cpu_list", i);
         read_line(path, shared, sizeof shared);
+        snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/ways_of_associativity", i);
+        read_line(path, ways, sizeof ways);
         const int lv = atoi(level);
         if (lv < 1 || lv > 3 || strncmp(type, "Instruction", 11) == 0)
             continue;
@@ -209,6 +234,7 @@ static int caches_sysfs(pyconv_caches *c)
             continue;
         c->size[lv - 1] = bytes;
         c->shared[lv - 1] = cpu_list_count(shared);
+        c->ways[lv - 1] = atoi(ways);
         found |= 1 << (lv - 1);
     }
     return found;
@@ -222,9 +248,12 @@ static int caches_sysconf(pyconv_caches *c)
 #if defined(_SC_LEVEL1_DCACHE_SIZE) && defined(_SC_LEVEL2_CACHE_SIZE) && defined(_SC_LEVEL3_CACHE_SIZE)
     const long v[3] = {sysconf(_SC_LEVEL1_DCACHE_SIZE), sysconf(_SC_LEVEL2_CACHE_SIZE),
                        sysconf(_SC_LEVEL3_CACHE_SIZE)};
+    const long w[3] = {sysconf(_SC_LEVEL1_DCACHE_ASSOC), sysconf(_SC_LEVEL2_CACHE_ASSOC),
+                       sysconf(_SC_LEVEL3_CACHE_ASSOC)};
     for (int l = 0; l < 3; l++)
         if (v[l] > 0) {
             c->size[l] = v[l];
+            c->ways[l] = w[l] > 0 ? (int)w[l] : 0;
             found |= 1 << l;
         }
 #else
@@ -293,6 +322,7 @@ static int caches_windows(pyconv_caches *c)
             cpus++;
         c->size[d->Level - 1] = d->Size;
         c->shared[d->Level - 1] = cpus;
+        c->ways[d->Level - 1] = d->Associativity == CACHE_FULLY_ASSOCIATIVE ? 0 : d->Associativity;
         found |= 1 << (d->Level - 1);
     }
     free(info);
@@ -302,7 +332,7 @@ static int caches_windows(pyconv_caches *c)
 
 void pyconv_cache_info(pyconv_caches *out)
 {
-    pyconv_caches c = {{0, 0, 0}, {0, 0, 0}, 0, "none"};
+    pyconv_caches c = {{0, 0, 0}, {0, 0, 0}, {0, 0, 0}, 0, "none"};
     int found = 0;
 #if defined(_WIN32)
     if ((found = caches_windows(&c)))
@@ -320,7 +350,73 @@ void pyconv_cache_info(pyconv_caches *out)
         if (!(found & (1 << l))) {
             c.size[l] = PYCONV_CACHE_DEFAULTS[l];
             c.shared[l] = 0;
+            c.ways[l] = 0;
             c.defaulted |= 1 << l;
         }
     *out = c;
+}
+
+/* ---- cache blocks of the GEMM ---------------------------------------------------------------
+ * The rule (blocking.h's table gives the reasons, docs/kernels.md the figures per machine),
+ * with S = 4 bytes a float and W a cache's ways (BLOCK_WAYS_DEFAULT where it is not reported):
+ *   KC: the B micro-panel (KC x NR) fills L1d but for BLOCK_L1_WAYS_FREE ways, rounded down
+ *       to a multiple of 16 and clamped to [GEMM_KC_MIN, GEMM_KC_MAX];
+ *   MC: the A block (MC x KC) is 1 / BLOCK_L2_PART of L2, rounded up to a multiple of MR;
+ *   NC: the B panel (KC x NC) is 1 / BLOCK_L3_PART of L3, rounded down to a multiple of NR
+ *       and clamped to [NR, GEMM_NC_MAX]. */
+static int64_t round_down(int64_t v, int64_t m) { return v / m * m; }
+static int64_t clamp64(int64_t v, int64_t lo, int64_t hi) { return v < lo ? lo : v > hi ? hi : v; }
+
+void pyconv_blocking_derive(pyconv_blocking *out, int mr, int nr, const pyconv_caches *c)
+{
+    const int w1 = c->ways[0] > BLOCK_L1_WAYS_FREE ? c->ways[0] : BLOCK_WAYS_DEFAULT;
+    const int64_t b_panel = c->size[0] / w1 * (w1 - BLOCK_L1_WAYS_FREE);   /* bytes for KC x NR */
+    const int64_t kc = clamp64(round_down(b_panel / (nr * 4), 16), GEMM_KC_MIN, GEMM_KC_MAX);
+    const int64_t mc_rows = (c->size[1] / BLOCK_L2_PART / (kc * 4) + mr - 1) / mr * mr;
+    const int64_t nc = round_down(c->size[2] / BLOCK_L3_PART / (kc * 4), nr);
+    out->kc = kc;
+    out->mc = mc_rows > mr ? mc_rows : mr;
+    out->nc = clamp64(nc, nr, GEMM_NC_MAX);
+}
+
+static pyconv_blocking blocking_of_isa[PYCONV_ISA_COUNT];   /* kc 0: not derived yet */
+static pyconv_blocking blocking_set;                        /* overrides, 0: none */
+
+void pyconv_blocking_init(void)
+{
+    if (blocking_of_isa[0].kc)
+        return;   /* the caches do not change while the process runs: read them once */
+    pyconv_caches c;
+    pyconv_cache_info(&c);
+    for (int isa = 0; isa < PYCONV_ISA_COUNT; isa++) {
+        int mr, nr;
+        isa_tile(isa, &mr, &nr);
+        pyconv_blocking_derive(&blocking_of_isa[isa], mr, nr, &c);
+    }
+}
+
+void pyconv_blocking_active(pyconv_blocking *out)
+{
+    const int isa = pyconv_isa_active();
+    int mr, nr;
+    isa_tile(isa, &mr, &nr);
+    if (!blocking_of_isa[isa].kc)
+        pyconv_blocking_init();
+    *out = blocking_of_isa[isa];
+    if (blocking_set.kc)
+        out->kc = blocking_set.kc;
+    if (blocking_set.mc)
+        out->mc = (blocking_set.mc + mr - 1) / mr * mr;
+    if (blocking_set.nc)   /* whole NR panels: an indirect B's panels must not straddle two */
+        out->nc = blocking_set.nc > nr ? blocking_set.nc / nr * nr : nr;
+}
+
+int pyconv_blocking_override(int64_t mc, int64_t kc, int64_t nc, pyconv_blocking *previous)
+{
+    *previous = blocking_set;
+    if (mc < 0 || kc < 0 || nc < 0 || mc > BLOCKING_SET_MAX_MC || kc > BLOCKING_SET_MAX_KC
+        || nc > BLOCKING_SET_MAX_NC)
+        return PYCONV_EINVAL;
+    blocking_set = (pyconv_blocking){mc, kc, nc};
+    return PYCONV_OK;
 }

@@ -33,22 +33,30 @@ typedef struct {
     ukernel_ind_fn ukernel_ind;
     ukernel_indb_fn ukernel_indb;
     scatter_fn scatter;
-    int mr, nr, mc;
+    int mr, nr;
+    int64_t mc, kc, nc;   /* the cache blocks in use (config.c: from the caches, or PYCONV_BLOCKING) */
 } gemm_isa;
 
 static gemm_isa isa_table(void)
 {
-    switch (pyconv_isa_active()) {
-    PYCONV_ON_AVX512(return (gemm_isa){ukernel_avx512, ukernel_avx512_ind, ukernel_avx512_indb,
-                                       scatter_tile_avx512, AVX512_MR, AVX512_NR, AVX512_MC};)
-    PYCONV_ON_AVX2(return (gemm_isa){ukernel_avx2, ukernel_avx2_ind, ukernel_avx2_indb,
-                                     scatter_tile_avx2, AVX2_MR, AVX2_NR, AVX2_MC};)
-    PYCONV_ON_NEON(return (gemm_isa){ukernel_neon, ukernel_neon_ind, ukernel_neon_indb,
-                                     scatter_tile_neon, NEON_MR, NEON_NR, NEON_MC};)
+    gemm_isa g;
+    const int isa = pyconv_isa_active();
+    switch (isa) {
+    PYCONV_ON_AVX512(g = (gemm_isa){ukernel_avx512, ukernel_avx512_ind, ukernel_avx512_indb,
+                                    scatter_tile_avx512}; break;)
+    PYCONV_ON_AVX2(g = (gemm_isa){ukernel_avx2, ukernel_avx2_ind, ukernel_avx2_indb,
+                                  scatter_tile_avx2}; break;)
+    PYCONV_ON_NEON(g = (gemm_isa){ukernel_neon, ukernel_neon_ind, ukernel_neon_indb,
+                                  scatter_tile_neon}; break;)
     default:
-        return (gemm_isa){ukernel_generic, ukernel_generic_ind, ukernel_generic_indb,
-                          scatter_tile_generic, GENERIC_MR, GENERIC_NR, GENERIC_MC};
+        g = (gemm_isa){ukernel_generic, ukernel_generic_ind, ukernel_generic_indb,
+                       scatter_tile_generic};
     }
+    isa_tile(isa, &g.mr, &g.nr);
+    pyconv_blocking b;
+    pyconv_blocking_active(&b);
+    g.mc = b.mc, g.kc = b.kc, g.nc = b.nc;
+    return g;
 }
 
 int gemm_nr(void) { return isa_table().nr; }
@@ -178,14 +186,14 @@ void sgemm_ref(float *c, const float *a, const float *b, int64_t M, int64_t N, i
  * all of one size but the last (576 = 288 + 288, not 320 + 256). An indirect A's blocks hold
  * whole taps (C <= KC: conv3's 9 taps of 64 as 5 + 4) or lie inside one tap (C > KC, each
  * tap cut the same way). The cut depends on the sizes only. */
-static int64_t depth_block(const gemm_operand *a, int64_t pc, int64_t K)
+static int64_t depth_block(const gemm_operand *a, int64_t pc, int64_t K, int64_t KC)
 {
-    if (a->rows && a->C > GEMM_KC) {   // inside one tap
-        const int64_t kc = ceil_div(a->C, ceil_div(a->C, GEMM_KC)), left = a->C - pc % a->C;
+    if (a->rows && a->C > KC) {   // inside one tap
+        const int64_t kc = ceil_div(a->C, ceil_div(a->C, KC)), left = a->C - pc % a->C;
         return left < kc ? left : kc;
     }
     const int64_t unit = a->rows ? a->C : 1, units = ceil_div(K, unit);   // taps, or values
-    const int64_t kc = ceil_div(units, ceil_div(units, GEMM_KC / unit)) * unit;
+    const int64_t kc = ceil_div(units, ceil_div(units, KC / unit)) * unit;
     return K - pc < kc ? K - pc : kc;
 }
 
@@ -222,7 +230,7 @@ int sgemm_blocked(float *c, const float *a, const float *b, int64_t M, int64_t N
     const gemm_isa g = isa_table();
     const gemm_operand a_op = {.pack = pack_a_n, .data = a, .ld = K};
     const gemm_operand b_op = {.pack = gemm_pack_b_n, .data = b, .ld = N};
-    const int64_t kc_max = K < GEMM_KC ? K : GEMM_KC, nc_max = N < GEMM_NC ? N : GEMM_NC;
+    const int64_t kc_max = K < g.kc ? K : g.kc, nc_max = N < g.nc ? N : g.nc;
     float *a_ic = pyconv_aligned_alloc((size_t)(g.mc * kc_max) * sizeof(float));
     const size_t b_floats = (size_t)(ceil_div(nc_max, g.nr) * g.nr * kc_max);
     float *b_pc = pyconv_aligned_alloc(b_floats * sizeof(float));
@@ -232,11 +240,11 @@ int sgemm_blocked(float *c, const float *a, const float *b, int64_t M, int64_t N
         return PYCONV_ENOMEM;
     }
     // loop 5 (jc, step NC): B panel packed, lives in L3
-    for (int64_t jc = 0; jc < N; jc += GEMM_NC) {
-        const int64_t nc_cur = N - jc < GEMM_NC ? N - jc : GEMM_NC;
+    for (int64_t jc = 0; jc < N; jc += g.nc) {
+        const int64_t nc_cur = N - jc < g.nc ? N - jc : g.nc;
         // loop 4 (pc, step KC): depth block; the B panel kc_cur x nc_cur packed once per block
         for (int64_t pc = 0, kc_cur; pc < K; pc += kc_cur) {
-            kc_cur = depth_block(&a_op, pc, K);
+            kc_cur = depth_block(&a_op, pc, K, g.kc);
             b_op.pack(b_pc, &b_op, jc, nc_cur, pc, kc_cur, g.nr);
             // loop 3 (ic, step MC): A block mc_cur x kc_cur packed, lives in L2
             for (int64_t ic = 0; ic < M; ic += g.mc) {
@@ -327,7 +335,7 @@ struct gemm_plan {
     int a_in_place;      /* A read through its view (A^T under an indirect B, whole MR tiles) */
     void (*macro_kernel)(const gemm_block *blk);   /* loops 2 and 1 for the operands' forms */
     put_fn put;
-    int64_t m_tiles, n_mblocks, panels_per_task;   /* loop 3's tasks */
+    int64_t m_tiles, n_mblocks, col_groups;   /* loop 3's tasks */
     gemm_workspace ws;
 };
 
@@ -458,7 +466,7 @@ static int64_t fill_rows(const float **pt, const gemm_plan *pl, int64_t ic, int6
 {
     const gemm_operand *a = pl->a;
     const int mr = pl->g.mr;
-    const int64_t t0 = pc / a->C, c0 = pc % a->C, nt = a->C <= GEMM_KC ? kc / a->C : 1;
+    const int64_t t0 = pc / a->C, c0 = pc % a->C, nt = a->C <= pl->g.kc ? kc / a->C : 1;
     for (int64_t r = 0; r < ceil_div(mc, mr) * mr; r++) {
         const float **dst = pt + (r / mr) * nt * mr + r % mr;
         if (ic + r < pl->M)
@@ -493,8 +501,8 @@ static op_block a_block(const gemm_plan *pl, int tid, int64_t ic, int64_t mc, in
 static int workspace_alloc(gemm_workspace *ws, const gemm_plan *pl)
 {
     const gemm_isa *g = &pl->g;
-    const int64_t kc_max = pl->K < GEMM_KC ? pl->K : GEMM_KC;
-    const int64_t nc_max = pl->N < GEMM_NC ? pl->N : GEMM_NC;
+    const int64_t kc_max = pl->K < g->kc ? pl->K : g->kc;
+    const int64_t nc_max = pl->N < g->nc ? pl->N : g->nc;
     const int64_t mc_max = pl->M < g->mc ? ceil_div(pl->M, g->mr) * g->mr : g->mc;
     const gemm_operand *a = pl->a, *b = pl->b;
     const size_t panels = (size_t)(ceil_div(nc_max, g->nr) * kc_max);   /* NR panels x depth */
@@ -541,13 +549,16 @@ static int plan_call(gemm_plan *pl, int nthreads)
 
     /* Tasks of loop 3: row blocks of at most MC rows x groups of NR panels. The row blocks are
      * whole MR tiles, as many as a multiple of the thread count, all within one tile of the
-     * same size: 3872 rows in 27 blocks of 144 would give one thread 14 blocks and the other
-     * 13 (4% idle); 28 blocks of 136-144 rows do not. Splitting N as well keeps both threads
-     * busy when M is small (a dense layer at batch 32). No split changes any sum's order. */
-    const int64_t n_panels_max = ceil_div(pl->N < GEMM_NC ? pl->N : GEMM_NC, g->nr);
+     * same size: 3872 rows (conv2 at batch 32) in 29 blocks of MC = 136 would give one thread
+     * 15 blocks and the other 14; 30 blocks of 128-136 rows do not. When M is small (fewer than 4 blocks: a
+     * dense layer or conv3 at batch 32) N is split as well, into groups of whole NR panels in
+     * equal shares (within one panel), at least 4 and a multiple of the thread count: conv3's
+     * filter gradient at batch 32, 18 panels, was 5 + 5 | 5 + 3 on 2 threads (10% idle), and
+     * is 4 + 5 | 4 + 5. No split changes any sum's order. */
     pl->m_tiles = ceil_div(pl->M, g->mr);
     pl->n_mblocks = ceil_div(pl->m_tiles, g->mc / g->mr);
-    pl->panels_per_task = pl->n_mblocks >= 4 ? n_panels_max : ceil_div(n_panels_max, 4);
+    pl->col_groups = pl->n_mblocks >= 4 || pl->nthreads == 1
+                     ? 1 : ceil_div(4, pl->nthreads) * pl->nthreads;
     if (pl->n_mblocks >= 4)
         pl->n_mblocks = ceil_div(pl->n_mblocks, pl->nthreads) * pl->nthreads;
     return workspace_alloc(&pl->ws, pl);
@@ -573,12 +584,13 @@ int gemm(const gemm_out *c, const gemm_operand *a, const gemm_operand *b, int64_
         return status;
     const int nr = pl.g.nr, mr = pl.g.mr;
     // loop 5 (jc, step NC): B panel, lives in L3
-    for (int64_t jc = 0; jc < N; jc += GEMM_NC) {
-        const int64_t nc_cur = N - jc < GEMM_NC ? N - jc : GEMM_NC;
-        const int64_t n_groups = ceil_div(ceil_div(nc_cur, nr), pl.panels_per_task);
+    for (int64_t jc = 0; jc < N; jc += pl.g.nc) {
+        const int64_t nc_cur = N - jc < pl.g.nc ? N - jc : pl.g.nc;
+        const int64_t n_panels = ceil_div(nc_cur, nr);
+        const int64_t n_groups = pl.col_groups < n_panels ? pl.col_groups : n_panels;
         // loop 4 (pc, step KC): depth block; the B panel got once per block, by all threads
         for (int64_t pc = 0, kc_cur; pc < K; pc += kc_cur) {
-            kc_cur = depth_block(a, pc, K);
+            kc_cur = depth_block(a, pc, K, pl.g.kc);
             #pragma omp parallel num_threads(pl.nthreads)
             {
                 const op_block b_pc = b_panel(&pl, jc, nc_cur, pc, kc_cur);
@@ -589,9 +601,10 @@ int gemm(const gemm_out *c, const gemm_operand *a, const gemm_operand *b, int64_
                     const int64_t ic = mb * pl.m_tiles / pl.n_mblocks * mr;
                     const int64_t ie = (mb + 1) * pl.m_tiles / pl.n_mblocks * mr;
                     const int64_t mc_cur = (ie < M ? ie : M) - ic;
-                    const int64_t j0 = t % n_groups * pl.panels_per_task * nr;   // its panels
-                    const int64_t nc_task = nc_cur - j0 < pl.panels_per_task * nr
-                                            ? nc_cur - j0 : pl.panels_per_task * nr;
+                    const int64_t grp = t % n_groups;   // panels [grp*n/groups, (grp+1)*n/groups)
+                    const int64_t j0 = grp * n_panels / n_groups * nr;
+                    const int64_t je = (grp + 1) * n_panels / n_groups * nr;
+                    const int64_t nc_task = (je < nc_cur ? je : nc_cur) - j0;
                     if (mc_cur <= 0)
                         continue;   // more blocks than tiles (tiny M)
                     const gemm_block blk = {.pl = &pl, .ic = ic, .mc = mc_cur, .jc = jc + j0,

@@ -55,6 +55,11 @@ int pyconv_set_thread_cap(int n);       /* the calling thread's kernels use at m
                                            (0: no cap); returns the previous cap */
 int pyconv_has_openmp(void);
 const char *pyconv_compiler(void);
+/* glibc's malloc keeps memory freed at the top of its heap up to trim_bytes, and serves blocks
+ * up to mmap_bytes (at most 32 MiB) from the heap instead of fresh mmaps: a training step's
+ * arrays then reuse the previous step's pages instead of faulting in new zeroed ones. 1 when
+ * applied, 0 elsewhere (another C library, or glibc refused a value). Process-wide. */
+int pyconv_malloc_keep(int trim_bytes, int mmap_bytes);
 
 /* The data caches of the CPU the process runs on (CPU 0's; on a hybrid CPU, the first cores'),
  * read at run time: sizes in bytes, and how many logical CPUs share each. A level the system
@@ -63,10 +68,34 @@ const char *pyconv_compiler(void);
 typedef struct {
     int64_t size[3];      /* L1d, L2, L3 in bytes */
     int shared[3];        /* logical CPUs sharing each (0: not reported) */
+    int ways[3];          /* associativity of each (0: not reported) */
     int defaulted;        /* bit i set: size[i] is the default, not the machine's */
     const char *source;   /* where the rest came from: "sysfs", "sysconf", "sysctl", "GetLogicalProcessorInformation" or "none" */
 } pyconv_caches;
 void pyconv_cache_info(pyconv_caches *out);
+
+/* The GEMM's cache blocks (blocking.h has the loop nest and the rule): MC rows of A (a multiple
+ * of MR) in L2, KC depth in L1, NC columns of B in L3. MC and NC only cut the work into tasks
+ * (no sum changes with them); KC is where the K-sum is cut, so results depend on it -- never
+ * on the thread count. */
+typedef struct {
+    int64_t mc, kc, nc;
+} pyconv_blocking;
+/* The rule: the blocks for a micro-kernel of mr x nr on caches c (pure; tested on made-up
+ * caches). */
+void pyconv_blocking_derive(pyconv_blocking *out, int mr, int nr, const pyconv_caches *c);
+/* Derive every ISA's blocks from this CPU's caches (once; the Python module calls it at import,
+ * before any kernel can run on another thread). */
+void pyconv_blocking_init(void);
+/* The blocks the GEMM uses with the active ISA: the derived ones (pyconv_blocking_init runs
+ * first if nothing has called it: a C driver), but those pyconv_blocking_override set. */
+void pyconv_blocking_active(pyconv_blocking *out);
+/* Override mc, kc, nc (each 0: keep the derived value) for every ISA, or return PYCONV_EINVAL
+ * and change nothing if one is negative or above BLOCKING_SET_MAX_* (blocking.h). Where they
+ * are used, mc is rounded up to a multiple of the ISA's MR and nc down to one of its NR.
+ * The overrides before the call go to *previous (0: none). Written from Python with the GIL
+ * held (PYCONV_BLOCKING, checked there). */
+int pyconv_blocking_override(int64_t mc, int64_t kc, int64_t nc, pyconv_blocking *previous);
 
 /* ---- elementwise: act.c ------------------------------------------------------------------ */
 /* Below this many elements a parallel region costs more than it saves (act.c, act_more.c). */

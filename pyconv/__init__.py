@@ -114,6 +114,14 @@ def _caches():
     return ", ".join(parts) + f" (from {info['source']})"
 
 
+def _blocks():
+    """The blocking line of show_config: the blocks in use with the active ISA, and whence."""
+    b = _kernels.blocking()
+    env = _os.environ.get("PYCONV_BLOCKING", "").strip()
+    whence = f"PYCONV_BLOCKING={env!r} over the caches" if env else "from the caches"
+    return f"MC {b['mc']}, KC {b['kc']}, NC {b['nc']} ({whence}; docs/kernels.md has the rule)"
+
+
 def show_config():
     """Print pyconv's build and run-time configuration."""
     mr, nr = _kernels.gemm_tile()
@@ -123,11 +131,29 @@ def show_config():
           f"  ISA detected: {_kernels.isa_detected()} (available: {', '.join(_kernels.isas_available())})\n"
           f"  ISA in use:   {_kernels.isa_active()} (GEMM micro-kernel {mr}x{nr})\n"
           f"  caches:       {_caches()}\n"
+          f"  GEMM blocks:  {_blocks()}\n"
+          f"  malloc:       {'freed memory kept for reuse' if _malloc_keep else 'as the C library does'}"
+          f" (PYCONV_MALLOC_KEEP={_os.environ.get('PYCONV_MALLOC_KEEP', 'unset')})\n"
           f"  threads:      {get_num_threads()}"
           f" (OMP_WAIT_POLICY={_os.environ.get('OMP_WAIT_POLICY', 'unset')},"
           f" GOMP_SPINCOUNT={_os.environ.get('GOMP_SPINCOUNT', 'unset')})")
 
 
+# glibc's malloc keeps what a training step frees for the next step (csrc/config.c
+# pyconv_malloc_keep): 1 GiB of freed heap top, blocks up to 32 MiB from the heap. Without it
+# each step faults its activations' pages back in, zeroed (12,000 faults a step for a small
+# MobileNet at batch 32: half the step, docs/benchmarks.md). Not when the user tuned glibc's
+# malloc (its MALLOC_*_ variables, GLIBC_TUNABLES) or set PYCONV_MALLOC_KEEP=0.
+_MALLOC_ENV = ("MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_", "MALLOC_TOP_PAD_", "MALLOC_MMAP_MAX_",
+               "GLIBC_TUNABLES")
+_malloc_keep = (_os.environ.get("PYCONV_MALLOC_KEEP", "1").strip() != "0"
+                and not any(k in _os.environ for k in _MALLOC_ENV)
+                and _kernels.malloc_keep(1 << 30, 32 << 20))
+
 _kernels.set_num_threads(_default_threads())
 if _os.environ.get("PYCONV_ISA"):
     _kernels.set_isa(_os.environ["PYCONV_ISA"].strip().lower())
+if _os.environ.get("PYCONV_BLOCKING", "").strip():   # for experiments: "mc=96,kc=256,nc=4096", any of them
+    from . import _validate
+    _kernels.set_blocking(**_validate.blocking_spec(_os.environ["PYCONV_BLOCKING"], "PYCONV_BLOCKING",
+                                                    _kernels.BLOCKING_SET_MAX))

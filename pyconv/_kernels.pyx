@@ -27,8 +27,11 @@ cdef extern from "pyconv.h" nogil:
     ctypedef struct pyconv_caches:
         int64_t size[3]
         int shared[3]
+        int ways[3]
         int defaulted
         const char *source
+    ctypedef struct pyconv_blocking:
+        int64_t mc, kc, nc
     int pyconv_isa_available(int isa)
     int pyconv_isa_detected()
     int pyconv_isa_active()
@@ -38,7 +41,12 @@ cdef extern from "pyconv.h" nogil:
     int pyconv_set_thread_cap(int n)
     int pyconv_has_openmp()
     const char *pyconv_compiler()
+    int pyconv_malloc_keep(int trim_bytes, int mmap_bytes)
     void pyconv_cache_info(pyconv_caches *out)
+    void pyconv_blocking_derive(pyconv_blocking *out, int mr, int nr, const pyconv_caches *c)
+    void pyconv_blocking_init()
+    void pyconv_blocking_active(pyconv_blocking *out)
+    int pyconv_blocking_override(int64_t mc, int64_t kc, int64_t nc, pyconv_blocking *previous)
 
 cdef extern from "gemm.h" nogil:
     int gemm_mr()
@@ -138,14 +146,45 @@ def gemm_tile():
 
 def cache_info():
     """The CPU's data caches as the C kernels read them at run time (csrc/config.c): a dict with
-    'l1d', 'l2', 'l3' -> (bytes, logical CPUs sharing it or 0 if not reported, is_default) and
-    'source' -> where the figures came from."""
+    'l1d', 'l2', 'l3' -> (bytes, logical CPUs sharing it or 0 if not reported, is_default),
+    'ways' -> the associativity of each (0 if not reported) and 'source' -> where the figures
+    came from."""
     cdef pyconv_caches c
     pyconv_cache_info(&c)
     info = {name: (c.size[i], c.shared[i], bool(c.defaulted & (1 << i)))
             for i, name in enumerate(("l1d", "l2", "l3"))}
+    info["ways"] = (c.ways[0], c.ways[1], c.ways[2])
     info["source"] = c.source.decode()
     return info
+
+BLOCKING_SET_MAX = {"mc": 8192, "kc": 4096, "nc": 65536}   # csrc/blocking.h's BLOCKING_SET_MAX_*
+pyconv_blocking_init()   # now, under the GIL: no kernel call on another thread derives them
+
+def blocking():
+    """{'mc', 'kc', 'nc'}: the GEMM's cache blocks in use with the active ISA (csrc/config.c:
+    derived from the caches, or set by set_blocking)."""
+    cdef pyconv_blocking b
+    pyconv_blocking_active(&b)
+    return {"mc": b.mc, "kc": b.kc, "nc": b.nc}
+
+def derive_blocking(int mr, int nr, sizes, ways=(0, 0, 0)):
+    """The rule alone (csrc/config.c's pyconv_blocking_derive) for a tile of mr x nr on caches
+    of `sizes` bytes (L1d, L2, L3) and `ways` (0: not reported): {'mc', 'kc', 'nc'}."""
+    cdef pyconv_caches c
+    cdef pyconv_blocking b
+    for i in range(3):
+        c.size[i], c.ways[i], c.shared[i] = sizes[i], ways[i], 0
+    pyconv_blocking_derive(&b, mr, nr, &c)
+    return {"mc": b.mc, "kc": b.kc, "nc": b.nc}
+
+def set_blocking(int64_t mc=0, int64_t kc=0, int64_t nc=0):
+    """Override the blocks for every ISA (0: the derived value); returns the overrides it
+    replaces, {'mc', 'kc', 'nc'} (0: none). pyconv checks PYCONV_BLOCKING before it calls this."""
+    cdef pyconv_blocking prev
+    if pyconv_blocking_override(mc, kc, nc, &prev) != PYCONV_OK:
+        raise ValueError(f"Blocks out of range (each 0 or 1 to {BLOCKING_SET_MAX}). "
+                         f"Received: mc={mc}, kc={kc}, nc={nc}.")
+    return {"mc": prev.mc, "kc": prev.kc, "nc": prev.nc}
 
 def num_threads():
     return pyconv_num_threads()
@@ -163,6 +202,10 @@ def has_openmp():
 
 def compiler():
     return pyconv_compiler().decode()
+
+def malloc_keep(int trim_bytes, int mmap_bytes):
+    """csrc/config.c pyconv_malloc_keep: True when glibc took both thresholds."""
+    return bool(pyconv_malloc_keep(trim_bytes, mmap_bytes))
 
 
 # ---- elementwise ---------------------------------------------------------------------------

@@ -207,3 +207,18 @@ def real(v, name, min_value=None, allow_none=False):
     if not math.isfinite(v) or (min_value is not None and v < min_value):
         raise ValueError(f"`{name}` must be {what}. Received: {name}={v!r}.")
     return float(v)
+
+
+def blocking_spec(text, name, limits):
+    """A PYCONV_BLOCKING-style list such as "mc=96,kc=256": each key of `limits` at most once,
+    each value an int in [1, limits[key]]; returns {key: value} for the keys given."""
+    what = (f"a comma-separated list of key=value with keys among {', '.join(limits)} and int "
+            f"values from 1 to " + ", ".join(f"{v} ({k})" for k, v in limits.items()))
+    out = {}
+    for item in text.replace(" ", "").lower().split(","):
+        key, eq, value = item.partition("=")
+        if (not eq or key not in limits or key in out or not value.isdigit()
+                or not 1 <= int(value) <= limits[key]):
+            raise ValueError(f"`{name}` must be {what}. Received: {name}={text!r}.")
+        out[key] = int(value)
+    return out

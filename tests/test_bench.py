@@ -275,6 +275,25 @@ def test_entry_point_dispatch(monkeypatch):
     seen.clear()
     bench_run.main(["--inference", "--models", "dnn"])
     assert seen == {"onnx": ["--models", "dnn"]}
+    from bench import scaling
+    monkeypatch.setattr(scaling, "main", lambda argv: seen.setdefault("scaling", argv) and 0)
+    bench_run.main(["--scaling", "--seconds", "5"])
+    assert seen["scaling"] == ["--seconds", "5"]
+
+
+def test_scaling_counts_quiet_chunks_and_adjacent_pairs():
+    from bench import scaling
+    # (threads, ms/step, other load): a disturbed 2-thread chunk and a disturbed 1-thread one
+    recs = [(1, 4.0, 0.0), (2, 2.0, 0.0), (1, 4.4, 0.0), (2, 9.0, 1.2), (1, 8.0, 0.9), (2, 2.2, 0.05)]
+    s = scaling.summarize(recs, [1, 2], 0.1)
+    assert (s["chunks"], s["quiet"]) == (6, 4)
+    one, two = s["by_threads"][1], s["by_threads"][2]
+    assert (one["n"], one["median_ms"], one["min_ms"]) == (2, 4.2, 4.0)
+    assert (two["n"], two["median_ms"], two["min_ms"]) == (2, 2.1, 2.0)
+    assert two["speedup_of_medians"] == pytest.approx(2.0)
+    assert two["pairs"] == 1 and two["speedup_median_pair"] == pytest.approx(2.0)   # (1, 4.0) -> (2, 2.0)
+    text = scaling.format_summary("cnn", s, 30, 0.1)
+    assert "4 of 6 chunks quiet" in text and "| 2 | 2 | 2.100 | 2.000 | 2.00 | 2.00 (1 pairs) |" in text
 
 
 def test_onnx_inference_bench_checks_then_reports(tmp_path, capsys, threads):

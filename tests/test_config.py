@@ -41,13 +41,47 @@ def test_show_config(capsys):
     pyconv.show_config()
     out = capsys.readouterr().out
     assert f"pyconv {pyconv.__version__}" in out
-    for field in ("compiler:", "OpenMP:", "ISA detected:", "ISA in use:", "caches:", "threads:"):
+    for field in ("compiler:", "OpenMP:", "ISA detected:", "ISA in use:", "caches:", "malloc:", "threads:"):
         assert field in out
     assert f"ISA detected: {_kernels.isa_detected()} (available: {', '.join(_kernels.isas_available())})" in out
     mr, nr = _kernels.gemm_tile()
     assert f"ISA in use:   {_kernels.isa_active()} (GEMM micro-kernel {mr}x{nr})" in out
     l1d = _kernels.cache_info()["l1d"][0]
     assert f"L1d {pyconv._bytes(l1d)}" in out
+
+
+GLIBC = sys.platform.startswith("linux") and os.confstr("CS_GNU_LIBC_VERSION") is not None \
+    and "asan" not in os.environ.get("LD_PRELOAD", "")
+
+# A fit that allocates ~4 MiB activations each step; prints the minor page faults of its last 10.
+FAULTS = """
+import resource, numpy as np, pyconv
+from pyconv import layers, models
+m = models.Sequential([layers.Input((32, 32, 8)), layers.Conv2D(32, 3, padding="same"),
+                       layers.BatchNormalization(), layers.ReLU(), layers.GlobalAveragePooling2D(),
+                       layers.Dense(2)])
+m.compile(optimizer="sgd", loss="mse")
+x, y = np.ones((320, 32, 32, 8), np.float32), np.zeros((320, 2), np.float32)
+m.fit(x, y, batch_size=32, epochs=1, verbose=0)
+f0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+m.fit(x, y, batch_size=32, epochs=1, verbose=0)
+print(pyconv._malloc_keep, resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0)
+"""
+
+
+@pytest.mark.skipif(not GLIBC, reason="glibc's malloc only (and not under ASan's)")
+def test_malloc_keeps_a_steps_memory_for_the_next():
+    """With glibc, pyconv keeps freed memory for reuse: ten more steps fault a few pages, not a
+    step's arrays again (4 MiB = 1,024 pages each); PYCONV_MALLOC_KEEP=0, or any glibc malloc
+    setting of the user's, leaves glibc as it is."""
+    keep, faults = run_py(FAULTS).stdout.split()
+    off, faults_off = run_py(FAULTS, PYCONV_MALLOC_KEEP="0").stdout.split()
+    assert (keep, off) == ("True", "False")
+    assert int(faults) < 1024 < int(faults_off), (faults, faults_off)
+    r = run_py("import pyconv; print(pyconv._malloc_keep)", MALLOC_TRIM_THRESHOLD_="131072")
+    assert r.stdout.strip() == "False"
+    r = run_py("import pyconv; pyconv.show_config()")
+    assert "malloc:       freed memory kept for reuse (PYCONV_MALLOC_KEEP=unset)" in r.stdout
 
 
 def test_bytes_format():
@@ -122,3 +156,100 @@ def test_isa_set_refuses_unsupported():
                 _kernels.set_isa(name)
             assert _kernels.isa_active() != name
     _kernels.set_isa(before)
+
+
+# ---- the GEMM's cache blocks (csrc/config.c, pyconv_blocking_derive; blocking.h) --------------
+
+def test_blocking_rule_on_known_machines():
+    """The rule on the caches of the machine the old constants were tuned on (L1d 48 KiB 12-way,
+    L2 1 MiB, L3 32 MiB): AVX-512's KC 320 as before (the B micro-panel in 10 of 12 ways), MC
+    a sixth of L2 in MR rows, NC a quarter of L3 in NR columns; AVX2's KC at its cap."""
+    zen5 = ((48 << 10, 1 << 20, 32 << 20), (12, 16, 16))
+    assert _kernels.derive_blocking(8, 32, *zen5) == {"mc": 136, "kc": 320, "nc": 6528}
+    assert _kernels.derive_blocking(6, 16, *zen5) == {"mc": 90, "kc": 512, "nc": 4096}
+    # the defaults config.c assumes when nothing is reported (ways: 8): KC 0.75 * 32 KiB / 128 B
+    assert _kernels.derive_blocking(8, 32, (32 << 10, 512 << 10, 8 << 20)) == {"mc": 120, "kc": 192, "nc": 2720}
+    # tiny and huge caches stay inside the bounds (GEMM_KC_MIN/MAX, GEMM_NC_MAX); MC >= MR
+    assert _kernels.derive_blocking(12, 8, (1 << 10, 4 << 10, 64 << 10), (4, 4, 4)) == {"mc": 12, "kc": 64, "nc": 64}
+    assert _kernels.derive_blocking(4, 8, (1 << 20, 1 << 30, 1 << 34), (16, 16, 16))["kc"] == 512
+    assert _kernels.derive_blocking(4, 8, (1 << 20, 1 << 30, 1 << 34), (16, 16, 16))["nc"] == 16384
+
+
+@pytest.mark.parametrize("mr,nr", [(4, 8), (6, 16), (8, 32), (12, 8)])
+@pytest.mark.parametrize("l1,l2,l3,ways", [(32 << 10, 256 << 10, 8 << 20, (8, 4, 16)),
+                                           (48 << 10, 2 << 20, 96 << 20, (12, 16, 16)),
+                                           (64 << 10, 4 << 20, 0, (0, 0, 0)),
+                                           (128 << 10, 16 << 20, 24 << 20, (8, 16, 12))])
+def test_blocking_rule_invariants(mr, nr, l1, l2, l3, ways):
+    b = _kernels.derive_blocking(mr, nr, (l1, l2, l3), ways)
+    assert 64 <= b["kc"] <= 512 and b["kc"] % 16 == 0
+    assert b["kc"] * nr * 4 <= l1 or b["kc"] == 64          # the B micro-panel fits in L1d
+    assert b["mc"] % mr == 0 and b["mc"] >= mr
+    assert b["mc"] * b["kc"] * 4 <= l2 / 6 + mr * b["kc"] * 4   # a sixth of L2, up to one tile
+    assert b["nc"] % nr == 0 and nr <= b["nc"] <= 16384
+
+
+def test_blocking_in_use_and_show_config(capsys):
+    b = _kernels.blocking()
+    mr, nr = _kernels.gemm_tile()
+    assert b["mc"] % mr == 0 and b["nc"] % nr == 0 and b["kc"] > 0
+    if "PYCONV_BLOCKING" not in os.environ:
+        info = _kernels.cache_info()
+        sizes = tuple(info[k][0] for k in ("l1d", "l2", "l3"))
+        assert b == _kernels.derive_blocking(mr, nr, sizes, info["ways"])
+    pyconv.show_config()
+    assert f"GEMM blocks:  MC {b['mc']}, KC {b['kc']}, NC {b['nc']}" in capsys.readouterr().out
+
+
+def test_blocking_env_overrides_and_refuses():
+    code = "import pyconv; b = pyconv._kernels.blocking(); print(b['mc'], b['kc'], b['nc'])"
+    r = run_py(code, PYCONV_BLOCKING="kc=96, MC=33")
+    mr, nr = _kernels.gemm_tile()
+    mc, kc, nc = map(int, r.stdout.split())
+    assert (mc, kc) == (-(-33 // mr) * mr, 96) and nc == _kernels.blocking()["nc"]
+    r = run_py(code, PYCONV_BLOCKING="nc=100")
+    assert int(r.stdout.split()[2]) == 100 // nr * nr
+    for bad in ("kc=0", "kc=4097", "mc=abc", "kc=64,kc=96", "lc=64", "kc", "kc=-3", "mc=8;kc=64"):
+        r = run_py("import pyconv", PYCONV_BLOCKING=bad)
+        assert r.returncode != 0, bad
+        assert ("`PYCONV_BLOCKING` must be a comma-separated list of key=value with keys among mc, "
+                f"kc, nc and int values from 1 to 8192 (mc), 4096 (kc), 65536 (nc). "
+                f"Received: PYCONV_BLOCKING={bad!r}.") in r.stderr, r.stderr
+    with pytest.raises(ValueError, match=r"Blocks out of range .* Received: mc=0, kc=5000, nc=0"):
+        _kernels.set_blocking(kc=5000)
+
+
+@pytest.fixture
+def blocking_restored():
+    before = _kernels.set_blocking()
+    yield
+    _kernels.set_blocking(**before)
+
+
+def test_gemm_under_other_blocks_threads_bitwise(blocking_restored, each_thread_count):
+    """Under blocks unlike the derived ones -- KC 48 (a depth of 600 in 13 blocks), MC one tile
+    over a few MR, NC of 2 NR panels -- the GEMM and the convolution's passes still give the same
+    bits for every thread count; and KC is where the sum is cut, so it changes the bits."""
+    import numpy as np
+    from pyconv import nn
+    from pyconv._geometry import Window
+    rng = np.random.default_rng(5)
+    a = rng.standard_normal((333, 600)).astype(np.float32)
+    b = rng.standard_normal((600, 200)).astype(np.float32)
+    x = rng.standard_normal((6, 13, 13, 32)).astype(np.float32)
+    w = rng.standard_normal((3, 3, 32, 64)).astype(np.float32)
+    g = rng.standard_normal((6, 11, 11, 64)).astype(np.float32)
+    derived = _kernels.gemm(a, b, False)
+    mr, nr = _kernels.gemm_tile()
+    _kernels.set_blocking(mc=3 * mr + 1, kc=48, nc=2 * nr)
+    out = []
+    for _ in each_thread_count():
+        out.append((_kernels.gemm(a, b, False), nn.conv2d(x, w),
+                    nn.conv2d_backprop_input(x.shape, w, g, 1, "VALID"),
+                    *_kernels.conv2d_bwd_filter(x, w.shape, g, Window(11, 11, 3, 3, 1, 1, 1, 1, 0, 0), True)))
+    for o in out[1:]:
+        for p, q in zip(out[0], o):
+            assert np.array_equal(p, q)
+    assert not np.array_equal(out[0][0], derived)
+    exact = a.astype(np.float64) @ b
+    assert np.abs(out[0][0] - exact).max() <= 600 * 2**-24 * (np.abs(a) @ np.abs(b)).max()
