@@ -5,10 +5,10 @@ the same model exported with `model.export(path, format="onnx")`, and where pyco
                                 [--json out.json]        (--onnx is the same mode)
 
 Both run the same weights on the same batch with the same thread count (pyconv.set_num_threads,
-onnxruntime's intra_op_num_threads; inter-op 1, all graph optimizations on). Each figure is the
-median of `--repeats` calls after warm-up, the two frameworks alternating call by call so that
-both see the same machine state. The outputs are checked to agree (1e-5) before anything is
-timed.
+onnxruntime's intra_op_num_threads; inter-op 1, all graph optimizations on, its defaults
+otherwise). Each figure is the median of `--repeats` calls after warm-up, the two frameworks
+alternating in blocks of BLOCK calls, PAUSE seconds apart (see BLOCK), so that both see the same
+machine state. The outputs are checked to agree (1e-5) before anything is timed.
 
 The breakdown (`--breakdown-batch`, 1 by default) splits one pyconv call as bench/stepprofile.py
 splits a training step: every function of pyconv._kernels (each is one C kernel run without the
@@ -31,6 +31,13 @@ from bench import specs
 from bench.epoch import busy_cpu_seconds
 from bench.stepprofile import Profile, instrument, self_cpu_seconds
 from bench.worker import keras_like_model
+
+
+# The frameworks alternate in blocks of BLOCK calls, PAUSE seconds apart. Call by call, the
+# second framework would run while onnxruntime's pool threads still spin after its call (its
+# default, session.intra_op.allow_spinning), on the core the other needs: measured, the CNN at
+# batch 256 on 2 threads took pyconv 35 ms right after onnxruntime and 18 ms after a pause.
+BLOCK, PAUSE = 5, 0.03
 
 
 def parse(argv):
@@ -59,17 +66,21 @@ def session(model, threads):
         return ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"]), ort.__version__
 
 
-def alternating_medians(fns, repeats, warmup=3):
-    """The median seconds per call of each function, calling them in turn `repeats` times."""
+def alternating_medians(fns, repeats, warmup=3, block=1, pause=0.0):
+    """The median seconds per call of each function, calling them in turn `repeats` times:
+    `block` calls of one, then `block` of the next..., sleeping `pause` seconds between blocks."""
     for fn in fns:
         for _ in range(warmup):
             fn()
     ts = [[] for _ in fns]
-    for _ in range(repeats):
+    for _ in range(-(-repeats // block)):
         for k, fn in enumerate(fns):
-            t0 = time.perf_counter()
-            fn()
-            ts[k].append(time.perf_counter() - t0)
+            if pause:
+                time.sleep(pause)
+            for _ in range(block):
+                t0 = time.perf_counter()
+                fn()
+                ts[k].append(time.perf_counter() - t0)
     return [float(np.median(t)) for t in ts]
 
 
@@ -127,7 +138,8 @@ def main(argv=None):
             got = sess.run(None, {inp: x})[0]
             np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
             (tp, to), load = other_load(lambda: alternating_medians(
-                [lambda: model.predict_on_batch(x), lambda: sess.run(None, {inp: x})], args.repeats))
+                [lambda: model.predict_on_batch(x), lambda: sess.run(None, {inp: x})], args.repeats,
+                block=BLOCK, pause=PAUSE))
             rows.append({"model": name, "batch": n, "pyconv_ms": tp * 1e3, "onnxruntime_ms": to * 1e3,
                          "ratio": tp / to, "other_load": load})
         if args.breakdown_batch:

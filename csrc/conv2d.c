@@ -107,9 +107,10 @@ static void patch_rows(const float **dst, int64_t stride, const gemm_operand *op
 {
     const conv_ctx *cx = op->ctx;
     const conv2d_shape *sh = cx->sh;
-    const conv_pixel px = pixel_of_row(row, sh);
-    const int64_t h0 = window_h0(&px, sh), w0 = window_w0(&px, sh);
-    const int64_t base = ((px.n * sh->H + h0) * sh->W + w0) * sh->C + c0;
+    int64_t n, p, q;
+    pixel_of_row(row, sh, &n, &p, &q);
+    const int64_t h0 = window_h0(p, sh), w0 = window_w0(q, sh);
+    const int64_t base = ((n * sh->H + h0) * sh->W + w0) * sh->C + c0;
     for (int64_t t = 0; t < nt; t++) {
         const conv_tap *tp = &cx->taps[t0 + t];
         dst[t * stride] = in_image(h0 + tp->dh, w0 + tp->dw, sh) ? op->data + (base + tp->off)
@@ -117,17 +118,17 @@ static void patch_rows(const float **dst, int64_t stride, const gemm_operand *op
     }
 }
 
-/* Copy depth [d0, d0+kc) of one patch row -- output pixel px, depth d = (r*S+s)*C + c -- to
+/* Copy depth [d0, d0+kc) of one patch row -- output pixel (n,p,q), depth d = (r*S+s)*C + c -- to
  * dst[i*stride], zeros where a tap falls in the padding. Each tap is a contiguous run of C
  * channels in NHWC, so this is R*S short copies; pixels whose window lies inside the image
  * (most of them) skip the bounds checks. */
 static void patch_row(float *dst, int64_t stride, const float *inp, const conv_ctx *cx,
-                      const conv_pixel *px, int64_t d0, int64_t kc)
+                      int64_t n, int64_t p, int64_t q, int64_t d0, int64_t kc)
 {
     const conv2d_shape *sh = cx->sh;
-    const int64_t h0 = window_h0(px, sh), w0 = window_w0(px, sh);
+    const int64_t h0 = window_h0(p, sh), w0 = window_w0(q, sh);
     const int inside = window_inside(h0, w0, sh);
-    const int64_t base = ((px->n * sh->H + h0) * sh->W + w0) * sh->C;  /* may be "negative": used only in range */
+    const int64_t base = ((n * sh->H + h0) * sh->W + w0) * sh->C;  /* may be "negative": used only in range */
     if (cx->depth) {   // small C: element by element through the depth table
         for (int64_t i = 0; i < kc; i++)
             dst[i * stride] = patch_elem(inp, sh, &cx->depth[d0 + i], h0, w0, base, inside);
@@ -156,14 +157,15 @@ static void patch_row(float *dst, int64_t stride, const float *inp, const conv_c
 }
 
 /* A panel of `rows` pixels of one output row whose windows all lie inside the image, small C:
- * depth d of pixel px.q + i is inp[base + depth[d].off + i*stride_w*C], so the panel is packed
- * depth by depth, each a run of `rows` floats read at a fixed step -- contiguous for the usual
- * first layer (C = 1, stride 1), where patch_row's per-pixel gathers cost more than the GEMM. */
-static void pack_panel_inside(float *dst, const float *inp, const conv_ctx *cx,
-                              const conv_pixel *px, int64_t d0, int64_t kc, int rows, int mr)
+ * depth d of pixel (n, p, q + i) is inp[base + depth[d].off + i*stride_w*C], so the panel is
+ * packed depth by depth, each a run of `rows` floats read at a fixed step -- contiguous for the
+ * usual first layer (C = 1, stride 1), where patch_row's per-pixel gathers cost more than the
+ * GEMM. */
+static void pack_panel_inside(float *dst, const float *inp, const conv_ctx *cx, int64_t n,
+                              int64_t p, int64_t q, int64_t d0, int64_t kc, int rows, int mr)
 {
     const conv2d_shape *sh = cx->sh;
-    const int64_t base = ((px->n * sh->H + window_h0(px, sh)) * sh->W + window_w0(px, sh)) * sh->C;
+    const int64_t base = ((n * sh->H + window_h0(p, sh)) * sh->W + window_w0(q, sh)) * sh->C;
     const int64_t step = sh->stride_w * sh->C;
     for (int64_t kk = 0; kk < kc; kk++) {
         const float *src = inp + base + cx->depth[d0 + kk].off;
@@ -183,19 +185,20 @@ static void pack_patches(float *dst, const gemm_operand *op, int64_t i0, int64_t
 {
     const conv_ctx *cx = op->ctx;
     const conv2d_shape *sh = cx->sh;
-    conv_pixel px = pixel_of_row(i0, sh);
+    int64_t n, p, q;
+    pixel_of_row(i0, sh, &n, &p, &q);
     for (int64_t ip = 0; ip < m; ip += mr) {
         int rows = m - ip < mr ? (int)(m - ip) : mr;
-        conv_pixel last = {px.n, px.p, px.q + rows - 1};
-        if (cx->depth && last.q < sh->Q && window_inside(window_h0(&px, sh), window_w0(&px, sh), sh)
-            && window_inside(window_h0(&last, sh), window_w0(&last, sh), sh)) {
-            pack_panel_inside(dst, op->data, cx, &px, p0, kc, rows, mr);
+        const int64_t h0 = window_h0(p, sh);
+        if (cx->depth && q + rows <= sh->Q && window_inside(h0, window_w0(q, sh), sh)
+            && window_inside(h0, window_w0(q + rows - 1, sh), sh)) {
+            pack_panel_inside(dst, op->data, cx, n, p, q, p0, kc, rows, mr);
             for (int i = 0; i < rows; i++)
-                next_pixel(&px, sh);
+                next_pixel(&n, &p, &q, sh);
         } else {
             for (int i = 0; i < rows; i++) {
-                patch_row(dst + i, mr, op->data, cx, &px, p0, kc);
-                next_pixel(&px, sh);
+                patch_row(dst + i, mr, op->data, cx, n, p, q, p0, kc);
+                next_pixel(&n, &p, &q, sh);
             }
         }
         for (int i = rows; i < mr; i++)
@@ -215,20 +218,20 @@ static void patch_cols(const float **dst, const gemm_operand *op, int64_t j0, in
     const conv2d_shape *sh = cx->sh;
     const conv_tap *tp = &cx->taps[j0 / sh->C];
     const int64_t c = j0 % sh->C;
-    conv_pixel px = pixel_of_row(p0, sh);
+    int64_t n, p, q;
+    pixel_of_row(p0, sh, &n, &p, &q);
     /* the first and the last window inside: so is every one (no padding read, VALID) */
-    const conv_pixel last = {0, sh->P - 1, sh->Q - 1};
-    if (window_inside(-sh->pad_top, -sh->pad_left, sh)
-        && window_inside(window_h0(&last, sh), window_w0(&last, sh), sh)) {
+    if (window_inside(window_h0(0, sh), window_w0(0, sh), sh)
+        && window_inside(window_h0(sh->P - 1, sh), window_w0(sh->Q - 1, sh), sh)) {
         /* no test per pixel; the address steps as the pixel does */
-        const float *row = op->data + ((px.n * sh->H + px.p * sh->stride_h) * sh->W) * sh->C + tp->off + c;
+        const float *row = op->data + ((n * sh->H + p * sh->stride_h) * sh->W) * sh->C + tp->off + c;
         for (int64_t kk = 0; kk < kc; kk++) {
-            dst[kk] = row + px.q * sh->stride_w * sh->C;
-            if (++px.q == sh->Q) {   // next output row, or the next image's first
-                px.q = 0;
+            dst[kk] = row + q * sh->stride_w * sh->C;
+            if (++q == sh->Q) {   // next output row, or the next image's first
+                q = 0;
                 row += sh->stride_h * sh->W * sh->C;
-                if (++px.p == sh->P) {
-                    px.p = 0;
+                if (++p == sh->P) {
+                    p = 0;
                     row += (sh->H - sh->P * sh->stride_h) * sh->W * sh->C;
                 }
             }
@@ -236,9 +239,9 @@ static void patch_cols(const float **dst, const gemm_operand *op, int64_t j0, in
         return;
     }
     for (int64_t kk = 0; kk < kc; kk++) {
-        const int64_t h = window_h0(&px, sh) + tp->dh, w = window_w0(&px, sh) + tp->dw;
-        dst[kk] = in_image(h, w, sh) ? op->data + ((px.n * sh->H + h) * sh->W + w) * sh->C + c : zeros;
-        next_pixel(&px, sh);
+        const int64_t h = window_h0(p, sh) + tp->dh, w = window_w0(q, sh) + tp->dw;
+        dst[kk] = in_image(h, w, sh) ? op->data + ((n * sh->H + h) * sh->W + w) * sh->C + c : zeros;
+        next_pixel(&n, &p, &q, sh);
     }
 }
 
@@ -253,10 +256,11 @@ static void pack_patches_b(float *dst, const gemm_operand *op, int64_t j0, int64
     const conv2d_shape *sh = cx->sh;
     const float *inp = op->data;
     const int64_t t0 = j0 / sh->C, c0 = j0 % sh->C;
-    conv_pixel px = pixel_of_row(p0, sh);
+    int64_t n, p, q;
+    pixel_of_row(p0, sh, &n, &p, &q);
     for (int64_t kk = 0; kk < kc; kk++) {
-        const int64_t h0 = window_h0(&px, sh), w0 = window_w0(&px, sh);
-        const int64_t base = ((px.n * sh->H + h0) * sh->W + w0) * sh->C;
+        const int64_t h0 = window_h0(p, sh), w0 = window_w0(q, sh);
+        const int64_t base = ((n * sh->H + h0) * sh->W + w0) * sh->C;
         float *row = dst + kk * nr;
         int col = 0;
         for (int64_t j = 0, t = t0, c = c0; j < cols; t++, c = 0) {
@@ -269,7 +273,7 @@ static void pack_patches_b(float *dst, const gemm_operand *op, int64_t j0, int64
         }
         if (col)   // the last panel's columns past `cols` are zeros
             memset(row + col, 0, (size_t)(nr - col) * sizeof(float));
-        next_pixel(&px, sh);
+        next_pixel(&n, &p, &q, sh);
     }
 }
 
@@ -287,10 +291,11 @@ static void pack_patches_t(float *dst, const gemm_operand *op, int64_t i0, int64
     const int64_t RSC = sh->R * sh->S * sh->C;
     const int64_t mm = RSC - i0 < m ? RSC - i0 : m;   /* patch rows; a row of ones after them */
     const conv_tap *d = cx->depth + i0;
-    conv_pixel px = pixel_of_row(p0, sh);
+    int64_t n, p, q;
+    pixel_of_row(p0, sh, &n, &p, &q);
     for (int64_t kk = 0; kk < kc; kk++) {
-        const int64_t h0 = window_h0(&px, sh), w0 = window_w0(&px, sh);
-        const float *src = inp + ((px.n * sh->H + h0) * sh->W + w0) * sh->C;
+        const int64_t h0 = window_h0(p, sh), w0 = window_w0(q, sh);
+        const float *src = inp + ((n * sh->H + h0) * sh->W + w0) * sh->C;
         float *panel = dst + kk * mr;
         if (window_inside(h0, w0, sh)) {   // the usual case, no padding: a plain gather, panel by panel
             for (int64_t i0p = 0; i0p < m; i0p += mr, panel += kc * mr)
@@ -308,7 +313,7 @@ static void pack_patches_t(float *dst, const gemm_operand *op, int64_t i0, int64
             for (int64_t i = m; i % mr; i++)   // rows past the end of the last panel
                 panel[(i / mr) * kc * mr + i % mr] = 0.0f;
         }
-        next_pixel(&px, sh);
+        next_pixel(&n, &p, &q, sh);
     }
 }
 
@@ -394,8 +399,7 @@ PYCONV_NOINLINE void col2im(float *dimg, const float *dcol, const conv_ctx *cx, 
     images_init(dimg, 1, sh->H * sh->W, sh->C, ep);
     for (int64_t p = 0; p < sh->P; p++)
         for (int64_t q = 0; q < sh->Q; q++) {
-            const conv_pixel px = {0, p, q};
-            const int64_t h0 = window_h0(&px, sh), w0 = window_w0(&px, sh);
+            const int64_t h0 = window_h0(p, sh), w0 = window_w0(q, sh);
             for (int64_t t = 0; t < sh->R * sh->S; t++, dcol += sh->C) {
                 const int64_t h = h0 + cx->taps[t].dh, w = w0 + cx->taps[t].dw;
                 if (!in_image(h, w, sh))
@@ -459,12 +463,12 @@ static void scatter_table(int64_t *tab, const bwi_plan *pl)
 {
     const conv2d_shape *sh = pl->sh;
     const int64_t RS = sh->R * sh->S, HWC = sh->H * sh->W * sh->C;
-    conv_pixel px = {0, 0, 0};
-    for (int64_t i = 0; i < pl->G * sh->P * sh->Q; i++, next_pixel(&px, sh))
+    int64_t n = 0, p = 0, q = 0;
+    for (int64_t i = 0; i < pl->G * sh->P * sh->Q; i++, next_pixel(&n, &p, &q, sh))
         for (int64_t t = 0; t < RS; t++) {
-            const int64_t h = window_h0(&px, sh) + pl->cx.taps[t].dh;
-            const int64_t w = window_w0(&px, sh) + pl->cx.taps[t].dw;
-            tab[i * RS + t] = in_image(h, w, sh) ? px.n * HWC + (h * sh->W + w) * sh->C : -1;
+            const int64_t h = window_h0(p, sh) + pl->cx.taps[t].dh;
+            const int64_t w = window_w0(q, sh) + pl->cx.taps[t].dw;
+            tab[i * RS + t] = in_image(h, w, sh) ? n * HWC + (h * sh->W + w) * sh->C : -1;
         }
 }
 

@@ -75,14 +75,16 @@ static inline void maxpool2d_forward_loop(float *out, const float *inp, const po
 
 /* The two loops of maxpool2d_backward_loop, each over one task: image n's block of cn channels
  * from c0, x and d its input and gradient (pixel (h,w) at (h*W + w)*C), g its dout (pixel (p,q)
- * at (p*Q + q)*C). Each dout element goes to the first maximum of its window. */
+ * at (p*Q + q)*C). Each dout element goes to the first maximum of its window. Both are inlined
+ * into the task loop (GCC would leave them out of line, called from the OpenMP region's body). */
 
 /* Windows that do not overlap (stride = window, the usual 2x2/2): every input element is in at
  * most one window, so each is WRITTEN once -- the gradient where it is the window's first
  * maximum, zero elsewhere -- with no scalar scatter. The mask keeps the write branch-free and
  * vectorised. Elements in no window are left as they are (zeroed by the caller). */
-static inline void maxpool2d_backward_disjoint(float *d, const float *x, const float *g,
-                                               int64_t cn, int relu_mask, const pool2d_shape *sh)
+PYCONV_ALWAYS_INLINE void maxpool2d_backward_disjoint(float *d, const float *x, const float *g,
+                                                      int64_t cn, int relu_mask,
+                                                      const pool2d_shape *sh)
 {
     const int64_t H = sh->H, W = sh->W, C = sh->C, Q = sh->Q;
     float m[POOL_CB];       /* running max of each channel in the block */
@@ -127,8 +129,9 @@ static inline void maxpool2d_backward_disjoint(float *d, const float *x, const f
 /* Windows that overlap (stride < window): an input element may be the maximum of several
  * windows, so each window ADDS its gradient into d (zeroed by the caller), in (p, q) order as
  * in the _ref. */
-static inline void maxpool2d_backward_overlapping(float *d, const float *x, const float *g,
-                                                  int64_t cn, int relu_mask, const pool2d_shape *sh)
+PYCONV_ALWAYS_INLINE void maxpool2d_backward_overlapping(float *d, const float *x,
+                                                         const float *g, int64_t cn, int relu_mask,
+                                                         const pool2d_shape *sh)
 {
     const int64_t H = sh->H, W = sh->W, C = sh->C, Q = sh->Q;
     float m[POOL_CB];       /* running max of each channel in the block */

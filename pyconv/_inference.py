@@ -14,14 +14,15 @@ chunks along axis 0:
     back between the convolution and the pooling that reads it; in chunks of 32 images it
     is 2.8 MB) -- unless that is so few that packing the weights again for each chunk would
     cost more;
-  - into at least as many chunks as threads when each chunk still does enough work
+  - into CHUNKS_PER_THREAD chunks per thread, where each chunk still does enough work
     (MIN_CHUNK_MACS) to pay for handing it to another thread.
 Each thread -- the caller and `threads - 1` helpers, pyconv's own -- takes the next chunk not
 yet taken and runs its kernels on that one thread (a per-thread cap: csrc/config.c), until
 none is left. The caller never waits for a helper that has not started: a helper that wakes
-late finds no chunk left (as onnxruntime's thread pool revokes tasks not yet started), which
-keeps a loaded machine from stalling the call on a descheduled thread, the way a barrier of an
-OpenMP region does. A batch too small to split runs as one chunk on the caller's thread alone:
+late finds no chunk left (as onnxruntime's thread pool revokes tasks not yet started); and a
+chunk a helper took but has not finished when the caller is done is computed again by the
+caller after a short wait (`_run_chunks`). That keeps a loaded machine from stalling the call
+on a descheduled thread, the way the barrier of an OpenMP region does. A batch too small to split runs as one chunk on the caller's thread alone:
 at batch 1 the kernels are too short for a parallel region to pay.
 
 Results: a chunk's rows are computed exactly as in the whole batch (every kernel's sum for an
@@ -33,6 +34,7 @@ with the kernels' own threads.
 """
 import math
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -50,6 +52,13 @@ MIN_CHUNK_MACS = 3e6
 # end: the tutorial CNN at batch 256, 1 and 2 threads, in chunks of 0.5, 1, 2, 4 and 8 MB,
 # ran fastest from 2 MB up (bench/onnx_infer.py's machine: 1 MB of L2 per core).
 L2_MULTIPLE = 4.0
+# Chunks per thread, where the batch has enough work for them: on a loaded machine a helper may
+# start milliseconds late, or share a core; what it still holds at the end is then one chunk
+# of an eighth of its share (the tutorial CNN at batch 256: 16 chunks of 16 images, ~0.6 ms).
+CHUNKS_PER_THREAD = 8
+# How long the caller, out of chunks, waits for one a helper holds before computing it itself,
+# in its own mean chunk times: a helper running at full speed started it at most one ago.
+TAIL_WAIT = 1.5
 
 
 _budget = []
@@ -130,20 +139,23 @@ def chunk_bounds(n, lay, threads):
     """[(lo, hi)]: the batch of n examples cut into equal chunks (sizes differ by one at most)."""
     if lay is None or n <= 1:
         return [(0, n)]
-    fit = max(1, int(_chunk_budget() // max(lay.step_bytes, 1)))
+    step = max(lay.step_bytes, 1)
+    fit = max(1, int(_chunk_budget() // step))
     # The GEMM packs a layer's weights on every call: a chunk reads at least twice their bytes
     # of activations, so that packing them again costs less than a third of its traffic (the
     # DNN's 784 x 128 kernel is 400 KB, its examples 6 KB: chunks of 128 or more).
-    fit = max(fit, math.ceil(2 * lay.weight_bytes / max(lay.step_bytes, 1)))
-    k = math.ceil(n / fit)
+    least = math.ceil(2 * lay.weight_bytes / step)
+    k = math.ceil(n / max(fit, least))
     if threads > 1 and lay.macs > 0:
-        work = max(1, math.ceil(MIN_CHUNK_MACS / lay.macs))   # examples a chunk needs
-        k = max(k, min(threads, n // work))
+        # enough work to pay for a hand-off, and CHUNKS_PER_THREAD per thread where the batch
+        # has them: a thread that lost its core holds the call up by one small chunk at most
+        least = max(least, math.ceil(MIN_CHUNK_MACS / lay.macs))
+        k = max(k, min(CHUNKS_PER_THREAD * threads, n // max(least, 1)))
+    if threads > 1 and k > threads:   # a multiple of the threads: 8 chunks on 2, not 7 (4 + 3)
+        k = math.ceil(k / threads) * threads
     # A Dense layer runs a batch of at most dense_rows_max() rows on another kernel than a
     # bigger one (csrc/dense_loops.h), which rounds differently: a chunk takes the path of the
     # whole batch, so that chunking never changes a bit.
-    if threads > 1 and k > threads:   # a multiple of the threads: 8 chunks on 2, not 7 (4 + 3)
-        k = math.ceil(k / threads) * threads
     small = _kernels.dense_rows_max()
     k = max(1, min(k, n if n <= small else n // (small + 1)))
     return [(i * n // k, (i + 1) * n // k) for i in range(k)]
@@ -152,8 +164,9 @@ def chunk_bounds(n, lay, threads):
 class _Program:
     """A plan's steps for inference, made once per plan (`of`): per op, the step, the fold it
     heads (or None), the step whose slot takes its output, and the slots no later op reads,
-    dropped after it. `weights()` computes the folded BatchNormalizations' weights of one call,
-    shared by its chunks; `run(weights, inputs)` runs one chunk."""
+    dropped after it; and the plan's `layout`. `weights()` computes the folded
+    BatchNormalizations' weights of one call, shared by its chunks; `run(weights, inputs)` runs
+    one chunk."""
 
     def __init__(self, plan):
         from ._graph import _step_input, _step_output
@@ -179,6 +192,8 @@ class _Program:
         for i, op in enumerate(ops):
             op.append(tuple(slot for slot, j in last.items() if j == i and slot not in keep))
         self.ops = [tuple(op) for op in ops]
+        self.folded = any(op[1] is not None for op in self.ops)
+        self.layout = layout(plan)
 
     @staticmethod
     def of(plan):
@@ -189,6 +204,8 @@ class _Program:
 
     def weights(self):
         """{op index: (kernel, bias)} of the folds, from the weights as they are now."""
+        if not self.folded:
+            return None
         return {i: fold[0].layer._fold(s.layer.kernel, s.layer.bias)
                 for i, (s, fold, _, _) in enumerate(self.ops) if fold is not None}
 
@@ -239,61 +256,79 @@ def _helpers(n):
 
 
 def _run_chunks(prog, inputs, bounds, threads):
-    """Run the chunks on the caller and up to threads - 1 helpers; the outputs in chunk order."""
-    results = [None] * len(bounds)
-    errors = []
-    state = {"next": 0, "pending": len(bounds)}
+    """Run the chunks on the caller and up to threads - 1 helpers; the outputs in chunk order.
+
+    When the caller finds no chunk left, it waits for each chunk a helper still holds for at
+    most TAIL_WAIT times its own mean chunk time, then computes that chunk itself: a helper
+    that lost its core (a loaded machine) holds the call up by that much at most. Both runs of
+    a chunk give the same bits (a chunk is a function of its rows alone); the first one to
+    finish is kept, and a helper that finishes after the call returned is ignored."""
+    n = len(bounds)
+    results, done, errors = [None] * n, [False] * n, {}
+    state = {"next": 0}
     cond = threading.Condition()
 
-    def work():
+    def take():
+        with cond:
+            k = state["next"]
+            state["next"] = k + 1
+        return k
+
+    def one(k):
+        lo, hi = bounds[k]
+        return prog([a[lo:hi] for a in inputs])
+
+    def keep(k, out, err=None):
+        with cond:
+            if not done[k]:
+                results[k], done[k] = out, True
+                if err is not None:
+                    errors[k] = err
+            cond.notify_all()
+
+    def helper():
         with _ThreadCap(1):
-            while True:
-                with cond:
-                    k = state["next"]
-                    state["next"] = k + 1
-                if k >= len(bounds):
-                    return
-                lo, hi = bounds[k]
+            while (k := take()) < n:
                 try:
-                    results[k] = prog([a[lo:hi] for a in inputs])
+                    keep(k, one(k))
                 except BaseException as e:   # re-raised by the caller
-                    errors.append(e)
-                with cond:
-                    state["pending"] -= 1
-                    cond.notify_all()
+                    keep(k, None, e)
 
     pool = _helpers(threads - 1)
-    for _ in range(min(threads, len(bounds)) - 1):
-        pool.submit(work)
-    work()
-    with cond:   # only chunks that a helper took and is still computing
-        cond.wait_for(lambda: state["pending"] == 0)
+    for _ in range(min(threads, n) - 1):
+        pool.submit(helper)
+    with _ThreadCap(1):
+        mine, t0 = 0, time.perf_counter()
+        while (k := take()) < n:
+            keep(k, one(k))
+            mine += 1
+        wait = TAIL_WAIT * (time.perf_counter() - t0) / mine if mine else None
+        for k in range(n):   # the chunks helpers still hold
+            with cond:
+                if not cond.wait_for(lambda: done[k], timeout=wait):
+                    wait = 0.0   # that helper is late: the others have had as long
+            if not done[k]:
+                keep(k, one(k))
     if errors:
-        raise errors[0]
-    return results
+        raise errors[min(errors)]
+    return list(results)
 
 
 def run(plan, inputs):
     """The plan's outputs for `inputs` (a list of arrays), in inference mode."""
     prog = _Program.of(plan)
     w = prog.weights()
-
-    def one(chunk):
-        return prog.run(w, chunk)
-
-    lay = plan.__dict__.get("_layout", False)
-    if lay is False:   # as the program: kept on the plan
-        lay = plan._layout = layout(plan)
+    lay = prog.layout
     n = len(inputs[0]) if inputs else 0
-    if lay is None or any(len(a) != n for a in inputs):
-        return one(inputs)
+    if lay is None or (len(inputs) > 1 and any(len(a) != n for a in inputs)):
+        return prog.run(w, inputs)
     threads = _kernels.num_threads()
     bounds = chunk_bounds(n, lay, threads)
     if len(bounds) == 1:
         with _ThreadCap(1):
-            return one(inputs)
+            return prog.run(w, inputs)
     if threads == 1:
-        parts = [one([a[lo:hi] for a in inputs]) for lo, hi in bounds]
+        parts = [prog.run(w, [a[lo:hi] for a in inputs]) for lo, hi in bounds]
     else:
-        parts = _run_chunks(one, inputs, bounds, threads)
+        parts = _run_chunks(lambda chunk: prog.run(w, chunk), inputs, bounds, threads)
     return [np.concatenate([p[k] for p in parts]) for k in range(len(parts[0]))]

@@ -317,6 +317,14 @@ def test_onnx_inference_bench_checks_then_reports(tmp_path, capsys, threads):
     assert "pyconv / ort" in text and "DNN predict_on_batch at batch 1" in text
 
 
+def test_inference_bench_alternates_in_blocks():
+    from bench import onnx_infer
+    calls = []
+    meds = onnx_infer.alternating_medians([lambda: calls.append("a"), lambda: calls.append("b")],
+                                          repeats=3, warmup=1, block=2)
+    assert "".join(calls) == "ab" + "aabb" * 2 and len(meds) == 2
+
+
 def test_onnx_inference_bench_rejects_a_median_of_too_few(capsys):
     from bench import onnx_infer
     with pytest.raises(SystemExit):

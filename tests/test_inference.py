@@ -2,6 +2,7 @@
 same as one chunk on one thread; which models are chunked; a per-thread kernel thread cap;
 a model shared between threads."""
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -69,7 +70,13 @@ def test_chunk_bounds_cover_the_batch_in_near_equal_chunks():
     budget = _inference._chunk_budget()
     fit = _inference._Layout(step_bytes=budget / 13.5, macs=3e6)   # 13 examples fit in the budget
     assert len(_inference.chunk_bounds(256, fit, 1)) == -(-256 // 13)   # 20
-    assert len(_inference.chunk_bounds(256, fit, 3)) == 21   # a multiple of the threads
+    # CHUNKS_PER_THREAD a thread: 8 x 3 = 24 chunks of 10-11 rather than the 20 that fit
+    assert len(_inference.chunk_bounds(256, fit, 3)) == 3 * _inference.CHUNKS_PER_THREAD == 24
+    # never fewer than 5 rows a chunk (the GEMM's Dense, as the whole batch's): 105 in 21, 30 in 6
+    assert len(_inference.chunk_bounds(105, _inference._Layout(1e5, 3e6), 4)) == 21
+    assert len(_inference.chunk_bounds(30, _inference._Layout(1e5, 1.5e6), 2)) == 6
+    # and never less work than MIN_CHUNK_MACS a chunk: 2 examples of 1.5e6
+    assert len(_inference.chunk_bounds(4, _inference._Layout(1e5, 1.5e6), 2)) == 2
     # a batch too small to pay for a hand-off is one chunk; two examples of 3e6 are two
     assert _inference.chunk_bounds(1, lay, 2) == [(0, 1)]
     assert _inference.chunk_bounds(2, lay, 2) == [(0, 1), (1, 2)]
@@ -139,6 +146,27 @@ def test_an_error_in_a_helper_reaches_the_caller(monkeypatch, threads):
         _inference._run_chunks(prog, [x], [(i, i + 1) for i in range(8)], 2)
     got = _inference._run_chunks(lambda i: [i[0] * 2], [x], [(i, i + 2) for i in range(0, 8, 2)], 2)
     np.testing.assert_array_equal(np.concatenate([p[0] for p in got]), 2 * x)
+
+
+def test_the_caller_does_not_wait_long_for_a_helper_that_stalls(threads):
+    pyconv.set_num_threads(2)
+    release = threading.Event()
+    ran = []
+
+    def prog(inputs):   # a helper that loses its core: stalled until released
+        ran.append(threading.current_thread() is threading.main_thread())
+        if not ran[-1]:
+            release.wait(5.0)
+        return [inputs[0] * 2]
+
+    x = np.arange(8, dtype=np.float32)
+    t0 = time.perf_counter()
+    got = _inference._run_chunks(prog, [x], [(i, i + 2) for i in range(0, 8, 2)], 2)
+    took = time.perf_counter() - t0
+    release.set()
+    np.testing.assert_array_equal(np.concatenate([p[0] for p in got]), 2 * x)
+    assert took < 2.0, took   # the caller computed the stalled helper's chunk itself
+    assert ran.count(True) == 4   # the caller ran every chunk: its own three and the stalled one
 
 
 def test_a_model_shared_by_threads_predicts_the_same(threads):
