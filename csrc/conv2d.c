@@ -156,18 +156,50 @@ static void patch_row(float *dst, int64_t stride, const float *inp, const conv_c
     }
 }
 
+/* A panel of `rows` pixels of one output row whose windows all lie inside the image, small C:
+ * depth d of pixel (n, p, q + i) is inp[base + depth[d].off + i*stride_w*C], so the panel is
+ * packed depth by depth, each a run of `rows` floats read at a fixed step -- contiguous for the
+ * usual first layer (C = 1, stride 1), where patch_row's per-pixel gathers cost more than the
+ * GEMM. */
+static void pack_panel_inside(float *dst, const float *inp, const conv_ctx *cx, int64_t n,
+                              int64_t p, int64_t q, int64_t d0, int64_t kc, int rows, int mr)
+{
+    const conv2d_shape *sh = cx->sh;
+    const int64_t base = ((n * sh->H + window_h0(p, sh)) * sh->W + window_w0(q, sh)) * sh->C;
+    const int64_t step = sh->stride_w * sh->C;
+    for (int64_t kk = 0; kk < kc; kk++) {
+        const float *src = inp + base + cx->depth[d0 + kk].off;
+        float *o = dst + kk * mr;
+        if (step == 1)
+            for (int i = 0; i < rows; i++)
+                o[i] = src[i];
+        else
+            for (int i = 0; i < rows; i++)
+                o[i] = src[i * step];
+    }
+}
+
 // A of the forward pass: rows are output pixels m = (n*P + p)*Q + q, depth is (r,s,c).
 static void pack_patches(float *dst, const gemm_operand *op, int64_t i0, int64_t m, int64_t p0,
                          int64_t kc, int mr)
 {
     const conv_ctx *cx = op->ctx;
+    const conv2d_shape *sh = cx->sh;
     int64_t n, p, q;
-    pixel_of_row(i0, cx->sh, &n, &p, &q);
+    pixel_of_row(i0, sh, &n, &p, &q);
     for (int64_t ip = 0; ip < m; ip += mr) {
         int rows = m - ip < mr ? (int)(m - ip) : mr;
-        for (int i = 0; i < rows; i++) {
-            patch_row(dst + i, mr, op->data, cx, n, p, q, p0, kc);
-            next_pixel(&n, &p, &q, cx->sh);
+        const int64_t h0 = window_h0(p, sh);
+        if (cx->depth && q + rows <= sh->Q && window_inside(h0, window_w0(q, sh), sh)
+            && window_inside(h0, window_w0(q + rows - 1, sh), sh)) {
+            pack_panel_inside(dst, op->data, cx, n, p, q, p0, kc, rows, mr);
+            for (int i = 0; i < rows; i++)
+                next_pixel(&n, &p, &q, sh);
+        } else {
+            for (int i = 0; i < rows; i++) {
+                patch_row(dst + i, mr, op->data, cx, n, p, q, p0, kc);
+                next_pixel(&n, &p, &q, sh);
+            }
         }
         for (int i = rows; i < mr; i++)
             for (int64_t kk = 0; kk < kc; kk++)

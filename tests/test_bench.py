@@ -403,7 +403,7 @@ def test_profile_rows_add_up():
     assert p["kernel_ms"] + p["outside_ms"] == pytest.approx(p["step_ms"])
     assert p["rows"][-1]["part"] == "fit loop"
     text = stepprofile.format_profile(p)
-    assert "Python overhead" in text and "| dense_fwd |" in text and "calibrated" in text
+    assert "Python overhead" in text and "| dense_fwd |" in text and "Upper bound" in text
 
 
 def test_timer_calibration_is_a_cost_and_is_taken_out(monkeypatch):

@@ -50,6 +50,8 @@ EDGES = [
     dict(N=1, H=5, W=5, C=3, K=4, R=1, S=1, stride=(1, 1), dil=(1, 1), padding="valid"),   # batch 1, 1x1
     dict(N=2, H=4, W=3, C=2, K=5, R=4, S=3, stride=(1, 1), dil=(1, 1), padding="valid"),   # kernel = input
     dict(N=1, H=7, W=8, C=1, K=32, R=3, S=3, stride=(2, 2), dil=(1, 1), padding="same"),   # SAME, odd pad, C_in 1
+    dict(N=2, H=28, W=28, C=1, K=32, R=3, S=3, stride=(1, 1), dil=(1, 1), padding="valid"),  # the tutorial's conv1:
+    # MR-pixel panels inside one output row (packed tap by tap) and panels across two rows
     dict(N=2, H=6, W=6, C=3, K=11, R=3, S=3, stride=(2, 2), dil=(1, 1), padding="same"),  # C_in 3, MR-1 K
     dict(N=1, H=5, W=5, C=2, K=13, R=3, S=3, stride=(1, 1), dil=(1, 1), padding="same"),   # MR+1, NR-ish
     dict(N=1, H=4, W=4, C=2, K=33, R=2, S=2, stride=(1, 1), dil=(1, 1), padding="valid"),  # NR+1
