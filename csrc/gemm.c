@@ -42,15 +42,19 @@ static gemm_isa isa_table(void)
     gemm_isa g;
     const int isa = pyconv_isa_active();
     switch (isa) {
-    PYCONV_ON_AVX512(g = (gemm_isa){ukernel_avx512, ukernel_avx512_ind, ukernel_avx512_indb,
-                                    scatter_tile_avx512}; break;)
-    PYCONV_ON_AVX2(g = (gemm_isa){ukernel_avx2, ukernel_avx2_ind, ukernel_avx2_indb,
-                                  scatter_tile_avx2}; break;)
-    PYCONV_ON_NEON(g = (gemm_isa){ukernel_neon, ukernel_neon_ind, ukernel_neon_indb,
-                                  scatter_tile_neon}; break;)
+    /* (the sizes are set below, from isa_tile and the blocking in use) */
+    PYCONV_ON_AVX512(g = (gemm_isa){.ukernel = ukernel_avx512, .ukernel_ind = ukernel_avx512_ind,
+                                    .ukernel_indb = ukernel_avx512_indb, .scatter = scatter_tile_avx512};
+                     break;)
+    PYCONV_ON_AVX2(g = (gemm_isa){.ukernel = ukernel_avx2, .ukernel_ind = ukernel_avx2_ind,
+                                  .ukernel_indb = ukernel_avx2_indb, .scatter = scatter_tile_avx2};
+                   break;)
+    PYCONV_ON_NEON(g = (gemm_isa){.ukernel = ukernel_neon, .ukernel_ind = ukernel_neon_ind,
+                                  .ukernel_indb = ukernel_neon_indb, .scatter = scatter_tile_neon};
+                   break;)
     default:
-        g = (gemm_isa){ukernel_generic, ukernel_generic_ind, ukernel_generic_indb,
-                       scatter_tile_generic};
+        g = (gemm_isa){.ukernel = ukernel_generic, .ukernel_ind = ukernel_generic_ind,
+                       .ukernel_indb = ukernel_generic_indb, .scatter = scatter_tile_generic};
     }
     isa_tile(isa, &g.mr, &g.nr);
     pyconv_blocking b;
