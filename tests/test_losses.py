@@ -6,7 +6,7 @@ import doctest
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import example, given, settings, strategies as st
 
 from pyconv import layers, losses, models, optimizers, utils
 
@@ -296,6 +296,7 @@ def _objective(ref, y, p):
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
 @settings(max_examples=20)
 @given(n=st.integers(1, 6), c=st.integers(1, 6), seed=st.integers(0, 2**32 - 1))
+@example(n=1, c=1, seed=4935)   # p ~ y: Poisson's 1 - y/p and MSLE's log difference cancel (_term)
 def test_values_and_gradient_match_keras_transcription(case, n, c, seed):
     name, make, _, kind, _, logits_method = case
     loss = make(c)
@@ -341,10 +342,17 @@ def _term(case, y, p):
     """Where the gradient is a difference of larger terms, their size sets the absolute rounding
     (2^-24 of it): cosine's -yn r + (yn . p) r^3 p, terms of 1 / (M |p|), can cancel to ~0
     (C = 1, or p parallel to y); the cross-entropies of logits, softmax(z) sum(y) - y (or
-    sigmoid(z) - y), terms of <= 1 / M, to ~0 for a confident right prediction."""
+    sigmoid(z) - y), terms of <= 1 / M, to ~0 for a confident right prediction; Poisson's
+    (1 - y / (p + eps)) / (M C), terms of 1 / (M C) and y / ((p + eps) M C), and MSLE's difference
+    of logs, to ~0 where p ~ y."""
     name, kind, kw, m = case[0], case[3], case[4], np.prod(p.shape[:-1])
     if name.startswith("cosine"):
         return 1.0 / (m * np.sqrt((p * p).sum(kw.get("axis", -1))).min())
+    if name == "poisson":
+        return max(1.0, float((y / (p + EPS)).max(initial=0.0))) / (m * p.shape[-1])
+    if name == "msle":   # 2 (log(p+1) - log(y+1)) / ((p+1) M C): terms 2 log(.+1) / ((p+1) M C)
+        big = np.maximum(np.abs(np.log1p(np.maximum(p, EPS))), np.abs(np.log1p(np.maximum(y, EPS))))
+        return 2.0 * float((big / (np.maximum(p, EPS) + 1)).max(initial=0.0)) / (m * p.shape[-1])
     return 1.0 / m if kind.endswith("logits") else 0.0
 
 
