@@ -17,8 +17,7 @@
  *                     each image starts from the bias and ends with relu (conv2d_transpose_forward)
  *   backward_filter   K x (R*S*C) x (N*P*Q)     dout^T, in place (or packed)    patch_cols: row pointers
  *                                                                               (or pack_patches_b)
- *     (first layer)   (R*S*C) x K x (N*P*Q)     pack_patches_t: patches^T       dout: row pointers
- *                                                                               (or packed)
+ *     (first layer)   no GEMM: a direct loop nest (conv2d_smallc_loops.h), nothing packed
  *
  * NHWC is what makes the packing cheap: for one pixel and one filter tap (r,s) the C input
  * channels are contiguous, so a patch row is R*S runs of C floats.
@@ -31,23 +30,20 @@
  * backward_filter sums over N*P*Q, a long reduction. It is cut into a fixed number of pixel
  * chunks that depends on the sizes only; each chunk's partial dfilt is one single-threaded
  * GEMM (chunks run in parallel), and the partials are added in chunk order. Same order for
- * any thread count, hence the same bits.
+ * any thread count, hence the same bits. Below SMALL_C input channels the chunks' partials
+ * come from a direct loop nest instead (conv2d_smallc_loops.h, one build per ISA).
  */
 #include <stdlib.h>
 #include <string.h>
 #include "target.h"
 #include "conv2d_geometry.h"
+#include "conv2d_smallc_loops.h"
 #include "gemm.h"
 
 /* ---- packers -------------------------------------------------------------------------------- */
 
 /* What a packer needs besides the tensor: the shape and, per filter tap t = r*S + s, its
- * offsets -- precomputed once per call so that the packing loops do no division. */
-typedef struct {
-    int64_t dh, dw;     /* r*dil_h, s*dil_w: the tap's row/column offset in the input */
-    int64_t off;        /* (r*dil_h*W + s*dil_w) * C: the same as an element offset */
-} conv_tap;
-
+ * offsets (conv_tap) -- precomputed once per call so that the packing loops do no division. */
 typedef struct {
     const conv2d_shape *sh;
     conv_tap *taps;         /* R*S of them */
@@ -55,7 +51,8 @@ typedef struct {
 } conv_ctx;
 
 /* Below this many input channels a tap's run is too short for a copy loop to pay: the
- * packers then gather element by element through `depth` (the first layer: C = 1 or 3). */
+ * forward's packer then gathers element by element through `depth`, and backward_filter
+ * takes the direct loop nest of conv2d_smallc_loops.h (the first layer: C = 1 or 3). */
 #define SMALL_C 8
 
 /* Copy one element of a patch: tap entry e of the window at (h0, w0), element offset base. */
@@ -273,46 +270,6 @@ static void pack_patches_b(float *dst, const gemm_operand *op, int64_t j0, int64
         }
         if (col)   // the last panel's columns past `cols` are zeros
             memset(row + col, 0, (size_t)(nr - col) * sizeof(float));
-        next_pixel(&n, &p, &q, sh);
-    }
-}
-
-/* A of the first layer's backward_filter (C < SMALL_C): rows are depth indices (r,s,c) and,
- * when the GEMM asks for R*S*C + 1 rows, a last row of ones (its product with dout is the bias
- * gradient, computed by the same GEMM); depth is output pixels. One pass per pixel gathers
- * its patch values through the depth table into the panels the rows span:
- * dst[panel][kk][row in panel], rows past m zero. */
-static void pack_patches_t(float *dst, const gemm_operand *op, int64_t i0, int64_t m, int64_t p0,
-                           int64_t kc, int mr)
-{
-    const conv_ctx *cx = op->ctx;
-    const conv2d_shape *sh = cx->sh;
-    const float *inp = op->data;
-    const int64_t RSC = sh->R * sh->S * sh->C;
-    const int64_t mm = RSC - i0 < m ? RSC - i0 : m;   /* patch rows; a row of ones after them */
-    const conv_tap *d = cx->depth + i0;
-    int64_t n, p, q;
-    pixel_of_row(p0, sh, &n, &p, &q);
-    for (int64_t kk = 0; kk < kc; kk++) {
-        const int64_t h0 = window_h0(p, sh), w0 = window_w0(q, sh);
-        const float *src = inp + ((n * sh->H + h0) * sh->W + w0) * sh->C;
-        float *panel = dst + kk * mr;
-        if (window_inside(h0, w0, sh)) {   // the usual case, no padding: a plain gather, panel by panel
-            for (int64_t i0p = 0; i0p < m; i0p += mr, panel += kc * mr)
-                for (int ir = 0; ir < mr; ir++) {
-                    const int64_t i = i0p + ir;
-                    panel[ir] = i < mm ? src[d[i].off] : i < m ? 1.0f : 0.0f;
-                }
-        } else {
-            for (int64_t i = 0; i < m; i++) {
-                float v = 1.0f;
-                if (i < mm)
-                    v = in_image(h0 + d[i].dh, w0 + d[i].dw, sh) ? src[d[i].off] : 0.0f;
-                panel[(i / mr) * kc * mr + i % mr] = v;
-            }
-            for (int64_t i = m; i % mr; i++)   // rows past the end of the last panel
-                panel[(i / mr) * kc * mr + i % mr] = 0.0f;
-        }
         next_pixel(&n, &p, &q, sh);
     }
 }
@@ -562,19 +519,75 @@ int conv2d_transpose_forward(float *out, const float *inp, const float *filt, co
 /* Pixels per chunk of the backward_filter reduction, roughly: large enough to amortise a
  * GEMM call and its packing. */
 #define BWF_CHUNK (4 * 256)
+/* At most this many floats of the small-C path's partials: past it, its chunks grow. */
+#define BWF_PART_MAX (4 << 20)
+
+/* dfilt (R,S,C,K) = the nchunks partials, `size` floats apart, added in chunk order -- the
+ * same order for any thread count. A partial is (K, RSC) when swapped (the GEMM's), else
+ * (RSC + 1, K), its last row the bias gradient, added into dbias unless dbias is NULL. */
+static void sum_partials(float *dfilt, float *dbias, const float *part, int64_t nchunks,
+                         int64_t size, int swapped, const conv2d_shape *sh)
+{
+    const int64_t RSC = sh->R * sh->S * sh->C, rows = RSC + (dbias != NULL);
+    #pragma omp parallel for schedule(static) num_threads(pyconv_num_threads()) if(nchunks * RSC * sh->K > 32768)
+    for (int64_t i = 0; i < rows; i++)   // (row RSC: the bias gradient)
+        for (int64_t k = 0; k < sh->K; k++) {
+            const int64_t at = swapped ? k * RSC + i : i * sh->K + k;
+            float acc = part[at];
+            for (int64_t ch = 1; ch < nchunks; ch++)
+                acc += part[ch * size + at];
+            (i < RSC ? dfilt + i * sh->K : dbias)[k] = acc;
+        }
+}
+
+/* conv2d_smallc_loops.h's loop, compiled for the ISA in use. */
+static void bwf_smallc_isa(float *part, const float *dout, const float *inp, int64_t rows,
+                           int64_t nchunks, const conv2d_shape *sh, const conv_tap *depth, void *work)
+{
+    switch (pyconv_isa_active()) {
+    PYCONV_ON_AVX512(conv2d_bwf_smallc_avx512(part, dout, inp, rows, nchunks, sh, depth, work); break;)
+    PYCONV_ON_AVX2(conv2d_bwf_smallc_avx2(part, dout, inp, rows, nchunks, sh, depth, work); break;)
+    PYCONV_ON_NEON(conv2d_bwf_smallc_neon(part, dout, inp, rows, nchunks, sh, depth, work); break;)
+    default: conv2d_bwf_smallc_loop(part, dout, inp, rows, nchunks, sh, depth, work); break;
+    }
+}
+
+/* backward_filter for C < SMALL_C: the direct loop nest of conv2d_smallc_loops.h, no GEMM.
+ * Chunks of whole output rows, about BWF_CHUNK pixels each (from the sizes only); each chunk's
+ * partial holds R*S*C filter rows and the bias row; then sum_partials. */
+static int backward_filter_smallc(float *dfilt, float *dbias, const float *dout, const float *inp,
+                                  const conv_ctx *cx)
+{
+    const conv2d_shape *sh = cx->sh;
+    const int64_t RSC = sh->R * sh->S * sh->C, NP = sh->N * sh->P, part_size = (RSC + 1) * sh->K;
+    int64_t rows = sh->Q > 0 && sh->Q < BWF_CHUNK ? BWF_CHUNK / sh->Q : 1;
+    int64_t nchunks = NP > 0 ? ceil_div(NP, rows) : 1;
+    while (nchunks > 1 && nchunks * part_size > BWF_PART_MAX) {
+        rows *= 2;
+        nchunks = ceil_div(NP, rows);
+    }
+    float *part = malloc((size_t)(nchunks * part_size) * sizeof(float) + 1);
+    float *work = pyconv_aligned_alloc((size_t)(pyconv_num_threads() * conv2d_bwf_smallc_work(sh)) * sizeof(float));
+    if (!part || !work) {
+        free(part);
+        pyconv_aligned_free(work);
+        return PYCONV_ENOMEM;
+    }
+    bwf_smallc_isa(part, dout, inp, rows, nchunks, sh, cx->depth, work);
+    sum_partials(dfilt, dbias, part, nchunks, part_size, 0, sh);
+    free(part);
+    pyconv_aligned_free(work);
+    return PYCONV_OK;
+}
 
 /* dout (N,P,Q,K), inp (N,H,W,C), dfilt (R,S,C,K) and dbias (K) or NULL, overwritten.
  *
- * Two orientations of the same sum over pixels, chosen by the shape:
- *   C >= SMALL_C: dfilt^T (K x RSC) = dout^T . patches. B, the big operand, is read in place
- *     through one pointer per pixel (patch_cols) when NR divides C, else packed from patch rows
- *     in runs of C contiguous floats (pack_patches_b); A, dout^T, is read in place when MR
- *     divides K (the micro-kernel steps through dout's rows), else packed in runs of MR; the
- *     result is transposed while the chunks are reduced. dbias: bias_add_backward.
- *   C <  SMALL_C (the first layer): dfilt (RSC x K) = patches^T . dout, so that the few
- *     RSC rows (9 for a 3x3 filter on one channel) fill MR panels, not a wide NR one; dout is
- *     read in place (gemm_cols_n) when NR divides K, and dbias is one more row of A, all
- *     ones, when the last panel has room for it.
+ * C < SMALL_C (the first layer): the direct loop nest, backward_filter_smallc. Otherwise one
+ * GEMM, dfilt^T (K x RSC) = dout^T . patches: B, the big operand, is read in place through one
+ * pointer per pixel (patch_cols) when NR divides C, else packed from patch rows in runs of C
+ * contiguous floats (pack_patches_b); A, dout^T, is read in place when MR divides K (the
+ * micro-kernel steps through dout's rows), else packed in runs of MR; the result is transposed
+ * while the chunks are reduced. dbias: bias_add_backward.
  * Threads: over fixed pixel chunks, each a single-threaded GEMM into its own partial; the
  * partials are then summed in chunk order (per element, in parallel over elements). The
  * chunks depend on the sizes only, so the result does not depend on the thread count. */
@@ -582,11 +595,14 @@ int conv2d_backward_filter(float *dfilt, float *dbias, const float *dout, const 
                            const conv2d_shape *sh)
 {
     const int64_t RSC = sh->R * sh->S * sh->C, npix = sh->N * sh->P * sh->Q;
-    const int swapped = sh->C >= SMALL_C;
-    /* Unswapped, the bias gradient is one more row of A (ones): free when RSC leaves room in
-     * the last MR panel (9 rows of 16 for a 3x3 filter on one channel, MR = 8). */
-    const int bias_row = dbias && !swapped && RSC % gemm_mr() != 0;
-    const int64_t M = swapped ? sh->K : RSC + bias_row, Ncol = swapped ? RSC : sh->K;
+    conv_ctx cx;
+    if (make_ctx(&cx, sh) != PYCONV_OK)
+        return PYCONV_ENOMEM;
+    if (sh->C < SMALL_C) {
+        int status = backward_filter_smallc(dfilt, dbias, dout, inp, &cx);
+        free(cx.taps);
+        return status;
+    }
     /* Chunks of about BWF_CHUNK pixels, in equal sizes and a multiple of 4 of them, so that
      * the threads share the work evenly (chosen from the sizes only, never the threads). */
     int64_t nchunks = npix > 0 ? ceil_div(npix, BWF_CHUNK) : 1;
@@ -594,28 +610,18 @@ int conv2d_backward_filter(float *dfilt, float *dbias, const float *dout, const 
         nchunks = ceil_div(nchunks, 4) * 4;
     const int64_t chunk = ceil_div(npix > 0 ? npix : 1, nchunks);
     nchunks = ceil_div(npix > 0 ? npix : 1, chunk);
-    const int direct = nchunks == 1 && !swapped && !bias_row;   /* the GEMM can write dfilt itself */
-    if (dbias && !bias_row && bias_add_backward(dbias, dout, npix, sh->K) != PYCONV_OK)
-        return PYCONV_ENOMEM;
-    conv_ctx cx;
-    int ctx_status = make_ctx(&cx, sh);
-    float *part = direct ? NULL : malloc((size_t)(nchunks * M * Ncol) * sizeof(float) + 1);
-    if (ctx_status != PYCONV_OK || (!direct && !part)) {
+    float *part = malloc((size_t)(nchunks * sh->K * RSC) * sizeof(float) + 1);
+    if (!part || (dbias && bias_add_backward(dbias, dout, npix, sh->K) != PYCONV_OK)) {
         free(cx.taps);
         free(part);
         return PYCONV_ENOMEM;
     }
-    gemm_operand a = {.pack = pack_patches_t, .data = inp, .ctx = &cx};
-    gemm_operand b = sh->K % gemm_nr() == 0 ? (gemm_operand){.cols = gemm_cols_n, .data = dout, .ld = sh->K}
-                                            : (gemm_operand){.pack = gemm_pack_b_n, .data = dout, .ld = sh->K};
-    if (swapped) {
-        a = (gemm_operand){.pack = gemm_pack_a_t, .view = gemm_view_a_t, .data = dout, .ld = sh->K};
-        b = sh->C % gemm_nr() == 0 ? (gemm_operand){.cols = patch_cols, .data = inp, .ctx = &cx}
-                                  : (gemm_operand){.pack = pack_patches_b, .data = inp, .ctx = &cx};
-    }
+    const gemm_operand a = {.pack = gemm_pack_a_t, .view = gemm_view_a_t, .data = dout, .ld = sh->K};
+    const gemm_operand b = sh->C % gemm_nr() == 0 ? (gemm_operand){.cols = patch_cols, .data = inp, .ctx = &cx}
+                                                 : (gemm_operand){.pack = pack_patches_b, .data = inp, .ctx = &cx};
     int status = PYCONV_OK;
     if (nchunks == 1) {   // one chunk: the GEMM's own threads
-        status = gemm(&(gemm_out){.data = direct ? dfilt : part, .ld = Ncol}, &a, &b, M, Ncol, npix,
+        status = gemm(&(gemm_out){.data = part, .ld = RSC}, &a, &b, sh->K, RSC, npix,
                       pyconv_num_threads());
     } else {
         #pragma omp parallel for schedule(dynamic, 1) num_threads(pyconv_num_threads())
@@ -624,26 +630,16 @@ int conv2d_backward_filter(float *dfilt, float *dbias, const float *dout, const 
             int64_t p0 = ch * chunk, len = npix - p0 < chunk ? npix - p0 : chunk;
             gemm_operand a_ch = a, b_ch = b;
             a_ch.k0 = b_ch.k0 = p0;
-            int st = gemm(&(gemm_out){.data = part + ch * M * Ncol, .ld = Ncol}, &a_ch, &b_ch, M, Ncol,
-                          len, 1);
+            int st = gemm(&(gemm_out){.data = part + ch * sh->K * RSC, .ld = RSC}, &a_ch, &b_ch,
+                          sh->K, RSC, len, 1);
             if (st != PYCONV_OK) {
                 #pragma omp atomic write
                 status = st;
             }
         }
     }
-    if (status == PYCONV_OK && !direct) {
-        // dfilt[rsc][k] = sum over chunks, in chunk order, of the partials (transposed if swapped).
-        #pragma omp parallel for schedule(static) num_threads(pyconv_num_threads()) if(nchunks * RSC * sh->K > 32768)
-        for (int64_t i = 0; i < RSC + bias_row; i++)   // (row RSC: the bias gradient)
-            for (int64_t k = 0; k < sh->K; k++) {
-                const int64_t at = swapped ? k * RSC + i : i * sh->K + k;
-                float acc = part[at];
-                for (int64_t ch = 1; ch < nchunks; ch++)
-                    acc += part[ch * M * Ncol + at];
-                (i < RSC ? dfilt + i * sh->K : dbias)[k] = acc;
-            }
-    }
+    if (status == PYCONV_OK)
+        sum_partials(dfilt, NULL, part, nchunks, sh->K * RSC, 1, sh);
     free(part);
     free(cx.taps);
     return status;

@@ -131,15 +131,6 @@ void gemm_rows_n(const float **dst, int64_t stride, const gemm_operand *op, int6
     dst[0] = op->data + row * op->ld + c0;
 }
 
-// B (K x N) row-major as an indirect operand: the address of row p0+kk at column j0.
-void gemm_cols_n(const float **dst, const gemm_operand *op, int64_t j0, int64_t p0, int64_t k,
-                 const float *zeros)
-{
-    (void)zeros;
-    for (int64_t kk = 0; kk < k; kk++)
-        dst[kk] = op->data + (p0 + kk) * op->ld + j0;
-}
-
 /* ---- views: operands read in place ----------------------------------------------------------- */
 
 // A^T stored (K x M) with stride ld, in place: at depth p0 + k, rows i0.. are contiguous.

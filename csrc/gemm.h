@@ -76,11 +76,6 @@ float *gemm_prepack_b(const gemm_operand *b, int64_t N, int64_t K, gemm_operand 
 void gemm_rows_n(const float **dst, int64_t stride, const gemm_operand *op, int64_t row,
                  int64_t t0, int64_t nt, int64_t c0, const float *zeros);
 
-/* A plain row-major B (K x N, stride ld) as an indirect operand: for the NR columns from j0,
- * the address of each of its rows p0..p0+k (N a multiple of NR; nothing copied). */
-void gemm_cols_n(const float **dst, const gemm_operand *op, int64_t j0, int64_t p0, int64_t k,
-                 const float *zeros);
-
 /* A^T stored (K x M, stride ld) read in place: MR consecutive values of a stored row are a
  * micro-panel's values at one depth (conv2d_backward_filter's dout^T: no packing at all). */
 gemm_panels gemm_view_a_t(const gemm_operand *op, int64_t i0, int64_t p0, int mr);
