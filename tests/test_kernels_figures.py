@@ -795,3 +795,38 @@ def test_inference_chunk_constants():
                   f"({macs} multiply-adds)",
                   f"more than {inf.TAIL_WAIT:g} of the caller's own chunk times",
                   f"the batch-256 CNN's {256 * 26 * 26 * 32 * 4 // 10**6} MB first activation")
+
+
+# ---- timings: the guide quotes benchmarks.md, and the two agree ------------------------------
+
+BENCH = ROOT / "docs" / "benchmarks.md"
+
+
+def bench_section(title_start):
+    text = BENCH.read_text(encoding="utf-8")
+    m = re.search(r"^## %s.*?(?=^## )" % re.escape(title_start), text, re.S | re.M)
+    assert m, f"benchmarks.md has no section '{title_start}'"
+    return _squash(m.group(0))
+
+
+def test_timings_are_benchmarks_figures():
+    """A time or speed the guide gives is one benchmarks.md measured, in the section it names."""
+    sec8 = bench_section("8. ")
+    pct = re.search(r"conv1's forward \(tiles 9 deep\) was (\d+)% slower", sec8).group(1)
+    hook = re.search(r"tile call through a pointer per tile, conv1's forward stayed ([\d-]+)% "
+                     "slower", sec8).group(1)
+    assert_states(f"and with it {pct}% of a first-layer pass, whose tiles are only 9 deep "
+                  "(docs/benchmarks.md section 8)",
+                  f"a hook called per tile cost conv1's forward {hook}%")
+    # section 9's "65-99% of the roofline": conv2's and conv3's passes in benchmarks.md's table
+    sec3 = BENCH.read_text(encoding="utf-8").split("## 3. Per layer", 1)[1].split("\n## ", 1)[0]
+    shares = [int(row.split("|")[6].strip().rstrip("%")) for row in sec3.splitlines()
+              if row.startswith(("| conv2 13x13", "| conv3 5x5"))]
+    assert len(shares) == 12
+    assert_states(f"the three passes run at {min(shares)}-{max(shares)}% of the roofline")
+    sec7 = bench_section("7. ")
+    for moved in ("6.2x on 8 cores, 8.5x on 16 and 10.5x on 64", "in 5.6 µs on one AVX-512"):
+        assert moved in sec7
+    assert_states("(the figures: benchmarks.md section 7, 'Many cores')",
+                  "(its time against the GEMM's: benchmarks.md section 10, 'DNN at batch 1')")
+    assert "**DNN at batch 1" in bench_section("10. ")
