@@ -519,127 +519,135 @@ int conv2d_transpose_forward(float *out, const float *inp, const float *filt, co
 /* Pixels per chunk of the backward_filter reduction, roughly: large enough to amortise a
  * GEMM call and its packing. */
 #define BWF_CHUNK (4 * 256)
-/* At most this many floats of the small-C path's partials: past it, its chunks grow. */
-#define BWF_PART_MAX (4 << 20)
 
-/* dfilt (R,S,C,K) = the nchunks partials, `size` floats apart, added in chunk order -- the
- * same order for any thread count. A partial is (K, RSC) when swapped (the GEMM's), else
- * (RSC + 1, K), its last row the bias gradient, added into dbias unless dbias is NULL. */
-static void sum_partials(float *dfilt, float *dbias, const float *part, int64_t nchunks,
-                         int64_t size, int swapped, const conv2d_shape *sh)
+/* How backward_filter lays out its sum over pixels: the GEMM's orientation (or the small-C
+ * loop nest) and its chunks, chosen from the sizes only (never the threads). */
+typedef struct {
+    const conv2d_shape *sh;
+    const float *dout, *inp;
+    int64_t RSC, npix;        // dfilt's rows; the pixels summed over (the GEMM's depth)
+    int64_t M, Ncol;          // a partial: K x RSC swapped (the GEMM's), else RSC + the bias row x K
+    int64_t nchunks, chunk;   // pixel chunks, each summed by one thread into its own partial
+    int swapped, bias_row;
+} bwf_plan;
+
+static bwf_plan bwf_plan_make(const conv2d_shape *sh, const float *dout, const float *inp, int has_bias)
 {
-    const int64_t RSC = sh->R * sh->S * sh->C, rows = RSC + (dbias != NULL);
-    #pragma omp parallel for schedule(static) num_threads(pyconv_num_threads()) if(nchunks * RSC * sh->K > 32768)
-    for (int64_t i = 0; i < rows; i++)   // (row RSC: the bias gradient)
-        for (int64_t k = 0; k < sh->K; k++) {
-            const int64_t at = swapped ? k * RSC + i : i * sh->K + k;
-            float acc = part[at];
-            for (int64_t ch = 1; ch < nchunks; ch++)
-                acc += part[ch * size + at];
-            (i < RSC ? dfilt + i * sh->K : dbias)[k] = acc;
-        }
+    bwf_plan pl = {.sh = sh, .dout = dout, .inp = inp, .RSC = sh->R * sh->S * sh->C,
+                   .npix = sh->N * sh->P * sh->Q, .swapped = sh->C >= SMALL_C};
+    /* Below SMALL_C (the small-C loop nest), a partial's last row is the bias gradient. */
+    pl.bias_row = has_bias && !pl.swapped;
+    pl.M = pl.swapped ? sh->K : pl.RSC + 1;
+    pl.Ncol = pl.swapped ? pl.RSC : sh->K;
+    /* Chunks of about BWF_CHUNK pixels, in equal sizes and a multiple of 4 of them, so that
+     * the threads share the work evenly. */
+    const int64_t npix = pl.npix > 0 ? pl.npix : 1;
+    int64_t nchunks = ceil_div(npix, BWF_CHUNK);
+    if (nchunks > 1)
+        nchunks = ceil_div(nchunks, 4) * 4;
+    pl.chunk = ceil_div(npix, nchunks);
+    pl.nchunks = ceil_div(npix, pl.chunk);
+    return pl;
 }
 
-/* conv2d_smallc_loops.h's loop, compiled for the ISA in use. */
-static void bwf_smallc_isa(float *part, const float *dout, const float *inp, int64_t rows,
-                           int64_t nchunks, const conv2d_shape *sh, const conv_tap *depth, void *work)
+/* The GEMM's operands (C >= SMALL_C; see conv2d_backward_filter); the patches through cx. */
+static void bwf_operands(gemm_operand *a, gemm_operand *b, const bwf_plan *pl, const conv_ctx *cx)
+{
+    const conv2d_shape *sh = pl->sh;
+    *a = (gemm_operand){.pack = gemm_pack_a_t, .view = gemm_view_a_t, .data = pl->dout, .ld = sh->K};
+    *b = sh->C % gemm_nr() == 0 ? (gemm_operand){.cols = patch_cols, .data = pl->inp, .ctx = cx}
+                               : (gemm_operand){.pack = pack_patches_b, .data = pl->inp, .ctx = cx};
+}
+
+// Each chunk: the sub-GEMM over the depth (= pixel) slice [p0, p0+len), one thread, its partial.
+static int bwf_chunks(float *part, const gemm_operand *a, const gemm_operand *b, const bwf_plan *pl)
+{
+    int status = PYCONV_OK;
+    #pragma omp parallel for schedule(dynamic, 1) num_threads(pyconv_num_threads())
+    for (int64_t ch = 0; ch < pl->nchunks; ch++) {
+        const int64_t p0 = ch * pl->chunk, len = pl->npix - p0 < pl->chunk ? pl->npix - p0 : pl->chunk;
+        gemm_operand a_ch = *a, b_ch = *b;
+        a_ch.k0 = b_ch.k0 = p0;
+        const int st = gemm(&(gemm_out){.data = part + ch * pl->M * pl->Ncol, .ld = pl->Ncol}, &a_ch,
+                            &b_ch, pl->M, pl->Ncol, len, 1);
+        if (st != PYCONV_OK) {
+            #pragma omp atomic write
+            status = st;
+        }
+    }
+    return status;
+}
+
+/* Below SMALL_C: every chunk through conv2d_smallc_loops.h's loop nest, for the ISA in use;
+ * work: its scratch, conv2d_bwf_smallc_work floats per thread. */
+static void bwf_smallc(float *part, const bwf_plan *pl, const conv_ctx *cx, void *work)
 {
     switch (pyconv_isa_active()) {
-    PYCONV_ON_AVX512(conv2d_bwf_smallc_avx512(part, dout, inp, rows, nchunks, sh, depth, work); break;)
-    PYCONV_ON_AVX2(conv2d_bwf_smallc_avx2(part, dout, inp, rows, nchunks, sh, depth, work); break;)
-    PYCONV_ON_NEON(conv2d_bwf_smallc_neon(part, dout, inp, rows, nchunks, sh, depth, work); break;)
-    default: conv2d_bwf_smallc_loop(part, dout, inp, rows, nchunks, sh, depth, work); break;
+    PYCONV_ON_AVX512(conv2d_bwf_smallc_avx512(part, pl->dout, pl->inp, pl->chunk, pl->nchunks, pl->sh,
+                                              cx->depth, work); break;)
+    PYCONV_ON_AVX2(conv2d_bwf_smallc_avx2(part, pl->dout, pl->inp, pl->chunk, pl->nchunks, pl->sh,
+                                          cx->depth, work); break;)
+    PYCONV_ON_NEON(conv2d_bwf_smallc_neon(part, pl->dout, pl->inp, pl->chunk, pl->nchunks, pl->sh,
+                                          cx->depth, work); break;)
+    default:
+        conv2d_bwf_smallc_loop(part, pl->dout, pl->inp, pl->chunk, pl->nchunks, pl->sh, cx->depth, work);
+        break;
     }
 }
 
-/* backward_filter for C < SMALL_C: the direct loop nest of conv2d_smallc_loops.h, no GEMM.
- * Chunks of whole output rows, about BWF_CHUNK pixels each (from the sizes only); each chunk's
- * partial holds R*S*C filter rows and the bias row; then sum_partials. */
-static int backward_filter_smallc(float *dfilt, float *dbias, const float *dout, const float *inp,
-                                  const conv_ctx *cx)
+// dfilt[rsc][k] (and dbias, row RSC) = the sum over chunks, in chunk order, of the partials.
+static void bwf_reduce(float *dfilt, float *dbias, const float *part, const bwf_plan *pl)
 {
-    const conv2d_shape *sh = cx->sh;
-    const int64_t RSC = sh->R * sh->S * sh->C, NP = sh->N * sh->P, part_size = (RSC + 1) * sh->K;
-    int64_t rows = sh->Q > 0 && sh->Q < BWF_CHUNK ? BWF_CHUNK / sh->Q : 1;
-    int64_t nchunks = NP > 0 ? ceil_div(NP, rows) : 1;
-    while (nchunks > 1 && nchunks * part_size > BWF_PART_MAX) {
-        rows *= 2;
-        nchunks = ceil_div(NP, rows);
-    }
-    float *part = malloc((size_t)(nchunks * part_size) * sizeof(float) + 1);
-    float *work = pyconv_aligned_alloc((size_t)(pyconv_num_threads() * conv2d_bwf_smallc_work(sh)) * sizeof(float));
-    if (!part || !work) {
-        free(part);
-        pyconv_aligned_free(work);
-        return PYCONV_ENOMEM;
-    }
-    bwf_smallc_isa(part, dout, inp, rows, nchunks, sh, cx->depth, work);
-    sum_partials(dfilt, dbias, part, nchunks, part_size, 0, sh);
-    free(part);
-    pyconv_aligned_free(work);
-    return PYCONV_OK;
+    const int64_t K = pl->sh->K, size = pl->M * pl->Ncol;
+    #pragma omp parallel for schedule(static) num_threads(pyconv_num_threads()) if(pl->nchunks * size > 32768)
+    for (int64_t i = 0; i < pl->RSC + pl->bias_row; i++)
+        for (int64_t k = 0; k < K; k++) {
+            const int64_t at = pl->swapped ? k * pl->RSC + i : i * K + k;   // swapped: transposed
+            float acc = part[at];
+            for (int64_t ch = 1; ch < pl->nchunks; ch++)
+                acc += part[ch * size + at];
+            (i < pl->RSC ? dfilt + i * K : dbias)[k] = acc;
+        }
 }
 
 /* dout (N,P,Q,K), inp (N,H,W,C), dfilt (R,S,C,K) and dbias (K) or NULL, overwritten.
  *
- * C < SMALL_C (the first layer): the direct loop nest, backward_filter_smallc. Otherwise one
- * GEMM, dfilt^T (K x RSC) = dout^T . patches: B, the big operand, is read in place through one
- * pointer per pixel (patch_cols) when NR divides C, else packed from patch rows in runs of C
- * contiguous floats (pack_patches_b); A, dout^T, is read in place when MR divides K (the
- * micro-kernel steps through dout's rows), else packed in runs of MR; the result is transposed
- * while the chunks are reduced. dbias: bias_add_backward.
- * Threads: over fixed pixel chunks, each a single-threaded GEMM into its own partial; the
+ *   C >= SMALL_C: one GEMM, dfilt^T (K x RSC) = dout^T . patches. B, the big operand, is read
+ *     in place through one pointer per pixel (patch_cols) when NR divides C, else packed from
+ *     patch rows in runs of C contiguous floats (pack_patches_b); A, dout^T, is read in place
+ *     when MR divides K (the micro-kernel steps through dout's rows), else packed in runs of
+ *     MR; the result is transposed while the chunks are reduced. dbias: bias_add_backward.
+ *   C <  SMALL_C (the first layer): no GEMM, the direct loop nest of conv2d_smallc_loops.h
+ *     (bwf_smallc), the bias gradient summed with the filter's, in the same chunks.
+ * Threads: over fixed pixel chunks, each summed by one thread into its own partial; the
  * partials are then summed in chunk order (per element, in parallel over elements). The
  * chunks depend on the sizes only, so the result does not depend on the thread count. */
 int conv2d_backward_filter(float *dfilt, float *dbias, const float *dout, const float *inp,
                            const conv2d_shape *sh)
 {
-    const int64_t RSC = sh->R * sh->S * sh->C, npix = sh->N * sh->P * sh->Q;
+    const bwf_plan pl = bwf_plan_make(sh, dout, inp, dbias != NULL);
+    if (dbias && pl.swapped && bias_add_backward(dbias, dout, pl.npix, sh->K) != PYCONV_OK)
+        return PYCONV_ENOMEM;
     conv_ctx cx;
-    if (make_ctx(&cx, sh) != PYCONV_OK)
-        return PYCONV_ENOMEM;
-    if (sh->C < SMALL_C) {
-        int status = backward_filter_smallc(dfilt, dbias, dout, inp, &cx);
-        free(cx.taps);
-        return status;
-    }
-    /* Chunks of about BWF_CHUNK pixels, in equal sizes and a multiple of 4 of them, so that
-     * the threads share the work evenly (chosen from the sizes only, never the threads). */
-    int64_t nchunks = npix > 0 ? ceil_div(npix, BWF_CHUNK) : 1;
-    if (nchunks > 1)
-        nchunks = ceil_div(nchunks, 4) * 4;
-    const int64_t chunk = ceil_div(npix > 0 ? npix : 1, nchunks);
-    nchunks = ceil_div(npix > 0 ? npix : 1, chunk);
-    float *part = malloc((size_t)(nchunks * sh->K * RSC) * sizeof(float) + 1);
-    if (!part || (dbias && bias_add_backward(dbias, dout, npix, sh->K) != PYCONV_OK)) {
-        free(cx.taps);
-        free(part);
-        return PYCONV_ENOMEM;
-    }
-    const gemm_operand a = {.pack = gemm_pack_a_t, .view = gemm_view_a_t, .data = dout, .ld = sh->K};
-    const gemm_operand b = sh->C % gemm_nr() == 0 ? (gemm_operand){.cols = patch_cols, .data = inp, .ctx = &cx}
-                                                 : (gemm_operand){.pack = pack_patches_b, .data = inp, .ctx = &cx};
-    int status = PYCONV_OK;
-    if (nchunks == 1) {   // one chunk: the GEMM's own threads
-        status = gemm(&(gemm_out){.data = part, .ld = RSC}, &a, &b, sh->K, RSC, npix,
-                      pyconv_num_threads());
-    } else {
-        #pragma omp parallel for schedule(dynamic, 1) num_threads(pyconv_num_threads())
-        for (int64_t ch = 0; ch < nchunks; ch++) {
-            // The chunk is the sub-GEMM over the depth (= pixel) slice [p0, p0+len), one thread.
-            int64_t p0 = ch * chunk, len = npix - p0 < chunk ? npix - p0 : chunk;
-            gemm_operand a_ch = a, b_ch = b;
-            a_ch.k0 = b_ch.k0 = p0;
-            int st = gemm(&(gemm_out){.data = part + ch * sh->K * RSC, .ld = RSC}, &a_ch, &b_ch,
-                          sh->K, RSC, len, 1);
-            if (st != PYCONV_OK) {
-                #pragma omp atomic write
-                status = st;
-            }
-        }
+    const int ctx_status = make_ctx(&cx, sh);
+    float *part = malloc((size_t)(pl.nchunks * pl.M * pl.Ncol) * sizeof(float) + 1);
+    float *work = pl.swapped ? NULL : pyconv_aligned_alloc((size_t)(pyconv_num_threads()
+                                                           * conv2d_bwf_smallc_work(sh)) * sizeof(float));
+    int status = ctx_status != PYCONV_OK || !part || (!pl.swapped && !work) ? PYCONV_ENOMEM : PYCONV_OK;
+    if (status == PYCONV_OK && !pl.swapped) {
+        bwf_smallc(part, &pl, &cx, work);
+    } else if (status == PYCONV_OK) {
+        gemm_operand a, b;
+        bwf_operands(&a, &b, &pl, &cx);
+        if (pl.nchunks > 1)
+            status = bwf_chunks(part, &a, &b, &pl);
+        else   // one chunk: the GEMM's own threads
+            status = gemm(&(gemm_out){.data = part, .ld = pl.Ncol}, &a, &b, pl.M, pl.Ncol, pl.npix,
+                          pyconv_num_threads());
     }
     if (status == PYCONV_OK)
-        sum_partials(dfilt, NULL, part, nchunks, sh->K * RSC, 1, sh);
+        bwf_reduce(dfilt, dbias, part, &pl);
+    pyconv_aligned_free(work);
     free(part);
     free(cx.taps);
     return status;

@@ -9,8 +9,8 @@
 #define SC_SPLAT(x) ((sc_vec)_mm512_set1_ps(x))
 #include "conv2d_smallc_loops.h"
 
-void conv2d_bwf_smallc_avx512(float *part, const float *dout, const float *inp, int64_t rows,
+void conv2d_bwf_smallc_avx512(float *part, const float *dout, const float *inp, int64_t chunk,
                               int64_t nchunks, const conv2d_shape *sh, const conv_tap *depth, void *work)
 {
-    conv2d_bwf_smallc_loop(part, dout, inp, rows, nchunks, sh, depth, work);
+    conv2d_bwf_smallc_loop(part, dout, inp, chunk, nchunks, sh, depth, work);
 }

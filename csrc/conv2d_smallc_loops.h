@@ -12,8 +12,8 @@
  * (r,s,c) x SC_NV vectors of output channels that stays in registers over a whole output row
  * of pixels, plus SC_NV accumulators of the bias gradient (the sum of dout). Loop nest:
  *
- *   loop 1 (chunks of output rows)       threads; each chunk sums into its own partial
- *   loop 2 (n,p: the chunk's output rows, ascending)
+ *   loop 1 (chunks of output pixels)     threads; each chunk sums into its own partial
+ *   loop 2 (n,p: the chunk's output rows, ascending; the first and last may be partial)
  *   loop 3 (q: segments of the row)      interior pixels (every tap in the image) in one run;
  *                                        each border pixel alone, its patch gathered with zeros
  *   loop 4 (k0, step SC_NV*SC_VEC)       a block of output channels
@@ -28,8 +28,8 @@
  * not memory -- dout's row and the R input rows are read from L1.
  *
  * Sums: each partial element adds its pixels in the chunk's order (rows ascending, columns
- * ascending); the chunks are fixed by the sizes (conv2d.c), so the result does not depend on
- * the thread count. The AVX2, AVX-512 and NEON builds fuse each multiply-add (SC_FMA), the
+ * ascending); the chunks are the GEMM path's, fixed by the sizes (conv2d.c's bwf_plan_make),
+ * so the result does not depend on the thread count. The AVX2, AVX-512 and NEON builds fuse each multiply-add (SC_FMA), the
  * portable one rounds twice: ISAs may differ in the last bits, as the GEMM's micro-kernels do.
  * The channels past the last whole vector (K not a multiple of SC_VEC) are copied, zero-padded,
  * into a vector per pixel and take the same tile.
@@ -254,15 +254,15 @@ static inline int64_t conv2d_bwf_smallc_work(const conv2d_shape *sh)
 
 // dout (N,P,Q,K), inp (N,H,W,C); depth (R*S*C): tap (r,s,c)'s (r*dil_h, s*dil_w) and its
 // element offset from the window's corner; part (nchunks, R*S*C + 1, K): chunk ch's partial
-// filter gradient (rows (r,s,c)) and bias gradient (the last row) over output rows
-// [ch*rows, (ch+1)*rows), overwritten. work: conv2d_bwf_smallc_work(sh) floats per thread,
-// 8-byte aligned.
+// filter gradient (rows (r,s,c)) and bias gradient (the last row) over the output pixels
+// [ch*chunk, (ch+1)*chunk) in NHWC order, overwritten. work: conv2d_bwf_smallc_work(sh) floats
+// per thread, 8-byte aligned.
 // Threads: over chunks (loop 1); each partial written by one thread, in a fixed order.
 static inline void conv2d_bwf_smallc_loop(float *part, const float *dout, const float *inp,
-                                          int64_t rows, int64_t nchunks, const conv2d_shape *sh,
+                                          int64_t chunk, int64_t nchunks, const conv2d_shape *sh,
                                           const conv_tap *depth, void *work)
 {
-    const int64_t K = sh->K, RSC = sh->R * sh->S * sh->C, NP = sh->N * sh->P;
+    const int64_t K = sh->K, RSC = sh->R * sh->S * sh->C, npix = sh->N * sh->P * sh->Q;
     const int64_t xstep = sh->stride_w * sh->C;
     /* interior columns [qa, qb): every tap's column in [0, W) */
     const int64_t qa = ceil_div(sh->pad_left, sh->stride_w);
@@ -274,15 +274,19 @@ static inline void conv2d_bwf_smallc_loop(float *part, const float *dout, const 
         int64_t *off = (int64_t *)((float *)work + pyconv_thread_num() * conv2d_bwf_smallc_work(sh));
         float *xs = (float *)(off + RSC), *gtail = xs + RSC;
         memset(pf, 0, (size_t)((RSC + 1) * K) * sizeof(float));
-        const int64_t row1 = (ch + 1) * rows < NP ? (ch + 1) * rows : NP;
-        for (int64_t row = ch * rows; row < row1; row++) {                     // loop 2
+        const int64_t p0 = ch * chunk, p1 = p0 + chunk < npix ? p0 + chunk : npix;
+        for (int64_t row = p0 / (sh->Q > 0 ? sh->Q : 1); row * sh->Q < p1; row++) {   // loop 2
             const int64_t n = row / sh->P, p = row % sh->P, h0 = window_h0(p, sh);
             const float *g = dout + row * sh->Q * K;
             const float *img = inp + n * sh->H * sh->W * sh->C;
+            /* the chunk's columns of this row, [qs, qe); the interior run within them, [a, b) */
+            const int64_t qs = p0 > row * sh->Q ? p0 - row * sh->Q : 0;
+            const int64_t qe = p1 < (row + 1) * sh->Q ? p1 - row * sh->Q : sh->Q;
             const int rows_in = h0 >= 0 && h0 + (sh->R - 1) * sh->dil_h < sh->H;
-            const int64_t a = rows_in && qa < qb ? qa : sh->Q, b = rows_in && qa < qb ? qb : sh->Q;
-            for (int64_t q = 0; q < sh->Q; q++) {                              // loop 3
-                if (q == a) {   // the interior run: read in place, the corner stepping by xstep
+            const int64_t a = qa > qs ? qa : qs, b = qb < qe ? qb : qe;
+            const int run = rows_in && a < b;
+            for (int64_t q = qs; q < qe; q++) {                                // loop 3
+                if (run && q == a) {   // the interior run: read in place, the corner stepping by xstep
                     for (int64_t d = 0; d < RSC; d++)
                         off[d] = depth[d].off;
                     sc_bwf_segment(pf, RSC, K, img + (h0 * sh->W + window_w0(q, sh)) * sh->C, xstep,
@@ -305,11 +309,11 @@ static inline void conv2d_bwf_smallc_loop(float *part, const float *dout, const 
 
 /* The loop above compiled for AVX2 (conv2d_smallc_avx2.c), AVX-512 (conv2d_smallc_avx512.c)
  * and aarch64 (conv2d_smallc_neon.c). */
-void conv2d_bwf_smallc_avx2(float *part, const float *dout, const float *inp, int64_t rows,
+void conv2d_bwf_smallc_avx2(float *part, const float *dout, const float *inp, int64_t chunk,
                             int64_t nchunks, const conv2d_shape *sh, const conv_tap *depth, void *work);
-void conv2d_bwf_smallc_avx512(float *part, const float *dout, const float *inp, int64_t rows,
+void conv2d_bwf_smallc_avx512(float *part, const float *dout, const float *inp, int64_t chunk,
                               int64_t nchunks, const conv2d_shape *sh, const conv_tap *depth, void *work);
-void conv2d_bwf_smallc_neon(float *part, const float *dout, const float *inp, int64_t rows,
+void conv2d_bwf_smallc_neon(float *part, const float *dout, const float *inp, int64_t chunk,
                             int64_t nchunks, const conv2d_shape *sh, const conv_tap *depth, void *work);
 
 #endif /* PYCONV_CONV2D_SMALLC_LOOPS_H */

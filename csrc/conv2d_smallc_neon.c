@@ -7,8 +7,8 @@
 #define SC_FMA(acc, x, g) ((sc_vec)vfmaq_f32((float32x4_t)(acc), (float32x4_t)(x), (float32x4_t)(g)))
 #include "conv2d_smallc_loops.h"
 
-void conv2d_bwf_smallc_neon(float *part, const float *dout, const float *inp, int64_t rows,
+void conv2d_bwf_smallc_neon(float *part, const float *dout, const float *inp, int64_t chunk,
                             int64_t nchunks, const conv2d_shape *sh, const conv_tap *depth, void *work)
 {
-    conv2d_bwf_smallc_loop(part, dout, inp, rows, nchunks, sh, depth, work);
+    conv2d_bwf_smallc_loop(part, dout, inp, chunk, nchunks, sh, depth, work);
 }
