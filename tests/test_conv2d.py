@@ -135,8 +135,8 @@ def test_small_c_filter_gradient(isa, case):
 
 
 def test_small_c_filter_gradient_threads(isa, each_thread_count, rng):
-    """Several chunks of output rows, border pixels on every side: bitwise the same for any
-    thread count, with and without the bias gradient."""
+    """8 pixel chunks (their ends inside output rows), border pixels on every side: bitwise
+    the same for any thread count, with and without the bias gradient."""
     x = rng.standard_normal((6, 30, 30, 3)).astype(np.float32)
     g = rng.standard_normal((6, 30, 30, 21)).astype(np.float32)
     win = Window(30, 30, 3, 3, 1, 1, 1, 1, 1, 1)

@@ -764,10 +764,10 @@ int main(int argc, char **argv)
         {1, 4, 4, 330, 8, 2, 2, 0, 0, 1, 1, 1, 1, 0, 0},    /* C > KC: blocks inside one tap */
         {1, 3, 3, 4, 6, 3, 3, 0, 0, 1, 1, 1, 1, 0, 0},      /* kernel = input: one output pixel */
         /* C < SMALL_C: the filter gradient's direct loop nest (conv2d_smallc_loops.h) */
-        {2, 28, 28, 1, 32, 3, 3, 0, 0, 1, 1, 1, 1, 0, 0},   /* the tutorial's conv1: 2 chunks */
+        {2, 28, 28, 1, 32, 3, 3, 0, 0, 1, 1, 1, 1, 0, 0},   /* the tutorial's conv1: 4 chunks */
         {2, 11, 9, 3, 21, 3, 3, 0, 0, 2, 1, 1, 2, 1, 2},    /* K tail past 16, 8 and 4; borders */
         {1, 9, 9, 4, 37, 4, 4, 0, 0, 1, 1, 1, 1, 2, 1},     /* R*S*C = 64: several tiles */
-        {40, 6, 6, 2, 7, 3, 3, 0, 0, 1, 1, 1, 1, 1, 1},     /* K < every vector; 2 chunks */
+        {40, 6, 6, 2, 7, 3, 3, 0, 0, 1, 1, 1, 1, 1, 1},     /* K < every vector; 4 chunks */
         {1, 5, 40, 1, 3, 1, 7, 0, 0, 1, 3, 1, 1, 0, 3},     /* column stride 3, 1x7 */
     };
     for (size_t i = 0; i < sizeof convs / sizeof convs[0]; i++)
