@@ -186,7 +186,7 @@ def conv2d_fwd(cnp.ndarray inp, cnp.ndarray filt, object bias, bint relu, object
         raise ValueError(f"`input` (N,H,W,C) and `filters` (R,S,C,K) do not match. Received: "
                          f"input.shape={np.shape(inp)}, filters.shape={np.shape(filt)}.")
     check_form(form, filt.shape[3], "filters")
-    cdef conv2d_shape s = make_shape(np.shape(inp), np.shape(filt), win)
+    cdef conv2d_shape s = make_shape((<object>inp).shape, (<object>filt).shape, win)
     cdef cnp.ndarray out = np.empty((s.N, s.P, s.Q, s.K), np.float32)
     cdef float *po = fptr(out, "out")
     cdef const float *px = fptr(inp, "input")
@@ -210,7 +210,7 @@ def conv2d_bwd_input(tuple in_shape, cnp.ndarray filt, cnp.ndarray dout, object 
             or len(in_shape) != 4 or in_shape[3] != filt.shape[2] or in_shape[0] != dout.shape[0]:
         raise ValueError(f"`input_sizes` {in_shape}, `filters` {np.shape(filt)} and "
                          f"`out_backprop` {np.shape(dout)} do not match.")
-    cdef conv2d_shape s = make_shape(in_shape, np.shape(filt), win)
+    cdef conv2d_shape s = make_shape(in_shape, (<object>filt).shape, win)
     check_dout_window(dout, &s)
     cdef cnp.ndarray dinp = np.empty(in_shape, np.float32)
     cdef float *pdx = fptr(dinp, "dinp")
@@ -233,7 +233,7 @@ def conv2d_bwd_filter(cnp.ndarray inp, tuple filt_shape, cnp.ndarray dout, objec
             or inp.shape[3] != filt_shape[2] or inp.shape[0] != dout.shape[0]:
         raise ValueError(f"`input` {np.shape(inp)}, `filter_sizes` {filt_shape} and "
                          f"`out_backprop` {np.shape(dout)} do not match.")
-    cdef conv2d_shape s = make_shape(np.shape(inp), filt_shape, win)
+    cdef conv2d_shape s = make_shape((<object>inp).shape, filt_shape, win)
     check_dout_window(dout, &s)
     cdef cnp.ndarray dw = np.empty(filt_shape, np.float32)
     cdef cnp.ndarray db = np.empty(s.K, np.float32) if need_db else None
