@@ -188,10 +188,10 @@ void sgemm_ref(float *c, const float *a, const float *b, int64_t M, int64_t N, i
 
 /* Depth block of loop 4 starting at pc: the depth cut into the fewest blocks of at most KC,
  * all of one size but the last (576 = 288 + 288, not 320 + 256). The blocks of an A made of
- * taps (C set: indirect, or a packer of patches) hold whole taps (C <= KC: conv3's 9 taps of
- * 64 as 5 + 4) or lie inside one tap (C > KC, each tap cut the same way) -- the same cut for
- * both forms, so a convolution gives the same bits with its A packed or indirect. The cut
- * depends on the sizes only. */
+ * taps (C set: indirect, or a packer of patches) hold whole taps
+ * (C <= KC: conv3's 9 taps of 64 as 5 + 4) or lie inside one tap (C > KC, each tap cut the
+ * same way) -- the same cut for both forms, so a convolution gives the same bits with its A
+ * packed or indirect. The cut depends on the sizes only. */
 static int64_t depth_block(const gemm_operand *a, int64_t pc, int64_t K, int64_t KC)
 {
     if (a->C > KC) {   // inside one tap
