@@ -221,9 +221,11 @@ def test_progress_bar_verbose_1_on_a_terminal(monkeypatch):
     out = buf.getvalue()
     frames = out.split("\r")
     plain = [re.sub(r"\x1b\[\d+m", "", f).rstrip("\b") for f in frames[1:]]
+    # A frame shorter than the one before is padded with spaces over its rest (as Keras does):
+    # the per-step time can shrink from "12us" to "0us".
     assert re.fullmatch(r"   1/1875 ━{20} \d+s \d+(us|ms)/step - accuracy: 0.5000 - loss: 1.2500", plain[0])
-    assert re.fullmatch(r" 938/1875 ━{20} \d+s \d+(us|ms)/step - accuracy: 0.7500 - loss: 0.5000", plain[1])
-    assert re.fullmatch(r"1875/1875 ━{20} \d+s \d+(us|ms)/step - accuracy: 0.8224 - loss: 4.2000e-04\n", plain[2])
+    assert re.fullmatch(r" 938/1875 ━{20} \d+s \d+(us|ms)/step - accuracy: 0.7500 - loss: 0.5000 *", plain[1])
+    assert re.fullmatch(r"1875/1875 ━{20} \d+s \d+(us|ms)/step - accuracy: 0.8224 - loss: 4.2000e-04 *\n", plain[2])
     assert "\x1b[32m" + "━" * 10 + "\x1b[0m\x1b[37m" + "━" * 10 in frames[2]  # half done: green, then grey
     assert "\x1b[1m1875/1875\x1b[0m" in frames[3]
 
