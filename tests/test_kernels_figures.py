@@ -305,6 +305,15 @@ def test_blocks_from_the_caches():
     assert b512["kc"] * nr * 4 % KiB == 0 and b512["mc"] * b512["kc"] * 4 % KiB == 0
 
 
+def test_blocks_on_zen1():
+    """2.5's second machine: the AVX2 tile on a Zen 1's caches (sysfs: 8, 8 and 16 ways)."""
+    b = _kernels.derive_blocking(define("AVX2_MR"), define("AVX2_NR"), (32 * KiB, 512 * KiB, 8 * MiB),
+                                 (8, 8, 16))
+    assert_states(f"On an AVX2-only AMD Zen 1 (L1d 32 KiB 8-way, L2 512 KiB, L3 8 MiB) the same rule "
+                  f"gives the {define('AVX2_MR')} x {define('AVX2_NR')} tile KC {b['kc']}, MC {b['mc']} "
+                  f"and NC {fmt(b['nc'])}.")
+
+
 def test_blocking_defaults_and_bounds():
     src = (CSRC / "config.c").read_text(encoding="utf-8")
     assert "PYCONV_CACHE_DEFAULTS[3] = {32 << 10, 512 << 10, 8 << 20}" in src
@@ -827,3 +836,73 @@ def test_timings_are_benchmarks_figures():
     assert_states("(the figures: benchmarks.md section 7, 'Many cores')",
                   "(its time against the GEMM's: benchmarks.md section 10, 'DNN at batch 1')")
     assert "**DNN at batch 1" in bench_section("10. ")
+
+
+# ---- act_more.c's polynomials: their error, measured on a sample of every float -------------
+
+ULP_SCAN = r"""
+#include "act_more.c"
+#include <float.h>
+#include <stdio.h>
+
+static double ulp_of(double y)   /* the float32 ulp at |y| (below the normals, 2^-149) */
+{
+    int e;
+    if (fabs(y) < FLT_MIN)
+        return ldexp(1.0, -149);
+    frexp(fabs(y), &e);   /* |y| = m 2^e, m in [0.5, 1) */
+    return ldexp(1.0, e - 24);
+}
+
+static float exp_f(float x) { return exp_k(x); }
+static float expm1_f(float x) { return expm1_k(x); }
+static float log1p_f(float x) { return log1p_k(x); }
+
+/* the largest error over every STRIDE-th float of [lo, hi], in ulps of the exact result */
+static double scan(float (*f)(float), double (*g)(double), float lo, float hi)
+{
+    double worst = 0;
+    for (int neg = 0; neg < 2; neg++)
+        for (uint32_t b = 0; b < 0x7f800000u; b += STRIDE) {
+            uint32_t bits = b | (neg ? 0x80000000u : 0);
+            float x;
+            memcpy(&x, &bits, sizeof x);
+            if (x < lo || x > hi)
+                continue;
+            double want = g(x), err = fabs((double)f(x) - want) / ulp_of(want);
+            worst = err > worst ? err : worst;
+        }
+    return worst;
+}
+
+int main(void)
+{
+    printf("%.4f %.4f %.4f %.4f\n", scan(exp_f, exp, -104.0f, 88.7f),
+           scan(expm1_f, expm1, -104.0f, 88.7f), scan(log1p_f, log1p, 0.0f, 1.0f),
+           scan(expm1_f, expm1, -104.0f, 0.0f));
+    return 0;
+}
+"""
+
+
+def test_polynomial_errors(tmp_path):
+    """5.3's ulps of exp_k, expm1_k, log1p_k: the guide gives the worst error over every float
+    of their range (benchmarks.md section 7); a sample of every 1009th float must come within
+    half an ulp of it, and never above it."""
+    cc = _compiler("x86_64") or _compiler("aarch64")
+    if cc is None:
+        pytest.skip("no C compiler to build the ulp scan of act_more.c's polynomials")
+    src, exe = tmp_path / "ulp_scan.c", tmp_path / "ulp_scan"
+    src.write_text(ULP_SCAN, encoding="utf-8")
+    res = subprocess.run([cc, "-O2", "-fno-math-errno", "-ffp-contract=off", "-DSTRIDE=1009",
+                          "-I", str(CSRC), "-o", str(exe), str(src), "-lm"], capture_output=True,
+                         text=True)
+    assert res.returncode == 0, res.stderr
+    got = [float(v) for v in subprocess.run([str(exe)], capture_output=True, text=True,
+                                            check=True).stdout.split()]
+    m = re.search(r"within ([\d.]+), ([\d.]+) and ([\d.]+) ulps of the exact result over their "
+                  r"range \(every float32: expm1_k ([\d.]+) on the negative half", guide())
+    assert m, "5.3 should give the polynomials' errors in ulps of the exact result"
+    stated = [float(v) for v in m.groups()]
+    for name, s, g in zip(("exp_k", "expm1_k", "log1p_k", "expm1_k below 0"), stated, got):
+        assert s - 0.5 <= g <= s, f"{name}: the guide says {s} ulps, a sample of the floats gives {g:.3f}"
