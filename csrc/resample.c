@@ -33,17 +33,25 @@
  *     loop has no branch. The bilinear and projective loop nests live in resample_loops.h,
  *     compiled once per ISA (here portable; resample_avx2.c, _avx512.c, _neon.c) and chosen at
  *     run time, bitwise the same on every ISA (no FMA contraction, TF's order in every lane).
- *     Nearest resize is a row of memcpy's: portable only.
+ *     Nearest resize is a row of copies (past L3, non-temporal stores from an L1 buffer):
+ *     portable only.
  *   - The _ref twins are the definitions: one output element at a time, serial. Forwards and
  *     resize backwards are bitwise the fast ones; affine_sample_backward too (same order).
  *   - Only the fill row and the coordinate tables are allocated: PYCONV_ENOMEM, nothing
  *     written. Nothing prints, exits or aborts.
  */
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include "resample_loops.h"
 #include "target.h"
+#if defined(__SSE__) || defined(_M_X64)
+#include <xmmintrin.h>
+#define RESAMPLE_STREAM 1   /* x86-64: SSE's non-temporal store is in the baseline ISA */
+#else
+#define RESAMPLE_STREAM 0
+#endif
 
 /* ---- the loops of resample_loops.h, compiled for the ISA in use ------------------------------ */
 
@@ -266,6 +274,39 @@ int resize_bilinear_backward_ref(float *dinp, const float *dout, int64_t N, int6
 
 /* ---- resize, nearest ------------------------------------------------------------------------- */
 
+/* A streamed output row goes through a buffer of this many floats (16 KiB: in L1) on each
+ * thread's stack, a part of the row at a time. */
+#define RESAMPLE_ROW_BUF 4096
+
+/* Whether to stream an output of `floats` floats with `C` channels a pixel: larger than L3
+ * (pyconv_stream_min_bytes), on a target with non-temporal stores, and a pixel fits the
+ * buffer. Writing 2x-upsampled rows with plain stores reads every output line in first: 9
+ * bytes moved per input byte instead of 5 (docs/benchmarks.md: 1.4x the time). */
+static inline int resample_stream(int64_t floats, int64_t C)
+{
+    return RESAMPLE_STREAM && C <= RESAMPLE_ROW_BUF
+           && floats * (int64_t)sizeof(float) > pyconv_stream_min_bytes();
+}
+
+/* dst[0..n) = src[0..n) by non-temporal stores (16-byte aligned; the unaligned head and the
+ * tail stored plainly), then a store fence: the row is in memory, for any thread, when the call
+ * returns. memcpy where the target has no such store. */
+static inline void stream_floats(float *restrict dst, const float *restrict src, int64_t n)
+{
+#if RESAMPLE_STREAM
+    int64_t i = 0;
+    for (; i < n && ((uintptr_t)(dst + i) & 15); i++)
+        dst[i] = src[i];
+    for (; i + 4 <= n; i += 4)
+        _mm_stream_ps(dst + i, _mm_loadu_ps(src + i));
+    for (; i < n; i++)
+        dst[i] = src[i];
+    _mm_sfence();
+#else
+    memcpy(dst, src, (size_t)n * sizeof(float));
+#endif
+}
+
 /* The output rows that copy input row h: [run[h], run[h + 1]) (ys is monotone); run has H + 1
  * entries. Empty for an input row no output row reads (a downscale). */
 static void nearest_runs(int64_t *run, const int64_t *ys, int64_t P, int64_t H)
@@ -292,7 +333,8 @@ static inline void copy_floats(float *restrict dst, const float *restrict src, i
 // inp (N,H,W,C), out (N,P,Q,C), overwritten.
 // Threads: over N*H input rows; each writes the run of output rows that copy it. The first
 // row of a run is gathered pixel by pixel, the others are one memcpy of it (UpSampling2D's
-// factor 2 copies each row twice: half the rows cost one long copy).
+// factor 2 copies each row twice: half the rows cost one long copy). An output larger than
+// L3 is gathered a part of a row at a time into L1 and streamed to every row of the run.
 int resize_nearest_forward(float *out, const float *inp, int64_t N, int64_t H, int64_t W,
                            int64_t C, int64_t P, int64_t Q)
 {
@@ -304,6 +346,7 @@ int resize_nearest_forward(float *out, const float *inp, int64_t N, int64_t H, i
     const int64_t *xs = ys + P, *run = xs + Q;
     nearest_runs(ys + P + Q, ys, P, H);
     const size_t row_bytes = (size_t)(Q * C) * sizeof(float);
+    const int stream = resample_stream(N * P * Q * C, C);
     #pragma omp parallel for schedule(static) num_threads(pyconv_num_threads()) if(N * P * Q * C > RESAMPLE_PAR_MIN)
     for (int64_t nh = 0; nh < N * H; nh++) {   /* loop 1: input rows */
         const int64_t n = nh / H, h = nh % H;
@@ -311,10 +354,22 @@ int resize_nearest_forward(float *out, const float *inp, int64_t N, int64_t H, i
             continue;
         const float *src = inp + nh * W * C;
         float *first = out + (n * P + run[h]) * Q * C;
-        for (int64_t q = 0; q < Q; q++)        /* loop 2: the first output row, by pixel */
-            copy_floats(first + q * C, src + xs[q] * C, C);
-        for (int64_t p = run[h] + 1; p < run[h + 1]; p++)   /* loop 3: the copies of it */
-            memcpy(out + (n * P + p) * Q * C, first, row_bytes);
+        if (!stream) {
+            for (int64_t q = 0; q < Q; q++)    /* loop 2: the first output row, by pixel */
+                copy_floats(first + q * C, src + xs[q] * C, C);
+            for (int64_t p = run[h] + 1; p < run[h + 1]; p++)   /* loop 3: the copies of it */
+                memcpy(out + (n * P + p) * Q * C, first, row_bytes);
+            continue;
+        }
+        float buf[RESAMPLE_ROW_BUF];
+        const int64_t step = RESAMPLE_ROW_BUF / C;
+        for (int64_t q0 = 0; q0 < Q; q0 += step) {   /* loop 2: parts of the rows, via L1 */
+            const int64_t nq = Q - q0 < step ? Q - q0 : step;
+            for (int64_t q = 0; q < nq; q++)
+                copy_floats(buf + q * C, src + xs[q0 + q] * C, C);
+            for (int64_t p = run[h]; p < run[h + 1]; p++)   /* loop 3: streamed to each row */
+                stream_floats(out + ((n * P + p) * Q + q0) * C, buf, nq * C);
+        }
     }
     free(ys);
     return PYCONV_OK;

@@ -218,7 +218,9 @@ static inline int corner_weights(float w[4], const sample_taps *s, int interp)
     return 4;
 }
 
-// The loop nest of resize_bilinear_forward (tables made, sizes checked there).
+// The loop nest of resize_bilinear_forward (tables made, sizes checked there). Plain stores
+// even past L3: streamed through a row buffer, it measured 25-30% slower on one thread (the
+// nearest resize, a pure copy, gains 30-45%; docs/benchmarks.md).
 // Threads: over N*P output rows; each output row written by one thread.
 static inline void resample_bilinear_forward_loop(float *out, const float *inp, const lerp_tap *ys,
                                                   const lerp_tap *xs, int64_t N, int64_t H, int64_t W,
