@@ -112,40 +112,27 @@ PYCONV_ALWAYS_INLINE void dw_init_v(dw_vec *acc, int n, const float *bias)
 }
 
 /* How the vector blocks store an output pixel (the `store` flags): relu first, and stream past
- * the caches. Streaming stores (x86's non-temporal MOVNTPS) skip reading each output line
- * before writing it -- a third of the forward's traffic when the output is far larger than the
- * caches (DW_STREAM_MIN) -- and need 16-byte aligned addresses; the rows that stream end with
- * dw_stream_fence. They change no value. Other targets store as usual. Only the forward
- * streams: it writes a row's pixels in column order, while the input gradient writes its
- * interior runs before the border pixels beside them, so lines shared by two pixels fill out
- * of order (streamed, 56x56x64 at batch 32 measured 0.89-1.11x, against 1.10-1.41x for the
- * forward: docs/benchmarks.md 3.4). */
+ * the caches (target.h: pyconv_streams says when; no read of each output line before it is
+ * written, a third of the forward's traffic). Only the forward streams: it writes a row's
+ * pixels in column order, while the input gradient writes its interior runs before the border
+ * pixels beside them, so lines shared by two pixels fill out of order (streamed, 56x56x64 at
+ * batch 32 measured 0.89-1.11x, against 1.10-1.41x for the forward: docs/benchmarks.md 3.4). */
 #define DW_STORE_RELU 1
 #define DW_STORE_STREAM 2
-/* Output tensors of at least this many bytes stream (when aligned): twice the 8 MiB L3 that
- * config.c assumes when it cannot ask, so that an output the next layer could find in cache
- * is left there. */
-#define DW_STREAM_MIN ((int64_t)16 << 20)
 
-#if defined(__SSE2__) || defined(_M_X64)
-#include <emmintrin.h>
+/* p[0..DW_VEC) = v, streamed 16 bytes at a time (p 16-byte aligned: pyconv_streams) */
 PYCONV_ALWAYS_INLINE void dw_stream(float *p, dw_vec v)
 {
-    for (int j = 0; j < DW_VEC; j += 4) {   /* 16 bytes at a time: numpy aligns to 16 */
+#if PYCONV_CAN_STREAM
+    for (int j = 0; j < DW_VEC; j += 4) {
         __m128 h;
         memcpy(&h, (const float *)&v + j, sizeof h);
         _mm_stream_ps(p + j, h);
     }
-}
-
-/* Streaming stores are weakly ordered: each thread fences its own before the pass returns. */
-PYCONV_ALWAYS_INLINE void dw_stream_fence(void) { _mm_sfence(); }
-#define DW_CAN_STREAM 1
 #else
-PYCONV_ALWAYS_INLINE void dw_stream(float *p, dw_vec v) { dw_store(p, v); }
-PYCONV_ALWAYS_INLINE void dw_stream_fence(void) {}
-#define DW_CAN_STREAM 0
+    dw_store(p, v);
 #endif
+}
 
 /* relu on lanes, as dw_relu1: v <= 0 (and -0) becomes +0, NaN stays. */
 #if (defined(__GNUC__) || defined(__clang__)) && !defined(DW_PLAIN_VEC)
@@ -166,9 +153,7 @@ PYCONV_ALWAYS_INLINE dw_vec dw_relu_vec(dw_vec v)
 /* The store flags for an output of `bytes` bytes at `out`, K floats a pixel. */
 static inline int dw_store_flags(const float *out, int64_t K, int64_t bytes, int relu)
 {
-    const int stream = DW_CAN_STREAM && bytes >= DW_STREAM_MIN && K % 4 == 0
-                       && (uintptr_t)out % 16 == 0;
-    return (relu ? DW_STORE_RELU : 0) | (stream ? DW_STORE_STREAM : 0);
+    return (relu ? DW_STORE_RELU : 0) | (pyconv_streams(out, K, bytes) ? DW_STORE_STREAM : 0);
 }
 
 /* out[v*DW_VEC..] = acc[v] (then relu) for n vectors; `store`: the flags above. */
@@ -370,11 +355,14 @@ static inline void depthwise_forward_loop(float *out, const float *inp, const fl
                 rel[nrel++] = (dw_tap){(h * sh->W + t * sh->dil_w - sh->pad_left) * sh->C, (r * sh->S + t) * K};
         }
         for (int64_t q = 0; q < sh->Q;) {                  // loop 2
-            if (M == 1 && q >= q_lo && q + DW_QB <= q_hi) {
-                dw_quad_pixels(out + (row * sh->Q + q) * K, K, rel, nrel,
-                               img + q * sh->stride_w * sh->C, sh->stride_w * sh->C, filt, bias, K, store,
+            if (M == 1 && q >= q_lo && q < q_hi && q_hi - q_lo >= DW_QB) {
+                /* the last interior pixels (fewer than DW_QB) in a block that overlaps the one
+                 * before: recomputed in the same order, the same bits */
+                const int64_t q0 = q + DW_QB <= q_hi ? q : q_hi - DW_QB;
+                dw_quad_pixels(out + (row * sh->Q + q0) * K, K, rel, nrel,
+                               img + q0 * sh->stride_w * sh->C, sh->stride_w * sh->C, filt, bias, K, store,
                                tri);
-                q += DW_QB;
+                q = q0 + DW_QB;
                 continue;
             }
             int64_t nt = 0;
@@ -392,7 +380,7 @@ static inline void depthwise_forward_loop(float *out, const float *inp, const fl
             q++;
         }
         if (store & DW_STORE_STREAM)
-            dw_stream_fence();
+            pyconv_stream_fence();
     }
 }
 
@@ -478,12 +466,18 @@ static inline void dw_bwi_run(float *drow, const float *gimg, const float *filt,
     const int64_t ilo = -dmin / sw > 0 ? -dmin / sw : 0;
     int64_t ihi = sh->Q - 1 - dmax / sw;
     ihi = ihi < (sh->W - 1 - rho) / sw ? ihi : (sh->W - 1 - rho) / sw;
-    const int64_t nquads = ihi >= ilo ? (ihi - ilo + 1) / DW_QB : 0;
-    for (int64_t k = 0; k < nquads; k++)
-        dw_quad_pixels(drow + (rho + (ilo + k * DW_QB) * sw) * sh->C, sw * sh->C, rel, nrel,
-                       gimg + (ilo + k * DW_QB) * K, K, filt, NULL, K, 0, tri);
+    const int64_t nrun = ihi >= ilo ? ihi - ilo + 1 : 0;
+    if (nrun < DW_QB)
+        return;
+    /* blocks of DW_QB from ilo, the last one ending at ihi (it may overlap the one before:
+     * recomputed in the same order, the same bits) */
+    for (int64_t k = 0; k < nrun; k += DW_QB) {
+        const int64_t i = k + DW_QB <= nrun ? ilo + k : ihi + 1 - DW_QB;
+        dw_quad_pixels(drow + (rho + i * sw) * sh->C, sw * sh->C, rel, nrel, gimg + i * K, K, filt,
+                       NULL, K, 0, tri);
+    }
     *wa = rho + ilo * sw;
-    *wb = *wa + nquads * DW_QB * sw;
+    *wb = *wa + nrun * sw;
 }
 
 // dout (N,P,Q,K), filt (R,S,C,M), dinp (N,H,W,C), overwritten. tapbuf: 2*R*S taps per thread.

@@ -155,8 +155,8 @@ def test_bitwise_for_any_thread_count_and_isa(isa, each_thread_count, shape, str
 
 
 def test_streamed_outputs_are_the_cached_ones(isa, each_thread_count, rng):
-    """Forward outputs of DW_STREAM_MIN (16 MiB) and more are written with streaming stores
-    (depthwise_loops.h): the batch at once (streamed) gives the bits of each image alone (4 MiB,
+    """Forward outputs of PYCONV_STREAM_MIN (16 MiB, target.h) and more are written with
+    streaming stores: the batch at once (streamed) gives the bits of each image alone (4 MiB,
     stored as usual), with bias and relu, for any thread count."""
     x = rng.standard_normal((4, 64, 64, 256)).astype(np.float32)
     w = rng.standard_normal((3, 3, 256, 1)).astype(np.float32)
