@@ -36,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "target.h"
+#include "blocking.h"
 #include "conv2d_geometry.h"
 #include "gemm.h"
 
@@ -340,24 +341,41 @@ static int make_ctx(conv_ctx *cx, const conv2d_shape *sh)
 }
 
 // inp (N,H,W,C), filt (R,S,C,K), bias (K) or NULL, out (N,P,Q,K), overwritten.
-// Threads: the GEMM's, over blocks of output pixels.
-int conv2d_forward(float *out, const float *inp, const float *filt, const float *bias,
-                   int relu, const conv2d_shape *sh)
+// Threads: the GEMM's, over blocks of output pixels. The filter packed (filt_in_place = 0),
+// or read in place (1: an indirect B, K a multiple of gemm_nr(), else PYCONV_EINVAL) with the
+// patches packed; the same depth cut (whole taps, gemm.c's depth_block) and micro-kernel
+// arithmetic either way: the same bits.
+int conv2d_forward_form(float *out, const float *inp, const float *filt, const float *bias,
+                        int relu, const conv2d_shape *sh, int filt_in_place)
 {
     conv_ctx cx;
     if (make_ctx(&cx, sh) != PYCONV_OK)
         return PYCONV_ENOMEM;
     /* A: read in place through row pointers (patch_rows) -- except in the first layer, where
-     * a tap is only C < SMALL_C floats and a pointer per tap costs more than copying them. */
+     * a tap is only C < SMALL_C floats and a pointer per tap costs more than copying them
+     * (its depth then cut by values, not taps), and under an indirect B, which needs A packed. */
     gemm_operand a = {.rows = patch_rows, .C = sh->C, .data = inp, .ctx = &cx};
-    if (sh->C < SMALL_C)
-        a = (gemm_operand){.pack = pack_patches, .data = inp, .ctx = &cx};
+    if (sh->C < SMALL_C || filt_in_place)
+        a = (gemm_operand){.pack = pack_patches, .C = sh->C < SMALL_C ? 0 : sh->C, .data = inp,
+                           .ctx = &cx};
     gemm_operand b = {.pack = gemm_pack_b_n, .data = filt, .ld = sh->K};
+    if (filt_in_place)
+        b = (gemm_operand){.cols = gemm_cols_n, .data = filt, .ld = sh->K};
     const gemm_out c = {.data = out, .ld = sh->K, .bias = bias, .relu = relu};
     int status = gemm(&c, &a, &b, sh->N * sh->P * sh->Q, sh->K, sh->R * sh->S * sh->C,
                       pyconv_num_threads());
     free(cx.taps);
     return status;
+}
+
+int conv2d_forward(float *out, const float *inp, const float *filt, const float *bias,
+                   int relu, const conv2d_shape *sh)
+{
+    /* A few output pixels beside many channels (conv3 of the tutorial CNN at batch 1: 9 x 64)
+     * read the filter in place: packing all of it for them cost as much as their FMAs. */
+    const int64_t M = sh->N * sh->P * sh->Q;
+    return conv2d_forward_form(out, inp, filt, bias, relu, sh,
+                               IN_PLACE_B_ROWS * M <= sh->K && sh->K % gemm_nr() == 0);
 }
 
 /* Output pixels per GEMM of backward_input: whole images, at least this many rows, so that

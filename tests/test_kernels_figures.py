@@ -343,7 +343,7 @@ GEMM_RULE = (
     "if (mc_cur <= 0) continue;",
 )
 DEPTH_RULE = (
-    "const int64_t unit = a->rows ? a->C : 1, units = ceil_div(K, unit);",
+    "const int64_t unit = a->C ? a->C : 1, units = ceil_div(K, unit);",
     "const int64_t kc = ceil_div(units, ceil_div(units, KC / unit)) * unit;",
 )
 BWF_RULE = (
