@@ -117,6 +117,38 @@ def test_backward_filter_chunked_reduction(isa):
         False, np.random.default_rng(2))
 
 
+@st.composite
+def small_c_cases(draw):
+    """C < SMALL_C (8): the filter gradient's direct loop nest (conv2d_smallc_loops.h) -- K
+    with and without a tail past every vector width, filters taller than a register tile."""
+    case = draw(conv_cases())
+    case.update(C=draw(st.integers(1, 4)), K=draw(st.sampled_from([1, 3, 7, 16, 21, 32, 37, 64])))
+    return case
+
+
+@settings(max_examples=40)
+@given(case=small_c_cases())
+@example(case=dict(N=2, H=12, W=9, C=4, K=37, R=4, S=4, stride=(1, 1), dil=(1, 1), padding="same")).via("edge")
+@example(case=dict(N=1, H=5, W=11, C=1, K=3, R=1, S=4, stride=(1, 3), dil=(1, 2), padding="valid")).via("edge")
+def test_small_c_filter_gradient(isa, case):
+    run(case, False, np.random.default_rng(3))
+
+
+def test_small_c_filter_gradient_threads(isa, each_thread_count, rng):
+    """8 pixel chunks (their ends inside output rows), border pixels on every side: bitwise
+    the same for any thread count, with and without the bias gradient."""
+    x = rng.standard_normal((6, 30, 30, 3)).astype(np.float32)
+    g = rng.standard_normal((6, 30, 30, 21)).astype(np.float32)
+    win = Window(30, 30, 3, 3, 1, 1, 1, 1, 1, 1)
+    results = [(*_kernels.conv2d_bwd_filter(x, (3, 3, 3, 21), g, win, True),
+                _kernels.conv2d_bwd_filter(x, (3, 3, 3, 21), g, win, False)[0])
+               for _ in each_thread_count()]
+    assert np.array_equal(results[0][0], results[0][2])
+    for other in results[1:]:
+        for a, b in zip(results[0], other):
+            assert np.array_equal(a, b)
+
+
 TUTORIAL_LAYERS = [((4, 28, 28, 1), (3, 3, 1, 32)), ((4, 13, 13, 32), (3, 3, 32, 64)),
                    ((4, 5, 5, 64), (3, 3, 64, 64))]
 

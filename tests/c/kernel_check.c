@@ -301,7 +301,7 @@ static void check_conv(conv2d_shape s, int bias_relu, int64_t groups)
     float *ty = sum_bound(y_abs, no, s.R * s.S * cg + 1), *tdi = sum_bound(di_abs, ni, s.R * s.S * kg);
     float *tdf = sum_bound(df_abs, nf, s.N * s.P * s.Q), *tdb = sum_bound(db_abs, s.K, s.N * s.P * s.Q);
     float *y = zeros(no), *di = zeros(ni), *df = zeros(nf), *db = zeros(s.K);
-    float *y1 = zeros(no), *di1 = zeros(ni), *df1 = zeros(nf), *yf = zeros(no);
+    float *y1 = zeros(no), *di1 = zeros(ni), *df1 = zeros(nf), *yf = zeros(no), *dfn = zeros(nf);
     float *yg = zeros(no), *dig = zeros(ni), *dfg = zeros(nf);   /* the generic ISA's, depthwise */
     for (int ii = 0; ii < n_isas; ii++)
         for (int t = 1; t <= 2; t++) {
@@ -323,6 +323,10 @@ static void check_conv(conv2d_shape s, int bias_relu, int64_t groups)
                 }
             status_ok(conv_bwi(0, groups, di, dout, filt, &s), "backward_input");
             status_ok(conv_bwf(0, groups, df, db, dout, inp, &s), "backward_filter");
+            if (groups == 1) {   /* without dbias: the same dfilt, bitwise */
+                status_ok(conv_bwf(0, groups, dfn, NULL, dout, inp, &s), "backward_filter");
+                check("backward_filter without dbias vs with", dfn, df, NULL, nf);
+            }
             check("forward vs _ref", y, y_ref, ty, no);
             check("backward_input vs _ref", di, di_ref, tdi, ni);
             check("backward_filter vs _ref", df, df_ref, tdf, nf);
@@ -347,7 +351,8 @@ static void check_conv(conv2d_shape s, int bias_relu, int64_t groups)
             }
         }
     float *all[] = {inp, filt, bias, dout, ai, af, ab, ad, y_ref, y_abs, di_ref, di_abs, df_ref, df_abs,
-                    db_ref, db_abs, ty, tdi, tdf, tdb, y, di, df, db, y1, di1, df1, yg, dig, dfg, yf};
+                    db_ref, db_abs, ty, tdi, tdf, tdb, y, di, df, db, y1, di1, df1, yg, dig, dfg, yf,
+                    dfn};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         free(all[i]);
 }
@@ -774,6 +779,12 @@ int main(int argc, char **argv)
         {1, 4, 4, 330, 8, 2, 2, 0, 0, 1, 1, 1, 1, 0, 0},    /* C > KC: blocks inside one tap */
         {1, 3, 3, 4, 6, 3, 3, 0, 0, 1, 1, 1, 1, 0, 0},      /* kernel = input: one output pixel */
         {1, 5, 5, 64, 64, 3, 3, 0, 0, 1, 1, 1, 1, 0, 0},    /* conv3 at batch 1: the filter in place */
+        /* C < SMALL_C: the filter gradient's direct loop nest (conv2d_smallc_loops.h) */
+        {2, 28, 28, 1, 32, 3, 3, 0, 0, 1, 1, 1, 1, 0, 0},   /* the tutorial's conv1: 4 chunks */
+        {2, 11, 9, 3, 21, 3, 3, 0, 0, 2, 1, 1, 2, 1, 2},    /* K tail past 16, 8 and 4; borders */
+        {1, 9, 9, 4, 37, 4, 4, 0, 0, 1, 1, 1, 1, 2, 1},     /* R*S*C = 64: several tiles */
+        {40, 6, 6, 2, 7, 3, 3, 0, 0, 1, 1, 1, 1, 1, 1},     /* K < every vector; 4 chunks */
+        {1, 5, 40, 1, 3, 1, 7, 0, 0, 1, 3, 1, 1, 0, 3},     /* column stride 3, 1x7 */
     };
     for (size_t i = 0; i < sizeof convs / sizeof convs[0]; i++)
         check_conv(convs[i], (int)(i % 2), 1);
