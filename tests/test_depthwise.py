@@ -155,9 +155,9 @@ def test_bitwise_for_any_thread_count_and_isa(isa, each_thread_count, shape, str
 
 
 def test_streamed_outputs_are_the_cached_ones(isa, each_thread_count, rng):
-    """Forward outputs of PYCONV_STREAM_MIN (16 MiB, target.h) and more are written with
-    streaming stores: the batch at once (streamed) gives the bits of each image alone (4 MiB,
-    stored as usual), with bias and relu, for any thread count."""
+    """Forward outputs larger than the L3 (pyconv_stream_min_bytes; 8 MiB here) are written
+    with streaming stores (target.h): the batch at once (16 MiB, streamed) gives the bits of
+    each image alone (4 MiB, stored as usual), with bias and relu, for any thread count."""
     x = rng.standard_normal((4, 64, 64, 256)).astype(np.float32)
     w = rng.standard_normal((3, 3, 256, 1)).astype(np.float32)
     b = rng.standard_normal(256).astype(np.float32)
