@@ -106,14 +106,19 @@ def set_threads(threads):
 
 
 def alternate(ours, theirs, repeats):
-    """(our median seconds, PyTorch's or None): the two called in turn, repeat by repeat, so
-    that both see the same machine state."""
-    t_o, t_t = [], []
+    """(our median seconds, PyTorch's or None, the memory format of PyTorch's or None): ours and
+    each of `theirs` ({memory format: fn}, or None) called in turn, repeat by repeat, so that
+    all see the same machine state; PyTorch's time is its faster format's."""
+    theirs = theirs or {}
+    t_o, t_t = [], {fmt: [] for fmt in theirs}
     for _ in range(repeats):
         t_o.append(median_time(ours, 1, warmup=1))
-        if theirs:
-            t_t.append(median_time(theirs, 1, warmup=1))
-    return float(np.median(t_o)), (float(np.median(t_t)) if theirs else None)
+        for fmt, fn in theirs.items():
+            t_t[fmt].append(median_time(fn, 1, warmup=1))
+    if not theirs:
+        return float(np.median(t_o)), None, None
+    fmt = min(t_t, key=lambda f: np.median(t_t[f]))
+    return float(np.median(t_o)), float(np.median(t_t[fmt])), fmt
 
 
 def copy_rate(nbytes, repeats):
@@ -124,8 +129,10 @@ def copy_rate(nbytes, repeats):
 
 
 def depthwise_passes(torch, x, w, g):
-    """{pass: (ours, PyTorch's or None, bytes moved)}: a 3x3 SAME depthwise convolution of x
-    (N,H,W,C) with w (3,3,C,1); bytes = the activations each pass must read and write."""
+    """{pass: (ours, PyTorch's {memory format: fn} or None, bytes moved)}: a 3x3 SAME depthwise
+    convolution of x (N,H,W,C) with w (3,3,C,1), PyTorch's on the same NHWC memory
+    (channels_last) and on an NCHW copy; bytes = the activations each pass must read and
+    write."""
     N, H, W, C = x.shape
     win = Window(H, W, 3, 3, 1, 1, 1, 1, 1, 1)
     act = x.nbytes
@@ -143,11 +150,15 @@ def depthwise_passes(torch, x, w, g):
         assert xt.is_contiguous(memory_format=cl)
         bi = torch.ops.aten.convolution_backward
         args = (None, [1, 1], [1, 1], [1, 1], False, [0, 0], C)
-        theirs = {
-            "forward": lambda: torch.nn.functional.conv2d(xt, wt, padding=1, groups=C),
-            "backward_input": lambda: bi(gt, xt, wt, *args, [True, False, False]),
-            "backward_filter": lambda: bi(gt, xt, wt, *args, [False, True, True]),
-        }
+
+        def passes(xx, gg):
+            return {
+                "forward": lambda: torch.nn.functional.conv2d(xx, wt, padding=1, groups=C),
+                "backward_input": lambda: bi(gg, xx, wt, *args, [True, False, False]),
+                "backward_filter": lambda: bi(gg, xx, wt, *args, [False, True, True]),
+            }
+        cl_p, nchw_p = passes(xt, gt), passes(xt.contiguous(), gt.contiguous())
+        theirs = {p: {"channels_last": cl_p[p], "NCHW": nchw_p[p]} for p in ours}
     return {p: (ours[p], theirs[p], 2 * act) for p in ours}
 
 
@@ -173,8 +184,9 @@ def separable_passes(torch, x, dw, pw, g):
         F = torch.nn.functional
         fwd = lambda: F.conv2d(F.conv2d(xt, dwt, padding=1, groups=C), pwt, bt)
         y = fwd()
-        theirs = {"forward": lambda: fwd().detach(),
-                  "backward": lambda: torch.autograd.grad(y, (xt, dwt, pwt, bt), gt, retain_graph=True)}
+        grad = lambda: torch.autograd.grad(y, (xt, dwt, pwt, bt), gt, retain_graph=True)
+        theirs = {"forward": {"channels_last": lambda: fwd().detach()},
+                  "backward": {"channels_last": grad}}
     act = x.nbytes + g.nbytes
     return {p: (ours[p], theirs[p], act if p == "forward" else 2 * act) for p in ours}
 
@@ -198,9 +210,9 @@ def run_depthwise(batches, threads, repeats):
                 rng.standard_normal((N, H, W, K), np.float32))))
         for name, passes in cases:
             for p, (ours, theirs, nbytes) in passes.items():
-                t, tt = alternate(ours, theirs, repeats)
+                t, tt, fmt = alternate(ours, theirs, repeats)
                 rows.append(dict(layer=name, batch=N, pass_=p, ms=t * 1e3, gbs=nbytes / t / 1e9,
-                                 copy_gbs=copy_rate(nbytes, 5),
+                                 copy_gbs=copy_rate(nbytes, 5), torch_format=fmt,
                                  torch_ms=tt and tt * 1e3, torch_gbs=tt and nbytes / tt / 1e9))
     return rows
 
@@ -283,10 +295,10 @@ def main(argv=None):
     dw_rows = run_depthwise(a.dw_batch, a.threads, a.repeats)
     print("\nDepthwise 3x3 SAME stride 1 (memory-bound): GB/s = activation bytes read and written "
           "per second; copy = a numpy copy of the same bytes (one thread)\n")
-    print("| layer | batch | pass | pyconv ms | pyconv GB/s | % copy | PyTorch ms | PyTorch GB/s | pyconv / PyTorch |")
+    print("| layer | batch | pass | pyconv ms | pyconv GB/s | % copy | PyTorch ms (faster format) | PyTorch GB/s | pyconv / PyTorch |")
     print("|---|---:|---|---:|---:|---:|---:|---:|---:|")
     for r in dw_rows:
-        tm = f"{r['torch_ms']:.3f}" if r["torch_ms"] else "-"
+        tm = f"{r['torch_ms']:.3f} ({r['torch_format']})" if r["torch_ms"] else "-"
         tg = f"{r['torch_gbs']:.1f}" if r["torch_gbs"] else "-"
         ratio = f"{r['torch_ms'] / r['ms']:.2f}" if r["torch_ms"] else "-"
         print(f"| {r['layer']} | {r['batch']} | {r['pass_']} | {r['ms']:.3f} | {r['gbs']:.1f} | "

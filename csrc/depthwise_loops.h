@@ -111,14 +111,61 @@ PYCONV_ALWAYS_INLINE void dw_init_v(dw_vec *acc, int n, const float *bias)
         acc[v] = bias ? dw_load(bias + DW_VEC * v) : dw_zero();
 }
 
-/* out[v*DW_VEC..] = acc[v] (then relu) for n vectors. */
-PYCONV_ALWAYS_INLINE void dw_store_v(float *out, const dw_vec *acc, int n, int relu)
+/* How the vector blocks store an output pixel (the `store` flags): relu first, and stream past
+ * the caches (target.h: pyconv_streams says when; no read of each output line before it is
+ * written, a third of the forward's traffic). Only the forward streams: it writes a row's
+ * pixels in column order, while the input gradient writes its interior runs before the border
+ * pixels beside them, so lines shared by two pixels fill out of order (streamed, 56x56x64 at
+ * batch 32 measured 0.89-1.11x, against 1.10-1.41x for the forward: docs/benchmarks.md 3.4). */
+#define DW_STORE_RELU 1
+#define DW_STORE_STREAM 2
+
+/* p[0..DW_VEC) = v, streamed 16 bytes at a time (p 16-byte aligned: pyconv_streams) */
+PYCONV_ALWAYS_INLINE void dw_stream(float *p, dw_vec v)
 {
-    for (int v = 0; v < n; v++)
-        dw_store(out + DW_VEC * v, acc[v]);
-    if (relu)
-        for (int j = 0; j < n * DW_VEC; j++)
-            out[j] = dw_relu1(out[j]);
+#if PYCONV_CAN_STREAM
+    for (int j = 0; j < DW_VEC; j += 4) {
+        __m128 h;
+        memcpy(&h, (const float *)&v + j, sizeof h);
+        _mm_stream_ps(p + j, h);
+    }
+#else
+    dw_store(p, v);
+#endif
+}
+
+/* relu on lanes, as dw_relu1: v <= 0 (and -0) becomes +0, NaN stays. */
+#if (defined(__GNUC__) || defined(__clang__)) && !defined(DW_PLAIN_VEC)
+typedef int32_t dw_ivec __attribute__((vector_size(DW_VEC * sizeof(float))));
+PYCONV_ALWAYS_INLINE dw_vec dw_relu_vec(dw_vec v)
+{
+    return (dw_vec)((dw_ivec)v & ~(v <= dw_zero()));
+}
+#else
+PYCONV_ALWAYS_INLINE dw_vec dw_relu_vec(dw_vec v)
+{
+    for (int j = 0; j < DW_VEC; j++)
+        v.f[j] = dw_relu1(v.f[j]);
+    return v;
+}
+#endif
+
+/* The store flags for an output of `bytes` bytes at `out`, K floats a pixel. */
+static inline int dw_store_flags(const float *out, int64_t K, int64_t bytes, int relu)
+{
+    return (relu ? DW_STORE_RELU : 0) | (pyconv_streams(out, K, bytes) ? DW_STORE_STREAM : 0);
+}
+
+/* out[v*DW_VEC..] = acc[v] (then relu) for n vectors; `store`: the flags above. */
+PYCONV_ALWAYS_INLINE void dw_store_v(float *out, const dw_vec *acc, int n, int store)
+{
+    for (int v = 0; v < n; v++) {
+        const dw_vec a = store & DW_STORE_RELU ? dw_relu_vec(acc[v]) : acc[v];
+        if (store & DW_STORE_STREAM)
+            dw_stream(out + DW_VEC * v, a);
+        else
+            dw_store(out + DW_VEC * v, a);
+    }
 }
 
 /* acc[v] += x[v*DW_VEC..] * f[v*DW_VEC..] for n vectors (n a constant where it is inlined). */
@@ -150,7 +197,7 @@ PYCONV_ALWAYS_INLINE void dw_madd_v(dw_vec *acc, const float *x, const float *f,
  * order: the tail block and M > 1. */
 static inline void
 dw_fwd_block(float *restrict o, const dw_tap *taps, int64_t nt, const float *img,
-             const float *filt, const float *bias, int64_t j0, int64_t jb, int64_t M, int relu)
+             const float *filt, const float *bias, int64_t j0, int64_t jb, int64_t M, int store)
 {
     float acc[DW_CB];
     if (bias)
@@ -167,7 +214,7 @@ dw_fwd_block(float *restrict o, const dw_tap *taps, int64_t nt, const float *img
             acc[j] += prod;
         }
     }
-    if (relu)
+    if (store & DW_STORE_RELU)
         for (int64_t j = 0; j < jb; j++)
             o[j0 + j] = dw_relu1(acc[j]);
     else
@@ -178,26 +225,26 @@ dw_fwd_block(float *restrict o, const dw_tap *taps, int64_t nt, const float *img
 /* Channels [j0, j0 + nv*DW_VEC) of one output pixel, M = 1, in nv vectors. */
 PYCONV_ALWAYS_INLINE void dw_fwd_vecs(float *o, const dw_tap *taps, int64_t nt, const float *img,
                                      const float *filt, const float *bias, int64_t j0, int nv,
-                                     int relu)
+                                     int store)
 {
     dw_vec acc[DW_NV];
     dw_init_v(acc, nv, bias ? bias + j0 : NULL);
     for (int64_t t = 0; t < nt; t++)
         dw_madd_v(acc, img + taps[t].x + j0, filt + taps[t].f + j0, nv);
-    dw_store_v(o + j0, acc, nv, relu);
+    dw_store_v(o + j0, acc, nv, store);
 }
 
 /* One output pixel, channels [j0, K): vector blocks when M = 1, the rest by dw_fwd_block. */
 static inline void dw_fwd_pixel(float *o, const dw_tap *taps, int64_t nt, const float *img,
                                 const float *filt, const float *bias, int64_t j0, int64_t K,
-                                int64_t M, int relu)
+                                int64_t M, int store)
 {
-#define DW_FWD_BLOCK(j, nv) dw_fwd_vecs(o, taps, nt, img, filt, bias, j, nv, relu)
+#define DW_FWD_BLOCK(j, nv) dw_fwd_vecs(o, taps, nt, img, filt, bias, j, nv, store)
     if (M == 1)
         DW_VEC_BLOCKS(j0, K, DW_FWD_BLOCK);
 #undef DW_FWD_BLOCK
     for (; j0 < K; j0 += DW_CB)
-        dw_fwd_block(o, taps, nt, img, filt, bias, j0, K - j0 < DW_CB ? K - j0 : DW_CB, M, relu);
+        dw_fwd_block(o, taps, nt, img, filt, bias, j0, K - j0 < DW_CB ? K - j0 : DW_CB, M, store);
 }
 
 /* DW_QB pixels i at once (M = 1), channels [j0, j0 + DW_CBQ): o[i*ostep + j] = (bias or 0) +
@@ -205,7 +252,7 @@ static inline void dw_fwd_pixel(float *o, const dw_tap *taps, int64_t nt, const 
  * same order as dw_fwd_pixel: the same bits. */
 PYCONV_ALWAYS_INLINE void dw_quad(float *o, int64_t ostep, const dw_tap *taps, int64_t nt,
                                  const float *xq, int64_t xstep, const float *filt,
-                                 const float *bias, int64_t j0, int relu)
+                                 const float *bias, int64_t j0, int store)
 {
     dw_vec acc[DW_QB][DW_NQ];
     for (int i = 0; i < DW_QB; i++)
@@ -219,23 +266,27 @@ PYCONV_ALWAYS_INLINE void dw_quad(float *o, int64_t ostep, const dw_tap *taps, i
         }
     }
     for (int i = 0; i < DW_QB; i++)
-        dw_store_v(o + i * ostep + j0, acc[i], DW_NQ, relu);
+        dw_store_v(o + i * ostep + j0, acc[i], DW_NQ, store);
 }
 
 /* dw_quad for a tap list made of rows of 3 taps one pixel apart (3 wide, stride 1, no
  * dilation: the forward's 3x3), pixels xstep = C floats apart: a filter row's taps read the
  * DW_QB + 2 input columns q-1 .. q+4, loaded once for the 12 (pixel, tap) pairs instead of 12
  * times (0.75 loads per multiply-add instead of 1.25), kept in registers with the 8
- * accumulators. Each output adds its taps in list order as dw_quad does: the same bits. */
+ * accumulators. dir = 1: tap u of a row reads the column u to the right of its first (the
+ * forward's); dir = -1: u to the left (the input gradient's, whose taps walk dout's columns
+ * backwards). A constant where it is inlined. Each output adds its taps in list order as
+ * dw_quad does: the same bits. */
 PYCONV_ALWAYS_INLINE void dw_quad3(float *o, int64_t ostep, const dw_tap *taps, int64_t nt,
                                   const float *xq, int64_t xstep, const float *filt,
-                                  const float *bias, int64_t j0, int64_t K, int relu)
+                                  const float *bias, int64_t j0, int64_t K, int store, int dir)
 {
     dw_vec acc[DW_QB][DW_NQ];
     for (int i = 0; i < DW_QB; i++)
         dw_init_v(acc[i], DW_NQ, bias ? bias + j0 : NULL);
     for (int64_t t = 0; t + 3 <= nt; t += 3) {
-        const float *x = xq + taps[t].x + j0, *f = filt + taps[t].f + j0;
+        /* xv[j]: column j of the row's first tap (dir 1), or j - 2 (dir -1) */
+        const float *x = xq + taps[t].x + j0 - (dir < 0 ? 2 * xstep : 0), *f = filt + taps[t].f + j0;
         for (int v = 0; v < DW_NQ; v++) {
             dw_vec xv[DW_QB + 2];
             for (int j = 0; j < DW_QB + 2; j++)
@@ -243,28 +294,30 @@ PYCONV_ALWAYS_INLINE void dw_quad3(float *o, int64_t ostep, const dw_tap *taps, 
             for (int u = 0; u < 3; u++) {
                 const dw_vec fv = dw_load(f + u * K + DW_VEC * v);
                 for (int i = 0; i < DW_QB; i++)
-                    acc[i][v] = dw_madd(acc[i][v], xv[i + u], fv);
+                    acc[i][v] = dw_madd(acc[i][v], xv[dir > 0 ? i + u : i - u + 2], fv);
             }
         }
     }
     for (int i = 0; i < DW_QB; i++)
-        dw_store_v(o + i * ostep + j0, acc[i], DW_NQ, relu);
+        dw_store_v(o + i * ostep + j0, acc[i], DW_NQ, store);
 }
 
 /* DW_QB interior pixels sharing one tap list (offsets relative to pixel i's xq + i*xstep), all
- * K channels, M = 1: quads of DW_CBQ channels, then the tail pixel by pixel. tri: the list is
- * dw_quad3's (rows of 3 taps xstep floats apart). */
+ * K channels, M = 1: quads of DW_CBQ channels, then the tail pixel by pixel. tri: 0, or the
+ * list is dw_quad3's (rows of 3 taps xstep floats apart) and tri its dir (1 or -1). */
 static inline void dw_quad_pixels(float *o, int64_t ostep, const dw_tap *taps, int64_t nt,
                                   const float *xq, int64_t xstep, const float *filt,
-                                  const float *bias, int64_t K, int relu, int tri)
+                                  const float *bias, int64_t K, int store, int tri)
 {
     int64_t j0 = 0;
-    for (; tri && j0 + DW_CBQ <= K; j0 += DW_CBQ)
-        dw_quad3(o, ostep, taps, nt, xq, xstep, filt, bias, j0, K, relu);
+    for (; tri > 0 && j0 + DW_CBQ <= K; j0 += DW_CBQ)
+        dw_quad3(o, ostep, taps, nt, xq, xstep, filt, bias, j0, K, store, 1);
+    for (; tri < 0 && j0 + DW_CBQ <= K; j0 += DW_CBQ)
+        dw_quad3(o, ostep, taps, nt, xq, xstep, filt, bias, j0, K, store, -1);
     for (; j0 + DW_CBQ <= K; j0 += DW_CBQ)
-        dw_quad(o, ostep, taps, nt, xq, xstep, filt, bias, j0, relu);
+        dw_quad(o, ostep, taps, nt, xq, xstep, filt, bias, j0, store);
     for (int i = 0; j0 < K && i < DW_QB; i++)
-        dw_fwd_pixel(o + i * ostep, taps, nt, xq + i * xstep, filt, bias, j0, K, 1, relu);
+        dw_fwd_pixel(o + i * ostep, taps, nt, xq + i * xstep, filt, bias, j0, K, 1, store);
 }
 
 // inp (N,H,W,C), filt (R,S,C,M), bias (K) or NULL, out (N,P,Q,K), overwritten.
@@ -288,6 +341,7 @@ static inline void depthwise_forward_loop(float *out, const float *inp, const fl
     const int64_t q_hi = last < 0 ? 0 : (last / sh->stride_w + 1 < sh->Q ? last / sh->stride_w + 1 : sh->Q);
     /* 3 wide, unit column step: a row's taps are 3 adjacent input columns (dw_quad3) */
     const int tri = sh->S == 3 && sh->dil_w == 1 && sh->stride_w == 1;
+    const int store = dw_store_flags(out, K, sh->N * sh->P * sh->Q * K * (int64_t)sizeof(float), relu);
     #pragma omp parallel for schedule(static) num_threads(pyconv_num_threads()) \
         if(sh->N * sh->P * sh->Q * K > DW_PAR_MIN)
     for (int64_t row = 0; row < sh->N * sh->P; row++) {    // loop 1
@@ -301,11 +355,14 @@ static inline void depthwise_forward_loop(float *out, const float *inp, const fl
                 rel[nrel++] = (dw_tap){(h * sh->W + t * sh->dil_w - sh->pad_left) * sh->C, (r * sh->S + t) * K};
         }
         for (int64_t q = 0; q < sh->Q;) {                  // loop 2
-            if (M == 1 && q >= q_lo && q + DW_QB <= q_hi) {
-                dw_quad_pixels(out + (row * sh->Q + q) * K, K, rel, nrel,
-                               img + q * sh->stride_w * sh->C, sh->stride_w * sh->C, filt, bias, K, relu,
+            if (M == 1 && q >= q_lo && q < q_hi && q_hi - q_lo >= DW_QB) {
+                /* the last interior pixels (fewer than DW_QB) in a block that overlaps the one
+                 * before: recomputed in the same order, the same bits */
+                const int64_t q0 = q + DW_QB <= q_hi ? q : q_hi - DW_QB;
+                dw_quad_pixels(out + (row * sh->Q + q0) * K, K, rel, nrel,
+                               img + q0 * sh->stride_w * sh->C, sh->stride_w * sh->C, filt, bias, K, store,
                                tri);
-                q += DW_QB;
+                q = q0 + DW_QB;
                 continue;
             }
             int64_t nt = 0;
@@ -319,9 +376,11 @@ static inline void depthwise_forward_loop(float *out, const float *inp, const fl
                         taps[nt++] = (dw_tap){(h * sh->W + w) * sh->C, (r * sh->S + t) * K};
                 }
             }
-            dw_fwd_pixel(out + (row * sh->Q + q) * K, taps, nt, img, filt, bias, 0, K, M, relu);
+            dw_fwd_pixel(out + (row * sh->Q + q) * K, taps, nt, img, filt, bias, 0, K, M, store);
             q++;
         }
+        if (store & DW_STORE_STREAM)
+            pyconv_stream_fence();
     }
 }
 
@@ -383,6 +442,9 @@ static inline void dw_bwi_run(float *drow, const float *gimg, const float *filt,
                               int64_t h, int64_t rho, dw_tap *rel, int64_t *wa, int64_t *wb)
 {
     const int64_t K = sh->K, sw = sh->stride_w;
+    /* 3 wide at unit column step: each filter row's 3 taps read 3 adjacent dout columns, right
+     * to left (dw_quad3 with dir -1) */
+    const int tri = sh->S == 3 && sh->dil_w == 1 && sw == 1 ? -1 : 0;
     int64_t nrel = 0, dmin = 0, dmax = 0;
     *wa = *wb = 0;
     if (rho >= sh->W)   /* a class with no column in this image */
@@ -404,12 +466,18 @@ static inline void dw_bwi_run(float *drow, const float *gimg, const float *filt,
     const int64_t ilo = -dmin / sw > 0 ? -dmin / sw : 0;
     int64_t ihi = sh->Q - 1 - dmax / sw;
     ihi = ihi < (sh->W - 1 - rho) / sw ? ihi : (sh->W - 1 - rho) / sw;
-    const int64_t nquads = ihi >= ilo ? (ihi - ilo + 1) / DW_QB : 0;
-    for (int64_t k = 0; k < nquads; k++)
-        dw_quad_pixels(drow + (rho + (ilo + k * DW_QB) * sw) * sh->C, sw * sh->C, rel, nrel,
-                       gimg + (ilo + k * DW_QB) * K, K, filt, NULL, K, 0, 0);
+    const int64_t nrun = ihi >= ilo ? ihi - ilo + 1 : 0;
+    if (nrun < DW_QB)
+        return;
+    /* blocks of DW_QB from ilo, the last one ending at ihi (it may overlap the one before:
+     * recomputed in the same order, the same bits) */
+    for (int64_t k = 0; k < nrun; k += DW_QB) {
+        const int64_t i = k + DW_QB <= nrun ? ilo + k : ihi + 1 - DW_QB;
+        dw_quad_pixels(drow + (rho + i * sw) * sh->C, sw * sh->C, rel, nrel, gimg + i * K, K, filt,
+                       NULL, K, 0, tri);
+    }
     *wa = rho + ilo * sw;
-    *wb = *wa + nquads * DW_QB * sw;
+    *wb = *wa + nrun * sw;
 }
 
 // dout (N,P,Q,K), filt (R,S,C,M), dinp (N,H,W,C), overwritten. tapbuf: 2*R*S taps per thread.

@@ -100,4 +100,27 @@ static inline void pyconv_aligned_free(void *p)
 #endif
 }
 
+/* Streaming (non-temporal) stores for outputs larger than the L3: x86's MOVNTPS writes a line
+ * without reading it first, a third of the traffic of a pass that reads one tensor and writes
+ * another (the depthwise forward's, depthwise_loops.h). Other targets store as usual. A pass
+ * streams a tensor `bytes` long whose rows of `row` floats start at `dst` when pyconv_streams
+ * says so: more than pyconv_stream_min_bytes (config.c: the L3, so that an output the next
+ * layer could find in cache is left there) and every row 16-byte aligned (numpy aligns its
+ * arrays to 16). Streaming stores are weakly ordered: each thread ends its share of the pass
+ * with pyconv_stream_fence. They change no value. */
+#if defined(__SSE2__) || defined(_M_X64)
+#include <emmintrin.h>
+#define PYCONV_CAN_STREAM 1
+static inline void pyconv_stream_fence(void) { _mm_sfence(); }
+#else
+#define PYCONV_CAN_STREAM 0
+static inline void pyconv_stream_fence(void) {}
+#endif
+
+static inline int pyconv_streams(const float *dst, int64_t row, int64_t bytes)
+{
+    return PYCONV_CAN_STREAM && row % 4 == 0 && (uintptr_t)dst % 16 == 0
+           && bytes > pyconv_stream_min_bytes();
+}
+
 #endif /* PYCONV_TARGET_H */

@@ -154,6 +154,22 @@ def test_bitwise_for_any_thread_count_and_isa(isa, each_thread_count, shape, str
             assert np.array_equal(a, b)
 
 
+def test_streamed_outputs_are_the_cached_ones(isa, each_thread_count, rng):
+    """Forward outputs larger than the L3 (pyconv_stream_min_bytes; 8 MiB here) are written
+    with streaming stores (target.h): the batch at once (16 MiB, streamed) gives the bits of
+    each image alone (4 MiB, stored as usual), with bias and relu, for any thread count."""
+    x = rng.standard_normal((4, 64, 64, 256)).astype(np.float32)
+    w = rng.standard_normal((3, 3, 256, 1)).astype(np.float32)
+    b = rng.standard_normal(256).astype(np.float32)
+    geo = window(64, 64, 3, 3, (1, 1), (1, 1), "same")
+    alone = [_kernels.depthwise_fwd(x[n:n + 1], w, b, True, geo) for n in range(4)]
+    for _ in each_thread_count():
+        out = _kernels.depthwise_fwd(x, w, b, True, geo)
+        assert out.ctypes.data % 16 == 0   # so it streamed
+        for n in range(4):
+            assert np.array_equal(out[n:n + 1], alone[n])
+
+
 # ---- grouped convolution ------------------------------------------------------------------------
 
 @pytest.mark.parametrize("ref", [False, True], ids=["fast", "ref"])
