@@ -6,6 +6,7 @@
     python -m bench --layers [options]   # per-layer kernel GFLOP/s (bench/kernels.py)
     python -m bench --inference [options]  # CNN and DNN inference: pyconv vs onnxruntime (bench/onnx_infer.py;
                                            # --onnx is the same)
+    python -m bench --ab REV [options]   # training steps against commit REV, in one process (bench/ab.py)
     python bench/run.py ...              # the same, without -m
 
 Timed runs share the machine: hold the lock, `flock /tmp/pyconv-bench.lock python -m bench ...`.
@@ -34,6 +35,10 @@ def main(argv=None):
         argv.remove("--scaling")
         from bench import scaling
         return scaling.main(argv)
+    if "--ab" in argv:
+        argv.remove("--ab")
+        from bench import ab
+        return ab.main(argv)
     if "--profile" in argv:
         argv.remove("--profile")
         from bench import stepprofile

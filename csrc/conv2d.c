@@ -563,6 +563,86 @@ int conv2d_transpose_forward(float *out, const float *inp, const float *filt, co
  * GEMM call and its packing. */
 #define BWF_CHUNK (4 * 256)
 
+/* How backward_filter lays out its sum over pixels: the GEMM's orientation and its chunks,
+ * chosen from the sizes only (never the threads). */
+typedef struct {
+    const conv2d_shape *sh;
+    const float *dout, *inp;
+    int64_t RSC, npix;        // dfilt's rows; the pixels summed over (the GEMM's depth)
+    int64_t M, Ncol;          // the GEMM's output: K x RSC swapped, else RSC (+ the bias row) x K
+    int64_t nchunks, chunk;   // pixel chunks, each a single-threaded GEMM into its own partial
+    int swapped, bias_row;
+} bwf_plan;
+
+static bwf_plan bwf_plan_make(const conv2d_shape *sh, const float *dout, const float *inp, int has_bias)
+{
+    bwf_plan pl = {.sh = sh, .dout = dout, .inp = inp, .RSC = sh->R * sh->S * sh->C,
+                   .npix = sh->N * sh->P * sh->Q, .swapped = sh->C >= SMALL_C};
+    /* Unswapped, the bias gradient is one more row of A (ones): free when RSC leaves room in
+     * the last MR panel (9 rows of 16 for a 3x3 filter on one channel, MR = 8). */
+    pl.bias_row = has_bias && !pl.swapped && pl.RSC % gemm_mr() != 0;
+    pl.M = pl.swapped ? sh->K : pl.RSC + pl.bias_row;
+    pl.Ncol = pl.swapped ? pl.RSC : sh->K;
+    /* Chunks of about BWF_CHUNK pixels, in equal sizes and a multiple of 4 of them, so that
+     * the threads share the work evenly. */
+    const int64_t npix = pl.npix > 0 ? pl.npix : 1;
+    int64_t nchunks = ceil_div(npix, BWF_CHUNK);
+    if (nchunks > 1)
+        nchunks = ceil_div(nchunks, 4) * 4;
+    pl.chunk = ceil_div(npix, nchunks);
+    pl.nchunks = ceil_div(npix, pl.chunk);
+    return pl;
+}
+
+/* The operands of either orientation (see conv2d_backward_filter); the patches through cx. */
+static void bwf_operands(gemm_operand *a, gemm_operand *b, const bwf_plan *pl, const conv_ctx *cx)
+{
+    const conv2d_shape *sh = pl->sh;
+    if (pl->swapped) {
+        *a = (gemm_operand){.pack = gemm_pack_a_t, .view = gemm_view_a_t, .data = pl->dout, .ld = sh->K};
+        *b = sh->C % gemm_nr() == 0 ? (gemm_operand){.cols = patch_cols, .data = pl->inp, .ctx = cx}
+                                   : (gemm_operand){.pack = pack_patches_b, .data = pl->inp, .ctx = cx};
+    } else {
+        *a = (gemm_operand){.pack = pack_patches_t, .data = pl->inp, .ctx = cx};
+        *b = sh->K % gemm_nr() == 0 ? (gemm_operand){.cols = gemm_cols_n, .data = pl->dout, .ld = sh->K}
+                                   : (gemm_operand){.pack = gemm_pack_b_n, .data = pl->dout, .ld = sh->K};
+    }
+}
+
+// Each chunk: the sub-GEMM over the depth (= pixel) slice [p0, p0+len), one thread, its partial.
+static int bwf_chunks(float *part, const gemm_operand *a, const gemm_operand *b, const bwf_plan *pl)
+{
+    int status = PYCONV_OK;
+    #pragma omp parallel for schedule(dynamic, 1) num_threads(pyconv_num_threads())
+    for (int64_t ch = 0; ch < pl->nchunks; ch++) {
+        const int64_t p0 = ch * pl->chunk, len = pl->npix - p0 < pl->chunk ? pl->npix - p0 : pl->chunk;
+        gemm_operand a_ch = *a, b_ch = *b;
+        a_ch.k0 = b_ch.k0 = p0;
+        const int st = gemm(&(gemm_out){.data = part + ch * pl->M * pl->Ncol, .ld = pl->Ncol}, &a_ch,
+                            &b_ch, pl->M, pl->Ncol, len, 1);
+        if (st != PYCONV_OK) {
+            #pragma omp atomic write
+            status = st;
+        }
+    }
+    return status;
+}
+
+// dfilt[rsc][k] (and dbias, row RSC) = the sum over chunks, in chunk order, of the partials.
+static void bwf_reduce(float *dfilt, float *dbias, const float *part, const bwf_plan *pl)
+{
+    const int64_t K = pl->sh->K, size = pl->M * pl->Ncol;
+    #pragma omp parallel for schedule(static) num_threads(pyconv_num_threads()) if(pl->nchunks * size > 32768)
+    for (int64_t i = 0; i < pl->RSC + pl->bias_row; i++)
+        for (int64_t k = 0; k < K; k++) {
+            const int64_t at = pl->swapped ? k * pl->RSC + i : i * K + k;   // swapped: transposed
+            float acc = part[at];
+            for (int64_t ch = 1; ch < pl->nchunks; ch++)
+                acc += part[ch * size + at];
+            (i < pl->RSC ? dfilt + i * K : dbias)[k] = acc;
+        }
+}
+
 /* dout (N,P,Q,K), inp (N,H,W,C), dfilt (R,S,C,K) and dbias (K) or NULL, overwritten.
  *
  * Two orientations of the same sum over pixels, chosen by the shape:
@@ -581,69 +661,28 @@ int conv2d_transpose_forward(float *out, const float *inp, const float *filt, co
 int conv2d_backward_filter(float *dfilt, float *dbias, const float *dout, const float *inp,
                            const conv2d_shape *sh)
 {
-    const int64_t RSC = sh->R * sh->S * sh->C, npix = sh->N * sh->P * sh->Q;
-    const int swapped = sh->C >= SMALL_C;
-    /* Unswapped, the bias gradient is one more row of A (ones): free when RSC leaves room in
-     * the last MR panel (9 rows of 16 for a 3x3 filter on one channel, MR = 8). */
-    const int bias_row = dbias && !swapped && RSC % gemm_mr() != 0;
-    const int64_t M = swapped ? sh->K : RSC + bias_row, Ncol = swapped ? RSC : sh->K;
-    /* Chunks of about BWF_CHUNK pixels, in equal sizes and a multiple of 4 of them, so that
-     * the threads share the work evenly (chosen from the sizes only, never the threads). */
-    int64_t nchunks = npix > 0 ? ceil_div(npix, BWF_CHUNK) : 1;
-    if (nchunks > 1)
-        nchunks = ceil_div(nchunks, 4) * 4;
-    const int64_t chunk = ceil_div(npix > 0 ? npix : 1, nchunks);
-    nchunks = ceil_div(npix > 0 ? npix : 1, chunk);
-    const int direct = nchunks == 1 && !swapped && !bias_row;   /* the GEMM can write dfilt itself */
-    if (dbias && !bias_row && bias_add_backward(dbias, dout, npix, sh->K) != PYCONV_OK)
+    const bwf_plan pl = bwf_plan_make(sh, dout, inp, dbias != NULL);
+    const int direct = pl.nchunks == 1 && !pl.swapped && !pl.bias_row;   // the GEMM writes dfilt
+    if (dbias && !pl.bias_row && bias_add_backward(dbias, dout, pl.npix, sh->K) != PYCONV_OK)
         return PYCONV_ENOMEM;
     conv_ctx cx;
-    int ctx_status = make_ctx(&cx, sh);
-    float *part = direct ? NULL : malloc((size_t)(nchunks * M * Ncol) * sizeof(float) + 1);
+    const int ctx_status = make_ctx(&cx, sh);
+    float *part = direct ? NULL : malloc((size_t)(pl.nchunks * pl.M * pl.Ncol) * sizeof(float) + 1);
     if (ctx_status != PYCONV_OK || (!direct && !part)) {
         free(cx.taps);
         free(part);
         return PYCONV_ENOMEM;
     }
-    gemm_operand a = {.pack = pack_patches_t, .data = inp, .ctx = &cx};
-    gemm_operand b = sh->K % gemm_nr() == 0 ? (gemm_operand){.cols = gemm_cols_n, .data = dout, .ld = sh->K}
-                                            : (gemm_operand){.pack = gemm_pack_b_n, .data = dout, .ld = sh->K};
-    if (swapped) {
-        a = (gemm_operand){.pack = gemm_pack_a_t, .view = gemm_view_a_t, .data = dout, .ld = sh->K};
-        b = sh->C % gemm_nr() == 0 ? (gemm_operand){.cols = patch_cols, .data = inp, .ctx = &cx}
-                                  : (gemm_operand){.pack = pack_patches_b, .data = inp, .ctx = &cx};
-    }
-    int status = PYCONV_OK;
-    if (nchunks == 1) {   // one chunk: the GEMM's own threads
-        status = gemm(&(gemm_out){.data = direct ? dfilt : part, .ld = Ncol}, &a, &b, M, Ncol, npix,
-                      pyconv_num_threads());
-    } else {
-        #pragma omp parallel for schedule(dynamic, 1) num_threads(pyconv_num_threads())
-        for (int64_t ch = 0; ch < nchunks; ch++) {
-            // The chunk is the sub-GEMM over the depth (= pixel) slice [p0, p0+len), one thread.
-            int64_t p0 = ch * chunk, len = npix - p0 < chunk ? npix - p0 : chunk;
-            gemm_operand a_ch = a, b_ch = b;
-            a_ch.k0 = b_ch.k0 = p0;
-            int st = gemm(&(gemm_out){.data = part + ch * M * Ncol, .ld = Ncol}, &a_ch, &b_ch, M, Ncol,
-                          len, 1);
-            if (st != PYCONV_OK) {
-                #pragma omp atomic write
-                status = st;
-            }
-        }
-    }
-    if (status == PYCONV_OK && !direct) {
-        // dfilt[rsc][k] = sum over chunks, in chunk order, of the partials (transposed if swapped).
-        #pragma omp parallel for schedule(static) num_threads(pyconv_num_threads()) if(nchunks * RSC * sh->K > 32768)
-        for (int64_t i = 0; i < RSC + bias_row; i++)   // (row RSC: the bias gradient)
-            for (int64_t k = 0; k < sh->K; k++) {
-                const int64_t at = swapped ? k * RSC + i : i * sh->K + k;
-                float acc = part[at];
-                for (int64_t ch = 1; ch < nchunks; ch++)
-                    acc += part[ch * M * Ncol + at];
-                (i < RSC ? dfilt + i * sh->K : dbias)[k] = acc;
-            }
-    }
+    gemm_operand a, b;
+    bwf_operands(&a, &b, &pl, &cx);
+    int status;
+    if (pl.nchunks > 1)
+        status = bwf_chunks(part, &a, &b, &pl);
+    else   // one chunk: the GEMM's own threads
+        status = gemm(&(gemm_out){.data = direct ? dfilt : part, .ld = pl.Ncol}, &a, &b, pl.M, pl.Ncol,
+                      pl.npix, pyconv_num_threads());
+    if (status == PYCONV_OK && !direct)
+        bwf_reduce(dfilt, dbias, part, &pl);
     free(part);
     free(cx.taps);
     return status;

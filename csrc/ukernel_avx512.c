@@ -44,7 +44,7 @@ void ukernel_avx512(int64_t kc, const float *a, const float *b, float *c, int64_
         __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
         #pragma GCC unroll 8
         for (int i = 0; i < AVX512_MR; i++) {
-            __m512 ai = _mm512_set1_ps(a[i]);   /* becomes an embedded {1to16} broadcast */
+            __m512 ai = _mm512_set1_ps(a[i]);   /* one vbroadcastss for both FMAs */
             acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]);
             acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);
         }

@@ -12,7 +12,14 @@ Python handlers are wrapped, and each is put back when the guard ends.
 import signal
 import threading
 
+try:   # signal's C core: signal.getsignal/signal convert each result to an enum, 1-2 us a call
+    import _signal as _sig
+except ImportError:   # not CPython
+    _sig = signal
+
 _state = threading.local()
+# The signals a handler can be set for: fixed for the process, and slow to ask for (~200 us).
+_SIGNALS = tuple(signal.valid_signals()) if hasattr(signal, "valid_signals") else ()
 
 
 def _main():
@@ -30,15 +37,15 @@ class SignalGuard:
     def __enter__(self):
         if not _main() or getattr(_state, "guard", None) is not None:
             return self
-        for s in signal.valid_signals() if hasattr(signal, "valid_signals") else ():
+        for s in _SIGNALS:
             try:
-                h = signal.getsignal(s)
+                h = _sig.getsignal(s)
             except (ValueError, OSError):
                 continue
             if callable(h):
                 w = self._wrap(h)
                 try:
-                    signal.signal(s, w)
+                    _sig.signal(s, w)
                 except (ValueError, OSError):
                     continue
                 self._saved.append((s, h, w))
@@ -57,8 +64,8 @@ class SignalGuard:
         if getattr(_state, "guard", None) is self:
             _state.guard = None
             for s, h, w in reversed(self._saved):
-                if signal.getsignal(s) is w:   # a handler set meanwhile by user code stays
-                    signal.signal(s, h)
+                if _sig.getsignal(s) is w:   # a handler set meanwhile by user code stays
+                    _sig.signal(s, h)
             self._saved = []
         return False
 

@@ -279,6 +279,27 @@ def test_entry_point_dispatch(monkeypatch):
     monkeypatch.setattr(scaling, "main", lambda argv: seen.setdefault("scaling", argv) and 0)
     bench_run.main(["--scaling", "--seconds", "5"])
     assert seen["scaling"] == ["--seconds", "5"]
+    from bench import ab
+    monkeypatch.setattr(ab, "main", lambda argv: seen.setdefault("ab", argv) and 0)
+    bench_run.main(["--ab", "HEAD~1", "--rounds", "3"])
+    assert seen["ab"] == ["HEAD~1", "--rounds", "3"]
+
+
+def test_ab_alternates_the_builds_round_by_round(monkeypatch):
+    """bench --ab's timing loop, on this tree's package twice (building REV is not a unit test):
+    every round times each build once, the first in even rounds, the second in odd ones."""
+    import argparse
+    import pyconv
+    from bench import ab
+    order = []
+    monkeypatch.setattr(ab, "step_seconds", lambda m, x, y, steps: order.append(m) or 1e-3)
+    args = argparse.Namespace(steps=2, rounds=3, threads=1, seed=0)
+    t0, t1 = ab.compare((pyconv, pyconv), "dnn", args)
+    assert t0 == t1 == [1e-3] * 3
+    first, second = order[0], order[1]   # the two warm-ups, then the rounds
+    assert first is not second and order[2:] == [first, second, second, first, first, second]
+    with pytest.raises(SystemExit):
+        ab.main(["HEAD", "--models", "cnn,nope"])
 
 
 def test_scaling_counts_quiet_chunks_and_adjacent_pairs():

@@ -8,7 +8,6 @@ sizes, windows larger than the input, wrong ranks and odd dtypes are all drawn. 
 runs in well under 30 s (and under ASan in CI).
 """
 import numpy as np
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

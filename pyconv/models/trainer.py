@@ -22,6 +22,7 @@ the last completed step with the optimizer state that matches them; `model.histo
 the finished epochs and `fit` can be called again.
 """
 import copy
+import dataclasses
 import math
 import sys
 import threading
@@ -194,6 +195,35 @@ def _fresh_metric(m):
     c = copy.deepcopy(m)
     c.reset_state()
     return c
+
+
+@dataclasses.dataclass
+class _FitRun:
+    """One `fit` call: its checked arguments and what it builds from them (its data adapters,
+    callbacks and counters). The call's own state, never kept on the model."""
+    x: object
+    y: object
+    batch_size: int
+    epochs: int
+    verbose: int
+    callbacks: object
+    validation_split: float
+    validation_data: object
+    shuffle: bool
+    class_weight: object
+    sample_weight: object
+    initial_epoch: int
+    steps_per_epoch: object
+    validation_steps: object
+    validation_batch_size: int
+    validation_freq: int
+    adapter: object = None      # the training batches (_fit_data)
+    convert: bool = False       # they still need checking and converting (generators, PyDatasets)
+    val: object = None          # the validation batches, or None
+    st: object = None           # the compiled state (None until the model is built)
+    cbl: object = None          # the CallbackList
+    nan_warned: bool = False    # the NaN warning was given, or TerminateOnNaN reports it
+    skip: int = 0               # batches still to draw without training (BackupAndRestore)
 
 
 class Trainer:
@@ -536,123 +566,131 @@ class Trainer:
         verbose = _resolve_verbose(verbose)
         if x is None:
             raise ValueError("`x` must be given (the inputs). Received: x=None.")
+        run = _FitRun(x=x, y=y, batch_size=batch_size, epochs=epochs, verbose=verbose, callbacks=callbacks,
+                      validation_split=validation_split, validation_data=validation_data, shuffle=shuffle,
+                      class_weight=class_weight, sample_weight=sample_weight, initial_epoch=initial_epoch,
+                      steps_per_epoch=steps_per_epoch, validation_steps=validation_steps,
+                      validation_batch_size=val_bs, validation_freq=validation_freq)
         if not self._fit_lock.acquire(blocking=False):
             raise RuntimeError(f'Model "{self.name}" is already training (fit or train_on_batch is running '
                                f"in another thread): one model trains in one thread at a time.")
         try:
-            return self._fit(x, y, batch_size, epochs, verbose, callbacks, validation_split,
-                             validation_data, shuffle, class_weight, sample_weight, initial_epoch,
-                             steps_per_epoch, validation_steps, val_bs, validation_freq)
+            return self._fit(run)
         finally:
             self._fit_lock.release()
 
-    def _fit(self, x, y, batch_size, epochs, verbose, callbacks, validation_split, validation_data,
-             shuffle, class_weight, sample_weight, initial_epoch, steps_per_epoch, validation_steps,
-             val_bs, validation_freq):
-        batched = data_adapters.is_batched(x)
+    def _fit(self, run):
+        self._fit_data(run)
+        history = callbacks_module.History()
+        cbs = callbacks_module.as_list(run.callbacks)
+        if run.verbose == 1:
+            cbs.append(callbacks_module.ProgbarLogger())
+        elif run.verbose == 2:
+            cbs.append(_EpochLineLogger())
+        cbs.append(history)
+        params = {"verbose": run.verbose, "epochs": run.epochs, "steps": run.adapter.num_batches}
+        run.cbl = callbacks_module.CallbackList(cbs, self, params)
+        run.nan_warned = any(isinstance(c, callbacks_module.TerminateOnNaN) for c in cbs)  # it reports
+        self.history = history
+        self.stop_training = False
+        with _atomic.SignalGuard():
+            self._epochs(run)
+        return history
+
+    def _fit_data(self, run):
+        """run.adapter (the training batches), run.convert (whether they still need checking
+        and converting: generators, PyDatasets), run.val (the validation batches or None) and
+        run.st (the compiled state, None until the model is built)."""
+        x, batched = run.x, data_adapters.is_batched(run.x)
         if not batched:
             self._xs(x, convert=False)   # builds the model from the data
-        elif not self.built:
-            pass   # built from the first batch below
-        st = self._state() if self.built else None
-        val = None
+        run.st = self._state() if self.built else None   # (batches: built from the first one)
         if batched:
-            if validation_split:
+            if run.validation_split:
                 raise ValueError("`validation_split` is only supported for array inputs; pass `validation_data`.")
-            adapter, convert = data_adapters.get_adapter(x, steps_per_epoch, shuffle=shuffle), True
+            run.adapter, run.convert = data_adapters.get_adapter(x, run.steps_per_epoch, shuffle=run.shuffle), True
         else:
             # x stays in the caller's dtype: a float64 dataset (the tutorial's `/ 255.0`) is
             # converted one batch at a time, not copied whole.
             xs = self._xs(x, convert=False)
             n = len(xs[0])
-            ys = self._ys(y, n, st)
-            sw = self._sample_weight(sample_weight, class_weight, ys, n, st)
-            if validation_split and validation_data is None:
-                split = int(math.floor(n * (1.0 - validation_split)))
-                val = data_adapters.ArrayAdapter([_validate.as_float32(a[split:], "x") for a in xs],
-                                                 [None if a is None else a[split:] for a in ys],
-                                                 None if sw is None else sw[split:], val_bs, False,
-                                                 validation_steps)
+            ys = self._ys(run.y, n, run.st)
+            sw = self._sample_weight(run.sample_weight, run.class_weight, ys, n, run.st)
+            if run.validation_split and run.validation_data is None:
+                split = int(math.floor(n * (1.0 - run.validation_split)))
+                run.val = data_adapters.ArrayAdapter([_validate.as_float32(a[split:], "x") for a in xs],
+                                                     [None if a is None else a[split:] for a in ys],
+                                                     None if sw is None else sw[split:],
+                                                     run.validation_batch_size, False, run.validation_steps)
                 xs, ys = [a[:split] for a in xs], [None if a is None else a[:split] for a in ys]
                 sw = None if sw is None else sw[:split]
                 n = split
             if n == 0:
                 raise ValueError(f"`x` has no samples to train on. Received: x.shape={xs[0].shape}.")
-            adapter, convert = data_adapters.ArrayAdapter(xs, ys, sw, batch_size, shuffle, steps_per_epoch), False
-        if validation_data is not None:
-            val = self._validation_adapter(validation_data, val_bs, validation_steps, st)
+            run.adapter = data_adapters.ArrayAdapter(xs, ys, sw, run.batch_size, run.shuffle, run.steps_per_epoch)
+        if run.validation_data is not None:
+            run.val = self._validation_adapter(run.validation_data, run.validation_batch_size,
+                                               run.validation_steps, run.st)
 
-        history = callbacks_module.History()
-        cbs = callbacks_module.as_list(callbacks)
-        if verbose == 1:
-            cbs.append(callbacks_module.ProgbarLogger())
-        elif verbose == 2:
-            cbs.append(_EpochLineLogger())
-        cbs.append(history)
-        params = {"verbose": verbose, "epochs": epochs, "steps": adapter.num_batches}
-        cbl = callbacks_module.CallbackList(cbs, self, params)
-        self.history = history
-        self.stop_training = False
-        batch_hooks = cbl.on_train_batch_end is not callbacks_module._noop
-        batch_begin_hooks = cbl.on_train_batch_begin is not callbacks_module._noop
-        nan_warned = any(isinstance(c, callbacks_module.TerminateOnNaN) for c in cbs)  # it reports
-        with _atomic.SignalGuard():
-            self._epochs(cbl, adapter, convert, st, val, class_weight, initial_epoch, epochs,
-                         validation_freq, batch_hooks, batch_begin_hooks, nan_warned)
-        return history
-
-    def _epochs(self, cbl, adapter, convert, st, val, class_weight, initial_epoch, epochs,
-                validation_freq, batch_hooks, batch_begin_hooks, nan_warned):
-        train_step = self._train_step
+    def _epochs(self, run):
+        cbl = run.cbl
         cbl.on_train_begin()
-        initial_epoch, skip = cbl.start_position(initial_epoch)   # a BackupAndRestore resumes
-        for epoch in range(initial_epoch, epochs):
-            if st is not None:
+        initial_epoch, run.skip = cbl.start_position(run.initial_epoch)   # a BackupAndRestore resumes
+        for epoch in range(initial_epoch, run.epochs):
+            if run.st is not None:
                 self.reset_metrics()
             cbl.on_epoch_begin(epoch)
-            step = -1
-            for step, (xb, yb, swb) in enumerate(adapter.epoch()):
-                if convert:
-                    if not self.built:
-                        self._xs(xb, "the batch's x")
-                    if st is None or st is not self._compiled_state:
-                        st = self._state()
-                        self.reset_metrics() if step == 0 else None
-                    xb, yb, swb = self._convert_batch(st, xb, yb, swb, class_weight)
-                if skip:   # trained before the interruption: drawn, in the same order, not trained on
-                    skip -= 1
-                    continue
-                if batch_begin_hooks:
-                    cbl.on_train_batch_begin(step)
-                loss = train_step(st, xb, yb, swb)
-                if not nan_warned and not math.isfinite(loss):
-                    nan_warned = True
-                    warnings.warn(f"The loss became {loss} at epoch {epoch + 1}, step {step + 1} "
-                                  f"(the weights may now hold NaN/inf). Add "
-                                  f"callbacks.TerminateOnNaN() to stop training when this happens.",
-                                  RuntimeWarning, stacklevel=4)
-                if batch_hooks:
-                    cbl.on_train_batch_end(step, self._logs(st))
-                if self.stop_training:
-                    break
-                if st is not self._compiled_state and self._compiled_state is not None:
-                    st = self._compiled_state   # a callback recompiled: the next step uses it
-            if step < 0:
+            if self._epoch(run, epoch) < 0:
                 if epoch == initial_epoch:
                     raise ValueError("The training data gave no batch (an empty generator or PyDataset): "
                                      "nothing to train on.")
                 break   # a finite generator ended: Keras would replay its first batches
-            logs = self._logs(st)
-            if val is not None and (epoch + 1) % validation_freq == 0:
-                vlogs = self._evaluate_adapter(val, st.fresh(), not isinstance(val, data_adapters.ArrayAdapter))
+            logs = self._logs(run.st)
+            if run.val is not None and (epoch + 1) % run.validation_freq == 0:
+                vlogs = self._evaluate_adapter(run.val, run.st.fresh(),
+                                               not isinstance(run.val, data_adapters.ArrayAdapter))
                 logs.update({"val_" + k: v for k, v in sorted(vlogs.items())})
             cbl.on_epoch_end(epoch, logs)
-            adapter.on_epoch_end()
-            if self.stop_training or getattr(adapter, "exhausted", False):
+            run.adapter.on_epoch_end()
+            if self.stop_training or getattr(run.adapter, "exhausted", False):
                 break
-        if epochs > initial_epoch and st is not None:   # Keras 3: EMA weights replace the trained ones
-            self.optimizer.finalize_variable_values(st.params)
+        if run.epochs > initial_epoch and run.st is not None:   # Keras 3: EMA weights replace the trained ones
+            self.optimizer.finalize_variable_values(run.st.params)
         cbl.on_train_end()
+
+    def _epoch(self, run, epoch):
+        """One epoch's steps; returns the last step's index (-1: the data gave no batch)."""
+        train_step, cbl, st, convert = self._train_step, run.cbl, run.st, run.convert
+        batch_hooks = cbl.on_train_batch_end is not callbacks_module._noop
+        batch_begin_hooks = cbl.on_train_batch_begin is not callbacks_module._noop
+        step = -1
+        for step, (xb, yb, swb) in enumerate(run.adapter.epoch()):
+            if convert:
+                if not self.built:
+                    self._xs(xb, "the batch's x")
+                if st is None or st is not self._compiled_state:
+                    st = run.st = self._state()
+                    self.reset_metrics() if step == 0 else None
+                xb, yb, swb = self._convert_batch(st, xb, yb, swb, run.class_weight)
+            if run.skip:   # trained before the interruption: drawn, in the same order, not trained on
+                run.skip -= 1
+                continue
+            if batch_begin_hooks:
+                cbl.on_train_batch_begin(step)
+            loss = train_step(st, xb, yb, swb)
+            if not run.nan_warned and not math.isfinite(loss):
+                run.nan_warned = True
+                warnings.warn(f"The loss became {loss} at epoch {epoch + 1}, step {step + 1} "
+                              f"(the weights may now hold NaN/inf). Add "
+                              f"callbacks.TerminateOnNaN() to stop training when this happens.",
+                              RuntimeWarning, stacklevel=5)
+            if batch_hooks:
+                cbl.on_train_batch_end(step, self._logs(st))
+            if self.stop_training:
+                break
+            if st is not self._compiled_state and self._compiled_state is not None:
+                st = run.st = self._compiled_state   # a callback recompiled: the next step uses it
+        return step
 
     def _validation_adapter(self, vd, batch_size, steps, st):
         if data_adapters.is_batched(vd):
