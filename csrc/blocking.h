@@ -105,7 +105,7 @@ static inline void isa_tile(int isa, int *mr, int *nr)
  *                           was 512, which cut AVX2's 640 here: a depth of 576 (conv3, the
  *                           dense layer) then took two blocks, two parallel regions and a second
  *                           pass over C, and conv3's forward at batch 32 ran 0.83x PyTorch's speed
- *                           (1.24x in one block; docs/benchmarks.md section 14).
+ *                           (1.24x in one block; docs/benchmarks.md section 15).
  *   GEMM_NC_MAX       16384 bounds the B panel on a machine reporting a huge L3.
  * KC is rounded down to a multiple of 16 (a packed A micro-panel is then whole 64-byte lines
  * for any MR), MC up to a multiple of MR, NC down to a multiple of NR. */
@@ -126,6 +126,16 @@ static inline void isa_tile(int isa, int *mr, int *nr)
 /* Below this many FLOPs a GEMM runs on one thread: waking a second one costs a few
  * microseconds, which is what ~1 MFLOP takes at ~200 GFLOP/s. */
 #define GEMM_PAR_MIN_FLOPS 1.0e6
+
+/* A forward GEMM of few rows (M) beside many columns (N: output channels) packs its A (rows
+ * of x, or patches) and reads B (the weights) in place -- an indirect B -- when
+ * IN_PLACE_B_ROWS * M <= N (and NR divides N): packing all of B for them costs about what
+ * their FMAs do (conv3 of the tutorial CNN at batch 1: 9 rows x 64 channels, a 147 KB
+ * filter), and packing A costs M x depth instead of depth x N. 4, not 1: A's packers write
+ * with a stride of MR where B's copy runs, and a packed B is read at unit stride -- measured
+ * (AVX2, one thread), a dense 64 x 784 x 128 took 1.3x longer with W in place, 16 x 576 x 64
+ * 0.92x; conv3 at batch 1 0.90x, at batch 4 (36 rows) 1.1x. */
+#define IN_PLACE_B_ROWS 4
 
 /* The largest MR x NR tile of any ISA: the size of the driver's edge-tile buffer. */
 #define GEMM_MAX_TILE (AVX512_MR * AVX512_NR)

@@ -17,8 +17,7 @@
  *                     each image starts from the bias and ends with relu (conv2d_transpose_forward)
  *   backward_filter   K x (R*S*C) x (N*P*Q)     dout^T, in place (or packed)    patch_cols: row pointers
  *                                                                               (or pack_patches_b)
- *     (first layer)   (R*S*C) x K x (N*P*Q)     pack_patches_t: patches^T       dout: row pointers
- *                                                                               (or packed)
+ *     (first layer)   no GEMM: a direct loop nest (conv2d_smallc_loops.h), nothing packed
  *
  * NHWC is what makes the packing cheap: for one pixel and one filter tap (r,s) the C input
  * channels are contiguous, so a patch row is R*S runs of C floats.
@@ -31,23 +30,21 @@
  * backward_filter sums over N*P*Q, a long reduction. It is cut into a fixed number of pixel
  * chunks that depends on the sizes only; each chunk's partial dfilt is one single-threaded
  * GEMM (chunks run in parallel), and the partials are added in chunk order. Same order for
- * any thread count, hence the same bits.
+ * any thread count, hence the same bits. Below SMALL_C input channels the chunks' partials
+ * come from a direct loop nest instead (conv2d_smallc_loops.h, one build per ISA).
  */
 #include <stdlib.h>
 #include <string.h>
 #include "target.h"
+#include "blocking.h"
 #include "conv2d_geometry.h"
+#include "conv2d_smallc_loops.h"
 #include "gemm.h"
 
 /* ---- packers -------------------------------------------------------------------------------- */
 
 /* What a packer needs besides the tensor: the shape and, per filter tap t = r*S + s, its
- * offsets -- precomputed once per call so that the packing loops do no division. */
-typedef struct {
-    int64_t dh, dw;     /* r*dil_h, s*dil_w: the tap's row/column offset in the input */
-    int64_t off;        /* (r*dil_h*W + s*dil_w) * C: the same as an element offset */
-} conv_tap;
-
+ * offsets (conv_tap) -- precomputed once per call so that the packing loops do no division. */
 typedef struct {
     const conv2d_shape *sh;
     conv_tap *taps;         /* R*S of them */
@@ -55,7 +52,8 @@ typedef struct {
 } conv_ctx;
 
 /* Below this many input channels a tap's run is too short for a copy loop to pay: the
- * packers then gather element by element through `depth` (the first layer: C = 1 or 3). */
+ * forward's packer then gathers element by element through `depth`, and backward_filter
+ * takes the direct loop nest of conv2d_smallc_loops.h (the first layer: C = 1 or 3). */
 #define SMALL_C 8
 
 /* Copy one element of a patch: tap entry e of the window at (h0, w0), element offset base. */
@@ -277,46 +275,6 @@ static void pack_patches_b(float *dst, const gemm_operand *op, int64_t j0, int64
     }
 }
 
-/* A of the first layer's backward_filter (C < SMALL_C): rows are depth indices (r,s,c) and,
- * when the GEMM asks for R*S*C + 1 rows, a last row of ones (its product with dout is the bias
- * gradient, computed by the same GEMM); depth is output pixels. One pass per pixel gathers
- * its patch values through the depth table into the panels the rows span:
- * dst[panel][kk][row in panel], rows past m zero. */
-static void pack_patches_t(float *dst, const gemm_operand *op, int64_t i0, int64_t m, int64_t p0,
-                           int64_t kc, int mr)
-{
-    const conv_ctx *cx = op->ctx;
-    const conv2d_shape *sh = cx->sh;
-    const float *inp = op->data;
-    const int64_t RSC = sh->R * sh->S * sh->C;
-    const int64_t mm = RSC - i0 < m ? RSC - i0 : m;   /* patch rows; a row of ones after them */
-    const conv_tap *d = cx->depth + i0;
-    int64_t n, p, q;
-    pixel_of_row(p0, sh, &n, &p, &q);
-    for (int64_t kk = 0; kk < kc; kk++) {
-        const int64_t h0 = window_h0(p, sh), w0 = window_w0(q, sh);
-        const float *src = inp + ((n * sh->H + h0) * sh->W + w0) * sh->C;
-        float *panel = dst + kk * mr;
-        if (window_inside(h0, w0, sh)) {   // the usual case, no padding: a plain gather, panel by panel
-            for (int64_t i0p = 0; i0p < m; i0p += mr, panel += kc * mr)
-                for (int ir = 0; ir < mr; ir++) {
-                    const int64_t i = i0p + ir;
-                    panel[ir] = i < mm ? src[d[i].off] : i < m ? 1.0f : 0.0f;
-                }
-        } else {
-            for (int64_t i = 0; i < m; i++) {
-                float v = 1.0f;
-                if (i < mm)
-                    v = in_image(h0 + d[i].dh, w0 + d[i].dw, sh) ? src[d[i].off] : 0.0f;
-                panel[(i / mr) * kc * mr + i % mr] = v;
-            }
-            for (int64_t i = m; i % mr; i++)   // rows past the end of the last panel
-                panel[(i / mr) * kc * mr + i % mr] = 0.0f;
-        }
-        next_pixel(&n, &p, &q, sh);
-    }
-}
-
 /* ---- the three passes ---------------------------------------------------------------------- */
 
 /* Fill cx's tables (one allocation, freed with free(cx->taps)); PYCONV_ENOMEM if it fails. */
@@ -340,24 +298,41 @@ static int make_ctx(conv_ctx *cx, const conv2d_shape *sh)
 }
 
 // inp (N,H,W,C), filt (R,S,C,K), bias (K) or NULL, out (N,P,Q,K), overwritten.
-// Threads: the GEMM's, over blocks of output pixels.
-int conv2d_forward(float *out, const float *inp, const float *filt, const float *bias,
-                   int relu, const conv2d_shape *sh)
+// Threads: the GEMM's, over blocks of output pixels. The filter packed (filt_in_place = 0),
+// or read in place (1: an indirect B, K a multiple of gemm_nr(), else PYCONV_EINVAL) with the
+// patches packed; the same depth cut (whole taps, gemm.c's depth_block) and micro-kernel
+// arithmetic either way: the same bits.
+int conv2d_forward_form(float *out, const float *inp, const float *filt, const float *bias,
+                        int relu, const conv2d_shape *sh, int filt_in_place)
 {
     conv_ctx cx;
     if (make_ctx(&cx, sh) != PYCONV_OK)
         return PYCONV_ENOMEM;
     /* A: read in place through row pointers (patch_rows) -- except in the first layer, where
-     * a tap is only C < SMALL_C floats and a pointer per tap costs more than copying them. */
+     * a tap is only C < SMALL_C floats and a pointer per tap costs more than copying them
+     * (its depth then cut by values, not taps), and under an indirect B, which needs A packed. */
     gemm_operand a = {.rows = patch_rows, .C = sh->C, .data = inp, .ctx = &cx};
-    if (sh->C < SMALL_C)
-        a = (gemm_operand){.pack = pack_patches, .data = inp, .ctx = &cx};
+    if (sh->C < SMALL_C || filt_in_place)
+        a = (gemm_operand){.pack = pack_patches, .C = sh->C < SMALL_C ? 0 : sh->C, .data = inp,
+                           .ctx = &cx};
     gemm_operand b = {.pack = gemm_pack_b_n, .data = filt, .ld = sh->K};
+    if (filt_in_place)
+        b = (gemm_operand){.cols = gemm_cols_n, .data = filt, .ld = sh->K};
     const gemm_out c = {.data = out, .ld = sh->K, .bias = bias, .relu = relu};
     int status = gemm(&c, &a, &b, sh->N * sh->P * sh->Q, sh->K, sh->R * sh->S * sh->C,
                       pyconv_num_threads());
     free(cx.taps);
     return status;
+}
+
+int conv2d_forward(float *out, const float *inp, const float *filt, const float *bias,
+                   int relu, const conv2d_shape *sh)
+{
+    /* A few output pixels beside many channels (conv3 of the tutorial CNN at batch 1: 9 x 64)
+     * read the filter in place: packing all of it for them cost as much as their FMAs. */
+    const int64_t M = sh->N * sh->P * sh->Q;
+    return conv2d_forward_form(out, inp, filt, bias, relu, sh,
+                               IN_PLACE_B_ROWS * M <= sh->K && sh->K % gemm_nr() == 0);
 }
 
 /* Output pixels per GEMM of backward_input: whole images, at least this many rows, so that
@@ -563,14 +538,14 @@ int conv2d_transpose_forward(float *out, const float *inp, const float *filt, co
  * GEMM call and its packing. */
 #define BWF_CHUNK (4 * 256)
 
-/* How backward_filter lays out its sum over pixels: the GEMM's orientation and its chunks,
- * chosen from the sizes only (never the threads). */
+/* How backward_filter lays out its sum over pixels: the GEMM's orientation (or the small-C
+ * loop nest) and its chunks, chosen from the sizes only (never the threads). */
 typedef struct {
     const conv2d_shape *sh;
     const float *dout, *inp;
     int64_t RSC, npix;        // dfilt's rows; the pixels summed over (the GEMM's depth)
-    int64_t M, Ncol;          // the GEMM's output: K x RSC swapped, else RSC (+ the bias row) x K
-    int64_t nchunks, chunk;   // pixel chunks, each a single-threaded GEMM into its own partial
+    int64_t M, Ncol;          // a partial: K x RSC swapped (the GEMM's), else RSC + the bias row x K
+    int64_t nchunks, chunk;   // pixel chunks, each summed by one thread into its own partial
     int swapped, bias_row;
 } bwf_plan;
 
@@ -578,10 +553,9 @@ static bwf_plan bwf_plan_make(const conv2d_shape *sh, const float *dout, const f
 {
     bwf_plan pl = {.sh = sh, .dout = dout, .inp = inp, .RSC = sh->R * sh->S * sh->C,
                    .npix = sh->N * sh->P * sh->Q, .swapped = sh->C >= SMALL_C};
-    /* Unswapped, the bias gradient is one more row of A (ones): free when RSC leaves room in
-     * the last MR panel (9 rows of 16 for a 3x3 filter on one channel, MR = 8). */
-    pl.bias_row = has_bias && !pl.swapped && pl.RSC % gemm_mr() != 0;
-    pl.M = pl.swapped ? sh->K : pl.RSC + pl.bias_row;
+    /* Below SMALL_C (the small-C loop nest), a partial's last row is the bias gradient. */
+    pl.bias_row = has_bias && !pl.swapped;
+    pl.M = pl.swapped ? sh->K : pl.RSC + 1;
     pl.Ncol = pl.swapped ? pl.RSC : sh->K;
     /* Chunks of about BWF_CHUNK pixels, in equal sizes and a multiple of 4 of them, so that
      * the threads share the work evenly. */
@@ -594,19 +568,13 @@ static bwf_plan bwf_plan_make(const conv2d_shape *sh, const float *dout, const f
     return pl;
 }
 
-/* The operands of either orientation (see conv2d_backward_filter); the patches through cx. */
+/* The GEMM's operands (C >= SMALL_C; see conv2d_backward_filter); the patches through cx. */
 static void bwf_operands(gemm_operand *a, gemm_operand *b, const bwf_plan *pl, const conv_ctx *cx)
 {
     const conv2d_shape *sh = pl->sh;
-    if (pl->swapped) {
-        *a = (gemm_operand){.pack = gemm_pack_a_t, .view = gemm_view_a_t, .data = pl->dout, .ld = sh->K};
-        *b = sh->C % gemm_nr() == 0 ? (gemm_operand){.cols = patch_cols, .data = pl->inp, .ctx = cx}
-                                   : (gemm_operand){.pack = pack_patches_b, .data = pl->inp, .ctx = cx};
-    } else {
-        *a = (gemm_operand){.pack = pack_patches_t, .data = pl->inp, .ctx = cx};
-        *b = sh->K % gemm_nr() == 0 ? (gemm_operand){.cols = gemm_cols_n, .data = pl->dout, .ld = sh->K}
-                                   : (gemm_operand){.pack = gemm_pack_b_n, .data = pl->dout, .ld = sh->K};
-    }
+    *a = (gemm_operand){.pack = gemm_pack_a_t, .view = gemm_view_a_t, .data = pl->dout, .ld = sh->K};
+    *b = sh->C % gemm_nr() == 0 ? (gemm_operand){.cols = patch_cols, .data = pl->inp, .ctx = cx}
+                               : (gemm_operand){.pack = pack_patches_b, .data = pl->inp, .ctx = cx};
 }
 
 // Each chunk: the sub-GEMM over the depth (= pixel) slice [p0, p0+len), one thread, its partial.
@@ -628,6 +596,23 @@ static int bwf_chunks(float *part, const gemm_operand *a, const gemm_operand *b,
     return status;
 }
 
+/* Below SMALL_C: every chunk through conv2d_smallc_loops.h's loop nest, for the ISA in use;
+ * work: its scratch, conv2d_bwf_smallc_work floats per thread. */
+static void bwf_smallc(float *part, const bwf_plan *pl, const conv_ctx *cx, void *work)
+{
+    switch (pyconv_isa_active()) {
+    PYCONV_ON_AVX512(conv2d_bwf_smallc_avx512(part, pl->dout, pl->inp, pl->chunk, pl->nchunks, pl->sh,
+                                              cx->depth, work); break;)
+    PYCONV_ON_AVX2(conv2d_bwf_smallc_avx2(part, pl->dout, pl->inp, pl->chunk, pl->nchunks, pl->sh,
+                                          cx->depth, work); break;)
+    PYCONV_ON_NEON(conv2d_bwf_smallc_neon(part, pl->dout, pl->inp, pl->chunk, pl->nchunks, pl->sh,
+                                          cx->depth, work); break;)
+    default:
+        conv2d_bwf_smallc_loop(part, pl->dout, pl->inp, pl->chunk, pl->nchunks, pl->sh, cx->depth, work);
+        break;
+    }
+}
+
 // dfilt[rsc][k] (and dbias, row RSC) = the sum over chunks, in chunk order, of the partials.
 static void bwf_reduce(float *dfilt, float *dbias, const float *part, const bwf_plan *pl)
 {
@@ -645,44 +630,42 @@ static void bwf_reduce(float *dfilt, float *dbias, const float *part, const bwf_
 
 /* dout (N,P,Q,K), inp (N,H,W,C), dfilt (R,S,C,K) and dbias (K) or NULL, overwritten.
  *
- * Two orientations of the same sum over pixels, chosen by the shape:
- *   C >= SMALL_C: dfilt^T (K x RSC) = dout^T . patches. B, the big operand, is read in place
- *     through one pointer per pixel (patch_cols) when NR divides C, else packed from patch rows
- *     in runs of C contiguous floats (pack_patches_b); A, dout^T, is read in place when MR
- *     divides K (the micro-kernel steps through dout's rows), else packed in runs of MR; the
- *     result is transposed while the chunks are reduced. dbias: bias_add_backward.
- *   C <  SMALL_C (the first layer): dfilt (RSC x K) = patches^T . dout, so that the few
- *     RSC rows (9 for a 3x3 filter on one channel) fill MR panels, not a wide NR one; dout is
- *     read in place (gemm_cols_n) when NR divides K, and dbias is one more row of A, all
- *     ones, when the last panel has room for it.
- * Threads: over fixed pixel chunks, each a single-threaded GEMM into its own partial; the
+ *   C >= SMALL_C: one GEMM, dfilt^T (K x RSC) = dout^T . patches. B, the big operand, is read
+ *     in place through one pointer per pixel (patch_cols) when NR divides C, else packed from
+ *     patch rows in runs of C contiguous floats (pack_patches_b); A, dout^T, is read in place
+ *     when MR divides K (the micro-kernel steps through dout's rows), else packed in runs of
+ *     MR; the result is transposed while the chunks are reduced. dbias: bias_add_backward.
+ *   C <  SMALL_C (the first layer): no GEMM, the direct loop nest of conv2d_smallc_loops.h
+ *     (bwf_smallc), the bias gradient summed with the filter's, in the same chunks.
+ * Threads: over fixed pixel chunks, each summed by one thread into its own partial; the
  * partials are then summed in chunk order (per element, in parallel over elements). The
  * chunks depend on the sizes only, so the result does not depend on the thread count. */
 int conv2d_backward_filter(float *dfilt, float *dbias, const float *dout, const float *inp,
                            const conv2d_shape *sh)
 {
     const bwf_plan pl = bwf_plan_make(sh, dout, inp, dbias != NULL);
-    const int direct = pl.nchunks == 1 && !pl.swapped && !pl.bias_row;   // the GEMM writes dfilt
-    if (dbias && !pl.bias_row && bias_add_backward(dbias, dout, pl.npix, sh->K) != PYCONV_OK)
+    if (dbias && pl.swapped && bias_add_backward(dbias, dout, pl.npix, sh->K) != PYCONV_OK)
         return PYCONV_ENOMEM;
     conv_ctx cx;
     const int ctx_status = make_ctx(&cx, sh);
-    float *part = direct ? NULL : malloc((size_t)(pl.nchunks * pl.M * pl.Ncol) * sizeof(float) + 1);
-    if (ctx_status != PYCONV_OK || (!direct && !part)) {
-        free(cx.taps);
-        free(part);
-        return PYCONV_ENOMEM;
+    float *part = malloc((size_t)(pl.nchunks * pl.M * pl.Ncol) * sizeof(float) + 1);
+    float *work = pl.swapped ? NULL : pyconv_aligned_alloc((size_t)(pyconv_num_threads()
+                                                           * conv2d_bwf_smallc_work(sh)) * sizeof(float));
+    int status = ctx_status != PYCONV_OK || !part || (!pl.swapped && !work) ? PYCONV_ENOMEM : PYCONV_OK;
+    if (status == PYCONV_OK && !pl.swapped) {
+        bwf_smallc(part, &pl, &cx, work);
+    } else if (status == PYCONV_OK) {
+        gemm_operand a, b;
+        bwf_operands(&a, &b, &pl, &cx);
+        if (pl.nchunks > 1)
+            status = bwf_chunks(part, &a, &b, &pl);
+        else   // one chunk: the GEMM's own threads
+            status = gemm(&(gemm_out){.data = part, .ld = pl.Ncol}, &a, &b, pl.M, pl.Ncol, pl.npix,
+                          pyconv_num_threads());
     }
-    gemm_operand a, b;
-    bwf_operands(&a, &b, &pl, &cx);
-    int status;
-    if (pl.nchunks > 1)
-        status = bwf_chunks(part, &a, &b, &pl);
-    else   // one chunk: the GEMM's own threads
-        status = gemm(&(gemm_out){.data = direct ? dfilt : part, .ld = pl.Ncol}, &a, &b, pl.M, pl.Ncol,
-                      pl.npix, pyconv_num_threads());
-    if (status == PYCONV_OK && !direct)
+    if (status == PYCONV_OK)
         bwf_reduce(dfilt, dbias, part, &pl);
+    pyconv_aligned_free(work);
     free(part);
     free(cx.taps);
     return status;

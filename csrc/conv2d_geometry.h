@@ -20,8 +20,8 @@ static inline void pixel_of_row(int64_t row, const conv2d_shape *sh, int64_t *n,
 }
 
 /* Step output pixel (n, p, q) to the next one in NHWC order, without dividing. (Three scalars,
- * not a struct: with a pixel struct, by pointer or by value, pack_patches_t's pixel loop and so
- * the first layer's filter gradient measured 5-15% slower.) */
+ * not a struct: with a pixel struct, by pointer or by value, the first layer's patch packer
+ * then in use measured 5-15% slower.) */
 static inline void next_pixel(int64_t *n, int64_t *p, int64_t *q, const conv2d_shape *sh)
 {
     if (++*q == sh->Q) {
@@ -58,5 +58,12 @@ static inline int window_inside(int64_t h0, int64_t w0, const conv2d_shape *sh)
     return h0 >= 0 && w0 >= 0 && h0 + (sh->R - 1) * sh->dil_h < sh->H
            && w0 + (sh->S - 1) * sh->dil_w < sh->W;
 }
+
+/* One filter tap (r,s), or one depth index (r,s,c) of a patch: where it reads relative to the
+ * window's corner (h0, w0) -- tables of them, made once per call, spare the loops a division. */
+typedef struct {
+    int64_t dh, dw;     /* r*dil_h, s*dil_w: the tap's row/column offset in the input */
+    int64_t off;        /* (r*dil_h*W + s*dil_w) * C (+ c): the same as an element offset */
+} conv_tap;
 
 #endif /* PYCONV_CONV2D_GEOMETRY_H */

@@ -192,22 +192,24 @@ void sgemm_ref(float *c, const float *a, const float *b, int64_t M, int64_t N, i
 /* ---- step 2: the spine ----------------------------------------------------------------------- */
 
 /* Depth block of loop 4 starting at pc: the depth cut into the fewest blocks of at most KC,
- * all of one size but the last (576 = 288 + 288, not 320 + 256). An indirect A's blocks hold
- * whole taps (C <= KC: conv3's 9 taps of 64 as 5 + 4) or lie inside one tap (C > KC, each
- * tap cut the same way). The cut depends on the sizes only. */
+ * all of one size but the last (576 = 288 + 288, not 320 + 256). The blocks of an A made of
+ * taps (C set: indirect, or a packer of patches) hold whole taps
+ * (C <= KC: conv3's 9 taps of 64 as 5 + 4) or lie inside one tap (C > KC, each tap cut the
+ * same way) -- the same cut for both forms, so a convolution gives the same bits with its A
+ * packed or indirect. The cut depends on the sizes only. */
 static int64_t depth_block(const gemm_operand *a, int64_t pc, int64_t K, int64_t KC)
 {
-    if (a->rows && a->C > KC) {   // inside one tap
+    if (a->C > KC) {   // inside one tap
         const int64_t kc = ceil_div(a->C, ceil_div(a->C, KC)), left = a->C - pc % a->C;
         return left < kc ? left : kc;
     }
-    const int64_t unit = a->rows ? a->C : 1, units = ceil_div(K, unit);   // taps, or values
+    const int64_t unit = a->C ? a->C : 1, units = ceil_div(K, unit);   // taps, or values
     const int64_t kc = ceil_div(units, ceil_div(units, KC / unit)) * unit;
     return K - pc < kc ? K - pc : kc;
 }
 
 // A (M x K) stored row-major: the spine's A. Rows past m are packed as zeros.
-static void pack_a_n(float *dst, const gemm_operand *op, int64_t i0, int64_t m, int64_t p0,
+void gemm_pack_a_n(float *dst, const gemm_operand *op, int64_t i0, int64_t m, int64_t p0,
                      int64_t k, int mr)
 {
     for (int64_t ip = 0; ip < m; ip += mr, dst += k * mr)
@@ -237,7 +239,7 @@ int sgemm_blocked(float *c, const float *a, const float *b, int64_t M, int64_t N
         return PYCONV_OK;
     }
     const gemm_isa g = isa_table();
-    const gemm_operand a_op = {.pack = pack_a_n, .data = a, .ld = K};
+    const gemm_operand a_op = {.pack = gemm_pack_a_n, .data = a, .ld = K};
     const gemm_operand b_op = {.pack = gemm_pack_b_n, .data = b, .ld = N};
     const int64_t kc_max = K < g.kc ? K : g.kc, nc_max = N < g.nc ? N : g.nc;
     float *a_ic = pyconv_aligned_alloc((size_t)(g.mc * kc_max) * sizeof(float));
@@ -431,7 +433,7 @@ PYCONV_ALWAYS_INLINE void macro_kernel(const gemm_block *blk, tile_fn tile)
  * sends the row under the panel's tap, or NULL for a tap in the padding or a row past the
  * block. An NR panel lies inside one tap, since the scatter's C is a multiple of NR. (The tile
  * had gone through a buffer and a separate add: 10% of conv2's input gradient under AVX2,
- * docs/benchmarks.md section 14.) */
+ * docs/benchmarks.md section 15.) */
 static void macro_kernel_scattered(const gemm_block *blk)
 {
     const gemm_plan *pl = blk->pl;

@@ -59,7 +59,8 @@ struct gemm_operand {
     gemm_rows_fn rows;     /* or (A only) an indirect one: row pointers per tap */
     gemm_cols_fn cols;     /* or (B only, N a multiple of NR, A not indirect) an indirect one */
     gemm_view_fn view;     /* or, or as well: read in place */
-    int64_t C;             /* indirect A: depth values per tap */
+    int64_t C;             /* an A of taps (indirect, or a packer of patches): depth values
+                            * per tap, so that its depth blocks hold whole taps; else 0 */
     const float *data;     /* the matrix, or the tensor a packer gathers from */
     int64_t ld;            /* row stride of a plain matrix */
     int64_t k0;            /* the operand's depth starts here: GEMM depth k is its depth k0 + k
@@ -85,8 +86,10 @@ void gemm_cols_n(const float **dst, const gemm_operand *op, int64_t j0, int64_t 
  * micro-panel's values at one depth (conv2d_backward_filter's dout^T: no packing at all). */
 gemm_panels gemm_view_a_t(const gemm_operand *op, int64_t i0, int64_t p0, int mr);
 
-/* Plain row-major matrices: B (K x N) as stored ("n"), or stored transposed ("t": A^T
- * stored K x M, B^T stored N x K). A plain A as stored is read in place (gemm_rows_n). */
+/* Plain row-major matrices: as stored ("n"), or stored transposed ("t": A^T stored K x M,
+ * B^T stored N x K). A plain A as stored is read in place (gemm_rows_n), or packed under an
+ * indirect B (a few rows: dense_forward_form). */
+void gemm_pack_a_n(float *dst, const gemm_operand *op, int64_t i0, int64_t m, int64_t p0, int64_t k, int mr);
 void gemm_pack_a_t(float *dst, const gemm_operand *op, int64_t i0, int64_t m, int64_t p0, int64_t k, int mr);
 void gemm_pack_b_n(float *dst, const gemm_operand *op, int64_t j0, int64_t n, int64_t p0, int64_t k, int nr);
 void gemm_pack_b_t(float *dst, const gemm_operand *op, int64_t j0, int64_t n, int64_t p0, int64_t k, int nr);

@@ -199,6 +199,11 @@ int gather_rows_ref(float *out, const void *x, int x_is_f64, const int64_t *idx,
  * N <= DENSE_ROWS_MAX rows run dense_forward_rows. */
 int dense_forward(float *out, const float *x, const float *w, const float *b, int relu,
                   int64_t N, int64_t C, int64_t K);
+/* dense_forward on the GEMM with its form chosen by the caller: W packed (w_in_place 0) or read
+ * in place (1; PYCONV_EINVAL unless K is a multiple of the micro-kernel's NR). The same bits
+ * either way, and as dense_forward's for N > DENSE_ROWS_MAX. */
+int dense_forward_form(float *out, const float *x, const float *w, const float *b, int relu,
+                       int64_t N, int64_t C, int64_t K, int w_in_place);
 /* The same for a small batch, W read in place (dense_loops.h; its _ref twin: dense_forward_ref);
  * PYCONV_EINVAL, nothing written, when N > DENSE_ROWS_MAX. */
 #define DENSE_ROWS_MAX 4
@@ -226,6 +231,11 @@ typedef struct {
 /* out = conv(inp, filt) (+ bias (K) or NULL) (then relu if relu). */
 int conv2d_forward(float *out, const float *inp, const float *filt, const float *bias,
                    int relu, const conv2d_shape *sh);
+/* The same with the GEMM's form chosen by the caller (conv2d_forward chooses by size): the
+ * filter packed (filt_in_place 0) or read in place (1; PYCONV_EINVAL unless K is a multiple
+ * of the micro-kernel's NR). Both give conv2d_forward's bits. */
+int conv2d_forward_form(float *out, const float *inp, const float *filt, const float *bias,
+                        int relu, const conv2d_shape *sh, int filt_in_place);
 /* dinp (N,H,W,C) from dout (N,P,Q,K) and filt. */
 int conv2d_backward_input(float *dinp, const float *dout, const float *filt, const conv2d_shape *sh);
 /* dfilt (R,S,C,K) from dout and inp; dbias (K) too unless NULL. */

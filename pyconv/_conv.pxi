@@ -11,6 +11,8 @@ cdef extern from "pyconv.h" nogil:
     enum: DENSE_ROWS_MAX
     int dense_forward_rows(float *out, const float *x, const float *w, const float *b, int relu,
                            int64_t N, int64_t C, int64_t K)
+    int dense_forward_form(float *out, const float *x, const float *w, const float *b, int relu,
+                           int64_t N, int64_t C, int64_t K, int w_in_place)
     int dense_backward(float *dx, float *dw, float *db, const float *dout, const float *x,
                        const float *w, int64_t N, int64_t C, int64_t K)
     void dense_forward_ref(float *out, const float *x, const float *w, const float *b, int relu,
@@ -22,6 +24,8 @@ cdef extern from "pyconv.h" nogil:
         int64_t stride_h, stride_w, dil_h, dil_w, pad_top, pad_left
     int conv2d_forward(float *out, const float *inp, const float *filt, const float *bias,
                        int relu, const conv2d_shape *s)
+    int conv2d_forward_form(float *out, const float *inp, const float *filt, const float *bias,
+                            int relu, const conv2d_shape *s, int filt_in_place)
     int conv2d_backward_input(float *dinp, const float *dout, const float *filt, const conv2d_shape *s)
     int conv2d_backward_filter(float *dfilt, float *dbias, const float *dout, const float *inp,
                                const conv2d_shape *s)
@@ -69,16 +73,29 @@ def dense_rows_max():
     return DENSE_ROWS_MAX
 
 
+cdef inline int check_form(int form, int64_t K, str name) except -1:
+    """A GEMM form a test asks for: -1 (the kernel chooses), 0 (weights packed) or 1 (read in
+    place: K a multiple of the micro-kernel's NR)."""
+    if form not in (-1, 0, 1):
+        raise ValueError(f"`form` must be -1, 0 or 1. Received: form={form}.")
+    if form == 1 and K % gemm_nr():
+        raise ValueError(f"`form=1` reads the {name} in place, which needs its last axis to be a "
+                         f"multiple of {gemm_nr()}. Received: {K}.")
+    return 0
+
+
 def dense_fwd(cnp.ndarray x, cnp.ndarray w, object b=None, bint relu=False, bint ref=False,
-              bint rows=False):
+              bint rows=False, int form=-1):
     """relu?(x . w + b) for x (N,C), w (C,K): on the GEMM, or dense_forward_rows when
-    N <= dense_rows_max(); rows=True asks for dense_forward_rows (a test of that kernel)."""
+    N <= dense_rows_max(); rows=True asks for dense_forward_rows (a test of that kernel), form
+    0 or 1 for the GEMM with W packed or read in place (dense_forward_form)."""
     if x.ndim != 2 or w.ndim != 2 or x.shape[1] != w.shape[0]:
         raise ValueError(f"`x` (N,C) and `kernel` (C,K) do not match. Received: "
                          f"x.shape={np.shape(x)}, kernel.shape={np.shape(w)}.")
     if rows and x.shape[0] > DENSE_ROWS_MAX:
         raise ValueError(f"dense_forward_rows takes at most {DENSE_ROWS_MAX} rows. Received: "
                          f"x.shape={np.shape(x)}.")
+    check_form(form, w.shape[1], "kernel")
     cdef int64_t N = x.shape[0], C = x.shape[1], K = w.shape[1]
     cdef cnp.ndarray out = np.empty((N, K), np.float32)
     cdef float *po = fptr(out, "out")
@@ -91,6 +108,8 @@ def dense_fwd(cnp.ndarray x, cnp.ndarray w, object b=None, bint relu=False, bint
             dense_forward_ref(po, px, pw, pb, relu, N, C, K)
         elif rows:
             st = dense_forward_rows(po, px, pw, pb, relu, N, C, K)
+        elif form >= 0:
+            st = dense_forward_form(po, px, pw, pb, relu, N, C, K, form)
         else:
             st = dense_forward(po, px, pw, pb, relu, N, C, K)
     check_status(st)
@@ -159,12 +178,15 @@ cdef int check_dout_window(cnp.ndarray dout, const conv2d_shape *s) except -1:
     return 0
 
 
-def conv2d_fwd(cnp.ndarray inp, cnp.ndarray filt, object bias, bint relu, object win, bint ref=False):
-    """out (N,P,Q,K) = relu?(bias + inp (N,H,W,C) convolved with filt (R,S,C,K)) over `win`."""
+def conv2d_fwd(cnp.ndarray inp, cnp.ndarray filt, object bias, bint relu, object win, bint ref=False,
+               int form=-1):
+    """out (N,P,Q,K) = relu?(bias + inp (N,H,W,C) convolved with filt (R,S,C,K)) over `win`;
+    form 0 or 1: the GEMM with the filter packed or read in place (conv2d_forward_form)."""
     if inp.ndim != 4 or filt.ndim != 4 or inp.shape[3] != filt.shape[2]:
         raise ValueError(f"`input` (N,H,W,C) and `filters` (R,S,C,K) do not match. Received: "
                          f"input.shape={np.shape(inp)}, filters.shape={np.shape(filt)}.")
-    cdef conv2d_shape s = make_shape(np.shape(inp), np.shape(filt), win)
+    check_form(form, filt.shape[3], "filters")
+    cdef conv2d_shape s = make_shape((<object>inp).shape, (<object>filt).shape, win)
     cdef cnp.ndarray out = np.empty((s.N, s.P, s.Q, s.K), np.float32)
     cdef float *po = fptr(out, "out")
     cdef const float *px = fptr(inp, "input")
@@ -174,6 +196,8 @@ def conv2d_fwd(cnp.ndarray inp, cnp.ndarray filt, object bias, bint relu, object
     with nogil:
         if ref:
             conv2d_forward_ref(po, px, pw, pb, relu, &s)
+        elif form >= 0:
+            st = conv2d_forward_form(po, px, pw, pb, relu, &s, form)
         else:
             st = conv2d_forward(po, px, pw, pb, relu, &s)
     check_status(st)
@@ -186,7 +210,7 @@ def conv2d_bwd_input(tuple in_shape, cnp.ndarray filt, cnp.ndarray dout, object 
             or len(in_shape) != 4 or in_shape[3] != filt.shape[2] or in_shape[0] != dout.shape[0]:
         raise ValueError(f"`input_sizes` {in_shape}, `filters` {np.shape(filt)} and "
                          f"`out_backprop` {np.shape(dout)} do not match.")
-    cdef conv2d_shape s = make_shape(in_shape, np.shape(filt), win)
+    cdef conv2d_shape s = make_shape(in_shape, (<object>filt).shape, win)
     check_dout_window(dout, &s)
     cdef cnp.ndarray dinp = np.empty(in_shape, np.float32)
     cdef float *pdx = fptr(dinp, "dinp")
@@ -209,7 +233,7 @@ def conv2d_bwd_filter(cnp.ndarray inp, tuple filt_shape, cnp.ndarray dout, objec
             or inp.shape[3] != filt_shape[2] or inp.shape[0] != dout.shape[0]:
         raise ValueError(f"`input` {np.shape(inp)}, `filter_sizes` {filt_shape} and "
                          f"`out_backprop` {np.shape(dout)} do not match.")
-    cdef conv2d_shape s = make_shape(np.shape(inp), filt_shape, win)
+    cdef conv2d_shape s = make_shape((<object>inp).shape, filt_shape, win)
     check_dout_window(dout, &s)
     cdef cnp.ndarray dw = np.empty(filt_shape, np.float32)
     cdef cnp.ndarray db = np.empty(s.K, np.float32) if need_db else None

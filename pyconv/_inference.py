@@ -163,8 +163,8 @@ def chunk_bounds(n, lay, threads):
 
 class _Program:
     """A plan's steps for inference, made once per plan (`of`): per op, the step, the fold it
-    heads (or None), the step whose slot takes its output, and the slots no later op reads,
-    dropped after it; and the plan's `layout`. `weights()` computes the folded
+    heads (or None), the step whose slot takes its output, whether it runs as a lean
+    `_kernel_layer`, and the slots no later op reads, dropped after it; and the plan's `layout`. `weights()` computes the folded
     BatchNormalizations' weights of one call, shared by its chunks; `run(weights, inputs)` runs
     one chunk."""
 
@@ -183,6 +183,12 @@ class _Program:
                 continue
             bn, relu = (None if j is None else plan.steps[j] for j in fold)
             ops.append([s, (bn, relu is not None), bn if relu is None else relu])
+        from .layers import Conv2D, Dense
+        from .layers.base import FROM_LOGITS, RELU_IN_BN
+        for op in ops:   # a Dense or Conv2D without a fold: the lean call (_kernel_layer)
+            s = op[0]
+            op.append(op[1] is None and type(s.layer) in (Conv2D, Dense)
+                      and not s.fuse & (FROM_LOGITS | RELU_IN_BN))
         last = {}
         for i, op in enumerate(ops):
             ins = op[0].ins
@@ -207,16 +213,18 @@ class _Program:
         if not self.folded:
             return None
         return {i: fold[0].layer._fold(s.layer.kernel, s.layer.bias)
-                for i, (s, fold, _, _) in enumerate(self.ops) if fold is not None}
+                for i, (s, fold, _, _, _) in enumerate(self.ops) if fold is not None}
 
     def run(self, weights, inputs):
         plan = self.plan
         vals = [None] * plan.nslots
         for i, a in zip(plan.in_slots, inputs):
             vals[i] = a
-        for i, (s, fold, last, drop) in enumerate(self.ops):
+        for i, (s, fold, last, lean, drop) in enumerate(self.ops):
             x = vals[s.ins] if s.struct is None else self._input(s, vals)
-            if fold is not None:
+            if lean:
+                vals[s.outs] = _kernel_layer(s.layer, x)
+            elif fold is not None:
                 vals[last.outs] = s.layer._pre(x, False, relu=fold[1], weights=weights[i])[0]
             elif s.multi_out:
                 self._output(s, vals, s.layer._fwd(x, False, s.fuse)[0])
@@ -225,6 +233,26 @@ class _Program:
             for slot in drop:   # no later op reads it: its memory is free for the next
                 vals[slot] = None
         return [vals[o] for o in plan.out_slots]
+
+
+_SOFTMAX = []
+
+
+def _kernel_layer(layer, x):
+    """A Dense or Conv2D layer's inference output: its `_fwd` without the context a backward
+    pass needs, and a softmax over the last axis -- Keras's activation='softmax' -- as the
+    kernel alone (pyconv.nn.softmax checks its input and its axis again and consults the tape:
+    ~1-2 us of a 16 us batch-1 DNN call). The same kernels, so the same bits."""
+    if layer._fused_relu:
+        return layer._pre(x, False, relu=True)[0]
+    z = layer._pre(x, False)[0]
+    if layer._linear:
+        return z
+    act = layer.activation
+    if not _SOFTMAX:
+        from . import activations
+        _SOFTMAX.append(activations.get("softmax"))
+    return _kernels.softmax_fwd(z) if act is _SOFTMAX[0] else act.forward(z)
 
 
 class _ThreadCap:
@@ -324,9 +352,12 @@ def run(plan, inputs):
         return prog.run(w, inputs)
     threads = _kernels.num_threads()
     bounds = chunk_bounds(n, lay, threads)
-    if len(bounds) == 1:
-        with _ThreadCap(1):
+    if len(bounds) == 1:   # (_ThreadCap's work without the object: a batch-1 call is ~16 us)
+        prev = _kernels.set_thread_cap(1)
+        try:
             return prog.run(w, inputs)
+        finally:
+            _kernels.set_thread_cap(prev)
     if threads == 1:
         parts = [prog.run(w, [a[lo:hi] for a in inputs]) for lo, hi in bounds]
     else:

@@ -92,7 +92,7 @@ def maxpool2d_fwd(cnp.ndarray inp, object win, bint ref=False):
     """out (N,P,Q,C): max pooling of inp (N,H,W,C) float32."""
     check_4d(inp, "input")
     cdef pool2d_shape s
-    fill_pool2d_shape(&s, np.shape(inp), win)
+    fill_pool2d_shape(&s, (<object>inp).shape, win)
     cdef cnp.ndarray out = np.empty((s.N, s.P, s.Q, s.C), np.float32)
     if out.size == 0:   # no image or no channel: nothing to do (and no loop over H x W)
         return out

@@ -117,6 +117,38 @@ def test_backward_filter_chunked_reduction(isa):
         False, np.random.default_rng(2))
 
 
+@st.composite
+def small_c_cases(draw):
+    """C < SMALL_C (8): the filter gradient's direct loop nest (conv2d_smallc_loops.h) -- K
+    with and without a tail past every vector width, filters taller than a register tile."""
+    case = draw(conv_cases())
+    case.update(C=draw(st.integers(1, 4)), K=draw(st.sampled_from([1, 3, 7, 16, 21, 32, 37, 64])))
+    return case
+
+
+@settings(max_examples=40)
+@given(case=small_c_cases())
+@example(case=dict(N=2, H=12, W=9, C=4, K=37, R=4, S=4, stride=(1, 1), dil=(1, 1), padding="same")).via("edge")
+@example(case=dict(N=1, H=5, W=11, C=1, K=3, R=1, S=4, stride=(1, 3), dil=(1, 2), padding="valid")).via("edge")
+def test_small_c_filter_gradient(isa, case):
+    run(case, False, np.random.default_rng(3))
+
+
+def test_small_c_filter_gradient_threads(isa, each_thread_count, rng):
+    """8 pixel chunks (their ends inside output rows), border pixels on every side: bitwise
+    the same for any thread count, with and without the bias gradient."""
+    x = rng.standard_normal((6, 30, 30, 3)).astype(np.float32)
+    g = rng.standard_normal((6, 30, 30, 21)).astype(np.float32)
+    win = Window(30, 30, 3, 3, 1, 1, 1, 1, 1, 1)
+    results = [(*_kernels.conv2d_bwd_filter(x, (3, 3, 3, 21), g, win, True),
+                _kernels.conv2d_bwd_filter(x, (3, 3, 3, 21), g, win, False)[0])
+               for _ in each_thread_count()]
+    assert np.array_equal(results[0][0], results[0][2])
+    for other in results[1:]:
+        for a, b in zip(results[0], other):
+            assert np.array_equal(a, b)
+
+
 TUTORIAL_LAYERS = [((4, 28, 28, 1), (3, 3, 1, 32)), ((4, 13, 13, 32), (3, 3, 32, 64)),
                    ((4, 5, 5, 64), (3, 3, 64, 64))]
 
@@ -135,6 +167,47 @@ def test_threads_bitwise_identical(isa, each_thread_count, shapes, rng):
     for other in results[1:]:
         for a, b in zip(results[0], other):
             assert np.array_equal(a, b)
+
+
+@settings(max_examples=30)
+@given(case=conv_cases(), panels=st.integers(1, 3), C=st.sampled_from([1, 3, 8, 16, 64, 100]))
+@example(case=dict(N=1, H=5, W=5, C=64, K=64, R=3, S=3, stride=(1, 1), dil=(1, 1), padding="valid"),
+         panels=2, C=64).via("the tutorial's conv3 at batch 1: the filter read in place")
+@example(case=EDGES[13], panels=1, C=330).via("one tap of 330 > KC, cut inside it")
+@example(case=EDGES[12], panels=1, C=36).via("9 taps of 36: blocks of whole taps")
+def test_filter_in_place_is_bitwise_the_packed_form(isa, each_thread_count, case, panels, C):
+    """conv2d_forward_form: the filter read in place (the patches packed) gives the bits of the
+    filter packed (the patches read in place, or packed for C < 8) on every thread count, and
+    conv2d_forward takes one of them; both within the float64 reference's bound."""
+    nr = _kernels.gemm_tile()[1]
+    case = dict(case, C=C, K=panels * nr)
+    N, H, W, K, R, S = (case[k] for k in "NHWKRS")
+    rng = np.random.default_rng(C * 31 + K)
+    x = rng.standard_normal((N, H, W, C)).astype(np.float32)
+    w = rng.standard_normal((R, S, C, K)).astype(np.float32)
+    b = rng.standard_normal(K).astype(np.float32)
+    P, Q, (top, _), (left, _) = conv_pads(H, W, R, S, case["stride"], case["dil"], case["padding"])
+    win = Window(P, Q, R, S, *case["stride"], *case["dil"], top, left)
+    outs = [(_kernels.conv2d_fwd(x, w, b, True, win, form=0), _kernels.conv2d_fwd(x, w, b, True, win, form=1))
+            for _ in each_thread_count()]
+    for packed, in_place in outs:
+        d = np.abs(packed.astype(np.float64) - in_place)
+        assert np.array_equal(packed, in_place), f"largest difference {d.max()} at {np.unravel_index(d.argmax(), d.shape)}"
+        np.testing.assert_array_equal(packed, outs[0][0])
+    np.testing.assert_array_equal(_kernels.conv2d_fwd(x, w, b, True, win), outs[0][0])
+    args = (case["stride"], case["dil"], case["padding"])
+    e = np.maximum(conv_ref(x, w, *args) + b, 0)
+    assert_sum_close(outs[0][1], e, conv_ref(abs(x), abs(w), *args) + abs(b), R * S * C + 1, "in place")
+
+
+def test_form_errors():
+    x, w = np.zeros((1, 3, 3, 2), np.float32), np.zeros((1, 1, 2, 1), np.float32)
+    win = Window(3, 3, 1, 1, 1, 1, 1, 1, 0, 0)
+    with pytest.raises(ValueError, match=r"`form` must be -1, 0 or 1. Received: form=2."):
+        _kernels.conv2d_fwd(x, w, None, False, win, form=2)
+    with pytest.raises(ValueError, match=r"`form=1` reads the filters in place, which needs its last axis to "
+                                         r"be a multiple of \d+. Received: 1."):
+        _kernels.conv2d_fwd(x, w, None, False, win, form=1)
 
 
 def test_fused_bias_relu_epilogue(isa, rng):

@@ -134,6 +134,31 @@ def test_dense(isa, ref, N, C, K, relu):
     assert_sum_close(db, eb, ab, N, "db")
 
 
+@settings(max_examples=30)
+@given(N=st.integers(5, 70), C=st.integers(1, 800), panels=st.integers(1, 4), relu=st.booleans())
+@example(N=16, C=576, panels=2, relu=True).via("the tutorial CNN's dense in a chunk of 16: W in place")
+@example(N=128, C=784, panels=4, relu=True).via("the DNN's first layer in a chunk of 128")
+def test_dense_w_in_place_is_bitwise_w_packed(isa, each_thread_count, N, C, panels, relu):
+    """dense_forward_form: W read in place (x packed) gives the bits of W packed (x read in
+    place) on every thread count, and dense_forward takes one of them."""
+    K = panels * _kernels.gemm_tile()[1]
+    rng = np.random.default_rng(N * 1000 + C)
+    x = rng.standard_normal((N, C)).astype(np.float32)
+    w = rng.standard_normal((C, K)).astype(np.float32)
+    b = rng.standard_normal(K).astype(np.float32)
+    outs = [(_kernels.dense_fwd(x, w, b, relu, form=0), _kernels.dense_fwd(x, w, b, relu, form=1))
+            for _ in each_thread_count()]
+    for packed, in_place in outs:
+        d = np.abs(packed.astype(np.float64) - in_place)
+        assert np.array_equal(packed, in_place), f"largest difference {d.max()} at {np.unravel_index(d.argmax(), d.shape)}"
+        np.testing.assert_array_equal(packed, outs[0][0])
+    np.testing.assert_array_equal(_kernels.dense_fwd(x, w, b, relu), outs[0][0])
+    e = dense_ref(x, w, b)
+    if relu:
+        e = np.maximum(e, 0)
+    assert_sum_close(outs[0][1], e, abs(x).astype(np.float64) @ abs(w) + abs(b), C + 1, "W in place")
+
+
 def test_dense_threads_bitwise(isa, each_thread_count, rng):
     x = rng.standard_normal((32, 576)).astype(np.float32)
     w = rng.standard_normal((576, 64)).astype(np.float32)

@@ -202,3 +202,39 @@ def test_model_call_in_inference_runs_the_predict_path(monkeypatch):
     assert len(seen) == 4
     m(x, training=True)   # a training-mode pass is not inference
     assert len(seen) == 4
+
+
+@pytest.mark.parametrize("act", ["softmax", "relu", None, "tanh", "elu"])
+@pytest.mark.parametrize("n", [1, 3, 9])
+def test_lean_kernel_layers_are_bitwise_their_fwd(act, n):
+    """A Dense or Conv2D runs as `_kernel_layer` (no context, a softmax as its kernel alone):
+    the same bits as the layer's own forward, at the batch sizes of both dense kernels; a
+    Dense the loss takes the logits of, or one a BatchNormalization folds into, does not."""
+    rng = np.random.default_rng(7)
+    m = models.Sequential([layers.Input((7, 7, 3)), layers.Conv2D(6, 3, activation=act),
+                           layers.Flatten(), layers.Dense(5, activation=act)])
+    for l in m.layers:
+        l.set_weights([rng.standard_normal(w.shape).astype(np.float32) for w in l.weights])
+    x = rng.standard_normal((n, 7, 7, 3)).astype(np.float32)
+    prog = _inference._Program(m._plan())
+    assert [op[3] for op in prog.ops] == [True, False, True]
+    want = x
+    for l in m.layers:
+        want = l._fwd(want, False)[0]
+    np.testing.assert_array_equal(m.predict_on_batch(x), want)
+    folded = models.Sequential([layers.Input((4,)), layers.Dense(3), layers.BatchNormalization(),
+                                layers.Dense(2)])
+    assert [op[3] for op in _inference._Program(folded._plan()).ops] == [False, True]
+
+
+def test_predict_on_batch_takes_other_inputs_as_before():
+    """The float32 fast path of `_xs` and the one-output path of `_pack_outputs` change nothing
+    for other inputs: float64 and non-contiguous arrays are converted, lists of rows too."""
+    m = models.Sequential([layers.Input((3,)), layers.Dense(2, activation="softmax")])
+    x = np.random.default_rng(1).standard_normal((4, 3))
+    want = m.predict_on_batch(x.astype(np.float32))
+    np.testing.assert_array_equal(m.predict_on_batch(x), want)
+    np.testing.assert_array_equal(m.predict_on_batch(np.asfortranarray(x.astype(np.float32))), want)
+    np.testing.assert_array_equal(m.predict_on_batch(x.tolist()), want)
+    with pytest.raises(ValueError, match="expected shape=\\(None, 3\\)"):
+        m.predict_on_batch(np.zeros((2, 4), np.float32))

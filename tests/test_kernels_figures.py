@@ -343,14 +343,14 @@ GEMM_RULE = (
     "if (mc_cur <= 0) continue;",
 )
 DEPTH_RULE = (
-    "const int64_t unit = a->rows ? a->C : 1, units = ceil_div(K, unit);",
+    "const int64_t unit = a->C ? a->C : 1, units = ceil_div(K, unit);",
     "const int64_t kc = ceil_div(units, ceil_div(units, KC / unit)) * unit;",
 )
 BWF_RULE = (
     "#define BWF_CHUNK (4 * 256)",
     ".npix = sh->N * sh->P * sh->Q, .swapped = sh->C >= SMALL_C};",
-    "pl.bias_row = has_bias && !pl.swapped && pl.RSC % gemm_mr() != 0;",
-    "pl.M = pl.swapped ? sh->K : pl.RSC + pl.bias_row;",
+    "pl.bias_row = has_bias && !pl.swapped;",
+    "pl.M = pl.swapped ? sh->K : pl.RSC + 1;",
     "pl.Ncol = pl.swapped ? pl.RSC : sh->K;",
     "int64_t nchunks = ceil_div(npix, BWF_CHUNK);",
     "if (nchunks > 1) nchunks = ceil_div(nchunks, 4) * 4;",
@@ -453,14 +453,15 @@ def gemm_busy(M, N, K, P, mc):
 
 def bwf_plan(N, P_, Q, C, K, RS=9, has_bias=True):
     npix, swapped, RSC = N * P_ * Q, C >= define("SMALL_C"), RS * C
-    bias_row = int(has_bias and not swapped and RSC % MR != 0)
-    M, Ncol = (K, RSC) if swapped else (RSC + bias_row, K)
+    bias_row = int(has_bias and not swapped)   # below SMALL_C: the small-C loop nest's bias row
+    M, Ncol = (K, RSC) if swapped else (RSC + 1, K)
     nchunks = ceil_div(npix, define("BWF_CHUNK"))
     if nchunks > 1:
         nchunks = ceil_div(nchunks, 4) * 4
     chunk = ceil_div(npix, nchunks)
     nchunks = ceil_div(npix, chunk)
-    return dict(npix=npix, M=M, Ncol=Ncol, nchunks=nchunks, chunk=chunk, bias_row=bias_row)
+    return dict(npix=npix, M=M, Ncol=Ncol, nchunks=nchunks, chunk=chunk, bias_row=bias_row,
+                swapped=swapped)
 
 
 def bwi_groups(N, P_, Q):
@@ -518,16 +519,9 @@ def test_filter_gradient_chunks():
                   f"`BWF_CHUNK` = {fmt(define('BWF_CHUNK'))} pixels",
                   f"conv3's filter gradient ({conv3_256['nchunks']} chunks of {conv3_256['chunk']} "
                   "pixels)",
-                  f"conv2's filter-gradient chunks ({conv2['nchunks']} of ~1,000 pixels",
-                  f"one dependent add chain of {fmt(conv1['npix'])} rows at batch 32")
-    # the first layer's bias row: RSC = 9 rows and the row of ones in MR = 8 panels
-    rsc = conv1["M"] - conv1["bias_row"]
-    assert conv1["bias_row"] == 1
-    panels = ceil_div(conv1["M"], MR)
-    assert_states(f"{rsc} rows of {panels * MR} for a 3x3 filter on one channel",
-                  f"the {rsc} rows and the bias row below them fill {conv1['M']} of the "
-                  f"{panels * MR} rows of {'two' if panels == 2 else panels} MR = {MR} panels, while "
-                  f"{rsc} columns would waste {NR - rsc} of a {NR}-wide NR panel")
+                  f"conv2's filter-gradient chunks ({conv2['nchunks']} of ~1,000 pixels")
+    # the first layer: no GEMM, the small-C loop nest's partials (R*S*C + the bias row) x K
+    assert not conv1["swapped"] and conv1["bias_row"] == 1 and (conv1["M"], conv1["Ncol"]) == (10, 32)
     swapped = bwf_plan(32, 11, 11, 32, 64)
     assert_states(f"dW^T ({swapped['M']} x {swapped['Ncol']}) = dout^T . patches")
 
@@ -582,13 +576,16 @@ def _dynamic_pass(loads_of):
 
 
 def _bwf_pass(P_, Q, C, K):
-    def tasks(n):
+    def tasks(n):   # a single chunk: the GEMM's threads, or below SMALL_C one thread
         pl = bwf_plan(n, P_, Q, C, K)
-        return gemm_offers(pl["M"], pl["Ncol"], pl["npix"]) \
-            if pl["nchunks"] == 1 else pl["nchunks"]
+        if pl["nchunks"] == 1:
+            return gemm_offers(pl["M"], pl["Ncol"], pl["npix"]) if pl["swapped"] else 1
+        return pl["nchunks"]
 
     def load(n, P):
         pl = bwf_plan(n, P_, Q, C, K)
+        if pl["nchunks"] == 1 and not pl["swapped"]:
+            return 100 / P
         if pl["nchunks"] == 1:
             return gemm_busy(pl["M"], pl["Ncol"], pl["npix"], P, bench_mc())
         sizes = [min(pl["chunk"], pl["npix"] - c * pl["chunk"]) for c in range(pl["nchunks"])]

@@ -306,7 +306,8 @@ class Model(Trainer, Layer):
 
     def _pack_outputs(self, outs):
         if self._functional:
-            return pack_like(self._outputs_struct, outs)
+            st = self._outputs_struct
+            return pack_like(st, outs) if isinstance(st, (list, tuple, dict)) else outs[0]
         st = self.__dict__.get("_out_struct")
         return outs[0] if st is None or not isinstance(st, (list, tuple, dict)) else pack_like(st, outs)
 

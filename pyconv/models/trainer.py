@@ -320,6 +320,8 @@ class Trainer:
     def _xs(self, x, where="x", convert=True):
         """x as a list of arrays aligned with the model's inputs (checked; converted unless
         convert=False); builds the model on first data."""
+        if type(x) is np.ndarray and x.ndim and x.dtype == np.float32 and x.flags.c_contiguous:
+            return self._check_inputs([x])   # the usual case (predict_on_batch at batch 1: ~2 us less)
         if x is None:
             raise ValueError(f"`{where}` must be given (the inputs). Received: {where}=None.")
         if isinstance(x, dict):

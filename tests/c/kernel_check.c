@@ -27,6 +27,7 @@
 #include <string.h>
 #include <time.h>
 #include "pyconv.h"
+#include "gemm.h"   /* gemm_nr: the forms that read the weights in place need K a multiple */
 
 static const double U = 1.0 / (1 << 24);   /* float32 unit roundoff */
 
@@ -185,13 +186,19 @@ static void check_dense(int64_t N, int64_t C, int64_t K, int relu)
     float *ty = sum_bound(y_abs, N * K, C + 1), *tdx = sum_bound(dx_abs, N * C, K);
     float *tdw = sum_bound(dw_abs, C * K, N), *tdb = sum_bound(db_abs, K, N);
     float *y = zeros(N * K), *dx = zeros(N * C), *dw = zeros(C * K), *db = zeros(K);
-    float *y1 = zeros(N * K), *dx1 = zeros(N * C), *dw1 = zeros(C * K);
+    float *y1 = zeros(N * K), *dx1 = zeros(N * C), *dw1 = zeros(C * K), *yf = zeros(N * K);
     for (int ii = 0; ii < n_isas; ii++)
         for (int t = 1; t <= 2; t++) {
             set_config(isas[ii], t);
             snprintf(where, sizeof where, "%s threads=%d dense N=%lld C=%lld K=%lld relu=%d",
                      ISA_NAME[isas[ii]], t, (long long)N, (long long)C, (long long)K, relu);
             status_ok(dense_forward(y, x, w, b, relu, N, C, K), "dense_forward");
+            for (int form = 0; form <= 1 && N > DENSE_ROWS_MAX; form++)
+                if (!form || K % gemm_nr() == 0) {   /* W packed, or read in place: the same bits */
+                    status_ok(dense_forward_form(yf, x, w, b, relu, N, C, K, form), "dense_forward_form");
+                    check(form ? "forward, W in place, vs dense_forward" : "forward, W packed, vs dense_forward",
+                          yf, y, NULL, N * K);
+                }
             status_ok(dense_backward(dx, dw, db, dout, x, w, N, C, K), "dense_backward");
             check("forward vs _ref", y, y_ref, ty, N * K);
             check("dx vs _ref", dx, dx_ref, tdx, N * C);
@@ -208,7 +215,7 @@ static void check_dense(int64_t N, int64_t C, int64_t K, int relu)
             }
         }
     float *all[] = {x, w, b, dout, ax, aw, ab, ad, y_ref, y_abs, dx_ref, dw_ref, db_ref, dx_abs, dw_abs,
-                    db_abs, ty, tdx, tdw, tdb, y, dx, dw, db, y1, dx1, dw1};
+                    db_abs, ty, tdx, tdw, tdb, y, dx, dw, db, y1, dx1, dw1, yf};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         free(all[i]);
 }
@@ -294,7 +301,7 @@ static void check_conv(conv2d_shape s, int bias_relu, int64_t groups)
     float *ty = sum_bound(y_abs, no, s.R * s.S * cg + 1), *tdi = sum_bound(di_abs, ni, s.R * s.S * kg);
     float *tdf = sum_bound(df_abs, nf, s.N * s.P * s.Q), *tdb = sum_bound(db_abs, s.K, s.N * s.P * s.Q);
     float *y = zeros(no), *di = zeros(ni), *df = zeros(nf), *db = zeros(s.K);
-    float *y1 = zeros(no), *di1 = zeros(ni), *df1 = zeros(nf);
+    float *y1 = zeros(no), *di1 = zeros(ni), *df1 = zeros(nf), *yf = zeros(no), *dfn = zeros(nf);
     float *yg = zeros(no), *dig = zeros(ni), *dfg = zeros(nf);   /* the generic ISA's, depthwise */
     for (int ii = 0; ii < n_isas; ii++)
         for (int t = 1; t <= 2; t++) {
@@ -308,8 +315,18 @@ static void check_conv(conv2d_shape s, int bias_relu, int64_t groups)
                      (long long)s.stride_h, (long long)s.stride_w, (long long)s.dil_h,
                      (long long)s.dil_w, (long long)s.pad_top, (long long)s.pad_left, bias_relu);
             status_ok(conv_fwd(0, groups, y, inp, filt, b, bias_relu, &s), "forward");
+            for (int form = 0; form <= 1 && groups == 1; form++)
+                if (!form || s.K % gemm_nr() == 0) {   /* filter packed, or in place: the same bits */
+                    status_ok(conv2d_forward_form(yf, inp, filt, b, bias_relu, &s, form), "forward_form");
+                    check(form ? "forward, filter in place, vs conv2d_forward"
+                               : "forward, filter packed, vs conv2d_forward", yf, y, NULL, no);
+                }
             status_ok(conv_bwi(0, groups, di, dout, filt, &s), "backward_input");
             status_ok(conv_bwf(0, groups, df, db, dout, inp, &s), "backward_filter");
+            if (groups == 1) {   /* without dbias: the same dfilt, bitwise */
+                status_ok(conv_bwf(0, groups, dfn, NULL, dout, inp, &s), "backward_filter");
+                check("backward_filter without dbias vs with", dfn, df, NULL, nf);
+            }
             check("forward vs _ref", y, y_ref, ty, no);
             check("backward_input vs _ref", di, di_ref, tdi, ni);
             check("backward_filter vs _ref", df, df_ref, tdf, nf);
@@ -334,7 +351,8 @@ static void check_conv(conv2d_shape s, int bias_relu, int64_t groups)
             }
         }
     float *all[] = {inp, filt, bias, dout, ai, af, ab, ad, y_ref, y_abs, di_ref, di_abs, df_ref, df_abs,
-                    db_ref, db_abs, ty, tdi, tdf, tdb, y, di, df, db, y1, di1, df1, yg, dig, dfg};
+                    db_ref, db_abs, ty, tdi, tdf, tdb, y, di, df, db, y1, di1, df1, yg, dig, dfg, yf,
+                    dfn};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         free(all[i]);
 }
@@ -745,7 +763,8 @@ int main(int argc, char **argv)
     /* N <= DENSE_ROWS_MAX: dense_forward_rows, one column block, a tail block, and blocks
      * split over threads (2 N C K >= DENSE_ROWS_PAR_MIN). */
     static const int64_t dense_shapes[][3] = {{1, 1, 1}, {13, 33, 9}, {32, 100, 24}, {7, 330, 17},
-                                              {1, 784, 128}, {3, 50, 65}, {4, 1000, 130}, {2, 7, 64}};
+                                              {1, 784, 128}, {3, 50, 65}, {4, 1000, 130}, {2, 7, 64},
+                                              {16, 576, 64}, {9, 330, 96}};   /* W read in place */
     for (size_t i = 0; i < sizeof dense_shapes / sizeof dense_shapes[0]; i++)
         check_dense(dense_shapes[i][0], dense_shapes[i][1], dense_shapes[i][2], (int)(i % 2));
 
@@ -759,6 +778,13 @@ int main(int argc, char **argv)
         {2, 5, 5, 24, 40, 1, 1, 0, 0, 1, 1, 1, 1, 0, 0},    /* 1x1 */
         {1, 4, 4, 330, 8, 2, 2, 0, 0, 1, 1, 1, 1, 0, 0},    /* C > KC: blocks inside one tap */
         {1, 3, 3, 4, 6, 3, 3, 0, 0, 1, 1, 1, 1, 0, 0},      /* kernel = input: one output pixel */
+        {1, 5, 5, 64, 64, 3, 3, 0, 0, 1, 1, 1, 1, 0, 0},    /* conv3 at batch 1: the filter in place */
+        /* C < SMALL_C: the filter gradient's direct loop nest (conv2d_smallc_loops.h) */
+        {2, 28, 28, 1, 32, 3, 3, 0, 0, 1, 1, 1, 1, 0, 0},   /* the tutorial's conv1: 4 chunks */
+        {2, 11, 9, 3, 21, 3, 3, 0, 0, 2, 1, 1, 2, 1, 2},    /* K tail past 16, 8 and 4; borders */
+        {1, 9, 9, 4, 37, 4, 4, 0, 0, 1, 1, 1, 1, 2, 1},     /* R*S*C = 64: several tiles */
+        {40, 6, 6, 2, 7, 3, 3, 0, 0, 1, 1, 1, 1, 1, 1},     /* K < every vector; 4 chunks */
+        {1, 5, 40, 1, 3, 1, 7, 0, 0, 1, 3, 1, 1, 0, 3},     /* column stride 3, 1x7 */
     };
     for (size_t i = 0; i < sizeof convs / sizeof convs[0]; i++)
         check_conv(convs[i], (int)(i % 2), 1);

@@ -1,0 +1,15 @@
+/* conv2d_smallc_avx2.c -- the small-C filter gradient of conv2d_smallc_loops.h compiled with AVX2
+ * flags: 8-float vectors, a tile of 5 filter rows x 2 vectors (15 of the 16 ymm registers with
+ * the bias, the dout row and the broadcast), each multiply-add fused. */
+#include <immintrin.h>
+#define SC_VEC 8
+#define SC_DB 5
+#define SC_FMA(acc, x, g) ((sc_vec)_mm256_fmadd_ps((__m256)(x), (__m256)(g), (__m256)(acc)))
+#define SC_SPLAT(x) ((sc_vec)_mm256_set1_ps(x))
+#include "conv2d_smallc_loops.h"
+
+void conv2d_bwf_smallc_avx2(float *part, const float *dout, const float *inp, int64_t chunk,
+                            int64_t nchunks, const conv2d_shape *sh, const conv_tap *depth, void *work)
+{
+    conv2d_bwf_smallc_loop(part, dout, inp, chunk, nchunks, sh, depth, work);
+}

@@ -1,0 +1,319 @@
+/* conv2d_smallc_loops.h -- the filter (and bias) gradient of a convolution with few input
+ * channels (C < SMALL_C: the first layer, C = 1 or 3) as a direct loop nest, written once and
+ * compiled once per ISA (conv2d.c for the portable build, conv2d_smallc_avx2.c,
+ * conv2d_smallc_avx512.c and conv2d_smallc_neon.c with their own flags); conv2d.c picks the
+ * ISA and adds the chunks' partials.
+ *
+ * Why not the GEMM: with R*S*C = 9 (3x3, one channel) a patch is 9 scattered floats, and
+ * packing them for the GEMM cost more than the multiply (pack_patches_t was 41% of the pass).
+ * Here nothing is packed. Per output pixel, its dout row of K values is loaded once, in vectors,
+ * and each of the patch's R*S*C input values is broadcast from where it lies in the image and
+ * multiplied into the accumulators of its filter row: a register tile of SC_DB depth rows
+ * (r,s,c) x SC_NV vectors of output channels that stays in registers over a whole output row
+ * of pixels, plus SC_NV accumulators of the bias gradient (the sum of dout). Loop nest:
+ *
+ *   loop 1 (chunks of output pixels)     threads; each chunk sums into its own partial
+ *   loop 2 (n,p: the chunk's output rows, ascending; the first and last may be partial)
+ *   loop 3 (q: segments of the row)      interior pixels (every tap in the image) in one run;
+ *                                        each border pixel alone, its patch gathered with zeros
+ *   loop 4 (k0, step SC_NV*SC_VEC)       a block of output channels
+ *   loop 5 (d0, step <= SC_DB)           a block of filter rows; both blocks' accumulators are
+ *                                        loaded from the chunk's partial, kept in registers over
+ *                                        the segment, stored back (the partial lives in L1)
+ *   loop 6 (q in the segment)            dout row: SC_NV vector loads; input: db broadcasts
+ *   loop 7 (d, v)                        db * SC_NV multiply-adds, unrolled
+ *
+ * What bounds it: per pixel and channel block, SC_NV loads of dout and db broadcasts feed
+ * db * SC_NV multiply-adds (18 of each per 2 + 9 loads for AVX-512's 3x3x1 tile): the FMA units,
+ * not memory -- dout's row and the R input rows are read from L1.
+ *
+ * Sums: each partial element adds its pixels in the chunk's order (rows ascending, columns
+ * ascending); the chunks are the GEMM path's, fixed by the sizes (conv2d.c's bwf_plan_make),
+ * so the result does not depend on the thread count. The AVX2, AVX-512 and NEON builds fuse each multiply-add (SC_FMA), the
+ * portable one rounds twice: ISAs may differ in the last bits, as the GEMM's micro-kernels do.
+ * The channels past the last whole vector (K not a multiple of SC_VEC) are copied, zero-padded,
+ * into a vector per pixel and take the same tile.
+ */
+#ifndef PYCONV_CONV2D_SMALLC_LOOPS_H
+#define PYCONV_CONV2D_SMALLC_LOOPS_H
+
+#include <string.h>
+#include "target.h"
+#include "conv2d_geometry.h"
+
+/* Floats per vector: each ISA file defines it before including this header (16 for AVX-512, 8
+ * for AVX2); the portable build takes 4 (SSE2 / NEON). */
+#ifndef SC_VEC
+#define SC_VEC 4
+#endif
+/* Filter rows per register tile: the tile is SC_DB x SC_NV accumulators, plus SC_NV for the
+ * bias, SC_NV for the dout row and one broadcast: 5 x 2 + 2 + 2 + 1 = 15 of the 16 registers
+ * of AVX2 and SSE2; AVX-512 (32 registers) takes 9, the whole 3x3x1 patch in one tile (23). */
+#ifndef SC_DB
+#define SC_DB 5
+#endif
+/* Vectors of output channels per tile: 2 (K = 32 is 2 AVX-512 vectors, 4 AVX2 ones). */
+#define SC_NV 2
+/* The largest SC_DB any ISA file sets: the cases of sc_bwf_tile's switch. */
+#define SC_DB_MAX 9
+
+/* One ISA vector of SC_VEC floats (a GCC/Clang vector extension, lowered to the ISA's
+ * registers); compilers without the extension (MSVC) get a struct and plain loops. */
+#if (defined(__GNUC__) || defined(__clang__))
+typedef float sc_vec __attribute__((vector_size(SC_VEC * sizeof(float))));
+
+/* x in every lane: the ISA's broadcast where the ISA file defines SC_SPLAT (a loop of lane
+ * stores compiles to a chain of inserts), else a literal of the portable build's 4 lanes. */
+PYCONV_ALWAYS_INLINE sc_vec sc_splat(float x)
+{
+#ifdef SC_SPLAT
+    return SC_SPLAT(x);
+#else
+    _Static_assert(SC_VEC == 4, "an ISA file with wider vectors defines SC_SPLAT");
+    return (sc_vec){x, x, x, x};
+#endif
+}
+
+/* acc + x*g: fused where the ISA file defines SC_FMA, else two roundings (no contraction:
+ * CMakeLists.txt). */
+PYCONV_ALWAYS_INLINE sc_vec sc_madd(sc_vec acc, sc_vec x, sc_vec g)
+{
+#ifdef SC_FMA
+    return SC_FMA(acc, x, g);
+#else
+    const sc_vec prod = x * g;
+    return acc + prod;
+#endif
+}
+
+PYCONV_ALWAYS_INLINE sc_vec sc_add(sc_vec a, sc_vec b) { return a + b; }
+#else
+typedef struct { float f[SC_VEC]; } sc_vec;
+
+PYCONV_ALWAYS_INLINE sc_vec sc_splat(float x)
+{
+    sc_vec v;
+    for (int j = 0; j < SC_VEC; j++)
+        v.f[j] = x;
+    return v;
+}
+
+PYCONV_ALWAYS_INLINE sc_vec sc_madd(sc_vec acc, sc_vec x, sc_vec g)
+{
+    for (int j = 0; j < SC_VEC; j++) {
+        const float prod = x.f[j] * g.f[j];
+        acc.f[j] += prod;
+    }
+    return acc;
+}
+
+PYCONV_ALWAYS_INLINE sc_vec sc_add(sc_vec a, sc_vec b)
+{
+    for (int j = 0; j < SC_VEC; j++)
+        a.f[j] += b.f[j];
+    return a;
+}
+#endif
+
+PYCONV_ALWAYS_INLINE sc_vec sc_load(const float *p)
+{
+    sc_vec v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+PYCONV_ALWAYS_INLINE void sc_store(float *p, sc_vec v)
+{
+    memcpy(p, &v, sizeof v);
+}
+
+/* One segment of pixels i < nq through one register tile (loops 6-7): for d < db, v < nv,
+ *   part[d*ldp + v*SC_VEC ..] += sum over i of x[i*xstep + off[d]] * g[i*ldg + v*SC_VEC ..],
+ * and, unless pbias is NULL, pbias[v*SC_VEC ..] += sum over i of g[i*ldg + v*SC_VEC ..]; i
+ * ascending. db, nv and pbias's nullness are constants where it is inlined (sc_bwf_nv), so the
+ * accumulators and the offsets stay in registers. */
+PYCONV_ALWAYS_INLINE void sc_bwf_vecs(float *part, float *pbias, int64_t ldp, const float *x,
+                                     int64_t xstep, const int64_t *off, const float *g,
+                                     int64_t ldg, int64_t nq, int db, int nv)
+{
+    sc_vec acc[SC_DB_MAX][SC_NV], accb[SC_NV];
+    int64_t o[SC_DB_MAX];
+    for (int d = 0; d < db; d++) {
+        o[d] = off[d];
+        for (int v = 0; v < nv; v++)
+            acc[d][v] = sc_load(part + d * ldp + v * SC_VEC);
+    }
+    for (int v = 0; pbias && v < nv; v++)
+        accb[v] = sc_load(pbias + v * SC_VEC);
+    for (int64_t i = 0; i < nq; i++, x += xstep, g += ldg) {   // loop 6
+        sc_vec gv[SC_NV];
+        for (int v = 0; v < nv; v++)
+            gv[v] = sc_load(g + v * SC_VEC);
+        for (int d = 0; d < db; d++) {                           // loop 7
+            const sc_vec xb = sc_splat(x[o[d]]);
+            for (int v = 0; v < nv; v++)
+                acc[d][v] = sc_madd(acc[d][v], xb, gv[v]);
+        }
+        for (int v = 0; pbias && v < nv; v++)
+            accb[v] = sc_add(accb[v], gv[v]);
+    }
+    for (int d = 0; d < db; d++)
+        for (int v = 0; v < nv; v++)
+            sc_store(part + d * ldp + v * SC_VEC, acc[d][v]);
+    for (int v = 0; pbias && v < nv; v++)
+        sc_store(pbias + v * SC_VEC, accb[v]);
+}
+
+/* sc_bwf_vecs with db and nv as constants: one case per tile height. */
+PYCONV_ALWAYS_INLINE void sc_bwf_nv(float *part, float *pbias, int64_t ldp, const float *x,
+                                   int64_t xstep, const int64_t *off, const float *g, int64_t ldg,
+                                   int64_t nq, int db, int nv)
+{
+    switch (db) {
+    case 1: sc_bwf_vecs(part, pbias, ldp, x, xstep, off, g, ldg, nq, 1, nv); break;
+    case 2: sc_bwf_vecs(part, pbias, ldp, x, xstep, off, g, ldg, nq, 2, nv); break;
+    case 3: sc_bwf_vecs(part, pbias, ldp, x, xstep, off, g, ldg, nq, 3, nv); break;
+    case 4: sc_bwf_vecs(part, pbias, ldp, x, xstep, off, g, ldg, nq, 4, nv); break;
+    case 5: sc_bwf_vecs(part, pbias, ldp, x, xstep, off, g, ldg, nq, 5 <= SC_DB ? 5 : 1, nv); break;
+    case 6: sc_bwf_vecs(part, pbias, ldp, x, xstep, off, g, ldg, nq, 6 <= SC_DB ? 6 : 1, nv); break;
+    case 7: sc_bwf_vecs(part, pbias, ldp, x, xstep, off, g, ldg, nq, 7 <= SC_DB ? 7 : 1, nv); break;
+    case 8: sc_bwf_vecs(part, pbias, ldp, x, xstep, off, g, ldg, nq, 8 <= SC_DB ? 8 : 1, nv); break;
+    default: sc_bwf_vecs(part, pbias, ldp, x, xstep, off, g, ldg, nq, 9 <= SC_DB ? 9 : 1, nv); break;
+    }
+}
+
+/* One tile (loop 5's body): db filter rows of a partial at row stride ldp (and the bias row
+ * when pbias), nv = SC_NV or 1 vectors of channels, over a segment's nq pixels. Out of line,
+ * one copy per (nv, bias) -- each holds the switch over db -- keeps the code small. */
+static void sc_bwf_tile(float *part, float *pbias, int64_t ldp, const float *x, int64_t xstep,
+                        const int64_t *off, const float *g, int64_t ldg, int64_t nq, int db, int nv)
+{
+    if (nv == SC_NV) {
+        if (pbias)
+            sc_bwf_nv(part, pbias, ldp, x, xstep, off, g, ldg, nq, db, SC_NV);
+        else
+            sc_bwf_nv(part, NULL, ldp, x, xstep, off, g, ldg, nq, db, SC_NV);
+    } else {
+        if (pbias)
+            sc_bwf_nv(part, pbias, ldp, x, xstep, off, g, ldg, nq, db, 1);
+        else
+            sc_bwf_nv(part, NULL, ldp, x, xstep, off, g, ldg, nq, db, 1);
+    }
+}
+
+/* A segment of nq pixels (dout rows at g, K apart), all channels and filter rows of the
+ * chunk's partial pf (R*S*C rows of K, then the bias row; loops 4-5). Channel blocks of SC_NV
+ * vectors, then single vectors; the last K mod SC_VEC channels are copied, zero-padded, into
+ * one vector per pixel (gtail: nq*SC_VEC floats) and summed in a tile of their own, so that
+ * they too run on vectors. Filter rows in tiles of nearly equal height (9 rows on AVX2: 5 + 4,
+ * not 5 + 4 with a wasted half tile); the bias gradient rides with the first. */
+static inline void sc_bwf_segment(float *pf, int64_t RSC, int64_t K, const float *x, int64_t xstep,
+                                  const int64_t *off, const float *g, int64_t nq, float *gtail)
+{
+    const int64_t nb = ceil_div(RSC, SC_DB), kv = K / SC_VEC * SC_VEC;
+    for (int64_t k0 = 0; k0 < kv;) {                                         // loop 4
+        const int nv = kv - k0 >= SC_NV * SC_VEC ? SC_NV : 1;
+        for (int64_t b = 0, d0 = 0; b < nb; b++) {                           // loop 5
+            const int db = (int)(RSC / nb + (b < RSC % nb));
+            sc_bwf_tile(pf + d0 * K + k0, d0 == 0 ? pf + RSC * K + k0 : NULL, K, x, xstep,
+                        off + d0, g + k0, K, nq, db, nv);
+            d0 += db;
+        }
+        k0 += nv * SC_VEC;
+    }
+    const int kt = (int)(K - kv);
+    if (kt == 0)
+        return;
+    float tile[(SC_DB_MAX + 1) * SC_VEC];   /* the tail's partial rows, SC_VEC apart */
+    for (int64_t i = 0; i < nq; i++)
+        for (int k = 0; k < SC_VEC; k++)
+            gtail[i * SC_VEC + k] = k < kt ? g[i * K + kv + k] : 0.0f;
+    for (int64_t b = 0, d0 = 0; b < nb; b++) {
+        const int db = (int)(RSC / nb + (b < RSC % nb));
+        const int bias = d0 == 0;
+        for (int d = 0; d < db + bias; d++)   /* row db: the bias */
+            for (int k = 0; k < SC_VEC; k++)
+                tile[d * SC_VEC + k] = k < kt ? pf[(d < db ? d0 + d : RSC) * K + kv + k] : 0.0f;
+        sc_bwf_tile(tile, bias ? tile + db * SC_VEC : NULL, SC_VEC, x, xstep, off + d0, gtail,
+                    SC_VEC, nq, db, 1);
+        for (int d = 0; d < db + bias; d++)
+            for (int k = 0; k < kt; k++)
+                pf[(d < db ? d0 + d : RSC) * K + kv + k] = tile[d * SC_VEC + k];
+        d0 += db;
+    }
+}
+
+/* Scratch per thread of conv2d_bwf_smallc_loop, in floats, for any ISA's SC_VEC (<= 16): R*S*C
+ * offsets (int64, 2 floats each), a gathered patch of R*S*C floats, and Q rows of one vector
+ * (the channel tail); rounded up to whole cache lines, so that the threads' slices neither
+ * misalign an offset nor share a line. */
+static inline int64_t conv2d_bwf_smallc_work(const conv2d_shape *sh)
+{
+    return ceil_div(3 * sh->R * sh->S * sh->C + 16 * (sh->Q > 0 ? sh->Q : 1), 16) * 16;
+}
+
+// dout (N,P,Q,K), inp (N,H,W,C); depth (R*S*C): tap (r,s,c)'s (r*dil_h, s*dil_w) and its
+// element offset from the window's corner; part (nchunks, R*S*C + 1, K): chunk ch's partial
+// filter gradient (rows (r,s,c)) and bias gradient (the last row) over the output pixels
+// [ch*chunk, (ch+1)*chunk) in NHWC order, overwritten. work: conv2d_bwf_smallc_work(sh) floats
+// per thread, 8-byte aligned.
+// Threads: over chunks (loop 1); each partial written by one thread, in a fixed order.
+static inline void conv2d_bwf_smallc_loop(float *part, const float *dout, const float *inp,
+                                          int64_t chunk, int64_t nchunks, const conv2d_shape *sh,
+                                          const conv_tap *depth, void *work)
+{
+    const int64_t K = sh->K, RSC = sh->R * sh->S * sh->C, npix = sh->N * sh->P * sh->Q;
+    const int64_t xstep = sh->stride_w * sh->C;
+    /* interior columns [qa, qb): every tap's column in [0, W) */
+    const int64_t qa = ceil_div(sh->pad_left, sh->stride_w);
+    const int64_t last = sh->W - 1 + sh->pad_left - (sh->S - 1) * sh->dil_w;   /* q*stride_w <= last */
+    const int64_t qb = last < 0 ? 0 : last / sh->stride_w + 1 < sh->Q ? last / sh->stride_w + 1 : sh->Q;
+    #pragma omp parallel for schedule(dynamic, 1) num_threads(pyconv_num_threads()) if(nchunks > 1)
+    for (int64_t ch = 0; ch < nchunks; ch++) {                                 // loop 1
+        float *pf = part + ch * (RSC + 1) * K;
+        int64_t *off = (int64_t *)((float *)work + pyconv_thread_num() * conv2d_bwf_smallc_work(sh));
+        float *xs = (float *)(off + RSC), *gtail = xs + RSC;
+        memset(pf, 0, (size_t)((RSC + 1) * K) * sizeof(float));
+        const int64_t p0 = ch * chunk, p1 = p0 + chunk < npix ? p0 + chunk : npix;
+        for (int64_t row = p0 / (sh->Q > 0 ? sh->Q : 1); row * sh->Q < p1; row++) {   // loop 2
+            const int64_t n = row / sh->P, p = row % sh->P, h0 = window_h0(p, sh);
+            const float *g = dout + row * sh->Q * K;
+            const float *img = inp + n * sh->H * sh->W * sh->C;
+            /* the chunk's columns of this row, [qs, qe); the interior run within them, [a, b) */
+            const int64_t qs = p0 > row * sh->Q ? p0 - row * sh->Q : 0;
+            const int64_t qe = p1 < (row + 1) * sh->Q ? p1 - row * sh->Q : sh->Q;
+            const int rows_in = h0 >= 0 && h0 + (sh->R - 1) * sh->dil_h < sh->H;
+            const int64_t a = qa > qs ? qa : qs, b = qb < qe ? qb : qe;
+            const int run = rows_in && a < b;
+            for (int64_t q = qs; q < qe; q++) {                                // loop 3
+                if (run && q == a) {   // the interior run: read in place, the corner stepping by xstep
+                    for (int64_t d = 0; d < RSC; d++)
+                        off[d] = depth[d].off;
+                    sc_bwf_segment(pf, RSC, K, img + (h0 * sh->W + window_w0(q, sh)) * sh->C, xstep,
+                                   off, g + q * K, b - a, gtail);
+                    q = b - 1;
+                    continue;
+                }
+                // a border pixel: its patch gathered, zeros in the padding
+                const int64_t w0 = window_w0(q, sh);
+                for (int64_t d = 0; d < RSC; d++) {
+                    const int64_t h = h0 + depth[d].dh, w = w0 + depth[d].dw;
+                    xs[d] = in_image(h, w, sh) ? img[(h0 * sh->W + w0) * sh->C + depth[d].off] : 0.0f;
+                    off[d] = d;
+                }
+                sc_bwf_segment(pf, RSC, K, xs, 0, off, g + q * K, 1, gtail);
+            }
+        }
+    }
+}
+
+/* The loop above compiled for AVX2 (conv2d_smallc_avx2.c), AVX-512 (conv2d_smallc_avx512.c)
+ * and aarch64 (conv2d_smallc_neon.c). */
+void conv2d_bwf_smallc_avx2(float *part, const float *dout, const float *inp, int64_t chunk,
+                            int64_t nchunks, const conv2d_shape *sh, const conv_tap *depth, void *work);
+void conv2d_bwf_smallc_avx512(float *part, const float *dout, const float *inp, int64_t chunk,
+                              int64_t nchunks, const conv2d_shape *sh, const conv_tap *depth, void *work);
+void conv2d_bwf_smallc_neon(float *part, const float *dout, const float *inp, int64_t chunk,
+                            int64_t nchunks, const conv2d_shape *sh, const conv_tap *depth, void *work);
+
+#endif /* PYCONV_CONV2D_SMALLC_LOOPS_H */
