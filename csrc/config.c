@@ -380,6 +380,7 @@ void pyconv_blocking_derive(pyconv_blocking *out, int mr, int nr, const pyconv_c
 }
 
 static pyconv_blocking blocking_of_isa[PYCONV_ISA_COUNT];   /* kc 0: not derived yet */
+static int64_t l3_bytes;                                     /* set with them */
 static pyconv_blocking blocking_set;                        /* overrides, 0: none */
 
 void pyconv_blocking_init(void)
@@ -388,11 +389,19 @@ void pyconv_blocking_init(void)
         return;   /* the caches do not change while the process runs: read them once */
     pyconv_caches c;
     pyconv_cache_info(&c);
+    l3_bytes = c.size[2];
     for (int isa = 0; isa < PYCONV_ISA_COUNT; isa++) {
         int mr, nr;
         isa_tile(isa, &mr, &nr);
         pyconv_blocking_derive(&blocking_of_isa[isa], mr, nr, &c);
     }
+}
+
+int64_t pyconv_stream_min_bytes(void)
+{
+    if (!blocking_of_isa[0].kc)
+        pyconv_blocking_init();
+    return l3_bytes;
 }
 
 void pyconv_blocking_active(pyconv_blocking *out)

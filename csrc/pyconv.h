@@ -87,6 +87,10 @@ void pyconv_blocking_derive(pyconv_blocking *out, int mr, int nr, const pyconv_c
 /* Derive every ISA's blocks from this CPU's caches (once; the Python module calls it at import,
  * before any kernel can run on another thread). */
 void pyconv_blocking_init(void);
+/* An output larger than this (the L3 cache, read by pyconv_blocking_init) cannot stay in cache
+ * for the pass that reads it next: a memory-bound kernel writes it with non-temporal stores,
+ * which do not read each line in before overwriting it (resample.c). */
+int64_t pyconv_stream_min_bytes(void);
 /* The blocks the GEMM uses with the active ISA: the derived ones (pyconv_blocking_init runs
  * first if nothing has called it: a C driver), but those pyconv_blocking_override set. */
 void pyconv_blocking_active(pyconv_blocking *out);

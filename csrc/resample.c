@@ -33,17 +33,25 @@
  *     loop has no branch. The bilinear and projective loop nests live in resample_loops.h,
  *     compiled once per ISA (here portable; resample_avx2.c, _avx512.c, _neon.c) and chosen at
  *     run time, bitwise the same on every ISA (no FMA contraction, TF's order in every lane).
- *     Nearest resize is a row of memcpy's: portable only.
+ *     Nearest resize is a row of copies (past L3, non-temporal stores from an L1 buffer):
+ *     portable only.
  *   - The _ref twins are the definitions: one output element at a time, serial. Forwards and
  *     resize backwards are bitwise the fast ones; affine_sample_backward too (same order).
  *   - Only the fill row and the coordinate tables are allocated: PYCONV_ENOMEM, nothing
  *     written. Nothing prints, exits or aborts.
  */
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include "resample_loops.h"
 #include "target.h"
+#if defined(__SSE__) || defined(_M_X64)
+#include <xmmintrin.h>
+#define RESAMPLE_STREAM 1   /* x86-64: SSE's non-temporal store is in the baseline ISA */
+#else
+#define RESAMPLE_STREAM 0
+#endif
 
 /* ---- the loops of resample_loops.h, compiled for the ISA in use ------------------------------ */
 
@@ -143,10 +151,11 @@ static int64_t nearest_index(int64_t o, int64_t out_size, int64_t in_size)
     return i < 0 ? 0 : i;
 }
 
-/* The source row of every output row (P) and column (Q): ys, then xs = ys + P; or NULL. */
+/* The source row of every output row (P) and column (Q): ys, then xs = ys + P, then H + 1 more
+ * entries for the caller's runs (nearest_runs); or NULL. */
 static int64_t *nearest_tables(int64_t P, int64_t H, int64_t Q, int64_t W)
 {
-    int64_t *ys = malloc((size_t)(P + Q) * sizeof(int64_t));
+    int64_t *ys = malloc((size_t)(P + Q + H + 1) * sizeof(int64_t));
     if (!ys)
         return NULL;
     for (int64_t p = 0; p < P; p++)
@@ -169,14 +178,16 @@ static int run_bilinear(bilinear_loop *loop, float *dst, const float *src, int64
     return PYCONV_OK;
 }
 
-/* A resize backward's first step: dinp zeroed. 0 when nothing is left to do (no input element,
- * or no output pixel to send it anything). */
+/* A backward's first step: 0 when nothing is left to do -- no input element, or no output pixel
+ * to send it anything (then dinp is zeroed here). The loops zero dinp themselves otherwise,
+ * each part just before adding into it, while it is in cache. */
 static int backward_start(float *dinp, int64_t N, int64_t H, int64_t W, int64_t C, int64_t P,
                           int64_t Q)
 {
     if (N * H * W * C == 0)
         return 0;
-    memset(dinp, 0, (size_t)(N * H * W * C) * sizeof(float));
+    if (P * Q == 0)
+        memset(dinp, 0, (size_t)(N * H * W * C) * sizeof(float));
     return P * Q > 0;
 }
 
@@ -226,12 +237,13 @@ int resize_bilinear_forward_ref(float *out, const float *inp, int64_t N, int64_t
 int resize_bilinear_backward(float *dinp, const float *dout, int64_t N, int64_t H, int64_t W,
                              int64_t C, int64_t P, int64_t Q)
 {
-    if (!backward_start(dinp, N, H, W, C, P, Q))
+    if (!backward_start(dinp, N, H, W, C, P, Q))   /* zeroes dinp only when P * Q == 0 */
         return PYCONV_OK;
     if (P == H && Q == W) {
         memcpy(dinp, dout, (size_t)(N * H * W * C) * sizeof(float));
         return PYCONV_OK;
     }
+    /* The loop zeroes each image (or row) itself, just before adding into it: in cache. */
     return run_bilinear(isa_loops().bilinear_backward, dinp, dout, N, H, W, C, P, Q);
 }
 
@@ -262,8 +274,67 @@ int resize_bilinear_backward_ref(float *dinp, const float *dout, int64_t N, int6
 
 /* ---- resize, nearest ------------------------------------------------------------------------- */
 
+/* A streamed output row goes through a buffer of this many floats (16 KiB: in L1) on each
+ * thread's stack, a part of the row at a time. */
+#define RESAMPLE_ROW_BUF 4096
+
+/* Whether to stream an output of `floats` floats with `C` channels a pixel: larger than L3
+ * (pyconv_stream_min_bytes), on a target with non-temporal stores, and a pixel fits the
+ * buffer. Writing 2x-upsampled rows with plain stores reads every output line in first: 9
+ * bytes moved per input byte instead of 5 (docs/benchmarks.md: 1.4x the time). */
+static inline int resample_stream(int64_t floats, int64_t C)
+{
+    return RESAMPLE_STREAM && C <= RESAMPLE_ROW_BUF
+           && floats * (int64_t)sizeof(float) > pyconv_stream_min_bytes();
+}
+
+/* dst[0..n) = src[0..n) by non-temporal stores (16-byte aligned; the unaligned head and the
+ * tail stored plainly), then a store fence: the row is in memory, for any thread, when the call
+ * returns. memcpy where the target has no such store. */
+static inline void stream_floats(float *restrict dst, const float *restrict src, int64_t n)
+{
+#if RESAMPLE_STREAM
+    int64_t i = 0;
+    for (; i < n && ((uintptr_t)(dst + i) & 15); i++)
+        dst[i] = src[i];
+    for (; i + 4 <= n; i += 4)
+        _mm_stream_ps(dst + i, _mm_loadu_ps(src + i));
+    for (; i < n; i++)
+        dst[i] = src[i];
+    _mm_sfence();
+#else
+    memcpy(dst, src, (size_t)n * sizeof(float));
+#endif
+}
+
+/* The output rows that copy input row h: [run[h], run[h + 1]) (ys is monotone); run has H + 1
+ * entries. Empty for an input row no output row reads (a downscale). */
+static void nearest_runs(int64_t *run, const int64_t *ys, int64_t P, int64_t H)
+{
+    int64_t p = 0;
+    for (int64_t h = 0; h <= H; h++) {
+        while (p < P && ys[p] < h)
+            p++;
+        run[h] = p;
+    }
+}
+
+/* dst[0..n) = src[0..n): memcpy for a run long enough to pay for the call, else a loop. */
+static inline void copy_floats(float *restrict dst, const float *restrict src, int64_t n)
+{
+    if (n >= 16) {
+        memcpy(dst, src, (size_t)n * sizeof(float));
+        return;
+    }
+    for (int64_t i = 0; i < n; i++)
+        dst[i] = src[i];
+}
+
 // inp (N,H,W,C), out (N,P,Q,C), overwritten.
-// Threads: over N*P output rows; each output row written by one thread.
+// Threads: over N*H input rows; each writes the run of output rows that copy it. The first
+// row of a run is gathered pixel by pixel, the others are one memcpy of it (UpSampling2D's
+// factor 2 copies each row twice: half the rows cost one long copy). An output larger than
+// L3 is gathered a part of a row at a time into L1 and streamed to every row of the run.
 int resize_nearest_forward(float *out, const float *inp, int64_t N, int64_t H, int64_t W,
                            int64_t C, int64_t P, int64_t Q)
 {
@@ -272,13 +343,33 @@ int resize_nearest_forward(float *out, const float *inp, int64_t N, int64_t H, i
     int64_t *ys = nearest_tables(P, H, Q, W);
     if (!ys)
         return PYCONV_ENOMEM;
-    const int64_t *xs = ys + P;
+    const int64_t *xs = ys + P, *run = xs + Q;
+    nearest_runs(ys + P + Q, ys, P, H);
+    const size_t row_bytes = (size_t)(Q * C) * sizeof(float);
+    const int stream = resample_stream(N * P * Q * C, C);
     #pragma omp parallel for schedule(static) num_threads(pyconv_num_threads()) if(N * P * Q * C > RESAMPLE_PAR_MIN)
-    for (int64_t np = 0; np < N * P; np++) {
-        const int64_t n = np / P, p = np % P;
-        const float *row = inp + (n * H + ys[p]) * W * C;
-        for (int64_t q = 0; q < Q; q++)
-            memcpy(out + (np * Q + q) * C, row + xs[q] * C, (size_t)C * sizeof(float));
+    for (int64_t nh = 0; nh < N * H; nh++) {   /* loop 1: input rows */
+        const int64_t n = nh / H, h = nh % H;
+        if (run[h] == run[h + 1])
+            continue;
+        const float *src = inp + nh * W * C;
+        float *first = out + (n * P + run[h]) * Q * C;
+        if (!stream) {
+            for (int64_t q = 0; q < Q; q++)    /* loop 2: the first output row, by pixel */
+                copy_floats(first + q * C, src + xs[q] * C, C);
+            for (int64_t p = run[h] + 1; p < run[h + 1]; p++)   /* loop 3: the copies of it */
+                memcpy(out + (n * P + p) * Q * C, first, row_bytes);
+            continue;
+        }
+        float buf[RESAMPLE_ROW_BUF];
+        const int64_t step = RESAMPLE_ROW_BUF / C;
+        for (int64_t q0 = 0; q0 < Q; q0 += step) {   /* loop 2: parts of the rows, via L1 */
+            const int64_t nq = Q - q0 < step ? Q - q0 : step;
+            for (int64_t q = 0; q < nq; q++)
+                copy_floats(buf + q * C, src + xs[q0 + q] * C, C);
+            for (int64_t p = run[h]; p < run[h + 1]; p++)   /* loop 3: streamed to each row */
+                stream_floats(out + ((n * P + p) * Q + q0) * C, buf, nq * C);
+        }
     }
     free(ys);
     return PYCONV_OK;
@@ -298,28 +389,30 @@ int resize_nearest_forward_ref(float *out, const float *inp, int64_t N, int64_t 
 }
 
 // dout (N,P,Q,C), dinp (N,H,W,C), overwritten: each input pixel gets the sum of the outputs
-// that copied it. Threads: over N*H input rows, each gathering its output rows in order.
+// that copied it. Threads: over N*H input rows, each zeroed (in cache, not in a pass over
+// dinp of its own) and then gathering its run of output rows in order: the _ref's bits.
 int resize_nearest_backward(float *dinp, const float *dout, int64_t N, int64_t H, int64_t W,
                             int64_t C, int64_t P, int64_t Q)
 {
-    if (!backward_start(dinp, N, H, W, C, P, Q))
+    if (N * H * W * C == 0)
         return PYCONV_OK;
     int64_t *ys = nearest_tables(P, H, Q, W);
     if (!ys)
         return PYCONV_ENOMEM;
-    const int64_t *xs = ys + P;
+    const int64_t *xs = ys + P, *run = xs + Q;
+    nearest_runs(ys + P + Q, ys, P, H);
     #pragma omp parallel for schedule(static) num_threads(pyconv_num_threads()) if(N * P * Q * C > RESAMPLE_PAR_MIN)
-    for (int64_t nh = 0; nh < N * H; nh++) {
+    for (int64_t nh = 0; nh < N * H; nh++) {   /* loop 1: input rows */
         const int64_t n = nh / H, h = nh % H;
         float *d = dinp + nh * W * C;
-        for (int64_t p = 0; p < P; p++) {
-            if (ys[p] != h)
-                continue;
+        memset(d, 0, (size_t)(W * C) * sizeof(float));
+        for (int64_t p = run[h]; p < run[h + 1]; p++) {   /* loop 2: its output rows, in order */
             const float *g = dout + (n * P + p) * Q * C;
             for (int64_t q = 0; q < Q; q++) {
-                float *dq = d + xs[q] * C;
-                for (int64_t c = 0; c < C; c++)
-                    dq[c] += g[q * C + c];
+                float *restrict dq = d + xs[q] * C;
+                const float *restrict gq = g + q * C;
+                for (int64_t c = 0; c < C; c++)   /* loop 3: channels */
+                    dq[c] += gq[c];
             }
         }
     }

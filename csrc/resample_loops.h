@@ -218,7 +218,9 @@ static inline int corner_weights(float w[4], const sample_taps *s, int interp)
     return 4;
 }
 
-// The loop nest of resize_bilinear_forward (tables made, sizes checked there).
+// The loop nest of resize_bilinear_forward (tables made, sizes checked there). Plain stores
+// even past L3: streamed through a row buffer, it measured 25-30% slower on one thread (the
+// nearest resize, a pure copy, gains 30-45%; docs/benchmarks.md).
 // Threads: over N*P output rows; each output row written by one thread.
 static inline void resample_bilinear_forward_loop(float *out, const float *inp, const lerp_tap *ys,
                                                   const lerp_tap *xs, int64_t N, int64_t H, int64_t W,
@@ -251,7 +253,8 @@ static inline void bilinear_scatter_row(float *img, const float *g, lerp_tap ty,
     }
 }
 
-// The loop nest of resize_bilinear_backward (dinp zeroed there). Two orders with the same bits
+// The loop nest of resize_bilinear_backward (dinp zeroed here, an image or row just before it
+// is added into, while it is in cache). Two orders with the same bits
 // (each element's contributions added in output order, as the _ref scatter adds them):
 //   at least as many images as threads: loop 1 over images, one thread each; loop 2 over the
 //     output rows, each read once and scattered into its two input rows (the image's gradient
@@ -265,14 +268,17 @@ static inline void resample_bilinear_backward_loop(float *dinp, const float *dou
     const int nt = pyconv_num_threads();
     if (N >= nt) {
         #pragma omp parallel for schedule(static) num_threads(nt) if(N * P * Q * C > RESAMPLE_PAR_MIN)
-        for (int64_t n = 0; n < N; n++)            /* loop 1: images */
+        for (int64_t n = 0; n < N; n++) {          /* loop 1: images */
+            memset(dinp + n * H * W * C, 0, (size_t)(H * W * C) * sizeof(float));
             for (int64_t p = 0; p < P; p++)        /* loop 2: output rows, in order */
                 bilinear_scatter_row(dinp + n * H * W * C, dout + (n * P + p) * Q * C, ys[p], xs, W, Q, C);
+        }
         return;
     }
     #pragma omp parallel for schedule(static) num_threads(nt) if(N * P * Q * C > RESAMPLE_PAR_MIN)
     for (int64_t nh = 0; nh < N * H; nh++) {   /* loop 1: input rows */
         const int64_t n = nh / H, h = nh % H;
+        memset(dinp + nh * W * C, 0, (size_t)(W * C) * sizeof(float));
         /* ys[p].lower and .upper grow with p: the rows that read h are one run of p. */
         for (int64_t p = 0; p < P; p++) {
             const int top = ys[p].lower == h, bot = ys[p].upper == h;
@@ -319,7 +325,7 @@ static inline void resample_affine_forward_loop(float *out, const float *inp, co
     }
 }
 
-// The loop nest of affine_sample_backward (dinp zeroed there).
+// The loop nest of affine_sample_backward (dinp zeroed here, image by image).
 // Threads: over N images; each image's dinp written by one thread, in output order.
 static inline void resample_affine_backward_loop(float *dinp, const float *dout, const float *transforms,
                                                  int64_t T, int64_t N, int64_t H, int64_t W, int64_t C,
@@ -329,6 +335,7 @@ static inline void resample_affine_backward_loop(float *dinp, const float *dout,
     for (int64_t n = 0; n < N; n++) {          /* loop 1: images */
         float *img = dinp + n * H * W * C;
         const float *t = transforms + (T == 1 ? 0 : n) * 8;
+        memset(img, 0, (size_t)(H * W * C) * sizeof(float));   /* in cache, before the adds */
         for (int64_t p = 0; p < P; p++)
             for (int64_t q = 0; q < Q; q++) {  /* loop 2: output pixels, in order */
                 sample_taps s;

@@ -427,5 +427,10 @@ def test_bench_resample_rows_run():
     the sanitizers in CI, where importing torch would report its own leaks)."""
     pytest.importorskip("torch")
     from bench import resample
-    rows = resample.upsampling_rows([(2, 4, 4, 8)], 1) + resample.sampler_rows(2, 8, 3, 1)
-    assert len(rows) == 2 and "speed vs PyTorch" in rows[0] and "Mpixel/s" in rows[1]
+    up = resample.upsampling_rows([(2, 4, 4, 8)], 1)
+    assert [(r["layer"], r["pass_"]) for r in up] == [
+        (f"UpSampling2D(2) {i}", p) for i in ("nearest", "bilinear") for p in ("forward", "backward")]
+    assert all(r["torch_format"] in ("channels_last", "NCHW") and r["ms"] > 0 for r in up)
+    resample.print_upsampling(up)
+    rows = resample.sampler_rows(2, 8, 3, 1)
+    assert len(rows) == 1 and "Mpixel/s" in rows[0]

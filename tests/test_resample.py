@@ -95,6 +95,21 @@ def test_resize_threads_bitwise(isa, each_thread_count):
     check_resize(3, 40, 37, 19, 61, 29, "bilinear", 7)   # above the threading threshold
 
 
+@pytest.mark.parametrize("C", [3, 64])
+def test_resize_streamed_past_l3(isa, each_thread_count, C):
+    """An output larger than L3: the nearest resize writes it by non-temporal stores through a
+    row buffer (rows of C = 3 are not 16-byte aligned; 64: a row is longer than the buffer);
+    both resizes give the _ref's bits at any thread count."""
+    l3 = _kernels.cache_info()["l3"][0]
+    side = int(np.sqrt(l3 / 4 / C / 2 / 4)) + 8   # 2 images, upsampled 2x: > L3
+    x = images((2, side, side + 3, C), 0)
+    for method in ("bilinear", "nearest"):
+        want = _kernels.resize(x, 2 * side, 2 * side + 6, method, ref=True)
+        assert want.nbytes > l3
+        for _ in each_thread_count():
+            np.testing.assert_array_equal(_kernels.resize(x, 2 * side, 2 * side + 6, method), want)
+
+
 @pytest.mark.parametrize("method", ["bilinear", "nearest"])
 def test_reference_backward_is_the_forwards_adjoint(method):
     rng = np.random.default_rng(0)
