@@ -43,8 +43,10 @@
  *                                         docs/benchmarks.md, "What the profile showed").
  *                                         B micro-panel 320*32*4 = 40 KiB sits in the 48 KiB
  *                                         L1; A block 136*320*4 = 170 KiB is a sixth of L2.
- * avx2        6   16    90   512   4096   12 ymm accumulators + 2 B + 1 broadcast of 16 ymm.
- *                                         B micro-panel 32 KiB in L1; A block 180 KiB in L2.
+ * avx2        6   16    72   640   3264   12 ymm accumulators + 2 B + 1 broadcast of 16 ymm.
+ *                                         B micro-panel 40 KiB in L1; A block 180 KiB in L2.
+ *                                         KC 640 takes a depth of 576 (conv3's 3x3x64, the
+ *                                         dense layer's 576 inputs) in one block.
  * neon       12    8   (no ARM here)      aarch64, 32 q registers of 4 floats: 24 accumulators
  *                                         (12 rows x 2 vectors) + 2 for B + 3 for A's 12 values,
  *                                         each FMA taking its A value by lane (FMLA v.4s, v.s[i]),
@@ -53,9 +55,9 @@
  *                                         latency 3-4 need. NR = 8, not 12: our N are channel
  *                                         counts, multiples of 8 (32, 64), which 12 would pad by
  *                                         a third and which the indirect-B and scattered paths
- *                                         need whole (conv2d.c). On a 64 KiB L1 (N1) KC is 512
- *                                         (B micro-panel 16 KiB); chosen on paper.
- * generic     4    8    88   512   4096   plain C the compiler may vectorise for SSE2:
+ *                                         need whole (conv2d.c). On a 64 KiB L1 (N1) KC is 1024
+ *                                         (B micro-panel 32 KiB); chosen on paper.
+ * generic     4    8    44  1024   2048   plain C the compiler may vectorise for SSE2:
  *                                         32 scalar accumulators stay in 8 xmm registers.
  * The depth is cut into equal blocks of at most KC (gemm.c, depth_block): conv2's 3x3x32 = 288
  * is one block at KC = 320, so each C tile is stored once (KC = 256 took two passes, 256 + 32,
@@ -98,8 +100,12 @@ static inline void isa_tile(int isa, int *mr, int *nr)
  *                           around the GEMM keep there. BLIS's model would allow ~3/4 of L2: a
  *                           larger MC means fewer, longer tasks for the threads at batch 32.
  *   BLOCK_L3_PART       4   the B panel, shared by all threads, in a quarter of L3.
- *   GEMM_KC_MIN/MAX  64/512 a tiny or unreported L1 still gets depth blocks that amortise the C
- *                           tile's load and store; past 512 the store is < 0.2% of the FMAs.
+ *   GEMM_KC_MIN/MAX 64/1024 a tiny or unreported L1 still gets depth blocks that amortise the C
+ *                           tile's load and store; the cap only bounds a huge reported L1. It
+ *                           was 512, which cut AVX2's 640 here: a depth of 576 (conv3, the
+ *                           dense layer) then took two blocks, two parallel regions and a second
+ *                           pass over C, and conv3's forward at batch 32 ran 0.83x PyTorch's speed
+ *                           (1.24x in one block; docs/benchmarks.md section 15).
  *   GEMM_NC_MAX       16384 bounds the B panel on a machine reporting a huge L3.
  * KC is rounded down to a multiple of 16 (a packed A micro-panel is then whole 64-byte lines
  * for any MR), MC up to a multiple of MR, NC down to a multiple of NR. */
@@ -108,7 +114,7 @@ static inline void isa_tile(int isa, int *mr, int *nr)
 #define BLOCK_L2_PART 6
 #define BLOCK_L3_PART 4
 #define GEMM_KC_MIN 64
-#define GEMM_KC_MAX 512
+#define GEMM_KC_MAX 1024
 #define GEMM_NC_MAX 16384
 
 /* PYCONV_BLOCKING's bounds: wide, for experiments, but no block so large that a workspace of
@@ -133,5 +139,7 @@ static inline void isa_tile(int isa, int *mr, int *nr)
 
 /* The largest MR x NR tile of any ISA: the size of the driver's edge-tile buffer. */
 #define GEMM_MAX_TILE (AVX512_MR * AVX512_NR)
+/* The tallest tile of any ISA (NEON's 12 rows): the size of a scattered C's row pointers. */
+#define GEMM_MAX_MR NEON_MR
 
 #endif /* PYCONV_BLOCKING_H */

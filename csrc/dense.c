@@ -7,7 +7,9 @@
  *                                                          N <= DENSE_ROWS_MAX: dense_forward_rows, W
  *                                                          read in place (dense_loops.h)
  *   backward  dx  (N,C) = dout (N,K) . W^T                 GEMM with B packed from W transposed
- *             dW  (C,K) = x^T . dout                       GEMM with A packed from x transposed
+ *             dW  (C,K) = x^T . dout                       GEMM with x and dout read in place when
+ *                                                          NR divides K (A packed from x transposed
+ *                                                          otherwise)
  *             db  (K)   = column sums of dout              bias_add_backward
  * Every output is overwritten. Threads: those of the GEMM (each output element is computed
  * by one thread, its sum in a fixed order), so results do not depend on the thread count.
@@ -69,8 +71,13 @@ int dense_backward(float *dx, float *dw, float *db, const float *dout, const flo
         status = gemm(&(gemm_out){.data = dx, .ld = C}, &a, &bm, N, C, K, pyconv_num_threads());
     }
     if (status == PYCONV_OK && dw) {   // dW = x^T . dout: A[i][n] = x[n][i], x stored (N x C) = A^T
-        gemm_operand a = {.pack = gemm_pack_a_t, .data = x, .ld = C};
-        gemm_operand bm = {.pack = gemm_pack_b_n, .data = dout, .ld = K};
+        /* Nothing copied when NR divides K: dout's rows are B's, and x's rows are A's MR values
+         * at one depth (the view, where MR divides C), as conv2d_backward_filter reads dout^T.
+         * The same sums in the same order as packed: bitwise the same dW. */
+        gemm_operand a = {.pack = gemm_pack_a_t, .view = gemm_view_a_t, .data = x, .ld = C};
+        gemm_operand bm = K % gemm_nr() == 0
+                          ? (gemm_operand){.cols = gemm_cols_n, .data = dout, .ld = K}
+                          : (gemm_operand){.pack = gemm_pack_b_n, .data = dout, .ld = K};
         status = gemm(&(gemm_out){.data = dw, .ld = K}, &a, &bm, C, K, N, pyconv_num_threads());
     }
     if (status == PYCONV_OK && db)

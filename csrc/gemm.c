@@ -26,13 +26,14 @@ typedef void (*ukernel_ind_fn)(int64_t, int64_t, const float *const *, const flo
 typedef void (*ukernel_indb_fn)(int64_t, const float *, int64_t, const float *const *, float *,
                                 int64_t, int, const float *, int);
 
-typedef void (*scatter_fn)(const gemm_scatter *, const float *, int, int64_t, int, int64_t, int);
+typedef void (*ukernel_ind_add_fn)(int64_t, int64_t, const float *const *, const float *,
+                                   float *const *);
 
 typedef struct {
     ukernel_fn ukernel;
     ukernel_ind_fn ukernel_ind;
     ukernel_indb_fn ukernel_indb;
-    scatter_fn scatter;
+    ukernel_ind_add_fn ukernel_ind_add;
     int mr, nr;
     int64_t mc, kc, nc;   /* the cache blocks in use (config.c: from the caches, or PYCONV_BLOCKING) */
 } gemm_isa;
@@ -44,17 +45,21 @@ static gemm_isa isa_table(void)
     switch (isa) {
     /* (the sizes are set below, from isa_tile and the blocking in use) */
     PYCONV_ON_AVX512(g = (gemm_isa){.ukernel = ukernel_avx512, .ukernel_ind = ukernel_avx512_ind,
-                                    .ukernel_indb = ukernel_avx512_indb, .scatter = scatter_tile_avx512};
+                                    .ukernel_indb = ukernel_avx512_indb,
+                                    .ukernel_ind_add = ukernel_avx512_ind_add};
                      break;)
     PYCONV_ON_AVX2(g = (gemm_isa){.ukernel = ukernel_avx2, .ukernel_ind = ukernel_avx2_ind,
-                                  .ukernel_indb = ukernel_avx2_indb, .scatter = scatter_tile_avx2};
+                                  .ukernel_indb = ukernel_avx2_indb,
+                                  .ukernel_ind_add = ukernel_avx2_ind_add};
                    break;)
     PYCONV_ON_NEON(g = (gemm_isa){.ukernel = ukernel_neon, .ukernel_ind = ukernel_neon_ind,
-                                  .ukernel_indb = ukernel_neon_indb, .scatter = scatter_tile_neon};
+                                  .ukernel_indb = ukernel_neon_indb,
+                                  .ukernel_ind_add = ukernel_neon_ind_add};
                    break;)
     default:
         g = (gemm_isa){.ukernel = ukernel_generic, .ukernel_ind = ukernel_generic_ind,
-                       .ukernel_indb = ukernel_generic_indb, .scatter = scatter_tile_generic};
+                       .ukernel_indb = ukernel_generic_indb,
+                       .ukernel_ind_add = ukernel_generic_ind_add};
     }
     isa_tile(isa, &g.mr, &g.nr);
     pyconv_blocking b;
@@ -313,12 +318,9 @@ typedef struct {
     int first, last;   /* the first depth block overwrites C; the last applies the epilogue */
 } gemm_block;
 
-/* The hooks: one micro-kernel call for the operands' forms (tile i, j of the block into c), and
- * where a tile computed into a buffer goes (an edge tile, or a scattered C). */
+/* The hook: one micro-kernel call for the operands' forms (tile i, j of the block into c). */
 typedef void (*tile_fn)(const gemm_block *blk, int64_t i, int64_t j, float *c, int64_t ldc,
                         int overwrite, const float *bias, int relu);
-typedef void (*put_fn)(const gemm_block *blk, const float *tile, int64_t ir, int rows, int64_t jr,
-                       int cols);
 
 /* The call's buffers, each of one type: the B panel (packed) or an indirect B's row pointers,
  * then per thread an A block (packed) or an indirect A's pointer table, and a row of zeros
@@ -340,7 +342,6 @@ struct gemm_plan {
     int nthreads;
     int a_in_place;      /* A read through its view (A^T under an indirect B, whole MR tiles) */
     void (*macro_kernel)(const gemm_block *blk);   /* loops 2 and 1 for the operands' forms */
-    put_fn put;
     int64_t m_tiles, n_mblocks, col_groups;   /* loop 3's tasks */
     gemm_workspace ws;
 };
@@ -398,18 +399,10 @@ static void put_stored(const gemm_block *blk, const float *tile, int64_t ir, int
         epilogue(c_ir, out->ld, rows, cols, out->bias ? out->bias + blk->jc + jr : NULL, out->relu);
 }
 
-// A scattered C: every tile added where the scatter's table sends its rows.
-static void put_scattered(const gemm_block *blk, const float *tile, int64_t ir, int rows,
-                          int64_t jr, int cols)
-{
-    const gemm_plan *pl = blk->pl;
-    pl->g.scatter(pl->c->scatter, tile, pl->g.nr, blk->ic + ir, rows, blk->jc + jr, cols);
-}
-
-/* Loops 2 and 1 over one block, with `tile` the micro-kernel call for the operands' forms. A
- * whole tile of a stored C is written by the micro-kernel itself, with the epilogue in registers
- * on the last depth block; an edge tile, or any tile of a scattered C, is computed whole into
- * `tile_buf` and handed to the output's hook. */
+/* Loops 2 and 1 over one block of a stored C, with `tile` the micro-kernel call for the
+ * operands' forms. A whole tile is written by the micro-kernel itself, with the epilogue in
+ * registers on the last depth block; an edge tile is computed whole into `tile_buf` and its
+ * valid part stored by put_stored. */
 PYCONV_ALWAYS_INLINE void macro_kernel(const gemm_block *blk, tile_fn tile)
 {
     const gemm_plan *pl = blk->pl;
@@ -422,15 +415,45 @@ PYCONV_ALWAYS_INLINE void macro_kernel(const gemm_block *blk, tile_fn tile)
         // loop 1 (ir, step MR): A micro-panel MR x kc, streams from L2
         for (int64_t ir = 0; ir < blk->mc; ir += mr) {
             const int mr_cur = blk->mc - ir < mr ? (int)(blk->mc - ir) : mr;
-            if (out->data && mr_cur == mr && nr_cur == nr) {
+            if (mr_cur == mr && nr_cur == nr) {
                 float *c_ir = out->data + (blk->ic + ir) * out->ld + blk->jc + jr;
                 const float *bias = blk->last && out->bias ? out->bias + blk->jc + jr : NULL;
                 const int relu = blk->last && out->relu;
                 tile(blk, ir / mr, jr / nr, c_ir, out->ld, blk->first, bias, relu);
             } else {
                 tile(blk, ir / mr, jr / nr, tile_buf, nr, 1, NULL, 0);
-                pl->put(blk, tile_buf, ir, mr_cur, jr, nr_cur);
+                put_stored(blk, tile_buf, ir, mr_cur, jr, nr_cur);
             }
+        }
+    }
+}
+
+/* Loops 2 and 1 over one block of a scattered C (its A indirect: plan_call). The micro-kernel
+ * adds each tile into the tensor itself, through a pointer per row: where the scatter's table
+ * sends the row under the panel's tap, or NULL for a tap in the padding or a row past the
+ * block. An NR panel lies inside one tap, since the scatter's C is a multiple of NR. (The tile
+ * had gone through a buffer and a separate add: 10% of conv2's input gradient under AVX2,
+ * docs/benchmarks.md section 15.) */
+static void macro_kernel_scattered(const gemm_block *blk)
+{
+    const gemm_plan *pl = blk->pl;
+    const gemm_scatter *sc = pl->c->scatter;
+    const int mr = pl->g.mr, nr = pl->g.nr;
+    const int64_t nt = blk->a.step / mr;
+    float *c_rows[GEMM_MAX_MR];
+    // loop 2 (jr, step NR): B micro-panel kc x NR, stays in L1; channels c0.. of tap t
+    for (int64_t jr = 0; jr < blk->nc; jr += nr) {
+        const int64_t t = (blk->jc + jr) / sc->C, c0 = (blk->jc + jr) % sc->C;
+        const float *b_jr = blk->b.pan.p + jr / nr * blk->b.pan.ps;
+        // loop 1 (ir, step MR): A micro-panel MR x kc, streams from L2
+        for (int64_t ir = 0; ir < blk->mc; ir += mr) {
+            const int64_t *tab_ir = sc->tab + (blk->ic + ir) * sc->taps + t;
+            for (int i = 0; i < mr; i++) {
+                const int64_t off = ir + i < blk->mc ? tab_ir[i * sc->taps] : -1;
+                c_rows[i] = off < 0 ? NULL : sc->out + off + c0;
+            }
+            const float *const *a_ir = blk->a.ptr + ir / mr * blk->a.step;
+            pl->g.ukernel_ind_add(nt, blk->kc / nt, a_ir, b_jr, c_rows);
         }
     }
 }
@@ -540,7 +563,7 @@ static int plan_call(gemm_plan *pl, int nthreads)
     const gemm_out *c = pl->c;
     const gemm_isa *g = &pl->g;
     if ((a->rows && (a->k0 || b->cols)) || (b->cols && pl->N % g->nr)
-        || (!c->data && (!c->scatter || c->scatter->C % g->nr)))
+        || (!c->data && (!c->scatter || c->scatter->C % g->nr || !a->rows)))
         return PYCONV_EINVAL;
     /* A parallel region costs microseconds: below ~1 MFLOP one thread is faster. A scattered C
      * takes one: rows of different blocks add into the same pixels. */
@@ -549,9 +572,9 @@ static int plan_call(gemm_plan *pl, int nthreads)
     pl->a_in_place = a->view && b->cols && pl->M % g->mr == 0;
     if (!a->rows && !a->pack && !pl->a_in_place)
         return PYCONV_EINVAL;
-    pl->macro_kernel = a->rows ? macro_kernel_indirect_a
+    pl->macro_kernel = !c->data ? macro_kernel_scattered
+                       : a->rows ? macro_kernel_indirect_a
                        : b->cols ? macro_kernel_indirect_b : macro_kernel_packed;
-    pl->put = c->data ? put_stored : put_scattered;
 
     /* Tasks of loop 3: row blocks of at most MC rows x groups of NR panels. The row blocks are
      * whole MR tiles, as many as a multiple of the thread count, all within one tile of the

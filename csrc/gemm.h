@@ -98,8 +98,9 @@ void gemm_pack_b_t(float *dst, const gemm_operand *op, int64_t j0, int64_t n, in
  * from j, inside tap t = j / C of a tap-major (taps x C) column space -- is ADDED to the NR
  * floats at out + tab[i * taps + t] + j % C, or dropped where that offset is -1. This is how
  * conv2d's input gradient adds its column gradient into the image (col2im in the GEMM's store,
- * no column matrix in memory). Requires C a multiple of NR; one thread (rows of different
- * blocks add into the same pixels), so the adds run in one fixed order. */
+ * no column matrix in memory), each tile added by the micro-kernel itself (ukernel_*_ind_add).
+ * Requires C a multiple of NR and an indirect A; one thread (rows of different blocks add into
+ * the same pixels), so the adds run in one fixed order. */
 typedef struct {
     float *out;           /* the tensor the rows are added into */
     const int64_t *tab;   /* M x taps offsets into out, or -1 */
@@ -122,34 +123,9 @@ typedef struct {
  * block by depth block, k ascending inside one), so the result does not depend on the thread
  * count. Returns PYCONV_OK, PYCONV_ENOMEM, or PYCONV_EINVAL for operand forms it cannot combine
  * (an indirect A with k0 > 0 or under an indirect B; an indirect B with N not a multiple of NR;
- * a scatter's C not a multiple of NR). */
+ * a scatter's C not a multiple of NR, or its A not indirect). */
 int gemm(const gemm_out *c, const gemm_operand *a, const gemm_operand *b, int64_t M, int64_t N,
          int64_t K, int nthreads);
-
-/* Add a finished tile (rows x cols, row stride ld) where sc sends C rows i0.. and columns j0..
- * (inside one tap). Compiled once per ISA (in ukernel_<isa>.c) so the adds are as wide as the
- * micro-kernel's: scatter_tile_generic, _avx2, _avx512, _neon. */
-static inline void scatter_tile_loop(const gemm_scatter *sc, const float *tile, int ld, int64_t i0,
-                                     int rows, int64_t j0, int cols)
-{
-    const int64_t t = j0 / sc->C, c0 = j0 % sc->C;
-    for (int i = 0; i < rows; i++) {
-        const int64_t off = sc->tab[(i0 + i) * sc->taps + t];
-        if (off < 0)
-            continue;
-        float *d = sc->out + off + c0;
-        for (int j = 0; j < cols; j++)
-            d[j] += tile[i * ld + j];
-    }
-}
-void scatter_tile_generic(const gemm_scatter *sc, const float *tile, int ld, int64_t i0, int rows,
-                          int64_t j0, int cols);
-void scatter_tile_avx2(const gemm_scatter *sc, const float *tile, int ld, int64_t i0, int rows,
-                       int64_t j0, int cols);
-void scatter_tile_avx512(const gemm_scatter *sc, const float *tile, int ld, int64_t i0, int rows,
-                         int64_t j0, int cols);
-void scatter_tile_neon(const gemm_scatter *sc, const float *tile, int ld, int64_t i0, int rows,
-                       int64_t j0, int cols);
 
 /* The naive triple loop over plain row-major matrices, double accumulation: the oracle. */
 void gemm_ref(float *c, const float *a, const float *b, int64_t M, int64_t N, int64_t K);
@@ -212,5 +188,17 @@ PYCONV_UKERNEL void ukernel_neon_ind(int64_t ntaps, int64_t kc, const float *con
 PYCONV_UKERNEL void ukernel_generic_ind(int64_t ntaps, int64_t kc, const float *const *a,
                                         const float *b, float *c, int64_t ldc, int overwrite,
                                         const float *bias, int relu);
+
+/* Indirect micro-kernels into a scattered C: the same tile and sum, then row i ADDED to the NR
+ * floats at c[i] (c[i][j] + acc), or dropped where c[i] is NULL -- the add in registers, with no
+ * trip of the tile through memory (conv2d's input gradient: gemm_scatter). */
+PYCONV_UKERNEL void ukernel_avx512_ind_add(int64_t ntaps, int64_t kc, const float *const *a,
+                                           const float *b, float *const *c);
+PYCONV_UKERNEL void ukernel_avx2_ind_add(int64_t ntaps, int64_t kc, const float *const *a,
+                                         const float *b, float *const *c);
+PYCONV_UKERNEL void ukernel_neon_ind_add(int64_t ntaps, int64_t kc, const float *const *a,
+                                         const float *b, float *const *c);
+PYCONV_UKERNEL void ukernel_generic_ind_add(int64_t ntaps, int64_t kc, const float *const *a,
+                                            const float *b, float *const *c);
 
 #endif /* PYCONV_GEMM_H */

@@ -52,12 +52,11 @@ void ukernel_avx2(int64_t kc, const float *a, const float *b, float *c, int64_t 
     store_tile(acc, c, ldc, overwrite, bias, relu);
 }
 
-/* The indirect variant (see ukernel_avx512_ind): MR row pointers per tap instead of a
- * packed A panel. */
-void ukernel_avx2_ind(int64_t ntaps, int64_t kc, const float *const *a, const float *b,
-                      float *c, int64_t ldc, int overwrite, const float *bias, int relu)
+/* The indirect variant's sum (see ukernel_avx512_ind): MR row pointers per tap instead of a
+ * packed A panel. Inlined whole into both callers, so the accumulators stay in registers. */
+PYCONV_ALWAYS_INLINE void
+sum_ind(__m256 acc[AVX2_MR][2], int64_t ntaps, int64_t kc, const float *const *a, const float *b)
 {
-    __m256 acc[AVX2_MR][2];
     #pragma GCC unroll 6   /* whole: the accumulators stay in registers */
     for (int i = 0; i < AVX2_MR; i++)
         acc[i][0] = acc[i][1] = _mm256_setzero_ps();
@@ -73,7 +72,29 @@ void ukernel_avx2_ind(int64_t ntaps, int64_t kc, const float *const *a, const fl
             b += AVX2_NR;
         }
     }
+}
+
+void ukernel_avx2_ind(int64_t ntaps, int64_t kc, const float *const *a, const float *b,
+                      float *c, int64_t ldc, int overwrite, const float *bias, int relu)
+{
+    __m256 acc[AVX2_MR][2];
+    sum_ind(acc, ntaps, kc, a, b);
     store_tile(acc, c, ldc, overwrite, bias, relu);
+}
+
+/* The indirect variant into a scattered C (see ukernel_avx512_ind_add): row i of the tile
+ * added to the NR floats at c[i], or dropped where c[i] is NULL. */
+void ukernel_avx2_ind_add(int64_t ntaps, int64_t kc, const float *const *a, const float *b,
+                          float *const *c)
+{
+    __m256 acc[AVX2_MR][2];
+    sum_ind(acc, ntaps, kc, a, b);
+    #pragma GCC unroll 6   /* whole: the accumulators stay in registers */
+    for (int i = 0; i < AVX2_MR; i++)
+        if (c[i]) {
+            _mm256_storeu_ps(c[i], _mm256_add_ps(_mm256_loadu_ps(c[i]), acc[i][0]));
+            _mm256_storeu_ps(c[i] + 8, _mm256_add_ps(_mm256_loadu_ps(c[i] + 8), acc[i][1]));
+        }
 }
 
 /* The variant with an indirect B (see ukernel_avx512_indb). */
@@ -95,11 +116,4 @@ void ukernel_avx2_indb(int64_t kc, const float *a, int64_t lda, const float *con
         a += lda;
     }
     store_tile(acc, c, ldc, overwrite, bias, relu);
-}
-
-/* The store of a scattered C (gemm_scatter, gemm.h), compiled with this file's flags. */
-void scatter_tile_avx2(const gemm_scatter *sc, const float *tile, int ld, int64_t i0, int rows,
-                       int64_t j0, int cols)
-{
-    scatter_tile_loop(sc, tile, ld, i0, rows, j0, cols);
 }

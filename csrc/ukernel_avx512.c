@@ -54,14 +54,13 @@ void ukernel_avx512(int64_t kc, const float *a, const float *b, float *c, int64_
     store_tile(acc, c, ldc, overwrite, bias, relu);
 }
 
-/* The indirect variant: A is not packed. For each of `ntaps` taps the caller gives MR row
+/* The indirect variant's sum: A is not packed. For each of `ntaps` taps the caller gives MR row
  * pointers (a[t*MR + i]), each to kc contiguous floats -- for a convolution, the C channels
  * of one input pixel under one filter tap (or a zero row for the padding). B is packed as
- * above, its depth running over (tap, channel). */
-void ukernel_avx512_ind(int64_t ntaps, int64_t kc, const float *const *a, const float *b,
-                        float *c, int64_t ldc, int overwrite, const float *bias, int relu)
+ * above, its depth running over (tap, channel). Inlined whole into both callers below. */
+PYCONV_ALWAYS_INLINE void
+sum_ind(__m512 acc[AVX512_MR][2], int64_t ntaps, int64_t kc, const float *const *a, const float *b)
 {
-    __m512 acc[AVX512_MR][2];
     #pragma GCC unroll 8   /* whole: the accumulators stay in registers */
     for (int i = 0; i < AVX512_MR; i++)
         acc[i][0] = acc[i][1] = _mm512_setzero_ps();
@@ -77,7 +76,32 @@ void ukernel_avx512_ind(int64_t ntaps, int64_t kc, const float *const *a, const 
             b += AVX512_NR;
         }
     }
+}
+
+// The indirect variant, into a stored C tile with the epilogue.
+void ukernel_avx512_ind(int64_t ntaps, int64_t kc, const float *const *a, const float *b,
+                        float *c, int64_t ldc, int overwrite, const float *bias, int relu)
+{
+    __m512 acc[AVX512_MR][2];
+    sum_ind(acc, ntaps, kc, a, b);
     store_tile(acc, c, ldc, overwrite, bias, relu);
+}
+
+/* The indirect variant into a scattered C (gemm_scatter): row i of the tile is added to the NR
+ * floats at c[i] (an input-gradient pixel's channels under one tap), or dropped where c[i] is
+ * NULL (a tap in the padding, a row past M). The add is c[i][j] + acc, the bits of adding a
+ * finished tile afterwards, without the tile's trip through memory. */
+void ukernel_avx512_ind_add(int64_t ntaps, int64_t kc, const float *const *a, const float *b,
+                            float *const *c)
+{
+    __m512 acc[AVX512_MR][2];
+    sum_ind(acc, ntaps, kc, a, b);
+    #pragma GCC unroll 8   /* whole: the accumulators stay in registers */
+    for (int i = 0; i < AVX512_MR; i++)
+        if (c[i]) {
+            _mm512_storeu_ps(c[i], _mm512_add_ps(_mm512_loadu_ps(c[i]), acc[i][0]));
+            _mm512_storeu_ps(c[i] + 16, _mm512_add_ps(_mm512_loadu_ps(c[i] + 16), acc[i][1]));
+        }
 }
 
 /* The variant with an indirect B: row k of the B micro-panel is read through b[k], 32
@@ -102,11 +126,4 @@ void ukernel_avx512_indb(int64_t kc, const float *a, int64_t lda, const float *c
         a += lda;
     }
     store_tile(acc, c, ldc, overwrite, bias, relu);
-}
-
-/* The store of a scattered C (gemm_scatter, gemm.h), compiled with this file's flags. */
-void scatter_tile_avx512(const gemm_scatter *sc, const float *tile, int ld, int64_t i0, int rows,
-                         int64_t j0, int cols)
-{
-    scatter_tile_loop(sc, tile, ld, i0, rows, j0, cols);
 }

@@ -34,12 +34,11 @@ void ukernel_generic(int64_t kc, const float *a, const float *b, float *c, int64
     store_tile(c, ldc, acc, overwrite, bias, relu);
 }
 
-/* The indirect variant: for each of `ntaps` taps, MR row pointers to kc contiguous floats
- * (a[t*MR + i]) take the place of a packed A panel; see gemm.c. */
-void ukernel_generic_ind(int64_t ntaps, int64_t kc, const float *const *a, const float *b,
-                         float *c, int64_t ldc, int overwrite, const float *bias, int relu)
+/* The indirect variant's sum: for each of `ntaps` taps, MR row pointers to kc contiguous
+ * floats (a[t*MR + i]) take the place of a packed A panel; see gemm.c. */
+static void sum_ind(float acc[GENERIC_MR][GENERIC_NR], int64_t ntaps, int64_t kc,
+                    const float *const *a, const float *b)
 {
-    float acc[GENERIC_MR][GENERIC_NR] = {{0}};
     for (int64_t t = 0; t < ntaps; t++, a += GENERIC_MR)
         for (int64_t k = 0; k < kc; k++) {
             for (int i = 0; i < GENERIC_MR; i++)
@@ -47,7 +46,27 @@ void ukernel_generic_ind(int64_t ntaps, int64_t kc, const float *const *a, const
                     acc[i][j] += a[i][k] * b[j];
             b += GENERIC_NR;
         }
+}
+
+void ukernel_generic_ind(int64_t ntaps, int64_t kc, const float *const *a, const float *b,
+                         float *c, int64_t ldc, int overwrite, const float *bias, int relu)
+{
+    float acc[GENERIC_MR][GENERIC_NR] = {{0}};
+    sum_ind(acc, ntaps, kc, a, b);
     store_tile(c, ldc, acc, overwrite, bias, relu);
+}
+
+/* The indirect variant into a scattered C (gemm_scatter): row i of the tile added to the NR
+ * floats at c[i], or dropped where c[i] is NULL. */
+void ukernel_generic_ind_add(int64_t ntaps, int64_t kc, const float *const *a, const float *b,
+                             float *const *c)
+{
+    float acc[GENERIC_MR][GENERIC_NR] = {{0}};
+    sum_ind(acc, ntaps, kc, a, b);
+    for (int i = 0; i < GENERIC_MR; i++)
+        if (c[i])
+            for (int j = 0; j < GENERIC_NR; j++)
+                c[i][j] = c[i][j] + acc[i][j];
 }
 
 /* The variant with an indirect B: row k of the B micro-panel is read through b[k]; A's MR
@@ -63,11 +82,4 @@ void ukernel_generic_indb(int64_t kc, const float *a, int64_t lda, const float *
         a += lda;
     }
     store_tile(c, ldc, acc, overwrite, bias, relu);
-}
-
-/* The store of a scattered C (gemm_scatter, gemm.h), compiled with this file's flags. */
-void scatter_tile_generic(const gemm_scatter *sc, const float *tile, int ld, int64_t i0, int rows,
-                          int64_t j0, int cols)
-{
-    scatter_tile_loop(sc, tile, ld, i0, rows, j0, cols);
 }

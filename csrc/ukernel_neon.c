@@ -87,12 +87,12 @@ PYCONV_ALWAYS_INLINE float32x4_t gather_4rows(const float *const *a, int64_t k)
     return vld1q_lane_f32(a[3] + k, v, 3);
 }
 
-/* The indirect variant (see ukernel_avx512_ind): MR row pointers per tap instead of a packed A
- * panel. */
-void ukernel_neon_ind(int64_t ntaps, int64_t kc, const float *const *a, const float *b,
-                      float *c, int64_t ldc, int overwrite, const float *bias, int relu)
+/* The indirect variant's sum (see ukernel_avx512_ind): MR row pointers per tap instead of a
+ * packed A panel. Inlined whole into both callers, so the accumulators stay in registers. */
+PYCONV_ALWAYS_INLINE void
+sum_ind(float32x4_t acc[NEON_MR][2], int64_t ntaps, int64_t kc, const float *const *a,
+        const float *b)
 {
-    float32x4_t acc[NEON_MR][2];
     #pragma GCC unroll 12
     for (int i = 0; i < NEON_MR; i++)
         acc[i][0] = acc[i][1] = vdupq_n_f32(0.0f);
@@ -105,7 +105,29 @@ void ukernel_neon_ind(int64_t ntaps, int64_t kc, const float *const *a, const fl
             b += NEON_NR;
         }
     }
+}
+
+void ukernel_neon_ind(int64_t ntaps, int64_t kc, const float *const *a, const float *b,
+                      float *c, int64_t ldc, int overwrite, const float *bias, int relu)
+{
+    float32x4_t acc[NEON_MR][2];
+    sum_ind(acc, ntaps, kc, a, b);
     store_tile(acc, c, ldc, overwrite, bias, relu);
+}
+
+/* The indirect variant into a scattered C (see ukernel_avx512_ind_add): row i of the tile
+ * added to the NR floats at c[i], or dropped where c[i] is NULL. */
+void ukernel_neon_ind_add(int64_t ntaps, int64_t kc, const float *const *a, const float *b,
+                          float *const *c)
+{
+    float32x4_t acc[NEON_MR][2];
+    sum_ind(acc, ntaps, kc, a, b);
+    #pragma GCC unroll 12   /* whole: the accumulators stay in registers */
+    for (int i = 0; i < NEON_MR; i++)
+        if (c[i]) {
+            vst1q_f32(c[i], vaddq_f32(vld1q_f32(c[i]), acc[i][0]));
+            vst1q_f32(c[i] + 4, vaddq_f32(vld1q_f32(c[i] + 4), acc[i][1]));
+        }
 }
 
 /* The variant with an indirect B (see ukernel_avx512_indb): B's row k read through b[k]; A's 12
@@ -122,11 +144,4 @@ void ukernel_neon_indb(int64_t kc, const float *a, int64_t lda, const float *con
         a += lda;
     }
     store_tile(acc, c, ldc, overwrite, bias, relu);
-}
-
-/* The store of a scattered C (gemm_scatter, gemm.h), compiled with this file's flags. */
-void scatter_tile_neon(const gemm_scatter *sc, const float *tile, int ld, int64_t i0, int rows,
-                       int64_t j0, int cols)
-{
-    scatter_tile_loop(sc, tile, ld, i0, rows, j0, cols);
 }

@@ -191,15 +191,16 @@ def test_isa_set_refuses_unsupported():
 def test_blocking_rule_on_known_machines():
     """The rule on the caches of the machine the old constants were tuned on (L1d 48 KiB 12-way,
     L2 1 MiB, L3 32 MiB): AVX-512's KC 320 as before (the B micro-panel in 10 of 12 ways), MC
-    a sixth of L2 in MR rows, NC a quarter of L3 in NR columns; AVX2's KC at its cap."""
+    a sixth of L2 in MR rows, NC a quarter of L3 in NR columns; AVX2's KC 640 (under the cap
+    of 1024; at the old cap of 512 a depth of 576 took two blocks)."""
     zen5 = ((48 << 10, 1 << 20, 32 << 20), (12, 16, 16))
     assert _kernels.derive_blocking(8, 32, *zen5) == {"mc": 136, "kc": 320, "nc": 6528}
-    assert _kernels.derive_blocking(6, 16, *zen5) == {"mc": 90, "kc": 512, "nc": 4096}
+    assert _kernels.derive_blocking(6, 16, *zen5) == {"mc": 72, "kc": 640, "nc": 3264}
     # the defaults config.c assumes when nothing is reported (ways: 8): KC 0.75 * 32 KiB / 128 B
     assert _kernels.derive_blocking(8, 32, (32 << 10, 512 << 10, 8 << 20)) == {"mc": 120, "kc": 192, "nc": 2720}
     # tiny and huge caches stay inside the bounds (GEMM_KC_MIN/MAX, GEMM_NC_MAX); MC >= MR
     assert _kernels.derive_blocking(12, 8, (1 << 10, 4 << 10, 64 << 10), (4, 4, 4)) == {"mc": 12, "kc": 64, "nc": 64}
-    assert _kernels.derive_blocking(4, 8, (1 << 20, 1 << 30, 1 << 34), (16, 16, 16))["kc"] == 512
+    assert _kernels.derive_blocking(4, 8, (1 << 20, 1 << 30, 1 << 34), (16, 16, 16))["kc"] == 1024
     assert _kernels.derive_blocking(4, 8, (1 << 20, 1 << 30, 1 << 34), (16, 16, 16))["nc"] == 16384
 
 
@@ -210,7 +211,7 @@ def test_blocking_rule_on_known_machines():
                                            (128 << 10, 16 << 20, 24 << 20, (8, 16, 12))])
 def test_blocking_rule_invariants(mr, nr, l1, l2, l3, ways):
     b = _kernels.derive_blocking(mr, nr, (l1, l2, l3), ways)
-    assert 64 <= b["kc"] <= 512 and b["kc"] % 16 == 0
+    assert 64 <= b["kc"] <= 1024 and b["kc"] % 16 == 0
     assert b["kc"] * nr * 4 <= l1 or b["kc"] == 64          # the B micro-panel fits in L1d
     assert b["mc"] % mr == 0 and b["mc"] >= mr
     assert b["mc"] * b["kc"] * 4 <= l2 / 6 + mr * b["kc"] * 4   # a sixth of L2, up to one tile
