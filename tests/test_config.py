@@ -105,11 +105,14 @@ def test_new_layers_reuse_a_steps_memory():
     """Issue 12: no allocation per step for the new layers' workspaces. Their C kernels still
     call malloc per pass (about 400 calls a step of this kind: counted in docs/benchmarks.md),
     but with freed memory kept each call is served from what the step before freed: ten steps
-    fault a few pages, not one of the step's 4-16 MiB activations (1,024-4,096 pages each).
+    fault fewer pages than one 16 MiB activation (4,096 pages) in all, where re-mapping the
+    workspaces would fault at least one 4-16 MiB activation's worth every step (over 40,000
+    here with PYCONV_MALLOC_KEEP=0). Seen: a few hundred with OpenMP, 1,025 in CI's build
+    without it (its one thread frees and reuses in another order).
     (An array above the kept 32 MiB is still mapped afresh each step: outputs, not workspaces.)"""
     keep, faults = run_py(FAULTS_NEW_LAYERS).stdout.split()
     assert keep == "True"
-    assert int(faults) < 1024, faults
+    assert int(faults) < 4096, faults
 
 
 def test_bytes_format():
