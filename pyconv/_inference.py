@@ -18,12 +18,18 @@ chunks along axis 0:
     (MIN_CHUNK_MACS) to pay for handing it to another thread.
 Each thread -- the caller and `threads - 1` helpers, pyconv's own -- takes the next chunk not
 yet taken and runs its kernels on that one thread (a per-thread cap: csrc/config.c), until
-none is left. The caller never waits for a helper that has not started: a helper that wakes
-late finds no chunk left (as onnxruntime's thread pool revokes tasks not yet started); and a
-chunk a helper took but has not finished when the caller is done is computed again by the
-caller after a short wait (`_run_chunks`). That keeps a loaded machine from stalling the call
-on a descheduled thread, the way the barrier of an OpenMP region does. A batch too small to split runs as one chunk on the caller's thread alone:
-at batch 1 the kernels are too short for a parallel region to pay.
+none is left; helpers take part only where the batch has MIN_THREAD_MACS of work a thread
+(`chunk_threads`), and a smaller batch runs its chunks on the caller alone, one after the
+other. The caller never waits for a helper that has not started: a helper that wakes late
+finds no chunk left (as onnxruntime's thread pool revokes tasks not yet started); and a chunk
+a helper took but has not finished when the caller is done is computed again by the caller
+after a short wait (`_run_chunks`). That keeps a loaded machine from stalling the call
+on a descheduled thread, the way the barrier of an OpenMP region does. A batch too small to
+split runs as one chunk on the caller's thread alone: at batch 1 the kernels are too short for
+a parallel region to pay, and up to MIN_THREAD_MACS a thread neither a helper nor the kernels'
+own threads did on the virtual machine of docs/benchmarks.md 10.2, where a woken thread may
+wait ~0.1 ms for a core (the tutorial DNN at batch 256: 0.33 ms on one thread, 0.47 in two
+chunks on two, 1.5-2 ms with the kernels' OpenMP threads after an idle pause).
 
 Results: a chunk's rows are computed exactly as in the whole batch (every kernel's sum for an
 output element runs in an order that depends on the layer's sizes, never on the batch or on
@@ -52,6 +58,13 @@ MIN_CHUNK_MACS = 3e6
 # end: the tutorial CNN at batch 256, 1 and 2 threads, in chunks of 0.5, 1, 2, 4 and 8 MB,
 # ran fastest from 2 MB up (bench/onnx_infer.py's machine: 1 MB of L2 per core).
 L2_MULTIPLE = 4.0
+# Helpers take chunks only when the batch has this many multiply-adds per thread. A hand-off
+# costs more than its chunk's Python: on a virtual machine where waking a sleeping thread
+# takes 20-120 us and the woken thread may share the waker's core until the next balance,
+# the tutorial DNN at batch 256 (2.6e7 multiply-adds) took 0.47 ms in 2 chunks on 2 threads
+# and 0.33 as one chunk on one; the CNN at batch 32 (8.9e7) 2.0 ms in 6 chunks and 1.45 as
+# one; at batch 256 (7.2e8) 5.6 ms in 16 chunks, 12.9 as one (docs/benchmarks.md 10.2).
+MIN_THREAD_MACS = 1e8
 # Chunks per thread, where the batch has enough work for them: on a loaded machine a helper may
 # start milliseconds late, or share a core; what it still holds at the end is then one chunk
 # of an eighth of its share (the tutorial CNN at batch 256: 16 chunks of 16 images, ~0.6 ms).
@@ -135,8 +148,18 @@ def layout(plan):
     return _Layout(step_bytes, macs, weight_bytes)
 
 
+def chunk_threads(n, lay, threads):
+    """The threads that run the chunks of a batch of n examples: all `threads` where each has
+    MIN_THREAD_MACS of work, else the caller alone (its chunks one after the other, their
+    kernels on one thread)."""
+    if lay is None or threads <= 1 or n * lay.macs < MIN_THREAD_MACS * threads:
+        return 1
+    return threads
+
+
 def chunk_bounds(n, lay, threads):
-    """[(lo, hi)]: the batch of n examples cut into equal chunks (sizes differ by one at most)."""
+    """[(lo, hi)]: the batch of n examples cut into equal chunks (sizes differ by one at most),
+    for `threads` threads (chunk_threads)."""
     if lay is None or n <= 1:
         return [(0, n)]
     step = max(lay.step_bytes, 1)
@@ -350,16 +373,16 @@ def run(plan, inputs):
     n = len(inputs[0]) if inputs else 0
     if lay is None or (len(inputs) > 1 and any(len(a) != n for a in inputs)):
         return prog.run(w, inputs)
-    threads = _kernels.num_threads()
+    threads = chunk_threads(n, lay, _kernels.num_threads())
     bounds = chunk_bounds(n, lay, threads)
-    if len(bounds) == 1:   # (_ThreadCap's work without the object: a batch-1 call is ~16 us)
-        prev = _kernels.set_thread_cap(1)
-        try:
-            return prog.run(w, inputs)
-        finally:
-            _kernels.set_thread_cap(prev)
-    if threads == 1:
-        parts = [prog.run(w, [a[lo:hi] for a in inputs]) for lo, hi in bounds]
-    else:
+    if threads > 1:
         parts = _run_chunks(lambda chunk: prog.run(w, chunk), inputs, bounds, threads)
+        return [np.concatenate([p[k] for p in parts]) for k in range(len(parts[0]))]
+    prev = _kernels.set_thread_cap(1)   # (_ThreadCap's work without the object: a batch-1 call is ~16 us)
+    try:
+        if len(bounds) == 1:
+            return prog.run(w, inputs)
+        parts = [prog.run(w, [a[lo:hi] for a in inputs]) for lo, hi in bounds]
+    finally:
+        _kernels.set_thread_cap(prev)
     return [np.concatenate([p[k] for p in parts]) for k in range(len(parts[0]))]

@@ -1,6 +1,7 @@
 """The inference path (pyconv/_inference.py): the batch in chunks on all threads, bitwise the
 same as one chunk on one thread; which models are chunked; a per-thread kernel thread cap;
 a model shared between threads."""
+import math
 import threading
 import time
 
@@ -36,18 +37,21 @@ def one_chunk(plan, inputs):
 
 @settings(max_examples=25)
 @given(n=st.integers(1, 40), budget=st.sampled_from([1.0, 3e4, 1e5, 1e9]), threads=st.integers(1, 3),
-       min_macs=st.sampled_from([1.0, 3e6]))
-@example(n=1, budget=1e9, threads=2, min_macs=3e6).via("batch 1: one chunk on the caller")
-@example(n=37, budget=1.0, threads=2, min_macs=1.0).via("the smallest chunks: 5 rows, on the GEMM")
-@example(n=4, budget=1.0, threads=2, min_macs=1.0).via("a chunk per example, on dense_forward_rows")
-@example(n=16, budget=1e9, threads=3, min_macs=1.0).via("more threads than the L2 needs")
-def test_chunks_are_bitwise_one_chunk(monkeypatch, threads, n, budget, min_macs):
+       min_macs=st.sampled_from([1.0, 3e6]), helpers=st.booleans())
+@example(n=1, budget=1e9, threads=2, min_macs=3e6, helpers=True).via("batch 1: one chunk on the caller")
+@example(n=37, budget=1.0, threads=2, min_macs=1.0, helpers=True).via("the smallest chunks: 5 rows, on the GEMM")
+@example(n=4, budget=1.0, threads=2, min_macs=1.0, helpers=True).via("a chunk per example, on dense_forward_rows")
+@example(n=16, budget=1e9, threads=3, min_macs=1.0, helpers=True).via("more threads than the L2 needs")
+@example(n=37, budget=1.0, threads=2, min_macs=1.0, helpers=False).via("chunks on the caller alone")
+def test_chunks_are_bitwise_one_chunk(monkeypatch, threads, n, budget, min_macs, helpers):
     rng = np.random.default_rng(n)
     m = cnn(rng)
     x = rng.standard_normal((n, 12, 12, 2)).astype(np.float32)
     want = one_chunk(m._plan(), [x])[0]
     monkeypatch.setattr(_inference, "_chunk_budget", lambda: budget)
     monkeypatch.setattr(_inference, "MIN_CHUNK_MACS", min_macs)
+    # the test model is small: helpers take part only with the threshold lowered
+    monkeypatch.setattr(_inference, "MIN_THREAD_MACS", 1.0 if helpers else 1e8)
     before = pyconv.get_num_threads()
     try:
         pyconv.set_num_threads(threads)
@@ -84,6 +88,45 @@ def test_chunk_bounds_cover_the_batch_in_near_equal_chunks():
     assert _inference.chunk_bounds(9, None, 2) == [(0, 9)]
 
 
+def test_helpers_take_chunks_only_where_each_thread_has_enough_work():
+    """chunk_threads: helpers only where the batch has MIN_THREAD_MACS a thread; a smaller batch
+    runs on the caller alone, in chunks of the cache budget (one when it fits), its kernels on
+    one thread."""
+    from bench.worker import keras_like_model
+    cnn_lay = _inference.layout(keras_like_model(layers, models, "cnn")._plan())
+    dnn_lay = _inference.layout(keras_like_model(layers, models, "dnn")._plan())
+    least = _inference.MIN_THREAD_MACS
+    for threads in (2, 3):
+        assert _inference.chunk_threads(1, cnn_lay, threads) == 1
+        assert _inference.chunk_threads(32, cnn_lay, threads) == 1      # 8.9e7 multiply-adds
+        assert _inference.chunk_threads(256, cnn_lay, threads) == threads   # 7.2e8
+        assert _inference.chunk_threads(256, dnn_lay, threads) == 1     # 2.6e7: one chunk, one thread
+        assert _inference.chunk_bounds(256, dnn_lay, 1) == [(0, 256)]
+        n = math.ceil(least * threads / cnn_lay.macs)   # the smallest batch that pays for the helpers
+        assert _inference.chunk_threads(n, cnn_lay, threads) == threads
+        assert _inference.chunk_threads(n - 1, cnn_lay, threads) == 1
+    assert _inference.chunk_threads(10**6, cnn_lay, 1) == 1
+    assert _inference.chunk_threads(10**6, None, 2) == 1
+
+
+def test_a_batch_below_the_helper_threshold_runs_on_the_caller_alone(monkeypatch, threads):
+    """Its chunks one after the other, every kernel capped at one thread, no helper asked."""
+    pyconv.set_num_threads(2)
+    m = cnn(np.random.default_rng(4))
+    x = np.random.default_rng(5).standard_normal((10, 12, 12, 2)).astype(np.float32)
+    monkeypatch.setattr(_inference, "_chunk_budget", lambda: 1.0)   # chunks of 5 rows (> DENSE_ROWS_MAX)
+    seen = []
+    real = _inference._Program.run
+    monkeypatch.setattr(_inference._Program, "run", lambda self, w, inputs: seen.append(
+        (threading.current_thread() is threading.main_thread(), _kernels.num_threads(),
+         len(inputs[0]))) or real(self, w, inputs))
+    monkeypatch.setattr(_inference, "_run_chunks", None)   # calling it would raise
+    got = m.predict_on_batch(x)
+    assert seen == [(True, 1, 5), (True, 1, 5)]
+    assert _kernels.num_threads() == 2   # the cap is lifted after the call
+    np.testing.assert_array_equal(got, one_chunk(m._plan(), [x])[0])
+
+
 def test_tutorial_models_are_rowwise_and_their_layout_is_counted():
     from bench.worker import keras_like_model
     lay = _inference.layout(keras_like_model(layers, models, "cnn")._plan())
@@ -94,6 +137,7 @@ def test_tutorial_models_are_rowwise_and_their_layout_is_counted():
     assert lay.macs == 784 * 128 + 128 * 10 and lay.step_bytes == 4 * (784 + 784)
     assert lay.weight_bytes == 4 * 784 * 128
     # its examples are small beside its weights: a chunk per thread, each packing them once
+    # (where the batch is big enough for helpers at all: chunk_threads)
     assert _inference.chunk_bounds(256, lay, 2) == [(0, 128), (128, 256)]
 
 

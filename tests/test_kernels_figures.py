@@ -800,7 +800,9 @@ def test_inference_chunk_constants():
                   f"{inf.CHUNKS_PER_THREAD} a thread where each still pays for its hand-off "
                   f"({macs} multiply-adds)",
                   f"more than {inf.TAIL_WAIT:g} of the caller's own chunk times",
-                  f"the batch-256 CNN's {256 * 26 * 26 * 32 * 4 // 10**6} MB first activation")
+                  f"the batch-256 CNN's {256 * 26 * 26 * 32 * 4 // 10**6} MB first activation",
+                  f"Helpers take chunks only where the batch has "
+                  f"{inf.MIN_THREAD_MACS:.0e}".replace("e+0", "e") + " multiply-adds a thread")
 
 
 # ---- timings: the guide quotes benchmarks.md, and the two agree ------------------------------
