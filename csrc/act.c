@@ -80,12 +80,19 @@ static float softmax_row(float *out, const float *x, int64_t C)
     return logf(s);
 }
 
-// x, out (M,C), overwritten. Threads: over rows.
+// x, out (M,C), overwritten. Threads: over rows; one thread opens no parallel region (a
+// region of one thread still costs libgomp futex calls: inference at batch 1, gemm.c).
 void softmax_forward(float *out, const float *x, int64_t M, int64_t C)
 {
-    #pragma omp parallel for schedule(static) num_threads(pyconv_num_threads()) if(M * C > ELEMWISE_PAR_MIN)
-    for (int64_t i = 0; i < M; i++)
-        softmax_row(out + i * C, x + i * C, C);
+    const int threads = M * C > ELEMWISE_PAR_MIN ? pyconv_num_threads() : 1;
+    if (threads > 1) {
+        #pragma omp parallel for schedule(static) num_threads(threads)
+        for (int64_t i = 0; i < M; i++)
+            softmax_row(out + i * C, x + i * C, C);
+    } else {
+        for (int64_t i = 0; i < M; i++)
+            softmax_row(out + i * C, x + i * C, C);
+    }
 }
 
 // dx_c = out_c * (dout_c - sum_j dout_j out_j). Threads: over rows.

@@ -57,6 +57,17 @@ static inline void dense_rows_block(float *out, const float *x, const float *w, 
     }
 }
 
+/* Block jb of DENSE_COLS output columns: the whole blocks with a constant length. */
+static inline void dense_rows_cols(float *out, const float *x, const float *w, const float *b,
+                                   int relu, int64_t N, int64_t C, int64_t K, int64_t jb)
+{
+    const int64_t j0 = jb * DENSE_COLS;
+    if (K - j0 >= DENSE_COLS)
+        dense_rows_block(out, x, w, b, relu, N, C, K, j0, DENSE_COLS);
+    else
+        dense_rows_block(out, x, w, b, relu, N, C, K, j0, K - j0);
+}
+
 // x (N,C), w (C,K), b (K) or NULL, out (N,K) overwritten; N <= DENSE_ROWS_MAX.
 // Threads: over blocks of DENSE_COLS output columns (a small batch has too few rows to split);
 // each output element is computed by one thread, its sum always in the same order.
@@ -65,13 +76,15 @@ static inline void dense_forward_rows_loop(float *out, const float *x, const flo
                                            int64_t K)
 {
     const int64_t blocks = (K + DENSE_COLS - 1) / DENSE_COLS;
-    #pragma omp parallel for schedule(static) num_threads(pyconv_num_threads()) if(blocks > 1 && 2.0 * (double)N * (double)C * (double)K >= DENSE_ROWS_PAR_MIN)
-    for (int64_t jb = 0; jb < blocks; jb++) {            // loop 2 (jb, step DENSE_COLS)
-        const int64_t j0 = jb * DENSE_COLS;
-        if (K - j0 >= DENSE_COLS)
-            dense_rows_block(out, x, w, b, relu, N, C, K, j0, DENSE_COLS);
-        else
-            dense_rows_block(out, x, w, b, relu, N, C, K, j0, K - j0);
+    const int threads = blocks > 1 && 2.0 * (double)N * (double)C * (double)K >= DENSE_ROWS_PAR_MIN
+                        ? pyconv_num_threads() : 1;
+    if (threads > 1) {   /* (one thread opens no region: its barrier is a futex call, gemm.c) */
+        #pragma omp parallel for schedule(static) num_threads(threads)
+        for (int64_t jb = 0; jb < blocks; jb++)          // loop 2 (jb, step DENSE_COLS)
+            dense_rows_cols(out, x, w, b, relu, N, C, K, jb);
+    } else {
+        for (int64_t jb = 0; jb < blocks; jb++)
+            dense_rows_cols(out, x, w, b, relu, N, C, K, jb);
     }
 }
 

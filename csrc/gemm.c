@@ -465,22 +465,38 @@ static void macro_kernel_packed(const gemm_block *blk) { macro_kernel(blk, tile_
 static void macro_kernel_indirect_a(const gemm_block *blk) { macro_kernel(blk, tile_indirect_a); }
 static void macro_kernel_indirect_b(const gemm_block *blk) { macro_kernel(blk, tile_indirect_b); }
 
+/* One NR micro-panel j of loop 4's B panel (columns jc.. of depth block [pc, pc+kc)): its row
+ * pointers (indirect) or packed, into the call's workspace. */
+static void b_micropanel(const gemm_plan *pl, int64_t jc, int64_t nc, int64_t pc, int64_t kc,
+                         int64_t j)
+{
+    const gemm_operand *b = pl->b;
+    const int nr = pl->g.nr;
+    const int64_t j0 = j * nr, w = nc - j0 < nr ? nc - j0 : nr;
+    if (b->cols)
+        b->cols(pl->ws.b_ptrs + j * kc, b, jc + j0, b->k0 + pc, kc, pl->ws.zeros);
+    else
+        b->pack(pl->ws.b + j0 * kc, b, jc + j0, w, b->k0 + pc, kc, nr);
+}
+
 /* Loop 4's B panel, columns [jc, jc+nc) x depth block [pc, pc+kc): its view (in place), or its
- * row pointers (indirect), or packed, each NR micro-panel by one thread. Called by every thread
- * of the parallel region; returns after the barrier that ends the shared packing. */
-static op_block b_panel(const gemm_plan *pl, int64_t jc, int64_t nc, int64_t pc, int64_t kc)
+ * row pointers (indirect), or packed, each NR micro-panel by one thread. In a team (the
+ * parallel region of gemm) every thread calls it, and it returns after the barrier that ends
+ * the shared packing; alone, the caller gets every micro-panel itself. */
+static op_block b_panel(const gemm_plan *pl, int team, int64_t jc, int64_t nc, int64_t pc,
+                        int64_t kc)
 {
     const gemm_operand *b = pl->b;
     const int nr = pl->g.nr;
     if (b->view)
         return (op_block){.pan = b->view(b, jc, b->k0 + pc, nr)};
-    #pragma omp for schedule(static)
-    for (int64_t j = 0; j < ceil_div(nc, nr); j++) {
-        const int64_t j0 = j * nr, w = nc - j0 < nr ? nc - j0 : nr;
-        if (b->cols)
-            b->cols(pl->ws.b_ptrs + j * kc, b, jc + j0, b->k0 + pc, kc, pl->ws.zeros);
-        else
-            b->pack(pl->ws.b + j0 * kc, b, jc + j0, w, b->k0 + pc, kc, nr);
+    if (team) {
+        #pragma omp for schedule(static)
+        for (int64_t j = 0; j < ceil_div(nc, nr); j++)
+            b_micropanel(pl, jc, nc, pc, kc, j);
+    } else {
+        for (int64_t j = 0; j < ceil_div(nc, nr); j++)
+            b_micropanel(pl, jc, nc, pc, kc, j);
     }
     if (b->cols)
         return (op_block){.ptr = pl->ws.b_ptrs, .step = kc};
@@ -593,8 +609,74 @@ static int plan_call(gemm_plan *pl, int nthreads)
     return workspace_alloc(&pl->ws, pl);
 }
 
+/* What loops 5 and 4 hand to loop 3: the B panel of columns [jc, jc+nc) and depth block
+ * [pc, pc+kc), got (b_panel), whose tasks are row blocks x groups of its n_panels NR panels. */
+typedef struct {
+    op_block b;
+    int64_t jc, nc, pc, kc, n_panels, n_groups;
+} loop3_panel;
+
+/* Loop 3's task t over panel bp, on thread tid: rows of whole MR tiles x a group of panels,
+ * its A block got (a_block) and loops 2 and 1 run over it (the plan's macro-kernel). */
+static void loop3_task(const gemm_plan *pl, const loop3_panel *bp, int64_t t, int tid)
+{
+    const int nr = pl->g.nr, mr = pl->g.mr;
+    const int64_t mb = t / bp->n_groups;   // tiles [mb*m_tiles/n, (mb+1)*m_tiles/n)
+    const int64_t ic = mb * pl->m_tiles / pl->n_mblocks * mr;
+    const int64_t ie = (mb + 1) * pl->m_tiles / pl->n_mblocks * mr;
+    const int64_t mc_cur = (ie < pl->M ? ie : pl->M) - ic;
+    const int64_t grp = t % bp->n_groups;   // panels [grp*n/groups, (grp+1)*n/groups)
+    const int64_t j0 = grp * bp->n_panels / bp->n_groups * nr;
+    const int64_t je = (grp + 1) * bp->n_panels / bp->n_groups * nr;
+    const int64_t nc_task = (je < bp->nc ? je : bp->nc) - j0;
+    if (mc_cur <= 0)
+        return;   // more blocks than tiles (tiny M)
+    const gemm_block blk = {.pl = pl, .ic = ic, .mc = mc_cur, .jc = bp->jc + j0, .nc = nc_task,
+                            .kc = bp->kc, .first = bp->pc == 0, .last = bp->pc + bp->kc == pl->K,
+                            .b = op_from(bp->b, j0 / nr),
+                            .a = a_block(pl, tid, ic, mc_cur, bp->pc, bp->kc)};
+    pl->macro_kernel(&blk);
+}
+
+/* Loops 5 to 4 of the fast driver, and loop 3 over each B panel: run by every thread of
+ * gemm's parallel region alike (team = 1; the worksharing loops split the micro-panels and the
+ * tasks, and the barriers that end them keep a B panel until every task of its depth block is
+ * done), or by the caller alone (team = 0), with no OpenMP construct at all -- so also from a
+ * thread of another kernel's region (backward_input's image groups), whose team a worksharing
+ * loop here would otherwise bind to. */
+static void gemm_nest(const gemm_plan *pl, int team)
+{
+    const int64_t N = pl->N, K = pl->K;
+    // loop 5 (jc, step NC): B panel, lives in L3
+    for (int64_t jc = 0; jc < N; jc += pl->g.nc) {
+        const int64_t nc_cur = N - jc < pl->g.nc ? N - jc : pl->g.nc;
+        const int64_t n_panels = ceil_div(nc_cur, pl->g.nr);
+        const int64_t n_groups = pl->col_groups < n_panels ? pl->col_groups : n_panels;
+        // loop 4 (pc, step KC): depth block; the B panel got once per block, by all threads
+        for (int64_t pc = 0, kc_cur; pc < K; pc += kc_cur) {
+            kc_cur = depth_block(pl->a, pc, K, pl->g.kc);
+            const loop3_panel bp = {.b = b_panel(pl, team, jc, nc_cur, pc, kc_cur), .jc = jc,
+                                    .nc = nc_cur, .pc = pc, .kc = kc_cur, .n_panels = n_panels,
+                                    .n_groups = n_groups};
+            const int64_t tasks = pl->n_mblocks * n_groups;
+            // loop 3 (ic, <= MC rows): A block, lives in L2; a task: rows x a group of panels
+            if (team) {
+                #pragma omp for schedule(static)
+                for (int64_t t = 0; t < tasks; t++)
+                    loop3_task(pl, &bp, t, pyconv_thread_num());
+            } else {
+                for (int64_t t = 0; t < tasks; t++)
+                    loop3_task(pl, &bp, t, 0);
+            }
+        }
+    }
+}
+
 /* The fast driver: the spine's five loops, threaded over loop 3, with each operand's block got
- * through its descriptor (b_panel, a_block) and each tile through the plan's hooks. */
+ * through its descriptor (b_panel, a_block) and each tile through the plan's hooks. One thread
+ * opens no parallel region: with libgomp a region of one thread still made a team whose
+ * barriers each cost a futex system call (three a call: the tutorial CNN's convolutions at
+ * batch 1, where inference runs them on one thread; docs/benchmarks.md 10.2). */
 int gemm(const gemm_out *c, const gemm_operand *a, const gemm_operand *b, int64_t M, int64_t N,
          int64_t K, int nthreads)
 {
@@ -611,39 +693,11 @@ int gemm(const gemm_out *c, const gemm_operand *a, const gemm_operand *b, int64_
     const int status = plan_call(&pl, nthreads);
     if (status != PYCONV_OK)
         return status;
-    const int nr = pl.g.nr, mr = pl.g.mr;
-    // loop 5 (jc, step NC): B panel, lives in L3
-    for (int64_t jc = 0; jc < N; jc += pl.g.nc) {
-        const int64_t nc_cur = N - jc < pl.g.nc ? N - jc : pl.g.nc;
-        const int64_t n_panels = ceil_div(nc_cur, nr);
-        const int64_t n_groups = pl.col_groups < n_panels ? pl.col_groups : n_panels;
-        // loop 4 (pc, step KC): depth block; the B panel got once per block, by all threads
-        for (int64_t pc = 0, kc_cur; pc < K; pc += kc_cur) {
-            kc_cur = depth_block(a, pc, K, pl.g.kc);
-            #pragma omp parallel num_threads(pl.nthreads)
-            {
-                const op_block b_pc = b_panel(&pl, jc, nc_cur, pc, kc_cur);
-                // loop 3 (ic, <= MC rows): A block, lives in L2; a task: rows x a group of panels
-                #pragma omp for schedule(static)
-                for (int64_t t = 0; t < pl.n_mblocks * n_groups; t++) {
-                    const int64_t mb = t / n_groups;   // tiles [mb*m_tiles/n, (mb+1)*m_tiles/n)
-                    const int64_t ic = mb * pl.m_tiles / pl.n_mblocks * mr;
-                    const int64_t ie = (mb + 1) * pl.m_tiles / pl.n_mblocks * mr;
-                    const int64_t mc_cur = (ie < M ? ie : M) - ic;
-                    const int64_t grp = t % n_groups;   // panels [grp*n/groups, (grp+1)*n/groups)
-                    const int64_t j0 = grp * n_panels / n_groups * nr;
-                    const int64_t je = (grp + 1) * n_panels / n_groups * nr;
-                    const int64_t nc_task = (je < nc_cur ? je : nc_cur) - j0;
-                    if (mc_cur <= 0)
-                        continue;   // more blocks than tiles (tiny M)
-                    const gemm_block blk = {.pl = &pl, .ic = ic, .mc = mc_cur, .jc = jc + j0,
-                                            .nc = nc_task, .kc = kc_cur, .first = pc == 0,
-                                            .last = pc + kc_cur == K, .b = op_from(b_pc, j0 / nr),
-                                            .a = a_block(&pl, pyconv_thread_num(), ic, mc_cur, pc, kc_cur)};
-                    pl.macro_kernel(&blk);
-                }
-            }
-        }
+    if (pl.nthreads > 1) {
+        #pragma omp parallel num_threads(pl.nthreads)
+        gemm_nest(&pl, 1);
+    } else {
+        gemm_nest(&pl, 0);
     }
     pyconv_aligned_free(pl.ws.floats), pyconv_aligned_free(pl.ws.ptrs);
     return PYCONV_OK;

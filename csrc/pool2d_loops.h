@@ -44,32 +44,46 @@ static inline void covering_span(int64_t h, int stride, int pad, int64_t R, int6
     *hi = min64((h + pad) / stride + 1, P);
 }
 
+/* Output row np = n*P + p of the max pooling forward. */
+PYCONV_ALWAYS_INLINE void maxpool2d_forward_row(float *out, const float *inp, const pool2d_shape *sh,
+                                                int64_t np)
+{
+    const int64_t H = sh->H, W = sh->W, C = sh->C, P = sh->P, Q = sh->Q;
+    const int64_t n = np / P, p = np % P;
+    int64_t h0, h1;
+    window_span(p, sh->stride_h, sh->pad_top, sh->R, H, &h0, &h1);
+    for (int64_t q = 0; q < Q; q++) {
+        int64_t w0, w1;
+        window_span(q, sh->stride_w, sh->pad_left, sh->S, W, &w0, &w1);
+        float *restrict o = out + (np * Q + q) * C;
+        /* The window's first element starts the running max; scanning it again is a
+         * no-op (max_wins(x, x) is false, NaN or not), which keeps the loop below branch-free. */
+        const float *x0 = inp + ((n * H + h0) * W + w0) * C;
+        for (int64_t c = 0; c < C; c++)
+            o[c] = x0[c];
+        for (int64_t h = h0; h < h1; h++)
+            for (int64_t w = w0; w < w1; w++) {
+                const float *restrict x = inp + ((n * H + h) * W + w) * C;
+                for (int64_t c = 0; c < C; c++)   /* vectorised: C lanes, unit stride */
+                    o[c] = max_wins(x[c], o[c]) ? x[c] : o[c];
+            }
+    }
+}
+
 // inp (N,H,W,C), out (N,P,Q,C), overwritten.
-// Threads: over the N*P output rows; each output element is written by one thread.
+// Threads: over the N*P output rows; each output element is written by one thread. One thread
+// opens no parallel region (its barrier is a futex call: inference at batch 1, gemm.c).
 static inline void maxpool2d_forward_loop(float *out, const float *inp, const pool2d_shape *sh)
 {
-    const int64_t N = sh->N, H = sh->H, W = sh->W, C = sh->C, P = sh->P, Q = sh->Q;
-    #pragma omp parallel for schedule(static) num_threads(pyconv_num_threads()) if(N * P * Q * C * sh->R * sh->S > POOL_PAR_MIN)
-    for (int64_t np = 0; np < N * P; np++) {
-        const int64_t n = np / P, p = np % P;
-        int64_t h0, h1;
-        window_span(p, sh->stride_h, sh->pad_top, sh->R, H, &h0, &h1);
-        for (int64_t q = 0; q < Q; q++) {
-            int64_t w0, w1;
-            window_span(q, sh->stride_w, sh->pad_left, sh->S, W, &w0, &w1);
-            float *restrict o = out + (np * Q + q) * C;
-            /* The window's first element starts the running max; scanning it again is a
-             * no-op (max_wins(x, x) is false, NaN or not), which keeps the loop below branch-free. */
-            const float *x0 = inp + ((n * H + h0) * W + w0) * C;
-            for (int64_t c = 0; c < C; c++)
-                o[c] = x0[c];
-            for (int64_t h = h0; h < h1; h++)
-                for (int64_t w = w0; w < w1; w++) {
-                    const float *restrict x = inp + ((n * H + h) * W + w) * C;
-                    for (int64_t c = 0; c < C; c++)   /* vectorised: C lanes, unit stride */
-                        o[c] = max_wins(x[c], o[c]) ? x[c] : o[c];
-                }
-        }
+    const int64_t NP = sh->N * sh->P;
+    const int threads = NP * sh->Q * sh->C * sh->R * sh->S > POOL_PAR_MIN ? pyconv_num_threads() : 1;
+    if (threads > 1) {
+        #pragma omp parallel for schedule(static) num_threads(threads)
+        for (int64_t np = 0; np < NP; np++)
+            maxpool2d_forward_row(out, inp, sh, np);
+    } else {
+        for (int64_t np = 0; np < NP; np++)
+            maxpool2d_forward_row(out, inp, sh, np);
     }
 }
 

@@ -339,17 +339,17 @@ GEMM_RULE = (
     "pl->col_groups = pl->n_mblocks >= 4 || pl->nthreads == 1 ? 1 : ceil_div(4, pl->nthreads) * "
     "pl->nthreads;",
     "if (pl->n_mblocks >= 4) pl->n_mblocks = ceil_div(pl->n_mblocks, pl->nthreads) * pl->nthreads;",
-    "const int64_t n_panels = ceil_div(nc_cur, nr);",
-    "const int64_t n_groups = pl.col_groups < n_panels ? pl.col_groups : n_panels;",
-    "#pragma omp for schedule(static)",
-    "for (int64_t t = 0; t < pl.n_mblocks * n_groups; t++) {",
-    "const int64_t mb = t / n_groups;",
-    "const int64_t ic = mb * pl.m_tiles / pl.n_mblocks * mr;",
-    "const int64_t ie = (mb + 1) * pl.m_tiles / pl.n_mblocks * mr;",
-    "const int64_t grp = t % n_groups;",
-    "const int64_t j0 = grp * n_panels / n_groups * nr;",
-    "const int64_t je = (grp + 1) * n_panels / n_groups * nr;",
-    "if (mc_cur <= 0) continue;",
+    "const int64_t n_panels = ceil_div(nc_cur, pl->g.nr);",
+    "const int64_t n_groups = pl->col_groups < n_panels ? pl->col_groups : n_panels;",
+    "const int64_t tasks = pl->n_mblocks * n_groups;",
+    "#pragma omp for schedule(static) for (int64_t t = 0; t < tasks; t++)",
+    "const int64_t mb = t / bp->n_groups;",
+    "const int64_t ic = mb * pl->m_tiles / pl->n_mblocks * mr;",
+    "const int64_t ie = (mb + 1) * pl->m_tiles / pl->n_mblocks * mr;",
+    "const int64_t grp = t % bp->n_groups;",
+    "const int64_t j0 = grp * bp->n_panels / bp->n_groups * nr;",
+    "const int64_t je = (grp + 1) * bp->n_panels / bp->n_groups * nr;",
+    "if (mc_cur <= 0) return;",
 )
 DEPTH_RULE = (
     "const int64_t unit = a->C ? a->C : 1, units = ceil_div(K, unit);",
@@ -379,8 +379,8 @@ BWI_RULE = (
     "#pragma omp parallel for schedule(dynamic, 1) num_threads(nthreads) if(ngroups > 1)",
 )
 POOL_RULE = (
-    "#pragma omp parallel for schedule(static) num_threads(pyconv_num_threads()) "
-    "if(N * P * Q * C * sh->R * sh->S > POOL_PAR_MIN) for (int64_t np = 0; np < N * P; np++) {",
+    "const int threads = NP * sh->Q * sh->C * sh->R * sh->S > POOL_PAR_MIN ? pyconv_num_threads() : 1;",
+    "#pragma omp parallel for schedule(static) num_threads(threads) for (int64_t np = 0; np < NP; np++)",
     "const int64_t nb = ceil_div(C, POOL_CB);",
     "#pragma omp parallel for schedule(static) num_threads(pyconv_num_threads()) "
     "if(N * P * Q * C * sh->R * sh->S > POOL_PAR_MIN) for (int64_t t = 0; t < N * nb; t++) {",
@@ -394,8 +394,8 @@ def test_the_mirrors_copy_the_code():
     pinned("csrc/conv2d.c", *BWI_RULE)
     pinned("csrc/pool2d_loops.h", *POOL_RULE)
     pinned("csrc/act.c", "if(n > ELEMWISE_PAR_MIN) for (int64_t i = 0; i < n; i++) {")
-    pinned("csrc/dense_loops.h", "if(blocks > 1 && 2.0 * (double)N * (double)C * (double)K >= "
-           "DENSE_ROWS_PAR_MIN)")
+    pinned("csrc/dense_loops.h", "blocks > 1 && 2.0 * (double)N * (double)C * (double)K >= "
+           "DENSE_ROWS_PAR_MIN ? pyconv_num_threads() : 1;")
 
 
 MR, NR = define("AVX512_MR"), define("AVX512_NR")   # the tile the guide's partitions use
