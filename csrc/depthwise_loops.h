@@ -34,6 +34,15 @@
 #define DW_QB 4
 #define DW_NQ 2
 #define DW_CBQ (DW_NQ * DW_VEC)
+/* Vectors per block of the filter gradient's 3-tap path (dw_bwf_tri_vecs): 3*DW_NT accumulators,
+ * 2*DW_NT input columns kept, DW_NT input and DW_NT dout vectors loaded per pixel -- 28 of
+ * AVX-512's 32 registers at 4 (1.2x faster than 2 vectors here: docs/benchmarks.md 3.6), 14 of
+ * the 16 of AVX2 at 2. */
+#if DW_VEC >= 16
+#define DW_NT 4
+#else
+#define DW_NT 2
+#endif
 /* Output pixels per chunk of the filter-gradient reduction: enough work to amortise zeroing a
  * chunk's partial filter (R*S*K floats), few enough partials to stay small. Chosen from the sizes
  * only, never the thread count: that is what makes the gradient independent of it. */
@@ -708,7 +717,7 @@ static inline void dw_bias_row(float *part, const float *g, int64_t K, int64_t n
 PYCONV_ALWAYS_INLINE void dw_bwf_tri_vecs(float *part, const float *x, const float *g, int64_t C,
                                          int64_t K, int64_t nq, int64_t k0, int nv)
 {
-    dw_vec acc[3][DW_NQ], x0[DW_NQ], x1[DW_NQ];
+    dw_vec acc[3][DW_NV], x0[DW_NV], x1[DW_NV];
     for (int u = 0; u < 3; u++)
         dw_init_v(acc[u], nv, part + u * K + k0);
     for (int v = 0; v < nv; v++) {
@@ -772,8 +781,12 @@ static inline void dw_bwf_tri_row(float *pf, const float *xrow, const float *g,
         float *prow = pf + r * 3 * K;
         const float *x = xrow + (qa - sh->pad_left) * C, *gq = g + qa * K;
         int64_t k0 = 0;
-        for (; k0 + DW_CBQ <= K; k0 += DW_CBQ)
-            dw_bwf_tri_vecs(prow, x, gq, C, K, qb - qa, k0, DW_NQ);
+        for (; k0 + DW_NT * DW_VEC <= K; k0 += DW_NT * DW_VEC)
+            dw_bwf_tri_vecs(prow, x, gq, C, K, qb - qa, k0, DW_NT);
+        if (DW_NT > 2 && k0 + 2 * DW_VEC <= K) {
+            dw_bwf_tri_vecs(prow, x, gq, C, K, qb - qa, k0, 2);
+            k0 += 2 * DW_VEC;
+        }
         for (; k0 + DW_VEC <= K; k0 += DW_VEC)
             dw_bwf_tri_vecs(prow, x, gq, C, K, qb - qa, k0, 1);
         for (int64_t t = 0; k0 < K && t < 3; t++)
