@@ -178,7 +178,9 @@ static inline int dw_store_flags(const float *out, int64_t K, int64_t moved, int
  * hardware prefetchers do not fetch it in time (the forward at 28x28x128, batch 32: 14 GB/s
  * without prefetching, 32 GB/s with; docs/benchmarks.md 3.6). So each row asks for the one row
  * its successor adds, a part of it per block of pixels (dw_prefetch_part), into L2 (1 MiB here;
- * a row is W*C floats, 14 KiB at MobileNet's shapes). Prefetching changes no value. */
+ * a row is W*C floats, 14 KiB at MobileNet's shapes) -- when the pass overflows the L3 (as for
+ * streaming: pyconv_past_l3); from the L3 the prefetches cost more than they save (0.9x at
+ * 14x14x256, batch 32). Prefetching changes no value. */
 
 /* floor(a / b) for b >= 1, any sign of a */
 static inline int64_t dw_floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
@@ -409,8 +411,10 @@ static inline void dw_quad_pixels(float *o, int64_t ostep, const dw_tap *taps, i
 
 // inp (N,H,W,C), filt (R,S,C,M), bias (K) or NULL, out (N,P,Q,K), overwritten.
 // tapbuf: 2*R*S taps per thread. Loop nest:
-//   loop 1 (n,p: output rows)        parallel; a row's input rows (R of them) stay in L2
-//   loop 2 (q: output pixels)        interior: DW_QB at a time, one tap list for the row;
+//   loop 1 (n,p: output rows)        parallel; a row's input rows (R of them) stay in L2, the
+//                                    one the next row adds prefetched into L2
+//   loop 2 (q: output pixels)        interior: DW_QB at a time, one tap list for the row, each
+//                                    block prefetching its part of the next row's new row;
 //                                    border: list the taps inside the image, pixel by pixel
 //   loop 3 (k0, step DW_CBQ/DW_CB)   accumulators in registers
 //   loop 4 (taps of the pixel)       input pixel and filter row from L1
@@ -429,7 +433,7 @@ static inline void depthwise_forward_loop(float *out, const float *inp, const fl
     /* 3 wide, unit column step: a row's taps are 3 adjacent input columns (dw_quad3) */
     const int tri = sh->S == 3 && sh->dil_w == 1 && sh->stride_w == 1;
     const int64_t moved = (sh->N * sh->H * sh->W * sh->C + sh->N * sh->P * sh->Q * K) * (int64_t)sizeof(float);
-    const int store = dw_store_flags(out, K, moved, relu);
+    const int store = dw_store_flags(out, K, moved, relu), prefetch = pyconv_past_l3(moved);
     const int64_t nquads = q_hi - q_lo >= DW_QB ? ceil_div(q_hi - q_lo, DW_QB) : 0;
     #pragma omp parallel for schedule(static) num_threads(pyconv_num_threads()) \
         if(sh->N * sh->P * sh->Q * K > DW_PAR_MIN)
@@ -443,8 +447,8 @@ static inline void depthwise_forward_loop(float *out, const float *inp, const fl
             for (int64_t t = 0; h >= 0 && h < sh->H && t < sh->S; t++)
                 rel[nrel++] = (dw_tap){(h * sh->W + t * sh->dil_w - sh->pad_left) * sh->C, (r * sh->S + t) * K};
         }
-        int64_t nlen;   /* the rows the next output row adds: prefetched, a part a block */
-        const float *next = dw_fwd_new_rows(inp, sh, row + 1, &nlen);
+        int64_t nlen = 0;   /* the rows the next output row adds: prefetched, a part a block */
+        const float *next = prefetch ? dw_fwd_new_rows(inp, sh, row + 1, &nlen) : inp;
         for (int64_t q = 0; q < sh->Q;) {                  // loop 2
             if (M == 1 && q >= q_lo && q < q_hi && q_hi - q_lo >= DW_QB) {
                 dw_prefetch_part(next, nlen, (q - q_lo) / DW_QB, nquads);
@@ -593,7 +597,7 @@ static inline void depthwise_backward_input_loop(float *dinp, const float *dout,
     const int runs = M == 1 && sw <= DW_BWI_MAX_STRIDE;
     const int64_t step = runs ? sw : 1;   /* columns w = rho, rho + step, ... are one class */
     const int64_t moved = (sh->N * sh->P * sh->Q * K + sh->N * sh->H * sh->W * sh->C) * (int64_t)sizeof(float);
-    const int store = dw_store_flags(dinp, sh->C, moved, 0);
+    const int store = dw_store_flags(dinp, sh->C, moved, 0), prefetch = pyconv_past_l3(moved);
     #pragma omp parallel for schedule(static) num_threads(pyconv_num_threads()) \
         if(sh->N * sh->H * sh->W * sh->C > DW_PAR_MIN)
     for (int64_t row = 0; row < sh->N * sh->H; row++) {                       // loop 1
@@ -601,8 +605,8 @@ static inline void depthwise_backward_input_loop(float *dinp, const float *dout,
         const float *gimg = dout + n * sh->P * sh->Q * K;
         float *drow = dinp + row * sh->W * sh->C;
         dw_tap *taps = tapbuf + pyconv_thread_num() * 2 * RS, *rel = taps + RS;
-        int64_t nlen;   /* the dout rows the next input row adds: prefetched by the runs */
-        const float *next = dw_bwi_new_rows(dout, sh, row + 1, &nlen);
+        int64_t nlen = 0;   /* the dout rows the next input row adds: prefetched by the runs */
+        const float *next = prefetch ? dw_bwi_new_rows(dout, sh, row + 1, &nlen) : dout;
         for (int64_t rho = 0; rho < step; rho++) {                             // loop 2
             int64_t ilo = 0, nrun = 0;
             const int64_t nrel = runs ? dw_bwi_run_taps(rel, sh, h, rho, &ilo, &nrun) : 0;
@@ -799,13 +803,15 @@ static inline void dw_bwf_tri_row(float *pf, const float *xrow, const float *g,
 // dout (N,P,Q,K), inp (N,H,W,C); part (nchunks, R*S*K + K): chunk ch's partial filter gradient
 // and (when bias) partial bias gradient over output rows [ch*rows, (ch+1)*rows), overwritten.
 // Loop nest, per chunk:
-//   loop 1 (n,p: output rows of the chunk, ascending)
+//   loop 1 (n,p: output rows of the chunk, ascending)   the next row's dout row and the input
+//                                       rows it adds prefetched, a part a filter row
 //   loop 2 (r: filter rows)             skipped when its input row is outside the image
 //     3 wide, stride 1, M = 1 (3x3):    the row's 3 taps at once where all are inside the image
-//                                       (dw_bwf_tri_row: 3*DW_NQ accumulators, each input
+//                                       (dw_bwf_tri_row: 3*DW_NT accumulators, each input
 //                                       vector loaded once for the 3 taps), the edges tap by tap
 //     else loop 3 (t: taps)             the columns q in [q0,q1) whose tap is inside the image
-//   loop 4 (k0, step DW_CB or DW_CBQ)   accumulators in registers across the whole row
+//   loop 4 (k0, step DW_CB, or DW_NT    accumulators in registers across the whole row
+//           vectors on the 3-tap path)
 //   loop 5 (q)                          input pixel and dout pixel, streamed from L1/L2
 //   loop 6 (k in the block)             the vector loop
 // Threads: over chunks; each chunk's partial is written by one thread, in a fixed order.
@@ -815,6 +821,7 @@ static inline void depthwise_backward_filter_loop(float *part, const float *dout
 {
     const int64_t K = sh->K, M = sh->K / sh->C, RS = sh->R * sh->S, NP = sh->N * sh->P;
     const int tri = sh->S == 3 && sh->stride_w == 1 && sh->dil_w == 1 && M == 1;
+    const int prefetch = pyconv_past_l3((sh->N * sh->H * sh->W * sh->C + NP * sh->Q * K) * (int64_t)sizeof(float));
     #pragma omp parallel for schedule(dynamic, 1) num_threads(pyconv_num_threads()) if(nchunks > 1)
     for (int64_t ch = 0; ch < nchunks; ch++) {
         float *pf = part + ch * (RS * K + K), *pb = pf + RS * K;
@@ -826,9 +833,9 @@ static inline void depthwise_backward_filter_loop(float *part, const float *dout
             const float *g = dout + row * sh->Q * K;
             /* the next output row's dout row and the input rows it adds: prefetched, a part a
              * filter row */
-            const int64_t glen = row + 1 < NP ? sh->Q * K : 0;
-            int64_t xlen;
-            const float *xnext = dw_fwd_new_rows(inp, sh, row + 1, &xlen);
+            const int64_t glen = prefetch && row + 1 < NP ? sh->Q * K : 0;
+            int64_t xlen = 0;
+            const float *xnext = prefetch ? dw_fwd_new_rows(inp, sh, row + 1, &xlen) : inp;
             for (int64_t r = 0; r < sh->R; r++) {                    // loop 2
                 dw_prefetch_part(g + sh->Q * K, glen, r, sh->R);
                 dw_prefetch_part(xnext, xlen, r, sh->R);

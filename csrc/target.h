@@ -121,10 +121,15 @@ static inline void pyconv_stream_fence(void) { _mm_sfence(); }
 static inline void pyconv_stream_fence(void) {}
 #endif
 
+/* Whether a pass that reads and writes `moved` bytes overflows what it can keep of the L3. */
+static inline int pyconv_past_l3(int64_t moved)
+{
+    return moved > pyconv_stream_min_bytes() / 2;
+}
+
 static inline int pyconv_streams(const float *dst, int64_t row, int64_t moved)
 {
-    return PYCONV_CAN_STREAM && row % 4 == 0 && (uintptr_t)dst % 16 == 0
-           && moved > pyconv_stream_min_bytes() / 2;
+    return PYCONV_CAN_STREAM && row % 4 == 0 && (uintptr_t)dst % 16 == 0 && pyconv_past_l3(moved);
 }
 
 /* Ask for the cache lines of [p, p + bytes) in L2, ahead of their use: a hint, no value changes.

@@ -768,6 +768,14 @@ def test_depthwise_figures():
                   f"read {qb + 2} adjacent input columns for the {qb} pixels, each loaded once "
                   f"(dw_quad3): {quad3:g} loads per multiply-add",
                   f"DW_VEC = {vec[0]} / {vec[1]} / {vec[2]} floats for AVX-512 / AVX2 / portable")
+    # the filter gradient's 3-tap path (dw_bwf_tri_vecs): 3*nt accumulators, 2*nt input columns
+    # kept, nt input and nt dout vectors loaded per pixel, for 3*nt multiply-adds
+    src = (CSRC / "depthwise_loops.h").read_text(encoding="utf-8")
+    nts = [int(v) for v in re.findall(r"^#define DW_NT (\d+)$", src, re.M)]   # AVX-512, the rest
+    assert len(nts) == 2 and "#if DW_VEC >= 16\n#define DW_NT" in src
+    assert_states(f"DW_NT = {nts[0]} vectors under AVX-512, {nts[1]} otherwise: {7 * nts[0]} and "
+                  f"{7 * nts[1]} registers",
+                  f"({2 / 3:.2f} loads per multiply-add instead of 2)")
 
 
 def test_tile_choices():
