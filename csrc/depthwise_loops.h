@@ -36,7 +36,7 @@
 #define DW_CBQ (DW_NQ * DW_VEC)
 /* Vectors per block of the filter gradient's 3-tap path (dw_bwf_tri_vecs): 3*DW_NT accumulators,
  * 2*DW_NT input columns kept, DW_NT input and DW_NT dout vectors loaded per pixel -- 28 of
- * AVX-512's 32 registers at 4 (1.2x faster than 2 vectors here: docs/benchmarks.md 3.6), 14 of
+ * AVX-512's 32 registers at 4 (1.0-1.2x faster than 2 vectors: docs/benchmarks.md 3.6), 14 of
  * the 16 of AVX2 at 2. */
 #if DW_VEC >= 16
 #define DW_NT 4
@@ -175,8 +175,8 @@ static inline int dw_store_flags(const float *out, int64_t K, int64_t moved, int
 
 /* Each loop nest below reads rows of one tensor (the input, or dout) three at a time (3x3), one
  * vector block of a pixel after another, and each next row of the nest needs one row more: the
- * hardware prefetchers do not fetch it in time (the forward at 28x28x128, batch 32: 14 GB/s
- * without prefetching, 32 GB/s with; docs/benchmarks.md 3.6). So each row asks for the one row
+ * hardware prefetchers do not fetch it in time (the forward at 28x28x128, batch 64: 6.4 ms
+ * without prefetching, 1.7-2.5 ms with; docs/benchmarks.md 3.6). So each row asks for the one row
  * its successor adds, a part of it per block of pixels (dw_prefetch_part), into L2 (1 MiB here;
  * a row is W*C floats, 14 KiB at MobileNet's shapes) -- when the pass overflows the L3 (as for
  * streaming: pyconv_past_l3); from the L3 the prefetches cost more than they save (0.9x at

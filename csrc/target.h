@@ -108,8 +108,8 @@ static inline void pyconv_aligned_free(void *p)
  * (config.c: the L3), and every row 16-byte aligned (numpy aligns its arrays to 16). Half,
  * because the L3 is a victim cache shared with the other cores: a pass that moves more than
  * half of it leaves little of its output there for the next layer, and pays for reading every
- * output line before writing it (Zen 5, L3 32 MiB, the depthwise forward moving 25 MB:
- * streamed 1.3-2x faster; moving 13 MB, 0.9x: docs/benchmarks.md section 3.6). Streaming
+ * output line before writing it (Zen 5, L3 32 MiB, the depthwise forward: streamed 1.2-3x faster
+ * where it moves 25-100 MB, 0.9x where it moves 13 MB: docs/benchmarks.md section 3.6). Streaming
  * stores are weakly ordered: each thread ends its share of the pass with pyconv_stream_fence.
  * They change no value. */
 #if defined(__SSE2__) || defined(_M_X64)
