@@ -43,6 +43,10 @@
 #else
 #define DW_NT 2
 #endif
+/* The filter gradient's 3-tap path asks for the input and dout vectors this many pixels ahead
+ * in L1 (pyconv_prefetch_l1): 6-12 KiB ahead at MobileNet's 64-128 channels. 1.1-1.3x at batch
+ * 32 and 128 (16-32 measured alike; 4 gained nothing: docs/benchmarks.md 3.6). */
+#define DW_PF_AHEAD 24
 /* Output pixels per chunk of the filter-gradient reduction: enough work to amortise zeroing a
  * chunk's partial filter (R*S*K floats), few enough partials to stay small. Chosen from the sizes
  * only, never the thread count: that is what makes the gradient independent of it. */
@@ -730,6 +734,9 @@ PYCONV_ALWAYS_INLINE void dw_bwf_tri_vecs(float *part, const float *x, const flo
     }
     for (int64_t i = 0; i < nq; i++)
         for (int v = 0; v < nv; v++) {   /* x0, x1, x2: columns i, i+1, i+2 */
+            /* past the row's end these fetch the next rows' pixels: read next, or harmless */
+            pyconv_prefetch_l1(x + (i + 2 + DW_PF_AHEAD) * C + k0 + DW_VEC * v);
+            pyconv_prefetch_l1(g + (i + DW_PF_AHEAD) * K + k0 + DW_VEC * v);
             const dw_vec x2 = dw_load(x + (i + 2) * C + k0 + DW_VEC * v);
             const dw_vec gv = dw_load(g + i * K + k0 + DW_VEC * v);
             acc[0][v] = dw_madd(acc[0][v], x0[v], gv);

@@ -132,6 +132,20 @@ static inline int pyconv_streams(const float *dst, int64_t row, int64_t moved)
     return PYCONV_CAN_STREAM && row % 4 == 0 && (uintptr_t)dst % 16 == 0 && pyconv_past_l3(moved);
 }
 
+/* Ask for the cache line of p in L1, ahead of its use: a hint, no value changes. For a loop
+ * that walks a row one vector block of each pixel after another (the depthwise filter
+ * gradient's, depthwise_loops.h), which the L1's own prefetcher does not follow. */
+static inline void pyconv_prefetch_l1(const void *p)
+{
+#if defined(__GNUC__) || defined(__clang__)
+    __builtin_prefetch(p, 0, 3);
+#elif defined(_M_X64)
+    _mm_prefetch((const char *)p, _MM_HINT_T0);
+#else
+    (void)p;
+#endif
+}
+
 /* Ask for the cache lines of [p, p + bytes) in L2, ahead of their use: a hint, no value changes.
  * For a loop whose next rows the hardware prefetchers do not fetch in time -- the depthwise
  * passes, which walk three rows at once, one vector block of each pixel at a time
