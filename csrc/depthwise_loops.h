@@ -819,7 +819,8 @@ static inline void dw_bwf_tri_row(float *pf, const float *xrow, const float *g,
 //     else loop 3 (t: taps)             the columns q in [q0,q1) whose tap is inside the image
 //   loop 4 (k0, step DW_CB, or DW_NT    accumulators in registers across the whole row
 //           vectors on the 3-tap path)
-//   loop 5 (q)                          input pixel and dout pixel, streamed from L1/L2
+//   loop 5 (q)                          input pixel and dout pixel, from L2; on the 3-tap path
+//                                       asked for in L1 DW_PF_AHEAD pixels ahead
 //   loop 6 (k in the block)             the vector loop
 // Threads: over chunks; each chunk's partial is written by one thread, in a fixed order.
 static inline void depthwise_backward_filter_loop(float *part, const float *dout, const float *inp,
