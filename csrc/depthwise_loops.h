@@ -44,8 +44,8 @@
 #define DW_NT 2
 #endif
 /* The filter gradient's 3-tap path asks for the input and dout vectors this many pixels ahead
- * in L1 (pyconv_prefetch_l1): 6-12 KiB ahead at MobileNet's 64-128 channels. 1.1-1.3x at batch
- * 32 and 128 (16-32 measured alike; 4 gained nothing: docs/benchmarks.md 3.6). */
+ * in L1 (pyconv_prefetch_l1): 6-12 KiB ahead at MobileNet's 64-128 channels. 1.0-1.4x at batch
+ * 32 and 128 (16 to 32 pixels measured alike, 4 and 8 less: docs/benchmarks.md 3.6). */
 #define DW_PF_AHEAD 24
 /* Output pixels per chunk of the filter-gradient reduction: enough work to amortise zeroing a
  * chunk's partial filter (R*S*K floats), few enough partials to stay small. Chosen from the sizes
