@@ -343,6 +343,7 @@ struct gemm_plan {
     int a_in_place;      /* A read through its view (A^T under an indirect B, whole MR tiles) */
     void (*macro_kernel)(const gemm_block *blk);   /* loops 2 and 1 for the operands' forms */
     int64_t m_tiles, n_mblocks, col_groups;   /* loop 3's tasks */
+    int b_whole;         /* B got for all its depth blocks at once, loop 4 inside loop 3 */
     gemm_workspace ws;
 };
 
@@ -465,26 +466,58 @@ static void macro_kernel_packed(const gemm_block *blk) { macro_kernel(blk, tile_
 static void macro_kernel_indirect_a(const gemm_block *blk) { macro_kernel(blk, tile_indirect_a); }
 static void macro_kernel_indirect_b(const gemm_block *blk) { macro_kernel(blk, tile_indirect_b); }
 
-/* Loop 4's B panel, columns [jc, jc+nc) x depth block [pc, pc+kc): its view (in place), or its
- * row pointers (indirect), or packed, each NR micro-panel by one thread. Called by every thread
- * of the parallel region; returns after the barrier that ends the shared packing. */
-static op_block b_panel(const gemm_plan *pl, int64_t jc, int64_t nc, int64_t pc, int64_t kc)
+/* Loop 4's B panel, columns [jc, jc+nc) x depth block [pc, pc+kc), at depth `at` of the
+ * workspace (0, or pc - pc0 when a stretch of several depth blocks is got at once: plan_call):
+ * packed, or its row pointers (indirect), each NR micro-panel by one thread; nothing for a view.
+ * Called by every thread of the parallel region; returns after the barrier that ends it. */
+static void b_fill(const gemm_plan *pl, int64_t jc, int64_t nc, int64_t pc, int64_t kc, int64_t at)
 {
     const gemm_operand *b = pl->b;
     const int nr = pl->g.nr;
     if (b->view)
-        return (op_block){.pan = b->view(b, jc, b->k0 + pc, nr)};
+        return;
+    const int64_t np = ceil_div(nc, nr);
     #pragma omp for schedule(static)
-    for (int64_t j = 0; j < ceil_div(nc, nr); j++) {
+    for (int64_t j = 0; j < np; j++) {
         const int64_t j0 = j * nr, w = nc - j0 < nr ? nc - j0 : nr;
         if (b->cols)
-            b->cols(pl->ws.b_ptrs + j * kc, b, jc + j0, b->k0 + pc, kc, pl->ws.zeros);
+            b->cols(pl->ws.b_ptrs + at * np + j * kc, b, jc + j0, b->k0 + pc, kc, pl->ws.zeros);
         else
-            b->pack(pl->ws.b + j0 * kc, b, jc + j0, w, b->k0 + pc, kc, nr);
+            b->pack(pl->ws.b + (at * np + j * kc) * nr, b, jc + j0, w, b->k0 + pc, kc, nr);
     }
+}
+
+// The B panel b_fill got (or B's view) as the micro-kernels read it.
+static op_block b_panel(const gemm_plan *pl, int64_t jc, int64_t nc, int64_t pc, int64_t kc,
+                        int64_t at)
+{
+    const gemm_operand *b = pl->b;
+    const int nr = pl->g.nr;
+    const int64_t np = ceil_div(nc, nr);
+    if (b->view)
+        return (op_block){.pan = b->view(b, jc, b->k0 + pc, nr)};
     if (b->cols)
-        return (op_block){.ptr = pl->ws.b_ptrs, .step = kc};
-    return (op_block){.pan = {pl->ws.b, nr * kc, nr}};
+        return (op_block){.ptr = pl->ws.b_ptrs + at * np, .step = kc};
+    return (op_block){.pan = {pl->ws.b + at * np * nr, nr * kc, nr}};
+}
+
+/* Prefetch, into L2, what rows [r0, r1) of an indirect A read under taps t0..t0+nt (kc / nt
+ * floats each, from channel c0): the next block's rows, while this one computes, for an A that
+ * comes from memory (`far`). Its first reads would otherwise wait on memory, tile by tile: the
+ * Conv2DTranspose's input gradient at batch 256 (a 51 MB A) ran 1.11x faster with them
+ * (docs/benchmarks.md section 16). A prefetch changes no value. */
+static void prefetch_rows(const gemm_plan *pl, int64_t r0, int64_t r1, int64_t t0, int64_t nt,
+                          int64_t c0, int64_t kc)
+{
+    const gemm_operand *a = pl->a;
+    const float *ptr[16];
+    for (int64_t r = r0; r < r1 && r < pl->M; r++)
+        for (int64_t t = 0; t < nt; t += 16) {
+            const int64_t n = nt - t < 16 ? nt - t : 16;
+            a->rows(ptr, 1, a, r, t0 + t, n, c0, pl->ws.zeros);
+            for (int64_t i = 0; i < n; i++)
+                pyconv_prefetch_l2(ptr[i], kc / nt * (int64_t)sizeof(float));
+        }
 }
 
 /* Fill the pointer table of one indirect A block: rows [ic, ic+mc), taps of depth block
@@ -504,6 +537,8 @@ static int64_t fill_rows(const float **pt, const gemm_plan *pl, int64_t ic, int6
             for (int64_t t = 0; t < nt; t++)
                 dst[t * mr] = pl->ws.zeros;
     }
+    if (a->far)
+        prefetch_rows(pl, ic + mc, ic + 2 * mc, t0, nt, c0, kc);
     return nt;
 }
 
@@ -534,7 +569,7 @@ static int workspace_alloc(gemm_workspace *ws, const gemm_plan *pl)
     const int64_t nc_max = pl->N < g->nc ? pl->N : g->nc;
     const int64_t mc_max = pl->M < g->mc ? ceil_div(pl->M, g->mr) * g->mr : g->mc;
     const gemm_operand *a = pl->a, *b = pl->b;
-    const size_t panels = (size_t)(ceil_div(nc_max, g->nr) * kc_max);   /* NR panels x depth */
+    const size_t panels = (size_t)(ceil_div(nc_max, g->nr) * (pl->b_whole ? pl->K : kc_max));
     const size_t threads = (size_t)pl->nthreads;
     const size_t b_floats = b->view || b->cols ? 0 : panels * (size_t)g->nr;
     const size_t b_ptrs = b->cols ? panels : 0;
@@ -590,11 +625,23 @@ static int plan_call(gemm_plan *pl, int nthreads)
                      ? 1 : ceil_div(4, pl->nthreads) * pl->nthreads;
     if (pl->n_mblocks >= 4)
         pl->n_mblocks = ceil_div(pl->n_mblocks, pl->nthreads) * pl->nthreads;
+
+    /* Loop 4 inside loop 3 when B, whole, is no larger than one B panel (KC x NC) and there are
+     * several depth blocks and several tasks: each task then runs all its depth blocks while its
+     * C block (and its A rows) are still in L2, where loop 4 outside loop 3 had every task
+     * store its C block and come back for it in the next depth block from L3 or memory -- the
+     * Conv2DTranspose's input gradient at batch 256 (50,176 x 128 x 576: a 26 MB C and a 51 MB
+     * A, twice) streamed 180 MB for 77 (docs/benchmarks.md section 16). Each element's sum is
+     * taken in the same order, block by block: the same bits. */
+    const int64_t b_whole = ceil_div(pl->N, g->nr) * pl->K * (b->cols ? 1 : g->nr);
+    pl->b_whole = depth_block(a, 0, pl->K, g->kc) < pl->K && pl->N <= g->nc
+                  && pl->n_mblocks * pl->col_groups > 1 && b_whole <= g->kc * g->nc;
     return workspace_alloc(&pl->ws, pl);
 }
 
 /* The fast driver: the spine's five loops, threaded over loop 3, with each operand's block got
- * through its descriptor (b_panel, a_block) and each tile through the plan's hooks. */
+ * through its descriptor (b_fill and b_panel, a_block) and each tile through the plan's hooks;
+ * loop 4 inside loop 3 when B is got whole (plan_call's b_whole). */
 int gemm(const gemm_out *c, const gemm_operand *a, const gemm_operand *b, int64_t M, int64_t N,
          int64_t K, int nthreads)
 {
@@ -617,12 +664,16 @@ int gemm(const gemm_out *c, const gemm_operand *a, const gemm_operand *b, int64_
         const int64_t nc_cur = N - jc < pl.g.nc ? N - jc : pl.g.nc;
         const int64_t n_panels = ceil_div(nc_cur, nr);
         const int64_t n_groups = pl.col_groups < n_panels ? pl.col_groups : n_panels;
-        // loop 4 (pc, step KC): depth block; the B panel got once per block, by all threads
-        for (int64_t pc = 0, kc_cur; pc < K; pc += kc_cur) {
-            kc_cur = depth_block(a, pc, K, pl.g.kc);
+        // a stretch of depth: one depth block, or all of them (b_whole: loop 4 inside loop 3)
+        for (int64_t p0 = 0, p1; p0 < K; p0 = p1) {
+            p1 = pl.b_whole ? K : p0 + depth_block(a, p0, K, pl.g.kc);
             #pragma omp parallel num_threads(pl.nthreads)
             {
-                const op_block b_pc = b_panel(&pl, jc, nc_cur, pc, kc_cur);
+                // the stretch's B panels, got once, by all threads
+                for (int64_t pc = p0, kc_cur; pc < p1; pc += kc_cur) {
+                    kc_cur = depth_block(a, pc, K, pl.g.kc);
+                    b_fill(&pl, jc, nc_cur, pc, kc_cur, pc - p0);
+                }
                 // loop 3 (ic, <= MC rows): A block, lives in L2; a task: rows x a group of panels
                 #pragma omp for schedule(static)
                 for (int64_t t = 0; t < pl.n_mblocks * n_groups; t++) {
@@ -636,11 +687,16 @@ int gemm(const gemm_out *c, const gemm_operand *a, const gemm_operand *b, int64_
                     const int64_t nc_task = (je < nc_cur ? je : nc_cur) - j0;
                     if (mc_cur <= 0)
                         continue;   // more blocks than tiles (tiny M)
-                    const gemm_block blk = {.pl = &pl, .ic = ic, .mc = mc_cur, .jc = jc + j0,
-                                            .nc = nc_task, .kc = kc_cur, .first = pc == 0,
-                                            .last = pc + kc_cur == K, .b = op_from(b_pc, j0 / nr),
-                                            .a = a_block(&pl, pyconv_thread_num(), ic, mc_cur, pc, kc_cur)};
-                    pl.macro_kernel(&blk);
+                    // loop 4 (pc, step KC): the stretch's depth blocks, in order
+                    for (int64_t pc = p0, kc_cur; pc < p1; pc += kc_cur) {
+                        kc_cur = depth_block(a, pc, K, pl.g.kc);
+                        const op_block b_pc = b_panel(&pl, jc, nc_cur, pc, kc_cur, pc - p0);
+                        const gemm_block blk = {.pl = &pl, .ic = ic, .mc = mc_cur, .jc = jc + j0,
+                                                .nc = nc_task, .kc = kc_cur, .first = pc == 0,
+                                                .last = pc + kc_cur == K, .b = op_from(b_pc, j0 / nr),
+                                                .a = a_block(&pl, pyconv_thread_num(), ic, mc_cur, pc, kc_cur)};
+                        pl.macro_kernel(&blk);
+                    }
                 }
             }
         }

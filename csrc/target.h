@@ -149,7 +149,7 @@ static inline void pyconv_prefetch_l1(const void *p)
 /* Ask for the cache lines of [p, p + bytes) in L2, ahead of their use: a hint, no value changes.
  * For a loop whose next rows the hardware prefetchers do not fetch in time -- the depthwise
  * passes, which walk three rows at once, one vector block of each pixel at a time
- * (depthwise_loops.h). */
+ * (depthwise_loops.h), and an indirect A's rows (gemm.c, prefetch_rows). */
 static inline void pyconv_prefetch_l2(const void *p, int64_t bytes)
 {
     /* integer addresses: line starts below p are no pointer into p's array */

@@ -363,6 +363,8 @@ BWF_RULE = (
     "pl.Ncol = pl.swapped ? pl.RSC : sh->K;",
     "int64_t nchunks = ceil_div(npix, BWF_CHUNK);",
     "if (nchunks > 1) nchunks = ceil_div(nchunks, 4) * 4;",
+    "const int64_t most = BWF_PARTS_BYTES / (int64_t)sizeof(float) / (pl.M * pl.Ncol) / 4 * 4;",
+    "if (pl.swapped && nchunks > most) nchunks = most > 4 ? most : 4;",
     "pl.chunk = ceil_div(npix, nchunks);",
     "pl.nchunks = ceil_div(npix, pl.chunk);",
     "#pragma omp parallel for schedule(dynamic, 1) num_threads(pyconv_num_threads())",
@@ -467,6 +469,9 @@ def bwf_plan(N, P_, Q, C, K, RS=9, has_bias=True):
     nchunks = ceil_div(npix, define("BWF_CHUNK"))
     if nchunks > 1:
         nchunks = ceil_div(nchunks, 4) * 4
+    most = define("BWF_PARTS_BYTES") // 4 // (M * Ncol) // 4 * 4
+    if swapped and nchunks > most:
+        nchunks = max(most, 4)
     chunk = ceil_div(npix, nchunks)
     nchunks = ceil_div(npix, chunk)
     return dict(npix=npix, M=M, Ncol=Ncol, nchunks=nchunks, chunk=chunk, bias_row=bias_row,
