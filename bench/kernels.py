@@ -128,18 +128,19 @@ def copy_rate(nbytes, repeats):
     return nbytes / median_time(lambda: np.copyto(b, a), repeats) / 1e9
 
 
-def depthwise_passes(torch, x, w, g):
+def depthwise_passes(torch, x, w, g, pkg=pyconv):
     """{pass: (ours, PyTorch's {memory format: fn} or None, bytes moved)}: a 3x3 SAME depthwise
-    convolution of x (N,H,W,C) with w (3,3,C,1), PyTorch's on the same NHWC memory
-    (channels_last) and on an NCHW copy; bytes = the activations each pass must read and
-    write."""
+    convolution of x (N,H,W,C) with w (3,3,C,1) by `pkg`'s kernels (pyconv, or an earlier
+    build's: bench/dw_ab.py), PyTorch's on the same NHWC memory (channels_last) and on an NCHW
+    copy; bytes = the activations each pass must read and write."""
     N, H, W, C = x.shape
-    win = Window(H, W, 3, 3, 1, 1, 1, 1, 1, 1)
+    kern = pkg._kernels
+    win = pkg._geometry.Window(H, W, 3, 3, 1, 1, 1, 1, 1, 1)
     act = x.nbytes
     ours = {
-        "forward": lambda: _kernels.depthwise_fwd(x, w, None, False, win),
-        "backward_input": lambda: _kernels.depthwise_bwd_input(x.shape, w, g, win),
-        "backward_filter": lambda: _kernels.depthwise_bwd_filter(x, w.shape, g, win, True),
+        "forward": lambda: kern.depthwise_fwd(x, w, None, False, win),
+        "backward_input": lambda: kern.depthwise_bwd_input(x.shape, w, g, win),
+        "backward_filter": lambda: kern.depthwise_bwd_filter(x, w.shape, g, win, True),
     }
     theirs = dict.fromkeys(ours)
     if torch:

@@ -311,7 +311,10 @@ int conv2d_forward_form(float *out, const float *inp, const float *filt, const f
     /* A: read in place through row pointers (patch_rows) -- except in the first layer, where
      * a tap is only C < SMALL_C floats and a pointer per tap costs more than copying them
      * (its depth then cut by values, not taps), and under an indirect B, which needs A packed. */
-    gemm_operand a = {.rows = patch_rows, .C = sh->C, .data = inp, .ctx = &cx};
+    const int64_t moved = (sh->N * sh->H * sh->W * sh->C + sh->N * sh->P * sh->Q * sh->K)
+                          * (int64_t)sizeof(float);   /* the input read, the output written */
+    gemm_operand a = {.rows = patch_rows, .C = sh->C, .data = inp, .ctx = &cx,
+                      .far = pyconv_past_l3(moved)};
     if (sh->C < SMALL_C || filt_in_place)
         a = (gemm_operand){.pack = pack_patches, .C = sh->C < SMALL_C ? 0 : sh->C, .data = inp,
                            .ctx = &cx};
@@ -538,6 +541,16 @@ int conv2d_transpose_forward(float *out, const float *inp, const float *filt, co
  * GEMM call and its packing. */
 #define BWF_CHUNK (4 * 256)
 
+/* The GEMM path's partials together at most this many bytes (but 4 partials at least): each
+ * partial is a whole K x RSC filter, written by its chunk's GEMM and read back by bwf_reduce,
+ * and within an eighth of L3 (32 MiB on the machine of docs/benchmarks.md) they are still
+ * there when it does. At batch 256 the Conv2DTranspose's filter gradient (50,176 pixels,
+ * 128 x 576) had 52 partials, 15 MB, and their sum took a fifth of the pass; 12 now (conv2's
+ * 32 of 72 KiB stay 32). A chunk's GEMM sums its pixels in depth blocks of KC whatever its
+ * length, so a long chunk costs no accuracy. (The small-C loop nest keeps a running sum over
+ * a chunk's pixels: its chunks stay short.) */
+#define BWF_PARTS_BYTES (4 << 20)
+
 /* How backward_filter lays out its sum over pixels: the GEMM's orientation (or the small-C
  * loop nest) and its chunks, chosen from the sizes only (never the threads). */
 typedef struct {
@@ -563,6 +576,9 @@ static bwf_plan bwf_plan_make(const conv2d_shape *sh, const float *dout, const f
     int64_t nchunks = ceil_div(npix, BWF_CHUNK);
     if (nchunks > 1)
         nchunks = ceil_div(nchunks, 4) * 4;
+    const int64_t most = BWF_PARTS_BYTES / (int64_t)sizeof(float) / (pl.M * pl.Ncol) / 4 * 4;
+    if (pl.swapped && nchunks > most)
+        nchunks = most > 4 ? most : 4;
     pl.chunk = ceil_div(npix, nchunks);
     pl.nchunks = ceil_div(npix, pl.chunk);
     return pl;
@@ -613,19 +629,47 @@ static void bwf_smallc(float *part, const bwf_plan *pl, const conv_ctx *cx, void
     }
 }
 
-// dfilt[rsc][k] (and dbias, row RSC) = the sum over chunks, in chunk order, of the partials.
+/* The side of bwf_reduce's square tiles: 16 x 16 floats, 1 KiB of accumulators. */
+#define BWF_TILE 16
+
+/* dfilt[rsc][k] (and dbias, row RSC) = the sum over chunks, in chunk order, of the partials.
+ * Swapped (the GEMM's K x RSC partials), in tiles of BWF_TILE x BWF_TILE: each tile's rows are
+ * summed chunk by chunk as contiguous vectors, then written to dfilt transposed. (The partials
+ * were read one element at a time, down their columns: 7 ms of the Conv2DTranspose's 34 ms at
+ * batch 256; docs/benchmarks.md section 16.) Each element's sum runs in chunk order either way. */
 static void bwf_reduce(float *dfilt, float *dbias, const float *part, const bwf_plan *pl)
 {
-    const int64_t K = pl->sh->K, size = pl->M * pl->Ncol;
+    const int64_t K = pl->sh->K, size = pl->M * pl->Ncol, RSC = pl->RSC;
+    if (!pl->swapped) {
+        #pragma omp parallel for schedule(static) num_threads(pyconv_num_threads()) if(pl->nchunks * size > 32768)
+        for (int64_t i = 0; i < RSC + pl->bias_row; i++)
+            for (int64_t k = 0; k < K; k++) {
+                float acc = part[i * K + k];
+                for (int64_t ch = 1; ch < pl->nchunks; ch++)
+                    acc += part[ch * size + i * K + k];
+                (i < RSC ? dfilt + i * K : dbias)[k] = acc;
+            }
+        return;
+    }
+    const int64_t ti = ceil_div(RSC, BWF_TILE), tk = ceil_div(K, BWF_TILE);
     #pragma omp parallel for schedule(static) num_threads(pyconv_num_threads()) if(pl->nchunks * size > 32768)
-    for (int64_t i = 0; i < pl->RSC + pl->bias_row; i++)
-        for (int64_t k = 0; k < K; k++) {
-            const int64_t at = pl->swapped ? k * pl->RSC + i : i * K + k;   // swapped: transposed
-            float acc = part[at];
-            for (int64_t ch = 1; ch < pl->nchunks; ch++)
-                acc += part[ch * size + at];
-            (i < pl->RSC ? dfilt + i * K : dbias)[k] = acc;
-        }
+    for (int64_t t = 0; t < ti * tk; t++) {
+        const int64_t k0 = t / ti * BWF_TILE, i0 = t % ti * BWF_TILE;
+        const int kn = K - k0 < BWF_TILE ? (int)(K - k0) : BWF_TILE;
+        const int in = RSC - i0 < BWF_TILE ? (int)(RSC - i0) : BWF_TILE;
+        float acc[BWF_TILE][BWF_TILE];
+        for (int kk = 0; kk < kn; kk++)
+            memcpy(acc[kk], part + (k0 + kk) * RSC + i0, (size_t)in * sizeof(float));
+        for (int64_t ch = 1; ch < pl->nchunks; ch++)
+            for (int kk = 0; kk < kn; kk++) {
+                const float *src = part + ch * size + (k0 + kk) * RSC + i0;
+                for (int ii = 0; ii < in; ii++)
+                    acc[kk][ii] += src[ii];
+            }
+        for (int ii = 0; ii < in; ii++)
+            for (int kk = 0; kk < kn; kk++)
+                dfilt[(i0 + ii) * K + k0 + kk] = acc[kk][ii];
+    }
 }
 
 /* dout (N,P,Q,K), inp (N,H,W,C), dfilt (R,S,C,K) and dbias (K) or NULL, overwritten.

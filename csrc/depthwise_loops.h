@@ -34,6 +34,19 @@
 #define DW_QB 4
 #define DW_NQ 2
 #define DW_CBQ (DW_NQ * DW_VEC)
+/* Vectors per block of the filter gradient's 3-tap path (dw_bwf_tri_vecs): 3*DW_NT accumulators,
+ * 2*DW_NT input columns kept, DW_NT input and DW_NT dout vectors loaded per pixel -- 28 of
+ * AVX-512's 32 registers at 4 (1.0-1.2x faster than 2 vectors: docs/benchmarks.md 3.6), 14 of
+ * the 16 of AVX2 at 2. */
+#if DW_VEC >= 16
+#define DW_NT 4
+#else
+#define DW_NT 2
+#endif
+/* The filter gradient's 3-tap path asks for the input and dout vectors this many pixels ahead
+ * in L1 (pyconv_prefetch_l1): 6-12 KiB ahead at MobileNet's 64-128 channels. 1.0-1.4x at batch
+ * 32 and 128 (16 to 32 pixels measured alike, 4 and 8 less: docs/benchmarks.md 3.6). */
+#define DW_PF_AHEAD 24
 /* Output pixels per chunk of the filter-gradient reduction: enough work to amortise zeroing a
  * chunk's partial filter (R*S*K floats), few enough partials to stay small. Chosen from the sizes
  * only, never the thread count: that is what makes the gradient independent of it. */
@@ -69,6 +82,8 @@ PYCONV_ALWAYS_INLINE dw_vec dw_madd(dw_vec acc, dw_vec a, dw_vec b)
     const dw_vec prod = a * b;
     return acc + prod;
 }
+
+PYCONV_ALWAYS_INLINE dw_vec dw_add(dw_vec a, dw_vec b) { return a + b; }
 #else
 typedef struct { float f[DW_VEC]; } dw_vec;
 
@@ -87,6 +102,13 @@ PYCONV_ALWAYS_INLINE dw_vec dw_madd(dw_vec acc, dw_vec a, dw_vec b)
         acc.f[j] += prod;
     }
     return acc;
+}
+
+PYCONV_ALWAYS_INLINE dw_vec dw_add(dw_vec a, dw_vec b)
+{
+    for (int j = 0; j < DW_VEC; j++)
+        a.f[j] += b.f[j];
+    return a;
 }
 #endif
 
@@ -113,10 +135,8 @@ PYCONV_ALWAYS_INLINE void dw_init_v(dw_vec *acc, int n, const float *bias)
 
 /* How the vector blocks store an output pixel (the `store` flags): relu first, and stream past
  * the caches (target.h: pyconv_streams says when; no read of each output line before it is
- * written, a third of the forward's traffic). Only the forward streams: it writes a row's
- * pixels in column order, while the input gradient writes its interior runs before the border
- * pixels beside them, so lines shared by two pixels fill out of order (streamed, 56x56x64 at
- * batch 32 measured 0.89-1.11x, against 1.10-1.41x for the forward: docs/benchmarks.md 3.4). */
+ * written, a third of the traffic). The forward and the input gradient stream: both write each
+ * row's pixels in column order, so that every line is filled by consecutive stores. */
 #define DW_STORE_RELU 1
 #define DW_STORE_STREAM 2
 
@@ -150,10 +170,83 @@ PYCONV_ALWAYS_INLINE dw_vec dw_relu_vec(dw_vec v)
 }
 #endif
 
-/* The store flags for an output of `bytes` bytes at `out`, K floats a pixel. */
-static inline int dw_store_flags(const float *out, int64_t K, int64_t bytes, int relu)
+/* The store flags for an output at `out`, K floats a pixel, of a pass that reads and writes
+ * `moved` bytes. */
+static inline int dw_store_flags(const float *out, int64_t K, int64_t moved, int relu)
 {
-    return (relu ? DW_STORE_RELU : 0) | (pyconv_streams(out, K, bytes) ? DW_STORE_STREAM : 0);
+    return (relu ? DW_STORE_RELU : 0) | (pyconv_streams(out, K, moved) ? DW_STORE_STREAM : 0);
+}
+
+/* Each loop nest below reads rows of one tensor (the input, or dout) three at a time (3x3), one
+ * vector block of a pixel after another, and each next row of the nest needs one row more: the
+ * hardware prefetchers do not fetch it in time (the forward at 28x28x128, batch 64: 6.4 ms
+ * without prefetching, 1.7-2.5 ms with; docs/benchmarks.md 3.6). So each row asks for the one row
+ * its successor adds, a part of it per block of pixels (dw_prefetch_part), into L2 (1 MiB here;
+ * a row is W*C floats, 14 KiB at MobileNet's shapes) -- when the pass overflows the L3 (as for
+ * streaming: pyconv_past_l3); from the L3 the prefetches cost more than they save (0.9x at
+ * 14x14x256, batch 32). Prefetching changes no value. */
+
+/* floor(a / b) for b >= 1, any sign of a */
+static inline int64_t dw_floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+
+/* The rows a row of a loop nest reads that the row before it did not: rows [lo, hi] of image n
+ * (of img_rows rows, rowlen floats each, from base), less those up to prev_hi (what the row
+ * before read; -1 at the image's first row), clipped to the image. Returns the first of them
+ * and their floats in *len (0: none). */
+static inline const float *dw_new_rows(const float *base, int64_t n, int64_t img_rows,
+                                       int64_t rowlen, int64_t lo, int64_t hi, int64_t prev_hi,
+                                       int64_t *len)
+{
+    lo = lo > prev_hi + 1 ? lo : prev_hi + 1;
+    lo = lo > 0 ? lo : 0;
+    hi = hi < img_rows - 1 ? hi : img_rows - 1;
+    *len = hi >= lo ? (hi - lo + 1) * rowlen : 0;
+    return *len ? base + (n * img_rows + lo) * rowlen : base;
+}
+
+/* The input rows output row `row` (of N*P) adds to those of the output row before it (*len
+ * floats; 0 past the last row). */
+static inline const float *dw_fwd_new_rows(const float *inp, const conv2d_shape *sh, int64_t row,
+                                           int64_t *len)
+{
+    *len = 0;
+    if (row >= sh->N * sh->P)
+        return inp;
+    const int64_t n = row / sh->P, p = row % sh->P;
+    const int64_t lo = p * sh->stride_h - sh->pad_top, hi = lo + (sh->R - 1) * sh->dil_h;
+    return dw_new_rows(inp, n, sh->H, sh->W * sh->C, lo, hi, p > 0 ? hi - sh->stride_h : -1, len);
+}
+
+/* The dout rows input row `row` (of N*H) adds to those of the input row before it: output rows
+ * p with h = p*stride_h - pad_top + r*dil_h for some r (*len floats; 0 past the last row). */
+static inline const float *dw_bwi_new_rows(const float *dout, const conv2d_shape *sh, int64_t row,
+                                           int64_t *len)
+{
+    *len = 0;
+    if (row >= sh->N * sh->H)
+        return dout;
+    const int64_t n = row / sh->H, h = row % sh->H, sh_ = sh->stride_h;
+    const int64_t hi = dw_floor_div(h + sh->pad_top, sh_);
+    const int64_t lo = -dw_floor_div(-(h + sh->pad_top - (sh->R - 1) * sh->dil_h), sh_);   /* ceil */
+    const int64_t prev = h > 0 ? dw_floor_div(h - 1 + sh->pad_top, sh_) : -1;
+    return dw_new_rows(dout, n, sh->P, sh->Q * sh->K, lo, hi, prev, len);
+}
+
+/* The output row p that input row h meets through filter row r (h = p*stride_h - pad_top +
+ * r*dil_h), or -1 when there is none. */
+static inline int64_t dw_bwi_out_row(const conv2d_shape *sh, int64_t h, int64_t r)
+{
+    const int64_t ph = h + sh->pad_top - r * sh->dil_h;   /* = p * stride_h */
+    return ph < 0 || ph % sh->stride_h || ph / sh->stride_h >= sh->P ? -1 : ph / sh->stride_h;
+}
+
+/* Prefetch part i of n of the len floats at `rows` into L2. */
+static inline void dw_prefetch_part(const float *rows, int64_t len, int64_t i, int64_t n)
+{
+    if (len > 0 && n > 0) {
+        const int64_t a = len * i / n, b = len * (i + 1) / n;
+        pyconv_prefetch_l2(rows + a, (b - a) * (int64_t)sizeof(float));
+    }
 }
 
 /* out[v*DW_VEC..] = acc[v] (then relu) for n vectors; `store`: the flags above. */
@@ -322,8 +415,10 @@ static inline void dw_quad_pixels(float *o, int64_t ostep, const dw_tap *taps, i
 
 // inp (N,H,W,C), filt (R,S,C,M), bias (K) or NULL, out (N,P,Q,K), overwritten.
 // tapbuf: 2*R*S taps per thread. Loop nest:
-//   loop 1 (n,p: output rows)        parallel; a row's input rows (R of them) stay in L2
-//   loop 2 (q: output pixels)        interior: DW_QB at a time, one tap list for the row;
+//   loop 1 (n,p: output rows)        parallel; a row's input rows (R of them) stay in L2, the
+//                                    one the next row adds prefetched into L2
+//   loop 2 (q: output pixels)        interior: DW_QB at a time, one tap list for the row, each
+//                                    block prefetching its part of the next row's new row;
 //                                    border: list the taps inside the image, pixel by pixel
 //   loop 3 (k0, step DW_CBQ/DW_CB)   accumulators in registers
 //   loop 4 (taps of the pixel)       input pixel and filter row from L1
@@ -341,7 +436,9 @@ static inline void depthwise_forward_loop(float *out, const float *inp, const fl
     const int64_t q_hi = last < 0 ? 0 : (last / sh->stride_w + 1 < sh->Q ? last / sh->stride_w + 1 : sh->Q);
     /* 3 wide, unit column step: a row's taps are 3 adjacent input columns (dw_quad3) */
     const int tri = sh->S == 3 && sh->dil_w == 1 && sh->stride_w == 1;
-    const int store = dw_store_flags(out, K, sh->N * sh->P * sh->Q * K * (int64_t)sizeof(float), relu);
+    const int64_t moved = (sh->N * sh->H * sh->W * sh->C + sh->N * sh->P * sh->Q * K) * (int64_t)sizeof(float);
+    const int store = dw_store_flags(out, K, moved, relu), prefetch = pyconv_past_l3(moved);
+    const int64_t nquads = q_hi - q_lo >= DW_QB ? ceil_div(q_hi - q_lo, DW_QB) : 0;
     #pragma omp parallel for schedule(static) num_threads(pyconv_num_threads()) \
         if(sh->N * sh->P * sh->Q * K > DW_PAR_MIN)
     for (int64_t row = 0; row < sh->N * sh->P; row++) {    // loop 1
@@ -354,8 +451,11 @@ static inline void depthwise_forward_loop(float *out, const float *inp, const fl
             for (int64_t t = 0; h >= 0 && h < sh->H && t < sh->S; t++)
                 rel[nrel++] = (dw_tap){(h * sh->W + t * sh->dil_w - sh->pad_left) * sh->C, (r * sh->S + t) * K};
         }
+        int64_t nlen = 0;   /* the rows the next output row adds: prefetched, a part a block */
+        const float *next = prefetch ? dw_fwd_new_rows(inp, sh, row + 1, &nlen) : inp;
         for (int64_t q = 0; q < sh->Q;) {                  // loop 2
             if (M == 1 && q >= q_lo && q < q_hi && q_hi - q_lo >= DW_QB) {
+                dw_prefetch_part(next, nlen, (q - q_lo) / DW_QB, nquads);
                 /* the last interior pixels (fewer than DW_QB) in a block that overlaps the one
                  * before: recomputed in the same order, the same bits */
                 const int64_t q0 = q + DW_QB <= q_hi ? q : q_hi - DW_QB;
@@ -409,10 +509,10 @@ dw_bwi_block(float *restrict d, const dw_tap *taps, int64_t nt, const float *gim
 /* One input pixel: vector blocks when M = 1 (the forward's, with dout for the input and no
  * bias), the rest by dw_bwi_block. */
 static inline void dw_bwi_pixel(float *d, const dw_tap *taps, int64_t nt, const float *gimg,
-                                const float *filt, int64_t C, int64_t M)
+                                const float *filt, int64_t C, int64_t M, int store)
 {
     int64_t c0 = 0;
-#define DW_BWI_BLOCK(j, nv) dw_fwd_vecs(d, taps, nt, gimg, filt, NULL, j, nv, 0)
+#define DW_BWI_BLOCK(j, nv) dw_fwd_vecs(d, taps, nt, gimg, filt, NULL, j, nv, store)
     if (M == 1)
         DW_VEC_BLOCKS(c0, C, DW_BWI_BLOCK);
 #undef DW_BWI_BLOCK
@@ -420,13 +520,6 @@ static inline void dw_bwi_pixel(float *d, const dw_tap *taps, int64_t nt, const 
         dw_bwi_block(d, taps, nt, gimg, filt, c0, C - c0 < DW_CB ? C - c0 : DW_CB, M);
 }
 
-/* The output row p that input row h meets through filter row r (h = p*stride_h - pad_top +
- * r*dil_h), or -1 when there is none. */
-static inline int64_t dw_bwi_out_row(const conv2d_shape *sh, int64_t h, int64_t r)
-{
-    const int64_t ph = h + sh->pad_top - r * sh->dil_h;   /* = p * stride_h */
-    return ph < 0 || ph % sh->stride_h || ph / sh->stride_h >= sh->P ? -1 : ph / sh->stride_h;
-}
 
 /* Column strides up to this take the interior runs of the input gradient (below); a larger one
  * goes pixel by pixel. */
@@ -435,20 +528,17 @@ static inline int64_t dw_bwi_out_row(const conv2d_shape *sh, int64_t h, int64_t 
 /* One input row's interior run for the input columns w = rho + i*stride_w (stride_w = sw):
  * their taps (r,t) are those with (rho + pad_left - t*dil_w) divisible by sw, and pixel i reads
  * output column i + (rho + pad_left - t*dil_w)/sw, so every pixel of the class with all of them
- * inside [0, Q) shares one tap list relative to dout column i (dw_quad_pixels: dinp pixels sw*C
- * floats apart, dout columns K). The run's pixels go DW_QB at a time; [*wa, *wb) is left at the
- * columns done (every sw-th one), empty when the class has no run. */
-static inline void dw_bwi_run(float *drow, const float *gimg, const float *filt, const conv2d_shape *sh,
-                              int64_t h, int64_t rho, dw_tap *rel, int64_t *wa, int64_t *wb)
+ * inside [0, Q) shares one tap list relative to dout column i. dw_bwi_run_taps lists those taps
+ * in rel (returns how many) and sets [*ilo, *ilo + *nrun): the run's columns i, *nrun 0 when
+ * the class has fewer than DW_QB of them. */
+static inline int64_t dw_bwi_run_taps(dw_tap *rel, const conv2d_shape *sh, int64_t h, int64_t rho,
+                                      int64_t *ilo, int64_t *nrun)
 {
     const int64_t K = sh->K, sw = sh->stride_w;
-    /* 3 wide at unit column step: each filter row's 3 taps read 3 adjacent dout columns, right
-     * to left (dw_quad3 with dir -1) */
-    const int tri = sh->S == 3 && sh->dil_w == 1 && sw == 1 ? -1 : 0;
     int64_t nrel = 0, dmin = 0, dmax = 0;
-    *wa = *wb = 0;
+    *ilo = *nrun = 0;
     if (rho >= sh->W)   /* a class with no column in this image */
-        return;
+        return 0;
     for (int64_t r = 0; r < sh->R; r++) {
         const int64_t p = dw_bwi_out_row(sh, h, r);
         for (int64_t t = 0; p >= 0 && t < sh->S; t++) {
@@ -461,63 +551,92 @@ static inline void dw_bwi_run(float *drow, const float *gimg, const float *filt,
         }
     }
     if (nrel == 0)
-        return;
+        return 0;
     /* i in [ilo, ihi]: 0 <= i + dmin/sw, i + dmax/sw <= Q - 1, rho + i*sw <= W - 1 */
-    const int64_t ilo = -dmin / sw > 0 ? -dmin / sw : 0;
+    *ilo = -dmin / sw > 0 ? -dmin / sw : 0;
     int64_t ihi = sh->Q - 1 - dmax / sw;
     ihi = ihi < (sh->W - 1 - rho) / sw ? ihi : (sh->W - 1 - rho) / sw;
-    const int64_t nrun = ihi >= ilo ? ihi - ilo + 1 : 0;
-    if (nrun < DW_QB)
-        return;
-    /* blocks of DW_QB from ilo, the last one ending at ihi (it may overlap the one before:
-     * recomputed in the same order, the same bits) */
+    *nrun = ihi - *ilo + 1 >= DW_QB ? ihi - *ilo + 1 : 0;
+    return nrel;
+}
+
+/* The run's pixels DW_QB at a time (dw_quad_pixels: dinp pixels sw*C floats apart, dout columns
+ * K), from ilo, the last block ending at the run's end (it may overlap the one before:
+ * recomputed in the same order, the same bits); block k also prefetches part k of the nlen
+ * floats at `next` (the dout rows the next input row adds). */
+static inline void dw_bwi_run(float *drow, const float *gimg, const float *filt, const conv2d_shape *sh,
+                              const dw_tap *rel, int64_t nrel, int64_t rho, int64_t ilo, int64_t nrun,
+                              int store, const float *next, int64_t nlen)
+{
+    const int64_t sw = sh->stride_w;
+    /* 3 wide at unit column step: each filter row's 3 taps read 3 adjacent dout columns, right
+     * to left (dw_quad3 with dir -1) */
+    const int tri = sh->S == 3 && sh->dil_w == 1 && sw == 1 ? -1 : 0;
     for (int64_t k = 0; k < nrun; k += DW_QB) {
-        const int64_t i = k + DW_QB <= nrun ? ilo + k : ihi + 1 - DW_QB;
-        dw_quad_pixels(drow + (rho + i * sw) * sh->C, sw * sh->C, rel, nrel, gimg + i * K, K, filt,
-                       NULL, K, 0, tri);
+        dw_prefetch_part(next, nlen, k / DW_QB, ceil_div(nrun, DW_QB));
+        const int64_t i = k + DW_QB <= nrun ? ilo + k : ilo + nrun - DW_QB;
+        dw_quad_pixels(drow + (rho + i * sw) * sh->C, sw * sh->C, rel, nrel, gimg + i * sh->K,
+                       sh->K, filt, NULL, sh->K, store, tri);
     }
-    *wa = rho + ilo * sw;
-    *wb = *wa + nrun * sw;
 }
 
 // dout (N,P,Q,K), filt (R,S,C,M), dinp (N,H,W,C), overwritten. tapbuf: 2*R*S taps per thread.
 // The adjoint of the forward written as a gather: input pixel (h,w) collects the output pixels
 // (p,q) and taps (r,s) with h = p*stride_h - pad_top + r*dil_h (likewise w), so no two threads
-// ever add into one element. Loop nest as the forward's, over input rows and pixels; with M = 1
-// this is the forward's sum with dout for the input, and the interior columns of each class
-// w mod stride_w share one tap list (dw_bwi_run); the rest go pixel by pixel. A pixel's taps
-// are added in the same order (r, then t) on both paths: the same bits.
+// ever add into one element. Loop nest:
+//   loop 1 (n,h: input rows)          parallel; the dout rows a row reads stay in L2, the one
+//                                     the next row adds prefetched
+//   loop 2 (rho: column classes w mod stride_w, 1 class unless M = 1 and stride_w <= 4)
+//     loop 3 (w in the class)         columns left of the interior run pixel by pixel, the run
+//                                     (M = 1: one tap list, DW_QB pixels at a time, the
+//                                     forward's blocks with dout for the input), then the
+//                                     columns right of it: each row in column order, so that
+//                                     streamed lines fill in order
+// A pixel's taps are added in the same order (r, then t) on both paths: the same bits.
 // Threads: over N*H input rows; each dinp element written by one thread, in a fixed order.
 static inline void depthwise_backward_input_loop(float *dinp, const float *dout, const float *filt,
                                                  const conv2d_shape *sh, dw_tap *tapbuf)
 {
     const int64_t K = sh->K, M = sh->K / sh->C, RS = sh->R * sh->S, sw = sh->stride_w;
     const int runs = M == 1 && sw <= DW_BWI_MAX_STRIDE;
+    const int64_t step = runs ? sw : 1;   /* columns w = rho, rho + step, ... are one class */
+    const int64_t moved = (sh->N * sh->P * sh->Q * K + sh->N * sh->H * sh->W * sh->C) * (int64_t)sizeof(float);
+    const int store = dw_store_flags(dinp, sh->C, moved, 0), prefetch = pyconv_past_l3(moved);
     #pragma omp parallel for schedule(static) num_threads(pyconv_num_threads()) \
         if(sh->N * sh->H * sh->W * sh->C > DW_PAR_MIN)
-    for (int64_t row = 0; row < sh->N * sh->H; row++) {
+    for (int64_t row = 0; row < sh->N * sh->H; row++) {                       // loop 1
         const int64_t n = row / sh->H, h = row % sh->H;
         const float *gimg = dout + n * sh->P * sh->Q * K;
         float *drow = dinp + row * sh->W * sh->C;
         dw_tap *taps = tapbuf + pyconv_thread_num() * 2 * RS, *rel = taps + RS;
-        int64_t wa[DW_BWI_MAX_STRIDE] = {0}, wb[DW_BWI_MAX_STRIDE] = {0};   /* done, per class */
-        for (int64_t rho = 0; runs && rho < sw; rho++)
-            dw_bwi_run(drow, gimg, filt, sh, h, rho, rel, wa + rho, wb + rho);
-        for (int64_t w = 0; w < sh->W; w++) {
-            if (runs && w >= wa[w % sw] && w < wb[w % sw])
-                continue;
-            int64_t nt = 0;
-            for (int64_t r = 0; r < sh->R; r++) {
-                const int64_t p = dw_bwi_out_row(sh, h, r);
-                for (int64_t t = 0; p >= 0 && t < sh->S; t++) {
-                    const int64_t qw = w + sh->pad_left - t * sh->dil_w;
-                    if (qw < 0 || qw % sh->stride_w || qw / sh->stride_w >= sh->Q)
-                        continue;
-                    taps[nt++] = (dw_tap){(p * sh->Q + qw / sh->stride_w) * K, (r * sh->S + t) * K};
+        int64_t nlen = 0;   /* the dout rows the next input row adds: prefetched by the runs */
+        const float *next = prefetch ? dw_bwi_new_rows(dout, sh, row + 1, &nlen) : dout;
+        for (int64_t rho = 0; rho < step; rho++) {                             // loop 2
+            int64_t ilo = 0, nrun = 0;
+            const int64_t nrel = runs ? dw_bwi_run_taps(rel, sh, h, rho, &ilo, &nrun) : 0;
+            const int64_t wa = rho + ilo * sw;   /* the run's first column */
+            for (int64_t w = rho; w < sh->W; w += step) {                       // loop 3
+                if (nrun && w == wa) {
+                    dw_bwi_run(drow, gimg, filt, sh, rel, nrel, rho, ilo, nrun, store,
+                               rho == 0 ? next : NULL, rho == 0 ? nlen : 0);
+                    w += (nrun - 1) * step;   /* on to the column after the run */
+                    continue;
                 }
+                int64_t nt = 0;
+                for (int64_t r = 0; r < sh->R; r++) {
+                    const int64_t p = dw_bwi_out_row(sh, h, r);
+                    for (int64_t t = 0; p >= 0 && t < sh->S; t++) {
+                        const int64_t qw = w + sh->pad_left - t * sh->dil_w;
+                        if (qw < 0 || qw % sh->stride_w || qw / sh->stride_w >= sh->Q)
+                            continue;
+                        taps[nt++] = (dw_tap){(p * sh->Q + qw / sh->stride_w) * K, (r * sh->S + t) * K};
+                    }
+                }
+                dw_bwi_pixel(drow + w * sh->C, taps, nt, gimg, filt, sh->C, M, store);
             }
-            dw_bwi_pixel(drow + w * sh->C, taps, nt, gimg, filt, sh->C, M);
         }
+        if (store & DW_STORE_STREAM)
+            pyconv_stream_fence();
     }
 }
 
@@ -567,20 +686,150 @@ static inline void dw_bwf_tap(float *part, const float *x, int64_t xstep, const 
         dw_bwf_block(part, x, xstep, g, K, nq, k0, K - k0 < DW_CB ? K - k0 : DW_CB, M);
 }
 
+/* Channels [k0, k0 + nv*DW_VEC) of the bias gradient: part += sum over a row of nq pixels of
+ * g(q), q ascending. */
+PYCONV_ALWAYS_INLINE void dw_bsum_vecs(float *part, const float *g, int64_t K, int64_t nq, int64_t k0,
+                                      int nv)
+{
+    dw_vec acc[DW_NV];
+    dw_init_v(acc, nv, part + k0);
+    for (int64_t i = 0; i < nq; i++)
+        for (int v = 0; v < nv; v++)
+            acc[v] = dw_add(acc[v], dw_load(g + i * K + k0 + DW_VEC * v));
+    dw_store_v(part + k0, acc, nv, 0);
+}
+
+/* The bias gradient of one output row: part[k] += sum over its nq pixels of g(q)[k], q
+ * ascending; vector blocks, then the last K mod DW_VEC channels one at a time. */
+static inline void dw_bias_row(float *part, const float *g, int64_t K, int64_t nq)
+{
+    int64_t k0 = 0;
+#define DW_BSUM_BLOCK(j, nv) dw_bsum_vecs(part, g, K, nq, j, nv)
+    DW_VEC_BLOCKS(k0, K, DW_BSUM_BLOCK);
+#undef DW_BSUM_BLOCK
+    for (; k0 < K; k0++) {
+        float acc = part[k0];
+        for (int64_t i = 0; i < nq; i++)
+            acc += g[i * K + k0];
+        part[k0] = acc;
+    }
+}
+
+/* Channels [k0, k0 + nv*DW_VEC) of the 3 taps of one filter row (3 wide, stride 1, no dilation)
+ * over the output columns q in [0, nq) where all three are inside the image, M = 1: tap u of
+ * pixel q reads input column q + u of x (x: the column tap 0 reads for q = 0; pixels C floats
+ * apart, dout pixels K), so each input vector is loaded once for the 3 taps and each dout
+ * vector once for 3 multiply-adds (0.67 loads per multiply-add instead of dw_bwf_vecs' 2), in
+ * 3*nv independent sums. part: the row's 3 taps, K floats apart. Each tap adds q ascending, as
+ * dw_bwf_vecs does: the same bits. */
+PYCONV_ALWAYS_INLINE void dw_bwf_tri_vecs(float *part, const float *x, const float *g, int64_t C,
+                                         int64_t K, int64_t nq, int64_t k0, int nv)
+{
+    dw_vec acc[3][DW_NV], x0[DW_NV], x1[DW_NV];
+    for (int u = 0; u < 3; u++)
+        dw_init_v(acc[u], nv, part + u * K + k0);
+    for (int v = 0; v < nv; v++) {
+        x0[v] = dw_load(x + k0 + DW_VEC * v);
+        x1[v] = dw_load(x + C + k0 + DW_VEC * v);
+    }
+    for (int64_t i = 0; i < nq; i++)
+        for (int v = 0; v < nv; v++) {   /* x0, x1, x2: columns i, i+1, i+2 */
+            /* past the row's end these fetch the next rows' pixels: read next, or harmless */
+            pyconv_prefetch_l1(x + (i + 2 + DW_PF_AHEAD) * C + k0 + DW_VEC * v);
+            pyconv_prefetch_l1(g + (i + DW_PF_AHEAD) * K + k0 + DW_VEC * v);
+            const dw_vec x2 = dw_load(x + (i + 2) * C + k0 + DW_VEC * v);
+            const dw_vec gv = dw_load(g + i * K + k0 + DW_VEC * v);
+            acc[0][v] = dw_madd(acc[0][v], x0[v], gv);
+            acc[1][v] = dw_madd(acc[1][v], x1[v], gv);
+            acc[2][v] = dw_madd(acc[2][v], x2, gv);
+            x0[v] = x1[v];
+            x1[v] = x2;
+        }
+    for (int u = 0; u < 3; u++)
+        dw_store_v(part + u * K + k0, acc[u], nv, 0);
+}
+
+/* The output columns q in [*q0, *q1) whose tap column t reads inside the image:
+ * 0 <= q*stride_w - pad_left + t*dil_w < W. */
+static inline void dw_bwf_cols(const conv2d_shape *sh, int64_t t, int64_t *q0, int64_t *q1)
+{
+    const int64_t off = sh->pad_left - t * sh->dil_w;
+    const int64_t top = sh->W - 1 + off;   /* q*stride_w <= top */
+    *q0 = off > 0 ? (off + sh->stride_w - 1) / sh->stride_w : 0;
+    *q1 = top < 0 ? 0 : top / sh->stride_w + 1;
+    *q1 = *q1 < sh->Q ? *q1 : sh->Q;
+}
+
+/* Tap (r,t) of one output row over its columns [qa, qb) (none when empty): xrow the input row
+ * the tap's filter row reads, g the dout row, pf the chunk's partial filter. */
+static inline void dw_bwf_span(float *pf, const float *xrow, const float *g, const conv2d_shape *sh,
+                               int64_t r, int64_t t, int64_t qa, int64_t qb)
+{
+    if (qa >= qb)
+        return;
+    const int64_t off = sh->pad_left - t * sh->dil_w;
+    dw_bwf_tap(pf + (r * sh->S + t) * sh->K, xrow + (qa * sh->stride_w - off) * sh->C,
+               sh->stride_w * sh->C, g + qa * sh->K, sh->K, qb - qa, sh->K / sh->C);
+}
+
+/* Filter row r of one output row, 3 wide at stride 1 without dilation, M = 1: the columns where
+ * some tap is outside the image tap by tap, the rest by dw_bwf_tri_vecs (each tap's columns
+ * still ascending: left edge, middle, right edge). */
+static inline void dw_bwf_tri_row(float *pf, const float *xrow, const float *g,
+                                  const conv2d_shape *sh, int64_t r)
+{
+    const int64_t K = sh->K, C = sh->C;
+    int64_t q0[3], q1[3], qa = 0, qb = sh->Q;
+    for (int64_t t = 0; t < 3; t++) {
+        dw_bwf_cols(sh, t, q0 + t, q1 + t);
+        qa = q0[t] > qa ? q0[t] : qa;
+        qb = q1[t] < qb ? q1[t] : qb;
+    }
+    qb = qb > qa ? qb : qa;
+    for (int64_t t = 0; t < 3; t++)
+        dw_bwf_span(pf, xrow, g, sh, r, t, q0[t], q0[t] < qa ? qa : q0[t]);
+    if (qb > qa) {
+        float *prow = pf + r * 3 * K;
+        const float *x = xrow + (qa - sh->pad_left) * C, *gq = g + qa * K;
+        int64_t k0 = 0;
+        for (; k0 + DW_NT * DW_VEC <= K; k0 += DW_NT * DW_VEC)
+            dw_bwf_tri_vecs(prow, x, gq, C, K, qb - qa, k0, DW_NT);
+        if (DW_NT > 2 && k0 + 2 * DW_VEC <= K) {
+            dw_bwf_tri_vecs(prow, x, gq, C, K, qb - qa, k0, 2);
+            k0 += 2 * DW_VEC;
+        }
+        for (; k0 + DW_VEC <= K; k0 += DW_VEC)
+            dw_bwf_tri_vecs(prow, x, gq, C, K, qb - qa, k0, 1);
+        for (int64_t t = 0; k0 < K && t < 3; t++)
+            dw_bwf_block(prow + t * K, x + t * C, C, gq, K, qb - qa, k0, K - k0, 1);
+    }
+    for (int64_t t = 0; t < 3; t++)
+        dw_bwf_span(pf, xrow, g, sh, r, t, qb > q0[t] ? qb : q0[t], q1[t]);
+}
+
 // dout (N,P,Q,K), inp (N,H,W,C); part (nchunks, R*S*K + K): chunk ch's partial filter gradient
 // and (when bias) partial bias gradient over output rows [ch*rows, (ch+1)*rows), overwritten.
 // Loop nest, per chunk:
-//   loop 1 (n,p: output rows of the chunk, ascending)
-//   loop 2 (r,s: taps)                  the row range q in [q0,q1) whose tap is inside the image
-//   loop 3 (k0, step DW_CB)             accumulators in registers across the whole row
-//   loop 4 (q in [q0,q1))               input pixel and dout pixel, streamed from L1/L2
-//   loop 5 (k in the block)             the vector loop
+//   loop 1 (n,p: output rows of the chunk, ascending)   the next row's dout row and the input
+//                                       rows it adds prefetched, a part a filter row
+//   loop 2 (r: filter rows)             skipped when its input row is outside the image
+//     3 wide, stride 1, M = 1 (3x3):    the row's 3 taps at once where all are inside the image
+//                                       (dw_bwf_tri_row: 3*DW_NT accumulators, each input
+//                                       vector loaded once for the 3 taps), the edges tap by tap
+//     else loop 3 (t: taps)             the columns q in [q0,q1) whose tap is inside the image
+//   loop 4 (k0, step DW_CB, or DW_NT    accumulators in registers across the whole row
+//           vectors on the 3-tap path)
+//   loop 5 (q)                          input pixel and dout pixel, from L2; on the 3-tap path
+//                                       asked for in L1 DW_PF_AHEAD pixels ahead
+//   loop 6 (k in the block)             the vector loop
 // Threads: over chunks; each chunk's partial is written by one thread, in a fixed order.
 static inline void depthwise_backward_filter_loop(float *part, const float *dout, const float *inp,
                                                   int bias, int64_t rows, int64_t nchunks,
                                                   const conv2d_shape *sh)
 {
     const int64_t K = sh->K, M = sh->K / sh->C, RS = sh->R * sh->S, NP = sh->N * sh->P;
+    const int tri = sh->S == 3 && sh->stride_w == 1 && sh->dil_w == 1 && M == 1;
+    const int prefetch = pyconv_past_l3((sh->N * sh->H * sh->W * sh->C + NP * sh->Q * K) * (int64_t)sizeof(float));
     #pragma omp parallel for schedule(dynamic, 1) num_threads(pyconv_num_threads()) if(nchunks > 1)
     for (int64_t ch = 0; ch < nchunks; ch++) {
         float *pf = part + ch * (RS * K + K), *pb = pf + RS * K;
@@ -590,28 +839,30 @@ static inline void depthwise_backward_filter_loop(float *part, const float *dout
         for (int64_t row = ch * rows; row < row1; row++) {         // loop 1
             const int64_t n = row / sh->P, p = row % sh->P;
             const float *g = dout + row * sh->Q * K;
+            /* the next output row's dout row and the input rows it adds: prefetched, a part a
+             * filter row */
+            const int64_t glen = prefetch && row + 1 < NP ? sh->Q * K : 0;
+            int64_t xlen = 0;
+            const float *xnext = prefetch ? dw_fwd_new_rows(inp, sh, row + 1, &xlen) : inp;
             for (int64_t r = 0; r < sh->R; r++) {                    // loop 2
+                dw_prefetch_part(g + sh->Q * K, glen, r, sh->R);
+                dw_prefetch_part(xnext, xlen, r, sh->R);
                 const int64_t h = p * sh->stride_h - sh->pad_top + r * sh->dil_h;
                 if (h < 0 || h >= sh->H)
                     continue;
-                for (int64_t t = 0; t < sh->S; t++) {
-                    /* q in [q0,q1): 0 <= q*stride_w - pad_left + t*dil_w < W */
-                    const int64_t off = sh->pad_left - t * sh->dil_w;
-                    const int64_t q0 = off > 0 ? (off + sh->stride_w - 1) / sh->stride_w : 0;
-                    const int64_t top = sh->W - 1 + off;   /* q*stride_w <= top */
-                    int64_t q1 = top < 0 ? 0 : top / sh->stride_w + 1;
-                    q1 = q1 < sh->Q ? q1 : sh->Q;
-                    if (q0 >= q1)
-                        continue;
-                    const float *x = inp + ((n * sh->H + h) * sh->W + q0 * sh->stride_w - off) * sh->C;
-                    dw_bwf_tap(pf + (r * sh->S + t) * K, x, sh->stride_w * sh->C, g + q0 * K, K,
-                               q1 - q0, M);
+                const float *xrow = inp + (n * sh->H + h) * sh->W * sh->C;
+                if (tri) {
+                    dw_bwf_tri_row(pf, xrow, g, sh, r);
+                    continue;
+                }
+                for (int64_t t = 0; t < sh->S; t++) {                // loop 3
+                    int64_t q0, q1;
+                    dw_bwf_cols(sh, t, &q0, &q1);
+                    dw_bwf_span(pf, xrow, g, sh, r, t, q0, q1);
                 }
             }
             if (bias)
-                for (int64_t q = 0; q < sh->Q; q++)
-                    for (int64_t k = 0; k < K; k++)
-                        pb[k] += g[q * K + k];
+                dw_bias_row(pb, g, K, sh->Q);
         }
     }
 }

@@ -343,6 +343,7 @@ struct gemm_plan {
     int a_in_place;      /* A read through its view (A^T under an indirect B, whole MR tiles) */
     void (*macro_kernel)(const gemm_block *blk);   /* loops 2 and 1 for the operands' forms */
     int64_t m_tiles, n_mblocks, col_groups;   /* loop 3's tasks */
+    int b_whole;         /* B got for all its depth blocks at once, loop 4 inside loop 3 */
     gemm_workspace ws;
 };
 
@@ -465,42 +466,72 @@ static void macro_kernel_packed(const gemm_block *blk) { macro_kernel(blk, tile_
 static void macro_kernel_indirect_a(const gemm_block *blk) { macro_kernel(blk, tile_indirect_a); }
 static void macro_kernel_indirect_b(const gemm_block *blk) { macro_kernel(blk, tile_indirect_b); }
 
-/* One NR micro-panel j of loop 4's B panel (columns jc.. of depth block [pc, pc+kc)): its row
- * pointers (indirect) or packed, into the call's workspace. */
+/* NR micro-panel j of loop 4's B panel (columns jc.. of depth block [pc, pc+kc)), at depth `at`
+ * of the workspace: packed, or its row pointers (indirect). */
 static void b_micropanel(const gemm_plan *pl, int64_t jc, int64_t nc, int64_t pc, int64_t kc,
-                         int64_t j)
+                         int64_t at, int64_t j)
 {
     const gemm_operand *b = pl->b;
     const int nr = pl->g.nr;
-    const int64_t j0 = j * nr, w = nc - j0 < nr ? nc - j0 : nr;
+    const int64_t np = ceil_div(nc, nr), j0 = j * nr, w = nc - j0 < nr ? nc - j0 : nr;
     if (b->cols)
-        b->cols(pl->ws.b_ptrs + j * kc, b, jc + j0, b->k0 + pc, kc, pl->ws.zeros);
+        b->cols(pl->ws.b_ptrs + at * np + j * kc, b, jc + j0, b->k0 + pc, kc, pl->ws.zeros);
     else
-        b->pack(pl->ws.b + j0 * kc, b, jc + j0, w, b->k0 + pc, kc, nr);
+        b->pack(pl->ws.b + (at * np + j * kc) * nr, b, jc + j0, w, b->k0 + pc, kc, nr);
 }
 
-/* Loop 4's B panel, columns [jc, jc+nc) x depth block [pc, pc+kc): its view (in place), or its
- * row pointers (indirect), or packed, each NR micro-panel by one thread. In a team (the
- * parallel region of gemm) every thread calls it, and it returns after the barrier that ends
- * the shared packing; alone, the caller gets every micro-panel itself. */
-static op_block b_panel(const gemm_plan *pl, int team, int64_t jc, int64_t nc, int64_t pc,
-                        int64_t kc)
+/* Loop 4's B panel, columns [jc, jc+nc) x depth block [pc, pc+kc), at depth `at` of the
+ * workspace (0, or pc - pc0 when a stretch of several depth blocks is got at once: plan_call):
+ * packed, or its row pointers (indirect), each NR micro-panel by one thread; nothing for a view.
+ * In a team (team = 1) called by every thread of the parallel region, it returns after the
+ * barrier that ends it; alone, the caller gets every micro-panel itself (gemm_stretch). */
+static void b_fill(const gemm_plan *pl, int team, int64_t jc, int64_t nc, int64_t pc, int64_t kc,
+                   int64_t at)
+{
+    if (pl->b->view)
+        return;
+    const int64_t np = ceil_div(nc, pl->g.nr);
+    if (team) {
+        #pragma omp for schedule(static)
+        for (int64_t j = 0; j < np; j++)
+            b_micropanel(pl, jc, nc, pc, kc, at, j);
+    } else {
+        for (int64_t j = 0; j < np; j++)
+            b_micropanel(pl, jc, nc, pc, kc, at, j);
+    }
+}
+
+// The B panel b_fill got (or B's view) as the micro-kernels read it.
+static op_block b_panel(const gemm_plan *pl, int64_t jc, int64_t nc, int64_t pc, int64_t kc,
+                        int64_t at)
 {
     const gemm_operand *b = pl->b;
     const int nr = pl->g.nr;
+    const int64_t np = ceil_div(nc, nr);
     if (b->view)
         return (op_block){.pan = b->view(b, jc, b->k0 + pc, nr)};
-    if (team) {
-        #pragma omp for schedule(static)
-        for (int64_t j = 0; j < ceil_div(nc, nr); j++)
-            b_micropanel(pl, jc, nc, pc, kc, j);
-    } else {
-        for (int64_t j = 0; j < ceil_div(nc, nr); j++)
-            b_micropanel(pl, jc, nc, pc, kc, j);
-    }
     if (b->cols)
-        return (op_block){.ptr = pl->ws.b_ptrs, .step = kc};
-    return (op_block){.pan = {pl->ws.b, nr * kc, nr}};
+        return (op_block){.ptr = pl->ws.b_ptrs + at * np, .step = kc};
+    return (op_block){.pan = {pl->ws.b + at * np * nr, nr * kc, nr}};
+}
+
+/* Prefetch, into L2, what rows [r0, r1) of an indirect A read under taps t0..t0+nt (kc / nt
+ * floats each, from channel c0): the next block's rows, while this one computes, for an A that
+ * comes from memory (`far`). Its first reads would otherwise wait on memory, tile by tile: the
+ * Conv2DTranspose's input gradient at batch 256 (a 51 MB A) ran 1.11x faster with them
+ * (docs/benchmarks.md section 16). A prefetch changes no value. */
+static void prefetch_rows(const gemm_plan *pl, int64_t r0, int64_t r1, int64_t t0, int64_t nt,
+                          int64_t c0, int64_t kc)
+{
+    const gemm_operand *a = pl->a;
+    const float *ptr[16];
+    for (int64_t r = r0; r < r1 && r < pl->M; r++)
+        for (int64_t t = 0; t < nt; t += 16) {
+            const int64_t n = nt - t < 16 ? nt - t : 16;
+            a->rows(ptr, 1, a, r, t0 + t, n, c0, pl->ws.zeros);
+            for (int64_t i = 0; i < n; i++)
+                pyconv_prefetch_l2(ptr[i], kc / nt * (int64_t)sizeof(float));
+        }
 }
 
 /* Fill the pointer table of one indirect A block: rows [ic, ic+mc), taps of depth block
@@ -520,6 +551,8 @@ static int64_t fill_rows(const float **pt, const gemm_plan *pl, int64_t ic, int6
             for (int64_t t = 0; t < nt; t++)
                 dst[t * mr] = pl->ws.zeros;
     }
+    if (a->far)
+        prefetch_rows(pl, ic + mc, ic + 2 * mc, t0, nt, c0, kc);
     return nt;
 }
 
@@ -550,7 +583,7 @@ static int workspace_alloc(gemm_workspace *ws, const gemm_plan *pl)
     const int64_t nc_max = pl->N < g->nc ? pl->N : g->nc;
     const int64_t mc_max = pl->M < g->mc ? ceil_div(pl->M, g->mr) * g->mr : g->mc;
     const gemm_operand *a = pl->a, *b = pl->b;
-    const size_t panels = (size_t)(ceil_div(nc_max, g->nr) * kc_max);   /* NR panels x depth */
+    const size_t panels = (size_t)(ceil_div(nc_max, g->nr) * (pl->b_whole ? pl->K : kc_max));
     const size_t threads = (size_t)pl->nthreads;
     const size_t b_floats = b->view || b->cols ? 0 : panels * (size_t)g->nr;
     const size_t b_ptrs = b->cols ? panels : 0;
@@ -606,77 +639,82 @@ static int plan_call(gemm_plan *pl, int nthreads)
                      ? 1 : ceil_div(4, pl->nthreads) * pl->nthreads;
     if (pl->n_mblocks >= 4)
         pl->n_mblocks = ceil_div(pl->n_mblocks, pl->nthreads) * pl->nthreads;
+
+    /* Loop 4 inside loop 3 when B, whole, is no larger than one B panel (KC x NC) and there are
+     * several depth blocks and several tasks: each task then runs all its depth blocks while its
+     * C block (and its A rows) are still in L2, where loop 4 outside loop 3 had every task
+     * store its C block and come back for it in the next depth block from L3 or memory -- the
+     * Conv2DTranspose's input gradient at batch 256 (50,176 x 128 x 576: a 26 MB C and a 51 MB
+     * A, twice) streamed 180 MB for 77 (docs/benchmarks.md section 16). Each element's sum is
+     * taken in the same order, block by block: the same bits. */
+    const int64_t b_whole = ceil_div(pl->N, g->nr) * pl->K * (b->cols ? 1 : g->nr);
+    pl->b_whole = depth_block(a, 0, pl->K, g->kc) < pl->K && pl->N <= g->nc
+                  && pl->n_mblocks * pl->col_groups > 1 && b_whole <= g->kc * g->nc;
     return workspace_alloc(&pl->ws, pl);
 }
 
-/* What loops 5 and 4 hand to loop 3: the B panel of columns [jc, jc+nc) and depth block
- * [pc, pc+kc), got (b_panel), whose tasks are row blocks x groups of its n_panels NR panels. */
+/* What loop 5 and the stretch of depth hand to loop 3: the B panels of columns [jc, jc+nc) over
+ * depth [p0, p1), whose tasks are row blocks x groups of its n_panels NR panels. */
 typedef struct {
-    op_block b;
-    int64_t jc, nc, pc, kc, n_panels, n_groups;
-} loop3_panel;
+    int64_t jc, nc, n_panels, n_groups, p0, p1;
+} depth_stretch;
 
-/* Loop 3's task t over panel bp, on thread tid: rows of whole MR tiles x a group of panels,
- * its A block got (a_block) and loops 2 and 1 run over it (the plan's macro-kernel). */
-static void loop3_task(const gemm_plan *pl, const loop3_panel *bp, int64_t t, int tid)
+/* Loop 3's task t over stretch st, on thread tid: rows of whole MR tiles x a group of panels,
+ * and loop 4 over the stretch's depth blocks, in order (the plan's macro-kernel per block). */
+static void loop3_task(const gemm_plan *pl, const depth_stretch *st, int64_t t, int tid)
 {
     const int nr = pl->g.nr, mr = pl->g.mr;
-    const int64_t mb = t / bp->n_groups;   // tiles [mb*m_tiles/n, (mb+1)*m_tiles/n)
+    const int64_t mb = t / st->n_groups;   // tiles [mb*m_tiles/n, (mb+1)*m_tiles/n)
     const int64_t ic = mb * pl->m_tiles / pl->n_mblocks * mr;
     const int64_t ie = (mb + 1) * pl->m_tiles / pl->n_mblocks * mr;
     const int64_t mc_cur = (ie < pl->M ? ie : pl->M) - ic;
-    const int64_t grp = t % bp->n_groups;   // panels [grp*n/groups, (grp+1)*n/groups)
-    const int64_t j0 = grp * bp->n_panels / bp->n_groups * nr;
-    const int64_t je = (grp + 1) * bp->n_panels / bp->n_groups * nr;
-    const int64_t nc_task = (je < bp->nc ? je : bp->nc) - j0;
+    const int64_t grp = t % st->n_groups;   // panels [grp*n/groups, (grp+1)*n/groups)
+    const int64_t j0 = grp * st->n_panels / st->n_groups * nr;
+    const int64_t je = (grp + 1) * st->n_panels / st->n_groups * nr;
+    const int64_t nc_task = (je < st->nc ? je : st->nc) - j0;
     if (mc_cur <= 0)
         return;   // more blocks than tiles (tiny M)
-    const gemm_block blk = {.pl = pl, .ic = ic, .mc = mc_cur, .jc = bp->jc + j0, .nc = nc_task,
-                            .kc = bp->kc, .first = bp->pc == 0, .last = bp->pc + bp->kc == pl->K,
-                            .b = op_from(bp->b, j0 / nr),
-                            .a = a_block(pl, tid, ic, mc_cur, bp->pc, bp->kc)};
-    pl->macro_kernel(&blk);
+    // loop 4 (pc, step KC): the stretch's depth blocks, in order
+    for (int64_t pc = st->p0, kc_cur; pc < st->p1; pc += kc_cur) {
+        kc_cur = depth_block(pl->a, pc, pl->K, pl->g.kc);
+        const op_block b_pc = b_panel(pl, st->jc, st->nc, pc, kc_cur, pc - st->p0);
+        const gemm_block blk = {.pl = pl, .ic = ic, .mc = mc_cur, .jc = st->jc + j0, .nc = nc_task,
+                                .kc = kc_cur, .first = pc == 0, .last = pc + kc_cur == pl->K,
+                                .b = op_from(b_pc, j0 / nr),
+                                .a = a_block(pl, tid, ic, mc_cur, pc, kc_cur)};
+        pl->macro_kernel(&blk);
+    }
 }
 
-/* Loops 5 to 4 of the fast driver, and loop 3 over each B panel: run by every thread of
- * gemm's parallel region alike (team = 1; the worksharing loops split the micro-panels and the
- * tasks, and the barriers that end them keep a B panel until every task of its depth block is
- * done), or by the caller alone (team = 0), with no OpenMP construct at all -- so also from a
- * thread of another kernel's region (backward_input's image groups), whose team a worksharing
- * loop here would otherwise bind to. */
-static void gemm_nest(const gemm_plan *pl, int team)
+/* One stretch of depth: its B panels got once, then loop 3's tasks. Run by every thread of
+ * gemm's parallel region alike (team = 1: the worksharing loops split micro-panels and tasks),
+ * or by the caller alone (team = 0) with no OpenMP construct at all -- so also from a thread of
+ * another kernel's region (backward_input's image groups), whose team a worksharing loop here
+ * would bind to. */
+static void gemm_stretch(const gemm_plan *pl, const depth_stretch *st, int team)
 {
-    const int64_t N = pl->N, K = pl->K;
-    // loop 5 (jc, step NC): B panel, lives in L3
-    for (int64_t jc = 0; jc < N; jc += pl->g.nc) {
-        const int64_t nc_cur = N - jc < pl->g.nc ? N - jc : pl->g.nc;
-        const int64_t n_panels = ceil_div(nc_cur, pl->g.nr);
-        const int64_t n_groups = pl->col_groups < n_panels ? pl->col_groups : n_panels;
-        // loop 4 (pc, step KC): depth block; the B panel got once per block, by all threads
-        for (int64_t pc = 0, kc_cur; pc < K; pc += kc_cur) {
-            kc_cur = depth_block(pl->a, pc, K, pl->g.kc);
-            const loop3_panel bp = {.b = b_panel(pl, team, jc, nc_cur, pc, kc_cur), .jc = jc,
-                                    .nc = nc_cur, .pc = pc, .kc = kc_cur, .n_panels = n_panels,
-                                    .n_groups = n_groups};
-            const int64_t tasks = pl->n_mblocks * n_groups;
-            // loop 3 (ic, <= MC rows): A block, lives in L2; a task: rows x a group of panels
-            if (team) {
-                #pragma omp for schedule(static)
-                for (int64_t t = 0; t < tasks; t++)
-                    loop3_task(pl, &bp, t, pyconv_thread_num());
-            } else {
-                for (int64_t t = 0; t < tasks; t++)
-                    loop3_task(pl, &bp, t, 0);
-            }
-        }
+    for (int64_t pc = st->p0, kc_cur; pc < st->p1; pc += kc_cur) {
+        kc_cur = depth_block(pl->a, pc, pl->K, pl->g.kc);
+        b_fill(pl, team, st->jc, st->nc, pc, kc_cur, pc - st->p0);
+    }
+    const int64_t tasks = pl->n_mblocks * st->n_groups;
+    // loop 3 (ic, <= MC rows): A block, lives in L2; a task: rows x a group of panels
+    if (team) {
+        #pragma omp for schedule(static)
+        for (int64_t t = 0; t < tasks; t++)
+            loop3_task(pl, st, t, pyconv_thread_num());
+    } else {
+        for (int64_t t = 0; t < tasks; t++)
+            loop3_task(pl, st, t, 0);
     }
 }
 
 /* The fast driver: the spine's five loops, threaded over loop 3, with each operand's block got
- * through its descriptor (b_panel, a_block) and each tile through the plan's hooks. One thread
- * opens no parallel region: with libgomp a region of one thread still made a team whose
- * barriers each cost a futex system call (three a call: the tutorial CNN's convolutions at
- * batch 1, where inference runs them on one thread; docs/benchmarks.md 10.2). */
+ * through its descriptor (b_fill and b_panel, a_block) and each tile through the plan's hooks;
+ * loop 4 inside loop 3 when B is got whole (plan_call's b_whole). One thread opens no parallel
+ * region: with libgomp a region of one thread still made a team whose barriers each cost a
+ * futex system call (the tutorial CNN's convolutions at batch 1, where inference runs them on
+ * one thread; docs/benchmarks.md 10.2). */
 int gemm(const gemm_out *c, const gemm_operand *a, const gemm_operand *b, int64_t M, int64_t N,
          int64_t K, int nthreads)
 {
@@ -693,11 +731,23 @@ int gemm(const gemm_out *c, const gemm_operand *a, const gemm_operand *b, int64_
     const int status = plan_call(&pl, nthreads);
     if (status != PYCONV_OK)
         return status;
-    if (pl.nthreads > 1) {
-        #pragma omp parallel num_threads(pl.nthreads)
-        gemm_nest(&pl, 1);
-    } else {
-        gemm_nest(&pl, 0);
+    // loop 5 (jc, step NC): B panel, lives in L3
+    for (int64_t jc = 0; jc < N; jc += pl.g.nc) {
+        const int64_t nc_cur = N - jc < pl.g.nc ? N - jc : pl.g.nc;
+        const int64_t n_panels = ceil_div(nc_cur, pl.g.nr);
+        const int64_t n_groups = pl.col_groups < n_panels ? pl.col_groups : n_panels;
+        // a stretch of depth: one depth block, or all of them (b_whole: loop 4 inside loop 3)
+        for (int64_t p0 = 0, p1; p0 < K; p0 = p1) {
+            p1 = pl.b_whole ? K : p0 + depth_block(a, p0, K, pl.g.kc);
+            const depth_stretch st = {.jc = jc, .nc = nc_cur, .n_panels = n_panels,
+                                       .n_groups = n_groups, .p0 = p0, .p1 = p1};
+            if (pl.nthreads > 1) {
+                #pragma omp parallel num_threads(pl.nthreads)
+                gemm_stretch(&pl, &st, 1);
+            } else {
+                gemm_stretch(&pl, &st, 0);
+            }
+        }
     }
     pyconv_aligned_free(pl.ws.floats), pyconv_aligned_free(pl.ws.ptrs);
     return PYCONV_OK;

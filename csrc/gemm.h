@@ -66,6 +66,9 @@ struct gemm_operand {
     int64_t k0;            /* the operand's depth starts here: GEMM depth k is its depth k0 + k
                             * (one chunk of a longer reduction); 0 for an indirect A */
     const void *ctx;       /* extra description (a convolution's shape), or NULL */
+    int far;               /* an indirect A of a pass past the L3 (pyconv_past_l3): read from
+                            * memory, not cache, so each block prefetches the next one's rows
+                            * (fill_rows) */
 };
 
 /* B packed once for several GEMMs that share it (conv2d_backward_input's image groups):

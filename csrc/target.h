@@ -100,14 +100,18 @@ static inline void pyconv_aligned_free(void *p)
 #endif
 }
 
-/* Streaming (non-temporal) stores for outputs larger than the L3: x86's MOVNTPS writes a line
+/* Streaming (non-temporal) stores for passes that overflow the L3: x86's MOVNTPS writes a line
  * without reading it first, a third of the traffic of a pass that reads one tensor and writes
- * another (the depthwise forward's, depthwise_loops.h). Other targets store as usual. A pass
- * streams a tensor `bytes` long whose rows of `row` floats start at `dst` when pyconv_streams
- * says so: more than pyconv_stream_min_bytes (config.c: the L3, so that an output the next
- * layer could find in cache is left there) and every row 16-byte aligned (numpy aligns its
- * arrays to 16). Streaming stores are weakly ordered: each thread ends its share of the pass
- * with pyconv_stream_fence. They change no value. */
+ * another (the depthwise passes', depthwise_loops.h). Other targets store as usual. A pass that
+ * reads and writes `moved` bytes in all streams its output, whose rows of `row` floats start at
+ * `dst`, when pyconv_streams says so: `moved` more than half of pyconv_stream_min_bytes
+ * (config.c: the L3), and every row 16-byte aligned (numpy aligns its arrays to 16). Half,
+ * because the L3 is a victim cache shared with the other cores: a pass that moves more than
+ * half of it leaves little of its output there for the next layer, and pays for reading every
+ * output line before writing it (Zen 5, L3 32 MiB, the depthwise forward: streamed 1.2-3x faster
+ * where it moves 25-100 MB, 0.9x where it moves 13 MB: docs/benchmarks.md section 3.6). Streaming
+ * stores are weakly ordered: each thread ends its share of the pass with pyconv_stream_fence.
+ * They change no value. */
 #if defined(__SSE2__) || defined(_M_X64)
 #include <emmintrin.h>
 #define PYCONV_CAN_STREAM 1
@@ -117,10 +121,46 @@ static inline void pyconv_stream_fence(void) { _mm_sfence(); }
 static inline void pyconv_stream_fence(void) {}
 #endif
 
-static inline int pyconv_streams(const float *dst, int64_t row, int64_t bytes)
+/* Whether a pass that reads and writes `moved` bytes overflows what it can keep of the L3. */
+static inline int pyconv_past_l3(int64_t moved)
 {
-    return PYCONV_CAN_STREAM && row % 4 == 0 && (uintptr_t)dst % 16 == 0
-           && bytes > pyconv_stream_min_bytes();
+    return moved > pyconv_stream_min_bytes() / 2;
+}
+
+static inline int pyconv_streams(const float *dst, int64_t row, int64_t moved)
+{
+    return PYCONV_CAN_STREAM && row % 4 == 0 && (uintptr_t)dst % 16 == 0 && pyconv_past_l3(moved);
+}
+
+/* Ask for the cache line of p in L1, ahead of its use: a hint, no value changes. For a loop
+ * that walks a row one vector block of each pixel after another (the depthwise filter
+ * gradient's, depthwise_loops.h), which the L1's own prefetcher does not follow. */
+static inline void pyconv_prefetch_l1(const void *p)
+{
+#if defined(__GNUC__) || defined(__clang__)
+    __builtin_prefetch(p, 0, 3);
+#elif defined(_M_X64)
+    _mm_prefetch((const char *)p, _MM_HINT_T0);
+#else
+    (void)p;
+#endif
+}
+
+/* Ask for the cache lines of [p, p + bytes) in L2, ahead of their use: a hint, no value changes.
+ * For a loop whose next rows the hardware prefetchers do not fetch in time -- the depthwise
+ * passes, which walk three rows at once, one vector block of each pixel at a time
+ * (depthwise_loops.h), and an indirect A's rows (gemm.c, prefetch_rows). */
+static inline void pyconv_prefetch_l2(const void *p, int64_t bytes)
+{
+    /* integer addresses: line starts below p are no pointer into p's array */
+    const uintptr_t end = (uintptr_t)p + (uintptr_t)(bytes > 0 ? bytes : 0);
+    for (uintptr_t a = (uintptr_t)p & ~(uintptr_t)63; a < end; a += 64) {
+#if defined(__GNUC__) || defined(__clang__)
+        __builtin_prefetch((const void *)a, 0, 2);
+#elif defined(_M_X64)
+        _mm_prefetch((const char *)a, _MM_HINT_T1);
+#endif
+    }
 }
 
 #endif /* PYCONV_TARGET_H */

@@ -471,3 +471,18 @@ def test_python_m_bench_imports_pyconv_from_the_repository_root():
     out = subprocess.run([sys.executable, "-c", "import bench, bench.kernels, pyconv; print(pyconv._kernels.isa_active())"],
                          cwd=root, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
+
+
+def test_ab_kernels_cases():
+    """bench.ab_kernels: each layer and pass a case names is a call of that kernel with its
+    FLOPs (2 per multiply-add), the same for both builds; here on this tree alone."""
+    import pyconv
+    from bench import ab_kernels
+    for case, flops in (("conv3_bf_2", 2.0 * 2 * 9 * 64 * 9 * 64),
+                        ("convt_bi_1", 2.0 * 196 * 128 * 64 * 9)):
+        fn, f = ab_kernels.make_call(pyconv, case)
+        assert f == flops
+        out = fn()
+        assert np.all(np.isfinite(out[0] if isinstance(out, tuple) else out))
+    fn, _ = ab_kernels.make_call(pyconv, "convt_fw_1")
+    assert fn().shape == (1, 28, 28, 64)

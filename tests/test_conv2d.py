@@ -117,6 +117,51 @@ def test_backward_filter_chunked_reduction(isa):
         False, np.random.default_rng(2))
 
 
+
+def test_backward_filter_partials_capped(isa, each_thread_count, rng):
+    """K x RSC = 160 x 1,024 partials (a 1x1 filter): 4,225 pixels would make 8 chunks, whose
+    partials (5.2 MB) pass BWF_PARTS_BYTES, so they are 4 longer ones -- against the float64
+    reference (here one matrix product), and bitwise the same for any thread count."""
+    x = rng.standard_normal((1, 65, 65, 1024)).astype(np.float32)
+    g = rng.standard_normal((1, 65, 65, 160)).astype(np.float32)
+    win = Window(65, 65, 1, 1, 1, 1, 1, 1, 0, 0)
+    results = [_kernels.conv2d_bwd_filter(x, (1, 1, 1024, 160), g, win, True)
+               for _ in each_thread_count()]
+    for other in results[1:]:
+        for a, b in zip(results[0], other):
+            assert np.array_equal(a, b)
+    x2, g2 = x.reshape(-1, 1024).astype(np.float64), g.reshape(-1, 160).astype(np.float64)
+    assert_sum_close(results[0][0][0, 0], x2.T @ g2, abs(x2).T @ abs(g2), 65 * 65, "backward_filter")
+
+
+def test_convt_gradient_shapes_threads(isa, each_thread_count, rng):
+    """The Conv2DTranspose's input gradient (a 3x3 stride-2 SAME conv2d of 64 channels to 128):
+    its GEMM takes 2 depth blocks over several row blocks, so B is got whole and each task runs
+    both (loop 4 inside loop 3) -- against the float64 reference, and bitwise the same for any
+    thread count, which changes the tasks."""
+    g = rng.standard_normal((3, 28, 28, 64)).astype(np.float32)
+    w = rng.standard_normal((3, 3, 64, 128)).astype(np.float32)
+    win = Window(14, 14, 3, 3, 2, 2, 1, 1, 0, 0)
+    outs = [_kernels.conv2d_fwd(g, w, None, False, win) for _ in each_thread_count()]
+    for other in outs[1:]:
+        assert np.array_equal(outs[0], other)
+    e = conv_ref(g, w, (2, 2), (1, 1), "same")
+    assert_sum_close(outs[0], e, conv_ref(abs(g), abs(w), (2, 2), (1, 1), "same"), 576, "forward")
+
+
+def test_forward_far_input_is_the_cached_one(isa, each_thread_count, rng):
+    """A pass past the L3 (pyconv_past_l3: more than half of it moved, 16 MiB here; 43 MB) has
+    its row pointers' next block prefetched (gemm.c's prefetch_rows): the batch at once gives
+    the bits of a few of its images alone (2 MB), for any thread count."""
+    x = rng.standard_normal((130, 64, 64, 16), np.float32)
+    w = rng.standard_normal((3, 3, 16, 16)).astype(np.float32)
+    win = Window(32, 32, 3, 3, 2, 2, 1, 1, 0, 0)
+    ends = [_kernels.conv2d_fwd(x[n:n + 2], w, None, False, win) for n in (0, 64, 128)]
+    for _ in each_thread_count():
+        out = _kernels.conv2d_fwd(x, w, None, False, win)
+        for n, end in zip((0, 64, 128), ends):
+            assert np.array_equal(out[n:n + 2], end)
+
 @st.composite
 def small_c_cases(draw):
     """C < SMALL_C (8): the filter gradient's direct loop nest (conv2d_smallc_loops.h) -- K

@@ -41,6 +41,7 @@ def test_gemm(isa, ref, M, N, K):
 @example(M=13, N=33, K=321).via("edge: KC + 1, two blocks of 161 and 160")
 @example(M=7, N=9, K=961).via("edge: four blocks")
 @example(M=145, N=9, K=3).via("edge: MC + 1 rows")
+@example(M=300, N=70, K=700).via("edge: B got whole, 3 depth blocks inside each task")
 @example(M=3, N=4100, K=5).via("edge: NC + 4 columns")
 @example(M=3, N=0, K=5).via("edge: empty product")
 @example(M=3, N=4, K=0).via("edge: empty sum, C = 0")

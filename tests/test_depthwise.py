@@ -47,6 +47,7 @@ EDGES = [
     edge(2, 5, 21, 24, 1, 3, 3, (1, 2), padding="same"),         # input gradient's runs, stride 2
     edge(1, 4, 30, 9, 1, 3, 4, (2, 3), (1, 2), padding="same"),  # runs at stride 3, dilated
     edge(1, 3, 2, 16, 1, 1, 1, (1, 4)),                          # a column class past the image
+    edge(2, 4, 7, 117, 1, 3, 3, padding="same"),                 # 3-tap filter gradient: 4+2+1 vectors, tail 5
 ]
 
 
@@ -155,19 +156,23 @@ def test_bitwise_for_any_thread_count_and_isa(isa, each_thread_count, shape, str
 
 
 def test_streamed_outputs_are_the_cached_ones(isa, each_thread_count, rng):
-    """Forward outputs larger than the L3 (pyconv_stream_min_bytes; 8 MiB here) are written
-    with streaming stores (target.h): the batch at once (16 MiB, streamed) gives the bits of
-    each image alone (4 MiB, stored as usual), with bias and relu, for any thread count."""
+    """The forward and the input gradient stream their outputs when the pass moves more than half
+    the L3 (target.h's pyconv_streams; the batch: 16 MiB read and 16 written, past half of an L3
+    up to 64 MiB): the batch at once gives the bits of each image alone (4 MiB, stored as usual),
+    with bias and relu, for any thread count."""
     x = rng.standard_normal((4, 64, 64, 256)).astype(np.float32)
     w = rng.standard_normal((3, 3, 256, 1)).astype(np.float32)
     b = rng.standard_normal(256).astype(np.float32)
     geo = window(64, 64, 3, 3, (1, 1), (1, 1), "same")
     alone = [_kernels.depthwise_fwd(x[n:n + 1], w, b, True, geo) for n in range(4)]
+    alone_dx = [_kernels.depthwise_bwd_input((1, 64, 64, 256), w, x[n:n + 1], geo) for n in range(4)]
     for _ in each_thread_count():
         out = _kernels.depthwise_fwd(x, w, b, True, geo)
-        assert out.ctypes.data % 16 == 0   # so it streamed
+        dx = _kernels.depthwise_bwd_input(x.shape, w, x, geo)
+        assert out.ctypes.data % 16 == 0 and dx.ctypes.data % 16 == 0   # so they streamed
         for n in range(4):
             assert np.array_equal(out[n:n + 1], alone[n])
+            assert np.array_equal(dx[n:n + 1], alone_dx[n])
 
 
 # ---- grouped convolution ------------------------------------------------------------------------

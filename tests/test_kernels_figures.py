@@ -339,16 +339,16 @@ GEMM_RULE = (
     "pl->col_groups = pl->n_mblocks >= 4 || pl->nthreads == 1 ? 1 : ceil_div(4, pl->nthreads) * "
     "pl->nthreads;",
     "if (pl->n_mblocks >= 4) pl->n_mblocks = ceil_div(pl->n_mblocks, pl->nthreads) * pl->nthreads;",
-    "const int64_t n_panels = ceil_div(nc_cur, pl->g.nr);",
-    "const int64_t n_groups = pl->col_groups < n_panels ? pl->col_groups : n_panels;",
-    "const int64_t tasks = pl->n_mblocks * n_groups;",
+    "const int64_t n_panels = ceil_div(nc_cur, pl.g.nr);",
+    "const int64_t n_groups = pl.col_groups < n_panels ? pl.col_groups : n_panels;",
+    "const int64_t tasks = pl->n_mblocks * st->n_groups;",
     "#pragma omp for schedule(static) for (int64_t t = 0; t < tasks; t++)",
-    "const int64_t mb = t / bp->n_groups;",
+    "const int64_t mb = t / st->n_groups;",
     "const int64_t ic = mb * pl->m_tiles / pl->n_mblocks * mr;",
     "const int64_t ie = (mb + 1) * pl->m_tiles / pl->n_mblocks * mr;",
-    "const int64_t grp = t % bp->n_groups;",
-    "const int64_t j0 = grp * bp->n_panels / bp->n_groups * nr;",
-    "const int64_t je = (grp + 1) * bp->n_panels / bp->n_groups * nr;",
+    "const int64_t grp = t % st->n_groups;",
+    "const int64_t j0 = grp * st->n_panels / st->n_groups * nr;",
+    "const int64_t je = (grp + 1) * st->n_panels / st->n_groups * nr;",
     "if (mc_cur <= 0) return;",
 )
 DEPTH_RULE = (
@@ -363,6 +363,8 @@ BWF_RULE = (
     "pl.Ncol = pl.swapped ? pl.RSC : sh->K;",
     "int64_t nchunks = ceil_div(npix, BWF_CHUNK);",
     "if (nchunks > 1) nchunks = ceil_div(nchunks, 4) * 4;",
+    "const int64_t most = BWF_PARTS_BYTES / (int64_t)sizeof(float) / (pl.M * pl.Ncol) / 4 * 4;",
+    "if (pl.swapped && nchunks > most) nchunks = most > 4 ? most : 4;",
     "pl.chunk = ceil_div(npix, nchunks);",
     "pl.nchunks = ceil_div(npix, pl.chunk);",
     "#pragma omp parallel for schedule(dynamic, 1) num_threads(pyconv_num_threads())",
@@ -467,6 +469,9 @@ def bwf_plan(N, P_, Q, C, K, RS=9, has_bias=True):
     nchunks = ceil_div(npix, define("BWF_CHUNK"))
     if nchunks > 1:
         nchunks = ceil_div(nchunks, 4) * 4
+    most = define("BWF_PARTS_BYTES") // 4 // (M * Ncol) // 4 * 4
+    if swapped and nchunks > most:
+        nchunks = max(most, 4)
     chunk = ceil_div(npix, nchunks)
     nchunks = ceil_div(npix, chunk)
     return dict(npix=npix, M=M, Ncol=Ncol, nchunks=nchunks, chunk=chunk, bias_row=bias_row,
@@ -768,6 +773,14 @@ def test_depthwise_figures():
                   f"read {qb + 2} adjacent input columns for the {qb} pixels, each loaded once "
                   f"(dw_quad3): {quad3:g} loads per multiply-add",
                   f"DW_VEC = {vec[0]} / {vec[1]} / {vec[2]} floats for AVX-512 / AVX2 / portable")
+    # the filter gradient's 3-tap path (dw_bwf_tri_vecs): 3*nt accumulators, 2*nt input columns
+    # kept, nt input and nt dout vectors loaded per pixel, for 3*nt multiply-adds
+    src = (CSRC / "depthwise_loops.h").read_text(encoding="utf-8")
+    nts = [int(v) for v in re.findall(r"^#define DW_NT (\d+)$", src, re.M)]   # AVX-512, the rest
+    assert len(nts) == 2 and "#if DW_VEC >= 16\n#define DW_NT" in src
+    assert_states(f"DW_NT = {nts[0]} vectors under AVX-512, {nts[1]} otherwise: {7 * nts[0]} and "
+                  f"{7 * nts[1]} registers",
+                  f"({2 / 3:.2f} loads per multiply-add instead of 2)")
 
 
 def test_tile_choices():
