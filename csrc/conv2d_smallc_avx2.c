@@ -13,3 +13,10 @@ void conv2d_bwf_smallc_avx2(float *part, const float *dout, const float *inp, in
 {
     conv2d_bwf_smallc_loop(part, dout, inp, chunk, nchunks, sh, depth, work);
 }
+
+void conv2d_fwd_smallc_avx2(float *out, const float *inp, const float *w, int64_t Kp, const float *bias,
+                            int relu, const conv2d_shape *sh, const conv_tap *depth, void *work,
+                            int threads)
+{
+    conv2d_fwd_smallc_loop(out, inp, w, Kp, bias, relu, sh, depth, work, threads);
+}

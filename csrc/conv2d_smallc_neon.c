@@ -5,10 +5,18 @@
 #define SC_VEC 4
 #define SC_DB 9
 #define SC_FMA(acc, x, g) ((sc_vec)vfmaq_f32((float32x4_t)(acc), (float32x4_t)(x), (float32x4_t)(g)))
+#define SCF_NP 12
 #include "conv2d_smallc_loops.h"
 
 void conv2d_bwf_smallc_neon(float *part, const float *dout, const float *inp, int64_t chunk,
                             int64_t nchunks, const conv2d_shape *sh, const conv_tap *depth, void *work)
 {
     conv2d_bwf_smallc_loop(part, dout, inp, chunk, nchunks, sh, depth, work);
+}
+
+void conv2d_fwd_smallc_neon(float *out, const float *inp, const float *w, int64_t Kp, const float *bias,
+                            int relu, const conv2d_shape *sh, const conv_tap *depth, void *work,
+                            int threads)
+{
+    conv2d_fwd_smallc_loop(out, inp, w, Kp, bias, relu, sh, depth, work, threads);
 }
