@@ -8,7 +8,8 @@
  *
  *   pass              GEMM  M x N x K           A (M x K)                       B (K x N)
  *   forward           (N*P*Q) x K x (R*S*C)     patch_rows: row pointers        filt as stored
- *     (first layer)                             pack_patches: copied patches
+ *     (first layer)   no GEMM where R*S*C <= KC: a direct loop nest (conv2d_smallc_loops.h), the
+ *                     GEMM's bits; deeper, A = pack_patches: copied patches
  *   backward_input    (G*P*Q) x (R*S*C) x K     dout, row pointers              filt transposed,
  *                     per group of G images, then col2im adds the columns     packed once
  *                     into dinp (when NR divides C: the GEMM adds its tiles

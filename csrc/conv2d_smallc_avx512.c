@@ -1,7 +1,8 @@
-/* conv2d_smallc_avx512.c -- the small-C filter gradient of conv2d_smallc_loops.h compiled with
- * AVX-512 flags: 16-float vectors, a tile of 9 filter rows x 2 vectors (a 3x3 filter on one
- * channel, 32 output channels, in one tile: 23 of the 32 zmm registers with the bias, the dout
- * row and the broadcast), each multiply-add fused. */
+/* conv2d_smallc_avx512.c -- the small-C filter gradient and forward of conv2d_smallc_loops.h
+ * compiled with AVX-512 flags: 16-float vectors, a tile of 9 filter rows x 2 vectors (a 3x3
+ * filter on one channel, 32 output channels, in one tile: 23 of the 32 zmm registers with the
+ * bias, the dout row and the broadcast), a forward tile of 12 pixels x 2 vectors (SCF_NP: 27
+ * with the filter vectors and the broadcast), each multiply-add fused. */
 #include <immintrin.h>
 #define SC_VEC 16
 #define SC_DB 9

@@ -1,6 +1,6 @@
 /* conv2d_smallc_loops.h -- the filter (and bias) gradient of a convolution with few input
- * channels (C < SMALL_C: the first layer, C = 1 or 3) as a direct loop nest, written once and
- * compiled once per ISA (conv2d.c for the portable build, conv2d_smallc_avx2.c,
+ * channels (C < SMALL_C: the first layer, C = 1 or 3) as a direct loop nest, and below it
+ * (conv2d_fwd_smallc_loop) its forward pass as another; written once and compiled once per ISA (conv2d.c for the portable build, conv2d_smallc_avx2.c,
  * conv2d_smallc_avx512.c and conv2d_smallc_neon.c with their own flags); conv2d.c picks the
  * ISA and adds the chunks' partials.
  *

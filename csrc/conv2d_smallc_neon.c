@@ -1,6 +1,7 @@
-/* conv2d_smallc_neon.c -- the small-C filter gradient of conv2d_smallc_loops.h compiled for
- * aarch64: 4-float vectors, a tile of 9 filter rows x 2 vectors (23 of the 32 q registers with
- * the bias, the dout row and the broadcast), each multiply-add fused (FMLA). */
+/* conv2d_smallc_neon.c -- the small-C filter gradient and forward of conv2d_smallc_loops.h
+ * compiled for aarch64: 4-float vectors, a tile of 9 filter rows x 2 vectors (23 of the 32 q
+ * registers with the bias, the dout row and the broadcast), a forward tile of 12 pixels x 2
+ * vectors (27), each multiply-add fused (FMLA). */
 #include <arm_neon.h>
 #define SC_VEC 4
 #define SC_DB 9
