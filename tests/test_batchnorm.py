@@ -153,6 +153,33 @@ def test_kernels_large_m(isa):
     check_kernels(3_000, 37, seed=6)
 
 
+def test_past_the_l3(threads):
+    """Tensors of 32 MiB, past half of an L3 up to 64 MiB (pyconv_past_l3): the passes prefetch
+    ahead (BN_PF_ROWS). The forward bitwise the same as on slices of 4 MiB (which do not); the backward
+    (plain and with the relu) bitwise the same for 1, 2 and 3 threads, and against float64 and
+    the _ref as any shape (check_kernels, on this ISA: the loops are the same code on each)."""
+    M, C = 32768, 256
+    x, dy, gamma, beta = data(M, C, seed=12)
+    mean, var = _kernels.bn_stats(x)
+    scale, shift, invstd = _kernels.bn_coefs(mean, var, gamma, beta, 1e-3)
+    first = None
+    for n in (1, 2, 3):
+        _kernels.set_num_threads(n)
+        for relu in (False, True):
+            y = _kernels.bn_forward(x, scale, shift, relu)
+            for i in range(0, M, 4096):
+                np.testing.assert_array_equal(y[i:i + 4096], _kernels.bn_forward(x[i:i + 4096], scale, shift, relu))
+        out = (_kernels.bn_train(x, gamma, beta, 1e-3, relu=True)
+               + _kernels.bn_backward(dy, x, mean, invstd, gamma, relu_coefs=(scale, shift))
+               + _kernels.bn_backward(dy, x, mean, invstd, gamma))
+        if first is None:
+            first = out
+        for a, b in zip(first, out):
+            np.testing.assert_array_equal(a, b)
+    del x, dy, first, out, y
+    check_kernels(M, C, seed=12)
+
+
 def test_variance_of_large_mean_data_is_accurate():
     """x = 1e4 + noise: E[x^2] - E[x]^2 in float32 would lose every digit (1e8 * 6e-8 = 6)."""
     for M, C in ((5000, 5), (1, 3), (130, 16)):
