@@ -112,6 +112,7 @@ def test_helpers_take_chunks_only_where_each_thread_has_enough_work():
 def test_a_batch_below_the_helper_threshold_runs_on_the_caller_alone(monkeypatch, threads):
     """Its chunks one after the other, every kernel capped at one thread, no helper asked."""
     pyconv.set_num_threads(2)
+    full = _kernels.num_threads()   # 1 in a build without OpenMP
     m = cnn(np.random.default_rng(4))
     x = np.random.default_rng(5).standard_normal((10, 12, 12, 2)).astype(np.float32)
     monkeypatch.setattr(_inference, "_chunk_budget", lambda: 1.0)   # chunks of 5 rows (> DENSE_ROWS_MAX)
@@ -123,7 +124,7 @@ def test_a_batch_below_the_helper_threshold_runs_on_the_caller_alone(monkeypatch
     monkeypatch.setattr(_inference, "_run_chunks", None)   # calling it would raise
     got = m.predict_on_batch(x)
     assert seen == [(True, 1, 5), (True, 1, 5)]
-    assert _kernels.num_threads() == 2   # the cap is lifted after the call
+    assert _kernels.num_threads() == full   # the cap is lifted after the call
     np.testing.assert_array_equal(got, one_chunk(m._plan(), [x])[0])
 
 
@@ -158,6 +159,7 @@ def test_softmax_over_the_last_axis_stays_rowwise():
 
 def test_thread_cap_is_per_thread_and_restored(threads):
     pyconv.set_num_threads(2)
+    full = _kernels.num_threads()   # 1 in a build without OpenMP
     seen = {}
 
     def other():
@@ -169,10 +171,10 @@ def test_thread_cap_is_per_thread_and_restored(threads):
         t.start()
         t.join()
         with _inference._ThreadCap(0):
-            assert _kernels.num_threads() == 2
+            assert _kernels.num_threads() == full
         assert _kernels.num_threads() == 1
-    assert _kernels.num_threads() == 2 and seen["other"] == 2
-    assert pyconv.get_num_threads() == 2
+    assert _kernels.num_threads() == full and seen["other"] == full
+    assert pyconv.get_num_threads() == full
 
 
 def test_an_error_in_a_helper_reaches_the_caller(monkeypatch, threads):
