@@ -736,6 +736,8 @@ def test_the_constants_the_guide_quotes():
         f"a {d('BN_BLOCK')} x C block is {d('BN_BLOCK') * 64 * 4 // KiB} KiB at C = 64",
         f"(image, block of {d('POOL_CB')} channels)",
         f"blocks of `BN_BLOCK` = {d('BN_BLOCK')} rows",
+        f"the passes prefetch their rows `BN_PF_ROWS` = {d('BN_PF_ROWS')} ahead into L2",
+        f"(`BN_SCRATCH`: a row computed in pieces of {d('BN_SCRATCH')} floats into an L1 buffer",
         f"one thread below {fmt(d('POOL_PAR_MIN'))} values touched",
         f"one thread below {fmt(d('ELEMWISE_PAR_MIN'))} elements (Adam: "
         f"{fmt(d('OPTIM_PAR_MIN'))} per array; the gather: rows, one thread below "
