@@ -73,6 +73,17 @@ def test_conv2d_forward_on_the_pool_is_bitwise_one_thread(case, threads):
             np.testing.assert_array_equal(got, want, err_msg=f"{case} form {form} width {width}")
 
 
+@pytest.mark.parametrize("shape", [(1, 26, 26, 32), (1, 11, 11, 64), (3, 9, 9, 16)])
+def test_maxpool_forward_on_the_pool_is_bitwise_ref(shape, threads):
+    x = np.random.default_rng(shape[1]).standard_normal(shape).astype(np.float32)
+    win = _geometry.window(shape[1], shape[2], 2, 2, (2, 2), (1, 1), "valid")
+    want = _kernels.maxpool2d_fwd(x, win, ref=True)
+    pyconv.set_num_threads(2)
+    for width in (2, 3, 2):
+        with _Pool(width):
+            np.testing.assert_array_equal(_kernels.maxpool2d_fwd(x, win), want)
+
+
 def test_pool_width_is_per_thread_and_restored():
     seen = {}
     before = _kernels.set_pool_width(3)

@@ -404,6 +404,13 @@ static void check_bitwise_everywhere(const bitwise_case *c, const float *want)
             memset(got, 0xff, (size_t)c->n * sizeof(float));   /* NaNs: every output must be written */
             c->run(got, c->args);
             check("vs _ref", got, want, NULL, c->n);
+            for (int pw = 2; pw <= 3 && t == 1; pw++) {   /* on pool.c's helpers (inference) */
+                memset(got, 0xff, (size_t)c->n * sizeof(float));
+                pyconv_set_pool_width(pw);
+                c->run(got, c->args);
+                pyconv_set_pool_width(0);
+                check("on the pool of 2-3 vs _ref", got, want, NULL, c->n);
+            }
         }
     free(got);
 }
@@ -845,6 +852,7 @@ int main(int argc, char **argv)
         {2, 8, 8, 5, 0, 0, 2, 2, 2, 2, 0, 0},
         {1, 9, 7, 33, 0, 0, 3, 3, 2, 2, 1, 1},
         {2, 6, 6, 130, 0, 0, 3, 2, 1, 2, 0, 1},   /* C > POOL_CB: several channel blocks */
+        {1, 26, 26, 32, 0, 0, 2, 2, 2, 2, 0, 0},  /* the tutorial's first pooling at batch 1 */
     };
     for (size_t i = 0; i < sizeof pools / sizeof pools[0]; i++)
         check_pool(pools[i]);
