@@ -91,6 +91,7 @@ static struct {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     uint64_t next_wake_ns;           /* no wake before (the caller's, under `busy`) */
+    uint64_t solo_until, solo_ns;    /* after a stall: no helpers until, and for how long */
     int helpers;                     /* started, with ids 1..helpers */
 } P = {.caller_cpu = -1, .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
 
@@ -258,6 +259,12 @@ void pyconv_pool_run(pyconv_task_fn fn, const void *ctx, int64_t n, int width, i
             fn(ctx, k, 0);
         return;
     }
+    if (P.solo_until && now_ns() < P.solo_until) {   // after a stall: alone for a while
+        atomic_flag_clear(&busy);
+        for (int64_t k = 0; k < n; k++)
+            fn(ctx, k, 0);
+        return;
+    }
 
     if (P.helpers < width - 1)
         ensure_helpers(width - 1);
@@ -276,7 +283,9 @@ void pyconv_pool_run(pyconv_task_fn fn, const void *ctx, int64_t n, int width, i
         pthread_mutex_unlock(&P.mu);
         woke = 1;
     }
+    const uint64_t t0 = now_ns();
     const int64_t mine = work(gen, 0);
+    const uint64_t t1 = now_ns();
     // the tasks helpers hold: spin, yielding now and then to a helper that shares this core
     for (unsigned spins = 1; atomic_load_explicit(&P.done, memory_order_acquire) < n; spins++) {
         CPU_RELAX();
@@ -288,6 +297,20 @@ void pyconv_pool_run(pyconv_task_fn fn, const void *ctx, int64_t n, int width, i
      * and each futex call and switch cost more than the job gained. */
     if (woke && mine == n)
         P.next_wake_ns = now_ns() + POOL_WAKE_BACKOFF_NS;
+    /* The caller waited for the helpers' tasks longer than it would have taken to run them
+     * itself: a helper lost its core to another process, or runs at a fraction of its speed
+     * beside one. The machine is busy, and the caller runs its jobs alone for a while (twice as
+     * long after each such job in a row, up to POOL_SOLO_MAX_NS). */
+    if (mine > 0 && mine < n) {
+        const uint64_t waited = now_ns() - t1, per_task = (t1 - t0) / (uint64_t)mine;
+        if (waited > per_task * (uint64_t)(n - mine) + POOL_STALL_NS) {
+            P.solo_ns = P.solo_ns ? (2 * P.solo_ns < POOL_SOLO_MAX_NS ? 2 * P.solo_ns : POOL_SOLO_MAX_NS)
+                                  : POOL_SOLO_NS;
+            P.solo_until = now_ns() + P.solo_ns;
+        } else {
+            P.solo_ns = 0;
+        }
+    }
     atomic_flag_clear(&busy);
 }
 

@@ -76,6 +76,13 @@ int pyconv_pool_width(void);
 #define POOL_SPIN_NS 200000
 /* After a wake that brought no helper into its job, the next wake waits this long. */
 #define POOL_WAKE_BACKOFF_NS 2000000
+/* A caller that waited for the helpers' tasks longer than running them itself would have taken
+ * (at its own mean task time), plus this, runs its jobs alone for POOL_SOLO_NS: the helpers lost
+ * their core to other processes. Twice as long after each such job in a row, up to
+ * POOL_SOLO_MAX_NS. */
+#define POOL_STALL_NS 5000
+#define POOL_SOLO_NS 20000000
+#define POOL_SOLO_MAX_NS 640000000
 const char *pyconv_compiler(void);
 /* glibc's malloc keeps memory freed at the top of its heap up to trim_bytes, and serves blocks
  * up to mmap_bytes (at most 32 MiB) from the heap instead of fresh mmaps: a training step's
