@@ -182,9 +182,20 @@ static inline int dw_store_flags(const float *out, int64_t K, int64_t moved, int
  * hardware prefetchers do not fetch it in time (the forward at 28x28x128, batch 64: 6.4 ms
  * without prefetching, 1.7-2.5 ms with; docs/benchmarks.md 3.6). So each row asks for the one row
  * its successor adds, a part of it per block of pixels (dw_prefetch_part), into L2 (1 MiB here;
- * a row is W*C floats, 14 KiB at MobileNet's shapes) -- when the pass overflows the L3 (as for
- * streaming: pyconv_past_l3); from the L3 the prefetches cost more than they save (0.9x at
- * 14x14x256, batch 32). Prefetching changes no value. */
+ * a row is W*C floats, 14 KiB at MobileNet's shapes) -- when the pass moves more than a quarter
+ * of the L3 (dw_prefetches). From an L3 that holds the pass, the prefetches cost 2-8% (Zen 4,
+ * batch 1-4, one thread); but the L3 is shared with the other cores, and a pass of 13 MB
+ * (14x14x256, batch 32) found its input there or not depending on what ran before it: called
+ * after PyTorch's NCHW pass as `bench --layers` calls it, it ran 1.4-1.6x faster with them
+ * (docs/benchmarks.md 3.7). Prefetching changes no value. */
+
+/* Whether a pass that reads and writes `moved` bytes prefetches the rows it adds (above): more
+ * than a quarter of the L3 (pyconv_stream_min_bytes), 8 MiB of Zen 4's 32. It streams its
+ * output past half (pyconv_streams). */
+static inline int dw_prefetches(int64_t moved)
+{
+    return moved > pyconv_stream_min_bytes() / 4;
+}
 
 /* floor(a / b) for b >= 1, any sign of a */
 static inline int64_t dw_floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
@@ -437,7 +448,7 @@ static inline void depthwise_forward_loop(float *out, const float *inp, const fl
     /* 3 wide, unit column step: a row's taps are 3 adjacent input columns (dw_quad3) */
     const int tri = sh->S == 3 && sh->dil_w == 1 && sh->stride_w == 1;
     const int64_t moved = (sh->N * sh->H * sh->W * sh->C + sh->N * sh->P * sh->Q * K) * (int64_t)sizeof(float);
-    const int store = dw_store_flags(out, K, moved, relu), prefetch = pyconv_past_l3(moved);
+    const int store = dw_store_flags(out, K, moved, relu), prefetch = dw_prefetches(moved);
     const int64_t nquads = q_hi - q_lo >= DW_QB ? ceil_div(q_hi - q_lo, DW_QB) : 0;
     #pragma omp parallel for schedule(static) num_threads(pyconv_num_threads()) \
         if(sh->N * sh->P * sh->Q * K > DW_PAR_MIN)
@@ -601,7 +612,7 @@ static inline void depthwise_backward_input_loop(float *dinp, const float *dout,
     const int runs = M == 1 && sw <= DW_BWI_MAX_STRIDE;
     const int64_t step = runs ? sw : 1;   /* columns w = rho, rho + step, ... are one class */
     const int64_t moved = (sh->N * sh->P * sh->Q * K + sh->N * sh->H * sh->W * sh->C) * (int64_t)sizeof(float);
-    const int store = dw_store_flags(dinp, sh->C, moved, 0), prefetch = pyconv_past_l3(moved);
+    const int store = dw_store_flags(dinp, sh->C, moved, 0), prefetch = dw_prefetches(moved);
     #pragma omp parallel for schedule(static) num_threads(pyconv_num_threads()) \
         if(sh->N * sh->H * sh->W * sh->C > DW_PAR_MIN)
     for (int64_t row = 0; row < sh->N * sh->H; row++) {                       // loop 1
