@@ -29,7 +29,7 @@
  *
  * Sums: each partial element adds its pixels in the chunk's order (rows ascending, columns
  * ascending); the chunks are the GEMM path's, fixed by the sizes (conv2d.c's bwf_plan_make),
- * so the result does not depend on the thread count. The AVX2, AVX-512 and NEON builds fuse each multiply-add (SC_FMA), the
+ * so the result does not depend on the thread count. The AVX2, AVX-512 and NEON builds fuse each multiply-add (VEC_FMA), the
  * portable one rounds twice: ISAs may differ in the last bits, as the GEMM's micro-kernels do.
  * The channels past the last whole vector (K not a multiple of SC_VEC) are copied, zero-padded,
  * into a vector per pixel and take the same tile.
@@ -46,6 +46,10 @@
 #ifndef SC_VEC
 #define SC_VEC 4
 #endif
+/* One ISA vector of SC_VEC floats (vec_t: vec_portable.h); its multiply-add fused where the ISA
+ * file defines VEC_FMA, its broadcast the ISA's where it defines VEC_SPLAT. */
+#define VEC_FLOATS SC_VEC
+#include "vec_portable.h"
 /* Filter rows per register tile: the tile is SC_DB x SC_NV accumulators, plus SC_NV for the
  * bias, SC_NV for the dout row and one broadcast: 5 x 2 + 2 + 2 + 1 = 15 of the 16 registers
  * of AVX2 and SSE2; AVX-512 (32 registers) takes 9, the whole 3x3x1 patch in one tile (23). */
@@ -57,76 +61,6 @@
 /* The largest SC_DB any ISA file sets: the cases of sc_bwf_tile's switch. */
 #define SC_DB_MAX 9
 
-/* One ISA vector of SC_VEC floats (a GCC/Clang vector extension, lowered to the ISA's
- * registers); compilers without the extension (MSVC) get a struct and plain loops. */
-#if (defined(__GNUC__) || defined(__clang__))
-typedef float sc_vec __attribute__((vector_size(SC_VEC * sizeof(float))));
-
-/* x in every lane: the ISA's broadcast where the ISA file defines SC_SPLAT (a loop of lane
- * stores compiles to a chain of inserts), else a literal of the portable build's 4 lanes. */
-PYCONV_ALWAYS_INLINE sc_vec sc_splat(float x)
-{
-#ifdef SC_SPLAT
-    return SC_SPLAT(x);
-#else
-    _Static_assert(SC_VEC == 4, "an ISA file with wider vectors defines SC_SPLAT");
-    return (sc_vec){x, x, x, x};
-#endif
-}
-
-/* acc + x*g: fused where the ISA file defines SC_FMA, else two roundings (no contraction:
- * CMakeLists.txt). */
-PYCONV_ALWAYS_INLINE sc_vec sc_madd(sc_vec acc, sc_vec x, sc_vec g)
-{
-#ifdef SC_FMA
-    return SC_FMA(acc, x, g);
-#else
-    const sc_vec prod = x * g;
-    return acc + prod;
-#endif
-}
-
-PYCONV_ALWAYS_INLINE sc_vec sc_add(sc_vec a, sc_vec b) { return a + b; }
-#else
-typedef struct { float f[SC_VEC]; } sc_vec;
-
-PYCONV_ALWAYS_INLINE sc_vec sc_splat(float x)
-{
-    sc_vec v;
-    for (int j = 0; j < SC_VEC; j++)
-        v.f[j] = x;
-    return v;
-}
-
-PYCONV_ALWAYS_INLINE sc_vec sc_madd(sc_vec acc, sc_vec x, sc_vec g)
-{
-    for (int j = 0; j < SC_VEC; j++) {
-        const float prod = x.f[j] * g.f[j];
-        acc.f[j] += prod;
-    }
-    return acc;
-}
-
-PYCONV_ALWAYS_INLINE sc_vec sc_add(sc_vec a, sc_vec b)
-{
-    for (int j = 0; j < SC_VEC; j++)
-        a.f[j] += b.f[j];
-    return a;
-}
-#endif
-
-PYCONV_ALWAYS_INLINE sc_vec sc_load(const float *p)
-{
-    sc_vec v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
-PYCONV_ALWAYS_INLINE void sc_store(float *p, sc_vec v)
-{
-    memcpy(p, &v, sizeof v);
-}
-
 /* One segment of pixels i < nq through one register tile (loops 6-7): for d < db, v < nv,
  *   part[d*ldp + v*SC_VEC ..] += sum over i of x[i*xstep + off[d]] * g[i*ldg + v*SC_VEC ..],
  * and, unless pbias is NULL, pbias[v*SC_VEC ..] += sum over i of g[i*ldg + v*SC_VEC ..]; i
@@ -136,32 +70,32 @@ PYCONV_ALWAYS_INLINE void sc_bwf_vecs(float *part, float *pbias, int64_t ldp, co
                                      int64_t xstep, const int64_t *off, const float *g,
                                      int64_t ldg, int64_t nq, int db, int nv)
 {
-    sc_vec acc[SC_DB_MAX][SC_NV], accb[SC_NV];
+    vec_t acc[SC_DB_MAX][SC_NV], accb[SC_NV];
     int64_t o[SC_DB_MAX];
     for (int d = 0; d < db; d++) {
         o[d] = off[d];
         for (int v = 0; v < nv; v++)
-            acc[d][v] = sc_load(part + d * ldp + v * SC_VEC);
+            acc[d][v] = vec_load(part + d * ldp + v * SC_VEC);
     }
     for (int v = 0; pbias && v < nv; v++)
-        accb[v] = sc_load(pbias + v * SC_VEC);
+        accb[v] = vec_load(pbias + v * SC_VEC);
     for (int64_t i = 0; i < nq; i++, x += xstep, g += ldg) {   // loop 6
-        sc_vec gv[SC_NV];
+        vec_t gv[SC_NV];
         for (int v = 0; v < nv; v++)
-            gv[v] = sc_load(g + v * SC_VEC);
+            gv[v] = vec_load(g + v * SC_VEC);
         for (int d = 0; d < db; d++) {                           // loop 7
-            const sc_vec xb = sc_splat(x[o[d]]);
+            const vec_t xb = vec_splat(x[o[d]]);
             for (int v = 0; v < nv; v++)
-                acc[d][v] = sc_madd(acc[d][v], xb, gv[v]);
+                acc[d][v] = vec_madd(acc[d][v], xb, gv[v]);
         }
         for (int v = 0; pbias && v < nv; v++)
-            accb[v] = sc_add(accb[v], gv[v]);
+            accb[v] = vec_add(accb[v], gv[v]);
     }
     for (int d = 0; d < db; d++)
         for (int v = 0; v < nv; v++)
-            sc_store(part + d * ldp + v * SC_VEC, acc[d][v]);
+            vec_store(part + d * ldp + v * SC_VEC, acc[d][v]);
     for (int v = 0; pbias && v < nv; v++)
-        sc_store(pbias + v * SC_VEC, accb[v]);
+        vec_store(pbias + v * SC_VEC, accb[v]);
 }
 
 /* sc_bwf_vecs with db and nv as constants: one case per tile height. */
