@@ -35,6 +35,9 @@ CACHE = os.path.join(os.path.expanduser("~"), ".cache", "pyconv-ab")
 
 def base_package(rev):
     """Import REV's pyconv as `pyconv_base`, building it first if it is not in the cache."""
+    # This tree's pyconv first: REV's compiled extension, loaded first, would also register
+    # itself as `pyconv._kernels`, and this tree's pyconv would then run REV's kernels.
+    importlib.import_module("pyconv")
     sha = subprocess.run(["git", "-C", REPO, "rev-parse", "--verify", rev + "^{commit}"], check=True,
                          capture_output=True, text=True).stdout.strip()
     root = os.path.join(CACHE, sha)
