@@ -12,6 +12,10 @@
  *     with mean and invstd those of the forward (training mode: the batch's statistics):
  *     dbeta = sum dy, dgamma = sum dy * xhat,
  *     dx = gamma * invstd * (dy - dbeta/M - xhat * dgamma/M).
+ *     With the forward's scale and shift (a relu folded into the forward, BN_RELU), dy is first
+ *     the relu's gradient, its mask recomputed from x (relu(x*scale + shift) > 0, the forward's
+ *     two roundings): bitwise relu_backward on the kept output, then the backward, in the same
+ *     two passes over dy and x.
  *   - Threads: every sum runs over FIXED blocks of BN_BLOCK rows (the partition depends on M
  *     only); the blocks run in parallel, each writing its own partials, and the partials are
  *     combined serially in block order. Elementwise passes split rows; each output element is
@@ -34,9 +38,10 @@
 typedef struct {
     void (*stats_blocks)(double *, const float *, int64_t, int64_t);
     void (*forward)(float *, const float *, const float *, const float *, int64_t, int64_t, int);
-    void (*bwd_sums)(double *, const float *, const float *, const float *, int64_t, int64_t);
+    void (*bwd_sums)(double *, const float *, const float *, const float *, const float *,
+                     const float *, int64_t, int64_t);
     void (*dx)(float *, const float *, const float *, const float *, const float *, const float *,
-               const float *, const float *, int64_t, int64_t);
+               const float *, const float *, const float *, const float *, int64_t, int64_t);
 } bn_loops;
 
 static void stats_blocks_generic(double *part, const float *x, int64_t M, int64_t C)
@@ -51,16 +56,16 @@ static void forward_generic(float *y, const float *x, const float *scale, const 
 }
 
 static void bwd_sums_generic(double *part, const float *dy, const float *x, const float *mean,
-                             int64_t M, int64_t C)
+                             const float *rs, const float *rt, int64_t M, int64_t C)
 {
-    batchnorm_bwd_sums_loop(part, dy, x, mean, M, C);
+    batchnorm_bwd_sums_loop(part, dy, x, mean, rs, rt, M, C);
 }
 
 static void dx_generic(float *dx, const float *dy, const float *x, const float *mean,
                        const float *invstd, const float *k, const float *mb, const float *mg,
-                       int64_t M, int64_t C)
+                       const float *rs, const float *rt, int64_t M, int64_t C)
 {
-    batchnorm_dx_loop(dx, dy, x, mean, invstd, k, mb, mg, M, C);
+    batchnorm_dx_loop(dx, dy, x, mean, invstd, k, mb, mg, rs, rt, M, C);
 }
 
 static bn_loops isa_loops(void)
@@ -195,13 +200,17 @@ static void bwd_coefs(float *k, float *mb, float *mg, const double *sdy, const d
 }
 
 // dy, x, dx (M,C); mean, invstd, gamma (C) (gamma NULL: 1); dgamma, dbeta (C). All outputs
-// overwritten; any of dx, dgamma, dbeta NULL to skip it.
+// overwritten; any of dx, dgamma, dbeta NULL to skip it. relu_scale, relu_shift (C) or NULL: the
+// forward's scale and shift when it applied relu (BN_RELU); then dy is first masked where
+// relu(x*scale + shift) is not > 0 (bn_relu_grad1: relu_backward's bits, with no pass of its own).
 // Threads: the block sums (batchnorm_bwd_sums_loop, over blocks) combined serially in block order,
 // then dx (batchnorm_dx_loop, over rows); both loops in batchnorm_loops.h, for the ISA in use.
 int batchnorm_backward(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x,
                        const float *mean, const float *invstd, const float *gamma,
-                       int64_t M, int64_t C)
+                       const float *relu_scale, const float *relu_shift, int64_t M, int64_t C)
 {
+    if (!relu_scale || !relu_shift)
+        relu_scale = relu_shift = NULL;
     if (C <= 0)
         return PYCONV_OK;
     const int64_t nb = bn_nblocks(M);
@@ -212,7 +221,7 @@ int batchnorm_backward(float *dx, float *dgamma, float *dbeta, const float *dy, 
     double *sdy = part + 2 * nb * C, *sdyx = sdy + C;
     float *k = (float *)(sdyx + C), *mb = k + C, *mg = mb + C;
     const bn_loops loops = isa_loops();
-    loops.bwd_sums(part, dy, x, mean, M, C);
+    loops.bwd_sums(part, dy, x, mean, relu_scale, relu_shift, M, C);
     for (int64_t c = 0; c < C; c++)
         sdy[c] = sdyx[c] = 0.0;
     for (int64_t b = 0; b < nb; b++)   /* block order: deterministic */
@@ -228,22 +237,35 @@ int batchnorm_backward(float *dx, float *dgamma, float *dbeta, const float *dy, 
     }
     if (dx && M > 0) {
         bwd_coefs(k, mb, mg, sdy, sdyx, invstd, gamma, M, C);
-        loops.dx(dx, dy, x, mean, invstd, k, mb, mg, M, C);
+        loops.dx(dx, dy, x, mean, invstd, k, mb, mg, relu_scale, relu_shift, M, C);
     }
     free(part);
     return PYCONV_OK;
 }
 
+/* The gradient reaching the BN output in the _ref: dy, or relu's (its definition: the forward's
+ * output recomputed, then relu_backward's rule out > 0). */
+static float ref_grad(const float *dy, const float *x, const float *rs, const float *rt, int64_t i,
+                      int64_t c, int64_t C)
+{
+    if (!rs || !rt)
+        return dy[i * C + c];
+    const float p = x[i * C + c] * rs[c];
+    const float out = bn_relu1(p + rt[c]);
+    return out > 0.0f ? dy[i * C + c] : 0.0f;
+}
+
 // As batchnorm_backward: the definition, one channel at a time, sums over all rows in double.
 int batchnorm_backward_ref(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x,
                            const float *mean, const float *invstd, const float *gamma,
-                           int64_t M, int64_t C)
+                           const float *relu_scale, const float *relu_shift, int64_t M, int64_t C)
 {
     for (int64_t c = 0; c < C; c++) {
         double s1 = 0.0, s2 = 0.0;
         for (int64_t i = 0; i < M; i++) {
-            s1 += dy[i * C + c];
-            s2 += (double)dy[i * C + c] * ((double)x[i * C + c] - (double)mean[c]);
+            const double g = ref_grad(dy, x, relu_scale, relu_shift, i, c, C);
+            s1 += g;
+            s2 += g * ((double)x[i * C + c] - (double)mean[c]);
         }
         if (dbeta)
             dbeta[c] = (float)s1;
@@ -254,7 +276,8 @@ int batchnorm_backward_ref(float *dx, float *dgamma, float *dbeta, const float *
         float k, mb, mg;
         bwd_coefs(&k, &mb, &mg, &s1, &s2, invstd + c, gamma ? gamma + c : NULL, M, 1);
         for (int64_t i = 0; i < M; i++)
-            dx[i * C + c] = bn_dx1(x[i * C + c], dy[i * C + c], mean[c], invstd[c], k, mb, mg);
+            dx[i * C + c] = bn_dx1(x[i * C + c], ref_grad(dy, x, relu_scale, relu_shift, i, c, C), mean[c],
+                                   invstd[c], k, mb, mg);
     }
     return PYCONV_OK;
 }

@@ -8,7 +8,9 @@
 #ifndef PYCONV_BATCHNORM_LOOPS_H
 #define PYCONV_BATCHNORM_LOOPS_H
 
+#include <string.h>
 #include "pyconv.h"
+#include "target.h"
 
 /* Rows per block: 128 rows x 64 channels x 4 bytes = 32 KB, so a block's second pass (stats) reads
  * L1/L2, not memory; the first layer's 21,632 rows give 169 blocks, plenty for any threads. The
@@ -16,6 +18,14 @@
 #define BN_BLOCK 128
 /* Below this many elements a parallel region costs more than it saves (as act.c). */
 #define BN_PAR_MIN 32768
+/* Where one tensor overflows what a pass can keep of the L3 (pyconv_past_l3 of its bytes), the
+ * passes ask for their rows' lines in L2 this many rows ahead: every 4 KiB page starts the
+ * hardware prefetcher cold (it does not cross pages), and the sums read four rows at once;
+ * without it the passes wait on memory (perf, 128x14x14x256 on AVX2: the sums' loads hot,
+ * 10 GB/s). With 2-3 tensors of 8-11 MB, which the L3 still holds, the hints cost more than they
+ * save (0.81-0.90x), and from L2 too (0.86-0.92x at MobileNet's batch-32 shapes): off there.
+ * docs/benchmarks.md section 3.8. */
+#define BN_PF_ROWS 8
 
 static inline int64_t bn_nblocks(int64_t M) { return M > 0 ? (M + BN_BLOCK - 1) / BN_BLOCK : 0; }
 
@@ -30,6 +40,7 @@ static inline int64_t bn_block_end(int64_t b, int64_t M)
 static inline void batchnorm_stats_blocks_loop(double *part, const float *x, int64_t M, int64_t C)
 {
     const int64_t nb = bn_nblocks(M);
+    const int pf = pyconv_past_l3(M * C * (int64_t)sizeof(float));   /* BN_PF_ROWS */
     #pragma omp parallel for schedule(static) num_threads(pyconv_num_threads()) if(M * C > BN_PAR_MIN)
     for (int64_t b = 0; b < nb; b++) {
         double *restrict mu = part + 2 * b * C, *restrict m2 = mu + C;
@@ -43,6 +54,8 @@ static inline void batchnorm_stats_blocks_loop(double *part, const float *x, int
         for (; i + 4 <= i1; i += 4) {
             const float *restrict x0 = x + i * C, *restrict x1 = x0 + C, *restrict x2 = x1 + C,
                         *restrict x3 = x2 + C;
+            if (pf && i + BN_PF_ROWS + 4 <= M)
+                pyconv_prefetch_l2(x0 + BN_PF_ROWS * C, 4 * C * (int64_t)sizeof(float));
             for (int64_t c = 0; c < C; c++)
                 mu[c] += ((double)x0[c] + (double)x1[c]) + ((double)x2[c] + (double)x3[c]);
         }
@@ -76,10 +89,13 @@ static inline float bn_relu1(float v) { return !(v <= 0.0f) ? v : 0.0f; }   /* a
 static inline void batchnorm_forward_loop(float *y, const float *x, const float *scale,
                                           const float *shift, int64_t M, int64_t C, int relu)
 {
+    const int pf = pyconv_past_l3(M * C * (int64_t)sizeof(float));   /* BN_PF_ROWS */
     #pragma omp parallel for schedule(static) num_threads(pyconv_num_threads()) if(M * C > BN_PAR_MIN)
     for (int64_t i = 0; i < M; i++) {
         const float *restrict xi = x + i * C;
         float *restrict yi = y + i * C;
+        if (pf && i + BN_PF_ROWS < M)
+            pyconv_prefetch_l2(xi + BN_PF_ROWS * C, C * (int64_t)sizeof(float));
         if (relu)
             for (int64_t c = 0; c < C; c++) {
                 const float p = xi[c] * scale[c];
@@ -93,12 +109,31 @@ static inline void batchnorm_forward_loop(float *y, const float *x, const float 
     }
 }
 
-// dy, x (M,C); mean (C); part (nb, 2, C) doubles: block b's sum dy and sum dy*(x-mean), overwritten.
+/* The gradient reaching BN's output through a relu folded into its forward (BN_RELU): dy where
+ * the forward's output relu(x*scale + shift) is > 0, else +0 -- the forward's two roundings
+ * recomputed from x (no FMA: the same bits), so the mask needs no pass over the output; NaN
+ * masks, as relu_backward, and a kept dy keeps its bits. rs NULL: no relu, dy as it is. */
+static inline float bn_relu_grad1(float dy, float x, float scale, float shift)
+{
+    /* branch-free, as relu_backward: a mask of the comparison ANDed with dy's bits (a select
+     * here kept GCC from vectorising the sums' loop: 3x slower than the separate pass) */
+    const float p = x * scale;
+    uint32_t g, mask = -(uint32_t)(p + shift > 0.0f);
+    memcpy(&g, &dy, sizeof g);
+    g &= mask;
+    memcpy(&dy, &g, sizeof g);
+    return dy;
+}
+
+// dy, x (M,C); mean (C); part (nb, 2, C) doubles: block b's sum g and sum g*(x-mean), overwritten;
+// g = dy, or with rs/rt (C, the forward's scale and shift) the relu's gradient bn_relu_grad1.
 // Threads: over blocks; each block's partials are written by one thread.
 static inline void batchnorm_bwd_sums_loop(double *part, const float *dy, const float *x,
-                                           const float *mean, int64_t M, int64_t C)
+                                           const float *mean, const float *rs, const float *rt,
+                                           int64_t M, int64_t C)
 {
     const int64_t nb = bn_nblocks(M);
+    const int pf = pyconv_past_l3(M * C * (int64_t)sizeof(float));   /* BN_PF_ROWS */
     #pragma omp parallel for schedule(static) num_threads(pyconv_num_threads()) if(M * C > BN_PAR_MIN)
     for (int64_t b = 0; b < nb; b++) {
         double *restrict s1 = part + 2 * b * C, *restrict s2 = s1 + C;
@@ -107,22 +142,52 @@ static inline void batchnorm_bwd_sums_loop(double *part, const float *dy, const 
             s1[c] = s2[c] = 0.0;
         /* four rows per step, as the stats: a quarter of the dependent adds */
         int64_t i = b * BN_BLOCK;
-        for (; i + 4 <= i1; i += 4) {
-            const float *restrict g0 = dy + i * C, *restrict x0 = x + i * C;
-            for (int64_t c = 0; c < C; c++) {
-                const double m = mean[c];
-                const double a0 = g0[c], a1 = g0[C + c], a2 = g0[2 * C + c], a3 = g0[3 * C + c];
-                s1[c] += (a0 + a1) + (a2 + a3);
-                s2[c] += (a0 * ((double)x0[c] - m) + a1 * ((double)x0[C + c] - m))
-                       + (a2 * ((double)x0[2 * C + c] - m) + a3 * ((double)x0[3 * C + c] - m));
+        if (rs)
+            for (; i + 4 <= i1; i += 4) {
+                const float *restrict g0 = dy + i * C, *restrict x0 = x + i * C;
+                if (pf && i + BN_PF_ROWS + 4 <= M) {
+                    pyconv_prefetch_l2(g0 + BN_PF_ROWS * C, 4 * C * (int64_t)sizeof(float));
+                    pyconv_prefetch_l2(x0 + BN_PF_ROWS * C, 4 * C * (int64_t)sizeof(float));
+                }
+                for (int64_t c = 0; c < C; c++) {
+                    const double m = mean[c];
+                    const double a0 = bn_relu_grad1(g0[c], x0[c], rs[c], rt[c]);
+                    const double a1 = bn_relu_grad1(g0[C + c], x0[C + c], rs[c], rt[c]);
+                    const double a2 = bn_relu_grad1(g0[2 * C + c], x0[2 * C + c], rs[c], rt[c]);
+                    const double a3 = bn_relu_grad1(g0[3 * C + c], x0[3 * C + c], rs[c], rt[c]);
+                    s1[c] += (a0 + a1) + (a2 + a3);
+                    s2[c] += (a0 * ((double)x0[c] - m) + a1 * ((double)x0[C + c] - m))
+                           + (a2 * ((double)x0[2 * C + c] - m) + a3 * ((double)x0[3 * C + c] - m));
+                }
             }
-        }
+        else
+            for (; i + 4 <= i1; i += 4) {
+                const float *restrict g0 = dy + i * C, *restrict x0 = x + i * C;
+                if (pf && i + BN_PF_ROWS + 4 <= M) {
+                    pyconv_prefetch_l2(g0 + BN_PF_ROWS * C, 4 * C * (int64_t)sizeof(float));
+                    pyconv_prefetch_l2(x0 + BN_PF_ROWS * C, 4 * C * (int64_t)sizeof(float));
+                }
+                for (int64_t c = 0; c < C; c++) {
+                    const double m = mean[c];
+                    const double a0 = g0[c], a1 = g0[C + c], a2 = g0[2 * C + c], a3 = g0[3 * C + c];
+                    s1[c] += (a0 + a1) + (a2 + a3);
+                    s2[c] += (a0 * ((double)x0[c] - m) + a1 * ((double)x0[C + c] - m))
+                           + (a2 * ((double)x0[2 * C + c] - m) + a3 * ((double)x0[3 * C + c] - m));
+                }
+            }
         for (; i < i1; i++)
-            for (int64_t c = 0; c < C; c++) {
-                const double g = dy[i * C + c];
-                s1[c] += g;
-                s2[c] += g * ((double)x[i * C + c] - (double)mean[c]);
-            }
+            if (rs)
+                for (int64_t c = 0; c < C; c++) {
+                    const double g = bn_relu_grad1(dy[i * C + c], x[i * C + c], rs[c], rt[c]);
+                    s1[c] += g;
+                    s2[c] += g * ((double)x[i * C + c] - (double)mean[c]);
+                }
+            else
+                for (int64_t c = 0; c < C; c++) {
+                    const double g = dy[i * C + c];
+                    s1[c] += g;
+                    s2[c] += g * ((double)x[i * C + c] - (double)mean[c]);
+                }
     }
 }
 
@@ -136,18 +201,29 @@ static inline float bn_dx1(float x, float dy, float mean, float invstd, float k,
     return k * (t - u);
 }
 
-// dy, x, dx (M,C); mean, invstd, k, mb, mg (C). dx overwritten.
-// Threads: over rows; each element written by one thread.
+// dy, x, dx (M,C); mean, invstd, k, mb, mg (C); rs, rt (C) or NULL, as batchnorm_bwd_sums_loop.
+// dx overwritten. Threads: over rows; each element written by one thread.
 static inline void batchnorm_dx_loop(float *dx, const float *dy, const float *x, const float *mean,
                                      const float *invstd, const float *k, const float *mb,
-                                     const float *mg, int64_t M, int64_t C)
+                                     const float *mg, const float *rs, const float *rt,
+                                     int64_t M, int64_t C)
 {
+    const int pf = pyconv_past_l3(M * C * (int64_t)sizeof(float));   /* BN_PF_ROWS */
     #pragma omp parallel for schedule(static) num_threads(pyconv_num_threads()) if(M * C > BN_PAR_MIN)
     for (int64_t i = 0; i < M; i++) {
         const float *restrict gi = dy + i * C, *restrict xi = x + i * C;
         float *restrict di = dx + i * C;
-        for (int64_t c = 0; c < C; c++)
-            di[c] = bn_dx1(xi[c], gi[c], mean[c], invstd[c], k[c], mb[c], mg[c]);
+        if (pf && i + BN_PF_ROWS < M) {
+            pyconv_prefetch_l2(gi + BN_PF_ROWS * C, C * (int64_t)sizeof(float));
+            pyconv_prefetch_l2(xi + BN_PF_ROWS * C, C * (int64_t)sizeof(float));
+        }
+        if (rs)
+            for (int64_t c = 0; c < C; c++)
+                di[c] = bn_dx1(xi[c], bn_relu_grad1(gi[c], xi[c], rs[c], rt[c]), mean[c], invstd[c],
+                               k[c], mb[c], mg[c]);
+        else
+            for (int64_t c = 0; c < C; c++)
+                di[c] = bn_dx1(xi[c], gi[c], mean[c], invstd[c], k[c], mb[c], mg[c]);
     }
 }
 
@@ -159,23 +235,23 @@ void batchnorm_forward_avx2(float *y, const float *x, const float *scale, const 
 void batchnorm_forward_avx512(float *y, const float *x, const float *scale, const float *shift,
                               int64_t M, int64_t C, int relu);
 void batchnorm_bwd_sums_avx2(double *part, const float *dy, const float *x, const float *mean,
-                             int64_t M, int64_t C);
+                             const float *rs, const float *rt, int64_t M, int64_t C);
 void batchnorm_bwd_sums_avx512(double *part, const float *dy, const float *x, const float *mean,
-                               int64_t M, int64_t C);
+                               const float *rs, const float *rt, int64_t M, int64_t C);
 void batchnorm_dx_avx2(float *dx, const float *dy, const float *x, const float *mean,
                        const float *invstd, const float *k, const float *mb, const float *mg,
-                       int64_t M, int64_t C);
+                       const float *rs, const float *rt, int64_t M, int64_t C);
 void batchnorm_dx_avx512(float *dx, const float *dy, const float *x, const float *mean,
                          const float *invstd, const float *k, const float *mb, const float *mg,
-                         int64_t M, int64_t C);
+                         const float *rs, const float *rt, int64_t M, int64_t C);
 /* ... and for aarch64 (batchnorm_neon.c). */
 void batchnorm_stats_blocks_neon(double *part, const float *x, int64_t M, int64_t C);
 void batchnorm_forward_neon(float *y, const float *x, const float *scale, const float *shift,
                             int64_t M, int64_t C, int relu);
 void batchnorm_bwd_sums_neon(double *part, const float *dy, const float *x, const float *mean,
-                             int64_t M, int64_t C);
+                             const float *rs, const float *rt, int64_t M, int64_t C);
 void batchnorm_dx_neon(float *dx, const float *dy, const float *x, const float *mean,
                        const float *invstd, const float *k, const float *mb, const float *mg,
-                       int64_t M, int64_t C);
+                       const float *rs, const float *rt, int64_t M, int64_t C);
 
 #endif

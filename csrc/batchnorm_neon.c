@@ -18,14 +18,14 @@ void batchnorm_forward_neon(float *y, const float *x, const float *scale, const 
 }
 
 void batchnorm_bwd_sums_neon(double *part, const float *dy, const float *x, const float *mean,
-                             int64_t M, int64_t C)
+                             const float *rs, const float *rt, int64_t M, int64_t C)
 {
-    batchnorm_bwd_sums_loop(part, dy, x, mean, M, C);
+    batchnorm_bwd_sums_loop(part, dy, x, mean, rs, rt, M, C);
 }
 
 void batchnorm_dx_neon(float *dx, const float *dy, const float *x, const float *mean,
                        const float *invstd, const float *k, const float *mb, const float *mg,
-                       int64_t M, int64_t C)
+                       const float *rs, const float *rt, int64_t M, int64_t C)
 {
-    batchnorm_dx_loop(dx, dy, x, mean, invstd, k, mb, mg, M, C);
+    batchnorm_dx_loop(dx, dy, x, mean, invstd, k, mb, mg, rs, rt, M, C);
 }

@@ -479,13 +479,15 @@ int batchnorm_forward_ref(float *y, const float *x, const float *scale, const fl
                           int64_t M, int64_t C, int relu);
 /* Training-mode backward (mean, invstd: the batch's, from forward): dbeta = sum dy,
  * dgamma = sum dy*xhat, dx = gamma*invstd*(dy - dbeta/M - xhat*dgamma/M), xhat = (x-mean)*invstd.
- * gamma NULL: 1. dx, dgamma, dbeta: any NULL to skip. */
+ * gamma NULL: 1. dx, dgamma, dbeta: any NULL to skip. relu_scale, relu_shift (C): the forward's
+ * scale and shift when it applied relu; dy is then first masked where x*scale + shift is not
+ * > 0 (relu_backward's bits); NULL: no relu. */
 int batchnorm_backward(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x,
                        const float *mean, const float *invstd, const float *gamma,
-                       int64_t M, int64_t C);
+                       const float *relu_scale, const float *relu_shift, int64_t M, int64_t C);
 int batchnorm_backward_ref(float *dx, float *dgamma, float *dbeta, const float *dy, const float *x,
                            const float *mean, const float *invstd, const float *gamma,
-                           int64_t M, int64_t C);
+                           const float *relu_scale, const float *relu_shift, int64_t M, int64_t C);
 
 /* ---- resampling: resample.c ------------------------------------------------------------
  * inp (N,H,W,C), out (N,P,Q,C), NHWC. Forwards overwrite out; backwards overwrite dinp

@@ -21,10 +21,12 @@ cdef extern from "pyconv.h" nogil:
                               int64_t M, int64_t C, int relu)
     int batchnorm_backward(float *dx, float *dgamma, float *dbeta, const float *dy,
                            const float *x, const float *mean, const float *invstd,
-                           const float *gamma, int64_t M, int64_t C)
+                           const float *gamma, const float *relu_scale, const float *relu_shift,
+                           int64_t M, int64_t C)
     int batchnorm_backward_ref(float *dx, float *dgamma, float *dbeta, const float *dy,
                                const float *x, const float *mean, const float *invstd,
-                               const float *gamma, int64_t M, int64_t C)
+                               const float *gamma, const float *relu_scale,
+                               const float *relu_shift, int64_t M, int64_t C)
 
 
 cdef int64_t bn_channels(cnp.ndarray x, str name) except -1:
@@ -106,8 +108,10 @@ def bn_forward(cnp.ndarray x, cnp.ndarray scale, cnp.ndarray shift, bint relu=Fa
     return y
 
 
-def bn_train(cnp.ndarray x, gamma, beta, double eps, bint relu=False):
-    """Training forward: (y, mean, var, invstd) with the batch's mean and biased variance."""
+def bn_train(cnp.ndarray x, gamma, beta, double eps, bint relu=False, bint coefs=False):
+    """Training forward: (y, mean, var, invstd) with the batch's mean and biased variance; with
+    coefs=True also (scale, shift), the per-channel map y = x * scale + shift it applied (what
+    bn_backward's relu_coefs takes)."""
     cdef int64_t C = bn_channels(x, "x")
     cdef int64_t M = bn_rows(x, C)
     cdef const float *px = fptr(x, "x")
@@ -130,6 +134,8 @@ def bn_train(cnp.ndarray x, gamma, beta, double eps, bint relu=False):
             batchnorm_coefs(ps, pt, pi, pm, pv, pg, pb, eps, C)
             status = batchnorm_forward(py, px, ps, pt, M, C, relu)
     check_status(status)
+    if coefs:
+        return y, mean, var, invstd, scale, shift
     return y, mean, var, invstd
 
 
@@ -173,8 +179,10 @@ def bn_moving(moving_mean, moving_var, mean, var, double momentum):
 
 
 def bn_backward(cnp.ndarray dy, cnp.ndarray x, cnp.ndarray mean, cnp.ndarray invstd, gamma,
-                bint need_dx=True, bint ref=False):
-    """(dx or None, dgamma, dbeta) of the training-mode forward."""
+                bint need_dx=True, bint ref=False, relu_coefs=None):
+    """(dx or None, dgamma, dbeta) of the training-mode forward. relu_coefs: None, or the
+    forward's (scale, shift) when it applied relu (bn_train(..., relu=True, coefs=True)): dy is
+    then the gradient of relu's output, masked in the same passes (bitwise relu_bwd first)."""
     check_same_shape(dy, x, "dy", "x")
     cdef int64_t C = bn_channels(x, "x")
     cdef int64_t M = bn_rows(x, C)
@@ -183,6 +191,11 @@ def bn_backward(cnp.ndarray dy, cnp.ndarray x, cnp.ndarray mean, cnp.ndarray inv
     cdef const float *pm = bn_vec(mean, "mean", C)
     cdef const float *pi = bn_vec(invstd, "invstd", C)
     cdef const float *pg = bn_vec(gamma, "gamma", C, True)
+    cdef const float *prs = NULL
+    cdef const float *prt = NULL
+    if relu_coefs is not None:
+        prs = bn_vec(relu_coefs[0], "relu_coefs[0] (scale)", C)
+        prt = bn_vec(relu_coefs[1], "relu_coefs[1] (shift)", C)
     cdef cnp.ndarray dx = np.empty_like(x) if need_dx else None
     cdef cnp.ndarray dgamma = np.empty(C, np.float32), dbeta = np.empty(C, np.float32)
     cdef float *pdx = fptr(dx, "dx") if need_dx else NULL
@@ -191,8 +204,8 @@ def bn_backward(cnp.ndarray dy, cnp.ndarray x, cnp.ndarray mean, cnp.ndarray inv
     cdef int status
     with nogil:
         if ref:
-            status = batchnorm_backward_ref(pdx, pdg, pdb, pdy, px, pm, pi, pg, M, C)
+            status = batchnorm_backward_ref(pdx, pdg, pdb, pdy, px, pm, pi, pg, prs, prt, M, C)
         else:
-            status = batchnorm_backward(pdx, pdg, pdb, pdy, px, pm, pi, pg, M, C)
+            status = batchnorm_backward(pdx, pdg, pdb, pdy, px, pm, pi, pg, prs, prt, M, C)
     check_status(status)
     return dx, dgamma, dbeta

@@ -19,6 +19,15 @@ from . import _inference, activations, utils
 __all__ = ["KerasTensor", "Node", "Graph", "Plan"]
 
 
+class KwargsCall(tuple):
+    """The call inputs of a node whose call also took tensors as keyword arguments (Keras 3's
+    `Softmax()(x, mask=m)`): (inputs, {name: tensor}). A tuple subclass, so that flatten/pack_like
+    (which keep a tuple's type) carry it: a Plan hands the layer's `_fwd` the arrays packed
+    the same way, and its backward reads the inputs' gradients from it (None for a keyword)."""
+
+    __slots__ = ()
+
+
 class KerasTensor:
     """A symbolic tensor: a shape (batch axis None), a dtype, and the node that made it."""
 
@@ -291,10 +300,11 @@ class Plan:
             a = by_out.get(o)
             # only the activation the loss names (the plain softmax over the last axis for the
             # categorical cross-entropies, sigmoid for the binary ones) has logits it can take:
-            # any other output (relu, a sigmoid under a categorical loss...) is its input as it is
+            # any other output (relu, a sigmoid under a categorical loss...) is its input as it is;
+            # nor a Softmax called with a mask (its output is 0 where masked: Keras' keeps no logits)
             if a is not None and consumers.get(o) == 1 and isinstance(a.layer, _ActivatedLayer) \
                     and a.layer.activation is activations.get(act_name) \
-                    and not a.fuse & RELU_FOLDED and a.act is None:
+                    and not a.fuse & RELU_FOLDED and a.act is None and a.struct is None:
                 a.fuse |= FROM_LOGITS
                 self.fused_outputs.add(k)
         # Which values need a gradient: those computed from weights being trained (or from the

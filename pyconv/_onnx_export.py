@@ -470,6 +470,8 @@ def _dense(b, layer, node, ins):
 
 @_converts(Activation, ReLU, LeakyReLU, ELU, Softmax)
 def _activation(b, layer, node, ins):
+    if len(ins) != 1:
+        raise _Unsupported("a Softmax called with a `mask` has no ONNX converter")
     return [_activate(b, ins[0], layer.activation, layer.name)]   # bound to the layer's arguments
 
 

@@ -120,6 +120,22 @@ def check_kernels(M, C, seed, loc=0.0):
     assert none is None
     np.testing.assert_array_equal(dg2, dgamma)
     np.testing.assert_array_equal(db2, dbeta)
+    check_relu_backward(dy, x, mean, invstd, gamma, scale, shift)
+
+
+def check_relu_backward(dy, x, mean, invstd, gamma, scale, shift):
+    """The backward with the forward's relu folded in (relu_coefs): bitwise relu_bwd on the
+    forward's output followed by the plain backward -- the fast kernel and the _ref each."""
+    y = _kernels.bn_forward(x, scale, shift, True)
+    g = _kernels.relu_bwd(dy, y)
+    for ref_ in (False, True):
+        fused = _kernels.bn_backward(dy, x, mean, invstd, gamma, ref=ref_, relu_coefs=(scale, shift))
+        plain = _kernels.bn_backward(g, x, mean, invstd, gamma, ref=ref_)
+        for a, b in zip(fused, plain):
+            np.testing.assert_array_equal(a, b)
+    _, dg, db = _kernels.bn_backward(dy, x, mean, invstd, gamma, need_dx=False, relu_coefs=(scale, shift))
+    np.testing.assert_array_equal(dg, plain[1])
+    np.testing.assert_array_equal(db, plain[2])
 
 
 @HYP
@@ -135,6 +151,33 @@ def test_kernels_vs_ref_and_float64(isa, M, C, seed):
 def test_kernels_large_m(isa):
     check_kernels(40_000, 3, seed=5)
     check_kernels(3_000, 37, seed=6)
+
+
+def test_past_the_l3(threads):
+    """Tensors of 32 MiB, past half of an L3 up to 64 MiB (pyconv_past_l3): the passes prefetch
+    ahead (BN_PF_ROWS). The forward bitwise the same as on slices of 4 MiB (which do not); the backward
+    (plain and with the relu) bitwise the same for 1, 2 and 3 threads, and against float64 and
+    the _ref as any shape (check_kernels, on this ISA: the loops are the same code on each)."""
+    M, C = 32768, 256
+    x, dy, gamma, beta = data(M, C, seed=12)
+    mean, var = _kernels.bn_stats(x)
+    scale, shift, invstd = _kernels.bn_coefs(mean, var, gamma, beta, 1e-3)
+    first = None
+    for n in (1, 2, 3):
+        _kernels.set_num_threads(n)
+        for relu in (False, True):
+            y = _kernels.bn_forward(x, scale, shift, relu)
+            for i in range(0, M, 4096):
+                np.testing.assert_array_equal(y[i:i + 4096], _kernels.bn_forward(x[i:i + 4096], scale, shift, relu))
+        out = (_kernels.bn_train(x, gamma, beta, 1e-3, relu=True)
+               + _kernels.bn_backward(dy, x, mean, invstd, gamma, relu_coefs=(scale, shift))
+               + _kernels.bn_backward(dy, x, mean, invstd, gamma))
+        if first is None:
+            first = out
+        for a, b in zip(first, out):
+            np.testing.assert_array_equal(a, b)
+    del x, dy, first, out, y
+    check_kernels(M, C, seed=12)
 
 
 def test_variance_of_large_mean_data_is_accurate():
@@ -158,13 +201,36 @@ def test_thread_counts_and_isas_bitwise(each_thread_count):
             for _ in each_thread_count():
                 y, mean, var, invstd = _kernels.bn_train(x, gamma, beta, 1e-3)
                 yr = _kernels.bn_forward(x, *_kernels.bn_coefs(mean, var, gamma, beta, 1e-3)[:2], True)
-                res.append((y, mean, var, invstd, yr) + _kernels.bn_backward(dy, x, mean, invstd, gamma))
+                scale, shift = _kernels.bn_coefs(mean, var, gamma, beta, 1e-3)[:2]
+                res.append((y, mean, var, invstd, yr) + _kernels.bn_backward(dy, x, mean, invstd, gamma)
+                           + _kernels.bn_backward(dy, x, mean, invstd, gamma, relu_coefs=(scale, shift)))
     finally:
         _kernels.set_isa(before)
     assert len(res) == len(THREAD_COUNTS) * len(ISAS)
     for r in res[1:]:
         for a, b in zip(res[0], r):
             np.testing.assert_array_equal(a, b)
+
+
+def test_relu_backward_at_zero_nan_and_inf():
+    """The mask recomputed from x is relu_bwd's on the output: 0 where x*scale + shift is exactly
+    0 or -0 (relu gives 0: masked), NaN (masked) or below; kept at +inf and above 0."""
+    x = np.array([[1.0, -2.0, 0.5, np.nan, np.inf, -np.inf, 3.0, 2.0]] * 3, np.float32)
+    x[1] += 0.25
+    scale = np.full(8, 2.0, np.float32)
+    shift = np.array([-2.0, 4.0, -1.0, 0.0, 0.0, 0.0, -6.0, -4.0], np.float32)   # 0 in columns 0-2, 6-7
+    dy = np.arange(24, dtype=np.float32).reshape(3, 8) - 11.5
+    mean = np.zeros(8, np.float32)
+    invstd = np.ones(8, np.float32)
+    y = _kernels.bn_forward(x, scale, shift, True)
+    assert (y[0, [0, 1, 2, 6, 7]] == 0).all()
+    for ref_ in (False, True):
+        fused = _kernels.bn_backward(dy, x, mean, invstd, None, ref=ref_, relu_coefs=(scale, shift))
+        plain = _kernels.bn_backward(_kernels.relu_bwd(dy, y), x, mean, invstd, None, ref=ref_)
+        for a, b in zip(fused, plain):
+            np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match=r"`relu_coefs\[1\] \(shift\)` must be a float32 array of shape \(8,\)"):
+        _kernels.bn_backward(dy, x, mean, invstd, None, relu_coefs=(scale, shift[:3]))
 
 
 def test_empty_sizes_are_nothing_to_do():

@@ -22,9 +22,10 @@ def _fresh():
     utils.set_random_seed(0)
 
 
-def check_model_gradients(model, xs, n_checks=12, seed=0, smooth=True):
+def check_model_gradients(model, xs, n_checks=12, seed=0, smooth=True, no_grad_inputs=()):
     """A model's weight (and input) gradients from its plan vs central differences of
-    sum(outputs * R) computed with its float32 forward."""
+    sum(outputs * R) computed with its float32 forward. The inputs `no_grad_inputs` (indices:
+    a Softmax's mask) must get no gradient."""
     rng = np.random.default_rng(seed)
     xs = [np.asarray(x, np.float32) for x in xs]
     plan = model._plan((), True)
@@ -36,7 +37,8 @@ def check_model_gradients(model, xs, n_checks=12, seed=0, smooth=True):
         o = model._plan().forward(xs, False)[0]
         return sum(float((a.astype(np.float64) * r).sum()) for a, r in zip(o, rs))
 
-    targets = [(f"input {i}", x, d) for i, (x, d) in enumerate(zip(xs, dins))] + \
+    assert all(dins[i] is None for i in no_grad_inputs)
+    targets = [(f"input {i}", x, d) for i, (x, d) in enumerate(zip(xs, dins)) if i not in no_grad_inputs] + \
               [(f"weight {i}", w, g) for i, (w, g) in enumerate(zip(plan.params, grads))]
     assert len(grads) == len(model.trainable_weights)
     for what, arr, g in targets:

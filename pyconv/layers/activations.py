@@ -2,12 +2,14 @@
 
 ReLU, LeakyReLU, ELU and Softmax are `Activation` layers whose activation is bound to their
 arguments (pyconv.activations.make_*), so they run the same kernels as `activation=` and a
-Softmax output still hands its logits to a cross-entropy loss. PReLU has a trainable alpha
+Softmax output still hands its logits to a cross-entropy loss. Softmax's `mask` (Keras 3's) is
+NumPy `where` around the softmax kernel. PReLU has a trainable alpha
 and its own kernels (csrc/act_more.c: prelu_forward, prelu_backward).
 """
 import numpy as np
 
-from .. import _kernels, _validate, activations, constraints, initializers, regularizers
+from .. import _kernels, _tape, _validate, activations, constraints, initializers, regularizers
+from .._graph import KwargsCall
 from .base import Layer, _shape_str
 from .core import Activation
 
@@ -92,13 +94,78 @@ class ELU(_BoundActivation):
         super().__init__(activations.make_elu(self.alpha), **kwargs)
 
 
+# Keras 3's Softmax: masked logits become this large negative number (float32; -3e4 in float16)
+_MASKED_LOGIT = np.float32(-1e9)
+
+
+def _mask_shape_error(inputs_shape, mask_shape, rank=False):
+    if rank:
+        return ValueError(f"The `mask` must be broadcastable to `inputs` and must not have more dimensions. "
+                          f"Received: inputs.shape={_shape_str(inputs_shape)}, mask.shape={_shape_str(mask_shape)}")
+    return ValueError(f"The `mask` must be broadcastable to `inputs`. Each mask dimension must be 1 or match "
+                      f"the corresponding input dimension. Received: inputs.shape={_shape_str(inputs_shape)}, "
+                      f"mask.shape={_shape_str(mask_shape)}")
+
+
+def _check_mask_shape(inputs_shape, mask_shape):
+    """Keras 3's rule: no more dimensions than `inputs`; each trailing dimension 1 or equal
+    (None, unknown, matches anything)."""
+    if len(mask_shape) > len(inputs_shape):
+        raise _mask_shape_error(inputs_shape, mask_shape, rank=True)
+    for m, i in zip(reversed(mask_shape), reversed(inputs_shape)):
+        if m is not None and i is not None and m != 1 and m != i:
+            raise _mask_shape_error(inputs_shape, mask_shape)
+
+
+def _mask_keep(mask, inputs_shape):
+    """The positions a `mask` keeps, as a bool array broadcastable to `inputs_shape`: a bool
+    mask as it is, any other where it is > 0.5 cast to its dtype (Keras 3: > 0 for integers)."""
+    if isinstance(mask, np.ma.MaskedArray) or isinstance(mask, (str, bytes)):
+        raise TypeError(f"`mask` must be a boolean or numeric array. Received: mask={mask!r}.")
+    try:
+        m = np.asarray(mask)
+    except (TypeError, ValueError) as e:
+        raise TypeError(f"`mask` must be a boolean or numeric array. Received: mask of type "
+                        f"{type(mask).__name__} ({e}).") from None
+    if m.dtype.kind not in "biuf":
+        raise TypeError(f"`mask` must be a boolean or numeric (int, float) array. Received: mask with "
+                        f"dtype={m.dtype}.")
+    _check_mask_shape(tuple(inputs_shape), m.shape)
+    if m.dtype.kind == "b":
+        return m
+    return m > m.dtype.type(0.5)   # an integer 0.5 is 0, as Keras' cast
+
+
+class _MaskedCtx:
+    """A masked call's forward: the softmax `s` of the masked logits and the kept positions."""
+
+    __slots__ = ("s", "keep")
+
+    def __init__(self, s, keep):
+        self.s, self.keep = s, keep
+
+
 class Softmax(_BoundActivation):
     """Softmax over `axis`: an int, or a tuple of axes normalised together (-1).
 
-    Keras' `mask` call argument is not supported.
+    Call arguments:
+        inputs: the logits.
+        mask: optional, Keras 3's: a boolean (or numeric: kept where > 0.5, > 0 for integers)
+            array broadcastable to `inputs` -- no more dimensions, each 1 or equal to the
+            input's. Masked logits are replaced by -1e9 before the softmax and the output is 0
+            where masked (a fully masked row is all zeros). In a functional model the mask is
+            a symbolic tensor (`Softmax()(x, mask=m)`, m from an Input or a layer). The
+            layer passes a mask on unchanged (`supports_masking`, `compute_mask`).
+
+    Example:
+        >>> import numpy as np
+        >>> from pyconv import layers
+        >>> layers.Softmax()(np.array([[1.0, 2.0, 1.0]]), mask=np.array([True, True, False]))
+        array([[0.26894143, 0.7310586 , 0.        ]], dtype=float32)
     """
 
     _args = ("axis",)
+    supports_masking = True
 
     def __init__(self, axis=-1, **kwargs):
         if isinstance(axis, list):
@@ -108,6 +175,67 @@ class Softmax(_BoundActivation):
             raise TypeError(f"`axis` must be an int or a tuple of ints. Received: axis={axis!r}.")
         self.axis = axis
         super().__init__(activations.make_softmax(axis), **kwargs)
+
+    def compute_mask(self, inputs, mask=None):
+        """Keras' rule for a layer that supports masking: the mask passes on unchanged."""
+        return mask
+
+    def __call__(self, inputs=None, training=None, mask=None, **kwargs):
+        if mask is None:
+            return super().__call__(inputs, training, **kwargs)
+        from .. import _graph
+        if inputs is None:
+            raise TypeError(f'Layer "{self.name}" was called without inputs.')
+        if kwargs:
+            raise TypeError(f'Layer "{self.name}" takes `inputs`, `training` and `mask`. Received also: '
+                            f"{sorted(kwargs)}.")
+        if _graph.any_symbolic(inputs) or _graph.any_symbolic(mask):
+            return self._symbolic_masked_call(inputs, mask)
+        x = self._convert_inputs(inputs)
+        if not isinstance(x, np.ndarray):
+            raise TypeError(f'Layer "{self.name}" takes one array. Received a {type(x).__name__} of inputs.')
+        self._prepare(x)
+        keep = _mask_keep(mask, x.shape)
+        y, ctx = self._masked_fwd(x, keep)
+        _tape.record((x,), y, lambda g: (self._masked_bwd(ctx, g),))
+        return y
+
+    def _symbolic_masked_call(self, inputs, mask):
+        from .. import _graph
+        if not isinstance(inputs, _graph.KerasTensor) or not isinstance(mask, _graph.KerasTensor):
+            raise TypeError(f'Layer "{self.name}": in a functional model `inputs` and `mask` must both be '
+                            f"symbolic tensors (from `Input` or from layers). Received: inputs of type "
+                            f"{type(inputs).__name__}, mask of type {type(mask).__name__}.")
+        _check_mask_shape(inputs.shape, mask.shape)
+        out = _graph.KerasTensor(self._ensure_built(inputs.shape))
+        _graph.Node(self, _graph.KwargsCall((inputs, {"mask": mask})), [out])
+        return out
+
+    def _masked_fwd(self, x, keep):
+        """Keras 3's masked softmax: where(keep, softmax(where(keep, x, -1e9)), 0)."""
+        with _tape.paused():
+            s = self.activation.forward(np.where(keep, x, _MASKED_LOGIT))
+        return np.where(keep, s, np.float32(0)), _MaskedCtx(s, keep)
+
+    def _masked_bwd(self, ctx, dy):
+        """The exact gradient of `_masked_fwd`: dy where kept, through softmax's backward (on its
+        output s), and 0 where masked (the logits there were replaced)."""
+        z = np.float32(0)
+        with _tape.paused():
+            ds = self.activation.backward(np.where(ctx.keep, dy, z), ctx.s)
+        return np.where(ctx.keep, ds, z)
+
+    # a functional model's node of a masked call hands both, as a KwargsCall (pyconv._graph)
+    def _fwd(self, x, training, fuse=0):
+        if type(x) is not KwargsCall:
+            return super()._fwd(x, training, fuse)
+        a, mask = x[0], x[1]["mask"]
+        return self._masked_fwd(a, _mask_keep(mask, a.shape))
+
+    def _bwd(self, ctx, dy, need_dx, fuse=0):
+        if type(ctx) is not _MaskedCtx:
+            return super()._bwd(ctx, dy, need_dx, fuse)
+        return (KwargsCall((self._masked_bwd(ctx, dy), {"mask": None})) if need_dx else None), []
 
     def get_config(self):
         cfg = super().get_config()

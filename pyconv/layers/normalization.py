@@ -139,26 +139,30 @@ class BatchNormalization(Layer):
     # ---- passes -----------------------------------------------------------------------------
     def _fwd(self, x, training, fuse=0):
         # BN_RELU: the plain relu after this layer runs here, y = relu(BN(x)) in one pass (the
-        # plan makes the relu an identity); ctx keeps y for the relu's mask in backward
+        # plan makes the relu an identity); for the relu's mask in backward, ctx keeps the
+        # forward's scale and shift in training (bn_backward recomputes the mask from x in its
+        # own passes), y in inference mode
         relu = bool(fuse & BN_RELU)
         if training and self.trainable:   # Keras 3: a frozen layer normalizes as in inference
-            y, mean, var, invstd = _kernels.bn_train(x, self.gamma, self.beta, self.epsilon, relu=relu)
+            y, mean, var, invstd, scale, shift = _kernels.bn_train(x, self.gamma, self.beta, self.epsilon,
+                                                                   relu=relu, coefs=True)
             moving = None
             if x.size:   # no rows: no statistics, the moving ones stay
                 moving = _kernels.bn_moving(self.moving_mean, self.moving_variance, mean, var,
                                             self.momentum)
-            return y, ("train", x, mean, invstd, moving, y if relu else None)
+            return y, ("train", x, mean, invstd, moving, (scale, shift) if relu else None)
         y = _kernels.bn_infer(x, self.moving_mean, self.moving_variance, self.gamma, self.beta,
                               self.epsilon, relu=relu)
         return y, ("infer", x, None, None, None, y if relu else None)
 
     def _bwd(self, ctx, dy, need_dx, fuse=0):
-        mode, x, mean, invstd, _, relu_out = ctx
-        if relu_out is not None:   # the folded relu's mask, from the output the forward kept: a
-            dy = _kernels.relu_bwd(dy, relu_out)   # pass of its own (inside BN's sums: slower)
-        if mode == "train":
-            dx, dgamma, dbeta = _kernels.bn_backward(dy, x, mean, invstd, self.gamma, need_dx)
+        mode, x, mean, invstd, _, relu = ctx
+        if mode == "train":   # the folded relu's mask (if any) inside BN's two passes
+            dx, dgamma, dbeta = _kernels.bn_backward(dy, x, mean, invstd, self.gamma, need_dx,
+                                                     relu_coefs=relu)
         else:   # constant (moving) statistics: y = x * scale + shift, so dx = dy * scale
+            if relu is not None:   # the folded relu's mask, from the output the forward kept
+                dy = _kernels.relu_bwd(dy, relu)
             scale, _, invstd = _kernels.bn_coefs(self.moving_mean, self.moving_variance, self.gamma,
                                                  None, self.epsilon)
             dx = _kernels.bn_forward(dy, scale, np.zeros_like(scale)) if need_dx else None

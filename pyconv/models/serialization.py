@@ -115,6 +115,15 @@ def _refs(graph, struct):
     return [_refs(graph, v) for v in struct]
 
 
+def _node_entry(graph, node):
+    """A node as Keras 3 writes it: its call's positional and keyword arguments (a tensor
+    passed by keyword, Softmax's `mask`, goes in kwargs)."""
+    c = node.call_inputs
+    if isinstance(c, _graph.KwargsCall):
+        return {"args": [_refs(graph, c[0])], "kwargs": {k: _refs(graph, v) for k, v in c[1].items()}}
+    return {"args": [_refs(graph, c)], "kwargs": {}}
+
+
 def functional_config(model):
     g = model._graph
     nodes_of = {}
@@ -124,8 +133,7 @@ def functional_config(model):
     for layer in g.layers:
         entry = serialize_layer(layer)
         entry["name"] = layer.name
-        entry["inbound_nodes"] = [{"args": [_refs(g, n.call_inputs)], "kwargs": {}}
-                                  for n in nodes_of[id(layer)] if n.inputs]
+        entry["inbound_nodes"] = [_node_entry(g, n) for n in nodes_of[id(layer)] if n.inputs]
         layers.append(entry)
 
     def io(struct):
@@ -188,12 +196,19 @@ def functional_from_config(config, custom_objects=None):
             args = node.get("args") if isinstance(node, dict) else None
             if not isinstance(args, list) or len(args) != 1:
                 raise ValueError(f"layer {name!r}: each inbound node needs one argument.")
+            # a tensor passed by keyword (Softmax's `mask`) is passed again; the other keyword
+            # arguments Keras records ({"mask": null}, {"training": true}) are its defaults
+            kw = node.get("kwargs") or {}
+            if not isinstance(kw, dict):
+                raise ValueError(f"layer {name!r}: an inbound node's kwargs must be a dict.")
             try:
                 x = resolve(args[0])
+                kw = {k: resolve(v) for k, v in kw.items()
+                      if isinstance(v, dict) and v.get("class_name") == "__keras_tensor__"}
             except KeyError:
                 rest.append((name, layer, i, node))
                 continue
-            y = layer(x)
+            y = layer(x, **kw)
             for k, t in enumerate(flatten(y) if not isinstance(y, _graph.KerasTensor) else [y]):
                 tensors[(name, made.get(name, 0), k)] = t
             made[name] = made.get(name, 0) + 1

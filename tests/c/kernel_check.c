@@ -533,7 +533,7 @@ static void check_batchnorm(int64_t M, int64_t C)
     float *yr = zeros(M * C), *dxr = zeros(M * C), *dgr = zeros(C), *dbr = zeros(C);
     batchnorm_stats_ref(mr, vr, x, M, C);
     batchnorm_coefs(scale, shift, invstd, mr, vr, gamma, beta, 1e-3, C);
-    batchnorm_backward_ref(dxr, dgr, dbr, dy, x, mr, invstd, gamma, M, C);
+    batchnorm_backward_ref(dxr, dgr, dbr, dy, x, mr, invstd, gamma, NULL, NULL, M, C);
     /* Tolerances: both sides sum in double and round once; the backward's few float32
      * roundings act on terms of size |dy| and |x - mean| * invstd (tests/test_batchnorm.py
      * derives the same bounds in full). */
@@ -556,6 +556,7 @@ static void check_batchnorm(int64_t M, int64_t C)
     }
     float *m = zeros(C), *v = zeros(C), *y = zeros(M * C), *dx = zeros(M * C), *dg = zeros(C), *db = zeros(C);
     float *g_m = zeros(C), *g_v = zeros(C), *g_dx = zeros(M * C), *g_dg = zeros(C), *g_db = zeros(C);
+    float *g_rdy = zeros(M * C), *g_rdx = zeros(M * C), *g_rdg = zeros(C), *g_rdb = zeros(C);
     for (int relu = 0; relu <= 1; relu++) {
         batchnorm_forward_ref(yr, x, scale, shift, M, C, relu);
         for (int ii = 0; ii < n_isas; ii++)
@@ -565,10 +566,26 @@ static void check_batchnorm(int64_t M, int64_t C)
                          ISA_NAME[isas[ii]], t, (long long)M, (long long)C, relu);
                 status_ok(batchnorm_forward(y, x, scale, shift, M, C, relu), "batchnorm_forward");
                 check("forward vs _ref", y, yr, NULL, M * C);
-                if (relu)
+                if (relu) {
+                    /* the relu's mask inside the backward: bitwise relu_backward on the forward's
+                     * output, then the plain backward (its sums and dx in the same order) */
+                    relu_backward(g_rdy, dy, y, M * C);
+                    status_ok(batchnorm_backward(dx, dg, db, g_rdy, x, mr, invstd, gamma, NULL, NULL, M, C),
+                              "batchnorm_backward");
+                    status_ok(batchnorm_backward(g_rdx, g_rdg, g_rdb, dy, x, mr, invstd, gamma, scale, shift,
+                                                 M, C), "batchnorm_backward relu");
+                    check("relu dx vs relu_backward + backward", g_rdx, dx, NULL, M * C);
+                    check("relu dgamma vs relu_backward + backward", g_rdg, dg, NULL, C);
+                    check("relu dbeta vs relu_backward + backward", g_rdb, db, NULL, C);
+                    batchnorm_backward_ref(dx, dg, db, g_rdy, x, mr, invstd, gamma, NULL, NULL, M, C);
+                    batchnorm_backward_ref(g_rdx, g_rdg, g_rdb, dy, x, mr, invstd, gamma, scale, shift, M, C);
+                    check("relu _ref dx vs relu_backward + _ref", g_rdx, dx, NULL, M * C);
+                    check("relu _ref dgamma vs relu_backward + _ref", g_rdg, dg, NULL, C);
+                    check("relu _ref dbeta vs relu_backward + _ref", g_rdb, db, NULL, C);
                     continue;
+                }
                 status_ok(batchnorm_stats(m, v, x, M, C), "batchnorm_stats");
-                status_ok(batchnorm_backward(dx, dg, db, dy, x, mr, invstd, gamma, M, C), "batchnorm_backward");
+                status_ok(batchnorm_backward(dx, dg, db, dy, x, mr, invstd, gamma, NULL, NULL, M, C), "batchnorm_backward");
                 check("mean vs _ref", m, mr, tm, C);
                 check("var vs _ref", v, vr, tv, C);
                 check("dgamma vs _ref", dg, dgr, tdg, C);
@@ -590,7 +607,7 @@ static void check_batchnorm(int64_t M, int64_t C)
             }
     }
     float *all[] = {x, dy, gamma, beta, mr, vr, scale, shift, invstd, yr, dxr, dgr, dbr, tm, tv, tdg, tdb,
-                    tdx, m, v, y, dx, dg, db, g_m, g_v, g_dx, g_dg, g_db};
+                    tdx, m, v, y, dx, dg, db, g_m, g_v, g_dx, g_dg, g_db, g_rdy, g_rdx, g_rdg, g_rdb};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         free(all[i]);
 }
