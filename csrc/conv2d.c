@@ -8,7 +8,8 @@
  *
  *   pass              GEMM  M x N x K           A (M x K)                       B (K x N)
  *   forward           (N*P*Q) x K x (R*S*C)     patch_rows: row pointers        filt as stored
- *     (first layer)                             pack_patches: copied patches
+ *     (first layer)   no GEMM where R*S*C <= KC: a direct loop nest (conv2d_smallc_loops.h), the
+ *                     GEMM's bits; deeper, A = pack_patches: copied patches
  *   backward_input    (G*P*Q) x (R*S*C) x K     dout, row pointers              filt transposed,
  *                     per group of G images, then col2im adds the columns     packed once
  *                     into dinp (when NR divides C: the GEMM adds its tiles
@@ -328,9 +329,55 @@ int conv2d_forward_form(float *out, const float *inp, const float *filt, const f
     return status;
 }
 
+/* The first layer's forward (C < SMALL_C) as a direct loop nest (conv2d_smallc_loops.h), for
+ * the ISA in use: nothing packed, each input value broadcast from the image. The filter and
+ * bias are copied once, their rows zero-padded to Kp, a multiple of 16 floats. */
+static int forward_smallc(float *out, const float *inp, const float *filt, const float *bias,
+                          int relu, const conv2d_shape *sh)
+{
+    const int64_t RSC = sh->R * sh->S * sh->C, K = sh->K, Kp = ceil_div(K, 16) * 16;
+    const int threads = 2.0 * (double)(sh->N * sh->P * sh->Q) * (double)K * (double)RSC
+                        >= GEMM_PAR_MIN_FLOPS && sh->N * sh->P > 1 ? pyconv_num_threads() : 1;
+    conv_ctx cx;
+    if (make_ctx(&cx, sh) != PYCONV_OK)
+        return PYCONV_ENOMEM;
+    const int64_t work = conv2d_fwd_smallc_work(sh);
+    float *wp = pyconv_aligned_alloc((size_t)((RSC + 1) * Kp + threads * work) * sizeof(float));
+    if (!wp) {
+        free(cx.taps);
+        return PYCONV_ENOMEM;
+    }
+    for (int64_t d = 0; d <= RSC; d++) {
+        const float *src = d < RSC ? filt + d * K : bias;
+        if (src)
+            memcpy(wp + d * Kp, src, (size_t)K * sizeof(float));
+        memset(wp + d * Kp + (src ? K : 0), 0, (size_t)(src ? Kp - K : Kp) * sizeof(float));
+    }
+    const float *bp = bias ? wp + RSC * Kp : NULL;
+    float *scratch = wp + (RSC + 1) * Kp;
+    switch (pyconv_isa_active()) {
+    PYCONV_ON_AVX512(conv2d_fwd_smallc_avx512(out, inp, wp, Kp, bp, relu, sh, cx.depth, scratch,
+                                              threads); break;)
+    PYCONV_ON_AVX2(conv2d_fwd_smallc_avx2(out, inp, wp, Kp, bp, relu, sh, cx.depth, scratch,
+                                          threads); break;)
+    PYCONV_ON_NEON(conv2d_fwd_smallc_neon(out, inp, wp, Kp, bp, relu, sh, cx.depth, scratch,
+                                          threads); break;)
+    default:
+        conv2d_fwd_smallc_loop(out, inp, wp, Kp, bp, relu, sh, cx.depth, scratch, threads);
+        break;
+    }
+    pyconv_aligned_free(wp);
+    free(cx.taps);
+    return PYCONV_OK;
+}
+
 int conv2d_forward(float *out, const float *inp, const float *filt, const float *bias,
                    int relu, const conv2d_shape *sh)
 {
+    /* The first layer (C < SMALL_C) whose patch is one depth block (R*S*C <= KC: the GEMM
+     * would sum it from zero in one micro-kernel call): the direct loop nest, the GEMM's bits. */
+    if (sh->C < SMALL_C && sh->R * sh->S * sh->C <= gemm_kc() && sh->K > 0)
+        return forward_smallc(out, inp, filt, bias, relu, sh);
     /* A few output pixels beside many channels (conv3 of the tutorial CNN at batch 1: 9 x 64)
      * read the filter in place: packing all of it for them cost as much as their FMAs. */
     const int64_t M = sh->N * sh->P * sh->Q;

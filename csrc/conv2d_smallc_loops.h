@@ -1,6 +1,6 @@
 /* conv2d_smallc_loops.h -- the filter (and bias) gradient of a convolution with few input
- * channels (C < SMALL_C: the first layer, C = 1 or 3) as a direct loop nest, written once and
- * compiled once per ISA (conv2d.c for the portable build, conv2d_smallc_avx2.c,
+ * channels (C < SMALL_C: the first layer, C = 1 or 3) as a direct loop nest, and below it
+ * (conv2d_fwd_smallc_loop) its forward pass as another; written once and compiled once per ISA (conv2d.c for the portable build, conv2d_smallc_avx2.c,
  * conv2d_smallc_avx512.c and conv2d_smallc_neon.c with their own flags); conv2d.c picks the
  * ISA and adds the chunks' partials.
  *
@@ -241,6 +241,205 @@ static inline void conv2d_bwf_smallc_loop(float *part, const float *dout, const 
     }
 }
 
+/* ---- the forward pass: the same kind of loop nest ------------------------------------------- */
+
+/* Output pixels per forward tile: SCF_NP pixels x SC_NV vectors of output channels in
+ * accumulators, plus SC_NV filter vectors and one broadcast: 6 x 2 + 2 + 1 = 15 of the 16
+ * registers of AVX2 and SSE2; 12 x 2 + 3 = 27 of AVX-512's and NEON's 32. */
+#ifndef SCF_NP
+#define SCF_NP 6
+#endif
+#define SCF_NP_MAX 12
+
+/* x where x >= 0 or NaN, +0 where x < 0 (-0 stays -0): bitwise the micro-kernels' epilogue,
+ * max(0, x) with x as the second operand. */
+#if VEC_EXT
+typedef int32_t sc_ivec __attribute__((vector_size(SC_VEC * sizeof(float))));
+
+PYCONV_ALWAYS_INLINE vec_t sc_relu(vec_t x)
+{
+    const sc_ivec neg = x < vec_splat(0.0f);   /* all ones where x < 0 */
+    return (vec_t)((sc_ivec)x & ~neg);
+}
+#else
+PYCONV_ALWAYS_INLINE vec_t sc_relu(vec_t x)
+{
+    for (int j = 0; j < SC_VEC; j++)
+        x.f[j] = x.f[j] < 0.0f ? 0.0f : x.f[j];
+    return x;
+}
+#endif
+
+/* One forward tile: np pixels x nv vectors of channels, for i < np, v < nv,
+ *   out[i*K + v*SC_VEC ..] = relu?(sum over d < RSC, in order, of x[i*xstep + off[d]] * w[d*ldw + v*SC_VEC ..]
+ *                                  (+ bias[v*SC_VEC ..]))
+ * the sum from zero, each multiply-add fused where the ISA's micro-kernel fuses it, then the
+ * bias, then relu: the micro-kernels' arithmetic on one depth block, so the GEMM's bits. `kt`
+ * channels of the last vector are stored (SC_VEC: all). np and nv are constants where it is
+ * inlined; every loop over the accumulators is unrolled whole, so that they stay in registers
+ * (GCC keeps an array it indexes in a loop on the stack, as in the micro-kernels). */
+PYCONV_ALWAYS_INLINE void sc_fwd_vecs(float *out, int64_t K, const float *x, int64_t xstep,
+                                     const int64_t *off, int64_t RSC, const float *w, int64_t ldw,
+                                     const float *bias, int relu, int kt, int np, int nv)
+{
+    vec_t acc[SCF_NP_MAX][SC_NV];
+    #pragma GCC unroll 12
+    for (int i = 0; i < np; i++)
+        #pragma GCC unroll 2
+        for (int v = 0; v < nv; v++)
+            acc[i][v] = vec_splat(0.0f);
+    for (int64_t d = 0; d < RSC; d++, w += ldw) {
+        const float *xd = x + off[d];
+        vec_t wv[SC_NV];
+        #pragma GCC unroll 2
+        for (int v = 0; v < nv; v++)
+            wv[v] = vec_load(w + v * SC_VEC);
+        #pragma GCC unroll 12
+        for (int i = 0; i < np; i++) {
+            const vec_t xb = vec_splat(xd[i * xstep]);
+            #pragma GCC unroll 2
+            for (int v = 0; v < nv; v++)
+                acc[i][v] = vec_madd(acc[i][v], xb, wv[v]);
+        }
+    }
+    #pragma GCC unroll 12
+    for (int i = 0; i < np; i++)
+        #pragma GCC unroll 2
+        for (int v = 0; v < nv; v++) {
+            vec_t y = acc[i][v];
+            if (bias)
+                y = vec_add(y, vec_load(bias + v * SC_VEC));
+            if (relu)
+                y = sc_relu(y);
+            if (v < nv - 1 || kt == SC_VEC) {
+                vec_store(out + i * K + v * SC_VEC, y);
+            } else {   /* the channel tail: kt < SC_VEC lanes */
+                float lanes[SC_VEC];
+                vec_store(lanes, y);
+                memcpy(out + i * K + v * SC_VEC, lanes, (size_t)kt * sizeof(float));
+            }
+        }
+}
+
+/* nq pixels of a run (pixel i's window at x + i*xstep, its output at out + i*K), nv vectors
+ * of channels: tiles of SCF_NP pixels, the last SCF_NP pixels one more tile that overlaps the
+ * one before (computing a pixel twice gives it the same bits); a run shorter than that goes
+ * pixel by pixel. nv is a constant where it is inlined (sc_fwd_block). */
+PYCONV_ALWAYS_INLINE void sc_fwd_pixels(float *out, int64_t K, const float *x, int64_t xstep,
+                                       const int64_t *off, int64_t RSC, const float *w, int64_t ldw,
+                                       const float *bias, int relu, int kt, int64_t nq, int nv)
+{
+    if (nq >= SCF_NP) {
+        for (int64_t i = 0;; i += SCF_NP) {
+            const int64_t i0 = i + SCF_NP <= nq ? i : nq - SCF_NP;
+            sc_fwd_vecs(out + i0 * K, K, x + i0 * xstep, xstep, off, RSC, w, ldw, bias, relu, kt,
+                        SCF_NP, nv);
+            if (i0 + SCF_NP >= nq)
+                break;
+        }
+    } else {
+        for (int64_t i = 0; i < nq; i++)
+            sc_fwd_vecs(out + i * K, K, x + i * xstep, xstep, off, RSC, w, ldw, bias, relu, kt, 1, nv);
+    }
+}
+
+/* sc_fwd_pixels for SC_NV vectors of channels or one: out of line, one copy each. */
+static void sc_fwd_block(float *out, int64_t K, const float *x, int64_t xstep, const int64_t *off,
+                         int64_t RSC, const float *w, int64_t ldw, const float *bias, int relu,
+                         int kt, int64_t nq, int nv)
+{
+    if (nv == SC_NV)
+        sc_fwd_pixels(out, K, x, xstep, off, RSC, w, ldw, bias, relu, kt, nq, SC_NV);
+    else
+        sc_fwd_pixels(out, K, x, xstep, off, RSC, w, ldw, bias, relu, kt, nq, 1);
+}
+
+/* A run of nq pixels of one output row (outputs at out, K apart; pixel i's window at
+ * x + i*xstep), every channel: blocks of SC_NV vectors, then one. w: the filter, its rows Kp
+ * apart and zero-padded past K to whole vectors; bias likewise or NULL. */
+static inline void sc_fwd_run(float *out, int64_t K, const float *x, int64_t xstep,
+                              const int64_t *off, int64_t RSC, const float *w, int64_t Kp,
+                              const float *bias, int relu, int64_t nq)
+{
+    const int64_t kv = ceil_div(K, SC_VEC) * SC_VEC;   /* <= Kp */
+    for (int64_t k0 = 0; k0 < kv;) {
+        const int nv = kv - k0 >= SC_NV * SC_VEC ? SC_NV : 1;
+        const int64_t lastv = k0 + (nv - 1) * SC_VEC;
+        const int kt = K - lastv < SC_VEC ? (int)(K - lastv) : SC_VEC;
+        sc_fwd_block(out + k0, K, x, xstep, off, RSC, w + k0, Kp, bias ? bias + k0 : NULL, relu,
+                     kt, nq, nv);
+        k0 += nv * SC_VEC;
+    }
+}
+
+/* Scratch per thread of conv2d_fwd_smallc_loop, in floats: R*S*C offsets (int64, 2 floats
+ * each) and a gathered patch of R*S*C floats, in whole cache lines. */
+static inline int64_t conv2d_fwd_smallc_work(const conv2d_shape *sh)
+{
+    return ceil_div(3 * sh->R * sh->S * sh->C, 16) * 16;
+}
+
+/* One output row (n, p) of conv2d_fwd_smallc_loop: its border pixels one by one, their
+ * patches gathered with zeros in the padding, and its interior run (every tap in the image)
+ * read in place, the window's corner stepping by xstep. */
+PYCONV_ALWAYS_INLINE void sc_fwd_row(float *out, const float *inp, const float *w, int64_t Kp,
+                                    const float *bias, int relu, const conv2d_shape *sh,
+                                    const conv_tap *depth, int64_t *off, float *xs, int64_t row,
+                                    int64_t qa, int64_t qb)
+{
+    const int64_t K = sh->K, RSC = sh->R * sh->S * sh->C;
+    const int64_t n = row / sh->P, p = row % sh->P, h0 = window_h0(p, sh);
+    const float *img = inp + n * sh->H * sh->W * sh->C;
+    float *o = out + row * sh->Q * K;
+    const int run = h0 >= 0 && h0 + (sh->R - 1) * sh->dil_h < sh->H && qa < qb;
+    const int64_t a = run ? qa : sh->Q, b = run ? qb : sh->Q;
+    for (int64_t q = 0; q < sh->Q; q++) {
+        if (q == a) {   // the interior run
+            for (int64_t d = 0; d < RSC; d++)
+                off[d] = depth[d].off;
+            sc_fwd_run(o + a * K, K, img + (h0 * sh->W + window_w0(a, sh)) * sh->C,
+                       sh->stride_w * sh->C, off, RSC, w, Kp, bias, relu, b - a);
+            q = b - 1;
+            continue;
+        }
+        const int64_t w0 = window_w0(q, sh);   // a border pixel
+        for (int64_t d = 0; d < RSC; d++) {
+            const int64_t h = h0 + depth[d].dh, wc = w0 + depth[d].dw;
+            xs[d] = in_image(h, wc, sh) ? img[(h0 * sh->W + w0) * sh->C + depth[d].off] : 0.0f;
+            off[d] = d;
+        }
+        sc_fwd_run(o + q * K, K, xs, 0, off, RSC, w, Kp, bias, relu, 1);
+    }
+}
+
+// inp (N,H,W,C) with C < SMALL_C, out (N,P,Q,K) overwritten: out = relu?(conv(inp, w) + bias).
+// w: the filter (R*S*C rows, (r,s,c) order), its rows Kp apart and zero-padded from K to a
+// multiple of 16 (whole vectors of any ISA), bias likewise or NULL; depth: the R*S*C depth taps (conv2d.c's make_ctx); work:
+// conv2d_fwd_smallc_work(sh) floats per thread, 8-byte aligned.
+// Threads: over the N*P output rows, static; each output written by one thread. One thread
+// opens no parallel region (a region of one still forms a team: gemm.c).
+static inline void conv2d_fwd_smallc_loop(float *out, const float *inp, const float *w, int64_t Kp,
+                                          const float *bias, int relu, const conv2d_shape *sh,
+                                          const conv_tap *depth, void *work, int threads)
+{
+    const int64_t RSC = sh->R * sh->S * sh->C, rows = sh->N * sh->P;
+    /* interior columns [qa, qb): every tap's column in [0, W) */
+    const int64_t qa = ceil_div(sh->pad_left, sh->stride_w);
+    const int64_t last = sh->W - 1 + sh->pad_left - (sh->S - 1) * sh->dil_w;   /* q*stride_w <= last */
+    const int64_t qb = last < 0 ? 0 : last / sh->stride_w + 1 < sh->Q ? last / sh->stride_w + 1 : sh->Q;
+    if (threads > 1) {
+        #pragma omp parallel for schedule(static) num_threads(threads)
+        for (int64_t row = 0; row < rows; row++) {
+            int64_t *off = (int64_t *)((float *)work + pyconv_thread_num() * conv2d_fwd_smallc_work(sh));
+            sc_fwd_row(out, inp, w, Kp, bias, relu, sh, depth, off, (float *)(off + RSC), row, qa, qb);
+        }
+    } else {
+        int64_t *off = (int64_t *)work;
+        for (int64_t row = 0; row < rows; row++)
+            sc_fwd_row(out, inp, w, Kp, bias, relu, sh, depth, off, (float *)(off + RSC), row, qa, qb);
+    }
+}
+
 /* The loop above compiled for AVX2 (conv2d_smallc_avx2.c), AVX-512 (conv2d_smallc_avx512.c)
  * and aarch64 (conv2d_smallc_neon.c). */
 void conv2d_bwf_smallc_avx2(float *part, const float *dout, const float *inp, int64_t chunk,
@@ -249,5 +448,14 @@ void conv2d_bwf_smallc_avx512(float *part, const float *dout, const float *inp, 
                               int64_t nchunks, const conv2d_shape *sh, const conv_tap *depth, void *work);
 void conv2d_bwf_smallc_neon(float *part, const float *dout, const float *inp, int64_t chunk,
                             int64_t nchunks, const conv2d_shape *sh, const conv_tap *depth, void *work);
+void conv2d_fwd_smallc_avx2(float *out, const float *inp, const float *w, int64_t Kp, const float *bias,
+                            int relu, const conv2d_shape *sh, const conv_tap *depth, void *work,
+                            int threads);
+void conv2d_fwd_smallc_avx512(float *out, const float *inp, const float *w, int64_t Kp,
+                              const float *bias, int relu, const conv2d_shape *sh,
+                              const conv_tap *depth, void *work, int threads);
+void conv2d_fwd_smallc_neon(float *out, const float *inp, const float *w, int64_t Kp, const float *bias,
+                            int relu, const conv2d_shape *sh, const conv_tap *depth, void *work,
+                            int threads);
 
 #endif /* PYCONV_CONV2D_SMALLC_LOOPS_H */

@@ -70,6 +70,7 @@ static gemm_isa isa_table(void)
 
 int gemm_nr(void) { return isa_table().nr; }
 int gemm_mr(void) { return isa_table().mr; }
+int64_t gemm_kc(void) { return isa_table().kc; }
 
 /* ---- packers for plain row-major matrices --------------------------------------------- */
 

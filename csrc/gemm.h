@@ -161,6 +161,9 @@ PYCONV_UKERNEL void ukernel_generic(int64_t kc, const float *a, const float *b, 
  * M past a multiple of MR fills rows that are computed anyway. */
 int gemm_nr(void);
 int gemm_mr(void);
+/* The depth block KC in use: a sum no deeper than it is one block, summed from zero in one
+ * micro-kernel call (what conv2d.c's first-layer forward reproduces bitwise). */
+int64_t gemm_kc(void);
 
 /* Micro-kernels with an indirect B: the same tile, B's row k read through b[k] (NR floats),
  * A's MR values for depth k at a + k * lda (lda = MR: a packed panel; or A^T read in place). */

@@ -179,6 +179,29 @@ def test_small_c_filter_gradient(isa, case):
     run(case, False, np.random.default_rng(3))
 
 
+@settings(max_examples=40)
+@given(case=small_c_cases(), relu=st.booleans(), bias=st.booleans())
+@example(case=dict(N=2, H=28, W=28, C=1, K=32, R=3, S=3, stride=(1, 1), dil=(1, 1), padding="valid"),
+         relu=True, bias=True).via("the tutorial's conv1")
+@example(case=dict(N=1, H=5, W=5, C=3, K=37, R=3, S=3, stride=(1, 1), dil=(1, 1), padding="same"),
+         relu=True, bias=True).via("rows shorter than a tile; a K tail")
+def test_small_c_forward_is_the_gemm_bitwise(isa, each_thread_count, case, relu, bias):
+    """C < SMALL_C: conv2d_forward's direct loop nest (conv2d_smallc_loops.h) gives the bits of
+    the GEMM with the patches packed (form=0) -- the sum from zero in one depth block, then the
+    bias, then relu -- on every thread count."""
+    N, H, W, C, K, R, S = (case[k] for k in "NHWCKRS")
+    rng = np.random.default_rng(K * 7 + C)
+    x = rng.standard_normal((N, H, W, C)).astype(np.float32)
+    x[x < -1.5] = -0.0
+    w = rng.standard_normal((R, S, C, K)).astype(np.float32)
+    b = rng.standard_normal(K).astype(np.float32) if bias else None
+    P, Q, (top, _), (left, _) = conv_pads(H, W, R, S, case["stride"], case["dil"], case["padding"])
+    win = Window(P, Q, R, S, *case["stride"], *case["dil"], top, left)
+    gemm = _kernels.conv2d_fwd(x, w, b, relu, win, form=0)
+    for _ in each_thread_count():
+        np.testing.assert_array_equal(_kernels.conv2d_fwd(x, w, b, relu, win), gemm)
+
+
 def test_small_c_filter_gradient_threads(isa, each_thread_count, rng):
     """8 pixel chunks (their ends inside output rows), border pixels on every side: bitwise
     the same for any thread count, with and without the bias gradient."""

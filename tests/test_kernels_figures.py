@@ -620,7 +620,9 @@ def _dense10(n):
 
 
 PASSES = {
-    "conv1 forward (GEMM 21,632 x 32 x 9 at batch 32)": _gemm_pass(26 * 26, 32, 9),
+    # the direct loop (conv2d_smallc_loops.h): output rows, one thread below GEMM_PAR_MIN_FLOPS
+    "conv1 forward (direct loop, 3.3: N·P output rows of 26 pixels)":
+        _rows_pass(26, 2 * 26 * 26 * 32 * 9, define("GEMM_PAR_MIN_FLOPS")),
     "pool1 forward": _rows_pass(13, 13 * 13 * 32 * 4, define("POOL_PAR_MIN")),
     "conv2 forward (3,872 x 64 x 288)": _gemm_pass(11 * 11, 64, 288),
     "pool2 forward": _rows_pass(5, 5 * 5 * 64 * 4, define("POOL_PAR_MIN")),
