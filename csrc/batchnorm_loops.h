@@ -84,28 +84,68 @@ static inline void batchnorm_stats_blocks_loop(double *part, const float *x, int
 
 static inline float bn_relu1(float v) { return !(v <= 0.0f) ? v : 0.0f; }   /* as relu_forward */
 
+/* Past the L3 (BN_PF_ROWS's rule, and pyconv_streams: rows 16-byte aligned, C a multiple of 4) the
+ * elementwise passes (forward, dx) stream their output: a row is computed in BN_SCRATCH-float
+ * pieces into a buffer on the stack (L1), then written with non-temporal stores, which skip
+ * reading each output line before writing it (a quarter of such a pass's traffic). The values
+ * are the same; each thread ends its share with pyconv_stream_fence. */
+#define BN_SCRATCH 256
+
+/* dst[0..n) = src[0..n), streamed 16 bytes at a time (dst 16-byte aligned, n a multiple of 4) */
+static inline void bn_stream_copy(float *dst, const float *src, int64_t n)
+{
+#if PYCONV_CAN_STREAM
+    for (int64_t j = 0; j < n; j += 4)
+        _mm_stream_ps(dst + j, _mm_loadu_ps(src + j));
+#else
+    memcpy(dst, src, (size_t)n * sizeof(float));
+#endif
+}
+
+/* y[0..n) = x*scale + shift (two roundings), then relu. */
+static inline void bn_forward_row(float *restrict yi, const float *restrict xi, const float *scale,
+                                  const float *shift, int64_t n, int relu)
+{
+    if (relu)
+        for (int64_t c = 0; c < n; c++) {
+            const float p = xi[c] * scale[c];
+            yi[c] = bn_relu1(p + shift[c]);
+        }
+    else
+        for (int64_t c = 0; c < n; c++) {
+            const float p = xi[c] * scale[c];
+            yi[c] = p + shift[c];
+        }
+}
+
 // x, y (M,C), overwritten; scale, shift (C). y = x*scale + shift (two roundings), then relu.
 // Threads: over rows; each element written by one thread.
 static inline void batchnorm_forward_loop(float *y, const float *x, const float *scale,
                                           const float *shift, int64_t M, int64_t C, int relu)
 {
     const int pf = pyconv_past_l3(M * C * (int64_t)sizeof(float));   /* BN_PF_ROWS */
-    #pragma omp parallel for schedule(static) num_threads(pyconv_num_threads()) if(M * C > BN_PAR_MIN)
-    for (int64_t i = 0; i < M; i++) {
-        const float *restrict xi = x + i * C;
-        float *restrict yi = y + i * C;
-        if (pf && i + BN_PF_ROWS < M)
-            pyconv_prefetch_l2(xi + BN_PF_ROWS * C, C * (int64_t)sizeof(float));
-        if (relu)
-            for (int64_t c = 0; c < C; c++) {
-                const float p = xi[c] * scale[c];
-                yi[c] = bn_relu1(p + shift[c]);
+    const int st = pf && pyconv_streams(y, C, 2 * M * C * (int64_t)sizeof(float));   /* BN_SCRATCH */
+    #pragma omp parallel num_threads(pyconv_num_threads()) if(M * C > BN_PAR_MIN)
+    {
+        float buf[BN_SCRATCH];
+        #pragma omp for schedule(static)
+        for (int64_t i = 0; i < M; i++) {
+            const float *xi = x + i * C;
+            float *yi = y + i * C;
+            if (pf && i + BN_PF_ROWS < M)
+                pyconv_prefetch_l2(xi + BN_PF_ROWS * C, C * (int64_t)sizeof(float));
+            if (!st) {
+                bn_forward_row(yi, xi, scale, shift, C, relu);
+                continue;
             }
-        else
-            for (int64_t c = 0; c < C; c++) {
-                const float p = xi[c] * scale[c];
-                yi[c] = p + shift[c];
+            for (int64_t c0 = 0; c0 < C; c0 += BN_SCRATCH) {
+                const int64_t n = C - c0 < BN_SCRATCH ? C - c0 : BN_SCRATCH;
+                bn_forward_row(buf, xi + c0, scale + c0, shift + c0, n, relu);
+                bn_stream_copy(yi + c0, buf, n);
             }
+        }
+        if (st)
+            pyconv_stream_fence();
     }
 }
 
@@ -201,6 +241,20 @@ static inline float bn_dx1(float x, float dy, float mean, float invstd, float k,
     return k * (t - u);
 }
 
+/* dx[0..n) of one row (bn_dx1), dy through the relu's mask where rs is not NULL. */
+static inline void bn_dx_row(float *restrict di, const float *restrict gi, const float *restrict xi,
+                             const float *mean, const float *invstd, const float *k, const float *mb,
+                             const float *mg, const float *rs, const float *rt, int64_t n)
+{
+    if (rs)
+        for (int64_t c = 0; c < n; c++)
+            di[c] = bn_dx1(xi[c], bn_relu_grad1(gi[c], xi[c], rs[c], rt[c]), mean[c], invstd[c],
+                           k[c], mb[c], mg[c]);
+    else
+        for (int64_t c = 0; c < n; c++)
+            di[c] = bn_dx1(xi[c], gi[c], mean[c], invstd[c], k[c], mb[c], mg[c]);
+}
+
 // dy, x, dx (M,C); mean, invstd, k, mb, mg (C); rs, rt (C) or NULL, as batchnorm_bwd_sums_loop.
 // dx overwritten. Threads: over rows; each element written by one thread.
 static inline void batchnorm_dx_loop(float *dx, const float *dy, const float *x, const float *mean,
@@ -209,21 +263,31 @@ static inline void batchnorm_dx_loop(float *dx, const float *dy, const float *x,
                                      int64_t M, int64_t C)
 {
     const int pf = pyconv_past_l3(M * C * (int64_t)sizeof(float));   /* BN_PF_ROWS */
-    #pragma omp parallel for schedule(static) num_threads(pyconv_num_threads()) if(M * C > BN_PAR_MIN)
-    for (int64_t i = 0; i < M; i++) {
-        const float *restrict gi = dy + i * C, *restrict xi = x + i * C;
-        float *restrict di = dx + i * C;
-        if (pf && i + BN_PF_ROWS < M) {
-            pyconv_prefetch_l2(gi + BN_PF_ROWS * C, C * (int64_t)sizeof(float));
-            pyconv_prefetch_l2(xi + BN_PF_ROWS * C, C * (int64_t)sizeof(float));
+    const int st = pf && pyconv_streams(dx, C, 3 * M * C * (int64_t)sizeof(float));   /* BN_SCRATCH */
+    #pragma omp parallel num_threads(pyconv_num_threads()) if(M * C > BN_PAR_MIN)
+    {
+        float buf[BN_SCRATCH];
+        #pragma omp for schedule(static)
+        for (int64_t i = 0; i < M; i++) {
+            const float *gi = dy + i * C, *xi = x + i * C;
+            float *di = dx + i * C;
+            if (pf && i + BN_PF_ROWS < M) {
+                pyconv_prefetch_l2(gi + BN_PF_ROWS * C, C * (int64_t)sizeof(float));
+                pyconv_prefetch_l2(xi + BN_PF_ROWS * C, C * (int64_t)sizeof(float));
+            }
+            if (!st) {
+                bn_dx_row(di, gi, xi, mean, invstd, k, mb, mg, rs, rt, C);
+                continue;
+            }
+            for (int64_t c0 = 0; c0 < C; c0 += BN_SCRATCH) {
+                const int64_t n = C - c0 < BN_SCRATCH ? C - c0 : BN_SCRATCH;
+                bn_dx_row(buf, gi + c0, xi + c0, mean + c0, invstd + c0, k + c0, mb + c0, mg + c0,
+                          rs ? rs + c0 : NULL, rt ? rt + c0 : NULL, n);
+                bn_stream_copy(di + c0, buf, n);
+            }
         }
-        if (rs)
-            for (int64_t c = 0; c < C; c++)
-                di[c] = bn_dx1(xi[c], bn_relu_grad1(gi[c], xi[c], rs[c], rt[c]), mean[c], invstd[c],
-                               k[c], mb[c], mg[c]);
-        else
-            for (int64_t c = 0; c < C; c++)
-                di[c] = bn_dx1(xi[c], gi[c], mean[c], invstd[c], k[c], mb[c], mg[c]);
+        if (st)
+            pyconv_stream_fence();
     }
 }
 
