@@ -321,37 +321,40 @@ PYCONV_ALWAYS_INLINE void sc_fwd_vecs(float *out, int64_t K, const float *x, int
         }
 }
 
-/* nq pixels of a run (pixel i's window at x + i*xstep, its output at out + i*K), nv vectors
- * of channels: tiles of SCF_NP pixels, the last SCF_NP pixels one more tile that overlaps the
- * one before (computing a pixel twice gives it the same bits); a run shorter than that goes
- * pixel by pixel. nv is a constant where it is inlined (sc_fwd_block). */
-PYCONV_ALWAYS_INLINE void sc_fwd_pixels(float *out, int64_t K, const float *x, int64_t xstep,
-                                       const int64_t *off, int64_t RSC, const float *w, int64_t ldw,
-                                       const float *bias, int relu, int kt, int64_t nq, int nv)
+/* sc_fwd_vecs with np (1..SCF_NP) and nv as constants: a case per tile width. */
+PYCONV_ALWAYS_INLINE void sc_fwd_np(float *out, int64_t K, const float *x, int64_t xstep,
+                                   const int64_t *off, int64_t RSC, const float *w, int64_t ldw,
+                                   const float *bias, int relu, int kt, int np, int nv)
 {
-    if (nq >= SCF_NP) {
-        for (int64_t i = 0;; i += SCF_NP) {
-            const int64_t i0 = i + SCF_NP <= nq ? i : nq - SCF_NP;
-            sc_fwd_vecs(out + i0 * K, K, x + i0 * xstep, xstep, off, RSC, w, ldw, bias, relu, kt,
-                        SCF_NP, nv);
-            if (i0 + SCF_NP >= nq)
-                break;
-        }
-    } else {
-        for (int64_t i = 0; i < nq; i++)
-            sc_fwd_vecs(out + i * K, K, x + i * xstep, xstep, off, RSC, w, ldw, bias, relu, kt, 1, nv);
+#define SCF_CASE(n) case n: sc_fwd_vecs(out, K, x, xstep, off, RSC, w, ldw, bias, relu, kt, n, nv); break;
+    switch (np) {
+    SCF_CASE(2) SCF_CASE(3) SCF_CASE(4) SCF_CASE(5) SCF_CASE(6)
+#if SCF_NP >= 12
+    SCF_CASE(7) SCF_CASE(8) SCF_CASE(9) SCF_CASE(10) SCF_CASE(11) SCF_CASE(12)
+#endif
+    default: sc_fwd_vecs(out, K, x, xstep, off, RSC, w, ldw, bias, relu, kt, 1, nv); break;
     }
+#undef SCF_CASE
 }
 
-/* sc_fwd_pixels for SC_NV vectors of channels or one: out of line, one copy each. */
+/* nq pixels of a run (pixel i's window at x + i*xstep, its output at out + i*K), nv vectors
+ * of channels, in the fewest tiles of at most SCF_NP pixels, of two widths one apart: 26
+ * pixels (the tutorial's conv1) are 6+5+5+5+5 on AVX2 and 9+9+8 on AVX-512, where tiles of
+ * SCF_NP and one more overlapping the last computed 30 and 36. Out of line, one copy per nv
+ * (SC_NV or 1). */
 static void sc_fwd_block(float *out, int64_t K, const float *x, int64_t xstep, const int64_t *off,
                          int64_t RSC, const float *w, int64_t ldw, const float *bias, int relu,
                          int kt, int64_t nq, int nv)
 {
-    if (nv == SC_NV)
-        sc_fwd_pixels(out, K, x, xstep, off, RSC, w, ldw, bias, relu, kt, nq, SC_NV);
-    else
-        sc_fwd_pixels(out, K, x, xstep, off, RSC, w, ldw, bias, relu, kt, nq, 1);
+    const int64_t t = ceil_div(nq, SCF_NP), s = t ? ceil_div(nq, t) : 0, big = nq - t * (s - 1);
+    for (int64_t j = 0, i = 0; j < t; j++) {
+        const int np = (int)(j < big ? s : s - 1);
+        if (nv == SC_NV)
+            sc_fwd_np(out + i * K, K, x + i * xstep, xstep, off, RSC, w, ldw, bias, relu, kt, np, SC_NV);
+        else
+            sc_fwd_np(out + i * K, K, x + i * xstep, xstep, off, RSC, w, ldw, bias, relu, kt, np, 1);
+        i += np;
+    }
 }
 
 /* A run of nq pixels of one output row (outputs at out, K apart; pixel i's window at

@@ -396,6 +396,10 @@ def test_the_mirrors_copy_the_code():
     pinned("csrc/conv2d.c", *BWI_RULE)
     pinned("csrc/pool2d_loops.h", *POOL_RULE)
     pinned("csrc/act.c", "if(n > ELEMWISE_PAR_MIN) for (int64_t i = 0; i < n; i++) {")
+    pinned("csrc/conv2d.c", "const int threads = 2.0 * (double)(sh->N * sh->P * sh->Q) * (double)K "
+           "* (double)RSC >= GEMM_PAR_MIN_FLOPS && sh->N * sh->P > 1 ? pyconv_num_threads() : 1;")
+    pinned("csrc/conv2d_smallc_loops.h", "#pragma omp parallel for schedule(static) num_threads(threads) "
+           "for (int64_t row = 0; row < rows; row++) {")
     pinned("csrc/dense_loops.h", "blocks > 1 && 2.0 * (double)N * (double)C * (double)K >= "
            "DENSE_ROWS_PAR_MIN ? pyconv_num_threads() : 1;")
 
