@@ -2,13 +2,15 @@
 the same model exported with `model.export(path, format="onnx")`, and where pyconv's time goes.
 
     python -m bench --inference [--models cnn dnn] [--batches 1 256] [--threads 2] [--repeats 50]
-                                [--json out.json]        (--onnx is the same mode)
+                                [--base REV] [--json out.json]        (--onnx is the same mode)
 
 Both run the same weights on the same batch with the same thread count (pyconv.set_num_threads,
 onnxruntime's intra_op_num_threads; inter-op 1, all graph optimizations on, its defaults
 otherwise). Each figure is the median of `--repeats` calls after warm-up, the two frameworks
 alternating in blocks of BLOCK calls, PAUSE seconds apart (see BLOCK), so that both see the same
-machine state. The outputs are checked to agree (1e-5) before anything is timed.
+machine state. The outputs are checked to agree (1e-5) before anything is timed. With --base REV,
+REV's pyconv (built aside and imported as `pyconv_base`, as bench/ab.py does) runs the same
+weights in the same alternation, a third framework: before and after a change, in one run.
 
 The breakdown (`--breakdown-batch`, 1 by default) splits one pyconv call as bench/stepprofile.py
 splits a training step: every function of pyconv._kernels (each is one C kernel run without the
@@ -48,6 +50,7 @@ def parse(argv):
     p.add_argument("--repeats", type=int, default=50)
     p.add_argument("--breakdown-batch", type=int, default=1,
                    help="the batch size of the per-call breakdown (0: none)")
+    p.add_argument("--base", help="also time this commit's pyconv (bench/ab.py's base_package)")
     p.add_argument("--json", help="also write the results here")
     a = p.parse_args(argv)
     if a.threads < 1 or a.repeats < 5 or min(a.batches) < 1:
@@ -126,22 +129,38 @@ def breakdown(model, x, repeats):
 def main(argv=None):
     args = parse(argv)
     pyconv.set_num_threads(args.threads)
+    base = None
+    if args.base:
+        from bench.ab import base_package
+        base, _ = base_package(args.base)
+        base.set_num_threads(args.threads)
     rows, notes = [], []
     ort_version = None
     for name in args.models:
         model = keras_like_model(layers, models, name)
         sess, ort_version = session(model, args.threads)
         inp = sess.get_inputs()[0].name
+        old = None
+        if base is not None:
+            import importlib
+            old = keras_like_model(importlib.import_module("pyconv_base.layers"),
+                                   importlib.import_module("pyconv_base.models"), name)
+            old.set_weights(model.get_weights())
         for n in args.batches:
             x = np.random.default_rng(n).uniform(0, 1, (n,) + tuple(specs.MODELS[name]["input"])).astype(np.float32)
             want = model.predict_on_batch(x)
             got = sess.run(None, {inp: x})[0]
             np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
-            (tp, to), load = other_load(lambda: alternating_medians(
-                [lambda: model.predict_on_batch(x), lambda: sess.run(None, {inp: x})], args.repeats,
-                block=BLOCK, pause=PAUSE))
+            fns = [lambda: model.predict_on_batch(x), lambda: sess.run(None, {inp: x})]
+            if old is not None:
+                np.testing.assert_allclose(old.predict_on_batch(x), want, rtol=1e-5, atol=1e-5)
+                fns.append(lambda: old.predict_on_batch(x))
+            ts, load = other_load(lambda: alternating_medians(fns, args.repeats, block=BLOCK, pause=PAUSE))
+            tp, to = ts[0], ts[1]
             rows.append({"model": name, "batch": n, "pyconv_ms": tp * 1e3, "onnxruntime_ms": to * 1e3,
                          "ratio": tp / to, "other_load": load})
+            if old is not None:
+                rows[-1].update(base_ms=ts[2] * 1e3, base_ratio=ts[2] / to)
         if args.breakdown_batch:
             x = np.random.default_rng(0).uniform(
                 0, 1, (args.breakdown_batch,) + tuple(specs.MODELS[name]["input"])).astype(np.float32)
@@ -151,12 +170,14 @@ def main(argv=None):
                           "instrumented_ms": timed})
     print(f"inference, {args.threads} thread(s), pyconv {pyconv.__version__} ({_kernels.isa_active()}) vs "
           f"onnxruntime {ort_version}; median of {args.repeats} alternating calls each\n")
-    print("| model | batch | pyconv ms | onnxruntime ms | pyconv / ort | other load (cores) |")
-    print("|---|---:|---:|---:|---:|---:|")
+    extra = f" {args.base} ms | {args.base} / ort |" if base is not None else ""
+    print("| model | batch | pyconv ms | onnxruntime ms | pyconv / ort |" + extra + " other load (cores) |")
+    print("|---|---:|---:|---:|---:|" + ("---:|---:|" if base is not None else "") + "---:|")
     for r in rows:
         load = "-" if r["other_load"] is None else f"{r['other_load']:.2f}"
+        old = f" {r['base_ms']:.4f} | {r['base_ratio']:.2f} |" if base is not None else ""
         print(f"| {r['model']} | {r['batch']} | {r['pyconv_ms']:.4f} | {r['onnxruntime_ms']:.4f} | "
-              f"{r['ratio']:.2f} | {load} |")
+              f"{r['ratio']:.2f} |{old} {load} |")
     if any(r["other_load"] is not None and r["other_load"] > 0.3 for r in rows):
         print("\nWARNING: other processes kept cores busy during some rows: those times are disturbed")
     for b in notes:

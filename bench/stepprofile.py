@@ -46,7 +46,7 @@ from bench.worker import keras_like_model
 
 SKIP = {"compiler", "has_openmp", "isa_active", "isa_detected", "isas_available", "gemm_tile",
         "cache_info", "blocking", "derive_blocking", "set_blocking", "num_threads", "set_isa",
-        "set_thread_cap", "dense_rows_max",
+        "set_thread_cap", "set_pool_width", "dense_rows_max",
         "set_num_threads", "np", "ISA_NAMES"}
 ROOT = ("fit loop", "")
 _MISSING = object()

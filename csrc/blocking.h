@@ -127,6 +127,13 @@ static inline void isa_tile(int isa, int *mr, int *nr)
  * microseconds, which is what ~1 MFLOP takes at ~200 GFLOP/s. */
 #define GEMM_PAR_MIN_FLOPS 1.0e6
 
+/* The inference path's pool (pool.c; gemm.c, gemm_stretch_pool): a GEMM from POOL_MIN_FLOPS
+ * splits over helpers that are awake -- a claimed task costs an atomic, not a region, so the
+ * first layer of the tutorial CNN at batch 1 (0.39 MFLOP, ~5 us) still gains -- and from
+ * POOL_WAKE_FLOPS (~20 us on one core) it wakes sleeping ones, a futex call. */
+#define POOL_MIN_FLOPS 2.5e5
+#define POOL_WAKE_FLOPS 2.0e6
+
 /* A forward GEMM of few rows (M) beside many columns (N: output channels) packs its A (rows
  * of x, or patches) and reads B (the weights) in place -- an indirect B -- when
  * IN_PLACE_B_ROWS * M <= N (and NR divides N): packing all of B for them costs about what

@@ -5,8 +5,8 @@
 #include <immintrin.h>
 #define SC_VEC 8
 #define SC_DB 5
-#define SC_FMA(acc, x, g) ((sc_vec)_mm256_fmadd_ps((__m256)(x), (__m256)(g), (__m256)(acc)))
-#define SC_SPLAT(x) ((sc_vec)_mm256_set1_ps(x))
+#define VEC_FMA(acc, x, g) ((vec_t)_mm256_fmadd_ps((__m256)(x), (__m256)(g), (__m256)(acc)))
+#define VEC_SPLAT(x) ((vec_t)_mm256_set1_ps(x))
 #include "conv2d_smallc_loops.h"
 
 void conv2d_bwf_smallc_avx2(float *part, const float *dout, const float *inp, int64_t chunk,

@@ -6,8 +6,8 @@
 #include <immintrin.h>
 #define SC_VEC 16
 #define SC_DB 9
-#define SC_FMA(acc, x, g) ((sc_vec)_mm512_fmadd_ps((__m512)(x), (__m512)(g), (__m512)(acc)))
-#define SC_SPLAT(x) ((sc_vec)_mm512_set1_ps(x))
+#define VEC_FMA(acc, x, g) ((vec_t)_mm512_fmadd_ps((__m512)(x), (__m512)(g), (__m512)(acc)))
+#define VEC_SPLAT(x) ((vec_t)_mm512_set1_ps(x))
 #define SCF_NP 12
 #include "conv2d_smallc_loops.h"
 

@@ -29,7 +29,7 @@
  *
  * Sums: each partial element adds its pixels in the chunk's order (rows ascending, columns
  * ascending); the chunks are the GEMM path's, fixed by the sizes (conv2d.c's bwf_plan_make),
- * so the result does not depend on the thread count. The AVX2, AVX-512 and NEON builds fuse each multiply-add (SC_FMA), the
+ * so the result does not depend on the thread count. The AVX2, AVX-512 and NEON builds fuse each multiply-add (VEC_FMA), the
  * portable one rounds twice: ISAs may differ in the last bits, as the GEMM's micro-kernels do.
  * The channels past the last whole vector (K not a multiple of SC_VEC) are copied, zero-padded,
  * into a vector per pixel and take the same tile.
@@ -46,6 +46,10 @@
 #ifndef SC_VEC
 #define SC_VEC 4
 #endif
+/* One ISA vector of SC_VEC floats (vec_t: vec_portable.h); its multiply-add fused where the ISA
+ * file defines VEC_FMA, its broadcast the ISA's where it defines VEC_SPLAT. */
+#define VEC_FLOATS SC_VEC
+#include "vec_portable.h"
 /* Filter rows per register tile: the tile is SC_DB x SC_NV accumulators, plus SC_NV for the
  * bias, SC_NV for the dout row and one broadcast: 5 x 2 + 2 + 2 + 1 = 15 of the 16 registers
  * of AVX2 and SSE2; AVX-512 (32 registers) takes 9, the whole 3x3x1 patch in one tile (23). */
@@ -57,76 +61,6 @@
 /* The largest SC_DB any ISA file sets: the cases of sc_bwf_tile's switch. */
 #define SC_DB_MAX 9
 
-/* One ISA vector of SC_VEC floats (a GCC/Clang vector extension, lowered to the ISA's
- * registers); compilers without the extension (MSVC) get a struct and plain loops. */
-#if (defined(__GNUC__) || defined(__clang__))
-typedef float sc_vec __attribute__((vector_size(SC_VEC * sizeof(float))));
-
-/* x in every lane: the ISA's broadcast where the ISA file defines SC_SPLAT (a loop of lane
- * stores compiles to a chain of inserts), else a literal of the portable build's 4 lanes. */
-PYCONV_ALWAYS_INLINE sc_vec sc_splat(float x)
-{
-#ifdef SC_SPLAT
-    return SC_SPLAT(x);
-#else
-    _Static_assert(SC_VEC == 4, "an ISA file with wider vectors defines SC_SPLAT");
-    return (sc_vec){x, x, x, x};
-#endif
-}
-
-/* acc + x*g: fused where the ISA file defines SC_FMA, else two roundings (no contraction:
- * CMakeLists.txt). */
-PYCONV_ALWAYS_INLINE sc_vec sc_madd(sc_vec acc, sc_vec x, sc_vec g)
-{
-#ifdef SC_FMA
-    return SC_FMA(acc, x, g);
-#else
-    const sc_vec prod = x * g;
-    return acc + prod;
-#endif
-}
-
-PYCONV_ALWAYS_INLINE sc_vec sc_add(sc_vec a, sc_vec b) { return a + b; }
-#else
-typedef struct { float f[SC_VEC]; } sc_vec;
-
-PYCONV_ALWAYS_INLINE sc_vec sc_splat(float x)
-{
-    sc_vec v;
-    for (int j = 0; j < SC_VEC; j++)
-        v.f[j] = x;
-    return v;
-}
-
-PYCONV_ALWAYS_INLINE sc_vec sc_madd(sc_vec acc, sc_vec x, sc_vec g)
-{
-    for (int j = 0; j < SC_VEC; j++) {
-        const float prod = x.f[j] * g.f[j];
-        acc.f[j] += prod;
-    }
-    return acc;
-}
-
-PYCONV_ALWAYS_INLINE sc_vec sc_add(sc_vec a, sc_vec b)
-{
-    for (int j = 0; j < SC_VEC; j++)
-        a.f[j] += b.f[j];
-    return a;
-}
-#endif
-
-PYCONV_ALWAYS_INLINE sc_vec sc_load(const float *p)
-{
-    sc_vec v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
-PYCONV_ALWAYS_INLINE void sc_store(float *p, sc_vec v)
-{
-    memcpy(p, &v, sizeof v);
-}
-
 /* One segment of pixels i < nq through one register tile (loops 6-7): for d < db, v < nv,
  *   part[d*ldp + v*SC_VEC ..] += sum over i of x[i*xstep + off[d]] * g[i*ldg + v*SC_VEC ..],
  * and, unless pbias is NULL, pbias[v*SC_VEC ..] += sum over i of g[i*ldg + v*SC_VEC ..]; i
@@ -136,32 +70,32 @@ PYCONV_ALWAYS_INLINE void sc_bwf_vecs(float *part, float *pbias, int64_t ldp, co
                                      int64_t xstep, const int64_t *off, const float *g,
                                      int64_t ldg, int64_t nq, int db, int nv)
 {
-    sc_vec acc[SC_DB_MAX][SC_NV], accb[SC_NV];
+    vec_t acc[SC_DB_MAX][SC_NV], accb[SC_NV];
     int64_t o[SC_DB_MAX];
     for (int d = 0; d < db; d++) {
         o[d] = off[d];
         for (int v = 0; v < nv; v++)
-            acc[d][v] = sc_load(part + d * ldp + v * SC_VEC);
+            acc[d][v] = vec_load(part + d * ldp + v * SC_VEC);
     }
     for (int v = 0; pbias && v < nv; v++)
-        accb[v] = sc_load(pbias + v * SC_VEC);
+        accb[v] = vec_load(pbias + v * SC_VEC);
     for (int64_t i = 0; i < nq; i++, x += xstep, g += ldg) {   // loop 6
-        sc_vec gv[SC_NV];
+        vec_t gv[SC_NV];
         for (int v = 0; v < nv; v++)
-            gv[v] = sc_load(g + v * SC_VEC);
+            gv[v] = vec_load(g + v * SC_VEC);
         for (int d = 0; d < db; d++) {                           // loop 7
-            const sc_vec xb = sc_splat(x[o[d]]);
+            const vec_t xb = vec_splat(x[o[d]]);
             for (int v = 0; v < nv; v++)
-                acc[d][v] = sc_madd(acc[d][v], xb, gv[v]);
+                acc[d][v] = vec_madd(acc[d][v], xb, gv[v]);
         }
         for (int v = 0; pbias && v < nv; v++)
-            accb[v] = sc_add(accb[v], gv[v]);
+            accb[v] = vec_add(accb[v], gv[v]);
     }
     for (int d = 0; d < db; d++)
         for (int v = 0; v < nv; v++)
-            sc_store(part + d * ldp + v * SC_VEC, acc[d][v]);
+            vec_store(part + d * ldp + v * SC_VEC, acc[d][v]);
     for (int v = 0; pbias && v < nv; v++)
-        sc_store(pbias + v * SC_VEC, accb[v]);
+        vec_store(pbias + v * SC_VEC, accb[v]);
 }
 
 /* sc_bwf_vecs with db and nv as constants: one case per tile height. */
@@ -319,16 +253,16 @@ static inline void conv2d_bwf_smallc_loop(float *part, const float *dout, const 
 
 /* x where x >= 0 or NaN, +0 where x < 0 (-0 stays -0): bitwise the micro-kernels' epilogue,
  * max(0, x) with x as the second operand. */
-#if (defined(__GNUC__) || defined(__clang__))
+#if VEC_EXT
 typedef int32_t sc_ivec __attribute__((vector_size(SC_VEC * sizeof(float))));
 
-PYCONV_ALWAYS_INLINE sc_vec sc_relu(sc_vec x)
+PYCONV_ALWAYS_INLINE vec_t sc_relu(vec_t x)
 {
-    const sc_ivec neg = x < sc_splat(0.0f);   /* all ones where x < 0 */
-    return (sc_vec)((sc_ivec)x & ~neg);
+    const sc_ivec neg = x < vec_splat(0.0f);   /* all ones where x < 0 */
+    return (vec_t)((sc_ivec)x & ~neg);
 }
 #else
-PYCONV_ALWAYS_INLINE sc_vec sc_relu(sc_vec x)
+PYCONV_ALWAYS_INLINE vec_t sc_relu(vec_t x)
 {
     for (int j = 0; j < SC_VEC; j++)
         x.f[j] = x.f[j] < 0.0f ? 0.0f : x.f[j];
@@ -348,40 +282,40 @@ PYCONV_ALWAYS_INLINE void sc_fwd_vecs(float *out, int64_t K, const float *x, int
                                      const int64_t *off, int64_t RSC, const float *w, int64_t ldw,
                                      const float *bias, int relu, int kt, int np, int nv)
 {
-    sc_vec acc[SCF_NP_MAX][SC_NV];
+    vec_t acc[SCF_NP_MAX][SC_NV];
     #pragma GCC unroll 12
     for (int i = 0; i < np; i++)
         #pragma GCC unroll 2
         for (int v = 0; v < nv; v++)
-            acc[i][v] = sc_splat(0.0f);
+            acc[i][v] = vec_splat(0.0f);
     for (int64_t d = 0; d < RSC; d++, w += ldw) {
         const float *xd = x + off[d];
-        sc_vec wv[SC_NV];
+        vec_t wv[SC_NV];
         #pragma GCC unroll 2
         for (int v = 0; v < nv; v++)
-            wv[v] = sc_load(w + v * SC_VEC);
+            wv[v] = vec_load(w + v * SC_VEC);
         #pragma GCC unroll 12
         for (int i = 0; i < np; i++) {
-            const sc_vec xb = sc_splat(xd[i * xstep]);
+            const vec_t xb = vec_splat(xd[i * xstep]);
             #pragma GCC unroll 2
             for (int v = 0; v < nv; v++)
-                acc[i][v] = sc_madd(acc[i][v], xb, wv[v]);
+                acc[i][v] = vec_madd(acc[i][v], xb, wv[v]);
         }
     }
     #pragma GCC unroll 12
     for (int i = 0; i < np; i++)
         #pragma GCC unroll 2
         for (int v = 0; v < nv; v++) {
-            sc_vec y = acc[i][v];
+            vec_t y = acc[i][v];
             if (bias)
-                y = sc_add(y, sc_load(bias + v * SC_VEC));
+                y = vec_add(y, vec_load(bias + v * SC_VEC));
             if (relu)
                 y = sc_relu(y);
             if (v < nv - 1 || kt == SC_VEC) {
-                sc_store(out + i * K + v * SC_VEC, y);
+                vec_store(out + i * K + v * SC_VEC, y);
             } else {   /* the channel tail: kt < SC_VEC lanes */
                 float lanes[SC_VEC];
-                sc_store(lanes, y);
+                vec_store(lanes, y);
                 memcpy(out + i * K + v * SC_VEC, lanes, (size_t)kt * sizeof(float));
             }
         }

@@ -5,7 +5,7 @@
 #include <arm_neon.h>
 #define SC_VEC 4
 #define SC_DB 9
-#define SC_FMA(acc, x, g) ((sc_vec)vfmaq_f32((float32x4_t)(acc), (float32x4_t)(x), (float32x4_t)(g)))
+#define VEC_FMA(acc, x, g) ((vec_t)vfmaq_f32((float32x4_t)(acc), (float32x4_t)(x), (float32x4_t)(g)))
 #define SCF_NP 12
 #include "conv2d_smallc_loops.h"
 

@@ -8,7 +8,7 @@
  *
  * Sizes are conv2d_shape's (pyconv.h): K = C*M output channels, output channel k = c*M + m reads
  * input channel c = k / M. The plain loops (dw_*_block) take any M and any block width; the
- * common case -- M = 1 (MobileNet's) -- runs on explicit vectors (dw_vec) instead: blocks of
+ * common case -- M = 1 (MobileNet's) -- runs on explicit vectors (vec_t) instead: blocks of
  * DW_NV vectors, then one of 2 and one of 1 for the whole vectors left (C = 32 with AVX-512),
  * the plain loop only for the last C mod DW_VEC channels. */
 #ifndef PYCONV_DEPTHWISE_LOOPS_H
@@ -22,6 +22,8 @@
 #ifndef DW_VEC
 #define DW_VEC 4
 #endif
+#define VEC_FLOATS DW_VEC
+#include "vec_portable.h"
 /* Output channels per register block: 4 vectors, accumulators that stay in registers across all
  * the taps of one output pixel, so that each tap costs two loads (input, filter) and one multiply
  * and add per vector, and 4 independent add chains hide the add latency. Each lane is one channel
@@ -65,72 +67,17 @@ typedef struct {
 
 static inline float dw_relu1(float v) { return !(v <= 0.0f) ? v : 0.0f; }   /* as relu_forward */
 
-/* One ISA vector of DW_VEC floats: a GCC/Clang vector extension, lowered to the ISA's registers.
- * The full channel blocks with M = 1 are written with DW_NV of them, so that their accumulators
- * stay in registers whatever the auto-vectoriser decides (left to itself, it unrolls-and-jams
- * the tap loop and falls back to scalar code). Per lane: multiply, then add -- the same two
- * roundings as the plain loops, which handle the tail blocks and M > 1. Compilers without the
- * extension (MSVC) get a struct of DW_VEC floats and plain loops: the same results. */
-#if (defined(__GNUC__) || defined(__clang__)) && !defined(DW_PLAIN_VEC)   /* -DDW_PLAIN_VEC: test the other */
-typedef float dw_vec __attribute__((vector_size(DW_VEC * sizeof(float))));
-
-PYCONV_ALWAYS_INLINE dw_vec dw_zero(void) { return (dw_vec){0}; }
-
-/* acc + a*b, two roundings (no FMA contraction: CMakeLists.txt) */
-PYCONV_ALWAYS_INLINE dw_vec dw_madd(dw_vec acc, dw_vec a, dw_vec b)
-{
-    const dw_vec prod = a * b;
-    return acc + prod;
-}
-
-PYCONV_ALWAYS_INLINE dw_vec dw_add(dw_vec a, dw_vec b) { return a + b; }
-#else
-typedef struct { float f[DW_VEC]; } dw_vec;
-
-PYCONV_ALWAYS_INLINE dw_vec dw_zero(void)
-{
-    dw_vec v;
-    for (int j = 0; j < DW_VEC; j++)
-        v.f[j] = 0.0f;
-    return v;
-}
-
-PYCONV_ALWAYS_INLINE dw_vec dw_madd(dw_vec acc, dw_vec a, dw_vec b)
-{
-    for (int j = 0; j < DW_VEC; j++) {
-        const float prod = a.f[j] * b.f[j];
-        acc.f[j] += prod;
-    }
-    return acc;
-}
-
-PYCONV_ALWAYS_INLINE dw_vec dw_add(dw_vec a, dw_vec b)
-{
-    for (int j = 0; j < DW_VEC; j++)
-        a.f[j] += b.f[j];
-    return a;
-}
-#endif
-
-/* Unaligned vector load and store, one vector at a time: whole-array copies would keep the
- * accumulators in memory. */
-PYCONV_ALWAYS_INLINE dw_vec dw_load(const float *p)
-{
-    dw_vec v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
-PYCONV_ALWAYS_INLINE void dw_store(float *p, dw_vec v)
-{
-    memcpy(p, &v, sizeof v);
-}
+/* The full channel blocks with M = 1 are written with DW_NV explicit vectors (vec_t, one ISA
+ * vector of DW_VEC floats: vec_portable.h), so that their accumulators stay in registers
+ * whatever the auto-vectoriser decides (left to itself, it unrolls-and-jams the tap loop and
+ * falls back to scalar code). Per lane: multiply, then add -- the same two roundings as the
+ * plain loops, which handle the tail blocks and M > 1. */
 
 /* acc[v] = bias[v*DW_VEC..] (or 0) for n vectors. */
-PYCONV_ALWAYS_INLINE void dw_init_v(dw_vec *acc, int n, const float *bias)
+PYCONV_ALWAYS_INLINE void dw_init_v(vec_t *acc, int n, const float *bias)
 {
     for (int v = 0; v < n; v++)
-        acc[v] = bias ? dw_load(bias + DW_VEC * v) : dw_zero();
+        acc[v] = bias ? vec_load(bias + DW_VEC * v) : vec_zero();
 }
 
 /* How the vector blocks store an output pixel (the `store` flags): relu first, and stream past
@@ -141,7 +88,7 @@ PYCONV_ALWAYS_INLINE void dw_init_v(dw_vec *acc, int n, const float *bias)
 #define DW_STORE_STREAM 2
 
 /* p[0..DW_VEC) = v, streamed 16 bytes at a time (p 16-byte aligned: pyconv_streams) */
-PYCONV_ALWAYS_INLINE void dw_stream(float *p, dw_vec v)
+PYCONV_ALWAYS_INLINE void dw_stream(float *p, vec_t v)
 {
 #if PYCONV_CAN_STREAM
     for (int j = 0; j < DW_VEC; j += 4) {
@@ -150,19 +97,19 @@ PYCONV_ALWAYS_INLINE void dw_stream(float *p, dw_vec v)
         _mm_stream_ps(p + j, h);
     }
 #else
-    dw_store(p, v);
+    vec_store(p, v);
 #endif
 }
 
 /* relu on lanes, as dw_relu1: v <= 0 (and -0) becomes +0, NaN stays. */
-#if (defined(__GNUC__) || defined(__clang__)) && !defined(DW_PLAIN_VEC)
+#if VEC_EXT
 typedef int32_t dw_ivec __attribute__((vector_size(DW_VEC * sizeof(float))));
-PYCONV_ALWAYS_INLINE dw_vec dw_relu_vec(dw_vec v)
+PYCONV_ALWAYS_INLINE vec_t dw_relu_vec(vec_t v)
 {
-    return (dw_vec)((dw_ivec)v & ~(v <= dw_zero()));
+    return (vec_t)((dw_ivec)v & ~(v <= vec_zero()));
 }
 #else
-PYCONV_ALWAYS_INLINE dw_vec dw_relu_vec(dw_vec v)
+PYCONV_ALWAYS_INLINE vec_t dw_relu_vec(vec_t v)
 {
     for (int j = 0; j < DW_VEC; j++)
         v.f[j] = dw_relu1(v.f[j]);
@@ -182,9 +129,20 @@ static inline int dw_store_flags(const float *out, int64_t K, int64_t moved, int
  * hardware prefetchers do not fetch it in time (the forward at 28x28x128, batch 64: 6.4 ms
  * without prefetching, 1.7-2.5 ms with; docs/benchmarks.md 3.6). So each row asks for the one row
  * its successor adds, a part of it per block of pixels (dw_prefetch_part), into L2 (1 MiB here;
- * a row is W*C floats, 14 KiB at MobileNet's shapes) -- when the pass overflows the L3 (as for
- * streaming: pyconv_past_l3); from the L3 the prefetches cost more than they save (0.9x at
- * 14x14x256, batch 32). Prefetching changes no value. */
+ * a row is W*C floats, 14 KiB at MobileNet's shapes) -- when the pass moves more than a quarter
+ * of the L3 (dw_prefetches). From an L3 that holds the pass, the prefetches cost 2-8% (Zen 4,
+ * batch 1-4, one thread); but the L3 is shared with the other cores, and a pass of 13 MB
+ * (14x14x256, batch 32) found its input there or not depending on what ran before it: called
+ * after PyTorch's NCHW pass as `bench --layers` calls it, it ran 1.4-1.6x faster with them
+ * (docs/benchmarks.md 3.7). Prefetching changes no value. */
+
+/* Whether a pass that reads and writes `moved` bytes prefetches the rows it adds (above): more
+ * than a quarter of the L3 (pyconv_stream_min_bytes), 8 MiB of Zen 4's 32. It streams its
+ * output past half (pyconv_streams). */
+static inline int dw_prefetches(int64_t moved)
+{
+    return moved > pyconv_stream_min_bytes() / 4;
+}
 
 /* floor(a / b) for b >= 1, any sign of a */
 static inline int64_t dw_floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
@@ -250,22 +208,22 @@ static inline void dw_prefetch_part(const float *rows, int64_t len, int64_t i, i
 }
 
 /* out[v*DW_VEC..] = acc[v] (then relu) for n vectors; `store`: the flags above. */
-PYCONV_ALWAYS_INLINE void dw_store_v(float *out, const dw_vec *acc, int n, int store)
+PYCONV_ALWAYS_INLINE void dw_store_v(float *out, const vec_t *acc, int n, int store)
 {
     for (int v = 0; v < n; v++) {
-        const dw_vec a = store & DW_STORE_RELU ? dw_relu_vec(acc[v]) : acc[v];
+        const vec_t a = store & DW_STORE_RELU ? dw_relu_vec(acc[v]) : acc[v];
         if (store & DW_STORE_STREAM)
             dw_stream(out + DW_VEC * v, a);
         else
-            dw_store(out + DW_VEC * v, a);
+            vec_store(out + DW_VEC * v, a);
     }
 }
 
 /* acc[v] += x[v*DW_VEC..] * f[v*DW_VEC..] for n vectors (n a constant where it is inlined). */
-PYCONV_ALWAYS_INLINE void dw_madd_v(dw_vec *acc, const float *x, const float *f, int n)
+PYCONV_ALWAYS_INLINE void dw_madd_v(vec_t *acc, const float *x, const float *f, int n)
 {
     for (int v = 0; v < n; v++)
-        acc[v] = dw_madd(acc[v], dw_load(x + DW_VEC * v), dw_load(f + DW_VEC * v));
+        acc[v] = vec_madd(acc[v], vec_load(x + DW_VEC * v), vec_load(f + DW_VEC * v));
 }
 
 /* The vector blocks of the channels [*j0, K) with M = 1: as many of DW_NV vectors as fit, then
@@ -320,7 +278,7 @@ PYCONV_ALWAYS_INLINE void dw_fwd_vecs(float *o, const dw_tap *taps, int64_t nt, 
                                      const float *filt, const float *bias, int64_t j0, int nv,
                                      int store)
 {
-    dw_vec acc[DW_NV];
+    vec_t acc[DW_NV];
     dw_init_v(acc, nv, bias ? bias + j0 : NULL);
     for (int64_t t = 0; t < nt; t++)
         dw_madd_v(acc, img + taps[t].x + j0, filt + taps[t].f + j0, nv);
@@ -347,15 +305,15 @@ PYCONV_ALWAYS_INLINE void dw_quad(float *o, int64_t ostep, const dw_tap *taps, i
                                  const float *xq, int64_t xstep, const float *filt,
                                  const float *bias, int64_t j0, int store)
 {
-    dw_vec acc[DW_QB][DW_NQ];
+    vec_t acc[DW_QB][DW_NQ];
     for (int i = 0; i < DW_QB; i++)
         dw_init_v(acc[i], DW_NQ, bias ? bias + j0 : NULL);
     for (int64_t t = 0; t < nt; t++) {
         const float *x = xq + taps[t].x + j0, *f = filt + taps[t].f + j0;
         for (int v = 0; v < DW_NQ; v++) {
-            const dw_vec fv = dw_load(f + DW_VEC * v);   /* loaded once for DW_QB pixels */
+            const vec_t fv = vec_load(f + DW_VEC * v);   /* loaded once for DW_QB pixels */
             for (int i = 0; i < DW_QB; i++)
-                acc[i][v] = dw_madd(acc[i][v], dw_load(x + i * xstep + DW_VEC * v), fv);
+                acc[i][v] = vec_madd(acc[i][v], vec_load(x + i * xstep + DW_VEC * v), fv);
         }
     }
     for (int i = 0; i < DW_QB; i++)
@@ -374,20 +332,20 @@ PYCONV_ALWAYS_INLINE void dw_quad3(float *o, int64_t ostep, const dw_tap *taps, 
                                   const float *xq, int64_t xstep, const float *filt,
                                   const float *bias, int64_t j0, int64_t K, int store, int dir)
 {
-    dw_vec acc[DW_QB][DW_NQ];
+    vec_t acc[DW_QB][DW_NQ];
     for (int i = 0; i < DW_QB; i++)
         dw_init_v(acc[i], DW_NQ, bias ? bias + j0 : NULL);
     for (int64_t t = 0; t + 3 <= nt; t += 3) {
         /* xv[j]: column j of the row's first tap (dir 1), or j - 2 (dir -1) */
         const float *x = xq + taps[t].x + j0 - (dir < 0 ? 2 * xstep : 0), *f = filt + taps[t].f + j0;
         for (int v = 0; v < DW_NQ; v++) {
-            dw_vec xv[DW_QB + 2];
+            vec_t xv[DW_QB + 2];
             for (int j = 0; j < DW_QB + 2; j++)
-                xv[j] = dw_load(x + j * xstep + DW_VEC * v);
+                xv[j] = vec_load(x + j * xstep + DW_VEC * v);
             for (int u = 0; u < 3; u++) {
-                const dw_vec fv = dw_load(f + u * K + DW_VEC * v);
+                const vec_t fv = vec_load(f + u * K + DW_VEC * v);
                 for (int i = 0; i < DW_QB; i++)
-                    acc[i][v] = dw_madd(acc[i][v], xv[dir > 0 ? i + u : i - u + 2], fv);
+                    acc[i][v] = vec_madd(acc[i][v], xv[dir > 0 ? i + u : i - u + 2], fv);
             }
         }
     }
@@ -437,7 +395,7 @@ static inline void depthwise_forward_loop(float *out, const float *inp, const fl
     /* 3 wide, unit column step: a row's taps are 3 adjacent input columns (dw_quad3) */
     const int tri = sh->S == 3 && sh->dil_w == 1 && sh->stride_w == 1;
     const int64_t moved = (sh->N * sh->H * sh->W * sh->C + sh->N * sh->P * sh->Q * K) * (int64_t)sizeof(float);
-    const int store = dw_store_flags(out, K, moved, relu), prefetch = pyconv_past_l3(moved);
+    const int store = dw_store_flags(out, K, moved, relu), prefetch = dw_prefetches(moved);
     const int64_t nquads = q_hi - q_lo >= DW_QB ? ceil_div(q_hi - q_lo, DW_QB) : 0;
     #pragma omp parallel for schedule(static) num_threads(pyconv_num_threads()) \
         if(sh->N * sh->P * sh->Q * K > DW_PAR_MIN)
@@ -601,7 +559,7 @@ static inline void depthwise_backward_input_loop(float *dinp, const float *dout,
     const int runs = M == 1 && sw <= DW_BWI_MAX_STRIDE;
     const int64_t step = runs ? sw : 1;   /* columns w = rho, rho + step, ... are one class */
     const int64_t moved = (sh->N * sh->P * sh->Q * K + sh->N * sh->H * sh->W * sh->C) * (int64_t)sizeof(float);
-    const int store = dw_store_flags(dinp, sh->C, moved, 0), prefetch = pyconv_past_l3(moved);
+    const int store = dw_store_flags(dinp, sh->C, moved, 0), prefetch = dw_prefetches(moved);
     #pragma omp parallel for schedule(static) num_threads(pyconv_num_threads()) \
         if(sh->N * sh->H * sh->W * sh->C > DW_PAR_MIN)
     for (int64_t row = 0; row < sh->N * sh->H; row++) {                       // loop 1
@@ -665,7 +623,7 @@ dw_bwf_block(float *restrict part, const float *x, int64_t xstep, const float *g
 PYCONV_ALWAYS_INLINE void dw_bwf_vecs(float *part, const float *x, int64_t xstep, const float *g,
                                      int64_t K, int64_t nq, int64_t k0, int nv)
 {
-    dw_vec acc[DW_NV];
+    vec_t acc[DW_NV];
     dw_init_v(acc, nv, part + k0);
     for (int64_t i = 0; i < nq; i++)
         dw_madd_v(acc, x + i * xstep + k0, g + i * K + k0, nv);
@@ -691,11 +649,11 @@ static inline void dw_bwf_tap(float *part, const float *x, int64_t xstep, const 
 PYCONV_ALWAYS_INLINE void dw_bsum_vecs(float *part, const float *g, int64_t K, int64_t nq, int64_t k0,
                                       int nv)
 {
-    dw_vec acc[DW_NV];
+    vec_t acc[DW_NV];
     dw_init_v(acc, nv, part + k0);
     for (int64_t i = 0; i < nq; i++)
         for (int v = 0; v < nv; v++)
-            acc[v] = dw_add(acc[v], dw_load(g + i * K + k0 + DW_VEC * v));
+            acc[v] = vec_add(acc[v], vec_load(g + i * K + k0 + DW_VEC * v));
     dw_store_v(part + k0, acc, nv, 0);
 }
 
@@ -725,23 +683,23 @@ static inline void dw_bias_row(float *part, const float *g, int64_t K, int64_t n
 PYCONV_ALWAYS_INLINE void dw_bwf_tri_vecs(float *part, const float *x, const float *g, int64_t C,
                                          int64_t K, int64_t nq, int64_t k0, int nv)
 {
-    dw_vec acc[3][DW_NV], x0[DW_NV], x1[DW_NV];
+    vec_t acc[3][DW_NV], x0[DW_NV], x1[DW_NV];
     for (int u = 0; u < 3; u++)
         dw_init_v(acc[u], nv, part + u * K + k0);
     for (int v = 0; v < nv; v++) {
-        x0[v] = dw_load(x + k0 + DW_VEC * v);
-        x1[v] = dw_load(x + C + k0 + DW_VEC * v);
+        x0[v] = vec_load(x + k0 + DW_VEC * v);
+        x1[v] = vec_load(x + C + k0 + DW_VEC * v);
     }
     for (int64_t i = 0; i < nq; i++)
         for (int v = 0; v < nv; v++) {   /* x0, x1, x2: columns i, i+1, i+2 */
             /* past the row's end these fetch the next rows' pixels: read next, or harmless */
             pyconv_prefetch_l1(x + (i + 2 + DW_PF_AHEAD) * C + k0 + DW_VEC * v);
             pyconv_prefetch_l1(g + (i + DW_PF_AHEAD) * K + k0 + DW_VEC * v);
-            const dw_vec x2 = dw_load(x + (i + 2) * C + k0 + DW_VEC * v);
-            const dw_vec gv = dw_load(g + i * K + k0 + DW_VEC * v);
-            acc[0][v] = dw_madd(acc[0][v], x0[v], gv);
-            acc[1][v] = dw_madd(acc[1][v], x1[v], gv);
-            acc[2][v] = dw_madd(acc[2][v], x2, gv);
+            const vec_t x2 = vec_load(x + (i + 2) * C + k0 + DW_VEC * v);
+            const vec_t gv = vec_load(g + i * K + k0 + DW_VEC * v);
+            acc[0][v] = vec_madd(acc[0][v], x0[v], gv);
+            acc[1][v] = vec_madd(acc[1][v], x1[v], gv);
+            acc[2][v] = vec_madd(acc[2][v], x2, gv);
             x0[v] = x1[v];
             x1[v] = x2;
         }

@@ -341,6 +341,7 @@ struct gemm_plan {
     const gemm_operand *a, *b;
     int64_t M, N, K;
     int nthreads;
+    int pool;            /* the threads are pool.c's helpers (the inference path), not OpenMP's */
     int a_in_place;      /* A read through its view (A^T under an indirect B, whole MR tiles) */
     void (*macro_kernel)(const gemm_block *blk);   /* loops 2 and 1 for the operands' forms */
     int64_t m_tiles, n_mblocks, col_groups;   /* loop 3's tasks */
@@ -607,7 +608,7 @@ static int workspace_alloc(gemm_workspace *ws, const gemm_plan *pl)
 
 /* Fix the call's plan: the thread count, the hooks for the operands' forms, loop 3's tasks and
  * the workspace. PYCONV_EINVAL for forms that cannot be combined (gemm.h). */
-static int plan_call(gemm_plan *pl, int nthreads)
+static int plan_call(gemm_plan *pl, int nthreads, double min_flops)
 {
     const gemm_operand *a = pl->a, *b = pl->b;
     const gemm_out *c = pl->c;
@@ -617,7 +618,7 @@ static int plan_call(gemm_plan *pl, int nthreads)
         return PYCONV_EINVAL;
     /* A parallel region costs microseconds: below ~1 MFLOP one thread is faster. A scattered C
      * takes one: rows of different blocks add into the same pixels. */
-    pl->nthreads = 2.0 * (double)pl->M * (double)pl->N * (double)pl->K < GEMM_PAR_MIN_FLOPS
+    pl->nthreads = 2.0 * (double)pl->M * (double)pl->N * (double)pl->K < min_flops
                    || !c->data ? 1 : nthreads;
     pl->a_in_place = a->view && b->cols && pl->M % g->mr == 0;
     if (!a->rows && !a->pack && !pl->a_in_place)
@@ -636,10 +637,21 @@ static int plan_call(gemm_plan *pl, int nthreads)
      * is 4 + 5 | 4 + 5. No split changes any sum's order. */
     pl->m_tiles = ceil_div(pl->M, g->mr);
     pl->n_mblocks = ceil_div(pl->m_tiles, g->mc / g->mr);
-    pl->col_groups = pl->n_mblocks >= 4 || pl->nthreads == 1
-                     ? 1 : ceil_div(4, pl->nthreads) * pl->nthreads;
-    if (pl->n_mblocks >= 4)
-        pl->n_mblocks = ceil_div(pl->n_mblocks, pl->nthreads) * pl->nthreads;
+    if (pl->pool && pl->nthreads > 1 && pl->m_tiles >= pl->nthreads) {
+        /* On the pool, tasks are claimed one by one, and one thread may run them all (a helper
+         * asleep, or on another's core): the row blocks are cut smaller, up to 4 a thread, and N
+         * is not split -- a group of panels would fill or pack its rows' A again (conv3 of the
+         * tutorial CNN at batch 1: 15.8 -> 20.4 us on one thread in 2 column groups). */
+        const int64_t want = 4 * (int64_t)pl->nthreads;
+        if (pl->n_mblocks < want)
+            pl->n_mblocks = pl->m_tiles < want ? pl->m_tiles : want;
+        pl->col_groups = 1;
+    } else {
+        pl->col_groups = pl->n_mblocks >= 4 || pl->nthreads == 1
+                         ? 1 : ceil_div(4, pl->nthreads) * pl->nthreads;
+        if (pl->n_mblocks >= 4)
+            pl->n_mblocks = ceil_div(pl->n_mblocks, pl->nthreads) * pl->nthreads;
+    }
 
     /* Loop 4 inside loop 3 when B, whole, is no larger than one B panel (KC x NC) and there are
      * several depth blocks and several tasks: each task then runs all its depth blocks while its
@@ -710,6 +722,41 @@ static void gemm_stretch(const gemm_plan *pl, const depth_stretch *st, int team)
     }
 }
 
+/* One stretch of depth on pool.c's threads (the inference path): the same two steps as
+ * gemm_stretch's, each a pool job -- the B micro-panels over the stretch's depth blocks (task j:
+ * micro-panel j of every block), then loop 3's tasks. The pool's caller waits for the first job's
+ * tasks before it posts the second: the barrier between them. */
+typedef struct {
+    const gemm_plan *pl;
+    const depth_stretch *st;
+} stretch_job;
+
+static void pool_b_task(const void *ctx, int64_t j, int tid)
+{
+    const stretch_job *s = ctx;
+    (void)tid;
+    for (int64_t pc = s->st->p0, kc_cur; pc < s->st->p1; pc += kc_cur) {
+        kc_cur = depth_block(s->pl->a, pc, s->pl->K, s->pl->g.kc);
+        b_micropanel(s->pl, s->st->jc, s->st->nc, pc, kc_cur, pc - s->st->p0, j);
+    }
+}
+
+static void pool_loop3_task(const void *ctx, int64_t t, int tid)
+{
+    const stretch_job *s = ctx;
+    loop3_task(s->pl, s->st, t, tid);
+}
+
+static void gemm_stretch_pool(const gemm_plan *pl, const depth_stretch *st)
+{
+    const stretch_job s = {pl, st};
+    const double flops = 2.0 * (double)pl->M * (double)st->nc * (double)(st->p1 - st->p0);
+    const int wake = flops >= POOL_WAKE_FLOPS;
+    if (!pl->b->view)
+        pyconv_pool_run(pool_b_task, &s, ceil_div(st->nc, pl->g.nr), pl->nthreads, wake);
+    pyconv_pool_run(pool_loop3_task, &s, pl->n_mblocks * st->n_groups, pl->nthreads, wake);
+}
+
 /* The fast driver: the spine's five loops, threaded over loop 3, with each operand's block got
  * through its descriptor (b_fill and b_panel, a_block) and each tile through the plan's hooks;
  * loop 4 inside loop 3 when B is got whole (plan_call's b_whole). One thread opens no parallel
@@ -729,7 +776,12 @@ int gemm(const gemm_out *c, const gemm_operand *a, const gemm_operand *b, int64_
         return PYCONV_OK;
     }
     gemm_plan pl = {.g = isa_table(), .c = c, .a = a, .b = b, .M = M, .N = N, .K = K};
-    const int status = plan_call(&pl, nthreads);
+    /* On one thread, from the inference path (a pool width, outside any OpenMP region): pool.c's
+     * helpers, which are awake while calls come back to back, from POOL_MIN_FLOPS. */
+    const int width = nthreads == 1 ? pyconv_pool_width() : 1;
+    pl.pool = width > 1 && c->data && !pyconv_in_parallel();
+    const int status = pl.pool ? plan_call(&pl, width, POOL_MIN_FLOPS)
+                               : plan_call(&pl, nthreads, GEMM_PAR_MIN_FLOPS);
     if (status != PYCONV_OK)
         return status;
     // loop 5 (jc, step NC): B panel, lives in L3
@@ -742,7 +794,9 @@ int gemm(const gemm_out *c, const gemm_operand *a, const gemm_operand *b, int64_
             p1 = pl.b_whole ? K : p0 + depth_block(a, p0, K, pl.g.kc);
             const depth_stretch st = {.jc = jc, .nc = nc_cur, .n_panels = n_panels,
                                        .n_groups = n_groups, .p0 = p0, .p1 = p1};
-            if (pl.nthreads > 1) {
+            if (pl.nthreads > 1 && pl.pool) {
+                gemm_stretch_pool(&pl, &st);
+            } else if (pl.nthreads > 1) {
                 #pragma omp parallel num_threads(pl.nthreads)
                 gemm_stretch(&pl, &st, 1);
             } else {

@@ -14,6 +14,9 @@
 
 /* Below this many elements touched a parallel region costs more than it saves. */
 #define POOL_PAR_MIN 32768
+/* On the inference path's helper threads (pool.c), from this many: a task costs an atomic,
+ * not a region -- the tutorial CNN's first pooling at batch 1 touches 21,632. */
+#define POOL_HELPERS_MIN 4096
 /* Channel block of the (n, c-block) splits: a running max (512 B) and its positions (1 KiB)
  * stay on the stack, in L1; 128 channels are 8 AVX-512 or 16 AVX2 vectors per pixel. */
 #define POOL_CB 128
@@ -70,14 +73,36 @@ PYCONV_ALWAYS_INLINE void maxpool2d_forward_row(float *out, const float *inp, co
     }
 }
 
+/* A task of pool.c's helpers: output rows [t*NP/n, (t+1)*NP/n) of n tasks. */
+typedef struct {
+    float *out;
+    const float *inp;
+    const pool2d_shape *sh;
+    int64_t tasks;
+} maxpool_rows_job;
+
+static void maxpool2d_forward_rows(const void *ctx, int64_t t, int tid)
+{
+    const maxpool_rows_job *j = ctx;
+    const int64_t NP = j->sh->N * j->sh->P;
+    (void)tid;
+    for (int64_t np = t * NP / j->tasks; np < (t + 1) * NP / j->tasks; np++)
+        maxpool2d_forward_row(j->out, j->inp, j->sh, np);
+}
+
 // inp (N,H,W,C), out (N,P,Q,C), overwritten.
 // Threads: over the N*P output rows; each output element is written by one thread. One thread
-// opens no parallel region (its barrier is a futex call: inference at batch 1, gemm.c).
+// opens no parallel region (its barrier is a futex call: inference at batch 1, gemm.c); on one
+// thread with a pool width (the inference path), the rows go to pool.c's helpers.
 static inline void maxpool2d_forward_loop(float *out, const float *inp, const pool2d_shape *sh)
 {
-    const int64_t NP = sh->N * sh->P;
-    const int threads = NP * sh->Q * sh->C * sh->R * sh->S > POOL_PAR_MIN ? pyconv_num_threads() : 1;
-    if (threads > 1) {
+    const int64_t NP = sh->N * sh->P, touched = NP * sh->Q * sh->C * sh->R * sh->S;
+    const int threads = touched > POOL_PAR_MIN ? pyconv_num_threads() : 1;
+    const int width = threads == 1 ? pyconv_pool_width() : 1;
+    if (width > 1 && touched >= POOL_HELPERS_MIN && NP > 1 && !pyconv_in_parallel()) {
+        const maxpool_rows_job job = {out, inp, sh, NP < 2 * width ? NP : 2 * width};
+        pyconv_pool_run(maxpool2d_forward_rows, &job, job.tasks, width, 0);
+    } else if (threads > 1) {
         #pragma omp parallel for schedule(static) num_threads(threads)
         for (int64_t np = 0; np < NP; np++)
             maxpool2d_forward_row(out, inp, sh, np);

@@ -54,6 +54,35 @@ void pyconv_set_num_threads(int n);     /* n >= 1, checked by the caller */
 int pyconv_set_thread_cap(int n);       /* the calling thread's kernels use at most n threads
                                            (0: no cap); returns the previous cap */
 int pyconv_has_openmp(void);
+
+/* ---- the inference path's helper threads: pool.c ----------------------------------------- */
+/* A job: tasks 0..n-1, each run once, by the caller (tid 0) or a helper (tid 1..width-1);
+ * which thread runs a task must not change its result (tid selects a workspace only). */
+typedef void (*pyconv_task_fn)(const void *ctx, int64_t t, int tid);
+/* Run the job on the caller and up to width - 1 helpers, returning when every task is done.
+ * The caller never waits for a helper that has not started (it runs the tasks left itself);
+ * helpers spin POOL_SPIN_NS after a job, then sleep; `wake`: the job is long enough to wake
+ * sleeping ones (a futex call). Without POSIX threads, or width <= 1, the caller runs all. */
+void pyconv_pool_run(pyconv_task_fn fn, const void *ctx, int64_t n, int width, int wake);
+/* The calling thread's pool width for the kernels it calls (0 or 1: no pool; at most
+ * POOL_MAX_WIDTH); returns the previous one. Only the GEMM uses it, when it runs on one
+ * thread otherwise (gemm.c). Per thread, like the thread cap. */
+int pyconv_set_pool_width(int n);
+int pyconv_pool_width(void);
+#define POOL_MAX_WIDTH 64
+/* How long a helper spins after a job before it sleeps: kernels and predict calls that come
+ * back to back (gaps of a few to tens of microseconds) find it awake; once calls stop, it
+ * sleeps within this. */
+#define POOL_SPIN_NS 200000
+/* After a wake that brought no helper into its job, the next wake waits this long. */
+#define POOL_WAKE_BACKOFF_NS 2000000
+/* A caller that waited for the helpers' tasks longer than running them itself would have taken
+ * (at its own mean task time), plus this, runs its jobs alone for POOL_SOLO_NS: the helpers lost
+ * their core to other processes. Twice as long after each such job in a row, up to
+ * POOL_SOLO_MAX_NS. */
+#define POOL_STALL_NS 5000
+#define POOL_SOLO_NS 20000000
+#define POOL_SOLO_MAX_NS 640000000
 const char *pyconv_compiler(void);
 /* glibc's malloc keeps memory freed at the top of its heap up to trim_bytes, and serves blocks
  * up to mmap_bytes (at most 32 MiB) from the heap instead of fresh mmaps: a training step's

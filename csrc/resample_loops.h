@@ -21,19 +21,49 @@ typedef struct {
     float lerp;
 } lerp_tap;
 
-/* One output row: out[q, c] from input rows `top` and `bot` (each W*C). */
-static inline void bilinear_row(float *restrict out, const float *restrict top, const float *restrict bot,
-                         const lerp_tap *xs, float ly, int64_t Q, int64_t C)
+/* Whether two output rows read the same two input rows. */
+static inline int same_rows(lerp_tap a, lerp_tap b) { return a.lower == b.lower && a.upper == b.upper; }
+
+/* Whether output row p is the second of a pair of the forward's (below): the rows that read the
+ * same two input rows are paired in order from the first of them, so p is a second when an odd
+ * number of rows before it read the same two. */
+static inline int bilinear_pair_second(const lerp_tap *ys, int64_t p)
+{
+    int64_t k = 0;
+    while (p - k > 0 && same_rows(ys[p - k - 1], ys[p]))
+        k++;
+    return k % 2;
+}
+
+/* Output rows that read the same two input rows `top` and `bot` (each W*C), nrow <= 2 of them,
+ * out + i*Q*C with vertical lerp ly[i]: out[q, c] = t + (b - t) * ly, t and b the horizontal
+ * lerps of the two rows, computed once for both output rows (an upsampling by 2 pairs every
+ * output row but the first and last with the next: 4 loads per 2 outputs instead of per 1). The
+ * same operations in the same order for each output as one row at a time: the same bits. */
+static inline void bilinear_rows(float *restrict out, const float *restrict top, const float *restrict bot,
+                                 const lerp_tap *xs, const float *ly, int nrow, int64_t Q, int64_t C)
 {
     for (int64_t q = 0; q < Q; q++) {
         const float *tl = top + xs[q].lower * C, *tr = top + xs[q].upper * C;
         const float *bl = bot + xs[q].lower * C, *br = bot + xs[q].upper * C;
         const float lx = xs[q].lerp;
         float *o = out + q * C;
+        if (nrow == 2) {
+            float *o2 = o + Q * C;
+            const float ly0 = ly[0], ly1 = ly[1];
+            for (int64_t c = 0; c < C; c++) {
+                const float t = tl[c] + (tr[c] - tl[c]) * lx;
+                const float b = bl[c] + (br[c] - bl[c]) * lx;
+                const float d = b - t;
+                o[c] = t + d * ly0;
+                o2[c] = t + d * ly1;
+            }
+            continue;
+        }
         for (int64_t c = 0; c < C; c++) {
             const float t = tl[c] + (tr[c] - tl[c]) * lx;
             const float b = bl[c] + (br[c] - bl[c]) * lx;
-            o[c] = t + (b - t) * ly;
+            o[c] = t + (b - t) * ly[0];
         }
     }
 }
@@ -219,8 +249,14 @@ static inline int corner_weights(float w[4], const sample_taps *s, int interp)
 }
 
 // The loop nest of resize_bilinear_forward (tables made, sizes checked there). Plain stores
-// even past L3: streamed through a row buffer, it measured 25-30% slower on one thread (the
-// nearest resize, a pure copy, gains 30-45%; docs/benchmarks.md).
+// even past L3: streamed through a row buffer, it measured 25-30% slower on one thread on Zen 1,
+// and again with the row pairs below on Zen 4 (0.70-0.82x for UpSampling2D(2) of 32x28x28x64,
+// 1 and 2 threads; the nearest resize, a pure copy, gains 30-45%; docs/benchmarks.md 3.5, 3.7).
+//   loop 1 (n,p: output rows)   parallel; rows that read the same two input rows go in pairs
+//                               (bilinear_rows), the second done in the first's iteration
+//                               (bilinear_pair_second: nothing left to do in its own)
+//   loop 2 (q)                  output pixels, the horizontal lerps of the two rows
+//   loop 3 (c)                  channels, the vector loop
 // Threads: over N*P output rows; each output row written by one thread.
 static inline void resample_bilinear_forward_loop(float *out, const float *inp, const lerp_tap *ys,
                                                   const lerp_tap *xs, int64_t N, int64_t H, int64_t W,
@@ -229,9 +265,13 @@ static inline void resample_bilinear_forward_loop(float *out, const float *inp, 
     #pragma omp parallel for schedule(static) num_threads(pyconv_num_threads()) if(N * P * Q * C > RESAMPLE_PAR_MIN)
     for (int64_t np = 0; np < N * P; np++) {   /* loop 1: output rows */
         const int64_t n = np / P, p = np % P;
+        if (bilinear_pair_second(ys, p))
+            continue;   /* done with the row before */
+        const int nrow = p + 1 < P && same_rows(ys[p + 1], ys[p]) ? 2 : 1;
+        const float ly[2] = {ys[p].lerp, nrow == 2 ? ys[p + 1].lerp : 0.0f};
         const float *img = inp + n * H * W * C;
-        bilinear_row(out + np * Q * C, img + ys[p].lower * W * C, img + ys[p].upper * W * C,
-                     xs, ys[p].lerp, Q, C);
+        bilinear_rows(out + np * Q * C, img + ys[p].lower * W * C, img + ys[p].upper * W * C,
+                      xs, ly, nrow, Q, C);
     }
 }
 

@@ -75,6 +75,16 @@ static inline int pyconv_thread_num(void)
 #endif
 }
 
+/* Whether the caller is inside an active OpenMP parallel region (0 without OpenMP). */
+static inline int pyconv_in_parallel(void)
+{
+#ifdef _OPENMP
+    return omp_in_parallel();
+#else
+    return 0;
+#endif
+}
+
 /* ceil(a / b) for a >= 0, b >= 1: how many blocks of b cover a. */
 static inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 

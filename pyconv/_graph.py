@@ -11,21 +11,12 @@ never changes; everything a call creates lives in that call.
 """
 import numpy as np
 
-from .layers.base import (BN_RELU, FROM_LOGITS, RELU_FOLDED, RELU_IN_BN, RELU_MASK, _ActivatedLayer, flatten,
-                          is_stateful, pack_like, state_updates_of)
+from .layers.base import (BN_RELU, FROM_LOGITS, RELU_FOLDED, RELU_IN_BN, RELU_MASK, KwargsCall,  # noqa: F401
+                          _ActivatedLayer, flatten, is_stateful, pack_like, state_updates_of)
 from . import _inference, activations, utils
 
 
 __all__ = ["KerasTensor", "Node", "Graph", "Plan"]
-
-
-class KwargsCall(tuple):
-    """The call inputs of a node whose call also took tensors as keyword arguments (Keras 3's
-    `Softmax()(x, mask=m)`): (inputs, {name: tensor}). A tuple subclass, so that flatten/pack_like
-    (which keep a tuple's type) carry it: a Plan hands the layer's `_fwd` the arrays packed
-    the same way, and its backward reads the inputs' gradients from it (None for a keyword)."""
-
-    __slots__ = ()
 
 
 class KerasTensor:

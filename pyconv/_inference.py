@@ -373,16 +373,21 @@ def run(plan, inputs):
     n = len(inputs[0]) if inputs else 0
     if lay is None or (len(inputs) > 1 and any(len(a) != n for a in inputs)):
         return prog.run(w, inputs)
-    threads = chunk_threads(n, lay, _kernels.num_threads())
+    total = _kernels.num_threads()
+    threads = chunk_threads(n, lay, total)
     bounds = chunk_bounds(n, lay, threads)
     if threads > 1:
         parts = _run_chunks(lambda chunk: prog.run(w, chunk), inputs, bounds, threads)
         return [np.concatenate([p[k] for p in parts]) for k in range(len(parts[0]))]
-    prev = _kernels.set_thread_cap(1)   # (_ThreadCap's work without the object: a batch-1 call is ~16 us)
+    # The caller runs the chunks, its kernels on one thread -- but its GEMMs on pool.c's helpers
+    # (the pool width), which stay awake while kernels and calls come back to back
+    # (_ThreadCap's work without the object: a batch-1 call is ~16 us)
+    prev, prev_pool = _kernels.set_thread_cap(1), _kernels.set_pool_width(total)
     try:
         if len(bounds) == 1:
             return prog.run(w, inputs)
         parts = [prog.run(w, [a[lo:hi] for a in inputs]) for lo, hi in bounds]
     finally:
         _kernels.set_thread_cap(prev)
+        _kernels.set_pool_width(prev_pool)
     return [np.concatenate([p[k] for p in parts]) for k in range(len(parts[0]))]

@@ -39,6 +39,7 @@ cdef extern from "pyconv.h" nogil:
     int pyconv_num_threads()
     void pyconv_set_num_threads(int n)
     int pyconv_set_thread_cap(int n)
+    int pyconv_set_pool_width(int n)
     int pyconv_has_openmp()
     const char *pyconv_compiler()
     int pyconv_malloc_keep(int trim_bytes, int mmap_bytes)
@@ -196,6 +197,12 @@ def set_thread_cap(int n):
     """The kernels called from this thread use at most n threads (0: no cap); returns the
     previous cap. A per-thread setting (pyconv/_inference.py)."""
     return pyconv_set_thread_cap(n)
+
+def set_pool_width(int n):
+    """The GEMMs called from this thread that would run on one thread run on up to n of pool.c's
+    helper threads instead (0 or 1: none); returns the previous width. A per-thread setting
+    (pyconv/_inference.py)."""
+    return pyconv_set_pool_width(n)
 
 def has_openmp():
     return bool(pyconv_has_openmp())

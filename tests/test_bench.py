@@ -473,6 +473,24 @@ def test_python_m_bench_imports_pyconv_from_the_repository_root():
     assert out.returncode == 0, out.stderr
 
 
+def test_bn_ab_calls_are_the_same_passes():
+    """bench.bn_ab: this tree's calls, and REV's with --base-relu-pass (relu_bwd, then the plain
+    backward), give the same bits for each pass name."""
+    import numpy as np
+    import pyconv
+    from bench import bn_ab
+    rng = np.random.default_rng(0)
+    x, dy = (rng.standard_normal((2, 3, 3, 8)).astype(np.float32) for _ in range(2))
+    gamma, beta = (rng.standard_normal(8).astype(np.float32) for _ in range(2))
+    y, mean, _, invstd, scale, shift = pyconv._kernels.bn_train(x, gamma, beta, 1e-3, relu=True, coefs=True)
+    data = (x, dy, gamma, beta, mean, invstd, scale, shift, y)
+    ours, relu_pass = bn_ab.calls(pyconv._kernels, data, False), bn_ab.calls(pyconv._kernels, data, True)
+    assert list(ours) == ["backward", "backward+relu", "train forward+relu"]
+    for name in ours:
+        for a, b in zip(ours[name](), relu_pass[name]()):
+            assert np.array_equal(a, b), name
+
+
 def test_ab_kernels_cases():
     """bench.ab_kernels: each layer and pass a case names is a call of that kernel with its
     FLOPs (2 per multiply-add), the same for both builds; here on this tree alone."""

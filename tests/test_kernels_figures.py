@@ -331,8 +331,9 @@ def ceil_div(a, b):
     return -(-a // b)
 
 
-GEMM_RULE = (
-    "pl->nthreads = 2.0 * (double)pl->M * (double)pl->N * (double)pl->K < GEMM_PAR_MIN_FLOPS "
+GEMM_RULE = (   # (OpenMP's threads: gemm passes min_flops = GEMM_PAR_MIN_FLOPS off the inference pool)
+    "plan_call(&pl, nthreads, GEMM_PAR_MIN_FLOPS);",
+    "pl->nthreads = 2.0 * (double)pl->M * (double)pl->N * (double)pl->K < min_flops "
     "|| !c->data ? 1 : nthreads;",
     "pl->m_tiles = ceil_div(pl->M, g->mr);",
     "pl->n_mblocks = ceil_div(pl->m_tiles, g->mc / g->mr);",
@@ -381,7 +382,8 @@ BWI_RULE = (
     "#pragma omp parallel for schedule(dynamic, 1) num_threads(nthreads) if(ngroups > 1)",
 )
 POOL_RULE = (
-    "const int threads = NP * sh->Q * sh->C * sh->R * sh->S > POOL_PAR_MIN ? pyconv_num_threads() : 1;",
+    "const int64_t NP = sh->N * sh->P, touched = NP * sh->Q * sh->C * sh->R * sh->S;",
+    "const int threads = touched > POOL_PAR_MIN ? pyconv_num_threads() : 1;",
     "#pragma omp parallel for schedule(static) num_threads(threads) for (int64_t np = 0; np < NP; np++)",
     "const int64_t nb = ceil_div(C, POOL_CB);",
     "#pragma omp parallel for schedule(static) num_threads(pyconv_num_threads()) "
@@ -740,6 +742,8 @@ def test_the_constants_the_guide_quotes():
         f"a {d('BN_BLOCK')} x C block is {d('BN_BLOCK') * 64 * 4 // KiB} KiB at C = 64",
         f"(image, block of {d('POOL_CB')} channels)",
         f"blocks of `BN_BLOCK` = {d('BN_BLOCK')} rows",
+        f"the passes prefetch their rows `BN_PF_ROWS` = {d('BN_PF_ROWS')} ahead into L2",
+        f"(`BN_SCRATCH`: a row computed in pieces of {d('BN_SCRATCH')} floats into an L1 buffer",
         f"one thread below {fmt(d('POOL_PAR_MIN'))} values touched",
         f"one thread below {fmt(d('ELEMWISE_PAR_MIN'))} elements (Adam: "
         f"{fmt(d('OPTIM_PAR_MIN'))} per array; the gather: rows, one thread below "

@@ -77,6 +77,8 @@ def check_resize(N, H, W, C, P, Q, method, seed):
 @example(N=1, H=8, W=8, C=17, P=1, Q=1, method="bilinear", seed=3)      # everything to one pixel
 @example(N=1, H=4, W=6, C=1, P=2, Q=3, method="nearest", seed=4)        # exact halving (ties)
 @example(N=1, H=3, W=9, C=4, P=12, Q=2, method="nearest", seed=5)
+@example(N=2, H=3, W=4, C=5, P=6, Q=8, method="bilinear", seed=6)       # x2: rows in pairs
+@example(N=1, H=2, W=3, C=3, P=11, Q=5, method="bilinear", seed=7)      # runs of 5 rows: 2 pairs + 1
 def test_resize_vs_ref_and_float64(isa, N, H, W, C, P, Q, method, seed):
     check_resize(N, H, W, C, P, Q, method, seed)
 
@@ -93,6 +95,13 @@ def test_resize_threads_bitwise(isa, each_thread_count):
         for a, b in zip(out[0], other):
             np.testing.assert_array_equal(a, b)
     check_resize(3, 40, 37, 19, 61, 29, "bilinear", 7)   # above the threading threshold
+    # row pairs (the bilinear forward) across the threads' shares of the 3 x 15 rows (above the
+    # threshold: 52,200 output elements)
+    x = images((3, 5, 37, 40), 2)
+    out = [_kernels.resize(x, 15, 29, "bilinear") for _ in each_thread_count()]
+    for other in out[1:]:
+        np.testing.assert_array_equal(out[0], other)
+    np.testing.assert_array_equal(out[0], _kernels.resize(x, 15, 29, "bilinear", ref=True))
 
 
 @pytest.mark.parametrize("C", [3, 64])

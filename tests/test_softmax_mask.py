@@ -16,7 +16,6 @@ from hypothesis import given, settings, strategies as st
 
 import pyconv
 from pyconv import _tape, layers, utils
-from pyconv._graph import KwargsCall
 from reference import assert_close, numeric_grad
 from test_functional import check_model_gradients
 
@@ -269,6 +268,27 @@ def test_functional_save_and_load_keeps_the_mask(tmp_path):
         model.save(path)
         back = pyconv.models.load_model(path)
         assert np.array_equal(back.predict([x, m], verbose=0), model.predict([x, m], verbose=0))
+
+
+def test_loads_keras_saved_masked_softmax():
+    """A functional model Keras 3.15.1 saved (tests/fixtures/keras/softmax_mask.keras: Dense, then
+    Softmax with a float32 0/1 mask Input, the mask in the node's kwargs): the same zeros, outputs
+    within 2 float32 ulps of 1."""
+    here = os.path.dirname(__file__)
+    fix = np.load(os.path.join(here, "fixtures", "softmax_mask_keras.npz"))
+    model = pyconv.models.load_model(os.path.join(here, "fixtures", "keras", "softmax_mask.keras"))
+    y = model.predict([fix["model_x"], fix["model_m"]], verbose=0)
+    assert np.array_equal(y == 0, fix["model_y"] == 0)
+    assert_close(y, fix["model_y"], 0, 2.4e-7, "Keras' saved model")
+
+
+def test_models_first_import_order():
+    """pyconv.models imported before pyconv.layers (as load_model does from a fresh process):
+    Softmax's masked call and the graph share KwargsCall without an import cycle."""
+    import subprocess
+    import sys
+    code = "import pyconv.models, pyconv._graph, pyconv.layers; assert pyconv._graph.KwargsCall"
+    subprocess.run([sys.executable, "-c", code], check=True)
 
 
 def test_thread_count_does_not_change_bits(each_thread_count):

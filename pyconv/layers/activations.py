@@ -9,8 +9,7 @@ and its own kernels (csrc/act_more.c: prelu_forward, prelu_backward).
 import numpy as np
 
 from .. import _kernels, _tape, _validate, activations, constraints, initializers, regularizers
-from .._graph import KwargsCall
-from .base import Layer, _shape_str
+from .base import KwargsCall, Layer, _shape_str
 from .core import Activation
 
 __all__ = ["ReLU", "LeakyReLU", "ELU", "PReLU", "Softmax"]
@@ -225,7 +224,7 @@ class Softmax(_BoundActivation):
             ds = self.activation.backward(np.where(ctx.keep, dy, z), ctx.s)
         return np.where(ctx.keep, ds, z)
 
-    # a functional model's node of a masked call hands both, as a KwargsCall (pyconv._graph)
+    # a functional model's node of a masked call hands both, as a KwargsCall (layers/base.py)
     def _fwd(self, x, training, fuse=0):
         if type(x) is not KwargsCall:
             return super()._fwd(x, training, fuse)

@@ -78,6 +78,15 @@ def _check_last_axis(layer, shape, expected):
                          f"{_shape_str(shape)}")
 
 
+class KwargsCall(tuple):
+    """The call inputs of a node whose call also took tensors as keyword arguments (Keras 3's
+    `Softmax()(x, mask=m)`): (inputs, {name: tensor}). A tuple subclass, so that flatten/pack_like
+    (which keep a tuple's type) carry it: a Plan hands the layer's `_fwd` the arrays packed
+    the same way, and its backward reads the inputs' gradients from it (None for a keyword)."""
+
+    __slots__ = ()
+
+
 def flatten(x):
     """The arrays of a nest (an array, or a list/tuple/dict of them) as a list."""
     if isinstance(x, (list, tuple)):

@@ -160,10 +160,17 @@ static void check_sgemm(int64_t M, int64_t N, int64_t K)
                      t, (long long)M, (long long)N, (long long)K);
             status_ok(sgemm(got, a, b, M, N, K), "sgemm");
             check("vs sgemm_ref", got, want, tol, M * N);
-            if (t == 1)
+            if (t == 1) {
                 memcpy(first, got, (size_t)(M * N) * sizeof(float));
-            else
+                for (int w = 2; w <= 3; w++) {   /* pool.c's helpers (inference): the same bits */
+                    pyconv_set_pool_width(w);
+                    status_ok(sgemm(got, a, b, M, N, K), "sgemm on the pool");
+                    pyconv_set_pool_width(0);
+                    check("pool of 2-3 vs 1 thread", got, first, NULL, M * N);
+                }
+            } else {
                 check("2 threads vs 1", got, first, NULL, M * N);
+            }
             // The spine: the same nest on one thread, so the fast driver's bits.
             status_ok(sgemm_blocked(got, a, b, M, N, K), "sgemm_blocked");
             check("sgemm_blocked vs sgemm_ref", got, want, tol, M * N);
@@ -204,6 +211,16 @@ static void check_dense(int64_t N, int64_t C, int64_t K, int relu)
             check("dx vs _ref", dx, dx_ref, tdx, N * C);
             check("dw vs _ref", dw, dw_ref, tdw, C * K);
             check("db vs _ref", db, db_ref, tdb, K);
+            for (int form = 0; form <= 1 && t == 1; form++)   /* on pool.c's helpers: the same bits */
+                if (!form || K % gemm_nr() == 0)
+                    for (int pw = 2; pw <= 3; pw++) {
+                        pyconv_set_pool_width(pw);
+                        status_ok(N > DENSE_ROWS_MAX ? dense_forward_form(yf, x, w, b, relu, N, C, K, form)
+                                                     : dense_forward(yf, x, w, b, relu, N, C, K),
+                                  "dense_forward on the pool");
+                        pyconv_set_pool_width(0);
+                        check("forward: pool of 2-3 vs dense_forward", yf, y, NULL, N * K);
+                    }
             if (t == 1) {
                 memcpy(y1, y, (size_t)(N * K) * sizeof(float));
                 memcpy(dx1, dx, (size_t)(N * C) * sizeof(float));
@@ -321,6 +338,15 @@ static void check_conv(conv2d_shape s, int bias_relu, int64_t groups)
                     check(form ? "forward, filter in place, vs conv2d_forward"
                                : "forward, filter packed, vs conv2d_forward", yf, y, NULL, no);
                 }
+            for (int form = 0; form <= 1 && groups == 1 && t == 1; form++)   /* pool.c's helpers */
+                if (!form || s.K % gemm_nr() == 0)
+                    for (int pw = 2; pw <= 3; pw++) {
+                        pyconv_set_pool_width(pw);
+                        status_ok(conv2d_forward_form(yf, inp, filt, b, bias_relu, &s, form),
+                                  "forward_form on the pool");
+                        pyconv_set_pool_width(0);
+                        check("forward: pool of 2-3 vs conv2d_forward", yf, y, NULL, no);
+                    }
             status_ok(conv_bwi(0, groups, di, dout, filt, &s), "backward_input");
             status_ok(conv_bwf(0, groups, df, db, dout, inp, &s), "backward_filter");
             if (groups == 1) {   /* without dbias: the same dfilt, bitwise */
@@ -378,6 +404,13 @@ static void check_bitwise_everywhere(const bitwise_case *c, const float *want)
             memset(got, 0xff, (size_t)c->n * sizeof(float));   /* NaNs: every output must be written */
             c->run(got, c->args);
             check("vs _ref", got, want, NULL, c->n);
+            for (int pw = 2; pw <= 3 && t == 1; pw++) {   /* on pool.c's helpers (inference) */
+                memset(got, 0xff, (size_t)c->n * sizeof(float));
+                pyconv_set_pool_width(pw);
+                c->run(got, c->args);
+                pyconv_set_pool_width(0);
+                check("on the pool of 2-3 vs _ref", got, want, NULL, c->n);
+            }
         }
     free(got);
 }
@@ -776,12 +809,16 @@ int main(int argc, char **argv)
         check_sgemm(gemm_shapes[i][0], gemm_shapes[i][1], gemm_shapes[i][2]);
     for (int i = 0; i < 4; i++)
         check_sgemm(draw(1, 60), draw(1, 70), draw(1, 400));
+    check_sgemm(9, 64, 576);      /* from POOL_MIN_FLOPS: on the pool, fewer tiles than 4 a thread */
+    check_sgemm(121, 64, 288);    /* the tutorial's conv2 at batch 1 */
+    check_sgemm(5, 100, 600);     /* one MR tile: the pool splits N */
 
     /* N <= DENSE_ROWS_MAX: dense_forward_rows, one column block, a tail block, and blocks
      * split over threads (2 N C K >= DENSE_ROWS_PAR_MIN). */
     static const int64_t dense_shapes[][3] = {{1, 1, 1}, {13, 33, 9}, {32, 100, 24}, {7, 330, 17},
                                               {1, 784, 128}, {3, 50, 65}, {4, 1000, 130}, {2, 7, 64},
-                                              {16, 576, 64}, {9, 330, 96}};   /* W read in place */
+                                              {16, 576, 64}, {9, 330, 96},    /* W read in place */
+                                              {256, 784, 128}, {70, 300, 10}};  /* on the pool */
     for (size_t i = 0; i < sizeof dense_shapes / sizeof dense_shapes[0]; i++)
         check_dense(dense_shapes[i][0], dense_shapes[i][1], dense_shapes[i][2], (int)(i % 2));
 
@@ -832,6 +869,7 @@ int main(int argc, char **argv)
         {2, 8, 8, 5, 0, 0, 2, 2, 2, 2, 0, 0},
         {1, 9, 7, 33, 0, 0, 3, 3, 2, 2, 1, 1},
         {2, 6, 6, 130, 0, 0, 3, 2, 1, 2, 0, 1},   /* C > POOL_CB: several channel blocks */
+        {1, 26, 26, 32, 0, 0, 2, 2, 2, 2, 0, 0},  /* the tutorial's first pooling at batch 1 */
     };
     for (size_t i = 0; i < sizeof pools / sizeof pools[0]; i++)
         check_pool(pools[i]);
