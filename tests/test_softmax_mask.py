@@ -282,13 +282,16 @@ def test_loads_keras_saved_masked_softmax():
     assert_close(y, fix["model_y"], 0, 2.4e-7, "Keras' saved model")
 
 
-def test_models_first_import_order():
+def test_models_first_import_order(tmp_path):
     """pyconv.models imported before pyconv.layers (as load_model does from a fresh process):
     Softmax's masked call and the graph share KwargsCall without an import cycle."""
     import subprocess
     import sys
     code = "import pyconv.models, pyconv._graph, pyconv.layers; assert pyconv._graph.KwargsCall"
-    subprocess.run([sys.executable, "-c", code], check=True)
+    # from another directory: `python -c` puts the current one first on sys.path, and from the
+    # repository root that is the source tree, without its compiled extension (a non-editable
+    # install, as CI's)
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=tmp_path)
 
 
 def test_thread_count_does_not_change_bits(each_thread_count):
