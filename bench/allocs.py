@@ -1,6 +1,7 @@
 """Heap allocations per training step made by pyconv's C kernels (docs/benchmarks.md 3.5, 19).
 
     python -m bench.allocs [--base REV] [--batch 32] [--steps 10] [--threads 2]
+    python -m bench.allocs --time --base REV [--rounds 10] [--steps 20]   # step time, A/B
 
 Builds bench/malloc_count.c (an LD_PRELOAD counter of the malloc family called from one shared
 library), runs itself again with it preloaded, and trains issue 12's layers (section 3.5's
@@ -8,12 +9,18 @@ model, plus pooling and a Dense layer) with `train_on_batch`: after 3 warm-up st
 and bytes asked of malloc by the extension's C code per step, and the blocks csrc/scratch.c
 malloc'd (`scratch_stats`). --base REV measures REV's build instead (bench/ab.py's cache: one
 build, reused), e.g. --base main for the "before".
+
+--time: no counter; this tree's and REV's builds in one process (bench/ab.py's way), the same
+model and weights in each, `--steps` train_on_batch steps a block, alternating block by block
+for `--rounds`: each one's median ms a step and the ratio base / this per round.
 """
 import argparse
 import ctypes
 import os
+import statistics
 import subprocess
 import sys
+import time
 
 import numpy as np
 
@@ -69,13 +76,43 @@ def measure(args):
           f"{(b1 - b0) / args.steps / 1e6:.2f} MB a step; scratch blocks a step: {blocks}")
 
 
+def step_times(args):
+    import pyconv
+    from bench.ab import base_package
+    base, sha = base_package(args.base)
+    runs = {}
+    for name, pc in (("this", pyconv), ("base", base)):
+        pc.set_num_threads(args.threads)
+        runs[name] = model(pc, args.batch)
+        runs[name][0].train_on_batch(*runs[name][1:])
+    runs["base"][0].set_weights(runs["this"][0].get_weights())
+    ms = {"this": [], "base": []}
+    print(f"{args.rounds} rounds of {args.steps} steps, batch {args.batch}, {args.threads} threads, "
+          f"load average before: {os.getloadavg()[0]:.2f}", flush=True)
+    for r in range(args.rounds):
+        for name in (("this", "base") if r % 2 else ("base", "this")):
+            m, x, y = runs[name]
+            t0 = time.perf_counter()
+            for _ in range(args.steps):
+                m.train_on_batch(x, y)
+            ms[name].append((time.perf_counter() - t0) * 1e3 / args.steps)
+    ratios = [b / t for b, t in zip(ms["base"], ms["this"])]
+    print(f"{args.base} ({sha[:10]}) {statistics.median(ms['base']):.3f} ms/step, this tree "
+          f"{statistics.median(ms['this']):.3f}; base/this median {statistics.median(ratios):.3f}, "
+          f"range {min(ratios):.3f}-{max(ratios):.3f}; load average after: {os.getloadavg()[0]:.2f}")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--base", help="measure this commit's build instead (bench/ab.py's cache)")
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--time", action="store_true", help="step times against --base, no counter")
+    ap.add_argument("--rounds", type=int, default=10)
     args = ap.parse_args()
+    if args.time:
+        return step_times(args)
     if SHIM not in os.environ.get("LD_PRELOAD", ""):
         subprocess.run(["gcc", "-O2", "-shared", "-fPIC", "-o", SHIM,
                         os.path.join(HERE, "malloc_count.c"), "-ldl"], check=True)

@@ -40,9 +40,9 @@
 #define PYCONV_ARENA 1
 #endif
 
-/* The largest block a thread keeps between calls. The largest workspace of issue 12's training
- * step at batch 32 is under 3 MiB (docs/benchmarks.md 3.9); 64 MiB covers batch 256 of the same
- * layers with room, and is freed again by a thread that needed more once. */
+/* The largest block a thread keeps between calls. A training step of issue 12's layers keeps
+ * 0.75 MB at batch 32 and 2.4 MB at batch 256 (docs/benchmarks.md 19): 64 MiB leaves room for
+ * far bigger layers, and bounds what one thread holds after a rare huge call. */
 #define SCRATCH_KEEP_MAX ((size_t)64 << 20)
 #define SCRATCH_ALIGN 64
 
