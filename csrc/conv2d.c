@@ -605,6 +605,7 @@ int conv2d_transpose_forward(float *out, const float *inp, const float *filt, co
 typedef struct {
     const conv2d_shape *sh;
     const float *dout, *inp;
+    const sc_pooled *pooled;  // the small-C loop nest's dout from a max pooling's (dout NULL)
     int64_t RSC, npix;        // dfilt's rows; the pixels summed over (the GEMM's depth)
     int64_t M, Ncol;          // a partial: K x RSC swapped (the GEMM's), else RSC + the bias row x K
     int64_t nchunks, chunk;   // pixel chunks, each summed by one thread into its own partial
@@ -667,13 +668,14 @@ static void bwf_smallc(float *part, const bwf_plan *pl, const conv_ctx *cx, void
 {
     switch (pyconv_isa_active()) {
     PYCONV_ON_AVX512(conv2d_bwf_smallc_avx512(part, pl->dout, pl->inp, pl->chunk, pl->nchunks, pl->sh,
-                                              cx->depth, work); break;)
+                                              cx->depth, pl->pooled, work); break;)
     PYCONV_ON_AVX2(conv2d_bwf_smallc_avx2(part, pl->dout, pl->inp, pl->chunk, pl->nchunks, pl->sh,
-                                          cx->depth, work); break;)
+                                          cx->depth, pl->pooled, work); break;)
     PYCONV_ON_NEON(conv2d_bwf_smallc_neon(part, pl->dout, pl->inp, pl->chunk, pl->nchunks, pl->sh,
-                                          cx->depth, work); break;)
+                                          cx->depth, pl->pooled, work); break;)
     default:
-        conv2d_bwf_smallc_loop(part, pl->dout, pl->inp, pl->chunk, pl->nchunks, pl->sh, cx->depth, work);
+        conv2d_bwf_smallc_loop(part, pl->dout, pl->inp, pl->chunk, pl->nchunks, pl->sh, cx->depth,
+                               pl->pooled, work);
         break;
     }
 }
@@ -733,17 +735,19 @@ static void bwf_reduce(float *dfilt, float *dbias, const float *part, const bwf_
  * Threads: over fixed pixel chunks, each summed by one thread into its own partial; the
  * partials are then summed in chunk order (per element, in parallel over elements). The
  * chunks depend on the sizes only, so the result does not depend on the thread count. */
-int conv2d_backward_filter(float *dfilt, float *dbias, const float *dout, const float *inp,
-                           const conv2d_shape *sh)
+static int backward_filter(float *dfilt, float *dbias, const float *dout, const float *inp,
+                           const conv2d_shape *sh, const sc_pooled *pooled)
 {
-    const bwf_plan pl = bwf_plan_make(sh, dout, inp, dbias != NULL);
+    bwf_plan pl = bwf_plan_make(sh, dout, inp, dbias != NULL);
+    pl.pooled = pooled;
     if (dbias && pl.swapped && bias_add_backward(dbias, dout, pl.npix, sh->K) != PYCONV_OK)
         return PYCONV_ENOMEM;
     conv_ctx cx;
     const int ctx_status = make_ctx(&cx, sh);
     float *part = pyconv_scratch_alloc((size_t)(pl.nchunks * pl.M * pl.Ncol) * sizeof(float));
-    float *work = pl.swapped ? NULL : pyconv_scratch_alloc((size_t)(pyconv_num_threads()
-                                                           * conv2d_bwf_smallc_work(sh)) * sizeof(float));
+    const int64_t work_floats = conv2d_bwf_smallc_work(sh) + (pooled ? sc_pooled_work(sh, pooled->psh) : 0);
+    float *work = pl.swapped ? NULL : pyconv_scratch_alloc((size_t)(pyconv_num_threads() * work_floats)
+                                                           * sizeof(float));
     int status = ctx_status != PYCONV_OK || !part || (!pl.swapped && !work) ? PYCONV_ENOMEM : PYCONV_OK;
     if (status == PYCONV_OK && !pl.swapped) {
         bwf_smallc(part, &pl, &cx, work);
@@ -761,6 +765,46 @@ int conv2d_backward_filter(float *dfilt, float *dbias, const float *dout, const 
     pyconv_scratch_free(work);
     pyconv_scratch_free(part);
     pyconv_scratch_free(cx.taps);
+    return status;
+}
+
+int conv2d_backward_filter(float *dfilt, float *dbias, const float *dout, const float *inp,
+                           const conv2d_shape *sh)
+{
+    return backward_filter(dfilt, dbias, dout, inp, sh, NULL);
+}
+
+/* Whether a max pooling psh reads exactly sh's output with windows that do not overlap, and
+ * sh takes the small-C loop nest: conv2d_backward_filter_pooled's conditions. */
+static int pooled_fits(const conv2d_shape *sh, const pool2d_shape *psh)
+{
+    return pool2d_check(psh) == PYCONV_OK && sh->C < SMALL_C && psh->N == sh->N && psh->H == sh->P
+           && psh->W == sh->Q && psh->C == sh->K && psh->stride_h == psh->R && psh->stride_w == psh->S;
+}
+
+int conv2d_backward_filter_pooled(float *dfilt, float *dbias, const float *pool_dout,
+                                  const float *out, const float *inp, int relu_mask,
+                                  const conv2d_shape *sh, const pool2d_shape *psh)
+{
+    if (!pooled_fits(sh, psh))
+        return PYCONV_EINVAL;
+    const sc_pooled pooled = {.dy = pool_dout, .y = out, .psh = psh, .relu = relu_mask};
+    return backward_filter(dfilt, dbias, NULL, inp, sh, &pooled);
+}
+
+int conv2d_backward_filter_pooled_ref(float *dfilt, float *dbias, const float *pool_dout,
+                                      const float *out, const float *inp, int relu_mask,
+                                      const conv2d_shape *sh, const pool2d_shape *psh)
+{
+    if (!pooled_fits(sh, psh))
+        return PYCONV_EINVAL;
+    float *dout = malloc((size_t)(sh->N * sh->P * sh->Q * sh->K) * sizeof(float) + 1);
+    if (!dout)
+        return PYCONV_ENOMEM;
+    int status = maxpool2d_backward_ref(dout, pool_dout, out, relu_mask, psh);
+    if (status == PYCONV_OK)
+        conv2d_backward_filter_ref(dfilt, dbias, dout, inp, sh);
+    free(dout);
     return status;
 }
 

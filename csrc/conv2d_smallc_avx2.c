@@ -10,9 +10,10 @@
 #include "conv2d_smallc_loops.h"
 
 void conv2d_bwf_smallc_avx2(float *part, const float *dout, const float *inp, int64_t chunk,
-                            int64_t nchunks, const conv2d_shape *sh, const conv_tap *depth, void *work)
+                            int64_t nchunks, const conv2d_shape *sh, const conv_tap *depth,
+                            const sc_pooled *pooled, void *work)
 {
-    conv2d_bwf_smallc_loop(part, dout, inp, chunk, nchunks, sh, depth, work);
+    conv2d_bwf_smallc_loop(part, dout, inp, chunk, nchunks, sh, depth, pooled, work);
 }
 
 void conv2d_fwd_smallc_avx2(float *out, const float *inp, const float *w, int64_t Kp, const float *bias,

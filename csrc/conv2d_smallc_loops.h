@@ -186,16 +186,149 @@ static inline int64_t conv2d_bwf_smallc_work(const conv2d_shape *sh)
     return ceil_div(3 * sh->R * sh->S * sh->C + 16 * (sh->Q > 0 ? sh->Q : 1), 16) * 16;
 }
 
+/* ---- the filter gradient straight from a max pooling's gradient ----------------------------
+ * Training never needs the first layer's input gradient. When its output y is read by a max
+ * pooling alone, whose windows do not overlap (stride = window: the usual 2x2/2), the pooling's
+ * input gradient -- this layer's dout -- need not be written out and read back (2.8 MB each way
+ * for the tutorial CNN at batch 32): loop 2 computes the dout rows that one pooling row covers
+ * into a per-thread buffer (the pooling window's R rows of Q*K floats, in L1/L2) and takes them
+ * from there. Each value is maxpool2d_backward's (pool2d_loops.h): the pooling gradient where y
+ * is its window's first maximum (and, with relu, that maximum > 0), zero elsewhere; and they
+ * are summed in the same order, so the result is bitwise that of the two passes. */
+typedef struct {
+    const float *dy;          /* the pooling's dout (N, psh->P, psh->Q, K) */
+    const float *y;           /* its input: this convolution's output (N, P, Q, K) */
+    const pool2d_shape *psh;  /* stride = window; its input (N, P, Q, K) */
+    int relu;                 /* y is a relu's output: a maximum <= 0 passes no gradient */
+} sc_pooled;
+
+/* Floats per thread of the rows buffer. */
+static inline int64_t sc_pooled_work(const conv2d_shape *sh, const pool2d_shape *psh)
+{
+    return ceil_div(psh->R * sh->Q * sh->K, 16) * 16;
+}
+
+/* One window (rows [lo, hi), columns [w0, w1) of y, pixel (h, w) at (h*Q + w)*K) and cn <= SC_VEC
+ * channels: its first maximum's position found, then every element of the window written to
+ * buf (laid out as y from row lo): the gradient g there, zero elsewhere. (The channel tail, and
+ * every block where vec_t is not a vector extension.) */
+PYCONV_ALWAYS_INLINE void sc_pool_window(float *buf, const float *y, const float *g, int64_t Q,
+                                         int64_t K, int64_t lo, int64_t hi, int64_t w0, int64_t w1,
+                                         int64_t cn, int relu)
+{
+    float m[SC_VEC];       /* running max of each channel */
+    int32_t win[SC_VEC];   /* the first maximum's index in the window, row-major */
+    for (int64_t c = 0; c < cn; c++) {
+        m[c] = y[(lo * Q + w0) * K + c];
+        win[c] = 0;
+    }
+    int32_t idx = 0;
+    for (int64_t h = lo; h < hi; h++)
+        for (int64_t w = w0; w < w1; w++, idx++) {
+            const float *yp = y + (h * Q + w) * K;
+            for (int64_t c = 0; c < cn; c++) {
+                const int32_t gt = -(int32_t)max_wins(yp[c], m[c]);
+                win[c] = (idx & gt) | (win[c] & ~gt);
+                m[c] = max_wins(yp[c], m[c]) ? yp[c] : m[c];
+            }
+        }
+    idx = 0;
+    for (int64_t h = lo; h < hi; h++)
+        for (int64_t w = w0; w < w1; w++, idx++) {
+            float *dp = buf + ((h - lo) * Q + w) * K;
+            for (int64_t c = 0; c < cn; c++) {
+                uint32_t gb, mask = -(uint32_t)((win[c] == idx) & ((m[c] > 0.0f) | !relu));
+                memcpy(&gb, g + c, sizeof gb);
+                gb &= mask;
+                memcpy(dp + c, &gb, sizeof gb);
+            }
+        }
+}
+
+#if VEC_EXT
+/* sc_pool_window for SC_VEC channels in vector registers: the same compares and selects, lane
+ * by lane (a comparison of vector extensions gives -1 where true). */
+typedef int32_t sc_veci __attribute__((vector_size(SC_VEC * sizeof(int32_t))));
+
+PYCONV_ALWAYS_INLINE void sc_pool_window_vec(float *buf, const float *y, const float *g, int64_t Q,
+                                             int64_t K, int64_t lo, int64_t hi, int64_t w0,
+                                             int64_t w1, int relu)
+{
+    vec_t m = vec_load(y + (lo * Q + w0) * K);
+    sc_veci win = (sc_veci){0};
+    int32_t idx = 0;
+    for (int64_t h = lo; h < hi; h++)
+        for (int64_t w = w0; w < w1; w++, idx++) {
+            const vec_t v = vec_load(y + (h * Q + w) * K);
+            const sc_veci gt = (v > m) | ((v != v) & (m == m));   /* max_wins, lane-wise */
+            win = (idx & gt) | (win & ~gt);
+            m = (vec_t)(((sc_veci)v & gt) | ((sc_veci)m & ~gt));
+        }
+    const sc_veci pass = relu ? (m > vec_zero()) : ~(sc_veci){0};
+    const sc_veci gb = (sc_veci)vec_load(g) & pass;
+    idx = 0;
+    for (int64_t h = lo; h < hi; h++)
+        for (int64_t w = w0; w < w1; w++, idx++)
+            vec_store(buf + ((h - lo) * Q + w) * K, (vec_t)(gb & (win == idx)));
+}
+#endif
+
+/* Image n's dout rows [lo, hi), those of pooling row i, into buf (row h at (h - lo)*Q*K). */
+static void sc_pooled_rows(float *buf, const sc_pooled *pl, const conv2d_shape *sh, int64_t n,
+                           int64_t i, int64_t lo, int64_t hi)
+{
+    const pool2d_shape *ps = pl->psh;
+    const int64_t Q = sh->Q, K = sh->K, kv = K / SC_VEC * SC_VEC;
+    const float *y = pl->y + n * sh->P * Q * K, *gp = pl->dy + (n * ps->P + i) * ps->Q * K;
+    const int64_t end = ps->Q * ps->S - ps->pad_left;   /* columns [end, Q): in no window */
+    for (int64_t h = lo; end < Q && h < hi; h++)
+        memset(buf + ((h - lo) * Q + end) * K, 0, (size_t)((Q - end) * K) * sizeof(float));
+    for (int64_t j = 0; j < ps->Q; j++) {
+        const int64_t w = j * ps->stride_w - ps->pad_left, w0 = w > 0 ? w : 0;
+        const int64_t w1 = w + ps->S < Q ? w + ps->S : Q;
+        for (int64_t c0 = 0; c0 < kv; c0 += SC_VEC)
+#if VEC_EXT
+            sc_pool_window_vec(buf + c0, y + c0, gp + j * K + c0, Q, K, lo, hi, w0, w1, pl->relu);
+#else
+            sc_pool_window(buf + c0, y + c0, gp + j * K + c0, Q, K, lo, hi, w0, w1, SC_VEC, pl->relu);
+#endif
+        if (kv < K)
+            sc_pool_window(buf + kv, y + kv, gp + j * K + kv, Q, K, lo, hi, w0, w1, K - kv, pl->relu);
+    }
+}
+
+/* Output row p of image n's dout, from buf: filled when row p lies in another pooling row than
+ * the one *held (n * psh->P + i; -1 none, -2 a zero row: p in no window). */
+static inline const float *sc_pooled_dout(float *buf, const sc_pooled *pl, const conv2d_shape *sh,
+                                          int64_t n, int64_t p, int64_t *held)
+{
+    const pool2d_shape *ps = pl->psh;
+    const int64_t i = (p + ps->pad_top) / ps->stride_h;
+    if (i >= ps->P) {
+        if (*held != -2)
+            memset(buf, 0, (size_t)(sh->Q * sh->K) * sizeof(float));
+        *held = -2;
+        return buf;
+    }
+    const int64_t top = i * ps->stride_h - ps->pad_top, lo = top > 0 ? top : 0;
+    if (*held != n * ps->P + i)
+        sc_pooled_rows(buf, pl, sh, n, i, lo, top + ps->R < sh->P ? top + ps->R : sh->P);
+    *held = n * ps->P + i;
+    return buf + (p - lo) * sh->Q * sh->K;
+}
+
 // dout (N,P,Q,K), inp (N,H,W,C); depth (R*S*C): tap (r,s,c)'s (r*dil_h, s*dil_w) and its
 // element offset from the window's corner; part (nchunks, R*S*C + 1, K): chunk ch's partial
 // filter gradient (rows (r,s,c)) and bias gradient (the last row) over the output pixels
 // [ch*chunk, (ch+1)*chunk) in NHWC order, overwritten. work: conv2d_bwf_smallc_work(sh) floats
-// per thread, 8-byte aligned.
+// per thread, 8-byte aligned (and sc_pooled_work more with pooled). pooled: dout is NULL and
+// computed from a max pooling's gradient instead (above).
 // Threads: over chunks (loop 1); each partial written by one thread, in a fixed order.
 static inline void conv2d_bwf_smallc_loop(float *part, const float *dout, const float *inp,
                                           int64_t chunk, int64_t nchunks, const conv2d_shape *sh,
-                                          const conv_tap *depth, void *work)
+                                          const conv_tap *depth, const sc_pooled *pooled, void *work)
 {
+    const int64_t work_floats = conv2d_bwf_smallc_work(sh) + (pooled ? sc_pooled_work(sh, pooled->psh) : 0);
     const int64_t K = sh->K, RSC = sh->R * sh->S * sh->C, npix = sh->N * sh->P * sh->Q;
     const int64_t xstep = sh->stride_w * sh->C;
     /* interior columns [qa, qb): every tap's column in [0, W) */
@@ -205,13 +338,15 @@ static inline void conv2d_bwf_smallc_loop(float *part, const float *dout, const 
     #pragma omp parallel for schedule(dynamic, 1) num_threads(pyconv_num_threads()) if(nchunks > 1)
     for (int64_t ch = 0; ch < nchunks; ch++) {                                 // loop 1
         float *pf = part + ch * (RSC + 1) * K;
-        int64_t *off = (int64_t *)((float *)work + pyconv_thread_num() * conv2d_bwf_smallc_work(sh));
+        int64_t *off = (int64_t *)((float *)work + pyconv_thread_num() * work_floats);
         float *xs = (float *)(off + RSC), *gtail = xs + RSC;
+        float *grows = (float *)off + conv2d_bwf_smallc_work(sh);   /* pooled: dout's rows */
+        int64_t held = -1;
         memset(pf, 0, (size_t)((RSC + 1) * K) * sizeof(float));
         const int64_t p0 = ch * chunk, p1 = p0 + chunk < npix ? p0 + chunk : npix;
         for (int64_t row = p0 / (sh->Q > 0 ? sh->Q : 1); row * sh->Q < p1; row++) {   // loop 2
             const int64_t n = row / sh->P, p = row % sh->P, h0 = window_h0(p, sh);
-            const float *g = dout + row * sh->Q * K;
+            const float *g = pooled ? sc_pooled_dout(grows, pooled, sh, n, p, &held) : dout + row * sh->Q * K;
             const float *img = inp + n * sh->H * sh->W * sh->C;
             /* the chunk's columns of this row, [qs, qe); the interior run within them, [a, b) */
             const int64_t qs = p0 > row * sh->Q ? p0 - row * sh->Q : 0;
@@ -446,11 +581,14 @@ static inline void conv2d_fwd_smallc_loop(float *out, const float *inp, const fl
 /* The loop above compiled for AVX2 (conv2d_smallc_avx2.c), AVX-512 (conv2d_smallc_avx512.c)
  * and aarch64 (conv2d_smallc_neon.c). */
 void conv2d_bwf_smallc_avx2(float *part, const float *dout, const float *inp, int64_t chunk,
-                            int64_t nchunks, const conv2d_shape *sh, const conv_tap *depth, void *work);
+                            int64_t nchunks, const conv2d_shape *sh, const conv_tap *depth,
+                            const sc_pooled *pooled, void *work);
 void conv2d_bwf_smallc_avx512(float *part, const float *dout, const float *inp, int64_t chunk,
-                              int64_t nchunks, const conv2d_shape *sh, const conv_tap *depth, void *work);
+                              int64_t nchunks, const conv2d_shape *sh, const conv_tap *depth,
+                              const sc_pooled *pooled, void *work);
 void conv2d_bwf_smallc_neon(float *part, const float *dout, const float *inp, int64_t chunk,
-                            int64_t nchunks, const conv2d_shape *sh, const conv_tap *depth, void *work);
+                            int64_t nchunks, const conv2d_shape *sh, const conv_tap *depth,
+                            const sc_pooled *pooled, void *work);
 void conv2d_fwd_smallc_avx2(float *out, const float *inp, const float *w, int64_t Kp, const float *bias,
                             int relu, const conv2d_shape *sh, const conv_tap *depth, void *work,
                             int threads);

@@ -23,9 +23,6 @@
 
 static inline int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 static inline int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
-/* Whether v replaces the running max m: strictly greater (ties keep the first max), or v is
- * the first NaN (IEEE `>` is false for NaN, which would silently drop it). Branch-free. */
-static inline int max_wins(float v, float m) { return (v > m) | ((v != v) & (m == m)); }
 
 /* The input rows [*lo, *hi) covered by the window of output row p, clipped to [0, H).
  * The same helper serves columns (q, stride_w, pad_left, S, W). */

@@ -389,6 +389,17 @@ int maxpool2d_backward(float *dinp, const float *dout, const float *inp, int rel
                        const pool2d_shape *sh);
 int maxpool2d_backward_ref(float *dinp, const float *dout, const float *inp, int relu_mask,
                            const pool2d_shape *sh);
+/* The first layer's filter (and bias) gradient when its output `out` (N,P,Q,K) is read by a max
+ * pooling psh alone: from that pooling's dout (N,psh->P,psh->Q,K), without writing this layer's
+ * dout -- bitwise conv2d_backward_filter(maxpool2d_backward(pool_dout, out, relu_mask, psh)).
+ * PYCONV_EINVAL (nothing written) unless C < SMALL_C (the small-C loop nest), the pooling's
+ * input is (N,P,Q,K) and its windows do not overlap (stride = window), and pool2d_check(psh). */
+int conv2d_backward_filter_pooled(float *dfilt, float *dbias, const float *pool_dout,
+                                  const float *out, const float *inp, int relu_mask,
+                                  const conv2d_shape *sh, const pool2d_shape *psh);
+int conv2d_backward_filter_pooled_ref(float *dfilt, float *dbias, const float *pool_dout,
+                                      const float *out, const float *inp, int relu_mask,
+                                      const conv2d_shape *sh, const pool2d_shape *psh);
 int avgpool2d_forward(float *out, const float *inp, const pool2d_shape *sh);
 int avgpool2d_forward_ref(float *out, const float *inp, const pool2d_shape *sh);
 /* dinp (N,H,W,C) from dout (N,P,Q,C); the forward's input is not needed, only its shape. */

@@ -88,6 +88,11 @@ static inline int pyconv_in_parallel(void)
 /* ceil(a / b) for a >= 0, b >= 1: how many blocks of b cover a. */
 static inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
+/* Whether v replaces a max pooling's running max m: strictly greater (ties keep the first
+ * max), or v is the first NaN (IEEE `>` is false for NaN, which would silently drop it).
+ * Branch-free. (pool2d_loops.h; conv2d_smallc_loops.h's gradient from a pooling.) */
+static inline int max_wins(float v, float m) { return (v > m) | ((v != v) & (m == m)); }
+
 /* 64-byte aligned workspaces (a cache line; a whole AVX-512 vector), size rounded up as C11's
  * aligned_alloc requires. Windows' C runtimes (MSVC's, MinGW's) have no aligned_alloc: their
  * _aligned_malloc must be freed with _aligned_free, hence the pair. NULL when the allocation

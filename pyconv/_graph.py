@@ -11,7 +11,7 @@ never changes; everything a call creates lives in that call.
 """
 import numpy as np
 
-from .layers.base import (BN_RELU, FROM_LOGITS, RELU_FOLDED, RELU_IN_BN, RELU_MASK, KwargsCall,  # noqa: F401
+from .layers.base import (BN_RELU, FROM_LOGITS, POOL_DEFER, RELU_FOLDED, RELU_IN_BN, RELU_MASK, KwargsCall,  # noqa: F401
                           _ActivatedLayer, flatten, is_stateful, pack_like, state_updates_of)
 from . import _inference, activations, utils
 
@@ -309,10 +309,27 @@ class Plan:
             s.run_bwd = s.need_dx or bool(s.pidx)
             for o in (s.outs if isinstance(s.outs, tuple) else (s.outs,)):
                 needs[o] = s.run_bwd
+        self._defer_pool_grads(steps, by_out)
         self.steps = steps
         self.inputs_need_grad = inputs_need_grad
         self.has_act = any(s.act is not None for s in steps)
         self.stateful = [k for k, s in enumerate(steps) if is_stateful(s.layer)]
+
+    @staticmethod
+    def _defer_pool_grads(steps, by_out):
+        """A max pooling with windows that do not overlap, applying the relu mask of a Conv2D
+        that computes no input gradient (the first layer): the pooling's backward hands the
+        conv a PooledGrad, whose filter gradient is computed from the pooling's dout without
+        writing the gradient in between (_kernels.conv2d_bwd_filter_pooled; bitwise the same).
+        RELU_MASK already means the conv's output has no other reader."""
+        from .layers.convolutional import Conv2D
+        for s in steps:
+            if not s.fuse & RELU_MASK or not s.plain_out:
+                continue
+            a = by_out.get(s.ins)
+            if type(a.layer) is Conv2D and a.layer.groups == 1 and a.fuse == RELU_FOLDED \
+                    and a.plain_out and not a.need_dx and tuple(s.layer.strides) == tuple(s.layer.pool_size):
+                s.fuse |= POOL_DEFER
 
     @staticmethod
     def _fold_relus_into_bn(steps, by_out, consumers):

@@ -21,6 +21,12 @@ cdef extern from "pyconv.h" nogil:
                            const pool2d_shape *s)
     int maxpool2d_backward_ref(float *dinp, const float *dout, const float *inp, int relu_mask,
                                const pool2d_shape *s)
+    int conv2d_backward_filter_pooled(float *dfilt, float *dbias, const float *pool_dout,
+                                      const float *out, const float *inp, int relu_mask,
+                                      const conv2d_shape *sh, const pool2d_shape *psh)
+    int conv2d_backward_filter_pooled_ref(float *dfilt, float *dbias, const float *pool_dout,
+                                          const float *out, const float *inp, int relu_mask,
+                                          const conv2d_shape *sh, const pool2d_shape *psh)
     int avgpool2d_forward(float *out, const float *inp, const pool2d_shape *s)
     int avgpool2d_forward_ref(float *out, const float *inp, const pool2d_shape *s)
     int avgpool2d_backward(float *dinp, const float *dout, const pool2d_shape *s)
@@ -127,6 +133,44 @@ def maxpool2d_bwd(cnp.ndarray dout, cnp.ndarray inp, object win, bint ref=False,
             status = maxpool2d_backward(pd, pg, px, relu_mask, &s)
     check_status(status)
     return dinp
+
+
+def conv2d_bwd_filter_pooled(cnp.ndarray inp, tuple filt_shape, cnp.ndarray out, object win,
+                             cnp.ndarray pool_dout, object pool_win, bint relu_mask=False,
+                             bint need_db=False, bint ref=False):
+    """conv2d_bwd_filter(inp, filt_shape, maxpool2d_bwd(pool_dout, out, pool_win, relu_mask=...),
+    win, need_db), bitwise, without that middle array: the first layer (fewer than 8 input
+    channels) under a max pooling whose windows do not overlap. None where those conditions
+    do not hold (the caller takes the two passes)."""
+    if pool_dout.ndim != 4 or out.ndim != 4 or inp.ndim != 4 or len(filt_shape) != 4 \
+            or out.shape[3] != filt_shape[3] or inp.shape[3] != filt_shape[2] \
+            or inp.shape[0] != out.shape[0]:
+        raise ValueError(f"`input` {np.shape(inp)}, `filter_sizes` {filt_shape} and "
+                         f"`output` {np.shape(out)} do not match.")
+    cdef conv2d_shape s = make_shape((<object>inp).shape, filt_shape, win)
+    check_dout_window(out, &s)
+    cdef pool2d_shape ps
+    fill_pool2d_shape(&ps, np.shape(out), pool_win)
+    check_dout(pool_dout, (ps.N, ps.P, ps.Q, ps.C))
+    if out.size == 0 or ps.P == 0 or ps.Q == 0:
+        return None
+    cdef cnp.ndarray dw = np.empty(filt_shape, np.float32)
+    cdef cnp.ndarray db = np.empty(s.K, np.float32) if need_db else None
+    cdef float *pdw = fptr(dw, "dfilters")
+    cdef float *pdb = fptr(db, "dbias") if need_db else NULL
+    cdef const float *pg = fptr(pool_dout, "pool_dout")
+    cdef const float *py = fptr(out, "output")
+    cdef const float *px = fptr(inp, "input")
+    cdef int st
+    with nogil:
+        if ref:
+            st = conv2d_backward_filter_pooled_ref(pdw, pdb, pg, py, px, relu_mask, &s, &ps)
+        else:
+            st = conv2d_backward_filter_pooled(pdw, pdb, pg, py, px, relu_mask, &s, &ps)
+    if st == PYCONV_EINVAL:
+        return None
+    check_status(st)
+    return dw, db
 
 
 def avgpool2d_fwd(cnp.ndarray inp, object win, bint ref=False):

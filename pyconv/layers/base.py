@@ -20,8 +20,10 @@ written by a forward or backward pass, so one model can be used from several thr
 `fuse` is the training plan's word for this call (see pyconv/models/functional.py):
 FROM_LOGITS (the loss takes the pre-activation values), RELU_FOLDED (the next layer's backward
 applies this layer's relu mask), RELU_MASK (this max pooling applies the previous relu's mask),
-BN_RELU (this BatchNormalization applies the plain relu that follows it, in both passes) and
-RELU_IN_BN (this relu is that one: an identity here).
+BN_RELU (this BatchNormalization applies the plain relu that follows it, in both passes),
+RELU_IN_BN (this relu is that one: an identity here) and POOL_DEFER (this max pooling's
+backward hands the first layer, a Conv2D, a PooledGrad: its filter gradient is computed from the
+pooling's gradient without the array in between).
 
 A user layer writes `call(inputs, training=None)` with pyconv layers, `pyconv.ops` and
 `pyconv.nn`; its backward comes from the gradient tape (pyconv/_tape.py) recorded during `_fwd`.
@@ -39,7 +41,7 @@ from .. import _registry, _tape, _validate, activations, constraints, initialize
 
 __all__ = ["Layer"]
 
-FROM_LOGITS, RELU_FOLDED, RELU_MASK, BN_RELU, RELU_IN_BN = 1, 2, 4, 8, 16
+FROM_LOGITS, RELU_FOLDED, RELU_MASK, BN_RELU, RELU_IN_BN, POOL_DEFER = 1, 2, 4, 8, 16, 32
 
 # Bumped whenever a layer is built or its `trainable` changes: models re-make their plans.
 _generation = [0]

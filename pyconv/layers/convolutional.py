@@ -3,6 +3,7 @@ groups > 1 the grouped kernels (csrc/conv2d_grouped.c), or the depthwise ones wh
 from .. import _geometry, _kernels, _validate, initializers
 from .base import _ActivatedLayer, _check_last_axis, _known_channels, _shape_str
 from .core import _extras_config
+from .pooling import PooledGrad
 
 __all__ = ["Conv2D", "Convolution2D"]
 
@@ -99,8 +100,14 @@ class Conv2D(_ActivatedLayer):
         return _kernels.conv2d_fwd(x, kernel, bias, relu, win), x
 
     def _pre_bwd(self, x, dz, need_dx):
-        dz = _validate.as_float32(dz, "dy", ndim=4)
         win = self._geometry(x.shape)
+        if isinstance(dz, PooledGrad):   # the first layer under a max pooling (POOL_DEFER)
+            r = None if self.groups > 1 or need_dx else _kernels.conv2d_bwd_filter_pooled(
+                x, self.kernel.shape, dz.x, win, dz.dy, dz.win, dz.relu_mask, self.use_bias)
+            if r is not None:
+                return None, [r[0], r[1]] if self.use_bias else [r[0]]
+            dz = dz.array()
+        dz = _validate.as_float32(dz, "dy", ndim=4)
         if self.groups > 1:
             return _grouped_bwd(self, x, dz, need_dx, win)
         dk, db = _kernels.conv2d_bwd_filter(x, self.kernel.shape, dz, win, self.use_bias)

@@ -1,7 +1,7 @@
 """Pooling layers: one pooling kernel forward (pyconv._kernels, csrc/pool2d.c), its gradient
 kernel backward; the window checked by pyconv.nn's pooling checks once per input shape."""
 from .. import _geometry, _kernels, _nn_pool, _validate
-from .base import RELU_MASK, Layer, _shape_str
+from .base import POOL_DEFER, RELU_MASK, Layer, _shape_str
 
 __all__ = ["MaxPooling2D", "MaxPool2D", "AveragePooling2D", "AvgPool2D", "GlobalAveragePooling2D",
            "GlobalAvgPool2D", "GlobalMaxPooling2D", "GlobalMaxPool2D"]
@@ -73,9 +73,22 @@ class MaxPooling2D(_Pooling2D):
         if not need_dx:
             return None, []
         # with RELU_MASK, the previous layer's relu is folded in: its mask applied in the same pass
-        return _kernels.maxpool2d_bwd(_validate.as_float32(dy, "dy", ndim=4), x,
-                                      self._geometry(x.shape, "max_pool"),
-                                      relu_mask=bool(fuse & RELU_MASK)), []
+        grad = PooledGrad(_validate.as_float32(dy, "dy", ndim=4), x, self._geometry(x.shape, "max_pool"),
+                          bool(fuse & RELU_MASK))
+        return (grad if fuse & POOL_DEFER else grad.array()), []
+
+
+class PooledGrad:
+    """A max pooling's input gradient, not yet computed: what a POOL_DEFER pooling hands the
+    Conv2D below it (pyconv/_graph.py), whose filter gradient is then computed from the
+    pooling's dout without it (_kernels.conv2d_bwd_filter_pooled). `array()` computes it."""
+    __slots__ = ("dy", "x", "win", "relu_mask")
+
+    def __init__(self, dy, x, win, relu_mask):
+        self.dy, self.x, self.win, self.relu_mask = dy, x, win, relu_mask
+
+    def array(self):
+        return _kernels.maxpool2d_bwd(self.dy, self.x, self.win, relu_mask=self.relu_mask)
 
 
 class AveragePooling2D(_Pooling2D):

@@ -466,6 +466,47 @@ static void check_pool(pool2d_shape s)
     free(inp), free(dout), free(want);
 }
 
+/* The first layer's filter gradient from the max pooling above it: on every ISA and at 1 and
+ * 2 threads, bitwise that ISA's two passes (maxpool2d_backward, conv2d_backward_filter), with
+ * and without relu's mask, and within the float32 sum's bound of its _ref. s: the conv (C < 8);
+ * a disjoint R x R pooling of its output, padded by pad. Ties (y rounded to 0.25). */
+static void check_pooled_filter(conv2d_shape s, int64_t R, int pad)
+{
+    s.P = (s.H + 2 * s.pad_top - s.dil_h * (s.R - 1) - 1) / s.stride_h + 1;
+    s.Q = (s.W + 2 * s.pad_left - s.dil_w * (s.S - 1) - 1) / s.stride_w + 1;
+    pool2d_shape ps = {s.N, s.P, s.Q, s.K, (s.P + pad + R - 1) / R, (s.Q + pad + R - 1) / R, R, R,
+                       (int)R, (int)R, pad, pad};
+    const int64_t nx = s.N * s.H * s.W * s.C, ny = s.N * s.P * s.Q * s.K;
+    const int64_t ng = s.N * ps.P * ps.Q * s.K, nf = s.R * s.S * s.C * s.K;
+    float *x = randn(nx), *y = randn(ny), *g = randn(ng), *d = zeros(ny);
+    for (int64_t i = 0; i < ny; i++)
+        y[i] = roundf(y[i] * 4.0f) / 4.0f;
+    float *want = zeros(nf + s.K), *got = zeros(nf + s.K), *ref = zeros(nf + s.K), *bound = zeros(nf + s.K);
+    float *xa = dup_abs(x, nx), *da = zeros(ny), *ga = dup_abs(g, ng);
+    for (int relu = 0; relu <= 1; relu++) {
+        status_ok(conv2d_backward_filter_pooled_ref(ref, ref + nf, g, y, x, relu, &s, &ps), "pooled_ref");
+        maxpool2d_backward_ref(da, ga, y, relu, &ps);
+        conv2d_backward_filter_ref(bound, bound + nf, da, xa, &s);
+        float *tol = sum_bound(bound, nf + s.K, s.N * s.P * s.Q);
+        for (int ii = 0; ii < n_isas; ii++)
+            for (int t = 1; t <= 2; t++) {
+                set_config(isas[ii], t);
+                snprintf(where, sizeof where, "%s threads=%d conv2d_backward_filter_pooled N=%lld H=%lld "
+                         "W=%lld C=%lld K=%lld pool %lld pad %d relu=%d", ISA_NAME[isas[ii]], t,
+                         (long long)s.N, (long long)s.H, (long long)s.W, (long long)s.C, (long long)s.K,
+                         (long long)R, pad, relu);
+                status_ok(maxpool2d_backward(d, g, y, relu, &ps), "maxpool2d_backward");
+                status_ok(conv2d_backward_filter(want, want + nf, d, x, &s), "conv2d_backward_filter");
+                memset(got, 0xff, (size_t)(nf + s.K) * sizeof(float));
+                status_ok(conv2d_backward_filter_pooled(got, got + nf, g, y, x, relu, &s, &ps), "pooled");
+                check("vs the two passes", got, want, NULL, nf + s.K);
+                check("vs _ref", got, ref, tol, nf + s.K);
+            }
+        free(tol);
+    }
+    free(x), free(y), free(g), free(d), free(want), free(got), free(ref), free(bound), free(xa), free(da), free(ga);
+}
+
 typedef struct { const float *inp, *dout; int64_t N, H, W, C, D; } dmax_args;
 
 static void run_dmaxfwd(float *o, const void *a) { const dmax_args *p = a; status_ok(depthwise_maxpool2d_forward(o, p->inp, p->N, p->H, p->W, p->C, p->D), "depthwise_maxpool2d_forward"); }
@@ -925,6 +966,9 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < sizeof pools / sizeof pools[0]; i++)
         check_pool(pools[i]);
     check_depthwise_pool(2, 3, 4, 12, 3);
+    check_pooled_filter((conv2d_shape){2, 28, 28, 1, 32, 3, 3, 0, 0, 1, 1, 1, 1, 0, 0}, 2, 0);   /* the tutorial */
+    check_pooled_filter((conv2d_shape){1, 11, 9, 3, 21, 3, 3, 0, 0, 1, 1, 1, 1, 1, 1}, 3, 1);    /* K tail, padded */
+    check_pooled_filter((conv2d_shape){3, 9, 9, 2, 40, 2, 2, 0, 0, 2, 2, 1, 1, 0, 0}, 2, 0);     /* strides, a 2x2 filter */
 
     check_optim(1000);
     check_optim(40000);   /* above OPTIM_PAR_MIN: split over threads */
