@@ -158,3 +158,11 @@ def test_fused_gradient_planned_only_where_exact():
     m = _tutorial()
     plan = m._plan((), inputs_need_grad=True)
     assert not any(s.fuse & _graph.POOL_DEFER for s in plan.steps)
+
+
+def test_bench_pooled_grad_runs(capsys, threads):   # threads: restores the count it sets
+    """python -m bench.pooled_grad's rows (docs/benchmarks.md's command), on a tiny run."""
+    from bench import pooled_grad
+    pooled_grad.main(["--batch", "4", "--threads", "1", "--rounds", "2", "--steps", "1"])
+    out = capsys.readouterr().out
+    assert out.count("| kernels, ") == 2 and "| training step (pairs: " in out
