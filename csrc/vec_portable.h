@@ -14,12 +14,15 @@
  * every ISA gives the portable build's bits. An ISA file that may fuse (conv2d_smallc's, whose
  * ISAs may differ in the last bits as the GEMM's do) defines VEC_FMA(acc, x, g) before including;
  * one whose broadcast should be a single instruction defines VEC_SPLAT(x) (a literal serves the
- * 4 lanes of the portable build). Both only on the vector-extension path.
+ * 4 lanes of the portable build), on the vector-extension path only. On the struct path a
+ * VEC_FMA file fuses each lane with fmaf: the same single rounding, so that conv2d_smallc's
+ * forward keeps the micro-kernels' bits there too (kernel_check built with -DVEC_PLAIN).
  *
  * One width per translation unit: a second include with another VEC_FLOATS is an error. */
 #ifndef PYCONV_VEC_PORTABLE_H
 #define PYCONV_VEC_PORTABLE_H
 
+#include <math.h>
 #include <string.h>
 #include "target.h"
 
@@ -91,8 +94,12 @@ PYCONV_ALWAYS_INLINE vec_t vec_splat(float x)
 PYCONV_ALWAYS_INLINE vec_t vec_madd(vec_t acc, vec_t x, vec_t g)
 {
     for (int j = 0; j < VEC_FLOATS; j++) {
+#ifdef VEC_FMA
+        acc.f[j] = fmaf(x.f[j], g.f[j], acc.f[j]);
+#else
         const float prod = x.f[j] * g.f[j];
         acc.f[j] += prod;
+#endif
     }
     return acc;
 }
