@@ -160,7 +160,7 @@ void bias_add_forward(float *out, const float *x, const float *b, int64_t M, int
 int bias_add_backward(float *db, const float *dout, int64_t M, int64_t C)
 {
     const int64_t nb = M > 0 ? (M + BIAS_BLOCK - 1) / BIAS_BLOCK : 1;
-    float *part = malloc((size_t)(nb * C) * sizeof(float) + 1);
+    float *part = pyconv_scratch_alloc((size_t)(nb * C) * sizeof(float));
     if (!part)
         return PYCONV_ENOMEM;
     #pragma omp parallel for schedule(static) num_threads(pyconv_num_threads()) if(M * C > ELEMWISE_PAR_MIN)
@@ -178,7 +178,7 @@ int bias_add_backward(float *db, const float *dout, int64_t M, int64_t C)
     for (int64_t b = 1; b < nb; b++)
         for (int64_t c = 0; c < C; c++)
             db[c] += part[b * C + c];
-    free(part);
+    pyconv_scratch_free(part);
     return PYCONV_OK;
 }
 

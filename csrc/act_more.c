@@ -516,7 +516,7 @@ void prelu_forward_ref(float *out, const float *x, const float *alpha, const int
 int prelu_backward(float *dx, float *dalpha, const float *dout, const float *x,
                    const float *alpha, const int64_t *idx, int64_t M, int64_t A, int64_t P)
 {
-    float *part = malloc((size_t)A * sizeof(float) + 1);
+    float *part = pyconv_scratch_alloc((size_t)A * sizeof(float));
     if (!part)
         return PYCONV_ENOMEM;
     if (dx) {
@@ -543,7 +543,7 @@ int prelu_backward(float *dx, float *dalpha, const float *dout, const float *x,
         dalpha[p] = 0.0f;
     for (int64_t a = 0; a < A; a++)
         dalpha[idx ? idx[a] : a] += part[a];
-    free(part);
+    pyconv_scratch_free(part);
     return PYCONV_OK;
 }
 

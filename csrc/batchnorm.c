@@ -95,7 +95,7 @@ int batchnorm_stats(float *mean, float *var, const float *x, int64_t M, int64_t 
         return PYCONV_OK;
     }
     const int64_t nb = bn_nblocks(M);
-    double *part = malloc((size_t)(2 * nb * C) * sizeof(double));
+    double *part = pyconv_scratch_alloc((size_t)(2 * nb * C) * sizeof(double));
     if (!part)
         return PYCONV_ENOMEM;
     isa_loops().stats_blocks(part, x, M, C);
@@ -113,7 +113,7 @@ int batchnorm_stats(float *mean, float *var, const float *x, int64_t M, int64_t 
         mean[c] = (float)mu;
         var[c] = (float)(m2 / (double)M);
     }
-    free(part);
+    pyconv_scratch_free(part);
     return PYCONV_OK;
 }
 
@@ -215,7 +215,8 @@ int batchnorm_backward(float *dx, float *dgamma, float *dbeta, const float *dy, 
         return PYCONV_OK;
     const int64_t nb = bn_nblocks(M);
     /* part: nb blocks x (sum dy, sum dy*(x-mean)); then the totals; then k, mb, mg (floats) */
-    double *part = malloc((size_t)(2 * nb * C + 2 * C) * sizeof(double) + (size_t)(3 * C) * sizeof(float));
+    double *part = pyconv_scratch_alloc((size_t)(2 * nb * C + 2 * C) * sizeof(double)
+                                        + (size_t)(3 * C) * sizeof(float));
     if (!part)
         return PYCONV_ENOMEM;
     double *sdy = part + 2 * nb * C, *sdyx = sdy + C;
@@ -239,7 +240,7 @@ int batchnorm_backward(float *dx, float *dgamma, float *dbeta, const float *dy, 
         bwd_coefs(k, mb, mg, sdy, sdyx, invstd, gamma, M, C);
         loops.dx(dx, dy, x, mean, invstd, k, mb, mg, relu_scale, relu_shift, M, C);
     }
-    free(part);
+    pyconv_scratch_free(part);
     return PYCONV_OK;
 }
 

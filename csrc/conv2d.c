@@ -278,12 +278,13 @@ static void pack_patches_b(float *dst, const gemm_operand *op, int64_t j0, int64
 
 /* ---- the three passes ---------------------------------------------------------------------- */
 
-/* Fill cx's tables (one allocation, freed with free(cx->taps)); PYCONV_ENOMEM if it fails. */
+/* Fill cx's tables (one workspace, freed with pyconv_scratch_free(cx->taps)); PYCONV_ENOMEM if
+ * it fails. */
 static int make_ctx(conv_ctx *cx, const conv2d_shape *sh)
 {
     const int64_t RS = sh->R * sh->S, D = sh->C < SMALL_C ? RS * sh->C : 0;
     cx->sh = sh;
-    cx->taps = malloc((size_t)(RS + D) * sizeof(conv_tap));
+    cx->taps = pyconv_scratch_alloc((size_t)(RS + D) * sizeof(conv_tap));
     cx->depth = D ? cx->taps + RS : NULL;
     if (!cx->taps)
         return PYCONV_ENOMEM;
@@ -325,7 +326,7 @@ int conv2d_forward_form(float *out, const float *inp, const float *filt, const f
     const gemm_out c = {.data = out, .ld = sh->K, .bias = bias, .relu = relu};
     int status = gemm(&c, &a, &b, sh->N * sh->P * sh->Q, sh->K, sh->R * sh->S * sh->C,
                       pyconv_num_threads());
-    free(cx.taps);
+    pyconv_scratch_free(cx.taps);
     return status;
 }
 
@@ -342,9 +343,9 @@ static int forward_smallc(float *out, const float *inp, const float *filt, const
     if (make_ctx(&cx, sh) != PYCONV_OK)
         return PYCONV_ENOMEM;
     const int64_t work = conv2d_fwd_smallc_work(sh);
-    float *wp = pyconv_aligned_alloc((size_t)((RSC + 1) * Kp + threads * work) * sizeof(float));
+    float *wp = pyconv_scratch_alloc((size_t)((RSC + 1) * Kp + threads * work) * sizeof(float));
     if (!wp) {
-        free(cx.taps);
+        pyconv_scratch_free(cx.taps);
         return PYCONV_ENOMEM;
     }
     for (int64_t d = 0; d <= RSC; d++) {
@@ -366,8 +367,8 @@ static int forward_smallc(float *out, const float *inp, const float *filt, const
         conv2d_fwd_smallc_loop(out, inp, wp, Kp, bp, relu, sh, cx.depth, scratch, threads);
         break;
     }
-    pyconv_aligned_free(wp);
-    free(cx.taps);
+    pyconv_scratch_free(wp);
+    pyconv_scratch_free(cx.taps);
     return PYCONV_OK;
 }
 
@@ -497,12 +498,13 @@ static void scatter_table(int64_t *tab, const bwi_plan *pl)
         }
 }
 
+// The workspaces of bwi_plan_make, in the reverse order (scratch.c's rule).
 static void bwi_plan_free(bwi_plan *pl)
 {
-    pyconv_aligned_free(pl->bpacked);
-    free(pl->dcol);
-    free(pl->tab);
-    free(pl->cx.taps);
+    pyconv_scratch_free(pl->dcol);
+    pyconv_scratch_free(pl->tab);
+    pyconv_scratch_free(pl->bpacked);
+    pyconv_scratch_free(pl->cx.taps);
 }
 
 /* Fill pl (its sh, ep and G set) for the scattered or the col2im path; PYCONV_ENOMEM if an
@@ -516,9 +518,9 @@ static int bwi_plan_make(bwi_plan *pl, const float *filt, int scattered, int nth
     const gemm_operand bt = {.pack = gemm_pack_b_t, .data = filt, .ld = sh->K};
     pl->bpacked = gemm_prepack_b(&bt, RS * sh->C, sh->K, &pl->b);
     if (scattered)
-        pl->tab = malloc((size_t)(rows * RS) * sizeof(int64_t) + 1);
+        pl->tab = pyconv_scratch_alloc((size_t)(rows * RS) * sizeof(int64_t));
     else
-        pl->dcol = malloc((size_t)(nthreads * rows * RS * sh->C) * sizeof(float) + 1);
+        pl->dcol = pyconv_scratch_alloc((size_t)(nthreads * rows * RS * sh->C) * sizeof(float));
     if (!pl->bpacked || (scattered ? !pl->tab : !pl->dcol))
         return PYCONV_ENOMEM;
     if (scattered)
@@ -739,8 +741,8 @@ int conv2d_backward_filter(float *dfilt, float *dbias, const float *dout, const 
         return PYCONV_ENOMEM;
     conv_ctx cx;
     const int ctx_status = make_ctx(&cx, sh);
-    float *part = malloc((size_t)(pl.nchunks * pl.M * pl.Ncol) * sizeof(float) + 1);
-    float *work = pl.swapped ? NULL : pyconv_aligned_alloc((size_t)(pyconv_num_threads()
+    float *part = pyconv_scratch_alloc((size_t)(pl.nchunks * pl.M * pl.Ncol) * sizeof(float));
+    float *work = pl.swapped ? NULL : pyconv_scratch_alloc((size_t)(pyconv_num_threads()
                                                            * conv2d_bwf_smallc_work(sh)) * sizeof(float));
     int status = ctx_status != PYCONV_OK || !part || (!pl.swapped && !work) ? PYCONV_ENOMEM : PYCONV_OK;
     if (status == PYCONV_OK && !pl.swapped) {
@@ -756,9 +758,9 @@ int conv2d_backward_filter(float *dfilt, float *dbias, const float *dout, const 
     }
     if (status == PYCONV_OK)
         bwf_reduce(dfilt, dbias, part, &pl);
-    pyconv_aligned_free(work);
-    free(part);
-    free(cx.taps);
+    pyconv_scratch_free(work);
+    pyconv_scratch_free(part);
+    pyconv_scratch_free(cx.taps);
     return status;
 }
 

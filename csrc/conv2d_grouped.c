@@ -44,7 +44,7 @@ typedef struct {
 typedef struct {
     conv2d_shape g;
     group_slice img, filt, out;
-    float *img_buf, *filt_buf, *out_buf;   /* one allocation, freed with free(img_buf) */
+    float *img_buf, *filt_buf, *out_buf;   /* one workspace: pyconv_scratch_free(img_buf) */
 } group_plan;
 
 /* The plan of `groups` > 1 groups (sizes checked): PYCONV_ENOMEM if the buffers cannot be
@@ -58,7 +58,7 @@ static int group_plan_make(group_plan *gp, const conv2d_shape *sh, int64_t group
     gp->filt = (group_slice){sh->R * sh->S * gp->g.C, gp->g.K, sh->K};
     gp->out = (group_slice){sh->N * sh->P * sh->Q, gp->g.K, sh->K};
     const int64_t ni = gp->img.rows * gp->img.width, nf = gp->filt.rows * gp->filt.width;
-    gp->img_buf = malloc((size_t)(ni + nf + gp->out.rows * gp->out.width) * sizeof(float) + 1);
+    gp->img_buf = pyconv_scratch_alloc((size_t)(ni + nf + gp->out.rows * gp->out.width) * sizeof(float));
     if (!gp->img_buf)
         return PYCONV_ENOMEM;
     gp->filt_buf = gp->img_buf + ni;
@@ -95,7 +95,7 @@ int conv2d_grouped_forward(float *out, const float *inp, const float *filt, cons
                                 relu, &gp.g);
         put_slice(out, gp.out_buf, gp.out, i);
     }
-    free(gp.img_buf);
+    pyconv_scratch_free(gp.img_buf);
     return status;
 }
 
@@ -116,7 +116,7 @@ int conv2d_grouped_backward_input(float *dinp, const float *dout, const float *f
         status = conv2d_backward_input(gp.img_buf, gp.out_buf, gp.filt_buf, &gp.g);
         put_slice(dinp, gp.img_buf, gp.img, i);
     }
-    free(gp.img_buf);
+    pyconv_scratch_free(gp.img_buf);
     return status;
 }
 
@@ -138,7 +138,7 @@ int conv2d_grouped_backward_filter(float *dfilt, float *dbias, const float *dout
                                         gp.img_buf, &gp.g);
         put_slice(dfilt, gp.filt_buf, gp.filt, i);
     }
-    free(gp.img_buf);
+    pyconv_scratch_free(gp.img_buf);
     return status;
 }
 

@@ -85,7 +85,7 @@ static int dw_check(const conv2d_shape *sh)
 /* Two lists of R*S taps for each thread a parallel loop may use (NULL: PYCONV_ENOMEM). */
 static dw_tap *tap_buffers(const conv2d_shape *sh)
 {
-    return malloc((size_t)(pyconv_num_threads() * 2 * sh->R * sh->S) * sizeof(dw_tap));
+    return pyconv_scratch_alloc((size_t)(pyconv_num_threads() * 2 * sh->R * sh->S) * sizeof(dw_tap));
 }
 
 // inp (N,H,W,C), filt (R,S,C,M), bias (K) or NULL, out (N,P,Q,K), overwritten.
@@ -99,7 +99,7 @@ int depthwise_conv2d_forward(float *out, const float *inp, const float *filt, co
     if (!taps)
         return PYCONV_ENOMEM;
     isa_loops().forward(out, inp, filt, bias, relu, sh, taps);
-    free(taps);
+    pyconv_scratch_free(taps);
     return PYCONV_OK;
 }
 
@@ -114,7 +114,7 @@ int depthwise_conv2d_backward_input(float *dinp, const float *dout, const float 
     if (!taps)
         return PYCONV_ENOMEM;
     isa_loops().backward_input(dinp, dout, filt, sh, taps);
-    free(taps);
+    pyconv_scratch_free(taps);
     return PYCONV_OK;
 }
 
@@ -135,7 +135,7 @@ int depthwise_conv2d_backward_filter(float *dfilt, float *dbias, const float *do
         rows *= 2;
         nchunks = ceil_div(NP, rows);
     }
-    float *part = malloc((size_t)(nchunks * (RSK + K)) * sizeof(float));
+    float *part = pyconv_scratch_alloc((size_t)(nchunks * (RSK + K)) * sizeof(float));
     if (!part)
         return PYCONV_ENOMEM;
     isa_loops().backward_filter(part, dout, inp, dbias != NULL, rows, nchunks, sh);
@@ -149,7 +149,7 @@ int depthwise_conv2d_backward_filter(float *dfilt, float *dbias, const float *do
             acc += part[ch * (RSK + K) + i];
         (i < RSK ? dfilt + i : dbias + (i - RSK))[0] = acc;
     }
-    free(part);
+    pyconv_scratch_free(part);
     return PYCONV_OK;
 }
 

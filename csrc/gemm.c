@@ -178,7 +178,7 @@ static gemm_panels view_prepacked(const gemm_operand *op, int64_t j0, int64_t p0
 float *gemm_prepack_b(const gemm_operand *b, int64_t N, int64_t K, gemm_operand *out)
 {
     const int nr = isa_table().nr;
-    float *packed = pyconv_aligned_alloc((size_t)(ceil_div(N, nr) * nr * K) * sizeof(float));
+    float *packed = pyconv_scratch_alloc((size_t)(ceil_div(N, nr) * nr * K) * sizeof(float));
     if (packed) {
         b->pack(packed, b, 0, N, b->k0, K, nr);
         *out = (gemm_operand){.view = view_prepacked, .data = packed, .ld = K};
@@ -258,12 +258,12 @@ int sgemm_blocked(float *c, const float *a, const float *b, int64_t M, int64_t N
     const gemm_operand a_op = {.pack = gemm_pack_a_n, .data = a, .ld = K};
     const gemm_operand b_op = {.pack = gemm_pack_b_n, .data = b, .ld = N};
     const int64_t kc_max = K < g.kc ? K : g.kc, nc_max = N < g.nc ? N : g.nc;
-    float *a_ic = pyconv_aligned_alloc((size_t)(g.mc * kc_max) * sizeof(float));
+    float *a_ic = pyconv_scratch_alloc((size_t)(g.mc * kc_max) * sizeof(float));
     const size_t b_floats = (size_t)(ceil_div(nc_max, g.nr) * g.nr * kc_max);
-    float *b_pc = pyconv_aligned_alloc(b_floats * sizeof(float));
+    float *b_pc = pyconv_scratch_alloc(b_floats * sizeof(float));
     _Alignas(64) float t[GEMM_MAX_TILE];
     if (!a_ic || !b_pc) {
-        pyconv_aligned_free(a_ic), pyconv_aligned_free(b_pc);
+        pyconv_scratch_free(b_pc), pyconv_scratch_free(a_ic);
         return PYCONV_ENOMEM;
     }
     // loop 5 (jc, step NC): B panel packed, lives in L3
@@ -298,7 +298,7 @@ int sgemm_blocked(float *c, const float *a, const float *b, int64_t M, int64_t N
             }
         }
     }
-    pyconv_aligned_free(a_ic), pyconv_aligned_free(b_pc);
+    pyconv_scratch_free(b_pc), pyconv_scratch_free(a_ic);
     return PYCONV_OK;
 }
 
@@ -625,10 +625,10 @@ static int workspace_alloc(gemm_workspace *ws, const gemm_plan *pl)
     const size_t z_floats = a->rows || b->cols ? (size_t)(kc_max > g->nr ? kc_max : g->nr) : 0;
     const size_t n_floats = b_floats + a_floats + z_floats, n_ptrs = b_ptrs + a_ptrs;
     *ws = (gemm_workspace){.a_size = a_size};
-    ws->floats = n_floats ? pyconv_aligned_alloc(n_floats * sizeof(float)) : NULL;
-    ws->ptrs = n_ptrs ? pyconv_aligned_alloc(n_ptrs * sizeof(const float *)) : NULL;
+    ws->floats = n_floats ? pyconv_scratch_alloc(n_floats * sizeof(float)) : NULL;
+    ws->ptrs = n_ptrs ? pyconv_scratch_alloc(n_ptrs * sizeof(const float *)) : NULL;
     if ((n_floats && !ws->floats) || (n_ptrs && !ws->ptrs)) {
-        pyconv_aligned_free(ws->floats), pyconv_aligned_free(ws->ptrs);
+        pyconv_scratch_free(ws->ptrs), pyconv_scratch_free(ws->floats);
         return PYCONV_ENOMEM;
     }
     ws->b = ws->floats, ws->a = ws->floats + b_floats, ws->zeros = ws->a + a_floats;
@@ -835,7 +835,7 @@ int gemm(const gemm_out *c, const gemm_operand *a, const gemm_operand *b, int64_
             }
         }
     }
-    pyconv_aligned_free(pl.ws.floats), pyconv_aligned_free(pl.ws.ptrs);
+    pyconv_scratch_free(pl.ws.ptrs), pyconv_scratch_free(pl.ws.floats);
     return PYCONV_OK;
 }
 

@@ -72,7 +72,7 @@ struct gemm_operand {
 };
 
 /* B packed once for several GEMMs that share it (conv2d_backward_input's image groups):
- * returns the buffer (pyconv_aligned_free() it after) and sets *out to an operand that reads it
+ * returns the buffer (pyconv_scratch_free() it after) and sets *out to an operand that reads it
  * in place (a view), or returns NULL if it cannot be allocated. */
 float *gemm_prepack_b(const gemm_operand *b, int64_t N, int64_t K, gemm_operand *out);
 

@@ -83,12 +83,32 @@ int pyconv_pool_width(void);
 #define POOL_STALL_NS 5000
 #define POOL_SOLO_NS 20000000
 #define POOL_SOLO_MAX_NS 640000000
+
 const char *pyconv_compiler(void);
 /* glibc's malloc keeps memory freed at the top of its heap up to trim_bytes, and serves blocks
  * up to mmap_bytes (at most 32 MiB) from the heap instead of fresh mmaps: a training step's
  * arrays then reuse the previous step's pages instead of faulting in new zeroed ones. 1 when
  * applied, 0 elsewhere (another C library, or glibc refused a value). Process-wide. */
 int pyconv_malloc_keep(int trim_bytes, int mmap_bytes);
+
+/* ---- workspaces: scratch.c ------------------------------------------------------------- */
+/* A kernel's workspace: `bytes` (0 allowed), 64-byte aligned, contents undefined; NULL when it
+ * cannot be had (the kernel returns PYCONV_ENOMEM). The rule: a thread frees its workspaces in
+ * the reverse order it allocated them (a stack), all of them before its kernel returns; free of
+ * NULL does nothing. Served from a block the calling thread keeps between calls: a kernel
+ * called again with sizes it has seen calls malloc not at all. */
+void *pyconv_scratch_alloc(size_t bytes);
+void pyconv_scratch_free(void *p);
+typedef struct {
+    int arena;          /* 1: kept blocks; 0: a malloc per workspace (no POSIX threads, or a
+                           sanitizer build: PYCONV_SCRATCH_MALLOC); blocks..depth then 0 */
+    int64_t blocks;     /* blocks malloc'd for workspaces so far, by all threads */
+    int64_t arenas;     /* threads that have a stack now (freed when a thread ends) */
+    int64_t kept;       /* bytes of the calling thread's kept block */
+    int64_t depth;      /* the calling thread's workspaces not yet freed */
+    int64_t keep_max;   /* the largest block a thread keeps (SCRATCH_KEEP_MAX) */
+} pyconv_scratch_info;
+void pyconv_scratch_stats(pyconv_scratch_info *info);
 
 /* The data caches of the CPU the process runs on (CPU 0's; on a hybrid CPU, the first cores'),
  * read at run time: sizes in bytes, and how many logical CPUs share each. A level the system

@@ -131,7 +131,7 @@ static lerp_tap bilinear_tap(int64_t i, int64_t out_size, int64_t in_size)
  * NULL when it cannot be allocated. */
 static lerp_tap *bilinear_tables(int64_t P, int64_t H, int64_t Q, int64_t W)
 {
-    lerp_tap *ys = malloc((size_t)(P + Q) * sizeof(lerp_tap));
+    lerp_tap *ys = pyconv_scratch_alloc((size_t)(P + Q) * sizeof(lerp_tap));
     if (!ys)
         return NULL;
     for (int64_t p = 0; p < P; p++)
@@ -155,7 +155,7 @@ static int64_t nearest_index(int64_t o, int64_t out_size, int64_t in_size)
  * entries for the caller's runs (nearest_runs); or NULL. */
 static int64_t *nearest_tables(int64_t P, int64_t H, int64_t Q, int64_t W)
 {
-    int64_t *ys = malloc((size_t)(P + Q + H + 1) * sizeof(int64_t));
+    int64_t *ys = pyconv_scratch_alloc((size_t)(P + Q + H + 1) * sizeof(int64_t));
     if (!ys)
         return NULL;
     for (int64_t p = 0; p < P; p++)
@@ -174,7 +174,7 @@ static int run_bilinear(bilinear_loop *loop, float *dst, const float *src, int64
     if (!ys)
         return PYCONV_ENOMEM;
     loop(dst, src, ys, ys + P, N, H, W, C, P, Q);
-    free(ys);
+    pyconv_scratch_free(ys);
     return PYCONV_OK;
 }
 
@@ -371,7 +371,7 @@ int resize_nearest_forward(float *out, const float *inp, int64_t N, int64_t H, i
                 stream_floats(out + ((n * P + p) * Q + q0) * C, buf, nq * C);
         }
     }
-    free(ys);
+    pyconv_scratch_free(ys);
     return PYCONV_OK;
 }
 
@@ -416,7 +416,7 @@ int resize_nearest_backward(float *dinp, const float *dout, int64_t N, int64_t H
             }
         }
     }
-    free(ys);
+    pyconv_scratch_free(ys);
     return PYCONV_OK;
 }
 
@@ -455,13 +455,13 @@ int affine_sample_forward(float *out, const float *inp, const float *transforms,
         return PYCONV_EINVAL;
     if (N * P * Q * C == 0)
         return PYCONV_OK;
-    float *fill = malloc((size_t)C * sizeof(float));   /* the row a fill-value corner reads */
+    float *fill = pyconv_scratch_alloc((size_t)C * sizeof(float));   /* the row a fill-value corner reads */
     if (!fill)
         return PYCONV_ENOMEM;
     for (int64_t c = 0; c < C; c++)
         fill[c] = fill_value;
     isa_loops().affine_forward(out, inp, fill, transforms, T, N, H, W, C, P, Q, interp, fill_mode);
-    free(fill);
+    pyconv_scratch_free(fill);
     return PYCONV_OK;
 }
 

@@ -43,6 +43,10 @@ cdef extern from "pyconv.h" nogil:
     int pyconv_has_openmp()
     const char *pyconv_compiler()
     int pyconv_malloc_keep(int trim_bytes, int mmap_bytes)
+    ctypedef struct pyconv_scratch_info:
+        int arena
+        int64_t blocks, arenas, kept, depth, keep_max
+    void pyconv_scratch_stats(pyconv_scratch_info *info)
     void pyconv_cache_info(pyconv_caches *out)
     void pyconv_blocking_derive(pyconv_blocking *out, int mr, int nr, const pyconv_caches *c)
     void pyconv_blocking_init()
@@ -213,6 +217,16 @@ def compiler():
 def malloc_keep(int trim_bytes, int mmap_bytes):
     """csrc/config.c pyconv_malloc_keep: True when glibc took both thresholds."""
     return bool(pyconv_malloc_keep(trim_bytes, mmap_bytes))
+
+def scratch_stats():
+    """csrc/scratch.c's counters: `arena` (False: a malloc per workspace, and the rest 0),
+    `blocks` malloc'd for workspaces so far by all threads, `arenas` (threads holding a stack),
+    and the calling thread's `kept` bytes and `depth` (workspaces not yet freed: 0 between
+    calls); `keep_max`, the largest block a thread keeps."""
+    cdef pyconv_scratch_info info
+    pyconv_scratch_stats(&info)
+    return {"arena": bool(info.arena), "blocks": info.blocks, "arenas": info.arenas,
+            "kept": info.kept, "depth": info.depth, "keep_max": info.keep_max}
 
 
 # ---- elementwise ---------------------------------------------------------------------------

@@ -1,9 +1,16 @@
+import os
+import sys
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, settings
 
 import pyconv
 from pyconv import _kernels
+
+# `bench` (the harness some tests drive) lives at the repository root. Appended, after pyconv is
+# imported: the installed pyconv, not the source tree's ./pyconv, is the one under test.
+sys.path.append(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 # Fixtures such as `isa` set state for the whole test, not per example: that is intended.
 settings.register_profile("pyconv", deadline=None,

@@ -8,9 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-sys.path.append(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # for `bench`
-
-from bench import epoch, run as bench_run, specs, stepprofile, worker  # noqa: E402
+from bench import epoch, run as bench_run, specs, stepprofile, worker
 
 
 # ---- FLOPs -------------------------------------------------------------------------------------

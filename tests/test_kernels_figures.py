@@ -920,7 +920,8 @@ def test_polynomial_errors(tmp_path):
     src, exe = tmp_path / "ulp_scan.c", tmp_path / "ulp_scan"
     src.write_text(ULP_SCAN, encoding="utf-8")
     res = subprocess.run([cc, "-O2", "-fno-math-errno", "-ffp-contract=off", "-DSTRIDE=1009",
-                          "-I", str(CSRC), "-o", str(exe), str(src), "-lm"], capture_output=True,
+                          "-I", str(CSRC), "-o", str(exe), str(src), str(CSRC / "scratch.c"),
+                          "-pthread", "-lm"], capture_output=True,
                          text=True)
     assert res.returncode == 0, res.stderr
     got = [float(v) for v in subprocess.run([str(exe)], capture_output=True, text=True,

@@ -791,6 +791,57 @@ static void check_activations(int64_t n)   /* n >= 35 */
     free(idx);
 }
 
+/* csrc/scratch.c's stack: every kernel above gave its workspaces back (depth 0); nested
+ * workspaces are aligned and apart; a call that outgrew the kept block grows it, and the same
+ * call again mallocs nothing; above SCRATCH_KEEP_MAX nothing is kept; a size that cannot be had
+ * is NULL. (In a build without the arena, the same calls work as plain mallocs.) */
+static void check_scratch(void)
+{
+    snprintf(where, sizeof where, "scratch");
+    pyconv_scratch_info s0, s1, s2;
+    pyconv_scratch_stats(&s0);
+    n_checks++;
+    if (s0.depth != 0 && n_fails++ < 20)
+        printf("FAIL %s: %lld workspaces not freed by the kernels\n", where, (long long)s0.depth);
+    for (int round = 0; round < 2; round++) {   /* the second round: no new block */
+        pyconv_scratch_stats(&s1);
+        const size_t big = (size_t)(s0.kept > 0 ? s0.kept : 0) + ((size_t)1 << 20);
+        float *a = pyconv_scratch_alloc(100), *b = pyconv_scratch_alloc(big), *c = pyconv_scratch_alloc(0);
+        if (!a || !b || !c)
+            exit(2);
+        for (int i = 0; i < 25; i++)
+            a[i] = 1.0f;
+        memset(b, 0, big);
+        n_checks++;
+        if ((((uintptr_t)a | (uintptr_t)b | (uintptr_t)c) % 64 || a[24] != 1.0f) && n_fails++ < 20)
+            printf("FAIL %s: workspaces misaligned or overlapping\n", where);
+        pyconv_scratch_free(c), pyconv_scratch_free(b), pyconv_scratch_free(a);
+        pyconv_scratch_free(NULL);
+        pyconv_scratch_stats(&s2);
+        n_checks++;
+        if (s2.arena && (s2.depth != 0 || s2.kept < (int64_t)big + 128
+                         || (round == 1 && s2.blocks != s1.blocks)) && n_fails++ < 20)
+            printf("FAIL %s round %d: depth %lld, kept %lld, blocks %lld -> %lld\n", where, round,
+                   (long long)s2.depth, (long long)s2.kept, (long long)s1.blocks, (long long)s2.blocks);
+    }
+    if (s2.arena) {   /* past the cap: a block of its own each time, none kept */
+        for (int i = 0; i < 2; i++) {
+            pyconv_scratch_stats(&s1);
+            void *p = pyconv_scratch_alloc((size_t)s1.keep_max + 64);
+            pyconv_scratch_free(p);
+            pyconv_scratch_stats(&s2);
+            n_checks++;
+            if (p && (s2.blocks != s1.blocks + 1 || s2.kept != s1.kept || s2.kept > s2.keep_max)
+                && n_fails++ < 20)
+                printf("FAIL %s: past the cap, blocks %lld -> %lld, kept %lld\n", where,
+                       (long long)s1.blocks, (long long)s2.blocks, (long long)s2.kept);
+        }
+    }
+    n_checks++;
+    if ((pyconv_scratch_alloc(SIZE_MAX - 8) || pyconv_scratch_alloc((size_t)1 << 62)) && n_fails++ < 20)
+        printf("FAIL %s: an impossible size was served\n", where);
+}
+
 int main(int argc, char **argv)
 {
     for (int i = 0; i < PYCONV_ISA_COUNT; i++)
@@ -883,6 +934,7 @@ int main(int argc, char **argv)
     check_gather();
     check_activations(40);
     check_activations(40000);   /* above ELEMWISE_PAR_MIN: split over threads */
+    check_scratch();
 
     if (argc > 1 && strcmp(argv[1], "--bench") == 0)
         bench();
