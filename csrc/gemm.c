@@ -65,7 +65,10 @@ static gemm_isa isa_table(void)
                      break;)
     PYCONV_ON_AVX2(g = (gemm_isa){.ukernel = ukernel_avx2, .ukernel_ind = ukernel_avx2_ind,
                                   .ukernel_indb = ukernel_avx2_indb,
-                                  .ukernel_ind_add = ukernel_avx2_ind_add};
+                                  .ukernel_ind_add = ukernel_avx2_ind_add,
+                                  .ukernel_rows = ukernel_avx2_rows,
+                                  .ukernel_ind_rows = ukernel_avx2_ind_rows,
+                                  .ukernel_indb_rows = ukernel_avx2_indb_rows};
                    break;)
     PYCONV_ON_NEON(g = (gemm_isa){.ukernel = ukernel_neon, .ukernel_ind = ukernel_neon_ind,
                                   .ukernel_indb = ukernel_neon_indb,

@@ -272,8 +272,8 @@ def test_filter_in_place_is_bitwise_the_packed_form(isa, each_thread_count, case
 @pytest.mark.parametrize("form", [0, 1])
 def test_edge_tiles_are_whole_tiles_bitwise(isa, each_thread_count, layer, form):
     """The tutorial's conv3 (9 rows an image) and conv2 (121) on batches of 1-7 images end in an
-    edge tile of 1-7 rows past the last whole MR tile (AVX-512's edge kernels compute only those
-    rows): each image's output is bitwise its output in a batch of 8 -- 72 and 968 rows, whole
+    edge tile of 1-7 rows past the last whole MR tile (1-5 past AVX2's 6; the edge kernels of both
+    compute only those rows): each image's output is bitwise its output in a batch of 8 -- 72 and 968 rows, whole
     tiles -- in both forms (filter packed, filter in place) and on every thread count; and within
     the float64 reference's bound."""
     H, C, K = layer
