@@ -3,7 +3,7 @@
     python -m bench.ab_kernels REV [--threads 1] [--rounds 8] [CASE ...]
 
 A CASE is LAYER_PASS_BATCH: LAYER conv1, conv2, conv3 (the tutorial CNN's 3x3 VALID layers,
-bench/kernels.py) or convt (Conv2DTranspose 3x3 stride 2 'same', 14x14x128 -> 28x28x64:
+bench/kernels.py), pool1, pool2 (its 2x2 max poolings, of 26x26x32 and 11x11x64: PASS fw only) or convt (Conv2DTranspose 3x3 stride 2 'same', 14x14x128 -> 28x28x64:
 bench/bn_convt.py); PASS fw, bi (input gradient) or bf (filter gradient, with the bias
 gradient for conv*); e.g. convt_bi_256. REV is built and imported as `pyconv_base` beside this
 tree's `pyconv` (bench/ab.py, base_package), each with its own `_kernels` .so. Per round, each
@@ -24,6 +24,7 @@ import pyconv   # before base_package: pyconv_base must not shadow this tree's e
 from bench.ab import base_package
 
 CONVS = {"conv1": (28, 1, 32), "conv2": (13, 32, 64), "conv3": (5, 64, 64)}
+POOLS = {"pool1": (26, 32), "pool2": (11, 64)}
 CASES = ["convt_bi_32", "convt_bi_256", "convt_bf_32", "convt_bf_256", "conv3_bf_256",
          "conv2_bf_256", "conv1_fw_256"]
 
@@ -47,6 +48,12 @@ def make_call(pkg, case):
                "bi": lambda: kern.conv2d_fwd(g, lay.kernel, None, False, win),
                "bf": lambda: kern.conv2d_bwd_filter(g, lay.kernel.shape, x, win)}
         return fns[pass_], 2.0 * n * 14 * 14 * 128 * 64 * 9
+    if layer in POOLS:
+        h, c = POOLS[layer]
+        x = rng[0].standard_normal((n, h, h, c)).astype(np.float32)
+        win = window(h // 2, h // 2, 2, 2, 2, 2, 1, 1, 0, 0)
+        fns = {"fw": lambda: kern.maxpool2d_fwd(x, win)}
+        return fns[pass_], float(n * (h // 2) ** 2 * 4 * c)   # compares, one per element read
     h, c, k = CONVS[layer]
     p = h - 2
     x = rng[0].standard_normal((n, h, h, c)).astype(np.float32)

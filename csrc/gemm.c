@@ -29,11 +29,23 @@ typedef void (*ukernel_indb_fn)(int64_t, const float *, int64_t, const float *co
 typedef void (*ukernel_ind_add_fn)(int64_t, int64_t, const float *const *, const float *,
                                    float *const *);
 
+// The edge-tile kernels: the same with a row count m < MR first (gemm.h).
+typedef void (*ukernel_rows_fn)(int, int64_t, const float *, const float *, float *, int64_t, int,
+                                const float *, int);
+typedef void (*ukernel_ind_rows_fn)(int, int64_t, int64_t, const float *const *, const float *,
+                                    float *, int64_t, int, const float *, int);
+typedef void (*ukernel_indb_rows_fn)(int, int64_t, const float *, int64_t, const float *const *,
+                                     float *, int64_t, int, const float *, int);
+
 typedef struct {
     ukernel_fn ukernel;
     ukernel_ind_fn ukernel_ind;
     ukernel_indb_fn ukernel_indb;
     ukernel_ind_add_fn ukernel_ind_add;
+    /* edge tiles of fewer than MR rows, or all three NULL: an edge tile computed whole */
+    ukernel_rows_fn ukernel_rows;
+    ukernel_ind_rows_fn ukernel_ind_rows;
+    ukernel_indb_rows_fn ukernel_indb_rows;
     int mr, nr;
     int64_t mc, kc, nc;   /* the cache blocks in use (config.c: from the caches, or PYCONV_BLOCKING) */
 } gemm_isa;
@@ -46,11 +58,17 @@ static gemm_isa isa_table(void)
     /* (the sizes are set below, from isa_tile and the blocking in use) */
     PYCONV_ON_AVX512(g = (gemm_isa){.ukernel = ukernel_avx512, .ukernel_ind = ukernel_avx512_ind,
                                     .ukernel_indb = ukernel_avx512_indb,
-                                    .ukernel_ind_add = ukernel_avx512_ind_add};
+                                    .ukernel_ind_add = ukernel_avx512_ind_add,
+                                    .ukernel_rows = ukernel_avx512_rows,
+                                    .ukernel_ind_rows = ukernel_avx512_ind_rows,
+                                    .ukernel_indb_rows = ukernel_avx512_indb_rows};
                      break;)
     PYCONV_ON_AVX2(g = (gemm_isa){.ukernel = ukernel_avx2, .ukernel_ind = ukernel_avx2_ind,
                                   .ukernel_indb = ukernel_avx2_indb,
-                                  .ukernel_ind_add = ukernel_avx2_ind_add};
+                                  .ukernel_ind_add = ukernel_avx2_ind_add,
+                                  .ukernel_rows = ukernel_avx2_rows,
+                                  .ukernel_ind_rows = ukernel_avx2_ind_rows,
+                                  .ukernel_indb_rows = ukernel_avx2_indb_rows};
                    break;)
     PYCONV_ON_NEON(g = (gemm_isa){.ukernel = ukernel_neon, .ukernel_ind = ukernel_neon_ind,
                                   .ukernel_indb = ukernel_neon_indb,
@@ -319,8 +337,9 @@ typedef struct {
     int first, last;   /* the first depth block overwrites C; the last applies the epilogue */
 } gemm_block;
 
-/* The hook: one micro-kernel call for the operands' forms (tile i, j of the block into c). */
-typedef void (*tile_fn)(const gemm_block *blk, int64_t i, int64_t j, float *c, int64_t ldc,
+/* The hook: one micro-kernel call for the operands' forms: rows [0, m) of tile i, j of the block
+ * into c -- m < MR only where the ISA has edge kernels (g.ukernel_rows), else the whole tile. */
+typedef void (*tile_fn)(const gemm_block *blk, int64_t i, int64_t j, int m, float *c, int64_t ldc,
                         int overwrite, const float *bias, int relu);
 
 /* The call's buffers, each of one type: the B panel (packed) or an indirect B's row pointers,
@@ -350,30 +369,42 @@ struct gemm_plan {
 };
 
 // Packed A and B: the plain micro-kernel.
-static void tile_packed(const gemm_block *blk, int64_t i, int64_t j, float *c, int64_t ldc,
+static void tile_packed(const gemm_block *blk, int64_t i, int64_t j, int m, float *c, int64_t ldc,
                         int overwrite, const float *bias, int relu)
 {
+    const gemm_isa *g = &blk->pl->g;
     const float *a_ir = blk->a.pan.p + i * blk->a.pan.ps, *b_jr = blk->b.pan.p + j * blk->b.pan.ps;
-    blk->pl->g.ukernel(blk->kc, a_ir, b_jr, c, ldc, overwrite, bias, relu);
+    if (m < g->mr)
+        g->ukernel_rows(m, blk->kc, a_ir, b_jr, c, ldc, overwrite, bias, relu);
+    else
+        g->ukernel(blk->kc, a_ir, b_jr, c, ldc, overwrite, bias, relu);
 }
 
 // Indirect A (nt taps of kc / nt values each, through row pointers), packed B.
-static void tile_indirect_a(const gemm_block *blk, int64_t i, int64_t j, float *c, int64_t ldc,
-                            int overwrite, const float *bias, int relu)
+static void tile_indirect_a(const gemm_block *blk, int64_t i, int64_t j, int m, float *c,
+                            int64_t ldc, int overwrite, const float *bias, int relu)
 {
-    const int64_t nt = blk->a.step / blk->pl->g.mr;
+    const gemm_isa *g = &blk->pl->g;
+    const int64_t nt = blk->a.step / g->mr;
     const float *const *a_ir = blk->a.ptr + i * blk->a.step;
     const float *b_jr = blk->b.pan.p + j * blk->b.pan.ps;
-    blk->pl->g.ukernel_ind(nt, blk->kc / nt, a_ir, b_jr, c, ldc, overwrite, bias, relu);
+    if (m < g->mr)
+        g->ukernel_ind_rows(m, nt, blk->kc / nt, a_ir, b_jr, c, ldc, overwrite, bias, relu);
+    else
+        g->ukernel_ind(nt, blk->kc / nt, a_ir, b_jr, c, ldc, overwrite, bias, relu);
 }
 
 // Indirect B (its rows through pointers); A packed, or in place (depth stride a.pan.ld).
-static void tile_indirect_b(const gemm_block *blk, int64_t i, int64_t j, float *c, int64_t ldc,
-                            int overwrite, const float *bias, int relu)
+static void tile_indirect_b(const gemm_block *blk, int64_t i, int64_t j, int m, float *c,
+                            int64_t ldc, int overwrite, const float *bias, int relu)
 {
+    const gemm_isa *g = &blk->pl->g;
     const float *a_ir = blk->a.pan.p + i * blk->a.pan.ps;
     const float *const *b_jr = blk->b.ptr + j * blk->b.step;
-    blk->pl->g.ukernel_indb(blk->kc, a_ir, blk->a.pan.ld, b_jr, c, ldc, overwrite, bias, relu);
+    if (m < g->mr)
+        g->ukernel_indb_rows(m, blk->kc, a_ir, blk->a.pan.ld, b_jr, c, ldc, overwrite, bias, relu);
+    else
+        g->ukernel_indb(blk->kc, a_ir, blk->a.pan.ld, b_jr, c, ldc, overwrite, bias, relu);
 }
 
 /* The epilogue of one C tile, applied once its last depth block is in: bias, then relu. The
@@ -404,13 +435,15 @@ static void put_stored(const gemm_block *blk, const float *tile, int64_t ir, int
 
 /* Loops 2 and 1 over one block of a stored C, with `tile` the micro-kernel call for the
  * operands' forms. A whole tile is written by the micro-kernel itself, with the epilogue in
- * registers on the last depth block; an edge tile is computed whole into `tile_buf` and its
- * valid part stored by put_stored. */
+ * registers on the last depth block -- and so is an edge of fewer rows where the ISA has edge
+ * kernels (g.ukernel_rows: only the rows there are computed); an edge of fewer columns is
+ * computed into `tile_buf` (its rows only, with edge kernels; else whole) and its valid part
+ * stored by put_stored. */
 PYCONV_ALWAYS_INLINE void macro_kernel(const gemm_block *blk, tile_fn tile)
 {
     const gemm_plan *pl = blk->pl;
     const gemm_out *out = pl->c;
-    const int mr = pl->g.mr, nr = pl->g.nr;
+    const int mr = pl->g.mr, nr = pl->g.nr, edge_rows = pl->g.ukernel_rows != NULL;
     _Alignas(64) float tile_buf[GEMM_MAX_TILE];
     // loop 2 (jr, step NR): B micro-panel kc x NR, stays in L1
     for (int64_t jr = 0; jr < blk->nc; jr += nr) {
@@ -418,13 +451,14 @@ PYCONV_ALWAYS_INLINE void macro_kernel(const gemm_block *blk, tile_fn tile)
         // loop 1 (ir, step MR): A micro-panel MR x kc, streams from L2
         for (int64_t ir = 0; ir < blk->mc; ir += mr) {
             const int mr_cur = blk->mc - ir < mr ? (int)(blk->mc - ir) : mr;
-            if (mr_cur == mr && nr_cur == nr) {
+            const int m = edge_rows ? mr_cur : mr;   /* the rows the micro-kernel computes */
+            if (m == mr_cur && nr_cur == nr) {
                 float *c_ir = out->data + (blk->ic + ir) * out->ld + blk->jc + jr;
                 const float *bias = blk->last && out->bias ? out->bias + blk->jc + jr : NULL;
                 const int relu = blk->last && out->relu;
-                tile(blk, ir / mr, jr / nr, c_ir, out->ld, blk->first, bias, relu);
+                tile(blk, ir / mr, jr / nr, m, c_ir, out->ld, blk->first, bias, relu);
             } else {
-                tile(blk, ir / mr, jr / nr, tile_buf, nr, 1, NULL, 0);
+                tile(blk, ir / mr, jr / nr, m, tile_buf, nr, 1, NULL, 0);
                 put_stored(blk, tile_buf, ir, mr_cur, jr, nr_cur);
             }
         }

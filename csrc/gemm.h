@@ -195,6 +195,30 @@ PYCONV_UKERNEL void ukernel_generic_ind(int64_t ntaps, int64_t kc, const float *
                                         const float *b, float *c, int64_t ldc, int overwrite,
                                         const float *bias, int relu);
 
+/* Edge tiles of m < MR rows (1 <= m): the three kernels above, for rows [0, m) of the tile only
+ * -- the same sums, so the same bits as those rows of a whole tile, at m rows' cost (a 9-row
+ * product's ninth row cost a whole tile). AVX-512 and AVX2; on the portable and NEON
+ * kernels the driver computes an edge tile whole. */
+PYCONV_UKERNEL void ukernel_avx512_rows(int m, int64_t kc, const float *a, const float *b,
+                                        float *c, int64_t ldc, int overwrite, const float *bias,
+                                        int relu);
+PYCONV_UKERNEL void ukernel_avx512_ind_rows(int m, int64_t ntaps, int64_t kc,
+                                            const float *const *a, const float *b, float *c,
+                                            int64_t ldc, int overwrite, const float *bias,
+                                            int relu);
+PYCONV_UKERNEL void ukernel_avx512_indb_rows(int m, int64_t kc, const float *a, int64_t lda,
+                                             const float *const *b, float *c, int64_t ldc,
+                                             int overwrite, const float *bias, int relu);
+
+PYCONV_UKERNEL void ukernel_avx2_rows(int m, int64_t kc, const float *a, const float *b, float *c,
+                                      int64_t ldc, int overwrite, const float *bias, int relu);
+PYCONV_UKERNEL void ukernel_avx2_ind_rows(int m, int64_t ntaps, int64_t kc, const float *const *a,
+                                          const float *b, float *c, int64_t ldc, int overwrite,
+                                          const float *bias, int relu);
+PYCONV_UKERNEL void ukernel_avx2_indb_rows(int m, int64_t kc, const float *a, int64_t lda,
+                                           const float *const *b, float *c, int64_t ldc,
+                                           int overwrite, const float *bias, int relu);
+
 /* Indirect micro-kernels into a scattered C: the same tile and sum, then row i ADDED to the NR
  * floats at c[i] (c[i][j] + acc), or dropped where c[i] is NULL -- the add in registers, with no
  * trip of the tile through memory (conv2d's input gradient: gemm_scatter). */

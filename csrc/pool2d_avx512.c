@@ -1,5 +1,6 @@
 /* pool2d_avx512.c -- the pooling loops of pool2d_loops.h compiled with AVX-512 flags (and no FMA
  * contraction, so the results stay bitwise the portable ones). */
+#define POOL_VEC 16   /* floats per vector register */
 #include "pool2d_loops.h"
 
 void maxpool2d_forward_avx512(float *out, const float *inp, const pool2d_shape *sh)

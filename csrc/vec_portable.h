@@ -1,5 +1,5 @@
 /* vec_portable.h -- one ISA vector of floats for the loop headers that are compiled once per ISA
- * (depthwise_loops.h, conv2d_smallc_loops.h): its type and the few operations their register
+ * (depthwise_loops.h, conv2d_smallc_loops.h, pool2d_loops.h): its type and the few operations their register
  * blocks need, written once. The including header sets the width first:
  *
  *     #define VEC_FLOATS DW_VEC          // 16 for AVX-512, 8 for AVX2, 4 portable (SSE2 / NEON)
@@ -72,6 +72,17 @@ PYCONV_ALWAYS_INLINE vec_t vec_madd(vec_t acc, vec_t x, vec_t g)
 }
 
 PYCONV_ALWAYS_INLINE vec_t vec_add(vec_t a, vec_t b) { return a + b; }
+
+typedef int vec_mask_t __attribute__((vector_size(VEC_FLOATS * sizeof(int))));
+
+/* The running max m after element v, as the max pooling's scalar rule has it (pool2d_loops.h,
+ * max_wins): v replaces m where v > m, or where v is NaN and m is not; ties keep m. Lane-wise
+ * compares give the masks, and a bitwise blend picks (no arithmetic: the bits of v or m). */
+PYCONV_ALWAYS_INLINE vec_t vec_max_first(vec_t m, vec_t v)
+{
+    const vec_mask_t wins = (v > m) | ((v != v) & (m == m));
+    return (vec_t)((wins & (vec_mask_t)v) | (~wins & (vec_mask_t)m));
+}
 #else
 typedef struct { float f[VEC_FLOATS]; } vec_t;
 
@@ -109,6 +120,14 @@ PYCONV_ALWAYS_INLINE vec_t vec_add(vec_t a, vec_t b)
     for (int j = 0; j < VEC_FLOATS; j++)
         a.f[j] += b.f[j];
     return a;
+}
+
+PYCONV_ALWAYS_INLINE vec_t vec_max_first(vec_t m, vec_t v)
+{
+    for (int j = 0; j < VEC_FLOATS; j++)
+        if ((v.f[j] > m.f[j]) | ((v.f[j] != v.f[j]) & (m.f[j] == m.f[j])))
+            m.f[j] = v.f[j];
+    return m;
 }
 #endif
 

@@ -268,6 +268,32 @@ def test_filter_in_place_is_bitwise_the_packed_form(isa, each_thread_count, case
     assert_sum_close(outs[0][1], e, conv_ref(abs(x), abs(w), *args) + abs(b), R * S * C + 1, "in place")
 
 
+@pytest.mark.parametrize("layer", [(5, 64, 64), (13, 32, 64)], ids=["conv3", "conv2"])
+@pytest.mark.parametrize("form", [0, 1])
+def test_edge_tiles_are_whole_tiles_bitwise(isa, each_thread_count, layer, form):
+    """The tutorial's conv3 (9 rows an image) and conv2 (121) on batches of 1-7 images end in an
+    edge tile of 1-7 rows past the last whole MR tile (1-5 past AVX2's 6; the edge kernels of both
+    compute only those rows): each image's output is bitwise its output in a batch of 8 -- 72 and 968 rows, whole
+    tiles -- in both forms (filter packed, filter in place) and on every thread count; and within
+    the float64 reference's bound."""
+    H, C, K = layer
+    rng = np.random.default_rng(H)
+    x = rng.standard_normal((8, H, H, C)).astype(np.float32)
+    w = rng.standard_normal((3, 3, C, K)).astype(np.float32)
+    b = rng.standard_normal(K).astype(np.float32)
+    win = Window(H - 2, H - 2, 3, 3, 1, 1, 1, 1, 0, 0)
+    whole = _kernels.conv2d_fwd(x, w, b, True, win, form=form)
+    for _ in each_thread_count():
+        for n in range(1, 8):
+            got = _kernels.conv2d_fwd(x[:n], w, b, True, win, form=form)
+            d = np.abs(got.astype(np.float64) - whole[:n])
+            assert np.array_equal(got, whole[:n]), \
+                f"batch {n}: largest difference {d.max()} at {np.unravel_index(d.argmax(), d.shape)}"
+    e = np.maximum(conv_ref(x, w, (1, 1), (1, 1), "valid") + b, 0)
+    bound = conv_ref(abs(x), abs(w), (1, 1), (1, 1), "valid") + abs(b)
+    assert_sum_close(whole, e, bound, 9 * C + 1, "whole tiles")
+
+
 def test_form_errors():
     x, w = np.zeros((1, 3, 3, 2), np.float32), np.zeros((1, 1, 2, 1), np.float32)
     win = Window(3, 3, 1, 1, 1, 1, 1, 1, 0, 0)
