@@ -55,6 +55,7 @@ def kernel_rows(batch, rounds):
 def step_row(batch, rounds, steps):
     import pyconv
     from pyconv import _graph, layers, models
+    from pyconv.layers import base
     on = _graph.Plan.__dict__["_defer_pool_grads"]
     off = staticmethod(lambda steps, by_out: None)
     pyconv.utils.set_random_seed(1)
@@ -72,8 +73,11 @@ def step_row(batch, rounds, steps):
         for r in range(rounds):
             fuse = (r % 2 == 0) == (r // 2 % 2 == 0)   # on off off on on off ...: no drift bias
             _graph.Plan._defer_pool_grads = on if fuse else off
-            m._plans.clear()
+            base._generation[0] += 1   # the model and its trainer make their plans again
             m.train_on_batch(x[:batch], y[:batch])
+            now = [p for k, p in m._plans.items() if k[-1] == base._generation[0]]
+            assert now and all(any(s.fuse & _graph.POOL_DEFER for s in p.steps) == fuse for p in now), \
+                "the switch did not reach the plan"
             t0 = time.perf_counter()
             for i in range(steps):
                 m.train_on_batch(x[i * batch:(i + 1) * batch], y[i * batch:(i + 1) * batch])
