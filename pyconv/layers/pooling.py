@@ -75,7 +75,8 @@ class MaxPooling2D(_Pooling2D):
         # with RELU_MASK, the previous layer's relu is folded in: its mask applied in the same pass
         grad = PooledGrad(_validate.as_float32(dy, "dy", ndim=4), x, self._geometry(x.shape, "max_pool"),
                           bool(fuse & RELU_MASK))
-        return (grad if fuse & POOL_DEFER else grad.array()), []
+        # POOL_DEFER is planned with RELU_MASK only (the conv below has no other reader)
+        return (grad if fuse & POOL_DEFER and fuse & RELU_MASK else grad.array()), []
 
 
 class PooledGrad:
