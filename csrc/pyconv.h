@@ -165,8 +165,10 @@ void sigmoid_forward(float *out, const float *x, int64_t n);
 void sigmoid_backward(float *dx, const float *dout, const float *out, int64_t n);
 void tanh_forward(float *out, const float *x, int64_t n);
 void tanh_backward(float *dx, const float *dout, const float *out, int64_t n);
-/* Rows of C: softmax over the last axis. x, out (M,C). */
+/* Rows of C: softmax over the last axis. x, out (M,C). The forward's exp is the polynomial
+ * exp_k (exp_k.h, within 1.3 ulps); its _ref twin uses the C library's expf. */
 void softmax_forward(float *out, const float *x, int64_t M, int64_t C);
+void softmax_forward_ref(float *out, const float *x, int64_t M, int64_t C);
 void softmax_backward(float *dx, const float *dout, const float *out, int64_t M, int64_t C);
 /* Fused sparse softmax cross-entropy: loss (M) per row, dlogits (M,C) = (softmax - onehot) *
  * scale (NULL to skip; scale 1/M gives the gradient of the mean loss). labels (M) int32 in
