@@ -33,9 +33,11 @@
 /* On the inference path's helper threads (pool.c), from this many FLOPs: a task costs an
  * atomic, not a region, and each thread then streams its own columns of W, which stay in its
  * own L2 from call to call (the DNN's 784 x 128 layer: 200 KB a thread of its 400 KB; 4.85 ->
- * 3.16 us a call with the helper awake). The job wakes a sleeping helper, though it is short
- * of POOL_WAKE_FLOPS: in a model with no larger GEMM (the tutorial DNN at batch 1) nothing else
- * would, and pool.c's wake backoff bounds what a wake that comes too late costs. */
+ * 3.16 us a call with the helper awake). The job does not wake a sleeping helper (it is far
+ * short of POOL_WAKE_FLOPS): it runs on a helper a larger GEMM of the call, or of a call just
+ * before, woke. Waking for it made the tutorial DNN at batch 1 (which has no such GEMM) faster
+ * from the third call of a block of 5 after a pause and slower in the first two (the futex
+ * call, the helper arriving after the job): no gain in `bench --inference` (benchmarks.md 10.5). */
 #define DENSE_ROWS_POOL_MIN 1.0e5
 
 /* Columns [j0, j0 + cols) of out (N,K), N <= DENSE_ROWS_MAX, from x (N,C), w (C,K), b. Inlined
@@ -108,7 +110,7 @@ static inline void dense_forward_rows_loop(float *out, const float *x, const flo
         && !pyconv_in_parallel()) {
         const dense_rows_job job = {out, x, w, b, relu, N, C, K, blocks,
                                     blocks < width ? blocks : width};
-        pyconv_pool_run(dense_rows_task, &job, job.tasks, width, 1);
+        pyconv_pool_run(dense_rows_task, &job, job.tasks, width, 0);
     } else if (threads > 1) {   /* (one thread opens no region: its barrier is a futex call, gemm.c) */
         #pragma omp parallel for schedule(static) num_threads(threads)
         for (int64_t jb = 0; jb < blocks; jb++)          // loop 2 (jb, step DENSE_COLS)
