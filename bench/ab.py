@@ -16,12 +16,14 @@ Printed per model: each build's median step time over the rounds and the ratio o
 (base / this tree: above 1 means this tree is faster) per round, with its median and range.
 """
 import argparse
+import fcntl
 import importlib
 import os
 import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -34,7 +36,11 @@ CACHE = os.path.join(os.path.expanduser("~"), ".cache", "pyconv-ab")
 
 
 def base_package(rev):
-    """Import REV's pyconv as `pyconv_base`, building it first if it is not in the cache."""
+    """Import REV's pyconv as `pyconv_base`, building it first if it is not in the cache.
+
+    Several processes may ask for the same REV at once (helpers A/B-testing side by side): the
+    build runs under a lock on the cache, in a directory of its own, and is renamed into place
+    whole, so no process sees (or deletes) another's half-built package."""
     # This tree's pyconv first: REV's compiled extension, loaded first, would also register
     # itself as `pyconv._kernels`, and this tree's pyconv would then run REV's kernels.
     importlib.import_module("pyconv")
@@ -42,9 +48,20 @@ def base_package(rev):
                          capture_output=True, text=True).stdout.strip()
     root = os.path.join(CACHE, sha)
     if not os.path.isdir(os.path.join(root, "pyconv_base")):
-        src, target = os.path.join(root, "src"), os.path.join(root, "target")
-        shutil.rmtree(root, ignore_errors=True)
-        print(f"building {rev} ({sha[:10]}) into {root} ...", flush=True)
+        os.makedirs(CACHE, exist_ok=True)
+        with open(os.path.join(CACHE, ".lock"), "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)   # released when the file closes
+            if not os.path.isdir(os.path.join(root, "pyconv_base")):   # not built while we waited
+                _build(rev, sha, root)
+    sys.path.insert(0, root)
+    return importlib.import_module("pyconv_base"), sha
+
+
+def _build(rev, sha, root):
+    work = tempfile.mkdtemp(prefix=f"{sha[:10]}-", dir=CACHE)
+    src, target = os.path.join(work, "src"), os.path.join(work, "target")
+    print(f"building {rev} ({sha[:10]}) into {root} ...", flush=True)
+    try:
         subprocess.run(["git", "-C", REPO, "worktree", "add", "--detach", src, sha], check=True,
                        capture_output=True)
         try:
@@ -52,10 +69,12 @@ def base_package(rev):
                             "--no-deps", "--target", target, src], check=True)
         finally:
             subprocess.run(["git", "-C", REPO, "worktree", "remove", "--force", src], check=False)
-        os.rename(os.path.join(target, "pyconv"), os.path.join(root, "pyconv_base"))
+        os.rename(os.path.join(target, "pyconv"), os.path.join(work, "pyconv_base"))
         shutil.rmtree(target)
-    sys.path.insert(0, root)
-    return importlib.import_module("pyconv_base"), sha
+        shutil.rmtree(root, ignore_errors=True)   # a leftover of a build that died half-way
+        os.rename(work, root)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def build(pkg, model, threads, seed):

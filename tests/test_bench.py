@@ -315,6 +315,37 @@ def test_scaling_counts_quiet_chunks_and_adjacent_pairs():
     assert "4 of 6 chunks quiet" in text and "| 2 | 2 | 2.100 | 2.000 | 2.00 | 2.00 (1 pairs) |" in text
 
 
+def test_scaling_by_pass_medians_of_quiet_chunks_and_excess():
+    from bench import scaling
+    # per chunk: (threads, ms/step, other load, parts); the disturbed chunk's parts are dropped
+    recs = [(1, 4.0, 0.0, {"conv backward": 3.0, "kernel conv2d_bwd_input": 2.0}),
+            (2, 2.5, 0.0, {"conv backward": 1.8, "kernel conv2d_bwd_input": 1.0}),
+            (1, 4.2, 0.0, {"conv backward": 3.2, "kernel conv2d_bwd_input": 2.2}),
+            (2, 9.0, 1.5, {"conv backward": 8.0, "kernel conv2d_bwd_input": 7.0}),
+            (2, 2.7, 0.0, {"conv backward": 2.0, "kernel conv2d_bwd_input": 1.2})]
+    parts = scaling.by_part(recs, [1, 2], 0.1)
+    assert parts["conv backward"] == {1: pytest.approx(3.1), 2: pytest.approx(1.9)}
+    assert parts["kernel conv2d_bwd_input"] == {1: pytest.approx(2.1), 2: pytest.approx(1.1)}
+    text = scaling.format_parts(parts, [1, 2])
+    # passes before kernels; excess = 1.9 - 3.1 / 2
+    assert text.index("| conv backward |") < text.index("| kernel conv2d_bwd_input |")
+    assert "| conv backward | 3.100 | 1.900 | 1.63 | +0.350 |" in text
+    assert scaling.parts(None, 1.0, 10) is None
+
+
+def test_scaling_by_pass_runs_with_the_timers_and_removes_them(monkeypatch):
+    from bench import scaling
+    from pyconv import _kernels
+    fwd = _kernels.conv2d_fwd
+    records = scaling.measure("cnn", [1, 2], 2, 0.01, scaling.stepprofile.Profile())
+    assert _kernels.conv2d_fwd is fwd   # the timers are gone after the run
+    assert {r[0] for r in records} == {1, 2}
+    p = records[0][3]
+    assert p["kernel conv2d_fwd"] > 0   # (layer names count up within a process: conv2d_3, ...)
+    assert any(k.startswith("conv2d") and k.endswith(" backward") and v > 0 for k, v in p.items())
+    assert p["fit loop (outside the passes)"] >= 0
+
+
 def test_onnx_inference_bench_checks_then_reports(tmp_path, capsys, threads):
     pytest.importorskip("onnx")
     pytest.importorskip("onnxruntime")
