@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "pyconv.h"
+#include "exp_k.h"
 
 void relu_forward(float *out, const float *x, int64_t n)
 {
@@ -80,19 +81,66 @@ static float softmax_row(float *out, const float *x, int64_t C)
     return logf(s);
 }
 
-// x, out (M,C), overwritten. Threads: over rows; one thread opens no parallel region (a
-// region of one thread still costs libgomp futex calls: inference at batch 1, gemm.c).
+/* Softmax of a block of rows (out may be x): per row, out = x - max; then exp_k over the whole
+ * block at once -- a row of the tutorial's 10 classes is shorter than a vector, the block's
+ * values are not, and exp_k gives each value the same bits wherever it falls (exp_k.h); then
+ * per row the sum, in column order, and the scale. */
+static void softmax_block(float *out, const float *x, int64_t rows, int64_t C)
+{
+    for (int64_t i = 0; i < rows; i++) {
+        const float *z = x + i * C;
+        float m = z[0];
+        for (int64_t c = 1; c < C; c++)
+            m = z[c] > m ? z[c] : m;
+        for (int64_t c = 0; c < C; c++)
+            out[i * C + c] = z[c] - m;
+    }
+    for (int64_t k = 0; k < rows * C; k++)
+        out[k] = exp_k(out[k]);
+    for (int64_t i = 0; i < rows; i++) {
+        float *o = out + i * C, s = 0.0f;
+        for (int64_t c = 0; c < C; c++)
+            s += o[c];
+        const float inv = 1.0f / s;
+        for (int64_t c = 0; c < C; c++)
+            o[c] *= inv;
+    }
+}
+
+/* Rows a block: its values (1,024 floats, 4 KB) stay in L1 between softmax_block's passes. */
+#define SOFTMAX_BLOCK_FLOATS 1024
+
+// x, out (M,C), overwritten (out may be x). Threads: over blocks of rows; a row's values
+// depend on that row alone, so any split gives the same bits. One thread opens no parallel
+// region (a region of one thread still costs libgomp futex calls: inference at batch 1, gemm.c).
+// exp_k, not expf: the tutorial DNN's (256, 10) took 17 us with expf, 2560 scalar calls
+// (benchmarks.md 10.5); softmax_forward_ref keeps expf.
 void softmax_forward(float *out, const float *x, int64_t M, int64_t C)
 {
+    if (M <= 0 || C <= 0)
+        return;
+    const int64_t rows = C < SOFTMAX_BLOCK_FLOATS ? SOFTMAX_BLOCK_FLOATS / C : 1;
+    const int64_t blocks = (M + rows - 1) / rows;
     const int threads = M * C > ELEMWISE_PAR_MIN ? pyconv_num_threads() : 1;
     if (threads > 1) {
         #pragma omp parallel for schedule(static) num_threads(threads)
-        for (int64_t i = 0; i < M; i++)
-            softmax_row(out + i * C, x + i * C, C);
+        for (int64_t b = 0; b < blocks; b++) {
+            const int64_t i0 = b * rows, n = M - i0 < rows ? M - i0 : rows;
+            softmax_block(out + i0 * C, x + i0 * C, n, C);
+        }
     } else {
-        for (int64_t i = 0; i < M; i++)
-            softmax_row(out + i * C, x + i * C, C);
+        for (int64_t b = 0; b < blocks; b++) {
+            const int64_t i0 = b * rows, n = M - i0 < rows ? M - i0 : rows;
+            softmax_block(out + i0 * C, x + i0 * C, n, C);
+        }
     }
+}
+
+// The specification: the C library's expf, one row at a time.
+void softmax_forward_ref(float *out, const float *x, int64_t M, int64_t C)
+{
+    for (int64_t i = 0; i < M; i++)
+        softmax_row(out + i * C, x + i * C, C);
 }
 
 // dx_c = out_c * (dout_c - sum_j dout_j out_j). Threads: over rows.

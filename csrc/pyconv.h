@@ -79,8 +79,13 @@ int pyconv_pool_width(void);
 /* A caller that waited for the helpers' tasks longer than running them itself would have taken
  * (at its own mean task time), plus this, runs its jobs alone for POOL_SOLO_NS: the helpers lost
  * their core to other processes. Twice as long after each such job in a row, up to
- * POOL_SOLO_MAX_NS. */
-#define POOL_STALL_NS 5000
+ * POOL_SOLO_MAX_NS. 200 us, between the two kinds of late task measured on this VM (the
+ * tutorial CNN's conv2 and whole batch-1 calls, ~48,000 jobs a run): quiet, a helper's tasks end
+ * within 5 us of the caller's estimate in 99.9% of jobs, 5-200 us late in ~1 in 1,000 (an
+ * interrupt, a VM exit), later in 1-2 of 48,000; beside a CPU hog, 66 of 35,700 are over 1 ms
+ * late (the helper lost its core for a time slice), 2 at 0.2-1 ms. At 5 us, the quiet
+ * machine's late tasks kept the caller alone most of the time (benchmarks.md 10.5). */
+#define POOL_STALL_NS 200000
 #define POOL_SOLO_NS 20000000
 #define POOL_SOLO_MAX_NS 640000000
 
@@ -160,8 +165,10 @@ void sigmoid_forward(float *out, const float *x, int64_t n);
 void sigmoid_backward(float *dx, const float *dout, const float *out, int64_t n);
 void tanh_forward(float *out, const float *x, int64_t n);
 void tanh_backward(float *dx, const float *dout, const float *out, int64_t n);
-/* Rows of C: softmax over the last axis. x, out (M,C). */
+/* Rows of C: softmax over the last axis. x, out (M,C). The forward's exp is the polynomial
+ * exp_k (exp_k.h, within 1.3 ulps); its _ref twin uses the C library's expf. */
 void softmax_forward(float *out, const float *x, int64_t M, int64_t C);
+void softmax_forward_ref(float *out, const float *x, int64_t M, int64_t C);
 void softmax_backward(float *dx, const float *dout, const float *out, int64_t M, int64_t C);
 /* Fused sparse softmax cross-entropy: loss (M) per row, dlogits (M,C) = (softmax - onehot) *
  * scale (NULL to skip; scale 1/M gives the gradient of the mean loss). labels (M) int32 in

@@ -64,6 +64,7 @@ cdef extern from "gemm.h" nogil:
     void tanh_forward(float *out, const float *x, int64_t n)
     void tanh_backward(float *dx, const float *dout, const float *out, int64_t n)
     void softmax_forward(float *out, const float *x, int64_t M, int64_t C)
+    void softmax_forward_ref(float *out, const float *x, int64_t M, int64_t C)
     void softmax_backward(float *dx, const float *dout, const float *out, int64_t M, int64_t C)
     int softmax_xent_forward_backward(float *loss, float *dlogits, const float *logits,
                                        const int32_t *labels, int64_t M, int64_t C, float scale)
@@ -277,15 +278,18 @@ def tanh_fwd(cnp.ndarray x):
 def tanh_bwd(cnp.ndarray dout, cnp.ndarray out):
     return unary_grad(dout, out, tanh_backward)
 
-def softmax_fwd(cnp.ndarray x):
-    """Softmax over the last axis of x (any rank >= 1)."""
+def softmax_fwd(cnp.ndarray x, bint ref=False):
+    """Softmax over the last axis of x (any rank >= 1). `ref=True`: the _ref loop (expf)."""
     cdef cnp.ndarray out = np.empty_like(x)
     cdef float *po = fptr(out, "out")
     cdef const float *px = fptr(x, "x")
     cdef int64_t C = x.shape[x.ndim - 1]
     cdef int64_t M = x.size // C if C > 0 else 0
     with nogil:
-        softmax_forward(po, px, M, C)
+        if ref:
+            softmax_forward_ref(po, px, M, C)
+        else:
+            softmax_forward(po, px, M, C)
     return out
 
 def softmax_bwd(cnp.ndarray dout, cnp.ndarray out):

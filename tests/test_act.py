@@ -26,6 +26,43 @@ def test_activations(x):
     assert_close(nn.tanh_grad(g, nn.tanh(x)), g * (1 - np.tanh(x64) ** 2), 1e-6, 1e-7, "tanh'")
 
 
+@pytest.mark.parametrize("shape", [(1, 10), (257, 10), (5, 1500), (4000, 10), (3, 4, 7)])
+def test_softmax_kernel_vs_ref_and_thread_counts(shape, rng, each_thread_count):
+    """softmax_fwd's exp_k (act.c, blocks of rows) against its _ref (the C library's expf), each
+    value within (C + 4) ulps relative (exp_k 1.3 ulps, expf 0.5, a sum of C terms rounding
+    apart at each add: kernel_check's bound) and within the float64 bound of test_activations;
+    the same bits at every thread count (4000 x 10 is above ELEMWISE_PAR_MIN: threads split
+    its blocks), and a row's bits do not depend on the rows beside it (row by row); against
+    float64, test_activations' bound (or, for a row of 1500, its float32 sum's: C roundings)."""
+    from pyconv import _kernels
+    x = (rng.standard_normal(shape) * 8).astype(np.float32)
+    C = shape[-1]
+    ref = _kernels.softmax_fwd(x, True)
+    x64 = x.astype(np.float64)
+    first = None
+    for _ in each_thread_count():
+        got = _kernels.softmax_fwd(x)
+        first = got if first is None else first
+        assert np.array_equal(got, first)
+    assert_close(first, ref, (C + 4) * 2 * 2.0 ** -24, 1e-38, "softmax vs _ref")
+    # test_activations' bound, or for a long row that of its float32 sum of C terms
+    assert_close(first, softmax_ref(x64), max(1e-6, 2 * C * 2.0 ** -24), 1e-7, "softmax vs float64")
+    rows = x.reshape(-1, C)
+    assert np.array_equal(np.concatenate([_kernels.softmax_fwd(r[None]) for r in rows[:300]]),
+                          first.reshape(-1, C)[:300])
+
+
+def test_softmax_kernel_nonfinite():
+    """NaN or +inf in a row: the row is NaN, as the _ref's; -inf gives 0 and a value 200 below
+    the max underflows to 0 in both."""
+    from pyconv import _kernels
+    x = np.array([[0, np.nan, 1], [np.inf, 0, 1], [-np.inf, 0, 1], [-200, 0, 0]], np.float32)
+    got, ref = _kernels.softmax_fwd(x), _kernels.softmax_fwd(x, True)
+    assert np.isnan(got[:2]).all() and np.isnan(ref[:2]).all()
+    assert np.array_equal(got[2:, 0], [0, 0]) and np.array_equal(ref[2:, 0], [0, 0])
+    assert_close(got[2:], ref[2:], 4 * 2.0 ** -24, 0, "softmax finite rows")
+
+
 def test_softmax_grad_finite_differences(rng):
     z = rng.standard_normal((3, 5))
     g = rng.standard_normal((3, 5))

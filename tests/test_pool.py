@@ -30,8 +30,11 @@ class _Pool:
 
 
 # (N, C, K): the DNN's layers at batch 256 (8 tasks), a few MR tiles (fewer than 4 a thread), one
-# MR tile (the pool splits N), W read in place (form 1), K below NR
-DENSE = [(256, 784, 128), (256, 128, 10), (24, 576, 64), (7, 600, 96), (70, 300, 10), (40, 800, 64)]
+# MR tile (the pool splits N), W read in place (form 1), K below NR; and dense_forward_rows's
+# column blocks (N <= dense_rows_max()): the DNN's first layer at batch 1 (2 blocks), 3 blocks
+# on 2 threads, one block (no split)
+DENSE = [(256, 784, 128), (256, 128, 10), (24, 576, 64), (7, 600, 96), (70, 300, 10), (40, 800, 64),
+         (1, 784, 128), (4, 1000, 130), (1, 576, 64)]
 # the tutorial CNN's convolutions at batch 1 and 3, padding, a stride
 CONVS = [((1, 28, 28, 1), 32, 1, "valid"), ((1, 13, 13, 32), 64, 1, "valid"),
          ((1, 5, 5, 64), 64, 1, "valid"), ((3, 13, 13, 32), 64, 1, "same"), ((2, 14, 14, 16), 32, 2, "same")]

@@ -832,6 +832,47 @@ static void check_activations(int64_t n)   /* n >= 35 */
     free(idx);
 }
 
+/* softmax_forward (exp_k, act.c's blocks of rows) against its _ref (expf, row by row): each
+ * output e_c / sum within (C + 4) ulps of the _ref's -- exp_k's 1.3 ulps and expf's 0.5 in each
+ * term, and a sum of C terms that may round differently at each of its C - 1 adds --
+ * relative, and NaN where the _ref has NaN (a NaN or +inf in the row); the same bits at every
+ * thread count, whatever the block a row falls in (M above ELEMWISE_PAR_MIN / C: threads). */
+typedef struct { const float *x; int64_t M, C; } softmax_args;
+
+static void run_softmax(float *o, const void *a)
+{
+    const softmax_args *s = a;
+    softmax_forward(o, s->x, s->M, s->C);
+}
+
+static void check_softmax(int64_t M, int64_t C)
+{
+    const int64_t n = M * C;
+    float *x = randn(n), *want = zeros(n), *got = zeros(n), *rel = zeros(n);
+    for (int64_t i = 0; i < n; i++)
+        x[i] *= 8.0f;   /* exp over ~60 binades, some below the normals */
+    if (M > 3 && C > 2) {
+        x[0 * C + 1] = NAN;
+        x[1 * C + 2] = INFINITY;
+        x[2 * C + 0] = -INFINITY;
+        x[3 * C + 1] = -200.0f;   /* exp underflows to 0 in both */
+    }
+    softmax_forward_ref(want, x, M, C);
+    for (int64_t i = 0; i < n; i++)
+        rel[i] = (float)(C + 4) * 2.0f * (float)U * fmaxf(fabsf(want[i]), 1.17549435e-38f);
+    set_config(isas[0], 1);
+    softmax_forward(got, x, M, C);
+    snprintf(where, sizeof where, "softmax_forward M=%lld C=%lld", (long long)M, (long long)C);
+    check("vs _ref ((C + 4) ulps)", got, want, rel, n);
+    char name[80];
+    snprintf(name, sizeof name, "softmax_forward M=%lld C=%lld", (long long)M, (long long)C);
+    softmax_args sa = {x, M, C};
+    check_bitwise_everywhere(&(bitwise_case){name, run_softmax, &sa, n}, got);
+    float *all[] = {x, want, got, rel};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        free(all[i]);
+}
+
 /* csrc/scratch.c's stack: every kernel above gave its workspaces back (depth 0); nested
  * workspaces are aligned and apart; a call that outgrew the kept block grows it, and the same
  * call again mallocs nothing; above SCRATCH_KEEP_MAX nothing is kept; a size that cannot be had
@@ -978,6 +1019,10 @@ int main(int argc, char **argv)
     check_gather();
     check_activations(40);
     check_activations(40000);   /* above ELEMWISE_PAR_MIN: split over threads */
+    check_softmax(1, 10);       /* the tutorial's batch-1 output */
+    check_softmax(257, 10);     /* 102 rows a block: three blocks, the last of 53 */
+    check_softmax(5, 1500);     /* rows longer than a block */
+    check_softmax(4000, 10);    /* above ELEMWISE_PAR_MIN: blocks split over threads */
     check_scratch();
 
     if (argc > 1 && strcmp(argv[1], "--bench") == 0)
