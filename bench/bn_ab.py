@@ -12,9 +12,15 @@ over the tensor passes it makes (backward: dy and x twice, dx once; forward: x t
 beside a numpy copy of one tensor (read + write), the ratio REV / this tree per round (above 1:
 this tree is faster) with its median and range, and whether both give the same bits.
 PYCONV_ISA picks both builds' ISA.
+
+--gap sleep|torch times single calls instead, each after a pause: a 2 ms sleep (the kernels'
+threads have gone to sleep: the wake-up is paid inside the call), or PyTorch's BatchNorm2d
+doing the same pass on the same data (channels_last), as `python -m bench --layers` alternates
+the frameworks. --gap none: single calls back to back.
 """
 import argparse
 import os
+import time
 
 import numpy as np
 
@@ -39,18 +45,47 @@ def calls(K, data, base_relu_pass):
             "train forward+relu": lambda: K.bn_train(x, gamma, beta, 1e-3, relu=True)}
 
 
+def _torch_calls(x, dy):
+    """{name: fn}: PyTorch's BatchNorm2d passes on x (NHWC viewed as channels_last NCHW)."""
+    import torch
+    C = x.shape[-1]
+    tb = torch.nn.BatchNorm2d(C, eps=1e-3, momentum=0.01)
+    xt = torch.from_numpy(x).permute(0, 3, 1, 2).requires_grad_(True)
+    gt = torch.from_numpy(dy).permute(0, 3, 1, 2)
+    yt = tb(xt)
+    params = [xt, tb.weight, tb.bias]
+    bwd = lambda: torch.autograd.grad(yt, params, gt, retain_graph=True)   # noqa: E731
+    return {"backward": bwd, "backward+relu": bwd, "train forward+relu": lambda: tb(xt)}
+
+
+def _single_calls(f, g, n):
+    """Seconds of n single calls of f, each after g()."""
+    out = []
+    for _ in range(n):
+        g()
+        t = time.perf_counter()
+        f()
+        out.append(time.perf_counter() - t)
+    return np.array(out)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m bench.bn_ab", description=__doc__.split("\n\n")[0])
     ap.add_argument("rev")
     ap.add_argument("--shapes", default="32x32x32x32,32x32x32x64,32x16x16x128,32x8x8x256,128x14x14x256")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--rounds", type=int, default=8)
+    ap.add_argument("--gap", choices=("sleep", "torch", "none"), default=None,
+                    help="time single calls, each after a 2 ms sleep, a PyTorch call or nothing")
     ap.add_argument("--base-relu-pass", action="store_true",
                     help="REV has no relu_coefs: its backward+relu is relu_bwd, then bn_backward")
     args = ap.parse_args(argv)
     base, sha = base_package(args.rev)
     pyconv.set_num_threads(args.threads)
     base.set_num_threads(args.threads)
+    if args.gap == "torch":
+        import torch
+        torch.set_num_threads(args.threads)
     a = np.random.default_rng(9).standard_normal((2048, 2048)).astype(np.float32)
     roof = 2 * 2048 ** 3 / _median(lambda: a @ a, 5) / 1e9
     print(f"base {args.rev} ({sha[:10]}), ISA {pyconv._kernels.isa_active()}, {args.threads} threads, "
@@ -67,6 +102,9 @@ def main(argv=None):
         out = np.empty_like(x)
         copy = 2 * x.nbytes / _median(lambda: np.copyto(out, x), 20) / 1e9
         ours, theirs = calls(pyconv._kernels, data, False), calls(base._kernels, data, args.base_relu_pass)
+        gaps = {"sleep": lambda: lambda: time.sleep(0.002), "none": lambda: lambda: None,
+                "torch": lambda: _torch_calls(x, dy)}
+        gap = gaps[args.gap]() if args.gap else None
         for name in ours:
             fo, fn = theirs[name], ours[name]
             same = all(np.array_equal(p, q) for p, q in zip(fo(), fn()))
@@ -74,7 +112,11 @@ def main(argv=None):
             to, tn = [], []
             for r in range(args.rounds):
                 for f, acc in ((fo, to), (fn, tn)) if r % 2 == 0 else ((fn, tn), (fo, to)):
-                    acc.append(_median(f, n))
+                    if gap is None:
+                        acc.append(_median(f, n))
+                    else:   # single calls, each after the gap: the median of n
+                        acc.append(np.median(_single_calls(f, gap[name] if isinstance(gap, dict) else gap,
+                                                           max(5, n // 2))))
             to, tn = np.array(to), np.array(tn)
             passes = 3 if name.startswith("train") else 5
             print(f"{spec:>16} {name:>19}: base {np.median(to) * 1e3:7.3f} ms  this {np.median(tn) * 1e3:7.3f} ms "

@@ -95,23 +95,34 @@ int batchnorm_stats(float *mean, float *var, const float *x, int64_t M, int64_t 
         return PYCONV_OK;
     }
     const int64_t nb = bn_nblocks(M);
-    double *part = pyconv_scratch_alloc((size_t)(2 * nb * C) * sizeof(double));
+    /* part: nb blocks x (mean, M2); then the running mean and M2 of the merge */
+    double *part = pyconv_scratch_alloc((size_t)(2 * nb * C + 2 * C) * sizeof(double));
     if (!part)
         return PYCONV_ENOMEM;
+    double *restrict mu = part + 2 * nb * C, *restrict m2 = mu + C;
     isa_loops().stats_blocks(part, x, M, C);
-    /* Chan's merge, in block order: (n_a, mean_a, M2_a) + (n_b, mean_b, M2_b). */
-    for (int64_t c = 0; c < C; c++) {
-        double n = 0.0, mu = 0.0, m2 = 0.0;
-        for (int64_t b = 0; b < nb; b++) {
-            const double nbk = (double)(bn_block_end(b, M) - b * BN_BLOCK);
-            const double mub = part[2 * b * C + c], m2b = part[(2 * b + 1) * C + c];
-            const double tot = n + nbk, delta = mub - mu;
-            mu += delta * (nbk / tot);
-            m2 += m2b + delta * delta * (n * nbk / tot);
-            n = tot;
+    /* Chan's merge, in block order: (n_a, mean_a, M2_a) + (n_b, mean_b, M2_b). The channels
+     * innermost, the block's two weights computed once for all of them: each channel's
+     * arithmetic is the one-channel-at-a-time loop's, in the same order (the same bits), and
+     * the loop vectorises (the serial merge was 2-4% of a 32x14x14x256 training forward,
+     * its channels' dependent chains through two divisions each). */
+    for (int64_t c = 0; c < C; c++)
+        mu[c] = m2[c] = 0.0;
+    double n = 0.0;
+    for (int64_t b = 0; b < nb; b++) {
+        const double nbk = (double)(bn_block_end(b, M) - b * BN_BLOCK);
+        const double tot = n + nbk, w_mu = nbk / tot, w_m2 = n * nbk / tot;
+        const double *restrict mub = part + 2 * b * C, *restrict m2b = mub + C;
+        for (int64_t c = 0; c < C; c++) {
+            const double delta = mub[c] - mu[c];
+            mu[c] += delta * w_mu;
+            m2[c] += m2b[c] + delta * delta * w_m2;
         }
-        mean[c] = (float)mu;
-        var[c] = (float)(m2 / (double)M);
+        n = tot;
+    }
+    for (int64_t c = 0; c < C; c++) {
+        mean[c] = (float)mu[c];
+        var[c] = (float)(m2[c] / (double)M);
     }
     pyconv_scratch_free(part);
     return PYCONV_OK;
