@@ -21,13 +21,18 @@ from pyconv import _kernels, layers, models
 
 
 def _median_alternating(fns, repeats):
-    """Median seconds of each fn in `fns` (a dict), timed alternately after one warm-up each."""
+    """Median seconds of each fn in `fns` (a dict), taking turns repeat by repeat; each timed
+    call comes right after an untimed call of the same fn, as bench.kernels.alternate times the
+    conv and depthwise rows. A call timed straight after another framework's found its own
+    threads asleep (their spin ran out during the other's call; waking one costs 40-260 us on
+    this VM) and the other's threads still spinning: up to 5x the back-to-back time of a
+    0.5 ms BatchNormalization pass (docs/benchmarks.md 3.9), where a training step runs its
+    kernels back to back."""
     import time
-    for f in fns.values():
-        f()
     ts = {k: [] for k in fns}
     for _ in range(repeats):
         for k, f in fns.items():
+            f()
             t0 = time.perf_counter()
             f()
             ts[k].append(time.perf_counter() - t0)
