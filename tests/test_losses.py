@@ -297,6 +297,7 @@ def _objective(ref, y, p):
 @settings(max_examples=20)
 @given(n=st.integers(1, 6), c=st.integers(1, 6), seed=st.integers(0, 2**32 - 1))
 @example(n=1, c=1, seed=4935)   # p ~ y: Poisson's 1 - y/p and MSLE's log difference cancel (_term)
+@example(n=1, c=1, seed=2240037)   # y = 1 smoothed to 0.95, p = 0.978: the focal loss's two terms cancel
 def test_values_and_gradient_match_keras_transcription(case, n, c, seed):
     name, make, _, kind, _, logits_method = case
     loss = make(c)
@@ -344,8 +345,20 @@ def _term(case, y, p):
     (C = 1, or p parallel to y); the cross-entropies of logits, softmax(z) sum(y) - y (or
     sigmoid(z) - y), terms of <= 1 / M, to ~0 for a confident right prediction; Poisson's
     (1 - y / (p + eps)) / (M C), terms of 1 / (M C) and y / ((p + eps) M C), and MSLE's difference
-    of logs, to ~0 where p ~ y."""
+    of logs, to ~0 where p ~ y; the binary focal loss's product rule, -gamma (1 - p_t)^(gamma-1)
+    bce dp_t/dp + (1 - p_t)^gamma dbce/dp (times sigmoid' for logits), opposite in sign where bce
+    is near its minimum (a smoothed label: y = 0.95, p = 0.978 cancels 25-fold)."""
     name, kind, kw, m = case[0], case[3], case[4], np.prod(p.shape[:-1])
+    if name.startswith("bfce"):
+        logits = kw.get("from_logits", False)
+        ys = _smooth_binary(y, kw.get("label_smoothing", 0.0))
+        q = 1 / (1 + np.exp(-p)) if logits else p
+        qc, g = np.clip(q, EPS, 1 - EPS), kw.get("gamma", 2.0)
+        rest = np.maximum(1 - (ys * q + (1 - ys) * (1 - q)), EPS)   # 1 - p_t
+        focal_side = g * rest ** (g - 1) * _bce_tf(ys, p, logits) * np.abs(2 * ys - 1)
+        bce_side = rest ** g * np.abs(ys / qc - (1 - ys) / (1 - qc))
+        big = np.maximum(focal_side, bce_side) * (q * (1 - q) if logits else 1.0)
+        return max(1.0 / m if logits else 0.0, float(big.max(initial=0.0)) / (m * p.shape[-1]))
     if name.startswith("cosine"):
         return 1.0 / (m * np.sqrt((p * p).sum(kw.get("axis", -1))).min())
     if name == "poisson":
