@@ -34,7 +34,7 @@
  *     compiled once per ISA (here portable; resample_avx2.c, _avx512.c, _neon.c) and chosen at
  *     run time, bitwise the same on every ISA (no FMA contraction, TF's order in every lane).
  *     Nearest resize is a row of copies (past L3, non-temporal stores from an L1 buffer):
- *     portable only.
+ *     portable only; its backward's row sums are resample_loops.h's.
  *   - The _ref twins are the definitions: one output element at a time, serial. Forwards and
  *     resize backwards are bitwise the fast ones; affine_sample_backward too (same order).
  *   - Only the fill row and the coordinate tables are allocated: PYCONV_ENOMEM, nothing
@@ -82,6 +82,12 @@ static void affine_backward_generic(float *dinp, const float *dout, const float 
     resample_affine_backward_loop(dinp, dout, transforms, T, N, H, W, C, P, Q, interp, fill_mode);
 }
 
+static void nearest_backward_row_generic(float *d, const float *g, int64_t nrow, const int64_t *xs,
+                                         int64_t W, int64_t C, int64_t Q)
+{
+    resample_nearest_backward_row_loop(d, g, nrow, xs, W, C, Q);
+}
+
 /* A bilinear resize loop, forward or backward: dst from src through the row and column taps. */
 typedef void bilinear_loop(float *dst, const float *src, const lerp_tap *ys, const lerp_tap *xs,
                            int64_t N, int64_t H, int64_t W, int64_t C, int64_t P, int64_t Q);
@@ -93,20 +99,26 @@ typedef struct {
                            int64_t, int64_t, int64_t, int64_t, int64_t, int, int);
     void (*affine_backward)(float *, const float *, const float *, int64_t, int64_t, int64_t,
                             int64_t, int64_t, int64_t, int64_t, int, int);
+    void (*nearest_backward_row)(float *, const float *, int64_t, const int64_t *, int64_t, int64_t,
+                                 int64_t);
 } resample_loops;
 
 static resample_loops isa_loops(void)
 {
     switch (pyconv_isa_active()) {
     PYCONV_ON_AVX512(return (resample_loops){resample_bilinear_forward_avx512, resample_bilinear_backward_avx512,
-                                             resample_affine_forward_avx512, resample_affine_backward_avx512};)
+                                             resample_affine_forward_avx512, resample_affine_backward_avx512,
+                                             resample_nearest_backward_row_avx512};)
     PYCONV_ON_AVX2(return (resample_loops){resample_bilinear_forward_avx2, resample_bilinear_backward_avx2,
-                                           resample_affine_forward_avx2, resample_affine_backward_avx2};)
+                                           resample_affine_forward_avx2, resample_affine_backward_avx2,
+                                             resample_nearest_backward_row_avx2};)
     PYCONV_ON_NEON(return (resample_loops){resample_bilinear_forward_neon, resample_bilinear_backward_neon,
-                                           resample_affine_forward_neon, resample_affine_backward_neon};)
+                                           resample_affine_forward_neon, resample_affine_backward_neon,
+                                             resample_nearest_backward_row_neon};)
     default:
         return (resample_loops){bilinear_forward_generic, bilinear_backward_generic,
-                                affine_forward_generic, affine_backward_generic};
+                                affine_forward_generic, affine_backward_generic,
+                                nearest_backward_row_generic};
     }
 }
 
@@ -390,7 +402,10 @@ int resize_nearest_forward_ref(float *out, const float *inp, int64_t N, int64_t 
 
 // dout (N,P,Q,C), dinp (N,H,W,C), overwritten: each input pixel gets the sum of the outputs
 // that copied it. Threads: over N*H input rows, each zeroed (in cache, not in a pass over
-// dinp of its own) and then gathering its run of output rows in order: the _ref's bits.
+// dinp of its own) and then gathering its run of output rows in order: the _ref's bits (the
+// row's loops are resample_loops.h's, vectorised for the ISA in use).
+// A pass past the L3 (dout and dinp together) sums each row in a buffer on the stack and
+// streams it out, so that no line of dinp is read in only to be overwritten (resample_stream).
 int resize_nearest_backward(float *dinp, const float *dout, int64_t N, int64_t H, int64_t W,
                             int64_t C, int64_t P, int64_t Q)
 {
@@ -401,20 +416,16 @@ int resize_nearest_backward(float *dinp, const float *dout, int64_t N, int64_t H
         return PYCONV_ENOMEM;
     const int64_t *xs = ys + P, *run = xs + Q;
     nearest_runs(ys + P + Q, ys, P, H);
+    const int stream = resample_stream(N * (H * W + P * Q) * C, W * C);
+    const resample_loops loops = isa_loops();
     #pragma omp parallel for schedule(static) num_threads(pyconv_num_threads()) if(N * P * Q * C > RESAMPLE_PAR_MIN)
-    for (int64_t nh = 0; nh < N * H; nh++) {   /* loop 1: input rows */
+    for (int64_t nh = 0; nh < N * H; nh++) {   /* input rows */
         const int64_t n = nh / H, h = nh % H;
-        float *d = dinp + nh * W * C;
-        memset(d, 0, (size_t)(W * C) * sizeof(float));
-        for (int64_t p = run[h]; p < run[h + 1]; p++) {   /* loop 2: its output rows, in order */
-            const float *g = dout + (n * P + p) * Q * C;
-            for (int64_t q = 0; q < Q; q++) {
-                float *restrict dq = d + xs[q] * C;
-                const float *restrict gq = g + q * C;
-                for (int64_t c = 0; c < C; c++)   /* loop 3: channels */
-                    dq[c] += gq[c];
-            }
-        }
+        float buf[RESAMPLE_ROW_BUF];
+        loops.nearest_backward_row(stream ? buf : dinp + nh * W * C, dout + (n * P + run[h]) * Q * C,
+                                   run[h + 1] - run[h], xs, W, C, Q);
+        if (stream)
+            stream_floats(dinp + nh * W * C, buf, W * C);
     }
     pyconv_scratch_free(ys);
     return PYCONV_OK;

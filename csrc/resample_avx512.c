@@ -28,3 +28,9 @@ void resample_affine_backward_avx512(float *dinp, const float *dout, const float
 {
     resample_affine_backward_loop(dinp, dout, transforms, T, N, H, W, C, P, Q, interp, fill_mode);
 }
+
+void resample_nearest_backward_row_avx512(float *d, const float *g, int64_t nrow, const int64_t *xs,
+                                      int64_t W, int64_t C, int64_t Q)
+{
+    resample_nearest_backward_row_loop(d, g, nrow, xs, W, C, Q);
+}

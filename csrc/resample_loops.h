@@ -395,6 +395,24 @@ static inline void resample_affine_backward_loop(float *dinp, const float *dout,
     }
 }
 
+/* The nearest resize's input gradient for one input row d (W*C floats, overwritten): the sum of
+ * the nrow output rows from g (Q*C floats each) that copied it, output pixel q of each added into
+ * input pixel xs[q], in output order -- the _ref's order. Additions only: the same bits on every
+ * ISA. */
+static inline void resample_nearest_backward_row_loop(float *restrict d, const float *restrict g,
+                                                      int64_t nrow, const int64_t *xs, int64_t W,
+                                                      int64_t C, int64_t Q)
+{
+    memset(d, 0, (size_t)(W * C) * sizeof(float));
+    for (int64_t p = 0; p < nrow; p++, g += Q * C)   /* loop 1: the output rows, in order */
+        for (int64_t q = 0; q < Q; q++) {             /* loop 2: their pixels */
+            float *restrict dq = d + xs[q] * C;
+            const float *restrict gq = g + q * C;
+            for (int64_t c = 0; c < C; c++)           /* loop 3: channels */
+                dq[c] += gq[c];
+        }
+}
+
 /* The loops above compiled per ISA (resample_avx2.c, resample_avx512.c, resample_neon.c). */
 void resample_bilinear_forward_avx2(float *out, const float *inp, const lerp_tap *ys, const lerp_tap *xs,
                                     int64_t N, int64_t H, int64_t W, int64_t C, int64_t P, int64_t Q);
@@ -406,6 +424,8 @@ void resample_affine_forward_avx2(float *out, const float *inp, const float *fil
 void resample_affine_backward_avx2(float *dinp, const float *dout, const float *transforms, int64_t T,
                                    int64_t N, int64_t H, int64_t W, int64_t C, int64_t P, int64_t Q,
                                    int interp, int fill_mode);
+void resample_nearest_backward_row_avx2(float *d, const float *g, int64_t nrow, const int64_t *xs,
+                                      int64_t W, int64_t C, int64_t Q);
 void resample_bilinear_forward_avx512(float *out, const float *inp, const lerp_tap *ys, const lerp_tap *xs,
                                       int64_t N, int64_t H, int64_t W, int64_t C, int64_t P, int64_t Q);
 void resample_bilinear_backward_avx512(float *dinp, const float *dout, const lerp_tap *ys, const lerp_tap *xs,
@@ -416,6 +436,8 @@ void resample_affine_forward_avx512(float *out, const float *inp, const float *f
 void resample_affine_backward_avx512(float *dinp, const float *dout, const float *transforms, int64_t T,
                                      int64_t N, int64_t H, int64_t W, int64_t C, int64_t P, int64_t Q,
                                      int interp, int fill_mode);
+void resample_nearest_backward_row_avx512(float *d, const float *g, int64_t nrow, const int64_t *xs,
+                                      int64_t W, int64_t C, int64_t Q);
 void resample_bilinear_forward_neon(float *out, const float *inp, const lerp_tap *ys, const lerp_tap *xs,
                                     int64_t N, int64_t H, int64_t W, int64_t C, int64_t P, int64_t Q);
 void resample_bilinear_backward_neon(float *dinp, const float *dout, const lerp_tap *ys, const lerp_tap *xs,
@@ -426,5 +448,7 @@ void resample_affine_forward_neon(float *out, const float *inp, const float *fil
 void resample_affine_backward_neon(float *dinp, const float *dout, const float *transforms, int64_t T,
                                    int64_t N, int64_t H, int64_t W, int64_t C, int64_t P, int64_t Q,
                                    int interp, int fill_mode);
+void resample_nearest_backward_row_neon(float *d, const float *g, int64_t nrow, const int64_t *xs,
+                                      int64_t W, int64_t C, int64_t Q);
 
 #endif /* PYCONV_RESAMPLE_LOOPS_H */

@@ -108,7 +108,9 @@ def test_resize_threads_bitwise(isa, each_thread_count):
 def test_resize_streamed_past_l3(isa, each_thread_count, C):
     """An output larger than L3: the nearest resize writes it by non-temporal stores through a
     row buffer (rows of C = 3 are not 16-byte aligned; 64: a row is longer than the buffer);
-    both resizes give the _ref's bits at any thread count."""
+    both resizes give the _ref's bits at any thread count. So does the nearest backward, whose
+    input gradient is streamed from a row buffer when a row fits it (C = 3), written in
+    place otherwise (64)."""
     l3 = _kernels.cache_info()["l3"][0]
     side = int(np.sqrt(l3 / 4 / C / 2 / 4)) + 8   # 2 images, upsampled 2x: > L3
     x = images((2, side, side + 3, C), 0)
@@ -117,6 +119,10 @@ def test_resize_streamed_past_l3(isa, each_thread_count, C):
         assert want.nbytes > l3
         for _ in each_thread_count():
             np.testing.assert_array_equal(_kernels.resize(x, 2 * side, 2 * side + 6, method), want)
+    g = images((2, 2 * side, 2 * side + 6, C), 1)
+    want = _kernels.resize_grad(g, side, side + 3, "nearest", ref=True)
+    for _ in each_thread_count():
+        np.testing.assert_array_equal(_kernels.resize_grad(g, side, side + 3, "nearest"), want)
 
 
 @pytest.mark.parametrize("method", ["bilinear", "nearest"])
