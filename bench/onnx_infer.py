@@ -7,8 +7,8 @@ the same model exported with `model.export(path, format="onnx")`, and where pyco
 Both run the same weights on the same batch with the same thread count (pyconv.set_num_threads,
 onnxruntime's intra_op_num_threads; inter-op 1, all graph optimizations on, its defaults
 otherwise). Each figure is the median of `--repeats` calls after warm-up, the two frameworks
-alternating in blocks of BLOCK calls, PAUSE seconds apart (see BLOCK), so that both see the same
-machine state. The outputs are checked to agree (1e-5) before anything is timed. With --base REV,
+alternating in blocks of BLOCK calls, each block started once this process has gone idle
+(`settle`, see BLOCK), so that both see the same machine state. The outputs are checked to agree (1e-5) before anything is timed. With --base REV,
 REV's pyconv (built aside and imported as `pyconv_base`, as bench/ab.py does) runs the same
 weights in the same alternation, a third framework: before and after a change, in one run.
 
@@ -35,11 +35,31 @@ from bench.stepprofile import Profile, instrument, self_cpu_seconds
 from bench.worker import keras_like_model
 
 
-# The frameworks alternate in blocks of BLOCK calls, PAUSE seconds apart. Call by call, the
-# second framework would run while onnxruntime's pool threads still spin after its call (its
-# default, session.intra_op.allow_spinning), on the core the other needs: measured, the CNN at
-# batch 256 on 2 threads took pyconv 35 ms right after onnxruntime and 18 ms after a pause.
-BLOCK, PAUSE = 5, 0.03
+# The frameworks alternate in blocks of BLOCK calls, each started once the process is idle
+# (`settle`). Call by call, the second framework would run while onnxruntime's pool threads
+# still spin after its call (its default, session.intra_op.allow_spinning), on the core the
+# other needs: measured, the CNN at batch 256 on 2 threads took pyconv 35 ms right after
+# onnxruntime and 18 ms after a pause. That spin lasts ~45 ms after onnxruntime's last call
+# (one core busy in each 5 ms window, the tutorial CNN and DNN at batch 1 and 256), so the
+# 30 ms pause this bench used to take left pyconv's blocks sharing a core with it; pyconv's own
+# helpers spin for ~0.2 ms (pool.c) and GOMP_SPINCOUNT (README).
+BLOCK = 5
+# settle: the process counts as idle when its threads used less than IDLE_CORES of a core
+# in each of two successive windows of IDLE_WINDOW seconds; it waits at most SETTLE_MAX.
+IDLE_WINDOW, IDLE_CORES, SETTLE_MAX = 0.005, 0.1, 0.5
+
+
+def settle(window=IDLE_WINDOW, idle=IDLE_CORES, most=SETTLE_MAX):
+    """Sleep until this process's threads have been idle for two windows in a row (a thread
+    pool's spin after its last call has ended), or `most` seconds. Returns the seconds slept."""
+    t0 = time.perf_counter()
+    quiet = 0
+    while quiet < 2 and time.perf_counter() - t0 < most:
+        c0, w0 = self_cpu_seconds(), time.perf_counter()
+        time.sleep(window)
+        busy = (self_cpu_seconds() - c0) / (time.perf_counter() - w0)
+        quiet = quiet + 1 if busy < idle else 0
+    return time.perf_counter() - t0
 
 
 def parse(argv):
@@ -69,9 +89,9 @@ def session(model, threads):
         return ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"]), ort.__version__
 
 
-def alternating_medians(fns, repeats, warmup=3, block=1, pause=0.0):
+def alternating_medians(fns, repeats, warmup=3, block=1, pause=None):
     """The median seconds per call of each function, calling them in turn `repeats` times:
-    `block` calls of one, then `block` of the next..., sleeping `pause` seconds between blocks."""
+    `block` calls of one, then `block` of the next..., calling `pause()` before each block."""
     for fn in fns:
         for _ in range(warmup):
             fn()
@@ -79,7 +99,7 @@ def alternating_medians(fns, repeats, warmup=3, block=1, pause=0.0):
     for _ in range(-(-repeats // block)):
         for k, fn in enumerate(fns):
             if pause:
-                time.sleep(pause)
+                pause()
             for _ in range(block):
                 t0 = time.perf_counter()
                 fn()
@@ -155,7 +175,7 @@ def main(argv=None):
             if old is not None:
                 np.testing.assert_allclose(old.predict_on_batch(x), want, rtol=1e-5, atol=1e-5)
                 fns.append(lambda: old.predict_on_batch(x))
-            ts, load = other_load(lambda: alternating_medians(fns, args.repeats, block=BLOCK, pause=PAUSE))
+            ts, load = other_load(lambda: alternating_medians(fns, args.repeats, block=BLOCK, pause=settle))
             tp, to = ts[0], ts[1]
             rows.append({"model": name, "batch": n, "pyconv_ms": tp * 1e3, "onnxruntime_ms": to * 1e3,
                          "ratio": tp / to, "other_load": load})

@@ -4,6 +4,7 @@ step profiler's bookkeeping (driven by a fake clock). Needs neither PyTorch nor 
 import json
 import os
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -373,6 +374,33 @@ def test_inference_bench_alternates_in_blocks():
     meds = onnx_infer.alternating_medians([lambda: calls.append("a"), lambda: calls.append("b")],
                                           repeats=3, warmup=1, block=2)
     assert "".join(calls) == "ab" + "aabb" * 2 and len(meds) == 2
+
+
+def test_inference_bench_settles_until_the_process_is_idle():
+    """Each block starts once no thread of the process spins (onnxruntime's pool spins ~45 ms
+    after a call): a thread kept busy holds settle() up until it stops, or for `most` seconds
+    at most; an idle process passes in two windows."""
+    import threading
+    from bench import onnx_infer
+
+    def busy_for(seconds):
+        stop = time.perf_counter() + seconds
+
+        def spin():
+            while time.perf_counter() < stop:
+                sum(range(1000))
+        t = threading.Thread(target=spin)
+        t.start()
+        return t, stop
+    t, stop = busy_for(0.15)
+    waited = onnx_infer.settle()
+    t.join()
+    assert waited >= 0.1 and time.perf_counter() >= stop, waited
+    assert onnx_infer.settle() < 0.1
+    t, _ = busy_for(0.4)
+    waited = onnx_infer.settle(most=0.05)
+    t.join()
+    assert 0.05 <= waited < 0.2, waited
 
 
 def test_onnx_inference_bench_rejects_a_median_of_too_few(capsys):
