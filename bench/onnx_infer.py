@@ -2,13 +2,16 @@
 the same model exported with `model.export(path, format="onnx")`, and where pyconv's time goes.
 
     python -m bench --inference [--models cnn dnn] [--batches 1 256] [--threads 2] [--repeats 50]
-                                [--base REV] [--json out.json]        (--onnx is the same mode)
+                                [--block 5] [--base REV] [--json out.json]   (--onnx is the same mode)
 
 Both run the same weights on the same batch with the same thread count (pyconv.set_num_threads,
 onnxruntime's intra_op_num_threads; inter-op 1, all graph optimizations on, its defaults
 otherwise). Each figure is the median of `--repeats` calls after warm-up, the two frameworks
-alternating in blocks of BLOCK calls, each block started once this process has gone idle
-(`settle`, see BLOCK), so that both see the same machine state. The outputs are checked to agree (1e-5) before anything is timed. With --base REV,
+alternating in blocks of `--block` calls, each block started once this process has gone idle
+and then SETTLE_LEAST seconds after the last (`settle`, see BLOCK), so that both see the same
+machine state: blocks of 5 weigh the first calls after a pause (a client's bursts), blocks of
+25 or more calls back to back (a server under load). The outputs are checked to agree (1e-5)
+before anything is timed. With --base REV,
 REV's pyconv (built aside and imported as `pyconv_base`, as bench/ab.py does) runs the same
 weights in the same alternation, a third framework: before and after a change, in one run.
 
@@ -45,16 +48,19 @@ from bench.worker import keras_like_model
 # helpers spin for ~0.2 ms (pool.c) and GOMP_SPINCOUNT (README).
 BLOCK = 5
 # settle: the process counts as idle when its threads used less than IDLE_CORES of a core
-# in each of two successive windows of IDLE_WINDOW seconds; it waits at most SETTLE_MAX.
-IDLE_WINDOW, IDLE_CORES, SETTLE_MAX = 0.005, 0.1, 0.5
+# in each of two successive windows of IDLE_WINDOW seconds; it waits at least SETTLE_LEAST
+# (every block starts after the same idle time, whichever framework ran before: a first call
+# after a longer idle runs slower) and at most SETTLE_MAX.
+IDLE_WINDOW, IDLE_CORES, SETTLE_LEAST, SETTLE_MAX = 0.005, 0.1, 0.06, 0.5
 
 
-def settle(window=IDLE_WINDOW, idle=IDLE_CORES, most=SETTLE_MAX):
+def settle(window=IDLE_WINDOW, idle=IDLE_CORES, least=SETTLE_LEAST, most=SETTLE_MAX):
     """Sleep until this process's threads have been idle for two windows in a row (a thread
-    pool's spin after its last call has ended), or `most` seconds. Returns the seconds slept."""
+    pool's spin after its last call has ended) and `least` seconds have passed, or `most`
+    seconds. Returns the seconds slept."""
     t0 = time.perf_counter()
     quiet = 0
-    while quiet < 2 and time.perf_counter() - t0 < most:
+    while (quiet < 2 or time.perf_counter() - t0 < least) and time.perf_counter() - t0 < most:
         c0, w0 = self_cpu_seconds(), time.perf_counter()
         time.sleep(window)
         busy = (self_cpu_seconds() - c0) / (time.perf_counter() - w0)
@@ -68,13 +74,16 @@ def parse(argv):
     p.add_argument("--batches", type=int, nargs="+", default=[1, 256])
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--repeats", type=int, default=50)
+    p.add_argument("--block", type=int, default=BLOCK,
+                   help="calls of one framework in a row, after the process has been idle "
+                        "(`settle`): 5, the first calls after a pause; 25 or more, back to back")
     p.add_argument("--breakdown-batch", type=int, default=1,
                    help="the batch size of the per-call breakdown (0: none)")
     p.add_argument("--base", help="also time this commit's pyconv (bench/ab.py's base_package)")
     p.add_argument("--json", help="also write the results here")
     a = p.parse_args(argv)
-    if a.threads < 1 or a.repeats < 5 or min(a.batches) < 1:
-        p.error("--threads and --batches must be >= 1, --repeats >= 5 (a median of at least 5)")
+    if a.threads < 1 or a.repeats < 5 or min(a.batches) < 1 or a.block < 1:
+        p.error("--threads, --batches and --block must be >= 1, --repeats >= 5 (a median of at least 5)")
     return a
 
 
@@ -175,7 +184,7 @@ def main(argv=None):
             if old is not None:
                 np.testing.assert_allclose(old.predict_on_batch(x), want, rtol=1e-5, atol=1e-5)
                 fns.append(lambda: old.predict_on_batch(x))
-            ts, load = other_load(lambda: alternating_medians(fns, args.repeats, block=BLOCK, pause=settle))
+            ts, load = other_load(lambda: alternating_medians(fns, args.repeats, block=args.block, pause=settle))
             tp, to = ts[0], ts[1]
             rows.append({"model": name, "batch": n, "pyconv_ms": tp * 1e3, "onnxruntime_ms": to * 1e3,
                          "ratio": tp / to, "other_load": load})
@@ -189,7 +198,8 @@ def main(argv=None):
                           "outside_ms": plain - kern, "kernel_calls": calls, "by_kernel": per,
                           "instrumented_ms": timed})
     print(f"inference, {args.threads} thread(s), pyconv {pyconv.__version__} ({_kernels.isa_active()}) vs "
-          f"onnxruntime {ort_version}; median of {args.repeats} alternating calls each\n")
+          f"onnxruntime {ort_version}; median of {args.repeats} calls each, alternating in blocks of "
+          f"{args.block} after {SETTLE_LEAST * 1e3:.0f} ms idle\n")
     extra = f" {args.base} ms | {args.base} / ort |" if base is not None else ""
     print("| model | batch | pyconv ms | onnxruntime ms | pyconv / ort |" + extra + " other load (cores) |")
     print("|---|---:|---:|---:|---:|" + ("---:|---:|" if base is not None else "") + "---:|")
