@@ -111,10 +111,10 @@ static resample_loops isa_loops(void)
                                              resample_nearest_backward_row_avx512};)
     PYCONV_ON_AVX2(return (resample_loops){resample_bilinear_forward_avx2, resample_bilinear_backward_avx2,
                                            resample_affine_forward_avx2, resample_affine_backward_avx2,
-                                             resample_nearest_backward_row_avx2};)
+                                           resample_nearest_backward_row_avx2};)
     PYCONV_ON_NEON(return (resample_loops){resample_bilinear_forward_neon, resample_bilinear_backward_neon,
                                            resample_affine_forward_neon, resample_affine_backward_neon,
-                                             resample_nearest_backward_row_neon};)
+                                           resample_nearest_backward_row_neon};)
     default:
         return (resample_loops){bilinear_forward_generic, bilinear_backward_generic,
                                 affine_forward_generic, affine_backward_generic,
