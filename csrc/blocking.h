@@ -22,31 +22,35 @@
  * from the caches of the machine at first use (config.c, pyconv_blocking_derive), as BLIS's
  * analytical model sizes them (Low et al., "Analytical modeling is enough for high-performance
  * BLIS", TOMS 2016: B micro-panel in L1 less the ways the streaming A and C need, A block in
- * L2, B panel in L3), with the fractions below; PYCONV_BLOCKING overrides them for experiments;
+ * L2, B panel in L3), with the fractions below -- and a B micro-panel allowed to stream from L2
+ * when a share of L2 holds more of it than L1 does (BLOCK_L2_B_PART: why, below);
+ * PYCONV_BLOCKING overrides them for experiments;
  * show_config() prints those in use. MC and NC only cut the work into tasks: no sum depends on
  * them. KC cuts the K-sum, so the bits depend on it (as they do on the ISA) -- never on the
- * thread count. On the machine the old constants were tuned on (AMD EPYC, Zen 5 class: L1d
- * 48 KiB 12-way, L2 1 MiB, L3 32 MiB), the rule gives AVX-512 its KC of 320 back (the same
- * bits), MC 136 for 144 (17 MR tiles, not 18), NC 6528 for 4096 (our N are at most 576).
+ * thread count. On the Zen 4 of docs/benchmarks.md section 24 (L1d 32 KiB 8-way, L2 1 MiB,
+ * L3 32 MiB) the rule gives AVX-512 KC 672, MC 72, NC 3104, and AVX2 KC 1024, MC 42, NC 2048.
  */
 #ifndef PYCONV_BLOCKING_H
 #define PYCONV_BLOCKING_H
 
 #include "pyconv.h"
 
-/*            MR   NR   MC, KC, NC on that machine   reasons
- * avx512      8   32   136   320   6528   16 zmm accumulators (8 rows x 2 vectors) + 2 for B:
+/*            MR   NR   MC, KC, NC on the Zen 4      reasons
+ * avx512      8   32    72   672   3104   16 zmm accumulators (8 rows x 2 vectors) + 2 for B:
  *                                         twice the 8 chains two FMA pipes of latency 4 need.
  *                                         8 rows, not 12: our M are multiples of 8 and 32 --
  *                                         64 output channels (the filter gradient's rows),
  *                                         batch 32 -- which 12 leaves 11% idle (measured:
  *                                         docs/benchmarks.md, "What the profile showed").
- *                                         B micro-panel 320*32*4 = 40 KiB sits in the 48 KiB
- *                                         L1; A block 136*320*4 = 170 KiB is a sixth of L2.
- * avx2        6   16    72   640   3264   12 ymm accumulators + 2 B + 1 broadcast of 16 ymm.
- *                                         B micro-panel 40 KiB in L1; A block 180 KiB in L2.
- *                                         KC 640 takes a depth of 576 (conv3's 3x3x64, the
- *                                         dense layer's 576 inputs) in one block.
+ *                                         B micro-panel 672*32*4 = 84 KiB, a twelfth of L2
+ *                                         (L1 less 2 ways would take 192); A block 72*672*4
+ *                                         = 189 KiB, a sixth of L2. (A 48 KiB 12-way L1 of a
+ *                                         Zen 5 alone gave 320, the old hand-tuned KC.)
+ * avx2        6   16    42  1024   2048   12 ymm accumulators + 2 B + 1 broadcast of 16 ymm.
+ *                                         KC at the cap; B micro-panel 64 KiB in L2, A block
+ *                                         168 KiB. Takes a depth of 576 (conv3's 3x3x64,
+ *                                         the dense layer's 576 inputs) in one block, which L1
+ *                                         alone (384 here) cut in two.
  * neon       12    8   (no ARM here)      aarch64, 32 q registers of 4 floats: 24 accumulators
  *                                         (12 rows x 2 vectors) + 2 for B + 3 for A's 12 values,
  *                                         each FMA taking its A value by lane (FMLA v.4s, v.s[i]),
@@ -61,7 +65,8 @@
  *                                         32 scalar accumulators stay in 8 xmm registers.
  * The depth is cut into equal blocks of at most KC (gemm.c, depth_block): conv2's 3x3x32 = 288
  * is one block at KC = 320, so each C tile is stored once (KC = 256 took two passes, 256 + 32,
- * and a second load and store of every C tile; the timing: docs/benchmarks.md).
+ * and a second load and store of every C tile; the timing: docs/benchmarks.md). The L2 share
+ * (BLOCK_L2_B_PART) makes conv3's 3x3x64 = 576 one block on every ISA of a 1 MiB L2.
  */
 #define AVX512_MR 8
 #define AVX512_NR 32
@@ -93,6 +98,17 @@ static inline void isa_tile(int isa, int *mr, int *nr)
  *                           model leaves A ceil((W-1)/(1+NR/MR)) ways because its kernels load
  *                           A as vectors -- ours broadcast it, a quarter of B's traffic or less.
  *                           On a 48 KiB 12-way L1 the B micro-panel gets 40 KiB: KC 320 (AVX-512).
+ *   BLOCK_L2_B_PART    12   ... or, where more, the B micro-panel is a twelfth of L2 and streams
+ *                           from there. The kernel reads B at 4 * VL / MR bytes per cycle of
+ *                           FMAs (8 B a cycle for AVX-512's 8 x 32 at one zmm FMA a cycle), a
+ *                           fraction of what any L2 feeds L1 (32-64 B a cycle), so B need not
+ *                           sit in L1; a deeper block means fewer depth blocks: fewer passes
+ *                           over C, fewer pointer tables and packing calls, and fewer parallel
+ *                           regions where a stretch is one block. On a Zen 4 (L1d 32 KiB, where
+ *                           L1 alone gave AVX-512 KC 192 and AVX2 384): the training step of the
+ *                           tutorial CNN 1.07x faster on 2 threads (1.01x on one), AVX2's 1.12x,
+ *                           its GEMM passes 1.00-1.47x, none slower beyond the noise
+ *                           (docs/benchmarks.md section 24).
  *   BLOCK_WAYS_DEFAULT  8   the ways assumed where the system does not report them.
  *   BLOCK_L2_PART       6   the A block is a sixth of L2, about the share the hand-tuned MC =
  *                           144 had (1 MiB L2, KC 320: 18%); the rest holds the next block being packed, the
@@ -112,6 +128,7 @@ static inline void isa_tile(int isa, int *mr, int *nr)
 #define BLOCK_L1_WAYS_FREE 2
 #define BLOCK_WAYS_DEFAULT 8
 #define BLOCK_L2_PART 6
+#define BLOCK_L2_B_PART 12
 #define BLOCK_L3_PART 4
 #define GEMM_KC_MIN 64
 #define GEMM_KC_MAX 1024

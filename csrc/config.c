@@ -359,8 +359,9 @@ void pyconv_cache_info(pyconv_caches *out)
 /* ---- cache blocks of the GEMM ---------------------------------------------------------------
  * The rule (blocking.h's table gives the reasons, docs/kernels.md the figures per machine),
  * with S = 4 bytes a float and W a cache's ways (BLOCK_WAYS_DEFAULT where it is not reported):
- *   KC: the B micro-panel (KC x NR) fills L1d but for BLOCK_L1_WAYS_FREE ways, rounded down
- *       to a multiple of 16 and clamped to [GEMM_KC_MIN, GEMM_KC_MAX];
+ *   KC: the B micro-panel (KC x NR) fills L1d but for BLOCK_L1_WAYS_FREE ways, or
+ *       1 / BLOCK_L2_B_PART of L2 where that is more, rounded down to a multiple of 16 and
+ *       clamped to [GEMM_KC_MIN, GEMM_KC_MAX];
  *   MC: the A block (MC x KC) is 1 / BLOCK_L2_PART of L2, rounded up to a multiple of MR;
  *   NC: the B panel (KC x NC) is 1 / BLOCK_L3_PART of L3, rounded down to a multiple of NR
  *       and clamped to [NR, GEMM_NC_MAX]. */
@@ -371,7 +372,9 @@ void pyconv_blocking_derive(pyconv_blocking *out, int mr, int nr, const pyconv_c
 {
     const int w1 = c->ways[0] > BLOCK_L1_WAYS_FREE ? c->ways[0] : BLOCK_WAYS_DEFAULT;
     const int64_t b_panel = c->size[0] / w1 * (w1 - BLOCK_L1_WAYS_FREE);   /* bytes for KC x NR */
-    const int64_t kc = clamp64(round_down(b_panel / (nr * 4), 16), GEMM_KC_MIN, GEMM_KC_MAX);
+    const int64_t in_l2 = c->size[1] / BLOCK_L2_B_PART;
+    const int64_t kc = clamp64(round_down((b_panel > in_l2 ? b_panel : in_l2) / (nr * 4), 16),
+                               GEMM_KC_MIN, GEMM_KC_MAX);
     const int64_t mc_rows = (c->size[1] / BLOCK_L2_PART / (kc * 4) + mr - 1) / mr * mr;
     const int64_t nc = round_down(c->size[2] / BLOCK_L3_PART / (kc * 4), nr);
     out->kc = kc;

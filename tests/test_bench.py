@@ -562,3 +562,20 @@ def test_ab_kernels_cases():
         assert np.all(np.isfinite(out[0] if isinstance(out, tuple) else out))
     fn, _ = ab_kernels.make_call(pyconv, "convt_fw_1")
     assert fn().shape == (1, 28, 28, 64)
+
+
+def test_blocking_bench_runs_every_pair_each_round_and_restores_the_rule():
+    from bench import blocking
+    from pyconv import _kernels
+    args = blocking.parse(["--blocks", "232:192,0:0", "--rounds", "2"])
+    assert args.blocks == [(232, 192), (0, 0)] and args.rounds == 2
+    for bad in ("232", "a:b", "-1:0"):
+        with pytest.raises(SystemExit):
+            blocking.parse(["--blocks", bad])
+    seen = []
+    fns = {"kc": (lambda: seen.append(_kernels.blocking()["kc"]), 1.0)}
+    rule = _kernels.blocking()
+    res = blocking.measure(fns, [(0, 64), (0, 0)], rounds=2, calls=2, warm=1)
+    assert seen == [64] * 3 + [rule["kc"]] * 3 + [64] * 3 + [rule["kc"]] * 3
+    assert _kernels.blocking() == rule and all(len(v) == 2 for v in res.values())
+    assert set(blocking.cases(batches=(2,))) >= {"conv2 forward b2", "conv3 filter grad b2"}

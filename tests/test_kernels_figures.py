@@ -267,8 +267,8 @@ def test_neon_peak_arithmetic():
 
 KiB, MiB = 1 << 10, 1 << 20
 # the machine of benchmarks.md, whose caches the guide's figures are worked out on (2.5)
-BENCH_CACHES = (48 * KiB, 1 * MiB, 32 * MiB)
-BENCH_WAYS = (12, 16, 16)
+BENCH_CACHES = (32 * KiB, 1 * MiB, 32 * MiB)   # the Zen 4 of benchmarks.md sections 18-24
+BENCH_WAYS = (8, 8, 16)
 
 
 def test_blocks_from_the_caches():
@@ -276,42 +276,51 @@ def test_blocks_from_the_caches():
     b512 = _kernels.derive_blocking(*tiles["avx512"], BENCH_CACHES, BENCH_WAYS)
     b2 = _kernels.derive_blocking(*tiles["avx2"], BENCH_CACHES, BENCH_WAYS)
     free, l2, l3 = define("BLOCK_L1_WAYS_FREE"), define("BLOCK_L2_PART"), define("BLOCK_L3_PART")
+    l2b = define("BLOCK_L2_B_PART")
     ways = BENCH_WAYS[0]
     mr, nr = tiles["avx512"]
-    kc_raw = {isa: BENCH_CACHES[0] // ways * (ways - free) // (t[1] * 4) for isa, t in tiles.items()}
-    assert b512["kc"] == kc_raw["avx512"] and b2["kc"] == kc_raw["avx2"] <= define("GEMM_KC_MAX")
+    kc_l1 = {isa: BENCH_CACHES[0] // ways * (ways - free) // (t[1] * 4) for isa, t in tiles.items()}
+    kc_l2 = {isa: BENCH_CACHES[1] // l2b // (t[1] * 4) for isa, t in tiles.items()}
+    assert b512["kc"] == kc_l2["avx512"] // 16 * 16 > kc_l1["avx512"]
+    assert b2["kc"] == define("GEMM_KC_MAX") < kc_l2["avx2"]
     row = b512["kc"] * 4   # bytes of an A block's row, and of a B panel's column
     assert_states(
-        "On the machine the constants were tuned on (benchmarks.md's: L1d 48 KiB 12-way, L2 1 MiB, "
-        "L3 32 MiB)",
         f"| KC | the B micro-panel (KC x NR x S) fills L1d less {free} of its W ways",
+        f"or a {'twelfth' if l2b == 12 else l2b} of L2 where that is more (it then streams from L2); "
         f"a multiple of 16, {define('GEMM_KC_MIN')} to {define('GEMM_KC_MAX')} | "
-        f"48 KiB x {ways - free}/{ways} / {nr * 4} B = **{b512['kc']}** | "
-        f"48 KiB x {ways - free}/{ways} / {tiles['avx2'][1] * 4} B = **{b2['kc']}** |",
+        f"1 MiB / {l2b} / {nr * 4} B -> **{b512['kc']}** (L1d alone: 32 KiB x {ways - free}/{ways} / "
+        f"{nr * 4} B = {kc_l1['avx512']}) | 1 MiB / {l2b} / {tiles['avx2'][1] * 4} B -> **{b2['kc']}**, "
+        f"the cap (L1d alone: {kc_l1['avx2']}) |",
         f"| MC | the A block (MC x KC x S) is a {'sixth' if l2 == 6 else l2} of L2; rounded up to a "
         f"multiple of MR | 1 MiB / {l2} / {fmt(row)} B -> **{b512['mc']}** | **{b2['mc']}** |",
         f"| NC | the B panel (KC x NC x S) is a {'quarter' if l3 == 4 else l3} of L3; a multiple "
         f"of NR, at most {fmt(define('GEMM_NC_MAX'))} | 32 MiB / {l3} / {fmt(row)} B -> "
         f"**{fmt(b512['nc'])}** | **{fmt(b2['nc'])}** |",
-        f"the rule gives AVX-512 its old KC = {b512['kc']} back",
-        f"MC is {b512['mc']} where the constant was 144 ({b512['mc'] // mr} MR tiles rather than "
-        f"{144 // mr}), NC {fmt(b512['nc'])} where it was 4,096",
-        f"GEMM blocks: MC {b512['mc']}, KC {b512['kc']}, NC {b512['nc']} (from the caches",
+        f"whose 32 KiB L1d alone gave AVX-512 a KC of\n{kc_l1['avx512']} and AVX2 {kc_l1['avx2']}",
+        f"GEMM blocks:  MC {b512['mc']}, KC {b512['kc']}, NC {b512['nc']} (from the caches",
         # the picture of one step of loop 4 (section 2)
         f"each micro-panel KC x {nr} floats = {b512['kc'] * nr * 4 // KiB} KiB (KC = {b512['kc']} "
-        "here) in L1",
+        "here) in L2",
         f"MC = {b512['mc']} rows per task at most here (A block {b512['mc']} x {b512['kc']} floats "
         f"= {b512['mc'] * b512['kc'] * 4 // KiB} KiB in L2)")
     assert b512["kc"] * nr * 4 % KiB == 0 and b512["mc"] * b512["kc"] * 4 % KiB == 0
+    # the Zen 5 class machine the constants were first tuned on: L1 alone gave the old KC 320
+    zen5 = _kernels.derive_blocking(mr, nr, (48 * KiB, 1 * MiB, 32 * MiB), (12, 16, 16))
+    assert zen5["kc"] == b512["kc"] and 48 * KiB // 12 * (12 - free) // (nr * 4) == 320
+    assert_states(f"L1\nalone gave AVX-512 the old hand-tuned KC = 320; the L2 share gives it {zen5['kc']} there too.")
 
 
 def test_blocks_on_zen1():
-    """2.5's second machine: the AVX2 tile on a Zen 1's caches (sysfs: 8, 8 and 16 ways)."""
+    """2.5's other machines: the AVX2 tile on a Zen 1's caches (sysfs: 8, 8 and 16 ways), and
+    on a 256 KiB L2, where L1's share is the larger."""
     b = _kernels.derive_blocking(define("AVX2_MR"), define("AVX2_NR"), (32 * KiB, 512 * KiB, 8 * MiB),
                                  (8, 8, 16))
-    assert_states(f"On an AVX2-only AMD Zen 1 (L1d 32 KiB 8-way, L2 512 KiB, L3 8 MiB) the same rule "
+    assert_states(f"On an AVX2-only AMD Zen 1 (L1d 32 KiB 8-way, L2 512 KiB,\nL3 8 MiB) the same rule "
                   f"gives the {define('AVX2_MR')} x {define('AVX2_NR')} tile KC {b['kc']}, MC {b['mc']} "
-                  f"and NC {fmt(b['nc'])}.")
+                  f"and NC {fmt(b['nc'])};")
+    small = _kernels.derive_blocking(define("AVX2_MR"), define("AVX2_NR"), (32 * KiB, 256 * KiB, 8 * MiB),
+                                     (8, 4, 16))
+    assert_states(f"on a 256 KiB L2 (Skylake client) L1's share is the larger: KC {small['kc']} as before.")
 
 
 def test_blocking_defaults_and_bounds():
@@ -494,25 +503,30 @@ def bwi_groups(N, P_, Q):
 
 
 def test_conv2_forward_partition():
-    """Sections 2 and 10.1: conv2 at batch 32 on 2 threads."""
+    """Sections 2 and 10.1: conv2 at batch 32 on 2 threads, here and under an MC of 136 (the
+    rule's on a 48 KiB L1 alone), where equal shares matter: 29 blocks would be odd."""
     mc = bench_mc()
     M = 32 * 11 * 11
     tasks = gemm_tasks(M, 64, 288, 2, mc)
     rows = sorted({tiles * MR for _, tiles, _ in tasks})
-    naive = ceil_div(ceil_div(M, MR), mc // MR)
+    old = gemm_tasks(M, 64, 288, 2, 136)
+    old_rows = sorted({tiles * MR for _, tiles, _ in old})
+    naive = ceil_div(ceil_div(M, MR), 136 // MR)
     assert_states(f"(M = {fmt(M)} output pixels, N = 64 channels, depth 288: a single depth block)",
                   f"(conv2's {fmt(M)} rows at batch 32: {len(tasks)} blocks of {rows[0]}-{rows[-1]} "
-                  f"rows rather than {naive} of {mc}",
+                  f"rows here; under an MC of 136, {len(old)} blocks of {old_rows[0]}-{old_rows[-1]} "
+                  f"rows rather than {naive} of 136",
                   f"M = 32 x 11 x 11 = {fmt(M)} output pixels, N = K = 64 channels, depth R x S x C "
                   "= 288",
                   f"{fmt(M)} rows are {ceil_div(M, MR)} tiles of MR = {MR}, in {len(tasks)} blocks "
                   f"of {rows[0]}-{rows[-1]} rows",
                   f"the threads pack B's {ceil_div(64, NR)} micro-panels of NR = {NR} columns")
-    assert naive % 2 == 1 and len(tasks) % 2 == 0   # why: 29 would leave one thread a block more
+    assert naive % 2 == 1 and len(old) % 2 == 0 and len(tasks) % 2 == 0
 
 
 def test_depth_blocks():
-    kc = _kernels.derive_blocking(MR, NR, BENCH_CACHES, BENCH_WAYS)["kc"]
+    kc_here = _kernels.derive_blocking(MR, NR, BENCH_CACHES, BENCH_WAYS)["kc"]
+    kc = 320   # the guide's and gemm.c's example: the KC of a 48 KiB L1 alone
 
     def cut(K, unit=1):
         units = ceil_div(K, unit)
@@ -520,8 +534,8 @@ def test_depth_blocks():
         return [min(step, K - p) for p in range(0, K, step)]
     assert cut(288) == [288] and cut(288, 32) == [288]
     a, b = cut(576)
-    assert_states(f"a 576-deep sum is {a} + {b}, not {kc} + {576 - kc})",
-                  f"288 <= KC = {kc}, so each C tile is stored once")
+    assert_states(f"a 576-deep sum under a KC of {kc} is {a} + {b}, not {kc} + {576 - kc})",
+                  f"288 <= KC = {kc_here}, so each C tile is stored once")
     taps = [d // 64 for d in cut(576, 64)]
     src = _squash((CSRC / "gemm.c").read_text(encoding="utf-8"))
     assert f"(576 = {a} + {b}, not {kc} + {576 - kc})" in src
@@ -709,25 +723,27 @@ def test_many_cores_table():
 def test_many_cores_prose():
     """6.2's reading of the table: which passes split at batch 1, the fewest tasks at 256."""
     at1 = {name: tasks(1) for name, (tasks, _) in PASSES.items() if tasks(1) > 1}
-    assert at1 == {"conv2 forward (3,872 x 64 x 288)": 2, "conv2 backward_filter": 9}, at1
-    assert_states("only conv2's forward and filter gradient pass it, and split their 2 and 9 "
-                  "column panels")
+    assert at1 == {"conv2 forward (3,872 x 64 x 288)": 4, "conv2 backward_filter": 9}, at1
+    mc = bench_mc()
+    assert ceil_div(ceil_div(121, MR), mc // MR) == 2 and ceil_div(64, NR) == 2
+    assert_states(f"only conv2's forward and filter gradient pass it, and split into 4 tasks, "
+                  f"2 row blocks of MC = {mc} rows x 2 column panels, and 9 column panels;")
     few = {name: tasks(256) for name, (tasks, _) in PASSES.items() if tasks(256) < 8}
-    assert few == {"dense 576->64 forward": 4, "dense 64->10, all passes": 1,
-                   "conv3 backward_filter": 4}, few
+    assert few == {"dense 64->10, all passes": 1, "conv3 backward_filter": 4}, few
     conv3 = bwf_plan(256, 3, 3, 64, 64)
-    assert_states(f"**Batch 256** offers at least 8 tasks in every pass but the dense layers "
-                  f"(576->64's forward {few['dense 576->64 forward']}, 64->10's passes "
-                  f"{few['dense 64->10, all passes']}) and conv3's filter gradient "
+    assert_states(f"**Batch 256** offers at least 8 tasks in every pass but the 64->10 dense layer's "
+                  f"passes ({few['dense 64->10, all passes']}) and conv3's filter gradient "
                   f"({conv3['nchunks']} chunks of {conv3['chunk']} pixels)")
     at32 = {name: tasks(32) for name, (tasks, _) in PASSES.items()}
     conv2 = bwf_plan(32, 11, 11, 32, 64)
     finer = ceil_div(conv2["npix"], 4 * conv2["nchunks"])   # 4x the chunks, each 1/4
+    assert ceil_div(ceil_div(288, MR), mc // MR) == 4
     assert_states(f"conv2's filter gradient ({at32['conv2 backward_filter']} chunks), conv3's "
-                  f"forward and input gradient ({at32['conv3 forward (288 x 64 x 576)']} and "
-                  f"{at32['conv3 backward_input']} tasks) and the dense layers' forward "
-                  f"({at32['dense 576->64 forward']})",
-                  f"feed up to {max(at32['conv3 backward_filter'], at32['dense 576->64 dx'])}",
+                  f"input gradient ({at32['conv3 backward_input']} tasks) and the dense layers' "
+                  f"forward ({at32['dense 576->64 forward']}) do not feed",
+                  f"feed up to {max(at32['conv3 backward_filter'], at32['dense 576->64 dx'])}, and "
+                  f"conv3's forward {at32['conv3 forward (288 x 64 x 576)']} (its 288 rows in 4 "
+                  f"blocks of MC = {mc}",
                   f"({conv2['nchunks']} of ~1,000 pixels: {4 * conv2['nchunks']} of "
                   f"{finer} would feed {4 * conv2['nchunks']} cores",
                   f"conv3's input gradient ({at32['conv3 backward_input']} image groups)")
