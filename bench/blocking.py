@@ -1,6 +1,6 @@
 """The GEMM's passes under other cache blocks, in one process (docs/benchmarks.md 24).
 
-    python -m bench.blocking [--blocks 232:192,0:0] [--threads 2] [--rounds 11] [--step]
+    python -m bench.blocking [--blocks 232:192,0:0] [--threads 2] [--rounds 11] [--step [--model dnn]]
 
 --blocks lists MC:KC pairs (0:0 is the rule's blocks for this machine, show_config's; any 0
 keeps the rule's value), set in turn with pyconv._kernels.set_blocking, as PYCONV_BLOCKING
@@ -9,8 +9,8 @@ is its fastest of 5 calls (after one untimed call) in a round, and the table giv
 median over the rounds in GFLOP/s and its speed over the first pair's. The cases are the
 tutorial CNN's GEMM passes (conv2 and conv3: forward, input and filter gradients) at batch 32
 and 256, the DNN's 784->128 forward at batch 256 and the 576->64 dense backward at batch 32.
---step times the tutorial CNN's training step (train_on_batch, batch 32, Adam) instead: the
-median of 15 steps per pair and round. PYCONV_ISA picks the ISA.
+--step times the tutorial CNN's (--model dnn: the DNN's) training step (train_on_batch, batch
+32, Adam) instead: the median of 15 steps per pair and round. PYCONV_ISA picks the ISA.
 
 KC cuts each K-sum (the depth blocks), so results differ in their last bits between pairs with
 another KC; MC changes no bit.
@@ -32,7 +32,8 @@ def parse(argv):
                          "232:192, what a 32 KiB L1 alone gave on docs/benchmarks.md's Zen 4, against the rule)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--rounds", type=int, default=11)
-    ap.add_argument("--step", action="store_true", help="time the tutorial CNN's training step")
+    ap.add_argument("--step", action="store_true", help="time a tutorial model's training step")
+    ap.add_argument("--model", default="cnn", choices=["cnn", "dnn"], help="--step's model")
     args = ap.parse_args(argv)
     try:
         args.blocks = [tuple(int(v) for v in pair.split(":")) for pair in args.blocks.split(",")]
@@ -67,14 +68,14 @@ def cases(batches=(32, 256), seed=0):
     return out
 
 
-def step_case():
+def step_case(model="cnn"):
     from bench.worker import keras_like_model
-    m = keras_like_model(layers, models, "cnn")
+    m = keras_like_model(layers, models, model)
     m.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     rng = np.random.default_rng(0)
-    x = rng.uniform(0, 1, (32, 28, 28, 1)).astype(np.float32)
+    x = rng.uniform(0, 1, (32,) + tuple(m.input_shape[1:])).astype(np.float32)
     y = rng.integers(0, 10, 32)
-    return {"CNN training step b32": (lambda: m.train_on_batch(x, y), None)}
+    return {f"{model.upper()} training step b32": (lambda: m.train_on_batch(x, y), None)}
 
 
 def measure(fns, blocks, rounds, calls=5, warm=1):
@@ -102,7 +103,7 @@ def measure(fns, blocks, rounds, calls=5, warm=1):
 def main(argv=None):
     args = parse(argv)
     pyconv.set_num_threads(args.threads)
-    fns = step_case() if args.step else cases()
+    fns = step_case(args.model) if args.step else cases()
     res = measure(fns, args.blocks, args.rounds, calls=15 if args.step else 5, warm=3 if args.step else 1)
     rule = _kernels.blocking()
     print(f"{_kernels.isa_active()}, {args.threads} thread(s), the rule's blocks here: MC {rule['mc']}, "

@@ -28,7 +28,7 @@
  * show_config() prints those in use. MC and NC only cut the work into tasks: no sum depends on
  * them. KC cuts the K-sum, so the bits depend on it (as they do on the ISA) -- never on the
  * thread count. On the Zen 4 of docs/benchmarks.md section 24 (L1d 32 KiB 8-way, L2 1 MiB,
- * L3 32 MiB) the rule gives AVX-512 KC 672, MC 72, NC 3104, and AVX2 KC 1024, MC 42, NC 2048.
+ * L3 32 MiB) the rule gives AVX-512 KC 672, MC 232, NC 3104, and AVX2 KC 1024, MC 114, NC 2048.
  */
 #ifndef PYCONV_BLOCKING_H
 #define PYCONV_BLOCKING_H
@@ -36,19 +36,19 @@
 #include "pyconv.h"
 
 /*            MR   NR   MC, KC, NC on the Zen 4      reasons
- * avx512      8   32    72   672   3104   16 zmm accumulators (8 rows x 2 vectors) + 2 for B:
+ * avx512      8   32   232   672   3104   16 zmm accumulators (8 rows x 2 vectors) + 2 for B:
  *                                         twice the 8 chains two FMA pipes of latency 4 need.
  *                                         8 rows, not 12: our M are multiples of 8 and 32 --
  *                                         64 output channels (the filter gradient's rows),
  *                                         batch 32 -- which 12 leaves 11% idle (measured:
  *                                         docs/benchmarks.md, "What the profile showed").
  *                                         B micro-panel 672*32*4 = 84 KiB, a twelfth of L2
- *                                         (L1 less 2 ways would take 192); A block 72*672*4
- *                                         = 189 KiB, a sixth of L2. (A 48 KiB 12-way L1 of a
- *                                         Zen 5 alone gave 320, the old hand-tuned KC.)
- * avx2        6   16    42  1024   2048   12 ymm accumulators + 2 B + 1 broadcast of 16 ymm.
+ *                                         (L1 less 2 ways would take 192); A block 232*672*4
+ *                                         = 609 KiB, a sixth of L2 at 192. (A 48 KiB 12-way L1
+ *                                         of a Zen 5 alone gave 320, the old hand-tuned KC.)
+ * avx2        6   16   114  1024   2048   12 ymm accumulators + 2 B + 1 broadcast of 16 ymm.
  *                                         KC at the cap; B micro-panel 64 KiB in L2, A block
- *                                         168 KiB. Takes a depth of 576 (conv3's 3x3x64,
+ *                                         456 KiB (a sixth of L2 at L1's 384). Takes a depth of 576 (conv3's 3x3x64,
  *                                         the dense layer's 576 inputs) in one block, which L1
  *                                         alone (384 here) cut in two.
  * neon       12    8   (no ARM here)      aarch64, 32 q registers of 4 floats: 24 accumulators
@@ -110,11 +110,15 @@ static inline void isa_tile(int isa, int *mr, int *nr)
  *                           its GEMM passes 1.00-1.47x, none slower beyond the noise
  *                           (docs/benchmarks.md section 24).
  *   BLOCK_WAYS_DEFAULT  8   the ways assumed where the system does not report them.
- *   BLOCK_L2_PART       6   the A block is a sixth of L2, about the share the hand-tuned MC =
- *                           144 had (1 MiB L2, KC 320: 18%); the rest holds the next block being packed, the
- *                           B micro-panels and C rows streaming through, and what the kernels
- *                           around the GEMM keep there. BLIS's model would allow ~3/4 of L2: a
- *                           larger MC means fewer, longer tasks for the threads at batch 32.
+ *   BLOCK_L2_PART       6   the A block at L1's depth (MC x the KC of L1 alone) is a sixth of
+ *                           L2, about the share the hand-tuned MC = 144 had (1 MiB L2, KC 320:
+ *                           18%); the rest holds the next block being packed, the B micro-panels
+ *                           and C rows streaming through, and what the kernels around the GEMM
+ *                           keep there. A deeper KC from L2 keeps that MC (the tasks' size) and
+ *                           so a bigger A block -- up to BLOCK_L2_A_MAX, 3/4 of L2, about BLIS's
+ *                           bound: on the Zen 4, MC 232 at KC 672 (58% of L2) ran the GEMM passes
+ *                           and the DNN's step 1-4% faster than the sixth of L2 at KC 672 (MC 72).
+ *                           A larger MC means fewer, longer tasks for the threads at batch 32.
  *   BLOCK_L3_PART       4   the B panel, shared by all threads, in a quarter of L3.
  *   GEMM_KC_MIN/MAX 64/1024 a tiny or unreported L1 still gets depth blocks that amortise the C
  *                           tile's load and store; the cap only bounds a huge reported L1. It
@@ -129,6 +133,8 @@ static inline void isa_tile(int isa, int *mr, int *nr)
 #define BLOCK_WAYS_DEFAULT 8
 #define BLOCK_L2_PART 6
 #define BLOCK_L2_B_PART 12
+#define BLOCK_L2_A_MAX_NUM 3
+#define BLOCK_L2_A_MAX_DEN 4
 #define BLOCK_L3_PART 4
 #define GEMM_KC_MIN 64
 #define GEMM_KC_MAX 1024

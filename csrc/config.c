@@ -362,7 +362,8 @@ void pyconv_cache_info(pyconv_caches *out)
  *   KC: the B micro-panel (KC x NR) fills L1d but for BLOCK_L1_WAYS_FREE ways, or
  *       1 / BLOCK_L2_B_PART of L2 where that is more, rounded down to a multiple of 16 and
  *       clamped to [GEMM_KC_MIN, GEMM_KC_MAX];
- *   MC: the A block (MC x KC) is 1 / BLOCK_L2_PART of L2, rounded up to a multiple of MR;
+ *   MC: the A block at L1's depth (MC x L1's KC) is 1 / BLOCK_L2_PART of L2, and at the KC in
+ *       use at most BLOCK_L2_A_MAX of it; rounded up to a multiple of MR;
  *   NC: the B panel (KC x NC) is 1 / BLOCK_L3_PART of L3, rounded down to a multiple of NR
  *       and clamped to [NR, GEMM_NC_MAX]. */
 static int64_t round_down(int64_t v, int64_t m) { return v / m * m; }
@@ -371,14 +372,17 @@ static int64_t clamp64(int64_t v, int64_t lo, int64_t hi) { return v < lo ? lo :
 void pyconv_blocking_derive(pyconv_blocking *out, int mr, int nr, const pyconv_caches *c)
 {
     const int w1 = c->ways[0] > BLOCK_L1_WAYS_FREE ? c->ways[0] : BLOCK_WAYS_DEFAULT;
-    const int64_t b_panel = c->size[0] / w1 * (w1 - BLOCK_L1_WAYS_FREE);   /* bytes for KC x NR */
-    const int64_t in_l2 = c->size[1] / BLOCK_L2_B_PART;
-    const int64_t kc = clamp64(round_down((b_panel > in_l2 ? b_panel : in_l2) / (nr * 4), 16),
-                               GEMM_KC_MIN, GEMM_KC_MAX);
-    const int64_t mc_rows = (c->size[1] / BLOCK_L2_PART / (kc * 4) + mr - 1) / mr * mr;
+    const int64_t in_l1 = c->size[0] / w1 * (w1 - BLOCK_L1_WAYS_FREE);   /* bytes for KC x NR */
+    const int64_t kc_l1 = clamp64(round_down(in_l1 / (nr * 4), 16), GEMM_KC_MIN, GEMM_KC_MAX);
+    const int64_t kc_l2 = clamp64(round_down(c->size[1] / BLOCK_L2_B_PART / (nr * 4), 16),
+                                  GEMM_KC_MIN, GEMM_KC_MAX);
+    const int64_t kc = kc_l1 > kc_l2 ? kc_l1 : kc_l2;
+    int64_t rows = c->size[1] / BLOCK_L2_PART / (kc_l1 * 4);
+    const int64_t cap = c->size[1] / BLOCK_L2_A_MAX_DEN * BLOCK_L2_A_MAX_NUM / (kc * 4);
+    rows = (rows < cap ? rows : cap) + mr - 1;
     const int64_t nc = round_down(c->size[2] / BLOCK_L3_PART / (kc * 4), nr);
     out->kc = kc;
-    out->mc = mc_rows > mr ? mc_rows : mr;
+    out->mc = rows / mr * mr > mr ? rows / mr * mr : mr;
     out->nc = clamp64(nc, nr, GEMM_NC_MAX);
 }
 

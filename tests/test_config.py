@@ -197,20 +197,23 @@ def test_isa_set_refuses_unsupported():
 def test_blocking_rule_on_known_machines():
     """The rule (csrc/config.c) on known caches. KC: the B micro-panel in L1d less 2 ways, or in
     a twelfth of L2 where that holds more (it streams from L2), a multiple of 16, at most 1024;
-    MC a sixth of L2 in MR rows; NC a quarter of L3 in NR columns."""
+    MC: the A block at L1's KC a sixth of L2, at most 3/4 of it at the KC in use, in MR rows;
+    NC a quarter of L3 in NR columns."""
     zen4 = ((32 << 10, 1 << 20, 32 << 20), (8, 8, 16))
     # AVX-512: 1 MiB / 12 / 128 B = 682 -> 672 (L1 alone: 24 KiB / 128 B = 192); MC 1 MiB / 6 /
-    # 2,688 B = 65 -> 72; AVX2 at the cap, so conv3's depth of 576 is one block on both
-    assert _kernels.derive_blocking(8, 32, *zen4) == {"mc": 72, "kc": 672, "nc": 3104}
-    assert _kernels.derive_blocking(6, 16, *zen4) == {"mc": 42, "kc": 1024, "nc": 2048}
-    # a 48 KiB 12-way L1 (the Zen 5 the old constants were tuned on, KC 320) changes nothing
+    # 768 B = 227 -> 232; AVX2 at the cap, so conv3's depth of 576 is one block on both
+    assert _kernels.derive_blocking(8, 32, *zen4) == {"mc": 232, "kc": 672, "nc": 3104}
+    assert _kernels.derive_blocking(6, 16, *zen4) == {"mc": 114, "kc": 1024, "nc": 2048}
+    # a 48 KiB 12-way L1 (the Zen 5 the old constants were tuned on): KC 672 for its 320, MC 136
     zen5 = ((48 << 10, 1 << 20, 32 << 20), (12, 16, 16))
-    assert _kernels.derive_blocking(8, 32, *zen5) == {"mc": 72, "kc": 672, "nc": 3104}
+    assert _kernels.derive_blocking(8, 32, *zen5) == {"mc": 136, "kc": 672, "nc": 3104}
+    # a 2 MiB L2: KC at the cap, MC bounded by 3/4 of L2 at that depth (1.5 MiB / 4 KiB = 384)
+    assert _kernels.derive_blocking(8, 32, (32 << 10, 2 << 20, 32 << 20), (8, 16, 16))["mc"] == 384
     # a small L2 (256 KiB, Skylake client): L1's share is the larger, AVX2's KC 384 as before
     assert _kernels.derive_blocking(6, 16, (32 << 10, 256 << 10, 8 << 20), (8, 4, 16)) == \
         {"mc": 30, "kc": 384, "nc": 1360}
     # the defaults config.c assumes when nothing is reported (ways: 8): 512 KiB / 12 / 128 B
-    assert _kernels.derive_blocking(8, 32, (32 << 10, 512 << 10, 8 << 20)) == {"mc": 72, "kc": 336, "nc": 1536}
+    assert _kernels.derive_blocking(8, 32, (32 << 10, 512 << 10, 8 << 20)) == {"mc": 120, "kc": 336, "nc": 1536}
     # tiny and huge caches stay inside the bounds (GEMM_KC_MIN/MAX, GEMM_NC_MAX); MC >= MR
     assert _kernels.derive_blocking(12, 8, (1 << 10, 4 << 10, 64 << 10), (4, 4, 4)) == {"mc": 12, "kc": 64, "nc": 64}
     assert _kernels.derive_blocking(4, 8, (1 << 20, 1 << 30, 1 << 34), (16, 16, 16))["kc"] == 1024
@@ -229,7 +232,7 @@ def test_blocking_rule_invariants(mr, nr, l1, l2, l3, ways):
     assert b["kc"] * nr * 4 <= max(l1, l2 / 12) or b["kc"] == 64
     assert b["kc"] * nr * 4 > max(l1 * (1 - 2 / (ways[0] or 8)), l2 / 12) - 16 * nr * 4 or b["kc"] == 1024
     assert b["mc"] % mr == 0 and b["mc"] >= mr
-    assert b["mc"] * b["kc"] * 4 <= l2 / 6 + mr * b["kc"] * 4   # a sixth of L2, up to one tile
+    assert b["mc"] * b["kc"] * 4 <= l2 * 3 / 4 + mr * b["kc"] * 4   # 3/4 of L2, up to one tile
     assert b["nc"] % nr == 0 and nr <= b["nc"] <= 16384
 
 

@@ -291,8 +291,10 @@ def test_blocks_from_the_caches():
         f"1 MiB / {l2b} / {nr * 4} B -> **{b512['kc']}** (L1d alone: 32 KiB x {ways - free}/{ways} / "
         f"{nr * 4} B = {kc_l1['avx512']}) | 1 MiB / {l2b} / {tiles['avx2'][1] * 4} B -> **{b2['kc']}**, "
         f"the cap (L1d alone: {kc_l1['avx2']}) |",
-        f"| MC | the A block (MC x KC x S) is a {'sixth' if l2 == 6 else l2} of L2; rounded up to a "
-        f"multiple of MR | 1 MiB / {l2} / {fmt(row)} B -> **{b512['mc']}** | **{b2['mc']}** |",
+        f"| MC | the A block at L1's depth (MC x the KC of L1 alone x S) is a "
+        f"{'sixth' if l2 == 6 else l2} of L2, and at the KC in use at most 3/4 of it; rounded up to "
+        f"a multiple of MR | 1 MiB / {l2} / {fmt(kc_l1['avx512'] * 4)} B -> **{b512['mc']}** | "
+        f"1 MiB / {l2} / {fmt(kc_l1['avx2'] * 4)} B -> **{b2['mc']}** |",
         f"| NC | the B panel (KC x NC x S) is a {'quarter' if l3 == 4 else l3} of L3; a multiple "
         f"of NR, at most {fmt(define('GEMM_NC_MAX'))} | 32 MiB / {l3} / {fmt(row)} B -> "
         f"**{fmt(b512['nc'])}** | **{fmt(b2['nc'])}** |",
@@ -304,6 +306,9 @@ def test_blocks_from_the_caches():
         f"MC = {b512['mc']} rows per task at most here (A block {b512['mc']} x {b512['kc']} floats "
         f"= {b512['mc'] * b512['kc'] * 4 // KiB} KiB in L2)")
     assert b512["kc"] * nr * 4 % KiB == 0 and b512["mc"] * b512["kc"] * 4 % KiB == 0
+    assert b512["mc"] == -(-(BENCH_CACHES[1] // l2 // (kc_l1["avx512"] * 4)) // mr) * mr
+    assert define("BLOCK_L2_A_MAX_NUM") * BENCH_CACHES[1] // define("BLOCK_L2_A_MAX_DEN") >= \
+        b512["mc"] * b512["kc"] * 4
     # the Zen 5 class machine the constants were first tuned on: L1 alone gave the old KC 320
     zen5 = _kernels.derive_blocking(mr, nr, (48 * KiB, 1 * MiB, 32 * MiB), (12, 16, 16))
     assert zen5["kc"] == b512["kc"] and 48 * KiB // 12 * (12 - free) // (nr * 4) == 320
@@ -723,27 +728,25 @@ def test_many_cores_table():
 def test_many_cores_prose():
     """6.2's reading of the table: which passes split at batch 1, the fewest tasks at 256."""
     at1 = {name: tasks(1) for name, (tasks, _) in PASSES.items() if tasks(1) > 1}
-    assert at1 == {"conv2 forward (3,872 x 64 x 288)": 4, "conv2 backward_filter": 9}, at1
-    mc = bench_mc()
-    assert ceil_div(ceil_div(121, MR), mc // MR) == 2 and ceil_div(64, NR) == 2
-    assert_states(f"only conv2's forward and filter gradient pass it, and split into 4 tasks, "
-                  f"2 row blocks of MC = {mc} rows x 2 column panels, and 9 column panels;")
+    assert at1 == {"conv2 forward (3,872 x 64 x 288)": 2, "conv2 backward_filter": 9}, at1
+    assert_states("only conv2's forward and filter gradient pass it, and split their 2 and 9 "
+                  "column panels")
     few = {name: tasks(256) for name, (tasks, _) in PASSES.items() if tasks(256) < 8}
-    assert few == {"dense 64->10, all passes": 1, "conv3 backward_filter": 4}, few
+    assert few == {"dense 576->64 forward": 4, "dense 576->64 dW": 6, "dense 64->10, all passes": 1,
+                   "conv3 backward_filter": 4}, few
     conv3 = bwf_plan(256, 3, 3, 64, 64)
-    assert_states(f"**Batch 256** offers at least 8 tasks in every pass but the 64->10 dense layer's "
-                  f"passes ({few['dense 64->10, all passes']}) and conv3's filter gradient "
-                  f"({conv3['nchunks']} chunks of {conv3['chunk']} pixels)")
+    assert_states(f"**Batch 256** offers at least 8 tasks in every pass but the dense layers "
+                  f"(576->64's forward {few['dense 576->64 forward']} and filter gradient "
+                  f"{few['dense 576->64 dW']}, 64->10's passes {few['dense 64->10, all passes']}) "
+                  f"and conv3's filter gradient ({conv3['nchunks']} chunks of {conv3['chunk']} pixels)")
     at32 = {name: tasks(32) for name, (tasks, _) in PASSES.items()}
     conv2 = bwf_plan(32, 11, 11, 32, 64)
     finer = ceil_div(conv2["npix"], 4 * conv2["nchunks"])   # 4x the chunks, each 1/4
-    assert ceil_div(ceil_div(288, MR), mc // MR) == 4
     assert_states(f"conv2's filter gradient ({at32['conv2 backward_filter']} chunks), conv3's "
-                  f"input gradient ({at32['conv3 backward_input']} tasks) and the dense layers' "
-                  f"forward ({at32['dense 576->64 forward']}) do not feed",
-                  f"feed up to {max(at32['conv3 backward_filter'], at32['dense 576->64 dx'])}, and "
-                  f"conv3's forward {at32['conv3 forward (288 x 64 x 576)']} (its 288 rows in 4 "
-                  f"blocks of MC = {mc}",
+                  f"forward and input gradient ({at32['conv3 forward (288 x 64 x 576)']} and "
+                  f"{at32['conv3 backward_input']} tasks) and the dense layers' forward and filter "
+                  f"gradient ({at32['dense 576->64 forward']} and {at32['dense 576->64 dW']})",
+                  f"feed up to {max(at32['conv3 backward_filter'], at32['dense 576->64 dx'])}",
                   f"({conv2['nchunks']} of ~1,000 pixels: {4 * conv2['nchunks']} of "
                   f"{finer} would feed {4 * conv2['nchunks']} cores",
                   f"conv3's input gradient ({at32['conv3 backward_input']} image groups)")
