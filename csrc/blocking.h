@@ -157,15 +157,17 @@ static inline void isa_tile(int isa, int *mr, int *nr)
 #define POOL_MIN_FLOPS 2.5e5
 #define POOL_WAKE_FLOPS 2.0e6
 
-/* A forward GEMM of few rows (M) beside many columns (N: output channels) packs its A (rows
- * of x, or patches) and reads B (the weights) in place -- an indirect B -- when
- * IN_PLACE_B_ROWS * M <= N (and NR divides N): packing all of B for them costs about what
- * their FMAs do (conv3 of the tutorial CNN at batch 1: 9 rows x 64 channels, a 147 KB
- * filter), and packing A costs M x depth instead of depth x N. 4, not 1: A's packers write
- * with a stride of MR where B's copy runs, and a packed B is read at unit stride -- measured
- * (AVX2, one thread), a dense 64 x 784 x 128 took 1.3x longer with W in place, 16 x 576 x 64
- * 0.92x; conv3 at batch 1 0.90x, at batch 4 (36 rows) 1.1x. */
-#define IN_PLACE_B_ROWS 4
+/* conv2d_forward reads its filter in place as strided panels (gemm_view_b_n: the indirect-A
+ * micro-kernel loads B's rows K floats apart, where a packed panel's are NR apart), nothing
+ * packed at all, when NR divides K and either M <= VIEW_B_ROWS output pixels (packing the
+ * whole filter for them cost a fair part of their FMAs: the tutorial CNN at batch 1, conv2
+ * 29.0 -> 23.4 us and conv3 10.3 -> 7.5 us on 2 threads of the inference pool) or K <=
+ * VIEW_B_COLS (rows at most 256 B apart: conv2 at batch 32, 3,872 rows, 1.04x). Past both,
+ * the packed panel's unit stride wins: 16x16x256 -> 256 at batch 16 ran 0.95x in place, 9x9x512
+ * -> 512 at batch 8 0.93x (a stride of 1-2 KB maps B's rows onto a few L1 sets).
+ * docs/benchmarks.md 24. */
+#define VIEW_B_ROWS 256
+#define VIEW_B_COLS 64
 
 /* The largest MR x NR tile of any ISA: the size of the driver's edge-tile buffer. */
 #define GEMM_MAX_TILE (AVX512_MR * AVX512_NR)

@@ -300,13 +300,18 @@ static int make_ctx(conv_ctx *cx, const conv2d_shape *sh)
 }
 
 // inp (N,H,W,C), filt (R,S,C,K), bias (K) or NULL, out (N,P,Q,K), overwritten.
-// Threads: the GEMM's, over blocks of output pixels. The filter packed (filt_in_place = 0),
-// or read in place (1: an indirect B, K a multiple of gemm_nr(), else PYCONV_EINVAL) with the
-// patches packed; the same depth cut (whole taps, gemm.c's depth_block) and micro-kernel
-// arithmetic either way: the same bits.
+// Threads: the GEMM's, over blocks of output pixels. The filter (form, CONV_FILT_*) packed, or
+// read in place -- through row pointers (an indirect B, with the patches packed) or as strided
+// panels (gemm_view_b_n, with the patches read in place; C < SMALL_C packs the filter) -- K a
+// multiple of gemm_nr() in place, else PYCONV_EINVAL; the same depth cut (whole taps, gemm.c's
+// depth_block) and micro-kernel arithmetic in every form: the same bits.
 int conv2d_forward_form(float *out, const float *inp, const float *filt, const float *bias,
-                        int relu, const conv2d_shape *sh, int filt_in_place)
+                        int relu, const conv2d_shape *sh, int form)
 {
+    if (form < CONV_FILT_PACKED || form > CONV_FILT_VIEW)
+        return PYCONV_EINVAL;
+    if (sh->C < SMALL_C && form == CONV_FILT_VIEW)
+        form = CONV_FILT_PACKED;   /* a packed A: the packed micro-kernel reads B packed */
     conv_ctx cx;
     if (make_ctx(&cx, sh) != PYCONV_OK)
         return PYCONV_ENOMEM;
@@ -317,12 +322,14 @@ int conv2d_forward_form(float *out, const float *inp, const float *filt, const f
                           * (int64_t)sizeof(float);   /* the input read, the output written */
     gemm_operand a = {.rows = patch_rows, .C = sh->C, .data = inp, .ctx = &cx,
                       .far = pyconv_past_l3(moved)};
-    if (sh->C < SMALL_C || filt_in_place)
+    if (sh->C < SMALL_C || form == CONV_FILT_ROWS)
         a = (gemm_operand){.pack = pack_patches, .C = sh->C < SMALL_C ? 0 : sh->C, .data = inp,
                            .ctx = &cx};
     gemm_operand b = {.pack = gemm_pack_b_n, .data = filt, .ld = sh->K};
-    if (filt_in_place)
+    if (form == CONV_FILT_ROWS)
         b = (gemm_operand){.cols = gemm_cols_n, .data = filt, .ld = sh->K};
+    else if (form == CONV_FILT_VIEW)
+        b = (gemm_operand){.view = gemm_view_b_n, .data = filt, .ld = sh->K};
     const gemm_out c = {.data = out, .ld = sh->K, .bias = bias, .relu = relu};
     int status = gemm(&c, &a, &b, sh->N * sh->P * sh->Q, sh->K, sh->R * sh->S * sh->C,
                       pyconv_num_threads());
@@ -379,11 +386,12 @@ int conv2d_forward(float *out, const float *inp, const float *filt, const float 
      * would sum it from zero in one micro-kernel call): the direct loop nest, the GEMM's bits. */
     if (sh->C < SMALL_C && sh->R * sh->S * sh->C <= gemm_kc() && sh->K > 0)
         return forward_smallc(out, inp, filt, bias, relu, sh);
-    /* A few output pixels beside many channels (conv3 of the tutorial CNN at batch 1: 9 x 64)
-     * read the filter in place: packing all of it for them cost as much as their FMAs. */
+    /* The filter read in place as strided panels (nothing packed, blocking.h's VIEW_B_*) for
+     * few output pixels, or few channels; else packed. */
     const int64_t M = sh->N * sh->P * sh->Q;
+    const int view = sh->K % gemm_nr() == 0 && (M <= VIEW_B_ROWS || sh->K <= VIEW_B_COLS);
     return conv2d_forward_form(out, inp, filt, bias, relu, sh,
-                               IN_PLACE_B_ROWS * M <= sh->K && sh->K % gemm_nr() == 0);
+                               view ? CONV_FILT_VIEW : CONV_FILT_PACKED);
 }
 
 /* Output pixels per GEMM of backward_input: whole images, at least this many rows, so that

@@ -2,8 +2,8 @@
  *
  *   forward   out (N,K) = x (N,C) . W (C,K) + b            one GEMM (A = x read in place through
  *                                                          row pointers), bias and relu in its epilogue;
- *                                                          a few rows (IN_PLACE_B_ROWS N <= K): x packed,
- *                                                          W read in place (dense_forward_form);
+ *                                                          few rows or columns (VIEW_B_*): W read in
+ *                                                          place as strided panels (dense_forward_form);
  *                                                          N <= DENSE_ROWS_MAX: dense_forward_rows, W
  *                                                          read in place (dense_loops.h)
  *   backward  dx  (N,C) = dout (N,K) . W^T                 GEMM with B packed from W transposed
@@ -33,18 +33,23 @@ int dense_forward_rows(float *out, const float *x, const float *w, const float *
     return PYCONV_OK;
 }
 
-// Threads: the GEMM's. W in place (w_in_place = 1, K a multiple of gemm_nr(), else
-// PYCONV_EINVAL): x packed, W read through row pointers; else x read in place, W packed.
-// One tap of C values either way (depth blocks cut alike), one micro-kernel arithmetic: the
-// same bits.
+// Threads: the GEMM's. x read in place through row pointers and W packed (form
+// DENSE_W_PACKED); x packed and W read through row pointers (DENSE_W_ROWS); or x through row
+// pointers and W read in place as strided panels (DENSE_W_VIEW). In place, K a multiple of
+// gemm_nr(), else PYCONV_EINVAL. One tap of C values in every form (depth blocks cut alike),
+// one micro-kernel arithmetic: the same bits.
 int dense_forward_form(float *out, const float *x, const float *w, const float *b, int relu,
-                       int64_t N, int64_t C, int64_t K, int w_in_place)
+                       int64_t N, int64_t C, int64_t K, int form)
 {
+    if (form < DENSE_W_PACKED || form > DENSE_W_VIEW)
+        return PYCONV_EINVAL;
     gemm_operand a = {.rows = gemm_rows_n, .C = C, .data = x, .ld = C};
     gemm_operand bm = {.pack = gemm_pack_b_n, .data = w, .ld = K};
-    if (w_in_place) {
+    if (form == DENSE_W_ROWS) {
         a = (gemm_operand){.pack = gemm_pack_a_n, .C = C, .data = x, .ld = C};
         bm = (gemm_operand){.cols = gemm_cols_n, .data = w, .ld = K};
+    } else if (form == DENSE_W_VIEW) {
+        bm = (gemm_operand){.view = gemm_view_b_n, .data = w, .ld = K};
     }
     return gemm(&(gemm_out){.data = out, .ld = K, .bias = b, .relu = relu}, &a, &bm, N, K, C,
                 pyconv_num_threads());
@@ -55,10 +60,10 @@ int dense_forward(float *out, const float *x, const float *w, const float *b, in
 {
     if (N <= DENSE_ROWS_MAX)   // a small batch: W read once, in place, not packed (dense_loops.h)
         return dense_forward_rows(out, x, w, b, relu, N, C, K);
-    /* A few rows beside many columns (inference's chunks: 16 rows of the CNN's 576 x 64 layer)
-     * pack x, not W: packing W for them cost as much as their FMAs. */
-    return dense_forward_form(out, x, w, b, relu, N, C, K,
-                              IN_PLACE_B_ROWS * N <= K && K % gemm_nr() == 0);
+    /* W read in place as strided panels, nothing packed, for few rows or few columns (as
+     * conv2d_forward's filter: blocking.h's VIEW_B_*); else packed. */
+    const int view = K % gemm_nr() == 0 && (N <= VIEW_B_ROWS || K <= VIEW_B_COLS);
+    return dense_forward_form(out, x, w, b, relu, N, C, K, view ? DENSE_W_VIEW : DENSE_W_PACKED);
 }
 
 int dense_backward(float *dx, float *dw, float *db, const float *dout, const float *x,

@@ -20,8 +20,8 @@
 
 typedef void (*ukernel_fn)(int64_t, const float *, const float *, float *, int64_t, int,
                            const float *, int);
-typedef void (*ukernel_ind_fn)(int64_t, int64_t, const float *const *, const float *, float *,
-                               int64_t, int, const float *, int);
+typedef void (*ukernel_ind_fn)(int64_t, int64_t, const float *const *, const float *, int64_t,
+                               float *, int64_t, int, const float *, int);
 
 typedef void (*ukernel_indb_fn)(int64_t, const float *, int64_t, const float *const *, float *,
                                 int64_t, int, const float *, int);
@@ -33,7 +33,7 @@ typedef void (*ukernel_ind_add_fn)(int64_t, int64_t, const float *const *, const
 typedef void (*ukernel_rows_fn)(int, int64_t, const float *, const float *, float *, int64_t, int,
                                 const float *, int);
 typedef void (*ukernel_ind_rows_fn)(int, int64_t, int64_t, const float *const *, const float *,
-                                    float *, int64_t, int, const float *, int);
+                                    int64_t, float *, int64_t, int, const float *, int);
 typedef void (*ukernel_indb_rows_fn)(int, int64_t, const float *, int64_t, const float *const *,
                                      float *, int64_t, int, const float *, int);
 
@@ -170,6 +170,13 @@ void gemm_cols_n(const float **dst, const gemm_operand *op, int64_t j0, int64_t 
 gemm_panels gemm_view_a_t(const gemm_operand *op, int64_t i0, int64_t p0, int mr)
 {
     return (gemm_panels){op->data + p0 * op->ld + i0, mr, op->ld};
+}
+
+// B stored (K x N) with stride ld, in place: micro-panel j is columns j0.., its depth rows ld
+// floats apart (N a multiple of NR: plan_call; only the indirect-A micro-kernels read it).
+gemm_panels gemm_view_b_n(const gemm_operand *op, int64_t j0, int64_t p0, int nr)
+{
+    return (gemm_panels){op->data + p0 * op->ld + j0, nr, op->ld};
 }
 
 // B prepacked over its whole depth ld (gemm_prepack_b), in place: micro-panel j holds ld rows.
@@ -388,10 +395,11 @@ static void tile_indirect_a(const gemm_block *blk, int64_t i, int64_t j, int m, 
     const int64_t nt = blk->a.step / g->mr;
     const float *const *a_ir = blk->a.ptr + i * blk->a.step;
     const float *b_jr = blk->b.pan.p + j * blk->b.pan.ps;
+    const int64_t ldb = blk->b.pan.ld;
     if (m < g->mr)
-        g->ukernel_ind_rows(m, nt, blk->kc / nt, a_ir, b_jr, c, ldc, overwrite, bias, relu);
+        g->ukernel_ind_rows(m, nt, blk->kc / nt, a_ir, b_jr, ldb, c, ldc, overwrite, bias, relu);
     else
-        g->ukernel_ind(nt, blk->kc / nt, a_ir, b_jr, c, ldc, overwrite, bias, relu);
+        g->ukernel_ind(nt, blk->kc / nt, a_ir, b_jr, ldb, c, ldc, overwrite, bias, relu);
 }
 
 // Indirect B (its rows through pointers); A packed, or in place (depth stride a.pan.ld).
@@ -648,6 +656,7 @@ static int plan_call(gemm_plan *pl, int nthreads, double min_flops)
     const gemm_out *c = pl->c;
     const gemm_isa *g = &pl->g;
     if ((a->rows && (a->k0 || b->cols)) || (b->cols && pl->N % g->nr)
+        || (b->view == gemm_view_b_n && (pl->N % g->nr || !a->rows || !c->data))
         || (!c->data && (!c->scatter || c->scatter->C % g->nr || !a->rows)))
         return PYCONV_EINVAL;
     /* A parallel region costs microseconds: below ~1 MFLOP one thread is faster. A scattered C

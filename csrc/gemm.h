@@ -89,6 +89,12 @@ void gemm_cols_n(const float **dst, const gemm_operand *op, int64_t j0, int64_t 
  * micro-panel's values at one depth (conv2d_backward_filter's dout^T: no packing at all). */
 gemm_panels gemm_view_a_t(const gemm_operand *op, int64_t i0, int64_t p0, int mr);
 
+/* B stored (K x N, stride ld) read in place by the indirect-A micro-kernels: a micro-panel's NR
+ * values at one depth are a stored row's, the next depth ld floats on (N a multiple of NR, a
+ * stored C). Nothing packed: conv2d's forward of a few rows, where packing the filter cost as
+ * much as the FMAs. */
+gemm_panels gemm_view_b_n(const gemm_operand *op, int64_t j0, int64_t p0, int nr);
+
 /* Plain row-major matrices: as stored ("n"), or stored transposed ("t": A^T stored K x M,
  * B^T stored N x K). A plain A as stored is read in place (gemm_rows_n), or packed under an
  * indirect B (a few rows: dense_forward_form). */
@@ -181,19 +187,20 @@ PYCONV_UKERNEL void ukernel_generic_indb(int64_t kc, const float *a, int64_t lda
                                          int overwrite, const float *bias, int relu);
 
 /* Indirect micro-kernels: the same tile, A read through ntaps x MR row pointers (a[t*MR+i]),
- * kc values each; B packed as above with depth ntaps * kc. */
+ * kc values each; B's NR values at successive depths (ntaps * kc of them) ldb floats apart: NR
+ * in a packed panel, or a B read in place (a row-major filter's row stride: gemm_view_b_n). */
 PYCONV_UKERNEL void ukernel_avx512_ind(int64_t ntaps, int64_t kc, const float *const *a,
-                                       const float *b, float *c, int64_t ldc, int overwrite,
-                                       const float *bias, int relu);
+                                       const float *b, int64_t ldb, float *c, int64_t ldc,
+                                       int overwrite, const float *bias, int relu);
 PYCONV_UKERNEL void ukernel_avx2_ind(int64_t ntaps, int64_t kc, const float *const *a,
-                                     const float *b, float *c, int64_t ldc, int overwrite,
-                                     const float *bias, int relu);
+                                     const float *b, int64_t ldb, float *c, int64_t ldc,
+                                     int overwrite, const float *bias, int relu);
 PYCONV_UKERNEL void ukernel_neon_ind(int64_t ntaps, int64_t kc, const float *const *a,
-                                     const float *b, float *c, int64_t ldc, int overwrite,
-                                     const float *bias, int relu);
+                                     const float *b, int64_t ldb, float *c, int64_t ldc,
+                                     int overwrite, const float *bias, int relu);
 PYCONV_UKERNEL void ukernel_generic_ind(int64_t ntaps, int64_t kc, const float *const *a,
-                                        const float *b, float *c, int64_t ldc, int overwrite,
-                                        const float *bias, int relu);
+                                        const float *b, int64_t ldb, float *c, int64_t ldc,
+                                        int overwrite, const float *bias, int relu);
 
 /* Edge tiles of m < MR rows (1 <= m): the three kernels above, for rows [0, m) of the tile only
  * -- the same sums, so the same bits as those rows of a whole tile, at m rows' cost (a 9-row
@@ -203,9 +210,9 @@ PYCONV_UKERNEL void ukernel_avx512_rows(int m, int64_t kc, const float *a, const
                                         float *c, int64_t ldc, int overwrite, const float *bias,
                                         int relu);
 PYCONV_UKERNEL void ukernel_avx512_ind_rows(int m, int64_t ntaps, int64_t kc,
-                                            const float *const *a, const float *b, float *c,
-                                            int64_t ldc, int overwrite, const float *bias,
-                                            int relu);
+                                            const float *const *a, const float *b, int64_t ldb,
+                                            float *c, int64_t ldc, int overwrite,
+                                            const float *bias, int relu);
 PYCONV_UKERNEL void ukernel_avx512_indb_rows(int m, int64_t kc, const float *a, int64_t lda,
                                              const float *const *b, float *c, int64_t ldc,
                                              int overwrite, const float *bias, int relu);
@@ -213,8 +220,8 @@ PYCONV_UKERNEL void ukernel_avx512_indb_rows(int m, int64_t kc, const float *a, 
 PYCONV_UKERNEL void ukernel_avx2_rows(int m, int64_t kc, const float *a, const float *b, float *c,
                                       int64_t ldc, int overwrite, const float *bias, int relu);
 PYCONV_UKERNEL void ukernel_avx2_ind_rows(int m, int64_t ntaps, int64_t kc, const float *const *a,
-                                          const float *b, float *c, int64_t ldc, int overwrite,
-                                          const float *bias, int relu);
+                                          const float *b, int64_t ldb, float *c, int64_t ldc,
+                                          int overwrite, const float *bias, int relu);
 PYCONV_UKERNEL void ukernel_avx2_indb_rows(int m, int64_t kc, const float *a, int64_t lda,
                                            const float *const *b, float *c, int64_t ldc,
                                            int overwrite, const float *bias, int relu);

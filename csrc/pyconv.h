@@ -259,11 +259,13 @@ int gather_rows_ref(float *out, const void *x, int x_is_f64, const int64_t *idx,
  * N <= DENSE_ROWS_MAX rows run dense_forward_rows. */
 int dense_forward(float *out, const float *x, const float *w, const float *b, int relu,
                   int64_t N, int64_t C, int64_t K);
-/* dense_forward on the GEMM with its form chosen by the caller: W packed (w_in_place 0) or read
- * in place (1; PYCONV_EINVAL unless K is a multiple of the micro-kernel's NR). The same bits
- * either way, and as dense_forward's for N > DENSE_ROWS_MAX. */
+/* dense_forward on the GEMM with its form chosen by the caller: W packed (DENSE_W_PACKED), or
+ * read in place through row pointers with x packed (DENSE_W_ROWS) or as strided panels
+ * (DENSE_W_VIEW); in place, PYCONV_EINVAL unless K is a multiple of the micro-kernel's NR. The
+ * same bits in every form, and as dense_forward's for N > DENSE_ROWS_MAX. */
+enum { DENSE_W_PACKED = 0, DENSE_W_ROWS = 1, DENSE_W_VIEW = 2 };
 int dense_forward_form(float *out, const float *x, const float *w, const float *b, int relu,
-                       int64_t N, int64_t C, int64_t K, int w_in_place);
+                       int64_t N, int64_t C, int64_t K, int form);
 /* The same for a small batch, W read in place (dense_loops.h; its _ref twin: dense_forward_ref);
  * PYCONV_EINVAL, nothing written, when N > DENSE_ROWS_MAX. */
 #define DENSE_ROWS_MAX 4
@@ -292,10 +294,13 @@ typedef struct {
 int conv2d_forward(float *out, const float *inp, const float *filt, const float *bias,
                    int relu, const conv2d_shape *sh);
 /* The same with the GEMM's form chosen by the caller (conv2d_forward chooses by size): the
- * filter packed (filt_in_place 0) or read in place (1; PYCONV_EINVAL unless K is a multiple
- * of the micro-kernel's NR). Both give conv2d_forward's bits. */
+ * filter packed (CONV_FILT_PACKED), or read in place through row pointers with the patches
+ * packed (CONV_FILT_ROWS) or as strided panels with the patches read through pointers
+ * (CONV_FILT_VIEW); in place, PYCONV_EINVAL unless K is a multiple of the micro-kernel's NR.
+ * All give conv2d_forward's bits. */
+enum { CONV_FILT_PACKED = 0, CONV_FILT_ROWS = 1, CONV_FILT_VIEW = 2 };
 int conv2d_forward_form(float *out, const float *inp, const float *filt, const float *bias,
-                        int relu, const conv2d_shape *sh, int filt_in_place);
+                        int relu, const conv2d_shape *sh, int form);
 /* dinp (N,H,W,C) from dout (N,P,Q,K) and filt. */
 int conv2d_backward_input(float *dinp, const float *dout, const float *filt, const conv2d_shape *sh);
 /* dfilt (R,S,C,K) from dout and inp; dbias (K) too unless NULL. */

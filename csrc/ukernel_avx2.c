@@ -67,38 +67,38 @@ void ukernel_avx2(int64_t kc, const float *a, const float *b, float *c, int64_t 
  * packed A panel. Inlined whole into both callers, so the accumulators stay in registers. */
 PYCONV_ALWAYS_INLINE void
 sum_ind(const int m, __m256 acc[AVX2_MR][2], int64_t ntaps, int64_t kc, const float *const *a,
-        const float *b)
+        const float *b, int64_t ldb)
 {
     #pragma GCC unroll 6   /* whole: the accumulators stay in registers */
     for (int i = 0; i < m; i++)
         acc[i][0] = acc[i][1] = _mm256_setzero_ps();
     for (int64_t t = 0; t < ntaps; t++, a += AVX2_MR) {
         for (int64_t k = 0; k < kc; k++) {
-            __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
+            __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
             #pragma GCC unroll 6
             for (int i = 0; i < m; i++) {
                 __m256 ai = _mm256_broadcast_ss(a[i] + k);
                 acc[i][0] = _mm256_fmadd_ps(ai, b0, acc[i][0]);
                 acc[i][1] = _mm256_fmadd_ps(ai, b1, acc[i][1]);
             }
-            b += AVX2_NR;
+            b += ldb;
         }
     }
 }
 
 PYCONV_ALWAYS_INLINE void
-rows_ind(const int m, int64_t ntaps, int64_t kc, const float *const *a, const float *b, float *c,
-         int64_t ldc, int overwrite, const float *bias, int relu)
+rows_ind(const int m, int64_t ntaps, int64_t kc, const float *const *a, const float *b, int64_t ldb,
+         float *c, int64_t ldc, int overwrite, const float *bias, int relu)
 {
     __m256 acc[AVX2_MR][2];
-    sum_ind(m, acc, ntaps, kc, a, b);
+    sum_ind(m, acc, ntaps, kc, a, b, ldb);
     store_tile(m, acc, c, ldc, overwrite, bias, relu);
 }
 
 void ukernel_avx2_ind(int64_t ntaps, int64_t kc, const float *const *a, const float *b,
-                      float *c, int64_t ldc, int overwrite, const float *bias, int relu)
+                      int64_t ldb, float *c, int64_t ldc, int overwrite, const float *bias, int relu)
 {
-    rows_ind(AVX2_MR, ntaps, kc, a, b, c, ldc, overwrite, bias, relu);
+    rows_ind(AVX2_MR, ntaps, kc, a, b, ldb, c, ldc, overwrite, bias, relu);
 }
 
 /* The indirect variant into a scattered C (see ukernel_avx512_ind_add): row i of the tile
@@ -107,7 +107,7 @@ void ukernel_avx2_ind_add(int64_t ntaps, int64_t kc, const float *const *a, cons
                           float *const *c)
 {
     __m256 acc[AVX2_MR][2];
-    sum_ind(AVX2_MR, acc, ntaps, kc, a, b);
+    sum_ind(AVX2_MR, acc, ntaps, kc, a, b, AVX2_NR);
     #pragma GCC unroll 6   /* whole: the accumulators stay in registers */
     for (int i = 0; i < AVX2_MR; i++)
         if (c[i]) {
@@ -159,14 +159,15 @@ void ukernel_avx2_rows(int m, int64_t kc, const float *a, const float *b, float 
 }
 
 void ukernel_avx2_ind_rows(int m, int64_t ntaps, int64_t kc, const float *const *a, const float *b,
-                           float *c, int64_t ldc, int overwrite, const float *bias, int relu)
+                           int64_t ldb, float *c, int64_t ldc, int overwrite, const float *bias,
+                           int relu)
 {
     switch (m) {
-    case 1: rows_ind(1, ntaps, kc, a, b, c, ldc, overwrite, bias, relu); break;
-    case 2: rows_ind(2, ntaps, kc, a, b, c, ldc, overwrite, bias, relu); break;
-    case 3: rows_ind(3, ntaps, kc, a, b, c, ldc, overwrite, bias, relu); break;
-    case 4: rows_ind(4, ntaps, kc, a, b, c, ldc, overwrite, bias, relu); break;
-    default: rows_ind(5, ntaps, kc, a, b, c, ldc, overwrite, bias, relu); break;
+    case 1: rows_ind(1, ntaps, kc, a, b, ldb, c, ldc, overwrite, bias, relu); break;
+    case 2: rows_ind(2, ntaps, kc, a, b, ldb, c, ldc, overwrite, bias, relu); break;
+    case 3: rows_ind(3, ntaps, kc, a, b, ldb, c, ldc, overwrite, bias, relu); break;
+    case 4: rows_ind(4, ntaps, kc, a, b, ldb, c, ldc, overwrite, bias, relu); break;
+    default: rows_ind(5, ntaps, kc, a, b, ldb, c, ldc, overwrite, bias, relu); break;
     }
 }
 

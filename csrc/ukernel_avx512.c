@@ -76,39 +76,40 @@ void ukernel_avx512(int64_t kc, const float *a, const float *b, float *c, int64_
  * above, its depth running over (tap, channel). Inlined whole into both callers below. */
 PYCONV_ALWAYS_INLINE void
 sum_ind(const int m, __m512 acc[AVX512_MR][2], int64_t ntaps, int64_t kc, const float *const *a,
-        const float *b)
+        const float *b, int64_t ldb)
 {
     #pragma GCC unroll 8   /* whole: the accumulators stay in registers */
     for (int i = 0; i < m; i++)
         acc[i][0] = acc[i][1] = _mm512_setzero_ps();
     for (int64_t t = 0; t < ntaps; t++, a += AVX512_MR) {
         for (int64_t k = 0; k < kc; k++) {
-            __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
+            __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
             #pragma GCC unroll 8
             for (int i = 0; i < m; i++) {
                 __m512 ai = _mm512_set1_ps(a[i][k]);
                 acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]);
                 acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);
             }
-            b += AVX512_NR;
+            b += ldb;
         }
     }
 }
 
 // The indirect variant, into a stored C tile with the epilogue.
 PYCONV_ALWAYS_INLINE void
-rows_ind(const int m, int64_t ntaps, int64_t kc, const float *const *a, const float *b, float *c,
-         int64_t ldc, int overwrite, const float *bias, int relu)
+rows_ind(const int m, int64_t ntaps, int64_t kc, const float *const *a, const float *b, int64_t ldb,
+         float *c, int64_t ldc, int overwrite, const float *bias, int relu)
 {
     __m512 acc[AVX512_MR][2];
-    sum_ind(m, acc, ntaps, kc, a, b);
+    sum_ind(m, acc, ntaps, kc, a, b, ldb);
     store_tile(m, acc, c, ldc, overwrite, bias, relu);
 }
 
 void ukernel_avx512_ind(int64_t ntaps, int64_t kc, const float *const *a, const float *b,
-                        float *c, int64_t ldc, int overwrite, const float *bias, int relu)
+                        int64_t ldb, float *c, int64_t ldc, int overwrite, const float *bias,
+                        int relu)
 {
-    rows_ind(AVX512_MR, ntaps, kc, a, b, c, ldc, overwrite, bias, relu);
+    rows_ind(AVX512_MR, ntaps, kc, a, b, ldb, c, ldc, overwrite, bias, relu);
 }
 
 /* The indirect variant into a scattered C (gemm_scatter): row i of the tile is added to the NR
@@ -119,7 +120,7 @@ void ukernel_avx512_ind_add(int64_t ntaps, int64_t kc, const float *const *a, co
                             float *const *c)
 {
     __m512 acc[AVX512_MR][2];
-    sum_ind(AVX512_MR, acc, ntaps, kc, a, b);
+    sum_ind(AVX512_MR, acc, ntaps, kc, a, b, AVX512_NR);
     #pragma GCC unroll 8   /* whole: the accumulators stay in registers */
     for (int i = 0; i < AVX512_MR; i++)
         if (c[i]) {
@@ -176,17 +177,17 @@ void ukernel_avx512_rows(int m, int64_t kc, const float *a, const float *b, floa
 }
 
 void ukernel_avx512_ind_rows(int m, int64_t ntaps, int64_t kc, const float *const *a,
-                             const float *b, float *c, int64_t ldc, int overwrite,
+                             const float *b, int64_t ldb, float *c, int64_t ldc, int overwrite,
                              const float *bias, int relu)
 {
     switch (m) {
-    case 1: rows_ind(1, ntaps, kc, a, b, c, ldc, overwrite, bias, relu); break;
-    case 2: rows_ind(2, ntaps, kc, a, b, c, ldc, overwrite, bias, relu); break;
-    case 3: rows_ind(3, ntaps, kc, a, b, c, ldc, overwrite, bias, relu); break;
-    case 4: rows_ind(4, ntaps, kc, a, b, c, ldc, overwrite, bias, relu); break;
-    case 5: rows_ind(5, ntaps, kc, a, b, c, ldc, overwrite, bias, relu); break;
-    case 6: rows_ind(6, ntaps, kc, a, b, c, ldc, overwrite, bias, relu); break;
-    default: rows_ind(7, ntaps, kc, a, b, c, ldc, overwrite, bias, relu); break;
+    case 1: rows_ind(1, ntaps, kc, a, b, ldb, c, ldc, overwrite, bias, relu); break;
+    case 2: rows_ind(2, ntaps, kc, a, b, ldb, c, ldc, overwrite, bias, relu); break;
+    case 3: rows_ind(3, ntaps, kc, a, b, ldb, c, ldc, overwrite, bias, relu); break;
+    case 4: rows_ind(4, ntaps, kc, a, b, ldb, c, ldc, overwrite, bias, relu); break;
+    case 5: rows_ind(5, ntaps, kc, a, b, ldb, c, ldc, overwrite, bias, relu); break;
+    case 6: rows_ind(6, ntaps, kc, a, b, ldb, c, ldc, overwrite, bias, relu); break;
+    default: rows_ind(7, ntaps, kc, a, b, ldb, c, ldc, overwrite, bias, relu); break;
     }
 }
 

@@ -37,22 +37,23 @@ void ukernel_generic(int64_t kc, const float *a, const float *b, float *c, int64
 /* The indirect variant's sum: for each of `ntaps` taps, MR row pointers to kc contiguous
  * floats (a[t*MR + i]) take the place of a packed A panel; see gemm.c. */
 static void sum_ind(float acc[GENERIC_MR][GENERIC_NR], int64_t ntaps, int64_t kc,
-                    const float *const *a, const float *b)
+                    const float *const *a, const float *b, int64_t ldb)
 {
     for (int64_t t = 0; t < ntaps; t++, a += GENERIC_MR)
         for (int64_t k = 0; k < kc; k++) {
             for (int i = 0; i < GENERIC_MR; i++)
                 for (int j = 0; j < GENERIC_NR; j++)
                     acc[i][j] += a[i][k] * b[j];
-            b += GENERIC_NR;
+            b += ldb;
         }
 }
 
 void ukernel_generic_ind(int64_t ntaps, int64_t kc, const float *const *a, const float *b,
-                         float *c, int64_t ldc, int overwrite, const float *bias, int relu)
+                         int64_t ldb, float *c, int64_t ldc, int overwrite, const float *bias,
+                         int relu)
 {
     float acc[GENERIC_MR][GENERIC_NR] = {{0}};
-    sum_ind(acc, ntaps, kc, a, b);
+    sum_ind(acc, ntaps, kc, a, b, ldb);
     store_tile(c, ldc, acc, overwrite, bias, relu);
 }
 
@@ -62,7 +63,7 @@ void ukernel_generic_ind_add(int64_t ntaps, int64_t kc, const float *const *a, c
                              float *const *c)
 {
     float acc[GENERIC_MR][GENERIC_NR] = {{0}};
-    sum_ind(acc, ntaps, kc, a, b);
+    sum_ind(acc, ntaps, kc, a, b, GENERIC_NR);
     for (int i = 0; i < GENERIC_MR; i++)
         if (c[i])
             for (int j = 0; j < GENERIC_NR; j++)

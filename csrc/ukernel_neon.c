@@ -91,7 +91,7 @@ PYCONV_ALWAYS_INLINE float32x4_t gather_4rows(const float *const *a, int64_t k)
  * packed A panel. Inlined whole into both callers, so the accumulators stay in registers. */
 PYCONV_ALWAYS_INLINE void
 sum_ind(float32x4_t acc[NEON_MR][2], int64_t ntaps, int64_t kc, const float *const *a,
-        const float *b)
+        const float *b, int64_t ldb)
 {
     #pragma GCC unroll 12
     for (int i = 0; i < NEON_MR; i++)
@@ -102,16 +102,16 @@ sum_ind(float32x4_t acc[NEON_MR][2], int64_t ntaps, int64_t kc, const float *con
             fma_4rows(acc, gather_4rows(a, k), b0, b1);
             fma_4rows(acc + 4, gather_4rows(a + 4, k), b0, b1);
             fma_4rows(acc + 8, gather_4rows(a + 8, k), b0, b1);
-            b += NEON_NR;
+            b += ldb;
         }
     }
 }
 
 void ukernel_neon_ind(int64_t ntaps, int64_t kc, const float *const *a, const float *b,
-                      float *c, int64_t ldc, int overwrite, const float *bias, int relu)
+                      int64_t ldb, float *c, int64_t ldc, int overwrite, const float *bias, int relu)
 {
     float32x4_t acc[NEON_MR][2];
-    sum_ind(acc, ntaps, kc, a, b);
+    sum_ind(acc, ntaps, kc, a, b, ldb);
     store_tile(acc, c, ldc, overwrite, bias, relu);
 }
 
@@ -121,7 +121,7 @@ void ukernel_neon_ind_add(int64_t ntaps, int64_t kc, const float *const *a, cons
                           float *const *c)
 {
     float32x4_t acc[NEON_MR][2];
-    sum_ind(acc, ntaps, kc, a, b);
+    sum_ind(acc, ntaps, kc, a, b, NEON_NR);
     #pragma GCC unroll 12   /* whole: the accumulators stay in registers */
     for (int i = 0; i < NEON_MR; i++)
         if (c[i]) {

@@ -12,7 +12,7 @@ cdef extern from "pyconv.h" nogil:
     int dense_forward_rows(float *out, const float *x, const float *w, const float *b, int relu,
                            int64_t N, int64_t C, int64_t K)
     int dense_forward_form(float *out, const float *x, const float *w, const float *b, int relu,
-                           int64_t N, int64_t C, int64_t K, int w_in_place)
+                           int64_t N, int64_t C, int64_t K, int form)
     int dense_backward(float *dx, float *dw, float *db, const float *dout, const float *x,
                        const float *w, int64_t N, int64_t C, int64_t K)
     void dense_forward_ref(float *out, const float *x, const float *w, const float *b, int relu,
@@ -25,7 +25,7 @@ cdef extern from "pyconv.h" nogil:
     int conv2d_forward(float *out, const float *inp, const float *filt, const float *bias,
                        int relu, const conv2d_shape *s)
     int conv2d_forward_form(float *out, const float *inp, const float *filt, const float *bias,
-                            int relu, const conv2d_shape *s, int filt_in_place)
+                            int relu, const conv2d_shape *s, int form)
     int conv2d_backward_input(float *dinp, const float *dout, const float *filt, const conv2d_shape *s)
     int conv2d_backward_filter(float *dfilt, float *dbias, const float *dout, const float *inp,
                                const conv2d_shape *s)
@@ -73,13 +73,15 @@ def dense_rows_max():
     return DENSE_ROWS_MAX
 
 
-cdef inline int check_form(int form, int64_t K, str name) except -1:
-    """A GEMM form a test asks for: -1 (the kernel chooses), 0 (weights packed) or 1 (read in
-    place: K a multiple of the micro-kernel's NR)."""
-    if form not in (-1, 0, 1):
-        raise ValueError(f"`form` must be -1, 0 or 1. Received: form={form}.")
-    if form == 1 and K % gemm_nr():
-        raise ValueError(f"`form=1` reads the {name} in place, which needs its last axis to be a "
+cdef inline int check_form(int form, int64_t K, str name, int most=1) except -1:
+    """A GEMM form a test asks for: -1 (the kernel chooses), 0 (weights packed), 1 (read in
+    place through row pointers) or, up to `most`, 2 (read in place as strided panels); 1 and 2
+    need K a multiple of the micro-kernel's NR."""
+    if form < -1 or form > most:
+        allowed = ", ".join(str(f) for f in range(-1, most)) + f" or {most}"
+        raise ValueError(f"`form` must be {allowed}. Received: form={form}.")
+    if form >= 1 and K % gemm_nr():
+        raise ValueError(f"`form={form}` reads the {name} in place, which needs its last axis to be a "
                          f"multiple of {gemm_nr()}. Received: {K}.")
     return 0
 
@@ -88,14 +90,15 @@ def dense_fwd(cnp.ndarray x, cnp.ndarray w, object b=None, bint relu=False, bint
               bint rows=False, int form=-1):
     """relu?(x . w + b) for x (N,C), w (C,K): on the GEMM, or dense_forward_rows when
     N <= dense_rows_max(); rows=True asks for dense_forward_rows (a test of that kernel), form
-    0 or 1 for the GEMM with W packed or read in place (dense_forward_form)."""
+    0, 1 or 2 for the GEMM with W packed, read in place through row pointers, or read in place
+    as strided panels (dense_forward_form)."""
     if x.ndim != 2 or w.ndim != 2 or x.shape[1] != w.shape[0]:
         raise ValueError(f"`x` (N,C) and `kernel` (C,K) do not match. Received: "
                          f"x.shape={np.shape(x)}, kernel.shape={np.shape(w)}.")
     if rows and x.shape[0] > DENSE_ROWS_MAX:
         raise ValueError(f"dense_forward_rows takes at most {DENSE_ROWS_MAX} rows. Received: "
                          f"x.shape={np.shape(x)}.")
-    check_form(form, w.shape[1], "kernel")
+    check_form(form, w.shape[1], "kernel", 2)
     cdef int64_t N = x.shape[0], C = x.shape[1], K = w.shape[1]
     cdef cnp.ndarray out = np.empty((N, K), np.float32)
     cdef float *po = fptr(out, "out")
@@ -181,11 +184,12 @@ cdef int check_dout_window(cnp.ndarray dout, const conv2d_shape *s) except -1:
 def conv2d_fwd(cnp.ndarray inp, cnp.ndarray filt, object bias, bint relu, object win, bint ref=False,
                int form=-1):
     """out (N,P,Q,K) = relu?(bias + inp (N,H,W,C) convolved with filt (R,S,C,K)) over `win`;
-    form 0 or 1: the GEMM with the filter packed or read in place (conv2d_forward_form)."""
+    form 0, 1 or 2: the GEMM with the filter packed, read in place through row pointers, or read
+    in place as strided panels (conv2d_forward_form)."""
     if inp.ndim != 4 or filt.ndim != 4 or inp.shape[3] != filt.shape[2]:
         raise ValueError(f"`input` (N,H,W,C) and `filters` (R,S,C,K) do not match. Received: "
                          f"input.shape={np.shape(inp)}, filters.shape={np.shape(filt)}.")
-    check_form(form, filt.shape[3], "filters")
+    check_form(form, filt.shape[3], "filters", 2)
     cdef conv2d_shape s = make_shape((<object>inp).shape, (<object>filt).shape, win)
     cdef cnp.ndarray out = np.empty((s.N, s.P, s.Q, s.K), np.float32)
     cdef float *po = fptr(out, "out")

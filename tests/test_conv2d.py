@@ -244,9 +244,10 @@ def test_threads_bitwise_identical(isa, each_thread_count, shapes, rng):
 @example(case=EDGES[13], panels=1, C=330).via("one tap of 330 > KC, cut inside it")
 @example(case=EDGES[12], panels=1, C=36).via("9 taps of 36: blocks of whole taps")
 def test_filter_in_place_is_bitwise_the_packed_form(isa, each_thread_count, case, panels, C):
-    """conv2d_forward_form: the filter read in place (the patches packed) gives the bits of the
-    filter packed (the patches read in place, or packed for C < 8) on every thread count, and
-    conv2d_forward takes one of them; both within the float64 reference's bound."""
+    """conv2d_forward_form: the filter read in place -- through row pointers (the patches packed)
+    or as strided panels (the patches read through pointers) -- gives the bits of the filter
+    packed (the patches read in place, or packed for C < 8) on every thread count, and
+    conv2d_forward takes one of them; all within the float64 reference's bound."""
     nr = _kernels.gemm_tile()[1]
     case = dict(case, C=C, K=panels * nr)
     N, H, W, K, R, S = (case[k] for k in "NHWKRS")
@@ -256,11 +257,13 @@ def test_filter_in_place_is_bitwise_the_packed_form(isa, each_thread_count, case
     b = rng.standard_normal(K).astype(np.float32)
     P, Q, (top, _), (left, _) = conv_pads(H, W, R, S, case["stride"], case["dil"], case["padding"])
     win = Window(P, Q, R, S, *case["stride"], *case["dil"], top, left)
-    outs = [(_kernels.conv2d_fwd(x, w, b, True, win, form=0), _kernels.conv2d_fwd(x, w, b, True, win, form=1))
+    outs = [tuple(_kernels.conv2d_fwd(x, w, b, True, win, form=f) for f in (0, 1, 2))
             for _ in each_thread_count()]
-    for packed, in_place in outs:
-        d = np.abs(packed.astype(np.float64) - in_place)
-        assert np.array_equal(packed, in_place), f"largest difference {d.max()} at {np.unravel_index(d.argmax(), d.shape)}"
+    for packed, *in_place in outs:
+        for form, got in enumerate(in_place, 1):
+            d = np.abs(packed.astype(np.float64) - got)
+            assert np.array_equal(packed, got), \
+                f"form {form}: largest difference {d.max()} at {np.unravel_index(d.argmax(), d.shape)}"
         np.testing.assert_array_equal(packed, outs[0][0])
     np.testing.assert_array_equal(_kernels.conv2d_fwd(x, w, b, True, win), outs[0][0])
     args = (case["stride"], case["dil"], case["padding"])
@@ -269,12 +272,13 @@ def test_filter_in_place_is_bitwise_the_packed_form(isa, each_thread_count, case
 
 
 @pytest.mark.parametrize("layer", [(5, 64, 64), (13, 32, 64)], ids=["conv3", "conv2"])
-@pytest.mark.parametrize("form", [0, 1])
+@pytest.mark.parametrize("form", [0, 1, 2])
 def test_edge_tiles_are_whole_tiles_bitwise(isa, each_thread_count, layer, form):
     """The tutorial's conv3 (9 rows an image) and conv2 (121) on batches of 1-7 images end in an
     edge tile of 1-7 rows past the last whole MR tile (1-5 past AVX2's 6; the edge kernels of both
     compute only those rows): each image's output is bitwise its output in a batch of 8 -- 72 and 968 rows, whole
-    tiles -- in both forms (filter packed, filter in place) and on every thread count; and within
+    tiles -- in every form (filter packed, in place through pointers or as strided panels) and on
+    every thread count; and within
     the float64 reference's bound."""
     H, C, K = layer
     rng = np.random.default_rng(H)
@@ -297,11 +301,12 @@ def test_edge_tiles_are_whole_tiles_bitwise(isa, each_thread_count, layer, form)
 def test_form_errors():
     x, w = np.zeros((1, 3, 3, 2), np.float32), np.zeros((1, 1, 2, 1), np.float32)
     win = Window(3, 3, 1, 1, 1, 1, 1, 1, 0, 0)
-    with pytest.raises(ValueError, match=r"`form` must be -1, 0 or 1. Received: form=2."):
-        _kernels.conv2d_fwd(x, w, None, False, win, form=2)
-    with pytest.raises(ValueError, match=r"`form=1` reads the filters in place, which needs its last axis to "
-                                         r"be a multiple of \d+. Received: 1."):
-        _kernels.conv2d_fwd(x, w, None, False, win, form=1)
+    with pytest.raises(ValueError, match=r"`form` must be -1, 0, 1 or 2. Received: form=3."):
+        _kernels.conv2d_fwd(x, w, None, False, win, form=3)
+    for form in (1, 2):
+        with pytest.raises(ValueError, match=rf"`form={form}` reads the filters in place, which needs "
+                                             r"its last axis to be a multiple of \d+. Received: 1."):
+            _kernels.conv2d_fwd(x, w, None, False, win, form=form)
 
 
 def test_fused_bias_relu_epilogue(isa, rng):

@@ -140,18 +140,21 @@ def test_dense(isa, ref, N, C, K, relu):
 @example(N=16, C=576, panels=2, relu=True).via("the tutorial CNN's dense in a chunk of 16: W in place")
 @example(N=128, C=784, panels=4, relu=True).via("the DNN's first layer in a chunk of 128")
 def test_dense_w_in_place_is_bitwise_w_packed(isa, each_thread_count, N, C, panels, relu):
-    """dense_forward_form: W read in place (x packed) gives the bits of W packed (x read in
-    place) on every thread count, and dense_forward takes one of them."""
+    """dense_forward_form: W read in place -- through row pointers (x packed) or as strided
+    panels (x through row pointers) -- gives the bits of W packed (x read in place) on every
+    thread count, and dense_forward takes one of them."""
     K = panels * _kernels.gemm_tile()[1]
     rng = np.random.default_rng(N * 1000 + C)
     x = rng.standard_normal((N, C)).astype(np.float32)
     w = rng.standard_normal((C, K)).astype(np.float32)
     b = rng.standard_normal(K).astype(np.float32)
-    outs = [(_kernels.dense_fwd(x, w, b, relu, form=0), _kernels.dense_fwd(x, w, b, relu, form=1))
+    outs = [tuple(_kernels.dense_fwd(x, w, b, relu, form=f) for f in (0, 1, 2))
             for _ in each_thread_count()]
-    for packed, in_place in outs:
-        d = np.abs(packed.astype(np.float64) - in_place)
-        assert np.array_equal(packed, in_place), f"largest difference {d.max()} at {np.unravel_index(d.argmax(), d.shape)}"
+    for packed, *in_place in outs:
+        for form, got in enumerate(in_place, 1):
+            d = np.abs(packed.astype(np.float64) - got)
+            assert np.array_equal(packed, got), \
+                f"form {form}: largest difference {d.max()} at {np.unravel_index(d.argmax(), d.shape)}"
         np.testing.assert_array_equal(packed, outs[0][0])
     np.testing.assert_array_equal(_kernels.dense_fwd(x, w, b, relu), outs[0][0])
     e = dense_ref(x, w, b)

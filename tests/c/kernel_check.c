@@ -200,10 +200,11 @@ static void check_dense(int64_t N, int64_t C, int64_t K, int relu)
             snprintf(where, sizeof where, "%s threads=%d dense N=%lld C=%lld K=%lld relu=%d",
                      ISA_NAME[isas[ii]], t, (long long)N, (long long)C, (long long)K, relu);
             status_ok(dense_forward(y, x, w, b, relu, N, C, K), "dense_forward");
-            for (int form = 0; form <= 1 && N > DENSE_ROWS_MAX; form++)
+            for (int form = 0; form <= 2 && N > DENSE_ROWS_MAX; form++)
                 if (!form || K % gemm_nr() == 0) {   /* W packed, or read in place: the same bits */
                     status_ok(dense_forward_form(yf, x, w, b, relu, N, C, K, form), "dense_forward_form");
-                    check(form ? "forward, W in place, vs dense_forward" : "forward, W packed, vs dense_forward",
+                    check(form == 2 ? "forward, W in place as panels, vs dense_forward"
+                          : form ? "forward, W in place, vs dense_forward" : "forward, W packed, vs dense_forward",
                           yf, y, NULL, N * K);
                 }
             status_ok(dense_backward(dx, dw, db, dout, x, w, N, C, K), "dense_backward");
@@ -211,7 +212,7 @@ static void check_dense(int64_t N, int64_t C, int64_t K, int relu)
             check("dx vs _ref", dx, dx_ref, tdx, N * C);
             check("dw vs _ref", dw, dw_ref, tdw, C * K);
             check("db vs _ref", db, db_ref, tdb, K);
-            for (int form = 0; form <= 1 && t == 1; form++)   /* on pool.c's helpers: the same bits */
+            for (int form = 0; form <= 2 && t == 1; form++)   /* on pool.c's helpers: the same bits */
                 if (!form || K % gemm_nr() == 0)
                     for (int pw = 2; pw <= 3; pw++) {
                         pyconv_set_pool_width(pw);
@@ -332,13 +333,14 @@ static void check_conv(conv2d_shape s, int bias_relu, int64_t groups)
                      (long long)s.stride_h, (long long)s.stride_w, (long long)s.dil_h,
                      (long long)s.dil_w, (long long)s.pad_top, (long long)s.pad_left, bias_relu);
             status_ok(conv_fwd(0, groups, y, inp, filt, b, bias_relu, &s), "forward");
-            for (int form = 0; form <= 1 && groups == 1; form++)
+            for (int form = 0; form <= 2 && groups == 1; form++)
                 if (!form || s.K % gemm_nr() == 0) {   /* filter packed, or in place: the same bits */
                     status_ok(conv2d_forward_form(yf, inp, filt, b, bias_relu, &s, form), "forward_form");
-                    check(form ? "forward, filter in place, vs conv2d_forward"
-                               : "forward, filter packed, vs conv2d_forward", yf, y, NULL, no);
+                    check(form == 2 ? "forward, filter in place as panels, vs conv2d_forward"
+                          : form ? "forward, filter in place, vs conv2d_forward"
+                                 : "forward, filter packed, vs conv2d_forward", yf, y, NULL, no);
                 }
-            for (int form = 0; form <= 1 && groups == 1 && t == 1; form++)   /* pool.c's helpers */
+            for (int form = 0; form <= 2 && groups == 1 && t == 1; form++)   /* pool.c's helpers */
                 if (!form || s.K % gemm_nr() == 0)
                     for (int pw = 2; pw <= 3; pw++) {
                         pyconv_set_pool_width(pw);
