@@ -579,3 +579,25 @@ def test_blocking_bench_runs_every_pair_each_round_and_restores_the_rule():
     assert seen == [64] * 3 + [rule["kc"]] * 3 + [64] * 3 + [rule["kc"]] * 3
     assert _kernels.blocking() == rule and all(len(v) == 2 for v in res.values())
     assert set(blocking.cases(batches=(2,))) >= {"conv2 forward b2", "conv3 filter grad b2"}
+
+
+def test_blocking_bench_forms_time_every_form_in_both_modes_and_restore_the_caps():
+    from bench import blocking
+    from pyconv import _kernels
+    assert blocking.parse(["--forms"]).forms
+    calls = []
+
+    def width():
+        w = _kernels.set_pool_width(0)
+        _kernels.set_pool_width(w)
+        return w
+    cases_ = {"k": (lambda f: calls.append((f, width())), 1.0)}
+    prev = _kernels.set_pool_width(0)
+    res = blocking.measure_forms(cases_, 2, rounds=1)
+    assert _kernels.set_pool_width(prev) == 0
+    assert sorted(res) == [("k", m, f) for m in ("omp", "pool") for f in (0, 1, 2)]
+    assert [c for c in calls if c[1] == 2] and [c for c in calls if c[1] == 0]   # pool width 2, then none
+    assert len(calls) == 2 * 3 * 8
+    fc = blocking.form_cases()
+    got = fc["dense 16x576->64"][0](2)
+    np.testing.assert_array_equal(got, fc["dense 16x576->64"][0](0))
