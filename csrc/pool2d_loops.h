@@ -52,43 +52,71 @@ static inline void covering_span(int64_t h, int stride, int pad, int64_t R, int6
     *hi = min64((h + pad) / stride + 1, P);
 }
 
-/* Output row np = n*P + p of the max pooling forward. */
+/* The max of one window (rows [h0, h1) x columns [w0, w1) of image img, C channels a pixel)
+ * over the vector of channels from c: a running max in a register, started from the window's
+ * first element and taking the others in row-major order (max_wins: the first maximum; NaN
+ * wins). Kept in memory instead, each compare waited for the last store, and each (element, C
+ * channels) loop paid its own set-up (GCC 12 vectorises no chain of selects, so the vector is
+ * vec_portable.h's). */
+PYCONV_ALWAYS_INLINE vec_t window_max(const float *img, int64_t W, int64_t C, int64_t h0,
+                                      int64_t h1, int64_t w0, int64_t w1, int64_t c)
+{
+    vec_t m = vec_load(img + (h0 * W + w0) * C + c);
+    for (int64_t h = h0; h < h1; h++)
+        for (int64_t w = h == h0 ? w0 + 1 : w0; w < w1; w++)
+            m = vec_max_first(m, vec_load(img + (h * W + w) * C + c));
+    return m;
+}
+
+/* Output row np = n*P + p of the max pooling forward. Each output vector is a chain of
+ * dependent selects (compare, mask, blend: ~6 cycles an element), so two neighbouring
+ * windows of one width run side by side, two independent chains: conv1's 2 x 2 pooling of the
+ * tutorial CNN at batch 1 (13 x 13 x 32 outputs) took 4.6 us one window at a time (docs/
+ * benchmarks.md 24). The elements of each window are taken in the same order either way: the
+ * same bits. */
 PYCONV_ALWAYS_INLINE void maxpool2d_forward_row(float *out, const float *inp, const pool2d_shape *sh,
                                                 int64_t np)
 {
     const int64_t H = sh->H, W = sh->W, C = sh->C, P = sh->P, Q = sh->Q;
     const int64_t n = np / P, p = np % P;
+    const float *img = inp + n * H * W * C;
     int64_t h0, h1;
     window_span(p, sh->stride_h, sh->pad_top, sh->R, H, &h0, &h1);
-    for (int64_t q = 0; q < Q; q++) {
-        int64_t w0, w1;
+    for (int64_t q = 0; q < Q;) {
+        int64_t w0, w1, v0 = 0, v1 = -1;
         window_span(q, sh->stride_w, sh->pad_left, sh->S, W, &w0, &w1);
+        if (q + 1 < Q)
+            window_span(q + 1, sh->stride_w, sh->pad_left, sh->S, W, &v0, &v1);
+        const int two = v1 - v0 == w1 - w0;
         float *restrict o = out + (np * Q + q) * C;
-        /* The window's first element starts the running max; scanning it again is a
-         * no-op (max_wins(x, x) is false, NaN or not), which keeps the loops below branch-free.
-         * A vector of channels at a time, its running max in a register through the whole
-         * window: kept in o[] instead, each element's compare waited for the store of the last
-         * one, and each (element, C channels) loop paid its own set-up -- conv1's 2 x 2 pooling
-         * of the tutorial CNN at batch 1 took 4-9 us (GCC 12 vectorises no chain of selects, so
-         * the vector is vec_portable.h's). */
-        const float *x0 = inp + ((n * H + h0) * W + w0) * C;
         int64_t c = 0;
         for (; c + POOL_VEC <= C; c += POOL_VEC) {
-            vec_t m = vec_load(x0 + c);
-            for (int64_t h = h0; h < h1; h++)
-                for (int64_t w = w0; w < w1; w++)
-                    m = vec_max_first(m, vec_load(inp + ((n * H + h) * W + w) * C + c));
-            vec_store(o + c, m);
+            if (two) {   /* two chains, one loop: the compiler interleaves them */
+                vec_t m = vec_load(img + (h0 * W + w0) * C + c);
+                vec_t m2 = vec_load(img + (h0 * W + v0) * C + c);
+                for (int64_t h = h0; h < h1; h++)
+                    for (int64_t k = h == h0 ? 1 : 0; k < w1 - w0; k++) {
+                        m = vec_max_first(m, vec_load(img + (h * W + w0 + k) * C + c));
+                        m2 = vec_max_first(m2, vec_load(img + (h * W + v0 + k) * C + c));
+                    }
+                vec_store(o + c, m);
+                vec_store(o + C + c, m2);
+            } else {
+                vec_store(o + c, window_max(img, W, C, h0, h1, w0, w1, c));
+            }
         }
-        for (; c < C; c++) {   /* the last C mod POOL_VEC channels */
-            float m = x0[c];
-            for (int64_t h = h0; h < h1; h++)
-                for (int64_t w = w0; w < w1; w++) {
-                    const float v = inp[((n * H + h) * W + w) * C + c];
-                    m = max_wins(v, m) ? v : m;
-                }
-            o[c] = m;
-        }
+        for (; c < C; c++)   /* the last C mod POOL_VEC channels */
+            for (int j = 0; j <= two; j++) {
+                const int64_t a = j ? v0 : w0, b = j ? v1 : w1;
+                float m = img[(h0 * W + a) * C + c];
+                for (int64_t h = h0; h < h1; h++)
+                    for (int64_t w = h == h0 ? a + 1 : a; w < b; w++) {
+                        const float v = img[(h * W + w) * C + c];
+                        m = max_wins(v, m) ? v : m;
+                    }
+                o[j * C + c] = m;
+            }
+        q += 1 + two;
     }
 }
 
