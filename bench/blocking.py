@@ -116,12 +116,7 @@ def measure_forms(cases_, threads, rounds, forms=(0, 1, 2)):
             for _ in range(rounds):
                 for c, (fn, _) in cases_.items():
                     for f in forms:
-                        fn(f)
-                        ts = []
-                        for _ in range(7):
-                            t0 = time.perf_counter()
-                            fn(f)
-                            ts.append(time.perf_counter() - t0)
+                        ts = call_times(lambda: fn(f), 7, 1)
                         res.setdefault((c, mode, f), []).append(float(np.median(ts)))
         finally:
             if prev:
@@ -151,6 +146,18 @@ def step_case(model="cnn"):
     return {f"{model.upper()} training step b32": (lambda: m.train_on_batch(x, y), None)}
 
 
+def call_times(fn, calls, warm):
+    """Seconds of each of `calls` calls of fn, after `warm` untimed ones."""
+    for _ in range(warm):
+        fn()
+    ts = []
+    for _ in range(calls):
+        t0 = time.perf_counter()
+        fn()
+        ts.append(time.perf_counter() - t0)
+    return ts
+
+
 def measure(fns, blocks, rounds, calls=5, warm=1):
     """{(case, pair): [per-round time]}: every pair on every case each round, fastest of
     `calls` (median for steps) after `warm` untimed calls."""
@@ -160,13 +167,7 @@ def measure(fns, blocks, rounds, calls=5, warm=1):
             for b in blocks:
                 _kernels.set_blocking(mc=b[0], kc=b[1])
                 for c, (fn, flops) in fns.items():
-                    for _ in range(warm):
-                        fn()
-                    ts = []
-                    for _ in range(calls):
-                        t0 = time.perf_counter()
-                        fn()
-                        ts.append(time.perf_counter() - t0)
+                    ts = call_times(fn, calls, warm)
                     res[(c, b)].append(min(ts) if flops else float(np.median(ts)))
     finally:
         _kernels.set_blocking()

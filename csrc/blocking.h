@@ -157,8 +157,9 @@ static inline void isa_tile(int isa, int *mr, int *nr)
 #define POOL_MIN_FLOPS 2.5e5
 #define POOL_WAKE_FLOPS 2.0e6
 
-/* conv2d_forward reads its filter in place as strided panels (gemm_view_b_n: the indirect-A
- * micro-kernel loads B's rows K floats apart, where a packed panel's are NR apart), nothing
+/* conv2d_forward reads its filter, and dense_forward its kernel, in place as strided panels
+ * (gemm_view_b_n, when gemm_view_b_pays: the indirect-A micro-kernel loads B's rows K floats
+ * apart, where a packed panel's are NR apart), nothing
  * packed at all, when NR divides K and either M <= VIEW_B_ROWS output pixels (packing the
  * whole filter for them cost a fair part of their FMAs: the tutorial CNN at batch 1, conv2
  * 29.0 -> 23.4 us and conv3 10.3 -> 7.5 us on 2 threads of the inference pool) or K <=

@@ -388,8 +388,7 @@ int conv2d_forward(float *out, const float *inp, const float *filt, const float 
         return forward_smallc(out, inp, filt, bias, relu, sh);
     /* The filter read in place as strided panels (nothing packed, blocking.h's VIEW_B_*) for
      * few output pixels, or few channels; else packed. */
-    const int64_t M = sh->N * sh->P * sh->Q;
-    const int view = sh->K % gemm_nr() == 0 && (M <= VIEW_B_ROWS || sh->K <= VIEW_B_COLS);
+    const int view = gemm_view_b_pays(sh->N * sh->P * sh->Q, sh->K);
     return conv2d_forward_form(out, inp, filt, bias, relu, sh,
                                view ? CONV_FILT_VIEW : CONV_FILT_PACKED);
 }

@@ -62,8 +62,8 @@ int dense_forward(float *out, const float *x, const float *w, const float *b, in
         return dense_forward_rows(out, x, w, b, relu, N, C, K);
     /* W read in place as strided panels, nothing packed, for few rows or few columns (as
      * conv2d_forward's filter: blocking.h's VIEW_B_*); else packed. */
-    const int view = K % gemm_nr() == 0 && (N <= VIEW_B_ROWS || K <= VIEW_B_COLS);
-    return dense_forward_form(out, x, w, b, relu, N, C, K, view ? DENSE_W_VIEW : DENSE_W_PACKED);
+    return dense_forward_form(out, x, w, b, relu, N, C, K,
+                              gemm_view_b_pays(N, K) ? DENSE_W_VIEW : DENSE_W_PACKED);
 }
 
 int dense_backward(float *dx, float *dw, float *db, const float *dout, const float *x,

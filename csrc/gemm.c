@@ -90,6 +90,11 @@ int gemm_nr(void) { return isa_table().nr; }
 int gemm_mr(void) { return isa_table().mr; }
 int64_t gemm_kc(void) { return isa_table().kc; }
 
+int gemm_view_b_pays(int64_t M, int64_t N)
+{
+    return N % gemm_nr() == 0 && (M <= VIEW_B_ROWS || N <= VIEW_B_COLS);
+}
+
 /* ---- packers for plain row-major matrices --------------------------------------------- */
 
 // A^T stored (K x M) with stride ld: a panel's MR values at depth k are contiguous in memory.

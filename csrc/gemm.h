@@ -170,6 +170,10 @@ int gemm_mr(void);
 /* The depth block KC in use: a sum no deeper than it is one block, summed from zero in one
  * micro-kernel call (what conv2d.c's first-layer forward reproduces bitwise). */
 int64_t gemm_kc(void);
+/* Whether a forward GEMM of M rows and N columns reads its weights (B) in place as strided
+ * panels (gemm_view_b_n) rather than packed: NR divides N, and M or N is small (blocking.h's
+ * VIEW_B_ROWS and VIEW_B_COLS). conv2d_forward and dense_forward ask it. */
+int gemm_view_b_pays(int64_t M, int64_t N);
 
 /* Micro-kernels with an indirect B: the same tile, B's row k read through b[k] (NR floats),
  * A's MR values for depth k at a + k * lda (lda = MR: a packed panel; or A^T read in place). */
